@@ -1,0 +1,64 @@
+# MpegFlow. `make run` starts the daemon on its embedded defaults;
+# `make test` installs what the tests need and runs every test.
+
+GO       ?= go
+BIN      := bin/mpegflow
+LOADBIN  := bin/mpegflow-load
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+HLSJS    := web/static/hls.min.js
+FUZZTIME ?= 10s
+
+.PHONY: all build run test test-go bench bench-hls bench-load fuzz lint deps clean docker
+
+all: build
+
+# hls.js comes from npm (package.json) and is embedded into the binary.
+$(HLSJS): package.json package-lock.json
+	@if [ ! -f node_modules/hls.js/dist/hls.min.js ]; then \
+		command -v npm >/dev/null || { echo "npm is needed to fetch hls.js for the player page: apt-get install npm"; exit 1; }; \
+		npm ci --no-audit --no-fund --loglevel=error; \
+	fi
+	cp node_modules/hls.js/dist/hls.min.js $(HLSJS)
+
+build: $(HLSJS)
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mpegflow
+	$(GO) build -trimpath -o $(LOADBIN) ./cmd/mpegflow-load
+
+run: build
+	@./$(BIN) quickstart $(if $(CONFIG),--config $(CONFIG))
+	exec ./$(BIN) serve $(if $(CONFIG),--config $(CONFIG))
+
+deps:
+	@scripts/deps.sh
+
+# Every test: unit, fuzz seeds, conformance, and the black-box end-to-end
+# suite in test/ (real ffmpeg, real Chromium with hls.js).
+test: deps $(HLSJS) lint
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+test-go:
+	$(GO) test -race -count=1 ./...
+
+bench: bench-hls bench-load
+
+bench-hls:
+	$(GO) test -run '^$$' -bench . -benchmem ./hls/... ./internal/stream/...
+
+bench-load: build
+	./$(LOADBIN) -daemon ./$(BIN) -publishers 20 -readers 200 -duration 60s
+
+# A short run of every fuzz target (FUZZTIME each).
+fuzz:
+	@scripts/fuzz.sh $(FUZZTIME)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*')); \
+		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+docker:
+	docker build -t mpegflow:$(VERSION) .
+
+clean:
+	rm -rf bin $(HLSJS)

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"text/tabwriter"
+
+	"github.com/mpegflow/mpegflow/internal/loadtest"
+)
+
+// printTable writes the human summary of a run.
+func printTable(w io.Writer, r *loadtest.Report) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	opt := func(v *float64, unit string) string {
+		if v == nil {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.1f %s", *v, unit)
+	}
+	fmt.Fprintf(tw, "load\t%d publishers (B-frames %d), %d readers, %.1f s measured\n", r.Publishers, r.BFrames, r.Readers, r.DurationS)
+	fmt.Fprintf(tw, "server CPU\t%s\n", opt(r.CPUPctOneCore, "% of one core"))
+	fmt.Fprintf(tw, "server peak RSS\t%s\n", opt(r.PeakRSSMB, "MB"))
+	l := r.PartLatencyMS
+	fmt.Fprintf(tw, "part latency\tp50 %.1f  p95 %.1f  p99 %.1f  max %.1f  min %.1f ms  (n=%d)\n", l.P50, l.P95, l.P99, l.Max, l.Min, l.N)
+	rate := 0.0
+	if r.DurationS > 0 {
+		rate = float64(r.Bytes) * 8 / r.DurationS / 1e6
+	}
+	fmt.Fprintf(tw, "parts fetched\t%d (%d via preload hint), %d playlists, %.1f MB (%.1f Mb/s)\n",
+		r.PartsFetched, r.PartsViaHint, r.Playlists, float64(r.Bytes)/1e6, rate)
+	fmt.Fprintf(tw, "errors\t%s\n", kinds(r.Errors))
+	if len(r.WarmupErrors) > 0 {
+		fmt.Fprintf(tw, "warm-up errors\t%s\n", kinds(r.WarmupErrors))
+	}
+	fmt.Fprintf(tw, "client CPU\tload tool %.1f%%, ffmpeg publishers %.1f%% of one core\n", r.ClientCPUPct, r.PublisherCPUPct)
+	fmt.Fprintf(tw, "host CPU\t%.1f%% of one core busy (%d cores); %.1f%% by other processes\n", r.HostCPUPct, r.HostCores, r.OtherCPUPct)
+	if r.DaemonShutdownS != nil {
+		fmt.Fprintf(tw, "daemon shutdown\t%.2f s after SIGTERM\n", *r.DaemonShutdownS)
+	}
+	tw.Flush()
+}
+
+func kinds(m map[string]int64) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	s := ""
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if s != "" {
+			s += ", "
+		}
+		s += fmt.Sprintf("%s=%d", k, m[k])
+	}
+	return s
+}

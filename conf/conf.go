@@ -1,0 +1,147 @@
+// Package conf is MpegFlow's typed configuration. Load applies, in order: the
+// embedded defaults (mpegflow.yml), the YAML file given by the operator
+// (strict: unknown keys are errors), MPEGFLOW_* environment variables, and
+// Validate, whose errors name the key and the rule.
+package conf
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+//go:embed mpegflow.yml
+var defaultYAML []byte
+
+// Default returns the embedded default configuration file.
+func Default() []byte { return bytes.Clone(defaultYAML) }
+
+// Config is the whole configuration.
+type Config struct {
+	DataDir    string      `yaml:"data_dir"`
+	Log        Log         `yaml:"log"`
+	HTTP       HTTP        `yaml:"http"`
+	RTMP       RTMP        `yaml:"rtmp"`
+	RTMPS      RTMPS       `yaml:"rtmps"`
+	Metrics    Metrics     `yaml:"metrics"`
+	HLS        HLS         `yaml:"hls"`
+	LiveInputs []LiveInput `yaml:"live_inputs"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error; default info
+	Format string `yaml:"format"` // text | json; default text
+}
+
+// HTTP configures the playback listener.
+type HTTP struct {
+	Address         string `yaml:"address"`           // default ":8080"
+	CORSAllowOrigin string `yaml:"cors_allow_origin"` // default "*"
+	HLSJSURL        string `yaml:"hlsjs_url"`         // default "" (embedded copy)
+}
+
+// RTMP configures RTMP ingest.
+type RTMP struct {
+	Address         string   `yaml:"address"`          // default ":1935"
+	ReconnectWindow Duration `yaml:"reconnect_window"` // default 10s
+	OnDuplicate     string   `yaml:"on_duplicate"`     // reject | replace; default reject
+}
+
+// RTMPS configures RTMP over TLS; enabled when all three are set.
+type RTMPS struct {
+	Address  string `yaml:"address"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Enabled reports whether RTMPS is configured.
+func (r RTMPS) Enabled() bool { return r.Address != "" }
+
+// Metrics configures the Prometheus listener.
+type Metrics struct {
+	Address string `yaml:"address"` // default "127.0.0.1:9464"; "" disables
+}
+
+// HLS configures the Low-Latency HLS packager.
+type HLS struct {
+	SegmentDuration Duration `yaml:"segment_duration"` // default 2s
+	PartDuration    Duration `yaml:"part_duration"`    // default 200ms
+}
+
+// LiveInput is a live input declared in the configuration.
+type LiveInput struct {
+	ID        string `yaml:"id"`
+	Name      string `yaml:"name"`
+	StreamKey string `yaml:"stream_key"` // "auto": generated and kept in data_dir
+}
+
+// AutoKey is the stream_key value that asks for a generated key.
+const AutoKey = "auto"
+
+// Duration is a time.Duration written as a Go duration string ("2s").
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("invalid duration %q", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML implements yaml.Marshaler.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// Load builds the configuration from the defaults, the file at path (if path
+// is not empty) and the environment (environ in os.Environ form).
+func Load(path string, environ []string) (*Config, error) {
+	var c Config
+	if err := decodeStrict(defaultYAML, &c); err != nil {
+		return nil, fmt.Errorf("embedded defaults: %w", err)
+	}
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read config: %w", err)
+		}
+		// A file that sets live_inputs replaces the default list (yaml.v3
+		// decodes a sequence into a new slice).
+		if err := decodeStrict(b, &c); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	if err := applyEnv(&c, environ); err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func decodeStrict(b []byte, c *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,119 @@
+package conf
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"time"
+)
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+
+// Validate checks every value; the error names the key and the rule, e.g.
+// "hls.part_duration: must be between 100ms and 2s, got 5s".
+func (c *Config) Validate() error {
+	if c.DataDir == "" {
+		return fmt.Errorf("data_dir: must not be empty")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level: must be one of debug, info, warn, error, got %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return fmt.Errorf("log.format: must be text or json, got %q", c.Log.Format)
+	}
+	if err := checkAddr("http.address", c.HTTP.Address, false); err != nil {
+		return err
+	}
+	if err := checkAddr("rtmp.address", c.RTMP.Address, false); err != nil {
+		return err
+	}
+	if err := checkAddr("metrics.address", c.Metrics.Address, true); err != nil {
+		return err
+	}
+	if err := checkDuration("rtmp.reconnect_window", c.RTMP.ReconnectWindow.D(), 0, 10*time.Minute); err != nil {
+		return err
+	}
+	switch c.RTMP.OnDuplicate {
+	case "reject", "replace":
+	default:
+		return fmt.Errorf("rtmp.on_duplicate: must be reject or replace, got %q", c.RTMP.OnDuplicate)
+	}
+	if c.RTMPS.Enabled() {
+		if err := checkAddr("rtmps.address", c.RTMPS.Address, false); err != nil {
+			return err
+		}
+		if c.RTMPS.CertFile == "" {
+			return fmt.Errorf("rtmps.cert_file: required when rtmps.address is set")
+		}
+		if c.RTMPS.KeyFile == "" {
+			return fmt.Errorf("rtmps.key_file: required when rtmps.address is set")
+		}
+	}
+	if err := checkDuration("hls.segment_duration", c.HLS.SegmentDuration.D(), 500*time.Millisecond, 10*time.Second); err != nil {
+		return err
+	}
+	if err := checkDuration("hls.part_duration", c.HLS.PartDuration.D(), 100*time.Millisecond, 2*time.Second); err != nil {
+		return err
+	}
+	if c.HLS.PartDuration.D() > c.HLS.SegmentDuration.D()/2 {
+		return fmt.Errorf("hls.part_duration: must be at most half of hls.segment_duration (%s), got %s",
+			c.HLS.SegmentDuration, c.HLS.PartDuration)
+	}
+	ids := map[string]bool{}
+	keys := map[string]bool{}
+	for i, li := range c.LiveInputs {
+		if !idPattern.MatchString(li.ID) {
+			return fmt.Errorf("live_inputs[%d].id: must be 1-64 letters, digits, '-' or '_', got %q", i, li.ID)
+		}
+		if ids[li.ID] {
+			return fmt.Errorf("live_inputs[%d].id: duplicate id %q", i, li.ID)
+		}
+		ids[li.ID] = true
+		if li.StreamKey != AutoKey && len(li.StreamKey) < 8 {
+			// never echo the key itself
+			return fmt.Errorf("live_inputs[%d].stream_key: must be at least 8 characters or \"auto\"", i)
+		}
+		if li.StreamKey != AutoKey {
+			if keys[li.StreamKey] {
+				return fmt.Errorf("live_inputs[%d].stream_key: the same key is used by another live input", i)
+			}
+			keys[li.StreamKey] = true
+		}
+	}
+	return nil
+}
+
+func checkAddr(key, addr string, optional bool) error {
+	if addr == "" {
+		if optional {
+			return nil
+		}
+		return fmt.Errorf("%s: must not be empty", key)
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("%s: must be host:port or :port, got %q", key, addr)
+	}
+	return nil
+}
+
+func checkDuration(key string, d, lo, hi time.Duration) error {
+	if d < lo || d > hi {
+		return fmt.Errorf("%s: must be between %s and %s, got %s", key, fmtDur(lo), fmtDur(hi), fmtDur(d))
+	}
+	return nil
+}
+
+// fmtDur prints 2s rather than 2s0ms and 10m rather than 10m0s.
+func fmtDur(d time.Duration) string {
+	s := d.String()
+	for _, suf := range []string{"m0s", "h0m"} {
+		if len(s) > len(suf) && s[len(s)-len(suf):] == suf {
+			s = s[:len(s)-len(suf)+1]
+		}
+	}
+	return s
+}

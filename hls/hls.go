@@ -1,0 +1,122 @@
+// Package hls is a Low-Latency HLS packager: it takes timestamped access units
+// for one or more renditions, cuts them into fMP4/CMAF parts and segments
+// (ISO/IEC 14496-12, ISO/IEC 23000-19) and serves multivariant playlists, media
+// playlists, init segments, parts and segments over HTTP with blocking playlist
+// reload and delta updates (draft-pantos-hls-rfc8216bis §4.4.3.7, §4.4.3.8,
+// §4.4.4.9, §4.4.5.1-2, §6.2.5.2).
+//
+// The package knows nothing of paths, authentication, configuration files or
+// metrics: a Muxer serves a relative tree through ServeHTTP and reports what a
+// caller may want to count through Hooks.
+//
+// # URL tree
+//
+// Every URI a playlist lists is relative, so a prefix (for example a playback
+// token placed in the path) carries over without rewriting:
+//
+//	index.m3u8              multivariant playlist
+//	NAME/media.m3u8         media playlist of rendition NAME
+//	NAME/init<I>.mp4        init segment number I (a new one per codec change)
+//	NAME/seg<MSN>.m4s       segment with media sequence number MSN
+//	NAME/part<ID>.m4s       part ID (IDs count up across segments, so the
+//	                        preload hint always names a part that will exist)
+//
+// # Target duration and long GOPs
+//
+// EXT-X-TARGETDURATION is fixed for the life of a Muxer at
+// ceil(MuxerConfig.MaxSegmentDuration) seconds (default 10 s, which covers
+// encoders that put a keyframe every 250 frames). A segment is closed at the
+// first keyframe at or after MuxerConfig.SegmentDuration, so a GOP longer than
+// the target makes a longer segment, up to the target duration. Segments always
+// start on a keyframe, so a segment is never cut in the middle of a GOP: if a
+// GOP runs past the target duration, the segment is closed at the target, the
+// frames up to the next keyframe are dropped and the next segment starts at
+// that keyframe behind EXT-X-DISCONTINUITY. No segment's EXTINF ever exceeds
+// EXT-X-TARGETDURATION.
+package hls
+
+import (
+	"errors"
+)
+
+// Errors returned by the package.
+var (
+	// ErrClosed is returned by writes after Muxer.Close.
+	ErrClosed = errors.New("hls: muxer closed")
+	// ErrEnded is returned by writes after Muxer.End.
+	ErrEnded = errors.New("hls: stream ended")
+	// ErrNoTrack is returned when writing a unit for a track the rendition does not have.
+	ErrNoTrack = errors.New("hls: rendition has no such track")
+	// ErrInvalidCodec is returned for codec parameters that cannot be parsed.
+	ErrInvalidCodec = errors.New("hls: invalid codec parameters")
+	// ErrInvalidName is returned by AddRendition for an unusable rendition name.
+	ErrInvalidName = errors.New("hls: invalid rendition name")
+)
+
+// Codec is the codec parameters of a track: one of H264, H265, AV1, AAC, Opus.
+type Codec interface {
+	isCodec()
+}
+
+// H264 holds the parameter sets of an H.264 track (ITU-T H.264 §7.3.2.1, §7.3.2.2),
+// raw NAL units without start codes. Written as an avc1 sample entry with an
+// avcC box (ISO/IEC 14496-15 §5.3.3).
+type H264 struct{ SPS, PPS []byte }
+
+// H265 holds the parameter sets of an H.265 track (ITU-T H.265 §7.3.2), raw NAL
+// units without start codes. Written as an hvc1 sample entry with an hvcC box
+// (ISO/IEC 14496-15 §8.3.3); in-band parameter sets are removed from samples.
+type H265 struct{ VPS, SPS, PPS []byte }
+
+// AV1 holds the sequence header OBU of an AV1 track, written as an av01 sample
+// entry with an av1C box (AV1 Codec ISO Media File Format Binding §2.3).
+type AV1 struct{ SequenceHeader []byte }
+
+// AAC holds the raw AudioSpecificConfig of an MPEG-4 audio track
+// (ISO/IEC 14496-3 §1.6.2.1), written as an mp4a sample entry with an esds box
+// (ISO/IEC 14496-14 §3.1.2).
+type AAC struct{ Config []byte }
+
+// Opus describes an Opus track, written as an Opus sample entry with a dOps box
+// (Encapsulation of Opus in ISO Base Media File Format §4.3). ChannelCount is 1 or 2.
+type Opus struct{ ChannelCount int }
+
+func (H264) isCodec() {}
+func (H265) isCodec() {}
+func (AV1) isCodec()  {}
+func (AAC) isCodec()  {}
+func (Opus) isCodec() {}
+
+// RequestKind classifies a request served by Muxer.ServeHTTP, for Hooks.OnRequest.
+type RequestKind int
+
+// Request kinds.
+const (
+	RequestUnknown RequestKind = iota
+	RequestMultivariant
+	RequestPlaylist
+	RequestBlockingPlaylist
+	RequestInit
+	RequestPart
+	RequestSegment
+)
+
+// String returns a short label: "multivariant", "playlist", "blocking_playlist",
+// "init", "part", "segment" or "unknown".
+func (k RequestKind) String() string {
+	switch k {
+	case RequestMultivariant:
+		return "multivariant"
+	case RequestPlaylist:
+		return "playlist"
+	case RequestBlockingPlaylist:
+		return "blocking_playlist"
+	case RequestInit:
+		return "init"
+	case RequestPart:
+		return "part"
+	case RequestSegment:
+		return "segment"
+	}
+	return "unknown"
+}

@@ -1,0 +1,382 @@
+package hls
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// HTTP serving (RFC 8216bis §6.2.5, §6.2.6).
+
+const (
+	contentTypePlaylist = "application/vnd.apple.mpegurl"
+	cacheImmutable      = "public, max-age=31536000, immutable"
+	cachePlaylist       = "no-cache"
+	// statusClientGone is reported to Hooks.OnRequest when the client left
+	// while its request was blocked (nothing was written).
+	statusClientGone = 499
+)
+
+// ServeHTTP serves the muxer's tree (see the package documentation). The
+// caller strips its own prefix: r.URL.Path is relative, with or without a
+// leading slash. GET and HEAD are served; segments and parts answer byte
+// ranges; unknown names get 404.
+func (m *Muxer) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	kind, status := m.serve(w, req)
+	if h := m.cfg.Hooks.OnRequest; h != nil {
+		h(kind, status)
+	}
+}
+
+func (m *Muxer) serve(w http.ResponseWriter, req *http.Request) (RequestKind, int) {
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		return RequestUnknown, httpError(w, http.StatusMethodNotAllowed)
+	}
+	p := strings.TrimPrefix(req.URL.Path, "/")
+	if p == "index.m3u8" {
+		return RequestMultivariant, m.serveMultivariant(w, req)
+	}
+	name, file, ok := strings.Cut(p, "/")
+	if !ok {
+		return RequestUnknown, httpError(w, http.StatusNotFound)
+	}
+	m.mu.Lock()
+	r := m.byName[name]
+	closed := m.closed
+	m.mu.Unlock()
+	if r == nil || closed {
+		return RequestUnknown, httpError(w, http.StatusNotFound)
+	}
+	if file == "media.m3u8" {
+		return r.serveMedia(w, req)
+	}
+	if n, ok := fileNumber(file, "init", ".mp4"); ok {
+		return RequestInit, r.serveInit(w, req, n)
+	}
+	if n, ok := fileNumber(file, "seg", ".m4s"); ok {
+		return RequestSegment, r.serveSegment(w, req, n)
+	}
+	if n, ok := fileNumber(file, "part", ".m4s"); ok {
+		return RequestPart, r.servePart(w, req, n)
+	}
+	return RequestUnknown, httpError(w, http.StatusNotFound)
+}
+
+// fileNumber parses PREFIX<decimal>SUFFIX, without sign or leading zeros.
+func fileNumber(file, prefix, suffix string) (uint64, bool) {
+	s, ok := strings.CutPrefix(file, prefix)
+	if !ok {
+		return 0, false
+	}
+	s, ok = strings.CutSuffix(s, suffix)
+	if !ok || s == "" || s[0] < '0' || s[0] > '9' || (len(s) > 1 && s[0] == '0') {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(s, 10, 63)
+	return n, err == nil
+}
+
+func httpError(w http.ResponseWriter, status int) int {
+	http.Error(w, http.StatusText(status), status)
+	return status
+}
+
+// waiter holds the state of one blocked request: no goroutine and no timer
+// of its own. It sleeps on the muxer's broadcast channel, which is closed on
+// every part completion and by the muxer's one ticker while anyone waits.
+type waiter struct {
+	m        *Muxer
+	deadline time.Time
+	blocked  bool
+}
+
+// wait must be called with m.mu held and returns with it held. It reports
+// false when the request timed out (3 x target duration, §6.2.5.2) or the
+// client went away (gone).
+func (wt *waiter) wait(req *http.Request) (ok, gone bool) {
+	m := wt.m
+	now := time.Now()
+	if wt.deadline.IsZero() {
+		wt.deadline = now.Add(3 * m.targetDuration)
+	} else if !now.Before(wt.deadline) {
+		return false, false
+	}
+	ch := m.notify
+	m.waiters++
+	m.mu.Unlock()
+	if !wt.blocked {
+		wt.blocked = true
+		if h := m.cfg.Hooks.OnBlocked; h != nil {
+			h(1)
+		}
+	}
+	select {
+	case <-ch:
+	case <-req.Context().Done():
+		gone = true
+	}
+	m.mu.Lock()
+	m.waiters--
+	return !gone, gone
+}
+
+func (wt *waiter) done() {
+	if wt.blocked {
+		if h := wt.m.cfg.Hooks.OnBlocked; h != nil {
+			h(-1)
+		}
+	}
+}
+
+func writePlaylist(w http.ResponseWriter, req *http.Request, data []byte) int {
+	h := w.Header()
+	h.Set("Content-Type", contentTypePlaylist)
+	h.Set("Cache-Control", cachePlaylist)
+	h.Set("Content-Length", strconv.Itoa(len(data)))
+	w.WriteHeader(http.StatusOK)
+	if req.Method != http.MethodHead {
+		_, _ = w.Write(data)
+	}
+	return http.StatusOK
+}
+
+func (m *Muxer) serveMultivariant(w http.ResponseWriter, req *http.Request) int {
+	d, err := parseDirectives(req.URL.RawQuery)
+	if err != nil {
+		return httpError(w, http.StatusBadRequest)
+	}
+	wt := waiter{m: m}
+	defer wt.done()
+	m.mu.Lock()
+	for {
+		if m.closed {
+			m.mu.Unlock()
+			return httpError(w, http.StatusNotFound)
+		}
+		ready, all := 0, len(m.renditions) > 0
+		for _, r := range m.renditions {
+			if r.stats.ready {
+				ready++
+			} else {
+				all = false
+			}
+		}
+		if all || (m.ended && ready > 0) {
+			break
+		}
+		if ok, gone := wt.wait(req); !ok {
+			if gone {
+				m.mu.Unlock()
+				return statusClientGone
+			}
+			if ready > 0 {
+				break // serve what is ready rather than nothing
+			}
+			m.mu.Unlock()
+			return httpError(w, http.StatusServiceUnavailable)
+		}
+	}
+	data := m.appendMultivariant(make([]byte, 0, 512), d.carry)
+	m.mu.Unlock()
+	return writePlaylist(w, req, data)
+}
+
+// advancePartLimit is the Advance Part Limit of RFC 8216bis §6.2.5.2.
+func (m *Muxer) advancePartLimit() int64 {
+	if pt := m.partTarget; pt > 0 && pt < time.Second {
+		return int64((3*time.Second + pt - 1) / pt)
+	}
+	return 3
+}
+
+// checkDirectivesLocked answers 400 for requests that can never be satisfied
+// in time (§6.2.5.2): _HLS_msn more than 2 beyond the last segment, _HLS_part
+// beyond the Advance Part Limit.
+func (r *Rendition) checkDirectivesLocked(d directives) bool {
+	last, lastPart := int64(-1), int64(-1)
+	if msn, idx, ok := r.lastPartPos(); ok {
+		last, lastPart = int64(msn), int64(idx)
+	}
+	if d.msn > last+2 {
+		return false
+	}
+	limit := r.m.advancePartLimit()
+	if d.part >= 0 {
+		if d.msn == last && d.part > lastPart+limit {
+			return false
+		}
+		if d.msn > last && d.part > limit {
+			return false
+		}
+	}
+	return true
+}
+
+// satisfiedLocked reports whether the playlist holds what the directives ask
+// for: segment M complete, or part N of segment M (a part index past the
+// segment's last part means part 0 of the next segment).
+func (r *Rendition) satisfiedLocked(d directives) bool {
+	cur, curParts := r.progress()
+	msn := uint64(d.msn)
+	if d.part < 0 {
+		return msn < cur
+	}
+	switch {
+	case msn < cur:
+		s := r.segmentByMSN(msn)
+		if s == nil || d.part < int64(len(s.parts)) {
+			return true
+		}
+		return msn+1 < cur || curParts > 0
+	case msn == cur:
+		return int64(curParts) > d.part
+	}
+	return false
+}
+
+func (r *Rendition) serveMedia(w http.ResponseWriter, req *http.Request) (RequestKind, int) {
+	d, err := parseDirectives(req.URL.RawQuery)
+	kind := RequestPlaylist
+	if d.msn >= 0 {
+		kind = RequestBlockingPlaylist
+	}
+	if err != nil {
+		return kind, httpError(w, http.StatusBadRequest)
+	}
+	m := r.m
+	wt := waiter{m: m}
+	defer wt.done()
+	m.mu.Lock()
+	for {
+		if m.closed {
+			m.mu.Unlock()
+			return kind, httpError(w, http.StatusNotFound)
+		}
+		if m.ended {
+			// blocking directives are ignored once the stream is over
+			if !r.stats.ready {
+				m.mu.Unlock()
+				return kind, httpError(w, http.StatusNotFound)
+			}
+			break
+		}
+		if d.msn >= 0 && !r.checkDirectivesLocked(d) {
+			m.mu.Unlock()
+			return kind, httpError(w, http.StatusBadRequest)
+		}
+		if r.stats.ready && (d.msn < 0 || r.satisfiedLocked(d)) {
+			break
+		}
+		if ok, gone := wt.wait(req); !ok {
+			m.mu.Unlock()
+			if gone {
+				return kind, statusClientGone
+			}
+			return kind, httpError(w, http.StatusServiceUnavailable)
+		}
+	}
+	data := r.playlistLocked(d.skip, d.carry)
+	m.mu.Unlock()
+	return kind, writePlaylist(w, req, data)
+}
+
+func (r *Rendition) contentType() string {
+	if r.video != nil {
+		return "video/mp4"
+	}
+	return "audio/mp4"
+}
+
+func serveBytes(w http.ResponseWriter, req *http.Request, ctype string, rs io.ReadSeeker) int {
+	h := w.Header()
+	h.Set("Content-Type", ctype)
+	h.Set("Cache-Control", cacheImmutable)
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	http.ServeContent(sw, req, "", time.Time{}, rs)
+	return sw.status
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (r *Rendition) serveInit(w http.ResponseWriter, req *http.Request, id uint64) int {
+	m := r.m
+	m.mu.Lock()
+	data := r.initData(int(id))
+	ctype := r.contentType()
+	m.mu.Unlock()
+	if data == nil {
+		return httpError(w, http.StatusNotFound)
+	}
+	return serveBytes(w, req, ctype, newChunksReader([][]byte{data}))
+}
+
+func (r *Rendition) serveSegment(w http.ResponseWriter, req *http.Request, msn uint64) int {
+	m := r.m
+	m.mu.Lock()
+	s := r.segmentByMSN(msn)
+	if s == nil || !s.complete {
+		m.mu.Unlock()
+		return httpError(w, http.StatusNotFound)
+	}
+	ctype := r.contentType()
+	if s.inMemory {
+		chunks := s.partData()
+		m.mu.Unlock()
+		return serveBytes(w, req, ctype, newChunksReader(chunks))
+	}
+	stored := s.stored
+	m.mu.Unlock()
+	if !stored || m.cfg.Storage == nil {
+		return httpError(w, http.StatusNotFound)
+	}
+	f, err := m.cfg.Storage.Open(req.Context(), segmentKey(r.name, msn))
+	if err != nil {
+		return httpError(w, http.StatusNotFound)
+	}
+	defer f.Close()
+	return serveBytes(w, req, ctype, f)
+}
+
+// servePart serves a part; a request for the part named by the preload hint
+// (or a few beyond) blocks until it is complete and then gets all of it
+// (§4.4.5.3). Parts stay downloadable while their segment is held.
+func (r *Rendition) servePart(w http.ResponseWriter, req *http.Request, id uint64) int {
+	m := r.m
+	wt := waiter{m: m}
+	defer wt.done()
+	m.mu.Lock()
+	for {
+		if m.closed {
+			m.mu.Unlock()
+			return httpError(w, http.StatusNotFound)
+		}
+		if p := r.partByID(id); p != nil && p.data != nil {
+			data := p.data
+			ctype := r.contentType()
+			m.mu.Unlock()
+			return serveBytes(w, req, ctype, newChunksReader([][]byte{data}))
+		}
+		if id < r.nextPartID || m.ended || id > r.nextPartID+uint64(m.advancePartLimit()) {
+			m.mu.Unlock()
+			return httpError(w, http.StatusNotFound)
+		}
+		if ok, gone := wt.wait(req); !ok {
+			m.mu.Unlock()
+			if gone {
+				return statusClientGone
+			}
+			return httpError(w, http.StatusServiceUnavailable)
+		}
+	}
+}

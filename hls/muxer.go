@@ -1,0 +1,311 @@
+package hls
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+)
+
+// MuxerConfig configures a Muxer. Zero fields take the documented defaults.
+type MuxerConfig struct {
+	// SegmentDuration is the target segment duration: a segment is closed at the
+	// first keyframe at or after it. Default 2 s.
+	SegmentDuration time.Duration
+	// MaxSegmentDuration caps segment duration and fixes
+	// EXT-X-TARGETDURATION = ceil(MaxSegmentDuration) seconds for the muxer's
+	// life (RFC 8216bis §4.4.3.1). A GOP running past it is handled as described
+	// in the package documentation. Default 10 s; never below SegmentDuration.
+	MaxSegmentDuration time.Duration
+	// PartDuration is the wanted part duration. PART-TARGET (RFC 8216bis
+	// §4.4.3.7) is derived from it once the frame duration of the first track
+	// is measured: a whole number of frames, plus 2 % for timestamp jitter,
+	// rounded up to the millisecond (200 ms at 29.97 fps gives 0.205). Default 200 ms.
+	PartDuration time.Duration
+	// PlaylistWindow is the minimum duration of segments listed in a media
+	// playlist. Default 6 x target duration + 4 x SegmentDuration, so that delta
+	// updates (CAN-SKIP-UNTIL = 6 x target duration, §4.4.3.8) skip something.
+	PlaylistWindow time.Duration
+	// DVRWindow, when longer than PlaylistWindow, keeps that much of the stream
+	// listed and downloadable (a DVR window). Default 0: off.
+	DVRWindow time.Duration
+	// Storage keeps completed segments outside memory (for example a
+	// DiskStorage for long DVR windows). Default nil: segments stay in memory.
+	// Segments are kept in memory as well while their parts are listed.
+	Storage Storage
+	// MaxTimestampJump is the largest forward step between consecutive
+	// timestamps of a track still considered continuous; larger steps, and any
+	// step backwards, are a timestamp reset handled as a discontinuity
+	// (§4.4.4.3). Default 2 s.
+	MaxTimestampJump time.Duration
+	// Hooks are optional callbacks.
+	Hooks Hooks
+}
+
+// Hooks are optional callbacks for metrics and recording. They are called
+// without any lock held, from the goroutine that caused the event, and must be cheap.
+type Hooks struct {
+	// OnRequest is called once per request ServeHTTP answered, with the HTTP status.
+	OnRequest func(kind RequestKind, status int)
+	// OnBlocked is called with +1 when a request starts blocking (§6.2.5.2)
+	// and -1 when it stops.
+	OnBlocked func(delta int)
+	// OnSegment is called when a segment is complete.
+	OnSegment func(rendition string, duration time.Duration, size int)
+	// OnSegmentComplete is called when a segment is complete, with its bytes,
+	// for recorders. The byte slices are shared and must not be modified.
+	OnSegmentComplete func(SegmentInfo)
+}
+
+// SegmentInfo describes a completed segment (Hooks.OnSegmentComplete).
+type SegmentInfo struct {
+	Rendition       string
+	MSN             uint64 // media sequence number (RFC 8216bis §4.4.3.2)
+	Duration        time.Duration
+	ProgramDateTime time.Time // ingest wall-clock of the first frame
+	Discontinuity   bool      // the segment follows a discontinuity (§4.4.4.3)
+	InitID          int       // changes whenever Init changes
+	Init            []byte    // the init segment (ftyp+moov) the segment needs
+	Parts           [][]byte  // moof+mdat fragments; concatenated they are the segment
+}
+
+// Muxer packages renditions of one stream as Low-Latency HLS and serves them
+// (RFC 8216bis). All methods are safe for concurrent use.
+type Muxer struct {
+	cfg            MuxerConfig
+	targetDuration time.Duration // whole seconds
+	window         time.Duration
+
+	wg     sync.WaitGroup
+	done   chan struct{}
+	ctx    context.Context // for Storage calls, cancelled by Close
+	cancel context.CancelFunc
+	jobs   chan storeJob
+
+	mu          sync.Mutex
+	renditions  []*Rendition
+	byName      map[string]*Rendition
+	partTarget  time.Duration // 0 until decided
+	frameDur    time.Duration // frame duration PART-TARGET was fitted to
+	notify      chan struct{} // closed and replaced on every change
+	version     uint64
+	waiters     int
+	ended       bool
+	closed      bool
+	hasVideoRen bool
+	haveBase    bool
+	base        time.Duration // offset from input to output timestamps
+}
+
+// NewMuxer returns a Muxer. Close releases it.
+func NewMuxer(cfg MuxerConfig) (*Muxer, error) {
+	if cfg.SegmentDuration < 0 || cfg.PartDuration < 0 || cfg.MaxSegmentDuration < 0 ||
+		cfg.PlaylistWindow < 0 || cfg.DVRWindow < 0 || cfg.MaxTimestampJump < 0 {
+		return nil, fmt.Errorf("hls: negative duration in config")
+	}
+	if cfg.SegmentDuration == 0 {
+		cfg.SegmentDuration = 2 * time.Second
+	}
+	if cfg.PartDuration == 0 {
+		cfg.PartDuration = 200 * time.Millisecond
+	}
+	if cfg.MaxSegmentDuration == 0 {
+		cfg.MaxSegmentDuration = 10 * time.Second
+	}
+	if cfg.MaxSegmentDuration < cfg.SegmentDuration {
+		cfg.MaxSegmentDuration = cfg.SegmentDuration
+	}
+	if cfg.PartDuration > cfg.SegmentDuration {
+		return nil, fmt.Errorf("hls: part duration %v longer than segment duration %v", cfg.PartDuration, cfg.SegmentDuration)
+	}
+	if cfg.MaxTimestampJump == 0 {
+		cfg.MaxTimestampJump = 2 * time.Second
+	}
+	td := time.Duration(math.Ceil(cfg.MaxSegmentDuration.Seconds())) * time.Second
+	m := &Muxer{
+		cfg:            cfg,
+		targetDuration: td,
+		window:         max(cfg.PlaylistWindow, 6*td+4*cfg.SegmentDuration, cfg.DVRWindow),
+		done:           make(chan struct{}),
+		byName:         make(map[string]*Rendition),
+		notify:         make(chan struct{}),
+	}
+	m.ctx, m.cancel = context.WithCancel(context.Background())
+	if cfg.Storage != nil {
+		m.jobs = make(chan storeJob, 64)
+		m.wg.Add(1)
+		go m.runStorage()
+	}
+	m.wg.Add(1)
+	go m.runTicker()
+	return m, nil
+}
+
+// TargetDuration returns EXT-X-TARGETDURATION (RFC 8216bis §4.4.3.1).
+func (m *Muxer) TargetDuration() time.Duration { return m.targetDuration }
+
+// PartTarget returns EXT-X-PART-INF:PART-TARGET (RFC 8216bis §4.4.3.7), or 0
+// while the frame duration it is fitted to is not yet known.
+func (m *Muxer) PartTarget() time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.partTarget
+}
+
+// runTicker is the one timer of the muxer: while requests are blocked it wakes
+// them periodically so they can time out (§6.2.5.2) without a timer each.
+func (m *Muxer) runTicker() {
+	defer m.wg.Done()
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.done:
+			return
+		case <-t.C:
+			m.mu.Lock()
+			if m.waiters > 0 {
+				m.broadcastLocked(false)
+			}
+			m.mu.Unlock()
+		}
+	}
+}
+
+// broadcastLocked wakes every blocked request; changed says the content changed.
+func (m *Muxer) broadcastLocked(changed bool) {
+	if changed {
+		m.version++
+	}
+	close(m.notify)
+	m.notify = make(chan struct{})
+}
+
+// decidePartTargetLocked fixes PART-TARGET from a measured frame duration f.
+func (m *Muxer) decidePartTargetLocked(f time.Duration) {
+	if m.partTarget != 0 || f <= 0 {
+		return
+	}
+	p := m.cfg.PartDuration
+	k := max(1, int64(math.Round(float64(p)/float64(f))))
+	t := time.Duration(float64(time.Duration(k)*f) * 1.02)
+	t = (t + time.Millisecond - 1) / time.Millisecond * time.Millisecond
+	t = min(t, m.targetDuration)
+	m.partTarget = t
+	m.frameDur = f
+}
+
+// validName reports whether name is a usable rendition path segment.
+func validName(name string) bool {
+	if name == "" || len(name) > 64 || name[0] == '.' || name[0] == '-' || name == "index.m3u8" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// RenditionConfig describes a rendition.
+type RenditionConfig struct {
+	// Name is the rendition's path segment: letters, digits, '_', '-', '.',
+	// unique within the muxer, e.g. "source", "720p", "audio".
+	Name string
+	// Video is the video codec; nil: no video.
+	Video Codec
+	// Audio is the audio codec; nil: no audio. A rendition with Video and Audio
+	// is muxed (two tracks in one fMP4). Audio-only renditions of a muxer with
+	// video renditions form the EXT-X-MEDIA TYPE=AUDIO group "audio"
+	// (RFC 8216bis §4.4.6.1) that video variants reference.
+	Audio Codec
+}
+
+// AddRendition adds a rendition. It may be called before or after writing starts.
+func (m *Muxer) AddRendition(cfg RenditionConfig) (*Rendition, error) {
+	if !validName(cfg.Name) {
+		return nil, fmt.Errorf("%w: %q", ErrInvalidName, cfg.Name)
+	}
+	if cfg.Video == nil && cfg.Audio == nil {
+		return nil, fmt.Errorf("%w: rendition %q has no track", ErrNoTrack, cfg.Name)
+	}
+	r := &Rendition{m: m, name: cfg.Name}
+	if cfg.Video != nil {
+		ti, err := newTrackInfo(cfg.Video, true)
+		if err != nil {
+			return nil, err
+		}
+		r.video = ti
+	}
+	if cfg.Audio != nil {
+		ti, err := newTrackInfo(cfg.Audio, false)
+		if err != nil {
+			return nil, err
+		}
+		r.audio = ti
+	}
+	r.setupTracks()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	if _, ok := m.byName[cfg.Name]; ok {
+		return nil, fmt.Errorf("%w: %q already exists", ErrInvalidName, cfg.Name)
+	}
+	m.byName[cfg.Name] = r
+	m.renditions = append(m.renditions, r)
+	if r.video != nil {
+		m.hasVideoRen = true
+	}
+	m.broadcastLocked(true)
+	return r, nil
+}
+
+// End marks the stream as over: pending media is flushed into a last
+// segment, playlists get EXT-X-ENDLIST and no preload hint (RFC 8216bis
+// §4.4.3.4), and blocked requests are answered. Idempotent.
+func (m *Muxer) End() {
+	m.mu.Lock()
+	if m.ended || m.closed {
+		m.mu.Unlock()
+		return
+	}
+	for _, r := range m.renditions {
+		r.flushLocked()
+	}
+	m.ended = true
+	m.broadcastLocked(true)
+	var evs []pendingEvents
+	for _, r := range m.renditions {
+		evs = append(evs, r.takeEventsLocked())
+	}
+	m.mu.Unlock()
+	for _, e := range evs {
+		m.deliver(e)
+	}
+}
+
+// Close releases the muxer: blocked requests are answered, later requests get
+// 404, writes fail with ErrClosed. It returns after the muxer's goroutines
+// have exited. Idempotent.
+func (m *Muxer) Close() {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
+	m.closed = true
+	close(m.done)
+	m.cancel()
+	m.broadcastLocked(true)
+	for _, r := range m.renditions {
+		r.segments = nil
+		r.cur = nil
+	}
+	m.mu.Unlock()
+	m.wg.Wait()
+}

@@ -1,0 +1,360 @@
+package hls
+
+import (
+	"encoding/binary"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/opus"
+)
+
+// startPad is added to the first timestamp of a muxer so that later tracks
+// with slightly earlier timestamps (audio before the first keyframe, B-frame
+// DTS before 0) still map to positive decode times.
+const startPad = 10 * time.Second
+
+func toTicks(d time.Duration, rate uint32) int64 {
+	r := int64(rate)
+	return int64(d/time.Second)*r + int64(d%time.Second)*r/int64(time.Second)
+}
+
+func fromTicks(t int64, rate uint32) time.Duration {
+	r := int64(rate)
+	return time.Duration(t/r)*time.Second + time.Duration(t%r)*time.Second/time.Duration(r)
+}
+
+func (r *Rendition) initOffsetLocked(ts time.Duration) {
+	m := r.m
+	if !m.haveBase {
+		m.base = startPad - ts
+		m.haveBase = true
+	}
+	r.offset = m.base
+	if ts+r.offset < 0 {
+		r.offset = -ts
+	}
+	r.haveOffset = true
+}
+
+// writeVideoLocked is the video segmenter: every frame is held back until the
+// next one gives its duration, then placed into the current part.
+func (r *Rendition) writeVideoLocked(u *VideoUnit) {
+	m := r.m
+	if !r.haveOffset {
+		r.initOffsetLocked(u.DTS)
+	}
+	if r.rebase {
+		if r.lastEnd > 0 {
+			r.offset = r.lastEnd - u.DTS
+		}
+		r.rebase = false
+	}
+	dts, pts := u.DTS+r.offset, u.PTS+r.offset
+	if r.pv.valid {
+		delta := dts - r.pv.dts
+		if delta == 0 {
+			return // duplicate timestamp: drop
+		}
+		if delta < 0 || delta > m.cfg.MaxTimestampJump {
+			// timestamp reset or jump: a discontinuity, the timeline continues
+			r.flushLocked()
+			r.offset = r.lastEnd - u.DTS
+			dts, pts = u.DTS+r.offset, u.PTS+r.offset
+			r.nextDisc = true
+			r.waitKey = true
+		}
+	} else if dts < 0 {
+		r.offset -= dts
+		dts, pts = 0, pts-dts
+	}
+	if (r.waitKey || r.cur == nil) && !u.Key && !r.pv.valid {
+		return // segments start on a keyframe
+	}
+
+	if r.pv.valid {
+		dur := dts - r.pv.dts
+		if m.partTarget == 0 {
+			m.decidePartTargetLocked(dur)
+		}
+		t := m.partTarget
+		gap := false
+		if dur > t || (r.lastFrameDur > 0 && dur > 3*r.lastFrameDur && dur > 100*time.Millisecond) {
+			// a stall: the frame keeps the usual duration and the next part
+			// starts after the gap
+			gap = true
+			dur = r.nominalFrameDur()
+		}
+		overCap := r.cur != nil && r.segDurAt(r.pv.dts)+dur > m.targetDuration
+		if r.partOpen && r.pv.dts+dur-r.partStart > t {
+			r.closePartLocked(r.pv.dts)
+		}
+		if overCap {
+			// the GOP runs past the target duration: close the segment here,
+			// drop frames until the next keyframe
+			r.closePartLocked(r.pv.dts)
+			r.closeSegmentLocked()
+			r.frag[r.vIdx].data = r.frag[r.vIdx].data[:r.vPartBytes]
+			r.pv.valid = false
+			r.waitKey = true
+			if !u.Key {
+				r.nextDisc = true
+				return
+			}
+		} else {
+			r.appendPendingVideoLocked(dur)
+			if gap {
+				r.closePartLocked(r.pv.dts + dur)
+			} else {
+				r.lastFrameDur = dur
+			}
+		}
+	}
+
+	// half a frame of tolerance: a 2 s GOP of 1/30 s frames sums to 1.99999998 s
+	if u.Key && (r.cur == nil || r.waitKey || r.segDurAt(dts)+r.lastFrameDur/2 >= m.cfg.SegmentDuration) {
+		if r.cur != nil {
+			r.closePartLocked(dts)
+			r.closeSegmentLocked()
+		}
+		r.startSegmentLocked(dts, u.Wall)
+		r.waitKey = false
+	} else if t := m.partTarget; t > 0 && r.partOpen && dts-r.partStart+r.lastFrameDur > t {
+		r.closePartLocked(dts)
+	}
+
+	ft := &r.frag[r.vIdx]
+	r.pv = pendingVideo{valid: true, key: u.Key, dts: dts, pts: pts, wall: u.Wall, off: len(ft.data)}
+	for _, n := range u.NALUs {
+		if len(n) == 0 {
+			continue
+		}
+		switch r.video.codec.(type) {
+		case AV1:
+			ft.data = appendOBU(ft.data, n)
+			continue
+		case H265:
+			if typ := (n[0] >> 1) & 0x3F; typ >= 32 && typ <= 34 {
+				continue // parameter sets live in hvcC (hvc1)
+			}
+		}
+		ft.data = binary.BigEndian.AppendUint32(ft.data, uint32(len(n)))
+		ft.data = append(ft.data, n...)
+	}
+	r.pv.size = len(ft.data) - r.pv.off
+}
+
+// appendOBU writes an AV1 OBU with obu_has_size_field set (AV1 §5.3.1),
+// dropping temporal delimiters (AV1-ISOBMFF §2.4).
+func appendOBU(b, obu []byte) []byte {
+	h := obu[0]
+	typ := (h >> 3) & 0x0F
+	if typ == 2 {
+		return b
+	}
+	if h&0x02 != 0 {
+		return append(b, obu...)
+	}
+	hl := 1
+	if h&0x04 != 0 {
+		hl = 2
+	}
+	if len(obu) < hl {
+		return b
+	}
+	b = append(b, h|0x02)
+	b = append(b, obu[1:hl]...)
+	n := len(obu) - hl
+	for {
+		c := byte(n & 0x7F)
+		n >>= 7
+		if n == 0 {
+			b = append(b, c)
+			break
+		}
+		b = append(b, c|0x80)
+	}
+	return append(b, obu[hl:]...)
+}
+
+func (r *Rendition) nominalFrameDur() time.Duration {
+	d := r.lastFrameDur
+	if d <= 0 {
+		d = r.m.frameDur
+	}
+	if d <= 0 {
+		d = time.Second / 30
+	}
+	if t := r.m.partTarget; t > 0 && d > t {
+		d = t
+	}
+	return d
+}
+
+// segDurAt is the duration of the segment in progress if it ended at t.
+func (r *Rendition) segDurAt(t time.Duration) time.Duration {
+	if r.cur == nil {
+		return 0
+	}
+	d := r.cur.closedDur
+	if r.partOpen {
+		d += t - r.partStart
+	}
+	return d
+}
+
+func (r *Rendition) appendPendingVideoLocked(dur time.Duration) {
+	ft := &r.frag[r.vIdx]
+	if !r.partOpen {
+		r.partOpen = true
+		r.partStart = r.pv.dts
+	}
+	dt := toTicks(r.pv.dts, videoTimescale)
+	ft.samples = append(ft.samples, sampleMeta{
+		duration: uint32(toTicks(r.pv.dts+dur, videoTimescale) - dt),
+		size:     uint32(r.pv.size),
+		cto:      int32(toTicks(r.pv.pts, videoTimescale) - dt),
+		sync:     r.pv.key,
+	})
+	r.vPartBytes += r.pv.size
+	r.pv.valid = false
+	if r.cur != nil {
+		r.cur.frames++
+	}
+}
+
+func audioFrameTicks(a *trackInfo, frame []byte) int64 {
+	if a.frameTicks > 0 {
+		return a.frameTicks
+	}
+	return opus.PacketDuration2(frame)
+}
+
+// writeAudioLocked places an audio frame: in a muxed rendition it waits in
+// the queue for the video part it belongs to; in an audio-only rendition audio
+// leads the cutting.
+func (r *Rendition) writeAudioLocked(u *AudioUnit) {
+	m := r.m
+	a := r.audio
+	if len(u.Frame) == 0 {
+		return
+	}
+	dur := audioFrameTicks(a, u.Frame)
+	if dur <= 0 {
+		return
+	}
+	if !r.haveOffset {
+		r.initOffsetLocked(u.PTS)
+	}
+	ft := &r.frag[r.aIdx]
+	if r.vIdx >= 0 {
+		if r.cur == nil || r.waitKey {
+			return
+		}
+		t := toTicks(u.PTS+r.offset, a.timescale)
+		if len(ft.samples) == 0 && (!r.aSynced || abs64(t-r.aNext) > 2*dur) {
+			r.aNext = t
+			r.aBase = t
+			r.aSynced = true
+		}
+		at := fromTicks(r.aNext, a.timescale)
+		if at < r.cur.start || (r.pv.valid && at > r.pv.dts+m.cfg.MaxTimestampJump) || len(ft.samples) >= 4096 {
+			return
+		}
+		ft.samples = append(ft.samples, sampleMeta{duration: uint32(dur), size: uint32(len(u.Frame)), sync: true})
+		ft.data = append(ft.data, u.Frame...)
+		r.aNext += dur
+		return
+	}
+
+	if r.rebase {
+		if r.lastEnd > 0 {
+			r.offset = r.lastEnd - u.PTS
+		}
+		r.rebase = false
+	}
+	t := toTicks(u.PTS+r.offset, a.timescale)
+	if r.aSynced {
+		diff := t - r.aNext
+		switch {
+		case diff < -2*dur || fromTicks(diff, a.timescale) > m.cfg.MaxTimestampJump:
+			r.flushLocked()
+			r.offset = r.lastEnd - u.PTS
+			t = toTicks(u.PTS+r.offset, a.timescale)
+			r.nextDisc = true
+			r.aSynced = false
+		case diff > 2*dur:
+			r.closePartLocked(fromTicks(r.aNext, a.timescale))
+			r.aNext = t
+		}
+	}
+	if t < 0 {
+		r.offset -= fromTicks(t, a.timescale)
+		t = 0
+	}
+	if !r.aSynced {
+		r.aNext = t
+		r.aSynced = true
+	}
+	fd := fromTicks(dur, a.timescale)
+	if m.partTarget == 0 {
+		r.aWaited += fd
+		if m.hasVideoRen && r.aWaited < m.cfg.SegmentDuration {
+			r.aNext += dur // wait for the video to fix PART-TARGET
+			return
+		}
+		m.decidePartTargetLocked(fd)
+	}
+	if r.cur == nil {
+		r.startSegmentLocked(fromTicks(r.aNext, a.timescale), u.Wall)
+	}
+	if !r.partOpen {
+		r.partOpen = true
+		r.aBase = r.aNext
+		r.partStart = fromTicks(r.aNext, a.timescale)
+	}
+	ft.samples = append(ft.samples, sampleMeta{duration: uint32(dur), size: uint32(len(u.Frame)), sync: true})
+	ft.data = append(ft.data, u.Frame...)
+	r.aNext += dur
+	end := fromTicks(r.aNext, a.timescale)
+	if end-r.partStart+fd > m.partTarget {
+		r.closePartLocked(end)
+		if r.cur.closedDur+fd/2 >= m.cfg.SegmentDuration {
+			r.closeSegmentLocked()
+		}
+	}
+}
+
+func abs64(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// flushLocked puts everything pending into a last part and closes the
+// segment in progress.
+func (r *Rendition) flushLocked() {
+	m := r.m
+	if r.pv.valid {
+		dur := r.nominalFrameDur()
+		if m.partTarget == 0 {
+			m.decidePartTargetLocked(dur)
+		}
+		if r.partOpen && r.pv.dts+dur-r.partStart > m.partTarget {
+			r.closePartLocked(r.pv.dts)
+		}
+		r.appendPendingVideoLocked(dur)
+		r.closePartLocked(r.pv.dts + dur)
+	} else if r.vIdx < 0 && r.partOpen {
+		if m.partTarget == 0 {
+			m.decidePartTargetLocked(fromTicks(r.aNext, r.audio.timescale) - r.partStart)
+		}
+		r.closePartLocked(fromTicks(r.aNext, r.audio.timescale))
+	}
+	r.closeSegmentLocked()
+	if r.aIdx >= 0 && r.vIdx >= 0 {
+		ft := &r.frag[r.aIdx]
+		ft.samples = ft.samples[:0]
+		ft.data = ft.data[:0]
+		r.aSynced = false
+	}
+}

@@ -1,0 +1,282 @@
+package hls
+
+import (
+	"strconv"
+	"time"
+)
+
+// Playlist writing, RFC 8216bis §4.4. All functions here run with m.mu held.
+
+func appendSeconds(b []byte, d time.Duration, prec int) []byte {
+	return strconv.AppendFloat(b, d.Seconds(), 'f', prec, 64)
+}
+
+func appendQuery(b []byte, q string) []byte {
+	if q == "" {
+		return b
+	}
+	return append(append(b, '?'), q...)
+}
+
+// playlistCacheEntry is one rendered media playlist, valid while the muxer
+// version is unchanged. Blocked requests woken by one part all render the
+// same playlist; the cache makes that one rendering.
+type playlistCacheEntry struct {
+	version uint64
+	skip    skipMode
+	query   string
+	data    []byte
+}
+
+// playlistLocked returns the media playlist; the slice is never modified.
+func (r *Rendition) playlistLocked(skip skipMode, q string) []byte {
+	v := r.m.version
+	for i := range r.cache {
+		e := &r.cache[i]
+		if e.data != nil && e.version == v && e.skip == skip && e.query == q {
+			return e.data
+		}
+	}
+	size := 1024
+	for i := range r.cache {
+		size = max(size, len(r.cache[i].data)+256)
+	}
+	data := r.appendMediaPlaylist(make([]byte, 0, size), skip, q)
+	e := &r.cache[r.cacheNext%uint8(len(r.cache))]
+	r.cacheNext++
+	*e = playlistCacheEntry{version: v, skip: skip, query: q, data: data}
+	return data
+}
+
+// appendMediaPlaylist writes the media playlist of the rendition
+// (RFC 8216bis §4.4.3, §4.4.4, §4.4.5), or its delta update (§4.4.5.2, §6.2.5.1).
+func (r *Rendition) appendMediaPlaylist(b []byte, skip skipMode, q string) []byte {
+	m := r.m
+	td := m.targetDuration
+	pt := m.partTarget
+	segs := r.segments
+	if n := len(segs); n > 0 && len(segs[n-1].parts) == 0 {
+		segs = segs[:n-1] // the segment in progress has no part yet
+	}
+	var end time.Duration
+	if n := len(segs); n > 0 {
+		end = segs[n-1].end()
+	}
+	skipped := 0
+	if skip != skipNone {
+		for skipped < len(segs) && segs[skipped].complete && end-segs[skipped].end() >= 6*td {
+			skipped++
+		}
+	}
+	version := 9
+	if skipped > 0 && skip == skipV2 {
+		version = 10
+	}
+
+	b = append(b, "#EXTM3U\n#EXT-X-VERSION:"...)
+	b = strconv.AppendInt(b, int64(version), 10)
+	b = append(b, "\n#EXT-X-TARGETDURATION:"...)
+	b = strconv.AppendInt(b, int64(td/time.Second), 10)
+	b = append(b, "\n#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL="...)
+	b = appendSeconds(b, 6*td, 1)
+	b = append(b, ",CAN-SKIP-DATERANGES=YES,HOLD-BACK="...)
+	b = appendSeconds(b, 3*td, 1)
+	b = append(b, ",PART-HOLD-BACK="...)
+	b = appendSeconds(b, 3*pt, 3)
+	b = append(b, "\n#EXT-X-PART-INF:PART-TARGET="...)
+	b = appendSeconds(b, pt, 3)
+	b = append(b, "\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MEDIA-SEQUENCE:"...)
+	first := r.nextMSN
+	if len(segs) > 0 {
+		first = segs[0].msn
+	}
+	b = strconv.AppendUint(b, first, 10)
+	b = append(b, '\n')
+	if r.discSeq > 0 {
+		b = append(b, "#EXT-X-DISCONTINUITY-SEQUENCE:"...)
+		b = strconv.AppendUint(b, r.discSeq, 10)
+		b = append(b, '\n')
+	}
+	if skipped > 0 {
+		b = append(b, "#EXT-X-SKIP:SKIPPED-SEGMENTS="...)
+		b = strconv.AppendInt(b, int64(skipped), 10)
+		if skip == skipV2 {
+			b = append(b, `,RECENTLY-REMOVED-DATERANGES=""`...)
+		}
+		b = append(b, '\n')
+	}
+	partsFrom := end - 3*td
+	prevInit := -1
+	for _, s := range segs[skipped:] {
+		// EXT-X-DISCONTINUITY, EXT-X-MAP and EXT-X-PROGRAM-DATE-TIME come
+		// before the first EXT-X-PART of their segment.
+		if s.disc {
+			b = append(b, "#EXT-X-DISCONTINUITY\n"...)
+		}
+		if s.initID != prevInit {
+			b = append(b, `#EXT-X-MAP:URI="init`...)
+			b = strconv.AppendInt(b, int64(s.initID), 10)
+			b = append(b, ".mp4"...)
+			b = appendQuery(b, q)
+			b = append(b, "\"\n"...)
+			prevInit = s.initID
+		}
+		b = append(b, "#EXT-X-PROGRAM-DATE-TIME:"...)
+		b = s.pdt.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+		b = append(b, '\n')
+		if !s.complete || s.end() > partsFrom {
+			for _, p := range s.parts {
+				b = append(b, "#EXT-X-PART:DURATION="...)
+				b = appendSeconds(b, p.duration, 5)
+				b = append(b, `,URI="part`...)
+				b = strconv.AppendUint(b, p.id, 10)
+				b = append(b, ".m4s"...)
+				b = appendQuery(b, q)
+				b = append(b, '"')
+				if p.independent {
+					b = append(b, ",INDEPENDENT=YES"...)
+				}
+				b = append(b, '\n')
+			}
+		}
+		if s.complete {
+			b = append(b, "#EXTINF:"...)
+			b = appendSeconds(b, s.duration, 5)
+			b = append(b, ",\nseg"...)
+			b = strconv.AppendUint(b, s.msn, 10)
+			b = append(b, ".m4s"...)
+			b = appendQuery(b, q)
+			b = append(b, '\n')
+		}
+	}
+	if !m.ended {
+		b = append(b, `#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part`...)
+		b = strconv.AppendUint(b, r.nextPartID, 10)
+		b = append(b, ".m4s"...)
+		b = appendQuery(b, q)
+		b = append(b, "\"\n"...)
+	}
+	for _, o := range m.renditions {
+		if o == r {
+			continue
+		}
+		msn, idx, ok := o.lastPartPos()
+		if !ok {
+			continue
+		}
+		b = append(b, `#EXT-X-RENDITION-REPORT:URI="../`...)
+		b = append(b, o.name...)
+		b = append(b, "/media.m3u8"...)
+		b = appendQuery(b, q)
+		b = append(b, `",LAST-MSN=`...)
+		b = strconv.AppendUint(b, msn, 10)
+		b = append(b, ",LAST-PART="...)
+		b = strconv.AppendInt(b, int64(idx), 10)
+		b = append(b, '\n')
+	}
+	if m.ended {
+		b = append(b, "#EXT-X-ENDLIST\n"...)
+	}
+	return b
+}
+
+func (st *renditionStats) average() int64 {
+	if st.duration <= 0 {
+		return 0
+	}
+	return int64(float64(st.bytes*8) / st.duration.Seconds())
+}
+
+// appendMultivariant writes the multivariant playlist (RFC 8216bis §4.4.6)
+// of the renditions that have a complete segment.
+func (m *Muxer) appendMultivariant(b []byte, q string) []byte {
+	var videos, audios []*Rendition
+	for _, r := range m.renditions {
+		if !r.stats.ready {
+			continue
+		}
+		if r.video != nil {
+			videos = append(videos, r)
+		} else {
+			audios = append(audios, r)
+		}
+	}
+	b = append(b, "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-INDEPENDENT-SEGMENTS\n"...)
+	group := len(videos) > 0 && len(audios) > 0
+	var audioPeak, audioAvg int64
+	audioCodecs := ""
+	if group {
+		for i, a := range audios {
+			b = append(b, `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="`...)
+			b = append(b, a.name...)
+			b = append(b, `",AUTOSELECT=YES,DEFAULT=`...)
+			if i == 0 {
+				b = append(b, "YES"...)
+			} else {
+				b = append(b, "NO"...)
+			}
+			if a.audio.channels > 0 {
+				b = append(b, `,CHANNELS="`...)
+				b = strconv.AppendInt(b, int64(a.audio.channels), 10)
+				b = append(b, '"')
+			}
+			b = append(b, `,URI="`...)
+			b = append(b, a.name...)
+			b = append(b, "/media.m3u8"...)
+			b = appendQuery(b, q)
+			b = append(b, "\"\n"...)
+			audioPeak = max(audioPeak, a.stats.peakBitrate)
+			audioAvg = max(audioAvg, a.stats.average())
+		}
+		audioCodecs = audios[0].audio.codecs
+	}
+	variants := videos
+	if len(videos) == 0 {
+		variants = audios
+	}
+	for _, v := range variants {
+		peak, avg := v.stats.peakBitrate, v.stats.average()
+		codecs := ""
+		if v.video != nil {
+			codecs = v.video.codecs
+		}
+		if v.audio != nil {
+			if codecs != "" {
+				codecs += ","
+			}
+			codecs += v.audio.codecs
+		} else if group {
+			codecs += "," + audioCodecs
+			peak += audioPeak
+			avg += audioAvg
+		}
+		b = append(b, "#EXT-X-STREAM-INF:BANDWIDTH="...)
+		b = strconv.AppendInt(b, max(peak, 1), 10)
+		b = append(b, ",AVERAGE-BANDWIDTH="...)
+		b = strconv.AppendInt(b, max(avg, 1), 10)
+		b = append(b, `,CODECS="`...)
+		b = append(b, codecs...)
+		b = append(b, '"')
+		if v.video != nil {
+			if v.video.width > 0 {
+				b = append(b, ",RESOLUTION="...)
+				b = strconv.AppendInt(b, int64(v.video.width), 10)
+				b = append(b, 'x')
+				b = strconv.AppendInt(b, int64(v.video.height), 10)
+			}
+			if v.stats.videoDur > 0 && v.stats.videoFrames > 0 {
+				b = append(b, ",FRAME-RATE="...)
+				b = strconv.AppendFloat(b, float64(v.stats.videoFrames)/v.stats.videoDur.Seconds(), 'f', 3, 64)
+			}
+			if group && v.audio == nil {
+				b = append(b, `,AUDIO="audio"`...)
+			}
+		}
+		b = append(b, '\n')
+		b = append(b, v.name...)
+		b = append(b, "/media.m3u8"...)
+		b = appendQuery(b, q)
+		b = append(b, '\n')
+	}
+	return b
+}

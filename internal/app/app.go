@@ -1,0 +1,259 @@
+// Package app is MpegFlow's composition root: it builds every component from
+// the configuration, runs them, and shuts them down in order.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mpegflow/mpegflow/conf"
+	"github.com/mpegflow/mpegflow/internal/auth"
+	"github.com/mpegflow/mpegflow/internal/ingest/rtmp"
+	"github.com/mpegflow/mpegflow/internal/metrics"
+	"github.com/mpegflow/mpegflow/internal/output/hlsout"
+	"github.com/mpegflow/mpegflow/internal/pipeline"
+	"github.com/mpegflow/mpegflow/internal/stream"
+)
+
+// ShutdownTimeout bounds a graceful stop (SIGTERM): listeners close, every
+// stream ends with EXT-X-ENDLIST, and in-flight HTTP requests get this long.
+const ShutdownTimeout = 8 * time.Second
+
+// App is one running daemon. Several can live in one process (tests).
+type App struct {
+	cfg     *conf.Config
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	dir     auth.Directory
+	hub     *stream.Hub
+	hls     *hlsout.Server
+
+	httpLn, metricsLn   net.Listener
+	httpSrv, metricsSrv *http.Server
+	rtmp, rtmps         *rtmp.Server
+
+	ready atomic.Bool
+
+	gmu    sync.Mutex
+	graphs map[*stream.Stream]*pipeline.Graph
+	gctx   context.Context
+	gstop  context.CancelFunc
+}
+
+// New builds the daemon and binds every listener, so that the addresses are
+// known (and ports taken) when it returns.
+func New(cfg *conf.Config, log *slog.Logger, version string) (a *App, err error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data_dir: %w", err)
+	}
+	entries, err := ResolveKeys(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := auth.NewStatic(entries)
+	if err != nil {
+		return nil, err
+	}
+	a = &App{cfg: cfg, log: log, metrics: metrics.New(version), dir: dir, graphs: map[*stream.Stream]*pipeline.Graph{}}
+	a.gctx, a.gstop = context.WithCancel(context.Background())
+	defer func() {
+		if err != nil {
+			a.closeListeners()
+		}
+	}()
+	a.hls = hlsout.New(hlsout.Config{
+		SegmentDuration: cfg.HLS.SegmentDuration.D(),
+		PartDuration:    cfg.HLS.PartDuration.D(),
+		Metrics:         a.metrics,
+		Logger:          log,
+	})
+	a.hub = stream.NewHub(stream.HubConfig{
+		ReconnectWindow: cfg.RTMP.ReconnectWindow.D(),
+		OnStart:         a.streamStarted,
+		OnEnd:           a.streamEnded,
+		OnDrop:          a.metrics.Dropped,
+	})
+
+	if a.httpLn, err = net.Listen("tcp", cfg.HTTP.Address); err != nil {
+		return nil, fmt.Errorf("http.address: %w", err)
+	}
+	a.httpSrv = &http.Server{
+		Handler:           a.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	if cfg.Metrics.Address != "" {
+		if a.metricsLn, err = net.Listen("tcp", cfg.Metrics.Address); err != nil {
+			return nil, fmt.Errorf("metrics.address: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", a.metrics.Handler())
+		a.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	}
+	rcfg := rtmp.Config{
+		Address:   cfg.RTMP.Address,
+		Directory: dir,
+		Hub:       a.hub,
+		Takeover:  cfg.RTMP.OnDuplicate == "replace",
+		Metrics:   a.metrics,
+		Logger:    log,
+	}
+	if a.rtmp, err = rtmp.New(rcfg); err != nil {
+		return nil, fmt.Errorf("rtmp.address: %w", err)
+	}
+	if cfg.RTMPS.Enabled() {
+		cert, err := tls.LoadX509KeyPair(cfg.RTMPS.CertFile, cfg.RTMPS.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("rtmps.cert_file: %w", err)
+		}
+		rcfg.Address = cfg.RTMPS.Address
+		rcfg.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		if a.rtmps, err = rtmp.New(rcfg); err != nil {
+			return nil, fmt.Errorf("rtmps.address: %w", err)
+		}
+	}
+	return a, nil
+}
+
+func (a *App) closeListeners() {
+	if a.httpLn != nil {
+		_ = a.httpLn.Close()
+	}
+	if a.metricsLn != nil {
+		_ = a.metricsLn.Close()
+	}
+	if a.rtmp != nil {
+		_ = a.rtmp.Close()
+	}
+	if a.rtmps != nil {
+		_ = a.rtmps.Close()
+	}
+}
+
+// HTTPAddr is the bound playback address.
+func (a *App) HTTPAddr() net.Addr { return a.httpLn.Addr() }
+
+// RTMPAddr is the bound RTMP address.
+func (a *App) RTMPAddr() net.Addr { return a.rtmp.Addr() }
+
+// MetricsAddr is the bound metrics address, or nil when metrics are off.
+func (a *App) MetricsAddr() net.Addr {
+	if a.metricsLn == nil {
+		return nil
+	}
+	return a.metricsLn.Addr()
+}
+
+// Directory resolves live inputs.
+func (a *App) Directory() auth.Directory { return a.dir }
+
+func (a *App) streamStarted(s *stream.Stream) {
+	log := a.log.With("live_input", s.ID())
+	a.metrics.StreamStarted(s.ID())
+	sink, err := a.hls.Sink(s)
+	if err != nil {
+		log.Error("cannot package stream as HLS", "error", err)
+		return
+	}
+	g := pipeline.Start(a.gctx, s, a.log, sink)
+	a.gmu.Lock()
+	a.graphs[s] = g
+	a.gmu.Unlock()
+	codecs := make([]string, 0, 2)
+	for _, t := range s.Tracks() {
+		codecs = append(codecs, t.Codec.Name())
+	}
+	log.Info("stream started", "codecs", codecs)
+}
+
+func (a *App) streamEnded(s *stream.Stream) {
+	a.gmu.Lock()
+	g := a.graphs[s]
+	delete(a.graphs, s)
+	a.gmu.Unlock()
+	if g != nil {
+		g.Wait() // sinks drain what was queued before the end
+	}
+	a.hls.End(s.ID())
+	a.metrics.StreamEnded(s.ID())
+	a.log.Info("stream ended", "live_input", s.ID())
+}
+
+// Run serves until ctx is done, then shuts down: ingest listeners close,
+// every stream ends (EXT-X-ENDLIST), HTTP drains for up to ShutdownTimeout.
+func (a *App) Run(ctx context.Context) error {
+	errc := make(chan error, 4)
+	var wg sync.WaitGroup
+	serve := func(name string, f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, context.Canceled) {
+				errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+	ictx, stopIngest := context.WithCancel(ctx)
+	defer stopIngest()
+	serve("http", func() error { return a.httpSrv.Serve(a.httpLn) })
+	if a.metricsSrv != nil {
+		serve("metrics", func() error { return a.metricsSrv.Serve(a.metricsLn) })
+	}
+	serve("rtmp", func() error { return a.rtmp.Run(ictx) })
+	if a.rtmps != nil {
+		serve("rtmps", func() error { return a.rtmps.Run(ictx) })
+	}
+	a.ready.Store(true)
+	attrs := []any{"http", a.HTTPAddr().String(), "rtmp", a.RTMPAddr().String()}
+	if a.rtmps != nil {
+		attrs = append(attrs, "rtmps", a.rtmps.Addr().String())
+	}
+	if m := a.MetricsAddr(); m != nil {
+		attrs = append(attrs, "metrics", m.String())
+	}
+	a.log.Info("mpegflow ready", attrs...)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+		a.log.Error("component failed, shutting down", "error", runErr)
+	}
+	a.ready.Store(false)
+	a.log.Info("shutting down")
+	stopIngest()
+	_ = a.rtmp.Close()
+	if a.rtmps != nil {
+		_ = a.rtmps.Close()
+	}
+	a.hub.Close() // ends every stream: ENDLIST, blocked requests released
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	_ = a.httpSrv.Shutdown(sctx)
+	if a.metricsSrv != nil {
+		_ = a.metricsSrv.Shutdown(sctx)
+	}
+	a.gstop()
+	a.gmu.Lock()
+	graphs := make([]*pipeline.Graph, 0, len(a.graphs))
+	for _, g := range a.graphs {
+		graphs = append(graphs, g)
+	}
+	a.gmu.Unlock()
+	for _, g := range graphs {
+		g.Close()
+	}
+	a.hls.Close()
+	wg.Wait()
+	return runErr
+}

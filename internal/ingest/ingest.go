@@ -1,0 +1,42 @@
+// Package ingest holds what the ingest protocols (rtmp, srt, whip) share:
+// the metrics they report and the throttle for repeated bad stream keys.
+package ingest
+
+import "github.com/mpegflow/mpegflow/internal/stream"
+
+// Metrics receives what ingest sessions report. Implementations must be safe
+// for concurrent use and cheap; label values are protocol names, live input
+// ids and fixed reason strings, never peer addresses or keys.
+type Metrics interface {
+	// SessionOpened counts a publishing session that was admitted.
+	SessionOpened(protocol, liveInput string)
+	// SessionClosed counts the end of an admitted session.
+	SessionClosed(protocol, liveInput string)
+	// Rejected counts a refused connection; reason is a fixed word such as
+	// "unknown_key", "busy", "protocol_error", "throttled".
+	Rejected(protocol, reason string)
+	// Received counts one access unit (its payload bytes) of a live input.
+	Received(protocol, liveInput string, kind stream.Kind, bytes int, key bool)
+	// WireBytes counts bytes read from the network for a live input.
+	WireBytes(protocol, liveInput string, n int)
+}
+
+// NopMetrics discards everything.
+type NopMetrics struct{}
+
+var _ Metrics = NopMetrics{}
+
+// SessionOpened implements Metrics.
+func (NopMetrics) SessionOpened(string, string) {}
+
+// SessionClosed implements Metrics.
+func (NopMetrics) SessionClosed(string, string) {}
+
+// Rejected implements Metrics.
+func (NopMetrics) Rejected(string, string) {}
+
+// Received implements Metrics.
+func (NopMetrics) Received(string, string, stream.Kind, int, bool) {}
+
+// WireBytes implements Metrics.
+func (NopMetrics) WireBytes(string, string, int) {}

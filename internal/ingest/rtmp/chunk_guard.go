@@ -1,0 +1,201 @@
+package rtmp
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// ErrProtocol is wrapped by every error that closes a connection because the
+// peer broke the RTMP protocol (bad handshake, malformed chunks, oversized
+// messages, bad chunk size).
+var ErrProtocol = errors.New("rtmp protocol violation")
+
+// RTMP constants (Adobe RTMP spec 1.0, §5.2 handshake, §5.3 chunking,
+// §5.4.1 Set Chunk Size).
+const (
+	rtmpVersion       = 3
+	handshakeSize     = 1 + 1536 + 1536 // C0 + C1 + C2
+	defaultChunkSize  = 128
+	maxChunkSizeValue = 0xffffff // go-rtmp clamps larger sizes to this
+	msgSetChunkSize   = 1
+	maxChunkHeader    = 3 + 11 + 4
+)
+
+// chunkGuard follows the client-to-server byte stream of an RTMP connection
+// next to go-rtmp's own reader: the C0+C1+C2 handshake (RTMP spec §5.2), then
+// the chunk stream (§5.3.1), tracking Set Chunk Size (§5.4.1). It mirrors
+// go-rtmp v0.0.7's framing (an extended timestamp is read only for chunk
+// types 0-2) and fails on what go-rtmp does not check: a handshake that is
+// not RTMP version 3, a message length of 0 or above the configured maximum,
+// a new message header on a chunk stream whose message is incomplete, a
+// type 2/3 chunk on a chunk stream that never had a header, too many chunk
+// streams, too many bytes buffered in incomplete messages, and a chunk size
+// of 0 or with the high bit set.
+type chunkGuard struct {
+	maxMessage      uint32
+	maxBuffered     int
+	maxChunkStreams int
+
+	handshakeLeft int
+	chunkSize     uint32
+	hdr           [maxChunkHeader]byte
+	hdrN          int
+	payloadLeft   uint32
+	cur           *guardStream
+	streams       map[int]*guardStream
+	buffered      int
+	err           error
+}
+
+type guardStream struct {
+	length uint32
+	typ    uint8
+	got    uint32
+	ok     bool
+	ctl    [4]byte
+}
+
+func newChunkGuard(maxMessage, maxChunkStreams int) *chunkGuard {
+	return &chunkGuard{
+		maxMessage:      uint32(maxMessage),
+		maxBuffered:     2 * maxMessage,
+		maxChunkStreams: maxChunkStreams,
+		handshakeLeft:   handshakeSize,
+		chunkSize:       defaultChunkSize,
+		streams:         map[int]*guardStream{},
+	}
+}
+
+func (g *chunkGuard) fail(format string, args ...any) error {
+	g.err = fmt.Errorf("%w: "+format, append([]any{ErrProtocol}, args...)...)
+	return g.err
+}
+
+// headerLen returns the length of the chunk header whose first hdrN bytes
+// are in g.hdr, as far as it is known from them.
+func (g *chunkGuard) headerLen() int {
+	b0 := g.hdr[0]
+	basic := 1
+	switch b0 & 0x3f {
+	case 0:
+		basic = 2
+	case 1:
+		basic = 3
+	}
+	format := b0 >> 6
+	n := basic + [4]int{11, 7, 3, 0}[format]
+	if g.hdrN < n {
+		return n
+	}
+	if format < 3 && g.hdr[basic] == 0xff && g.hdr[basic+1] == 0xff && g.hdr[basic+2] == 0xff {
+		n += 4
+	}
+	return n
+}
+
+// feed checks the next bytes read from the peer.
+func (g *chunkGuard) feed(p []byte) error {
+	for len(p) > 0 {
+		if g.err != nil {
+			return g.err
+		}
+		switch {
+		case g.handshakeLeft > 0:
+			if g.handshakeLeft == handshakeSize && p[0] != rtmpVersion {
+				return g.fail("handshake version byte 0x%02x, want 0x03", p[0])
+			}
+			n := min(len(p), g.handshakeLeft)
+			g.handshakeLeft -= n
+			p = p[n:]
+		case g.payloadLeft > 0:
+			n := min(uint32(len(p)), g.payloadLeft)
+			st := g.cur
+			if st.typ == msgSetChunkSize && st.got < 4 {
+				copy(st.ctl[st.got:], p[:n])
+			}
+			st.got += n
+			g.payloadLeft -= n
+			g.buffered += int(n)
+			p = p[n:]
+			if g.buffered > g.maxBuffered {
+				return g.fail("%d bytes buffered in incomplete messages", g.buffered)
+			}
+			if st.got == st.length {
+				if err := g.complete(st); err != nil {
+					return err
+				}
+			}
+		default:
+			g.hdr[g.hdrN] = p[0]
+			g.hdrN++
+			p = p[1:]
+			if g.hdrN == g.headerLen() {
+				if err := g.header(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return g.err
+}
+
+func (g *chunkGuard) header() error {
+	h := g.hdr[:g.hdrN]
+	g.hdrN = 0
+	csid, basic := int(h[0]&0x3f), 1
+	switch csid {
+	case 0:
+		csid, basic = int(h[1])+64, 2
+	case 1:
+		csid, basic = int(h[2])*256+int(h[1])+64, 3
+	}
+	st := g.streams[csid]
+	if st == nil {
+		if len(g.streams) >= g.maxChunkStreams {
+			return g.fail("more than %d chunk streams", g.maxChunkStreams)
+		}
+		st = &guardStream{}
+		g.streams[csid] = st
+	}
+	switch h[0] >> 6 {
+	case 0, 1:
+		if st.got > 0 {
+			return g.fail("new message header on chunk stream %d before its message completed", csid)
+		}
+		m := h[basic+3:]
+		length := uint32(m[0])<<16 | uint32(m[1])<<8 | uint32(m[2])
+		if length == 0 {
+			return g.fail("zero-length message on chunk stream %d", csid)
+		}
+		if length > g.maxMessage {
+			return g.fail("message length %d exceeds the limit of %d", length, g.maxMessage)
+		}
+		st.length, st.typ, st.ok = length, m[3], true
+	default:
+		if !st.ok {
+			return g.fail("chunk stream %d continues a message it never started", csid)
+		}
+	}
+	g.cur = st
+	g.payloadLeft = min(st.length-st.got, g.chunkSize)
+	return nil
+}
+
+// complete handles the end of a message on st.
+func (g *chunkGuard) complete(st *guardStream) error {
+	g.buffered -= int(st.length)
+	st.got = 0
+	if st.typ != msgSetChunkSize {
+		return nil
+	}
+	if st.length < 4 {
+		return g.fail("set chunk size message of %d bytes", st.length)
+	}
+	v := binary.BigEndian.Uint32(st.ctl[:])
+	if v&0x80000000 != 0 || v == 0 {
+		return g.fail("chunk size %d", v)
+	}
+	g.chunkSize = min(v, maxChunkSizeValue)
+	return nil
+}

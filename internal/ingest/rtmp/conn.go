@@ -1,0 +1,301 @@
+package rtmp
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	gortmp "github.com/yutopp/go-rtmp"
+
+	"github.com/mpegflow/mpegflow/internal/stream"
+)
+
+// Reasons a connection ends that are not the peer's fault.
+var (
+	errShuttingDown = errors.New("server shutting down")
+	errKicked       = errors.New("publisher replaced by another or hub closing")
+	errTimeout      = errors.New("timeout")
+)
+
+// conn is one accepted connection as go-rtmp sees it: reads and writes go
+// through deadlines, a byte counter and the chunk guard; Close, which go-rtmp
+// calls as the very last step of its connection goroutine, releases the
+// Server's wait on it.
+type conn struct {
+	s      *Server
+	ctx    context.Context
+	raw    net.Conn
+	rw     io.ReadWriteCloser // raw, or TLS over raw
+	remote string
+	ip     string
+	log    *slog.Logger
+	start  time.Time
+	guard  *chunkGuard
+	done   chan struct{} // closed by Close
+	pubCh  chan *stream.Publisher
+
+	// touched only by go-rtmp's connection goroutine (reads, handler callbacks)
+	handshakeDeadline time.Time
+	admitted          bool // publish command accepted: idle timeout applies
+	liveID            string
+	unreported        int // bytes read before the live input was known
+	sess              *session
+	rejected          bool // a rejection was logged and counted already
+
+	mu        sync.Mutex
+	closeErr  error
+	closeOnce sync.Once
+}
+
+func (s *Server) newConn(ctx context.Context, nc net.Conn) *conn {
+	remote := nc.RemoteAddr().String()
+	ip := remote
+	if h, _, err := net.SplitHostPort(remote); err == nil {
+		ip = h
+	}
+	c := &conn{
+		s:      s,
+		ctx:    ctx,
+		raw:    nc,
+		rw:     nc,
+		remote: remote,
+		ip:     ip,
+		log:    s.log.With("remote", remote),
+		start:  time.Now(),
+		guard:  newChunkGuard(s.cfg.MaxMessageSize, defaultMaxChunkStreams),
+		done:   make(chan struct{}),
+		pubCh:  make(chan *stream.Publisher, 1),
+	}
+	c.handshakeDeadline = c.start.Add(s.cfg.HandshakeTimeout)
+	if s.cfg.TLSConfig != nil {
+		c.rw = tls.Server(nc, s.cfg.TLSConfig)
+	}
+	s.conns.Add(2) // go-rtmp's connection goroutine (released in Close) and watch
+	go c.watch()
+	return c
+}
+
+// watch closes the connection when the server stops or the publisher is
+// kicked (another publisher took over, or the hub is closing).
+func (c *conn) watch() {
+	defer c.s.conns.Done()
+	var kicked <-chan struct{}
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-c.ctx.Done():
+			c.abort(errShuttingDown)
+			<-c.done
+			return
+		case p := <-c.pubCh:
+			kicked = p.Kicked()
+		case <-kicked:
+			c.abort(errKicked)
+			<-c.done
+			return
+		}
+	}
+}
+
+// abort records why the connection is being closed and closes the socket,
+// which ends go-rtmp's read loop.
+func (c *conn) abort(err error) {
+	c.setErr(err)
+	_ = c.raw.Close()
+}
+
+// setErr records the first reason the connection ends.
+func (c *conn) setErr(err error) {
+	c.mu.Lock()
+	if c.closeErr == nil {
+		c.closeErr = err
+	}
+	c.mu.Unlock()
+}
+
+func (c *conn) err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeErr
+}
+
+// Read implements io.Reader for go-rtmp.
+func (c *conn) Read(p []byte) (int, error) {
+	dl := c.handshakeDeadline
+	if c.admitted {
+		dl = time.Now().Add(c.s.cfg.IdleTimeout)
+	}
+	_ = c.raw.SetReadDeadline(dl)
+	n, err := c.rw.Read(p)
+	if n > 0 {
+		if gerr := c.guard.feed(p[:n]); gerr != nil {
+			c.setErr(gerr)
+			return 0, gerr
+		}
+		c.countWire(n)
+	}
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			c.setErr(fmt.Errorf("%w: %w", errTimeout, err))
+		}
+	}
+	return n, err
+}
+
+func (c *conn) countWire(n int) {
+	if c.liveID == "" {
+		c.unreported += n
+		return
+	}
+	c.s.cfg.Metrics.WireBytes(c.s.protocol, c.liveID, n+c.unreported)
+	c.unreported = 0
+}
+
+// Write implements io.Writer for go-rtmp.
+func (c *conn) Write(p []byte) (int, error) {
+	_ = c.raw.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
+	return c.rw.Write(p)
+}
+
+// Close is called by go-rtmp once, as the last step of its connection
+// goroutine. It closes the socket, logs how the connection ended and
+// releases the Server's wait.
+func (c *conn) Close() error {
+	c.closeOnce.Do(func() {
+		defer c.s.conns.Done()
+		if _, ok := c.rw.(*tls.Conn); ok {
+			_ = c.raw.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		}
+		_ = c.rw.Close()
+		_ = c.raw.Close()
+		close(c.done)
+		c.logEnd()
+	})
+	return nil
+}
+
+func (c *conn) logEnd() {
+	err := c.err()
+	attrs := []any{"duration", time.Since(c.start).Round(time.Millisecond)}
+	if err != nil {
+		attrs = append(attrs, "error", err.Error())
+	}
+	switch {
+	case c.sess != nil && c.sess.pub != nil:
+		attrs = append(attrs, "live_input", c.liveID, "units", c.sess.units)
+		c.log.Info("rtmp session ended", attrs...)
+	case c.rejected:
+		c.log.Debug("rtmp connection closed", attrs...)
+	case err == nil, errors.Is(err, errShuttingDown):
+		c.log.Debug("rtmp connection closed", attrs...)
+	default:
+		reason := "protocol_error"
+		if errors.Is(err, errTimeout) {
+			reason = "timeout"
+		}
+		if !c.admitted {
+			c.s.cfg.Metrics.Rejected(c.s.protocol, reason)
+		}
+		c.log.Warn("rtmp connection closed", attrs...)
+	}
+}
+
+// onConnect is go-rtmp's per-connection hook: it returns our guarded conn
+// and the go-rtmp configuration with our handler.
+func (s *Server) onConnect(nc net.Conn) (io.ReadWriteCloser, *gortmp.ConnConfig) {
+	c, ok := nc.(*conn)
+	if !ok { // cannot happen: our listener only returns *conn
+		c = s.newConn(context.Background(), nc)
+	}
+	return c, &gortmp.ConnConfig{
+		Handler:                   &handler{c: c},
+		SkipHandshakeVerification: true, // the chunk guard checks C0; clients differ in C2
+		ControlState: gortmp.StreamControlStateConfig{
+			MaxChunkStreams:   defaultMaxChunkStreams,
+			MaxMessageStreams: defaultMaxMsgStreams,
+			MaxMessageSize:    uint32(s.cfg.MaxMessageSize),
+		},
+		Logger: newLogrusBridge(c),
+	}
+}
+
+// logrusBridge receives go-rtmp's logrus output: warnings go to slog at
+// debug level, errors are kept as the connection's end reason.
+type logrusBridge struct{ c *conn }
+
+func newLogrusBridge(c *conn) *logrus.Logger {
+	l := &logrus.Logger{
+		Out:       io.Discard,
+		Formatter: nopFormatter{},
+		Hooks:     make(logrus.LevelHooks),
+		Level:     logrus.WarnLevel,
+		ExitFunc:  func(int) {},
+	}
+	l.AddHook(logrusBridge{c})
+	return l
+}
+
+func (logrusBridge) Levels() []logrus.Level {
+	return []logrus.Level{logrus.PanicLevel, logrus.FatalLevel, logrus.ErrorLevel, logrus.WarnLevel}
+}
+
+func (b logrusBridge) Fire(e *logrus.Entry) error {
+	msg := e.Message
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	if len(msg) > 300 {
+		msg = msg[:300]
+	}
+	if e.Level <= logrus.ErrorLevel {
+		b.c.setErr(errors.New(msg))
+		return nil
+	}
+	b.c.log.Debug("go-rtmp", "message", msg)
+	return nil
+}
+
+type nopFormatter struct{}
+
+func (nopFormatter) Format(*logrus.Entry) ([]byte, error) { return nil, nil }
+
+// recoverPanic turns a panic in a handler callback into an error on the
+// connection, logged with its stack; the daemon goes on.
+func (c *conn) recoverPanic(errp *error) {
+	if r := recover(); r != nil {
+		err := fmt.Errorf("panic: %v", r)
+		c.log.Error("rtmp connection panic recovered", "error", err, "stack", string(debug.Stack()))
+		c.setErr(err)
+		if errp != nil {
+			*errp = err
+		}
+	}
+}
+
+var _ net.Conn = (*conn)(nil)
+
+// LocalAddr implements net.Conn.
+func (c *conn) LocalAddr() net.Addr { return c.raw.LocalAddr() }
+
+// RemoteAddr implements net.Conn.
+func (c *conn) RemoteAddr() net.Addr { return c.raw.RemoteAddr() }
+
+// SetDeadline implements net.Conn; conn manages its deadlines itself.
+func (c *conn) SetDeadline(time.Time) error { return nil }
+
+// SetReadDeadline implements net.Conn; conn manages its deadlines itself.
+func (c *conn) SetReadDeadline(time.Time) error { return nil }
+
+// SetWriteDeadline implements net.Conn; conn manages its deadlines itself.
+func (c *conn) SetWriteDeadline(time.Time) error { return nil }

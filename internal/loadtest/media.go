@@ -1,0 +1,92 @@
+package loadtest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// MediaSpec describes the generated test file.
+type MediaSpec struct {
+	// FFmpeg is the ffmpeg binary; default "ffmpeg" from PATH.
+	FFmpeg string
+	// CacheDir holds generated files; default $XDG_CACHE_HOME/mpegflow-load.
+	CacheDir string
+	// BFrames is x264's -bf; 0 also sets -tune zerolatency. Default 2 is set
+	// by the caller (0 is meaningful).
+	BFrames int
+}
+
+// mediaVersion changes when the encoding recipe does, invalidating caches.
+const mediaVersion = 1
+
+// EnsureMedia returns the path of a 30 s 720p30 H.264 High (2.5 Mb/s CBR,
+// 2 s GOP, spec.BFrames B-frames) + AAC-LC 48 kHz stereo 128 kb/s FLV file
+// made from lavfi testsrc2 and sine, generating it once into the cache.
+func EnsureMedia(ctx context.Context, spec MediaSpec, log *slog.Logger) (string, error) {
+	if spec.FFmpeg == "" {
+		spec.FFmpeg = "ffmpeg"
+	}
+	dir := spec.CacheDir
+	if dir == "" {
+		d, err := os.UserCacheDir()
+		if err != nil {
+			d = os.TempDir()
+		}
+		dir = filepath.Join(d, "mpegflow-load")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("media cache: %w", err)
+	}
+	name := fmt.Sprintf("testsrc2-720p30-h264high-2500k-gop60-bf%d-aac-30s-v%d.flv", spec.BFrames, mediaVersion)
+	path := filepath.Join(dir, name)
+	if st, err := os.Stat(path); err == nil && st.Size() > 0 {
+		return path, nil
+	}
+	tmp, err := os.CreateTemp(dir, name+".*.tmp")
+	if err != nil {
+		return "", fmt.Errorf("media cache: %w", err)
+	}
+	tmp.Close()
+	defer os.Remove(tmp.Name())
+
+	args := []string{
+		"-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+		"-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+		"-t", "30", "-map", "0:v", "-map", "1:a",
+		"-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt", "yuv420p",
+		"-b:v", "2500k", "-minrate", "2500k", "-maxrate", "2500k", "-bufsize", "2500k",
+		"-x264-params", "nal-hrd=cbr",
+		"-g", "60", "-keyint_min", "60", "-sc_threshold", "0",
+		"-bf", strconv.Itoa(spec.BFrames),
+	}
+	if spec.BFrames == 0 {
+		args = append(args, "-tune", "zerolatency")
+	}
+	args = append(args, "-c:a", "aac", "-b:a", "128k", "-ac", "2", "-f", "flv", tmp.Name())
+	log.Info("generating test media (once)", "path", path, "bframes", spec.BFrames)
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, spec.FFmpeg, args...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("generate media with %s: %w: %s", spec.FFmpeg, err, tail(out, 2000))
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return "", fmt.Errorf("media cache: %w", err)
+	}
+	log.Info("test media ready", "path", path, "took", time.Since(start).Round(time.Millisecond))
+	return path, nil
+}
+
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}

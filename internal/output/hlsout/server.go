@@ -1,0 +1,206 @@
+// Package hlsout serves the live streams of the hub as Low-Latency HLS over
+// HTTP: it owns one hls.Muxer per live stream and maps /live/ID/... onto it.
+package hlsout
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mpegflow/mpegflow/hls"
+	"github.com/mpegflow/mpegflow/internal/pipeline"
+	"github.com/mpegflow/mpegflow/internal/stream"
+)
+
+// Metrics receives what the HLS output counts.
+type Metrics interface {
+	HLSRequest(kind string, status int)
+	HLSBlocked(delta int)
+	HLSSegment(liveInput string)
+}
+
+// Config configures a Server.
+type Config struct {
+	// SegmentDuration and PartDuration are the packager targets (defaults
+	// 2 s and 200 ms).
+	SegmentDuration, PartDuration time.Duration
+	// Linger is how long an ended stream's playlists (with EXT-X-ENDLIST)
+	// stay served before the muxer's memory is released. Default 30 s.
+	Linger  time.Duration
+	Metrics Metrics
+	Logger  *slog.Logger
+}
+
+// Server routes HLS requests to the muxer of each live stream.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+
+	mu      sync.RWMutex
+	entries map[string]*entry
+	closed  bool
+	wg      sync.WaitGroup
+}
+
+type entry struct {
+	id     string
+	mux    *hls.Muxer
+	rend   *hls.Rendition
+	tracks []stream.Track
+	timer  *time.Timer
+	// touched only by the sink goroutine
+	writeErrs int
+}
+
+// New returns a Server with no streams.
+func New(cfg Config) *Server {
+	if cfg.Linger <= 0 {
+		cfg.Linger = 30 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Server{cfg: cfg, log: cfg.Logger, entries: map[string]*entry{}}
+}
+
+// Sink creates the muxer of a stream that just started and returns the graph
+// sink that feeds it. A previous, ended muxer of the same live input is
+// replaced.
+func (s *Server) Sink(st *stream.Stream) (pipeline.Sink, error) {
+	id := st.ID()
+	tracks := st.Tracks()
+	rc := hls.RenditionConfig{Name: "source"}
+	for _, t := range tracks {
+		c, err := toCodec(t.Codec)
+		if err != nil {
+			return nil, err
+		}
+		if t.Kind() == stream.KindVideo {
+			rc.Video = c
+		} else {
+			rc.Audio = c
+		}
+	}
+	m := s.cfg.Metrics
+	hooks := hls.Hooks{}
+	if m != nil {
+		hooks.OnRequest = func(k hls.RequestKind, status int) { m.HLSRequest(k.String(), status) }
+		hooks.OnBlocked = m.HLSBlocked
+		hooks.OnSegment = func(string, time.Duration, int) { m.HLSSegment(id) }
+	}
+	mux, err := hls.NewMuxer(hls.MuxerConfig{
+		SegmentDuration: s.cfg.SegmentDuration,
+		PartDuration:    s.cfg.PartDuration,
+		Hooks:           hooks,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("new muxer: %w", err)
+	}
+	rend, err := mux.AddRendition(rc)
+	if err != nil {
+		mux.Close()
+		return nil, fmt.Errorf("add rendition: %w", err)
+	}
+	e := &entry{id: id, mux: mux, rend: rend, tracks: tracks}
+	s.mu.Lock()
+	old := s.entries[id]
+	s.entries[id] = e
+	s.mu.Unlock()
+	if old != nil {
+		s.release(old)
+	}
+	return &sink{srv: s, e: e}, nil
+}
+
+// End marks the stream of id as over: its playlists get EXT-X-ENDLIST now
+// and the muxer is released after Linger.
+func (s *Server) End(id string) {
+	s.mu.Lock()
+	e := s.entries[id]
+	if e == nil || s.closed {
+		s.mu.Unlock()
+		return
+	}
+	e.mux.End()
+	s.wg.Add(1)
+	e.timer = time.AfterFunc(s.cfg.Linger, func() {
+		defer s.wg.Done()
+		s.mu.Lock()
+		cur := s.entries[id] == e
+		if cur {
+			delete(s.entries, id)
+		}
+		s.mu.Unlock()
+		if cur {
+			e.mux.Close()
+		}
+	})
+	s.mu.Unlock()
+}
+
+func (s *Server) release(e *entry) {
+	if e.timer != nil && e.timer.Stop() {
+		s.wg.Done()
+	}
+	e.mux.End()
+	e.mux.Close()
+}
+
+// Close ends and releases every muxer; idempotent.
+func (s *Server) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	entries := s.entries
+	s.entries = map[string]*entry{}
+	s.mu.Unlock()
+	for _, e := range entries {
+		s.release(e)
+	}
+	s.wg.Wait()
+}
+
+// Live reports whether id has a muxer (live, or ended and lingering).
+func (s *Server) Live(id string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.entries[id] != nil
+}
+
+// ServeStream serves rest (the path under /live/ID/) from the muxer of id;
+// 404 when the input is not live.
+func (s *Server) ServeStream(w http.ResponseWriter, r *http.Request, id, rest string) {
+	s.mu.RLock()
+	e := s.entries[id]
+	s.mu.RUnlock()
+	if e == nil {
+		http.Error(w, "stream not live", http.StatusNotFound)
+		if s.cfg.Metrics != nil {
+			s.cfg.Metrics.HLSRequest(kindOf(rest), http.StatusNotFound)
+		}
+		return
+	}
+	r2 := r.Clone(r.Context())
+	r2.URL.Path = rest
+	r2.URL.RawPath = ""
+	e.mux.ServeHTTP(w, r2)
+}
+
+func kindOf(name string) string {
+	switch {
+	case name == "index.m3u8":
+		return "multivariant"
+	case strings.HasSuffix(name, ".m3u8"):
+		return "playlist"
+	case strings.HasSuffix(name, ".mp4"):
+		return "init"
+	default:
+		return "segment"
+	}
+}

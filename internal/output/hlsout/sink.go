@@ -1,0 +1,106 @@
+package hlsout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/mpegflow/mpegflow/hls"
+	"github.com/mpegflow/mpegflow/internal/stream"
+)
+
+// sink feeds one stream into one hls.Muxer rendition.
+type sink struct {
+	srv *Server
+	e   *entry
+}
+
+func (s *sink) Name() string { return "hls" }
+
+func toCodec(c stream.Codec) (hls.Codec, error) {
+	switch c := c.(type) {
+	case stream.H264:
+		return hls.H264{SPS: c.SPS, PPS: c.PPS}, nil
+	case stream.H265:
+		return hls.H265{VPS: c.VPS, SPS: c.SPS, PPS: c.PPS}, nil
+	case stream.AV1:
+		return hls.AV1{SequenceHeader: c.SequenceHeader}, nil
+	case stream.AAC:
+		return hls.AAC{Config: c.Config}, nil
+	case stream.Opus:
+		return hls.Opus{ChannelCount: c.ChannelCount}, nil
+	case nil:
+		return nil, errors.New("no codec")
+	default:
+		return nil, fmt.Errorf("codec %s not supported by HLS", c.Name())
+	}
+}
+
+// Run implements pipeline.Sink.
+func (s *sink) Run(ctx context.Context, r *stream.Reader) error {
+	tracks := s.e.tracks
+	disc := make([]bool, len(tracks)) // tracks that have seen the current discontinuity
+	pending := false
+	for {
+		u, err := r.Next(ctx)
+		if err != nil {
+			if errors.Is(err, stream.ErrEnded) {
+				return nil
+			}
+			return err
+		}
+		if u.Track >= len(tracks) {
+			continue
+		}
+		kind := tracks[u.Track].Kind()
+		if u.Discontinuity {
+			// Each track of a reconnect carries the flag on its first unit;
+			// one muxer discontinuity covers them all.
+			if !pending || disc[u.Track] {
+				s.e.rend.Discontinuity()
+				for i := range disc {
+					disc[i] = false
+				}
+				pending = true
+			}
+			disc[u.Track] = true
+			if all(disc) {
+				pending = false
+			}
+		}
+		if u.Codec != nil {
+			c, err := toCodec(u.Codec)
+			if err != nil {
+				return err
+			}
+			if kind == stream.KindVideo {
+				err = s.e.rend.SetVideoCodec(c)
+			} else {
+				err = s.e.rend.SetAudioCodec(c)
+			}
+			if err != nil {
+				s.srv.log.Warn("codec change refused", "live_input", s.e.id, "error", err)
+			}
+		}
+		if kind == stream.KindVideo {
+			err = s.e.rend.WriteVideo(hls.VideoUnit{DTS: u.DTS, PTS: u.PTS, Wall: u.Wall, Key: u.Key, NALUs: u.NALUs})
+		} else {
+			err = s.e.rend.WriteAudio(hls.AudioUnit{PTS: u.PTS, Wall: u.Wall, Frame: u.Data})
+		}
+		if err != nil {
+			s.e.writeErrs++
+			if s.e.writeErrs == 1 || s.e.writeErrs%1000 == 0 {
+				s.srv.log.Warn("hls write failed", "live_input", s.e.id, "kind", kind.String(), "error", err, "count", s.e.writeErrs)
+			}
+		}
+	}
+}
+
+func all(b []bool) bool {
+	for _, x := range b {
+		if !x {
+			return false
+		}
+	}
+	return true
+}

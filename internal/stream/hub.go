@@ -1,0 +1,267 @@
+package stream
+
+import (
+	"errors"
+	"sync"
+	"time"
+)
+
+// Errors returned by Hub.Publish.
+var (
+	// ErrBusy means the live input already has a publisher and the policy is
+	// to reject the newcomer.
+	ErrBusy = errors.New("live input already has a publisher")
+	// ErrHubClosed means the hub is shutting down.
+	ErrHubClosed = errors.New("hub closed")
+)
+
+// HubConfig configures a Hub.
+type HubConfig struct {
+	// ReconnectWindow is how long a stream outlives its publisher, waiting
+	// for the same live input to publish again. Default 10 s.
+	ReconnectWindow time.Duration
+	// OnStart is called (without locks held) when a new stream starts, before
+	// its first unit is written. It builds the stream's processing graph.
+	OnStart func(s *Stream)
+	// OnEnd is called (without locks held) after a stream ended.
+	OnEnd func(s *Stream)
+	// OnDrop is called when a reader drops a unit; must be cheap.
+	OnDrop func(streamID, reader string)
+}
+
+// Hub owns the live streams, one per live input id, and enforces one
+// publisher per stream.
+type Hub struct {
+	cfg HubConfig
+
+	mu      sync.Mutex
+	entries map[string]*entry
+	closed  bool
+	wg      sync.WaitGroup // OnEnd callbacks in flight
+}
+
+type entry struct {
+	s     *Stream
+	pub   *Publisher // nil while waiting for a reconnect
+	timer *time.Timer
+	gen   uint64
+}
+
+// NewHub returns an empty hub.
+func NewHub(cfg HubConfig) *Hub {
+	if cfg.ReconnectWindow <= 0 {
+		cfg.ReconnectWindow = 10 * time.Second
+	}
+	return &Hub{cfg: cfg, entries: map[string]*entry{}}
+}
+
+// Get returns the live stream of id, or nil.
+func (h *Hub) Get(id string) *Stream {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if e := h.entries[id]; e != nil {
+		return e.s
+	}
+	return nil
+}
+
+// Streams returns the ids of the streams alive now.
+func (h *Hub) Streams() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ids := make([]string, 0, len(h.entries))
+	for id := range h.entries {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// Publish attaches a publisher with the given tracks to the stream of id.
+// If the stream is waiting in its reconnect window and the tracks are of the
+// same kinds, the same stream continues and each track's next unit is marked
+// as a discontinuity. If a publisher is already live, Publish returns ErrBusy
+// unless takeover is set, in which case the old publisher is kicked.
+func (h *Hub) Publish(id string, tracks []Track, takeover bool) (*Publisher, error) {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, ErrHubClosed
+	}
+	var kicked *Publisher
+	var ended *Stream
+	e := h.entries[id]
+	if e != nil && e.pub != nil {
+		if !takeover {
+			h.mu.Unlock()
+			return nil, ErrBusy
+		}
+		kicked = e.pub
+		e.pub = nil
+	}
+	if e != nil && !sameKinds(e.s.Tracks(), tracks) {
+		// a different shape of stream: end the old one, start anew
+		h.stopTimer(e)
+		delete(h.entries, id)
+		ended = e.s
+		e = nil
+	}
+	started := false
+	if e == nil {
+		e = &entry{s: newStream(id, tracks, h.cfg.OnDrop)}
+		h.entries[id] = e
+		started = true
+	} else {
+		h.stopTimer(e)
+	}
+	e.gen++
+	p := &Publisher{hub: h, e: e, gen: e.gen, kicked: make(chan struct{}), disc: make([]bool, len(tracks))}
+	if !started {
+		for i := range p.disc {
+			p.disc[i] = true
+		}
+	}
+	e.pub = p
+	h.mu.Unlock()
+
+	if kicked != nil {
+		kicked.kickOnce.Do(func() { close(kicked.kicked) })
+	}
+	if ended != nil {
+		h.finish(ended)
+	}
+	if started && h.cfg.OnStart != nil {
+		h.cfg.OnStart(e.s)
+	}
+	return p, nil
+}
+
+// stopTimer cancels e's reconnect timer; a timer stopped before it fired
+// releases its WaitGroup slot here. Called with h.mu held.
+func (h *Hub) stopTimer(e *entry) {
+	if e.timer != nil && e.timer.Stop() {
+		h.wg.Done()
+	}
+	e.timer = nil
+}
+
+func sameKinds(a, b []Track) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Kind() != b[i].Kind() {
+			return false
+		}
+	}
+	return true
+}
+
+func (h *Hub) finish(s *Stream) {
+	s.end()
+	if h.cfg.OnEnd != nil {
+		h.cfg.OnEnd(s)
+	}
+}
+
+// detach is called when a publisher leaves; the stream waits for a reconnect.
+func (h *Hub) detach(p *Publisher, now bool) {
+	h.mu.Lock()
+	e := p.e
+	if h.entries[e.s.id] != e || e.pub != p {
+		h.mu.Unlock()
+		return
+	}
+	e.pub = nil
+	if now || h.closed {
+		delete(h.entries, e.s.id)
+		h.mu.Unlock()
+		h.finish(e.s)
+		return
+	}
+	gen := e.gen
+	h.wg.Add(1)
+	e.timer = time.AfterFunc(h.cfg.ReconnectWindow, func() {
+		defer h.wg.Done()
+		h.mu.Lock()
+		if h.entries[e.s.id] != e || e.pub != nil || e.gen != gen {
+			h.mu.Unlock()
+			return
+		}
+		delete(h.entries, e.s.id)
+		h.mu.Unlock()
+		h.finish(e.s)
+	})
+	h.mu.Unlock()
+}
+
+// Close ends every stream at once (ENDLIST for HLS) and refuses new
+// publishers; idempotent. It returns after OnEnd has run for every stream.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return
+	}
+	h.closed = true
+	var ended []*Stream
+	for id, e := range h.entries {
+		h.stopTimer(e)
+		if e.pub != nil {
+			p := e.pub
+			p.kickOnce.Do(func() { close(p.kicked) })
+		}
+		ended = append(ended, e.s)
+		delete(h.entries, id)
+	}
+	h.mu.Unlock()
+	for _, s := range ended {
+		h.finish(s)
+	}
+	h.wg.Wait()
+}
+
+// Publisher is the write side of a stream, held by one ingest session.
+type Publisher struct {
+	hub      *Hub
+	e        *entry
+	gen      uint64
+	kicked   chan struct{}
+	kickOnce sync.Once
+	disc     []bool
+	once     sync.Once
+}
+
+// Stream is the stream the publisher writes to.
+func (p *Publisher) Stream() *Stream { return p.e.s }
+
+// Kicked is closed when another publisher took the stream over or the hub is
+// closing; the ingest session should then disconnect.
+func (p *Publisher) Kicked() <-chan struct{} { return p.kicked }
+
+// Write sends a unit to every reader. Units written after the publisher was
+// kicked are discarded. The first unit of each track after a reconnect is
+// marked as a discontinuity.
+func (p *Publisher) Write(u *Unit) {
+	select {
+	case <-p.kicked:
+		return
+	default:
+	}
+	if u.Track < len(p.disc) && p.disc[u.Track] {
+		p.disc[u.Track] = false
+		if !u.Discontinuity {
+			c := *u
+			c.Discontinuity = true
+			u = &c
+		}
+	}
+	p.e.s.write(u)
+}
+
+// Close detaches the publisher. The stream waits ReconnectWindow for the same
+// live input to publish again before it ends. Idempotent.
+func (p *Publisher) Close() { p.once.Do(func() { p.hub.detach(p, false) }) }
+
+// End detaches the publisher and ends the stream at once, without a
+// reconnect window. Idempotent with Close.
+func (p *Publisher) End() { p.once.Do(func() { p.hub.detach(p, true) }) }

@@ -1,0 +1,619 @@
+// Package e2e holds MpegFlow's black-box end-to-end tests: they build the
+// real mpegflow binary, start it on free loopback ports with a temporary
+// config, publish with real ffmpeg, read what it serves over HTTP and play it
+// in headless Chromium with hls.js.
+//
+// Run: make test, or go test ./test/ (add -run TestName to pick one; -short
+// skips every end-to-end test and keeps the playlist-parser unit tests).
+// Required tools: ffmpeg and ffprobe (Debian ffmpeg), for the browser test
+// node with node_modules (npm ci) and /usr/bin/chromium. A missing tool skips
+// the tests that need it, unless CI is set: then it fails them
+// (scripts/deps.sh installs everything in CI).
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	repoRoot  string // the module root, parent of test/
+	buildDir  string // holds the built binary
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+	buildLog  []byte
+)
+
+func TestMain(m *testing.M) {
+	wd, err := os.Getwd()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
+	repoRoot = filepath.Dir(wd)
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// inCI reports whether missing tools must fail tests instead of skipping them.
+func inCI() bool {
+	v := strings.ToLower(os.Getenv("CI"))
+	return v != "" && v != "0" && v != "false"
+}
+
+// requireTools skips (or under CI fails) t when a command is not available.
+func requireTools(t testing.TB, names ...string) {
+	t.Helper()
+	var missing []string
+	for _, n := range names {
+		if _, err := exec.LookPath(n); err != nil {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	msg := fmt.Sprintf("missing %s (run scripts/deps.sh, or apt-get install ffmpeg chromium and npm ci)", strings.Join(missing, ", "))
+	if inCI() {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// e2eTest marks t as an end-to-end test: skipped with -short, needs ffmpeg.
+func e2eTest(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test; skipped with -short")
+	}
+	requireTools(t, "ffmpeg", "ffprobe")
+}
+
+// buildBinary builds ./cmd/mpegflow once per test run and returns its path.
+func buildBinary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "mpegflow-e2e-")
+		if buildErr != nil {
+			return
+		}
+		binPath = filepath.Join(buildDir, "mpegflow")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", binPath, "./cmd/mpegflow")
+		cmd.Dir = repoRoot
+		buildLog, buildErr = cmd.CombinedOutput()
+	})
+	if buildErr != nil {
+		t.Fatalf("go build ./cmd/mpegflow: %v\n%s", buildErr, buildLog)
+	}
+	return binPath
+}
+
+// freePort returns a loopback address with a port that was free a moment ago.
+func freePort(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// liveInput is one entry of live_inputs.
+type liveInput struct {
+	ID, Key, Name string
+}
+
+func newInput(id string) liveInput {
+	return liveInput{ID: id, Key: "sk" + randomHex(12), Name: "E2E " + id}
+}
+
+// daemonConfig is what a test chooses; everything else is filled in.
+type daemonConfig struct {
+	Inputs          []liveInput
+	SegmentDuration string // default "1s"
+	PartDuration    string // default "200ms"
+	ReconnectWindow string // default "3s"
+	OnDuplicate     string // default "reject"
+	// HTTPByEnv passes http.address as MPEGFLOW_HTTP_ADDRESS instead of in the file.
+	HTTPByEnv bool
+}
+
+// daemon is a running mpegflow serve.
+type daemon struct {
+	t                  testing.TB
+	HTTP, RTMP, Metric string // host:port
+	cfg                daemonConfig
+	cmd                *exec.Cmd
+	out                *syncBuffer
+	done               chan struct{}
+	waitErr            error
+	stopOnce           sync.Once
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func q(s string) string { return fmt.Sprintf("%q", s) }
+
+func (c daemonConfig) yaml(httpAddr, rtmpAddr, metricsAddr, dataDir string) string {
+	var b strings.Builder
+	if !c.HTTPByEnv {
+		fmt.Fprintf(&b, "http:\n  address: %s\n", q(httpAddr))
+	}
+	fmt.Fprintf(&b, "rtmp:\n  address: %s\n  reconnect_window: %s\n  on_duplicate: %s\n", q(rtmpAddr), q(c.ReconnectWindow), q(c.OnDuplicate))
+	fmt.Fprintf(&b, "metrics:\n  address: %s\n", q(metricsAddr))
+	fmt.Fprintf(&b, "data_dir: %s\n", q(dataDir))
+	fmt.Fprintf(&b, "hls:\n  segment_duration: %s\n  part_duration: %s\n", q(c.SegmentDuration), q(c.PartDuration))
+	b.WriteString("log:\n  format: text\n  level: debug\n")
+	b.WriteString("live_inputs:\n")
+	for _, in := range c.Inputs {
+		fmt.Fprintf(&b, "  - id: %s\n    stream_key: %s\n    name: %s\n", q(in.ID), q(in.Key), q(in.Name))
+	}
+	return b.String()
+}
+
+// startDaemon starts mpegflow serve and waits for /readyz. It is stopped
+// (SIGTERM, must exit cleanly within 10 s) when the test ends; its output is
+// logged when the test failed.
+func startDaemon(t *testing.T, cfg daemonConfig) *daemon {
+	t.Helper()
+	bin := buildBinary(t)
+	if cfg.SegmentDuration == "" {
+		cfg.SegmentDuration = "1s"
+	}
+	if cfg.PartDuration == "" {
+		cfg.PartDuration = "200ms"
+	}
+	if cfg.ReconnectWindow == "" {
+		cfg.ReconnectWindow = "3s"
+	}
+	if cfg.OnDuplicate == "" {
+		cfg.OnDuplicate = "reject"
+	}
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		d, err := tryStartDaemon(t, bin, cfg)
+		if err == nil {
+			return d
+		}
+		lastErr = err
+		if !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
+	}
+	t.Fatalf("start daemon: %v", lastErr)
+	return nil
+}
+
+func tryStartDaemon(t *testing.T, bin string, cfg daemonConfig) (*daemon, error) {
+	dir := t.TempDir()
+	d := &daemon{t: t, cfg: cfg, HTTP: freePort(t), RTMP: freePort(t), Metric: freePort(t), out: &syncBuffer{}, done: make(chan struct{})}
+	cfgPath := filepath.Join(dir, "mpegflow.yml")
+	if err := os.WriteFile(cfgPath, []byte(cfg.yaml(d.HTTP, d.RTMP, d.Metric, filepath.Join(dir, "data"))), 0o600); err != nil {
+		return nil, err
+	}
+	d.cmd = exec.Command(bin, "serve", "--config", cfgPath)
+	d.cmd.Dir = dir
+	d.cmd.Stdout = d.out
+	d.cmd.Stderr = d.out
+	env := []string{}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MPEGFLOW_") {
+			env = append(env, kv)
+		}
+	}
+	if cfg.HTTPByEnv {
+		env = append(env, "MPEGFLOW_HTTP_ADDRESS="+d.HTTP)
+	}
+	d.cmd.Env = env
+	if err := d.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() {
+		d.waitErr = d.cmd.Wait()
+		close(d.done)
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		select {
+		case <-d.done:
+			return nil, fmt.Errorf("mpegflow exited during start-up (%v); output:\n%s", d.waitErr, d.out.String())
+		default:
+		}
+		if resp, err := http.Get(d.URL("/readyz")); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			d.cmd.Process.Kill()
+			<-d.done
+			return nil, fmt.Errorf("GET /readyz never answered 200 within 20 s; output:\n%s", d.out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Cleanup(func() {
+		d.Stop()
+		if t.Failed() {
+			out := d.out.String()
+			if len(out) > 256<<10 {
+				out = "...\n" + out[len(out)-256<<10:]
+			}
+			t.Logf("mpegflow output (http %s rtmp %s metrics %s):\n%s", d.HTTP, d.RTMP, d.Metric, out)
+		}
+	})
+	return d, nil
+}
+
+// Stop sends SIGTERM and asserts that the daemon exits cleanly within 10 s.
+func (d *daemon) Stop() {
+	d.stopOnce.Do(func() {
+		select {
+		case <-d.done:
+			d.t.Errorf("mpegflow had already exited: %v", d.waitErr)
+			return
+		default:
+		}
+		start := time.Now()
+		d.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-d.done:
+			if d.waitErr != nil {
+				d.t.Errorf("mpegflow exited with %v after SIGTERM", d.waitErr)
+			}
+			d.t.Logf("mpegflow stopped %v after SIGTERM", time.Since(start).Round(time.Millisecond))
+		case <-time.After(10 * time.Second):
+			// SIGQUIT makes the Go runtime print every goroutine's stack
+			// into the captured output: the log shows where it hangs.
+			d.t.Errorf("mpegflow did not exit within 10 s of SIGTERM; sent SIGQUIT for a goroutine dump (in the output below)")
+			d.cmd.Process.Signal(syscall.SIGQUIT)
+			select {
+			case <-d.done:
+			case <-time.After(3 * time.Second):
+				d.cmd.Process.Kill()
+				<-d.done
+			}
+		}
+	})
+}
+
+// Alive reports whether the process is still running.
+func (d *daemon) Alive() bool {
+	select {
+	case <-d.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// Output returns everything the daemon printed so far.
+func (d *daemon) Output() string { return d.out.String() }
+
+// URL returns an http URL on the daemon's HTTP listener.
+func (d *daemon) URL(path string) string { return "http://" + d.HTTP + path }
+
+// RTMPURL returns the publish URL for a stream key.
+func (d *daemon) RTMPURL(key string) string { return "rtmp://" + d.RTMP + "/live/" + key }
+
+// PlaylistURL returns the multivariant playlist URL of a live input.
+func (d *daemon) PlaylistURL(id string) string { return d.URL("/live/" + id + "/index.m3u8") }
+
+// assertNoKeys fails t if any stream key shows in the daemon's output.
+func (d *daemon) assertNoKeys(t *testing.T, keys ...string) {
+	t.Helper()
+	out := d.Output()
+	for _, k := range keys {
+		if i := strings.Index(out, k); i >= 0 {
+			lo, hi := max(0, strings.LastIndexByte(out[:i], '\n')+1), len(out)
+			if j := strings.IndexByte(out[i:], '\n'); j >= 0 {
+				hi = i + j
+			}
+			t.Errorf("stream key %q appears in the daemon's log: %s", k, out[lo:hi])
+		}
+	}
+}
+
+// httpClient is used for every request; blocking reloads take up to 3 target durations.
+var httpClient = &http.Client{Timeout: 20 * time.Second}
+
+type fetched struct {
+	Status  int
+	Body    []byte
+	Header  http.Header
+	Elapsed time.Duration
+}
+
+func get(ctx context.Context, u string) (fetched, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return fetched{}, err
+	}
+	start := time.Now()
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return fetched{}, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return fetched{Status: resp.StatusCode, Body: body, Header: resp.Header, Elapsed: time.Since(start)}, err
+}
+
+// getPlaylist fetches and parses a playlist, failing t on any error.
+func getPlaylist(ctx context.Context, t *testing.T, u string) *playlist {
+	t.Helper()
+	f, err := get(ctx, u)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	if f.Status != http.StatusOK {
+		t.Fatalf("GET %s: HTTP %d: %.200s", u, f.Status, f.Body)
+	}
+	if ct := f.Header.Get("Content-Type"); !strings.Contains(strings.ToLower(ct), "mpegurl") {
+		t.Errorf("GET %s: Content-Type %q, want application/vnd.apple.mpegurl", u, ct)
+	}
+	p, err := parsePlaylist(string(f.Body))
+	if err != nil {
+		t.Fatalf("GET %s: unparsable playlist: %v\n%s", u, err, f.Body)
+	}
+	return p
+}
+
+// waitFor polls cond every 200 ms until it returns true or timeout passes.
+func waitFor(ctx context.Context, t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	const interval = 200 * time.Millisecond
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if cond() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("waiting for %s: %v", what, ctx.Err())
+		case <-time.After(interval):
+		}
+	}
+}
+
+// waitLive waits until the multivariant playlist of id answers 200 and
+// returns the URL of its first media playlist.
+func waitLive(ctx context.Context, t *testing.T, d *daemon, id string, timeout time.Duration) (mediaURL string, multi *playlist) {
+	t.Helper()
+	u := d.PlaylistURL(id)
+	waitFor(ctx, t, timeout, "GET "+u+" to answer 200", func() bool {
+		if !d.Alive() {
+			t.Fatalf("mpegflow exited: %v", d.waitErr)
+		}
+		f, err := get(ctx, u)
+		return err == nil && f.Status == http.StatusOK
+	})
+	multi = getPlaylist(ctx, t, u)
+	if !multi.Multi || len(multi.Variants) == 0 {
+		t.Fatalf("GET %s: not a multivariant playlist:\n%s", u, multi.Raw)
+	}
+	mediaURL = resolve(u, multi.Variants[0].URI)
+	// Wait until the media playlist lists a complete segment.
+	waitFor(ctx, t, timeout, "a complete segment in "+mediaURL, func() bool {
+		f, err := get(ctx, mediaURL)
+		if err != nil || f.Status != http.StatusOK {
+			return false
+		}
+		p, err := parsePlaylist(string(f.Body))
+		return err == nil && len(p.Segments) > 0
+	})
+	return mediaURL, multi
+}
+
+// publisher is a running ffmpeg publishing to RTMP.
+type publisher struct {
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+	done   chan struct{}
+	err    error
+	start  time.Time
+	ended  time.Time
+}
+
+// publishOpts shapes the ffmpeg publisher.
+type publishOpts struct {
+	Seconds float64 // -t
+	NoAudio bool
+}
+
+// publish starts ffmpeg publishing a 640x360 30 fps test pattern with a 440 Hz
+// tone (H.264 with B-frames, GOP 1 s, AAC) in real time to url.
+func publish(ctx context.Context, t *testing.T, url string, o publishOpts) *publisher {
+	t.Helper()
+	if o.Seconds == 0 {
+		o.Seconds = 10
+	}
+	secs := fmt.Sprintf("%g", o.Seconds)
+	args := []string{"-hide_banner", "-nostdin", "-loglevel", "warning",
+		"-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30"}
+	if !o.NoAudio {
+		args = append(args, "-re", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000")
+	}
+	args = append(args, "-t", secs,
+		"-c:v", "libx264", "-preset", "veryfast", "-bf", "2", "-g", "30", "-pix_fmt", "yuv420p")
+	if !o.NoAudio {
+		args = append(args, "-c:a", "aac", "-b:a", "96k")
+	}
+	args = append(args, "-f", "flv", url)
+	p := &publisher{stderr: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.CommandContext(ctx, "ffmpeg", args...)
+	p.cmd.Stderr = p.stderr
+	p.cmd.WaitDelay = 2 * time.Second
+	p.start = time.Now()
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start ffmpeg: %v", err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		p.ended = time.Now()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-p.done:
+		case <-time.After(5 * time.Second):
+			p.cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() && p.stderr.String() != "" {
+			t.Logf("ffmpeg publisher stderr:\n%s", p.stderr.String())
+		}
+	})
+	return p
+}
+
+// Wait waits up to timeout for ffmpeg to exit and returns whether it did
+// and its exit error.
+func (p *publisher) Wait(timeout time.Duration) (exited bool, err error) {
+	select {
+	case <-p.done:
+		return true, p.err
+	case <-time.After(timeout):
+		return false, nil
+	}
+}
+
+// Exited reports whether ffmpeg has exited.
+func (p *publisher) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// ffprobeStream returns the first stream of the given type ("v" or "a") of
+// file: codec_name, width, height, and the duration in seconds computed from
+// its packets (first pts to last pts + duration), which works for
+// concatenated fragmented MP4.
+type probed struct {
+	Codec         string
+	Width, Height int
+	Duration      float64
+	Packets       int
+}
+
+func ffprobe(ctx context.Context, t *testing.T, file, sel string) probed {
+	t.Helper()
+	out, err := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-select_streams", sel+":0",
+		"-show_entries", "stream=codec_name,width,height", "-of", "default=nw=1", file).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v\n%s", file, err, out)
+	}
+	var p probed
+	for _, l := range strings.Split(string(out), "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(l), "=")
+		switch k {
+		case "codec_name":
+			p.Codec = v
+		case "width":
+			fmt.Sscan(v, &p.Width)
+		case "height":
+			fmt.Sscan(v, &p.Height)
+		}
+	}
+	out, err = exec.CommandContext(ctx, "ffprobe", "-v", "error", "-select_streams", sel+":0",
+		"-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0", file).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffprobe packets %s: %v\n%.2000s", file, err, out)
+	}
+	first, last := -1.0, -1.0
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var pts, dur float64
+		f := strings.Split(l, ",")
+		if len(f) < 1 {
+			continue
+		}
+		if _, err := fmt.Sscan(f[0], &pts); err != nil {
+			continue
+		}
+		if len(f) > 1 {
+			fmt.Sscan(f[1], &dur)
+		}
+		p.Packets++
+		if first < 0 || pts < first {
+			first = pts
+		}
+		if pts+dur > last {
+			last = pts + dur
+		}
+	}
+	if p.Packets > 0 {
+		p.Duration = last - first
+	}
+	return p
+}
+
+// ffmpegDecodes runs ffmpeg -i file -f null - and returns the decode errors it reports.
+func ffmpegDecodes(ctx context.Context, file string) error {
+	out, err := exec.CommandContext(ctx, "ffmpeg", "-v", "error", "-nostdin", "-i", file, "-f", "null", "-").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%w: %s", err, out)
+	}
+	if s := strings.TrimSpace(string(out)); s != "" {
+		return errors.New(s)
+	}
+	return nil
+}
+
+func writeFile(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
