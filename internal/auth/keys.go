@@ -20,6 +20,9 @@ var ErrNotFound = errors.New("live input not found")
 type LiveInput struct {
 	ID   string
 	Name string
+	// SRTPassphrase, when set, is required from SRT publishers of this
+	// input (10-79 characters; the SRT handshake's encryption key).
+	SRTPassphrase string
 }
 
 // Directory resolves live inputs by stream key (ingest) and by id (playback).
@@ -45,7 +48,7 @@ var _ Directory = (*Static)(nil)
 
 // StaticEntry is one live input of a Static directory.
 type StaticEntry struct {
-	ID, Name, StreamKey string
+	ID, Name, StreamKey, SRTPassphrase string
 }
 
 // NewStatic builds a Static directory; ids and keys must be unique.
@@ -59,7 +62,7 @@ func NewStatic(entries []StaticEntry) (*Static, error) {
 		if _, dup := s.byID[e.ID]; dup {
 			return nil, fmt.Errorf("live_inputs[%d]: duplicate id %q", i, e.ID)
 		}
-		li := LiveInput{ID: e.ID, Name: e.Name}
+		li := LiveInput{ID: e.ID, Name: e.Name, SRTPassphrase: e.SRTPassphrase}
 		s.byHash[h] = li
 		s.byID[e.ID] = li
 	}
