@@ -51,7 +51,7 @@ type App struct {
 
 // New builds the daemon and binds every listener, so that the addresses are
 // known (and ports taken) when it returns.
-func New(cfg *conf.Config, log *slog.Logger, version string) (a *App, err error) {
+func New(cfg *conf.Config, log *slog.Logger, version string) (_ *App, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
@@ -63,7 +63,7 @@ func New(cfg *conf.Config, log *slog.Logger, version string) (a *App, err error)
 	if err != nil {
 		return nil, err
 	}
-	a = &App{cfg: cfg, log: log, metrics: metrics.New(version), dir: dir, graphs: map[*stream.Stream]*pipeline.Graph{}}
+	a := &App{cfg: cfg, log: log, metrics: metrics.New(version), dir: dir, graphs: map[*stream.Stream]*pipeline.Graph{}}
 	a.gctx, a.gstop = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
