@@ -71,8 +71,9 @@ type Metrics struct {
 
 // HLS configures the Low-Latency HLS packager.
 type HLS struct {
-	SegmentDuration Duration `yaml:"segment_duration"` // default 2s
-	PartDuration    Duration `yaml:"part_duration"`    // default 200ms
+	SegmentDuration    Duration `yaml:"segment_duration"`     // default 2s
+	MaxSegmentDuration Duration `yaml:"max_segment_duration"` // default 10s; sets EXT-X-TARGETDURATION
+	PartDuration       Duration `yaml:"part_duration"`        // default 200ms
 }
 
 // LiveInput is a live input declared in the configuration.

@@ -56,6 +56,9 @@ func (c *Config) Validate() error {
 	if err := checkDuration("hls.segment_duration", c.HLS.SegmentDuration.D(), 500*time.Millisecond, 10*time.Second); err != nil {
 		return err
 	}
+	if err := checkDuration("hls.max_segment_duration", c.HLS.MaxSegmentDuration.D(), c.HLS.SegmentDuration.D(), 30*time.Second); err != nil {
+		return err
+	}
 	if err := checkDuration("hls.part_duration", c.HLS.PartDuration.D(), 100*time.Millisecond, 2*time.Second); err != nil {
 		return err
 	}

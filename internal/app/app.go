@@ -71,10 +71,11 @@ func New(cfg *conf.Config, log *slog.Logger, version string) (_ *App, err error)
 		}
 	}()
 	a.hls = hlsout.New(hlsout.Config{
-		SegmentDuration: cfg.HLS.SegmentDuration.D(),
-		PartDuration:    cfg.HLS.PartDuration.D(),
-		Metrics:         a.metrics,
-		Logger:          log,
+		SegmentDuration:    cfg.HLS.SegmentDuration.D(),
+		PartDuration:       cfg.HLS.PartDuration.D(),
+		MaxSegmentDuration: cfg.HLS.MaxSegmentDuration.D(),
+		Metrics:            a.metrics,
+		Logger:             log,
 	})
 	a.hub = stream.NewHub(stream.HubConfig{
 		ReconnectWindow: cfg.RTMP.ReconnectWindow.D(),

@@ -27,6 +27,9 @@ type Config struct {
 	// SegmentDuration and PartDuration are the packager targets (defaults
 	// 2 s and 200 ms).
 	SegmentDuration, PartDuration time.Duration
+	// MaxSegmentDuration caps segments and fixes EXT-X-TARGETDURATION
+	// (default 10 s).
+	MaxSegmentDuration time.Duration
 	// Linger is how long an ended stream's playlists (with EXT-X-ENDLIST)
 	// stay served before the muxer's memory is released. Default 30 s.
 	Linger  time.Duration
@@ -92,9 +95,10 @@ func (s *Server) Sink(st *stream.Stream) (pipeline.Sink, error) {
 		hooks.OnSegment = func(string, time.Duration, int) { m.HLSSegment(id) }
 	}
 	mux, err := hls.NewMuxer(hls.MuxerConfig{
-		SegmentDuration: s.cfg.SegmentDuration,
-		PartDuration:    s.cfg.PartDuration,
-		Hooks:           hooks,
+		SegmentDuration:    s.cfg.SegmentDuration,
+		PartDuration:       s.cfg.PartDuration,
+		MaxSegmentDuration: s.cfg.MaxSegmentDuration,
+		Hooks:              hooks,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("new muxer: %w", err)
