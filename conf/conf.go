@@ -25,6 +25,8 @@ func Default() []byte { return bytes.Clone(defaultYAML) }
 // Config is the whole configuration.
 type Config struct {
 	DataDir    string      `yaml:"data_dir"`
+	Store      Store       `yaml:"store"`
+	API        API         `yaml:"api"`
 	Log        Log         `yaml:"log"`
 	HTTP       HTTP        `yaml:"http"`
 	RTMP       RTMP        `yaml:"rtmp"`
@@ -32,6 +34,16 @@ type Config struct {
 	Metrics    Metrics     `yaml:"metrics"`
 	HLS        HLS         `yaml:"hls"`
 	LiveInputs []LiveInput `yaml:"live_inputs"`
+}
+
+// Store selects the database.
+type Store struct {
+	PostgresURL string `yaml:"postgres_url"` // default "": SQLite in data_dir
+}
+
+// API configures the control API.
+type API struct {
+	AdminToken string `yaml:"admin_token"` // default "": generated at first start
 }
 
 // Log configures logging.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -14,6 +15,12 @@ var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
 func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		return fmt.Errorf("data_dir: must not be empty")
+	}
+	if u := c.Store.PostgresURL; u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+		return fmt.Errorf("store.postgres_url: must start with postgres:// or postgresql://")
+	}
+	if t := c.API.AdminToken; t != "" && len(t) < 16 {
+		return fmt.Errorf("api.admin_token: must be at least 16 characters")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -380,3 +380,10 @@ func (r *Rendition) servePart(w http.ResponseWriter, req *http.Request, id uint6
 		}
 	}
 }
+
+// blockedWaiters is the number of requests blocked right now (for tests).
+func (m *Muxer) blockedWaiters() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.waiters
+}
