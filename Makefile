@@ -9,7 +9,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 HLSJS    := web/static/hls.min.js
 FUZZTIME ?= 10s
 
-.PHONY: all build run test test-go bench bench-hls bench-load fuzz lint deps clean docker
+.PHONY: all build run test test-go bench bench-hls bench-load bench-load-zerolatency fuzz lint deps clean docker
 
 all: build
 
@@ -47,6 +47,11 @@ bench-hls:
 
 bench-load: build
 	./$(LOADBIN) -daemon ./$(BIN) -publishers 20 -readers 200 -duration 60s
+
+# One publisher without B-frames (x264 tune=zerolatency), one reader: the
+# part availability floor.
+bench-load-zerolatency: build
+	./$(LOADBIN) -daemon ./$(BIN) -publishers 1 -readers 1 -bframes 0 -duration 30s
 
 # A short run of every fuzz target (FUZZTIME each).
 fuzz:

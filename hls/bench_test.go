@@ -2,6 +2,9 @@ package hls
 
 import (
 	"bytes"
+	"fmt"
+	"os"
+	"runtime/pprof"
 	"net"
 	"net/http/httptest"
 	"runtime"
@@ -121,6 +124,12 @@ func BenchmarkFanout(b *testing.B) {
 			}(c, bufs[i*fanoutBuf:(i+1)*fanoutBuf:(i+1)*fanoutBuf])
 		}
 		runtime.Gosched()
+		var pf *os.File
+		if d := os.Getenv("FANPROF"); d != "" {
+			runtime.SetCPUProfileRate(2000)
+			pf, _ = os.Create(fmt.Sprintf("%s/w%d-%d.prof", d, b.N, it))
+			pprof.StartCPUProfile(pf)
+		}
 		b.StartTimer()
 		start := time.Now()
 		// complete the next part
@@ -131,6 +140,10 @@ func BenchmarkFanout(b *testing.B) {
 		}
 		wg.Wait()
 		b.StopTimer()
+		if pf != nil {
+			pprof.StopCPUProfile()
+			pf.Close()
+		}
 		if n := failed.Load(); n > 0 {
 			b.Fatalf("%d requests failed", n)
 		}

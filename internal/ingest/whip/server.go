@@ -1,0 +1,204 @@
+// Package whip is MpegFlow's WebRTC ingest (WHIP, RFC 9725): browsers and
+// encoders POST an SDP offer to /whip/{live input id} with the stream key as
+// bearer token, and the media they send (H.264, H.265 or AV1 video; Opus
+// audio) becomes access units in the stream hub like any other live input.
+//
+// WebRTC is github.com/pion/webrtc/v4: one UDP port for every session (ICE
+// UDP mux), NACK, RTCP reports and PLI through pion's interceptors. The RTP
+// depacketizers (RFC 6184, RFC 7798), the reorder buffer, the A/V timeline
+// and the Opus→AAC transcode (ffmpeg) are this package's own.
+package whip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os/exec"
+	"sync"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/mpegflow/mpegflow/internal/auth"
+	"github.com/mpegflow/mpegflow/internal/ingest"
+	"github.com/mpegflow/mpegflow/internal/stream"
+)
+
+// Protocol is the protocol label of WHIP sessions in metrics and logs.
+const Protocol = "whip"
+
+// Defaults of Config.
+const (
+	DefaultUDPAddress = ":8189"
+	DefaultCORSOrigin = "*"
+)
+
+// Config configures a Server.
+type Config struct {
+	// UDPAddress is the one UDP address all sessions share for ICE, DTLS and
+	// SRTP (an ICE UDP mux, RFC 8445 §5.1.1 host candidates on this port).
+	// Default ":8189"; tests use "127.0.0.1:0".
+	UDPAddress string
+	// NAT1To1IPs, when set, are advertised as the host candidates' addresses
+	// instead of the local ones (deployments behind 1:1 NAT).
+	NAT1To1IPs []string
+	// Directory resolves the bearer token (a stream key) and the live input
+	// id of the URL. Required.
+	Directory auth.Directory
+	// Hub receives the published streams. Required.
+	Hub *stream.Hub
+	// Takeover is the duplicate publisher policy: false refuses a second
+	// WHIP session of a live input with 409, true ends the older session.
+	Takeover bool
+	// FFmpegPath is the ffmpeg used for the Opus→AAC audio transcode; ""
+	// looks up "ffmpeg" on PATH. Without ffmpeg Opus goes to the hub as is
+	// and a warning is logged.
+	FFmpegPath string
+	// CORSOrigin is the Access-Control-Allow-Origin of WHIP responses
+	// (RFC 9725 §4.1 allows browsers on other origins). Default "*".
+	CORSOrigin string
+	// Metrics receives ingest metrics; nil means ingest.NopMetrics{}.
+	Metrics ingest.Metrics
+	// Logger receives the server's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Server is a WHIP endpoint. Its HTTP side is Handler; its media side is the
+// UDP mux bound by New.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	udp    net.PacketConn
+	mux    ice.UDPMux
+	ffmpeg string // "" when absent
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	closed   bool
+	sessions map[string]*session // by session id
+	wg       sync.WaitGroup      // session goroutines
+	close    sync.Once
+}
+
+// New validates cfg and binds the UDP mux, so UDPAddr works at once.
+func New(cfg Config) (*Server, error) {
+	if cfg.Directory == nil {
+		return nil, errors.New("whip: config: Directory is required")
+	}
+	if cfg.Hub == nil {
+		return nil, errors.New("whip: config: Hub is required")
+	}
+	if cfg.UDPAddress == "" {
+		cfg.UDPAddress = DefaultUDPAddress
+	}
+	if cfg.CORSOrigin == "" {
+		cfg.CORSOrigin = DefaultCORSOrigin
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = ingest.NopMetrics{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	log := cfg.Logger.With("protocol", Protocol)
+	ffmpeg := cfg.FFmpegPath
+	if ffmpeg == "" {
+		ffmpeg = "ffmpeg"
+	}
+	if p, err := exec.LookPath(ffmpeg); err == nil {
+		ffmpeg = p
+	} else {
+		log.Warn("ffmpeg not found: WHIP audio goes to HLS as Opus (no AAC for Safari)", "ffmpeg", ffmpeg, "error", err)
+		ffmpeg = ""
+	}
+	udp, err := net.ListenPacket("udp", cfg.UDPAddress)
+	if err != nil {
+		return nil, fmt.Errorf("whip: listen udp %s: %w", cfg.UDPAddress, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		cfg:      cfg,
+		log:      log,
+		udp:      udp,
+		mux:      webrtc.NewICEUDPMux(nil, udp),
+		ffmpeg:   ffmpeg,
+		ctx:      ctx,
+		cancel:   cancel,
+		sessions: map[string]*session{},
+	}
+	log.Info("whip ingest listening", "udp_address", udp.LocalAddr().String(), "audio_transcode", ffmpeg != "")
+	return s, nil
+}
+
+// UDPAddr is the address of the shared ICE UDP port.
+func (s *Server) UDPAddr() net.Addr { return s.udp.LocalAddr() }
+
+// Handler serves the WHIP resources (RFC 9725 §4): POST /whip/{id} creates a
+// session, PATCH and DELETE /whip/{id}/{session} act on it, OPTIONS answers
+// CORS preflights on both. Mount it at "/whip/" without stripping the prefix.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+// Close ends every session (their streams enter the hub's reconnect
+// window), closes the UDP port and waits for every goroutine. Idempotent.
+func (s *Server) Close() error {
+	s.close.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		s.cancel()
+		s.wg.Wait()
+		_ = s.mux.Close()
+		_ = s.udp.Close()
+		s.log.Info("whip ingest stopped")
+	})
+	return nil
+}
+
+// add registers a new session, applying the duplicate publisher policy. It
+// returns the session to end (takeover) or an error.
+func (s *Server) add(ss *session) (old *session, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errServerClosed
+	}
+	for _, o := range s.sessions {
+		if o.live.ID == ss.live.ID {
+			if !s.cfg.Takeover {
+				return nil, errBusy
+			}
+			old = o
+		}
+	}
+	s.sessions[ss.id] = ss
+	s.wg.Add(1)
+	return old, nil
+}
+
+func (s *Server) remove(ss *session) {
+	s.mu.Lock()
+	if s.sessions[ss.id] == ss {
+		delete(s.sessions, ss.id)
+	}
+	s.mu.Unlock()
+}
+
+func (s *Server) lookup(liveID, sessionID string) *session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss := s.sessions[sessionID]
+	if ss == nil || ss.live.ID != liveID {
+		return nil
+	}
+	return ss
+}
+
+var (
+	errServerClosed = errors.New("whip server closed")
+	errBusy         = errors.New("live input already has a whip publisher")
+)
