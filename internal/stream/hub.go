@@ -27,6 +27,20 @@ type HubConfig struct {
 	OnEnd func(s *Stream)
 	// OnDrop is called when a reader drops a unit; must be cheap.
 	OnDrop func(streamID, reader string)
+	// OnConnect is called (without locks held) when a publisher attaches:
+	// a new stream, a reconnect within the window, or a takeover.
+	OnConnect func(s *Stream, info SessionInfo)
+	// OnDisconnect is called (without locks held) when a publisher leaves or
+	// is kicked; the stream then waits for a reconnect or ends.
+	OnDisconnect func(s *Stream, info SessionInfo)
+}
+
+// SessionInfo describes a publishing session. Remote is the peer address;
+// it goes to logs and the API, never into metric labels.
+type SessionInfo struct {
+	Protocol  string    // rtmp, rtmps, srt, whip
+	Remote    string    // host:port of the publisher
+	StartedAt time.Time // when the publisher attached
 }
 
 // Hub owns the live streams, one per live input id, and enforces one
@@ -82,6 +96,15 @@ func (h *Hub) Streams() []string {
 // as a discontinuity. If a publisher is already live, Publish returns ErrBusy
 // unless takeover is set, in which case the old publisher is kicked.
 func (h *Hub) Publish(id string, tracks []Track, takeover bool) (*Publisher, error) {
+	return h.PublishSession(id, tracks, takeover, SessionInfo{})
+}
+
+// PublishSession is Publish with a description of the session, reported to
+// OnConnect/OnDisconnect and by Session.
+func (h *Hub) PublishSession(id string, tracks []Track, takeover bool, info SessionInfo) (*Publisher, error) {
+	if info.StartedAt.IsZero() {
+		info.StartedAt = time.Now()
+	}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -114,7 +137,7 @@ func (h *Hub) Publish(id string, tracks []Track, takeover bool) (*Publisher, err
 		h.stopTimer(e)
 	}
 	e.gen++
-	p := &Publisher{hub: h, e: e, gen: e.gen, kicked: make(chan struct{}), disc: make([]bool, len(tracks))}
+	p := &Publisher{hub: h, e: e, gen: e.gen, info: info, kicked: make(chan struct{}), disc: make([]bool, len(tracks))}
 	if !started {
 		for i := range p.disc {
 			p.disc[i] = true
@@ -125,12 +148,16 @@ func (h *Hub) Publish(id string, tracks []Track, takeover bool) (*Publisher, err
 
 	if kicked != nil {
 		kicked.kickOnce.Do(func() { close(kicked.kicked) })
+		h.disconnected(e.s, kicked)
 	}
 	if ended != nil {
 		h.finish(ended)
 	}
 	if started && h.cfg.OnStart != nil {
 		h.cfg.OnStart(e.s)
+	}
+	if h.cfg.OnConnect != nil {
+		h.cfg.OnConnect(e.s, info)
 	}
 	return p, nil
 }
@@ -175,6 +202,7 @@ func (h *Hub) detach(p *Publisher, now bool) {
 	if now || h.closed {
 		delete(h.entries, e.s.id)
 		h.mu.Unlock()
+		h.disconnected(e.s, p)
 		h.finish(e.s)
 		return
 	}
@@ -192,6 +220,74 @@ func (h *Hub) detach(p *Publisher, now bool) {
 		h.finish(e.s)
 	})
 	h.mu.Unlock()
+	h.disconnected(e.s, p)
+}
+
+// disconnected reports a publisher's departure once.
+func (h *Hub) disconnected(s *Stream, p *Publisher) {
+	p.reportOnce.Do(func() {
+		if h.cfg.OnDisconnect != nil {
+			h.cfg.OnDisconnect(s, p.info)
+		}
+	})
+}
+
+// Session returns the session of the live publisher of id, if any.
+func (h *Hub) Session(id string) (SessionInfo, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if e := h.entries[id]; e != nil && e.pub != nil {
+		return e.pub.info, true
+	}
+	return SessionInfo{}, false
+}
+
+// State reports whether id has a stream and whether a publisher is attached
+// (false while the stream waits in its reconnect window).
+func (h *Hub) State(id string) (live, publishing bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e := h.entries[id]
+	return e != nil, e != nil && e.pub != nil
+}
+
+// Kick disconnects the live publisher of id (its ingest session sees
+// Kicked and closes); the stream waits for a reconnect. It reports whether
+// there was a publisher.
+func (h *Hub) Kick(id string) bool {
+	h.mu.Lock()
+	e := h.entries[id]
+	if e == nil || e.pub == nil {
+		h.mu.Unlock()
+		return false
+	}
+	p := e.pub
+	h.mu.Unlock()
+	p.kickOnce.Do(func() { close(p.kicked) })
+	p.Close()
+	return true
+}
+
+// End disconnects the publisher of id, if any, and ends its stream now,
+// without a reconnect window. It reports whether there was a stream.
+func (h *Hub) End(id string) bool {
+	h.mu.Lock()
+	e := h.entries[id]
+	if e == nil {
+		h.mu.Unlock()
+		return false
+	}
+	p := e.pub
+	h.stopTimer(e)
+	delete(h.entries, id)
+	e.pub = nil
+	h.mu.Unlock()
+	if p != nil {
+		p.kickOnce.Do(func() { close(p.kicked) })
+		h.disconnected(e.s, p)
+	}
+	h.finish(e.s)
+	return true
 }
 
 // Close ends every stream at once (ENDLIST for HLS) and refuses new
@@ -204,16 +300,21 @@ func (h *Hub) Close() {
 	}
 	h.closed = true
 	var ended []*Stream
+	var kickedPubs []*Publisher
 	for id, e := range h.entries {
 		h.stopTimer(e)
 		if e.pub != nil {
 			p := e.pub
 			p.kickOnce.Do(func() { close(p.kicked) })
+			kickedPubs = append(kickedPubs, p)
 		}
 		ended = append(ended, e.s)
 		delete(h.entries, id)
 	}
 	h.mu.Unlock()
+	for _, p := range kickedPubs {
+		h.disconnected(p.e.s, p)
+	}
 	for _, s := range ended {
 		h.finish(s)
 	}
@@ -222,13 +323,15 @@ func (h *Hub) Close() {
 
 // Publisher is the write side of a stream, held by one ingest session.
 type Publisher struct {
-	hub      *Hub
-	e        *entry
-	gen      uint64
-	kicked   chan struct{}
-	kickOnce sync.Once
-	disc     []bool
-	once     sync.Once
+	hub        *Hub
+	e          *entry
+	gen        uint64
+	info       SessionInfo
+	kicked     chan struct{}
+	kickOnce   sync.Once
+	reportOnce sync.Once
+	disc       []bool
+	once       sync.Once
 }
 
 // Stream is the stream the publisher writes to.

@@ -190,3 +190,51 @@ func BenchmarkWriteFanout10(b *testing.B) {
 		p.Write(u)
 	}
 }
+
+func TestHubSessionKickEnd(t *testing.T) {
+	var connects, disconnects atomic.Int32
+	h := NewHub(HubConfig{
+		ReconnectWindow: time.Minute,
+		OnConnect:       func(*Stream, SessionInfo) { connects.Add(1) },
+		OnDisconnect:    func(*Stream, SessionInfo) { disconnects.Add(1) },
+	})
+	defer h.Close()
+	p, err := h.PublishSession("a", avTracks, false, SessionInfo{Protocol: "rtmp", Remote: "1.2.3.4:5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if si, ok := h.Session("a"); !ok || si.Protocol != "rtmp" || si.StartedAt.IsZero() {
+		t.Fatalf("session: %+v %v", si, ok)
+	}
+	if !h.Kick("a") {
+		t.Fatal("kick found no publisher")
+	}
+	select {
+	case <-p.Kicked():
+	default:
+		t.Fatal("publisher not told it was kicked")
+	}
+	if live, pub := h.State("a"); !live || pub {
+		t.Fatalf("after kick: live=%v publishing=%v, want waiting for reconnect", live, pub)
+	}
+	p.Close()
+	if h.Kick("a") {
+		t.Fatal("kick with no publisher reported true")
+	}
+	p2, _ := h.PublishSession("a", avTracks, false, SessionInfo{Protocol: "srt"})
+	s := p2.Stream()
+	if !h.End("a") {
+		t.Fatal("end found no stream")
+	}
+	select {
+	case <-s.Ended():
+	default:
+		t.Fatal("stream not ended")
+	}
+	if live, _ := h.State("a"); live {
+		t.Fatal("stream still listed after End")
+	}
+	if connects.Load() != 2 || disconnects.Load() != 2 {
+		t.Fatalf("connects=%d disconnects=%d, want 2 and 2", connects.Load(), disconnects.Load())
+	}
+}

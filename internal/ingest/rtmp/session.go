@@ -334,7 +334,8 @@ func (s *session) publish() error {
 		names = append(names, c.Name())
 	}
 	cfg := &s.c.s.cfg
-	pub, err := cfg.Hub.Publish(s.live.ID, tracks, cfg.Takeover)
+	pub, err := cfg.Hub.PublishSession(s.live.ID, tracks, cfg.Takeover,
+		stream.SessionInfo{Protocol: s.c.s.protocol, Remote: s.c.remote})
 	if err != nil {
 		reason := reasonUnavailable
 		code := message.NetStreamOnStatusCodePublishFailed
