@@ -31,6 +31,8 @@ type Config struct {
 	HTTP       HTTP        `yaml:"http"`
 	RTMP       RTMP        `yaml:"rtmp"`
 	RTMPS      RTMPS       `yaml:"rtmps"`
+	SRT        SRT         `yaml:"srt"`
+	WebRTC     WebRTC      `yaml:"webrtc"`
 	Metrics    Metrics     `yaml:"metrics"`
 	HLS        HLS         `yaml:"hls"`
 	LiveInputs []LiveInput `yaml:"live_inputs"`
@@ -76,6 +78,18 @@ type RTMPS struct {
 // Enabled reports whether RTMPS is configured.
 func (r RTMPS) Enabled() bool { return r.Address != "" }
 
+// SRT configures SRT ingest.
+type SRT struct {
+	Address string   `yaml:"address"` // default ":8890" (UDP); "" disables
+	Latency Duration `yaml:"latency"` // default 120ms
+}
+
+// WebRTC configures WHIP ingest.
+type WebRTC struct {
+	UDPAddress string   `yaml:"udp_address"`  // default ":8189"; "" disables WHIP
+	NAT1To1IPs []string `yaml:"nat_1to1_ips"` // default none
+}
+
 // Metrics configures the Prometheus listener.
 type Metrics struct {
 	Address string `yaml:"address"` // default "127.0.0.1:9464"; "" disables
@@ -90,9 +104,10 @@ type HLS struct {
 
 // LiveInput is a live input declared in the configuration.
 type LiveInput struct {
-	ID        string `yaml:"id"`
-	Name      string `yaml:"name"`
-	StreamKey string `yaml:"stream_key"` // "auto": generated and kept in data_dir
+	ID            string `yaml:"id"`
+	Name          string `yaml:"name"`
+	StreamKey     string `yaml:"stream_key"`     // "auto": generated and kept in data_dir
+	SRTPassphrase string `yaml:"srt_passphrase"` // optional, 10-79 characters
 }
 
 // AutoKey is the stream_key value that asks for a generated key.

@@ -49,6 +49,20 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("rtmp.on_duplicate: must be reject or replace, got %q", c.RTMP.OnDuplicate)
 	}
+	if err := checkAddr("srt.address", c.SRT.Address, true); err != nil {
+		return err
+	}
+	if err := checkDuration("srt.latency", c.SRT.Latency.D(), 20*time.Millisecond, 8*time.Second); err != nil {
+		return err
+	}
+	if err := checkAddr("webrtc.udp_address", c.WebRTC.UDPAddress, true); err != nil {
+		return err
+	}
+	for i, ip := range c.WebRTC.NAT1To1IPs {
+		if net.ParseIP(ip) == nil {
+			return fmt.Errorf("webrtc.nat_1to1_ips[%d]: not an IP address: %q", i, ip)
+		}
+	}
 	if c.RTMPS.Enabled() {
 		if err := checkAddr("rtmps.address", c.RTMPS.Address, false); err != nil {
 			return err
@@ -86,6 +100,9 @@ func (c *Config) Validate() error {
 		if li.StreamKey != AutoKey && len(li.StreamKey) < 8 {
 			// never echo the key itself
 			return fmt.Errorf("live_inputs[%d].stream_key: must be at least 8 characters or \"auto\"", i)
+		}
+		if p := li.SRTPassphrase; p != "" && (len(p) < 10 || len(p) > 79) {
+			return fmt.Errorf("live_inputs[%d].srt_passphrase: must be 10-79 characters", i)
 		}
 		if li.StreamKey != AutoKey {
 			if keys[li.StreamKey] {

@@ -109,6 +109,18 @@ func buildBinary(t testing.TB) string {
 	return binPath
 }
 
+// freeUDPPort returns a loopback UDP address with a port that was free a
+// moment ago (SRT, WebRTC).
+func freeUDPPort(t testing.TB) string {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free udp port: %v", err)
+	}
+	defer c.Close()
+	return c.LocalAddr().String()
+}
+
 // freePort returns a loopback address with a port that was free a moment ago.
 func freePort(t testing.TB) string {
 	t.Helper()
@@ -150,6 +162,7 @@ type daemonConfig struct {
 type daemon struct {
 	t                  testing.TB
 	HTTP, RTMP, Metric string // host:port
+	SRT, WebRTC        string // UDP host:port
 	cfg                daemonConfig
 	cmd                *exec.Cmd
 	out                *syncBuffer
@@ -177,13 +190,15 @@ func (s *syncBuffer) String() string {
 
 func q(s string) string { return fmt.Sprintf("%q", s) }
 
-func (c daemonConfig) yaml(httpAddr, rtmpAddr, metricsAddr, dataDir string) string {
+func (c daemonConfig) yaml(httpAddr, rtmpAddr, metricsAddr, srtAddr, webrtcAddr, dataDir string) string {
 	var b strings.Builder
 	if !c.HTTPByEnv {
 		fmt.Fprintf(&b, "http:\n  address: %s\n", q(httpAddr))
 	}
 	fmt.Fprintf(&b, "rtmp:\n  address: %s\n  reconnect_window: %s\n  on_duplicate: %s\n", q(rtmpAddr), q(c.ReconnectWindow), q(c.OnDuplicate))
 	fmt.Fprintf(&b, "metrics:\n  address: %s\n", q(metricsAddr))
+	fmt.Fprintf(&b, "srt:\n  address: %s\n", q(srtAddr))
+	fmt.Fprintf(&b, "webrtc:\n  udp_address: %s\n", q(webrtcAddr))
 	fmt.Fprintf(&b, "data_dir: %s\n", q(dataDir))
 	fmt.Fprintf(&b, "hls:\n  segment_duration: %s\n  part_duration: %s\n", q(c.SegmentDuration), q(c.PartDuration))
 	b.WriteString("log:\n  format: text\n  level: debug\n")
@@ -229,9 +244,9 @@ func startDaemon(t *testing.T, cfg daemonConfig) *daemon {
 
 func tryStartDaemon(t *testing.T, bin string, cfg daemonConfig) (*daemon, error) {
 	dir := t.TempDir()
-	d := &daemon{t: t, cfg: cfg, HTTP: freePort(t), RTMP: freePort(t), Metric: freePort(t), out: &syncBuffer{}, done: make(chan struct{})}
+	d := &daemon{t: t, cfg: cfg, HTTP: freePort(t), RTMP: freePort(t), Metric: freePort(t), SRT: freeUDPPort(t), WebRTC: freeUDPPort(t), out: &syncBuffer{}, done: make(chan struct{})}
 	cfgPath := filepath.Join(dir, "mpegflow.yml")
-	if err := os.WriteFile(cfgPath, []byte(cfg.yaml(d.HTTP, d.RTMP, d.Metric, filepath.Join(dir, "data"))), 0o600); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(cfg.yaml(d.HTTP, d.RTMP, d.Metric, d.SRT, d.WebRTC, filepath.Join(dir, "data"))), 0o600); err != nil {
 		return nil, err
 	}
 	d.cmd = exec.Command(bin, "serve", "--config", cfgPath)

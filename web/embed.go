@@ -38,6 +38,10 @@ import (
 // PlayerPath is the path of the player page inside [FS].
 const PlayerPath = "player.html"
 
+// PublishPath is the path of the "go live from the browser" page (WHIP)
+// inside [FS], served at /live/{id}/publish.
+const PublishPath = "publish.html"
+
 // HLSJSPath is the path of hls.js inside [FS], present only when the build
 // copied it from node_modules.
 const HLSJSPath = "static/hls.min.js"
@@ -46,7 +50,7 @@ const HLSJSPath = "static/hls.min.js"
 // page URL /live/{id}/.
 const DefaultHLSJSURL = "../../static/hls.min.js"
 
-//go:embed player.html static
+//go:embed player.html publish.html static
 var files embed.FS
 
 // FS returns the embedded assets: player.html and the static/ directory.

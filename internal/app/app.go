@@ -18,6 +18,7 @@ import (
 	"github.com/mpegflow/mpegflow/conf"
 	"github.com/mpegflow/mpegflow/internal/auth"
 	"github.com/mpegflow/mpegflow/internal/ingest/rtmp"
+	"github.com/mpegflow/mpegflow/internal/ingest/whip"
 	"github.com/mpegflow/mpegflow/internal/metrics"
 	"github.com/mpegflow/mpegflow/internal/output/hlsout"
 	"github.com/mpegflow/mpegflow/internal/pipeline"
@@ -40,6 +41,7 @@ type App struct {
 	httpLn, metricsLn   net.Listener
 	httpSrv, metricsSrv *http.Server
 	rtmp, rtmps         *rtmp.Server
+	whip                *whip.Server // nil when webrtc.udp_address is ""
 
 	ready atomic.Bool
 
@@ -84,6 +86,21 @@ func New(cfg *conf.Config, log *slog.Logger, version string) (_ *App, err error)
 		OnDrop:          a.metrics.Dropped,
 	})
 
+	if cfg.WebRTC.UDPAddress != "" {
+		a.whip, err = whip.New(whip.Config{
+			UDPAddress: cfg.WebRTC.UDPAddress,
+			NAT1To1IPs: cfg.WebRTC.NAT1To1IPs,
+			Directory:  dir,
+			Hub:        a.hub,
+			Takeover:   cfg.RTMP.OnDuplicate == "replace",
+			CORSOrigin: cfg.HTTP.CORSAllowOrigin,
+			Metrics:    a.metrics,
+			Logger:     log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("webrtc.udp_address: %w", err)
+		}
+	}
 	if a.httpLn, err = net.Listen("tcp", cfg.HTTP.Address); err != nil {
 		return nil, fmt.Errorf("http.address: %w", err)
 	}
@@ -139,6 +156,9 @@ func (a *App) closeListeners() {
 	if a.rtmps != nil {
 		_ = a.rtmps.Close()
 	}
+	if a.whip != nil {
+		_ = a.whip.Close()
+	}
 }
 
 // HTTPAddr is the bound playback address.
@@ -153,6 +173,14 @@ func (a *App) MetricsAddr() net.Addr {
 		return nil
 	}
 	return a.metricsLn.Addr()
+}
+
+// WebRTCAddr is the bound UDP address of WHIP sessions, or nil.
+func (a *App) WebRTCAddr() net.Addr {
+	if a.whip == nil {
+		return nil
+	}
+	return a.whip.UDPAddr()
 }
 
 // Directory resolves live inputs.
@@ -219,6 +247,9 @@ func (a *App) Run(ctx context.Context) error {
 	if a.rtmps != nil {
 		attrs = append(attrs, "rtmps", a.rtmps.Addr().String())
 	}
+	if a.whip != nil {
+		attrs = append(attrs, "webrtc_udp", a.whip.UDPAddr().String())
+	}
 	if m := a.MetricsAddr(); m != nil {
 		attrs = append(attrs, "metrics", m.String())
 	}
@@ -236,6 +267,9 @@ func (a *App) Run(ctx context.Context) error {
 	_ = a.rtmp.Close()
 	if a.rtmps != nil {
 		_ = a.rtmps.Close()
+	}
+	if a.whip != nil {
+		_ = a.whip.Close()
 	}
 	a.hub.Close() // ends every stream: ENDLIST, blocked requests released
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)

@@ -23,6 +23,8 @@ func newTestApp(t *testing.T, extra string) (*App, *bytes.Buffer, func()) {
 http: {address: "127.0.0.1:0"}
 rtmp: {address: "127.0.0.1:0"}
 metrics: {address: "127.0.0.1:0"}
+srt: {address: "127.0.0.1:0"}
+webrtc: {udp_address: "127.0.0.1:0"}
 live_inputs:
   - {id: cam, name: Cam, stream_key: auto}
 ` + extra
@@ -179,7 +181,9 @@ func TestStreamKeyGeneratedAndKept(t *testing.T) {
 func TestBusyPortFailsStartWithKey(t *testing.T) {
 	a, _, stop := newTestApp(t, "")
 	defer stop()
-	cfg, err := conf.Load("", []string{"MPEGFLOW_HTTP_ADDRESS=" + a.HTTPAddr().String(), "MPEGFLOW_DATA_DIR=" + t.TempDir()})
+	cfg, err := conf.Load("", []string{"MPEGFLOW_HTTP_ADDRESS=" + a.HTTPAddr().String(), "MPEGFLOW_DATA_DIR=" + t.TempDir(),
+		"MPEGFLOW_RTMP_ADDRESS=127.0.0.1:0", "MPEGFLOW_SRT_ADDRESS=127.0.0.1:0", "MPEGFLOW_WEBRTC_UDP_ADDRESS=127.0.0.1:0",
+		"MPEGFLOW_METRICS_ADDRESS="})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,24 +35,35 @@ func (a *App) routes() http.Handler {
 		}
 		http.Redirect(w, r, u, http.StatusMovedPermanently)
 	})
+	publish, _ := fs.ReadFile(web.FS(), web.PublishPath)
 	live := a.cors(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD, OPTIONS")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
 		id := r.PathValue("id")
 		rest := r.PathValue("rest")
-		if rest == "" {
+		if rest == "" || rest == "publish" {
 			if _, err := a.dir.ByID(r.Context(), id); err != nil {
 				http.NotFound(w, r)
 				return
 			}
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			w.Header().Set("Cache-Control", "no-cache")
-			_, _ = w.Write(page)
+			if rest == "" {
+				_, _ = w.Write(page)
+			} else {
+				_, _ = w.Write(publish)
+			}
 			return
 		}
 		a.hls.ServeStream(w, r, id, rest)
 	}))
-	mux.Handle("GET /live/{id}/{rest...}", live)
-	mux.Handle("HEAD /live/{id}/{rest...}", live)
-	mux.Handle("OPTIONS /live/{id}/{rest...}", live)
+	mux.Handle("/live/{id}/{rest...}", live)
+	if a.whip != nil {
+		mux.Handle("/whip/", a.whip.Handler())
+	}
 	mux.Handle("OPTIONS /static/", a.cors(http.NotFoundHandler()))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

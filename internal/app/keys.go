@@ -33,7 +33,7 @@ func ResolveKeys(cfg *conf.Config) ([]auth.StaticEntry, error) {
 			}
 			key = k
 		}
-		out = append(out, auth.StaticEntry{ID: li.ID, Name: li.Name, StreamKey: key})
+		out = append(out, auth.StaticEntry{ID: li.ID, Name: li.Name, StreamKey: key, SRTPassphrase: li.SRTPassphrase})
 	}
 	return out, nil
 }

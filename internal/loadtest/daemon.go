@@ -77,6 +77,9 @@ func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 		fmt.Fprintf(&y, "  reconnect_window: %q\n", cfg.ReconnectWindow.String())
 	}
 	fmt.Fprintf(&y, "metrics:\n  address: \"127.0.0.1:%d\"\n", ports[2])
+	// UDP listeners on ephemeral ports so the daemon never collides with
+	// another one on this machine.
+	y.WriteString("srt:\n  address: \"127.0.0.1:0\"\nwebrtc:\n  udp_address: \"127.0.0.1:0\"\n")
 	fmt.Fprintf(&y, "data_dir: %q\n", filepath.Join(cfg.Dir, "data"))
 	if cfg.SegmentDuration > 0 || cfg.PartDuration > 0 {
 		y.WriteString("hls:\n")

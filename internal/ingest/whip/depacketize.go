@@ -55,13 +55,13 @@ func (d *nalDepacketizer) reset() {
 	d.nalus, d.size, d.frag, d.fragd = nil, 0, nil, false
 }
 
-// push adds one RTP payload. It returns a completed access unit, if any: the
-// previous one when ts moved on without a marker, or the current one when
+// push adds one RTP payload. It returns the access units it completed: the
+// previous one when ts moved on without a marker, and the current one when
 // marker is set. A payload error drops the unit in progress.
-func (d *nalDepacketizer) push(payload []byte, ts uint32, marker bool) (*accessUnit, error) {
-	var done *accessUnit
+func (d *nalDepacketizer) push(payload []byte, ts uint32, marker bool) ([]*accessUnit, error) {
+	var done []*accessUnit
 	if len(d.nalus) > 0 && ts != d.ts {
-		done = d.flush()
+		done = append(done, d.flush())
 	}
 	if len(d.nalus) == 0 && !d.fragd {
 		d.ts = ts
@@ -80,13 +80,7 @@ func (d *nalDepacketizer) push(payload []byte, ts uint32, marker bool) (*accessU
 		return done, err
 	}
 	if marker && !d.fragd && len(d.nalus) > 0 {
-		au := d.flush()
-		if done != nil {
-			// both a previous unit and this one completed: the earlier
-			// one wins; the current one is lost (only with broken senders)
-			return done, nil
-		}
-		return au, nil
+		done = append(done, d.flush())
 	}
 	return done, nil
 }

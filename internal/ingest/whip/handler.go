@@ -119,7 +119,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	actx, cancel := context.WithTimeout(ctx, answerTimeout)
 	defer cancel()
-	ss, answer, err := s.newSession(actx, li, plan, string(body))
+	ss, answer, err := s.newSession(actx, li, r.RemoteAddr, plan, string(body))
 	if err != nil {
 		switch {
 		case errors.Is(err, errBusy):

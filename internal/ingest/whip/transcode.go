@@ -85,8 +85,9 @@ func startTranscoder(ctx context.Context, path string, log *slog.Logger, onFrame
 		ogg:    newOggOpusWriter(0x6d70666c),
 		exited: make(chan struct{}),
 	}
+	headers := t.ogg.headers(2)
 	t.wg.Add(3)
-	go t.writeLoop(stdin)
+	go t.writeLoop(stdin, headers)
 	go t.readLoop(stdout, onFrame)
 	go t.logLoop(stderr)
 	go func() {
@@ -132,10 +133,10 @@ func (t *transcoder) close() {
 	})
 }
 
-func (t *transcoder) writeLoop(w io.WriteCloser) {
+func (t *transcoder) writeLoop(w io.WriteCloser, headers []byte) {
 	defer t.wg.Done()
 	defer w.Close()
-	if _, err := w.Write(t.ogg.headers(2)); err != nil {
+	if _, err := w.Write(headers); err != nil {
 		t.drain()
 		return
 	}

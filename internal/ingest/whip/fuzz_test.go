@@ -1,0 +1,75 @@
+package whip
+
+import (
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// FuzzOffer feeds arbitrary SDP text to the offer validation and codec
+// selection; it must never panic and must return a plan or an error.
+func FuzzOffer(f *testing.F) {
+	f.Add(minimalOffer)
+	f.Add(vp8Offer)
+	f.Fuzz(func(t *testing.T, s string) {
+		plan, err := parseOffer(s)
+		if err == nil && plan.Video == nil && plan.Audio == nil {
+			t.Fatal("no error and no codec")
+		}
+	})
+}
+
+// FuzzDepacketize feeds arbitrary RTP payloads (split at 0xff 0xfe 0xfd
+// markers) through the reorder buffer and the H.264, H.265 and AV1
+// depacketizers.
+func FuzzDepacketize(f *testing.F) {
+	f.Add(byte(0), []byte{0x78, 0, 2, 0x67, 0x42, 0, 2, 0x68, 0xce, 0xff, 0xfe, 0xfd, 0x7c, 0x85, 1, 0xff, 0xfe, 0xfd, 0x7c, 0x45, 2})
+	f.Add(byte(1), []byte{0x62, 0x01, 0x93, 1, 0xff, 0xfe, 0xfd, 0x62, 0x01, 0x53, 2})
+	f.Add(byte(2), []byte{0x18, 0x0a, 0x0b, 0, 0, 0, 0x24, 0x4f, 0x7e, 0x7f, 0, 0x68, 0x83})
+	f.Fuzz(func(t *testing.T, codec byte, data []byte) {
+		var d videoDepacketizer
+		switch codec % 3 {
+		case 0:
+			d = newNALDepacketizer(codecH264)
+		case 1:
+			d = newNALDepacketizer(codecH265)
+		default:
+			d = &av1Depacketizer{}
+		}
+		b := newReorderBuffer(time.Millisecond)
+		now := time.Unix(0, 0)
+		seq := uint16(0)
+		for i, payload := range splitFuzz(data) {
+			seq += uint16(1 + i%3) // some gaps and reordering
+			p := &rtp.Packet{Header: rtp.Header{SequenceNumber: seq, Timestamp: uint32(i / 3), Marker: i%2 == 1}, Payload: payload}
+			now = now.Add(time.Millisecond)
+			for _, o := range b.push(p, now) {
+				if o.Lost {
+					d.reset()
+				}
+				aus, _ := d.push(o.P.Payload, o.P.Timestamp, o.P.Marker)
+				for _, au := range aus {
+					for _, n := range au.NALUs {
+						if len(n) == 0 {
+							t.Fatal("empty nal unit in access unit")
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+func splitFuzz(b []byte) [][]byte {
+	var out [][]byte
+	start := 0
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] == 0xff && b[i+1] == 0xfe && b[i+2] == 0xfd {
+			out = append(out, b[start:i])
+			start = i + 3
+			i += 2
+		}
+	}
+	return append(out, b[start:])
+}
