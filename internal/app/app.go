@@ -18,6 +18,7 @@ import (
 	"github.com/mpegflow/mpegflow/conf"
 	"github.com/mpegflow/mpegflow/internal/auth"
 	"github.com/mpegflow/mpegflow/internal/ingest/rtmp"
+	"github.com/mpegflow/mpegflow/internal/ingest/srt"
 	"github.com/mpegflow/mpegflow/internal/ingest/whip"
 	"github.com/mpegflow/mpegflow/internal/metrics"
 	"github.com/mpegflow/mpegflow/internal/output/hlsout"
@@ -42,6 +43,7 @@ type App struct {
 	httpSrv, metricsSrv *http.Server
 	rtmp, rtmps         *rtmp.Server
 	whip                *whip.Server // nil when webrtc.udp_address is ""
+	srt                 *srt.Server  // nil when srt.address is ""
 
 	ready atomic.Bool
 
@@ -86,6 +88,21 @@ func New(cfg *conf.Config, log *slog.Logger, version string) (_ *App, err error)
 		OnDrop:          a.metrics.Dropped,
 	})
 
+	if cfg.SRT.Address != "" {
+		a.srt, err = srt.New(srt.Config{
+			Address:   cfg.SRT.Address,
+			Latency:   cfg.SRT.Latency.D(),
+			Directory: dir,
+			Hub:       a.hub,
+			Takeover:  cfg.RTMP.OnDuplicate == "replace",
+			Metrics:   a.metrics,
+			Stats:     srtStats{a.metrics},
+			Logger:    log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("srt.address: %w", err)
+		}
+	}
 	if cfg.WebRTC.UDPAddress != "" {
 		a.whip, err = whip.New(whip.Config{
 			UDPAddress: cfg.WebRTC.UDPAddress,
@@ -159,6 +176,9 @@ func (a *App) closeListeners() {
 	if a.whip != nil {
 		_ = a.whip.Close()
 	}
+	if a.srt != nil {
+		_ = a.srt.Close()
+	}
 }
 
 // HTTPAddr is the bound playback address.
@@ -173,6 +193,14 @@ func (a *App) MetricsAddr() net.Addr {
 		return nil
 	}
 	return a.metricsLn.Addr()
+}
+
+// SRTAddr is the bound SRT (UDP) address, or nil.
+func (a *App) SRTAddr() net.Addr {
+	if a.srt == nil {
+		return nil
+	}
+	return a.srt.Addr()
 }
 
 // WebRTCAddr is the bound UDP address of WHIP sessions, or nil.
@@ -242,10 +270,16 @@ func (a *App) Run(ctx context.Context) error {
 	if a.rtmps != nil {
 		serve("rtmps", func() error { return a.rtmps.Run(ictx) })
 	}
+	if a.srt != nil {
+		serve("srt", func() error { return a.srt.Run(ictx) })
+	}
 	a.ready.Store(true)
 	attrs := []any{"http", a.HTTPAddr().String(), "rtmp", a.RTMPAddr().String()}
 	if a.rtmps != nil {
 		attrs = append(attrs, "rtmps", a.rtmps.Addr().String())
+	}
+	if a.srt != nil {
+		attrs = append(attrs, "srt", a.srt.Addr().String())
 	}
 	if a.whip != nil {
 		attrs = append(attrs, "webrtc_udp", a.whip.UDPAddr().String())
@@ -270,6 +304,9 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	if a.whip != nil {
 		_ = a.whip.Close()
+	}
+	if a.srt != nil {
+		_ = a.srt.Close()
 	}
 	a.hub.Close() // ends every stream: ENDLIST, blocked requests released
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)

@@ -37,6 +37,8 @@ type Metrics struct {
 	readerDrops         *prometheus.CounterVec
 	streamsActive       prometheus.Gauge
 
+	srt *SRTMetrics
+
 	mu     sync.Mutex
 	inputs map[string]*inputState
 }
@@ -105,6 +107,7 @@ func New(version string) *Metrics {
 		m.readerDrops, m.streamsActive} {
 		f(c)
 	}
+	m.srt = newSRT(r)
 	return m
 }
 

@@ -3,6 +3,7 @@ package srt
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 )
 
@@ -44,6 +45,7 @@ func parseStreamID(s string) (streamID, error) {
 	if len(s) > maxStreamIDLen {
 		return streamID{}, fmt.Errorf("%w: longer than %d bytes", ErrBadStreamID, maxStreamIDLen)
 	}
+	s = decodeEncoded(s)
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c == 0x7f {
 			return streamID{}, fmt.Errorf("%w: control character at byte %d", ErrBadStreamID, i)
@@ -64,6 +66,22 @@ func parseStreamID(s string) (streamID, error) {
 		}
 	}
 	return streamID{Key: s}, nil
+}
+
+// decodeEncoded undoes the percent-encoding of a stream id that was
+// written URL-encoded into an srt:// URL and passed on verbatim (ffmpeg
+// before 6.1 does not decode the streamid query parameter): only a stream
+// id that starts with an encoded "#!::" or "publish:" is decoded, so bare
+// keys are never altered.
+func decodeEncoded(s string) string {
+	l := strings.ToLower(s)
+	if !strings.HasPrefix(l, "%23%21%3a%3a") && !strings.HasPrefix(l, "publish%3a") {
+		return s
+	}
+	if d, err := url.PathUnescape(s); err == nil {
+		return d
+	}
+	return s
 }
 
 // parseAccessControl parses the key=value list that follows "#!::".

@@ -117,6 +117,12 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, id string) {
 		writeError(w, code, word, err.Error())
 		return
 	}
+	if _, publishing := s.cfg.Hub.State(li.ID); publishing && !s.cfg.Takeover {
+		// live over another protocol (RTMP, SRT) or another WHIP session
+		s.cfg.Metrics.Rejected(Protocol, "busy")
+		writeError(w, http.StatusConflict, "busy", "live input already has a publisher")
+		return
+	}
 	actx, cancel := context.WithTimeout(ctx, answerTimeout)
 	defer cancel()
 	ss, answer, err := s.newSession(actx, li, r.RemoteAddr, plan, string(body))
