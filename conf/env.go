@@ -30,6 +30,9 @@ func applyEnv(c *Config, environ []string) error {
 		if !ok || !strings.HasPrefix(name, EnvPrefix) {
 			continue
 		}
+		if name == "MPEGFLOW_URL" || name == "MPEGFLOW_TOKEN" {
+			continue // the CLI's server address and API token, not daemon keys
+		}
 		f, known := fields[name]
 		if !known {
 			return fmt.Errorf("%s: no such configuration key", name)

@@ -6,6 +6,13 @@
 //	mpegflow config check [--config PATH] validate a configuration
 //	mpegflow healthcheck [--url URL]     exit 0 when /readyz answers 200
 //	mpegflow version                     print the version
+//	mpegflow live-inputs create|list|get|update|delete|rotate-key
+//	mpegflow tokens create|list|revoke
+//	mpegflow events                      tail the event stream
+//
+// The API clients take --url (or MPEGFLOW_URL), --token (or MPEGFLOW_TOKEN)
+// and -o table|json; they exit 1 with the API's message on errors, 2 on
+// usage errors.
 package main
 
 import (
@@ -45,46 +52,13 @@ commands:
   config check [--config PATH] validate a configuration and exit
   healthcheck [--url URL]      exit 0 when the daemon answers ready (for container HEALTHCHECK)
   version                      print the version
-`)
-}
 
-func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		usage(stderr)
-		return 2
-	}
-	switch args[0] {
-	case "serve":
-		return serve(args[1:], stdout, stderr)
-	case "quickstart":
-		return quickstart(args[1:], stdout, stderr)
-	case "config":
-		if len(args) >= 2 && args[1] == "default" {
-			_, _ = stdout.Write(conf.Default())
-			return 0
-		}
-		if len(args) >= 2 && args[1] == "check" {
-			if _, err := loadConfig("config check", args[2:], stderr); err != nil {
-				return 1
-			}
-			fmt.Fprintln(stdout, "configuration ok")
-			return 0
-		}
-		usage(stderr)
-		return 2
-	case "healthcheck":
-		return healthcheck(args[1:], stderr)
-	case "version", "--version", "-v":
-		fmt.Fprintln(stdout, "mpegflow", buildVersion())
-		return 0
-	case "help", "-h", "--help":
-		usage(stdout)
-		return 0
-	default:
-		fmt.Fprintf(stderr, "mpegflow: unknown command %q\n", args[0])
-		usage(stderr)
-		return 2
-	}
+control API clients (--url or MPEGFLOW_URL, --token or MPEGFLOW_TOKEN, -o table|json):
+  live-inputs create|list|get|update|delete|rotate-key
+  tokens create|list|revoke
+  events                       print the event stream as it happens
+  (mpegflow <command> --help for the flags of each)
+`)
 }
 
 func buildVersion() string {
@@ -122,14 +96,14 @@ func newLogger(cfg *conf.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func serve(args []string, _, stderr io.Writer) int {
+func serve(args []string, stdout, stderr io.Writer) int {
 	cfg, err := loadConfig("serve", args, stderr)
 	if err != nil {
 		return 2
 	}
 	log := newLogger(cfg, stderr)
 	slog.SetDefault(log)
-	a, err := app.New(cfg, log, buildVersion())
+	a, err := app.New(cfg, log, buildVersion(), stdout)
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		return 1

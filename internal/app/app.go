@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/mpegflow/mpegflow/conf"
 	"github.com/mpegflow/mpegflow/internal/auth"
+	"github.com/mpegflow/mpegflow/internal/ingest"
 	"github.com/mpegflow/mpegflow/internal/ingest/rtmp"
 	"github.com/mpegflow/mpegflow/internal/ingest/srt"
 	"github.com/mpegflow/mpegflow/internal/ingest/whip"
@@ -36,6 +38,7 @@ type App struct {
 	log     *slog.Logger
 	metrics *metrics.Metrics
 	dir     auth.Directory
+	control *control
 	hub     *stream.Hub
 	hls     *hlsout.Server
 
@@ -55,23 +58,24 @@ type App struct {
 
 // New builds the daemon and binds every listener, so that the addresses are
 // known (and ports taken) when it returns.
-func New(cfg *conf.Config, log *slog.Logger, version string) (_ *App, err error) {
+//
+// The control plane's store is opened here (SQLite in data_dir, or
+// PostgreSQL); a generated admin API token is printed once to stdout.
+func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (_ *App, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
-	entries, err := ResolveKeys(cfg)
+	ctl, err := openControl(context.Background(), cfg, log, stdout)
 	if err != nil {
 		return nil, err
 	}
-	dir, err := auth.NewStatic(entries)
-	if err != nil {
-		return nil, err
-	}
-	a := &App{cfg: cfg, log: log, metrics: metrics.New(version), dir: dir, graphs: map[*stream.Stream]*pipeline.Graph{}}
+	dir := ctl.Directory()
+	a := &App{cfg: cfg, log: log, metrics: metrics.New(version), dir: dir, control: ctl, graphs: map[*stream.Stream]*pipeline.Graph{}}
 	a.gctx, a.gstop = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
 			a.closeListeners()
+			_ = ctl.Close()
 		}
 	}()
 	a.hls = hlsout.New(hlsout.Config{
@@ -86,10 +90,22 @@ func New(cfg *conf.Config, log *slog.Logger, version string) (_ *App, err error)
 		OnStart:         a.streamStarted,
 		OnEnd:           a.streamEnded,
 		OnDrop:          a.metrics.Dropped,
+		OnConnect: func(s *stream.Stream, si stream.SessionInfo) {
+			a.log.Info("publisher connected", "live_input", s.ID(), "protocol", si.Protocol, "remote", si.Remote)
+			a.control.StreamStarted(s.ID(), si.Protocol, si.Remote)
+		},
+		OnDisconnect: func(s *stream.Stream, si stream.SessionInfo) {
+			a.log.Info("publisher disconnected", "live_input", s.ID(), "protocol", si.Protocol, "remote", si.Remote)
+			a.control.StreamDisconnected(s.ID())
+		},
 	})
+	ctl.SetPublisherControl(pubControl{a})
 
+	// one bad-key throttle for every ingest protocol
+	throttle := ingest.NewThrottle(rtmp.DefaultBadKeyDelay, rtmp.DefaultBadKeyMaxDelay, rtmp.DefaultBadKeyBanAfter, rtmp.DefaultBadKeyBanFor)
 	if cfg.SRT.Address != "" {
 		a.srt, err = srt.New(srt.Config{
+			Throttle:  throttle,
 			Address:   cfg.SRT.Address,
 			Latency:   cfg.SRT.Latency.D(),
 			Directory: dir,
@@ -243,6 +259,7 @@ func (a *App) streamEnded(s *stream.Stream) {
 	}
 	a.hls.End(s.ID())
 	a.metrics.StreamEnded(s.ID())
+	a.control.StreamEnded(s.ID())
 	a.log.Info("stream ended", "live_input", s.ID())
 }
 
@@ -315,6 +332,9 @@ func (a *App) Run(ctx context.Context) error {
 	if a.metricsSrv != nil {
 		_ = a.metricsSrv.Shutdown(sctx)
 	}
+	if err := a.control.Close(); err != nil {
+		a.log.Warn("closing the store", "error", err)
+	}
 	a.gstop()
 	a.gmu.Lock()
 	graphs := make([]*pipeline.Graph, 0, len(a.graphs))
@@ -328,4 +348,24 @@ func (a *App) Run(ctx context.Context) error {
 	a.hls.Close()
 	wg.Wait()
 	return runErr
+}
+
+// pubControl lets the control API act on live publishers through the hub.
+type pubControl struct{ a *App }
+
+func (p pubControl) Kick(id string) bool { return p.a.hub.Kick(id) }
+
+func (p pubControl) End(id string) bool { return p.a.hub.End(id) }
+
+func (p pubControl) Stats(id string) (int64, []string, int) {
+	s := p.a.hub.Get(id)
+	if s == nil {
+		return 0, nil, 0
+	}
+	codecs := make([]string, 0, 2)
+	for _, t := range s.Tracks() {
+		codecs = append(codecs, t.Codec.Name())
+	}
+	// viewers are not counted yet (HLS is stateless per request)
+	return int64(p.a.metrics.Bitrate(id)), codecs, 0
 }

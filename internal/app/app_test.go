@@ -36,7 +36,7 @@ live_inputs:
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	a, err := New(cfg, slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil)), "test")
+	a, err := New(cfg, slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil)), "test", io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestBusyPortFailsStartWithKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = New(cfg, slog.New(slog.DiscardHandler), "test")
+	_, err = New(cfg, slog.New(slog.DiscardHandler), "test", io.Discard)
 	if err == nil || !strings.HasPrefix(err.Error(), "http.address:") {
 		t.Fatalf("err = %v, want one naming http.address", err)
 	}

@@ -64,6 +64,7 @@ func (a *App) routes() http.Handler {
 	if a.whip != nil {
 		mux.Handle("/whip/", a.whip.Handler())
 	}
+	mux.Handle("/v1/", a.control.Handler())
 	mux.Handle("OPTIONS /static/", a.cors(http.NotFoundHandler()))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

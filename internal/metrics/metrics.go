@@ -47,6 +47,7 @@ type inputState struct {
 	windowStart time.Time
 	windowBytes int
 	lastKey     time.Time
+	bitrate     float64 // bits/s over the last complete window
 }
 
 var _ ingest.Metrics = (*Metrics)(nil)
@@ -151,7 +152,7 @@ func (m *Metrics) Received(_ string, liveInput string, kind stream.Kind, n int, 
 	var bitrate, interval float64 = -1, -1
 	if el := now.Sub(st.windowStart); el >= time.Second {
 		bitrate = float64(st.windowBytes*8) / el.Seconds()
-		st.windowStart, st.windowBytes = now, 0
+		st.windowStart, st.windowBytes, st.bitrate = now, 0, bitrate
 	}
 	if kind == stream.KindVideo && key {
 		if !st.lastKey.IsZero() {
@@ -166,6 +167,17 @@ func (m *Metrics) Received(_ string, liveInput string, kind stream.Kind, n int, 
 	if interval >= 0 {
 		m.keyframeInterval.WithLabelValues(liveInput).Set(interval)
 	}
+}
+
+// Bitrate is the media bitrate of liveInput over its last measured second,
+// 0 when unknown.
+func (m *Metrics) Bitrate(liveInput string) float64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if st := m.inputs[liveInput]; st != nil {
+		return st.bitrate
+	}
+	return 0
 }
 
 // StreamStarted counts a live stream.

@@ -106,7 +106,7 @@ func (h *handler) OnPublish(sctx *gortmp.StreamContext, _ uint32, cmd *message.N
 		return h.reject(reasonUnsupported, errors.New("second publish on one connection"))
 	}
 	key := streamKey(h.app, cmd.PublishingName)
-	delay, banned := c.s.throttle.check(c.ip)
+	delay, banned := c.s.throttle.Check(c.ip)
 	if banned {
 		return h.reject(reasonThrottled, errors.New("too many unknown stream keys from this address"))
 	}
@@ -120,14 +120,14 @@ func (h *handler) OnPublish(sctx *gortmp.StreamContext, _ uint32, cmd *message.N
 		}
 	}
 	if key == "" {
-		c.s.throttle.fail(c.ip)
+		c.s.throttle.Fail(c.ip)
 		return h.reject(reasonUnknownKey, errors.New("empty stream key"))
 	}
 	lctx, cancel := context.WithTimeout(c.ctx, lookupTimeout)
 	li, err := c.s.cfg.Directory.ByStreamKey(lctx, key)
 	cancel()
 	if errors.Is(err, auth.ErrUnknownKey) {
-		c.s.throttle.fail(c.ip)
+		c.s.throttle.Fail(c.ip)
 		return h.reject(reasonUnknownKey, nil)
 	}
 	if err != nil {

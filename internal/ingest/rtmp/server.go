@@ -95,6 +95,10 @@ type Config struct {
 	BadKeyMaxDelay time.Duration
 	BadKeyBanAfter int
 	BadKeyBanFor   time.Duration
+	// Throttle, when set, is shared with the other ingest protocols so
+	// that an address guessing keys is slowed down everywhere; nil builds
+	// one from the BadKey settings.
+	Throttle *ingest.Throttle
 }
 
 func (c *Config) setDefaults() {
@@ -124,6 +128,9 @@ func (c *Config) setDefaults() {
 	if c.BadKeyBanAfter <= 0 {
 		c.BadKeyBanAfter = DefaultBadKeyBanAfter
 	}
+	if c.Throttle == nil {
+		c.Throttle = ingest.NewThrottle(c.BadKeyDelay, c.BadKeyMaxDelay, c.BadKeyBanAfter, c.BadKeyBanFor)
+	}
 }
 
 // Server is an RTMP (or RTMPS) ingest server.
@@ -132,7 +139,7 @@ type Server struct {
 	protocol string
 	log      *slog.Logger
 	ln       *listener
-	throttle *throttle
+	throttle *ingest.Throttle
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc
@@ -164,7 +171,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:      cfg,
 		protocol: protocol,
 		log:      cfg.Logger.With("protocol", protocol),
-		throttle: newThrottle(cfg.BadKeyDelay, cfg.BadKeyMaxDelay, cfg.BadKeyBanAfter, cfg.BadKeyBanFor),
+		throttle: cfg.Throttle,
 		done:     make(chan struct{}),
 	}
 	s.ln = &listener{Listener: l, s: s, closed: make(chan struct{})}

@@ -131,6 +131,10 @@ type Config struct {
 	BadKeyMaxDelay time.Duration
 	BadKeyBanAfter int
 	BadKeyBanFor   time.Duration
+	// Throttle, when set, is shared with the other ingest protocols so
+	// that an address guessing keys is slowed down everywhere; nil builds
+	// one from the BadKey settings.
+	Throttle *ingest.Throttle
 }
 
 func (c *Config) setDefaults() {
@@ -161,6 +165,9 @@ func (c *Config) setDefaults() {
 	if c.BadKeyBanAfter <= 0 {
 		c.BadKeyBanAfter = DefaultBadKeyBanAfter
 	}
+	if c.Throttle == nil {
+		c.Throttle = ingest.NewThrottle(c.BadKeyDelay, c.BadKeyMaxDelay, c.BadKeyBanAfter, c.BadKeyBanFor)
+	}
 	if c.MaxHandshakes <= 0 {
 		c.MaxHandshakes = DefaultMaxHandshakes
 	}
@@ -171,7 +178,7 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	ln       gosrt.Listener
-	throttle *throttle
+	throttle *ingest.Throttle
 	sem      chan struct{} // handshakes being decided
 
 	mu       sync.Mutex
@@ -205,7 +212,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:      cfg,
 		log:      cfg.Logger.With("protocol", ProtocolSRT),
 		ln:       ln,
-		throttle: newThrottle(cfg.BadKeyDelay, cfg.BadKeyMaxDelay, cfg.BadKeyBanAfter, cfg.BadKeyBanFor),
+		throttle: cfg.Throttle,
 		sem:      make(chan struct{}, cfg.MaxHandshakes),
 		sessions: map[string]*session{},
 		done:     make(chan struct{}),
@@ -349,7 +356,7 @@ func (s *Server) handshake(ctx context.Context, req gosrt.ConnRequest) (sess *se
 	case err != nil:
 		return reject(reasonProtocol, gosrt.REJX_BAD_REQUEST, err)
 	}
-	delay, banned := s.throttle.check(ip)
+	delay, banned := s.throttle.Check(ip)
 	if banned {
 		return reject(reasonThrottled, gosrt.REJX_OVERLOAD, errors.New("too many unknown stream keys or wrong passphrases from this address"))
 	}
@@ -364,7 +371,7 @@ func (s *Server) handshake(ctx context.Context, req gosrt.ConnRequest) (sess *se
 		}
 	}
 	if sid.Key == "" {
-		s.throttle.fail(ip)
+		s.throttle.Fail(ip)
 		return reject(reasonUnknownKey, gosrt.REJX_FORBIDDEN, errors.New("no stream key in the stream id"))
 	}
 	lctx, cancel := context.WithTimeout(ctx, s.cfg.HandshakeTimeout)
@@ -372,7 +379,7 @@ func (s *Server) handshake(ctx context.Context, req gosrt.ConnRequest) (sess *se
 	cancel()
 	switch {
 	case errors.Is(err, auth.ErrUnknownKey):
-		s.throttle.fail(ip)
+		s.throttle.Fail(ip)
 		return reject(reasonUnknownKey, gosrt.REJX_FORBIDDEN, nil)
 	case err != nil:
 		return reject(reasonUnavailable, gosrt.REJX_ISE, fmt.Errorf("stream key lookup: %w", err))
@@ -385,7 +392,7 @@ func (s *Server) handshake(ctx context.Context, req gosrt.ConnRequest) (sess *se
 		return reject(reasonEncryptionNeeded, gosrt.REJ_UNSECURE, errors.New("live input requires a passphrase"))
 	case li.SRTPassphrase != "":
 		if err := req.SetPassphrase(li.SRTPassphrase); err != nil {
-			s.throttle.fail(ip)
+			s.throttle.Fail(ip)
 			return reject(reasonBadPassphrase, gosrt.REJ_BADSECRET, nil)
 		}
 	case req.IsEncrypted():

@@ -1,20 +1,18 @@
-package srt
-
-// This is a copy of internal/ingest/rtmp's throttle; one SRT server holds its
-// own, so an address guessing keys over SRT is slowed down on SRT.
+package ingest
 
 import (
 	"sync"
 	"time"
 )
 
-// throttle slows down addresses that present unknown stream keys or wrong
-// passphrases: after n recent failures the next attempt waits base·2^(n-1)
-// (at most max) before its key is looked up, and after banAfter failures the
-// address is refused outright for banFor. An address is forgotten forget after its last
+// Throttle slows down addresses that present unknown stream keys (or wrong
+// passphrases), over every ingest protocol at once: after n
+// recent failures the next attempt waits base·2^(n-1) (at most max) before
+// its key is looked up, and after banAfter failures the address is refused
+// outright for banFor. An address is forgotten forget after its last
 // failure. At most maxEntries addresses are tracked; when full, expired
 // entries are pruned and then the stalest one is evicted.
-type throttle struct {
+type Throttle struct {
 	base, max      time.Duration
 	banAfter       int
 	banFor, forget time.Duration
@@ -30,8 +28,10 @@ type throttleEntry struct {
 	last  time.Time
 }
 
-func newThrottle(base, max time.Duration, banAfter int, banFor time.Duration) *throttle {
-	return &throttle{
+// NewThrottle returns a Throttle: delays start at base and double up to max;
+// banAfter failures ban the address for banFor.
+func NewThrottle(base, max time.Duration, banAfter int, banFor time.Duration) *Throttle {
+	return &Throttle{
 		base: base, max: max, banAfter: banAfter, banFor: banFor,
 		forget:     10 * time.Minute,
 		maxEntries: 4096,
@@ -40,9 +40,9 @@ func newThrottle(base, max time.Duration, banAfter int, banFor time.Duration) *t
 	}
 }
 
-// check returns how long to wait before looking up a key presented from ip,
-// or banned when ip is refused for now.
-func (t *throttle) check(ip string) (delay time.Duration, banned bool) {
+// Check returns how long to wait before looking up the key presented from
+// ip, or banned when ip must be refused outright.
+func (t *Throttle) Check(ip string) (delay time.Duration, banned bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e := t.m[ip]
@@ -65,7 +65,8 @@ func (t *throttle) check(ip string) (delay time.Duration, banned bool) {
 }
 
 // fail records an unknown key presented from ip.
-func (t *throttle) fail(ip string) {
+// Fail records a bad key (or passphrase) from ip.
+func (t *Throttle) Fail(ip string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
@@ -81,7 +82,7 @@ func (t *throttle) fail(ip string) {
 	e.last = now
 }
 
-func (t *throttle) prune(now time.Time) {
+func (t *Throttle) prune(now time.Time) {
 	var stalest string
 	var stalestAt time.Time
 	for ip, e := range t.m {
@@ -99,7 +100,8 @@ func (t *throttle) prune(now time.Time) {
 }
 
 // size is the number of tracked addresses.
-func (t *throttle) size() int {
+// Size is the number of addresses remembered.
+func (t *Throttle) Size() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.m)

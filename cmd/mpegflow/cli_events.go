@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/spf13/cobra"
+)
+
+func eventsCmd(f *clientFlags) *cobra.Command {
+	var types []string
+	var liveInput string
+	c := &cobra.Command{
+		Use: "events", Short: "print the event stream (GET /v1/events) until interrupted", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, err := f.client()
+			if err != nil {
+				return err
+			}
+			q := url.Values{}
+			if len(types) > 0 {
+				q.Set("type", strings.Join(types, ","))
+			}
+			if liveInput != "" {
+				q.Set("live_input_id", liveInput)
+			}
+			u := "ws" + strings.TrimPrefix(cl.base, "http") + "/v1/events"
+			if len(q) > 0 {
+				u += "?" + q.Encode()
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			dctx, cancel := context.WithTimeout(ctx, f.timeout)
+			conn, res, err := websocket.Dial(dctx, u, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + cl.token}}})
+			cancel()
+			if err != nil {
+				if res != nil && res.StatusCode >= 400 {
+					var env struct {
+						Error apiError `json:"error"`
+					}
+					if res.Body != nil && json.NewDecoder(res.Body).Decode(&env) == nil && env.Error.Code != "" {
+						env.Error.Status = res.StatusCode
+						return fail(&env.Error)
+					}
+				}
+				return fail(err)
+			}
+			defer conn.CloseNow()
+			conn.SetReadLimit(1 << 20)
+			for {
+				_, b, err := conn.Read(ctx)
+				if err != nil {
+					if ctx.Err() != nil {
+						_ = conn.Close(websocket.StatusNormalClosure, "")
+						return nil
+					}
+					if s := websocket.CloseStatus(err); s != -1 {
+						return fail(fmt.Errorf("the server closed the event stream: %v", err))
+					}
+					if errors.Is(err, context.Canceled) {
+						return nil
+					}
+					return fail(err)
+				}
+				if f.output == "json" {
+					fmt.Fprintf(f.stdout, "%s\n", b)
+					continue
+				}
+				var ev struct {
+					Type        string          `json:"type"`
+					Time        time.Time       `json:"time"`
+					LiveInputID string          `json:"live_input_id"`
+					Data        json.RawMessage `json:"data"`
+				}
+				if json.Unmarshal(b, &ev) != nil {
+					continue
+				}
+				extra := ""
+				var d struct {
+					Code, Message, Protocol, Remote string
+				}
+				if json.Unmarshal(ev.Data, &d) == nil {
+					for _, s := range []string{d.Code, d.Protocol, d.Remote} {
+						if s != "" {
+							extra += " " + s
+						}
+					}
+				}
+				fmt.Fprintf(f.stdout, "%s  %-24s %s%s\n", ev.Time.Local().Format("15:04:05.000"), ev.Type, ev.LiveInputID, extra)
+			}
+		},
+	}
+	f.register(c)
+	c.Flags().StringSliceVar(&types, "type", nil, "only these event types (repeatable or comma-separated)")
+	c.Flags().StringVar(&liveInput, "live-input", "", "only events of this live input")
+	return c
+}

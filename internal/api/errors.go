@@ -1,0 +1,152 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/mpegflow/mpegflow/internal/store"
+)
+
+// Error codes of the error envelope {"error": {"code", "message", "details"}}.
+// The set is stable: clients switch on the code, never on the message.
+const (
+	CodeInvalidJSON          = "invalid_json"           // 400: malformed, too deep, trailing data, wrong type
+	CodeUnknownField         = "unknown_field"          // 400: details.field names it
+	CodeValidation           = "validation_failed"      // 400: details.field names it
+	CodeInvalidCursor        = "invalid_cursor"         // 400
+	CodeInvalidParameter     = "invalid_parameter"      // 400: a query parameter; details.parameter
+	CodeUnauthorized         = "unauthorized"           // 401: missing, unknown or malformed token
+	CodeTokenRevoked         = "token_revoked"          // 401
+	CodeForbidden            = "forbidden"              // 403: details.required_scope
+	CodeNotFound             = "not_found"              // 404
+	CodeMethodNotAllowed     = "method_not_allowed"     // 405
+	CodeConflict             = "conflict"               // 409
+	CodeStaticLiveInput      = "static_live_input"      // 409: declared in the config file, read-only here
+	CodeNoPublisher          = "no_publisher"           // 409: the live input has no publisher
+	CodeIdempotencyInFlight  = "idempotency_in_flight"  // 409: the first request with this key still runs
+	CodePreconditionFailed   = "precondition_failed"    // 412: If-Match does not match
+	CodeBodyTooLarge         = "body_too_large"         // 413
+	CodeUnsupportedMediaType = "unsupported_media_type" // 415
+	CodeIdempotencyMismatch  = "idempotency_key_reused" // 422: same key, different body
+	CodeRateLimited          = "rate_limited"           // 429: Retry-After says when to try again
+	CodeInternal             = "internal"               // 500
+	CodeNotSupported         = "not_supported"          // 501: the runtime cannot do it
+)
+
+// Error is an API error: the code, the HTTP status and a message meant for
+// people. Handlers return it; writeError renders the envelope.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+	Details map[string]any
+	// RetryAfter, when positive, is sent as Retry-After (seconds).
+	RetryAfter time.Duration
+	// Allow, when set, is sent as the Allow header (405).
+	Allow string
+	err   error
+}
+
+func (e *Error) Error() string {
+	if e.err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.err)
+	}
+	return e.Code + ": " + e.Message
+}
+
+func (e *Error) Unwrap() error { return e.err }
+
+func apiErr(status int, code, msg string) *Error {
+	return &Error{Status: status, Code: code, Message: msg}
+}
+
+func fieldErr(code, field, msg string) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: code, Message: msg, Details: map[string]any{"field": field}}
+}
+
+func paramErr(param, msg string) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidParameter, Message: msg, Details: map[string]any{"parameter": param}}
+}
+
+func notFound(what string) *Error {
+	return apiErr(http.StatusNotFound, CodeNotFound, what+" not found")
+}
+
+// storeErr maps a store error onto the API's codes; unknown errors are 500.
+func storeErr(err error, what string) *Error {
+	var ae *Error
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.Is(err, store.ErrNotFound):
+		return notFound(what)
+	case errors.Is(err, store.ErrPrecondition):
+		return &Error{Status: http.StatusPreconditionFailed, Code: CodePreconditionFailed, Message: what + " changed since it was read; GET it again", err: err}
+	case errors.Is(err, store.ErrConflict):
+		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: what + " conflicts with an existing one", err: err}
+	}
+	return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error", err: err}
+}
+
+type envelope struct {
+	Error errorBody `json:"error"`
+}
+
+type errorBody struct {
+	Code    string         `json:"code"`
+	Message string         `json:"message"`
+	Details map[string]any `json:"details,omitempty"`
+}
+
+// writeError renders err as the error envelope. Errors that are not *Error
+// are internal: logged, and answered with a message that reveals nothing.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *Error
+	if !errors.As(err, &ae) {
+		ae = &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error", err: err}
+	}
+	if ae.Status >= 500 {
+		s.log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "code", ae.Code, "error", err)
+	} else {
+		s.log.Debug("api request refused", "method", r.Method, "path", r.URL.Path, "status", ae.Status, "code", ae.Code)
+	}
+	h := w.Header()
+	if ae.RetryAfter > 0 {
+		secs := int64((ae.RetryAfter + time.Second - 1) / time.Second)
+		h.Set("Retry-After", strconv.FormatInt(secs, 10))
+	}
+	if ae.Allow != "" {
+		h.Set("Allow", ae.Allow)
+	}
+	writeJSON(w, ae.Status, envelope{Error: errorBody{Code: ae.Code, Message: ae.Message, Details: ae.Details}})
+}
+
+// writeJSON writes v with status; v must marshal (API types always do).
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":{"code":"internal","message":"internal error"}}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// dataResponse is the success envelope of one object.
+type dataResponse struct {
+	Data any `json:"data"`
+}
+
+// listResponse is the success envelope of a list page.
+type listResponse struct {
+	Data       any    `json:"data"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}

@@ -1,0 +1,338 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mpegflow/mpegflow/internal/events"
+	"github.com/mpegflow/mpegflow/internal/store"
+)
+
+// List limits (?limit=).
+const (
+	DefaultLimit = 50
+	MaxLimit     = 1000
+	// maxScanPages bounds the store pages one filtered list request reads;
+	// a page may then hold fewer items than limit, with a next_cursor.
+	maxScanPages = 10
+	// filterPageSize is the store page size of a list filtered by a
+	// runtime status.
+	filterPageSize = 500
+)
+
+const updateAttempts = 3
+
+func parseLimit(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return DefaultLimit, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > MaxLimit {
+		return 0, paramErr("limit", "limit must be an integer from 1 to "+strconv.Itoa(MaxLimit))
+	}
+	return n, nil
+}
+
+func (s *Server) getInput(ctx context.Context, id string) (*store.LiveInput, error) {
+	if !validID(id) {
+		return nil, notFound("live input")
+	}
+	li, err := s.st.LiveInputs().Get(ctx, id)
+	if err != nil {
+		return nil, storeErr(err, "live input")
+	}
+	return li, nil
+}
+
+func (s *Server) writeInput(w http.ResponseWriter, r *http.Request, p *principal, status int, li *store.LiveInput) {
+	w.Header().Set("ETag", etag(li))
+	writeJSON(w, status, dataResponse{Data: s.toJSON(li, r, p.seesSecrets())})
+}
+
+// publish sends a live input event; its data is the live input without
+// secrets.
+func (s *Server) publish(t events.Type, li *store.LiveInput, r *http.Request) {
+	s.bus.Publish(events.New(t, li.ID, s.toJSON(li, r, false)))
+}
+
+func (s *Server) createLiveInput(w http.ResponseWriter, r *http.Request, p *principal) error {
+	body, err := readBody(w, r, true)
+	if err != nil {
+		return err
+	}
+	var req liveInputCreate
+	if err := decodeJSON(body, &req); err != nil {
+		return err
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	key := NewStreamKey()
+	li := &store.LiveInput{
+		ID: newID("li_", now), Meta: map[string]any{}, Enabled: true,
+		StreamKey: key, StreamKeyHash: HashSecret(key), SRTPassphrase: NewSRTPassphrase(),
+		Recording: store.Recording{Mode: store.RecordingOff}, AllowedOrigins: []string{},
+		CreatedAt: now, UpdatedAt: now, Version: 1,
+	}
+	req.apply(li)
+	if err := validateLiveInput(li); err != nil {
+		return err
+	}
+	if err := s.st.LiveInputs().Create(r.Context(), li); err != nil {
+		return storeErr(err, "live input")
+	}
+	s.log.Info("live input created", "live_input", li.ID, "token", p.tok.ID)
+	s.publish(events.LiveInputCreated, li, r)
+	w.Header().Set("Location", "/v1/live_inputs/"+li.ID)
+	s.writeInput(w, r, p, http.StatusCreated, li)
+	return nil
+}
+
+func (s *Server) getLiveInput(w http.ResponseWriter, r *http.Request, p *principal) error {
+	li, err := s.getInput(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	s.writeInput(w, r, p, http.StatusOK, li)
+	return nil
+}
+
+func (s *Server) listLiveInputs(w http.ResponseWriter, r *http.Request, p *principal) error {
+	q := r.URL.Query()
+	limit, err := parseLimit(r)
+	if err != nil {
+		return err
+	}
+	status, name := q.Get("status"), q.Get("name")
+	switch status {
+	case "", StatusIdle, StatusConnected, StatusReconnecting, StatusDisabled:
+	default:
+		return paramErr("status", "status must be one of idle, connected, reconnecting, disabled")
+	}
+	if len(name) > maxNameLen {
+		return paramErr("name", "name is too long")
+	}
+	scope := "live_inputs\x00" + status + "\x00" + name
+	after, err := s.cursors.decode(scope, q.Get("cursor"))
+	if err != nil {
+		return err
+	}
+	opts := store.ListOptions{Limit: limit, Name: name}
+	if status != "" {
+		enabled := status != StatusDisabled
+		opts.Enabled = &enabled
+		if enabled {
+			// The runtime status is not stored: read wider pages and filter.
+			opts.Limit = max(limit, filterPageSize)
+		}
+	}
+	secrets := p.seesSecrets()
+	out := make([]liveInputJSON, 0, min(limit, 64))
+	next := ""
+	for page := 0; ; page++ {
+		opts.After = after
+		rows, more, err := s.st.LiveInputs().List(r.Context(), opts)
+		if err != nil {
+			return storeErr(err, "live inputs")
+		}
+		full := false
+		for i, li := range rows {
+			after = li.ID
+			j := s.toJSON(li, r, secrets)
+			if status != "" && j.Status != status {
+				continue
+			}
+			out = append(out, j)
+			if len(out) == limit {
+				full = true
+				if i < len(rows)-1 || more {
+					next = after
+				}
+				break
+			}
+		}
+		if full || !more {
+			break
+		}
+		if page+1 >= maxScanPages {
+			next = after
+			break
+		}
+	}
+	resp := listResponse{Data: out}
+	if next != "" {
+		resp.NextCursor = s.cursors.encode(scope, next)
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// update reads live input id, lets change modify it, and stores it, retrying
+// on a concurrent update unless the client sent If-Match.
+func (s *Server) update(r *http.Request, id string, change func(li *store.LiveInput) error) (before, after *store.LiveInput, err error) {
+	for attempt := 0; ; attempt++ {
+		li, err := s.getInput(r.Context(), id)
+		if err != nil {
+			return nil, nil, err
+		}
+		if li.Static {
+			return nil, nil, apiErr(http.StatusConflict, CodeStaticLiveInput,
+				"live input "+li.ID+" is declared in the configuration file (live_inputs); change it there")
+		}
+		if err := checkIfMatch(r, li); err != nil {
+			return nil, nil, err
+		}
+		old := *li
+		if err := change(li); err != nil {
+			return nil, nil, err
+		}
+		li.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
+		err = s.st.LiveInputs().Update(r.Context(), li)
+		if errors.Is(err, store.ErrPrecondition) && r.Header.Get("If-Match") == "" && attempt+1 < updateAttempts {
+			continue
+		}
+		if err != nil {
+			return nil, nil, storeErr(err, "live input")
+		}
+		return &old, li, nil
+	}
+}
+
+func (s *Server) patchLiveInput(w http.ResponseWriter, r *http.Request, p *principal) error {
+	body, err := readBody(w, r, false)
+	if err != nil {
+		return err
+	}
+	if err := checkJSON(body); err != nil {
+		return err
+	}
+	before, li, err := s.update(r, r.PathValue("id"), func(li *store.LiveInput) error {
+		if err := applyMergePatch(li, body); err != nil {
+			return err
+		}
+		return validateLiveInput(li)
+	})
+	if err != nil {
+		return err
+	}
+	s.log.Info("live input updated", "live_input", li.ID, "token", p.tok.ID)
+	if before.Enabled && !li.Enabled {
+		// Stored first, so the reconnecting encoder is refused; then cut.
+		if err := s.rt.End(li.ID); err != nil && !errors.Is(err, ErrNotSupported) {
+			s.log.Warn("cannot end the broadcast of a disabled live input", "live_input", li.ID, "error", err)
+		}
+	}
+	s.publish(events.LiveInputUpdated, li, r)
+	s.writeInput(w, r, p, http.StatusOK, li)
+	return nil
+}
+
+func (s *Server) deleteLiveInput(w http.ResponseWriter, r *http.Request, p *principal) error {
+	li, err := s.getInput(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if li.Static {
+		return apiErr(http.StatusConflict, CodeStaticLiveInput,
+			"live input "+li.ID+" is declared in the configuration file (live_inputs); remove it there")
+	}
+	if err := checkIfMatch(r, li); err != nil {
+		return err
+	}
+	if err := s.st.LiveInputs().Delete(r.Context(), li.ID); err != nil {
+		return storeErr(err, "live input")
+	}
+	if err := s.rt.End(li.ID); err != nil && !errors.Is(err, ErrNotSupported) {
+		s.log.Warn("cannot end the broadcast of a deleted live input", "live_input", li.ID, "error", err)
+	}
+	s.log.Info("live input deleted", "live_input", li.ID, "token", p.tok.ID)
+	s.publish(events.LiveInputDeleted, li, r)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if _, err := readBody(w, r, true); err != nil {
+		return err
+	}
+	_, li, err := s.update(r, r.PathValue("id"), func(li *store.LiveInput) error {
+		key := NewStreamKey()
+		li.StreamKey, li.StreamKeyHash = key, HashSecret(key)
+		if li.SRTPassphrase != "" {
+			li.SRTPassphrase = NewSRTPassphrase()
+		}
+		now := s.now().UTC().Truncate(time.Microsecond)
+		li.KeysRotatedAt = &now
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.log.Info("live input keys rotated", "live_input", li.ID, "token", p.tok.ID)
+	for _, ss := range s.rt.Sessions(li.ID) {
+		if _, err := s.rt.Kick(ss.ID); err == nil {
+			s.bus.Publish(events.New(events.LiveInputErrored, li.ID, events.ErrorData{Code: "key_rotated", Message: "the stream key was rotated; the publisher was disconnected"}))
+		}
+	}
+	s.publish(events.LiveInputUpdated, li, r)
+	s.writeInput(w, r, p, http.StatusOK, li)
+	return nil
+}
+
+func (s *Server) completeLiveInput(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if _, err := readBody(w, r, true); err != nil {
+		return err
+	}
+	li, err := s.getInput(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if s.rt.Status(li.ID) == StatusIdle {
+		return apiErr(http.StatusConflict, CodeNoPublisher, "live input "+li.ID+" has no broadcast to complete")
+	}
+	if err := s.rt.End(li.ID); err != nil {
+		if errors.Is(err, ErrNotSupported) {
+			return apiErr(http.StatusNotImplemented, CodeNotSupported, "this daemon cannot end broadcasts")
+		}
+		return err
+	}
+	s.log.Info("live input broadcast completed", "live_input", li.ID, "token", p.tok.ID)
+	s.writeInput(w, r, p, http.StatusOK, li)
+	return nil
+}
+
+func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, _ *principal) error {
+	li, err := s.getInput(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	ss := s.rt.Sessions(li.ID)
+	if ss == nil {
+		ss = []Session{}
+	}
+	writeJSON(w, http.StatusOK, listResponse{Data: ss})
+	return nil
+}
+
+func (s *Server) kickSession(w http.ResponseWriter, r *http.Request, p *principal) error {
+	sid := r.PathValue("id")
+	if !validID(sid) || !strings.HasPrefix(sid, "ses_") {
+		return notFound("session")
+	}
+	liID, err := s.rt.Kick(sid)
+	switch {
+	case errors.Is(err, ErrNoSession):
+		return notFound("session")
+	case errors.Is(err, ErrNotSupported):
+		return apiErr(http.StatusNotImplemented, CodeNotSupported, "this daemon cannot disconnect publishers")
+	case err != nil:
+		return err
+	}
+	s.log.Info("publisher session kicked", "live_input", liID, "session", sid, "token", p.tok.ID)
+	s.bus.Publish(events.New(events.SessionKicked, liID, map[string]string{"session_id": sid}))
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,267 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/mpegflow/mpegflow/internal/events"
+)
+
+// The OpenAPI 3.1 document (https://spec.openapis.org/oas/v3.1.0) of the
+// API, served at GET /v1/openapi.json. TestOpenAPIMatchesRoutes checks that
+// it lists exactly the operations the server registers.
+
+type obj = map[string]any
+
+func ref(name string) obj { return obj{"$ref": "#/components/schemas/" + name} }
+
+func str(desc string) obj  { return obj{"type": "string", "description": desc} }
+func boolean(d string) obj { return obj{"type": "boolean", "description": d} }
+func integer(d string) obj { return obj{"type": "integer", "description": d} }
+func nullable(t string, d string) obj {
+	return obj{"type": []string{t, "null"}, "description": d}
+}
+func dateTime(d string) obj { return obj{"type": "string", "format": "date-time", "description": d} }
+func nullDateTime(d string) obj {
+	return obj{"type": []string{"string", "null"}, "format": "date-time", "description": d}
+}
+func object(props obj, required ...string) obj {
+	o := obj{"type": "object", "properties": props, "additionalProperties": false}
+	if len(required) > 0 {
+		o["required"] = required
+	}
+	return o
+}
+func arrayOf(items obj) obj { return obj{"type": "array", "items": items} }
+
+func jsonContent(schema obj) obj { return obj{"application/json": obj{"schema": schema}} }
+
+func dataOf(schema obj) obj {
+	return object(obj{"data": schema}, "data")
+}
+
+func listOf(schema obj) obj {
+	return object(obj{"data": arrayOf(schema), "next_cursor": str("Opaque; pass as ?cursor= for the next page. Absent on the last page.")}, "data")
+}
+
+func errResp(desc string) obj {
+	return obj{"description": desc, "content": jsonContent(ref("Error"))}
+}
+
+// operation describes one operation: status → description or schema.
+type operation struct {
+	id, summary, scope string
+	params             []obj
+	body               obj // request schema, nil = none
+	ok                 int
+	okSchema           obj // nil = no body
+	errs               []int
+	extraHeaders       obj
+}
+
+func param(name, in, desc string, schema obj, required bool) obj {
+	return obj{"name": name, "in": in, "description": desc, "schema": schema, "required": required}
+}
+
+func (o operation) render() obj {
+	out := obj{"operationId": o.id, "summary": o.summary}
+	if o.scope != "" {
+		out["security"] = []obj{{"bearer": []string{}}}
+		out["description"] = "Requires the scope `" + o.scope + "` (or a scope implying it)."
+	} else {
+		out["security"] = []obj{}
+	}
+	if len(o.params) > 0 {
+		out["parameters"] = o.params
+	}
+	if o.body != nil {
+		out["requestBody"] = obj{"required": true, "content": obj{
+			"application/json":             obj{"schema": o.body},
+			"application/merge-patch+json": obj{"schema": o.body},
+		}}
+	}
+	resps := obj{}
+	okr := obj{"description": http.StatusText(o.ok)}
+	if o.okSchema != nil {
+		okr["content"] = jsonContent(o.okSchema)
+	}
+	if o.extraHeaders != nil {
+		okr["headers"] = o.extraHeaders
+	}
+	resps[itoa(o.ok)] = okr
+	errs := o.errs
+	if o.scope != "" {
+		errs = append([]int{401, 403, 429}, errs...)
+	}
+	for _, c := range errs {
+		resps[itoa(c)] = errResp(http.StatusText(c))
+	}
+	out["responses"] = resps
+	return out
+}
+
+func itoa(i int) string {
+	b, _ := json.Marshal(i)
+	return string(b)
+}
+
+// openAPIOperations maps "METHOD /path" to its description.
+func openAPIOperations() map[string]operation {
+	idP := param("id", "path", "The resource id.", obj{"type": "string"}, true)
+	limit := param("limit", "query", "Page size, 1-1000; default 50.", obj{"type": "integer", "minimum": 1, "maximum": 1000, "default": 50}, false)
+	cursor := param("cursor", "query", "The next_cursor of the previous page; opaque, bound to the same filters.", obj{"type": "string"}, false)
+	idem := param("Idempotency-Key", "header", "A retry with the same key and body returns the first response (kept 24 h); with another body, 422.", obj{"type": "string", "maxLength": 255}, false)
+	ifMatch := param("If-Match", "header", "The ETag of the version the change is based on; 412 when it changed.", obj{"type": "string"}, false)
+	etagH := obj{"ETag": obj{"description": "The live input's version.", "schema": obj{"type": "string"}}}
+	li := ref("LiveInput")
+	return map[string]operation{
+		"GET /v1/openapi.json": {id: "getOpenAPI", summary: "This document.", ok: 200, okSchema: obj{"type": "object"}},
+		"GET /v1/live_inputs": {id: "listLiveInputs", summary: "List live inputs by id (creation order).", scope: ScopeLiveInputsRead,
+			params: []obj{limit, cursor,
+				param("status", "query", "Keep live inputs with this status.", obj{"type": "string", "enum": []string{StatusIdle, StatusConnected, StatusReconnecting, StatusDisabled}}, false),
+				param("name", "query", "Keep live inputs whose name contains this (case-insensitive).", obj{"type": "string"}, false)},
+			ok: 200, okSchema: listOf(li), errs: []int{400}},
+		"POST /v1/live_inputs": {id: "createLiveInput", summary: "Create a live input; its stream key is returned.", scope: ScopeLiveInputsWrite,
+			params: []obj{idem}, body: ref("LiveInputCreate"), ok: 201, okSchema: dataOf(li), extraHeaders: etagH, errs: []int{400, 409, 413, 415, 422}},
+		"GET /v1/live_inputs/{id}": {id: "getLiveInput", summary: "Get a live input.", scope: ScopeLiveInputsRead,
+			params: []obj{idP}, ok: 200, okSchema: dataOf(li), extraHeaders: etagH, errs: []int{404}},
+		"PATCH /v1/live_inputs/{id}": {id: "updateLiveInput", summary: "Change a live input (JSON merge patch, RFC 7396). enabled=false disconnects and refuses its publisher.", scope: ScopeLiveInputsWrite,
+			params: []obj{idP, ifMatch}, body: ref("LiveInputCreate"), ok: 200, okSchema: dataOf(li), extraHeaders: etagH, errs: []int{400, 404, 409, 412, 413, 415}},
+		"DELETE /v1/live_inputs/{id}": {id: "deleteLiveInput", summary: "Delete a live input; a running broadcast ends.", scope: ScopeLiveInputsWrite,
+			params: []obj{idP, ifMatch}, ok: 204, errs: []int{404, 409, 412}},
+		"POST /v1/live_inputs/{id}/rotate_key": {id: "rotateLiveInputKey", summary: "New stream key and SRT passphrase; the running publisher is disconnected.", scope: ScopeLiveInputsWrite,
+			params: []obj{idP, ifMatch, idem}, ok: 200, okSchema: dataOf(li), extraHeaders: etagH, errs: []int{404, 409, 412, 422}},
+		"POST /v1/live_inputs/{id}/complete": {id: "completeLiveInput", summary: "End the current broadcast now.", scope: ScopeLiveInputsWrite,
+			params: []obj{idP, idem}, ok: 200, okSchema: dataOf(li), errs: []int{404, 409, 422, 501}},
+		"GET /v1/live_inputs/{id}/sessions": {id: "listLiveInputSessions", summary: "The live publisher of a live input.", scope: ScopeLiveInputsRead,
+			params: []obj{idP}, ok: 200, okSchema: listOf(ref("Session")), errs: []int{404}},
+		"DELETE /v1/sessions/{id}": {id: "kickSession", summary: "Disconnect a publisher (it may reconnect).", scope: ScopeLiveInputsWrite,
+			params: []obj{idP}, ok: 204, errs: []int{404, 501}},
+		"GET /v1/tokens": {id: "listTokens", summary: "List API tokens (metadata only).", scope: ScopeTokensRead,
+			params: []obj{limit, cursor}, ok: 200, okSchema: listOf(ref("Token")), errs: []int{400}},
+		"POST /v1/tokens": {id: "createToken", summary: "Create an API token; the secret is in this response only. A token grants only scopes its creator holds.", scope: ScopeTokensWrite,
+			params: []obj{idem}, body: ref("TokenCreate"), ok: 201, okSchema: dataOf(ref("Token")), errs: []int{400, 413, 415, 422}},
+		"GET /v1/tokens/{id}": {id: "getToken", summary: "Get an API token's metadata.", scope: ScopeTokensRead,
+			params: []obj{idP}, ok: 200, okSchema: dataOf(ref("Token")), errs: []int{404}},
+		"DELETE /v1/tokens/{id}": {id: "revokeToken", summary: "Revoke an API token (idempotent).", scope: ScopeTokensWrite,
+			params: []obj{idP}, ok: 204, errs: []int{404}},
+		"GET /v1/events": {id: "streamEvents", summary: "WebSocket (RFC 6455): one JSON Event per text message. A client too slow to keep up is closed with 1008.", scope: ScopeEventsRead,
+			params: []obj{
+				param("type", "query", "Event types to keep; repeated or comma-separated.", obj{"type": "string"}, false),
+				param("live_input_id", "query", "Keep events of this live input.", obj{"type": "string"}, false)},
+			ok: 101, errs: []int{400}},
+	}
+}
+
+func openAPISchemas() obj {
+	recording := object(obj{
+		"mode":              obj{"type": "string", "enum": []string{"off", "automatic"}, "default": "off"},
+		"delete_after_days": obj{"type": "integer", "minimum": 0, "maximum": maxDeleteAfter, "description": "0 = keep"},
+	})
+	recordingIn := object(obj{
+		"mode":              obj{"type": []string{"string", "null"}, "enum": []any{"off", "automatic", nil}},
+		"delete_after_days": obj{"type": []string{"integer", "null"}, "minimum": 0, "maximum": maxDeleteAfter},
+	})
+	types := make([]string, 0, 8)
+	for _, t := range events.Types() {
+		types = append(types, string(t))
+	}
+	return obj{
+		"Error": object(obj{"error": object(obj{
+			"code":    obj{"type": "string", "enum": []string{CodeInvalidJSON, CodeUnknownField, CodeValidation, CodeInvalidCursor, CodeInvalidParameter, CodeUnauthorized, CodeTokenRevoked, CodeForbidden, CodeNotFound, CodeMethodNotAllowed, CodeConflict, CodeStaticLiveInput, CodeNoPublisher, CodeIdempotencyInFlight, CodePreconditionFailed, CodeBodyTooLarge, CodeUnsupportedMediaType, CodeIdempotencyMismatch, CodeRateLimited, CodeInternal, CodeNotSupported}},
+			"message": str("For people; may change."),
+			"details": obj{"type": "object", "description": "e.g. field, parameter, required_scope, etag"},
+		}, "code", "message")}, "error"),
+		"LiveInput": object(obj{
+			"id":                       str("Public id."),
+			"name":                     str(""),
+			"meta":                     obj{"type": "object", "description": "Free JSON object (16 KiB)."},
+			"enabled":                  boolean("false refuses publishers."),
+			"static":                   boolean("Declared in the configuration file: read-only here."),
+			"status":                   obj{"type": "string", "enum": []string{StatusIdle, StatusConnected, StatusReconnecting, StatusDisabled}},
+			"created_at":               dateTime(""),
+			"updated_at":               dateTime(""),
+			"last_connected_at":        nullDateTime(""),
+			"keys_rotated_at":          nullDateTime(""),
+			"reconnect_window_seconds": integer("0 = the daemon's default."),
+			"recording":                recording,
+			"require_signed_urls":      boolean(""),
+			"allowed_origins":          arrayOf(obj{"type": "string"}),
+			"version":                  integer("Incremented by every change; the ETag."),
+			"rtmp": obj{"type": []string{"object", "null"}, "properties": obj{
+				"url": str("OBS Server."), "stream_key": str("OBS Stream Key; only for tokens with live_inputs:write.")}},
+			"srt": obj{"type": []string{"object", "null"}, "properties": obj{
+				"url": str("With streamid and passphrase for tokens with live_inputs:write."), "stream_id": str(""), "passphrase": str("")}},
+			"whip":     obj{"type": []string{"object", "null"}, "properties": obj{"url": str("WHIP endpoint (RFC 9725); bearer token: the stream key.")}},
+			"playback": object(obj{"hls": str("Multivariant playlist."), "player": str("Player page.")}),
+		}, "id", "name", "meta", "enabled", "static", "status", "created_at", "updated_at", "version"),
+		"LiveInputCreate": object(obj{
+			"name":                     nullable("string", "Up to 256 characters."),
+			"meta":                     obj{"type": []string{"object", "null"}},
+			"enabled":                  obj{"type": "boolean", "default": true},
+			"reconnect_window_seconds": obj{"type": []string{"integer", "null"}, "minimum": 0, "maximum": maxReconnectSecs},
+			"recording":                recordingIn,
+			"require_signed_urls":      obj{"type": "boolean"},
+			"allowed_origins":          obj{"type": []string{"array", "null"}, "items": obj{"type": "string"}, "maxItems": maxAllowedOrigins},
+		}),
+		"Token": object(obj{
+			"id": str(""), "name": str(""), "prefix": str("The first characters of the secret."),
+			"scopes":       arrayOf(obj{"type": "string", "enum": Scopes()}),
+			"created_at":   dateTime(""),
+			"last_used_at": nullDateTime("Updated at most once a minute."),
+			"revoked_at":   nullDateTime(""),
+			"token":        str("The secret: in the creation response only."),
+		}, "id", "name", "prefix", "scopes", "created_at"),
+		"TokenCreate": object(obj{
+			"name":   str(""),
+			"scopes": arrayOf(obj{"type": "string", "enum": Scopes()}),
+		}, "name", "scopes"),
+		"Session": object(obj{
+			"id": str(""), "live_input_id": str(""), "protocol": obj{"type": "string", "enum": []string{"rtmp", "rtmps", "srt", "whip"}},
+			"remote": str(""), "started_at": dateTime(""), "bitrate_bps": integer(""),
+			"codecs": arrayOf(obj{"type": "string"}), "viewers": integer(""),
+		}),
+		"Event": object(obj{
+			"id": str(""), "type": obj{"type": "string", "enum": types}, "time": dateTime(""),
+			"live_input_id": str(""), "data": obj{"description": "live_input.created/updated/deleted: the LiveInput without secrets; errored: {code, message}; connected/disconnected: {protocol, remote}; session.kicked: {session_id}."},
+		}),
+	}
+}
+
+// OpenAPI returns the OpenAPI 3.1 document of the API.
+func OpenAPI() ([]byte, error) {
+	paths := obj{}
+	for key, o := range openAPIOperations() {
+		method, path, _ := strings.Cut(key, " ")
+		item, _ := paths[path].(obj)
+		if item == nil {
+			item = obj{}
+			paths[path] = item
+		}
+		item[strings.ToLower(method)] = o.render()
+	}
+	doc := obj{
+		"openapi": "3.1.0",
+		"info": obj{"title": "MpegFlow control API", "version": "1",
+			"description": "Live inputs, API tokens, sessions and events. Success: {\"data\": ...}; lists add next_cursor; errors: {\"error\": {code, message, details}}."},
+		"servers": []obj{{"url": "/"}},
+		"paths":   paths,
+		"components": obj{
+			"schemas":         openAPISchemas(),
+			"securitySchemes": obj{"bearer": obj{"type": "http", "scheme": "bearer", "description": "An API token (mf_...) or api.admin_token."}},
+		},
+	}
+	return json.MarshalIndent(doc, "", "  ")
+}
+
+func (s *Server) serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
+	b, err := OpenAPI()
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(b)
+}

@@ -1,0 +1,87 @@
+// Package events is MpegFlow's in-process event bus: typed events about live
+// inputs and sessions, published by the control API and the stream hub, and
+// consumed by WebSocket clients (GET /v1/events) and, later, webhooks.
+//
+// Publishing never blocks: every subscriber has its own bounded queue, and a
+// subscriber whose queue is full is cut off (its Done channel closes and Err
+// returns ErrSlow) instead of slowing the publisher or other subscribers.
+package events
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"time"
+)
+
+// Type names an event. The set is stable: clients and webhooks filter on it.
+type Type string
+
+// Event types.
+const (
+	// LiveInputCreated: a live input was created over the API.
+	LiveInputCreated Type = "live_input.created"
+	// LiveInputUpdated: a live input was changed (PATCH, rotate_key).
+	LiveInputUpdated Type = "live_input.updated"
+	// LiveInputDeleted: a live input was deleted.
+	LiveInputDeleted Type = "live_input.deleted"
+	// LiveInputConnected: a publisher connected and was accepted.
+	LiveInputConnected Type = "live_input.connected"
+	// LiveInputDisconnected: the publisher left; the reconnect window runs.
+	LiveInputDisconnected Type = "live_input.disconnected"
+	// LiveInputIdle: the broadcast ended (reconnect window passed, completed,
+	// or the daemon stopped).
+	LiveInputIdle Type = "live_input.idle"
+	// LiveInputErrored: a publisher was refused or cut; Data carries a code
+	// such as unsupported_codec or key_rotated.
+	LiveInputErrored Type = "live_input.errored"
+	// SessionKicked: a publisher session was ended over the API.
+	SessionKicked Type = "session.kicked"
+)
+
+// Types lists every event type, in documentation order.
+func Types() []Type {
+	return []Type{LiveInputCreated, LiveInputUpdated, LiveInputDeleted, LiveInputConnected,
+		LiveInputDisconnected, LiveInputIdle, LiveInputErrored, SessionKicked}
+}
+
+// Known reports whether t is one of Types.
+func Known(t Type) bool {
+	for _, k := range Types() {
+		if k == t {
+			return true
+		}
+	}
+	return false
+}
+
+// Event is one thing that happened. It is immutable once published: Data is
+// shared by every subscriber and must not be modified.
+type Event struct {
+	ID          string    `json:"id"`            // "evt_" + 32 hex digits; unique
+	Type        Type      `json:"type"`          //
+	Time        time.Time `json:"time"`          // UTC
+	LiveInputID string    `json:"live_input_id"` // "" when the event is about no live input
+	// Data is the event's payload, marshalled as JSON (for live_input.*
+	// resource events the API's live input object without secrets).
+	Data any `json:"data,omitempty"`
+}
+
+// New returns an event of type t about live input id, stamped now with a
+// fresh id.
+func New(t Type, liveInputID string, data any) Event {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return Event{ID: "evt_" + hex.EncodeToString(b[:]), Type: t, Time: time.Now().UTC(), LiveInputID: liveInputID, Data: data}
+}
+
+// ErrorData is the Data of live_input.errored.
+type ErrorData struct {
+	Code    string `json:"code"` // e.g. unsupported_codec, key_rotated, disabled
+	Message string `json:"message,omitempty"`
+}
+
+// ConnectionData is the Data of live_input.connected and .disconnected.
+type ConnectionData struct {
+	Protocol string `json:"protocol,omitempty"` // rtmp, rtmps, srt, whip
+	Remote   string `json:"remote,omitempty"`   // the publisher's address
+}
