@@ -99,6 +99,10 @@ type Config struct {
 	AuthFailures RateLimit
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Feature dependencies (signing.go, webhooks.go, videos.go).
+	Signing  SigningDeps
+	Webhooks WebhooksDeps
+	Videos   VideosDeps
 }
 
 // Server serves the control API.
@@ -172,6 +176,10 @@ func (s *Server) Patterns() []string {
 	return out
 }
 
+// routeFunc registers one operation: method, path pattern, required scope
+// ("" = public) and handler.
+type routeFunc func(method, path, scope string, h op)
+
 // op is one operation's handler: it returns nil after writing its
 // response, or an error that is rendered as the error envelope.
 type op func(w http.ResponseWriter, r *http.Request, p *principal) error
@@ -179,7 +187,7 @@ type op func(w http.ResponseWriter, r *http.Request, p *principal) error
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	methods := map[string][]string{}
-	handle := func(method, path, scope string, h op) {
+	var handle routeFunc = func(method, path, scope string, h op) {
 		pattern := method + " " + path
 		s.patterns = append(s.patterns, pattern)
 		methods[path] = append(methods[path], method)
@@ -201,6 +209,9 @@ func (s *Server) routes() http.Handler {
 	handle("GET", "/v1/tokens/{id}", tr, s.getToken)
 	handle("DELETE", "/v1/tokens/{id}", tw, s.revokeToken)
 	handle("GET", "/v1/events", ScopeEventsRead, s.streamEvents)
+	s.signingRoutes(handle)
+	s.webhooksRoutes(handle)
+	s.videosRoutes(handle)
 	// Another method on a known path: 405 with Allow.
 	for path, ms := range methods {
 		allow := strings.Join(ms, ", ")

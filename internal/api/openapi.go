@@ -232,7 +232,13 @@ func openAPISchemas() obj {
 // OpenAPI returns the OpenAPI 3.1 document of the API.
 func OpenAPI() ([]byte, error) {
 	paths := obj{}
-	for key, o := range openAPIOperations() {
+	ops := openAPIOperations()
+	for _, ext := range []map[string]operation{signingOperations(), webhooksOperations(), videosOperations()} {
+		for k, o := range ext {
+			ops[k] = o
+		}
+	}
+	for key, o := range ops {
 		method, path, _ := strings.Cut(key, " ")
 		item, _ := paths[path].(obj)
 		if item == nil {
@@ -248,7 +254,7 @@ func OpenAPI() ([]byte, error) {
 		"servers": []obj{{"url": "/"}},
 		"paths":   paths,
 		"components": obj{
-			"schemas":         openAPISchemas(),
+			"schemas":         allSchemas(),
 			"securitySchemes": obj{"bearer": obj{"type": "http", "scheme": "bearer", "description": "An API token (mf_...) or api.admin_token."}},
 		},
 	}
@@ -264,4 +270,15 @@ func (s *Server) serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	_, _ = w.Write(b)
+}
+
+// allSchemas merges the core schemas with the features'.
+func allSchemas() obj {
+	all := openAPISchemas()
+	for _, ext := range []obj{signingSchemas(), webhooksSchemas(), videosSchemas()} {
+		for k, v := range ext {
+			all[k] = v
+		}
+	}
+	return all
 }

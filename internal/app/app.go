@@ -65,16 +65,19 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
-	ctl, err := openControl(context.Background(), cfg, log, stdout)
+	a := &App{cfg: cfg, log: log, metrics: metrics.New(version), graphs: map[*stream.Stream]*pipeline.Graph{}}
+	ctl, err := openControl(context.Background(), cfg, log, stdout, a.featureDeps)
 	if err != nil {
+		a.closeFeatures()
 		return nil, err
 	}
 	dir := ctl.Directory()
-	a := &App{cfg: cfg, log: log, metrics: metrics.New(version), dir: dir, control: ctl, graphs: map[*stream.Stream]*pipeline.Graph{}}
+	a.dir, a.control = dir, ctl
 	a.gctx, a.gstop = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
 			a.closeListeners()
+			a.closeFeatures()
 			_ = ctl.Close()
 		}
 	}()
@@ -238,7 +241,10 @@ func (a *App) streamStarted(s *stream.Stream) {
 		log.Error("cannot package stream as HLS", "error", err)
 		return
 	}
-	g := pipeline.Start(a.gctx, s, a.log, sink)
+	// the default graph: source → HLS, plus the features' sinks
+	// (recording.go, transcode.go)
+	sinks := append([]pipeline.Sink{sink}, a.featureSinks(s)...)
+	g := pipeline.Start(a.gctx, s, a.log, sinks...)
 	a.gmu.Lock()
 	a.graphs[s] = g
 	a.gmu.Unlock()
@@ -290,6 +296,7 @@ func (a *App) Run(ctx context.Context) error {
 	if a.srt != nil {
 		serve("srt", func() error { return a.srt.Run(ictx) })
 	}
+	a.startFeatures(ictx, &wg)
 	a.ready.Store(true)
 	attrs := []any{"http", a.HTTPAddr().String(), "rtmp", a.RTMPAddr().String()}
 	if a.rtmps != nil {
@@ -347,6 +354,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.hls.Close()
 	wg.Wait()
+	a.closeFeatures()
 	return runErr
 }
 

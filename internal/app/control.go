@@ -54,7 +54,10 @@ type control struct {
 // the configuration (read-only over the API), makes sure an admin token
 // exists (a generated one is printed once to stdout, never logged), and
 // builds the API.
-func openControl(ctx context.Context, cfg *conf.Config, log *slog.Logger, stdout io.Writer) (_ *control, err error) {
+//
+// features, when not nil, builds the feature dependencies of the API
+// (signed playback, webhooks, videos) from the opened store and bus.
+func openControl(ctx context.Context, cfg *conf.Config, log *slog.Logger, stdout io.Writer, features func(store.Store, *events.Bus) (featureDeps, error)) (_ *control, err error) {
 	var st store.Store
 	if cfg.Store.PostgresURL != "" {
 		db, err := postgres.Open(ctx, cfg.Store.PostgresURL)
@@ -100,10 +103,19 @@ func openControl(ctx context.Context, cfg *conf.Config, log *slog.Logger, stdout
 	}
 	c := &control{log: log, st: st, bus: events.NewBus(), dir: &storeDirectory{lis: st.LiveInputs()}}
 	c.rt = &liveRuntime{bus: c.bus, lis: st.LiveInputs(), log: log, live: map[string]*liveState{}}
+	var fd featureDeps
+	if features != nil {
+		if fd, err = features(st, c.bus); err != nil {
+			return nil, err
+		}
+	}
 	c.api, err = api.New(api.Config{
 		Store: st, Bus: c.bus, Runtime: c.rt, Logger: log.With("component", "api"),
 		Endpoints: api.Endpoints{RTMP: cfg.RTMP.Address, SRT: cfg.SRT.Address, HTTP: cfg.HTTP.Address},
 		CursorKey: key,
+		Signing:   fd.Signing,
+		Webhooks:  fd.Webhooks,
+		Videos:    fd.Videos,
 	})
 	if err != nil {
 		return nil, err

@@ -33,7 +33,7 @@ func controlConfig(t *testing.T, dir string, inputs ...conf.LiveInput) *conf.Con
 func openTestControl(t *testing.T, cfg *conf.Config) (*control, string) {
 	t.Helper()
 	var out bytes.Buffer
-	c, err := openControl(context.Background(), cfg, slog.New(slog.DiscardHandler), &out)
+	c, err := openControl(context.Background(), cfg, slog.New(slog.DiscardHandler), &out, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,10 @@ func (a *App) routes() http.Handler {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		id := r.PathValue("id")
+		id, ok := a.authorizePlayback(w, r, r.PathValue("id"))
+		if !ok {
+			return
+		}
 		rest := r.PathValue("rest")
 		if rest == "" || rest == "publish" {
 			if _, err := a.dir.ByID(r.Context(), id); err != nil {

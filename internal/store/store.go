@@ -138,6 +138,9 @@ type Store interface {
 	LiveInputs() LiveInputs
 	Tokens() Tokens
 	Idempotency() Idempotency
+	SigningKeys() SigningKeys // signing.go
+	Webhooks() Webhooks       // webhooks.go
+	Videos() Videos           // videos.go
 	// SchemaVersion is the migration level of the database.
 	SchemaVersion(ctx context.Context) (int, error)
 	// Close releases the connections; idempotent.

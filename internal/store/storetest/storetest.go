@@ -35,6 +35,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LiveInputs", liveInputCases()},
 		{"Tokens", tokenCases()},
 		{"Idempotency", idempotencyCases()},
+		{"SigningKeys", signingCases()},
+		{"Webhooks", webhooksCases()},
+		{"Videos", videosCases()},
 		{"Store", storeCases()},
 	}
 	for _, g := range groups {

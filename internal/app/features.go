@@ -1,0 +1,74 @@
+package app
+
+import (
+	"context"
+	"net/http"
+	"sync"
+
+	"github.com/mpegflow/mpegflow/internal/api"
+	"github.com/mpegflow/mpegflow/internal/events"
+	"github.com/mpegflow/mpegflow/internal/pipeline"
+	"github.com/mpegflow/mpegflow/internal/store"
+	"github.com/mpegflow/mpegflow/internal/stream"
+)
+
+// featureDeps are the API dependencies the features build from the store.
+type featureDeps struct {
+	Signing  api.SigningDeps
+	Webhooks api.WebhooksDeps
+	Videos   api.VideosDeps
+}
+
+// featureDeps builds every feature from the opened store and event bus
+// (called by openControl, before the API is built).
+func (a *App) featureDeps(st store.Store, bus *events.Bus) (featureDeps, error) {
+	var fd featureDeps
+	var err error
+	if fd.Signing, err = a.initPlayback(st, bus); err != nil {
+		return fd, err
+	}
+	if fd.Webhooks, err = a.initWebhooks(st, bus); err != nil {
+		return fd, err
+	}
+	if fd.Videos, err = a.initRecording(st, bus); err != nil {
+		return fd, err
+	}
+	if err = a.initTranscode(); err != nil {
+		return fd, err
+	}
+	return fd, nil
+}
+
+// streamLike is the stream a feature's sinks read.
+type streamLike = *stream.Stream
+
+// featureSinks are the sinks the features add to a new stream's graph.
+func (a *App) featureSinks(s streamLike) []pipeline.Sink {
+	var out []pipeline.Sink
+	out = append(out, a.recordingSinks(s)...)
+	out = append(out, a.transcodeSinks(s)...)
+	return out
+}
+
+// startFeatures starts the features' background loops; each adds itself to
+// wg and returns when ctx is done.
+func (a *App) startFeatures(ctx context.Context, wg *sync.WaitGroup) {
+	a.startWebhooks(ctx, wg)
+	a.startRecording(ctx, wg)
+}
+
+// closeFeatures releases what the features hold; idempotent, safe on a
+// partly built App.
+func (a *App) closeFeatures() {
+	a.closeTranscode()
+	a.closeRecording()
+	a.closeWebhooks()
+	a.closePlayback()
+}
+
+// authorizePlayback decides whether the request may read the HLS tree of
+// the live input named in the path (an id, or a playback token in its
+// place). It returns the live input id, or writes the refusal and ok=false.
+func (a *App) authorizePlayback(w http.ResponseWriter, r *http.Request, idOrToken string) (id string, ok bool) {
+	return a.checkPlayback(w, r, idOrToken)
+}

@@ -1,0 +1,22 @@
+package app
+
+import (
+	"context"
+	"sync"
+
+	"github.com/mpegflow/mpegflow/internal/api"
+	"github.com/mpegflow/mpegflow/internal/events"
+	"github.com/mpegflow/mpegflow/internal/pipeline"
+	"github.com/mpegflow/mpegflow/internal/store"
+)
+
+// initRecording builds recording and the videos API (issue 8).
+func (a *App) initRecording(store.Store, *events.Bus) (api.VideosDeps, error) {
+	return api.VideosDeps{}, nil
+}
+
+func (a *App) recordingSinks(streamLike) []pipeline.Sink { return nil }
+
+func (a *App) startRecording(context.Context, *sync.WaitGroup) {}
+
+func (a *App) closeRecording() {}

@@ -1,0 +1,2 @@
+-- signed playback (issue 6): placeholder, the feature replaces it.
+SELECT 1;

@@ -1,0 +1,4 @@
+package storetest
+
+// webhooksCases is the conformance suite of store.Webhooks.
+func webhooksCases() []testCase { return nil }
