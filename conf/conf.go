@@ -35,6 +35,13 @@ type Config struct {
 	WebRTC     WebRTC      `yaml:"webrtc"`
 	Metrics    Metrics     `yaml:"metrics"`
 	HLS        HLS         `yaml:"hls"`
+	Playback   Playback    `yaml:"playback"`
+	GeoIP      GeoIP       `yaml:"geoip"`
+	Admission  Admission   `yaml:"admission"`
+	Webhooks   Webhooks    `yaml:"webhooks"`
+	Storage    Storage     `yaml:"storage"`
+	Recording  Recording   `yaml:"recording"`
+	Transcode  Transcode   `yaml:"transcode"`
 	LiveInputs []LiveInput `yaml:"live_inputs"`
 }
 
@@ -56,9 +63,10 @@ type Log struct {
 
 // HTTP configures the playback listener.
 type HTTP struct {
-	Address         string `yaml:"address"`           // default ":8080"
-	CORSAllowOrigin string `yaml:"cors_allow_origin"` // default "*"
-	HLSJSURL        string `yaml:"hlsjs_url"`         // default "" (embedded copy)
+	Address         string   `yaml:"address"`           // default ":8080"
+	CORSAllowOrigin string   `yaml:"cors_allow_origin"` // default "*"
+	HLSJSURL        string   `yaml:"hlsjs_url"`         // default "" (embedded copy)
+	TrustedProxies  []string `yaml:"trusted_proxies"`   // CIDRs; default none
 }
 
 // RTMP configures RTMP ingest.
@@ -100,6 +108,69 @@ type HLS struct {
 	SegmentDuration    Duration `yaml:"segment_duration"`     // default 2s
 	MaxSegmentDuration Duration `yaml:"max_segment_duration"` // default 10s; sets EXT-X-TARGETDURATION
 	PartDuration       Duration `yaml:"part_duration"`        // default 200ms
+}
+
+// Playback configures signed playback.
+type Playback struct {
+	TokenCacheSize int `yaml:"token_cache_size"` // default 100000
+}
+
+// GeoIP configures the country database.
+type GeoIP struct {
+	Database string `yaml:"database"` // MaxMind .mmdb path; default ""
+}
+
+// Admission configures the admission hooks.
+type Admission struct {
+	PublishURL string   `yaml:"publish_url"` // default ""
+	PlayURL    string   `yaml:"play_url"`    // default ""
+	Timeout    Duration `yaml:"timeout"`     // default 2s
+	OnError    string   `yaml:"on_error"`    // allow | deny; default deny
+}
+
+// Webhooks configures webhook delivery.
+type Webhooks struct {
+	Timeout      Duration `yaml:"timeout"`       // per attempt, default 10s
+	Workers      int      `yaml:"workers"`       // default 8
+	LogRetention Duration `yaml:"log_retention"` // default 168h
+}
+
+// Storage configures blob storage for recordings.
+type Storage struct {
+	Kind string `yaml:"kind"` // local | s3; default local
+	S3   S3     `yaml:"s3"`
+}
+
+// S3 configures S3-compatible object storage.
+type S3 struct {
+	Endpoint  string `yaml:"endpoint"`
+	Bucket    string `yaml:"bucket"`
+	Region    string `yaml:"region"` // default us-east-1
+	AccessKey string `yaml:"access_key"`
+	SecretKey string `yaml:"secret_key"`
+	UseTLS    bool   `yaml:"use_tls"` // default true
+}
+
+// Recording configures recordings.
+type Recording struct {
+	ThumbnailTimePct float64 `yaml:"thumbnail_time_pct"` // default 0.1
+}
+
+// Transcode configures ABR transcoding.
+type Transcode struct {
+	Encoder     string             `yaml:"encoder"`      // auto | nvenc | qsv | vaapi | videotoolbox | x264
+	VAAPIDevice string             `yaml:"vaapi_device"` // default /dev/dri/renderD128
+	Capacity    int                `yaml:"capacity"`     // concurrent ladders; 0 = cores/2, at least 1
+	Profiles    []TranscodeProfile `yaml:"profiles"`
+}
+
+// TranscodeProfile is one named rung of a ladder.
+type TranscodeProfile struct {
+	Name         string `yaml:"name"`
+	Height       int    `yaml:"height"`
+	VideoBitrate string `yaml:"video_bitrate"` // e.g. 3000k
+	MaxFPS       int    `yaml:"max_fps"`
+	Codec        string `yaml:"codec"` // h264 | hevc
 }
 
 // LiveInput is a live input declared in the configuration.

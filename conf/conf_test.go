@@ -58,6 +58,12 @@ func TestLoadErrors(t *testing.T) {
 		{"short key", "live_inputs:\n  - {id: a, stream_key: short}\n", nil, "live_inputs[0].stream_key"},
 		{"dup id", "live_inputs:\n  - {id: a, stream_key: auto}\n  - {id: a, stream_key: auto}\n", nil, "live_inputs[1].id: duplicate"},
 		{"bad id", "live_inputs:\n  - {id: \"../x\", stream_key: auto}\n", nil, "live_inputs[0].id"},
+		{"s3 without endpoint", "storage:\n  kind: s3\n", nil, "storage.s3.endpoint: required"},
+		{"bad encoder", "transcode:\n  encoder: gpu\n", nil, "transcode.encoder: must be one of"},
+		{"bad profile height", "transcode:\n  profiles:\n    - {name: x, height: 7, video_bitrate: 1M, max_fps: 30, codec: h264}\n", nil, "transcode.profiles[0].height"},
+		{"bad proxy", "http:\n  trusted_proxies: [nope]\n", nil, "http.trusted_proxies[0]"},
+		{"bad on_error", "admission:\n  on_error: maybe\n", nil, "admission.on_error"},
+		{"env float", "", []string{"MPEGFLOW_RECORDING_THUMBNAIL_TIME_PCT=2"}, "recording.thumbnail_time_pct: must be between 0 and 1"},
 		{"part vs segment", "hls:\n  segment_duration: 1s\n  part_duration: 600ms\n", nil, "at most half"},
 	}
 	for _, tt := range tests {

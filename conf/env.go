@@ -81,6 +81,12 @@ func setFromString(f reflect.Value, s string) error {
 			return fmt.Errorf("invalid boolean %q", s)
 		}
 		f.SetBool(b)
+	case f.Kind() == reflect.Float64:
+		x, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return fmt.Errorf("invalid number %q", s)
+		}
+		f.SetFloat(x)
 	case f.Kind() == reflect.Int:
 		n, err := strconv.Atoi(s)
 		if err != nil {

@@ -87,6 +87,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("hls.part_duration: must be at most half of hls.segment_duration (%s), got %s",
 			c.HLS.SegmentDuration, c.HLS.PartDuration)
 	}
+	if err := c.validateFeatures(); err != nil {
+		return err
+	}
 	ids := map[string]bool{}
 	keys := map[string]bool{}
 	for i, li := range c.LiveInputs {
@@ -143,4 +146,81 @@ func fmtDur(d time.Duration) string {
 		}
 	}
 	return s
+}
+
+var bitratePattern = regexp.MustCompile(`^[1-9][0-9]*[kM]?$`)
+
+func (c *Config) validateFeatures() error {
+	for i, p := range c.HTTP.TrustedProxies {
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			return fmt.Errorf("http.trusted_proxies[%d]: not a CIDR or IP: %q", i, p)
+		}
+	}
+	if c.Playback.TokenCacheSize < 0 {
+		return fmt.Errorf("playback.token_cache_size: must be >= 0, got %d", c.Playback.TokenCacheSize)
+	}
+	for key, u := range map[string]string{"admission.publish_url": c.Admission.PublishURL, "admission.play_url": c.Admission.PlayURL} {
+		if u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			return fmt.Errorf("%s: must be an http:// or https:// URL", key)
+		}
+	}
+	if err := checkDuration("admission.timeout", c.Admission.Timeout.D(), 50*time.Millisecond, 30*time.Second); err != nil {
+		return err
+	}
+	if c.Admission.OnError != "allow" && c.Admission.OnError != "deny" {
+		return fmt.Errorf("admission.on_error: must be allow or deny, got %q", c.Admission.OnError)
+	}
+	if err := checkDuration("webhooks.timeout", c.Webhooks.Timeout.D(), time.Second, 60*time.Second); err != nil {
+		return err
+	}
+	if c.Webhooks.Workers < 1 || c.Webhooks.Workers > 256 {
+		return fmt.Errorf("webhooks.workers: must be between 1 and 256, got %d", c.Webhooks.Workers)
+	}
+	if err := checkDuration("webhooks.log_retention", c.Webhooks.LogRetention.D(), time.Hour, 90*24*time.Hour); err != nil {
+		return err
+	}
+	switch c.Storage.Kind {
+	case "local":
+	case "s3":
+		if c.Storage.S3.Endpoint == "" {
+			return fmt.Errorf("storage.s3.endpoint: required when storage.kind is s3")
+		}
+		if c.Storage.S3.Bucket == "" {
+			return fmt.Errorf("storage.s3.bucket: required when storage.kind is s3")
+		}
+	default:
+		return fmt.Errorf("storage.kind: must be local or s3, got %q", c.Storage.Kind)
+	}
+	if p := c.Recording.ThumbnailTimePct; p < 0 || p > 1 {
+		return fmt.Errorf("recording.thumbnail_time_pct: must be between 0 and 1, got %g", p)
+	}
+	switch c.Transcode.Encoder {
+	case "auto", "nvenc", "qsv", "vaapi", "videotoolbox", "x264":
+	default:
+		return fmt.Errorf("transcode.encoder: must be one of auto, nvenc, qsv, vaapi, videotoolbox, x264, got %q", c.Transcode.Encoder)
+	}
+	if c.Transcode.Capacity < 0 {
+		return fmt.Errorf("transcode.capacity: must be >= 0, got %d", c.Transcode.Capacity)
+	}
+	names := map[string]bool{}
+	for i, p := range c.Transcode.Profiles {
+		k := fmt.Sprintf("transcode.profiles[%d]", i)
+		if !idPattern.MatchString(p.Name) || names[p.Name] {
+			return fmt.Errorf("%s.name: must be a unique name of letters, digits, '-' or '_', got %q", k, p.Name)
+		}
+		names[p.Name] = true
+		if p.Height < 144 || p.Height > 4320 || p.Height%2 != 0 {
+			return fmt.Errorf("%s.height: must be an even number between 144 and 4320, got %d", k, p.Height)
+		}
+		if !bitratePattern.MatchString(p.VideoBitrate) {
+			return fmt.Errorf("%s.video_bitrate: must be like 3000k or 5M, got %q", k, p.VideoBitrate)
+		}
+		if p.MaxFPS < 1 || p.MaxFPS > 240 {
+			return fmt.Errorf("%s.max_fps: must be between 1 and 240, got %d", k, p.MaxFPS)
+		}
+		if p.Codec != "h264" && p.Codec != "hevc" {
+			return fmt.Errorf("%s.codec: must be h264 or hevc, got %q", k, p.Codec)
+		}
+	}
+	return nil
 }
