@@ -86,6 +86,7 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 		PartDuration:       cfg.HLS.PartDuration.D(),
 		MaxSegmentDuration: cfg.HLS.MaxSegmentDuration.D(),
 		Metrics:            a.metrics,
+		OnSegment:          a.onSegment,
 		Logger:             log,
 	})
 	a.hub = stream.NewHub(stream.HubConfig{

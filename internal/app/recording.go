@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"github.com/mpegflow/mpegflow/hls"
 	"github.com/mpegflow/mpegflow/internal/api"
 	"github.com/mpegflow/mpegflow/internal/events"
 	"github.com/mpegflow/mpegflow/internal/pipeline"
@@ -14,6 +15,10 @@ import (
 func (a *App) initRecording(store.Store, *events.Bus) (api.VideosDeps, error) {
 	return api.VideosDeps{}, nil
 }
+
+// onSegment receives every completed HLS segment of every live stream
+// (hls.Hooks.OnSegmentComplete); it must not block.
+func (a *App) onSegment(liveInput string, seg hls.SegmentInfo) {}
 
 func (a *App) recordingSinks(streamLike) []pipeline.Sink { return nil }
 

@@ -35,6 +35,10 @@ type Config struct {
 	Linger  time.Duration
 	Metrics Metrics
 	Logger  *slog.Logger
+	// OnSegment, when set, receives every completed segment of every live
+	// stream with its bytes (the recorder); called from the muxer's write
+	// path, so it must not block.
+	OnSegment func(liveInput string, seg hls.SegmentInfo)
 }
 
 // Server routes HLS requests to the muxer of each live stream.
@@ -93,6 +97,9 @@ func (s *Server) Sink(st *stream.Stream) (pipeline.Sink, error) {
 		hooks.OnRequest = func(k hls.RequestKind, status int) { m.HLSRequest(k.String(), status) }
 		hooks.OnBlocked = m.HLSBlocked
 		hooks.OnSegment = func(string, time.Duration, int) { m.HLSSegment(id) }
+	}
+	if f := s.cfg.OnSegment; f != nil {
+		hooks.OnSegmentComplete = func(seg hls.SegmentInfo) { f(id, seg) }
 	}
 	mux, err := hls.NewMuxer(hls.MuxerConfig{
 		SegmentDuration:    s.cfg.SegmentDuration,

@@ -1,0 +1,2 @@
+-- transcoding (issue 9): placeholder, the feature replaces it.
+SELECT 1;
