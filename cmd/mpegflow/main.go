@@ -154,6 +154,16 @@ func quickstart(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(&b, "  Stream Key:  %s\n", e.StreamKey)
 		fmt.Fprintf(&b, "  ffmpeg:      ffmpeg -re -i INPUT -c:v libx264 -g 60 -c:a aac -f flv rtmp://%s/live/<Stream Key>\n", rtmpHP)
 		fmt.Fprintf(&b, "  HLS:         http://%s/live/%s/index.m3u8\n", httpHP, e.ID)
+		if cfg.SRT.Address != "" {
+			srtURL := fmt.Sprintf("srt://%s?streamid=publish:%s", hostPort(cfg.SRT.Address), e.StreamKey)
+			if e.SRTPassphrase != "" {
+				srtURL += "&passphrase=<srt_passphrase>"
+			}
+			fmt.Fprintf(&b, "  SRT:         %s\n", srtURL)
+		}
+		if cfg.WebRTC.UDPAddress != "" {
+			fmt.Fprintf(&b, "  WHIP:        http://%s/whip/%s  (Bearer token = Stream Key; browser: http://%s/live/%s/publish)\n", httpHP, e.ID, httpHP, e.ID)
+		}
 		fmt.Fprintf(&b, "  Player:      http://%s/live/%s/\n\n", httpHP, e.ID)
 	}
 	if cfg.Metrics.Address != "" {
