@@ -107,6 +107,7 @@ type Config struct {
 
 // Server serves the control API.
 type Server struct {
+	tokens  tokenCache
 	st      store.Store
 	bus     Bus
 	rt      Runtime

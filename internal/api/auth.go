@@ -102,7 +102,7 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 	if len(tok) < 16 || len(tok) > 256 {
 		return nil, fail(CodeUnauthorized, "invalid token")
 	}
-	t, err := s.st.Tokens().GetByHash(r.Context(), HashSecret(tok))
+	t, err := s.tokens.lookup(r.Context(), s.st.Tokens(), HashSecret(tok), s.now())
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fail(CodeUnauthorized, "invalid token")
 	}
