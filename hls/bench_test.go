@@ -2,9 +2,6 @@ package hls
 
 import (
 	"bytes"
-	"fmt"
-	"os"
-	"runtime/pprof"
 	"net"
 	"net/http/httptest"
 	"runtime"
@@ -45,18 +42,30 @@ func BenchmarkWriteVideo(b *testing.B) {
 //
 //	ms-to-last      part completion to the last response received by a client
 //	ms-server       part completion to the last handler returned (Hooks.OnRequest)
+//	cpu-ms          CPU time the process (server and clients) used in that window
 //	heap-B/waiter   heap growth per blocked request, both ends of the
 //	                connection included (the clients are raw connections in this process)
 //	stack-B/waiter  goroutine stack growth per blocked request (server and client)
 //
-// The clients read into buffers allocated before the part completes and do
-// not parse beyond the status line and Content-Length, and connections are
-// closed after the measurement, so the timed window is the server's fan-out
-// plus the unavoidable client reads on the same CPUs.
+// Every client first loads the playlist on its connection, as players do,
+// then sends the blocking request on the same keep-alive connection. The
+// clients read into buffers allocated once, do not parse beyond the status
+// line and Content-Length, and close their connections after the
+// measurement, so that the timed window is the server's fan-out plus the
+// unavoidable client reads on the same CPUs.
+//
+// In "shared" every player sends the same query; in "token" each carries its
+// own playback token (?token=N), which every URI of its playlist repeats.
 func BenchmarkFanout(b *testing.B) {
+	b.Run("shared", func(b *testing.B) { benchmarkFanout(b, false) })
+	b.Run("token", func(b *testing.B) { benchmarkFanout(b, true) })
+}
+
+func benchmarkFanout(b *testing.B, tokens bool) {
 	const waiters = 1000
-	var sumLast, sumServer time.Duration
+	var sumLast, sumServer, sumCPU time.Duration
 	var sumHeap, sumStack float64
+	bufs := make([]byte, waiters*fanoutBuf) // client read buffers, reused
 	for it := 0; it < b.N; it++ {
 		b.StopTimer()
 		var lastHandler atomic.Int64
@@ -76,9 +85,12 @@ func BenchmarkFanout(b *testing.B) {
 		m.mu.Lock()
 		msn, parts := r.progress()
 		m.mu.Unlock()
-		req := []byte("GET /v/media.m3u8?_HLS_msn=" + itoa(int(msn)) + "&_HLS_part=" + itoa(parts) + " HTTP/1.1\r\nHost: x\r\n\r\n")
+		blocking := "_HLS_msn=" + itoa(int(msn)) + "&_HLS_part=" + itoa(parts)
 		addr := srv.Listener.Addr().String()
 
+		// Twice: the second GC empties the sync.Pools that net/http keeps
+		// its connection buffers in, so that they count.
+		runtime.GC()
 		runtime.GC()
 		var before runtime.MemStats
 		runtime.ReadMemStats(&before)
@@ -88,7 +100,22 @@ func BenchmarkFanout(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if _, err := c.Write(req); err != nil {
+			// a player loads the playlist, then keeps the connection for
+			// blocking reloads
+			q := ""
+			if tokens {
+				q = "token=" + itoa(100000+i)
+			}
+			if _, err := c.Write([]byte("GET /v/media.m3u8?" + q + " HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+				b.Fatal(err)
+			}
+			if !readResponse(c, bufs[:fanoutBuf]) {
+				b.Fatal("warm-up request failed")
+			}
+			if q != "" {
+				q += "&"
+			}
+			if _, err := c.Write([]byte("GET /v/media.m3u8?" + q + blocking + " HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
 				b.Fatal(err)
 			}
 			conns[i] = c
@@ -102,7 +129,6 @@ func BenchmarkFanout(b *testing.B) {
 		sumHeap += float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / waiters
 		sumStack += float64(int64(after.StackInuse)-int64(before.StackInuse)) / waiters
 
-		bufs := make([]byte, waiters*fanoutBuf)
 		var wg sync.WaitGroup
 		var lastRecv atomic.Int64
 		var failed atomic.Int32
@@ -124,13 +150,8 @@ func BenchmarkFanout(b *testing.B) {
 			}(c, bufs[i*fanoutBuf:(i+1)*fanoutBuf:(i+1)*fanoutBuf])
 		}
 		runtime.Gosched()
-		var pf *os.File
-		if d := os.Getenv("FANPROF"); d != "" {
-			runtime.SetCPUProfileRate(2000)
-			pf, _ = os.Create(fmt.Sprintf("%s/w%d-%d.prof", d, b.N, it))
-			pprof.StartCPUProfile(pf)
-		}
 		b.StartTimer()
+		cpu0 := processCPU()
 		start := time.Now()
 		// complete the next part
 		dts := 10 * time.Second
@@ -139,14 +160,12 @@ func BenchmarkFanout(b *testing.B) {
 			_ = r.WriteVideo(VideoUnit{DTS: t, PTS: t, Wall: testWall.Add(t), NALUs: [][]byte{{0x41, 1, 2}}})
 		}
 		wg.Wait()
+		cpu := processCPU() - cpu0
 		b.StopTimer()
-		if pf != nil {
-			pprof.StopCPUProfile()
-			pf.Close()
-		}
 		if n := failed.Load(); n > 0 {
 			b.Fatalf("%d requests failed", n)
 		}
+		sumCPU += cpu
 		sumLast += time.Duration(lastRecv.Load() - start.UnixNano())
 		sumServer += time.Duration(lastHandler.Load() - start.UnixNano())
 		for _, c := range conns {
@@ -158,12 +177,13 @@ func BenchmarkFanout(b *testing.B) {
 	n := float64(b.N)
 	b.ReportMetric(float64(sumLast.Microseconds())/1000/n, "ms-to-last")
 	b.ReportMetric(float64(sumServer.Microseconds())/1000/n, "ms-server")
+	b.ReportMetric(float64(sumCPU.Microseconds())/1000/n, "cpu-ms")
 	b.ReportMetric(sumHeap/n, "heap-B/waiter")
 	b.ReportMetric(sumStack/n, "stack-B/waiter")
 }
 
 // fanoutBuf is the read buffer of one BenchmarkFanout client.
-const fanoutBuf = 16 << 10
+const fanoutBuf = 8 << 10
 
 // readResponse reads one HTTP/1.1 200 response with a Content-Length into buf
 // without allocating, leaving the connection open (keep-alive, as players do).

@@ -131,11 +131,36 @@ func (wt *waiter) done() {
 	}
 }
 
-func writePlaylist(w http.ResponseWriter, req *http.Request, data []byte) int {
+// headerValues are header values built once per muxer and assigned
+// straight into response header maps: no canonicalisation and no allocation
+// per response. Their capacity equals their length, so a wrapper that appends
+// to one gets a copy.
+type headerValues struct {
+	playlist, noCache, immutable, videoMP4, audioMP4, bytesRange []string
+}
+
+func newHeaderValues() headerValues {
+	v := func(s string) []string { return []string{s} }
+	return headerValues{
+		playlist:   v(contentTypePlaylist),
+		noCache:    v(cachePlaylist),
+		immutable:  v(cacheImmutable),
+		videoMP4:   v("video/mp4"),
+		audioMP4:   v("audio/mp4"),
+		bytesRange: v("bytes"),
+	}
+}
+
+// writePlaylist answers with a playlist; length is its Content-Length as a
+// header value, or nil to compute it.
+func (m *Muxer) writePlaylist(w http.ResponseWriter, req *http.Request, data []byte, length []string) int {
+	if length == nil {
+		length = []string{strconv.Itoa(len(data))}
+	}
 	h := w.Header()
-	h.Set("Content-Type", contentTypePlaylist)
-	h.Set("Cache-Control", cachePlaylist)
-	h.Set("Content-Length", strconv.Itoa(len(data)))
+	h["Content-Type"] = m.hdr.playlist
+	h["Cache-Control"] = m.hdr.noCache
+	h["Content-Length"] = length
 	w.WriteHeader(http.StatusOK)
 	if req.Method != http.MethodHead {
 		_, _ = w.Write(data)
@@ -181,7 +206,7 @@ func (m *Muxer) serveMultivariant(w http.ResponseWriter, req *http.Request) int 
 	}
 	data := m.appendMultivariant(make([]byte, 0, 512), d.carry)
 	m.mu.Unlock()
-	return writePlaylist(w, req, data)
+	return m.writePlaylist(w, req, data, nil)
 }
 
 // advancePartLimit is the Advance Part Limit of RFC 8216bis §6.2.5.2.
@@ -278,22 +303,52 @@ func (r *Rendition) serveMedia(w http.ResponseWriter, req *http.Request) (Reques
 			return kind, httpError(w, http.StatusServiceUnavailable)
 		}
 	}
-	data := r.playlistLocked(d.skip, d.carry)
+	t := r.mediaTemplateLocked(d.skip)
 	m.mu.Unlock()
-	return kind, writePlaylist(w, req, data)
-}
-
-func (r *Rendition) contentType() string {
-	if r.video != nil {
-		return "video/mp4"
+	if d.carry == "" {
+		return kind, m.writePlaylist(w, req, t.data, t.length)
 	}
-	return "audio/mp4"
+	return kind, m.writePlaylist(w, req, t.expand(d.carry), nil)
 }
 
-func serveBytes(w http.ResponseWriter, req *http.Request, ctype string, rs io.ReadSeeker) int {
+func (r *Rendition) contentType() []string {
+	if r.video != nil {
+		return r.m.hdr.videoMP4
+	}
+	return r.m.hdr.audioMP4
+}
+
+// serveChunks answers with the concatenation of chunks. A plain GET or HEAD
+// is written directly (parts are what every player's preload-hint request
+// waits for); byte ranges and conditional requests go through
+// http.ServeContent.
+func (m *Muxer) serveChunks(w http.ResponseWriter, req *http.Request, ctype []string, chunks ...[]byte) int {
 	h := w.Header()
-	h.Set("Content-Type", ctype)
-	h.Set("Cache-Control", cacheImmutable)
+	h["Content-Type"] = ctype
+	h["Cache-Control"] = m.hdr.immutable
+	if req.Header.Get("Range") != "" || req.Header.Get("If-Range") != "" ||
+		req.Header.Get("If-Match") != "" || req.Header.Get("If-None-Match") != "" ||
+		req.Header.Get("If-Modified-Since") != "" || req.Header.Get("If-Unmodified-Since") != "" {
+		return serveContent(w, req, newChunksReader(chunks))
+	}
+	n := 0
+	for _, c := range chunks {
+		n += len(c)
+	}
+	h["Accept-Ranges"] = m.hdr.bytesRange
+	h["Content-Length"] = []string{strconv.Itoa(n)}
+	w.WriteHeader(http.StatusOK)
+	if req.Method != http.MethodHead {
+		for _, c := range chunks {
+			if _, err := w.Write(c); err != nil {
+				break
+			}
+		}
+	}
+	return http.StatusOK
+}
+
+func serveContent(w http.ResponseWriter, req *http.Request, rs io.ReadSeeker) int {
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	http.ServeContent(sw, req, "", time.Time{}, rs)
 	return sw.status
@@ -318,7 +373,7 @@ func (r *Rendition) serveInit(w http.ResponseWriter, req *http.Request, id uint6
 	if data == nil {
 		return httpError(w, http.StatusNotFound)
 	}
-	return serveBytes(w, req, ctype, newChunksReader([][]byte{data}))
+	return m.serveChunks(w, req, ctype, data)
 }
 
 func (r *Rendition) serveSegment(w http.ResponseWriter, req *http.Request, msn uint64) int {
@@ -333,7 +388,7 @@ func (r *Rendition) serveSegment(w http.ResponseWriter, req *http.Request, msn u
 	if s.inMemory {
 		chunks := s.partData()
 		m.mu.Unlock()
-		return serveBytes(w, req, ctype, newChunksReader(chunks))
+		return m.serveChunks(w, req, ctype, chunks...)
 	}
 	stored := s.stored
 	m.mu.Unlock()
@@ -345,7 +400,9 @@ func (r *Rendition) serveSegment(w http.ResponseWriter, req *http.Request, msn u
 		return httpError(w, http.StatusNotFound)
 	}
 	defer f.Close()
-	return serveBytes(w, req, ctype, f)
+	w.Header()["Content-Type"] = ctype
+	w.Header()["Cache-Control"] = m.hdr.immutable
+	return serveContent(w, req, f)
 }
 
 // servePart serves a part; a request for the part named by the preload hint
@@ -365,7 +422,7 @@ func (r *Rendition) servePart(w http.ResponseWriter, req *http.Request, id uint6
 			data := p.data
 			ctype := r.contentType()
 			m.mu.Unlock()
-			return serveBytes(w, req, ctype, newChunksReader([][]byte{data}))
+			return m.serveChunks(w, req, ctype, data)
 		}
 		if id < r.nextPartID || m.ended || id > r.nextPartID+uint64(m.advancePartLimit()) {
 			m.mu.Unlock()

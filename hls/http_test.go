@@ -317,3 +317,27 @@ func TestVODPlaylist(t *testing.T) {
 		}
 	}
 }
+
+// The carried query string is spliced into every URI of the media playlist
+// rendered once without it (mediaTemplate), skip modes included.
+func TestPlaylistQuerySplice(t *testing.T) {
+	m, _ := NewMuxer(MuxerConfig{})
+	defer m.Close()
+	r, _ := m.AddRendition(RenditionConfig{Name: "v", Video: testH264(t), Audio: testAAC()})
+	m.AddRendition(RenditionConfig{Name: "a", Audio: testAAC()})
+	feed(t, r, feedSpec{frameDur: time.Second / 30, gop: 2 * time.Second, audio: true, duration: 90 * time.Second}, testH264(t))
+	for _, skip := range []string{"", "_HLS_skip=YES&", "_HLS_skip=v2&"} {
+		_, _, plain := get(t, m, "v/media.m3u8?"+skip)
+		_, _, tok := get(t, m, "v/media.m3u8?"+skip+"token=a%20b&x=1")
+		want := string(plain)
+		for _, suffix := range []string{`.m4s"`, `.mp4"`, `.m3u8"`, ".m4s\n"} {
+			want = strings.ReplaceAll(want, suffix, suffix[:len(suffix)-1]+"?token=a%20b&x=1"+suffix[len(suffix)-1:])
+		}
+		if string(tok) != want {
+			t.Fatalf("skip %q: with query\n%s\nwant\n%s", skip, tok, want)
+		}
+		if skip != "" && !strings.Contains(want, "#EXT-X-SKIP") {
+			t.Fatalf("skip %q: no EXT-X-SKIP", skip)
+		}
+	}
+}

@@ -74,6 +74,7 @@ type SegmentInfo struct {
 // (RFC 8216bis). All methods are safe for concurrent use.
 type Muxer struct {
 	cfg            MuxerConfig
+	hdr            headerValues
 	targetDuration time.Duration // whole seconds
 	window         time.Duration
 
@@ -96,6 +97,9 @@ type Muxer struct {
 	hasVideoRen bool
 	haveBase    bool
 	base        time.Duration // offset from input to output timestamps
+	// the last timestamp reset: renditions share its offset (rebaseOffsetLocked)
+	rebaseSeq    uint64
+	rebaseOffset time.Duration
 }
 
 // NewMuxer returns a Muxer. Close releases it.
@@ -125,6 +129,7 @@ func NewMuxer(cfg MuxerConfig) (*Muxer, error) {
 	td := time.Duration(math.Ceil(cfg.MaxSegmentDuration.Seconds())) * time.Second
 	m := &Muxer{
 		cfg:            cfg,
+		hdr:            newHeaderValues(),
 		targetDuration: td,
 		window:         max(cfg.PlaylistWindow, 6*td+4*cfg.SegmentDuration, cfg.DVRWindow),
 		done:           make(chan struct{}),

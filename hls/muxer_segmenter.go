@@ -44,7 +44,7 @@ func (r *Rendition) writeVideoLocked(u *VideoUnit) {
 	}
 	if r.rebase {
 		if r.lastEnd > 0 {
-			r.offset = r.lastEnd - u.DTS
+			r.offset = r.rebaseOffsetLocked(u.DTS)
 		}
 		r.rebase = false
 	}
@@ -57,7 +57,7 @@ func (r *Rendition) writeVideoLocked(u *VideoUnit) {
 		if delta < 0 || delta > m.cfg.MaxTimestampJump {
 			// timestamp reset or jump: a discontinuity, the timeline continues
 			r.flushLocked()
-			r.offset = r.lastEnd - u.DTS
+			r.offset = r.rebaseOffsetLocked(u.DTS)
 			dts, pts = u.DTS+r.offset, u.PTS+r.offset
 			r.nextDisc = true
 			r.waitKey = true
@@ -267,7 +267,7 @@ func (r *Rendition) writeAudioLocked(u *AudioUnit) {
 
 	if r.rebase {
 		if r.lastEnd > 0 {
-			r.offset = r.lastEnd - u.PTS
+			r.offset = r.rebaseOffsetLocked(u.PTS)
 		}
 		r.rebase = false
 	}
@@ -277,7 +277,7 @@ func (r *Rendition) writeAudioLocked(u *AudioUnit) {
 		switch {
 		case diff < -2*dur || fromTicks(diff, a.timescale) > m.cfg.MaxTimestampJump:
 			r.flushLocked()
-			r.offset = r.lastEnd - u.PTS
+			r.offset = r.rebaseOffsetLocked(u.PTS)
 			t = toTicks(u.PTS+r.offset, a.timescale)
 			r.nextDisc = true
 			r.aSynced = false
@@ -294,25 +294,74 @@ func (r *Rendition) writeAudioLocked(u *AudioUnit) {
 		r.aNext = t
 		r.aSynced = true
 	}
-	fd := fromTicks(dur, a.timescale)
 	if m.partTarget == 0 {
-		r.aWaited += fd
-		if m.hasVideoRen && r.aWaited < m.cfg.SegmentDuration {
-			r.aNext += dur // wait for the video to fix PART-TARGET
+		r.aWaited += fromTicks(dur, a.timescale)
+		if m.hasVideoRen && r.aWaited < m.cfg.SegmentDuration && len(r.aHeld) < maxHeldAudio {
+			// PART-TARGET is fitted to the video's frame rate: hold the
+			// frame until a video rendition fixes it
+			r.aHeld = append(r.aHeld, heldAudio{ticks: r.aNext, dur: dur, wall: u.Wall, frame: append([]byte(nil), u.Frame...)})
+			r.aNext += dur
 			return
 		}
+	}
+	r.placeHeldAudioLocked()
+	r.placeAudioLocked(dur, u.Wall, u.Frame)
+}
+
+// maxHeldAudio bounds the audio frames an audio-only rendition holds while
+// waiting for PART-TARGET (a few seconds of AAC or Opus).
+const maxHeldAudio = 512
+
+// heldAudio is an audio frame of an audio-only rendition held until
+// PART-TARGET is known.
+type heldAudio struct {
+	ticks, dur int64
+	wall       time.Time
+	frame      []byte
+}
+
+// placeHeldAudioLocked places the held frames of an audio-only rendition,
+// fixing PART-TARGET from their frame duration if nothing else has.
+func (r *Rendition) placeHeldAudioLocked() {
+	if len(r.aHeld) == 0 {
+		return
+	}
+	held := r.aHeld
+	r.aHeld = nil
+	if r.m.partTarget == 0 {
+		r.m.decidePartTargetLocked(fromTicks(held[0].dur, r.audio.timescale))
+	}
+	next := r.aNext
+	for i, h := range held {
+		if i > 0 && h.ticks != r.aNext {
+			r.closePartLocked(fromTicks(r.aNext, r.audio.timescale)) // a gap
+		}
+		r.aNext = h.ticks
+		r.placeAudioLocked(h.dur, h.wall, h.frame)
+	}
+	r.aNext = next
+}
+
+// placeAudioLocked places a frame of dur ticks at r.aNext in an audio-only
+// rendition, cutting parts and segments.
+func (r *Rendition) placeAudioLocked(dur int64, wall time.Time, frame []byte) {
+	m := r.m
+	a := r.audio
+	ft := &r.frag[r.aIdx]
+	fd := fromTicks(dur, a.timescale)
+	if m.partTarget == 0 {
 		m.decidePartTargetLocked(fd)
 	}
 	if r.cur == nil {
-		r.startSegmentLocked(fromTicks(r.aNext, a.timescale), u.Wall)
+		r.startSegmentLocked(fromTicks(r.aNext, a.timescale), wall)
 	}
 	if !r.partOpen {
 		r.partOpen = true
 		r.aBase = r.aNext
 		r.partStart = fromTicks(r.aNext, a.timescale)
 	}
-	ft.samples = append(ft.samples, sampleMeta{duration: uint32(dur), size: uint32(len(u.Frame)), sync: true})
-	ft.data = append(ft.data, u.Frame...)
+	ft.samples = append(ft.samples, sampleMeta{duration: uint32(dur), size: uint32(len(frame)), sync: true})
+	ft.data = append(ft.data, frame...)
 	r.aNext += dur
 	end := fromTicks(r.aNext, a.timescale)
 	if end-r.partStart+fd > m.partTarget {
@@ -321,6 +370,44 @@ func (r *Rendition) writeAudioLocked(u *AudioUnit) {
 			r.closeSegmentLocked()
 		}
 	}
+}
+
+// rebaseOffsetLocked returns the offset from input to output time for a
+// rendition whose timestamps were reset (ts is its first input timestamp
+// after the reset). Renditions of one stream see the same reset (a publisher
+// reconnecting) and must keep one timeline, or a separate audio rendition
+// drifts from the video: the first to see it puts the new timeline after
+// the end of every rendition's media, and the others take that offset when
+// it lands them within a part duration of their own end.
+func (r *Rendition) rebaseOffsetLocked(ts time.Duration) time.Duration {
+	m := r.m
+	if m.rebaseSeq != 0 && r.rebaseSeq != m.rebaseSeq {
+		if d := ts + m.rebaseOffset - r.lastEnd; d >= -m.cfg.PartDuration && d <= m.cfg.PartDuration {
+			r.rebaseSeq = m.rebaseSeq
+			return m.rebaseOffset
+		}
+	}
+	end := r.lastEnd
+	for _, o := range m.renditions {
+		end = max(end, o.contentEndLocked())
+	}
+	m.rebaseSeq++
+	m.rebaseOffset = end - ts
+	r.rebaseSeq = m.rebaseSeq
+	return m.rebaseOffset
+}
+
+// contentEndLocked is the output time at which the media a rendition has
+// been given ends.
+func (r *Rendition) contentEndLocked() time.Duration {
+	end := r.lastEnd
+	if r.pv.valid {
+		end = max(end, r.pv.dts+r.nominalFrameDur())
+	}
+	if r.vIdx < 0 && r.aSynced {
+		end = max(end, fromTicks(r.aNext, r.audio.timescale))
+	}
+	return end
 }
 
 func abs64(v int64) int64 {
@@ -334,6 +421,7 @@ func abs64(v int64) int64 {
 // segment in progress.
 func (r *Rendition) flushLocked() {
 	m := r.m
+	r.placeHeldAudioLocked()
 	if r.pv.valid {
 		dur := r.nominalFrameDur()
 		if m.partTarget == 0 {

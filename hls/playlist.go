@@ -18,39 +18,64 @@ func appendQuery(b []byte, q string) []byte {
 	return append(append(b, '?'), q...)
 }
 
-// playlistCacheEntry is one rendered media playlist, valid while the muxer
-// version is unchanged. Blocked requests woken by one part all render the
-// same playlist; the cache makes that one rendering.
-type playlistCacheEntry struct {
+// mediaTemplate is a media playlist rendered once per muxer version and skip
+// mode, without the carried query string: cuts are the offsets at which
+// "?"+query goes (every URI it lists). Blocked requests woken by one part all
+// answer from the same template, a request without a query string writes its
+// bytes as they are, and one with a query (a playback token per player)
+// splices it in without holding the muxer lock. A template is never modified.
+type mediaTemplate struct {
 	version uint64
-	skip    skipMode
-	query   string
 	data    []byte
+	cuts    []int32
+	length  []string // Content-Length of data, a header value
 }
 
-// playlistLocked returns the media playlist; the slice is never modified.
-func (r *Rendition) playlistLocked(skip skipMode, q string) []byte {
+// mediaTemplateLocked returns the current media playlist template.
+func (r *Rendition) mediaTemplateLocked(skip skipMode) *mediaTemplate {
 	v := r.m.version
-	for i := range r.cache {
-		e := &r.cache[i]
-		if e.data != nil && e.version == v && e.skip == skip && e.query == q {
-			return e.data
+	if t := r.tmpl[skip]; t != nil && t.version == v {
+		return t
+	}
+	size, ncuts := 1024, 16
+	for _, t := range r.tmpl {
+		if t != nil {
+			size = max(size, len(t.data)+256)
+			ncuts = max(ncuts, len(t.cuts)+8)
 		}
 	}
-	size := 1024
-	for i := range r.cache {
-		size = max(size, len(r.cache[i].data)+256)
+	t := &mediaTemplate{version: v, cuts: make([]int32, 0, ncuts)}
+	t.data = r.appendMediaPlaylist(make([]byte, 0, size), skip, &t.cuts)
+	t.length = []string{strconv.Itoa(len(t.data))}
+	r.tmpl[skip] = t
+	return t
+}
+
+// expand returns the playlist with the query q carried onto every URI.
+func (t *mediaTemplate) expand(q string) []byte {
+	if q == "" {
+		return t.data
 	}
-	data := r.appendMediaPlaylist(make([]byte, 0, size), skip, q)
-	e := &r.cache[r.cacheNext%uint8(len(r.cache))]
-	r.cacheNext++
-	*e = playlistCacheEntry{version: v, skip: skip, query: q, data: data}
-	return data
+	b := make([]byte, 0, len(t.data)+len(t.cuts)*(1+len(q)))
+	prev := 0
+	for _, c := range t.cuts {
+		b = append(b, t.data[prev:c]...)
+		b = append(append(b, '?'), q...)
+		prev = int(c)
+	}
+	return append(b, t.data[prev:]...)
+}
+
+// markQuery records the offset where the carried query string goes.
+func markQuery(b []byte, cuts *[]int32) []byte {
+	*cuts = append(*cuts, int32(len(b)))
+	return b
 }
 
 // appendMediaPlaylist writes the media playlist of the rendition
-// (RFC 8216bis §4.4.3, §4.4.4, §4.4.5), or its delta update (§4.4.5.2, §6.2.5.1).
-func (r *Rendition) appendMediaPlaylist(b []byte, skip skipMode, q string) []byte {
+// (RFC 8216bis §4.4.3, §4.4.4, §4.4.5), or its delta update (§4.4.5.2,
+// §6.2.5.1), recording in cuts where the carried query string goes.
+func (r *Rendition) appendMediaPlaylist(b []byte, skip skipMode, cuts *[]int32) []byte {
 	m := r.m
 	td := m.targetDuration
 	pt := m.partTarget
@@ -117,7 +142,7 @@ func (r *Rendition) appendMediaPlaylist(b []byte, skip skipMode, q string) []byt
 			b = append(b, `#EXT-X-MAP:URI="init`...)
 			b = strconv.AppendInt(b, int64(s.initID), 10)
 			b = append(b, ".mp4"...)
-			b = appendQuery(b, q)
+			b = markQuery(b, cuts)
 			b = append(b, "\"\n"...)
 			prevInit = s.initID
 		}
@@ -131,7 +156,7 @@ func (r *Rendition) appendMediaPlaylist(b []byte, skip skipMode, q string) []byt
 				b = append(b, `,URI="part`...)
 				b = strconv.AppendUint(b, p.id, 10)
 				b = append(b, ".m4s"...)
-				b = appendQuery(b, q)
+				b = markQuery(b, cuts)
 				b = append(b, '"')
 				if p.independent {
 					b = append(b, ",INDEPENDENT=YES"...)
@@ -145,7 +170,7 @@ func (r *Rendition) appendMediaPlaylist(b []byte, skip skipMode, q string) []byt
 			b = append(b, ",\nseg"...)
 			b = strconv.AppendUint(b, s.msn, 10)
 			b = append(b, ".m4s"...)
-			b = appendQuery(b, q)
+			b = markQuery(b, cuts)
 			b = append(b, '\n')
 		}
 	}
@@ -153,7 +178,7 @@ func (r *Rendition) appendMediaPlaylist(b []byte, skip skipMode, q string) []byt
 		b = append(b, `#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part`...)
 		b = strconv.AppendUint(b, r.nextPartID, 10)
 		b = append(b, ".m4s"...)
-		b = appendQuery(b, q)
+		b = markQuery(b, cuts)
 		b = append(b, "\"\n"...)
 	}
 	for _, o := range m.renditions {
@@ -167,7 +192,7 @@ func (r *Rendition) appendMediaPlaylist(b []byte, skip skipMode, q string) []byt
 		b = append(b, `#EXT-X-RENDITION-REPORT:URI="../`...)
 		b = append(b, o.name...)
 		b = append(b, "/media.m3u8"...)
-		b = appendQuery(b, q)
+		b = markQuery(b, cuts)
 		b = append(b, `",LAST-MSN=`...)
 		b = strconv.AppendUint(b, msn, 10)
 		b = append(b, ",LAST-PART="...)

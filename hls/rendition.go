@@ -64,14 +64,15 @@ type Rendition struct {
 	aSynced      bool
 	aBase        int64 // ticks of the first queued audio sample
 	aWaited      time.Duration
+	aHeld        []heldAudio // audio-only: frames held until PART-TARGET is known
+	rebaseSeq    uint64      // the muxer rebase this rendition's offset comes from
 
 	// statistics for the multivariant playlist
 	stats renditionStats
 
 	events pendingEvents
 
-	cache     [4]playlistCacheEntry
-	cacheNext uint8
+	tmpl [3]*mediaTemplate // by skipMode
 }
 
 type renditionStats struct {
