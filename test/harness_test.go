@@ -21,6 +21,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -88,9 +89,14 @@ func e2eTest(t *testing.T) {
 	requireTools(t, "ffmpeg", "ffprobe")
 }
 
-// buildBinary builds ./cmd/mpegflow once per test run and returns its path.
+// buildBinary builds ./cmd/mpegflow once per test run and returns its path,
+// or returns $E2E_MPEGFLOW_BIN when set (a binary built beforehand, e.g. to
+// test a snapshot while the working tree is being edited).
 func buildBinary(t testing.TB) string {
 	t.Helper()
+	if p := os.Getenv("E2E_MPEGFLOW_BIN"); p != "" {
+		return p
+	}
 	buildOnce.Do(func() {
 		buildDir, buildErr = os.MkdirTemp("", "mpegflow-e2e-")
 		if buildErr != nil {
@@ -141,6 +147,8 @@ func randomHex(n int) string {
 // liveInput is one entry of live_inputs.
 type liveInput struct {
 	ID, Key, Name string
+	// SRTPassphrase, when set, is written as srt_passphrase (10-79 characters).
+	SRTPassphrase string
 }
 
 func newInput(id string) liveInput {
@@ -205,6 +213,9 @@ func (c daemonConfig) yaml(httpAddr, rtmpAddr, metricsAddr, srtAddr, webrtcAddr,
 	b.WriteString("live_inputs:\n")
 	for _, in := range c.Inputs {
 		fmt.Fprintf(&b, "  - id: %s\n    stream_key: %s\n    name: %s\n", q(in.ID), q(in.Key), q(in.Name))
+		if in.SRTPassphrase != "" {
+			fmt.Fprintf(&b, "    srt_passphrase: %s\n", q(in.SRTPassphrase))
+		}
 	}
 	return b.String()
 }
@@ -354,6 +365,22 @@ func (d *daemon) URL(path string) string { return "http://" + d.HTTP + path }
 // RTMPURL returns the publish URL for a stream key.
 func (d *daemon) RTMPURL(key string) string { return "rtmp://" + d.RTMP + "/live/" + key }
 
+// SRTURL returns an SRT caller URL for the daemon's SRT listener (or addr,
+// when not empty, e.g. a relay in front of it) with the given stream id and
+// passphrase (omitted when empty), as ffmpeg's libsrt takes it.
+func (d *daemon) SRTURL(addr, streamID, passphrase string) string {
+	if addr == "" {
+		addr = d.SRT
+	}
+	v := url.Values{}
+	v.Set("streamid", streamID)
+	if passphrase != "" {
+		v.Set("passphrase", passphrase)
+		v.Set("pbkeylen", "16")
+	}
+	return "srt://" + addr + "?" + v.Encode()
+}
+
 // PlaylistURL returns the multivariant playlist URL of a live input.
 func (d *daemon) PlaylistURL(id string) string { return d.URL("/live/" + id + "/index.m3u8") }
 
@@ -480,6 +507,8 @@ type publisher struct {
 type publishOpts struct {
 	Seconds float64 // -t
 	NoAudio bool
+	// Format is the output muxer: "flv" (default, RTMP) or "mpegts" (SRT).
+	Format string
 }
 
 // publish starts ffmpeg publishing a 640x360 30 fps test pattern with a 440 Hz
@@ -500,7 +529,10 @@ func publish(ctx context.Context, t *testing.T, url string, o publishOpts) *publ
 	if !o.NoAudio {
 		args = append(args, "-c:a", "aac", "-b:a", "96k")
 	}
-	args = append(args, "-f", "flv", url)
+	if o.Format == "" {
+		o.Format = "flv"
+	}
+	args = append(args, "-f", o.Format, url)
 	p := &publisher{stderr: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.CommandContext(ctx, "ffmpeg", args...)
 	p.cmd.Stderr = p.stderr

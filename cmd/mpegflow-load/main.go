@@ -1,11 +1,17 @@
-// Command mpegflow-load is MpegFlow's load tool: N RTMP publishers (ffmpeg
-// looping a generated 720p30 2.5 Mb/s H.264 + AAC file in real time) and M
+// Command mpegflow-load is MpegFlow's load tool: N publishers (-protocol
+// rtmp or srt: ffmpeg looping a generated 720p30 2.5 Mb/s H.264 + AAC file
+// in real time, as FLV over RTMP or MPEG-TS over SRT; -protocol whip:
+// in-process pion WHIP sessions looping 720p30 2.5 Mb/s H.264 baseline +
+// Opus, as a browser sends) and M
 // LL-HLS readers that follow blocking playlist reloads and fetch every part,
 // measuring part availability latency, errors and, when it starts the
 // daemon itself (or is given its -pid), the server's CPU and peak RSS.
 //
 //	mpegflow-load -daemon ./mpegflow -publishers 2 -readers 10 -duration 30s
+//	mpegflow-load -daemon ./mpegflow -protocol srt -publishers 20 -readers 20 -duration 30s
+//	mpegflow-load -daemon ./mpegflow -protocol whip -publishers 5 -readers 20 -duration 30s
 //	mpegflow-load -http http://127.0.0.1:8080 -rtmp rtmp://127.0.0.1:1935/live -keys demo:KEY -readers 20
+//	mpegflow-load -http http://127.0.0.1:8080 -protocol srt -srt 127.0.0.1:8890 -keys demo:KEY -publishers 1
 //
 // It prints a table and, last, one JSON line. It exits 1 on setup failure
 // and 2 on bad flags, 0 otherwise (errors during the run are reported, not fatal).
@@ -39,13 +45,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		keys    string
 		verbose bool
 	)
-	fs.IntVar(&cfg.Publishers, "publishers", 1, "RTMP publishers (one live input each)")
+	fs.IntVar(&cfg.Publishers, "publishers", 1, "publishers (one live input each)")
+	fs.StringVar(&cfg.Protocol, "protocol", "rtmp", "publishers' protocol: rtmp, srt (ffmpeg, MPEG-TS) or whip (in-process pion, H.264 baseline + Opus)")
 	fs.IntVar(&cfg.Readers, "readers", 10, "LL-HLS readers, spread round-robin over the publishers' streams")
 	fs.DurationVar(&cfg.Duration, "duration", 60*time.Second, "measured period")
 	fs.DurationVar(&cfg.Warmup, "warmup", 10*time.Second, "warm-up before the measured period")
 	fs.StringVar(&cfg.DaemonPath, "daemon", "", "start this mpegflow binary on free loopback ports and measure its CPU and peak RSS")
 	fs.StringVar(&cfg.HTTPURL, "http", "", "HTTP base URL of a running daemon, e.g. http://127.0.0.1:8080")
 	fs.StringVar(&cfg.RTMPURL, "rtmp", "", "RTMP base URL of a running daemon, e.g. rtmp://127.0.0.1:1935/live")
+	fs.StringVar(&cfg.SRTAddr, "srt", "", "SRT listener (UDP host:port) of a running daemon, e.g. 127.0.0.1:8890")
 	fs.StringVar(&keys, "keys", "", "live inputs of a running daemon: id:stream_key,...")
 	fs.IntVar(&cfg.PID, "pid", 0, "process id of a running daemon, to sample its CPU and peak RSS")
 	fs.IntVar(&cfg.Media.BFrames, "bframes", 2, "x264 B-frames in the test file; 0 also sets -tune zerolatency")
@@ -75,8 +83,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			cfg.Inputs = append(cfg.Inputs, loadtest.Input{ID: id, Key: key})
 		}
 	}
-	if cfg.DaemonPath != "" && (cfg.HTTPURL != "" || cfg.RTMPURL != "" || keys != "") {
-		fmt.Fprintln(stderr, "mpegflow-load: -daemon excludes -http, -rtmp and -keys")
+	if cfg.DaemonPath != "" && (cfg.HTTPURL != "" || cfg.RTMPURL != "" || cfg.SRTAddr != "" || keys != "") {
+		fmt.Fprintln(stderr, "mpegflow-load: -daemon excludes -http, -rtmp, -srt and -keys")
+		return 2
+	}
+	switch cfg.Protocol {
+	case "rtmp", "srt", "whip":
+	default:
+		fmt.Fprintf(stderr, "mpegflow-load: -protocol: want rtmp, srt or whip, got %q\n", cfg.Protocol)
 		return 2
 	}
 	level := slog.LevelInfo

@@ -12,6 +12,8 @@ func TestFlagErrors(t *testing.T) {
 		{"-keys", "nocolon"},
 		{"-daemon", "./mpegflow", "-http", "http://x"},
 		{"extra"},
+		{"-protocol", "rtsp"},
+		{"-daemon", "./mpegflow", "-srt", "127.0.0.1:8890"},
 	} {
 		var stderr strings.Builder
 		if code := run(args, io.Discard, &stderr); code != 2 {

@@ -19,9 +19,12 @@ func printTable(w io.Writer, r *loadtest.Report) {
 		}
 		return fmt.Sprintf("%.1f %s", *v, unit)
 	}
-	fmt.Fprintf(tw, "load\t%d publishers (B-frames %d), %d readers, %.1f s measured\n", r.Publishers, r.BFrames, r.Readers, r.DurationS)
+	fmt.Fprintf(tw, "load\t%d %s publishers (B-frames %d), %d readers, %.1f s measured\n", r.Publishers, r.Protocol, r.BFrames, r.Readers, r.DurationS)
 	fmt.Fprintf(tw, "server CPU\t%s\n", opt(r.CPUPctOneCore, "% of one core"))
 	fmt.Fprintf(tw, "server peak RSS\t%s\n", opt(r.PeakRSSMB, "MB"))
+	if r.TreeCPUPct != nil {
+		fmt.Fprintf(tw, "server + children\tCPU %s, peak RSS %s (ffmpeg the daemon runs)\n", opt(r.TreeCPUPct, "% of one core"), opt(r.TreePeakRSSMB, "MB"))
+	}
 	l := r.PartLatencyMS
 	fmt.Fprintf(tw, "part latency\tp50 %.1f  p95 %.1f  p99 %.1f  max %.1f  min %.1f ms  (n=%d)\n", l.P50, l.P95, l.P99, l.Max, l.Min, l.N)
 	rate := 0.0
@@ -34,7 +37,7 @@ func printTable(w io.Writer, r *loadtest.Report) {
 	if len(r.WarmupErrors) > 0 {
 		fmt.Fprintf(tw, "warm-up errors\t%s\n", kinds(r.WarmupErrors))
 	}
-	fmt.Fprintf(tw, "client CPU\tload tool %.1f%%, ffmpeg publishers %.1f%% of one core\n", r.ClientCPUPct, r.PublisherCPUPct)
+	fmt.Fprintf(tw, "client CPU\tload tool %.1f%% (WHIP publishers run in it), ffmpeg publishers %.1f%% of one core\n", r.ClientCPUPct, r.PublisherCPUPct)
 	fmt.Fprintf(tw, "host CPU\t%.1f%% of one core busy (%d cores); %.1f%% by other processes\n", r.HostCPUPct, r.HostCores, r.OtherCPUPct)
 	if r.DaemonShutdownS != nil {
 		fmt.Fprintf(tw, "daemon shutdown\t%.2f s after SIGTERM\n", *r.DaemonShutdownS)

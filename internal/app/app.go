@@ -39,8 +39,11 @@ type App struct {
 	metrics *metrics.Metrics
 	dir     auth.Directory
 	control *control
+	pb      *playbackState // playback.go (issue 6)
 	hub     *stream.Hub
 	hls     *hlsout.Server
+	// transcode is ABR transcoding (transcode.go, issue 9)
+	transcode *transcodeFeature
 
 	httpLn, metricsLn   net.Listener
 	httpSrv, metricsSrv *http.Server
@@ -49,6 +52,8 @@ type App struct {
 	srt                 *srt.Server  // nil when srt.address is ""
 
 	ready atomic.Bool
+	rec   *recording    // recording.go (issue 8); nil when not built
+	wh    *webhookState // webhooks.go (issue 7); nil when not built
 
 	gmu    sync.Mutex
 	graphs map[*stream.Stream]*pipeline.Graph
@@ -71,7 +76,7 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 		a.closeFeatures()
 		return nil, err
 	}
-	dir := ctl.Directory()
+	dir := a.wrapDirectory(ctl.Directory())
 	a.dir, a.control = dir, ctl
 	a.gctx, a.gstop = context.WithCancel(context.Background())
 	defer func() {
@@ -125,14 +130,15 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 	}
 	if cfg.WebRTC.UDPAddress != "" {
 		a.whip, err = whip.New(whip.Config{
-			UDPAddress: cfg.WebRTC.UDPAddress,
-			NAT1To1IPs: cfg.WebRTC.NAT1To1IPs,
-			Directory:  dir,
-			Hub:        a.hub,
-			Takeover:   cfg.RTMP.OnDuplicate == "replace",
-			CORSOrigin: cfg.HTTP.CORSAllowOrigin,
-			Metrics:    a.metrics,
-			Logger:     log,
+			UDPAddress:       cfg.WebRTC.UDPAddress,
+			KeyframeInterval: cfg.HLS.SegmentDuration.D(),
+			NAT1To1IPs:       cfg.WebRTC.NAT1To1IPs,
+			Directory:        dir,
+			Hub:              a.hub,
+			Takeover:         cfg.RTMP.OnDuplicate == "replace",
+			CORSOrigin:       cfg.HTTP.CORSAllowOrigin,
+			Metrics:          a.metrics,
+			Logger:           log,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("webrtc.udp_address: %w", err)
@@ -340,6 +346,7 @@ func (a *App) Run(ctx context.Context) error {
 	if a.metricsSrv != nil {
 		_ = a.metricsSrv.Shutdown(sctx)
 	}
+	a.closeWebhooks() // the shutdown's events reach the webhook outbox before the store closes
 	if err := a.control.Close(); err != nil {
 		a.log.Warn("closing the store", "error", err)
 	}

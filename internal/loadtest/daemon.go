@@ -41,6 +41,7 @@ type DaemonConfig struct {
 type Daemon struct {
 	HTTPURL string // http://127.0.0.1:PORT
 	RTMPURL string // rtmp://127.0.0.1:PORT/live
+	SRTAddr string // 127.0.0.1:PORT (UDP)
 	Inputs  []Input
 
 	cmd     *exec.Cmd
@@ -64,9 +65,14 @@ func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	udp, err := freeUDPPorts(2)
+	if err != nil {
+		return nil, err
+	}
 	d := &Daemon{
 		HTTPURL: fmt.Sprintf("http://127.0.0.1:%d", ports[0]),
 		RTMPURL: fmt.Sprintf("rtmp://127.0.0.1:%d/live", ports[1]),
+		SRTAddr: fmt.Sprintf("127.0.0.1:%d", udp[0]),
 		exited:  make(chan struct{}),
 		logPath: filepath.Join(cfg.Dir, "daemon.log"),
 	}
@@ -77,9 +83,10 @@ func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 		fmt.Fprintf(&y, "  reconnect_window: %q\n", cfg.ReconnectWindow.String())
 	}
 	fmt.Fprintf(&y, "metrics:\n  address: \"127.0.0.1:%d\"\n", ports[2])
-	// UDP listeners on ephemeral ports so the daemon never collides with
-	// another one on this machine.
-	y.WriteString("srt:\n  address: \"127.0.0.1:0\"\nwebrtc:\n  udp_address: \"127.0.0.1:0\"\n")
+	// UDP listeners on ports that were free a moment ago, so that the
+	// daemon never collides with another one on this machine and the SRT
+	// publishers know where to call.
+	fmt.Fprintf(&y, "srt:\n  address: \"127.0.0.1:%d\"\nwebrtc:\n  udp_address: \"127.0.0.1:%d\"\n", udp[0], udp[1])
 	fmt.Fprintf(&y, "data_dir: %q\n", filepath.Join(cfg.Dir, "data"))
 	if cfg.SegmentDuration > 0 || cfg.PartDuration > 0 {
 		y.WriteString("hls:\n")
@@ -120,7 +127,7 @@ func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 		d.waitErr = d.cmd.Wait()
 		close(d.exited)
 	}()
-	cfg.Log.Info("daemon started", "pid", d.cmd.Process.Pid, "http", d.HTTPURL, "rtmp", d.RTMPURL, "config", confPath)
+	cfg.Log.Info("daemon started", "pid", d.cmd.Process.Pid, "http", d.HTTPURL, "rtmp", d.RTMPURL, "srt", d.SRTAddr, "config", confPath)
 	if err := d.waitReady(ctx, cfg.ReadyTimeout); err != nil {
 		_, _ = d.Stop()
 		return nil, fmt.Errorf("%w\ndaemon log:\n%s", err, d.LogTail(3000))
@@ -209,6 +216,25 @@ func freePorts(n int) ([]int, error) {
 		}
 		ls = append(ls, l)
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+func freeUDPPorts(n int) ([]int, error) {
+	var ports []int
+	var cs []net.PacketConn
+	defer func() {
+		for _, c := range cs {
+			c.Close()
+		}
+	}()
+	for range n {
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("free udp port: %w", err)
+		}
+		cs = append(cs, c)
+		ports = append(ports, c.LocalAddr().(*net.UDPAddr).Port)
 	}
 	return ports, nil
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/mpegflow/mpegflow/internal/ingest/whip/whiptest"
 )
 
 // MediaSpec describes the generated test file.
@@ -89,4 +91,81 @@ func tail(b []byte, n int) string {
 		b = b[len(b)-n:]
 	}
 	return string(b)
+}
+
+// WHIPMedia is the media a WHIP publisher loops: what a browser sends.
+type WHIPMedia struct {
+	H264 []byte   // Annex B access units, 30 fps, no B-frames
+	Opus [][]byte // 20 ms packets
+}
+
+// EnsureWHIPMedia returns 30 s of 720p30 H.264 constrained baseline (no
+// B-frames, 2.5 Mb/s CBR, 2 s GOP, Annex B) and Opus (48 kHz stereo 64 kb/s,
+// 20 ms frames) made from lavfi testsrc2 and sine, generating the two files
+// once into the cache.
+func EnsureWHIPMedia(ctx context.Context, spec MediaSpec, log *slog.Logger) (*WHIPMedia, error) {
+	if spec.FFmpeg == "" {
+		spec.FFmpeg = "ffmpeg"
+	}
+	dir := spec.CacheDir
+	if dir == "" {
+		d, err := os.UserCacheDir()
+		if err != nil {
+			d = os.TempDir()
+		}
+		dir = filepath.Join(d, "mpegflow-load")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("media cache: %w", err)
+	}
+	gen := func(name string, args ...string) (string, error) {
+		path := filepath.Join(dir, name)
+		if st, err := os.Stat(path); err == nil && st.Size() > 0 {
+			return path, nil
+		}
+		tmp, err := os.CreateTemp(dir, name+".*.tmp")
+		if err != nil {
+			return "", fmt.Errorf("media cache: %w", err)
+		}
+		tmp.Close()
+		defer os.Remove(tmp.Name())
+		log.Info("generating WHIP test media (once)", "path", path)
+		args = append([]string{"-hide_banner", "-nostdin", "-loglevel", "error", "-y"}, args...)
+		args = append(args, tmp.Name())
+		if out, err := exec.CommandContext(ctx, spec.FFmpeg, args...).CombinedOutput(); err != nil {
+			return "", fmt.Errorf("generate media with %s: %w: %s", spec.FFmpeg, err, tail(out, 2000))
+		}
+		if err := os.Rename(tmp.Name(), path); err != nil {
+			return "", fmt.Errorf("media cache: %w", err)
+		}
+		return path, nil
+	}
+	vpath, err := gen(fmt.Sprintf("testsrc2-720p30-h264baseline-2500k-gop60-30s-v%d.h264", mediaVersion),
+		"-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30", "-t", "30",
+		"-c:v", "libx264", "-preset", "veryfast", "-profile:v", "baseline", "-pix_fmt", "yuv420p", "-bf", "0",
+		"-tune", "zerolatency",
+		"-b:v", "2500k", "-minrate", "2500k", "-maxrate", "2500k", "-bufsize", "2500k", "-x264-params", "nal-hrd=cbr",
+		"-g", "60", "-keyint_min", "60", "-sc_threshold", "0",
+		"-bsf:v", "h264_mp4toannexb", "-f", "h264")
+	if err != nil {
+		return nil, err
+	}
+	apath, err := gen(fmt.Sprintf("sine-opus-48k-stereo-64k-20ms-30s-v%d.ogg", mediaVersion),
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "30", "-ac", "2",
+		"-c:a", "libopus", "-b:a", "64k", "-frame_duration", "20", "-f", "ogg")
+	if err != nil {
+		return nil, err
+	}
+	m := &WHIPMedia{}
+	if m.H264, err = os.ReadFile(vpath); err != nil {
+		return nil, fmt.Errorf("media: %w", err)
+	}
+	ogg, err := os.ReadFile(apath)
+	if err != nil {
+		return nil, fmt.Errorf("media: %w", err)
+	}
+	if m.Opus, err = whiptest.ReadOggOpus(ogg); err != nil {
+		return nil, fmt.Errorf("media %s: %w", apath, err)
+	}
+	return m, nil
 }

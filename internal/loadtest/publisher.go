@@ -12,8 +12,9 @@ import (
 	"time"
 )
 
-// Publisher pushes a media file to an RTMP URL in real time, looping it
-// forever: ffmpeg -re -stream_loop -1 -i FILE -c copy -f flv URL. ffmpeg
+// Publisher pushes a media file to an RTMP or SRT URL in real time, looping
+// it forever: ffmpeg -re -stream_loop -1 -i FILE -c copy -f flv URL (RTMP)
+// or -f mpegts 'srt://HOST:PORT?streamid=publish:KEY' (SRT). ffmpeg
 // runs in its own process group under exec.CommandContext and dies with
 // the load tool (Pdeathsig). If it exits early it is restarted after a
 // second and the exit is counted as a "publisher_exit" error.
@@ -21,6 +22,8 @@ type Publisher struct {
 	FFmpeg string // default "ffmpeg"
 	File   string
 	URL    string
+	// Format is ffmpeg's output format: "flv" (default, RTMP) or "mpegts" (SRT).
+	Format string
 	Stats  *Stats
 	Log    *slog.Logger
 
@@ -52,10 +55,14 @@ func (p *Publisher) runOnce(ctx context.Context) (string, error) {
 	if ff == "" {
 		ff = "ffmpeg"
 	}
+	format := p.Format
+	if format == "" {
+		format = "flv"
+	}
 	cmd := exec.CommandContext(ctx, ff,
 		"-hide_banner", "-nostdin", "-loglevel", "error",
 		"-re", "-stream_loop", "-1", "-i", p.File,
-		"-c", "copy", "-f", "flv", p.URL)
+		"-c", "copy", "-f", format, p.URL)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error {
 		// The whole group: ffmpeg spawns nothing today, but be sure.

@@ -19,16 +19,21 @@ import (
 
 // Config is one load run.
 type Config struct {
-	Publishers int           // RTMP publishers, one per live input
-	Readers    int           // LL-HLS readers, round-robin over the published streams
-	Duration   time.Duration // measured period
-	Warmup     time.Duration // before the measured period
+	Publishers int // publishers, one per live input
+	// Protocol the publishers use: "rtmp" (default; ffmpeg, FLV), "srt"
+	// (ffmpeg, MPEG-TS, streamid=publish:KEY) or "whip" (in-process pion
+	// sessions sending H.264 baseline + Opus).
+	Protocol string
+	Readers  int           // LL-HLS readers, round-robin over the published streams
+	Duration time.Duration // measured period
+	Warmup   time.Duration // before the measured period
 
 	// DaemonPath starts that daemon binary for the run; otherwise HTTPURL,
 	// RTMPURL and Inputs target a running one.
 	DaemonPath string
 	HTTPURL    string // http://host:port
 	RTMPURL    string // rtmp://host:port/live
+	SRTAddr    string // host:port of the SRT listener (UDP)
 	Inputs     []Input
 	// PID of a running daemon to sample CPU and RSS from (optional; set
 	// automatically with DaemonPath).
@@ -50,11 +55,17 @@ type Config struct {
 
 // Report is the outcome of a run; it marshals to the final JSON line.
 type Report struct {
-	Publishers      int              `json:"publishers"`
-	Readers         int              `json:"readers"`
-	DurationS       float64          `json:"duration_s"`
-	CPUPctOneCore   *float64         `json:"cpu_pct_one_core"`
-	PeakRSSMB       *float64         `json:"peak_rss_mb"`
+	Protocol      string   `json:"protocol"`
+	Publishers    int      `json:"publishers"`
+	Readers       int      `json:"readers"`
+	DurationS     float64  `json:"duration_s"`
+	CPUPctOneCore *float64 `json:"cpu_pct_one_core"`
+	PeakRSSMB     *float64 `json:"peak_rss_mb"`
+	// TreeCPUPct and TreePeakRSSMB count the daemon with the processes it
+	// runs (ffmpeg for WHIP's Opus-to-AAC, transcoding): CPU over the
+	// measured period, and the largest summed RSS sampled every second.
+	TreeCPUPct      *float64         `json:"server_tree_cpu_pct_one_core,omitempty"`
+	TreePeakRSSMB   *float64         `json:"server_tree_peak_rss_mb,omitempty"`
 	PartLatencyMS   LatencySummary   `json:"part_latency_ms"`
 	PartsFetched    int64            `json:"parts_fetched"`
 	PartsViaHint    int64            `json:"parts_via_hint"`
@@ -92,16 +103,30 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Duration <= 0 || cfg.Warmup < 0 || cfg.Publishers < 0 || cfg.Readers < 0 {
 		return nil, fmt.Errorf("%w: duration must be > 0, warmup, publishers and readers >= 0", ErrSetup)
 	}
+	if cfg.Protocol == "" {
+		cfg.Protocol = "rtmp"
+	}
+	switch cfg.Protocol {
+	case "rtmp", "srt", "whip":
+	default:
+		return nil, fmt.Errorf("%w: protocol %q: want rtmp, srt or whip", ErrSetup, cfg.Protocol)
+	}
 
 	var media string
+	var whipMedia *WHIPMedia
 	if cfg.Publishers > 0 {
 		var err error
-		if media, err = EnsureMedia(ctx, cfg.Media, log); err != nil {
+		if cfg.Protocol == "whip" {
+			whipMedia, err = EnsureWHIPMedia(ctx, cfg.Media, log)
+		} else {
+			media, err = EnsureMedia(ctx, cfg.Media, log)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrSetup, err)
 		}
 	}
 
-	rep := &Report{Publishers: cfg.Publishers, Readers: cfg.Readers, BFrames: cfg.Media.BFrames}
+	rep := &Report{Protocol: cfg.Protocol, Publishers: cfg.Publishers, Readers: cfg.Readers, BFrames: cfg.Media.BFrames}
 	var daemon *Daemon
 	if cfg.DaemonPath != "" {
 		dir, err := os.MkdirTemp("", "mpegflow-load-")
@@ -126,10 +151,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				_, _ = daemon.Stop()
 			}
 		}()
-		cfg.HTTPURL, cfg.RTMPURL, cfg.Inputs, cfg.PID = daemon.HTTPURL, daemon.RTMPURL, daemon.Inputs, daemon.PID()
+		cfg.HTTPURL, cfg.RTMPURL, cfg.SRTAddr, cfg.Inputs, cfg.PID = daemon.HTTPURL, daemon.RTMPURL, daemon.SRTAddr, daemon.Inputs, daemon.PID()
 	}
-	if cfg.HTTPURL == "" || (cfg.Publishers > 0 && cfg.RTMPURL == "") {
-		return nil, fmt.Errorf("%w: need -daemon, or -http (and -rtmp with publishers)", ErrSetup)
+	if cfg.HTTPURL == "" {
+		return nil, fmt.Errorf("%w: need -daemon, or -http (and -rtmp or -srt with publishers)", ErrSetup)
+	}
+	if cfg.Publishers > 0 && ((cfg.Protocol == "rtmp" && cfg.RTMPURL == "") || (cfg.Protocol == "srt" && cfg.SRTAddr == "")) {
+		return nil, fmt.Errorf("%w: %s publishers need -daemon or -%s", ErrSetup, cfg.Protocol, cfg.Protocol)
+	}
+	if cfg.Protocol == "whip" {
+		rep.BFrames = 0
 	}
 	if _, err := url.Parse(cfg.HTTPURL); err != nil {
 		return nil, fmt.Errorf("%w: http url: %w", ErrSetup, err)
@@ -175,12 +206,21 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	pubCtx, pubCancel := context.WithCancel(ctx)
 	defer pubCancel()
 	var pubWG sync.WaitGroup
-	pubs := make([]*Publisher, cfg.Publishers)
+	pubs := make([]publisher, cfg.Publishers)
+	base := strings.TrimSuffix(cfg.HTTPURL, "/")
 	for i := range pubs {
-		p := &Publisher{
-			FFmpeg: cfg.Media.FFmpeg, File: media,
-			URL:   strings.TrimSuffix(cfg.RTMPURL, "/") + "/" + streams[i].Key,
-			Stats: stats, Log: log.With("publisher", streams[i].ID),
+		plog := log.With("publisher", streams[i].ID, "protocol", cfg.Protocol)
+		var p publisher
+		switch cfg.Protocol {
+		case "srt":
+			p = &Publisher{FFmpeg: cfg.Media.FFmpeg, File: media, Format: "mpegts",
+				URL: SRTURL(cfg.SRTAddr, streams[i].Key), Stats: stats, Log: plog}
+		case "whip":
+			p = &WHIPPublisher{Endpoint: base + "/whip/" + url.PathEscape(streams[i].ID), Key: streams[i].Key,
+				H264: whipMedia.H264, FPS: 30, Opus: whipMedia.Opus, Stats: stats, Log: plog}
+		default:
+			p = &Publisher{FFmpeg: cfg.Media.FFmpeg, File: media,
+				URL: strings.TrimSuffix(cfg.RTMPURL, "/") + "/" + streams[i].Key, Stats: stats, Log: plog}
 		}
 		pubs[i] = p
 		// Spread keyframes over the 2 s GOP, as independent encoders would.
@@ -199,7 +239,6 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rdCtx, rdCancel := context.WithDeadline(ctx, mEnd)
 	defer rdCancel()
 	var rdWG sync.WaitGroup
-	base := strings.TrimSuffix(cfg.HTTPURL, "/")
 	for j := range cfg.Readers {
 		s := streams[j%len(streams)]
 		r := &Reader{
@@ -217,8 +256,29 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	sleepCtx(rdCtx, time.Until(mStart))
 	s0 := takeSample(cfg.PID, pubs)
+	var treePeakKB int64
+	var treeWG sync.WaitGroup
+	if cfg.PID > 0 {
+		treeWG.Go(func() {
+			for {
+				if _, kb, err := procTreeCPUSeconds(cfg.PID); err == nil {
+					treePeakKB = max(treePeakKB, kb)
+				}
+				select {
+				case <-rdCtx.Done():
+					return
+				case <-time.After(time.Second):
+				}
+			}
+		})
+	}
 	<-rdCtx.Done()
 	s1 := takeSample(cfg.PID, pubs)
+	treeWG.Wait()
+	if treePeakKB > 0 {
+		mb := math.Round(float64(treePeakKB)/1024*10) / 10
+		rep.TreePeakRSSMB = &mb
+	}
 	if cfg.PID > 0 {
 		if kb, err := procStatusKB(cfg.PID, "VmHWM"); err == nil {
 			mb := math.Round(float64(kb)/1024*10) / 10
@@ -236,12 +296,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			v := math.Round((s1.server-s0.server)/secs*1000) / 10
 			rep.CPUPctOneCore = &v
 		}
+		if s0.tree >= 0 && s1.tree >= 0 {
+			v := math.Round((s1.tree-s0.tree)/secs*1000) / 10
+			rep.TreeCPUPct = &v
+		}
 		rep.ClientCPUPct = math.Round((s1.self-s0.self)/secs*1000) / 10
 		rep.PublisherCPUPct = math.Round(max(0, s1.pubs-s0.pubs)/secs*1000) / 10
 		if s0.host >= 0 && s1.host >= 0 {
 			rep.HostCPUPct = math.Round((s1.host-s0.host)/secs*1000) / 10
 			other := rep.HostCPUPct - rep.ClientCPUPct - rep.PublisherCPUPct
-			if rep.CPUPctOneCore != nil {
+			if rep.TreeCPUPct != nil {
+				other -= *rep.TreeCPUPct
+			} else if rep.CPUPctOneCore != nil {
 				other -= *rep.CPUPctOneCore
 			}
 			rep.OtherCPUPct = math.Round(max(0, other)*10) / 10
@@ -282,13 +348,28 @@ type sample struct {
 	self   float64
 	pubs   float64
 	host   float64 // -1 when unknown
+	tree   float64 // the server and its descendants; -1 when not measured
 }
 
-func takeSample(pid int, pubs []*Publisher) sample {
-	s := sample{at: time.Now(), server: -1}
+// publisher is an RTMP/SRT (ffmpeg) or WHIP (in process) publisher.
+type publisher interface {
+	Run(ctx context.Context)
+	PID() int // 0 when it runs in this process or not at the moment
+}
+
+// SRTURL is the caller URL ffmpeg publishes to: srt://ADDR?streamid=publish:KEY.
+func SRTURL(addr, key string) string {
+	return "srt://" + addr + "?streamid=" + url.QueryEscape("publish:"+key)
+}
+
+func takeSample(pid int, pubs []publisher) sample {
+	s := sample{at: time.Now(), server: -1, tree: -1}
 	if pid > 0 {
 		if v, err := procCPUSeconds(pid); err == nil {
 			s.server = v
+		}
+		if v, _, err := procTreeCPUSeconds(pid); err == nil {
+			s.tree = v
 		}
 	}
 	s.self, _ = procCPUSeconds(os.Getpid())

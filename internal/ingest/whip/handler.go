@@ -163,7 +163,7 @@ func (s *Server) authorize(ctx context.Context, r *http.Request, id string) (aut
 	if token == "" {
 		return auth.LiveInput{}, false
 	}
-	li, err := s.cfg.Directory.ByStreamKey(ctx, token)
+	li, err := s.cfg.Directory.ByStreamKey(auth.WithPeer(ctx, Protocol, r.RemoteAddr), token)
 	if err != nil {
 		return auth.LiveInput{}, false
 	}

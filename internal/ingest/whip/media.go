@@ -125,9 +125,13 @@ func (ss *session) readVideo(tr *webrtc.TrackRemote) {
 	}
 	reorder := newReorderBuffer(reorderWait)
 	waitKey := true
-	var lastPLI time.Time
+	var lastPLI, lastKey time.Time
 	ss.requestKeyframe(ssrc)
 	lastPLI = time.Now()
+	// Browsers send a key frame only at the start and after a resolution
+	// change; HLS segments start on key frames, so ask for one every
+	// KeyframeInterval (the segment duration).
+	every := ss.srv.cfg.KeyframeInterval
 	for {
 		pkt, _, err := tr.ReadRTP()
 		if err != nil {
@@ -157,10 +161,17 @@ func (ss *session) readVideo(tr *webrtc.TrackRemote) {
 				}
 				if ss.onVideo(au, ssrc, now) {
 					waitKey = false
+					if au.Key {
+						lastKey = now
+					}
 				}
 			}
 		}
-		if waitKey && now.Sub(lastPLI) >= keyframeRequestEach {
+		switch {
+		case waitKey && now.Sub(lastPLI) >= keyframeRequestEach:
+			ss.requestKeyframe(ssrc)
+			lastPLI = now
+		case !waitKey && every > 0 && now.Sub(lastKey) >= every && now.Sub(lastPLI) >= every:
 			ss.requestKeyframe(ssrc)
 			lastPLI = now
 		}

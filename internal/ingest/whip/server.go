@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os/exec"
 	"sync"
+	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
@@ -38,6 +39,10 @@ const (
 
 // Config configures a Server.
 type Config struct {
+	// KeyframeInterval is how often a key frame is requested (PLI, RFC 4585
+	// §6.3.1) when the sender has not sent one on its own; set it to the HLS
+	// segment duration. Default 2 s; negative disables.
+	KeyframeInterval time.Duration
 	// UDPAddress is the one UDP address all sessions share for ICE, DTLS and
 	// SRTP (an ICE UDP mux, RFC 8445 §5.1.1 host candidates on this port).
 	// Default ":8189"; tests use "127.0.0.1:0".
@@ -98,6 +103,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.CORSOrigin == "" {
 		cfg.CORSOrigin = DefaultCORSOrigin
+	}
+	if cfg.KeyframeInterval == 0 {
+		cfg.KeyframeInterval = 2 * time.Second
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = ingest.NopMetrics{}
