@@ -133,6 +133,8 @@ type Webhooks struct {
 	Timeout      Duration `yaml:"timeout"`       // per attempt, default 10s
 	Workers      int      `yaml:"workers"`       // default 8
 	LogRetention Duration `yaml:"log_retention"` // default 168h
+	// AllowPrivateTargets lets URLs resolve to loopback/private addresses.
+	AllowPrivateTargets bool `yaml:"allow_private_targets"` // default false
 }
 
 // Storage configures blob storage for recordings.

@@ -1,8 +1,10 @@
 package hls
 
 import (
+	"bytes"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -137,17 +139,20 @@ func (wt *waiter) done() {
 // to one gets a copy.
 type headerValues struct {
 	playlist, noCache, immutable, videoMP4, audioMP4, bytesRange []string
+	gzip, varyEncoding                                           []string
 }
 
 func newHeaderValues() headerValues {
 	v := func(s string) []string { return []string{s} }
 	return headerValues{
-		playlist:   v(contentTypePlaylist),
-		noCache:    v(cachePlaylist),
-		immutable:  v(cacheImmutable),
-		videoMP4:   v("video/mp4"),
-		audioMP4:   v("audio/mp4"),
-		bytesRange: v("bytes"),
+		playlist:     v(contentTypePlaylist),
+		noCache:      v(cachePlaylist),
+		immutable:    v(cacheImmutable),
+		videoMP4:     v("video/mp4"),
+		audioMP4:     v("audio/mp4"),
+		bytesRange:   v("bytes"),
+		gzip:         v("gzip"),
+		varyEncoding: v("Accept-Encoding"),
 	}
 }
 
@@ -161,6 +166,11 @@ func (m *Muxer) writePlaylist(w http.ResponseWriter, req *http.Request, data []b
 	h["Content-Type"] = m.hdr.playlist
 	h["Cache-Control"] = m.hdr.noCache
 	h["Content-Length"] = length
+	if v := h["Vary"]; len(v) == 0 {
+		h["Vary"] = m.hdr.varyEncoding
+	} else {
+		h["Vary"] = append(v, "Accept-Encoding")
+	}
 	w.WriteHeader(http.StatusOK)
 	if req.Method != http.MethodHead {
 		_, _ = w.Write(data)
@@ -306,9 +316,41 @@ func (r *Rendition) serveMedia(w http.ResponseWriter, req *http.Request) (Reques
 	t := r.mediaTemplateLocked(d.skip)
 	m.mu.Unlock()
 	if d.carry == "" {
+		if acceptsGzip(req) {
+			if gz, length := t.gzipped(&m.gzipPool); gz != nil {
+				w.Header()["Content-Encoding"] = m.hdr.gzip
+				return kind, m.writePlaylist(w, req, gz, length)
+			}
+		}
 		return kind, m.writePlaylist(w, req, t.data, t.length)
 	}
 	return kind, m.writePlaylist(w, req, t.expand(d.carry), nil)
+}
+
+// acceptsGzip reports whether the request's Accept-Encoding (RFC 9110
+// §12.5.3) accepts gzip: listed, and not with q=0.
+func acceptsGzip(req *http.Request) bool {
+	v := req.Header["Accept-Encoding"]
+	for _, line := range v {
+		for line != "" {
+			var item string
+			item, line, _ = strings.Cut(line, ",")
+			coding, params, _ := strings.Cut(item, ";")
+			coding = strings.TrimSpace(coding)
+			if !strings.EqualFold(coding, "gzip") && !strings.EqualFold(coding, "x-gzip") {
+				continue
+			}
+			q, ok := strings.CutPrefix(strings.TrimSpace(params), "q=")
+			if !ok {
+				q, ok = strings.CutPrefix(strings.TrimSpace(params), "Q=")
+			}
+			if ok && strings.Trim(strings.TrimSpace(q), "0.") == "" {
+				return false // q=0: not acceptable
+			}
+			return true
+		}
+	}
+	return false
 }
 
 func (r *Rendition) contentType() []string {
@@ -326,9 +368,7 @@ func (m *Muxer) serveChunks(w http.ResponseWriter, req *http.Request, ctype []st
 	h := w.Header()
 	h["Content-Type"] = ctype
 	h["Cache-Control"] = m.hdr.immutable
-	if req.Header.Get("Range") != "" || req.Header.Get("If-Range") != "" ||
-		req.Header.Get("If-Match") != "" || req.Header.Get("If-None-Match") != "" ||
-		req.Header.Get("If-Modified-Since") != "" || req.Header.Get("If-Unmodified-Since") != "" {
+	if conditional(req) {
 		return serveContent(w, req, newChunksReader(chunks))
 	}
 	n := 0
@@ -391,18 +431,69 @@ func (r *Rendition) serveSegment(w http.ResponseWriter, req *http.Request, msn u
 		return m.serveChunks(w, req, ctype, chunks...)
 	}
 	stored := s.stored
+	size := s.size
 	m.mu.Unlock()
-	if !stored || m.cfg.Storage == nil {
+	if !stored {
 		return httpError(w, http.StatusNotFound)
 	}
-	f, err := m.cfg.Storage.Open(req.Context(), segmentKey(r.name, msn))
+	return r.serveStored(w, req, ctype, msn, 0, int64(size))
+}
+
+// serveStored serves bytes [off, off+n) of a segment in Storage: the whole
+// segment, or one of its parts. A plain GET of a file copies it with
+// sendfile; ranges and conditional requests go through http.ServeContent.
+func (r *Rendition) serveStored(w http.ResponseWriter, req *http.Request, ctype []string, msn uint64, off, n int64) int {
+	m := r.m
+	st := m.cfg.Storage
+	if st == nil {
+		return httpError(w, http.StatusNotFound)
+	}
+	f, err := st.Open(req.Context(), segmentKey(r.name, msn))
 	if err != nil {
 		return httpError(w, http.StatusNotFound)
 	}
 	defer f.Close()
-	w.Header()["Content-Type"] = ctype
-	w.Header()["Cache-Control"] = m.hdr.immutable
-	return serveContent(w, req, f)
+	var rs io.ReadSeeker
+	if ra, ok := f.(io.ReaderAt); ok {
+		rs = io.NewSectionReader(ra, off, n)
+	} else {
+		buf := make([]byte, n)
+		if _, err := f.Seek(off, io.SeekStart); err != nil {
+			return httpError(w, http.StatusInternalServerError)
+		}
+		if _, err := io.ReadFull(f, buf); err != nil {
+			return httpError(w, http.StatusInternalServerError)
+		}
+		rs = bytes.NewReader(buf)
+	}
+	h := w.Header()
+	h["Content-Type"] = ctype
+	h["Cache-Control"] = m.hdr.immutable
+	if conditional(req) {
+		return serveContent(w, req, rs)
+	}
+	h["Accept-Ranges"] = m.hdr.bytesRange
+	h["Content-Length"] = []string{strconv.FormatInt(n, 10)}
+	w.WriteHeader(http.StatusOK)
+	if req.Method != http.MethodHead {
+		if of, ok := f.(*os.File); ok {
+			// *os.File in an io.LimitedReader keeps the sendfile path
+			if _, err := of.Seek(off, io.SeekStart); err == nil {
+				_, _ = io.Copy(w, io.LimitReader(of, n))
+				return http.StatusOK
+			}
+		}
+		_, _ = io.Copy(w, rs)
+	}
+	return http.StatusOK
+}
+
+// conditional reports whether a request has a Range or a precondition, which
+// http.ServeContent answers.
+func conditional(req *http.Request) bool {
+	return req.Header.Get("Range") != "" || req.Header.Get("If-Range") != "" ||
+		req.Header.Get("If-Match") != "" || req.Header.Get("If-None-Match") != "" ||
+		req.Header.Get("If-Modified-Since") != "" || req.Header.Get("If-Unmodified-Since") != ""
 }
 
 // servePart serves a part; a request for the part named by the preload hint
@@ -418,11 +509,19 @@ func (r *Rendition) servePart(w http.ResponseWriter, req *http.Request, id uint6
 			m.mu.Unlock()
 			return httpError(w, http.StatusNotFound)
 		}
-		if p := r.partByID(id); p != nil && p.data != nil {
+		if s, p := r.partByID(id); p != nil {
 			data := p.data
 			ctype := r.contentType()
+			stored := s.stored
 			m.mu.Unlock()
-			return m.serveChunks(w, req, ctype, data)
+			if data != nil {
+				return m.serveChunks(w, req, ctype, data)
+			}
+			if !stored {
+				return httpError(w, http.StatusNotFound)
+			}
+			// a byte range of the stored segment
+			return r.serveStored(w, req, ctype, s.msn, int64(p.off), int64(p.size))
 		}
 		if id < r.nextPartID || m.ended || id > r.nextPartID+uint64(m.advancePartLimit()) {
 			m.mu.Unlock()

@@ -25,15 +25,32 @@ type MuxerConfig struct {
 	PartDuration time.Duration
 	// PlaylistWindow is the minimum duration of segments listed in a media
 	// playlist. Default 6 x target duration + 4 x SegmentDuration, so that delta
-	// updates (CAN-SKIP-UNTIL = 6 x target duration, §4.4.3.8) skip something.
+	// updates (CAN-SKIP-UNTIL = 6 x target duration, §4.4.3.8) skip something:
+	// 68 s with the defaults. Without a Storage all of it is held in memory
+	// (see "Memory" in the package documentation).
 	PlaylistWindow time.Duration
 	// DVRWindow, when longer than PlaylistWindow, keeps that much of the stream
 	// listed and downloadable (a DVR window). Default 0: off.
 	DVRWindow time.Duration
-	// Storage keeps completed segments outside memory (for example a
-	// DiskStorage for long DVR windows). Default nil: segments stay in memory.
-	// Segments are kept in memory as well while their parts are listed.
+	// Storage keeps completed segments outside the process heap: a
+	// DiskStorage in a spill directory is what keeps a live stream's memory
+	// small (see "Memory" in the package documentation). Default nil: every
+	// listed segment stays in memory, about PlaylistWindow of media
+	// (~21 MB at 2.5 Mb/s with the default 10 s target duration).
+	//
+	// A completed segment is handed to Storage.Put by one worker goroutine
+	// per muxer, in order and never dropped; once stored, its bytes leave
+	// memory (after MemoryWindow) and the segment and its parts, which are
+	// byte ranges of it, are served from Storage.Open. A segment that fails
+	// to store stays in memory (Hooks.OnStorageError).
 	Storage Storage
+	// MemoryWindow keeps the most recent stored segments in memory as well,
+	// those that ended less than MemoryWindow before the live edge. It only
+	// matters with a Storage that is slow to read (object storage); files in
+	// a spill directory are read back from the page cache. Default 0: a
+	// segment leaves memory as soon as Storage has it, so memory holds the
+	// segment in progress and the segments not yet written.
+	MemoryWindow time.Duration
 	// MaxTimestampJump is the largest forward step between consecutive
 	// timestamps of a track still considered continuous; larger steps, and any
 	// step backwards, are a timestamp reset handled as a discontinuity
@@ -56,6 +73,10 @@ type Hooks struct {
 	// OnSegmentComplete is called when a segment is complete, with its bytes,
 	// for recorders. The byte slices are shared and must not be modified.
 	OnSegmentComplete func(SegmentInfo)
+	// OnStorageError is called from the storage worker when MuxerConfig.Storage
+	// fails to store or delete a segment (a full disk); the segment concerned
+	// stays in memory, or on disk until the muxer's directory is removed.
+	OnStorageError func(key string, err error)
 }
 
 // SegmentInfo describes a completed segment (Hooks.OnSegmentComplete).
@@ -63,7 +84,7 @@ type SegmentInfo struct {
 	Rendition       string
 	MSN             uint64 // media sequence number (RFC 8216bis §4.4.3.2)
 	Duration        time.Duration
-	ProgramDateTime time.Time // ingest wall-clock of the first frame
+	ProgramDateTime time.Time // ingest wall-clock of the first frame, freed of arrival jitter (wallClock)
 	Discontinuity   bool      // the segment follows a discontinuity (§4.4.4.3)
 	InitID          int       // changes whenever Init changes
 	Init            []byte    // the init segment (ftyp+moov) the segment needs
@@ -82,7 +103,9 @@ type Muxer struct {
 	done   chan struct{}
 	ctx    context.Context // for Storage calls, cancelled by Close
 	cancel context.CancelFunc
-	jobs   chan storeJob
+	// storeWake (capacity 1) wakes the storage worker after storeQ grew
+	storeWake chan struct{}
+	gzipPool  sync.Pool // *gzip.Writer for playlist templates
 
 	mu          sync.Mutex
 	renditions  []*Rendition
@@ -100,12 +123,14 @@ type Muxer struct {
 	// the last timestamp reset: renditions share its offset (rebaseOffsetLocked)
 	rebaseSeq    uint64
 	rebaseOffset time.Duration
+	// storeQ are the Storage jobs not yet taken by the worker, in order
+	storeQ []storeJob
 }
 
 // NewMuxer returns a Muxer. Close releases it.
 func NewMuxer(cfg MuxerConfig) (*Muxer, error) {
 	if cfg.SegmentDuration < 0 || cfg.PartDuration < 0 || cfg.MaxSegmentDuration < 0 ||
-		cfg.PlaylistWindow < 0 || cfg.DVRWindow < 0 || cfg.MaxTimestampJump < 0 {
+		cfg.PlaylistWindow < 0 || cfg.DVRWindow < 0 || cfg.MaxTimestampJump < 0 || cfg.MemoryWindow < 0 {
 		return nil, fmt.Errorf("hls: negative duration in config")
 	}
 	if cfg.SegmentDuration == 0 {
@@ -138,7 +163,7 @@ func NewMuxer(cfg MuxerConfig) (*Muxer, error) {
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	if cfg.Storage != nil {
-		m.jobs = make(chan storeJob, 64)
+		m.storeWake = make(chan struct{}, 1)
 		m.wg.Add(1)
 		go m.runStorage()
 	}
@@ -311,6 +336,7 @@ func (m *Muxer) Close() {
 		r.segments = nil
 		r.cur = nil
 	}
+	m.storeQ = nil
 	m.mu.Unlock()
 	m.wg.Wait()
 }

@@ -12,8 +12,8 @@ type part struct {
 	id          uint64
 	duration    time.Duration
 	independent bool
-	data        []byte // nil once moved to Storage
-	size        int
+	data        []byte // nil once the segment is in Storage only
+	off, size   int    // byte range in the segment
 }
 
 // segment is a segment (RFC 8216bis §3): its parts, concatenated.
@@ -32,6 +32,7 @@ type segment struct {
 	complete    bool
 	stored      bool // in Storage
 	inMemory    bool // part bytes are held
+	evicted     bool // no longer listed
 }
 
 func (s *segment) end() time.Duration { return s.start + s.closedDur }
@@ -118,9 +119,14 @@ func (r *Rendition) closePartLocked(end time.Duration) {
 	if r.aIdx >= 0 {
 		r.consumeAudio(ak, an, aticks)
 	}
-	p := &part{id: r.nextPartID, duration: end - r.partStart, independent: independent, data: data, size: len(data)}
+	p := &part{id: r.nextPartID, duration: end - r.partStart, independent: independent, data: data, off: r.cur.size, size: len(data)}
 	r.nextPartID++
 	s := r.cur
+	if len(s.parts) == 0 {
+		// The segment is listed from its first part on: its date is fixed
+		// now, from every arrival so far (see wallClock).
+		s.pdt = r.m.wallAtLocked(r, s.start, s.pdt)
+	}
 	s.parts = append(s.parts, p)
 	s.closedDur += p.duration
 	s.size += len(data)
@@ -165,7 +171,7 @@ func (r *Rendition) closeSegmentLocked() {
 		r.events.segs = append(r.events.segs, r.segmentInfo(s))
 	}
 	if m.cfg.Storage != nil {
-		r.events.jobs = append(r.events.jobs, storeJob{r: r, s: s, key: segmentKey(r.name, s.msn), parts: s.partData()})
+		r.queueStoreLocked(storeJob{r: r, s: s, key: segmentKey(r.name, s.msn), parts: s.partData()})
 	}
 	r.evictLocked()
 	m.broadcastLocked(true)
@@ -193,7 +199,7 @@ func (s *segment) partData() [][]byte {
 }
 
 // evictLocked removes segments beyond the window, and with a Storage drops
-// from memory the bytes of stored segments whose parts are no longer listed.
+// from memory the bytes of stored segments outside MemoryWindow.
 func (r *Rendition) evictLocked() {
 	m := r.m
 	var total time.Duration
@@ -208,21 +214,29 @@ func (r *Rendition) evictLocked() {
 		if s.disc {
 			r.discSeq++
 		}
+		s.evicted = true
 		r.segments[0] = nil
 		r.segments = r.segments[1:]
 		if s.stored {
-			r.events.jobs = append(r.events.jobs, storeJob{key: segmentKey(r.name, s.msn), del: true})
+			r.queueStoreLocked(storeJob{key: segmentKey(r.name, s.msn), del: true})
 		}
 	}
 	if m.cfg.Storage != nil {
-		keep := 6*m.targetDuration + m.cfg.SegmentDuration
-		edge := r.lastEnd
-		for _, s := range r.segments {
-			if s.complete && s.stored && s.inMemory && edge-s.end() > keep {
-				s.inMemory = false
-				for _, p := range s.parts {
-					p.data = nil
-				}
+		r.releaseStoredLocked()
+	}
+}
+
+// releaseStoredLocked drops from memory the bytes of stored segments that
+// ended MemoryWindow or more before the live edge: their parts and the
+// segment are then served from Storage.
+func (r *Rendition) releaseStoredLocked() {
+	keep := r.m.cfg.MemoryWindow
+	edge := r.lastEnd
+	for _, s := range r.segments {
+		if s.complete && s.stored && s.inMemory && edge-s.end() >= keep {
+			s.inMemory = false
+			for _, p := range s.parts {
+				p.data = nil
 			}
 		}
 	}
@@ -240,17 +254,17 @@ func (r *Rendition) segmentByMSN(msn uint64) *segment {
 	return r.segments[msn-first]
 }
 
-// partByID returns a complete part that is still held.
-func (r *Rendition) partByID(id uint64) *part {
+// partByID returns a complete part of a listed segment, and the segment.
+func (r *Rendition) partByID(id uint64) (*segment, *part) {
 	i := sort.Search(len(r.segments), func(i int) bool { return r.segments[i].firstPartID > id }) - 1
 	if i < 0 {
-		return nil
+		return nil, nil
 	}
 	s := r.segments[i]
 	if k := id - s.firstPartID; k < uint64(len(s.parts)) {
-		return s.parts[k]
+		return s, s.parts[k]
 	}
-	return nil
+	return nil, nil
 }
 
 // lastPartPos is the position of the last complete part (LAST-MSN, LAST-PART

@@ -61,11 +61,13 @@ func (r *Rendition) writeVideoLocked(u *VideoUnit) {
 			dts, pts = u.DTS+r.offset, u.PTS+r.offset
 			r.nextDisc = true
 			r.waitKey = true
+			r.clock.reset()
 		}
 	} else if dts < 0 {
 		r.offset -= dts
 		dts, pts = 0, pts-dts
 	}
+	r.clock.push(dts, u.Wall)
 	if (r.waitKey || r.cur == nil) && !u.Key && !r.pv.valid {
 		return // segments start on a keyframe
 	}
@@ -115,7 +117,7 @@ func (r *Rendition) writeVideoLocked(u *VideoUnit) {
 			r.closePartLocked(dts)
 			r.closeSegmentLocked()
 		}
-		r.startSegmentLocked(dts, u.Wall)
+		r.startSegmentLocked(dts, r.clock.at(dts, u.Wall))
 		r.waitKey = false
 	} else if t := m.partTarget; t > 0 && r.partOpen && dts-r.partStart+r.lastFrameDur > t {
 		r.closePartLocked(dts)
@@ -281,6 +283,7 @@ func (r *Rendition) writeAudioLocked(u *AudioUnit) {
 			t = toTicks(u.PTS+r.offset, a.timescale)
 			r.nextDisc = true
 			r.aSynced = false
+			r.clock.reset()
 		case diff > 2*dur:
 			r.closePartLocked(fromTicks(r.aNext, a.timescale))
 			r.aNext = t
@@ -294,18 +297,22 @@ func (r *Rendition) writeAudioLocked(u *AudioUnit) {
 		r.aNext = t
 		r.aSynced = true
 	}
+	// the frame is placed at aNext
+	at := fromTicks(r.aNext, a.timescale)
+	r.clock.push(at, u.Wall)
+	wall := r.clock.at(at, u.Wall)
 	if m.partTarget == 0 {
 		r.aWaited += fromTicks(dur, a.timescale)
 		if m.hasVideoRen && r.aWaited < m.cfg.SegmentDuration && len(r.aHeld) < maxHeldAudio {
 			// PART-TARGET is fitted to the video's frame rate: hold the
 			// frame until a video rendition fixes it
-			r.aHeld = append(r.aHeld, heldAudio{ticks: r.aNext, dur: dur, wall: u.Wall, frame: append([]byte(nil), u.Frame...)})
+			r.aHeld = append(r.aHeld, heldAudio{ticks: r.aNext, dur: dur, wall: wall, frame: append([]byte(nil), u.Frame...)})
 			r.aNext += dur
 			return
 		}
 	}
 	r.placeHeldAudioLocked()
-	r.placeAudioLocked(dur, u.Wall, u.Frame)
+	r.placeAudioLocked(dur, wall, u.Frame)
 }
 
 // maxHeldAudio bounds the audio frames an audio-only rendition holds while

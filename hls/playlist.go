@@ -1,7 +1,11 @@
 package hls
 
 import (
+	"bytes"
+	"compress/gzip"
+	"io"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -24,12 +28,54 @@ func appendQuery(b []byte, q string) []byte {
 // answer from the same template, a request without a query string writes its
 // bytes as they are, and one with a query (a playback token per player)
 // splices it in without holding the muxer lock. A template is never modified.
+//
+// For clients that accept gzip, the template is also compressed, once, by the
+// first request that wants it (gzipOnce): every other request woken by the
+// same part reuses those bytes. Requests that carry a query string are sent
+// uncompressed: compressing per player would cost more than it saves.
 type mediaTemplate struct {
 	version uint64
 	data    []byte
 	cuts    []int32
 	length  []string // Content-Length of data, a header value
+
+	gzipOnce   sync.Once
+	gzipData   []byte   // gzip of data, nil if it did not shrink
+	gzipLength []string // Content-Length of gzipData
 }
+
+// gzipped returns the template compressed with gzip (RFC 1952) and its
+// Content-Length, or nil when compression does not pay.
+func (t *mediaTemplate) gzipped(pool *sync.Pool) ([]byte, []string) {
+	t.gzipOnce.Do(func() {
+		if len(t.data) < minGzipSize {
+			return
+		}
+		var buf bytes.Buffer
+		buf.Grow(len(t.data) / 3)
+		zw, _ := pool.Get().(*gzip.Writer)
+		if zw == nil {
+			zw, _ = gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+		} else {
+			zw.Reset(&buf)
+		}
+		_, err := zw.Write(t.data)
+		if err == nil {
+			err = zw.Close()
+		}
+		zw.Reset(io.Discard)
+		pool.Put(zw)
+		if err != nil || buf.Len() >= len(t.data) {
+			return
+		}
+		t.gzipData = buf.Bytes()
+		t.gzipLength = []string{strconv.Itoa(len(t.gzipData))}
+	})
+	return t.gzipData, t.gzipLength
+}
+
+// minGzipSize is the smallest playlist worth compressing.
+const minGzipSize = 512
 
 // mediaTemplateLocked returns the current media playlist template.
 func (r *Rendition) mediaTemplateLocked(skip skipMode) *mediaTemplate {

@@ -10,8 +10,10 @@ type VideoUnit struct {
 	// Muxer. PTS - DTS becomes a signed composition offset (trun version 1,
 	// ISO/IEC 14496-12 §8.8.8).
 	DTS, PTS time.Duration
-	// Wall is the wall-clock at ingest; EXT-X-PROGRAM-DATE-TIME
-	// (RFC 8216bis §4.4.4.6) of a segment is the Wall of its first frame.
+	// Wall is the wall-clock at ingest. EXT-X-PROGRAM-DATE-TIME
+	// (RFC 8216bis §4.4.4.6) of a segment is the ingest wall-clock of its
+	// first frame, freed of that frame's arrival jitter: never later than its
+	// Wall (see wallClock). A zero Wall is ignored.
 	Wall time.Time
 	// Key marks an IDR / random access point.
 	Key bool
@@ -66,6 +68,7 @@ type Rendition struct {
 	aWaited      time.Duration
 	aHeld        []heldAudio // audio-only: frames held until PART-TARGET is known
 	rebaseSeq    uint64      // the muxer rebase this rendition's offset comes from
+	clock        wallClock   // output time to ingest wall-clock, for PROGRAM-DATE-TIME
 
 	// statistics for the multivariant playlist
 	stats renditionStats
@@ -253,6 +256,7 @@ func (r *Rendition) Discontinuity() {
 	r.rebase = true
 	r.nextDisc = true
 	r.aSynced = false
+	r.clock.reset()
 	if r.video != nil {
 		r.waitKey = true
 	}
@@ -273,11 +277,11 @@ func (m *Muxer) writableLocked() error {
 
 // pendingEvents are hook calls collected under the lock and made after it.
 type pendingEvents struct {
-	segs []SegmentInfo
-	jobs []storeJob
+	segs  []SegmentInfo
+	store bool // Storage jobs were queued: wake the worker
 }
 
-func (e pendingEvents) any() bool { return len(e.segs) > 0 || len(e.jobs) > 0 }
+func (e pendingEvents) any() bool { return len(e.segs) > 0 || e.store }
 
 func (r *Rendition) takeEventsLocked() pendingEvents {
 	e := r.events
@@ -299,11 +303,10 @@ func (m *Muxer) deliver(e pendingEvents) {
 			h.OnSegmentComplete(s)
 		}
 	}
-	for _, j := range e.jobs {
+	if e.store {
 		select {
-		case m.jobs <- j:
-		case <-m.done:
-		default: // storage is behind: the segment stays in memory
+		case m.storeWake <- struct{}{}:
+		default: // already woken
 		}
 	}
 }

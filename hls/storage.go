@@ -19,7 +19,10 @@ type Storage interface {
 	// Put stores the segment made of the concatenated chunks. The chunks are
 	// never modified; Put may keep them.
 	Put(ctx context.Context, key string, chunks [][]byte) error
-	// Open returns the stored segment. The caller closes it.
+	// Open returns the stored segment. The caller closes it. Parts are
+	// served as byte ranges of it: an implementation that also implements
+	// io.ReaderAt (an *os.File does) is read in place, others are read from
+	// the part's offset into memory.
 	Open(ctx context.Context, key string) (io.ReadSeekCloser, error)
 	// Delete removes a segment; deleting a missing key is not an error.
 	Delete(ctx context.Context, key string) error
@@ -29,6 +32,7 @@ func segmentKey(rendition string, msn uint64) string {
 	return rendition + "/seg" + strconv.FormatUint(msn, 10) + ".m4s"
 }
 
+// storeJob is a Storage operation: put segment s of rendition r, or delete key.
 type storeJob struct {
 	r     *Rendition
 	s     *segment
@@ -37,27 +41,83 @@ type storeJob struct {
 	del   bool
 }
 
-// runStorage moves completed segments to cfg.Storage off the write path.
+// queueStoreLocked queues a Storage job for the worker; the caller's
+// pendingEvents wake it once the lock is released.
+func (r *Rendition) queueStoreLocked(j storeJob) {
+	r.m.storeQ = append(r.m.storeQ, j)
+	r.events.store = true
+}
+
+// runStorage moves completed segments to cfg.Storage off the write path, in
+// order. A job is never dropped: the queue only holds segments still listed
+// (a segment evicted before its turn is skipped), so it is bounded by the
+// playlist window.
 func (m *Muxer) runStorage() {
 	defer m.wg.Done()
 	ctx := m.ctx // cancelled by Close
 	st := m.cfg.Storage
+	var q []storeJob
 	for {
 		select {
 		case <-m.done:
 			return
-		case j := <-m.jobs:
-			if j.del {
-				_ = st.Delete(ctx, j.key)
-				continue
-			}
-			if err := st.Put(ctx, j.key, j.parts); err != nil {
-				continue // stays in memory
-			}
-			m.mu.Lock()
-			j.s.stored = true
-			m.mu.Unlock()
+		case <-m.storeWake:
 		}
+		for {
+			m.mu.Lock()
+			q, m.storeQ = m.storeQ, q[:0]
+			m.mu.Unlock()
+			if len(q) == 0 {
+				break
+			}
+			for i := range q {
+				if ctx.Err() != nil {
+					return
+				}
+				m.runStoreJob(ctx, st, &q[i])
+				q[i] = storeJob{} // release the bytes
+			}
+		}
+	}
+}
+
+func (m *Muxer) runStoreJob(ctx context.Context, st Storage, j *storeJob) {
+	if j.del {
+		if err := st.Delete(ctx, j.key); err != nil {
+			m.storageError(j.key, err)
+		}
+		return
+	}
+	m.mu.Lock()
+	skip := j.s.evicted
+	m.mu.Unlock()
+	if skip {
+		return
+	}
+	if err := st.Put(ctx, j.key, j.parts); err != nil {
+		if ctx.Err() == nil {
+			m.storageError(j.key, err)
+		}
+		return // stays in memory
+	}
+	m.mu.Lock()
+	j.s.stored = true
+	evicted := j.s.evicted
+	if !evicted {
+		j.r.releaseStoredLocked()
+	}
+	m.mu.Unlock()
+	if evicted {
+		// left the window while being written
+		if err := st.Delete(ctx, j.key); err != nil {
+			m.storageError(j.key, err)
+		}
+	}
+}
+
+func (m *Muxer) storageError(key string, err error) {
+	if h := m.cfg.Hooks.OnStorageError; h != nil {
+		h(key, err)
 	}
 }
 
@@ -113,7 +173,9 @@ type nopCloser struct{ io.ReadSeeker }
 
 func (nopCloser) Close() error { return nil }
 
-// DiskStorage is a Storage in a directory, one file per segment.
+// DiskStorage is a Storage in a directory, one file per segment, written
+// without fsync: it is a spill area (MuxerConfig.Storage) whose files are
+// read back from the page cache, not a durable archive.
 type DiskStorage struct {
 	dir string
 }

@@ -103,22 +103,30 @@ type Config struct {
 	Signing  SigningDeps
 	Webhooks WebhooksDeps
 	Videos   VideosDeps
+	System   SystemDeps // GET /v1/system (system.go)
+	// TranscodeProfiles are the names of transcode.profiles: the rungs a
+	// live input's transcode.ladder may name.
+	TranscodeProfiles []string
 }
 
 // Server serves the control API.
 type Server struct {
-	tokens  tokenCache
-	st      store.Store
-	bus     Bus
-	rt      Runtime
-	log     *slog.Logger
-	ep      Endpoints
-	cursors cursorCodec
-	now     func() time.Time
-	addrLim *limiter
-	tokLim  *limiter
-	touch   sync.Map // token id -> time.Time of the last LastUsedAt write
-	idem    keyedMutex
+	tokens   tokenCache
+	st       store.Store
+	bus      Bus
+	rt       Runtime
+	log      *slog.Logger
+	ep       Endpoints
+	cursors  cursorCodec
+	now      func() time.Time
+	addrLim  *limiter
+	tokLim   *limiter
+	touch    sync.Map // token id -> time.Time of the last LastUsedAt write
+	idem     keyedMutex
+	videos   VideosDeps   // videos.go (issue 8)
+	webhooks WebhooksDeps // webhooks.go (issue 7)
+	sys      SystemDeps   // system.go (issue 9)
+	profiles []string     // transcode.profiles names (issue 9)
 
 	handler  http.Handler
 	patterns []string // every "METHOD /path" registered, for the OpenAPI check
@@ -133,10 +141,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil || cfg.Bus == nil {
 		return nil, errors.New("api: Store and Bus are required")
 	}
-	s := &Server{st: cfg.Store, bus: cfg.Bus, rt: cfg.Runtime, log: cfg.Logger, ep: cfg.Endpoints, now: cfg.Now}
+	s := &Server{st: cfg.Store, bus: cfg.Bus, rt: cfg.Runtime, log: cfg.Logger, ep: cfg.Endpoints, now: cfg.Now, videos: cfg.Videos, webhooks: cfg.Webhooks}
 	if s.rt == nil {
 		s.rt = idleRuntime{}
 	}
+	s.sys, s.profiles = cfg.System, cfg.TranscodeProfiles
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -213,6 +222,7 @@ func (s *Server) routes() http.Handler {
 	s.signingRoutes(handle)
 	s.webhooksRoutes(handle)
 	s.videosRoutes(handle)
+	s.systemRoutes(handle)
 	// Another method on a known path: 405 with Allow.
 	for path, ms := range methods {
 		allow := strings.Join(ms, ", ")

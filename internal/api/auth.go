@@ -21,11 +21,16 @@ const (
 	ScopeTokensRead      = "tokens:read"
 	ScopeTokensWrite     = "tokens:write"
 	ScopeEventsRead      = "events:read"
+	ScopeVideosRead      = "videos:read"    // recordings (issue 8)
+	ScopeVideosWrite     = "videos:write"   // change and delete recordings, build downloads
+	ScopeWebhooksRead    = "webhooks:read"  // webhook endpoints and their delivery log (issue 7)
+	ScopeWebhooksWrite   = "webhooks:write" // create, change, test webhooks, retry deliveries
 )
 
 // Scopes lists every scope, in documentation order.
 func Scopes() []string {
-	return []string{ScopeAdmin, ScopeLiveInputsRead, ScopeLiveInputsWrite, ScopeTokensRead, ScopeTokensWrite, ScopeEventsRead}
+	return []string{ScopeAdmin, ScopeLiveInputsRead, ScopeLiveInputsWrite, ScopeTokensRead, ScopeTokensWrite, ScopeEventsRead,
+		ScopeVideosRead, ScopeVideosWrite, ScopeWebhooksRead, ScopeWebhooksWrite}
 }
 
 // implied maps a scope to the scopes it grants besides itself.
@@ -39,6 +44,10 @@ func implied(scope string) []string {
 		return []string{ScopeEventsRead}
 	case ScopeTokensWrite:
 		return []string{ScopeTokensRead}
+	case ScopeVideosWrite:
+		return []string{ScopeVideosRead}
+	case ScopeWebhooksWrite:
+		return []string{ScopeWebhooksRead}
 	}
 	return nil
 }

@@ -81,6 +81,9 @@ func (s *Server) createLiveInput(w http.ResponseWriter, r *http.Request, p *prin
 	if err := validateLiveInput(li); err != nil {
 		return err
 	}
+	if err := s.validateTranscode(li); err != nil {
+		return err
+	}
 	if err := s.st.LiveInputs().Create(r.Context(), li); err != nil {
 		return storeErr(err, "live input")
 	}
@@ -210,10 +213,18 @@ func (s *Server) patchLiveInput(w http.ResponseWriter, r *http.Request, p *princ
 		return err
 	}
 	before, li, err := s.update(r, r.PathValue("id"), func(li *store.LiveInput) error {
+		prev := li.Transcode
 		if err := applyMergePatch(li, body); err != nil {
 			return err
 		}
-		return validateLiveInput(li)
+		if err := validateLiveInput(li); err != nil {
+			return err
+		}
+		if prev.Mode != li.Transcode.Mode || strings.Join(prev.Ladder, "\x00") != strings.Join(li.Transcode.Ladder, "\x00") {
+			// a stored ladder stays valid when profiles are renamed later
+			return s.validateTranscode(li)
+		}
+		return nil
 	})
 	if err != nil {
 		return err

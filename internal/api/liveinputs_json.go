@@ -23,6 +23,13 @@ const (
 	maxDeleteAfter    = 36500    // days
 	maxAllowedOrigins = 32       //
 	maxOriginLen      = 2048     //
+	maxLadder         = 8        // transcode.ladder entries
+)
+
+// Transcode modes of a live input (issue 9).
+const (
+	TranscodeOff = "off" // the source is passed through alone (default)
+	TranscodeOn  = "on"  // the source plus the ladder's rungs
 )
 
 // liveInputJSON is the API's live input object.
@@ -39,6 +46,7 @@ type liveInputJSON struct {
 	KeysRotatedAt          *time.Time     `json:"keys_rotated_at"`
 	ReconnectWindowSeconds int            `json:"reconnect_window_seconds"`
 	Recording              recordingJSON  `json:"recording"`
+	Transcode              transcodeJSON  `json:"transcode"`
 	RequireSignedURLs      bool           `json:"require_signed_urls"`
 	AllowedOrigins         []string       `json:"allowed_origins"`
 	Version                int64          `json:"version"`
@@ -46,6 +54,12 @@ type liveInputJSON struct {
 	SRT                    *srtJSON       `json:"srt"`
 	WHIP                   *whipJSON      `json:"whip"`
 	Playback               playbackJSON   `json:"playback"`
+}
+
+// transcodeJSON is a live input's transcode setting.
+type transcodeJSON struct {
+	Mode   string   `json:"mode"`   // off | on
+	Ladder []string `json:"ladder"` // profile names; [] with mode on = every profile
 }
 
 type recordingJSON struct {
@@ -113,6 +127,13 @@ func (s *Server) toJSON(li *store.LiveInput, r *http.Request, secrets bool) live
 	if out.Recording.Mode == "" {
 		out.Recording.Mode = store.RecordingOff
 	}
+	out.Transcode = transcodeJSON{Mode: li.Transcode.Mode, Ladder: li.Transcode.Ladder}
+	if out.Transcode.Mode == "" {
+		out.Transcode.Mode = TranscodeOff
+	}
+	if out.Transcode.Ladder == nil {
+		out.Transcode.Ladder = []string{}
+	}
 	out.Status = StatusDisabled
 	if li.Enabled {
 		out.Status = s.rt.Status(li.ID)
@@ -178,8 +199,14 @@ type liveInputCreate struct {
 	Enabled                *bool           `json:"enabled"`
 	ReconnectWindowSeconds *int            `json:"reconnect_window_seconds"`
 	Recording              *recordingPatch `json:"recording"`
+	Transcode              *transcodePatch `json:"transcode"`
 	RequireSignedURLs      *bool           `json:"require_signed_urls"`
 	AllowedOrigins         []string        `json:"allowed_origins"`
+}
+
+type transcodePatch struct {
+	Mode   *string  `json:"mode"`
+	Ladder []string `json:"ladder"`
 }
 
 type recordingPatch struct {
@@ -203,6 +230,14 @@ func (c *liveInputCreate) apply(li *store.LiveInput) {
 	}
 	if c.Recording != nil {
 		c.Recording.apply(&li.Recording)
+	}
+	if c.Transcode != nil {
+		if c.Transcode.Mode != nil {
+			li.Transcode.Mode = *c.Transcode.Mode
+		}
+		if c.Transcode.Ladder != nil {
+			li.Transcode.Ladder = c.Transcode.Ladder
+		}
 	}
 	if c.RequireSignedURLs != nil {
 		li.RequireSignedURLs = *c.RequireSignedURLs
@@ -248,6 +283,36 @@ func validateLiveInput(li *store.LiveInput) error {
 		if !validOrigin(o) {
 			return fieldErr(CodeValidation, fmt.Sprintf("allowed_origins[%d]", i), `each allowed origin must be "*" or scheme://host[:port], e.g. https://example.com`)
 		}
+	}
+	return nil
+}
+
+// validateTranscode checks the transcode setting: mode off or on, and a
+// ladder of distinct configured profile names (s.profiles).
+func (s *Server) validateTranscode(li *store.LiveInput) error {
+	switch li.Transcode.Mode {
+	case "", TranscodeOff:
+	case TranscodeOn:
+		if len(s.profiles) == 0 {
+			return fieldErr(CodeValidation, "transcode.mode", "transcoding has no profiles configured on this daemon (transcode.profiles)")
+		}
+	default:
+		return fieldErr(CodeValidation, "transcode.mode", `transcode.mode must be "off" or "on"`)
+	}
+	if len(li.Transcode.Ladder) > maxLadder {
+		return fieldErr(CodeValidation, "transcode.ladder", fmt.Sprintf("transcode.ladder lists more than %d profiles", maxLadder))
+	}
+	seen := map[string]bool{}
+	for i, n := range li.Transcode.Ladder {
+		known := false
+		for _, p := range s.profiles {
+			known = known || p == n
+		}
+		if !known || seen[n] {
+			return fieldErr(CodeValidation, fmt.Sprintf("transcode.ladder[%d]", i),
+				fmt.Sprintf("each ladder entry must be a distinct configured profile (%s), got %q", strings.Join(s.profiles, ", "), n))
+		}
+		seen[n] = true
 	}
 	return nil
 }
@@ -335,6 +400,37 @@ func applyMergePatch(li *store.LiveInput, body []byte) error {
 			if !null {
 				if err := dec(&li.AllowedOrigins); err != nil {
 					return err
+				}
+			}
+		case "transcode":
+			if null {
+				li.Transcode = store.TranscodeSetting{Mode: TranscodeOff}
+				continue
+			}
+			var sub map[string]json.RawMessage
+			if err := dec(&sub); err != nil {
+				return err
+			}
+			for sk, sraw := range sub {
+				f := "transcode." + sk
+				snull := string(sraw) == "null"
+				switch sk {
+				case "mode":
+					li.Transcode.Mode = TranscodeOff
+					if !snull {
+						if err := decodeValue(sraw, &li.Transcode.Mode); err != nil {
+							return fieldErr(CodeValidation, f, err.Error())
+						}
+					}
+				case "ladder":
+					li.Transcode.Ladder = nil
+					if !snull {
+						if err := decodeValue(sraw, &li.Transcode.Ladder); err != nil {
+							return fieldErr(CodeValidation, f, err.Error())
+						}
+					}
+				default:
+					return fieldErr(CodeUnknownField, f, fmt.Sprintf("unknown field %q", f))
 				}
 			}
 		case "recording":

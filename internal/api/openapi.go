@@ -233,7 +233,7 @@ func openAPISchemas() obj {
 func OpenAPI() ([]byte, error) {
 	paths := obj{}
 	ops := openAPIOperations()
-	for _, ext := range []map[string]operation{signingOperations(), webhooksOperations(), videosOperations()} {
+	for _, ext := range []map[string]operation{signingOperations(), webhooksOperations(), videosOperations(), systemOperations()} {
 		for k, o := range ext {
 			ops[k] = o
 		}
@@ -275,7 +275,7 @@ func (s *Server) serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
 // allSchemas merges the core schemas with the features'.
 func allSchemas() obj {
 	all := openAPISchemas()
-	for _, ext := range []obj{signingSchemas(), webhooksSchemas(), videosSchemas()} {
+	for _, ext := range []obj{signingSchemas(), webhooksSchemas(), videosSchemas(), systemSchemas()} {
 		for k, v := range ext {
 			all[k] = v
 		}

@@ -1,13 +1,305 @@
 package api
 
-// SigningDeps is what the signed playback (issue 6) API needs beyond the store.
+import (
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/mpegflow/mpegflow/internal/playback"
+	"github.com/mpegflow/mpegflow/internal/store"
+)
+
+// Lifetimes of minted playback tokens.
+const (
+	// DefaultTokenTTL is the lifetime of a minted token without ttl_seconds.
+	DefaultTokenTTL = time.Hour
+	// MaxTokenTTL is the longest lifetime a minted token may have.
+	MaxTokenTTL = 24 * time.Hour
+)
+
+// SigningDeps is what the signed playback (issue 6) API needs beyond the
+// store: nothing today. Keys, the server's minting key and the admission
+// secret all live in store.SigningKeys, so every node shares them, and
+// verifiers re-read keys every second, so a revocation needs no signal.
 type SigningDeps struct{}
 
-// signingRoutes registers the signed playback (issue 6) routes.
-func (s *Server) signingRoutes(handle routeFunc) {}
+// signingRoutes registers the signed playback (issue 6) routes. Signing
+// keys need the admin scope (a key signs tokens for every live input);
+// minting a token for one live input needs live_inputs:write.
+func (s *Server) signingRoutes(handle routeFunc) {
+	handle("GET", "/v1/signing_keys", ScopeAdmin, s.listSigningKeys)
+	handle("POST", "/v1/signing_keys", ScopeAdmin, s.createSigningKey)
+	handle("DELETE", "/v1/signing_keys/{id}", ScopeAdmin, s.revokeSigningKey)
+	handle("POST", "/v1/live_inputs/{id}/token", ScopeLiveInputsWrite, s.mintToken)
+	handle("GET", "/v1/admission_secret", ScopeAdmin, s.getAdmissionSecret)
+}
+
+// signingKeyJSON is the API's signing key: the public half; pem and jwk
+// (the private key, base64) only in the response that generated it.
+type signingKeyJSON struct {
+	ID        string     `json:"id"`
+	Algorithm string     `json:"algorithm"`
+	Generated bool       `json:"generated"`
+	PublicKey string     `json:"public_key"` // PEM (PKIX)
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at"`
+	PEM       string     `json:"pem,omitempty"`
+	JWK       string     `json:"jwk,omitempty"`
+}
+
+func signingKeyToJSON(k *store.SigningKey) signingKeyJSON {
+	return signingKeyJSON{ID: k.ID, Algorithm: k.Algorithm, Generated: k.Generated,
+		PublicKey: string(pemPublic(k.PublicKey)), CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt}
+}
+
+func pemPublic(der []byte) []byte {
+	return []byte("-----BEGIN PUBLIC KEY-----\n" + wrap64(base64.StdEncoding.EncodeToString(der)) + "-----END PUBLIC KEY-----\n")
+}
+
+func wrap64(s string) string {
+	out := make([]byte, 0, len(s)+len(s)/64+1)
+	for len(s) > 64 {
+		out = append(out, s[:64]...)
+		out = append(out, '\n')
+		s = s[64:]
+	}
+	return string(append(append(out, s...), '\n'))
+}
+
+// signingKeyCreate is the body of POST /v1/signing_keys: empty to generate
+// an RSA-2048 pair, or a public key to register.
+type signingKeyCreate struct {
+	// PublicKey is a PEM public key, a JWK (RFC 7517) as a string, or the
+	// base64 of either.
+	PublicKey string `json:"public_key"`
+	// JWK is a public JWK given as an object.
+	JWK json.RawMessage `json:"jwk"`
+}
+
+func (s *Server) createSigningKey(w http.ResponseWriter, r *http.Request, p *principal) error {
+	body, err := readBody(w, r, true)
+	if err != nil {
+		return err
+	}
+	var req signingKeyCreate
+	if err := decodeJSON(body, &req); err != nil {
+		return err
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	k := &store.SigningKey{ID: newID("key_", now), CreatedAt: now}
+	var out signingKeyJSON
+	switch {
+	case req.PublicKey != "" && len(req.JWK) > 0:
+		return fieldErr(CodeValidation, "public_key", "give public_key or jwk, not both")
+	case req.PublicKey != "" || (len(req.JWK) > 0 && string(req.JWK) != "null"):
+		src, field := []byte(req.PublicKey), "public_key"
+		if req.PublicKey == "" {
+			src, field = req.JWK, "jwk"
+		}
+		alg, der, err := playback.ParsePublicKey(src)
+		if err != nil {
+			return fieldErr(CodeValidation, field, "not an acceptable public key (PEM or JWK; RSA 2048-8192 bits for RS256, or P-256 for ES256): "+err.Error())
+		}
+		k.Algorithm, k.PublicKey = alg, der
+		out = signingKeyToJSON(k)
+	default:
+		priv, err := playback.GenerateRSA()
+		if err != nil {
+			return err
+		}
+		pemB, err := playback.PrivatePEM(priv)
+		if err != nil {
+			return err
+		}
+		jwkB, err := playback.PrivateJWK(priv, k.ID)
+		if err != nil {
+			return err
+		}
+		der, err := x509.MarshalPKIXPublicKey(priv.Public())
+		if err != nil {
+			return err
+		}
+		k.Algorithm, k.PublicKey, k.Generated = store.AlgRS256, der, true
+		out = signingKeyToJSON(k)
+		out.PEM = base64.StdEncoding.EncodeToString(pemB)
+		out.JWK = base64.StdEncoding.EncodeToString(jwkB)
+	}
+	if err := s.st.SigningKeys().Create(r.Context(), k); err != nil {
+		return storeErr(err, "signing key")
+	}
+	s.log.Info("signing key created", "signing_key", k.ID, "algorithm", k.Algorithm, "generated", k.Generated, "by", p.tok.ID)
+	w.Header().Set("Location", "/v1/signing_keys/"+k.ID)
+	writeJSON(w, http.StatusCreated, dataResponse{Data: out})
+	return nil
+}
+
+func (s *Server) listSigningKeys(w http.ResponseWriter, r *http.Request, _ *principal) error {
+	limit, err := parseLimit(r)
+	if err != nil {
+		return err
+	}
+	const scope = "signing_keys"
+	after, err := s.cursors.decode(scope, r.URL.Query().Get("cursor"))
+	if err != nil {
+		return err
+	}
+	rows, more, err := s.st.SigningKeys().List(r.Context(), store.ListOptions{Limit: limit, After: after})
+	if err != nil {
+		return storeErr(err, "signing keys")
+	}
+	out := make([]signingKeyJSON, 0, len(rows))
+	for _, k := range rows {
+		out = append(out, signingKeyToJSON(k))
+	}
+	resp := listResponse{Data: out}
+	if more && len(rows) > 0 {
+		resp.NextCursor = s.cursors.encode(scope, rows[len(rows)-1].ID)
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (s *Server) revokeSigningKey(w http.ResponseWriter, r *http.Request, p *principal) error {
+	id := r.PathValue("id")
+	if !validID(id) {
+		return notFound("signing key")
+	}
+	if err := s.st.SigningKeys().Revoke(r.Context(), id, s.now().UTC().Truncate(time.Microsecond)); err != nil {
+		return storeErr(err, "signing key")
+	}
+	s.log.Info("signing key revoked", "signing_key", id, "by", p.tok.ID)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// tokenMint is the body of POST /v1/live_inputs/{id}/token.
+type tokenMint struct {
+	TTLSeconds   *int64          `json:"ttl_seconds"` // default 3600, 1..86400
+	Nbf          *int64          `json:"nbf"`         // Unix seconds
+	AccessRules  json.RawMessage `json:"access_rules"`
+	AccessRules2 json.RawMessage `json:"accessRules"`
+}
+
+func (s *Server) mintToken(w http.ResponseWriter, r *http.Request, _ *principal) error {
+	li, err := s.getInput(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	body, err := readBody(w, r, true)
+	if err != nil {
+		return err
+	}
+	var req tokenMint
+	if err := decodeJSON(body, &req); err != nil {
+		return err
+	}
+	ttl := DefaultTokenTTL
+	if req.TTLSeconds != nil {
+		if *req.TTLSeconds < 1 || *req.TTLSeconds > int64(MaxTokenTTL/time.Second) {
+			return fieldErr(CodeValidation, "ttl_seconds", "ttl_seconds must be 1-86400")
+		}
+		ttl = time.Duration(*req.TTLSeconds) * time.Second
+	}
+	now := s.now().UTC()
+	claims := playback.TokenClaims{Sub: li.ID, Iat: now.Unix(), Exp: now.Add(ttl).Unix()}
+	if req.Nbf != nil {
+		if *req.Nbf < 0 || *req.Nbf >= claims.Exp {
+			return fieldErr(CodeValidation, "nbf", "nbf must be a Unix time before the expiry")
+		}
+		claims.Nbf = *req.Nbf
+	}
+	rules, field := req.AccessRules, "access_rules"
+	if len(rules) == 0 || string(rules) == "null" {
+		rules, field = req.AccessRules2, "accessRules"
+	}
+	if len(rules) > 0 && string(rules) != "null" {
+		if claims.AccessRules, err = playback.ParseRules(rules); err != nil {
+			return fieldErr(CodeValidation, field, err.Error())
+		}
+	}
+	key, kid, err := playback.MintKey(r.Context(), s.st.SigningKeys())
+	if err != nil {
+		return err
+	}
+	tok, err := playback.Sign(key, kid, claims)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, dataResponse{Data: mintedJSON{Token: tok, ExpiresAt: time.Unix(claims.Exp, 0).UTC()}})
+	return nil
+}
+
+type mintedJSON struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func (s *Server) getAdmissionSecret(w http.ResponseWriter, r *http.Request, _ *principal) error {
+	key, err := playback.AdmissionKey(r.Context(), s.st.SigningKeys())
+	if err != nil {
+		return err
+	}
+	if len(key) == 0 {
+		return errors.New("empty admission secret")
+	}
+	writeJSON(w, http.StatusOK, dataResponse{Data: map[string]string{"secret": playback.SecretString(key)}})
+	return nil
+}
 
 // signingOperations documents the signed playback (issue 6) routes in the OpenAPI document.
-func signingOperations() map[string]operation { return nil }
+func signingOperations() map[string]operation {
+	idP := param("id", "path", "The resource id.", obj{"type": "string"}, true)
+	limit := param("limit", "query", "Page size, 1-1000; default 50.", obj{"type": "integer", "minimum": 1, "maximum": 1000, "default": 50}, false)
+	cursor := param("cursor", "query", "The next_cursor of the previous page.", obj{"type": "string"}, false)
+	idem := param("Idempotency-Key", "header", "A retry with the same key and body returns the first response (kept 24 h); with another body, 422.", obj{"type": "string", "maxLength": 255}, false)
+	return map[string]operation{
+		"GET /v1/signing_keys": {id: "listSigningKeys", summary: "List playback signing keys (public halves; revoked ones too).", scope: ScopeAdmin,
+			params: []obj{limit, cursor}, ok: 200, okSchema: listOf(ref("SigningKey")), errs: []int{400}},
+		"POST /v1/signing_keys": {id: "createSigningKey", summary: "Generate an RSA-2048 key pair (the private key is in this response only, as base64 PEM and JWK), or register a public key (PEM or JWK; RS256 or ES256).", scope: ScopeAdmin,
+			params: []obj{idem}, body: ref("SigningKeyCreate"), ok: 201, okSchema: dataOf(ref("SigningKey")), errs: []int{400, 413, 415, 422}},
+		"DELETE /v1/signing_keys/{id}": {id: "revokeSigningKey", summary: "Revoke a signing key: every token it signed is refused within a second (idempotent).", scope: ScopeAdmin,
+			params: []obj{idP}, ok: 204, errs: []int{404}},
+		"POST /v1/live_inputs/{id}/token": {id: "mintPlaybackToken", summary: "Sign a playback token (RFC 7519 JWT) for a live input with the server's key. Use it in place of the id in /live/ID/... or as ?token=.", scope: ScopeLiveInputsWrite,
+			params: []obj{idP, idem}, body: ref("TokenMint"), ok: 200, okSchema: dataOf(ref("MintedToken")), errs: []int{400, 404, 413, 415, 422}},
+		"GET /v1/admission_secret": {id: "getAdmissionSecret", summary: "The secret admission hook requests are signed with (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature v1).", scope: ScopeAdmin,
+			ok: 200, okSchema: dataOf(object(obj{"secret": str("whsec_ + base64 of the HMAC-SHA256 key.")}, "secret"))},
+	}
+}
 
 // signingSchemas are the signed playback (issue 6) OpenAPI component schemas.
-func signingSchemas() obj { return nil }
+func signingSchemas() obj {
+	rule := object(obj{
+		"type":    obj{"type": "string", "enum": []string{playback.RuleAny, playback.RuleIPSrc, playback.RuleCountry}},
+		"action":  obj{"type": "string", "enum": []string{playback.ActionAllow, playback.ActionBlock}},
+		"ip":      arrayOf(str("CIDR or address (ip.src).")),
+		"country": arrayOf(str("ISO 3166-1 alpha-2 (ip.geoip.country).")),
+	}, "type", "action")
+	rules := obj{"type": []string{"array", "null"}, "items": rule, "maxItems": playback.MaxRules,
+		"description": "First match wins; no match allows."}
+	return obj{
+		"SigningKey": object(obj{
+			"id":         str("The JWS kid (RFC 7515 §4.1.4)."),
+			"algorithm":  obj{"type": "string", "enum": []string{store.AlgRS256, store.AlgES256}},
+			"generated":  boolean("Generated by the server (its private key was returned once)."),
+			"public_key": str("PEM (PKIX) public key."),
+			"created_at": dateTime(""),
+			"revoked_at": nullDateTime(""),
+			"pem":        str("base64 of the PKCS #8 PEM private key; only when generated, in the creating response."),
+			"jwk":        str("base64 of the private JWK (RFC 7517); only when generated, in the creating response."),
+		}, "id", "algorithm", "generated", "public_key", "created_at", "revoked_at"),
+		"SigningKeyCreate": object(obj{
+			"public_key": str("A public key to register: PEM, JWK as a string, or base64 of either. Empty: generate."),
+			"jwk":        obj{"type": []string{"object", "null"}, "description": "A public JWK (RFC 7517) to register."},
+		}),
+		"TokenMint": object(obj{
+			"ttl_seconds":  obj{"type": "integer", "minimum": 1, "maximum": 86400, "default": 3600},
+			"nbf":          integer("Not before, Unix seconds (RFC 7519 §4.1.5)."),
+			"access_rules": rules,
+			"accessRules":  rules,
+		}),
+		"MintedToken": object(obj{"token": str("The JWT."), "expires_at": dateTime("")}, "token", "expires_at"),
+	}
+}

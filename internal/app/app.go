@@ -35,6 +35,7 @@ const ShutdownTimeout = 8 * time.Second
 // App is one running daemon. Several can live in one process (tests).
 type App struct {
 	cfg     *conf.Config
+	version string
 	log     *slog.Logger
 	metrics *metrics.Metrics
 	dir     auth.Directory
@@ -70,7 +71,7 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
-	a := &App{cfg: cfg, log: log, metrics: metrics.New(version), graphs: map[*stream.Stream]*pipeline.Graph{}}
+	a := &App{cfg: cfg, log: log, version: version, metrics: metrics.New(version), graphs: map[*stream.Stream]*pipeline.Graph{}}
 	ctl, err := openControl(context.Background(), cfg, log, stdout, a.featureDeps)
 	if err != nil {
 		a.closeFeatures()
@@ -339,7 +340,8 @@ func (a *App) Run(ctx context.Context) error {
 	if a.srt != nil {
 		_ = a.srt.Close()
 	}
-	a.hub.Close() // ends every stream: ENDLIST, blocked requests released
+	a.hub.Close()      // ends every stream: ENDLIST, blocked requests released
+	a.drainRecording() // recordings finish before the store closes (recording.go)
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
 	_ = a.httpSrv.Shutdown(sctx)

@@ -116,6 +116,7 @@ func openControl(ctx context.Context, cfg *conf.Config, log *slog.Logger, stdout
 		Signing:   fd.Signing,
 		Webhooks:  fd.Webhooks,
 		Videos:    fd.Videos,
+		System:    fd.System, TranscodeProfiles: transcodeProfileNames(cfg),
 	})
 	if err != nil {
 		return nil, err

@@ -17,6 +17,7 @@ type featureDeps struct {
 	Signing  api.SigningDeps
 	Webhooks api.WebhooksDeps
 	Videos   api.VideosDeps
+	System   api.SystemDeps
 }
 
 // featureDeps builds every feature from the opened store and event bus
@@ -33,7 +34,7 @@ func (a *App) featureDeps(st store.Store, bus *events.Bus) (featureDeps, error) 
 	if fd.Videos, err = a.initRecording(st, bus); err != nil {
 		return fd, err
 	}
-	if err = a.initTranscode(); err != nil {
+	if fd.System, err = a.initTranscode(st, bus); err != nil {
 		return fd, err
 	}
 	return fd, nil

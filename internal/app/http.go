@@ -64,6 +64,7 @@ func (a *App) routes() http.Handler {
 		a.hls.ServeStream(w, r, id, rest)
 	}))
 	mux.Handle("/live/{id}/{rest...}", live)
+	a.recordingRoutes(mux) // /videos/{id}/...: recordings (recording.go)
 	if a.whip != nil {
 		mux.Handle("/whip/", a.whip.Handler())
 	}

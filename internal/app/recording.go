@@ -2,26 +2,379 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strconv"
 	"sync"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 
 	"github.com/mpegflow/mpegflow/hls"
 	"github.com/mpegflow/mpegflow/internal/api"
+	"github.com/mpegflow/mpegflow/internal/blob"
 	"github.com/mpegflow/mpegflow/internal/events"
 	"github.com/mpegflow/mpegflow/internal/pipeline"
+	"github.com/mpegflow/mpegflow/internal/record"
 	"github.com/mpegflow/mpegflow/internal/store"
+	"github.com/mpegflow/mpegflow/internal/stream"
+	"github.com/mpegflow/mpegflow/web"
 )
 
+// recording is the recording feature (issue 8): the recorder, the blob
+// store it writes to, and the subscription that tells it when broadcasts
+// end (live_input.idle is published after the packager delivered the
+// broadcast's last segment).
+type recording struct {
+	rec   *record.Recorder
+	bus   *events.Bus
+	sub   *events.Subscription
+	once  sync.Once
+	blobs blob.Store
+}
+
+// openBlobs opens the blob store of storage.kind: data_dir/blobs (local,
+// the default) or an S3-compatible bucket.
+func (a *App) openBlobs(ctx context.Context) (blob.Store, error) {
+	switch a.cfg.Storage.Kind {
+	case "", "local":
+		return blob.NewLocal(filepath.Join(a.cfg.DataDir, "blobs"))
+	case "s3":
+		s3 := a.cfg.Storage.S3
+		ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		return blob.NewS3(ctx, blob.S3Config{Endpoint: s3.Endpoint, Bucket: s3.Bucket, Region: s3.Region,
+			AccessKey: s3.AccessKey, SecretKey: s3.SecretKey, UseTLS: s3.UseTLS, CreateBucket: true})
+	}
+	return nil, fmt.Errorf("storage.kind: unknown kind %q (local or s3)", a.cfg.Storage.Kind)
+}
+
 // initRecording builds recording and the videos API (issue 8).
-func (a *App) initRecording(store.Store, *events.Bus) (api.VideosDeps, error) {
-	return api.VideosDeps{}, nil
+func (a *App) initRecording(st store.Store, bus *events.Bus) (api.VideosDeps, error) {
+	blobs, err := a.openBlobs(context.Background())
+	if err != nil {
+		return api.VideosDeps{}, fmt.Errorf("storage: %w", err)
+	}
+	ff, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		a.log.Warn("ffmpeg not found: video thumbnails and MP4 downloads are off")
+		ff = ""
+	}
+	rec, err := record.New(record.Config{
+		Videos: st.Videos(), LiveInputs: st.LiveInputs(), Blobs: blobs, Bus: bus,
+		Logger: a.log.With("component", "recorder"), ThumbnailTimePct: a.cfg.Recording.ThumbnailTimePct, FFmpeg: ff,
+	})
+	if err != nil {
+		return api.VideosDeps{}, err
+	}
+	a.rec = &recording{rec: rec, bus: bus, blobs: blobs,
+		sub: bus.Subscribe(events.SubscribeOptions{Match: events.Filter([]events.Type{events.LiveInputIdle}, ""), Queue: 4096})}
+	return api.VideosDeps{Videos: videoService{rec}}, nil
+}
+
+// videoService adapts the recorder to api.VideoService: the recorder's
+// errors become the ones the API maps to HTTP statuses.
+type videoService struct{ rec *record.Recorder }
+
+var _ api.VideoService = videoService{}
+
+func (v videoService) Delete(ctx context.Context, id string) error {
+	return apiVideoErr(v.rec.Delete(ctx, id))
+}
+
+func (v videoService) RequestDownload(ctx context.Context, id string) (*store.Video, error) {
+	vid, err := v.rec.RequestDownload(ctx, id)
+	return vid, apiVideoErr(err)
+}
+
+func (v videoService) Clip(ctx context.Context, id string, start, end time.Duration, name string) (*store.Video, api.ClipRange, error) {
+	c, cr, err := v.rec.Clip(ctx, id, start, end, name)
+	return c, api.ClipRange{RequestedStart: cr.RequestedStart, RequestedEnd: cr.RequestedEnd, Start: cr.Start, End: cr.End}, apiVideoErr(err)
+}
+
+func apiVideoErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, record.ErrNotFound):
+		return fmt.Errorf("%w: %w", store.ErrNotFound, err)
+	case errors.Is(err, record.ErrRecording):
+		return fmt.Errorf("%w: %w", api.ErrVideoRecording, err)
+	case errors.Is(err, record.ErrNotReady):
+		return fmt.Errorf("%w: %w", api.ErrVideoNotReady, err)
+	case errors.Is(err, record.ErrOutOfRange):
+		return fmt.Errorf("%w: %w", api.ErrVideoRange, err)
+	case errors.Is(err, record.ErrNoFFmpeg):
+		return fmt.Errorf("%w: %w", api.ErrVideoUnavailable, err)
+	}
+	return err
 }
 
 // onSegment receives every completed HLS segment of every live stream
-// (hls.Hooks.OnSegmentComplete); it must not block.
-func (a *App) onSegment(liveInput string, seg hls.SegmentInfo) {}
+// (hls.Hooks.OnSegmentComplete); it never blocks: the recorder's bounded
+// queue takes it or drops it.
+func (a *App) onSegment(liveInput string, seg hls.SegmentInfo) {
+	if a.rec != nil {
+		a.rec.rec.Segment(liveInput, seg)
+	}
+}
 
-func (a *App) recordingSinks(streamLike) []pipeline.Sink { return nil }
+// recordingSinks tells the recorder a broadcast started; the recorder takes
+// its segments from the packager (onSegment), so it adds no sink.
+func (a *App) recordingSinks(s streamLike) []pipeline.Sink {
+	if a.rec != nil {
+		a.rec.rec.Start(s.ID(), videoTracks(s.Tracks()))
+	}
+	return nil
+}
 
-func (a *App) startRecording(context.Context, *sync.WaitGroup) {}
+// videoTracks describes a stream's tracks for its video; the resolution is
+// read from the H.264/H.265 SPS (ITU-T H.264 §7.3.2.1.1, H.265 §7.3.2.2).
+func videoTracks(ts []stream.Track) []store.VideoTrack {
+	out := make([]store.VideoTrack, 0, len(ts))
+	for _, t := range ts {
+		vt := store.VideoTrack{Kind: "audio", Codec: t.Codec.Name()}
+		if t.Kind() == stream.KindVideo {
+			vt.Kind = "video"
+		}
+		switch c := t.Codec.(type) {
+		case stream.H264:
+			var sps h264.SPS
+			if sps.Unmarshal(c.SPS) == nil {
+				vt.Width, vt.Height = sps.Width(), sps.Height()
+			}
+		case stream.H265:
+			var sps h265.SPS
+			if sps.Unmarshal(c.SPS) == nil {
+				vt.Width, vt.Height = sps.Width(), sps.Height()
+			}
+		}
+		out = append(out, vt)
+	}
+	return out
+}
 
-func (a *App) closeRecording() {}
+// startRecording recovers the recordings a crash interrupted, then runs the
+// recorder and feeds it the ends of broadcasts until the bus closes (after
+// every stream ended at shutdown); then the recorder finishes what is queued.
+func (a *App) startRecording(ctx context.Context, wg *sync.WaitGroup) {
+	if a.rec == nil {
+		return
+	}
+	rc := a.rec
+	rc.rec.Run(ctx)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer rc.rec.Stop()
+		sub := rc.sub
+		for {
+			select {
+			case e := <-sub.C():
+				rc.rec.End(e.LiveInputID)
+			case <-sub.Done():
+				for drained := false; !drained; {
+					select {
+					case e := <-sub.C():
+						rc.rec.End(e.LiveInputID)
+					default:
+						drained = true
+					}
+				}
+				if !errors.Is(sub.Err(), events.ErrSlow) {
+					return // the bus closed: shutdown
+				}
+				a.log.Warn("recorder fell behind the event bus; resubscribing")
+				sub = rc.bus.Subscribe(events.SubscribeOptions{Match: events.Filter([]events.Type{events.LiveInputIdle}, ""), Queue: 4096})
+				rc.sub = sub
+			}
+		}
+	}()
+}
+
+// drainRecording finishes every recording: the broadcast ends already
+// published (every stream has ended when Run calls it, after hub.Close)
+// reach the recorder, which then writes what is queued and makes the
+// recordings ready, before the store closes. Idempotent.
+func (a *App) drainRecording() {
+	if a.rec == nil {
+		return
+	}
+	a.rec.once.Do(func() {
+		sub := a.rec.sub
+		sub.Close()
+		for drained := false; !drained; {
+			select {
+			case e := <-sub.C():
+				a.rec.rec.End(e.LiveInputID)
+			default:
+				drained = true
+			}
+		}
+		a.rec.rec.Stop()
+	})
+}
+
+func (a *App) closeRecording() { a.drainRecording() }
+
+// recordingRoutes registers the playback of recordings on the HTTP
+// listener:
+//
+//	GET /videos/{id}/                 the player page
+//	GET /videos/{id}/index.m3u8       HLS playlist: VOD when ready, EVENT while recording (DVR)
+//	GET /videos/{id}/initN.mp4        init segments (ISO/IEC 14496-12 ftyp+moov)
+//	GET /videos/{id}/segN.m4s         media segments (moof+mdat)
+//	GET /videos/{id}/thumbnail.jpg    JPEG; ?time=SECONDS&width=PIXELS (cached)
+//	GET /videos/{id}/download.mp4     progressive MP4 (built on first request), byte ranges
+func (a *App) recordingRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /videos/{id}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/videos/"+r.PathValue("id")+"/", http.StatusMovedPermanently)
+	})
+	mux.Handle("/videos/{id}/{rest...}", a.cors(http.HandlerFunc(a.serveVideo)))
+}
+
+// authorizeVideo decides whether the request may read video id (signed
+// playback, sub = video id, plugs in here). Today every video is public.
+func (a *App) authorizeVideo(_ http.ResponseWriter, _ *http.Request, idOrToken string) (string, bool) {
+	return idOrToken, true
+}
+
+func (a *App) serveVideo(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD, OPTIONS")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if a.rec == nil {
+		http.NotFound(w, r)
+		return
+	}
+	id, ok := a.authorizeVideo(w, r, r.PathValue("id"))
+	if !ok {
+		return
+	}
+	if blob.CheckKey(record.Prefix(id)+"x") != nil {
+		http.NotFound(w, r)
+		return
+	}
+	rec := a.rec.rec
+	ctx := r.Context()
+	h := w.Header()
+	switch rest := r.PathValue("rest"); rest {
+	case "":
+		if _, err := rec.Video(ctx, id); err != nil {
+			a.videoError(w, r, err)
+			return
+		}
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Cache-Control", "no-cache")
+		_, _ = w.Write(web.PlayerPage(a.cfg.HTTP.HLSJSURL))
+	case "index.m3u8":
+		b, final, err := rec.Playlist(ctx, id)
+		if err != nil {
+			a.videoError(w, r, err)
+			return
+		}
+		h.Set("Content-Type", "application/vnd.apple.mpegurl")
+		if final {
+			h.Set("Cache-Control", "max-age=60")
+		} else {
+			h.Set("Cache-Control", "no-cache")
+		}
+		_, _ = w.Write(b)
+	case "thumbnail.jpg":
+		q := r.URL.Query()
+		at, width := time.Duration(-1), 0
+		if v := q.Get("time"); v != "" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f < 0 || f > 1e7 {
+				http.Error(w, "time must be a number of seconds", http.StatusBadRequest)
+				return
+			}
+			at = time.Duration(f * float64(time.Second))
+		}
+		if v := q.Get("width"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 16 || n > 3840 {
+				http.Error(w, "width must be an integer from 16 to 3840", http.StatusBadRequest)
+				return
+			}
+			width = n + n%2
+		}
+		key, err := rec.Thumbnail(ctx, id, at, width)
+		if err != nil {
+			a.videoError(w, r, err)
+			return
+		}
+		a.serveBlob(w, r, id, path.Base(key), "image/jpeg", "max-age=3600")
+	case "download.mp4":
+		if _, err := rec.MP4(ctx, id); err != nil {
+			a.videoError(w, r, err)
+			return
+		}
+		h.Set("Content-Disposition", `attachment; filename="`+id+`.mp4"`)
+		a.serveBlob(w, r, id, rest, "video/mp4", "max-age=3600")
+	default:
+		ct := "video/mp4"
+		if path.Ext(rest) == ".m4s" {
+			ct = "video/iso.segment"
+		}
+		a.serveBlob(w, r, id, rest, ct, "public, max-age=31536000, immutable")
+	}
+}
+
+// serveBlob serves a file of a video with byte ranges (RFC 9110 §14).
+func (a *App) serveBlob(w http.ResponseWriter, r *http.Request, id, name, contentType, cache string) {
+	var o blob.Object
+	var err error
+	if path.Base(name) != name || len(name) > 64 {
+		err = record.ErrNotFound
+	} else if o, err = a.rec.rec.Open(r.Context(), id, name); err == nil {
+		defer o.Close()
+	}
+	if err != nil {
+		// thumbnails with a time or width are not among the names Open serves
+		if o2, err2 := a.openThumb(r, id, name); err2 == nil {
+			o, err = o2, nil
+			defer o.Close()
+		}
+	}
+	if err != nil {
+		a.videoError(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", cache)
+	http.ServeContent(w, r, "", o.Info().ModTime, o)
+}
+
+func (a *App) openThumb(r *http.Request, id, name string) (blob.Object, error) {
+	if path.Ext(name) != ".jpg" {
+		return nil, record.ErrNotFound
+	}
+	return a.rec.blobs.Open(r.Context(), record.Prefix(id)+name)
+}
+
+// videoError answers a recorder error with its HTTP status.
+func (a *App) videoError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, record.ErrNotFound), errors.Is(err, record.ErrEmpty):
+		http.NotFound(w, r)
+	case errors.Is(err, record.ErrRecording), errors.Is(err, record.ErrNotReady):
+		http.Error(w, "the video is not ready: "+err.Error(), http.StatusConflict)
+	case errors.Is(err, record.ErrOutOfRange):
+		http.Error(w, "time is past the end of the video", http.StatusBadRequest)
+	case errors.Is(err, record.ErrNoFFmpeg):
+		http.Error(w, "ffmpeg is not installed on the server", http.StatusServiceUnavailable)
+	case errors.Is(err, context.Canceled):
+	default:
+		a.log.Error("serving a video", "path", r.URL.Path, "error", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+	}
+}

@@ -1,10 +1,155 @@
 package app
 
-import "github.com/mpegflow/mpegflow/internal/pipeline"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
 
-// initTranscode detects encoders (issue 9).
-func (a *App) initTranscode() error { return nil }
+	"github.com/mpegflow/mpegflow/conf"
+	"github.com/mpegflow/mpegflow/internal/api"
+	"github.com/mpegflow/mpegflow/internal/events"
+	"github.com/mpegflow/mpegflow/internal/pipeline"
+	"github.com/mpegflow/mpegflow/internal/store"
+	"github.com/mpegflow/mpegflow/internal/stream"
+	"github.com/mpegflow/mpegflow/internal/transcode"
+)
 
-func (a *App) transcodeSinks(streamLike) []pipeline.Sink { return nil }
+// transcodeFeature is ABR transcoding (issue 9): the encoder detected at
+// start-up and the transcoder whose sinks join the graphs of live inputs
+// with transcode.mode "on".
+type transcodeFeature struct {
+	tc       *transcode.Transcoder // nil: transcoding unavailable (reason)
+	det      transcode.Detection
+	reason   string
+	profiles []transcode.Profile
+	lis      store.LiveInputs
+}
 
+// transcodeProfileNames are the names of transcode.profiles, in order (the
+// API validates live input ladders against them).
+func transcodeProfileNames(cfg *conf.Config) []string {
+	out := make([]string, 0, len(cfg.Transcode.Profiles))
+	for _, p := range cfg.Transcode.Profiles {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+// initTranscode detects the encoder (ffmpeg -encoders, then a one-second
+// test encode per candidate) and builds the transcoder. Without ffmpeg the
+// daemon runs passthrough-only and says so; a forced transcode.encoder
+// that fails its test encode is a start-up error naming ffmpeg's message.
+func (a *App) initTranscode(st store.Store, bus *events.Bus) (api.SystemDeps, error) {
+	f := &transcodeFeature{lis: st.LiveInputs()}
+	a.transcode = f
+	deps := api.SystemDeps{Transcode: f.info}
+	cfg := a.cfg.Transcode
+	for _, p := range cfg.Profiles {
+		b, err := transcode.ParseBitrate(p.VideoBitrate)
+		if err != nil {
+			return deps, fmt.Errorf("transcode.profiles %s: %w", p.Name, err)
+		}
+		f.profiles = append(f.profiles, transcode.Profile{Name: p.Name, Height: p.Height, Bitrate: b, MaxFPS: p.MaxFPS, Codec: p.Codec})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	det, err := transcode.Detect(ctx, transcode.DetectConfig{Encoder: cfg.Encoder, VAAPIDevice: cfg.VAAPIDevice, Logger: a.log})
+	f.det = det
+	switch {
+	case errors.Is(err, transcode.ErrNoFFmpeg):
+		f.reason = "ffmpeg is not on PATH"
+		a.log.Warn("transcoding is off: ffmpeg is not on PATH; streams are passed through only")
+		return deps, nil
+	case err != nil && cfg.Encoder != "" && cfg.Encoder != "auto":
+		return deps, fmt.Errorf("transcode.encoder %s: %w", cfg.Encoder, err)
+	case err != nil:
+		f.reason = err.Error()
+		a.log.Warn("transcoding is off: no working encoder", "error", err)
+		return deps, nil
+	}
+	var rejected []string
+	for _, c := range det.Candidates {
+		if !c.OK {
+			rejected = append(rejected, c.Encoder+": "+c.Reason)
+		}
+	}
+	a.log.Info("transcode encoder chosen", "encoder", det.Encoder, "requested", det.Requested, "rejected", strings.Join(rejected, "; "))
+	m, err := transcode.NewMetrics(a.metrics.Registry)
+	if err != nil {
+		return deps, fmt.Errorf("transcode metrics: %w", err)
+	}
+	f.tc, err = transcode.New(transcode.Config{
+		Detection:   det,
+		VAAPIDevice: cfg.VAAPIDevice,
+		Profiles:    f.profiles,
+		Capacity:    cfg.Capacity,
+		Output:      hlsRenditions{a},
+		Metrics:     m,
+		OnError: func(liveInput, code, message string) {
+			bus.Publish(events.New(events.LiveInputErrored, liveInput, events.ErrorData{Code: code, Message: message}))
+		},
+		Logger: a.log.With("component", "transcode"),
+	})
+	if err != nil {
+		return deps, err
+	}
+	return deps, nil
+}
+
+// info is GET /v1/system's transcode object.
+func (f *transcodeFeature) info() api.TranscodeInfo {
+	out := api.TranscodeInfo{Available: f.tc != nil, Reason: f.reason, Requested: f.det.Requested,
+		Encoder: f.det.Encoder, Family: string(f.det.Family)}
+	for _, c := range f.det.Candidates {
+		out.Candidates = append(out.Candidates, api.EncoderCandidate{Family: string(c.Family), Encoder: c.Encoder,
+			Compiled: c.Compiled, OK: c.OK, Reason: c.Reason})
+	}
+	for _, p := range f.profiles {
+		out.Profiles = append(out.Profiles, api.TranscodeProfile{Name: p.Name, Height: p.Height, BitrateBPS: p.Bitrate, MaxFPS: p.MaxFPS, Codec: p.Codec})
+	}
+	if f.tc != nil {
+		out.Capacity, out.Active = f.tc.Capacity(), f.tc.Active()
+	}
+	return out
+}
+
+// transcodeSinks returns the transcoder's sink when the live input's
+// stored setting has transcode.mode "on" (its ladder, or every profile when
+// the ladder is empty).
+func (a *App) transcodeSinks(s streamLike) []pipeline.Sink {
+	f := a.transcode
+	if f == nil || f.tc == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	li, err := f.lis.Get(ctx, s.ID())
+	if err != nil {
+		a.log.Warn("transcode setting unreadable; not transcoding", "live_input", s.ID(), "error", err)
+		return nil
+	}
+	if li.Transcode.Mode != api.TranscodeOn {
+		return nil
+	}
+	ladder := li.Transcode.Ladder
+	if len(ladder) == 0 {
+		for _, p := range f.profiles {
+			ladder = append(ladder, p.Name)
+		}
+	}
+	return []pipeline.Sink{f.tc.Sink(s, ladder)}
+}
+
+// closeTranscode releases the transcoder; its ffmpeg processes belong to
+// the graphs' sinks, which the graphs stop and wait for.
 func (a *App) closeTranscode() {}
+
+// hlsRenditions lands the transcoder's renditions in the HLS muxer of the
+// live input, next to the source rendition.
+type hlsRenditions struct{ a *App }
+
+func (h hlsRenditions) AddRendition(liveInput, name string, tracks []stream.Track) (transcode.RenditionWriter, error) {
+	return h.a.hls.AddRendition(liveInput, name, tracks)
+}

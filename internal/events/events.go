@@ -38,10 +38,27 @@ const (
 	SessionKicked Type = "session.kicked"
 )
 
+// Event types of recordings (issue 8). Data is the video (record.EventData).
+const (
+	// RecordingStarted: a broadcast of a live input with recording on
+	// started; its video is live_recording.
+	RecordingStarted Type = "recording.started"
+	// VideoReady: a video plays as VOD; recovered is true when it was
+	// finalized after a crash of the daemon.
+	VideoReady Type = "video.ready"
+	// VideoErrored: a recording failed; Data carries the error code.
+	VideoErrored Type = "video.errored"
+	// VideoDeleted: a video and its files were deleted (API or retention).
+	VideoDeleted Type = "video.deleted"
+	// VideoDownloadReady: the MP4 download of a video was built.
+	VideoDownloadReady Type = "video.download.ready"
+)
+
 // Types lists every event type, in documentation order.
 func Types() []Type {
 	return []Type{LiveInputCreated, LiveInputUpdated, LiveInputDeleted, LiveInputConnected,
-		LiveInputDisconnected, LiveInputIdle, LiveInputErrored, SessionKicked}
+		LiveInputDisconnected, LiveInputIdle, LiveInputErrored, SessionKicked,
+		RecordingStarted, VideoReady, VideoErrored, VideoDeleted, VideoDownloadReady}
 }
 
 // Known reports whether t is one of Types.

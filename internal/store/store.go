@@ -36,24 +36,33 @@ type Recording struct {
 	DeleteAfterDays int    `json:"delete_after_days"` // 0 = keep
 }
 
+// TranscodeSetting is a live input's transcoding setting (issue 9): Mode
+// "off" (default: the source is passed through alone) or "on" (the source
+// plus the Ladder's rungs, named after transcode.profiles).
+type TranscodeSetting struct {
+	Mode   string   `json:"mode"`   // off | on; "" reads as off
+	Ladder []string `json:"ladder"` // profile names; nil when empty
+}
+
 // LiveInput is a place encoders publish to.
 type LiveInput struct {
-	ID                     string         // public id, e.g. "li_01j..."; URL-safe
-	Name                   string         //
-	Meta                   map[string]any // free JSON object; never nil after a read
-	Enabled                bool           //
-	StreamKey              string         // secret; shown to the input's own scope only
-	StreamKeyHash          []byte         // SHA-256 of StreamKey, the lookup index
-	SRTPassphrase          string         // secret; 10-79 characters, "" = none
-	ReconnectWindowSeconds int            // 0 = daemon default
-	Recording              Recording      //
-	RequireSignedURLs      bool           //
-	AllowedOrigins         []string       // never nil after a read
-	Static                 bool           // declared in the config file: read-only over the API
-	Version                int64          // incremented by every update (ETag)
-	CreatedAt, UpdatedAt   time.Time      // UTC, microsecond precision
-	KeysRotatedAt          *time.Time     //
-	LastConnectedAt        *time.Time     //
+	ID                     string           // public id, e.g. "li_01j..."; URL-safe
+	Name                   string           //
+	Meta                   map[string]any   // free JSON object; never nil after a read
+	Enabled                bool             //
+	StreamKey              string           // secret; shown to the input's own scope only
+	StreamKeyHash          []byte           // SHA-256 of StreamKey, the lookup index
+	SRTPassphrase          string           // secret; 10-79 characters, "" = none
+	ReconnectWindowSeconds int              // 0 = daemon default
+	Recording              Recording        //
+	RequireSignedURLs      bool             //
+	Transcode              TranscodeSetting //
+	AllowedOrigins         []string         // never nil after a read
+	Static                 bool             // declared in the config file: read-only over the API
+	Version                int64            // incremented by every update (ETag)
+	CreatedAt, UpdatedAt   time.Time        // UTC, microsecond precision
+	KeysRotatedAt          *time.Time       //
+	LastConnectedAt        *time.Time       //
 }
 
 // ListOptions page through a list ordered by id ascending.

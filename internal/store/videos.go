@@ -1,5 +1,120 @@
 package store
 
-// Videos persists the data of recording and videos (issue 8).
-// (Extension point: the feature fills this interface in.)
-type Videos interface{}
+import (
+	"context"
+	"time"
+)
+
+// Statuses of a video (issue 8).
+const (
+	// VideoLiveRecording: the broadcast is live and being recorded.
+	VideoLiveRecording = "live_recording"
+	// VideoProcessing: the broadcast ended; the video is being finalized.
+	VideoProcessing = "processing"
+	// VideoReady: the video plays as HLS VOD.
+	VideoReady = "ready"
+	// VideoErrored: the recording failed; ErrorCode says why.
+	VideoErrored = "errored"
+)
+
+// Statuses of a video's MP4 download.
+const (
+	DownloadNone    = "none"
+	DownloadPending = "pending"
+	DownloadReady   = "ready"
+	DownloadErrored = "errored"
+)
+
+// VideoTrack describes one track of a video.
+type VideoTrack struct {
+	Kind       string `json:"kind"`                  // video | audio
+	Codec      string `json:"codec"`                 // h264, h265, av1, aac, opus
+	Width      int    `json:"width,omitempty"`       // video only; 0 = unknown
+	Height     int    `json:"height,omitempty"`      // video only; 0 = unknown
+	BitrateBPS int64  `json:"bitrate_bps,omitempty"` // average over the video; 0 = unknown
+}
+
+// Video is the recording of one broadcast (one publisher session of a live
+// input, reconnects within its window included).
+type Video struct {
+	ID                string         // "vid_..."; sorts by creation time
+	LiveInputID       string         //
+	Status            string         // VideoLiveRecording | VideoProcessing | VideoReady | VideoErrored
+	ErrorCode         string         // set when errored
+	ErrorMessage      string         //
+	Recovered         bool           // finalized after a crash of the daemon
+	CreatedAt         time.Time      // UTC, microsecond precision
+	StartedAt         time.Time      // the broadcast's start
+	EndedAt           *time.Time     // nil while recording
+	Duration          time.Duration  // sum of the recorded segments' durations
+	SizeBytes         int64          // sum of the recorded segments' sizes (init segments excluded)
+	Segments          int64          // number of recorded segments
+	Tracks            []VideoTrack   // never nil after a read
+	Meta              map[string]any // never nil after a read
+	ScheduledDeletion *time.Time     // nil = keep
+	RequireSignedURLs bool           //
+	AllowedOrigins    []string       // never nil after a read
+	ThumbnailKey      string         // blob key of the default thumbnail; "" = none yet
+	DownloadStatus    string         // DownloadNone | DownloadPending | DownloadReady | DownloadErrored
+	DownloadKey       string         // blob key of the MP4 when ready
+	UpdatedAt         time.Time      //
+}
+
+// VideoSegment is one recorded CMAF segment of a video (ISO/IEC 23000-19
+// §7.3.2.2): a run of moof+mdat fragments stored as one blob, played
+// after the init segment InitKey names.
+type VideoSegment struct {
+	VideoID         string        //
+	Seq             int64         // 0, 1, 2, ...: playback order within the video
+	OwnerID         string        // the video whose files these are ("" = VideoID); a clip's are its source's
+	Duration        time.Duration //
+	ProgramDateTime time.Time     // ingest wall-clock of the first frame (zero = unknown)
+	Discontinuity   bool          // follows a gap or a codec change (RFC 8216bis §4.4.4.3)
+	InitKey         string        // blob key of the init segment (EXT-X-MAP)
+	Key             string        // blob key of the segment
+	Size            int64         // bytes
+}
+
+// VideoListOptions select and page videos. Ordered by id (creation time)
+// ascending, or descending when Newest.
+type VideoListOptions struct {
+	Limit         int       // 1..1000; the store does not default it
+	After         string    // continue after this id in the list order ("" = from the start)
+	Newest        bool      // newest first
+	LiveInputID   string    // "" = any
+	Status        string    // "" = any
+	CreatedBefore time.Time // zero = no bound; strictly before
+	CreatedAfter  time.Time // zero = no bound; strictly after
+}
+
+// Videos persists videos and their segment index. The index lives here, not
+// in memory, so a 12-hour broadcast costs the recorder no more memory than a
+// 12-second one.
+type Videos interface {
+	// Create inserts v; ErrConflict when the id exists.
+	Create(ctx context.Context, v *Video) error
+	// Get returns the video id or ErrNotFound.
+	Get(ctx context.Context, id string) (*Video, error)
+	// List returns up to opts.Limit videos and whether more follow.
+	List(ctx context.Context, opts VideoListOptions) ([]*Video, bool, error)
+	// Update replaces the mutable fields of v.ID (every field but ID,
+	// LiveInputID, CreatedAt, Duration, SizeBytes and Segments, which
+	// AddSegment maintains). ErrNotFound when absent.
+	Update(ctx context.Context, v *Video) error
+	// Delete removes the video and its segment index; ErrNotFound when
+	// absent.
+	Delete(ctx context.Context, id string) error
+	// AddSegment appends s to the index of s.VideoID and adds its duration
+	// and size to the video, in one transaction. ErrNotFound when the video
+	// is absent, ErrConflict when (VideoID, Seq) exists.
+	AddSegment(ctx context.Context, s *VideoSegment) error
+	// Segments returns the segments of video id with Seq >= from, in Seq
+	// order, at most limit (0 = all).
+	Segments(ctx context.Context, id string, from int64, limit int) ([]*VideoSegment, error)
+	// FilesInUse reports whether any segment indexed (of any video) is a
+	// file of video owner (OwnerID), i.e. whether owner's files must stay.
+	FilesInUse(ctx context.Context, owner string) (bool, error)
+	// DueForDeletion returns up to limit videos whose ScheduledDeletion is
+	// at or before t.
+	DueForDeletion(ctx context.Context, t time.Time, limit int) ([]*Video, error)
+}

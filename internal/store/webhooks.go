@@ -1,5 +1,112 @@
 package store
 
-// Webhooks persists the data of webhooks (issue 7).
-// (Extension point: the feature fills this interface in.)
-type Webhooks interface{}
+import (
+	"context"
+	"time"
+)
+
+// WebhookEndpoint is a URL that receives signed webhook deliveries
+// (Standard Webhooks, https://www.standardwebhooks.com/).
+//
+// Secrets are stored in plain text, as stream keys are: the daemon must
+// sign every delivery with them, so a hash would not do, and encrypting them
+// with a key kept next to the database protects nothing the database file's
+// permissions do not already protect. The API shows a secret once, in the
+// response that creates or rotates it.
+type WebhookEndpoint struct {
+	ID           string   // public id, "whk_..."
+	URL          string   // http or https
+	Description  string   //
+	Enabled      bool     // false: nothing is sent (pending deliveries wait)
+	EventTypes   []string // filter; empty = every type; never nil after a read
+	LiveInputIDs []string // filter; empty = every live input; never nil after a read
+	// Secret signs deliveries: "whsec_" + base64 of 32 random bytes.
+	Secret string
+	// PreviousSecret, until PreviousSecretExpiresAt, signs alongside Secret
+	// (after rotate_secret); "" = none.
+	PreviousSecret          string
+	PreviousSecretExpiresAt *time.Time
+	// FailingSince is the time of the first failed attempt of the current
+	// run of failures; nil after a success.
+	FailingSince *time.Time
+	// DisabledReason says why the daemon disabled the endpoint ("" when
+	// enabled or disabled over the API).
+	DisabledReason       string
+	CreatedAt, UpdatedAt time.Time // UTC, microsecond precision
+}
+
+// WebhookEvent is one event in the outbox: the exact JSON body every
+// endpoint receives.
+type WebhookEvent struct {
+	ID          string    // "evt_..."; the webhook-id header
+	Type        string    // e.g. live_input.connected
+	LiveInputID string    // "" when about no live input
+	CreatedAt   time.Time //
+	Payload     []byte    // the JSON envelope
+}
+
+// States of a WebhookDelivery.
+const (
+	DeliveryPending   = "pending"   // waiting for its next attempt
+	DeliverySucceeded = "succeeded" // a 2xx was received
+	DeliveryFailed    = "failed"    // final: a 4xx other than 408/429, or retries exhausted
+)
+
+// WebhookDelivery is one event to one endpoint, with its attempts.
+type WebhookDelivery struct {
+	ID          string // "whd_..."
+	EndpointID  string
+	EventID     string
+	EventType   string
+	LiveInputID string // the ordering key: deliveries of one endpoint and live input go in Seq order
+	// Seq is the insertion order, assigned by the store.
+	Seq            int64
+	State          string // DeliveryPending | DeliverySucceeded | DeliveryFailed
+	Attempts       int
+	LastStatus     int           // HTTP status of the last attempt; 0 = none or no response
+	LastLatency    time.Duration // of the last attempt (microsecond precision)
+	LastError      string        // of the last attempt; "" when it got a response
+	ResponsePrefix string        // the first bytes of the last response body
+	NextAttemptAt  *time.Time    // nil unless pending
+	CreatedAt      time.Time     // the event's time
+	UpdatedAt      time.Time     //
+	// Payload is the event's body; filled by Due only.
+	Payload []byte
+}
+
+// Webhooks persists webhook endpoints and the delivery outbox.
+type Webhooks interface {
+	// CreateEndpoint inserts e; ErrConflict when the id exists.
+	CreateEndpoint(ctx context.Context, e *WebhookEndpoint) error
+	// GetEndpoint returns the endpoint id or ErrNotFound.
+	GetEndpoint(ctx context.Context, id string) (*WebhookEndpoint, error)
+	// ListEndpoints pages by id; opts.Enabled is honoured, Name ignored.
+	ListEndpoints(ctx context.Context, opts ListOptions) ([]*WebhookEndpoint, bool, error)
+	// UpdateEndpoint replaces every field but ID and CreatedAt; ErrNotFound.
+	UpdateEndpoint(ctx context.Context, e *WebhookEndpoint) error
+	// DeleteEndpoint removes the endpoint and its deliveries; ErrNotFound.
+	DeleteEndpoint(ctx context.Context, id string) error
+
+	// Enqueue stores ev and its deliveries in one transaction (Seq is
+	// assigned in slice order). ErrConflict when the event id exists.
+	Enqueue(ctx context.Context, ev *WebhookEvent, ds []*WebhookDelivery) error
+	// Due returns up to limit pending deliveries of enabled endpoints whose
+	// NextAttemptAt is not after now and that are the first pending one of
+	// their endpoint and live input (ordering), in Seq order, with Payload.
+	Due(ctx context.Context, now time.Time, limit int) ([]*WebhookDelivery, error)
+	// GetDelivery returns a delivery of an endpoint or ErrNotFound.
+	GetDelivery(ctx context.Context, endpointID, id string) (*WebhookDelivery, error)
+	// ListDeliveries pages the deliveries of an endpoint, newest first:
+	// opts.After returns ids strictly less than it.
+	ListDeliveries(ctx context.Context, endpointID string, opts ListOptions) ([]*WebhookDelivery, bool, error)
+	// UpdateDelivery stores State, Attempts, the Last* fields,
+	// NextAttemptAt and UpdatedAt; ErrNotFound.
+	UpdateDelivery(ctx context.Context, d *WebhookDelivery) error
+	// OutboxStats returns the number of pending deliveries and the time of
+	// the oldest pending one's event (nil when none).
+	OutboxStats(ctx context.Context) (pending int64, oldest *time.Time, err error)
+	// PurgeDeliveries deletes finished deliveries last updated before t and
+	// the events no delivery refers to any more; it returns how many
+	// deliveries went.
+	PurgeDeliveries(ctx context.Context, before time.Time) (int64, error)
+}

@@ -124,7 +124,7 @@ func (h *handler) OnPublish(sctx *gortmp.StreamContext, _ uint32, cmd *message.N
 		return h.reject(reasonUnknownKey, errors.New("empty stream key"))
 	}
 	lctx, cancel := context.WithTimeout(c.ctx, lookupTimeout)
-	li, err := c.s.cfg.Directory.ByStreamKey(lctx, key)
+	li, err := c.s.cfg.Directory.ByStreamKey(auth.WithPeer(lctx, c.s.protocol, c.remote), key)
 	cancel()
 	if errors.Is(err, auth.ErrUnknownKey) {
 		c.s.throttle.Fail(c.ip)

@@ -375,7 +375,7 @@ func (s *Server) handshake(ctx context.Context, req gosrt.ConnRequest) (sess *se
 		return reject(reasonUnknownKey, gosrt.REJX_FORBIDDEN, errors.New("no stream key in the stream id"))
 	}
 	lctx, cancel := context.WithTimeout(ctx, s.cfg.HandshakeTimeout)
-	li, err := s.cfg.Directory.ByStreamKey(lctx, sid.Key)
+	li, err := s.cfg.Directory.ByStreamKey(auth.WithPeer(lctx, ProtocolSRT, remote), sid.Key)
 	cancel()
 	switch {
 	case errors.Is(err, auth.ErrUnknownKey):

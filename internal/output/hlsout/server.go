@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +41,15 @@ type Config struct {
 	// stream with its bytes (the recorder); called from the muxer's write
 	// path, so it must not block.
 	OnSegment func(liveInput string, seg hls.SegmentInfo)
+	// SpillDir, when set (the daemon uses data_dir/hls-spill), is where
+	// completed segments of live streams are written (one directory per
+	// muxer, hls.DiskStorage), so that a stream's heap holds only the
+	// segment in progress instead of the whole playlist window (about
+	// 0.6 MB instead of 25 MB at 2.5 Mb/s); segments and parts are served
+	// back from the files (page cache, not process memory). New empties it
+	// (leftovers of a crash); a muxer's directory is removed when the muxer
+	// is released. Default "": segments stay in memory.
+	SpillDir string
 }
 
 // Server routes HLS requests to the muxer of each live stream.
@@ -54,6 +65,7 @@ type Server struct {
 
 type entry struct {
 	id     string
+	spill  string // the muxer's spill directory, "" without SpillDir
 	mux    *hls.Muxer
 	rend   *hls.Rendition
 	tracks []stream.Track
@@ -70,7 +82,63 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.SpillDir != "" {
+		cleanSpill(cfg.SpillDir, cfg.Logger)
+	}
 	return &Server{cfg: cfg, log: cfg.Logger, entries: map[string]*entry{}}
+}
+
+// cleanSpill removes what a previous run left in the spill directory.
+func cleanSpill(dir string, log *slog.Logger) {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return // missing: created with the first stream
+	}
+	for _, de := range des {
+		if err := os.RemoveAll(filepath.Join(dir, de.Name())); err != nil {
+			log.Warn("hls spill directory not cleaned", "dir", dir, "error", err)
+		}
+	}
+}
+
+// newSpill creates the spill directory of a new muxer of live input id.
+func (s *Server) newSpill(id string) (string, hls.Storage, error) {
+	if s.cfg.SpillDir == "" {
+		return "", nil, nil
+	}
+	if err := os.MkdirAll(s.cfg.SpillDir, 0o750); err != nil {
+		return "", nil, fmt.Errorf("hls spill directory: %w", err)
+	}
+	safe := []byte(id)
+	for i, c := range safe {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			safe[i] = '_'
+		}
+	}
+	if len(safe) > 64 {
+		safe = safe[:64]
+	}
+	// unique per muxer: a replaced muxer of the same input may still be closing
+	dir, err := os.MkdirTemp(s.cfg.SpillDir, string(safe)+"-")
+	if err != nil {
+		return "", nil, fmt.Errorf("hls spill directory: %w", err)
+	}
+	ds, err := hls.NewDiskStorage(dir)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return dir, ds, nil
+}
+
+// closeEntry closes the muxer of e and removes its spill directory.
+func (s *Server) closeEntry(e *entry) {
+	e.mux.Close()
+	if e.spill != "" {
+		if err := os.RemoveAll(e.spill); err != nil {
+			s.log.Warn("hls spill directory not removed", "live_input", e.id, "dir", e.spill, "error", err)
+		}
+	}
 }
 
 // Sink creates the muxer of a stream that just started and returns the graph
@@ -101,21 +169,35 @@ func (s *Server) Sink(st *stream.Stream) (pipeline.Sink, error) {
 	if f := s.cfg.OnSegment; f != nil {
 		hooks.OnSegmentComplete = func(seg hls.SegmentInfo) { f(id, seg) }
 	}
+	spill, storage, err := s.newSpill(id)
+	if err != nil {
+		return nil, err
+	}
+	if storage != nil {
+		hooks.OnStorageError = func(key string, err error) {
+			s.log.Warn("hls spill failed", "live_input", id, "segment", key, "error", err)
+		}
+	}
 	mux, err := hls.NewMuxer(hls.MuxerConfig{
 		SegmentDuration:    s.cfg.SegmentDuration,
 		PartDuration:       s.cfg.PartDuration,
 		MaxSegmentDuration: s.cfg.MaxSegmentDuration,
+		Storage:            storage,
 		Hooks:              hooks,
 	})
 	if err != nil {
+		if spill != "" {
+			_ = os.RemoveAll(spill)
+		}
 		return nil, fmt.Errorf("new muxer: %w", err)
 	}
+	e := &entry{id: id, spill: spill, mux: mux}
 	rend, err := mux.AddRendition(rc)
 	if err != nil {
-		mux.Close()
+		s.closeEntry(e)
 		return nil, fmt.Errorf("add rendition: %w", err)
 	}
-	e := &entry{id: id, mux: mux, rend: rend, tracks: tracks}
+	e.rend, e.tracks = rend, tracks
 	s.mu.Lock()
 	old := s.entries[id]
 	s.entries[id] = e
@@ -146,7 +228,7 @@ func (s *Server) End(id string) {
 		}
 		s.mu.Unlock()
 		if cur {
-			e.mux.Close()
+			s.closeEntry(e)
 		}
 	})
 	s.mu.Unlock()
@@ -157,7 +239,7 @@ func (s *Server) release(e *entry) {
 		s.wg.Done()
 	}
 	e.mux.End()
-	e.mux.Close()
+	s.closeEntry(e)
 }
 
 // Close ends and releases every muxer; idempotent.

@@ -19,19 +19,22 @@ type liveInputs struct{ db *DB }
 // liveInputColumns are the columns scanLiveInput reads, in order.
 const liveInputColumns = `id, name, meta, enabled, stream_key, stream_key_hash, srt_passphrase,
 	reconnect_window_seconds, recording_mode, recording_delete_after_days, require_signed_urls,
-	allowed_origins, static, version, created_at, updated_at, keys_rotated_at, last_connected_at`
+	allowed_origins, static, version, created_at, updated_at, keys_rotated_at, last_connected_at,
+	transcode_mode, transcode_ladder`
 
 // scanLiveInput reads one row of liveInputColumns.
 func scanLiveInput(r pgx.Row) (*store.LiveInput, error) {
 	var (
 		li                 store.LiveInput
 		meta, origins      []byte
+		ladder             []byte
 		rotated, connected *time.Time
 		hash               []byte
 	)
 	if err := r.Scan(&li.ID, &li.Name, &meta, &li.Enabled, &li.StreamKey, &hash, &li.SRTPassphrase,
 		&li.ReconnectWindowSeconds, &li.Recording.Mode, &li.Recording.DeleteAfterDays, &li.RequireSignedURLs,
-		&origins, &li.Static, &li.Version, &li.CreatedAt, &li.UpdatedAt, &rotated, &connected); err != nil {
+		&origins, &li.Static, &li.Version, &li.CreatedAt, &li.UpdatedAt, &rotated, &connected,
+		&li.Transcode.Mode, &ladder); err != nil {
 		return nil, mapErr(err)
 	}
 	var err error
@@ -41,6 +44,12 @@ func scanLiveInput(r pgx.Row) (*store.LiveInput, error) {
 	if li.AllowedOrigins, err = decodeStrings(origins); err != nil {
 		return nil, err
 	}
+	if li.Transcode.Ladder, err = decodeStrings(ladder); err != nil {
+		return nil, err
+	}
+	if len(li.Transcode.Ladder) == 0 {
+		li.Transcode.Ladder = nil // an empty ladder reads as nil
+	}
 	if len(hash) > 0 {
 		li.StreamKeyHash = hash
 	}
@@ -49,7 +58,7 @@ func scanLiveInput(r pgx.Row) (*store.LiveInput, error) {
 	return &li, nil
 }
 
-// liveInputArgs are the values of $1..$16: every column but id, version and
+// liveInputArgs are the values of $1..$18: every column but id, version and
 // created_at, in the order of the INSERT and UPDATE statements.
 func liveInputArgs(li *store.LiveInput) ([]any, error) {
 	meta, err := encodeMeta(li.Meta)
@@ -64,10 +73,15 @@ func liveInputArgs(li *store.LiveInput) ([]any, error) {
 	if mode == "" {
 		mode = store.RecordingOff
 	}
+	ladder, err := encodeStrings(li.Transcode.Ladder)
+	if err != nil {
+		return nil, err
+	}
 	return []any{
 		li.Name, fold(li.Name), meta, li.Enabled, li.StreamKey, nullBytes(li.StreamKeyHash), li.SRTPassphrase,
 		li.ReconnectWindowSeconds, mode, li.Recording.DeleteAfterDays, li.RequireSignedURLs,
 		origins, li.Static, utc(li.UpdatedAt), utcPtr(li.KeysRotatedAt), utcPtr(li.LastConnectedAt),
+		li.Transcode.Mode, ladder,
 	}, nil
 }
 
@@ -83,8 +97,9 @@ func (s liveInputs) Create(ctx context.Context, li *store.LiveInput) error {
 		name, name_fold, meta, enabled, stream_key, stream_key_hash, srt_passphrase,
 		reconnect_window_seconds, recording_mode, recording_delete_after_days, require_signed_urls,
 		allowed_origins, static, updated_at, keys_rotated_at, last_connected_at,
+		transcode_mode, transcode_ladder,
 		id, created_at, version
-	) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 1)`, args...)
+	) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, 1)`, args...)
 	if err != nil {
 		return fmt.Errorf("postgres: create live input %s: %w", li.ID, mapErr(err))
 	}
@@ -174,8 +189,9 @@ func (s liveInputs) Update(ctx context.Context, li *store.LiveInput) error {
 		name = $1, name_fold = $2, meta = $3, enabled = $4, stream_key = $5, stream_key_hash = $6, srt_passphrase = $7,
 		reconnect_window_seconds = $8, recording_mode = $9, recording_delete_after_days = $10, require_signed_urls = $11,
 		allowed_origins = $12, static = $13, updated_at = $14, keys_rotated_at = $15, last_connected_at = $16,
+		transcode_mode = $17, transcode_ladder = $18,
 		version = version + 1
-		WHERE id = $17 AND version = $18`, args...)
+		WHERE id = $19 AND version = $20`, args...)
 	if err != nil {
 		return fmt.Errorf("postgres: update live input %s: %w", li.ID, mapErr(err))
 	}

@@ -1,8 +1,297 @@
 package postgres
 
-import "github.com/mpegflow/mpegflow/internal/store"
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/mpegflow/mpegflow/internal/store"
+)
 
 // Videos implements store.Store.
 func (db *DB) Videos() store.Videos { return videosRepo{db: db} }
 
 type videosRepo struct{ db *DB }
+
+var _ store.Videos = videosRepo{}
+
+// videoColumns are the columns scanVideo reads, in order.
+const videoColumns = `id, live_input_id, status, error_code, error_message, recovered, created_at, started_at,
+	ended_at, duration_us, size_bytes, segments, tracks, meta, scheduled_deletion, require_signed_urls,
+	allowed_origins, thumbnail_key, download_status, download_key, updated_at`
+
+func scanVideo(r pgx.Row) (*store.Video, error) {
+	var (
+		v                     store.Video
+		ended, deletion       *time.Time
+		durUS                 int64
+		tracks, meta, origins []byte
+	)
+	if err := r.Scan(&v.ID, &v.LiveInputID, &v.Status, &v.ErrorCode, &v.ErrorMessage, &v.Recovered, &v.CreatedAt, &v.StartedAt,
+		&ended, &durUS, &v.SizeBytes, &v.Segments, &tracks, &meta, &deletion, &v.RequireSignedURLs,
+		&origins, &v.ThumbnailKey, &v.DownloadStatus, &v.DownloadKey, &v.UpdatedAt); err != nil {
+		return nil, mapErr(err)
+	}
+	var err error
+	if v.Meta, err = decodeMeta(meta); err != nil {
+		return nil, err
+	}
+	if v.AllowedOrigins, err = decodeStrings(origins); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(tracks, &v.Tracks); err != nil {
+		return nil, fmt.Errorf("decode tracks: %w", err)
+	}
+	if v.Tracks == nil {
+		v.Tracks = []store.VideoTrack{}
+	}
+	v.CreatedAt, v.StartedAt, v.UpdatedAt = v.CreatedAt.UTC(), v.StartedAt.UTC(), v.UpdatedAt.UTC()
+	v.EndedAt, v.ScheduledDeletion = utcPtr(ended), utcPtr(deletion)
+	v.Duration = time.Duration(durUS) * time.Microsecond
+	return &v, nil
+}
+
+// videoArgs are the values of $1..$15: the mutable columns, in the order of
+// Create and Update.
+func videoArgs(v *store.Video) ([]any, error) {
+	meta, err := encodeMeta(v.Meta)
+	if err != nil {
+		return nil, err
+	}
+	origins, err := encodeStrings(v.AllowedOrigins)
+	if err != nil {
+		return nil, err
+	}
+	tracks := v.Tracks
+	if tracks == nil {
+		tracks = []store.VideoTrack{}
+	}
+	tb, err := json.Marshal(tracks)
+	if err != nil {
+		return nil, fmt.Errorf("encode tracks: %w", err)
+	}
+	ds := v.DownloadStatus
+	if ds == "" {
+		ds = store.DownloadNone
+	}
+	return []any{v.Status, v.ErrorCode, v.ErrorMessage, v.Recovered, utc(v.StartedAt), utcPtr(v.EndedAt),
+		string(tb), meta, utcPtr(v.ScheduledDeletion), v.RequireSignedURLs, origins, v.ThumbnailKey,
+		ds, v.DownloadKey, utc(v.UpdatedAt)}, nil
+}
+
+// Create inserts v; ErrConflict when the id exists.
+func (s videosRepo) Create(ctx context.Context, v *store.Video) error {
+	args, err := videoArgs(v)
+	if err != nil {
+		return fmt.Errorf("postgres: create video %s: %w", v.ID, err)
+	}
+	args = append(args, v.ID, v.LiveInputID, utc(v.CreatedAt), int64(v.Duration/time.Microsecond), v.SizeBytes, v.Segments)
+	_, err = s.db.pool.Exec(ctx, `INSERT INTO videos (
+		status, error_code, error_message, recovered, started_at, ended_at,
+		tracks, meta, scheduled_deletion, require_signed_urls, allowed_origins, thumbnail_key,
+		download_status, download_key, updated_at,
+		id, live_input_id, created_at, duration_us, size_bytes, segments
+	) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`, args...)
+	if err != nil {
+		return fmt.Errorf("postgres: create video %s: %w", v.ID, mapErr(err))
+	}
+	return nil
+}
+
+// Get returns the video id or ErrNotFound.
+func (s videosRepo) Get(ctx context.Context, id string) (*store.Video, error) {
+	v, err := scanVideo(s.db.pool.QueryRow(ctx, `SELECT `+videoColumns+` FROM videos WHERE id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: get video %s: %w", id, err)
+	}
+	return v, nil
+}
+
+// List returns up to opts.Limit videos in id order and whether more follow.
+func (s videosRepo) List(ctx context.Context, opts store.VideoListOptions) ([]*store.Video, bool, error) {
+	if err := checkLimit(opts.Limit); err != nil {
+		return nil, false, fmt.Errorf("postgres: list videos: %w", err)
+	}
+	var q strings.Builder
+	q.WriteString(`SELECT ` + videoColumns + ` FROM videos WHERE true`)
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if opts.After != "" {
+		if opts.Newest {
+			q.WriteString(` AND id < ` + arg(opts.After))
+		} else {
+			q.WriteString(` AND id > ` + arg(opts.After))
+		}
+	}
+	if opts.LiveInputID != "" {
+		q.WriteString(` AND live_input_id = ` + arg(opts.LiveInputID))
+	}
+	if opts.Status != "" {
+		q.WriteString(` AND status = ` + arg(opts.Status))
+	}
+	if !opts.CreatedBefore.IsZero() {
+		q.WriteString(` AND created_at < ` + arg(utc(opts.CreatedBefore)))
+	}
+	if !opts.CreatedAfter.IsZero() {
+		q.WriteString(` AND created_at > ` + arg(utc(opts.CreatedAfter)))
+	}
+	if opts.Newest {
+		q.WriteString(` ORDER BY id DESC LIMIT ` + arg(opts.Limit+1))
+	} else {
+		q.WriteString(` ORDER BY id LIMIT ` + arg(opts.Limit+1))
+	}
+	out, err := s.query(ctx, q.String(), args...)
+	if err != nil {
+		return nil, false, fmt.Errorf("postgres: list videos: %w", err)
+	}
+	more := len(out) > opts.Limit
+	if more {
+		out = out[:opts.Limit]
+	}
+	return out, more, nil
+}
+
+func (s videosRepo) query(ctx context.Context, q string, args ...any) ([]*store.Video, error) {
+	rows, err := s.db.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*store.Video
+	for rows.Next() {
+		v, err := scanVideo(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// Update replaces the mutable fields of v.ID; ErrNotFound when absent.
+func (s videosRepo) Update(ctx context.Context, v *store.Video) error {
+	args, err := videoArgs(v)
+	if err != nil {
+		return fmt.Errorf("postgres: update video %s: %w", v.ID, err)
+	}
+	args = append(args, v.ID)
+	tag, err := s.db.pool.Exec(ctx, `UPDATE videos SET
+		status = $1, error_code = $2, error_message = $3, recovered = $4, started_at = $5, ended_at = $6,
+		tracks = $7, meta = $8, scheduled_deletion = $9, require_signed_urls = $10, allowed_origins = $11, thumbnail_key = $12,
+		download_status = $13, download_key = $14, updated_at = $15
+		WHERE id = $16`, args...)
+	if err != nil {
+		return fmt.Errorf("postgres: update video %s: %w", v.ID, mapErr(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: update video %s: %w", v.ID, store.ErrNotFound)
+	}
+	return nil
+}
+
+// Delete removes the video and its segments; ErrNotFound when absent.
+func (s videosRepo) Delete(ctx context.Context, id string) error {
+	tag, err := s.db.pool.Exec(ctx, `DELETE FROM videos WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("postgres: delete video %s: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: delete video %s: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// AddSegment appends seg and adds its duration and size to its video.
+func (s videosRepo) AddSegment(ctx context.Context, seg *store.VideoSegment) error {
+	durUS := int64(seg.Duration / time.Microsecond)
+	var pdt *time.Time
+	if !seg.ProgramDateTime.IsZero() {
+		t := utc(seg.ProgramDateTime)
+		pdt = &t
+	}
+	err := pgx.BeginFunc(ctx, s.db.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE videos SET duration_us = duration_us + $1, size_bytes = size_bytes + $2,
+			segments = segments + 1 WHERE id = $3`, durUS, seg.Size, seg.VideoID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return store.ErrNotFound
+		}
+		owner := seg.OwnerID
+		if owner == "" {
+			owner = seg.VideoID
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO video_segments
+			(video_id, seq, owner_id, duration_us, program_date_time, discontinuity, init_key, key, size_bytes)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			seg.VideoID, seg.Seq, owner, durUS, pdt, seg.Discontinuity, seg.InitKey, seg.Key, seg.Size)
+		return mapErr(err)
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: add segment %s/%d: %w", seg.VideoID, seg.Seq, err)
+	}
+	return nil
+}
+
+// Segments returns the segments of id with Seq >= from in order, at most
+// limit (0 = all).
+func (s videosRepo) Segments(ctx context.Context, id string, from int64, limit int) ([]*store.VideoSegment, error) {
+	var lim any // NULL: no limit
+	if limit > 0 {
+		lim = limit
+	}
+	rows, err := s.db.pool.Query(ctx, `SELECT seq, owner_id, duration_us, program_date_time, discontinuity, init_key, key, size_bytes
+		FROM video_segments WHERE video_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3`, id, from, lim)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: segments of %s: %w", id, err)
+	}
+	defer rows.Close()
+	var out []*store.VideoSegment
+	for rows.Next() {
+		seg := &store.VideoSegment{VideoID: id}
+		var durUS int64
+		var pdt *time.Time
+		if err := rows.Scan(&seg.Seq, &seg.OwnerID, &durUS, &pdt, &seg.Discontinuity, &seg.InitKey, &seg.Key, &seg.Size); err != nil {
+			return nil, fmt.Errorf("postgres: segments of %s: %w", id, err)
+		}
+		seg.Duration = time.Duration(durUS) * time.Microsecond
+		if pdt != nil {
+			seg.ProgramDateTime = pdt.UTC()
+		}
+		out = append(out, seg)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: segments of %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// FilesInUse reports whether a segment of any video is a file of owner.
+func (s videosRepo) FilesInUse(ctx context.Context, owner string) (bool, error) {
+	var inUse bool
+	if err := s.db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM video_segments WHERE owner_id = $1)`, owner).Scan(&inUse); err != nil {
+		return false, fmt.Errorf("postgres: files of %s in use: %w", owner, err)
+	}
+	return inUse, nil
+}
+
+// DueForDeletion returns up to limit videos scheduled for deletion at or
+// before t.
+func (s videosRepo) DueForDeletion(ctx context.Context, t time.Time, limit int) ([]*store.Video, error) {
+	out, err := s.query(ctx, `SELECT `+videoColumns+` FROM videos
+		WHERE scheduled_deletion IS NOT NULL AND scheduled_deletion <= $1 ORDER BY scheduled_deletion, id LIMIT $2`,
+		utc(t), limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: videos due for deletion: %w", err)
+	}
+	return out, nil
+}

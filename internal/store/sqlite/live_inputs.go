@@ -16,7 +16,8 @@ type liveInputs struct{ db *DB }
 // liveInputColumns are the columns scanLiveInput reads, in order.
 const liveInputColumns = `id, name, meta, enabled, stream_key, stream_key_hash, srt_passphrase,
 	reconnect_window_seconds, recording_mode, recording_delete_after_days, require_signed_urls,
-	allowed_origins, static, version, created_at, updated_at, keys_rotated_at, last_connected_at`
+	allowed_origins, static, version, created_at, updated_at, keys_rotated_at, last_connected_at,
+	transcode_mode, transcode_ladder`
 
 // row is what *sql.Row and *sql.Rows have in common.
 type row interface{ Scan(dest ...any) error }
@@ -26,13 +27,15 @@ func scanLiveInput(r row) (*store.LiveInput, error) {
 	var (
 		li                 store.LiveInput
 		meta, origins      string
+		ladder             string
 		created, updated   int64
 		rotated, connected sql.NullInt64
 		hash               []byte
 	)
 	if err := r.Scan(&li.ID, &li.Name, &meta, &li.Enabled, &li.StreamKey, &hash, &li.SRTPassphrase,
 		&li.ReconnectWindowSeconds, &li.Recording.Mode, &li.Recording.DeleteAfterDays, &li.RequireSignedURLs,
-		&origins, &li.Static, &li.Version, &created, &updated, &rotated, &connected); err != nil {
+		&origins, &li.Static, &li.Version, &created, &updated, &rotated, &connected,
+		&li.Transcode.Mode, &ladder); err != nil {
 		return nil, mapErr(err)
 	}
 	var err error
@@ -41,6 +44,12 @@ func scanLiveInput(r row) (*store.LiveInput, error) {
 	}
 	if li.AllowedOrigins, err = decodeStrings(origins); err != nil {
 		return nil, err
+	}
+	if li.Transcode.Ladder, err = decodeStrings(ladder); err != nil {
+		return nil, err
+	}
+	if len(li.Transcode.Ladder) == 0 {
+		li.Transcode.Ladder = nil // an empty ladder reads as nil
 	}
 	if len(hash) > 0 {
 		li.StreamKeyHash = hash
@@ -65,10 +74,15 @@ func liveInputArgs(li *store.LiveInput) ([]any, error) {
 	if mode == "" {
 		mode = store.RecordingOff
 	}
+	ladder, err := encodeStrings(li.Transcode.Ladder)
+	if err != nil {
+		return nil, err
+	}
 	return []any{
 		li.Name, fold(li.Name), meta, li.Enabled, li.StreamKey, nullBytes(li.StreamKeyHash), li.SRTPassphrase,
 		li.ReconnectWindowSeconds, mode, li.Recording.DeleteAfterDays, li.RequireSignedURLs,
 		origins, li.Static, micros(li.UpdatedAt), microsPtr(li.KeysRotatedAt), microsPtr(li.LastConnectedAt),
+		li.Transcode.Mode, ladder,
 	}, nil
 }
 
@@ -84,8 +98,9 @@ func (s liveInputs) Create(ctx context.Context, li *store.LiveInput) error {
 		name, name_fold, meta, enabled, stream_key, stream_key_hash, srt_passphrase,
 		reconnect_window_seconds, recording_mode, recording_delete_after_days, require_signed_urls,
 		allowed_origins, static, updated_at, keys_rotated_at, last_connected_at,
+		transcode_mode, transcode_ladder,
 		id, created_at, version
-	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`, args...)
+	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`, args...)
 	if err != nil {
 		return fmt.Errorf("sqlite: create live input %s: %w", li.ID, mapErr(err))
 	}
@@ -175,6 +190,7 @@ func (s liveInputs) Update(ctx context.Context, li *store.LiveInput) error {
 		name = ?, name_fold = ?, meta = ?, enabled = ?, stream_key = ?, stream_key_hash = ?, srt_passphrase = ?,
 		reconnect_window_seconds = ?, recording_mode = ?, recording_delete_after_days = ?, require_signed_urls = ?,
 		allowed_origins = ?, static = ?, updated_at = ?, keys_rotated_at = ?, last_connected_at = ?,
+		transcode_mode = ?, transcode_ladder = ?,
 		version = version + 1
 		WHERE id = ? AND version = ?`, args...)
 	if err != nil {

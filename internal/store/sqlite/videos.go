@@ -1,8 +1,306 @@
 package sqlite
 
-import "github.com/mpegflow/mpegflow/internal/store"
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mpegflow/mpegflow/internal/store"
+)
 
 // Videos implements store.Store.
 func (db *DB) Videos() store.Videos { return videosRepo{db: db} }
 
 type videosRepo struct{ db *DB }
+
+var _ store.Videos = videosRepo{}
+
+// videoColumns are the columns scanVideo reads, in order.
+const videoColumns = `id, live_input_id, status, error_code, error_message, recovered, created_at, started_at,
+	ended_at, duration_us, size_bytes, segments, tracks, meta, scheduled_deletion, require_signed_urls,
+	allowed_origins, thumbnail_key, download_status, download_key, updated_at`
+
+func scanVideo(r row) (*store.Video, error) {
+	var (
+		v                         store.Video
+		created, started, updated int64
+		ended, deletion           sql.NullInt64
+		durUS                     int64
+		tracks, meta, origins     string
+	)
+	if err := r.Scan(&v.ID, &v.LiveInputID, &v.Status, &v.ErrorCode, &v.ErrorMessage, &v.Recovered, &created, &started,
+		&ended, &durUS, &v.SizeBytes, &v.Segments, &tracks, &meta, &deletion, &v.RequireSignedURLs,
+		&origins, &v.ThumbnailKey, &v.DownloadStatus, &v.DownloadKey, &updated); err != nil {
+		return nil, mapErr(err)
+	}
+	var err error
+	if v.Meta, err = decodeMeta(meta); err != nil {
+		return nil, err
+	}
+	if v.AllowedOrigins, err = decodeStrings(origins); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(tracks), &v.Tracks); err != nil {
+		return nil, fmt.Errorf("decode tracks: %w", err)
+	}
+	if v.Tracks == nil {
+		v.Tracks = []store.VideoTrack{}
+	}
+	v.CreatedAt, v.StartedAt, v.UpdatedAt = fromMicros(created), fromMicros(started), fromMicros(updated)
+	v.EndedAt, v.ScheduledDeletion = fromMicrosPtr(ended), fromMicrosPtr(deletion)
+	v.Duration = time.Duration(durUS) * time.Microsecond
+	return &v, nil
+}
+
+// videoArgs are the mutable columns, in the order of Create and Update.
+func videoArgs(v *store.Video) ([]any, error) {
+	meta, err := encodeMeta(v.Meta)
+	if err != nil {
+		return nil, err
+	}
+	origins, err := encodeStrings(v.AllowedOrigins)
+	if err != nil {
+		return nil, err
+	}
+	tracks := v.Tracks
+	if tracks == nil {
+		tracks = []store.VideoTrack{}
+	}
+	tb, err := json.Marshal(tracks)
+	if err != nil {
+		return nil, fmt.Errorf("encode tracks: %w", err)
+	}
+	ds := v.DownloadStatus
+	if ds == "" {
+		ds = store.DownloadNone
+	}
+	return []any{v.Status, v.ErrorCode, v.ErrorMessage, v.Recovered, micros(v.StartedAt), microsPtr(v.EndedAt),
+		string(tb), meta, microsPtr(v.ScheduledDeletion), v.RequireSignedURLs, origins, v.ThumbnailKey,
+		ds, v.DownloadKey, micros(v.UpdatedAt)}, nil
+}
+
+// Create inserts v; ErrConflict when the id exists.
+func (s videosRepo) Create(ctx context.Context, v *store.Video) error {
+	args, err := videoArgs(v)
+	if err != nil {
+		return fmt.Errorf("sqlite: create video %s: %w", v.ID, err)
+	}
+	args = append(args, v.ID, v.LiveInputID, micros(v.CreatedAt), int64(v.Duration/time.Microsecond), v.SizeBytes, v.Segments)
+	_, err = s.db.w.ExecContext(ctx, `INSERT INTO videos (
+		status, error_code, error_message, recovered, started_at, ended_at,
+		tracks, meta, scheduled_deletion, require_signed_urls, allowed_origins, thumbnail_key,
+		download_status, download_key, updated_at,
+		id, live_input_id, created_at, duration_us, size_bytes, segments
+	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+	if err != nil {
+		return fmt.Errorf("sqlite: create video %s: %w", v.ID, mapErr(err))
+	}
+	return nil
+}
+
+// Get returns the video id or ErrNotFound.
+func (s videosRepo) Get(ctx context.Context, id string) (*store.Video, error) {
+	v, err := scanVideo(s.db.r.QueryRowContext(ctx, `SELECT `+videoColumns+` FROM videos WHERE id = ?`, id))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get video %s: %w", id, err)
+	}
+	return v, nil
+}
+
+// List returns up to opts.Limit videos in id order and whether more follow.
+func (s videosRepo) List(ctx context.Context, opts store.VideoListOptions) ([]*store.Video, bool, error) {
+	if err := checkLimit(opts.Limit); err != nil {
+		return nil, false, fmt.Errorf("sqlite: list videos: %w", err)
+	}
+	var q strings.Builder
+	q.WriteString(`SELECT ` + videoColumns + ` FROM videos WHERE 1 = 1`)
+	var args []any
+	if opts.After != "" {
+		if opts.Newest {
+			q.WriteString(` AND id < ?`)
+		} else {
+			q.WriteString(` AND id > ?`)
+		}
+		args = append(args, opts.After)
+	}
+	if opts.LiveInputID != "" {
+		q.WriteString(` AND live_input_id = ?`)
+		args = append(args, opts.LiveInputID)
+	}
+	if opts.Status != "" {
+		q.WriteString(` AND status = ?`)
+		args = append(args, opts.Status)
+	}
+	if !opts.CreatedBefore.IsZero() {
+		q.WriteString(` AND created_at < ?`)
+		args = append(args, micros(opts.CreatedBefore))
+	}
+	if !opts.CreatedAfter.IsZero() {
+		q.WriteString(` AND created_at > ?`)
+		args = append(args, micros(opts.CreatedAfter))
+	}
+	if opts.Newest {
+		q.WriteString(` ORDER BY id DESC LIMIT ?`)
+	} else {
+		q.WriteString(` ORDER BY id LIMIT ?`)
+	}
+	args = append(args, opts.Limit+1)
+	out, err := s.query(ctx, q.String(), args...)
+	if err != nil {
+		return nil, false, fmt.Errorf("sqlite: list videos: %w", err)
+	}
+	more := len(out) > opts.Limit
+	if more {
+		out = out[:opts.Limit]
+	}
+	return out, more, nil
+}
+
+func (s videosRepo) query(ctx context.Context, q string, args ...any) ([]*store.Video, error) {
+	rows, err := s.db.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*store.Video
+	for rows.Next() {
+		v, err := scanVideo(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// Update replaces the mutable fields of v.ID; ErrNotFound when absent.
+func (s videosRepo) Update(ctx context.Context, v *store.Video) error {
+	args, err := videoArgs(v)
+	if err != nil {
+		return fmt.Errorf("sqlite: update video %s: %w", v.ID, err)
+	}
+	args = append(args, v.ID)
+	res, err := s.db.w.ExecContext(ctx, `UPDATE videos SET
+		status = ?, error_code = ?, error_message = ?, recovered = ?, started_at = ?, ended_at = ?,
+		tracks = ?, meta = ?, scheduled_deletion = ?, require_signed_urls = ?, allowed_origins = ?, thumbnail_key = ?,
+		download_status = ?, download_key = ?, updated_at = ?
+		WHERE id = ?`, args...)
+	if err != nil {
+		return fmt.Errorf("sqlite: update video %s: %w", v.ID, mapErr(err))
+	}
+	if err := affectedOrNotFound(res); err != nil {
+		return fmt.Errorf("sqlite: update video %s: %w", v.ID, err)
+	}
+	return nil
+}
+
+// Delete removes the video and its segments; ErrNotFound when absent.
+func (s videosRepo) Delete(ctx context.Context, id string) error {
+	res, err := s.db.w.ExecContext(ctx, `DELETE FROM videos WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("sqlite: delete video %s: %w", id, err)
+	}
+	if err := affectedOrNotFound(res); err != nil {
+		return fmt.Errorf("sqlite: delete video %s: %w", id, err)
+	}
+	return nil
+}
+
+// AddSegment appends seg and adds its duration and size to its video.
+func (s videosRepo) AddSegment(ctx context.Context, seg *store.VideoSegment) (err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("sqlite: add segment %s/%d: %w", seg.VideoID, seg.Seq, err)
+		}
+	}()
+	tx, err := s.db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	durUS := int64(seg.Duration / time.Microsecond)
+	res, err := tx.ExecContext(ctx, `UPDATE videos SET duration_us = duration_us + ?, size_bytes = size_bytes + ?,
+		segments = segments + 1 WHERE id = ?`, durUS, seg.Size, seg.VideoID)
+	if err != nil {
+		return err
+	}
+	if err := affectedOrNotFound(res); err != nil {
+		return err
+	}
+	var pdt sql.NullInt64
+	if !seg.ProgramDateTime.IsZero() {
+		pdt = sql.NullInt64{Int64: micros(seg.ProgramDateTime), Valid: true}
+	}
+	owner := seg.OwnerID
+	if owner == "" {
+		owner = seg.VideoID
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO video_segments
+		(video_id, seq, owner_id, duration_us, program_date_time, discontinuity, init_key, key, size_bytes)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		seg.VideoID, seg.Seq, owner, durUS, pdt, seg.Discontinuity, seg.InitKey, seg.Key, seg.Size); err != nil {
+		return mapErr(err)
+	}
+	return tx.Commit()
+}
+
+// Segments returns the segments of id with Seq >= from in order, at most
+// limit (0 = all).
+func (s videosRepo) Segments(ctx context.Context, id string, from int64, limit int) ([]*store.VideoSegment, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := s.db.r.QueryContext(ctx, `SELECT seq, owner_id, duration_us, program_date_time, discontinuity, init_key, key, size_bytes
+		FROM video_segments WHERE video_id = ? AND seq >= ? ORDER BY seq LIMIT ?`, id, from, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: segments of %s: %w", id, err)
+	}
+	defer rows.Close()
+	var out []*store.VideoSegment
+	for rows.Next() {
+		seg := &store.VideoSegment{VideoID: id}
+		var durUS int64
+		var pdt sql.NullInt64
+		if err := rows.Scan(&seg.Seq, &seg.OwnerID, &durUS, &pdt, &seg.Discontinuity, &seg.InitKey, &seg.Key, &seg.Size); err != nil {
+			return nil, fmt.Errorf("sqlite: segments of %s: %w", id, err)
+		}
+		seg.Duration = time.Duration(durUS) * time.Microsecond
+		if pdt.Valid {
+			seg.ProgramDateTime = fromMicros(pdt.Int64)
+		}
+		out = append(out, seg)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: segments of %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// FilesInUse reports whether a segment of any video is a file of owner.
+func (s videosRepo) FilesInUse(ctx context.Context, owner string) (bool, error) {
+	var one int
+	err := s.db.r.QueryRowContext(ctx, `SELECT 1 FROM video_segments WHERE owner_id = ? LIMIT 1`, owner).Scan(&one)
+	if err != nil {
+		if err = mapErr(err); errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		return false, fmt.Errorf("sqlite: files of %s in use: %w", owner, err)
+	}
+	return true, nil
+}
+
+// DueForDeletion returns up to limit videos scheduled for deletion at or
+// before t.
+func (s videosRepo) DueForDeletion(ctx context.Context, t time.Time, limit int) ([]*store.Video, error) {
+	out, err := s.query(ctx, `SELECT `+videoColumns+` FROM videos
+		WHERE scheduled_deletion IS NOT NULL AND scheduled_deletion <= ? ORDER BY scheduled_deletion, id LIMIT ?`,
+		micros(t), limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: videos due for deletion: %w", err)
+	}
+	return out, nil
+}

@@ -1,8 +1,338 @@
 package sqlite
 
-import "github.com/mpegflow/mpegflow/internal/store"
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/mpegflow/mpegflow/internal/store"
+)
 
 // Webhooks implements store.Store.
 func (db *DB) Webhooks() store.Webhooks { return webhooksRepo{db: db} }
 
+// webhooksRepo is the store.Webhooks of a DB.
 type webhooksRepo struct{ db *DB }
+
+var _ store.Webhooks = webhooksRepo{}
+
+// endpointColumns are the columns scanEndpoint reads, in order.
+const endpointColumns = `id, url, description, enabled, event_types, live_input_ids, secret,
+	previous_secret, previous_secret_expires_at, failing_since, disabled_reason, created_at, updated_at`
+
+func scanEndpoint(r row) (*store.WebhookEndpoint, error) {
+	var (
+		e                store.WebhookEndpoint
+		types, ids       string
+		prevExp, failing sql.NullInt64
+		created, updated int64
+	)
+	if err := r.Scan(&e.ID, &e.URL, &e.Description, &e.Enabled, &types, &ids, &e.Secret,
+		&e.PreviousSecret, &prevExp, &failing, &e.DisabledReason, &created, &updated); err != nil {
+		return nil, mapErr(err)
+	}
+	var err error
+	if e.EventTypes, err = decodeStrings(types); err != nil {
+		return nil, err
+	}
+	if e.LiveInputIDs, err = decodeStrings(ids); err != nil {
+		return nil, err
+	}
+	e.PreviousSecretExpiresAt, e.FailingSince = fromMicrosPtr(prevExp), fromMicrosPtr(failing)
+	e.CreatedAt, e.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return &e, nil
+}
+
+func endpointArgs(e *store.WebhookEndpoint) ([]any, error) {
+	types, err := encodeStrings(e.EventTypes)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := encodeStrings(e.LiveInputIDs)
+	if err != nil {
+		return nil, err
+	}
+	return []any{e.ID, e.URL, e.Description, e.Enabled, types, ids, e.Secret, e.PreviousSecret,
+		microsPtr(e.PreviousSecretExpiresAt), microsPtr(e.FailingSince), e.DisabledReason,
+		micros(e.CreatedAt), micros(e.UpdatedAt)}, nil
+}
+
+// CreateEndpoint inserts e; ErrConflict when the id exists.
+func (s webhooksRepo) CreateEndpoint(ctx context.Context, e *store.WebhookEndpoint) error {
+	args, err := endpointArgs(e)
+	if err == nil {
+		_, err = s.db.w.ExecContext(ctx, `INSERT INTO webhook_endpoints (`+endpointColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: create webhook %s: %w", e.ID, mapErr(err))
+	}
+	return nil
+}
+
+// GetEndpoint returns the endpoint id or ErrNotFound.
+func (s webhooksRepo) GetEndpoint(ctx context.Context, id string) (*store.WebhookEndpoint, error) {
+	e, err := scanEndpoint(s.db.r.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE id = ?`, id))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get webhook %s: %w", id, err)
+	}
+	return e, nil
+}
+
+// ListEndpoints pages by id; opts.Enabled is honoured.
+func (s webhooksRepo) ListEndpoints(ctx context.Context, opts store.ListOptions) ([]*store.WebhookEndpoint, bool, error) {
+	if err := checkLimit(opts.Limit); err != nil {
+		return nil, false, fmt.Errorf("sqlite: list webhooks: %w", err)
+	}
+	q := `SELECT ` + endpointColumns + ` FROM webhook_endpoints WHERE id > ?`
+	args := []any{opts.After}
+	if opts.Enabled != nil {
+		q += ` AND enabled = ?`
+		args = append(args, *opts.Enabled)
+	}
+	q += ` ORDER BY id LIMIT ?`
+	args = append(args, opts.Limit+1)
+	rows, err := s.db.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, false, fmt.Errorf("sqlite: list webhooks: %w", err)
+	}
+	defer rows.Close()
+	var out []*store.WebhookEndpoint
+	for rows.Next() {
+		e, err := scanEndpoint(rows)
+		if err != nil {
+			return nil, false, fmt.Errorf("sqlite: list webhooks: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("sqlite: list webhooks: %w", err)
+	}
+	more := len(out) > opts.Limit
+	if more {
+		out = out[:opts.Limit]
+	}
+	return out, more, nil
+}
+
+// UpdateEndpoint replaces every field but ID and CreatedAt; ErrNotFound.
+func (s webhooksRepo) UpdateEndpoint(ctx context.Context, e *store.WebhookEndpoint) error {
+	args, err := endpointArgs(e)
+	if err != nil {
+		return fmt.Errorf("sqlite: update webhook %s: %w", e.ID, err)
+	}
+	// args without id and created_at, then the id
+	upd := append(append([]any{}, args[1:11]...), args[12], e.ID)
+	res, err := s.db.w.ExecContext(ctx, `UPDATE webhook_endpoints SET url = ?, description = ?, enabled = ?,
+		event_types = ?, live_input_ids = ?, secret = ?, previous_secret = ?, previous_secret_expires_at = ?,
+		failing_since = ?, disabled_reason = ?, updated_at = ? WHERE id = ?`, upd...)
+	if err != nil {
+		return fmt.Errorf("sqlite: update webhook %s: %w", e.ID, mapErr(err))
+	}
+	if err := affectedOrNotFound(res); err != nil {
+		return fmt.Errorf("sqlite: update webhook %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+// DeleteEndpoint removes the endpoint and (ON DELETE CASCADE) its
+// deliveries; ErrNotFound.
+func (s webhooksRepo) DeleteEndpoint(ctx context.Context, id string) error {
+	res, err := s.db.w.ExecContext(ctx, `DELETE FROM webhook_endpoints WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("sqlite: delete webhook %s: %w", id, err)
+	}
+	if err := affectedOrNotFound(res); err != nil {
+		return fmt.Errorf("sqlite: delete webhook %s: %w", id, err)
+	}
+	return nil
+}
+
+// Enqueue stores ev and its deliveries in one transaction.
+func (s webhooksRepo) Enqueue(ctx context.Context, ev *store.WebhookEvent, ds []*store.WebhookDelivery) (err error) {
+	tx, err := s.db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: enqueue event %s: %w", ev.ID, err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+			err = fmt.Errorf("sqlite: enqueue event %s: %w", ev.ID, mapErr(err))
+		}
+	}()
+	if _, err = tx.ExecContext(ctx, `INSERT INTO webhook_events (id, type, live_input_id, created_at, payload)
+		VALUES (?, ?, ?, ?, ?)`, ev.ID, ev.Type, ev.LiveInputID, micros(ev.CreatedAt), nonNilBytes(ev.Payload)); err != nil {
+		return err
+	}
+	for _, d := range ds {
+		res, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (`+deliveryInsertColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, deliveryArgs(d)...)
+		if err != nil {
+			return err
+		}
+		if d.Seq, err = res.LastInsertId(); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+const deliveryInsertColumns = `id, endpoint_id, event_id, event_type, live_input_id, state, attempts,
+	last_status, last_latency_us, last_error, response_prefix, next_attempt_at, created_at, updated_at`
+
+// deliveryColumns are the columns scanDelivery reads, in order.
+const deliveryColumns = `d.seq, d.id, d.endpoint_id, d.event_id, d.event_type, d.live_input_id, d.state, d.attempts,
+	d.last_status, d.last_latency_us, d.last_error, d.response_prefix, d.next_attempt_at, d.created_at, d.updated_at`
+
+func deliveryArgs(d *store.WebhookDelivery) []any {
+	return []any{d.ID, d.EndpointID, d.EventID, d.EventType, d.LiveInputID, d.State, d.Attempts,
+		d.LastStatus, d.LastLatency.Microseconds(), d.LastError, d.ResponsePrefix, microsPtr(d.NextAttemptAt),
+		micros(d.CreatedAt), micros(d.UpdatedAt)}
+}
+
+func scanDelivery(r row, extra ...any) (*store.WebhookDelivery, error) {
+	var (
+		d                store.WebhookDelivery
+		latency          int64
+		next             sql.NullInt64
+		created, updated int64
+	)
+	dest := append([]any{&d.Seq, &d.ID, &d.EndpointID, &d.EventID, &d.EventType, &d.LiveInputID, &d.State, &d.Attempts,
+		&d.LastStatus, &latency, &d.LastError, &d.ResponsePrefix, &next, &created, &updated}, extra...)
+	if err := r.Scan(dest...); err != nil {
+		return nil, mapErr(err)
+	}
+	d.LastLatency = time.Duration(latency) * time.Microsecond
+	d.NextAttemptAt = fromMicrosPtr(next)
+	d.CreatedAt, d.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return &d, nil
+}
+
+// Due returns the heads of the pending queues of enabled endpoints.
+func (s webhooksRepo) Due(ctx context.Context, now time.Time, limit int) ([]*store.WebhookDelivery, error) {
+	rows, err := s.db.r.QueryContext(ctx, `SELECT `+deliveryColumns+`, ev.payload
+		FROM webhook_deliveries d
+		JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled = 1
+		JOIN webhook_events ev ON ev.id = d.event_id
+		WHERE d.state = 'pending' AND d.next_attempt_at <= ?
+		AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.state = 'pending'
+			AND p.endpoint_id = d.endpoint_id AND p.live_input_id = d.live_input_id AND p.seq < d.seq)
+		ORDER BY d.seq LIMIT ?`, micros(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: due deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []*store.WebhookDelivery
+	for rows.Next() {
+		var payload []byte
+		d, err := scanDelivery(rows, &payload)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: due deliveries: %w", err)
+		}
+		d.Payload = nonNilBytes(payload)
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: due deliveries: %w", err)
+	}
+	return out, nil
+}
+
+// GetDelivery returns a delivery of an endpoint or ErrNotFound.
+func (s webhooksRepo) GetDelivery(ctx context.Context, endpointID, id string) (*store.WebhookDelivery, error) {
+	d, err := scanDelivery(s.db.r.QueryRowContext(ctx, `SELECT `+deliveryColumns+` FROM webhook_deliveries d
+		WHERE d.endpoint_id = ? AND d.id = ?`, endpointID, id))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get delivery %s: %w", id, err)
+	}
+	return d, nil
+}
+
+// ListDeliveries pages the deliveries of an endpoint, newest first.
+func (s webhooksRepo) ListDeliveries(ctx context.Context, endpointID string, opts store.ListOptions) ([]*store.WebhookDelivery, bool, error) {
+	if err := checkLimit(opts.Limit); err != nil {
+		return nil, false, fmt.Errorf("sqlite: list deliveries: %w", err)
+	}
+	after := opts.After
+	if after == "" {
+		after = "\U0010FFFF"
+	}
+	rows, err := s.db.r.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM webhook_deliveries d
+		WHERE d.endpoint_id = ? AND d.id < ? ORDER BY d.id DESC LIMIT ?`, endpointID, after, opts.Limit+1)
+	if err != nil {
+		return nil, false, fmt.Errorf("sqlite: list deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []*store.WebhookDelivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, false, fmt.Errorf("sqlite: list deliveries: %w", err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("sqlite: list deliveries: %w", err)
+	}
+	more := len(out) > opts.Limit
+	if more {
+		out = out[:opts.Limit]
+	}
+	return out, more, nil
+}
+
+// UpdateDelivery stores the attempt fields of d; ErrNotFound.
+func (s webhooksRepo) UpdateDelivery(ctx context.Context, d *store.WebhookDelivery) error {
+	res, err := s.db.w.ExecContext(ctx, `UPDATE webhook_deliveries SET state = ?, attempts = ?, last_status = ?,
+		last_latency_us = ?, last_error = ?, response_prefix = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?`,
+		d.State, d.Attempts, d.LastStatus, d.LastLatency.Microseconds(), d.LastError, d.ResponsePrefix,
+		microsPtr(d.NextAttemptAt), micros(d.UpdatedAt), d.ID)
+	if err != nil {
+		return fmt.Errorf("sqlite: update delivery %s: %w", d.ID, err)
+	}
+	if err := affectedOrNotFound(res); err != nil {
+		return fmt.Errorf("sqlite: update delivery %s: %w", d.ID, err)
+	}
+	return nil
+}
+
+// OutboxStats returns the pending count and the oldest pending event time.
+func (s webhooksRepo) OutboxStats(ctx context.Context) (int64, *time.Time, error) {
+	var (
+		n      int64
+		oldest sql.NullInt64
+	)
+	if err := s.db.r.QueryRowContext(ctx, `SELECT COUNT(*), MIN(created_at) FROM webhook_deliveries
+		WHERE state = 'pending'`).Scan(&n, &oldest); err != nil {
+		return 0, nil, fmt.Errorf("sqlite: outbox stats: %w", err)
+	}
+	return n, fromMicrosPtr(oldest), nil
+}
+
+// PurgeDeliveries deletes finished deliveries updated before t, then the
+// events left without deliveries.
+func (s webhooksRepo) PurgeDeliveries(ctx context.Context, before time.Time) (n int64, err error) {
+	tx, err := s.db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: purge deliveries: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+			err = fmt.Errorf("sqlite: purge deliveries: %w", err)
+		}
+	}()
+	res, err := tx.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE state <> 'pending' AND updated_at < ?`, micros(before))
+	if err != nil {
+		return 0, err
+	}
+	if n, err = res.RowsAffected(); err != nil {
+		return 0, err
+	}
+	if _, err = tx.ExecContext(ctx, `DELETE FROM webhook_events WHERE NOT EXISTS
+		(SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)`); err != nil {
+		return 0, err
+	}
+	return n, tx.Commit()
+}

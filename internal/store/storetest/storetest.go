@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SigningKeys", signingCases()},
 		{"Webhooks", webhooksCases()},
 		{"Videos", videosCases()},
+		{"Transcode", transcodeCases()},
 		{"Store", storeCases()},
 	}
 	for _, g := range groups {

@@ -1,0 +1,166 @@
+package playback
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestGate(t *testing.T) {
+	f := newFixture(t)
+	geo, err := OpenGeoIPBytes(testGeoDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer geo.Close()
+	v, _ := NewVerifier(VerifierConfig{Keys: f.keys})
+	policies := map[string]Policy{
+		"li_open":   {ID: "li_open"},
+		"li_signed": {ID: "li_signed", RequireSignedURLs: true},
+		"li_origin": {ID: "li_origin", AllowedOrigins: []string{"https://*.example.com"}},
+	}
+	g, err := NewGate(GateConfig{Verifier: v, Geo: geo, Policies: func(_ context.Context, id string) (Policy, error) {
+		p, ok := policies[id]
+		if !ok {
+			return Policy{}, ErrNoInput
+		}
+		return p, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := time.Now().Add(time.Hour).Unix()
+	good := mustSign(t, f.ec, "ec1", TokenClaims{Sub: "li_signed", Exp: exp})
+	other := mustSign(t, f.ec, "ec1", TokenClaims{Sub: "li_open", Exp: exp})
+	expired := mustSign(t, f.ec, "ec1", TokenClaims{Sub: "li_signed", Exp: time.Now().Add(-time.Hour).Unix()})
+	ipBlock := mustSign(t, f.rsa, "rsa1", TokenClaims{Sub: "li_signed", Exp: exp, AccessRules: []Rule{{Type: RuleIPSrc, Action: ActionBlock, IP: []string{"127.0.0.1/32"}}}})
+	frBlock := mustSign(t, f.rsa, "rsa1", TokenClaims{Sub: "li_signed", Exp: exp, AccessRules: []Rule{{Type: RuleCountry, Action: ActionBlock, Country: []string{"FR"}}}})
+	tests := []struct {
+		name, path, elem, origin string
+		wantID                   string
+		want                     Reason
+	}{
+		{"open input", "/live/li_open/index.m3u8", "li_open", "", "li_open", ""},
+		{"unknown input passes to 404", "/live/li_x/index.m3u8", "li_x", "", "li_x", ""},
+		{"signed without token", "/live/li_signed/index.m3u8", "li_signed", "", "", ReasonMissing},
+		{"signed with ?token=", "/live/li_signed/seg1.m4s?token=" + good, "li_signed", "", "li_signed", ""},
+		{"token in path", "/live/" + good + "/part.m4s", good, "", "li_signed", ""},
+		{"token for another input", "/live/li_signed/index.m3u8?token=" + other, "li_signed", "", "", ReasonWrongSubject},
+		{"expired", "/live/li_signed/index.m3u8?token=" + expired, "li_signed", "", "", ReasonExpired},
+		{"expired in path", "/live/" + expired + "/index.m3u8", expired, "", "", ReasonExpired},
+		{"ip rule", "/live/li_signed/index.m3u8?token=" + ipBlock, "li_signed", "", "", ReasonRuleBlocked},
+		{"country rule", "/live/li_signed/index.m3u8?token=" + frBlock, "li_signed", "", "", ReasonRuleBlocked},
+		{"origin allowed", "/live/li_origin/index.m3u8", "li_origin", "https://www.example.com", "li_origin", ""},
+		{"origin refused", "/live/li_origin/index.m3u8", "li_origin", "https://evil.net", "", ReasonOrigin},
+		{"no origin refused", "/live/li_origin/index.m3u8", "li_origin", "", "", ReasonOrigin},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", tt.path, nil)
+			r.RemoteAddr = "127.0.0.1:40000"
+			if tt.origin != "" {
+				r.Header.Set("Origin", tt.origin)
+			}
+			res, err := g.Check(t.Context(), r, tt.elem, true)
+			if tt.want == "" {
+				if err != nil || res.ID != tt.wantID {
+					t.Fatalf("Check = %+v, %v; want id %s", res, err, tt.wantID)
+				}
+				return
+			}
+			if ReasonOf(err) != tt.want {
+				t.Fatalf("Check error %v, want %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestGatePlayHook(t *testing.T) {
+	f := newFixture(t)
+	v, _ := NewVerifier(VerifierConfig{Keys: f.keys})
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		calls.Add(1)
+		_, _ = w.Write([]byte(`{"allow":false,"reason":"sold out"}`))
+	}))
+	defer srv.Close()
+	hook, _ := NewHook(HookConfig{URL: srv.URL, Secret: []byte("k")})
+	g, _ := NewGate(GateConfig{Verifier: v, Play: hook, Policies: func(context.Context, string) (Policy, error) {
+		return Policy{ID: "li_a"}, nil
+	}})
+	r := httptest.NewRequest("GET", "/live/li_a/seg.m4s", nil)
+	if _, err := g.Check(t.Context(), r, "li_a", false); err != nil || calls.Load() != 0 {
+		t.Fatalf("a segment before any playlist: %v, %d calls; want allowed without a call", err, calls.Load())
+	}
+	for i := range 3 {
+		_, err := g.Check(t.Context(), r, "li_a", i == 0)
+		if ReasonOf(err) != ReasonAdmission || HookReason(err) != "sold out" {
+			t.Fatalf("#%d: %v", i, err)
+		}
+	}
+	if calls.Load() != 1 {
+		t.Fatalf("%d hook calls, want 1", calls.Load())
+	}
+}
+
+// BenchmarkVerify measures a token check on the hot path: a cache hit
+// (hash + map lookup + time checks) against a miss (parse + RSA/ECDSA
+// verification), for RS256 and ES256.
+func BenchmarkVerify(b *testing.B) {
+	f := newFixture(b)
+	claims := TokenClaims{Sub: "li_a", Exp: time.Now().Add(time.Hour).Unix(),
+		AccessRules: []Rule{{Type: RuleIPSrc, Action: ActionAllow, IP: []string{"10.0.0.0/8"}}, {Type: RuleAny, Action: ActionBlock}}}
+	for _, alg := range []struct {
+		name string
+		tok  string
+	}{{"RS256", mustSign(b, f.rsa, "rsa1", claims)}, {"ES256", mustSign(b, f.ec, "ec1", claims)}} {
+		b.Run(alg.name+"/hit", func(b *testing.B) {
+			v, _ := NewVerifier(VerifierConfig{Keys: f.keys})
+			if _, err := v.Verify(b.Context(), alg.tok); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := v.Verify(context.Background(), alg.tok); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+		b.Run(alg.name+"/miss", func(b *testing.B) {
+			v, _ := NewVerifier(VerifierConfig{Keys: f.keys, CacheSize: -1})
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := v.Verify(b.Context(), alg.tok); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkGateCheck measures the whole per-request decision for a signed
+// input with a cached token: policy (cached), token (cached), sub, two
+// access rules, client address.
+func BenchmarkGateCheck(b *testing.B) {
+	f := newFixture(b)
+	v, _ := NewVerifier(VerifierConfig{Keys: f.keys})
+	g, _ := NewGate(GateConfig{Verifier: v, Policies: func(context.Context, string) (Policy, error) {
+		return Policy{ID: "li_a", RequireSignedURLs: true}, nil
+	}})
+	tok := mustSign(b, f.ec, "ec1", TokenClaims{Sub: "li_a", Exp: time.Now().Add(time.Hour).Unix(),
+		AccessRules: []Rule{{Type: RuleIPSrc, Action: ActionAllow, IP: []string{"127.0.0.0/8"}}, {Type: RuleAny, Action: ActionBlock}}})
+	r := httptest.NewRequest("GET", "/live/"+tok+"/source/part12.m4s", nil)
+	r.RemoteAddr = "127.0.0.1:5000"
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := g.Check(b.Context(), r, tok, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,505 @@
+// Package record turns broadcasts into video assets. For every live input
+// with recording.mode automatic, each CMAF segment the live packager
+// completes (an init segment once per codec configuration, then the
+// segment's moof+mdat fragments, ISO/IEC 23000-19 §7) is written to blob
+// storage as it is produced, with no second encode and no remux; its entry
+// in the segment index goes to the store. One broadcast (stream start to
+// stream end, reconnects within the window included) is one video.
+//
+// Crash safety: a segment's blob is written atomically before its index
+// row, so the index never names a missing or partial file. At start,
+// Recover turns every video a killed daemon left live_recording into a
+// ready one made of the segments already indexed, and publishes video.ready
+// with recovered=true.
+//
+// Playback: Playlist writes the video's HLS playlist (RFC 8216bis §4.4.3.5:
+// EVENT while recording, VOD with EXT-X-ENDLIST after); thumbnails and the
+// progressive MP4 are made with ffmpeg on demand (thumbnail.go, mp4.go).
+package record
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mpegflow/mpegflow/hls"
+	"github.com/mpegflow/mpegflow/internal/blob"
+	"github.com/mpegflow/mpegflow/internal/events"
+	"github.com/mpegflow/mpegflow/internal/store"
+)
+
+// Errors of the package.
+var (
+	// ErrNotFound: no such video.
+	ErrNotFound = errors.New("record: video not found")
+	// ErrNotReady: the video is still recording (or errored): no MP4 or
+	// thumbnail yet.
+	ErrNotReady = errors.New("record: video is not ready")
+	// ErrNoFFmpeg: ffmpeg is not installed; thumbnails and MP4 downloads
+	// are unavailable.
+	ErrNoFFmpeg = errors.New("record: ffmpeg not available")
+	// ErrEmpty: the video has no recorded segment.
+	ErrEmpty = errors.New("record: video has no segments")
+	// ErrOutOfRange: a time outside the video.
+	ErrOutOfRange = errors.New("record: time out of range")
+)
+
+// Publisher is where the recorder's events go (events.Bus).
+type Publisher interface {
+	Publish(events.Event)
+}
+
+// Config configures a Recorder.
+type Config struct {
+	Videos     store.Videos     // required
+	LiveInputs store.LiveInputs // required: recording settings are read at stream start
+	Blobs      blob.Store       // required
+	Bus        Publisher        // required
+	Logger     *slog.Logger     // default: discard
+	// Workers is the number of writer goroutines; a live input always goes
+	// to the same one, so its segments are written in order. Default 4.
+	Workers int
+	// Queue is the number of operations that may wait per worker; a
+	// segment that finds the queue full is dropped (counted, and the next
+	// one is marked as a discontinuity). Default 64.
+	Queue int
+	// ThumbnailTimePct is where the default thumbnail is taken, as a
+	// fraction of the duration (0..1). Default 0.1.
+	ThumbnailTimePct float64
+	// FFmpeg is the ffmpeg binary; "" = none (thumbnails and MP4 off).
+	FFmpeg string
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// EventData is the Data of recording.started and video.* events.
+type EventData struct {
+	VideoID         string  `json:"video_id"`
+	Status          string  `json:"status"`
+	DurationSeconds float64 `json:"duration_seconds"`
+	Recovered       bool    `json:"recovered,omitempty"`
+	ErrorCode       string  `json:"error_code,omitempty"`
+}
+
+// Stats are the recorder's counters.
+type Stats struct {
+	SegmentsWritten uint64
+	BytesWritten    uint64
+	SegmentsDropped uint64 // queue full
+	WriteErrors     uint64
+}
+
+type opKind int
+
+const (
+	opStart opKind = iota
+	opSegment
+	opEnd
+)
+
+type op struct {
+	kind      opKind
+	liveInput string
+	tracks    []store.VideoTrack
+	seg       hls.SegmentInfo
+	at        time.Time
+}
+
+// active is the recording of one live input in progress; owned by its
+// worker goroutine.
+type active struct {
+	video   *store.Video
+	seq     int64
+	initID  int
+	initKey string
+	gap     bool // a segment was lost: the next one is a discontinuity
+	lastMSN uint64
+	haveMSN bool
+}
+
+// Recorder writes recordings. Start, Segment and End are safe for
+// concurrent use and never block on I/O.
+type Recorder struct {
+	cfg    Config
+	log    *slog.Logger
+	queues []chan op
+	quit   chan struct{}
+
+	wg       sync.WaitGroup // workers and background jobs
+	runOnce  sync.Once
+	stopOnce sync.Once
+
+	ctx    context.Context // background jobs; cancelled by Stop
+	cancel context.CancelFunc
+	jobs   chan struct{} // bounds ffmpeg jobs
+	flight sync.Map      // video id + kind -> *flight
+
+	written, bytes, dropped, werrs atomic.Uint64
+}
+
+// New returns a Recorder; Run starts it.
+func New(cfg Config) (*Recorder, error) {
+	if cfg.Videos == nil || cfg.LiveInputs == nil || cfg.Blobs == nil || cfg.Bus == nil {
+		return nil, errors.New("record: Videos, LiveInputs, Blobs and Bus are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
+	if cfg.Queue <= 0 {
+		cfg.Queue = 64
+	}
+	if cfg.ThumbnailTimePct <= 0 || cfg.ThumbnailTimePct >= 1 {
+		cfg.ThumbnailTimePct = 0.1
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	r := &Recorder{cfg: cfg, log: cfg.Logger, quit: make(chan struct{}), jobs: make(chan struct{}, 2)}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	for range cfg.Workers {
+		r.queues = append(r.queues, make(chan op, cfg.Queue))
+	}
+	return r, nil
+}
+
+// Stats returns the counters.
+func (r *Recorder) Stats() Stats {
+	return Stats{SegmentsWritten: r.written.Load(), BytesWritten: r.bytes.Load(), SegmentsDropped: r.dropped.Load(), WriteErrors: r.werrs.Load()}
+}
+
+func (r *Recorder) queue(liveInput string) chan op {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(liveInput))
+	return r.queues[int(h.Sum32()%uint32(len(r.queues)))]
+}
+
+// Start tells the recorder that a broadcast of liveInput started. Whether
+// it is recorded is decided by the worker from the live input's settings.
+func (r *Recorder) Start(liveInput string, tracks []store.VideoTrack) {
+	r.send(op{kind: opStart, liveInput: liveInput, tracks: tracks, at: r.cfg.Now()})
+}
+
+// End tells the recorder that the broadcast of liveInput ended (after the
+// packager delivered its last segment).
+func (r *Recorder) End(liveInput string) {
+	r.send(op{kind: opEnd, liveInput: liveInput, at: r.cfg.Now()})
+}
+
+// send queues a control operation; it waits for room (they are rare) unless
+// the recorder has stopped.
+func (r *Recorder) send(o op) {
+	select {
+	case r.queue(o.liveInput) <- o:
+	case <-r.quit:
+	}
+}
+
+// Segment hands over a completed segment (hls.Hooks.OnSegmentComplete). It
+// never blocks: when the queue is full the segment is dropped and counted.
+func (r *Recorder) Segment(liveInput string, seg hls.SegmentInfo) {
+	select {
+	case r.queue(liveInput) <- op{kind: opSegment, liveInput: liveInput, seg: seg}:
+	default:
+		r.dropped.Add(1)
+		// the worker marks the gap when it sees the next segment's MSN jump
+	}
+}
+
+// Run recovers interrupted recordings, then writes recordings until Stop.
+// It returns at once; Stop waits for the goroutines it started.
+func (r *Recorder) Run(ctx context.Context) {
+	r.runOnce.Do(func() {
+		if err := r.Recover(ctx); err != nil {
+			r.log.Error("recovering interrupted recordings", "error", err)
+		}
+		for _, q := range r.queues {
+			r.wg.Add(1)
+			go r.work(q)
+		}
+		r.cleaner(time.Minute)
+	})
+}
+
+// Stop makes the workers finish what is queued (ending every recording in
+// progress) and waits for them and for background jobs; idempotent.
+func (r *Recorder) Stop() {
+	r.stopOnce.Do(func() {
+		close(r.quit)
+		r.cancel()
+	})
+	r.runOnce.Do(func() {}) // a recorder never run starts no worker later
+	r.wg.Wait()
+}
+
+// work is one writer goroutine: it owns the recordings of its live inputs.
+func (r *Recorder) work(q chan op) {
+	defer r.wg.Done()
+	ctx := context.Background() // writes finish even during shutdown
+	recs := map[string]*active{}
+	for {
+		select {
+		case o := <-q:
+			r.handle(ctx, recs, o)
+		case <-r.quit:
+			for {
+				select {
+				case o := <-q:
+					r.handle(ctx, recs, o)
+				default:
+					for id, a := range recs {
+						r.finish(ctx, a, r.cfg.Now(), false)
+						delete(recs, id)
+					}
+					return
+				}
+			}
+		}
+	}
+}
+
+func (r *Recorder) handle(ctx context.Context, recs map[string]*active, o op) {
+	switch o.kind {
+	case opStart:
+		if a := recs[o.liveInput]; a != nil { // the end was lost
+			r.finish(ctx, a, o.at, true)
+			delete(recs, o.liveInput)
+		}
+		if a := r.begin(ctx, o); a != nil {
+			recs[o.liveInput] = a
+		}
+	case opSegment:
+		if a := recs[o.liveInput]; a != nil {
+			r.write(ctx, a, o.seg)
+		}
+	case opEnd:
+		if a := recs[o.liveInput]; a != nil {
+			r.finish(ctx, a, o.at, true)
+			delete(recs, o.liveInput)
+		}
+	}
+}
+
+// begin creates the video of a broadcast when its live input records.
+func (r *Recorder) begin(ctx context.Context, o op) *active {
+	log := r.log.With("live_input", o.liveInput)
+	li, err := r.cfg.LiveInputs.Get(ctx, o.liveInput)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			log.Error("cannot read recording settings", "error", err)
+		}
+		return nil
+	}
+	if li.Recording.Mode != store.RecordingAutomatic {
+		return nil
+	}
+	now := o.at.UTC().Truncate(time.Microsecond)
+	tracks := o.tracks
+	if tracks == nil {
+		tracks = []store.VideoTrack{}
+	}
+	v := &store.Video{
+		ID: NewVideoID(now), LiveInputID: li.ID, Status: store.VideoLiveRecording,
+		CreatedAt: now, StartedAt: now, UpdatedAt: now, Tracks: tracks, Meta: map[string]any{},
+		RequireSignedURLs: li.RequireSignedURLs, AllowedOrigins: append([]string{}, li.AllowedOrigins...),
+		DownloadStatus: store.DownloadNone,
+	}
+	if li.Recording.DeleteAfterDays > 0 {
+		d := now.Add(time.Duration(li.Recording.DeleteAfterDays) * 24 * time.Hour)
+		v.ScheduledDeletion = &d
+	}
+	if err := r.cfg.Videos.Create(ctx, v); err != nil {
+		log.Error("cannot create the video of a broadcast", "error", err)
+		return nil
+	}
+	log.Info("recording started", "video", v.ID)
+	r.publish(events.RecordingStarted, v)
+	return &active{video: v, initID: -1}
+}
+
+// SegmentKey and InitKey are the blob keys of a video's files.
+func SegmentKey(videoID string, seq int64) string {
+	return Prefix(videoID) + "seg" + strconv.FormatInt(seq, 10) + ".m4s"
+}
+
+// InitKey is the blob key of a video's init segment number n.
+func InitKey(videoID string, n int64) string {
+	return Prefix(videoID) + "init" + strconv.FormatInt(n, 10) + ".mp4"
+}
+
+// Prefix is the blob key prefix of every file of a video.
+func Prefix(videoID string) string { return "videos/" + videoID + "/" }
+
+// write stores one segment: the init segment first when it changed, then
+// the segment's blob, then its index row.
+func (r *Recorder) write(ctx context.Context, a *active, seg hls.SegmentInfo) {
+	log := r.log.With("live_input", a.video.LiveInputID, "video", a.video.ID)
+	if seg.Duration <= 0 || len(seg.Parts) == 0 {
+		return
+	}
+	disc := seg.Discontinuity || a.gap || (a.haveMSN && seg.MSN != a.lastMSN+1) // a jump: a segment was dropped
+	a.lastMSN, a.haveMSN = seg.MSN, true
+	if seg.InitID != a.initID {
+		key := InitKey(a.video.ID, a.seq)
+		if err := blob.PutBytes(ctx, r.cfg.Blobs, key, seg.Init); err != nil {
+			r.werrs.Add(1)
+			a.gap = true
+			log.Error("cannot store an init segment", "error", err)
+			return
+		}
+		if a.initID >= 0 {
+			disc = true
+		}
+		a.initID, a.initKey = seg.InitID, key
+	}
+	size := 0
+	parts := make([]io.Reader, 0, len(seg.Parts))
+	for _, p := range seg.Parts {
+		size += len(p)
+		parts = append(parts, bytes.NewReader(p)) // no copy: the parts are the packager's (read-only)
+	}
+	key := SegmentKey(a.video.ID, a.seq)
+	if err := r.cfg.Blobs.Put(ctx, key, io.MultiReader(parts...), int64(size)); err != nil {
+		r.werrs.Add(1)
+		a.gap = true
+		log.Error("cannot store a segment", "error", err)
+		return
+	}
+	row := &store.VideoSegment{VideoID: a.video.ID, Seq: a.seq, Duration: seg.Duration, ProgramDateTime: seg.ProgramDateTime,
+		Discontinuity: disc && a.seq > 0, InitKey: a.initKey, Key: key, Size: int64(size)}
+	if err := r.cfg.Videos.AddSegment(ctx, row); err != nil {
+		r.werrs.Add(1)
+		a.gap = true
+		_ = r.cfg.Blobs.Delete(ctx, key)
+		log.Error("cannot index a segment", "error", err)
+		return
+	}
+	a.seq++
+	a.gap = false
+	a.video.Duration += seg.Duration
+	a.video.SizeBytes += int64(size)
+	r.written.Add(1)
+	r.bytes.Add(uint64(size))
+}
+
+// finish makes a recording ready (or errored when nothing was recorded).
+func (r *Recorder) finish(ctx context.Context, a *active, at time.Time, thumbnail bool) {
+	v, err := r.cfg.Videos.Get(ctx, a.video.ID)
+	if err != nil {
+		r.log.Error("cannot finish a recording", "video", a.video.ID, "error", err)
+		return
+	}
+	r.finalize(ctx, v, at, false)
+	if thumbnail && v.Status == store.VideoReady && r.cfg.FFmpeg != "" {
+		r.background(func(ctx context.Context) {
+			if _, err := r.Thumbnail(ctx, v.ID, -1, 0); err != nil && !errors.Is(err, ErrNotFound) {
+				r.log.Warn("cannot make a thumbnail", "video", v.ID, "error", err)
+			}
+		})
+	}
+}
+
+// finalize moves v (re-read from the store) out of live_recording and
+// publishes video.ready or video.errored.
+func (r *Recorder) finalize(ctx context.Context, v *store.Video, at time.Time, recovered bool) {
+	now := r.cfg.Now().UTC().Truncate(time.Microsecond)
+	ended := at.UTC().Truncate(time.Microsecond)
+	if recovered {
+		ended = v.StartedAt.Add(v.Duration)
+	}
+	v.EndedAt, v.UpdatedAt, v.Recovered = &ended, now, recovered
+	if v.Segments == 0 {
+		v.Status, v.ErrorCode, v.ErrorMessage = store.VideoErrored, "no_media", "the broadcast ended before a complete segment was recorded"
+	} else {
+		v.Status = store.VideoReady
+		if secs := v.Duration.Seconds(); secs > 0 {
+			for i := range v.Tracks {
+				if v.Tracks[i].Kind == "video" {
+					v.Tracks[i].BitrateBPS = int64(float64(v.SizeBytes*8) / secs)
+				}
+			}
+		}
+	}
+	if err := r.cfg.Videos.Update(ctx, v); err != nil {
+		r.log.Error("cannot finish a recording", "video", v.ID, "error", err)
+		return
+	}
+	r.log.Info("recording finished", "video", v.ID, "live_input", v.LiveInputID, "status", v.Status,
+		"duration", v.Duration, "segments", v.Segments, "bytes", v.SizeBytes, "recovered", recovered)
+	if v.Status == store.VideoReady {
+		r.publish(events.VideoReady, v)
+	} else {
+		r.publish(events.VideoErrored, v)
+	}
+}
+
+// Recover finalizes every video left live_recording or processing by a
+// daemon that stopped without ending it (SIGKILL, power loss): it becomes
+// ready with the segments already indexed (each was stored whole before it
+// was indexed), and video.ready says recovered. Run calls it before any new
+// recording starts.
+func (r *Recorder) Recover(ctx context.Context) error {
+	for _, status := range []string{store.VideoLiveRecording, store.VideoProcessing} {
+		after := ""
+		for {
+			vs, more, err := r.cfg.Videos.List(ctx, store.VideoListOptions{Limit: 100, After: after, Status: status})
+			if err != nil {
+				return fmt.Errorf("list %s videos: %w", status, err)
+			}
+			for _, v := range vs {
+				r.finalize(ctx, v, time.Time{}, true)
+			}
+			if !more || len(vs) == 0 {
+				break
+			}
+			after = vs[len(vs)-1].ID
+		}
+	}
+	return nil
+}
+
+func (r *Recorder) publish(t events.Type, v *store.Video) {
+	r.cfg.Bus.Publish(events.New(t, v.LiveInputID, EventData{
+		VideoID: v.ID, Status: v.Status, DurationSeconds: v.Duration.Seconds(), Recovered: v.Recovered, ErrorCode: v.ErrorCode,
+	}))
+}
+
+// background runs f in a goroutine the recorder owns; f's context ends at
+// Stop.
+func (r *Recorder) background(f func(ctx context.Context)) {
+	select {
+	case <-r.quit:
+		return
+	default:
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		f(r.ctx)
+	}()
+}
+
+// crockford is Crockford's base32 alphabet in lower case.
+const crockford = "0123456789abcdefghjkmnpqrstvwxyz"
+
+// NewVideoID returns "vid_" + 26 characters: 48 bits of milliseconds then
+// 80 random bits (the ULID layout), so ids sort by creation time.
+func NewVideoID(now time.Time) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
+	_, _ = rand.Read(b[6:])
+	return "vid_" + base32.NewEncoding(crockford).WithPadding(base32.NoPadding).EncodeToString(b[:])
+}

@@ -1,0 +1,649 @@
+package record
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mpegflow/mpegflow/hls"
+	"github.com/mpegflow/mpegflow/internal/blob"
+	"github.com/mpegflow/mpegflow/internal/events"
+	"github.com/mpegflow/mpegflow/internal/store"
+)
+
+// ErrRecording: the video is still being recorded.
+var ErrRecording = errors.New("record: video is still recording")
+
+// fileRe matches the names a video's directory serves.
+var fileRe = regexp.MustCompile(`^(init[0-9]{1,19}\.mp4|seg[0-9]{1,19}\.m4s|thumbnail\.jpg|download\.mp4)$`)
+
+// Video returns the video id, or ErrNotFound.
+func (r *Recorder) Video(ctx context.Context, id string) (*store.Video, error) {
+	v, err := r.cfg.Videos.Get(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	return v, err
+}
+
+// Playlist returns the media playlist of video id and whether it is final.
+// A ready video gets a VOD playlist (RFC 8216bis §4.4.3.5
+// EXT-X-PLAYLIST-TYPE:VOD, §4.4.3.4 EXT-X-ENDLIST); a video still recording
+// an EVENT playlist without ENDLIST (§4.4.3.5: segments are only appended),
+// so a viewer can seek back to the start of a live broadcast (DVR). URIs are
+// relative: segN.m4s and initN.mp4 in the same directory.
+func (r *Recorder) Playlist(ctx context.Context, id string) ([]byte, bool, error) {
+	v, err := r.Video(ctx, id)
+	if err != nil {
+		return nil, false, err
+	}
+	segs, err := r.cfg.Videos.Segments(ctx, id, 0, 0)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(segs) == 0 {
+		return nil, false, ErrEmpty
+	}
+	b, err := hls.VODPlaylist(playlistSegments(segs))
+	if err != nil {
+		return nil, false, err
+	}
+	if v.Status == store.VideoLiveRecording || v.Status == store.VideoProcessing {
+		b = bytes.Replace(b, []byte("#EXT-X-PLAYLIST-TYPE:VOD\n"), []byte("#EXT-X-PLAYLIST-TYPE:EVENT\n"), 1)
+		b = bytes.TrimSuffix(b, []byte("#EXT-X-ENDLIST\n"))
+		return b, false, nil
+	}
+	return b, true, nil
+}
+
+// playlistSegments names the segments as the video's directory serves
+// them: segN.m4s by index position, and initN.mp4 by the position of the
+// first segment needing it, so that a clip's shared files are reached
+// under its own path too (Open resolves them through the index).
+func playlistSegments(segs []*store.VideoSegment) []hls.VODSegment {
+	out := make([]hls.VODSegment, 0, len(segs))
+	initURI, prevInit := "", ""
+	for _, s := range segs {
+		if s.InitKey != prevInit {
+			initURI, prevInit = "init"+strconv.FormatInt(s.Seq, 10)+".mp4", s.InitKey
+		}
+		out = append(out, hls.VODSegment{URI: "seg" + strconv.FormatInt(s.Seq, 10) + ".m4s", InitURI: initURI, Duration: s.Duration,
+			Discontinuity: s.Discontinuity, ProgramDateTime: s.ProgramDateTime})
+	}
+	return out
+}
+
+func vodSegments(segs []*store.VideoSegment, uri func(key string) string) []hls.VODSegment {
+	out := make([]hls.VODSegment, 0, len(segs))
+	for _, s := range segs {
+		out = append(out, hls.VODSegment{URI: uri(s.Key), InitURI: uri(s.InitKey), Duration: s.Duration,
+			Discontinuity: s.Discontinuity, ProgramDateTime: s.ProgramDateTime})
+	}
+	return out
+}
+
+// Open opens file name (initN.mp4, segN.m4s, thumbnail.jpg, download.mp4)
+// of video id; ErrNotFound when there is no such file. The media files of
+// a clip are its source's: they are found through the clip's index.
+func (r *Recorder) Open(ctx context.Context, id, name string) (blob.Object, error) {
+	if !fileRe.MatchString(name) || blob.CheckKey(Prefix(id)+name) != nil {
+		return nil, fmt.Errorf("%w: %s/%s", ErrNotFound, id, name)
+	}
+	o, err := r.cfg.Blobs.Open(ctx, Prefix(id)+name)
+	if errors.Is(err, blob.ErrNotFound) {
+		if key := r.sharedKey(ctx, id, name); key != "" {
+			o, err = r.cfg.Blobs.Open(ctx, key)
+		}
+	}
+	if errors.Is(err, blob.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s/%s", ErrNotFound, id, name)
+	}
+	return o, err
+}
+
+// sharedKey resolves segN.m4s or initN.mp4 of video id through its index
+// to a file of another video (a clip's source); "" when there is none.
+func (r *Recorder) sharedKey(ctx context.Context, id, name string) string {
+	var num string
+	isInit := false
+	switch {
+	case strings.HasPrefix(name, "seg"):
+		num = strings.TrimSuffix(strings.TrimPrefix(name, "seg"), ".m4s")
+	case strings.HasPrefix(name, "init"):
+		num, isInit = strings.TrimSuffix(strings.TrimPrefix(name, "init"), ".mp4"), true
+	default:
+		return ""
+	}
+	seq, err := strconv.ParseInt(num, 10, 64)
+	if err != nil {
+		return ""
+	}
+	segs, err := r.cfg.Videos.Segments(ctx, id, seq, 1)
+	if err != nil || len(segs) == 0 || segs[0].Seq != seq || segs[0].OwnerID == id {
+		return ""
+	}
+	if isInit {
+		return segs[0].InitKey
+	}
+	return segs[0].Key
+}
+
+// Delete deletes video id, its index and its files, and publishes
+// video.deleted. ErrRecording while it is being recorded. The segment
+// files of a video that clips still play stay until the last clip goes.
+func (r *Recorder) Delete(ctx context.Context, id string) error {
+	v, err := r.Video(ctx, id)
+	if err != nil {
+		return err
+	}
+	if v.Status == store.VideoLiveRecording {
+		return ErrRecording
+	}
+	segs, err := r.cfg.Videos.Segments(ctx, id, 0, 0)
+	if err != nil {
+		return err
+	}
+	owners := map[string]bool{id: true}
+	for _, s := range segs {
+		if s.OwnerID != "" {
+			owners[s.OwnerID] = true
+		}
+	}
+	if err := r.cfg.Videos.Delete(ctx, id); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("%w: %s", ErrNotFound, id)
+		}
+		return err
+	}
+	for owner := range owners {
+		if err := r.collect(ctx, owner); err != nil {
+			r.log.Warn("deleting the files of a video", "video", owner, "error", err)
+		}
+	}
+	r.log.Info("video deleted", "video", id, "live_input", v.LiveInputID)
+	r.cfg.Bus.Publish(events.New(events.VideoDeleted, v.LiveInputID, EventData{VideoID: id, Status: "deleted", DurationSeconds: v.Duration.Seconds()}))
+	return nil
+}
+
+// segmentFileRe matches the media files of a video (what clips share).
+var segmentFileRe = regexp.MustCompile(`/(init|seg)[0-9]+\.(mp4|m4s)$`)
+
+// collect deletes the files of video owner once the video is gone: all of
+// them when no clip plays its segments, else only its own derived files
+// (thumbnails, MP4).
+func (r *Recorder) collect(ctx context.Context, owner string) error {
+	if _, err := r.cfg.Videos.Get(ctx, owner); err == nil {
+		return nil // still there: its files stay
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	inUse, err := r.cfg.Videos.FilesInUse(ctx, owner)
+	if err != nil {
+		return err
+	}
+	if !inUse {
+		_, err := blob.DeletePrefix(ctx, r.cfg.Blobs, Prefix(owner))
+		return err
+	}
+	objs, err := r.cfg.Blobs.List(ctx, Prefix(owner))
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		if !segmentFileRe.MatchString(o.Key) {
+			if err := r.cfg.Blobs.Delete(ctx, o.Key); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ClipRange is the range a clip covers: the requested one widened to the
+// boundaries of the recorded segments (a clip shares its source's CMAF
+// segments, ISO/IEC 23000-19 §7.3.2.2, so it starts and ends on them).
+type ClipRange struct {
+	RequestedStart, RequestedEnd time.Duration
+	Start, End                   time.Duration
+}
+
+// Clip creates a ready video playing the range [start, end) of video id,
+// widened to segment boundaries, instantly: it indexes the same segment
+// files, it copies none. The clip's meta holds name and clip_of.
+// ErrRecording while id records, ErrOutOfRange for a range outside it.
+func (r *Recorder) Clip(ctx context.Context, id string, start, end time.Duration, name string) (*store.Video, ClipRange, error) {
+	cr := ClipRange{RequestedStart: start, RequestedEnd: end}
+	v, err := r.Video(ctx, id)
+	if err != nil {
+		return nil, cr, err
+	}
+	switch v.Status {
+	case store.VideoReady:
+	case store.VideoLiveRecording, store.VideoProcessing:
+		return nil, cr, ErrRecording
+	default:
+		return nil, cr, ErrNotReady
+	}
+	if start < 0 || end <= start || end > v.Duration {
+		return nil, cr, fmt.Errorf("%w: the video is %.3f s long", ErrOutOfRange, v.Duration.Seconds())
+	}
+	segs, err := r.cfg.Videos.Segments(ctx, id, 0, 0)
+	if err != nil {
+		return nil, cr, err
+	}
+	var picked []*store.VideoSegment
+	var t time.Duration
+	first := true
+	for _, s := range segs {
+		segStart, segEnd := t, t+s.Duration
+		t = segEnd
+		if segEnd <= start || segStart >= end {
+			continue
+		}
+		if first {
+			cr.Start, first = segStart, false
+		}
+		cr.End = segEnd
+		picked = append(picked, s)
+	}
+	if len(picked) == 0 {
+		return nil, cr, ErrOutOfRange
+	}
+	now := r.cfg.Now().UTC().Truncate(time.Microsecond)
+	meta := map[string]any{"clip_of": id}
+	if name != "" {
+		meta["name"] = name
+	}
+	started := v.StartedAt.Add(cr.Start)
+	ended := v.StartedAt.Add(cr.End)
+	c := &store.Video{ID: NewVideoID(now), LiveInputID: v.LiveInputID, Status: store.VideoLiveRecording,
+		CreatedAt: now, StartedAt: started, UpdatedAt: now, Tracks: v.Tracks, Meta: meta,
+		RequireSignedURLs: v.RequireSignedURLs, AllowedOrigins: v.AllowedOrigins, DownloadStatus: store.DownloadNone}
+	if err := r.cfg.Videos.Create(ctx, c); err != nil {
+		return nil, cr, err
+	}
+	for i, s := range picked {
+		owner := s.OwnerID
+		if owner == "" {
+			owner = id
+		}
+		row := &store.VideoSegment{VideoID: c.ID, Seq: int64(i), OwnerID: owner, Duration: s.Duration, ProgramDateTime: s.ProgramDateTime,
+			Discontinuity: i > 0 && s.Discontinuity, InitKey: s.InitKey, Key: s.Key, Size: s.Size}
+		if err := r.cfg.Videos.AddSegment(ctx, row); err != nil {
+			_ = r.cfg.Videos.Delete(ctx, c.ID)
+			return nil, cr, err
+		}
+	}
+	c, err = r.cfg.Videos.Get(ctx, c.ID)
+	if err != nil {
+		return nil, cr, err
+	}
+	c.Status, c.EndedAt = store.VideoReady, &ended
+	if err := r.cfg.Videos.Update(ctx, c); err != nil {
+		return nil, cr, err
+	}
+	r.log.Info("clip created", "video", c.ID, "clip_of", id, "start", cr.Start, "end", cr.End)
+	r.publish(events.VideoReady, c)
+	return c, cr, nil
+}
+
+// clean deletes the videos whose scheduled deletion has come (retention).
+func (r *Recorder) clean(ctx context.Context) {
+	vs, err := r.cfg.Videos.DueForDeletion(ctx, r.cfg.Now(), 100)
+	if err != nil {
+		r.log.Warn("listing videos due for deletion", "error", err)
+		return
+	}
+	for _, v := range vs {
+		if err := r.Delete(ctx, v.ID); err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrRecording) {
+			r.log.Warn("retention: cannot delete a video", "video", v.ID, "error", err)
+		}
+	}
+}
+
+// cleaner runs clean every interval until Stop.
+func (r *Recorder) cleaner(interval time.Duration) {
+	r.background(func(ctx context.Context) {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			r.clean(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	})
+}
+
+// flight deduplicates concurrent builds of one file.
+type flight struct {
+	done chan struct{}
+	key  string
+	err  error
+}
+
+func (r *Recorder) once(ctx context.Context, name string, build func(ctx context.Context) (string, error)) (string, error) {
+	f := &flight{done: make(chan struct{})}
+	if old, loaded := r.flight.LoadOrStore(name, f); loaded {
+		f = old.(*flight)
+		select {
+		case <-f.done:
+			return f.key, f.err
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	defer func() {
+		r.flight.Delete(name)
+		close(f.done)
+	}()
+	select {
+	case r.jobs <- struct{}{}:
+	case <-ctx.Done():
+		f.err = ctx.Err()
+		return "", f.err
+	}
+	defer func() { <-r.jobs }()
+	f.key, f.err = build(ctx)
+	return f.key, f.err
+}
+
+// ffmpeg runs ffmpeg with args; its stderr is in the error.
+func (r *Recorder) ffmpeg(ctx context.Context, args ...string) error {
+	if r.cfg.FFmpeg == "" {
+		return ErrNoFFmpeg
+	}
+	cmd := exec.CommandContext(ctx, r.cfg.FFmpeg, append([]string{"-hide_banner", "-nostdin", "-v", "error", "-y"}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	cmd.WaitDelay = 2 * time.Second
+	if err := cmd.Run(); err != nil {
+		msg := stderr.Bytes()
+		if len(msg) > 2000 {
+			msg = msg[len(msg)-2000:]
+		}
+		return fmt.Errorf("ffmpeg: %w: %s", err, bytes.TrimSpace(msg))
+	}
+	return nil
+}
+
+// fetch makes the blob key readable by ffmpeg as a local file: the file
+// itself for a local store, else a copy in dir.
+func (r *Recorder) fetch(ctx context.Context, key, dir string) (string, error) {
+	if lp, ok := r.cfg.Blobs.(blob.LocalPather); ok {
+		return lp.LocalPath(key)
+	}
+	o, err := r.cfg.Blobs.Open(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	defer o.Close()
+	p := filepath.Join(dir, path.Base(key))
+	f, err := os.Create(p)
+	if err != nil {
+		return "", err
+	}
+	if _, err := io.Copy(f, o); err != nil {
+		_ = f.Close()
+		return "", err
+	}
+	return p, f.Close()
+}
+
+// putFile stores the file p under key.
+func (r *Recorder) putFile(ctx context.Context, key, p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	return r.cfg.Blobs.Put(ctx, key, f, st.Size())
+}
+
+// Thumbnail returns the blob key of a JPEG of video id taken at time at
+// (negative: the configured fraction of the duration), width pixels wide
+// (0: the video's width), making it with ffmpeg the first time. The
+// default thumbnail of a ready video is kept as thumbnail.jpg.
+func (r *Recorder) Thumbnail(ctx context.Context, id string, at time.Duration, width int) (string, error) {
+	v, err := r.Video(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if v.Segments == 0 {
+		return "", ErrEmpty
+	}
+	def := at < 0 && width == 0
+	if at < 0 {
+		at = time.Duration(float64(v.Duration) * r.cfg.ThumbnailTimePct)
+	}
+	if at > v.Duration {
+		return "", ErrOutOfRange
+	}
+	key := Prefix(id) + "thumbnail.jpg"
+	if !def {
+		key = Prefix(id) + "thumb-" + strconv.FormatInt(at.Milliseconds(), 10) + "-" + strconv.Itoa(width) + ".jpg"
+	}
+	if def && v.ThumbnailKey != "" {
+		return v.ThumbnailKey, nil
+	}
+	if _, err := r.cfg.Blobs.Stat(ctx, key); err == nil {
+		return key, nil
+	}
+	return r.once(ctx, key, func(ctx context.Context) (string, error) {
+		segs, err := r.cfg.Videos.Segments(ctx, id, 0, 0)
+		if err != nil {
+			return "", err
+		}
+		var start time.Duration
+		seg := segs[len(segs)-1]
+		for _, s := range segs {
+			if at < start+s.Duration {
+				seg = s
+				break
+			}
+			start += s.Duration
+		}
+		if at >= start+seg.Duration { // past the end: the last segment's start
+			start = v.Duration - seg.Duration
+		}
+		dir, err := os.MkdirTemp("", "mpegflow-thumb-")
+		if err != nil {
+			return "", err
+		}
+		defer os.RemoveAll(dir)
+		// init + segment concatenated are a playable fragmented MP4
+		// (ISO/IEC 14496-12 §8.8)
+		in := filepath.Join(dir, "in.mp4")
+		f, err := os.Create(in)
+		if err != nil {
+			return "", err
+		}
+		for _, k := range []string{seg.InitKey, seg.Key} {
+			o, err := r.cfg.Blobs.Open(ctx, k)
+			if err != nil {
+				_ = f.Close()
+				return "", err
+			}
+			_, err = io.Copy(f, o)
+			_ = o.Close()
+			if err != nil {
+				_ = f.Close()
+				return "", err
+			}
+		}
+		if err := f.Close(); err != nil {
+			return "", err
+		}
+		out := filepath.Join(dir, "out.jpg")
+		tail := []string{"-frames:v", "1", "-q:v", "3"}
+		if width > 0 {
+			tail = append(tail, "-vf", "scale="+strconv.Itoa(width)+":-2")
+		}
+		tail = append(tail, "-f", "image2", out)
+		off := strconv.FormatFloat(max(0, (at-start).Seconds()), 'f', 3, 64)
+		if err := r.ffmpeg(ctx, append([]string{"-ss", off, "-i", in}, tail...)...); err != nil {
+			return "", err
+		}
+		if st, err := os.Stat(out); err != nil || st.Size() == 0 {
+			// -ss past the segment's last frame: take its first frame
+			if err := r.ffmpeg(ctx, append([]string{"-i", in}, tail...)...); err != nil {
+				return "", err
+			}
+		}
+		if err := r.putFile(ctx, key, out); err != nil {
+			return "", err
+		}
+		if def && v.Status == store.VideoReady {
+			if cur, err := r.cfg.Videos.Get(ctx, id); err == nil {
+				cur.ThumbnailKey = key
+				if err := r.cfg.Videos.Update(ctx, cur); err != nil {
+					r.log.Warn("cannot save the thumbnail", "video", id, "error", err)
+				}
+			}
+		}
+		return key, nil
+	})
+}
+
+// RequestDownload starts building the MP4 of video id in the background
+// (status pending, then ready and video.download.ready) and returns the
+// video. ErrRecording while it records, ErrNotReady when errored.
+func (r *Recorder) RequestDownload(ctx context.Context, id string) (*store.Video, error) {
+	v, err := r.Video(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	switch v.Status {
+	case store.VideoLiveRecording, store.VideoProcessing:
+		return nil, ErrRecording
+	case store.VideoReady:
+	default:
+		return nil, ErrNotReady
+	}
+	if r.cfg.FFmpeg == "" {
+		return nil, ErrNoFFmpeg
+	}
+	if v.DownloadStatus == store.DownloadReady || v.DownloadStatus == store.DownloadPending {
+		return v, nil
+	}
+	v.DownloadStatus, v.UpdatedAt = store.DownloadPending, r.cfg.Now().UTC()
+	if err := r.cfg.Videos.Update(ctx, v); err != nil {
+		return nil, err
+	}
+	r.background(func(ctx context.Context) {
+		if _, err := r.MP4(ctx, id); err != nil {
+			r.log.Warn("cannot build an MP4 download", "video", id, "error", err)
+		}
+	})
+	return v, nil
+}
+
+// MP4 returns the blob key of the progressive MP4 of video id, building it
+// the first time: ffmpeg remuxes the recorded fragments without
+// re-encoding (-c copy) and moves the moov box to the front (faststart);
+// ffmpeg's mp4 muxer switches to 64-bit chunk offsets (co64, ISO/IEC
+// 14496-12 §8.7.5) past 4 GB.
+func (r *Recorder) MP4(ctx context.Context, id string) (string, error) {
+	v, err := r.Video(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	switch v.Status {
+	case store.VideoLiveRecording, store.VideoProcessing:
+		return "", ErrRecording
+	case store.VideoReady:
+	default:
+		return "", ErrNotReady
+	}
+	key := Prefix(id) + "download.mp4"
+	if v.DownloadStatus == store.DownloadReady && v.DownloadKey != "" {
+		return v.DownloadKey, nil
+	}
+	return r.once(ctx, key, func(ctx context.Context) (string, error) {
+		start := time.Now()
+		err := r.buildMP4(ctx, id, key)
+		cur, gerr := r.cfg.Videos.Get(ctx, id)
+		if gerr != nil {
+			return "", errors.Join(err, gerr)
+		}
+		if err != nil {
+			cur.DownloadStatus = store.DownloadErrored
+		} else {
+			cur.DownloadStatus, cur.DownloadKey = store.DownloadReady, key
+		}
+		cur.UpdatedAt = r.cfg.Now().UTC()
+		if uerr := r.cfg.Videos.Update(ctx, cur); uerr != nil {
+			return "", errors.Join(err, uerr)
+		}
+		if err != nil {
+			return "", err
+		}
+		r.log.Info("mp4 download built", "video", id, "took", time.Since(start).Round(time.Millisecond))
+		r.cfg.Bus.Publish(events.New(events.VideoDownloadReady, cur.LiveInputID, EventData{VideoID: id, Status: cur.Status, DurationSeconds: cur.Duration.Seconds()}))
+		return key, nil
+	})
+}
+
+func (r *Recorder) buildMP4(ctx context.Context, id, key string) error {
+	segs, err := r.cfg.Videos.Segments(ctx, id, 0, 0)
+	if err != nil {
+		return err
+	}
+	if len(segs) == 0 {
+		return ErrEmpty
+	}
+	dir, err := os.MkdirTemp("", "mpegflow-mp4-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	var mu sync.Mutex
+	paths := map[string]string{}
+	var ferr error
+	uri := func(k string) string {
+		mu.Lock()
+		defer mu.Unlock()
+		if p, ok := paths[k]; ok {
+			return p
+		}
+		p, err := r.fetch(ctx, k, dir)
+		if err != nil && ferr == nil {
+			ferr = err
+		}
+		paths[k] = p
+		return p
+	}
+	pl, err := hls.VODPlaylist(vodSegments(segs, uri))
+	if ferr != nil {
+		return ferr
+	}
+	if err != nil {
+		return err
+	}
+	in := filepath.Join(dir, "index.m3u8")
+	if err := os.WriteFile(in, pl, 0o600); err != nil {
+		return err
+	}
+	out := filepath.Join(dir, "out.mp4")
+	if err := r.ffmpeg(ctx, "-i", in, "-map", "0", "-c", "copy", "-movflags", "+faststart", "-f", "mp4", out); err != nil {
+		return err
+	}
+	return r.putFile(ctx, key, out)
+}

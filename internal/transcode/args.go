@@ -1,0 +1,172 @@
+package transcode
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Job describes one ffmpeg run: the source, the encoder and the rungs.
+type Job struct {
+	// Family is the encoder family in use.
+	Family Family
+	// VAAPIDevice is the DRM render node for VAAPI (default
+	// /dev/dri/renderD128).
+	VAAPIDevice string
+	// InputCodec is the source video codec ("h264", "h265", "av1", ...);
+	// hardware decoding is used only for codecs the family decodes.
+	InputCodec string
+	// AudioCodec is the source audio codec ("aac", "opus", "" = none). AAC is
+	// copied; anything else becomes AAC-LC 128 kb/s stereo.
+	AudioCodec string
+	// ScaleNPP scales with scale_npp instead of scale_cuda on NVENC with
+	// hardware decoding (needs an ffmpeg built with --enable-libnpp).
+	ScaleNPP bool
+	// GOP is the keyframe interval backstop in frames; keyframes follow the
+	// source's (force_key_frames source). Default 60.
+	GOP int
+	// Rungs are the outputs, each written as FLV to file descriptor 3+i.
+	Rungs []Rung
+}
+
+// hwDecodes reports whether the family decodes codec in hardware.
+func hwDecodes(f Family, codec string) bool {
+	switch f {
+	case NVENC, QSV, VAAPI, VideoToolbox:
+		return codec == "h264" || codec == "h265"
+	}
+	return false
+}
+
+// Args returns ffmpeg's arguments (without the program name) for j: MPEG-TS
+// on stdin with timestamps kept (-copyts), decoded once (in hardware when
+// the family decodes the input codec, in software otherwise), split, scaled
+// (scale_cuda, vpp_qsv, scale_vaapi or scale), encoded without B-frames
+// with zero-latency settings and keyframes on the source's, each rung
+// written as FLV to pipe:3, pipe:4, ...
+func Args(j Job) []string {
+	gop := j.GOP
+	if gop <= 0 {
+		gop = 60
+	}
+	dev := j.VAAPIDevice
+	if dev == "" {
+		dev = "/dev/dri/renderD128"
+	}
+	hw := hwDecodes(j.Family, j.InputCodec)
+	a := []string{"-hide_banner", "-loglevel", "warning", "-nostats", "-nostdin"}
+	switch j.Family {
+	case NVENC:
+		if hw {
+			a = append(a, "-hwaccel", "cuda", "-hwaccel_output_format", "cuda")
+		}
+	case QSV:
+		a = append(a, "-init_hw_device", "qsv=hw", "-filter_hw_device", "hw")
+		if hw {
+			a = append(a, "-hwaccel", "qsv", "-hwaccel_output_format", "qsv", "-c:v", qsvDecoder(j.InputCodec))
+		}
+	case VAAPI:
+		if hw {
+			a = append(a, "-hwaccel", "vaapi", "-hwaccel_device", dev, "-hwaccel_output_format", "vaapi")
+		} else {
+			a = append(a, "-vaapi_device", dev)
+		}
+	case VideoToolbox:
+		if hw {
+			a = append(a, "-hwaccel", "videotoolbox")
+		}
+	}
+	a = append(a, "-probesize", "500000", "-analyzeduration", "1000000", "-copyts", "-f", "mpegts", "-i", "pipe:0")
+
+	// one decode, split into every rung
+	var fc strings.Builder
+	n := len(j.Rungs)
+	fmt.Fprintf(&fc, "[0:v:0]split=%d", n)
+	for i := range n {
+		fmt.Fprintf(&fc, "[s%d]", i)
+	}
+	for i, r := range j.Rungs {
+		fmt.Fprintf(&fc, ";[s%d]", i)
+		var f []string
+		if r.FPS > 0 {
+			f = append(f, "fps="+strconv.Itoa(r.FPS))
+		}
+		f = append(f, scaleFilter(j.Family, hw, j.ScaleNPP, r.Width, r.Height)...)
+		fc.WriteString(strings.Join(f, ","))
+		fmt.Fprintf(&fc, "[v%d]", i)
+	}
+	a = append(a, "-filter_complex", fc.String())
+
+	for i, r := range j.Rungs {
+		a = append(a, "-map", fmt.Sprintf("[v%d]", i))
+		a = append(a, encoderArgs(j.Family, r, gop)...)
+		b := strconv.FormatInt(r.Bitrate, 10)
+		a = append(a, "-b:v", b, "-maxrate", b, "-bufsize", strconv.FormatInt(2*r.Bitrate, 10),
+			"-bf", "0", "-g", strconv.Itoa(gop), "-force_key_frames", "source")
+		if j.AudioCodec != "" {
+			a = append(a, "-map", "0:a:0?")
+			if j.AudioCodec == "aac" {
+				a = append(a, "-c:a", "copy")
+			} else {
+				a = append(a, "-c:a", "aac", "-b:a", "128k", "-ac", "2")
+			}
+		}
+		a = append(a, "-flush_packets", "1", "-flvflags", "no_duration_filesize+aac_seq_header_detect", "-f", "flv", "pipe:"+strconv.Itoa(3+i))
+	}
+	return a
+}
+
+// qsvDecoder is the QSV decoder of a codec hwDecodes accepts.
+func qsvDecoder(codec string) string {
+	if codec == "h265" {
+		return "hevc_qsv"
+	}
+	return "h264_qsv"
+}
+
+func scaleFilter(f Family, hw, npp bool, w, h int) []string {
+	ws, hs := strconv.Itoa(w), strconv.Itoa(h)
+	switch f {
+	case NVENC:
+		if hw && npp {
+			return []string{"scale_npp=" + ws + ":" + hs}
+		}
+		if hw {
+			return []string{"scale_cuda=" + ws + ":" + hs}
+		}
+	case QSV:
+		if hw {
+			return []string{"vpp_qsv=w=" + ws + ":h=" + hs}
+		}
+		return []string{"scale=" + ws + ":" + hs, "format=nv12", "hwupload=extra_hw_frames=64"}
+	case VAAPI:
+		if hw {
+			return []string{"scale_vaapi=w=" + ws + ":h=" + hs}
+		}
+		return []string{"format=nv12", "hwupload", "scale_vaapi=w=" + ws + ":h=" + hs}
+	}
+	return []string{"scale=" + ws + ":" + hs, "format=yuv420p"}
+}
+
+// encoderArgs are the codec and low-latency options of one rung.
+func encoderArgs(f Family, r Rung, gop int) []string {
+	enc := f.Encoder(r.Codec)
+	a := []string{"-c:v", enc}
+	switch f {
+	case NVENC:
+		a = append(a, "-preset", "p4", "-tune", "ll", "-zerolatency", "1", "-rc", "cbr", "-rc-lookahead", "0")
+	case QSV:
+		a = append(a, "-preset", "veryfast", "-look_ahead", "0", "-async_depth", "1", "-low_delay_brc", "1")
+	case VAAPI:
+		a = append(a, "-rc_mode", "CBR", "-async_depth", "1")
+	case VideoToolbox:
+		a = append(a, "-realtime", "1", "-prio_speed", "1", "-allow_sw", "0")
+	default:
+		a = append(a, "-preset", "veryfast", "-tune", "zerolatency", "-sc_threshold", "0",
+			"-keyint_min", strconv.Itoa(gop))
+		if r.Codec != "hevc" {
+			a = append(a, "-profile:v", "high")
+		}
+	}
+	return a
+}

@@ -1,0 +1,607 @@
+package transcode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+
+	"github.com/mpegflow/mpegflow/internal/stream"
+)
+
+// ErrorCode values the transcoder reports through Config.OnError (they
+// become the code of a live_input.errored event).
+const (
+	// CodeCapacityExceeded: transcoding was at capacity; the stream runs
+	// passthrough-only.
+	CodeCapacityExceeded = "transcode.capacity_exceeded"
+	// CodeFailed: ffmpeg failed repeatedly; the stream stays passthrough.
+	CodeFailed = "transcode_failed"
+)
+
+// RenditionWriter receives the access units of one rendition (track 0
+// video, track 1 audio when present), on the source's timeline.
+type RenditionWriter interface {
+	Write(u *stream.Unit) error
+}
+
+// Output is where renditions land: the HLS packager of the live input.
+type Output interface {
+	// AddRendition adds rendition name to the live input's packager with
+	// tracks (video first).
+	AddRendition(liveInput, name string, tracks []stream.Track) (RenditionWriter, error)
+}
+
+// Config configures a Transcoder.
+type Config struct {
+	// FFmpeg is the ffmpeg program (default "ffmpeg").
+	FFmpeg string
+	// Detection is the encoder Detect chose.
+	Detection Detection
+	// VAAPIDevice is the VAAPI render node (default /dev/dri/renderD128).
+	VAAPIDevice string
+	// Profiles are the rungs live inputs may name.
+	Profiles []Profile
+	// Capacity is the number of ladders transcoded at once; 0 = half the
+	// CPU cores, at least 1.
+	Capacity int
+	// Output receives the renditions. Required.
+	Output Output
+	// Metrics may be nil.
+	Metrics *Metrics
+	// OnError, when set, is told about a stream the transcoder gave up on
+	// (CodeCapacityExceeded, CodeFailed). It must not block.
+	OnError func(liveInput, code, message string)
+	// Backoff is the first restart delay (default 500 ms), doubled per
+	// consecutive failure up to MaxBackoff (default 10 s).
+	Backoff, MaxBackoff time.Duration
+	// MaxFailures is the number of consecutive failed runs (each shorter
+	// than 30 s) after which the stream stays passthrough (default 5).
+	MaxFailures int
+	Logger      *slog.Logger
+}
+
+// Transcoder runs the ladders of live streams; one per daemon.
+type Transcoder struct {
+	cfg Config
+	log *slog.Logger
+	sem chan struct{}
+}
+
+// New returns a Transcoder.
+func New(cfg Config) (*Transcoder, error) {
+	if cfg.Output == nil {
+		return nil, errors.New("transcode: Output is required")
+	}
+	if cfg.FFmpeg == "" {
+		cfg.FFmpeg = "ffmpeg"
+	}
+	if cfg.Detection.Family == "" {
+		cfg.Detection.Family, cfg.Detection.Encoder = X264, X264.Encoder("h264")
+	}
+	if cfg.Capacity <= 0 {
+		cfg.Capacity = max(1, runtime.NumCPU()/2)
+	}
+	if cfg.Backoff <= 0 {
+		cfg.Backoff = 500 * time.Millisecond
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 10 * time.Second
+	}
+	if cfg.MaxFailures <= 0 {
+		cfg.MaxFailures = 5
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	t := &Transcoder{cfg: cfg, log: cfg.Logger, sem: make(chan struct{}, cfg.Capacity)}
+	if m := cfg.Metrics; m != nil {
+		m.encoder.WithLabelValues(cfg.Detection.Encoder).Set(1)
+		m.capacity.Set(float64(cfg.Capacity))
+	}
+	return t, nil
+}
+
+// Capacity is the number of ladders that may run at once.
+func (t *Transcoder) Capacity() int { return cap(t.sem) }
+
+// Active is the number of ladders running now.
+func (t *Transcoder) Active() int { return len(t.sem) }
+
+// Sink returns the graph sink that transcodes s into the rungs named by
+// ladder. It satisfies pipeline.Sink.
+func (t *Transcoder) Sink(s *stream.Stream, ladder []string) *Sink {
+	return &Sink{t: t, s: s, ladder: append([]string(nil), ladder...), log: t.log.With("live_input", s.ID())}
+}
+
+// Sink transcodes one stream (see Transcoder.Sink).
+type Sink struct {
+	t      *Transcoder
+	s      *stream.Stream
+	ladder []string
+	log    *slog.Logger
+
+	mu  sync.Mutex
+	pid int // the running ffmpeg, 0 when none
+}
+
+// Name implements pipeline.Sink.
+func (k *Sink) Name() string { return "transcode" }
+
+// PID is the process id of the running ffmpeg, 0 when none (tests).
+func (k *Sink) PID() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.pid
+}
+
+// videoInfo reads the size and frame rate from the video parameter sets.
+func videoInfo(c stream.Codec) (codec string, w, h int, fps float64, err error) {
+	switch c := c.(type) {
+	case stream.H264:
+		var sps h264.SPS
+		if err := sps.Unmarshal(c.SPS); err != nil {
+			return "", 0, 0, 0, fmt.Errorf("h264 sps: %w", err)
+		}
+		return "h264", sps.Width(), sps.Height(), sps.FPS(), nil
+	case stream.H265:
+		var sps h265.SPS
+		if err := sps.Unmarshal(c.SPS); err != nil {
+			return "", 0, 0, 0, fmt.Errorf("h265 sps: %w", err)
+		}
+		return "h265", sps.Width(), sps.Height(), sps.FPS(), nil
+	case nil:
+		return "", 0, 0, 0, errors.New("no video")
+	default:
+		return "", 0, 0, 0, fmt.Errorf("%w: %s", errUnsupportedCodec, c.Name())
+	}
+}
+
+// Run implements pipeline.Sink: it plans the ladder, takes a capacity slot
+// and runs ffmpeg until the stream ends, restarting it with backoff when it
+// dies. It never fails the source: errors are logged and reported, and the
+// stream stays passthrough-only.
+func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
+	tracks := k.s.Tracks()
+	var vcodec, acodec string
+	var job Job
+	for _, tr := range tracks {
+		if tr.Kind() == stream.KindVideo && vcodec == "" {
+			c, w, h, fps, err := videoInfo(tr.Codec)
+			if err != nil {
+				k.log.Warn("not transcoding", "error", err)
+				return nil
+			}
+			vcodec = c
+			rungs, err := PlanLadder(k.t.cfg.Profiles, k.ladder, w, h, fps)
+			if err != nil {
+				k.log.Warn("not transcoding", "error", err)
+				return nil
+			}
+			job.Rungs = rungs
+			job.GOP = 10 * max(30, int(fps+0.5))
+		} else if tr.Kind() == stream.KindAudio && acodec == "" {
+			acodec = tr.Codec.Name()
+		}
+	}
+	var rungs []Rung
+	for _, rg := range job.Rungs {
+		if rg.Codec == "hevc" {
+			k.log.Warn("hevc rungs are not supported by the transcoder output yet; skipped", "rung", rg.Name)
+			continue
+		}
+		rungs = append(rungs, rg)
+	}
+	job.Rungs = rungs
+	if len(job.Rungs) == 0 {
+		k.log.Info("no ladder rung below the source; passthrough only")
+		return nil
+	}
+	job.Family, job.VAAPIDevice, job.InputCodec, job.AudioCodec = k.t.cfg.Detection.Family, k.t.cfg.VAAPIDevice, vcodec, acodec
+
+	select {
+	case k.t.sem <- struct{}{}:
+	default:
+		msg := fmt.Sprintf("transcoding is at capacity (%d ladders); the stream is passthrough only", cap(k.t.sem))
+		k.log.Warn(msg)
+		if m := k.t.cfg.Metrics; m != nil {
+			m.refused.Inc()
+		}
+		if f := k.t.cfg.OnError; f != nil {
+			f(k.s.ID(), CodeCapacityExceeded, msg)
+		}
+		return nil
+	}
+	if m := k.t.cfg.Metrics; m != nil {
+		m.active.Inc()
+	}
+	defer func() {
+		<-k.t.sem
+		if m := k.t.cfg.Metrics; m != nil {
+			m.active.Dec()
+			m.speed.DeleteLabelValues(k.s.ID())
+			for _, rg := range job.Rungs {
+				m.fps.DeleteLabelValues(k.s.ID(), rg.Name)
+			}
+		}
+	}()
+	names := make([]string, len(job.Rungs))
+	for i, rg := range job.Rungs {
+		names[i] = fmt.Sprintf("%s(%dx%d)", rg.Name, rg.Width, rg.Height)
+	}
+	k.log.Info("transcoding", "encoder", k.t.cfg.Detection.Encoder, "rungs", names)
+
+	st := &runState{job: job, tracks: tracks, rends: make([]*rungOut, len(job.Rungs))}
+	for i, rg := range job.Rungs {
+		st.rends[i] = &rungOut{name: rg.Name}
+	}
+	failures := 0
+	backoff := k.t.cfg.Backoff
+	for {
+		start := time.Now()
+		err := k.runOnce(ctx, r, st)
+		if err == nil || ctx.Err() != nil || errors.Is(err, stream.ErrEnded) {
+			return nil
+		}
+		if errors.Is(err, errSourceDiscontinuity) {
+			// the source's timeline restarted (publisher reconnect): a new
+			// ffmpeg on a new base, the rungs marked discontinuous like the
+			// source
+			k.log.Info("source discontinuity; restarting ffmpeg on the new timeline")
+			st.haveBase = false
+			for _, ro := range st.rends {
+				ro.disc = true
+			}
+			continue
+		}
+		if time.Since(start) > 30*time.Second {
+			failures, backoff = 0, k.t.cfg.Backoff
+		}
+		failures++
+		if m := k.t.cfg.Metrics; m != nil {
+			m.restarts.WithLabelValues(k.s.ID()).Inc()
+		}
+		if failures >= k.t.cfg.MaxFailures {
+			msg := fmt.Sprintf("ffmpeg failed %d times in a row: %v", failures, err)
+			k.log.Error("transcoding stopped; the stream stays passthrough", "error", err, "failures", failures)
+			if f := k.t.cfg.OnError; f != nil {
+				f(k.s.ID(), CodeFailed, msg)
+			}
+			return nil
+		}
+		k.log.Warn("ffmpeg died; restarting", "error", err, "in", backoff, "failures", failures)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, k.t.cfg.MaxBackoff)
+	}
+}
+
+// runState is what survives ffmpeg restarts: the timeline mapping and the
+// renditions.
+type runState struct {
+	job      Job
+	tracks   []stream.Track
+	haveBase bool
+	base     time.Duration // source DTS that maps to tsPad
+	// cts is the source's composition delay (PTS - DTS of its first key
+	// frame, B-frames): rung frames (no B-frames, DTS = PTS) get DTS = PTS
+	// - cts so their key frames have the source's DTS as well as its PTS,
+	// and segment boundaries line up.
+	cts   time.Duration
+	wall0 time.Time
+	rends []*rungOut
+	// carry is the unit that ended the previous run (a discontinuity): the
+	// next run starts with it.
+	carry *stream.Unit
+}
+
+// rungOut is one rung's rendition in the packager.
+type rungOut struct {
+	name   string
+	w      RenditionWriter
+	video  stream.H264
+	audio  *stream.AAC
+	frames int64
+	// disc marks the next unit written as Discontinuity (the source's
+	// timeline restarted).
+	disc bool
+}
+
+// errSourceDiscontinuity ends a run when the source's timeline restarts.
+var errSourceDiscontinuity = errors.New("source discontinuity")
+
+// errExited is returned by runOnce when ffmpeg exited while the stream
+// went on.
+var errExited = errors.New("ffmpeg exited")
+
+// runOnce runs one ffmpeg process until it exits, the stream ends or ctx is
+// done. It returns nil at the stream's end.
+func (k *Sink) runOnce(ctx context.Context, r *stream.Reader, st *runState) (err error) {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	n := len(st.job.Rungs)
+	readers := make([]*os.File, n)
+	writers := make([]*os.File, n)
+	defer func() {
+		for i := range n {
+			if readers[i] != nil {
+				_ = readers[i].Close()
+			}
+			if writers[i] != nil {
+				_ = writers[i].Close()
+			}
+		}
+	}()
+	for i := range n {
+		if readers[i], writers[i], err = os.Pipe(); err != nil {
+			return fmt.Errorf("pipe: %w", err)
+		}
+	}
+	stderr := newLogWriter(k.log)
+	cmd := exec.CommandContext(rctx, k.t.cfg.FFmpeg, Args(st.job)...)
+	cmd.ExtraFiles = writers
+	cmd.Stderr = stderr
+	cmd.WaitDelay = 5 * time.Second
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return fmt.Errorf("stdin pipe: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start ffmpeg: %w", err)
+	}
+	for i := range n { // ffmpeg holds them now
+		_ = writers[i].Close()
+		writers[i] = nil
+	}
+	k.mu.Lock()
+	k.pid = cmd.Process.Pid
+	k.mu.Unlock()
+	k.log.Debug("ffmpeg started", "pid", cmd.Process.Pid)
+	defer func() {
+		k.mu.Lock()
+		k.pid = 0
+		k.mu.Unlock()
+	}()
+
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := k.readRung(readers[i], st, st.rends[i], i == 0); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrClosed) {
+				k.log.Warn("reading rung", "rung", st.rends[i].name, "error", err)
+				cancel()
+			}
+		}()
+	}
+	exited := make(chan error, 1)
+	go func() {
+		werr := cmd.Wait()
+		cancel() // unblocks the feeder
+		exited <- werr
+	}()
+
+	feedErr := k.feed(rctx, r, stdin, st)
+	_ = stdin.Close() // at the end of the input ffmpeg flushes and exits
+	if feedErr != nil && !errors.Is(feedErr, stream.ErrEnded) && !errors.Is(feedErr, errSourceDiscontinuity) {
+		cancel() // ffmpeg is killed by the context
+	}
+	werr := <-exited
+	wg.Wait()
+	switch {
+	case errors.Is(feedErr, stream.ErrEnded):
+		return nil // ffmpeg flushed and exited
+	case errors.Is(feedErr, errSourceDiscontinuity):
+		return feedErr
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case werr != nil:
+		return fmt.Errorf("%w: %w: %s", errExited, werr, stderr.last())
+	default:
+		return fmt.Errorf("%w: %s", errExited, stderr.last())
+	}
+}
+
+// feed writes the stream's units to ffmpeg as MPEG-TS, starting at a video
+// key frame. It returns stream.ErrEnded at the stream's end.
+func (k *Sink) feed(ctx context.Context, r *stream.Reader, w io.Writer, st *runState) error {
+	mux, err := newTSMuxer(w, append([]stream.Track(nil), st.tracks...), 0)
+	if err != nil {
+		return err
+	}
+	started := false
+	for {
+		u := st.carry
+		st.carry = nil
+		if u == nil {
+			var err error
+			if u, err = r.Next(ctx); err != nil {
+				return err
+			}
+		}
+		if u.Track >= len(st.tracks) {
+			continue
+		}
+		if u.Discontinuity && started {
+			st.carry = u
+			return errSourceDiscontinuity
+		}
+		if u.Codec != nil {
+			st.tracks[u.Track].Codec = u.Codec
+		}
+		if !started {
+			if u.Track != mux.vIdx || !u.Key {
+				continue
+			}
+			started = true
+		}
+		if !st.haveBase {
+			st.base, st.wall0, st.haveBase = u.DTS, u.Wall, true
+			st.cts = max(0, u.PTS-u.DTS)
+		}
+		mux.base = st.base
+		if err := mux.write(u); err != nil {
+			return fmt.Errorf("write to ffmpeg: %w", err)
+		}
+	}
+}
+
+// readRung reads one rung's FLV and writes it into its rendition.
+func (k *Sink) readRung(rd io.Reader, st *runState, ro *rungOut, measure bool) error {
+	fr := newFLVReader(rd)
+	var pending *stream.H264
+	lastTick := time.Now()
+	var tickFrames int64
+	var tickMedia time.Duration = -1
+	for {
+		f, err := fr.next()
+		if err != nil {
+			return err
+		}
+		if f.Codec != nil {
+			switch c := f.Codec.(type) {
+			case stream.H264:
+				if ro.w == nil || !c.Equal(ro.video) {
+					cc := stream.H264{SPS: append([]byte(nil), c.SPS...), PPS: append([]byte(nil), c.PPS...)}
+					pending = &cc
+				}
+			case stream.AAC:
+				if ro.audio == nil {
+					ro.audio = &stream.AAC{Config: append([]byte(nil), c.Config...)}
+				}
+			}
+			continue
+		}
+		if ro.w == nil {
+			if !f.Video || !f.Key || pending == nil {
+				continue // wait for the video configuration and a key frame
+			}
+			tracks := []stream.Track{{Codec: *pending}}
+			if st.job.AudioCodec != "" && ro.audio != nil {
+				tracks = append(tracks, stream.Track{Codec: *ro.audio})
+			}
+			w, err := k.t.cfg.Output.AddRendition(k.s.ID(), ro.name, tracks)
+			if err != nil {
+				return fmt.Errorf("add rendition %s: %w", ro.name, err)
+			}
+			ro.w, ro.video, pending = w, *pending, nil
+		}
+		u := &stream.Unit{
+			DTS: f.DTS - tsPad + st.base,
+			PTS: f.PTS - tsPad + st.base,
+			Key: f.Key,
+		}
+		if f.Video {
+			u.DTS = min(u.DTS, u.PTS-st.cts)
+			if pending != nil && f.Key {
+				u.Codec = *pending
+				ro.video, pending = *pending, nil
+			}
+			u.NALUs = f.NALUs
+			ro.frames++
+			tickFrames++
+		} else {
+			if ro.audio == nil {
+				continue
+			}
+			u.Track = 1
+			u.Data = f.Data
+		}
+		u.Wall = st.wall0.Add(u.DTS - st.base)
+		if ro.disc && f.Video {
+			u.Discontinuity, ro.disc = true, false
+		}
+		if err := ro.w.Write(u); err != nil {
+			k.log.Debug("rendition write failed", "rung", ro.name, "error", err)
+		}
+		if m := k.t.cfg.Metrics; m != nil && f.Video {
+			if tickMedia < 0 {
+				tickMedia = u.DTS
+			}
+			if el := time.Since(lastTick); el >= 2*time.Second {
+				m.fps.WithLabelValues(k.s.ID(), ro.name).Set(float64(tickFrames) / el.Seconds())
+				if measure {
+					m.speed.WithLabelValues(k.s.ID()).Set((u.DTS - tickMedia).Seconds() / el.Seconds())
+				}
+				lastTick, tickFrames, tickMedia = time.Now(), 0, u.DTS
+			}
+		}
+	}
+}
+
+// logWriter turns ffmpeg's stderr into log lines, at most 20 per 10 s, and
+// keeps the last lines for error messages.
+type logWriter struct {
+	log *slog.Logger
+
+	mu      sync.Mutex
+	partial []byte
+	lines   []string
+	window  time.Time
+	n       int
+	dropped int
+}
+
+func newLogWriter(log *slog.Logger) *logWriter { return &logWriter{log: log} }
+
+func (l *logWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.partial = append(l.partial, p...)
+	for {
+		i := strings.IndexByte(string(l.partial), '\n')
+		if i < 0 {
+			break
+		}
+		line := strings.TrimSpace(string(l.partial[:i]))
+		l.partial = l.partial[i+1:]
+		if line == "" {
+			continue
+		}
+		l.lines = append(l.lines, line)
+		if len(l.lines) > 5 {
+			l.lines = l.lines[1:]
+		}
+		now := time.Now()
+		if now.Sub(l.window) > 10*time.Second {
+			if l.dropped > 0 {
+				l.log.Warn("ffmpeg log lines suppressed", "count", l.dropped)
+			}
+			l.window, l.n, l.dropped = now, 0, 0
+		}
+		if strings.Contains(line, "AAC sequence header") {
+			l.log.Debug("ffmpeg", "stderr", line) // aac_seq_header_detect reporting: benign
+		} else if l.n < 20 {
+			l.n++
+			l.log.Warn("ffmpeg", "stderr", line)
+		} else {
+			l.dropped++
+		}
+	}
+	if len(l.partial) > 4096 {
+		l.partial = l.partial[:0]
+	}
+	return len(p), nil
+}
+
+func (l *logWriter) last() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.lines) == 0 {
+		return "no message"
+	}
+	return strings.Join(l.lines[max(0, len(l.lines)-2):], "; ")
+}

@@ -1,0 +1,365 @@
+package transcode
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/mpegflow/mpegflow/internal/stream"
+)
+
+// sourceUnits encodes a small test clip with ffmpeg (320x240 30 fps H.264
+// with B-frames, key frame every second, AAC) and returns its tracks and
+// units.
+func sourceUnits(t *testing.T, seconds int) ([]stream.Track, []*stream.Unit) {
+	t.Helper()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not on PATH")
+	}
+	p := filepath.Join(t.TempDir(), "src.flv")
+	cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", strconv.Itoa(seconds),
+		"-c:v", "libx264", "-preset", "veryfast", "-bf", "2", "-g", "30", "-pix_fmt", "yuv420p",
+		"-c:a", "aac", "-b:a", "64k", "-f", "flv", p)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v: %s", err, out)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fr := newFLVReader(f)
+	var tracks []stream.Track
+	var units []*stream.Unit
+	wall := time.Now()
+	for {
+		x, err := fr.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if x.Codec != nil {
+			if x.Video {
+				tracks = append([]stream.Track{{Codec: x.Codec}}, tracks...)
+			} else {
+				tracks = append(tracks, stream.Track{Codec: x.Codec})
+			}
+			continue
+		}
+		// shift the timeline: sources rarely start at 0
+		u := &stream.Unit{DTS: x.DTS + 5*time.Second, PTS: x.PTS + 5*time.Second, Key: x.Key, NALUs: x.NALUs, Data: x.Data, Wall: wall.Add(x.DTS)}
+		if !x.Video {
+			u.Track = 1
+		}
+		units = append(units, u)
+	}
+	return tracks, units
+}
+
+type fakeOutput struct {
+	mu    sync.Mutex
+	rends map[string]*fakeRend
+}
+
+type fakeRend struct {
+	tracks []stream.Track
+	units  []*stream.Unit
+}
+
+func (o *fakeOutput) AddRendition(_, name string, tracks []stream.Track) (RenditionWriter, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.rends == nil {
+		o.rends = map[string]*fakeRend{}
+	}
+	r := &fakeRend{tracks: tracks}
+	o.rends[name] = r
+	return writerFunc(func(u *stream.Unit) error {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		r.units = append(r.units, u)
+		return nil
+	}), nil
+}
+
+func (o *fakeOutput) get(name string) (tracks []stream.Track, units []*stream.Unit) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	r := o.rends[name]
+	if r == nil {
+		return nil, nil
+	}
+	return r.tracks, append([]*stream.Unit(nil), r.units...)
+}
+
+type writerFunc func(*stream.Unit) error
+
+func (f writerFunc) Write(u *stream.Unit) error { return f(u) }
+
+var testProfiles = []Profile{
+	{Name: "360p", Height: 360, Bitrate: 700_000, MaxFPS: 30, Codec: "h264"},
+	{Name: "180p", Height: 180, Bitrate: 300_000, MaxFPS: 30, Codec: "h264"},
+	{Name: "120p", Height: 120, Bitrate: 150_000, MaxFPS: 30, Codec: "h264"},
+}
+
+// TestTranscodeX264 runs the real libx264 ladder: the rungs come back on the
+// source's timeline with key frames on the source's key frames, at their
+// heights, with AAC audio; a killed ffmpeg is restarted.
+func TestTranscodeX264(t *testing.T) {
+	tracks, units := sourceUnits(t, 8)
+	out := &fakeOutput{}
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, err := New(Config{Output: out, Profiles: testProfiles, Metrics: m, Backoff: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := stream.NewHub(stream.HubConfig{})
+	pub, err := hub.Publish("li", tracks, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := pub.Stream()
+	sink := tc.Sink(s, []string{"360p", "180p", "120p"})
+	r := s.AddReader("transcode", stream.ReaderOptions{QueueSize: 4096})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- sink.Run(ctx, r) }()
+
+	srcKeys := map[time.Duration]bool{}
+	start := time.Now()
+	killed := false
+	for i, u := range units {
+		if u.Track == 0 && u.Key {
+			srcKeys[u.DTS] = true
+		}
+		// pace at 2x real time so ffmpeg keeps up on a shared machine
+		if d := (u.DTS - units[0].DTS) / 2; time.Since(start) < d {
+			time.Sleep(d - time.Since(start))
+		}
+		if !killed && i > len(units)/2 {
+			if pid := sink.PID(); pid != 0 {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				killed = true
+			}
+		}
+		pub.Write(u)
+	}
+	pub.End()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if !killed {
+		t.Fatal("ffmpeg was never running")
+	}
+	if got := metricValue(m.restarts.WithLabelValues("li")); got != 1 {
+		t.Errorf("restarts = %v, want 1", got)
+	}
+	if _, u := out.get("360p"); u != nil {
+		t.Error("360p rung above the 240p source was not skipped")
+	}
+	for _, tt := range []struct {
+		name string
+		w, h int
+	}{{"180p", 240, 180}, {"120p", 160, 120}} {
+		tr, us := out.get(tt.name)
+		if len(tr) != 2 {
+			t.Fatalf("%s: tracks %v, want video and audio", tt.name, tr)
+		}
+		var sps h264.SPS
+		if err := sps.Unmarshal(tr[0].Codec.(stream.H264).SPS); err != nil {
+			t.Fatal(err)
+		}
+		if sps.Width() != tt.w || sps.Height() != tt.h {
+			t.Errorf("%s: %dx%d, want %dx%d", tt.name, sps.Width(), sps.Height(), tt.w, tt.h)
+		}
+		if _, ok := tr[1].Codec.(stream.AAC); !ok {
+			t.Errorf("%s: audio %T, want AAC", tt.name, tr[1].Codec)
+		}
+		var video, keys, misaligned int
+		for _, u := range us {
+			if u.Track != 0 {
+				continue
+			}
+			video++
+			if u.Key {
+				keys++
+				if !srcKeys[u.DTS.Round(time.Millisecond)] && !srcKeys[u.DTS] {
+					misaligned++
+				}
+			}
+		}
+		if video < 100 {
+			t.Errorf("%s: %d video frames, want most of 240", tt.name, video)
+		}
+		if keys < 4 || misaligned > 0 {
+			t.Errorf("%s: %d key frames, %d not on a source key frame", tt.name, keys, misaligned)
+		}
+		first := us[0]
+		for _, u := range us {
+			if u.Track == 0 {
+				first = u
+				break
+			}
+		}
+		t.Logf("%s: first video DTS %v PTS %v, %d video frames, %d key frames", tt.name, first.DTS, first.PTS, video, keys)
+		if d := first.DTS - units[0].DTS; d < 0 || d > 2*time.Second {
+			t.Errorf("%s: first DTS %v, source starts at %v: not on the source timeline", tt.name, first.DTS, units[0].DTS)
+		}
+	}
+	if metricValue(m.encoder.WithLabelValues("libx264")) != 1 {
+		t.Error("encoder info metric not set")
+	}
+}
+
+func metricValue(m prometheus.Metric) float64 {
+	var d dto.Metric
+	if err := m.Write(&d); err != nil {
+		return -1
+	}
+	switch {
+	case d.Counter != nil:
+		return d.Counter.GetValue()
+	case d.Gauge != nil:
+		return d.Gauge.GetValue()
+	}
+	return -1
+}
+
+// TestCapacity: with capacity 1 a second transcoded stream runs
+// passthrough-only and is reported as transcode.capacity_exceeded.
+func TestCapacity(t *testing.T) {
+	tracks, _ := sourceUnits(t, 1)
+	type report struct{ id, code string }
+	reports := make(chan report, 4)
+	tc, err := New(Config{Output: &fakeOutput{}, Profiles: testProfiles, Capacity: 1,
+		OnError: func(id, code, _ string) { reports <- report{id, code} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := stream.NewHub(stream.HubConfig{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p1, _ := hub.Publish("a", tracks, false)
+	p2, _ := hub.Publish("b", tracks, false)
+	r1 := p1.Stream().AddReader("t", stream.ReaderOptions{})
+	r2 := p2.Stream().AddReader("t", stream.ReaderOptions{})
+	done1 := make(chan error, 1)
+	go func() { done1 <- tc.Sink(p1.Stream(), []string{"180p"}).Run(ctx, r1) }()
+	waitUntil(t, func() bool { return tc.Active() == 1 })
+	if err := tc.Sink(p2.Stream(), []string{"180p"}).Run(ctx, r2); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-reports:
+		if r != (report{"b", CodeCapacityExceeded}) {
+			t.Fatalf("report %+v", r)
+		}
+	default:
+		t.Fatal("no capacity_exceeded report")
+	}
+	p1.End()
+	p2.End()
+	if err := <-done1; err != nil {
+		t.Fatal(err)
+	}
+	if tc.Active() != 0 {
+		t.Fatalf("Active = %d after the stream ended", tc.Active())
+	}
+}
+
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	for range 200 {
+		if cond() {
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatal("condition never met")
+}
+
+// TestTranscodeSourceDiscontinuity: when the publisher reconnects and the
+// source timeline restarts, ffmpeg is restarted on the new timeline (not
+// counted as a failure) and the rungs carry the discontinuity.
+func TestTranscodeSourceDiscontinuity(t *testing.T) {
+	tracks, units := sourceUnits(t, 3)
+	out := &fakeOutput{}
+	reg := prometheus.NewRegistry()
+	m, _ := NewMetrics(reg)
+	tc, err := New(Config{Output: out, Profiles: testProfiles, Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := stream.NewHub(stream.HubConfig{})
+	pub, _ := hub.Publish("li", tracks, false)
+	s := pub.Stream()
+	r := s.AddReader("transcode", stream.ReaderOptions{QueueSize: 4096})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- tc.Sink(s, []string{"120p"}).Run(ctx, r) }()
+	start := time.Now()
+	pace := func(i int, d time.Duration) {
+		if w := d / 2; time.Since(start) < w {
+			time.Sleep(w - time.Since(start))
+		}
+	}
+	for i, u := range units {
+		pace(i, u.DTS-units[0].DTS)
+		pub.Write(u)
+	}
+	// the publisher reconnects: the timeline restarts near 0
+	seen := map[int]bool{}
+	shift := units[len(units)-1].DTS + 40*time.Millisecond
+	for i, u := range units {
+		pace(i, shift+u.DTS-2*units[0].DTS)
+		v := *u
+		v.DTS, v.PTS = u.DTS-5*time.Second, u.PTS-5*time.Second
+		if !seen[u.Track] {
+			v.Discontinuity, seen[u.Track] = true, true
+		}
+		pub.Write(&v)
+	}
+	pub.End()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	_, us := out.get("120p")
+	var video, discs int
+	for _, u := range us {
+		if u.Track == 0 {
+			video++
+		}
+		if u.Discontinuity {
+			discs++
+		}
+	}
+	if discs != 1 || video < 150 {
+		t.Errorf("%d video frames, %d discontinuities; want most of 180 and 1", video, discs)
+	}
+	if got := metricValue(m.restarts.WithLabelValues("li")); got != 0 {
+		t.Errorf("restarts = %v, want 0 (a discontinuity is not a failure)", got)
+	}
+}

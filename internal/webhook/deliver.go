@@ -1,0 +1,327 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/mpegflow/mpegflow/internal/events"
+	"github.com/mpegflow/mpegflow/internal/store"
+	"github.com/mpegflow/mpegflow/webhook/verify"
+)
+
+// Intervals of Run's housekeeping.
+const (
+	statsEvery = 5 * time.Second
+	purgeEvery = time.Hour
+	dueBatch   = 256
+)
+
+// done reports a finished attempt to the dispatcher.
+type done struct{ id, endpoint string }
+
+// Run sends due deliveries until ctx is done, then waits for the attempts
+// in flight (they are cancelled; a cancelled attempt is not recorded, so
+// the delivery is sent again after the next start). Deliveries pending in
+// the outbox when Run starts are resumed.
+func (s *Service) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	inflight := map[string]bool{}
+	perEndpoint := map[string]int{}
+	finished := make(chan done, s.cfg.Workers)
+	poll := time.NewTicker(s.cfg.Poll)
+	defer poll.Stop()
+	stats := time.NewTicker(statsEvery)
+	defer stats.Stop()
+	purge := time.NewTicker(purgeEvery)
+	defer purge.Stop()
+	s.updateStats(ctx)
+	s.purge(ctx)
+
+	// buf holds due deliveries read but not started yet: one query feeds
+	// many attempts. Only this loop starts attempts, and a delivery in
+	// flight is skipped, so none is sent twice at once.
+	var buf []*store.WebhookDelivery
+	dispatch := func(refresh bool) {
+		if len(inflight) >= s.cfg.Workers {
+			return
+		}
+		if refresh || len(buf) == 0 {
+			due, err := s.st.Due(ctx, s.now(), dueBatch)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.Error("webhook outbox: cannot read due deliveries", "error", err)
+				}
+				return
+			}
+			buf = due
+		}
+		kept := buf[:0]
+		for _, d := range buf {
+			switch {
+			case inflight[d.ID]:
+				continue // read again if still pending after this attempt
+			case len(inflight) >= s.cfg.Workers || perEndpoint[d.EndpointID] >= s.cfg.MaxPerEndpoint:
+				kept = append(kept, d)
+				continue
+			}
+			inflight[d.ID] = true
+			perEndpoint[d.EndpointID]++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.deliver(ctx, d)
+				finished <- done{d.ID, d.EndpointID}
+			}()
+		}
+		clear(buf[len(kept):])
+		buf = kept
+	}
+	dispatch(true)
+	for {
+		select {
+		case <-ctx.Done():
+			// finished has room for every attempt in flight (at most
+			// Workers): they end without blocking, and are waited for.
+			return nil
+		case f := <-finished:
+			delete(inflight, f.id)
+			if perEndpoint[f.endpoint]--; perEndpoint[f.endpoint] <= 0 {
+				delete(perEndpoint, f.endpoint)
+			}
+			dispatch(false) // the next of its queue is read when the buffer runs out
+		case <-s.wake:
+			dispatch(true)
+		case <-poll.C:
+			dispatch(true)
+		case <-stats.C:
+			s.updateStats(ctx)
+		case <-purge.C:
+			s.purge(ctx)
+		}
+	}
+}
+
+func (s *Service) updateStats(ctx context.Context) {
+	n, oldest, err := s.st.OutboxStats(ctx)
+	if err != nil {
+		return
+	}
+	s.m.depth.Set(float64(n))
+	age := 0.0
+	if oldest != nil {
+		age = max(0, s.now().Sub(*oldest).Seconds())
+	}
+	s.m.oldest.Set(age)
+}
+
+func (s *Service) purge(ctx context.Context) {
+	n, err := s.st.PurgeDeliveries(ctx, s.now().Add(-s.cfg.Retention))
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("webhook delivery log: purge failed", "error", err)
+		}
+		return
+	}
+	if n > 0 {
+		s.log.Debug("webhook delivery log purged", "deliveries", n)
+	}
+}
+
+// result is the outcome of one HTTP attempt.
+type result struct {
+	status  int
+	latency time.Duration
+	prefix  string
+	err     error
+}
+
+// retryable reports whether the attempt may succeed later: no response
+// (timeout, connection error), 408, 429 or 5xx. Other statuses outside
+// 2xx are final (redirects are not followed).
+func (r result) retryable() bool {
+	return r.err != nil || r.status == http.StatusRequestTimeout || r.status == http.StatusTooManyRequests || r.status >= 500
+}
+
+func (r result) ok() bool { return r.err == nil && r.status >= 200 && r.status < 300 }
+
+// deliver makes one attempt of d and records it.
+func (s *Service) deliver(ctx context.Context, d *store.WebhookDelivery) {
+	ep, err := s.st.GetEndpoint(ctx, d.EndpointID)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("webhook delivery: cannot read endpoint", "webhook", d.EndpointID, "error", err)
+		}
+		return
+	}
+	if !ep.Enabled {
+		return
+	}
+	r := s.send(ctx, ep, d.EventID, d.Payload)
+	if ctx.Err() != nil {
+		return // shutting down: not an attempt; sent again after the start
+	}
+	s.m.attempts.WithLabelValues(ep.ID).Inc()
+	now := s.now().UTC()
+	d.Attempts++
+	d.LastStatus, d.LastLatency, d.ResponsePrefix, d.UpdatedAt = r.status, r.latency.Truncate(time.Microsecond), r.prefix, now
+	d.LastError = ""
+	if r.err != nil {
+		d.LastError = r.err.Error()
+	}
+	outcome := ""
+	switch {
+	case r.ok():
+		d.State, d.NextAttemptAt, outcome = store.DeliverySucceeded, nil, "success"
+		s.m.latency.Observe(now.Sub(d.CreatedAt).Seconds())
+	case r.retryable():
+		next := now.Add(retryDelay(s.cfg.Schedule, d.Attempts))
+		if next.Sub(d.CreatedAt) > s.cfg.MaxAge {
+			d.State, d.NextAttemptAt, outcome = store.DeliveryFailed, nil, "exhausted"
+		} else {
+			d.State, d.NextAttemptAt, outcome = store.DeliveryPending, &next, "retry"
+		}
+	default:
+		d.State, d.NextAttemptAt, outcome = store.DeliveryFailed, nil, "failed"
+	}
+	s.m.deliveries.WithLabelValues(ep.ID, outcome).Inc()
+	// recorded even when ctx ends now: the attempt happened
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), persistTimeout)
+	defer cancel()
+	if err := s.st.UpdateDelivery(wctx, d); err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.Error("webhook delivery: cannot record the attempt", "webhook", ep.ID, "delivery", d.ID, "error", err)
+	}
+	log := s.log.With("webhook", ep.ID, "delivery", d.ID, "event", d.EventID, "type", d.EventType, "attempt", d.Attempts,
+		"status", r.status, "latency", r.latency.Round(time.Millisecond))
+	if r.ok() {
+		log.Debug("webhook delivered")
+	} else {
+		log.Info("webhook delivery failed", "outcome", outcome, "error", d.LastError)
+	}
+	s.health(wctx, ep, r.ok(), now)
+}
+
+// health tracks the endpoint's run of failures; an endpoint failing for
+// DisableAfter is disabled and webhook.disabled is published.
+func (s *Service) health(ctx context.Context, ep *store.WebhookEndpoint, ok bool, now time.Time) {
+	switch {
+	case ok && ep.FailingSince == nil, !ok && ep.FailingSince != nil && now.Sub(*ep.FailingSince) < s.cfg.DisableAfter:
+		return
+	}
+	// re-read: another attempt may have changed it
+	cur, err := s.st.GetEndpoint(ctx, ep.ID)
+	if err != nil {
+		return
+	}
+	disabled := false
+	switch {
+	case ok:
+		cur.FailingSince = nil
+	case cur.FailingSince == nil:
+		cur.FailingSince = &now
+	case now.Sub(*cur.FailingSince) >= s.cfg.DisableAfter && cur.Enabled:
+		cur.Enabled, disabled = false, true
+		cur.DisabledReason = "every delivery failed since " + cur.FailingSince.Format(time.RFC3339)
+	default:
+		return
+	}
+	cur.UpdatedAt = now
+	if err := s.st.UpdateEndpoint(ctx, cur); err != nil {
+		s.log.Warn("webhook: cannot record endpoint health", "webhook", ep.ID, "error", err)
+		return
+	}
+	if disabled {
+		s.log.Warn("webhook endpoint disabled after failing for too long", "webhook", cur.ID, "failing_since", *cur.FailingSince)
+		s.m.disabled.Inc()
+		s.bus.Publish(events.New(TypeDisabled, "", DisabledData{WebhookID: cur.ID, URL: cur.URL, FailingSince: *cur.FailingSince, Reason: cur.DisabledReason}))
+	}
+}
+
+// Signatures returns the webhook-signature header value of a delivery:
+// "v1,BASE64" with the current secret, and with the previous one while it
+// is valid (after a rotation), separated by a space (Standard Webhooks,
+// "Signature scheme").
+func Signatures(ep *store.WebhookEndpoint, id string, ts, now time.Time, body []byte) (string, error) {
+	sig, err := verify.Sign(ep.Secret, id, ts, body)
+	if err != nil {
+		return "", err
+	}
+	if ep.PreviousSecret != "" && ep.PreviousSecretExpiresAt != nil && now.Before(*ep.PreviousSecretExpiresAt) {
+		old, err := verify.Sign(ep.PreviousSecret, id, ts, body)
+		if err == nil {
+			sig += " " + old
+		}
+	}
+	return sig, nil
+}
+
+// send POSTs body to the endpoint, signed, and reads the start of the
+// response.
+func (s *Service) send(ctx context.Context, ep *store.WebhookEndpoint, id string, body []byte) result {
+	now := s.now()
+	sig, err := Signatures(ep, id, now, now, body)
+	if err != nil {
+		return result{err: fmt.Errorf("sign: %w", err)}
+	}
+	if _, err := ParseURL(ep.URL); err != nil {
+		return result{err: err}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(body))
+	if err != nil {
+		return result{err: fmt.Errorf("%w: %w", ErrInvalidURL, err)}
+	}
+	h := req.Header
+	h.Set("Content-Type", "application/json")
+	h.Set("User-Agent", s.cfg.UserAgent)
+	h.Set(verify.HeaderID, id)
+	h.Set(verify.HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
+	h.Set(verify.HeaderSignature, sig)
+	start := time.Now()
+	res, err := s.client.Do(req)
+	if err != nil {
+		return result{latency: time.Since(start), err: cleanErr(err)}
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(res.Body, MaxResponsePrefix))
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10)) // keep the connection reusable
+	return result{status: res.StatusCode, latency: time.Since(start), prefix: printablePrefix(b)}
+}
+
+// cleanErr shortens transport errors for the delivery log (the URL, which
+// may hold a token in its query, is left out).
+func cleanErr(err error) error {
+	var ue interface{ Unwrap() error }
+	if errors.As(err, &ue) {
+		if inner := ue.Unwrap(); inner != nil {
+			if errors.Is(err, context.DeadlineExceeded) || strings.Contains(inner.Error(), "Client.Timeout") {
+				return errors.New("timeout")
+			}
+			return inner
+		}
+	}
+	return err
+}
+
+// printablePrefix returns b as valid UTF-8 without control characters.
+func printablePrefix(b []byte) string {
+	b = bytes.ToValidUTF8(b, []byte("?"))
+	var sb strings.Builder
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		b = b[n:]
+		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
+			r = '?'
+		}
+		sb.WriteRune(r)
+	}
+	return sb.String()
+}

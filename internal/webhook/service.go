@@ -1,0 +1,229 @@
+package webhook
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mpegflow/mpegflow/internal/events"
+	"github.com/mpegflow/mpegflow/internal/store"
+)
+
+// Bus is the event bus the Service subscribes to and publishes
+// webhook.disabled on; *events.Bus satisfies it.
+type Bus interface {
+	Publish(events.Event)
+	Subscribe(events.SubscribeOptions) *events.Subscription
+}
+
+// Config configures a Service. Store and Bus are required.
+type Config struct {
+	Store store.Webhooks
+	Bus   Bus
+	// Timeout bounds one attempt (connect, request, response headers and
+	// the body prefix); default DefaultTimeout (10 s).
+	Timeout time.Duration
+	// Workers is the number of concurrent attempts over all endpoints;
+	// default DefaultWorkers (8).
+	Workers int
+	// MaxPerEndpoint is the number of concurrent attempts to one endpoint;
+	// default max(1, Workers/2).
+	MaxPerEndpoint int
+	// Retention is how long finished deliveries stay in the log; default
+	// DefaultRetention (7 days).
+	Retention time.Duration
+	// Schedule is the delay before each retry; default DefaultSchedule().
+	Schedule []time.Duration
+	// MaxAge: no attempt is scheduled later than this after the event; the
+	// delivery is then failed. Default DefaultMaxAge (3 days).
+	MaxAge time.Duration
+	// DisableAfter: an endpoint whose attempts have all failed for this
+	// long is disabled; default DefaultDisableAfter (3 days).
+	DisableAfter time.Duration
+	// AllowPrivateTargets lets URLs resolve to loopback, private and
+	// link-local addresses (tests, trusted networks). Default false.
+	AllowPrivateTargets bool
+	// UserAgent of deliveries; default "MpegFlow-Webhooks/dev".
+	UserAgent string
+	// Poll is how often the outbox is scanned for due retries; default 500 ms
+	// (new events wake the dispatcher at once).
+	Poll time.Duration
+	// Registerer receives the metrics; nil = not registered.
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+	Resolver   Resolver         // default net.DefaultResolver
+	Now        func() time.Time // default time.Now
+}
+
+// Service runs webhook delivery. Build it with New, run Run on a goroutine
+// the caller waits for, and Close it after Run returned (or never ran).
+type Service struct {
+	cfg    Config
+	st     store.Webhooks
+	bus    Bus
+	log    *slog.Logger
+	now    func() time.Time
+	client *http.Client
+	m      *metricSet
+
+	mu        sync.Mutex
+	sub       *events.Subscription // guarded by mu
+	closed    bool                 // guarded by mu
+	wake      chan struct{}
+	persisted chan struct{} // closed when the persister has exited
+	closeOnce sync.Once
+}
+
+// New builds the Service and subscribes to the bus at once, so that no
+// event published after New returns is missed; the persister starts now.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil || cfg.Bus == nil {
+		return nil, errors.New("webhook: Store and Bus are required")
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultWorkers
+	}
+	if cfg.MaxPerEndpoint <= 0 {
+		cfg.MaxPerEndpoint = max(1, cfg.Workers/2)
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = DefaultRetention
+	}
+	if len(cfg.Schedule) == 0 {
+		cfg.Schedule = DefaultSchedule()
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = DefaultMaxAge
+	}
+	if cfg.DisableAfter <= 0 {
+		cfg.DisableAfter = DefaultDisableAfter
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "MpegFlow-Webhooks/dev"
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 500 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Resolver == nil {
+		cfg.Resolver = net.DefaultResolver
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{
+		cfg: cfg, st: cfg.Store, bus: cfg.Bus, log: cfg.Logger, now: cfg.Now, m: m,
+		wake: make(chan struct{}, 1), persisted: make(chan struct{}),
+	}
+	tr := &http.Transport{
+		Proxy:                 nil, // never through an environment proxy: the target is checked
+		DialContext:           dialer(cfg.AllowPrivateTargets).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConnsPerHost:   4,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   cfg.Timeout,
+		ResponseHeaderTimeout: cfg.Timeout,
+	}
+	s.client = &http.Client{
+		Transport:     tr,
+		Timeout:       cfg.Timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	s.sub = s.subscribe()
+	go s.persist(s.sub)
+	return s, nil
+}
+
+// subscribe subscribes to every event but webhook.test, with a queue deep
+// enough for bursts (8192) while the outbox writes a batch.
+func (s *Service) subscribe() *events.Subscription {
+	return s.bus.Subscribe(events.SubscribeOptions{Queue: 8192, Match: func(e events.Event) bool { return e.Type != TypeTest }})
+}
+
+// Close stops taking events from the bus, writes those already queued to
+// the outbox, and returns when the persister has exited; idempotent. Call
+// it before the store is closed.
+func (s *Service) Close() {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		sub := s.sub
+		s.mu.Unlock()
+		sub.Close()
+		<-s.persisted
+		s.client.CloseIdleConnections()
+	})
+}
+
+// CheckURL validates a webhook URL for creation or change (see
+// CheckTarget).
+func (s *Service) CheckURL(ctx context.Context, raw string) error {
+	return CheckTarget(ctx, s.cfg.Resolver, raw, s.cfg.AllowPrivateTargets)
+}
+
+// Changed wakes the dispatcher after an endpoint changed (enabled again,
+// a delivery to retry now).
+func (s *Service) Changed() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Retry makes a delivery of an endpoint due now (whatever its state); it
+// is sent when it is the first pending one of its live input.
+func (s *Service) Retry(ctx context.Context, endpointID, deliveryID string) (*store.WebhookDelivery, error) {
+	d, err := s.st.GetDelivery(ctx, endpointID, deliveryID)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: retry: %w", err)
+	}
+	now := s.now().UTC()
+	d.State, d.NextAttemptAt, d.UpdatedAt = store.DeliveryPending, &now, now
+	if err := s.st.UpdateDelivery(ctx, d); err != nil {
+		return nil, fmt.Errorf("webhook: retry: %w", err)
+	}
+	s.Changed()
+	return d, nil
+}
+
+// Test sends a webhook.test event to e now (not stored, not retried) and
+// returns the response status (0 when none) and the latency; err describes
+// a failure to get a response.
+func (s *Service) Test(ctx context.Context, e *store.WebhookEndpoint) (status int, latency time.Duration, err error) {
+	ev := events.New(TypeTest, "", TestData{WebhookID: e.ID})
+	body, err := envelope(ev)
+	if err != nil {
+		return 0, 0, fmt.Errorf("webhook: test: %w", err)
+	}
+	r := s.send(ctx, e, ev.ID, body)
+	s.m.attempts.WithLabelValues(e.ID).Inc()
+	return r.status, r.latency, r.err
+}
+
+// newID returns prefix + 26 base32 characters: 48 bits of milliseconds
+// then 80 random bits (the layout of the API's ids), so ids sort by time.
+func newID(prefix string, now time.Time) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
+	_, _ = rand.Read(b[6:])
+	return prefix + base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding).EncodeToString(b[:])
+}
