@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -140,6 +141,8 @@ func TestRecordingToVOD(t *testing.T) {
 	if err := ffmpegDecodes(ctx, pl); err != nil {
 		t.Errorf("decoding the VOD: %v", err)
 	}
+	playVODInBrowser(ctx, t, v["playback"].(map[string]any)["player"].(string), secs)
+
 	// a segment with a byte range
 	if st, _, b := fetchBody(ctx, t, strings.Replace(pl, "index.m3u8", "seg0.m4s", 1), map[string]string{"Range": "bytes=0-7"}); st != http.StatusPartialContent || len(b) != 8 {
 		t.Errorf("segment range: HTTP %d, %d bytes", st, len(b))
@@ -531,5 +534,49 @@ func TestRecordingGracefulStop(t *testing.T) {
 	v := vids[0]
 	if v["status"] != "ready" || v["recovered"] != false || v["duration_seconds"].(float64) < before {
 		t.Fatalf("video after a graceful stop: status %v recovered %v duration %v (at least %.2f)", v["status"], v["recovered"], v["duration_seconds"], before)
+	}
+}
+
+// playVODInBrowser plays the player page of a recording with hls.js in
+// headless Chromium and seeks to the middle (test/browser/vod.mjs); skipped
+// without Chromium or node_modules, unless CI is set.
+func playVODInBrowser(ctx context.Context, t *testing.T, pageURL string, secs float64) {
+	t.Helper()
+	for _, need := range []string{chromiumPath(), filepath.Join(repoRoot, "node_modules", "playwright-core", "package.json")} {
+		if _, err := os.Stat(need); err != nil {
+			if inCI() {
+				t.Fatalf("missing %s (run scripts/deps.sh)", need)
+			}
+			t.Logf("hls.js check skipped: missing %s", need)
+			return
+		}
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Logf("hls.js check skipped: no node")
+		return
+	}
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(repoRoot, "test", "browser", "vod.mjs"), "--url", pageURL, "--chromium", chromiumPath())
+	cmd.Dir = repoRoot
+	cmd.WaitDelay = 5 * time.Second
+	out, _ := cmd.Output()
+	line := strings.TrimSpace(string(out))
+	if i := strings.LastIndexByte(line, '\n'); i >= 0 {
+		line = line[i+1:]
+	}
+	var r struct {
+		OK                                    bool
+		Engine                                string
+		Duration, PlayedTo, SeekTo, AfterSeek float64
+		Errors, Console                       []string
+	}
+	if err := json.Unmarshal([]byte(line), &r); err != nil {
+		t.Fatalf("vod.mjs output %q: %v", out, err)
+	}
+	t.Logf("hls.js VOD: %s", line)
+	if !r.OK || !strings.HasPrefix(r.Engine, "hls.js") {
+		t.Fatalf("hls.js VOD playback failed: %v (console %v)", r.Errors, r.Console)
+	}
+	if !within(r.Duration, secs, 0.10) {
+		t.Errorf("hls.js sees a %.2f s VOD, want %.0f ±10%%", r.Duration, secs)
 	}
 }

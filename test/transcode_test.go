@@ -179,6 +179,9 @@ func TestTranscodeLadder(t *testing.T) {
 	sourceStall := time.Duration(0)
 	lastProgress, lastChange := -1, time.Now()
 	var lags []time.Duration // source's content end minus a rung's, per poll
+	var cpuPID int           // the transcoder whose CPU is measured before the kill
+	var cpuTicks0 int64
+	var cpuStart time.Time
 	for !pub.Exited() {
 		if ctx.Err() != nil {
 			t.Fatal("publisher did not finish in time")
@@ -202,7 +205,17 @@ func TestTranscodeLadder(t *testing.T) {
 				}
 			}
 		}
+		if cpuStart.IsZero() && time.Since(pub.start) > 3*time.Second {
+			if pids := transcoderPIDs(t, d); len(pids) == 1 {
+				cpuPID, cpuTicks0, cpuStart = pids[0], cpuTicks(pids[0]), time.Now()
+			}
+		}
 		if killedAt.IsZero() && time.Since(pub.start) > 7*time.Second {
+			if cpuPID != 0 {
+				if used := time.Duration(cpuTicks(cpuPID)-cpuTicks0) * 10 * time.Millisecond; used > 0 {
+					t.Logf("transcoder CPU while live: %.0f%% of one core over %v", 100*used.Seconds()/time.Since(cpuStart).Seconds(), time.Since(cpuStart).Round(time.Millisecond))
+				}
+			}
 			pids := transcoderPIDs(t, d)
 			if len(pids) != 1 {
 				t.Fatalf("found %d ffmpeg transcoders (%v), want 1", len(pids), pids)
@@ -317,4 +330,23 @@ func contentEnd(p *playlist) time.Time {
 		return s.PDT.Add(time.Duration(s.Duration * float64(time.Second)))
 	}
 	return time.Time{}
+}
+
+// cpuTicks is utime+stime of pid in clock ticks (USER_HZ, 100 on Linux).
+func cpuTicks(pid int) int64 {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := strings.LastIndexByte(string(stat), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + s
 }

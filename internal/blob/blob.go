@@ -64,6 +64,16 @@ type LocalPather interface {
 	LocalPath(key string) (string, error)
 }
 
+// FilePutter is implemented by stores that can take a finished file
+// whole (the local store renames it into place: no copy of a large MP4).
+type FilePutter interface {
+	// PutFile stores the file at path under key; the file may be moved.
+	PutFile(ctx context.Context, key, path string) error
+	// TempDir is a directory for files to give to PutFile (on the store's
+	// file system, so that the move is a rename).
+	TempDir() string
+}
+
 // PutBytes stores b under key.
 func PutBytes(ctx context.Context, s Store, key string, b []byte) error {
 	return s.Put(ctx, key, bytes.NewReader(b), int64(len(b)))

@@ -279,3 +279,30 @@ func StartS3(t *testing.T) *S3 {
 	}
 	return s
 }
+
+func TestLocalPutFile(t *testing.T) {
+	s, err := NewLocal(filepath.Join(t.TempDir(), "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(s.TempDir(), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	for i, dir := range []string{s.TempDir(), t.TempDir()} { // rename, then across directories
+		p := filepath.Join(dir, "out.mp4")
+		if err := os.WriteFile(p, []byte("movie"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		key := "videos/v/download" + string(rune('0'+i)) + ".mp4"
+		if err := s.PutFile(t.Context(), key, p); err != nil {
+			t.Fatal(err)
+		}
+		if got := read(t, s, key); string(got) != "movie" {
+			t.Fatalf("%s = %q", key, got)
+		}
+	}
+	infos, err := s.List(t.Context(), "")
+	if err != nil || len(infos) != 2 {
+		t.Fatalf("List sees the temp dir or misses files: %v %v", infos, err)
+	}
+}

@@ -23,6 +23,7 @@ type Local struct {
 var (
 	_ Store       = (*Local)(nil)
 	_ LocalPather = (*Local)(nil)
+	_ FilePutter  = (*Local)(nil)
 )
 
 // tmpPrefix starts the names of temporary files; CheckKey refuses no such
@@ -88,6 +89,34 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader, size int64) (e
 		return fmt.Errorf("blob: put %s: %w", key, err)
 	}
 	return nil
+}
+
+// TempDir implements FilePutter: a directory inside the store that List
+// skips.
+func (l *Local) TempDir() string { return filepath.Join(l.dir, tmpPrefix+"work") }
+
+// PutFile implements FilePutter: the file is fsynced and renamed over key
+// (atomic); across file systems it is copied with Put.
+func (l *Local) PutFile(ctx context.Context, key, path string) error {
+	p, err := l.LocalPath(key)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("blob: put %s: %w", key, err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("blob: put %s: %w", key, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+		return fmt.Errorf("blob: put %s: %w", key, err)
+	}
+	if err := os.Rename(path, p); err == nil {
+		return nil
+	}
+	return l.Put(ctx, key, f, -1)
 }
 
 // localObject is an open file.
@@ -180,7 +209,13 @@ func (l *Local) List(ctx context.Context, prefix string) ([]Info, error) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if d.IsDir() || strings.HasPrefix(d.Name(), tmpPrefix) {
+		if strings.HasPrefix(d.Name(), tmpPrefix) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
 			return nil
 		}
 		rel, err := filepath.Rel(l.dir, p)

@@ -30,17 +30,34 @@ func TestMP4BuildFigure(t *testing.T) {
 	if v := os.Getenv("MPEGFLOW_MP4_FIGURE_SECONDS"); v != "" {
 		secs, _ = strconv.Atoi(v)
 	}
-	src := t.TempDir()
+	// MPEGFLOW_MP4_FIGURE_SRC: a directory with media synthesized before
+	// (index.m3u8, init.mp4, s*.m4s), kept across runs.
+	src := os.Getenv("MPEGFLOW_MP4_FIGURE_SRC")
+	if src == "" {
+		src = t.TempDir()
+	}
 	start := time.Now()
-	out, err := exec.CommandContext(t.Context(), ff, "-hide_banner", "-nostdin", "-v", "error",
+	if _, err := os.Stat(filepath.Join(src, "index.m3u8")); err != nil {
+		synthesize(t, ff, src, secs)
+	}
+	t.Logf("media ready in %v", time.Since(start).Round(time.Second))
+	buildFigure(t, ff, src, secs)
+}
+
+// synthesize writes secs seconds of 640x360 H.264 + AAC as CMAF segments
+// (index.m3u8, init.mp4, s*.m4s) into dir.
+func synthesize(t *testing.T, ff, src string, secs int) {
+	if out, err := exec.CommandContext(t.Context(), ff, "-hide_banner", "-nostdin", "-v", "error",
 		"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
 		"-t", strconv.Itoa(secs), "-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-pix_fmt", "yuv420p", "-b:v", "1500k",
 		"-c:a", "aac", "-b:a", "96k", "-f", "hls", "-hls_segment_type", "fmp4", "-hls_time", "2", "-hls_list_size", "0",
-		"-hls_fmp4_init_filename", "init.mp4", "-hls_segment_filename", filepath.Join(src, "s%d.m4s"), filepath.Join(src, "index.m3u8")).CombinedOutput()
-	if err != nil {
+		"-hls_fmp4_init_filename", "init.mp4", "-hls_segment_filename", filepath.Join(src, "s%d.m4s"), filepath.Join(src, "index.m3u8")).CombinedOutput(); err != nil {
 		t.Fatalf("synthesize: %v\n%s", err, out)
 	}
-	t.Logf("synthesized %d s in %v", secs, time.Since(start).Round(time.Second))
+}
+
+// buildFigure indexes the media of src as one video and times MP4.
+func buildFigure(t *testing.T, ff, src string, secs int) {
 
 	f := newFixture(t, store.RecordingAutomatic)
 	r, err := New(Config{Videos: f.st.Videos(), LiveInputs: f.st.LiveInputs(), Blobs: f.blobs, Bus: f.bus, FFmpeg: ff})
@@ -95,7 +112,7 @@ func TestMP4BuildFigure(t *testing.T) {
 		}
 		seq++
 	}
-	start = time.Now()
+	start := time.Now()
 	key, err := r.MP4(ctx, v.ID)
 	if err != nil {
 		t.Fatal(err)

@@ -403,8 +403,24 @@ func (r *Recorder) fetch(ctx context.Context, key, dir string) (string, error) {
 	return p, f.Close()
 }
 
-// putFile stores the file p under key.
+// tempDir makes a work directory, on the store's file system when it can
+// take files whole (blob.FilePutter).
+func (r *Recorder) tempDir(pattern string) (string, error) {
+	base := ""
+	if fp, ok := r.cfg.Blobs.(blob.FilePutter); ok {
+		base = fp.TempDir()
+		if err := os.MkdirAll(base, 0o750); err != nil {
+			return "", err
+		}
+	}
+	return os.MkdirTemp(base, pattern)
+}
+
+// putFile stores the file p under key (moving it when the store can).
 func (r *Recorder) putFile(ctx context.Context, key, p string) error {
+	if fp, ok := r.cfg.Blobs.(blob.FilePutter); ok {
+		return fp.PutFile(ctx, key, p)
+	}
 	f, err := os.Open(p)
 	if err != nil {
 		return err
@@ -463,7 +479,7 @@ func (r *Recorder) Thumbnail(ctx context.Context, id string, at time.Duration, w
 		if at >= start+seg.Duration { // past the end: the last segment's start
 			start = v.Duration - seg.Duration
 		}
-		dir, err := os.MkdirTemp("", "mpegflow-thumb-")
+		dir, err := r.tempDir("thumb-")
 		if err != nil {
 			return "", err
 		}
@@ -609,7 +625,7 @@ func (r *Recorder) buildMP4(ctx context.Context, id, key string) error {
 	if len(segs) == 0 {
 		return ErrEmpty
 	}
-	dir, err := os.MkdirTemp("", "mpegflow-mp4-")
+	dir, err := r.tempDir("mp4-")
 	if err != nil {
 		return err
 	}
