@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -91,9 +92,12 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 		SegmentDuration:    cfg.HLS.SegmentDuration.D(),
 		PartDuration:       cfg.HLS.PartDuration.D(),
 		MaxSegmentDuration: cfg.HLS.MaxSegmentDuration.D(),
-		Metrics:            a.metrics,
-		OnSegment:          a.onSegment,
-		Logger:             log,
+		// completed segments go to disk (page cache, not process memory);
+		// only the segment in progress stays in RAM
+		SpillDir:  filepath.Join(cfg.DataDir, "hls-spill"),
+		Metrics:   a.metrics,
+		OnSegment: a.onSegment,
+		Logger:    log,
 	})
 	a.hub = stream.NewHub(stream.HubConfig{
 		ReconnectWindow: cfg.RTMP.ReconnectWindow.D(),
