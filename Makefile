@@ -9,7 +9,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 HLSJS    := web/static/hls.min.js
 FUZZTIME ?= 10s
 
-.PHONY: all build run test test-go bench bench-hls bench-load bench-load-zerolatency fuzz lint deps clean docker
+.PHONY: all build run s3 test test-go bench bench-hls bench-load bench-load-zerolatency fuzz lint deps clean docker
 
 all: build
 
@@ -32,9 +32,13 @@ run: build
 deps:
 	@scripts/deps.sh
 
+# versitygw, the S3-compatible server the recording tests store into.
+s3:
+	@scripts/s3.sh
+
 # Every test: unit, fuzz seeds, conformance, and the black-box end-to-end
 # suite in test/ (real ffmpeg, real Chromium with hls.js).
-test: deps $(HLSJS) lint
+test: deps s3 $(HLSJS) lint
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 test-go:

@@ -445,7 +445,7 @@ func (r *Recorder) Thumbnail(ctx context.Context, id string, at time.Duration, w
 	if v.Segments == 0 {
 		return "", ErrEmpty
 	}
-	def := at < 0 && width == 0
+	def := at < 0 && width == 0 && v.Status == store.VideoReady // while recording the duration still grows
 	if at < 0 {
 		at = time.Duration(float64(v.Duration) * r.cfg.ThumbnailTimePct)
 	}
