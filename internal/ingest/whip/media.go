@@ -53,8 +53,13 @@ type senderReport struct {
 // times (good to the network jitter). Anchors are never moved afterwards,
 // so timestamps never jump; later sender reports are not used to re-sync.
 type mediaState struct {
-	plan       offerPlan
-	aac        bool // audio goes through the transcoder
+	plan offerPlan
+	aac  bool // audio goes through the transcoder
+	// held are video units waiting for the transcoded audio to catch up
+	// (see writeUnit); lastAudio is the PTS of the last audio unit written.
+	held       []*stream.Unit
+	lastAudio  time.Duration
+	audioSeen  bool
 	pub        *stream.Publisher
 	videoIndex int
 	audioIndex int

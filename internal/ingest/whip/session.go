@@ -230,6 +230,9 @@ func (ss *session) run() {
 	}
 	ss.mu.Lock()
 	pub := ss.media.pub
+	if pub != nil {
+		ss.flushHeld(time.Now(), true)
+	}
 	ss.mu.Unlock()
 	if pub != nil {
 		if ss.endNow.Load() {
@@ -318,9 +321,57 @@ func (ss *session) requestKeyframe(ssrc uint32) {
 	}
 }
 
+// maxInterleaveHold bounds how long a video unit waits for the transcoded
+// audio (ffmpeg's Opus→AAC path adds 100-300 ms); past it video goes out
+// alone, so a stalled transcoder never stalls the picture.
+const maxInterleaveHold = 600 * time.Millisecond
+
 // writeUnit writes u to the hub and counts it; called with ss.mu held
 // (Publisher.Write never blocks).
+//
+// With the AAC transcode the audio of a moment arrives after its video.
+// The HLS packager cuts segments on video key frames, so audio that comes
+// after the cut would be missing from the closed segment and leave a hole
+// players stall on. Video is therefore held until audio has reached its
+// presentation time (or maxInterleaveHold passed), so the hub sees the two
+// interleaved as RTMP and SRT deliver them.
 func (ss *session) writeUnit(u *stream.Unit, kind stream.Kind) {
+	m := &ss.media
+	if !m.aac || m.audioIndex < 0 {
+		ss.emit(u, kind)
+		return
+	}
+	if kind == stream.KindAudio {
+		ss.emit(u, kind)
+		m.lastAudio, m.audioSeen = u.PTS, true
+	} else {
+		m.held = append(m.held, u)
+	}
+	ss.flushHeld(time.Now(), false)
+}
+
+// flushHeld writes the held video units whose audio has arrived, or that
+// waited maxInterleaveHold; all of them when all is set. Called with ss.mu
+// held.
+func (ss *session) flushHeld(now time.Time, all bool) {
+	m := &ss.media
+	n := 0
+	for _, v := range m.held {
+		ready := all || (m.audioSeen && v.PTS <= m.lastAudio) || now.Sub(v.Wall) >= maxInterleaveHold
+		if !ready {
+			break
+		}
+		ss.emit(v, stream.KindVideo)
+		n++
+	}
+	if n > 0 {
+		rest := copy(m.held, m.held[n:])
+		clear(m.held[rest:])
+		m.held = m.held[:rest]
+	}
+}
+
+func (ss *session) emit(u *stream.Unit, kind stream.Kind) {
 	ss.media.pub.Write(u)
 	ss.srv.cfg.Metrics.Received(Protocol, ss.live.ID, kind, u.Size(), u.Key)
 }
