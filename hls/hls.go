@@ -42,6 +42,22 @@
 // since the target may never change (§4.4.3.1). Memory does not depend on it
 // when segments are spilled (below).
 //
+// # Muxed renditions
+//
+// In a rendition with video and audio (one fMP4 with two tracks) the video
+// cuts parts and segments; each audio frame is placed, back to back from the
+// first frame's PTS, into the part in progress when the video closes a part
+// it starts before, so every frame is in exactly one part and the audio of
+// consecutive parts and segments is gapless and never overlaps. Audio that
+// arrives ahead of its video waits for it, also for the first keyframe of a
+// stream. Audio that arrives behind it (an ingest that transcodes audio
+// delivers it 100-300 ms late) after the part it belongs to was published
+// opens the next part: at a cut, a segment's audio then ends, and the next
+// segment's begins, up to that delay before the video boundary (within one
+// audio frame of it when audio is on time or ahead). Only audio from before
+// the first keyframe of a timeline (the stream's start, a discontinuity)
+// has no segment.
+//
 // # Memory
 //
 // A media playlist lists PlaylistWindow of segments: at least 6 target

@@ -51,8 +51,11 @@ func (r *Rendition) startSegmentLocked(t time.Duration, wall time.Time) {
 	r.nextDisc = false
 	r.cur = s
 	r.segments = append(r.segments, s)
-	if r.vIdx >= 0 && r.aIdx >= 0 {
-		// audio queued before the segment start belongs to nothing
+	if r.vIdx >= 0 && r.aIdx >= 0 && !r.aLive {
+		// A timeline starts: audio queued before the segment start belongs
+		// to nothing. (Continuing audio is never dropped: what arrived
+		// after the previous segment was cut follows on here, see
+		// queueMuxedAudioLocked.)
 		ft := &r.frag[r.aIdx]
 		k, n, ticks := 0, 0, r.aBase
 		for k < len(ft.samples) && fromTicks(ticks+int64(ft.samples[k].duration), r.audio.timescale) <= t {
@@ -61,6 +64,7 @@ func (r *Rendition) startSegmentLocked(t time.Duration, wall time.Time) {
 			k++
 		}
 		r.consumeAudio(k, n, ticks)
+		r.aLive = len(ft.samples) > 0
 	}
 }
 

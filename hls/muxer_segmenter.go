@@ -97,6 +97,7 @@ func (r *Rendition) writeVideoLocked(u *VideoUnit) {
 			r.frag[r.vIdx].data = r.frag[r.vIdx].data[:r.vPartBytes]
 			r.pv.valid = false
 			r.waitKey = true
+			r.aLive = false
 			if !u.Key {
 				r.nextDisc = true
 				return
@@ -246,24 +247,8 @@ func (r *Rendition) writeAudioLocked(u *AudioUnit) {
 	if !r.haveOffset {
 		r.initOffsetLocked(u.PTS)
 	}
-	ft := &r.frag[r.aIdx]
 	if r.vIdx >= 0 {
-		if r.cur == nil || r.waitKey {
-			return
-		}
-		t := toTicks(u.PTS+r.offset, a.timescale)
-		if len(ft.samples) == 0 && (!r.aSynced || abs64(t-r.aNext) > 2*dur) {
-			r.aNext = t
-			r.aBase = t
-			r.aSynced = true
-		}
-		at := fromTicks(r.aNext, a.timescale)
-		if at < r.cur.start || (r.pv.valid && at > r.pv.dts+m.cfg.MaxTimestampJump) || len(ft.samples) >= 4096 {
-			return
-		}
-		ft.samples = append(ft.samples, sampleMeta{duration: uint32(dur), size: uint32(len(u.Frame)), sync: true})
-		ft.data = append(ft.data, u.Frame...)
-		r.aNext += dur
+		r.queueMuxedAudioLocked(u, dur)
 		return
 	}
 
@@ -313,6 +298,76 @@ func (r *Rendition) writeAudioLocked(u *AudioUnit) {
 	}
 	r.placeHeldAudioLocked()
 	r.placeAudioLocked(dur, wall, u.Frame)
+}
+
+// maxQueuedAudio bounds the audio frames a muxed rendition queues for the
+// video part they belong to.
+const maxQueuedAudio = 4096
+
+// queueMuxedAudioLocked queues an audio frame of dur ticks of a muxed
+// rendition. Frames are placed back to back from the first one's PTS (aNext)
+// and wait in frag[aIdx] until the video closes the part they start in
+// (closePartLocked takes every queued frame that starts before the part's
+// end), so each frame lands in exactly one part.
+//
+// Audio arrives ahead of or behind the video it goes with (an ingest that
+// transcodes audio delivers it late; one that interleaves by PTS early):
+//
+//   - ahead: frames queued before the keyframe that starts a segment wait
+//     for it, at the start of a stream as at every cut; those that end at or
+//     before the segment's start are dropped (startSegmentLocked);
+//   - behind: a frame that arrives after its part was closed, its PTS before
+//     the part's end, cannot go back into a part already published: it opens
+//     the next part, and at a cut the next segment. The audio timeline stays
+//     gapless and without overlap; the closed segment's audio ends, and the
+//     next one's starts, up to the audio's delay before the video boundary
+//     (at most one audio frame when audio is on time or ahead).
+//
+// Only at the start of a timeline (the first segment, or after a
+// discontinuity) is audio from before the segment's first keyframe dropped.
+func (r *Rendition) queueMuxedAudioLocked(u *AudioUnit, dur int64) {
+	m := r.m
+	a := r.audio
+	ft := &r.frag[r.aIdx]
+	waiting := r.cur == nil || r.waitKey
+	if waiting && r.rebase {
+		return // the timeline restarts with the next video unit
+	}
+	t := toTicks(u.PTS+r.offset, a.timescale)
+	if len(ft.samples) == 0 && (!r.aSynced || abs64(t-r.aNext) > 2*dur) {
+		if r.aSynced {
+			r.aLive = false // the audio timestamps jumped
+		}
+		r.aNext = t
+		r.aBase = t
+		r.aSynced = true
+	}
+	at := fromTicks(r.aNext, a.timescale)
+	if !waiting && !r.aLive {
+		if at < r.cur.start {
+			// before the first keyframe of a timeline: no segment has it
+			r.aNext += dur
+			r.aBase = r.aNext
+			return
+		}
+		r.aLive = true
+	}
+	if r.pv.valid && at > r.pv.dts+m.cfg.MaxTimestampJump {
+		return
+	}
+	if waiting {
+		// waiting for a keyframe: keep the audio that may follow it, at
+		// most MaxTimestampJump of it
+		for len(ft.samples) > 0 && (len(ft.samples) >= maxQueuedAudio ||
+			fromTicks(r.aNext-r.aBase, a.timescale) > m.cfg.MaxTimestampJump) {
+			r.consumeAudio(1, int(ft.samples[0].size), r.aBase+int64(ft.samples[0].duration))
+		}
+	} else if len(ft.samples) >= maxQueuedAudio {
+		return
+	}
+	ft.samples = append(ft.samples, sampleMeta{duration: uint32(dur), size: uint32(len(u.Frame)), sync: true})
+	ft.data = append(ft.data, u.Frame...)
+	r.aNext += dur
 }
 
 // maxHeldAudio bounds the audio frames an audio-only rendition holds while
@@ -451,5 +506,6 @@ func (r *Rendition) flushLocked() {
 		ft.samples = ft.samples[:0]
 		ft.data = ft.data[:0]
 		r.aSynced = false
+		r.aLive = false
 	}
 }

@@ -64,6 +64,7 @@ type Rendition struct {
 	lastFrameDur time.Duration
 	aNext        int64 // next audio sample time, audio ticks
 	aSynced      bool
+	aLive        bool  // muxed: queued audio continues the audio of the segments (queueMuxedAudioLocked)
 	aBase        int64 // ticks of the first queued audio sample
 	aWaited      time.Duration
 	aHeld        []heldAudio // audio-only: frames held until PART-TARGET is known
