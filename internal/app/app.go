@@ -204,6 +204,12 @@ func (a *App) closeListeners() {
 	if a.metricsLn != nil {
 		_ = a.metricsLn.Close()
 	}
+	a.closeIngest()
+}
+
+// closeIngest stops every ingest listener and its sessions; each Close is
+// idempotent and nil-safe here.
+func (a *App) closeIngest() {
 	if a.rtmp != nil {
 		_ = a.rtmp.Close()
 	}
@@ -340,16 +346,7 @@ func (a *App) Run(ctx context.Context) error {
 	a.ready.Store(false)
 	a.log.Info("shutting down")
 	stopIngest()
-	_ = a.rtmp.Close()
-	if a.rtmps != nil {
-		_ = a.rtmps.Close()
-	}
-	if a.whip != nil {
-		_ = a.whip.Close()
-	}
-	if a.srt != nil {
-		_ = a.srt.Close()
-	}
+	a.closeIngest()
 	a.hub.Close()      // ends every stream: ENDLIST, blocked requests released
 	a.drainRecording() // recordings finish before the store closes (recording.go)
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
