@@ -23,15 +23,24 @@ const (
 )
 
 // chunkGuard follows the client-to-server byte stream of an RTMP connection
-// next to go-rtmp's own reader: the C0+C1+C2 handshake (RTMP spec §5.2), then
-// the chunk stream (§5.3.1), tracking Set Chunk Size (§5.4.1). It mirrors
-// go-rtmp v0.0.7's framing (an extended timestamp is read only for chunk
-// types 0-2) and fails on what go-rtmp does not check: a handshake that is
-// not RTMP version 3, a message length of 0 or above the configured maximum,
-// a new message header on a chunk stream whose message is incomplete, a
-// type 2/3 chunk on a chunk stream that never had a header, too many chunk
-// streams, too many bytes buffered in incomplete messages, and a chunk size
-// of 0 or with the high bit set.
+// in front of go-rtmp's own reader: the C0+C1+C2 handshake (RTMP spec §5.2),
+// then the chunk stream (§5.3.1), tracking Set Chunk Size (§5.4.1). It fails
+// on what go-rtmp does not check: a handshake that is not RTMP version 3, a
+// message length of 0 or above the configured maximum, a new message header
+// on a chunk stream whose message is incomplete, a type 2/3 chunk on a chunk
+// stream that never had a header, too many chunk streams, too many bytes
+// buffered in incomplete messages, and a chunk size of 0 or with the high bit
+// set.
+//
+// It also rewrites the stream for go-rtmp v0.0.7, which reads an extended
+// timestamp only after type 0-2 chunk headers. Encoders (FFmpeg, OBS) repeat
+// the extended timestamp after a type-3 header when the chunk stream's last
+// type 0/1/2 header had one (§5.3.1.3), which happens once timestamps reach
+// 0xFFFFFF ms (~4.66 h); go-rtmp would take those 4 bytes as payload and lose
+// the framing. Like SRS and nginx-rtmp, filter takes the 4 bytes after such
+// a type-3 basic header for the repeated field, and drops them, when they
+// equal the stored extended timestamp (some encoders omit the field); else
+// they are payload and pass through (as soon as one byte differs).
 type chunkGuard struct {
 	maxMessage      uint32
 	maxBuffered     int
@@ -54,6 +63,8 @@ type guardStream struct {
 	got    uint32
 	ok     bool
 	ctl    [4]byte
+	ext    bool   // the last type 0/1/2 header had an extended timestamp
+	extTS  uint32 // its value
 }
 
 func newChunkGuard(maxMessage, maxChunkStreams int) *chunkGuard {
@@ -91,22 +102,52 @@ func (g *chunkGuard) headerLen() int {
 	if format < 3 && g.hdr[basic] == 0xff && g.hdr[basic+1] == 0xff && g.hdr[basic+2] == 0xff {
 		n += 4
 	}
+	if format == 3 {
+		if st := g.streams[g.csid()]; st != nil && st.ext {
+			// The candidate repeated extended timestamp, as far as its
+			// bytes match: a byte that differs ends the header at once,
+			// so payload is not held back waiting for more bytes.
+			for i := n; i < g.hdrN; i++ {
+				if g.hdr[i] != byte(st.extTS>>(8*(3-(i-n)))) {
+					return g.hdrN
+				}
+			}
+			n += 4
+		}
+	}
 	return n
 }
 
-// feed checks the next bytes read from the peer.
-func (g *chunkGuard) feed(p []byte) error {
+// csid returns the chunk stream ID of the complete basic header in g.hdr.
+func (g *chunkGuard) csid() int {
+	switch id := int(g.hdr[0] & 0x3f); id {
+	case 0:
+		return int(g.hdr[1]) + 64
+	case 1:
+		return int(g.hdr[2])*256 + int(g.hdr[1]) + 64
+	default:
+		return id
+	}
+}
+
+// filter checks the next bytes read from the peer and appends what go-rtmp
+// is to read to dst: the same bytes, less the repeated extended timestamps
+// after type-3 chunk headers. A chunk header is appended once complete, so
+// the bytes of an incomplete header at the end of p are held back until a
+// later call completes it.
+func (g *chunkGuard) filter(dst, p []byte) ([]byte, error) {
 	for len(p) > 0 {
 		if g.err != nil {
-			return g.err
+			return dst, g.err
 		}
 		switch {
 		case g.handshakeLeft > 0:
 			if g.handshakeLeft == handshakeSize && p[0] != rtmpVersion {
-				return g.fail("handshake version byte 0x%02x, want 0x03", p[0])
+				return dst, g.fail("handshake version byte 0x%02x, want 0x03", p[0])
 			}
 			n := min(len(p), g.handshakeLeft)
 			g.handshakeLeft -= n
+			dst = append(dst, p[:n]...)
 			p = p[n:]
 		case g.payloadLeft > 0:
 			n := min(uint32(len(p)), g.payloadLeft)
@@ -117,13 +158,14 @@ func (g *chunkGuard) feed(p []byte) error {
 			st.got += n
 			g.payloadLeft -= n
 			g.buffered += int(n)
+			dst = append(dst, p[:n]...)
 			p = p[n:]
 			if g.buffered > g.maxBuffered {
-				return g.fail("%d bytes buffered in incomplete messages", g.buffered)
+				return dst, g.fail("%d bytes buffered in incomplete messages", g.buffered)
 			}
 			if st.got == st.length {
 				if err := g.complete(st); err != nil {
-					return err
+					return dst, err
 				}
 			}
 		default:
@@ -131,55 +173,77 @@ func (g *chunkGuard) feed(p []byte) error {
 			g.hdrN++
 			p = p[1:]
 			if g.hdrN == g.headerLen() {
-				if err := g.header(); err != nil {
-					return err
+				var err error
+				if dst, err = g.header(dst); err != nil {
+					return dst, err
 				}
 			}
 		}
 	}
-	return g.err
+	return dst, g.err
 }
 
-func (g *chunkGuard) header() error {
+// header handles the complete chunk header in g.hdr and appends it to dst,
+// less a repeated extended timestamp after a type-3 basic header.
+func (g *chunkGuard) header(dst []byte) ([]byte, error) {
 	h := g.hdr[:g.hdrN]
 	g.hdrN = 0
-	csid, basic := int(h[0]&0x3f), 1
-	switch csid {
+	csid, basic := g.csid(), 1
+	switch h[0] & 0x3f {
 	case 0:
-		csid, basic = int(h[1])+64, 2
+		basic = 2
 	case 1:
-		csid, basic = int(h[2])*256+int(h[1])+64, 3
+		basic = 3
 	}
 	st := g.streams[csid]
 	if st == nil {
 		if len(g.streams) >= g.maxChunkStreams {
-			return g.fail("more than %d chunk streams", g.maxChunkStreams)
+			return dst, g.fail("more than %d chunk streams", g.maxChunkStreams)
 		}
 		st = &guardStream{}
 		g.streams[csid] = st
 	}
-	switch h[0] >> 6 {
+	var rest []byte // bytes after a type-3 basic header that are payload
+	switch format := h[0] >> 6; format {
 	case 0, 1:
 		if st.got > 0 {
-			return g.fail("new message header on chunk stream %d before its message completed", csid)
+			return dst, g.fail("new message header on chunk stream %d before its message completed", csid)
 		}
 		m := h[basic+3:]
 		length := uint32(m[0])<<16 | uint32(m[1])<<8 | uint32(m[2])
 		if length == 0 {
-			return g.fail("zero-length message on chunk stream %d", csid)
+			return dst, g.fail("zero-length message on chunk stream %d", csid)
 		}
 		if length > g.maxMessage {
-			return g.fail("message length %d exceeds the limit of %d", length, g.maxMessage)
+			return dst, g.fail("message length %d exceeds the limit of %d", length, g.maxMessage)
 		}
 		st.length, st.typ, st.ok = length, m[3], true
+		fallthrough
+	case 2:
+		if format == 2 && !st.ok {
+			return dst, g.fail("chunk stream %d continues a message it never started", csid)
+		}
+		st.ext = len(h) == basic+[3]int{11, 7, 3}[format]+4
+		if st.ext {
+			st.extTS = binary.BigEndian.Uint32(h[len(h)-4:])
+		}
+		dst = append(dst, h...)
 	default:
 		if !st.ok {
-			return g.fail("chunk stream %d continues a message it never started", csid)
+			return dst, g.fail("chunk stream %d continues a message it never started", csid)
+		}
+		dst = append(dst, h[:basic]...)
+		if len(h) > basic && (len(h) < basic+4 || binary.BigEndian.Uint32(h[basic:]) != st.extTS) {
+			var b [4]byte
+			rest = b[:copy(b[:], h[basic:])]
 		}
 	}
 	g.cur = st
 	g.payloadLeft = min(st.length-st.got, g.chunkSize)
-	return nil
+	if rest != nil { // not the repeated field: go on with them as payload
+		return g.filter(dst, rest)
+	}
+	return dst, nil
 }
 
 // complete handles the end of a message on st.

@@ -47,7 +47,10 @@ type conn struct {
 	handshakeDeadline time.Time
 	admitted          bool // publish command accepted: idle timeout applies
 	liveID            string
-	unreported        int // bytes read before the live input was known
+	unreported        int    // bytes read before the live input was known
+	rbuf              []byte // raw bytes read, before the guard's filter
+	pend              []byte // filtered bytes not yet returned by Read
+	pendErr           error  // the read error to return after pend
 	sess              *session
 	rejected          bool // a rejection was logged and counted already
 
@@ -129,28 +132,67 @@ func (c *conn) err() error {
 	return c.closeErr
 }
 
-// Read implements io.Reader for go-rtmp.
+// maxRawRead bounds the buffer conn reads raw bytes into (go-rtmp's reader
+// asks for ReaderBufferSize at most).
+const maxRawRead = 64 << 10
+
+// Read implements io.Reader for go-rtmp: it returns the bytes read from the
+// peer as the chunk guard filters them (see chunkGuard). The guard holds back
+// the bytes of an incomplete chunk header, so a read of the peer may yield
+// nothing, and Read then reads again.
 func (c *conn) Read(p []byte) (int, error) {
-	dl := c.handshakeDeadline
-	if c.admitted {
-		dl = time.Now().Add(c.s.cfg.IdleTimeout)
+	if len(p) == 0 {
+		return 0, nil
 	}
-	_ = c.raw.SetReadDeadline(dl)
-	n, err := c.rw.Read(p)
-	if n > 0 {
-		if gerr := c.guard.feed(p[:n]); gerr != nil {
-			c.setErr(gerr)
-			return 0, gerr
+	if len(c.pend) > 0 {
+		n := copy(p, c.pend)
+		c.pend = c.pend[n:]
+		if len(c.pend) == 0 && c.pendErr != nil {
+			err := c.pendErr
+			c.pendErr = nil
+			return n, err
 		}
-		c.countWire(n)
+		return n, nil
 	}
-	if err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			c.setErr(fmt.Errorf("%w: %w", errTimeout, err))
+	if want := min(len(p), maxRawRead); len(c.rbuf) < want {
+		c.rbuf = make([]byte, max(want, 4096))
+	}
+	for {
+		dl := c.handshakeDeadline
+		if c.admitted {
+			dl = time.Now().Add(c.s.cfg.IdleTimeout)
+		}
+		_ = c.raw.SetReadDeadline(dl)
+		n, err := c.rw.Read(c.rbuf[:min(len(p), len(c.rbuf))])
+		out := p[:0:len(p)]
+		if n > 0 {
+			var gerr error
+			if out, gerr = c.guard.filter(out, c.rbuf[:n]); gerr != nil {
+				c.setErr(gerr)
+				return 0, gerr
+			}
+			c.countWire(n)
+		}
+		if len(out) > len(p) { // the guard released held header bytes too
+			c.pend = append(c.pend[:0], out[len(p):]...)
+			copy(p, out)
+			out = p
+		}
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				c.setErr(fmt.Errorf("%w: %w", errTimeout, err))
+			}
+			if len(c.pend) > 0 { // return the error after the pending bytes
+				c.pendErr = err
+				return len(out), nil
+			}
+			return len(out), err
+		}
+		if len(out) > 0 {
+			return len(out), nil
 		}
 	}
-	return n, err
 }
 
 func (c *conn) countWire(n int) {
