@@ -30,8 +30,8 @@ const (
 // into a unit. Access unit delimiters and filler data are removed; in-band
 // parameter sets stay and update the track's codec.
 func (d *demuxer) videoAU(t *esTrack, data []byte, h pesHeader, now time.Time) {
-	var au h264.AnnexB
-	if err := au.Unmarshal(data); err != nil {
+	au, err := splitAnnexB(data, nil)
+	if err != nil {
 		d.sink.tsError(tsErrES)
 		d.log.Debug("srt malformed video access unit dropped", "error", err)
 		d.dropPES(t)
