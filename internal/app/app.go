@@ -391,6 +391,5 @@ func (p pubControl) Stats(id string) (int64, []string, int) {
 	for _, t := range s.Tracks() {
 		codecs = append(codecs, t.Codec.Name())
 	}
-	// viewers are not counted yet (HLS is stateless per request)
-	return int64(p.a.metrics.Bitrate(id)), codecs, 0
+	return int64(p.a.metrics.Bitrate(id)), codecs, p.a.hls.Viewers(id)
 }

@@ -70,6 +70,8 @@ type entry struct {
 	rend   *hls.Rendition
 	tracks []stream.Track
 	timer  *time.Timer
+	// viewers counts distinct recent playlist clients
+	viewers viewers
 	// touched only by the sink goroutine
 	writeErrs int
 }
@@ -278,6 +280,9 @@ func (s *Server) ServeStream(w http.ResponseWriter, r *http.Request, id, rest st
 			s.cfg.Metrics.HLSRequest(kindOf(rest), http.StatusNotFound)
 		}
 		return
+	}
+	if strings.HasSuffix(rest, ".m3u8") {
+		e.viewers.touch(r, time.Now())
 	}
 	r2 := r.Clone(r.Context())
 	r2.URL.Path = rest
