@@ -42,23 +42,19 @@ func (a *App) routes() http.Handler {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
+		rest := r.PathValue("rest")
+		if rest == "publish" {
+			// the publisher's page: the stream key it asks for is the
+			// credential, so playback rules do not apply
+			a.servePage(w, r, r.PathValue("id"), publish)
+			return
+		}
 		id, ok := a.authorizePlayback(w, r, r.PathValue("id"))
 		if !ok {
 			return
 		}
-		rest := r.PathValue("rest")
-		if rest == "" || rest == "publish" {
-			if _, err := a.dir.ByID(r.Context(), id); err != nil {
-				http.NotFound(w, r)
-				return
-			}
-			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			w.Header().Set("Cache-Control", "no-cache")
-			if rest == "" {
-				_, _ = w.Write(page)
-			} else {
-				_, _ = w.Write(publish)
-			}
+		if rest == "" {
+			a.servePage(w, r, id, page)
 			return
 		}
 		a.hls.ServeStream(w, r, id, rest)
@@ -75,6 +71,18 @@ func (a *App) routes() http.Handler {
 		_, _ = w.Write([]byte("MpegFlow\n\nplayback: /live/ID/index.m3u8\nplayer:   /live/ID/\nhealth:   /healthz /readyz\n"))
 	})
 	return mux
+}
+
+// servePage writes one of the embedded HTML pages of live input id, or 404
+// when there is no such input.
+func (a *App) servePage(w http.ResponseWriter, r *http.Request, id string, page []byte) {
+	if _, err := a.dir.ByID(r.Context(), id); err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	_, _ = w.Write(page)
 }
 
 // cors answers preflights and sets Access-Control-Allow-Origin as configured
