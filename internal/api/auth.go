@@ -100,6 +100,13 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 		return &Error{Status: http.StatusUnauthorized, Code: code, Message: msg}
 	}
 	h := r.Header.Get("Authorization")
+	if h == "" && isWebSocketUpgrade(r) {
+		// Browsers cannot set headers on a WebSocket: /v1/events also takes
+		// the token as ?access_token= (RFC 6750 §2.3), on upgrades only.
+		if t := r.URL.Query().Get("access_token"); t != "" {
+			h = "Bearer " + t
+		}
+	}
 	scheme, tok, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		if h == "" {
@@ -185,4 +192,10 @@ func quote(s string) string {
 		}
 		return r
 	}, s) + `"`
+}
+
+// isWebSocketUpgrade reports whether r asks to switch to WebSocket
+// (RFC 6455 §4.1).
+func isWebSocketUpgrade(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 }

@@ -68,6 +68,23 @@ func TestEventsWebSocket(t *testing.T) {
 	})
 }
 
+func TestEventsWebSocketAccessTokenQuery(t *testing.T) {
+	e := newEnv(t, openSQLite(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	base := "ws" + strings.TrimPrefix(e.hs.URL, "http") + "/v1/events"
+	c, _, err := websocket.Dial(ctx, base+"?access_token="+e.admin, nil)
+	if err != nil {
+		t.Fatalf("browser-style dial with ?access_token=: %v", err)
+	}
+	_ = c.CloseNow()
+	if _, _, err := websocket.Dial(ctx, base+"?access_token=mf_wrongwrongwrongwrong", nil); err == nil {
+		t.Fatal("a wrong access_token was accepted")
+	}
+	// not on plain requests: a token in a URL is for WebSockets only
+	e.do("GET", "/v1/live_inputs?access_token="+e.admin, "", nil).want(t, 401, CodeUnauthorized)
+}
+
 func TestEventsWebSocketRefusals(t *testing.T) {
 	e := newEnv(t, openSQLite(t))
 	tok := e.token(ScopeTokensRead)

@@ -149,7 +149,8 @@ func openAPIOperations() map[string]operation {
 		"GET /v1/events": {id: "streamEvents", summary: "WebSocket (RFC 6455): one JSON Event per text message. A client too slow to keep up is closed with 1008.", scope: ScopeEventsRead,
 			params: []obj{
 				param("type", "query", "Event types to keep; repeated or comma-separated.", obj{"type": "string"}, false),
-				param("live_input_id", "query", "Keep events of this live input.", obj{"type": "string"}, false)},
+				param("live_input_id", "query", "Keep events of this live input.", obj{"type": "string"}, false),
+				param("access_token", "query", "The API token, for browsers (they cannot set headers on a WebSocket); accepted on WebSocket upgrades only.", obj{"type": "string"}, false)},
 			ok: 101, errs: []int{400}},
 	}
 }
