@@ -274,7 +274,8 @@ func (d *storeDirectory) ByStreamKey(ctx context.Context, key string) (auth.Live
 	if !li.Enabled {
 		return auth.LiveInput{}, ErrLiveInputDisabled
 	}
-	return auth.LiveInput{ID: li.ID, Name: li.Name, SRTPassphrase: li.SRTPassphrase}, nil
+	return auth.LiveInput{ID: li.ID, Name: li.Name, SRTPassphrase: li.SRTPassphrase,
+		ReconnectWindow: time.Duration(li.ReconnectWindowSeconds) * time.Second}, nil
 }
 
 // ByID implements auth.Directory.
@@ -286,7 +287,8 @@ func (d *storeDirectory) ByID(ctx context.Context, id string) (auth.LiveInput, e
 	if err != nil {
 		return auth.LiveInput{}, fmt.Errorf("resolve live input: %w", err)
 	}
-	return auth.LiveInput{ID: li.ID, Name: li.Name, SRTPassphrase: li.SRTPassphrase}, nil
+	return auth.LiveInput{ID: li.ID, Name: li.Name, SRTPassphrase: li.SRTPassphrase,
+		ReconnectWindow: time.Duration(li.ReconnectWindowSeconds) * time.Second}, nil
 }
 
 // publisherControl is what the hub side supplies for the API's actions on

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // ErrUnknownKey means no live input has the presented stream key.
@@ -23,6 +24,9 @@ type LiveInput struct {
 	// SRTPassphrase, when set, is required from SRT publishers of this
 	// input (10-79 characters; the SRT handshake's encryption key).
 	SRTPassphrase string
+	// ReconnectWindow, when > 0, replaces the daemon's reconnect window for
+	// this input's streams.
+	ReconnectWindow time.Duration
 }
 
 // Directory resolves live inputs by stream key (ingest) and by id (playback).

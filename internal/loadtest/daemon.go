@@ -22,6 +22,9 @@ import (
 type Input struct {
 	ID  string
 	Key string
+	// Token, when set, is a playback token readers add as ?token=
+	// (live inputs with require_signed_urls).
+	Token string
 }
 
 // DaemonConfig says how to start the daemon under test.
@@ -34,7 +37,10 @@ type DaemonConfig struct {
 	ReconnectWindow time.Duration
 	LogLevel        string // default "warn"
 	ReadyTimeout    time.Duration
-	Log             *slog.Logger
+	// AdminToken, when set, is written as api.admin_token (16 characters
+	// or more) so that the control API can be used.
+	AdminToken string
+	Log        *slog.Logger
 }
 
 // Daemon is a running `mpegflow serve` on free loopback ports.
@@ -98,6 +104,9 @@ func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 		}
 	}
 	fmt.Fprintf(&y, "log:\n  level: %q\n", cfg.LogLevel)
+	if cfg.AdminToken != "" {
+		fmt.Fprintf(&y, "api:\n  admin_token: %q\n", cfg.AdminToken)
+	}
 	y.WriteString("live_inputs:\n")
 	for i := 1; i <= cfg.Inputs; i++ {
 		in := Input{ID: fmt.Sprintf("load%d", i), Key: randomKey()}

@@ -45,6 +45,11 @@ type Config struct {
 	ReconnectWindow time.Duration
 	KeepDir         bool // keep the daemon's temp dir (config, log, data)
 
+	// Signed (DaemonPath only) has the load use live inputs created over
+	// the control API with require_signed_urls, one per publisher, and
+	// readers play them with a minted ?token=.
+	Signed bool
+
 	// TracePath, when set, receives one CSV line per part measured.
 	TracePath string
 
@@ -56,6 +61,7 @@ type Config struct {
 // Report is the outcome of a run; it marshals to the final JSON line.
 type Report struct {
 	Protocol      string   `json:"protocol"`
+	Signed        bool     `json:"signed,omitempty"`
 	Publishers    int      `json:"publishers"`
 	Readers       int      `json:"readers"`
 	DurationS     float64  `json:"duration_s"`
@@ -106,6 +112,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Protocol == "" {
 		cfg.Protocol = "rtmp"
 	}
+	if cfg.Signed && cfg.DaemonPath == "" {
+		return nil, fmt.Errorf("%w: signed needs a daemon started by the load tool (-daemon)", ErrSetup)
+	}
 	switch cfg.Protocol {
 	case "rtmp", "srt", "whip":
 	default:
@@ -126,7 +135,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 
-	rep := &Report{Protocol: cfg.Protocol, Publishers: cfg.Publishers, Readers: cfg.Readers, BFrames: cfg.Media.BFrames}
+	rep := &Report{Protocol: cfg.Protocol, Signed: cfg.Signed, Publishers: cfg.Publishers, Readers: cfg.Readers, BFrames: cfg.Media.BFrames}
 	var daemon *Daemon
 	if cfg.DaemonPath != "" {
 		dir, err := os.MkdirTemp("", "mpegflow-load-")
@@ -138,10 +147,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		} else {
 			defer os.RemoveAll(dir)
 		}
+		admin := ""
+		if cfg.Signed {
+			admin = "adm_" + randomKey()
+		}
 		daemon, err = StartDaemon(ctx, DaemonConfig{
 			Path: cfg.DaemonPath, Dir: dir, Inputs: max(cfg.Publishers, 1),
 			SegmentDuration: cfg.SegmentDuration, PartDuration: cfg.PartDuration,
-			ReconnectWindow: cfg.ReconnectWindow, Log: log,
+			ReconnectWindow: cfg.ReconnectWindow, AdminToken: admin, Log: log,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrSetup, err)
@@ -152,6 +165,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			}
 		}()
 		cfg.HTTPURL, cfg.RTMPURL, cfg.SRTAddr, cfg.Inputs, cfg.PID = daemon.HTTPURL, daemon.RTMPURL, daemon.SRTAddr, daemon.Inputs, daemon.PID()
+		if cfg.Signed {
+			if cfg.Protocol != "rtmp" {
+				return nil, fmt.Errorf("%w: signed: only rtmp publishers", ErrSetup)
+			}
+			ins, err := CreateSignedInputs(ctx, &http.Client{}, daemon.HTTPURL, admin, max(cfg.Publishers, 1), cfg.Warmup+cfg.Duration+time.Hour)
+			if err != nil {
+				return nil, fmt.Errorf("%w: signed inputs: %w", ErrSetup, err)
+			}
+			cfg.Inputs = ins
+			log.Info("signed live inputs created over the API", "inputs", len(ins))
+		}
 	}
 	if cfg.HTTPURL == "" {
 		return nil, fmt.Errorf("%w: need -daemon, or -http (and -rtmp or -srt with publishers)", ErrSetup)
@@ -242,7 +266,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for j := range cfg.Readers {
 		s := streams[j%len(streams)]
 		r := &Reader{
-			Client: client, URL: base + "/live/" + url.PathEscape(s.ID) + "/index.m3u8",
+			Client: client, URL: playbackURL(base, s),
 			Timeout: cfg.RequestTimeout, Stats: stats, Log: log.With("reader", j, "live_input", s.ID),
 			ID: j, Stream: s.ID,
 		}

@@ -41,6 +41,9 @@ type SessionInfo struct {
 	Protocol  string    // rtmp, rtmps, srt, whip
 	Remote    string    // host:port of the publisher
 	StartedAt time.Time // when the publisher attached
+	// ReconnectWindow, when > 0, replaces HubConfig.ReconnectWindow for the
+	// stream when this publisher leaves (a per-live-input setting).
+	ReconnectWindow time.Duration
 }
 
 // Hub owns the live streams, one per live input id, and enforces one
@@ -208,7 +211,11 @@ func (h *Hub) detach(p *Publisher, now bool) {
 	}
 	gen := e.gen
 	h.wg.Add(1)
-	e.timer = time.AfterFunc(h.cfg.ReconnectWindow, func() {
+	window := h.cfg.ReconnectWindow
+	if p.info.ReconnectWindow > 0 {
+		window = p.info.ReconnectWindow
+	}
+	e.timer = time.AfterFunc(window, func() {
 		defer h.wg.Done()
 		h.mu.Lock()
 		if h.entries[e.s.id] != e || e.pub != nil || e.gen != gen {

@@ -238,3 +238,16 @@ func TestHubSessionKickEnd(t *testing.T) {
 		t.Fatalf("connects=%d disconnects=%d, want 2 and 2", connects.Load(), disconnects.Load())
 	}
 }
+
+func TestHubPerPublisherReconnectWindow(t *testing.T) {
+	h := NewHub(HubConfig{ReconnectWindow: time.Hour})
+	defer h.Close()
+	p, _ := h.PublishSession("a", avTracks, false, SessionInfo{ReconnectWindow: 50 * time.Millisecond})
+	s := p.Stream()
+	p.Close()
+	select {
+	case <-s.Ended():
+	case <-time.After(2 * time.Second):
+		t.Fatal("the live input's own 50 ms window was not used (the hub's is an hour)")
+	}
+}

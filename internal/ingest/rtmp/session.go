@@ -335,7 +335,7 @@ func (s *session) publish() error {
 	}
 	cfg := &s.c.s.cfg
 	pub, err := cfg.Hub.PublishSession(s.live.ID, tracks, cfg.Takeover,
-		stream.SessionInfo{Protocol: s.c.s.protocol, Remote: s.c.remote})
+		stream.SessionInfo{Protocol: s.c.s.protocol, Remote: s.c.remote, ReconnectWindow: s.live.ReconnectWindow})
 	if err != nil {
 		reason := reasonUnavailable
 		code := message.NetStreamOnStatusCodePublishFailed

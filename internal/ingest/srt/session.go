@@ -359,7 +359,7 @@ func (se *session) publish() error {
 		names = append(names, c.Name())
 	}
 	pub, err := cfg.Hub.PublishSession(se.live.ID, tracks, cfg.Takeover,
-		stream.SessionInfo{Protocol: ProtocolSRT, Remote: se.remote})
+		stream.SessionInfo{Protocol: ProtocolSRT, Remote: se.remote, ReconnectWindow: se.live.ReconnectWindow})
 	if err != nil {
 		reason := reasonUnavailable
 		if errors.Is(err, stream.ErrBusy) {

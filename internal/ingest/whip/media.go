@@ -291,7 +291,7 @@ func (ss *session) publish() bool {
 		tracks = append(tracks, stream.Track{Codec: c})
 	}
 	pub, err := ss.srv.cfg.Hub.PublishSession(ss.live.ID, tracks, ss.srv.cfg.Takeover,
-		stream.SessionInfo{Protocol: Protocol, Remote: ss.remote, StartedAt: time.Now()})
+		stream.SessionInfo{Protocol: Protocol, Remote: ss.remote, StartedAt: time.Now(), ReconnectWindow: ss.live.ReconnectWindow})
 	if err != nil {
 		reason := "protocol_error"
 		if errors.Is(err, stream.ErrBusy) {

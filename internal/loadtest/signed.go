@@ -1,0 +1,102 @@
+package loadtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// CreateSignedInputs creates n live inputs with require_signed_urls over
+// the control API of the daemon at httpURL (POST /v1/live_inputs with the
+// admin token) and mints a playback token for each (POST
+// /v1/live_inputs/ID/token, ttl_seconds). The inputs it returns carry
+// their id, RTMP stream key and token.
+func CreateSignedInputs(ctx context.Context, client *http.Client, httpURL, adminToken string, n int, ttl time.Duration) ([]Input, error) {
+	base := strings.TrimSuffix(httpURL, "/")
+	ttlS := int64(ttl / time.Second)
+	if ttlS < 1 {
+		ttlS = 3600
+	}
+	ins := make([]Input, 0, n)
+	for i := 1; i <= n; i++ {
+		var li struct {
+			Data struct {
+				ID   string `json:"id"`
+				RTMP *struct {
+					StreamKey string `json:"stream_key"`
+				} `json:"rtmp"`
+				RequireSignedURLs bool `json:"require_signed_urls"`
+			} `json:"data"`
+		}
+		body := map[string]any{"name": fmt.Sprintf("load signed %d", i), "require_signed_urls": true}
+		if err := apiJSON(ctx, client, base, adminToken, http.MethodPost, "/v1/live_inputs", body, http.StatusCreated, &li); err != nil {
+			return nil, err
+		}
+		if li.Data.ID == "" || li.Data.RTMP == nil || li.Data.RTMP.StreamKey == "" || !li.Data.RequireSignedURLs {
+			return nil, fmt.Errorf("POST /v1/live_inputs: no id, stream key or require_signed_urls in the answer")
+		}
+		var tok struct {
+			Data struct {
+				Token string `json:"token"`
+			} `json:"data"`
+		}
+		path := "/v1/live_inputs/" + url.PathEscape(li.Data.ID) + "/token"
+		if err := apiJSON(ctx, client, base, adminToken, http.MethodPost, path, map[string]any{"ttl_seconds": ttlS}, http.StatusOK, &tok); err != nil {
+			return nil, err
+		}
+		if tok.Data.Token == "" {
+			return nil, fmt.Errorf("POST %s: no token in the answer", path)
+		}
+		ins = append(ins, Input{ID: li.Data.ID, Key: li.Data.RTMP.StreamKey, Token: tok.Data.Token})
+	}
+	return ins, nil
+}
+
+// apiJSON does one control API call and decodes the answer into out.
+func apiJSON(ctx context.Context, client *http.Client, base, token, method, path string, body any, want int, out any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, base+path, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	rb, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: HTTP %d, want %d: %s", method, path, resp.StatusCode, want, tail(rb, 300))
+	}
+	if err := json.Unmarshal(rb, out); err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+// playbackURL is the multivariant playlist URL a reader of in starts from:
+// with ?token= when the input has one (the daemon carries the query onto
+// every URI its playlists list).
+func playbackURL(base string, in Input) string {
+	u := strings.TrimSuffix(base, "/") + "/live/" + url.PathEscape(in.ID) + "/index.m3u8"
+	if in.Token != "" {
+		u += "?token=" + url.QueryEscape(in.Token)
+	}
+	return u
+}
