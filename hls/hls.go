@@ -42,6 +42,35 @@
 // since the target may never change (§4.4.3.1). Memory does not depend on it
 // when segments are spilled (below).
 //
+// # Holes
+//
+// Video may miss frames while its timestamps continue: an encoder drops
+// frames, a transcoder dies and is restarted on the same timeline (0.5-2 s
+// later). A part that is not the last of its segment must last at least 85 %
+// of PART-TARGET (§4.4.4.9), so a hole never closes a part early:
+//
+//   - a short hole (a publisher hiccup: up to 2 PART-TARGETs less a frame
+//     and what the part in progress holds; 150 ms always fits with the
+//     default part duration) is absorbed in the segment: the frame before
+//     it lasts until the next one or, when that would overfill the part,
+//     until the part is full, and the rest of the hole opens the next part
+//     (its DURATION counts the hole, its media starts at the next frame).
+//     Segments are cut as without the hole, and EXTINF and
+//     EXT-X-PROGRAM-DATE-TIME stay continuous;
+//   - a longer hole closes the part and the segment after the frame before
+//     it (the segment's last part may be short), and the next segment starts
+//     on the first keyframe after the hole behind EXT-X-DISCONTINUITY; frames
+//     before that keyframe are dropped (a restarted encoder usually starts
+//     on one, but nothing relies on it). Its date is that of its keyframe,
+//     so the rendition keeps the wall clock of the others.
+//
+// The missing time is not listed as EXT-X-GAP segments or GAP=YES parts
+// (§4.4.4.7, §4.4.4.9): hls.js plays across a discontinuity (it remaps the
+// new timeline to the playlist's and aligns renditions by
+// EXT-X-PROGRAM-DATE-TIME) better than across gap parts, and the
+// discontinuity sequence of the rendition then differs from the others',
+// which players that switch by date handle.
+//
 // # Muxed renditions
 //
 // In a rendition with video and audio (one fMP4 with two tracks) the video

@@ -88,7 +88,7 @@ func (r *Rendition) closePartLocked(end time.Duration) {
 	independent := true
 	if r.vIdx >= 0 {
 		v := &r.frag[r.vIdx]
-		tracks[n] = fragTrack{id: v.id, video: true, baseTime: uint64(toTicks(r.partStart, videoTimescale)), samples: v.samples, data: v.data[:r.vPartBytes]}
+		tracks[n] = fragTrack{id: v.id, video: true, baseTime: uint64(toTicks(r.partBase, videoTimescale)), samples: v.samples, data: v.data[:r.vPartBytes]}
 		n++
 		independent = len(v.samples) > 0 && v.samples[0].sync
 	}
@@ -147,6 +147,7 @@ func (r *Rendition) closeSegmentLocked() {
 	}
 	m := r.m
 	r.cur = nil
+	r.leadValid = false
 	if len(s.parts) == 0 {
 		// never listed: forget it
 		r.segments = r.segments[:len(r.segments)-1]

@@ -78,47 +78,98 @@ func (r *Rendition) writeVideoLocked(u *VideoUnit) {
 			m.decidePartTargetLocked(dur)
 		}
 		t := m.partTarget
-		gap := false
-		if dur > t || (r.lastFrameDur > 0 && dur > 3*r.lastFrameDur && dur > 100*time.Millisecond) {
-			// a stall: the frame keeps the usual duration and the next part
-			// starts after the gap
-			gap = true
-			dur = r.nominalFrameDur()
+		nom := r.nominalFrameDur()
+		// where the part the pending frame goes into starts
+		from := r.pv.dts
+		if r.partOpen {
+			from = r.partStart
+		} else if r.leadValid {
+			from = r.leadFrom
 		}
-		overCap := r.cur != nil && r.segDurAt(r.pv.dts)+dur > m.targetDuration
-		if r.partOpen && r.pv.dts+dur-r.partStart > t {
+		held := r.pv.dts - from
+		// A hole in the media (frames missing, timestamps continuing: an
+		// encoder dropping frames, a transcoder restarted on the same
+		// timeline) is absorbed when it is short: the frame before it
+		// lasts until the next one, or, when that would overfill the part,
+		// fills the part to PART-TARGET and the rest of the hole opens the
+		// next part (a lead, see appendPendingVideoLocked). A hole that
+		// does not fit in that closes the part and the segment after the
+		// frame before it; the next segment starts on the first keyframe
+		// after the hole (see the package doc, Holes).
+		appendDur, fill := dur, false
+		hole := false
+		switch {
+		case held+dur <= t:
+		case r.partOpen && held >= t*9/10 && dur <= t:
+			r.closePartLocked(r.pv.dts)
+		case held+dur-t <= t-nom:
+			appendDur, fill = t-held, true
+		default:
+			hole = true
+			appendDur = nom
+		}
+		overCap := r.cur != nil && r.segDurAt(r.pv.dts)+appendDur > m.targetDuration
+		if hole && !overCap && r.partOpen && r.pv.dts+appendDur-r.partStart > t {
 			r.closePartLocked(r.pv.dts)
 		}
-		if overCap {
-			// the GOP runs past the target duration: close the segment here,
-			// drop frames until the next keyframe
-			r.closePartLocked(r.pv.dts)
+		if overCap || hole {
+			if overCap {
+				// the GOP runs past the target duration: close the
+				// segment here, drop frames until the next keyframe
+				r.closePartLocked(r.pv.dts)
+				r.frag[r.vIdx].data = r.frag[r.vIdx].data[:r.vPartBytes]
+			} else {
+				r.appendPendingVideoLocked(appendDur)
+				r.closePartLocked(r.pv.dts + appendDur)
+			}
 			r.closeSegmentLocked()
-			r.frag[r.vIdx].data = r.frag[r.vIdx].data[:r.vPartBytes]
 			r.pv.valid = false
 			r.waitKey = true
 			r.aLive = false
-			if !u.Key {
+			if hole || !u.Key {
 				r.nextDisc = true
+			}
+			if !u.Key {
 				return
 			}
 		} else {
-			r.appendPendingVideoLocked(dur)
-			if gap {
-				r.closePartLocked(r.pv.dts + dur)
-			} else {
+			r.appendPendingVideoLocked(appendDur)
+			if fill {
+				r.closePartLocked(r.pv.dts + appendDur)
+				r.leadFrom, r.leadValid = r.pv.dts+appendDur, true
+			}
+			// The frame duration follows shorter frames at once, longer
+			// ones when two in a row agree (a lower frame rate), not a
+			// frame stretched over a hole, which would close the next
+			// parts early.
+			switch {
+			case dur > t:
+			case r.lastFrameDur == 0 || dur <= r.lastFrameDur*5/4:
 				r.lastFrameDur = dur
+			case r.longFrameDur > 0 && abs64(int64(dur-r.longFrameDur)) <= int64(dur/10):
+				r.lastFrameDur = dur
+			}
+			r.longFrameDur = 0
+			if dur > r.lastFrameDur*5/4 {
+				r.longFrameDur = dur
 			}
 		}
 	}
 
 	// half a frame of tolerance: a 2 s GOP of 1/30 s frames sums to 1.99999998 s
 	if u.Key && (r.cur == nil || r.waitKey || r.segDurAt(dts)+r.lastFrameDur/2 >= m.cfg.SegmentDuration) {
+		start := dts
+		if r.leadValid && r.leadFrom < dts {
+			start = r.leadFrom // the segment starts with the rest of a hole
+		}
 		if r.cur != nil {
 			r.closePartLocked(dts)
 			r.closeSegmentLocked()
 		}
-		r.startSegmentLocked(dts, r.clock.at(dts, u.Wall))
+		r.startSegmentLocked(start, r.clock.at(start, u.Wall))
+		if start < dts {
+			r.leadFrom, r.leadValid = start, true
+		}
 		r.waitKey = false
 	} else if t := m.partTarget; t > 0 && r.partOpen && dts-r.partStart+r.lastFrameDur > t {
 		r.closePartLocked(dts)
@@ -200,6 +251,8 @@ func (r *Rendition) segDurAt(t time.Duration) time.Duration {
 	d := r.cur.closedDur
 	if r.partOpen {
 		d += t - r.partStart
+	} else if r.leadValid {
+		d += t - r.leadFrom
 	}
 	return d
 }
@@ -209,6 +262,13 @@ func (r *Rendition) appendPendingVideoLocked(dur time.Duration) {
 	if !r.partOpen {
 		r.partOpen = true
 		r.partStart = r.pv.dts
+		if r.leadValid && r.leadFrom < r.pv.dts {
+			// the rest of a hole: the part's duration counts it, its
+			// media (tfdt) starts at the frame
+			r.partStart = r.leadFrom
+		}
+		r.leadValid = false
+		r.partBase = r.pv.dts
 	}
 	dt := toTicks(r.pv.dts, videoTimescale)
 	ft.samples = append(ft.samples, sampleMeta{

@@ -58,11 +58,15 @@ type Rendition struct {
 	waitKey      bool
 	nextDisc     bool
 	pv           pendingVideo
-	partStart    time.Duration
+	partStart    time.Duration // start of the part in progress (its DURATION counts from here)
+	partBase     time.Duration // decode time of its first video sample (tfdt): after partStart by a lead
+	leadFrom     time.Duration // with leadValid: the next part starts here, before its first frame (a hole's rest)
+	leadValid    bool
 	partOpen     bool // the current part has samples
 	vPartBytes   int  // bytes of frag[vIdx].data in the current part
 	lastFrameDur time.Duration
-	aNext        int64 // next audio sample time, audio ticks
+	longFrameDur time.Duration // the last frame's duration when longer than lastFrameDur
+	aNext        int64         // next audio sample time, audio ticks
 	aSynced      bool
 	aLive        bool  // muxed: queued audio continues the audio of the segments (queueMuxedAudioLocked)
 	aBase        int64 // ticks of the first queued audio sample
