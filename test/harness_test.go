@@ -164,6 +164,19 @@ type daemonConfig struct {
 	OnDuplicate     string // default "reject"
 	// HTTPByEnv passes http.address as MPEGFLOW_HTTP_ADDRESS instead of in the file.
 	HTTPByEnv bool
+	// TrustedProxies is http.trusted_proxies (CIDRs whose X-Forwarded-For
+	// and Forwarded are believed).
+	TrustedProxies []string
+	// GeoIPDatabase is geoip.database (a MaxMind .mmdb path).
+	GeoIPDatabase string
+	// AdmissionPlayURL, AdmissionPublishURL and AdmissionOnError (allow |
+	// deny) are admission.play_url, .publish_url and .on_error.
+	AdmissionPlayURL, AdmissionPublishURL, AdmissionOnError string
+	// ExtraYAML is appended to the generated file as is: top-level
+	// sections the harness does not write (api, webhooks...); not http,
+	// rtmp, metrics, srt, webrtc, data_dir, hls, log, live_inputs, geoip
+	// or admission, which the fields above cover.
+	ExtraYAML string
 }
 
 // daemon is a running mpegflow serve.
@@ -200,8 +213,17 @@ func q(s string) string { return fmt.Sprintf("%q", s) }
 
 func (c daemonConfig) yaml(httpAddr, rtmpAddr, metricsAddr, srtAddr, webrtcAddr, dataDir string) string {
 	var b strings.Builder
-	if !c.HTTPByEnv {
-		fmt.Fprintf(&b, "http:\n  address: %s\n", q(httpAddr))
+	if !c.HTTPByEnv || len(c.TrustedProxies) > 0 {
+		b.WriteString("http:\n")
+		if !c.HTTPByEnv {
+			fmt.Fprintf(&b, "  address: %s\n", q(httpAddr))
+		}
+		if len(c.TrustedProxies) > 0 {
+			b.WriteString("  trusted_proxies:\n")
+			for _, p := range c.TrustedProxies {
+				fmt.Fprintf(&b, "    - %s\n", q(p))
+			}
+		}
 	}
 	fmt.Fprintf(&b, "rtmp:\n  address: %s\n  reconnect_window: %s\n  on_duplicate: %s\n", q(rtmpAddr), q(c.ReconnectWindow), q(c.OnDuplicate))
 	fmt.Fprintf(&b, "metrics:\n  address: %s\n", q(metricsAddr))
@@ -216,6 +238,20 @@ func (c daemonConfig) yaml(httpAddr, rtmpAddr, metricsAddr, srtAddr, webrtcAddr,
 		if in.SRTPassphrase != "" {
 			fmt.Fprintf(&b, "    srt_passphrase: %s\n", q(in.SRTPassphrase))
 		}
+	}
+	if c.GeoIPDatabase != "" {
+		fmt.Fprintf(&b, "geoip:\n  database: %s\n", q(c.GeoIPDatabase))
+	}
+	if c.AdmissionPlayURL != "" || c.AdmissionPublishURL != "" || c.AdmissionOnError != "" {
+		b.WriteString("admission:\n")
+		for _, kv := range [][2]string{{"play_url", c.AdmissionPlayURL}, {"publish_url", c.AdmissionPublishURL}, {"on_error", c.AdmissionOnError}} {
+			if kv[1] != "" {
+				fmt.Fprintf(&b, "  %s: %s\n", kv[0], q(kv[1]))
+			}
+		}
+	}
+	if c.ExtraYAML != "" {
+		b.WriteString(strings.TrimSuffix(c.ExtraYAML, "\n") + "\n")
 	}
 	return b.String()
 }

@@ -6,9 +6,12 @@
 // LL-HLS readers that follow blocking playlist reloads and fetch every part,
 // measuring part availability latency, errors and, when it starts the
 // daemon itself (or is given its -pid), the server's CPU and peak RSS.
+// -signed plays live inputs that require signed URLs: created over the
+// control API, each read with a minted ?token=.
 //
 //	mpegflow-load -daemon ./mpegflow -publishers 2 -readers 10 -duration 30s
 //	mpegflow-load -daemon ./mpegflow -protocol srt -publishers 20 -readers 20 -duration 30s
+//	mpegflow-load -daemon ./mpegflow -signed -publishers 2 -readers 500 -duration 30s
 //	mpegflow-load -daemon ./mpegflow -protocol whip -publishers 5 -readers 20 -duration 30s
 //	mpegflow-load -http http://127.0.0.1:8080 -rtmp rtmp://127.0.0.1:1935/live -keys demo:KEY -readers 20
 //	mpegflow-load -http http://127.0.0.1:8080 -protocol srt -srt 127.0.0.1:8890 -keys demo:KEY -publishers 1
@@ -43,6 +46,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var (
 		cfg     loadtest.Config
 		keys    string
+		tokenIn string
 		verbose bool
 	)
 	fs.IntVar(&cfg.Publishers, "publishers", 1, "publishers (one live input each)")
@@ -63,6 +67,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.SegmentDuration, "segment-duration", 2*time.Second, "hls.segment_duration for -daemon")
 	fs.DurationVar(&cfg.PartDuration, "part-duration", 200*time.Millisecond, "hls.part_duration for -daemon")
 	fs.DurationVar(&cfg.ReconnectWindow, "reconnect-window", 2*time.Second, "rtmp.reconnect_window for -daemon")
+	fs.BoolVar(&cfg.Signed, "signed", false, "with -daemon and -protocol rtmp: create the live inputs over the control API with require_signed_urls and have readers play with a minted ?token=")
+	fs.StringVar(&tokenIn, "token-in", "query", "with -signed: where readers put the token, query (?token=) or path (/live/TOKEN/index.m3u8)")
 	fs.BoolVar(&cfg.KeepDir, "keep", false, "keep the -daemon temp dir (config, log, data)")
 	fs.StringVar(&cfg.TracePath, "trace", "", "write one CSV line per measured part to this file")
 	fs.BoolVar(&verbose, "v", false, "debug logging")
@@ -91,6 +97,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "rtmp", "srt", "whip":
 	default:
 		fmt.Fprintf(stderr, "mpegflow-load: -protocol: want rtmp, srt or whip, got %q\n", cfg.Protocol)
+		return 2
+	}
+	if cfg.Signed && (cfg.DaemonPath == "" || cfg.Protocol != "rtmp") {
+		fmt.Fprintln(stderr, "mpegflow-load: -signed needs -daemon and -protocol rtmp")
+		return 2
+	}
+	switch tokenIn {
+	case "query":
+	case "path":
+		cfg.TokenInPath = true
+	default:
+		fmt.Fprintf(stderr, "mpegflow-load: -token-in: want query or path, got %q\n", tokenIn)
 		return 2
 	}
 	level := slog.LevelInfo

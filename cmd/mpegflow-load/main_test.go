@@ -14,6 +14,11 @@ func TestFlagErrors(t *testing.T) {
 		{"extra"},
 		{"-protocol", "rtsp"},
 		{"-daemon", "./mpegflow", "-srt", "127.0.0.1:8890"},
+		{"-signed"},
+		{"-signed", "-http", "http://x", "-keys", "a:b"},
+		{"-signed", "-daemon", "./mpegflow", "-protocol", "srt"},
+		{"-signed", "-daemon", "./mpegflow", "-protocol", "whip"},
+		{"-signed", "-daemon", "./mpegflow", "-token-in", "header"},
 	} {
 		var stderr strings.Builder
 		if code := run(args, io.Discard, &stderr); code != 2 {

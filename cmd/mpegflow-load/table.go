@@ -19,7 +19,14 @@ func printTable(w io.Writer, r *loadtest.Report) {
 		}
 		return fmt.Sprintf("%.1f %s", *v, unit)
 	}
-	fmt.Fprintf(tw, "load\t%d %s publishers (B-frames %d), %d readers, %.1f s measured\n", r.Publishers, r.Protocol, r.BFrames, r.Readers, r.DurationS)
+	signed := ""
+	if r.Signed {
+		signed = " with ?token= (require_signed_urls)"
+		if r.TokenIn == "path" {
+			signed = " with the token in the path (require_signed_urls)"
+		}
+	}
+	fmt.Fprintf(tw, "load\t%d %s publishers (B-frames %d), %d readers%s, %.1f s measured\n", r.Publishers, r.Protocol, r.BFrames, r.Readers, signed, r.DurationS)
 	fmt.Fprintf(tw, "server CPU\t%s\n", opt(r.CPUPctOneCore, "% of one core"))
 	fmt.Fprintf(tw, "server peak RSS\t%s\n", opt(r.PeakRSSMB, "MB"))
 	if r.TreeCPUPct != nil {

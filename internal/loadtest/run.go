@@ -49,6 +49,9 @@ type Config struct {
 	// the control API with require_signed_urls, one per publisher, and
 	// readers play them with a minted ?token=.
 	Signed bool
+	// TokenInPath has signed readers put the token in the path in place
+	// of the id (/live/TOKEN/index.m3u8) rather than as ?token=.
+	TokenInPath bool
 
 	// TracePath, when set, receives one CSV line per part measured.
 	TracePath string
@@ -62,6 +65,7 @@ type Config struct {
 type Report struct {
 	Protocol      string   `json:"protocol"`
 	Signed        bool     `json:"signed,omitempty"`
+	TokenIn       string   `json:"token_in,omitempty"` // query | path, when signed
 	Publishers    int      `json:"publishers"`
 	Readers       int      `json:"readers"`
 	DurationS     float64  `json:"duration_s"`
@@ -136,6 +140,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 
 	rep := &Report{Protocol: cfg.Protocol, Signed: cfg.Signed, Publishers: cfg.Publishers, Readers: cfg.Readers, BFrames: cfg.Media.BFrames}
+	if cfg.Signed {
+		rep.TokenIn = "query"
+		if cfg.TokenInPath {
+			rep.TokenIn = "path"
+		}
+	}
 	var daemon *Daemon
 	if cfg.DaemonPath != "" {
 		dir, err := os.MkdirTemp("", "mpegflow-load-")
@@ -266,7 +276,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for j := range cfg.Readers {
 		s := streams[j%len(streams)]
 		r := &Reader{
-			Client: client, URL: playbackURL(base, s),
+			Client: client, URL: playbackURL(base, s, cfg.TokenInPath),
 			Timeout: cfg.RequestTimeout, Stats: stats, Log: log.With("reader", j, "live_input", s.ID),
 			ID: j, Stream: s.ID,
 		}

@@ -92,9 +92,14 @@ func apiJSON(ctx context.Context, client *http.Client, base, token, method, path
 
 // playbackURL is the multivariant playlist URL a reader of in starts from:
 // with ?token= when the input has one (the daemon carries the query onto
-// every URI its playlists list).
-func playbackURL(base string, in Input) string {
-	u := strings.TrimSuffix(base, "/") + "/live/" + url.PathEscape(in.ID) + "/index.m3u8"
+// every URI its playlists list), or with the token in place of the id when
+// inPath (relative URIs then carry it).
+func playbackURL(base string, in Input, inPath bool) string {
+	base = strings.TrimSuffix(base, "/")
+	if in.Token != "" && inPath {
+		return base + "/live/" + url.PathEscape(in.Token) + "/index.m3u8"
+	}
+	u := base + "/live/" + url.PathEscape(in.ID) + "/index.m3u8"
 	if in.Token != "" {
 		u += "?token=" + url.QueryEscape(in.Token)
 	}

@@ -89,11 +89,16 @@ func TestCreateSignedInputs(t *testing.T) {
 }
 
 func TestPlaybackURL(t *testing.T) {
-	if got, want := playbackURL("http://h:1/", Input{ID: "load1"}), "http://h:1/live/load1/index.m3u8"; got != want {
-		t.Errorf("unsigned %q, want %q", got, want)
+	for _, inPath := range []bool{false, true} {
+		if got, want := playbackURL("http://h:1/", Input{ID: "load1"}, inPath), "http://h:1/live/load1/index.m3u8"; got != want {
+			t.Errorf("unsigned %q, want %q", got, want)
+		}
 	}
-	if got, want := playbackURL("http://h:1", Input{ID: "li_1", Token: "a.b+c"}), "http://h:1/live/li_1/index.m3u8?token=a.b%2Bc"; got != want {
+	if got, want := playbackURL("http://h:1", Input{ID: "li_1", Token: "a.b+c"}, false), "http://h:1/live/li_1/index.m3u8?token=a.b%2Bc"; got != want {
 		t.Errorf("signed %q, want %q", got, want)
+	}
+	if got, want := playbackURL("http://h:1", Input{ID: "li_1", Token: "a.b-c"}, true), "http://h:1/live/a.b-c/index.m3u8"; got != want {
+		t.Errorf("signed in the path %q, want %q", got, want)
 	}
 }
 
