@@ -5,7 +5,7 @@
 FROM node:20-bookworm-slim AS web
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund --loglevel=error
+RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error
 
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
@@ -27,8 +27,9 @@ WORKDIR /var/lib/mpegflow
 ENV MPEGFLOW_DATA_DIR=/var/lib/mpegflow/data \
     MPEGFLOW_METRICS_ADDRESS=:9464
 VOLUME ["/var/lib/mpegflow/data"]
-# 8080 HLS/player/API, 1935 RTMP, 9464 Prometheus metrics
-EXPOSE 8080 1935 9464
+# 8080 HLS/player/API/WHIP, 1935 RTMP, 8890/udp SRT, 8189/udp WebRTC (WHIP
+# ICE), 9464 Prometheus metrics
+EXPOSE 8080 1935 8890/udp 8189/udp 9464
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD ["mpegflow", "healthcheck", "--url", "http://127.0.0.1:8080/readyz"]
 ENTRYPOINT ["mpegflow"]
