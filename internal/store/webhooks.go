@@ -102,6 +102,14 @@ type Webhooks interface {
 	// UpdateDelivery stores State, Attempts, the Last* fields,
 	// NextAttemptAt and UpdatedAt; ErrNotFound.
 	UpdateDelivery(ctx context.Context, d *WebhookDelivery) error
+	// ExpediteDeliveries makes the pending deliveries of an endpoint that
+	// are scheduled after now, and whose last attempt found the endpoint
+	// unreachable (no response, 502, 503 or 504), due at now: called when
+	// an attempt succeeds after failures, so the retries of an outage do
+	// not wait for their backoff. NextAttemptAt is the only field changed;
+	// Due still returns only the head of each queue. It returns how many
+	// deliveries changed.
+	ExpediteDeliveries(ctx context.Context, endpointID string, now time.Time) (int64, error)
 	// OutboxStats returns the number of pending deliveries and the time of
 	// the oldest pending one's event (nil when none).
 	OutboxStats(ctx context.Context) (pending int64, oldest *time.Time, err error)

@@ -23,6 +23,10 @@ const (
 	statsEvery = 5 * time.Second
 	purgeEvery = time.Hour
 	dueBatch   = 256
+	// expediteEvery bounds how often one endpoint's retries are made due
+	// early (see expedite): a delivery its receiver answers with 503 every
+	// time while the others succeed is then retried at most this often.
+	expediteEvery = 30 * time.Second
 )
 
 // done reports a finished attempt to the dispatcher.
@@ -207,7 +211,70 @@ func (s *Service) deliver(ctx context.Context, d *store.WebhookDelivery) {
 	} else {
 		log.Info("webhook delivery failed", "outcome", outcome, "error", d.LastError)
 	}
+	s.expedite(wctx, ep, r.ok(), now)
 	s.health(wctx, ep, r.ok(), now)
+}
+
+// recoveryState is an endpoint's run of failures, for expedite.
+type recoveryState struct {
+	failures  int       // failed attempts since the last success
+	expedited time.Time // the last expedite
+}
+
+// expedite records the outcome of an attempt to ep. When an attempt
+// succeeds after failures (counted here, or ep.FailingSince set, which
+// survives a restart), the endpoint is back: its pending retries that
+// found it unreachable are made due now (store.ExpediteDeliveries) and the
+// dispatcher is woken, so the backlog of an outage does not wait for the
+// retry schedule (Due still sends only the head of each queue, so the
+// order per live input holds). An endpoint that stays down never succeeds
+// and keeps its schedule. At most one expedite per endpoint every
+// expediteEvery: failures then stay counted for the next success.
+func (s *Service) expedite(ctx context.Context, ep *store.WebhookEndpoint, ok bool, now time.Time) {
+	s.recMu.Lock()
+	st := s.recovery[ep.ID]
+	if !ok {
+		if st == nil {
+			st = &recoveryState{}
+			s.recovery[ep.ID] = st
+		}
+		st.failures++
+		s.recMu.Unlock()
+		return
+	}
+	if st == nil && ep.FailingSince == nil {
+		s.recMu.Unlock()
+		return // the common case: no failure since the last success
+	}
+	if st == nil {
+		st = &recoveryState{}
+		s.recovery[ep.ID] = st
+	}
+	if !st.expedited.IsZero() && now.Sub(st.expedited) < expediteEvery {
+		s.recMu.Unlock()
+		return
+	}
+	if st.failures == 0 && ep.FailingSince == nil {
+		delete(s.recovery, ep.ID) // nothing failed since the last expedite
+		s.recMu.Unlock()
+		return
+	}
+	st.failures, st.expedited = 0, now
+	s.recMu.Unlock()
+	n, err := s.st.ExpediteDeliveries(ctx, ep.ID, now)
+	if err != nil {
+		s.log.Warn("webhook: cannot expedite retries after a success", "webhook", ep.ID, "error", err)
+		s.recMu.Lock()
+		if st := s.recovery[ep.ID]; st != nil {
+			st.failures, st.expedited = st.failures+1, time.Time{} // the next success tries again
+		}
+		s.recMu.Unlock()
+		return
+	}
+	if n > 0 {
+		s.log.Info("webhook endpoint answering again: retries made due now", "webhook", ep.ID, "deliveries", n)
+		s.Changed()
+	}
 }
 
 // health tracks the endpoint's run of failures; an endpoint failing for

@@ -82,6 +82,11 @@ type Service struct {
 	wake      chan struct{}
 	persisted chan struct{} // closed when the persister has exited
 	closeOnce sync.Once
+
+	// recovery holds, per endpoint id, the failures since its last
+	// success (see expedite); guarded by recMu.
+	recMu    sync.Mutex
+	recovery map[string]*recoveryState
 }
 
 // New builds the Service and subscribes to the bus at once, so that no
@@ -133,6 +138,7 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{
 		cfg: cfg, st: cfg.Store, bus: cfg.Bus, log: cfg.Logger, now: cfg.Now, m: m,
 		wake: make(chan struct{}, 1), persisted: make(chan struct{}),
+		recovery: map[string]*recoveryState{},
 	}
 	tr := &http.Transport{
 		Proxy:                 nil, // never through an environment proxy: the target is checked

@@ -282,6 +282,18 @@ func (s webhooksRepo) UpdateDelivery(ctx context.Context, d *store.WebhookDelive
 	return nil
 }
 
+// ExpediteDeliveries makes the endpoint's pending retries after an
+// unreachable attempt due at now.
+func (s webhooksRepo) ExpediteDeliveries(ctx context.Context, endpointID string, now time.Time) (int64, error) {
+	tag, err := s.db.pool.Exec(ctx, `UPDATE webhook_deliveries SET next_attempt_at = $1
+		WHERE endpoint_id = $2 AND state = 'pending' AND next_attempt_at > $1
+		AND last_status IN (0, 502, 503, 504)`, utc(now), endpointID)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: expedite deliveries of %s: %w", endpointID, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // OutboxStats returns the pending count and the oldest pending event time.
 func (s webhooksRepo) OutboxStats(ctx context.Context) (int64, *time.Time, error) {
 	var (

@@ -297,6 +297,22 @@ func (s webhooksRepo) UpdateDelivery(ctx context.Context, d *store.WebhookDelive
 	return nil
 }
 
+// ExpediteDeliveries makes the endpoint's pending retries after an
+// unreachable attempt due at now.
+func (s webhooksRepo) ExpediteDeliveries(ctx context.Context, endpointID string, now time.Time) (int64, error) {
+	res, err := s.db.w.ExecContext(ctx, `UPDATE webhook_deliveries SET next_attempt_at = ?
+		WHERE endpoint_id = ? AND state = 'pending' AND next_attempt_at > ?
+		AND last_status IN (0, 502, 503, 504)`, micros(now), endpointID, micros(now))
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: expedite deliveries of %s: %w", endpointID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: expedite deliveries of %s: %w", endpointID, err)
+	}
+	return n, nil
+}
+
 // OutboxStats returns the pending count and the oldest pending event time.
 func (s webhooksRepo) OutboxStats(ctx context.Context) (int64, *time.Time, error) {
 	var (

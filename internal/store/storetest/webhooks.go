@@ -17,6 +17,7 @@ func webhooksCases() []testCase {
 		{"endpoint_list", testEndpointList},
 		{"outbox_order_and_due", testOutboxDue},
 		{"outbox_disabled_endpoint", testOutboxDisabled},
+		{"outbox_expedite", testOutboxExpedite},
 		{"deliveries_list_update_purge", testDeliveriesLog},
 		{"delete_endpoint_cascades", testEndpointCascade},
 	}
@@ -193,6 +194,72 @@ func testOutboxDisabled(t *testing.T, s store.Store) {
 	enqueue(t, s, "evt_1", "", baseTime(), "whk_a")
 	if got := dueIDs(t, s, baseTime()); len(got) != 0 {
 		t.Fatalf("due on a disabled endpoint: %v", got)
+	}
+}
+
+func testOutboxExpedite(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustEndpoint(t, s, newEndpoint("whk_a"))
+	mustEndpoint(t, s, newEndpoint("whk_b"))
+	t0 := baseTime()
+	now := t0.Add(time.Minute)
+	later := t0.Add(time.Hour)
+	retry := func(d *store.WebhookDelivery, status int) {
+		t.Helper()
+		d.Attempts, d.LastStatus, d.NextAttemptAt, d.UpdatedAt = 1, status, &later, t0
+		if status == 0 {
+			d.LastError = "connection refused"
+		}
+		if err := s.Webhooks().UpdateDelivery(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	unreachable := enqueue(t, s, "evt_1", "li_x", t0, "whk_a", "whk_b") // 503 on both endpoints
+	retry(unreachable[0], 503)
+	retry(unreachable[1], 503)
+	queued := enqueue(t, s, "evt_2", "li_x", t0, "whk_a")[0] // behind evt_1: never tried
+	noResponse := enqueue(t, s, "evt_3", "li_y", t0, "whk_a")[0]
+	retry(noResponse, 0)
+	limited := enqueue(t, s, "evt_4", "li_z", t0, "whk_a")[0] // 429: keeps its backoff
+	retry(limited, 429)
+	done := enqueue(t, s, "evt_5", "li_w", t0, "whk_a")[0]
+	done.State, done.NextAttemptAt, done.LastStatus = store.DeliverySucceeded, nil, 200
+	if err := s.Webhooks().UpdateDelivery(ctx, done); err != nil {
+		t.Fatal(err)
+	}
+	if got := dueIDs(t, s, now); len(got) != 0 {
+		t.Fatalf("due before expediting: %v", got)
+	}
+	n, err := s.Webhooks().ExpediteDeliveries(ctx, "whk_a", now)
+	if err != nil || n != 2 {
+		t.Fatalf("expedite: %d %v, want 2", n, err)
+	}
+	// only heads are due: evt_2 still waits for evt_1 of its live input
+	if got, want := dueIDs(t, s, now), []string{"whd_evt_1_whk_a", "whd_evt_3_whk_a"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("due after expediting %v, want %v", got, want)
+	}
+	for _, c := range []struct {
+		endpoint, id string
+		next         *time.Time
+		state        string
+	}{
+		{"whk_a", unreachable[0].ID, &now, store.DeliveryPending},
+		{"whk_b", unreachable[1].ID, &later, store.DeliveryPending}, // another endpoint
+		{"whk_a", queued.ID, &t0, store.DeliveryPending},            // already due: unchanged
+		{"whk_a", noResponse.ID, &now, store.DeliveryPending},
+		{"whk_a", limited.ID, &later, store.DeliveryPending},
+		{"whk_a", done.ID, nil, store.DeliverySucceeded},
+	} {
+		d, err := s.Webhooks().GetDelivery(ctx, c.endpoint, c.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.State != c.state || !reflect.DeepEqual(d.NextAttemptAt, normPtr(c.next)) || !d.UpdatedAt.Equal(norm(t0)) {
+			t.Errorf("%s: state %s next %v updated %v, want %s %v (updated_at kept)", c.id, d.State, d.NextAttemptAt, d.UpdatedAt, c.state, c.next)
+		}
+	}
+	if n, err := s.Webhooks().ExpediteDeliveries(ctx, "whk_a", now); err != nil || n != 0 {
+		t.Fatalf("second expedite: %d %v, want 0", n, err)
 	}
 }
 
