@@ -80,6 +80,10 @@ func TestHubReconnectWindow(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("stream did not end after the window")
 	}
+	// OnEnd runs just after Ended is closed (the graph drains first)
+	for deadline := time.Now().Add(2 * time.Second); ended.Load() != 1 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	if ended.Load() != 1 || h.Get("a") != nil {
 		t.Fatalf("ended=%d get=%v", ended.Load(), h.Get("a"))
 	}
