@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"net/http"
 	"sync"
 
 	"github.com/mpegflow/mpegflow/internal/api"
@@ -40,11 +39,8 @@ func (a *App) featureDeps(st store.Store, bus *events.Bus) (featureDeps, error) 
 	return fd, nil
 }
 
-// streamLike is the stream a feature's sinks read.
-type streamLike = *stream.Stream
-
 // featureSinks are the sinks the features add to a new stream's graph.
-func (a *App) featureSinks(s streamLike) []pipeline.Sink {
+func (a *App) featureSinks(s *stream.Stream) []pipeline.Sink {
 	var out []pipeline.Sink
 	out = append(out, a.recordingSinks(s)...)
 	out = append(out, a.transcodeSinks(s)...)
@@ -65,11 +61,4 @@ func (a *App) closeFeatures() {
 	a.closeRecording()
 	a.closeWebhooks()
 	a.closePlayback()
-}
-
-// authorizePlayback decides whether the request may read the HLS tree of
-// the live input named in the path (an id, or a playback token in its
-// place). It returns the live input id, or writes the refusal and ok=false.
-func (a *App) authorizePlayback(w http.ResponseWriter, r *http.Request, idOrToken string) (id string, ok bool) {
-	return a.checkPlayback(w, r, idOrToken)
 }

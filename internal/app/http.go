@@ -49,7 +49,7 @@ func (a *App) routes() http.Handler {
 			a.servePage(w, r, r.PathValue("id"), publish)
 			return
 		}
-		id, ok := a.authorizePlayback(w, r, r.PathValue("id"))
+		id, ok := a.checkPlayback(w, r, r.PathValue("id"))
 		if !ok {
 			return
 		}

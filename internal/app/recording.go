@@ -126,7 +126,7 @@ func (a *App) onSegment(liveInput string, seg hls.SegmentInfo) {
 
 // recordingSinks tells the recorder a broadcast started; the recorder takes
 // its segments from the packager (onSegment), so it adds no sink.
-func (a *App) recordingSinks(s streamLike) []pipeline.Sink {
+func (a *App) recordingSinks(s *stream.Stream) []pipeline.Sink {
 	if a.rec != nil {
 		a.rec.rec.Start(s.ID(), videoTracks(s.Tracks()))
 	}

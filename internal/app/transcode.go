@@ -118,7 +118,7 @@ func (f *transcodeFeature) info() api.TranscodeInfo {
 // transcodeSinks returns the transcoder's sink when the live input's
 // stored setting has transcode.mode "on" (its ladder, or every profile when
 // the ladder is empty).
-func (a *App) transcodeSinks(s streamLike) []pipeline.Sink {
+func (a *App) transcodeSinks(s *stream.Stream) []pipeline.Sink {
 	f := a.transcode
 	if f == nil || f.tc == nil {
 		return nil

@@ -284,9 +284,13 @@ func (s *Server) ServeStream(w http.ResponseWriter, r *http.Request, id, rest st
 	if strings.HasSuffix(rest, ".m3u8") {
 		e.viewers.touch(r, time.Now())
 	}
-	r2 := r.Clone(r.Context())
-	r2.URL.Path = rest
-	r2.URL.RawPath = ""
+	// a shallow copy with the path rewritten, as http.StripPrefix does: a
+	// deep Clone (headers, form, trailer) per request is not needed here
+	r2 := new(http.Request)
+	*r2 = *r
+	u := *r.URL
+	u.Path, u.RawPath = rest, ""
+	r2.URL = &u
 	e.mux.ServeHTTP(w, r2)
 }
 
