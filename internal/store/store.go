@@ -96,6 +96,19 @@ type LiveInputs interface {
 	Delete(ctx context.Context, id string) error
 	// SetLastConnected records a publish; no Version change.
 	SetLastConnected(ctx context.Context, id string, at time.Time) error
+
+	// The transactional outbox (issue 7): each method below is the one
+	// above plus the events evf returns, written to the webhook outbox
+	// (see Webhooks.Emit) in the change's transaction. evf may be nil.
+
+	// CreateEmitting is Create; evf sees the row as created.
+	CreateEmitting(ctx context.Context, li *LiveInput, evf EventFunc) error
+	// UpdateEmitting is Update; evf sees the row as updated (new Version).
+	UpdateEmitting(ctx context.Context, li *LiveInput, evf EventFunc) error
+	// DeleteEmitting is Delete; evf sees the row as it was.
+	DeleteEmitting(ctx context.Context, id string, evf EventFunc) error
+	// SetLastConnectedEmitting is SetLastConnected; evf sees the row after.
+	SetLastConnectedEmitting(ctx context.Context, id string, at time.Time, evf EventFunc) error
 }
 
 // APIToken is a bearer token of the control API. The secret itself is never

@@ -2,6 +2,10 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/binary"
+	"slices"
 	"time"
 )
 
@@ -70,8 +74,13 @@ type WebhookDelivery struct {
 	NextAttemptAt  *time.Time    // nil unless pending
 	CreatedAt      time.Time     // the event's time
 	UpdatedAt      time.Time     //
-	// Payload is the event's body; filled by Due only.
+	// Payload is the event's body; filled by Due and Claim only.
 	Payload []byte
+	// LeaseOwner is the node whose delivery worker holds the delivery until
+	// LeaseUntil (Claim); "" and nil when no lease was taken or it was
+	// released.
+	LeaseOwner string
+	LeaseUntil *time.Time
 }
 
 // Webhooks persists webhook endpoints and the delivery outbox.
@@ -113,8 +122,84 @@ type Webhooks interface {
 	// OutboxStats returns the number of pending deliveries and the time of
 	// the oldest pending one's event (nil when none).
 	OutboxStats(ctx context.Context) (pending int64, oldest *time.Time, err error)
+	// Emit stores events in one transaction, each with one pending delivery
+	// (due at the event's time) per enabled endpoint whose filters want it
+	// (WebhookEndpoint.Wants); an event no endpoint wants is not stored.
+	// ErrConflict when an event id exists. For events that are the state
+	// change themselves (a publisher left, a session was kicked); changes
+	// to stored rows emit theirs in their own transaction (EventFunc).
+	Emit(ctx context.Context, evs ...*WebhookEvent) error
+	// Claim leases, to owner until now+lease, up to limit deliveries that
+	// Due would return and that no other owner holds (no lease, or an
+	// expired one), and returns them with Payload, LeaseOwner and
+	// LeaseUntil. Nodes sharing a database claim disjoint deliveries, and
+	// a queue's next delivery is never claimed while its head is pending,
+	// leased or not, so the order per endpoint per live input holds across
+	// nodes. A crashed owner's leases expire and are claimed again.
+	Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*WebhookDelivery, error)
+	// CompleteDelivery is UpdateDelivery for the holder of a lease: it
+	// stores the attempt and releases the lease, if owner still holds it
+	// (expired or not); ErrPrecondition when another owner took it over,
+	// ErrNotFound when the delivery is gone.
+	CompleteDelivery(ctx context.Context, owner string, d *WebhookDelivery) error
+	// ReleaseLeases ends every lease of owner (at shutdown, for the
+	// attempts it abandons) and returns how many it held.
+	ReleaseLeases(ctx context.Context, owner string) (int64, error)
+	// RecordHealth records the outcome of an attempt to endpoint id in one
+	// atomic UPDATE: a success clears FailingSince; a failure sets it when
+	// unset and, when it is at least disableAfter before now, disables the
+	// endpoint (Enabled false, DisabledReason). Only the call that disables
+	// it gets the endpoint back (else nil), with the events of disabled
+	// written in the same transaction (webhook.disabled; the endpoint is
+	// disabled already, so it does not receive them).
+	RecordHealth(ctx context.Context, id string, ok bool, now time.Time, disableAfter time.Duration,
+		disabled func(e *WebhookEndpoint) ([]*WebhookEvent, error)) (*WebhookEndpoint, error)
+
 	// PurgeDeliveries deletes finished deliveries last updated before t and
 	// the events no delivery refers to any more; it returns how many
 	// deliveries went.
 	PurgeDeliveries(ctx context.Context, before time.Time) (int64, error)
 }
+
+// EventFunc returns the outbox events of a change to a live input, given the
+// row as the change's transaction sees it: after the change (creation,
+// update, last_connected_at), or before it (deletion). The events are
+// written in that transaction: they exist if and only if the change
+// committed. An error aborts the change.
+type EventFunc func(li *LiveInput) ([]*WebhookEvent, error)
+
+// Wants reports whether endpoint e receives events of type t about live
+// input liveInputID: each filter is empty or contains the value.
+func (e *WebhookEndpoint) Wants(t, liveInputID string) bool {
+	return (len(e.EventTypes) == 0 || slices.Contains(e.EventTypes, t)) &&
+		(len(e.LiveInputIDs) == 0 || slices.Contains(e.LiveInputIDs, liveInputID))
+}
+
+// NewDeliveryID returns "whd_" + 26 base32 characters: 48 bits of
+// milliseconds then 80 random bits, so ids sort by creation time.
+func NewDeliveryID(now time.Time) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
+	_, _ = rand.Read(b[6:])
+	return "whd_" + idEncoding.EncodeToString(b[:])
+}
+
+var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+// FanOut returns the pending deliveries of ev to the endpoints of eps that
+// want it, due at the event's time (the store's Emit uses it).
+func FanOut(ev *WebhookEvent, eps []*WebhookEndpoint) []*WebhookDelivery {
+	var ds []*WebhookDelivery
+	at := ev.CreatedAt
+	for _, e := range eps {
+		if !e.Enabled || !e.Wants(ev.Type, ev.LiveInputID) {
+			continue
+		}
+		ds = append(ds, &WebhookDelivery{ID: NewDeliveryID(at), EndpointID: e.ID, EventID: ev.ID, EventType: ev.Type,
+			LiveInputID: ev.LiveInputID, State: DeliveryPending, NextAttemptAt: &at, CreatedAt: at, UpdatedAt: at})
+	}
+	return ds
+}
+
+// DisabledReason is the WebhookEndpoint.DisabledReason RecordHealth sets.
+const DisabledReason = "every delivery attempt failed for too long"

@@ -85,6 +85,24 @@ func liveInputArgs(li *store.LiveInput) ([]any, error) {
 	}, nil
 }
 
+// insertLiveInput takes liveInputArgs, the id and created_at.
+const insertLiveInput = `INSERT INTO live_inputs (
+		name, name_fold, meta, enabled, stream_key, stream_key_hash, srt_passphrase,
+		reconnect_window_seconds, recording_mode, recording_delete_after_days, require_signed_urls,
+		allowed_origins, static, updated_at, keys_rotated_at, last_connected_at,
+		transcode_mode, transcode_ladder,
+		id, created_at, version
+	) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, 1)`
+
+// updateLiveInput takes liveInputArgs, the id and the expected version.
+const updateLiveInput = `UPDATE live_inputs SET
+		name = $1, name_fold = $2, meta = $3, enabled = $4, stream_key = $5, stream_key_hash = $6, srt_passphrase = $7,
+		reconnect_window_seconds = $8, recording_mode = $9, recording_delete_after_days = $10, require_signed_urls = $11,
+		allowed_origins = $12, static = $13, updated_at = $14, keys_rotated_at = $15, last_connected_at = $16,
+		transcode_mode = $17, transcode_ladder = $18,
+		version = version + 1
+		WHERE id = $19 AND version = $20`
+
 // Create inserts li with Version 1 and sets li.Version to 1. ErrConflict
 // when the id or the stream key hash exists.
 func (s liveInputs) Create(ctx context.Context, li *store.LiveInput) error {
@@ -93,13 +111,7 @@ func (s liveInputs) Create(ctx context.Context, li *store.LiveInput) error {
 		return fmt.Errorf("postgres: create live input %s: %w", li.ID, err)
 	}
 	args = append(args, li.ID, utc(li.CreatedAt))
-	_, err = s.db.pool.Exec(ctx, `INSERT INTO live_inputs (
-		name, name_fold, meta, enabled, stream_key, stream_key_hash, srt_passphrase,
-		reconnect_window_seconds, recording_mode, recording_delete_after_days, require_signed_urls,
-		allowed_origins, static, updated_at, keys_rotated_at, last_connected_at,
-		transcode_mode, transcode_ladder,
-		id, created_at, version
-	) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, 1)`, args...)
+	_, err = s.db.pool.Exec(ctx, insertLiveInput, args...)
 	if err != nil {
 		return fmt.Errorf("postgres: create live input %s: %w", li.ID, mapErr(err))
 	}
@@ -185,13 +197,7 @@ func (s liveInputs) Update(ctx context.Context, li *store.LiveInput) error {
 		return fmt.Errorf("postgres: update live input %s: %w", li.ID, err)
 	}
 	args = append(args, li.ID, li.Version)
-	tag, err := s.db.pool.Exec(ctx, `UPDATE live_inputs SET
-		name = $1, name_fold = $2, meta = $3, enabled = $4, stream_key = $5, stream_key_hash = $6, srt_passphrase = $7,
-		reconnect_window_seconds = $8, recording_mode = $9, recording_delete_after_days = $10, require_signed_urls = $11,
-		allowed_origins = $12, static = $13, updated_at = $14, keys_rotated_at = $15, last_connected_at = $16,
-		transcode_mode = $17, transcode_ladder = $18,
-		version = version + 1
-		WHERE id = $19 AND version = $20`, args...)
+	tag, err := s.db.pool.Exec(ctx, updateLiveInput, args...)
 	if err != nil {
 		return fmt.Errorf("postgres: update live input %s: %w", li.ID, mapErr(err))
 	}

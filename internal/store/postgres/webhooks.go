@@ -147,7 +147,8 @@ const deliveryInsertColumns = `id, endpoint_id, event_id, event_type, live_input
 
 // deliveryColumns are the columns scanDelivery reads, in order.
 const deliveryColumns = `d.seq, d.id, d.endpoint_id, d.event_id, d.event_type, d.live_input_id, d.state, d.attempts,
-	d.last_status, d.last_latency_us, d.last_error, d.response_prefix, d.next_attempt_at, d.created_at, d.updated_at`
+	d.last_status, d.last_latency_us, d.last_error, d.response_prefix, d.next_attempt_at, d.created_at, d.updated_at,
+	d.lease_owner, d.lease_until`
 
 func deliveryArgs(d *store.WebhookDelivery) []any {
 	return []any{d.ID, d.EndpointID, d.EventID, d.EventType, d.LiveInputID, d.State, d.Attempts,
@@ -182,14 +183,15 @@ func scanDelivery(r pgx.Row, extra ...any) (*store.WebhookDelivery, error) {
 		d       store.WebhookDelivery
 		latency int64
 		next    *time.Time
+		lease   *time.Time
 	)
 	dest := append([]any{&d.Seq, &d.ID, &d.EndpointID, &d.EventID, &d.EventType, &d.LiveInputID, &d.State, &d.Attempts,
-		&d.LastStatus, &latency, &d.LastError, &d.ResponsePrefix, &next, &d.CreatedAt, &d.UpdatedAt}, extra...)
+		&d.LastStatus, &latency, &d.LastError, &d.ResponsePrefix, &next, &d.CreatedAt, &d.UpdatedAt, &d.LeaseOwner, &lease}, extra...)
 	if err := r.Scan(dest...); err != nil {
 		return nil, mapErr(err)
 	}
 	d.LastLatency = time.Duration(latency) * time.Microsecond
-	d.NextAttemptAt = utcPtr(next)
+	d.NextAttemptAt, d.LeaseUntil = utcPtr(next), utcPtr(lease)
 	d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()
 	return &d, nil
 }

@@ -86,6 +86,24 @@ func liveInputArgs(li *store.LiveInput) ([]any, error) {
 	}, nil
 }
 
+// insertLiveInput takes liveInputArgs, the id and created_at.
+const insertLiveInput = `INSERT INTO live_inputs (
+		name, name_fold, meta, enabled, stream_key, stream_key_hash, srt_passphrase,
+		reconnect_window_seconds, recording_mode, recording_delete_after_days, require_signed_urls,
+		allowed_origins, static, updated_at, keys_rotated_at, last_connected_at,
+		transcode_mode, transcode_ladder,
+		id, created_at, version
+	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`
+
+// updateLiveInput takes liveInputArgs, the id and the expected version.
+const updateLiveInput = `UPDATE live_inputs SET
+		name = ?, name_fold = ?, meta = ?, enabled = ?, stream_key = ?, stream_key_hash = ?, srt_passphrase = ?,
+		reconnect_window_seconds = ?, recording_mode = ?, recording_delete_after_days = ?, require_signed_urls = ?,
+		allowed_origins = ?, static = ?, updated_at = ?, keys_rotated_at = ?, last_connected_at = ?,
+		transcode_mode = ?, transcode_ladder = ?,
+		version = version + 1
+		WHERE id = ? AND version = ?`
+
 // Create inserts li with Version 1 and sets li.Version to 1. ErrConflict
 // when the id or the stream key hash exists.
 func (s liveInputs) Create(ctx context.Context, li *store.LiveInput) error {
@@ -94,13 +112,7 @@ func (s liveInputs) Create(ctx context.Context, li *store.LiveInput) error {
 		return fmt.Errorf("sqlite: create live input %s: %w", li.ID, err)
 	}
 	args = append(args, li.ID, micros(li.CreatedAt))
-	_, err = s.db.w.ExecContext(ctx, `INSERT INTO live_inputs (
-		name, name_fold, meta, enabled, stream_key, stream_key_hash, srt_passphrase,
-		reconnect_window_seconds, recording_mode, recording_delete_after_days, require_signed_urls,
-		allowed_origins, static, updated_at, keys_rotated_at, last_connected_at,
-		transcode_mode, transcode_ladder,
-		id, created_at, version
-	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`, args...)
+	_, err = s.db.w.ExecContext(ctx, insertLiveInput, args...)
 	if err != nil {
 		return fmt.Errorf("sqlite: create live input %s: %w", li.ID, mapErr(err))
 	}
@@ -186,13 +198,7 @@ func (s liveInputs) Update(ctx context.Context, li *store.LiveInput) error {
 		return fmt.Errorf("sqlite: update live input %s: %w", li.ID, err)
 	}
 	args = append(args, li.ID, li.Version)
-	res, err := s.db.w.ExecContext(ctx, `UPDATE live_inputs SET
-		name = ?, name_fold = ?, meta = ?, enabled = ?, stream_key = ?, stream_key_hash = ?, srt_passphrase = ?,
-		reconnect_window_seconds = ?, recording_mode = ?, recording_delete_after_days = ?, require_signed_urls = ?,
-		allowed_origins = ?, static = ?, updated_at = ?, keys_rotated_at = ?, last_connected_at = ?,
-		transcode_mode = ?, transcode_ladder = ?,
-		version = version + 1
-		WHERE id = ? AND version = ?`, args...)
+	res, err := s.db.w.ExecContext(ctx, updateLiveInput, args...)
 	if err != nil {
 		return fmt.Errorf("sqlite: update live input %s: %w", li.ID, mapErr(err))
 	}

@@ -183,7 +183,8 @@ const deliveryInsertColumns = `id, endpoint_id, event_id, event_type, live_input
 
 // deliveryColumns are the columns scanDelivery reads, in order.
 const deliveryColumns = `d.seq, d.id, d.endpoint_id, d.event_id, d.event_type, d.live_input_id, d.state, d.attempts,
-	d.last_status, d.last_latency_us, d.last_error, d.response_prefix, d.next_attempt_at, d.created_at, d.updated_at`
+	d.last_status, d.last_latency_us, d.last_error, d.response_prefix, d.next_attempt_at, d.created_at, d.updated_at,
+	d.lease_owner, d.lease_until`
 
 func deliveryArgs(d *store.WebhookDelivery) []any {
 	return []any{d.ID, d.EndpointID, d.EventID, d.EventType, d.LiveInputID, d.State, d.Attempts,
@@ -195,16 +196,16 @@ func scanDelivery(r row, extra ...any) (*store.WebhookDelivery, error) {
 	var (
 		d                store.WebhookDelivery
 		latency          int64
-		next             sql.NullInt64
+		next, lease      sql.NullInt64
 		created, updated int64
 	)
 	dest := append([]any{&d.Seq, &d.ID, &d.EndpointID, &d.EventID, &d.EventType, &d.LiveInputID, &d.State, &d.Attempts,
-		&d.LastStatus, &latency, &d.LastError, &d.ResponsePrefix, &next, &created, &updated}, extra...)
+		&d.LastStatus, &latency, &d.LastError, &d.ResponsePrefix, &next, &created, &updated, &d.LeaseOwner, &lease}, extra...)
 	if err := r.Scan(dest...); err != nil {
 		return nil, mapErr(err)
 	}
 	d.LastLatency = time.Duration(latency) * time.Microsecond
-	d.NextAttemptAt = fromMicrosPtr(next)
+	d.NextAttemptAt, d.LeaseUntil = fromMicrosPtr(next), fromMicrosPtr(lease)
 	d.CreatedAt, d.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return &d, nil
 }

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Idempotency", idempotencyCases()},
 		{"SigningKeys", signingCases()},
 		{"Webhooks", webhooksCases()},
+		{"Outbox", outboxCases()},
 		{"Videos", videosCases()},
 		{"Transcode", transcodeCases()},
 		{"Store", storeCases()},
