@@ -54,12 +54,6 @@ func (s *Server) writeInput(w http.ResponseWriter, r *http.Request, p *principal
 	writeJSON(w, status, dataResponse{Data: s.toJSON(li, r, p.seesSecrets())})
 }
 
-// publish sends a live input event; its data is the live input without
-// secrets.
-func (s *Server) publish(t events.Type, li *store.LiveInput, r *http.Request) {
-	s.bus.Publish(events.New(t, li.ID, s.toJSON(li, r, false)))
-}
-
 func (s *Server) createLiveInput(w http.ResponseWriter, r *http.Request, p *principal) error {
 	body, err := readBody(w, r, true)
 	if err != nil {
@@ -84,11 +78,12 @@ func (s *Server) createLiveInput(w http.ResponseWriter, r *http.Request, p *prin
 	if err := s.validateTranscode(li); err != nil {
 		return err
 	}
-	if err := s.st.LiveInputs().Create(r.Context(), li); err != nil {
+	var ev events.Event
+	if err := s.st.LiveInputs().CreateEmitting(r.Context(), li, s.liveInputEvent(events.LiveInputCreated, &ev)); err != nil {
 		return storeErr(err, "live input")
 	}
 	s.log.Info("live input created", "live_input", li.ID, "token", p.tok.ID)
-	s.publish(events.LiveInputCreated, li, r)
+	s.bus.Publish(ev)
 	w.Header().Set("Location", "/v1/live_inputs/"+li.ID)
 	s.writeInput(w, r, p, http.StatusCreated, li)
 	return nil
@@ -173,9 +168,10 @@ func (s *Server) listLiveInputs(w http.ResponseWriter, r *http.Request, p *princ
 	return nil
 }
 
-// update reads live input id, lets change modify it, and stores it, retrying
-// on a concurrent update unless the client sent If-Match.
-func (s *Server) update(r *http.Request, id string, change func(li *store.LiveInput) error) (before, after *store.LiveInput, err error) {
+// update reads live input id, lets change modify it, and stores it with a
+// live_input.updated event (*ev, to publish), retrying on a concurrent
+// update unless the client sent If-Match.
+func (s *Server) update(r *http.Request, id string, ev *events.Event, change func(li *store.LiveInput) error) (before, after *store.LiveInput, err error) {
 	for attempt := 0; ; attempt++ {
 		li, err := s.getInput(r.Context(), id)
 		if err != nil {
@@ -193,7 +189,7 @@ func (s *Server) update(r *http.Request, id string, change func(li *store.LiveIn
 			return nil, nil, err
 		}
 		li.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
-		err = s.st.LiveInputs().Update(r.Context(), li)
+		err = s.st.LiveInputs().UpdateEmitting(r.Context(), li, s.liveInputEvent(events.LiveInputUpdated, ev))
 		if errors.Is(err, store.ErrPrecondition) && r.Header.Get("If-Match") == "" && attempt+1 < updateAttempts {
 			continue
 		}
@@ -212,7 +208,8 @@ func (s *Server) patchLiveInput(w http.ResponseWriter, r *http.Request, p *princ
 	if err := checkJSON(body); err != nil {
 		return err
 	}
-	before, li, err := s.update(r, r.PathValue("id"), func(li *store.LiveInput) error {
+	var ev events.Event
+	before, li, err := s.update(r, r.PathValue("id"), &ev, func(li *store.LiveInput) error {
 		prev := li.Transcode
 		if err := applyMergePatch(li, body); err != nil {
 			return err
@@ -236,7 +233,7 @@ func (s *Server) patchLiveInput(w http.ResponseWriter, r *http.Request, p *princ
 			s.log.Warn("cannot end the broadcast of a disabled live input", "live_input", li.ID, "error", err)
 		}
 	}
-	s.publish(events.LiveInputUpdated, li, r)
+	s.bus.Publish(ev)
 	s.writeInput(w, r, p, http.StatusOK, li)
 	return nil
 }
@@ -253,14 +250,15 @@ func (s *Server) deleteLiveInput(w http.ResponseWriter, r *http.Request, p *prin
 	if err := checkIfMatch(r, li); err != nil {
 		return err
 	}
-	if err := s.st.LiveInputs().Delete(r.Context(), li.ID); err != nil {
+	var ev events.Event
+	if err := s.st.LiveInputs().DeleteEmitting(r.Context(), li.ID, s.liveInputEvent(events.LiveInputDeleted, &ev)); err != nil {
 		return storeErr(err, "live input")
 	}
+	s.bus.Publish(ev)
 	if err := s.rt.End(li.ID); err != nil && !errors.Is(err, ErrNotSupported) {
 		s.log.Warn("cannot end the broadcast of a deleted live input", "live_input", li.ID, "error", err)
 	}
 	s.log.Info("live input deleted", "live_input", li.ID, "token", p.tok.ID)
-	s.publish(events.LiveInputDeleted, li, r)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -269,7 +267,8 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request, p *principal)
 	if _, err := readBody(w, r, true); err != nil {
 		return err
 	}
-	_, li, err := s.update(r, r.PathValue("id"), func(li *store.LiveInput) error {
+	var ev events.Event
+	_, li, err := s.update(r, r.PathValue("id"), &ev, func(li *store.LiveInput) error {
 		key := NewStreamKey()
 		li.StreamKey, li.StreamKeyHash = key, HashSecret(key)
 		if li.SRTPassphrase != "" {
@@ -283,12 +282,12 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request, p *principal)
 		return err
 	}
 	s.log.Info("live input keys rotated", "live_input", li.ID, "token", p.tok.ID)
+	s.bus.Publish(ev)
 	for _, ss := range s.rt.Sessions(li.ID) {
 		if _, err := s.rt.Kick(ss.ID); err == nil {
-			s.bus.Publish(events.New(events.LiveInputErrored, li.ID, events.ErrorData{Code: "key_rotated", Message: "the stream key was rotated; the publisher was disconnected"}))
+			s.emit(r.Context(), events.New(events.LiveInputErrored, li.ID, events.ErrorData{Code: "key_rotated", Message: "the stream key was rotated; the publisher was disconnected"}))
 		}
 	}
-	s.publish(events.LiveInputUpdated, li, r)
 	s.writeInput(w, r, p, http.StatusOK, li)
 	return nil
 }
@@ -343,7 +342,7 @@ func (s *Server) kickSession(w http.ResponseWriter, r *http.Request, p *principa
 		return err
 	}
 	s.log.Info("publisher session kicked", "live_input", liID, "session", sid, "token", p.tok.ID)
-	s.bus.Publish(events.New(events.SessionKicked, liID, map[string]string{"session_id": sid}))
+	s.emit(r.Context(), events.New(events.SessionKicked, liID, map[string]string{"session_id": sid}))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -182,7 +182,8 @@ func TestWebhooksTestDeliveriesRetry(t *testing.T) {
 		t.Fatalf("test result %v", res)
 	}
 
-	e.bus.Publish(events.New(events.LiveInputCreated, "li_1", nil))
+	// written to the outbox with the live input, in its transaction
+	e.do("POST", "/v1/live_inputs", e.admin, map[string]any{"name": "x"}).want(t, 201, "")
 	var d map[string]any
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {

@@ -355,7 +355,7 @@ func (a *App) Run(ctx context.Context) error {
 	if a.metricsSrv != nil {
 		_ = a.metricsSrv.Shutdown(sctx)
 	}
-	a.closeWebhooks() // the shutdown's events reach the webhook outbox before the store closes
+	a.closeWebhooks() // delivery stops and releases its leases before the store closes
 	if err := a.control.Close(); err != nil {
 		a.log.Warn("closing the store", "error", err)
 	}

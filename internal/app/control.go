@@ -22,6 +22,7 @@ import (
 	"github.com/mpegflow/mpegflow/internal/store"
 	"github.com/mpegflow/mpegflow/internal/store/postgres"
 	"github.com/mpegflow/mpegflow/internal/store/sqlite"
+	"github.com/mpegflow/mpegflow/internal/webhook"
 )
 
 // ErrLiveInputDisabled is returned by the control plane's Directory for the
@@ -102,7 +103,7 @@ func openControl(ctx context.Context, cfg *conf.Config, log *slog.Logger, stdout
 		return nil, err
 	}
 	c := &control{log: log, st: st, bus: events.NewBus(), dir: &storeDirectory{lis: st.LiveInputs()}}
-	c.rt = &liveRuntime{bus: c.bus, lis: st.LiveInputs(), log: log, live: map[string]*liveState{}}
+	c.rt = &liveRuntime{bus: c.bus, lis: st.LiveInputs(), wh: st.Webhooks(), log: log, live: map[string]*liveState{}}
 	var fd featureDeps
 	if features != nil {
 		if fd, err = features(st, c.bus); err != nil {
@@ -121,6 +122,7 @@ func openControl(ctx context.Context, cfg *conf.Config, log *slog.Logger, stdout
 	if err != nil {
 		return nil, err
 	}
+	c.rt.render = c.api.LiveInputData
 	return c, nil
 }
 
@@ -309,13 +311,22 @@ type publisherControl interface {
 type liveState struct {
 	status  string
 	session *api.Session
+	row     *store.LiveInput // as read at the last connection; nil if unread
 }
 
-// liveRuntime implements api.Runtime from the hub hooks.
+// liveRuntime implements api.Runtime from the hub hooks, and emits the
+// status events (live_input.connected, .disconnected, .idle) through the
+// webhook outbox (issue 7): connected in the transaction that records
+// last_connected_at, the others (changes of the runtime state alone) in
+// their own, before they are published on the bus.
 type liveRuntime struct {
 	bus *events.Bus
 	lis store.LiveInputs
+	wh  store.Webhooks
 	log *slog.Logger
+	// render is the API's live input object (api.Server.LiveInputData),
+	// the data of the status events; set once when the API is built.
+	render func(li *store.LiveInput, status string) any
 
 	mu   sync.Mutex
 	live map[string]*liveState
@@ -323,6 +334,9 @@ type liveRuntime struct {
 }
 
 var _ api.Runtime = (*liveRuntime)(nil)
+
+// eventWriteTimeout bounds the store writes of the status hooks.
+const eventWriteTimeout = 5 * time.Second
 
 func (r *liveRuntime) setControl(p publisherControl) {
 	r.mu.Lock()
@@ -336,18 +350,72 @@ func (r *liveRuntime) control() publisherControl {
 	return r.pc
 }
 
+// data is the data of a status event: the live input as the API returns
+// it, with status; {"id", "status"} when the row is gone and was never
+// read.
+func (r *liveRuntime) data(id string, li *store.LiveInput, status string) any {
+	if li == nil || r.render == nil {
+		return map[string]string{"id": id, "status": status}
+	}
+	return r.render(li, status)
+}
+
 func (r *liveRuntime) started(id, protocol, remote string) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	s := &api.Session{ID: api.NewSessionID(now), LiveInputID: id, Protocol: protocol, Remote: remote, StartedAt: now}
+	st := &liveState{status: api.StatusConnected, session: s}
 	r.mu.Lock()
-	r.live[id] = &liveState{status: api.StatusConnected, session: s}
+	r.live[id] = st
 	r.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), eventWriteTimeout)
 	defer cancel()
-	if err := r.lis.SetLastConnected(ctx, id, now); err != nil && !errors.Is(err, store.ErrNotFound) {
-		r.log.Warn("cannot record last_connected_at", "live_input", id, "error", err)
+	var ev events.Event
+	err := r.lis.SetLastConnectedEmitting(ctx, id, now, func(li *store.LiveInput) ([]*store.WebhookEvent, error) {
+		ev = events.New(events.LiveInputConnected, id, r.data(id, li, api.StatusConnected))
+		r.mu.Lock()
+		st.row = li
+		r.mu.Unlock()
+		return webhook.ToOutbox(ev)
+	})
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			r.log.Error("cannot record the connection and its event; live_input.connected is not delivered", "live_input", id, "error", err)
+		}
+		ev = events.New(events.LiveInputConnected, id, r.data(id, nil, api.StatusConnected))
 	}
-	r.bus.Publish(events.New(events.LiveInputConnected, id, events.ConnectionData{Protocol: protocol, Remote: remote}))
+	r.bus.Publish(ev)
+}
+
+// row returns live input id as stored now, else as read at its last
+// connection (it was deleted), else nil.
+func (r *liveRuntime) row(ctx context.Context, id string, st *liveState) *store.LiveInput {
+	li, err := r.lis.Get(ctx, id)
+	if err == nil {
+		return li
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		r.log.Warn("cannot read the live input of a status event", "live_input", id, "error", err)
+	}
+	if st == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return st.row
+}
+
+// emit writes evs to the outbox in one transaction, then publishes them.
+func (r *liveRuntime) emit(ctx context.Context, evs ...events.Event) {
+	rows, err := webhook.ToOutbox(evs...)
+	if err == nil {
+		err = r.wh.Emit(ctx, rows...)
+	}
+	if err != nil {
+		r.log.Error("cannot write status events to the webhook outbox; they are not delivered", "events", len(evs), "error", err)
+	}
+	for _, e := range evs {
+		r.bus.Publish(e)
+	}
 }
 
 func (r *liveRuntime) disconnected(id string) {
@@ -359,9 +427,12 @@ func (r *liveRuntime) disconnected(id string) {
 		st.status, st.session = api.StatusReconnecting, nil
 	}
 	r.mu.Unlock()
-	if s != nil {
-		r.bus.Publish(events.New(events.LiveInputDisconnected, id, events.ConnectionData{Protocol: s.Protocol, Remote: s.Remote}))
+	if s == nil {
+		return
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), eventWriteTimeout)
+	defer cancel()
+	r.emit(ctx, events.New(events.LiveInputDisconnected, id, r.data(id, r.row(ctx, id, st), api.StatusReconnecting)))
 }
 
 func (r *liveRuntime) ended(id string) {
@@ -369,10 +440,14 @@ func (r *liveRuntime) ended(id string) {
 	st := r.live[id]
 	delete(r.live, id)
 	r.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), eventWriteTimeout)
+	defer cancel()
+	data := r.data(id, r.row(ctx, id, st), api.StatusIdle)
+	var evs []events.Event
 	if st != nil && st.session != nil {
-		r.bus.Publish(events.New(events.LiveInputDisconnected, id, events.ConnectionData{Protocol: st.session.Protocol, Remote: st.session.Remote}))
+		evs = append(evs, events.New(events.LiveInputDisconnected, id, data))
 	}
-	r.bus.Publish(events.New(events.LiveInputIdle, id, nil))
+	r.emit(ctx, append(evs, events.New(events.LiveInputIdle, id, data))...)
 }
 
 // Status implements api.Runtime.

@@ -66,7 +66,7 @@ func (a *App) initRecording(st store.Store, bus *events.Bus) (api.VideosDeps, er
 		ff = ""
 	}
 	rec, err := record.New(record.Config{
-		Videos: st.Videos(), LiveInputs: st.LiveInputs(), Blobs: blobs, Bus: bus,
+		Videos: st.Videos(), LiveInputs: st.LiveInputs(), Blobs: blobs, Bus: a.eventPublisher(bus),
 		Logger: a.log.With("component", "recorder"), ThumbnailTimePct: a.cfg.Recording.ThumbnailTimePct, FFmpeg: ff,
 	})
 	if err != nil {

@@ -80,6 +80,7 @@ func (a *App) initTranscode(st store.Store, bus *events.Bus) (api.SystemDeps, er
 	if err != nil {
 		return deps, fmt.Errorf("transcode metrics: %w", err)
 	}
+	pub := a.eventPublisher(bus)
 	f.tc, err = transcode.New(transcode.Config{
 		Detection:   det,
 		VAAPIDevice: cfg.VAAPIDevice,
@@ -88,7 +89,7 @@ func (a *App) initTranscode(st store.Store, bus *events.Bus) (api.SystemDeps, er
 		Output:      hlsRenditions{a},
 		Metrics:     m,
 		OnError: func(liveInput, code, message string) {
-			bus.Publish(events.New(events.LiveInputErrored, liveInput, events.ErrorData{Code: code, Message: message}))
+			pub.Publish(events.New(events.LiveInputErrored, liveInput, events.ErrorData{Code: code, Message: message}))
 		},
 		Logger: a.log.With("component", "transcode"),
 	})

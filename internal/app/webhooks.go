@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"os"
 	"strings"
@@ -27,11 +28,24 @@ const (
 
 // webhookState is what the App keeps of webhook delivery.
 type webhookState struct {
-	svc *webhook.Service
+	svc  *webhook.Service
+	done chan struct{} // closed when Run has returned; nil if never started
 }
 
-// initWebhooks builds webhook delivery (issue 7): the service subscribes to
-// the bus now, so that every event from here on reaches the outbox.
+// eventPublisher is where the features publish the events that are state
+// changes of their own (a recording ended, a transcoder failed): the
+// webhook service, which writes them to the outbox before it publishes
+// them on the bus, or the bus alone when webhooks are not built.
+func (a *App) eventPublisher(bus *events.Bus) interface{ Publish(events.Event) } {
+	if a.wh != nil {
+		return a.wh.svc
+	}
+	return bus
+}
+
+// initWebhooks builds webhook delivery (issue 7). Live input changes write
+// their events to the outbox themselves (in their transactions); the
+// service delivers from the outbox and watches the bus to wake up.
 func (a *App) initWebhooks(st store.Store, bus *events.Bus) (api.WebhooksDeps, error) {
 	cfg := webhook.Config{
 		Store:               st.Webhooks(),
@@ -41,6 +55,7 @@ func (a *App) initWebhooks(st store.Store, bus *events.Bus) (api.WebhooksDeps, e
 		Retention:           a.cfg.Webhooks.LogRetention.D(),
 		AllowPrivateTargets: a.cfg.Webhooks.AllowPrivateTargets || os.Getenv(envAllowPrivate) == "1",
 		UserAgent:           "MpegFlow-Webhooks/" + a.version,
+		NodeID:              nodeID(),
 		Registerer:          a.metrics.Registry,
 		Logger:              a.log.With("component", "webhooks"),
 	}
@@ -71,20 +86,38 @@ func (a *App) startWebhooks(ctx context.Context, wg *sync.WaitGroup) {
 		return
 	}
 	svc := a.wh.svc
+	done := make(chan struct{})
+	a.wh.done = done
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		defer close(done)
 		if err := svc.Run(ctx); err != nil {
 			a.log.Error("webhook delivery stopped", "error", err)
 		}
 	}()
 }
 
-// closeWebhooks writes the events still queued to the outbox and stops
-// taking events; idempotent. It must run before the store is closed for
-// the events of the shutdown itself (live_input.idle) to be kept.
+// closeWebhooks waits for delivery to stop (its context must be done: Run
+// records or abandons its attempts and releases this node's leases) and
+// stops watching the bus; idempotent. Call it before the store is closed.
+// Events are in the outbox before they are published: none is left to
+// write.
 func (a *App) closeWebhooks() {
-	if a.wh != nil {
-		a.wh.svc.Close()
+	if a.wh == nil {
+		return
 	}
+	if a.wh.done != nil {
+		<-a.wh.done
+	}
+	a.wh.svc.Close()
+}
+
+// nodeID names this process in the webhook delivery leases it takes:
+// host name, process id and a random suffix (unique per start).
+func nodeID() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s/%d/%x", host, os.Getpid(), b)
 }

@@ -10,6 +10,7 @@ package events
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"time"
 )
 
@@ -101,4 +102,31 @@ type ErrorData struct {
 type ConnectionData struct {
 	Protocol string `json:"protocol,omitempty"` // rtmp, rtmps, srt, whip
 	Remote   string `json:"remote,omitempty"`   // the publisher's address
+}
+
+// envelope is the JSON of Envelope.
+type envelope struct {
+	ID          string          `json:"id"`
+	Type        Type            `json:"type"`
+	CreatedAt   time.Time       `json:"created_at"`
+	LiveInputID string          `json:"live_input_id,omitempty"`
+	Data        json.RawMessage `json:"data"`
+}
+
+// Envelope renders e as the body of its webhook deliveries:
+// {"id", "type", "created_at", "live_input_id" (omitted when ""), "data"},
+// data {} when e has none. The body is rendered once, when the event is
+// written to the outbox, and sent as is by every attempt.
+func (e Event) Envelope() ([]byte, error) {
+	data := json.RawMessage("{}")
+	if e.Data != nil {
+		b, err := json.Marshal(e.Data)
+		if err != nil {
+			return nil, err
+		}
+		if string(b) != "null" {
+			data = b
+		}
+	}
+	return json.Marshal(envelope{ID: e.ID, Type: e.Type, CreatedAt: e.Time.UTC(), LiveInputID: e.LiveInputID, Data: data})
 }

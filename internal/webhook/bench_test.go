@@ -27,9 +27,9 @@ func TestTimeoutRetried(t *testing.T) {
 	fast := newReceiver(t, nil)
 	addEndpoint(t, st, "whk_slow", slow.srv.URL, nil)
 	addEndpoint(t, st, "whk_fast", fast.srv.URL, nil)
-	start(t, st, bus, func(c *Config) { c.Timeout = 200 * time.Millisecond })
+	svc, _ := start(t, st, bus, func(c *Config) { c.Timeout = 200 * time.Millisecond })
 	t0 := time.Now()
-	bus.Publish(events.New(events.LiveInputCreated, "li_1", nil))
+	svc.Publish(events.New(events.LiveInputCreated, "li_1", nil))
 	fast.waitCount(t, 1, time.Second)
 	if d := time.Since(t0); d > 150*time.Millisecond {
 		t.Errorf("the fast endpoint waited %v", d)
@@ -64,11 +64,11 @@ func benchDeliver(b *testing.B, every time.Duration) {
 			b.Fatal(err)
 		}
 	}
-	start(b, st, bus, func(c *Config) { c.Workers = 16 })
+	svc, _ := start(b, st, bus, func(c *Config) { c.Workers = 16 })
 	b.ResetTimer()
 	t0 := time.Now()
 	for i := 0; i < b.N; i++ {
-		bus.Publish(events.New(events.LiveInputUpdated, fmt.Sprintf("li_%d", i%50), nil))
+		svc.Publish(events.New(events.LiveInputUpdated, fmt.Sprintf("li_%d", i%50), nil))
 		if every > 0 {
 			time.Sleep(every)
 		} else if i%200 == 199 {

@@ -32,13 +32,32 @@ const (
 // done reports a finished attempt to the dispatcher.
 type done struct{ id, endpoint string }
 
+// leaseMargin: a delivery claimed but not started yet whose lease ends
+// within this is not started (another node may take it over); it is
+// claimed again later.
+const leaseMargin = 5 * time.Second
+
 // Run sends due deliveries until ctx is done, then waits for the attempts
-// in flight (they are cancelled; a cancelled attempt is not recorded, so
-// the delivery is sent again after the next start). Deliveries pending in
-// the outbox when Run starts are resumed.
+// in flight (they are cancelled; a cancelled attempt is not recorded) and
+// releases this node's leases, so that another node, or this one after its
+// restart, sends them again at once. Deliveries pending in the outbox when
+// Run starts are resumed.
+//
+// Deliveries are claimed (store.Webhooks.Claim, leased to NodeID for
+// Lease) as workers free up, never more than the free workers: several
+// nodes on one database share the outbox, each delivery attempted by one
+// node at a time, and a delivery of a crashed node is claimed again when
+// its lease expires.
 func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() {
+		wg.Wait()
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), emitTimeout)
+		defer cancel()
+		if _, err := s.st.ReleaseLeases(rctx, s.cfg.NodeID); err != nil {
+			s.log.Warn("webhook outbox: cannot release this node's leases; they expire", "lease", s.cfg.Lease, "error", err)
+		}
+	}()
 	inflight := map[string]bool{}
 	perEndpoint := map[string]int{}
 	finished := make(chan done, s.cfg.Workers)
@@ -51,30 +70,32 @@ func (s *Service) Run(ctx context.Context) error {
 	s.updateStats(ctx)
 	s.purge(ctx)
 
-	// buf holds due deliveries read but not started yet: one query feeds
-	// many attempts. Only this loop starts attempts, and a delivery in
-	// flight is skipped, so none is sent twice at once.
+	// buf holds deliveries claimed but not started yet (their endpoint
+	// had MaxPerEndpoint attempts in flight). Only this loop starts
+	// attempts, so none is sent twice at once by this node; the leases
+	// keep other nodes off them.
 	var buf []*store.WebhookDelivery
 	dispatch := func(refresh bool) {
-		if len(inflight) >= s.cfg.Workers {
-			return
-		}
-		if refresh || len(buf) == 0 {
-			due, err := s.st.Due(ctx, s.now(), dueBatch)
+		free := s.cfg.Workers - len(inflight) - len(buf)
+		if (refresh || len(buf) == 0) && free > 0 {
+			claimed, err := s.st.Claim(ctx, s.cfg.NodeID, s.now(), s.cfg.Lease, min(free, dueBatch))
 			if err != nil {
 				if ctx.Err() == nil {
-					s.log.Error("webhook outbox: cannot read due deliveries", "error", err)
+					s.log.Error("webhook outbox: cannot claim due deliveries", "error", err)
 				}
-				return
 			}
-			buf = due
+			buf = append(buf, claimed...)
 		}
+		now := s.now()
 		kept := buf[:0]
 		for _, d := range buf {
 			switch {
-			case inflight[d.ID]:
-				continue // read again if still pending after this attempt
-			case len(inflight) >= s.cfg.Workers || perEndpoint[d.EndpointID] >= s.cfg.MaxPerEndpoint:
+			case d.LeaseUntil != nil && d.LeaseUntil.Sub(now) < leaseMargin:
+				continue // claimed again once its lease is over
+			case inflight[d.ID] || len(inflight) >= s.cfg.Workers || perEndpoint[d.EndpointID] >= s.cfg.MaxPerEndpoint:
+				// inflight: claimed again after its attempt was recorded,
+				// before that attempt's goroutine ended (a retry made due
+				// now by expedite); sent when it has ended
 				kept = append(kept, d)
 				continue
 			}
@@ -102,7 +123,7 @@ func (s *Service) Run(ctx context.Context) error {
 			if perEndpoint[f.endpoint]--; perEndpoint[f.endpoint] <= 0 {
 				delete(perEndpoint, f.endpoint)
 			}
-			dispatch(false) // the next of its queue is read when the buffer runs out
+			dispatch(true) // the next delivery of its queue is due now
 		case <-s.wake:
 			dispatch(true)
 		case <-poll.C:
@@ -199,9 +220,13 @@ func (s *Service) deliver(ctx context.Context, d *store.WebhookDelivery) {
 	}
 	s.m.deliveries.WithLabelValues(ep.ID, outcome).Inc()
 	// recorded even when ctx ends now: the attempt happened
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), persistTimeout)
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), emitTimeout)
 	defer cancel()
-	if err := s.st.UpdateDelivery(wctx, d); err != nil && !errors.Is(err, store.ErrNotFound) {
+	switch err := s.st.CompleteDelivery(wctx, s.cfg.NodeID, d); {
+	case errors.Is(err, store.ErrPrecondition):
+		s.log.Warn("webhook delivery: the lease expired during the attempt and another node took the delivery over; it may be sent twice",
+			"webhook", ep.ID, "delivery", d.ID, "lease", s.cfg.Lease)
+	case err != nil && !errors.Is(err, store.ErrNotFound):
 		s.log.Error("webhook delivery: cannot record the attempt", "webhook", ep.ID, "delivery", d.ID, "error", err)
 	}
 	log := s.log.With("webhook", ep.ID, "delivery", d.ID, "event", d.EventID, "type", d.EventType, "attempt", d.Attempts,
@@ -277,39 +302,32 @@ func (s *Service) expedite(ctx context.Context, ep *store.WebhookEndpoint, ok bo
 	}
 }
 
-// health tracks the endpoint's run of failures; an endpoint failing for
-// DisableAfter is disabled and webhook.disabled is published.
+// health records the attempt's outcome on the endpoint
+// (store.Webhooks.RecordHealth: one atomic UPDATE, so that concurrent
+// attempts, on this node or others, neither lose a change nor disable it
+// twice). An endpoint failing for DisableAfter is disabled, and
+// webhook.disabled, written in the same transaction, goes to the others.
+// ep is the endpoint as read before the attempt: when its state cannot
+// change (a success of a healthy endpoint, a failure of one failing for
+// less than DisableAfter), the store is not written.
 func (s *Service) health(ctx context.Context, ep *store.WebhookEndpoint, ok bool, now time.Time) {
 	switch {
 	case ok && ep.FailingSince == nil, !ok && ep.FailingSince != nil && now.Sub(*ep.FailingSince) < s.cfg.DisableAfter:
 		return
 	}
-	// re-read: another attempt may have changed it
-	cur, err := s.st.GetEndpoint(ctx, ep.ID)
+	var ev events.Event
+	off, err := s.st.RecordHealth(ctx, ep.ID, ok, now.UTC(), s.cfg.DisableAfter, func(e *store.WebhookEndpoint) ([]*store.WebhookEvent, error) {
+		ev = events.New(TypeDisabled, "", endpointData(e))
+		return ToOutbox(ev)
+	})
 	if err != nil {
-		return
-	}
-	disabled := false
-	switch {
-	case ok:
-		cur.FailingSince = nil
-	case cur.FailingSince == nil:
-		cur.FailingSince = &now
-	case now.Sub(*cur.FailingSince) >= s.cfg.DisableAfter && cur.Enabled:
-		cur.Enabled, disabled = false, true
-		cur.DisabledReason = "every delivery failed since " + cur.FailingSince.Format(time.RFC3339)
-	default:
-		return
-	}
-	cur.UpdatedAt = now
-	if err := s.st.UpdateEndpoint(ctx, cur); err != nil {
 		s.log.Warn("webhook: cannot record endpoint health", "webhook", ep.ID, "error", err)
 		return
 	}
-	if disabled {
-		s.log.Warn("webhook endpoint disabled after failing for too long", "webhook", cur.ID, "failing_since", *cur.FailingSince)
+	if off != nil {
+		s.log.Warn("webhook endpoint disabled after failing for too long", "webhook", off.ID, "failing_since", off.FailingSince)
 		s.m.disabled.Inc()
-		s.bus.Publish(events.New(TypeDisabled, "", DisabledData{WebhookID: cur.ID, URL: cur.URL, FailingSince: *cur.FailingSince, Reason: cur.DisabledReason}))
+		s.bus.Publish(ev)
 	}
 }
 

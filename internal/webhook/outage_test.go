@@ -32,14 +32,14 @@ func TestOutageFigure(t *testing.T) {
 		return 200
 	})
 	addEndpoint(t, st, "whk_1", rc.srv.URL, nil)
-	start(t, st, bus, func(c *Config) { c.Schedule = DefaultSchedule(); c.Poll = 200 * time.Millisecond })
+	svc, _ := start(t, st, bus, func(c *Config) { c.Schedule = DefaultSchedule(); c.Poll = 200 * time.Millisecond })
 	const broadcasts = 100
 	types := []events.Type{events.LiveInputConnected, events.LiveInputDisconnected, events.LiveInputIdle}
 	t0 := time.Now()
 	for i := 0; i < broadcasts; i++ {
 		id := fmt.Sprintf("li_%d", i%20) // 20 inputs, 5 broadcasts each
 		for _, ty := range types {
-			bus.Publish(events.New(ty, id, nil))
+			svc.Publish(events.New(ty, id, nil))
 		}
 		time.Sleep(time.Until(t0.Add(time.Duration(i+1) * 600 * time.Millisecond)))
 	}

@@ -33,7 +33,7 @@ func TestRecoveryExpeditesRetries(t *testing.T) {
 		return 200
 	})
 	addEndpoint(t, st, "whk_a", rc.srv.URL, nil)
-	start(t, st, bus, func(c *Config) { c.Schedule = []time.Duration{50 * time.Millisecond, time.Minute} })
+	svc, _ := start(t, st, bus, func(c *Config) { c.Schedule = []time.Duration{50 * time.Millisecond, time.Minute} })
 	inputs := []string{"li_a", "li_b", "li_c"}
 	var heads []string
 	for _, in := range inputs {
@@ -42,7 +42,7 @@ func TestRecoveryExpeditesRetries(t *testing.T) {
 			if i == 0 {
 				heads = append(heads, e.ID)
 			}
-			bus.Publish(e)
+			svc.Publish(e)
 		}
 	}
 	// every queue head fails twice: its next attempt is a minute away
@@ -76,7 +76,7 @@ func TestRecoveryExpeditesRetries(t *testing.T) {
 	}
 	down.Store(false)
 	up := time.Now()
-	bus.Publish(events.New(events.LiveInputConnected, "li_new", nil)) // succeeds at once
+	svc.Publish(events.New(events.LiveInputConnected, "li_new", nil)) // succeeds at once
 	total := len(inputs)*len(lifecycle) + 1
 	got := rc.waitCount(t, total, 3*time.Second)
 	t.Logf("backlog of %d delivered %v after the receiver came back", total, time.Since(up).Round(time.Millisecond))
@@ -106,9 +106,9 @@ func TestDownEndpointKeepsSchedule(t *testing.T) {
 	bus := events.NewBus()
 	rc := newReceiver(t, func(int, Envelope) int { return 503 })
 	addEndpoint(t, st, "whk_a", rc.srv.URL, nil)
-	start(t, st, bus, func(c *Config) { c.Schedule = []time.Duration{50 * time.Millisecond, time.Minute} })
+	svc, _ := start(t, st, bus, func(c *Config) { c.Schedule = []time.Duration{50 * time.Millisecond, time.Minute} })
 	for _, in := range []string{"li_a", "li_b"} {
-		bus.Publish(events.New(events.LiveInputConnected, in, nil))
+		svc.Publish(events.New(events.LiveInputConnected, in, nil))
 	}
 	time.Sleep(500 * time.Millisecond)
 	if n := rc.n.Load(); n != 4 {

@@ -19,8 +19,10 @@ import (
 	"github.com/mpegflow/mpegflow/internal/store"
 )
 
-// Bus is the event bus the Service subscribes to and publishes
-// webhook.disabled on; *events.Bus satisfies it.
+// Bus is the event bus the Service publishes the events it writes on,
+// after their commit, and watches to wake its dispatcher when an event is
+// published (events are published after they are committed to the
+// outbox); *events.Bus satisfies it.
 type Bus interface {
 	Publish(events.Event)
 	Subscribe(events.SubscribeOptions) *events.Subscription
@@ -58,6 +60,13 @@ type Config struct {
 	// Poll is how often the outbox is scanned for due retries; default 500 ms
 	// (new events wake the dispatcher at once).
 	Poll time.Duration
+	// NodeID names this node's delivery worker in the leases it takes
+	// (store.Webhooks.Claim); unique per process. Default: random.
+	NodeID string
+	// Lease is how long a claimed delivery is this node's alone; a node
+	// that crashed holds its deliveries that long. Default 2×Timeout+30 s
+	// (50 s): longer than an attempt and its recording.
+	Lease time.Duration
 	// Registerer receives the metrics; nil = not registered.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
@@ -76,11 +85,8 @@ type Service struct {
 	client *http.Client
 	m      *metricSet
 
-	mu        sync.Mutex
-	sub       *events.Subscription // guarded by mu
-	closed    bool                 // guarded by mu
+	sub       *events.Subscription // wakes the dispatcher
 	wake      chan struct{}
-	persisted chan struct{} // closed when the persister has exited
 	closeOnce sync.Once
 
 	// recovery holds, per endpoint id, the failures since its last
@@ -89,8 +95,9 @@ type Service struct {
 	recovery map[string]*recoveryState
 }
 
-// New builds the Service and subscribes to the bus at once, so that no
-// event published after New returns is missed; the persister starts now.
+// New builds the Service. It watches the bus from now on: every event
+// published wakes the dispatcher (events reach the outbox before the bus,
+// by Emit or in the transaction of their change).
 func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil || cfg.Bus == nil {
 		return nil, errors.New("webhook: Store and Bus are required")
@@ -119,6 +126,12 @@ func New(cfg Config) (*Service, error) {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "MpegFlow-Webhooks/dev"
 	}
+	if cfg.NodeID == "" {
+		cfg.NodeID = newID("node_", time.Now())
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 2*cfg.Timeout + 30*time.Second
+	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 500 * time.Millisecond
 	}
@@ -137,7 +150,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		cfg: cfg, st: cfg.Store, bus: cfg.Bus, log: cfg.Logger, now: cfg.Now, m: m,
-		wake: make(chan struct{}, 1), persisted: make(chan struct{}),
+		wake:     make(chan struct{}, 1),
 		recovery: map[string]*recoveryState{},
 	}
 	tr := &http.Transport{
@@ -154,28 +167,24 @@ func New(cfg Config) (*Service, error) {
 		Timeout:       cfg.Timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	s.sub = s.subscribe()
-	go s.persist(s.sub)
+	// Match runs on the publisher's goroutine and only makes a
+	// non-blocking send: nothing is ever queued, so the subscription is
+	// never cut off.
+	s.sub = s.bus.Subscribe(events.SubscribeOptions{Queue: 1, Match: func(events.Event) bool {
+		s.Changed()
+		return false
+	}})
 	return s, nil
 }
 
-// subscribe subscribes to every event but webhook.test, with a queue deep
-// enough for bursts (8192) while the outbox writes a batch.
-func (s *Service) subscribe() *events.Subscription {
-	return s.bus.Subscribe(events.SubscribeOptions{Queue: 8192, Match: func(e events.Event) bool { return e.Type != TypeTest }})
-}
+// NodeID is the owner name of this node's delivery leases.
+func (s *Service) NodeID() string { return s.cfg.NodeID }
 
-// Close stops taking events from the bus, writes those already queued to
-// the outbox, and returns when the persister has exited; idempotent. Call
-// it before the store is closed.
+// Close stops watching the bus and closes idle connections; idempotent.
+// Call it after Run returned.
 func (s *Service) Close() {
 	s.closeOnce.Do(func() {
-		s.mu.Lock()
-		s.closed = true
-		sub := s.sub
-		s.mu.Unlock()
-		sub.Close()
-		<-s.persisted
+		s.sub.Close()
 		s.client.CloseIdleConnections()
 	})
 }
@@ -216,7 +225,7 @@ func (s *Service) Retry(ctx context.Context, endpointID, deliveryID string) (*st
 // a failure to get a response.
 func (s *Service) Test(ctx context.Context, e *store.WebhookEndpoint) (status int, latency time.Duration, err error) {
 	ev := events.New(TypeTest, "", TestData{WebhookID: e.ID})
-	body, err := envelope(ev)
+	body, err := ev.Envelope()
 	if err != nil {
 		return 0, 0, fmt.Errorf("webhook: test: %w", err)
 	}

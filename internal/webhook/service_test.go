@@ -167,9 +167,9 @@ func TestDeliversSignedInOrder(t *testing.T) {
 	bus := events.NewBus()
 	rc := newReceiver(t, nil)
 	addEndpoint(t, st, "whk_a", rc.srv.URL, nil)
-	start(t, st, bus, nil)
+	svc, _ := start(t, st, bus, nil)
 	for _, tp := range lifecycle {
-		bus.Publish(events.New(tp, "li_1", events.ConnectionData{Protocol: "rtmp"}))
+		svc.Publish(events.New(tp, "li_1", events.ConnectionData{Protocol: "rtmp"}))
 	}
 	got := rc.waitCount(t, 3, 5*time.Second)
 	if w := []string{"live_input.connected", "live_input.disconnected", "live_input.idle"}; !slices.Equal(types(got, "li_1"), w) {
@@ -196,12 +196,12 @@ func TestRetryOrderingAndFinal(t *testing.T) {
 		return 200
 	})
 	addEndpoint(t, st, "whk_a", rc.srv.URL, nil)
-	start(t, st, bus, nil)
+	svc, _ := start(t, st, bus, nil)
 	for _, tp := range lifecycle {
-		bus.Publish(events.New(tp, "li_a", nil))
-		bus.Publish(events.New(tp, "li_b", nil))
+		svc.Publish(events.New(tp, "li_a", nil))
+		svc.Publish(events.New(tp, "li_b", nil))
 	}
-	bus.Publish(events.New(events.LiveInputCreated, "li_c", nil))
+	svc.Publish(events.New(events.LiveInputCreated, "li_c", nil))
 	got := rc.waitCount(t, 6, 5*time.Second)
 	w := []string{"live_input.connected", "live_input.disconnected", "live_input.idle"}
 	if !slices.Equal(types(got, "li_a"), w) || !slices.Equal(types(got, "li_b"), w) {
@@ -247,11 +247,11 @@ func TestFiltersAndSlowEndpoint(t *testing.T) {
 	addEndpoint(t, st, "whk_only", only.srv.URL, func(e *store.WebhookEndpoint) {
 		e.EventTypes, e.LiveInputIDs = []string{"live_input.idle"}, []string{"li_2"}
 	})
-	start(t, st, bus, func(c *Config) { c.Workers = 4 })
+	svc, _ := start(t, st, bus, func(c *Config) { c.Workers = 4 })
 	for i := range 10 {
 		in := []string{"li_1", "li_2"}[i%2]
 		for _, tp := range lifecycle {
-			bus.Publish(events.New(tp, in, nil))
+			svc.Publish(events.New(tp, in, nil))
 		}
 	}
 	start := time.Now()
@@ -280,12 +280,12 @@ func TestOutboxSurvivesRestart(t *testing.T) {
 		return 200
 	})
 	addEndpoint(t, st, "whk_a", rc.srv.URL, nil)
-	_, stop := start(t, st, bus, func(c *Config) { c.Schedule = []time.Duration{time.Hour} })
+	svc, stop := start(t, st, bus, func(c *Config) { c.Schedule = []time.Duration{time.Hour} })
 	var want []string
 	for i := range 5 {
 		e := events.New(lifecycle[i%3], "li_1", nil)
 		want = append(want, e.ID)
-		bus.Publish(e)
+		svc.Publish(e)
 	}
 	time.Sleep(300 * time.Millisecond)
 	stop()
@@ -296,7 +296,7 @@ func TestOutboxSurvivesRestart(t *testing.T) {
 	up.Store(true)
 	st2 := openStore(t, path)
 	// the failed head waits an hour: retry it now, as an operator would
-	svc, _ := start(t, st2, events.NewBus(), nil)
+	svc, _ = start(t, st2, events.NewBus(), nil)
 	ds, _, _ := st2.Webhooks().ListDeliveries(t.Context(), "whk_a", store.ListOptions{Limit: 10})
 	for _, d := range ds {
 		if d.Attempts > 0 {
@@ -324,11 +324,11 @@ func TestDisableAfterFailures(t *testing.T) {
 	other := newReceiver(t, nil)
 	addEndpoint(t, st, "whk_dead", dead.srv.URL, nil)
 	addEndpoint(t, st, "whk_other", other.srv.URL, func(e *store.WebhookEndpoint) { e.EventTypes = []string{"webhook.disabled"} })
-	start(t, st, bus, func(c *Config) { c.DisableAfter = 200 * time.Millisecond })
-	bus.Publish(events.New(events.LiveInputCreated, "li_1", nil))
+	svc, _ := start(t, st, bus, func(c *Config) { c.DisableAfter = 200 * time.Millisecond })
+	svc.Publish(events.New(events.LiveInputCreated, "li_1", nil))
 	got := other.waitCount(t, 1, 5*time.Second)
-	var d DisabledData
-	if err := json.Unmarshal(got[0].Data, &d); err != nil || d.WebhookID != "whk_dead" || got[0].Type != "webhook.disabled" {
+	var d EndpointData
+	if err := json.Unmarshal(got[0].Data, &d); err != nil || d.ID != "whk_dead" || d.Enabled || d.FailingSince == nil || got[0].Type != "webhook.disabled" {
 		t.Fatalf("disabled event %v %+v %v", got[0], d, err)
 	}
 	e, _ := st.Webhooks().GetEndpoint(t.Context(), "whk_dead")

@@ -4,31 +4,43 @@
 // from a durable outbox, with retries, per-endpoint per-live-input ordering,
 // a delivery log and Prometheus metrics.
 //
-// Flow: the Service subscribes to the event bus when it is built; a
-// persister goroutine writes every event, with one delivery per matching
-// enabled endpoint, into the store's outbox (store.Webhooks.Enqueue, one
-// transaction) as soon as it is published. Run's dispatcher sends the due
-// deliveries (store.Webhooks.Due returns only the first pending delivery of
-// each endpoint and live input, so receivers see the events of one input in
-// order), records each attempt, and schedules retries. What is in the
-// outbox survives a crash: Run resumes it at start-up.
+// Flow (a transactional outbox): an event is written to the store's
+// outbox, with one delivery per enabled endpoint whose filters want it, in
+// the transaction of the state change that caused it (store.EventFunc:
+// live input created, updated, deleted, connected) or, when the event is
+// the state change itself (a publisher left, a broadcast ended, a session
+// was kicked, a recording finished), on its own by Service.Emit. Only
+// after the commit is it published on the in-process bus (WebSocket
+// subscribers), which also wakes the dispatcher. An event exists in the
+// outbox if and only if its change committed; a crash after the commit
+// loses nothing: Run resumes the outbox at start-up.
+//
+// Run's dispatcher claims due deliveries (store.Webhooks.Claim: leased to
+// this node for Config.Lease; only the first pending delivery of each
+// endpoint and live input, so receivers see the events of one input in
+// order, across nodes too), sends them, records each attempt
+// (CompleteDelivery) and schedules retries. Several nodes on one database
+// share the outbox: a delivery is attempted by one node at a time, and the
+// deliveries of a node that crashed are claimed by another when their
+// leases expire.
 //
 // Guarantees: at-least-once (a receiver de-duplicates on webhook-id, the
-// event id), ordered per endpoint per live input, parallel across endpoints
-// (at most MaxPerEndpoint attempts of one endpoint run at a time, so one
-// slow endpoint cannot take every worker). The window that is not durable
-// is the time between Publish and the outbox write (milliseconds): the bus
-// is in-process and the state changes are not written in the same
-// transaction as their events.
+// event id; a delivery is sent twice when its attempt outlives its lease,
+// or when the daemon stops between the receiver's 2xx and its record),
+// ordered per endpoint per live input, parallel across endpoints (at most
+// MaxPerEndpoint attempts of one endpoint run at a time, so one slow
+// endpoint cannot take every worker).
 package webhook
 
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 
 	"github.com/mpegflow/mpegflow/internal/events"
+	"github.com/mpegflow/mpegflow/internal/store"
 )
 
 // Event types of the webhook feature itself (the list of types is open:
@@ -92,27 +104,46 @@ type Envelope struct {
 	Data        json.RawMessage `json:"data"`                    // the event's object; {} when none
 }
 
-// envelope renders e as the delivery body.
-func envelope(e events.Event) ([]byte, error) {
-	data := json.RawMessage("{}")
-	if e.Data != nil {
-		b, err := json.Marshal(e.Data)
+// ToOutbox returns the outbox rows of evs, their bodies rendered.
+func ToOutbox(evs ...events.Event) ([]*store.WebhookEvent, error) {
+	out := make([]*store.WebhookEvent, 0, len(evs))
+	for _, e := range evs {
+		b, err := e.Envelope()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("webhook: event %s: %w", e.Type, err)
 		}
-		if string(b) != "null" {
-			data = b
-		}
+		out = append(out, &store.WebhookEvent{ID: e.ID, Type: string(e.Type), LiveInputID: e.LiveInputID, CreatedAt: e.Time.UTC(), Payload: b})
 	}
-	return json.Marshal(Envelope{ID: e.ID, Type: string(e.Type), CreatedAt: e.Time.UTC(), LiveInputID: e.LiveInputID, Data: data})
+	return out, nil
 }
 
-// DisabledData is the data of webhook.disabled.
-type DisabledData struct {
-	WebhookID    string    `json:"webhook_id"`
-	URL          string    `json:"url"`
-	FailingSince time.Time `json:"failing_since"`
-	Reason       string    `json:"reason"`
+// EndpointData is the data of webhook.disabled: the endpoint as GET
+// /v1/webhooks/ID returns it (never its secret).
+type EndpointData struct {
+	ID             string     `json:"id"`
+	URL            string     `json:"url"`
+	Description    string     `json:"description"`
+	Enabled        bool       `json:"enabled"`
+	EventTypes     []string   `json:"event_types"`
+	LiveInputIDs   []string   `json:"live_input_ids"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+	FailingSince   *time.Time `json:"failing_since"`
+	DisabledReason string     `json:"disabled_reason,omitempty"`
+}
+
+// endpointData renders e as EndpointData.
+func endpointData(e *store.WebhookEndpoint) EndpointData {
+	d := EndpointData{ID: e.ID, URL: e.URL, Description: e.Description, Enabled: e.Enabled, EventTypes: e.EventTypes,
+		LiveInputIDs: e.LiveInputIDs, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, FailingSince: e.FailingSince,
+		DisabledReason: e.DisabledReason}
+	if d.EventTypes == nil {
+		d.EventTypes = []string{}
+	}
+	if d.LiveInputIDs == nil {
+		d.LiveInputIDs = []string{}
+	}
+	return d
 }
 
 // TestData is the data of webhook.test.
