@@ -33,8 +33,8 @@ const (
 type done struct{ id, endpoint string }
 
 // leaseMargin: a delivery claimed but not started yet whose lease ends
-// within this is not started (another node may take it over); it is
-// claimed again later.
+// within this (or a quarter of the lease, when shorter) is not started
+// (another node may take it over); it is claimed again later.
 const leaseMargin = 5 * time.Second
 
 // Run sends due deliveries until ctx is done, then waits for the attempts
@@ -87,10 +87,11 @@ func (s *Service) Run(ctx context.Context) error {
 			buf = append(buf, claimed...)
 		}
 		now := s.now()
+		margin := min(leaseMargin, s.cfg.Lease/4)
 		kept := buf[:0]
 		for _, d := range buf {
 			switch {
-			case d.LeaseUntil != nil && d.LeaseUntil.Sub(now) < leaseMargin:
+			case d.LeaseUntil != nil && d.LeaseUntil.Sub(now) < margin:
 				continue // claimed again once its lease is over
 			case inflight[d.ID] || len(inflight) >= s.cfg.Workers || perEndpoint[d.EndpointID] >= s.cfg.MaxPerEndpoint:
 				// inflight: claimed again after its attempt was recorded,
