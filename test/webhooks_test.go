@@ -30,6 +30,7 @@ type whEvent struct {
 	CreatedAt           time.Time
 	Received            time.Time
 	Signatures          int
+	Data                map[string]any // the event's object
 }
 
 // whReceiver is a webhook receiver that verifies every delivery twice:
@@ -115,9 +116,11 @@ func (r *whReceiver) serve(w http.ResponseWriter, req *http.Request) {
 		if err := json.Unmarshal(body, &env); err != nil || env.ID != id || env.Type == "" || len(env.Data) == 0 {
 			r.t.Errorf("envelope %s: %v", body, err)
 		}
+		var obj map[string]any
+		_ = json.Unmarshal(env.Data, &obj)
 		r.mu.Lock()
 		r.got = append(r.got, whEvent{ID: env.ID, Type: env.Type, LiveInput: env.LiveInputID, CreatedAt: env.CreatedAt,
-			Received: time.Now(), Signatures: len(fields)})
+			Received: time.Now(), Signatures: len(fields), Data: obj})
 		r.mu.Unlock()
 	}
 	w.WriteHeader(st)
@@ -242,6 +245,7 @@ func TestWebhooksEndToEnd(t *testing.T) {
 	if !slices.Equal(typesOf(got, li), want) {
 		t.Fatalf("lifecycle %v, want %v", typesOf(got, li), want)
 	}
+	checkLiveInputData(t, d, admin, li, got)
 	only.waitFor(t, "live_input.idle", 5*time.Second, func(es []whEvent) bool { return len(es) >= 1 })
 	time.Sleep(1500 * time.Millisecond) // time for wrong deliveries or retries to show up
 	if es := only.events(); len(es) != 1 || es[0].Type != "live_input.idle" {
@@ -380,5 +384,63 @@ func TestWebhooksNeverLost(t *testing.T) {
 		if id, _ := ev["id"].(string); !ids[id] && slices.Contains(inputs, fmt.Sprint(ev["live_input_id"])) {
 			t.Errorf("event %v published before the kill never arrived", ev)
 		}
+	}
+}
+
+// checkLiveInputData: the data of every live_input.* event is the live
+// input as the API returns it to a token that does not see secrets (no
+// stream key, no SRT passphrase), with the status of the moment; that of
+// the last event (idle) is exactly what GET /v1/live_inputs/ID returns
+// afterwards.
+func checkLiveInputData(t *testing.T, d *daemon, admin, li string, got []whEvent) {
+	t.Helper()
+	st, r := apiCall(t, d, admin, "POST", "/v1/tokens", map[string]any{"name": "reader", "scopes": []string{"live_inputs:read"}})
+	if st != http.StatusCreated {
+		t.Fatalf("create token: HTTP %d %v", st, r)
+	}
+	reader := data(r)["token"].(string)
+	st, r = apiCall(t, d, reader, "GET", "/v1/live_inputs/"+li, nil)
+	if st != http.StatusOK {
+		t.Fatalf("get live input: HTTP %d %v", st, r)
+	}
+	want := data(r)
+	if rtmp, _ := want["rtmp"].(map[string]any); rtmp == nil || rtmp["stream_key"] != nil {
+		t.Fatalf("GET with a read-only token: %v", want)
+	}
+	status := map[string][]string{"live_input.created": {"idle"}, "live_input.connected": {"connected"},
+		"live_input.disconnected": {"reconnecting", "idle"}, "live_input.idle": {"idle"}}
+	var last map[string]any
+	for _, e := range got {
+		if e.LiveInput != li {
+			continue
+		}
+		if e.Data["id"] != li || !slices.Contains(status[e.Type], fmt.Sprint(e.Data["status"])) {
+			t.Errorf("%s data: id %v status %v", e.Type, e.Data["id"], e.Data["status"])
+		}
+		for k := range want {
+			if _, ok := e.Data[k]; !ok {
+				t.Errorf("%s data lacks %q, which the API returns", e.Type, k)
+			}
+		}
+		for k := range e.Data {
+			if _, ok := want[k]; !ok {
+				t.Errorf("%s data has %q, which the API does not return", e.Type, k)
+			}
+		}
+		if rtmp, _ := e.Data["rtmp"].(map[string]any); rtmp["stream_key"] != nil {
+			t.Errorf("%s data carries the stream key", e.Type)
+		}
+		if srt, _ := e.Data["srt"].(map[string]any); srt != nil && (srt["passphrase"] != nil || srt["stream_id"] != nil) {
+			t.Errorf("%s data carries SRT secrets", e.Type)
+		}
+		if e.Type == "live_input.connected" && e.Data["last_connected_at"] == nil {
+			t.Errorf("connected data without last_connected_at: %v", e.Data)
+		}
+		last = e.Data
+	}
+	wb, _ := json.Marshal(want)
+	lb, _ := json.Marshal(last)
+	if string(wb) != string(lb) {
+		t.Errorf("live_input.idle data\n%s\nis not what GET returns\n%s", lb, wb)
 	}
 }
