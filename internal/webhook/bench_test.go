@@ -72,7 +72,7 @@ func benchDeliver(b *testing.B, every time.Duration) {
 		if every > 0 {
 			time.Sleep(every)
 		} else if i%200 == 199 {
-			time.Sleep(time.Millisecond) // let the outbox keep up with the bus queue
+			time.Sleep(time.Millisecond) // a pause, as between bursts of real events
 		}
 	}
 	deadline := time.Now().Add(5 * time.Minute)

@@ -44,8 +44,8 @@ const leaseMargin = 5 * time.Second
 // Run starts are resumed.
 //
 // Deliveries are claimed (store.Webhooks.Claim, leased to NodeID for
-// Lease) as workers free up, never more than the free workers: several
-// nodes on one database share the outbox, each delivery attempted by one
+// Lease) as workers free up, at most one round (Workers) ahead of them:
+// several nodes on one database share the outbox, each delivery attempted by one
 // node at a time, and a delivery of a crashed node is claimed again when
 // its lease expires.
 func (s *Service) Run(ctx context.Context) error {
@@ -76,9 +76,12 @@ func (s *Service) Run(ctx context.Context) error {
 	// keep other nodes off them.
 	var buf []*store.WebhookDelivery
 	dispatch := func(refresh bool) {
+		// Claim when fewer than Workers deliveries are in flight or
+		// waiting, up to one more round than the free workers: one
+		// claim transaction then feeds about Workers attempts.
 		free := s.cfg.Workers - len(inflight) - len(buf)
 		if (refresh || len(buf) == 0) && free > 0 {
-			claimed, err := s.st.Claim(ctx, s.cfg.NodeID, s.now(), s.cfg.Lease, min(free, dueBatch))
+			claimed, err := s.st.Claim(ctx, s.cfg.NodeID, s.now(), s.cfg.Lease, min(free+s.cfg.Workers, dueBatch))
 			if err != nil {
 				if ctx.Err() == nil {
 					s.log.Error("webhook outbox: cannot claim due deliveries", "error", err)
