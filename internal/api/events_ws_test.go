@@ -60,7 +60,7 @@ func TestEventsWebSocket(t *testing.T) {
 		if ev := readEvent(t, only); ev.Type != events.LiveInputUpdated {
 			t.Fatalf("filtered stream got %s first", ev.Type)
 		}
-		e.bus.Publish(events.New(events.LiveInputConnected, id, events.ConnectionData{Protocol: "rtmp"}))
+		e.bus.Publish(events.New(events.LiveInputConnected, id, map[string]string{"protocol": "rtmp"}))
 		readEvent(t, all) // updated
 		if ev := readEvent(t, all); ev.Type != events.LiveInputConnected {
 			t.Fatalf("got %s", ev.Type)

@@ -41,7 +41,7 @@ func TestBusDelivers(t *testing.T) {
 	s := b.Subscribe(SubscribeOptions{Match: Filter([]Type{LiveInputConnected}, "")})
 	defer s.Close()
 	b.Publish(New(LiveInputCreated, "x", nil))
-	b.Publish(New(LiveInputConnected, "x", ConnectionData{Protocol: "rtmp"}))
+	b.Publish(New(LiveInputConnected, "x", map[string]string{"protocol": "rtmp"}))
 	select {
 	case e := <-s.C():
 		if e.Type != LiveInputConnected || e.LiveInputID != "x" {

@@ -79,8 +79,10 @@ type Event struct {
 	Type        Type      `json:"type"`          //
 	Time        time.Time `json:"time"`          // UTC
 	LiveInputID string    `json:"live_input_id"` // "" when the event is about no live input
-	// Data is the event's payload, marshalled as JSON (for live_input.*
-	// resource events the API's live input object without secrets).
+	// Data is the event's payload, marshalled as JSON: for live_input.*
+	// events but errored the API's live input object as a token without
+	// live_inputs:write sees it (no stream key), with the status of the
+	// moment; for errored ErrorData.
 	Data any `json:"data,omitempty"`
 }
 
@@ -96,12 +98,6 @@ func New(t Type, liveInputID string, data any) Event {
 type ErrorData struct {
 	Code    string `json:"code"` // e.g. unsupported_codec, key_rotated, disabled
 	Message string `json:"message,omitempty"`
-}
-
-// ConnectionData is the Data of live_input.connected and .disconnected.
-type ConnectionData struct {
-	Protocol string `json:"protocol,omitempty"` // rtmp, rtmps, srt, whip
-	Remote   string `json:"remote,omitempty"`   // the publisher's address
 }
 
 // envelope is the JSON of Envelope.
