@@ -69,6 +69,13 @@ type Runtime interface {
 	End(liveInputID string) error
 }
 
+// SessionLookup is implemented by a Runtime that finds a live session by
+// its id; session.kicked then carries the session object (as GET
+// /v1/live_inputs/ID/sessions lists it) instead of {"session_id"}.
+type SessionLookup interface {
+	Session(sessionID string) (Session, bool)
+}
+
 // Bus is the event bus the API publishes to and the WebSocket subscribes to.
 type Bus interface {
 	Publish(events.Event)

@@ -79,6 +79,20 @@ func (f *fakeRuntime) Sessions(id string) []Session {
 	return append([]Session(nil), f.sessions[id]...)
 }
 
+// Session implements SessionLookup.
+func (f *fakeRuntime) Session(sid string) (Session, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, ss := range f.sessions {
+		for _, s := range ss {
+			if s.ID == sid {
+				return s, true
+			}
+		}
+	}
+	return Session{}, false
+}
+
 func (f *fakeRuntime) Kick(sid string) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

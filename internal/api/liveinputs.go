@@ -332,6 +332,13 @@ func (s *Server) kickSession(w http.ResponseWriter, r *http.Request, p *principa
 	if !validID(sid) || !strings.HasPrefix(sid, "ses_") {
 		return notFound("session")
 	}
+	// the data of session.kicked: the session as the API lists it
+	var obj any = map[string]string{"session_id": sid}
+	if sl, ok := s.rt.(SessionLookup); ok {
+		if ss, ok := sl.Session(sid); ok {
+			obj = ss
+		}
+	}
 	liID, err := s.rt.Kick(sid)
 	switch {
 	case errors.Is(err, ErrNoSession):
@@ -342,7 +349,7 @@ func (s *Server) kickSession(w http.ResponseWriter, r *http.Request, p *principa
 		return err
 	}
 	s.log.Info("publisher session kicked", "live_input", liID, "session", sid, "token", p.tok.ID)
-	s.emit(r.Context(), events.New(events.SessionKicked, liID, map[string]string{"session_id": sid}))
+	s.emit(r.Context(), events.New(events.SessionKicked, liID, obj))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

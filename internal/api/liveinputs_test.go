@@ -139,7 +139,13 @@ func TestRotateKeyAndSessions(t *testing.T) {
 		e.do("POST", "/v1/live_inputs/"+id+"/complete", e.admin, nil).want(t, 409, CodeNoPublisher)
 		e.do("DELETE", "/v1/sessions/ses_nope", e.admin, nil).want(t, 404, CodeNotFound)
 		e.rt.connect(id, "ses_ghi")
+		kicked := e.bus.Subscribe(events.SubscribeOptions{Match: events.Filter([]events.Type{events.SessionKicked}, "")})
+		defer kicked.Close()
 		e.do("DELETE", "/v1/sessions/ses_ghi", e.admin, nil).want(t, 204, "")
+		// session.kicked carries the session as the API lists it
+		if ev := <-kicked.C(); ev.LiveInputID != id || ev.Data.(Session).ID != "ses_ghi" || ev.Data.(Session).Protocol != "rtmp" {
+			t.Fatalf("session.kicked %+v", ev)
+		}
 	})
 }
 

@@ -482,6 +482,26 @@ func (r *liveRuntime) Sessions(id string) []api.Session {
 	return []api.Session{s}
 }
 
+// Session implements api.SessionLookup.
+func (r *liveRuntime) Session(sid string) (api.Session, bool) {
+	r.mu.Lock()
+	id := ""
+	for lid, st := range r.live {
+		if st.session != nil && st.session.ID == sid {
+			id = lid
+		}
+	}
+	r.mu.Unlock()
+	for _, s := range r.Sessions(id) {
+		if s.ID == sid {
+			return s, true
+		}
+	}
+	return api.Session{}, false
+}
+
+var _ api.SessionLookup = (*liveRuntime)(nil)
+
 // Kick implements api.Runtime.
 func (r *liveRuntime) Kick(sid string) (string, error) {
 	r.mu.Lock()
