@@ -3,12 +3,14 @@ package app
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/mpegflow/mpegflow/internal/api"
 	"github.com/mpegflow/mpegflow/internal/auth"
 	"github.com/mpegflow/mpegflow/internal/events"
+	"github.com/mpegflow/mpegflow/internal/store"
 )
 
 func controlConfig(t *testing.T, dir string, inputs ...conf.LiveInput) *conf.Config {
@@ -196,5 +199,52 @@ func TestControlHooks(t *testing.T) {
 	li, err := c.st.LiveInputs().Get(context.Background(), "a")
 	if err != nil || li.LastConnectedAt == nil {
 		t.Fatalf("last_connected_at: %v %v", li, err)
+	}
+}
+
+// The status hooks write their events to the webhook outbox (connected in
+// the transaction of last_connected_at) before publishing them; their data
+// is the live input as the API returns it, without the stream key, with
+// the status of the moment.
+func TestControlHooksWriteTheOutbox(t *testing.T) {
+	c, _ := openTestControl(t, controlConfig(t, t.TempDir(), conf.LiveInput{ID: "a", Name: "A", StreamKey: "sk_static_a_0123456"}))
+	defer c.Close()
+	ctx := context.Background()
+	now := time.Now().UTC()
+	if err := c.st.Webhooks().CreateEndpoint(ctx, &store.WebhookEndpoint{ID: "whk_1", URL: "https://example.com/", Enabled: true,
+		Secret: "whsec_x", CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	sub := c.Bus().Subscribe(events.SubscribeOptions{})
+	defer sub.Close()
+	c.StreamStarted("a", "rtmp", "127.0.0.1:4000")
+	c.StreamDisconnected("a")
+	c.StreamStarted("a", "rtmp", "127.0.0.1:4001")
+	c.StreamEnded("a")
+	want := []string{"live_input.connected", "live_input.disconnected", "live_input.connected", "live_input.disconnected", "live_input.idle"}
+	status := []string{"connected", "reconnecting", "connected", "idle", "idle"}
+	ds, _, err := c.st.Webhooks().ListDeliveries(ctx, "whk_1", store.ListOptions{Limit: 100})
+	if err != nil || len(ds) != len(want) {
+		t.Fatalf("outbox: %d deliveries, %v; want %d", len(ds), err, len(want))
+	}
+	slices.SortFunc(ds, func(a, b *store.WebhookDelivery) int { return int(a.Seq - b.Seq) })
+	for i, d := range ds {
+		if d.EventType != want[i] {
+			t.Fatalf("outbox event %d: %s, want %s", i, d.EventType, want[i])
+		}
+		ev := <-sub.C() // published after the write, in the same order
+		if ev.ID != d.EventID {
+			t.Fatalf("bus event %d: %s, outbox %s", i, ev.ID, d.EventID)
+		}
+		b, _ := json.Marshal(ev.Data)
+		var obj map[string]any
+		_ = json.Unmarshal(b, &obj)
+		if obj["id"] != "a" || obj["status"] != status[i] || obj["name"] != "A" || strings.Contains(string(b), "sk_static_a_0123456") {
+			t.Fatalf("%s data %s, want the live input with status %s and no key", d.EventType, b, status[i])
+		}
+	}
+	heads, err := c.st.Webhooks().Due(ctx, time.Now(), 10)
+	if err != nil || len(heads) != 1 || !strings.Contains(string(heads[0].Payload), `"status":"connected"`) {
+		t.Fatalf("outbox head %v %v", heads, err)
 	}
 }
