@@ -32,11 +32,6 @@ const (
 // done reports a finished attempt to the dispatcher.
 type done struct{ id, endpoint string }
 
-// leaseMargin: a delivery claimed but not started yet whose lease ends
-// within this (or a quarter of the lease, when shorter) is not started
-// (another node may take it over); it is claimed again later.
-const leaseMargin = 5 * time.Second
-
 // Run sends due deliveries until ctx is done, then waits for the attempts
 // in flight (they are cancelled; a cancelled attempt is not recorded) and
 // releases this node's leases, so that another node, or this one after its
@@ -90,7 +85,9 @@ func (s *Service) Run(ctx context.Context) error {
 			buf = append(buf, claimed...)
 		}
 		now := s.now()
-		margin := min(leaseMargin, s.cfg.Lease/4)
+		// an attempt must end within its lease: one whose lease ends
+		// sooner than an attempt can last is claimed again later
+		margin := s.cfg.Timeout + time.Second
 		kept := buf[:0]
 		for _, d := range buf {
 			switch {

@@ -125,8 +125,8 @@ func startNode(t *testing.T, url, id string, lease time.Duration) *node {
 func TestNodesShareTheOutbox(t *testing.T) {
 	url := pgtest.Start(t)
 	rc := newNodeReceiver(t)
-	a := startNode(t, url, "node-a", 3*time.Second)
-	b := startNode(t, url, "node-b", 3*time.Second)
+	a := startNode(t, url, "node-a", 6*time.Second)
+	b := startNode(t, url, "node-b", 6*time.Second)
 	addEndpoint(t, a.db, "whk_a", rc.srv.URL, nil)
 
 	const inputs, perInput = 10, 20
@@ -216,7 +216,7 @@ func TestNodesShareTheOutbox(t *testing.T) {
 	if leased == 0 {
 		t.Fatal("node-a left no lease behind: the crash was not simulated")
 	}
-	c := startNode(t, url, "node-c", 3*time.Second)
+	c := startNode(t, url, "node-c", 6*time.Second)
 	waitFor(t, rc, "every event after the crash", 60*time.Second, func() bool {
 		got, _ := rc.snapshot()
 		ids := map[string]bool{}

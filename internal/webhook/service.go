@@ -65,8 +65,8 @@ type Config struct {
 	NodeID string
 	// Lease is how long a claimed delivery is this node's alone; a node
 	// that crashed holds its deliveries that long. Default 2×Timeout+30 s
-	// (50 s); at least Timeout+1 s, so that an attempt ends within its
-	// lease.
+	// (50 s); at least Timeout+5 s. An attempt starts only while at least
+	// Timeout+1 s of its lease is left, so that it ends within the lease.
 	Lease time.Duration
 	// Registerer receives the metrics; nil = not registered.
 	Registerer prometheus.Registerer
@@ -133,7 +133,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Lease <= 0 {
 		cfg.Lease = 2*cfg.Timeout + 30*time.Second
 	}
-	cfg.Lease = max(cfg.Lease, cfg.Timeout+time.Second)
+	cfg.Lease = max(cfg.Lease, cfg.Timeout+5*time.Second)
 	if cfg.Poll <= 0 {
 		cfg.Poll = 500 * time.Millisecond
 	}
