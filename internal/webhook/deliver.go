@@ -40,9 +40,9 @@ type done struct{ id, endpoint string }
 //
 // Deliveries are claimed (store.Webhooks.Claim, leased to NodeID for
 // Lease) as workers free up, at most one round (Workers) ahead of them:
-// several nodes on one database share the outbox, each delivery attempted by one
-// node at a time, and a delivery of a crashed node is claimed again when
-// its lease expires.
+// several nodes on one database share the outbox, each delivery attempted
+// by one node at a time, and a delivery of a crashed node is claimed again
+// when its lease expires.
 func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer func() {
@@ -65,10 +65,10 @@ func (s *Service) Run(ctx context.Context) error {
 	s.updateStats(ctx)
 	s.purge(ctx)
 
-	// buf holds deliveries claimed but not started yet (their endpoint
-	// had MaxPerEndpoint attempts in flight). Only this loop starts
-	// attempts, so none is sent twice at once by this node; the leases
-	// keep other nodes off them.
+	// buf holds deliveries claimed but not started yet (every worker
+	// busy, or their endpoint has MaxPerEndpoint attempts in flight).
+	// Only this loop starts attempts, so none is sent twice at once by
+	// this node; the leases keep other nodes off them.
 	var buf []*store.WebhookDelivery
 	dispatch := func(refresh bool) {
 		// Claim when fewer than Workers deliveries are in flight or
