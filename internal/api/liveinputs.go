@@ -285,7 +285,8 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request, p *principal)
 	s.bus.Publish(ev)
 	for _, ss := range s.rt.Sessions(li.ID) {
 		if _, err := s.rt.Kick(ss.ID); err == nil {
-			s.emit(r.Context(), events.New(events.LiveInputErrored, li.ID, events.ErrorData{Code: "key_rotated", Message: "the stream key was rotated; the publisher was disconnected"}))
+			s.emit(r.Context(), events.New(events.LiveInputErrored, li.ID,
+				s.LiveInputErrorData(li, "key_rotated", "the stream key was rotated; the publisher was disconnected")))
 		}
 	}
 	s.writeInput(w, r, p, http.StatusOK, li)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -119,8 +120,20 @@ func TestRotateKeyAndSessions(t *testing.T) {
 		}
 		// the change, then the publisher it cut
 		for _, want := range []events.Type{events.LiveInputUpdated, events.LiveInputErrored} {
-			if got := (<-sub.C()).Type; got != want {
-				t.Fatalf("event %s, want %s", got, want)
+			ev := <-sub.C()
+			if ev.Type != want {
+				t.Fatalf("event %s, want %s", ev.Type, want)
+			}
+			// the live input as the API returns it (without its key), and
+			// for errored the error
+			b, _ := json.Marshal(ev.Data)
+			var obj map[string]any
+			_ = json.Unmarshal(b, &obj)
+			if obj["id"] != id || strings.Contains(string(b), nk) || strings.Contains(string(b), old) {
+				t.Fatalf("%s data %s", ev.Type, b)
+			}
+			if ev.Type == events.LiveInputErrored && obj["error"].(map[string]any)["code"] != "key_rotated" {
+				t.Fatalf("errored data %s", b)
 			}
 		}
 		ctx := context.Background()

@@ -227,7 +227,7 @@ func openAPISchemas() obj {
 		}),
 		"Event": object(obj{
 			"id": str(""), "type": obj{"type": "string", "enum": types}, "time": dateTime(""),
-			"live_input_id": str(""), "data": obj{"description": "live_input.created/updated/deleted: the LiveInput without secrets; connected/disconnected/idle: the same LiveInput, with its status of the moment; errored: {code, message}; session.kicked: the Session. Webhooks carry the same data."},
+			"live_input_id": str(""), "data": obj{"description": "live_input.created/updated/deleted: the LiveInput without secrets; connected/disconnected/idle: the same LiveInput, with its status of the moment; errored: the same LiveInput plus error: {code, message}; session.kicked: the Session. Webhooks carry the same data."},
 		}),
 	}
 }

@@ -22,6 +22,15 @@ func (s *Server) LiveInputData(li *store.LiveInput, status string) any {
 	return j
 }
 
+// LiveInputErrorData is the data of live_input.errored: LiveInputData
+// (with the runtime's status) and "error": {code, message}.
+func (s *Server) LiveInputErrorData(li *store.LiveInput, code, message string) any {
+	return struct {
+		liveInputJSON
+		Error events.ErrorData `json:"error"`
+	}{s.toJSON(li, &http.Request{Host: "localhost"}, false), events.ErrorData{Code: code, Message: message}}
+}
+
 // outboxOf renders events as outbox rows (their webhook bodies).
 func outboxOf(evs ...events.Event) ([]*store.WebhookEvent, error) {
 	out := make([]*store.WebhookEvent, 0, len(evs))

@@ -122,7 +122,7 @@ func openControl(ctx context.Context, cfg *conf.Config, log *slog.Logger, stdout
 	if err != nil {
 		return nil, err
 	}
-	c.rt.render = c.api.LiveInputData
+	c.rt.render, c.rt.renderError = c.api.LiveInputData, c.api.LiveInputErrorData
 	return c, nil
 }
 
@@ -236,6 +236,10 @@ func (c *control) StreamDisconnected(id string) { c.rt.disconnected(id) }
 // was still attached).
 func (c *control) StreamEnded(id string) { c.rt.ended(id) }
 
+// Errored emits live_input.errored for live input id (a transcoder
+// failed): code, message and the live input as the API returns it.
+func (c *control) Errored(id, code, message string) { c.rt.errored(id, code, message) }
+
 // Close stops the event streams and closes the store; idempotent.
 func (c *control) Close() error {
 	c.closeOnce.Do(func() {
@@ -327,6 +331,9 @@ type liveRuntime struct {
 	// render is the API's live input object (api.Server.LiveInputData),
 	// the data of the status events; set once when the API is built.
 	render func(li *store.LiveInput, status string) any
+	// renderError is the data of live_input.errored
+	// (api.Server.LiveInputErrorData); set with render.
+	renderError func(li *store.LiveInput, code, message string) any
 
 	mu   sync.Mutex
 	live map[string]*liveState
@@ -416,6 +423,21 @@ func (r *liveRuntime) emit(ctx context.Context, evs ...events.Event) {
 	for _, e := range evs {
 		r.bus.Publish(e)
 	}
+}
+
+// errored emits live_input.errored: the live input as the API returns it
+// and {code, message}.
+func (r *liveRuntime) errored(id, code, message string) {
+	r.mu.Lock()
+	st := r.live[id]
+	r.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), eventWriteTimeout)
+	defer cancel()
+	var data any = events.ErrorData{Code: code, Message: message}
+	if li := r.row(ctx, id, st); li != nil && r.renderError != nil {
+		data = r.renderError(li, code, message)
+	}
+	r.emit(ctx, events.New(events.LiveInputErrored, id, data))
 }
 
 func (r *liveRuntime) disconnected(id string) {

@@ -80,7 +80,6 @@ func (a *App) initTranscode(st store.Store, bus *events.Bus) (api.SystemDeps, er
 	if err != nil {
 		return deps, fmt.Errorf("transcode metrics: %w", err)
 	}
-	pub := a.eventPublisher(bus)
 	f.tc, err = transcode.New(transcode.Config{
 		Detection:   det,
 		VAAPIDevice: cfg.VAAPIDevice,
@@ -89,7 +88,11 @@ func (a *App) initTranscode(st store.Store, bus *events.Bus) (api.SystemDeps, er
 		Output:      hlsRenditions{a},
 		Metrics:     m,
 		OnError: func(liveInput, code, message string) {
-			pub.Publish(events.New(events.LiveInputErrored, liveInput, events.ErrorData{Code: code, Message: message}))
+			if a.control != nil { // built once the features are
+				a.control.Errored(liveInput, code, message)
+				return
+			}
+			a.eventPublisher(bus).Publish(events.New(events.LiveInputErrored, liveInput, events.ErrorData{Code: code, Message: message}))
 		},
 		Logger: a.log.With("component", "transcode"),
 	})

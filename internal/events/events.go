@@ -80,9 +80,9 @@ type Event struct {
 	Time        time.Time `json:"time"`          // UTC
 	LiveInputID string    `json:"live_input_id"` // "" when the event is about no live input
 	// Data is the event's payload, marshalled as JSON: for live_input.*
-	// events but errored the API's live input object as a token without
+	// events the API's live input object as a token without
 	// live_inputs:write sees it (no stream key), with the status of the
-	// moment; for errored ErrorData.
+	// moment, and for errored its "error" (ErrorData) besides.
 	Data any `json:"data,omitempty"`
 }
 
@@ -94,7 +94,8 @@ func New(t Type, liveInputID string, data any) Event {
 	return Event{ID: "evt_" + hex.EncodeToString(b[:]), Type: t, Time: time.Now().UTC(), LiveInputID: liveInputID, Data: data}
 }
 
-// ErrorData is the Data of live_input.errored.
+// ErrorData is the "error" of live_input.errored's data (alone when the
+// live input is unknown).
 type ErrorData struct {
 	Code    string `json:"code"` // e.g. unsupported_codec, key_rotated, disabled
 	Message string `json:"message,omitempty"`
