@@ -58,6 +58,16 @@ type Video struct {
 	DownloadStatus    string         // DownloadNone | DownloadPending | DownloadReady | DownloadErrored
 	DownloadKey       string         // blob key of the MP4 when ready
 	UpdatedAt         time.Time      //
+	// NodeID is the node recording the video (set by Create, then only by
+	// ClaimRecording); "" for videos of older versions.
+	NodeID string
+	// LeaseExpires is when NodeID's lease on the recording runs out unless
+	// renewed (RenewLeases); zero = no lease (anyone may recover it).
+	LeaseExpires time.Time
+	// TargetDuration is the EXT-X-TARGETDURATION of the video's playlists,
+	// fixed when the recording starts (RFC 8216bis §4.4.3.1: it must not
+	// change while an EVENT playlist grows); 0 = unknown. Set by Create.
+	TargetDuration time.Duration
 }
 
 // VideoSegment is one recorded CMAF segment of a video (ISO/IEC 23000-19
@@ -99,7 +109,9 @@ type Videos interface {
 	List(ctx context.Context, opts VideoListOptions) ([]*Video, bool, error)
 	// Update replaces the mutable fields of v.ID (every field but ID,
 	// LiveInputID, CreatedAt, Duration, SizeBytes and Segments, which
-	// AddSegment maintains). ErrNotFound when absent.
+	// AddSegment maintains, TargetDuration, and NodeID and LeaseExpires,
+	// which RenewLeases and ClaimRecording maintain). ErrNotFound when
+	// absent.
 	Update(ctx context.Context, v *Video) error
 	// Delete removes the video and its segment index; ErrNotFound when
 	// absent.
@@ -117,4 +129,22 @@ type Videos interface {
 	// DueForDeletion returns up to limit videos whose ScheduledDeletion is
 	// at or before t.
 	DueForDeletion(ctx context.Context, t time.Time, limit int) ([]*Video, error)
+
+	// RenewLeases extends to until the leases of those of videos ids that
+	// node still owns and that are still VideoLiveRecording, and returns
+	// their ids (in no order): a recording missing from it was taken over
+	// by another node's recovery, or finished.
+	RenewLeases(ctx context.Context, node string, ids []string, until time.Time) ([]string, error)
+	// Unfinished returns up to limit videos in VideoLiveRecording or
+	// VideoProcessing, in id order after the id after, that a recovery
+	// by node at now may take: their lease has run out at now (or they
+	// have none), or, when own is set, they belong to node (its previous
+	// incarnation).
+	Unfinished(ctx context.Context, node string, own bool, now time.Time, after string, limit int) ([]*Video, error)
+	// ClaimRecording makes node the owner of video id with a lease until
+	// until, if the video is still VideoLiveRecording or VideoProcessing
+	// and its lease has run out at now (or it has none), or, when own is
+	// set, it already belongs to node. It is one conditional update: of
+	// several nodes claiming one video together, exactly one gets true.
+	ClaimRecording(ctx context.Context, id, node string, own bool, now, until time.Time) (bool, error)
 }

@@ -23,18 +23,18 @@ var _ store.Videos = videosRepo{}
 // videoColumns are the columns scanVideo reads, in order.
 const videoColumns = `id, live_input_id, status, error_code, error_message, recovered, created_at, started_at,
 	ended_at, duration_us, size_bytes, segments, tracks, meta, scheduled_deletion, require_signed_urls,
-	allowed_origins, thumbnail_key, download_status, download_key, updated_at`
+	allowed_origins, thumbnail_key, download_status, download_key, updated_at, node_id, lease_expires_at, target_duration_us`
 
 func scanVideo(r pgx.Row) (*store.Video, error) {
 	var (
-		v                     store.Video
-		ended, deletion       *time.Time
-		durUS                 int64
-		tracks, meta, origins []byte
+		v                      store.Video
+		ended, deletion, lease *time.Time
+		durUS, tdUS            int64
+		tracks, meta, origins  []byte
 	)
 	if err := r.Scan(&v.ID, &v.LiveInputID, &v.Status, &v.ErrorCode, &v.ErrorMessage, &v.Recovered, &v.CreatedAt, &v.StartedAt,
 		&ended, &durUS, &v.SizeBytes, &v.Segments, &tracks, &meta, &deletion, &v.RequireSignedURLs,
-		&origins, &v.ThumbnailKey, &v.DownloadStatus, &v.DownloadKey, &v.UpdatedAt); err != nil {
+		&origins, &v.ThumbnailKey, &v.DownloadStatus, &v.DownloadKey, &v.UpdatedAt, &v.NodeID, &lease, &tdUS); err != nil {
 		return nil, mapErr(err)
 	}
 	var err error
@@ -53,6 +53,10 @@ func scanVideo(r pgx.Row) (*store.Video, error) {
 	v.CreatedAt, v.StartedAt, v.UpdatedAt = v.CreatedAt.UTC(), v.StartedAt.UTC(), v.UpdatedAt.UTC()
 	v.EndedAt, v.ScheduledDeletion = utcPtr(ended), utcPtr(deletion)
 	v.Duration = time.Duration(durUS) * time.Microsecond
+	v.TargetDuration = time.Duration(tdUS) * time.Microsecond
+	if lease != nil {
+		v.LeaseExpires = lease.UTC()
+	}
 	return &v, nil
 }
 
@@ -90,13 +94,20 @@ func (s videosRepo) Create(ctx context.Context, v *store.Video) error {
 	if err != nil {
 		return fmt.Errorf("postgres: create video %s: %w", v.ID, err)
 	}
-	args = append(args, v.ID, v.LiveInputID, utc(v.CreatedAt), int64(v.Duration/time.Microsecond), v.SizeBytes, v.Segments)
+	var lease *time.Time
+	if !v.LeaseExpires.IsZero() {
+		l := utc(v.LeaseExpires)
+		lease = &l
+	}
+	args = append(args, v.ID, v.LiveInputID, utc(v.CreatedAt), int64(v.Duration/time.Microsecond), v.SizeBytes, v.Segments,
+		v.NodeID, lease, int64(v.TargetDuration/time.Microsecond))
 	_, err = s.db.pool.Exec(ctx, `INSERT INTO videos (
 		status, error_code, error_message, recovered, started_at, ended_at,
 		tracks, meta, scheduled_deletion, require_signed_urls, allowed_origins, thumbnail_key,
 		download_status, download_key, updated_at,
-		id, live_input_id, created_at, duration_us, size_bytes, segments
-	) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`, args...)
+		id, live_input_id, created_at, duration_us, size_bytes, segments,
+		node_id, lease_expires_at, target_duration_us
+	) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`, args...)
 	if err != nil {
 		return fmt.Errorf("postgres: create video %s: %w", v.ID, mapErr(err))
 	}
@@ -294,4 +305,56 @@ func (s videosRepo) DueForDeletion(ctx context.Context, t time.Time, limit int) 
 		return nil, fmt.Errorf("postgres: videos due for deletion: %w", err)
 	}
 	return out, nil
+}
+
+// RenewLeases extends the leases of the ids node still records.
+func (s videosRepo) RenewLeases(ctx context.Context, node string, ids []string, until time.Time) ([]string, error) {
+	out := []string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.db.pool.Query(ctx, `UPDATE videos SET lease_expires_at = $1
+		WHERE node_id = $2 AND status = $3 AND id = ANY($4) RETURNING id`, utc(until), node, store.VideoLiveRecording, ids)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: renew leases of %s: %w", node, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("postgres: renew leases of %s: %w", node, err)
+		}
+		out = append(out, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: renew leases of %s: %w", node, err)
+	}
+	return out, nil
+}
+
+// Unfinished returns the unfinished videos a recovery by node may take.
+func (s videosRepo) Unfinished(ctx context.Context, node string, own bool, now time.Time, after string, limit int) ([]*store.Video, error) {
+	out, err := s.query(ctx, `SELECT `+videoColumns+` FROM videos
+		WHERE status IN ($1, $2) AND id > $3
+		AND (lease_expires_at IS NULL OR lease_expires_at < $4 OR ($5 AND node_id = $6))
+		ORDER BY id LIMIT $7`,
+		store.VideoLiveRecording, store.VideoProcessing, after, utc(now), own, node, limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: unfinished videos: %w", err)
+	}
+	return out, nil
+}
+
+// ClaimRecording makes node the owner of id when its lease ran out. Under
+// READ COMMITTED a second UPDATE of the row waits for the first to commit
+// and re-checks the condition on the new row, so one claimant wins.
+func (s videosRepo) ClaimRecording(ctx context.Context, id, node string, own bool, now, until time.Time) (bool, error) {
+	tag, err := s.db.pool.Exec(ctx, `UPDATE videos SET node_id = $1, lease_expires_at = $2
+		WHERE id = $3 AND status IN ($4, $5)
+		AND (lease_expires_at IS NULL OR lease_expires_at < $6 OR ($7 AND node_id = $1))`,
+		node, utc(until), id, store.VideoLiveRecording, store.VideoProcessing, utc(now), own)
+	if err != nil {
+		return false, fmt.Errorf("postgres: claim recording %s: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
 }

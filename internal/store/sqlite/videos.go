@@ -22,19 +22,19 @@ var _ store.Videos = videosRepo{}
 // videoColumns are the columns scanVideo reads, in order.
 const videoColumns = `id, live_input_id, status, error_code, error_message, recovered, created_at, started_at,
 	ended_at, duration_us, size_bytes, segments, tracks, meta, scheduled_deletion, require_signed_urls,
-	allowed_origins, thumbnail_key, download_status, download_key, updated_at`
+	allowed_origins, thumbnail_key, download_status, download_key, updated_at, node_id, lease_expires_at, target_duration_us`
 
 func scanVideo(r row) (*store.Video, error) {
 	var (
 		v                         store.Video
 		created, started, updated int64
-		ended, deletion           sql.NullInt64
-		durUS                     int64
+		ended, deletion, lease    sql.NullInt64
+		durUS, tdUS               int64
 		tracks, meta, origins     string
 	)
 	if err := r.Scan(&v.ID, &v.LiveInputID, &v.Status, &v.ErrorCode, &v.ErrorMessage, &v.Recovered, &created, &started,
 		&ended, &durUS, &v.SizeBytes, &v.Segments, &tracks, &meta, &deletion, &v.RequireSignedURLs,
-		&origins, &v.ThumbnailKey, &v.DownloadStatus, &v.DownloadKey, &updated); err != nil {
+		&origins, &v.ThumbnailKey, &v.DownloadStatus, &v.DownloadKey, &updated, &v.NodeID, &lease, &tdUS); err != nil {
 		return nil, mapErr(err)
 	}
 	var err error
@@ -53,6 +53,10 @@ func scanVideo(r row) (*store.Video, error) {
 	v.CreatedAt, v.StartedAt, v.UpdatedAt = fromMicros(created), fromMicros(started), fromMicros(updated)
 	v.EndedAt, v.ScheduledDeletion = fromMicrosPtr(ended), fromMicrosPtr(deletion)
 	v.Duration = time.Duration(durUS) * time.Microsecond
+	v.TargetDuration = time.Duration(tdUS) * time.Microsecond
+	if lease.Valid {
+		v.LeaseExpires = fromMicros(lease.Int64)
+	}
 	return &v, nil
 }
 
@@ -89,13 +93,19 @@ func (s videosRepo) Create(ctx context.Context, v *store.Video) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: create video %s: %w", v.ID, err)
 	}
-	args = append(args, v.ID, v.LiveInputID, micros(v.CreatedAt), int64(v.Duration/time.Microsecond), v.SizeBytes, v.Segments)
+	var lease sql.NullInt64
+	if !v.LeaseExpires.IsZero() {
+		lease = sql.NullInt64{Int64: micros(v.LeaseExpires), Valid: true}
+	}
+	args = append(args, v.ID, v.LiveInputID, micros(v.CreatedAt), int64(v.Duration/time.Microsecond), v.SizeBytes, v.Segments,
+		v.NodeID, lease, int64(v.TargetDuration/time.Microsecond))
 	_, err = s.db.w.ExecContext(ctx, `INSERT INTO videos (
 		status, error_code, error_message, recovered, started_at, ended_at,
 		tracks, meta, scheduled_deletion, require_signed_urls, allowed_origins, thumbnail_key,
 		download_status, download_key, updated_at,
-		id, live_input_id, created_at, duration_us, size_bytes, segments
-	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+		id, live_input_id, created_at, duration_us, size_bytes, segments,
+		node_id, lease_expires_at, target_duration_us
+	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 	if err != nil {
 		return fmt.Errorf("sqlite: create video %s: %w", v.ID, mapErr(err))
 	}
@@ -303,4 +313,63 @@ func (s videosRepo) DueForDeletion(ctx context.Context, t time.Time, limit int) 
 		return nil, fmt.Errorf("sqlite: videos due for deletion: %w", err)
 	}
 	return out, nil
+}
+
+// RenewLeases extends the leases of the ids node still records.
+func (s videosRepo) RenewLeases(ctx context.Context, node string, ids []string, until time.Time) ([]string, error) {
+	out := []string{}
+	for len(ids) > 0 {
+		n := min(len(ids), 500) // well under SQLite's variable limit
+		args := []any{micros(until), node, store.VideoLiveRecording}
+		for _, id := range ids[:n] {
+			args = append(args, id)
+		}
+		rows, err := s.db.w.QueryContext(ctx, `UPDATE videos SET lease_expires_at = ?
+			WHERE node_id = ? AND status = ? AND id IN (?`+strings.Repeat(", ?", n-1)+`) RETURNING id`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: renew leases of %s: %w", node, err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				_ = rows.Close()
+				return nil, fmt.Errorf("sqlite: renew leases of %s: %w", node, err)
+			}
+			out = append(out, id)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return nil, fmt.Errorf("sqlite: renew leases of %s: %w", node, err)
+		}
+		ids = ids[n:]
+	}
+	return out, nil
+}
+
+// Unfinished returns the unfinished videos a recovery by node may take.
+func (s videosRepo) Unfinished(ctx context.Context, node string, own bool, now time.Time, after string, limit int) ([]*store.Video, error) {
+	out, err := s.query(ctx, `SELECT `+videoColumns+` FROM videos
+		WHERE status IN (?, ?) AND id > ?
+		AND (lease_expires_at IS NULL OR lease_expires_at < ? OR (? AND node_id = ?))
+		ORDER BY id LIMIT ?`,
+		store.VideoLiveRecording, store.VideoProcessing, after, micros(now), own, node, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: unfinished videos: %w", err)
+	}
+	return out, nil
+}
+
+// ClaimRecording makes node the owner of id when its lease ran out.
+func (s videosRepo) ClaimRecording(ctx context.Context, id, node string, own bool, now, until time.Time) (bool, error) {
+	res, err := s.db.w.ExecContext(ctx, `UPDATE videos SET node_id = ?, lease_expires_at = ?
+		WHERE id = ? AND status IN (?, ?)
+		AND (lease_expires_at IS NULL OR lease_expires_at < ? OR (? AND node_id = ?))`,
+		node, micros(until), id, store.VideoLiveRecording, store.VideoProcessing, micros(now), own, node)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: claim recording %s: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("sqlite: claim recording %s: %w", id, err)
+	}
+	return n == 1, nil
 }

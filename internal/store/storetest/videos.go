@@ -21,6 +21,11 @@ func videosCases() []testCase {
 		{"delete_cascades", testVideoDelete},
 		{"due_for_deletion", testVideoDue},
 		{"files_in_use", testVideoFilesInUse},
+		{"lease_round_trip", testVideoLeaseRoundTrip},
+		{"renew_leases", testVideoRenewLeases},
+		{"unfinished_respects_leases", testVideoUnfinished},
+		{"claim_recording", testVideoClaim},
+		{"claim_recording_race", testVideoClaimRace},
 	}
 }
 
