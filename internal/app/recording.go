@@ -65,9 +65,16 @@ func (a *App) initRecording(st store.Store, bus *events.Bus) (api.VideosDeps, er
 		a.log.Warn("ffmpeg not found: video thumbnails and MP4 downloads are off")
 		ff = ""
 	}
+	node, err := nodeID(a.cfg.Recording.NodeID, a.cfg.DataDir)
+	if err != nil {
+		return api.VideosDeps{}, fmt.Errorf("recording.node_id: %w", err)
+	}
 	rec, err := record.New(record.Config{
 		Videos: st.Videos(), LiveInputs: st.LiveInputs(), Blobs: blobs, Bus: bus,
 		Logger: a.log.With("component", "recorder"), ThumbnailTimePct: a.cfg.Recording.ThumbnailTimePct, FFmpeg: ff,
+		NodeID: node, Lease: a.cfg.Recording.Lease.D(), Heartbeat: a.cfg.Recording.Heartbeat.D(),
+		// the live packager's EXT-X-TARGETDURATION, which no segment exceeds
+		TargetDuration: max(a.cfg.HLS.MaxSegmentDuration.D(), a.cfg.HLS.SegmentDuration.D()),
 	})
 	if err != nil {
 		return api.VideosDeps{}, err

@@ -114,6 +114,9 @@ func TestRecorderBroadcastBecomesReadyVideo(t *testing.T) {
 	}
 	r.Segment("li_1", seg(4, 0)) // MSN 3 was lost: discontinuity
 	r.Segment("li_1", seg(5, 1)) // new init: discontinuity, new EXT-X-MAP
+	other := seg(6, 7)
+	other.Rendition = "720p" // a transcoded rendition: not recorded
+	r.Segment("li_1", other)
 	started := f.bus.wait(t, events.RecordingStarted)
 	r.End("li_1")
 	ready := f.bus.wait(t, events.VideoReady)
@@ -253,9 +256,11 @@ func TestRecorderRecoversAfterCrash(t *testing.T) {
 		t.Errorf("Delete while recording: %v", err)
 	}
 
-	// the "restarted" daemon: a new recorder on the same store and files
+	// the "restarted" daemon: a new recorder of the same node (its id is
+	// kept in data_dir) on the same store and files takes its recording
+	// back at once, though the lease still runs
 	bus2 := newCaptureBus()
-	r2, err := New(Config{Videos: f.st.Videos(), LiveInputs: f.st.LiveInputs(), Blobs: f.blobs, Bus: bus2})
+	r2, err := New(Config{Videos: f.st.Videos(), LiveInputs: f.st.LiveInputs(), Blobs: f.blobs, Bus: bus2, NodeID: r.NodeID()})
 	if err != nil {
 		t.Fatal(err)
 	}

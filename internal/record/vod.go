@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path"
@@ -59,12 +60,42 @@ func (r *Recorder) Playlist(ctx context.Context, id string) ([]byte, bool, error
 	if err != nil {
 		return nil, false, err
 	}
+	b = fixTargetDuration(b, v.TargetDuration)
 	if v.Status == store.VideoLiveRecording || v.Status == store.VideoProcessing {
 		b = bytes.Replace(b, []byte("#EXT-X-PLAYLIST-TYPE:VOD\n"), []byte("#EXT-X-PLAYLIST-TYPE:EVENT\n"), 1)
 		b = bytes.TrimSuffix(b, []byte("#EXT-X-ENDLIST\n"))
 		return b, false, nil
 	}
 	return b, true, nil
+}
+
+// targetDurationTag is the EXT-X-TARGETDURATION line hls.VODPlaylist writes.
+var targetDurationTag = regexp.MustCompile(`(?m)^#EXT-X-TARGETDURATION:([0-9]+)$`)
+
+// fixTargetDuration sets the EXT-X-TARGETDURATION of playlist b to the
+// video's, fixed when its recording started, unless a segment is longer
+// (which the live packager does not produce): hls.VODPlaylist derives it
+// from the longest segment so far, which grows with an EVENT playlist,
+// and RFC 8216bis §4.4.3.1 and §6.2.1 forbid changing it in a playlist
+// that is being appended to. The VOD playlist of a finished recording
+// keeps the value too: it is the same playlist plus EXT-X-ENDLIST.
+func fixTargetDuration(b []byte, td time.Duration) []byte {
+	secs := int64(math.Ceil(td.Seconds()))
+	if secs <= 0 {
+		return b
+	}
+	m := targetDurationTag.FindSubmatchIndex(b)
+	if m == nil {
+		return b
+	}
+	cur, err := strconv.ParseInt(string(b[m[2]:m[3]]), 10, 64)
+	if err != nil || cur >= secs {
+		return b
+	}
+	out := make([]byte, 0, len(b)+4)
+	out = append(out, b[:m[2]]...)
+	out = strconv.AppendInt(out, secs, 10)
+	return append(out, b[m[3]:]...)
 }
 
 // playlistSegments names the segments as the video's directory serves
@@ -269,7 +300,8 @@ func (r *Recorder) Clip(ctx context.Context, id string, start, end time.Duration
 	ended := v.StartedAt.Add(cr.End)
 	c := &store.Video{ID: NewVideoID(now), LiveInputID: v.LiveInputID, Status: store.VideoLiveRecording,
 		CreatedAt: now, StartedAt: started, UpdatedAt: now, Tracks: v.Tracks, Meta: meta,
-		RequireSignedURLs: v.RequireSignedURLs, AllowedOrigins: v.AllowedOrigins, DownloadStatus: store.DownloadNone}
+		RequireSignedURLs: v.RequireSignedURLs, AllowedOrigins: v.AllowedOrigins, DownloadStatus: store.DownloadNone,
+		NodeID: r.cfg.NodeID, LeaseExpires: now.Add(r.cfg.Lease), TargetDuration: v.TargetDuration} // leased: no recovery takes it while it is built
 	if err := r.cfg.Videos.Create(ctx, c); err != nil {
 		return nil, cr, err
 	}
