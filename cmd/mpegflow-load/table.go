@@ -37,7 +37,14 @@ func printTable(w io.Writer, r *loadtest.Report) {
 		fmt.Fprintf(tw, "server disk writes\t%.2f MB/s (write_bytes)\n", *r.DiskWriteBps/1e6)
 	}
 	for _, p := range r.Series {
-		fmt.Fprintf(tw, "  at %.0f s\tRSS %.1f MB, CPU %.1f%%, disk %.2f MB/s (over the interval; -1 = n/a)\n", p.AtS, p.RSSMB, p.CPUPct, p.DiskWriteBps/1e6)
+		line := fmt.Sprintf("  at %.0f s\tRSS %.1f MB", p.AtS, p.RSSMB)
+		if p.CPUPct >= 0 {
+			line += fmt.Sprintf(", CPU %.1f%%", p.CPUPct)
+		}
+		if p.DiskWriteBps >= 0 {
+			line += fmt.Sprintf(", disk writes %.2f MB/s", p.DiskWriteBps/1e6)
+		}
+		fmt.Fprintln(tw, line)
 	}
 	if r.RecordedMB != nil && r.Videos != nil && (r.Record || *r.Videos > 0) {
 		fmt.Fprintf(tw, "recorded\t%d videos, %.1f MB in data_dir/blobs\n", *r.Videos, *r.RecordedMB)
