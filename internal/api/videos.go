@@ -262,7 +262,8 @@ func (s *Server) patchVideo(w http.ResponseWriter, r *http.Request, p *principal
 		return err
 	}
 	v.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
-	if err := s.st.Videos().Update(r.Context(), v); err != nil {
+	// only the edited fields: a recording finishing meanwhile keeps its end
+	if err := s.st.Videos().UpdateSettings(r.Context(), v); err != nil {
 		return storeErr(err, "video")
 	}
 	s.log.Info("video updated", "video", v.ID, "token", p.tok.ID)

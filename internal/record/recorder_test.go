@@ -299,11 +299,17 @@ func TestRecorderRetentionDeletes(t *testing.T) {
 	r.End("li_1")
 	f.bus.wait(t, events.VideoReady)
 	v := onlyVideo(t, f.st)
+	if objs, err := f.blobs.List(t.Context(), Prefix(v.ID)); err != nil || len(objs) < 2 {
+		t.Fatalf("files of the recording: %v, %v", objs, err)
+	}
 	clock.Add(int64(3 * 24 * time.Hour)) // past delete_after_days (2)
 	r.clean(context.Background())
 	f.bus.wait(t, events.VideoDeleted)
 	if _, err := f.st.Videos().Get(t.Context(), v.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("video after retention: %v", err)
+	}
+	if objs, err := f.blobs.List(t.Context(), Prefix(v.ID)); err != nil || len(objs) != 0 {
+		t.Fatalf("files left after retention: %v, %v", objs, err)
 	}
 }
 

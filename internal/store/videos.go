@@ -113,6 +113,12 @@ type Videos interface {
 	// which RenewLeases and ClaimRecording maintain). ErrNotFound when
 	// absent.
 	Update(ctx context.Context, v *Video) error
+	// UpdateSettings writes only what a user edits of v.ID (Meta,
+	// ScheduledDeletion, RequireSignedURLs, AllowedOrigins) and
+	// UpdatedAt, so that an edit made from a stale read loses nothing the
+	// recorder wrote meanwhile (a recording finishing, an MP4 built).
+	// ErrNotFound when absent.
+	UpdateSettings(ctx context.Context, v *Video) error
 	// Delete removes the video and its segment index; ErrNotFound when
 	// absent.
 	Delete(ctx context.Context, id string) error

@@ -358,3 +358,25 @@ func (s videosRepo) ClaimRecording(ctx context.Context, id, node string, own boo
 	}
 	return tag.RowsAffected() == 1, nil
 }
+
+// UpdateSettings writes the user-editable fields of v.ID and UpdatedAt.
+func (s videosRepo) UpdateSettings(ctx context.Context, v *store.Video) error {
+	meta, err := encodeMeta(v.Meta)
+	if err != nil {
+		return fmt.Errorf("postgres: update video settings %s: %w", v.ID, err)
+	}
+	origins, err := encodeStrings(v.AllowedOrigins)
+	if err != nil {
+		return fmt.Errorf("postgres: update video settings %s: %w", v.ID, err)
+	}
+	tag, err := s.db.pool.Exec(ctx, `UPDATE videos SET meta = $1, scheduled_deletion = $2, require_signed_urls = $3,
+		allowed_origins = $4, updated_at = $5 WHERE id = $6`,
+		meta, utcPtr(v.ScheduledDeletion), v.RequireSignedURLs, origins, utc(v.UpdatedAt), v.ID)
+	if err != nil {
+		return fmt.Errorf("postgres: update video settings %s: %w", v.ID, mapErr(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: update video settings %s: %w", v.ID, store.ErrNotFound)
+	}
+	return nil
+}

@@ -373,3 +373,25 @@ func (s videosRepo) ClaimRecording(ctx context.Context, id, node string, own boo
 	}
 	return n == 1, nil
 }
+
+// UpdateSettings writes the user-editable fields of v.ID and UpdatedAt.
+func (s videosRepo) UpdateSettings(ctx context.Context, v *store.Video) error {
+	meta, err := encodeMeta(v.Meta)
+	if err != nil {
+		return fmt.Errorf("sqlite: update video settings %s: %w", v.ID, err)
+	}
+	origins, err := encodeStrings(v.AllowedOrigins)
+	if err != nil {
+		return fmt.Errorf("sqlite: update video settings %s: %w", v.ID, err)
+	}
+	res, err := s.db.w.ExecContext(ctx, `UPDATE videos SET meta = ?, scheduled_deletion = ?, require_signed_urls = ?,
+		allowed_origins = ?, updated_at = ? WHERE id = ?`,
+		meta, microsPtr(v.ScheduledDeletion), v.RequireSignedURLs, origins, micros(v.UpdatedAt), v.ID)
+	if err != nil {
+		return fmt.Errorf("sqlite: update video settings %s: %w", v.ID, mapErr(err))
+	}
+	if err := affectedOrNotFound(res); err != nil {
+		return fmt.Errorf("sqlite: update video settings %s: %w", v.ID, err)
+	}
+	return nil
+}

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -249,5 +250,49 @@ func testVideoClaimRace(t *testing.T, s store.Store) {
 		if v.NodeID != wins[id][0] {
 			t.Errorf("%s belongs to %q, claimed by %q", id, v.NodeID, wins[id][0])
 		}
+	}
+}
+
+// testVideoUpdateSettings: an edit made from a read taken while the video
+// was recording does not undo the recording's end written meanwhile.
+func testVideoUpdateSettings(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	if err := s.Videos().Create(ctx, newVideo("vid_1", "li_1", baseTime())); err != nil {
+		t.Fatal(err)
+	}
+	stale, err := s.Videos().Get(ctx, "vid_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := s.Videos().Get(ctx, "vid_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done.Status, done.EndedAt, done.Recovered = store.VideoReady, ptr(baseTime().Add(time.Minute)), true
+	done.DownloadStatus, done.DownloadKey, done.ThumbnailKey = store.DownloadReady, "d.mp4", "t.jpg"
+	if err := s.Videos().Update(ctx, done); err != nil {
+		t.Fatal(err)
+	}
+	stale.Meta = map[string]any{"title": "x"}
+	stale.ScheduledDeletion = ptr(baseTime().Add(24 * time.Hour))
+	stale.RequireSignedURLs, stale.AllowedOrigins = true, []string{"https://a.example"}
+	stale.UpdatedAt = baseTime().Add(2 * time.Minute)
+	if err := s.Videos().UpdateSettings(ctx, stale); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Videos().Get(ctx, "vid_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != store.VideoReady || got.EndedAt == nil || !got.Recovered || got.DownloadStatus != store.DownloadReady ||
+		got.DownloadKey != "d.mp4" || got.ThumbnailKey != "t.jpg" {
+		t.Fatalf("UpdateSettings undid the recorder's writes: %+v", got)
+	}
+	if got.Meta["title"] != "x" || got.ScheduledDeletion == nil || !got.ScheduledDeletion.Equal(norm(*stale.ScheduledDeletion)) ||
+		!got.RequireSignedURLs || len(got.AllowedOrigins) != 1 || !got.UpdatedAt.Equal(norm(stale.UpdatedAt)) {
+		t.Fatalf("UpdateSettings did not write the settings: %+v", got)
+	}
+	if err := s.Videos().UpdateSettings(ctx, newVideo("vid_x", "li_1", baseTime())); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("UpdateSettings of a missing video: %v", err)
 	}
 }

@@ -26,6 +26,7 @@ func videosCases() []testCase {
 		{"unfinished_respects_leases", testVideoUnfinished},
 		{"claim_recording", testVideoClaim},
 		{"claim_recording_race", testVideoClaimRace},
+		{"update_settings_keeps_the_rest", testVideoUpdateSettings},
 	}
 }
 
