@@ -233,3 +233,31 @@ func TestFixTargetDuration(t *testing.T) {
 		}
 	}
 }
+
+// A running node recovers a recording whose lease ran out while nobody
+// records it (here one of its own that no worker holds, as when finishing
+// it failed), without waiting for a restart.
+func TestRecorderRecoversExpiredLeasesWhileRunning(t *testing.T) {
+	f := newFixture(t, store.RecordingAutomatic)
+	r, err := New(Config{Videos: f.st.Videos(), LiveInputs: f.st.LiveInputs(), Blobs: f.blobs, Bus: f.bus,
+		NodeID: "node-a", Lease: 3 * time.Second, Heartbeat: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Stop)
+	r.Run(t.Context())
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	v := &store.Video{ID: NewVideoID(now), LiveInputID: "li_1", Status: store.VideoLiveRecording, CreatedAt: now, StartedAt: now,
+		UpdatedAt: now, Tracks: []store.VideoTrack{}, Meta: map[string]any{}, AllowedOrigins: []string{},
+		NodeID: "node-a", LeaseExpires: now.Add(-time.Second)}
+	if err := f.st.Videos().Create(t.Context(), v); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.Videos().AddSegment(t.Context(), &store.VideoSegment{VideoID: v.ID, Duration: 2 * time.Second, InitKey: "i", Key: "k", Size: 1}); err != nil {
+		t.Fatal(err)
+	}
+	e := f.bus.wait(t, events.VideoReady)
+	if d := e.Data.(EventData); d.VideoID != v.ID || !d.Recovered || d.DurationSeconds != 2 {
+		t.Fatalf("video.ready %+v", d)
+	}
+}

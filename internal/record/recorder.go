@@ -169,6 +169,10 @@ type Recorder struct {
 	cancel context.CancelFunc
 	jobs   chan struct{} // bounds ffmpeg jobs
 	flight sync.Map      // video id + kind -> *flight
+	// live holds the ids of the videos the workers are recording, which
+	// the periodic recovery leaves alone even when a stalled worker let
+	// their lease run out.
+	live sync.Map
 
 	written, bytes, dropped, werrs atomic.Uint64
 }
@@ -317,7 +321,7 @@ func (r *Recorder) work(q chan op) {
 				default:
 					for id, a := range recs {
 						r.finish(ctx, a, r.cfg.Now(), false)
-						delete(recs, id)
+						r.drop(recs, id)
 					}
 					return
 				}
@@ -331,10 +335,11 @@ func (r *Recorder) handle(ctx context.Context, recs map[string]*active, o op) {
 	case opStart:
 		if a := recs[o.liveInput]; a != nil { // the end was lost
 			r.finish(ctx, a, o.at, true)
-			delete(recs, o.liveInput)
+			r.drop(recs, o.liveInput)
 		}
 		if a := r.begin(ctx, o); a != nil {
 			recs[o.liveInput] = a
+			r.live.Store(a.video.ID, true)
 		}
 	case opSegment:
 		if a := recs[o.liveInput]; a != nil {
@@ -343,7 +348,7 @@ func (r *Recorder) handle(ctx context.Context, recs map[string]*active, o op) {
 	case opEnd:
 		if a := recs[o.liveInput]; a != nil {
 			r.finish(ctx, a, o.at, true)
-			delete(recs, o.liveInput)
+			r.drop(recs, o.liveInput)
 		}
 	}
 }
@@ -373,8 +378,16 @@ func (r *Recorder) renew(ctx context.Context, recs map[string]*active) {
 	for li, a := range recs {
 		if !ok[a.video.ID] {
 			r.log.Error("recording lost: its lease was taken over by another node's recovery", "live_input", li, "video", a.video.ID, "node", r.cfg.NodeID)
-			delete(recs, li)
+			r.drop(recs, li)
 		}
+	}
+}
+
+// drop forgets the recording of live input li.
+func (r *Recorder) drop(recs map[string]*active, li string) {
+	if a := recs[li]; a != nil {
+		r.live.Delete(a.video.ID)
+		delete(recs, li)
 	}
 }
 
@@ -557,6 +570,9 @@ func (r *Recorder) recoverUnfinished(ctx context.Context, own bool) error {
 			return fmt.Errorf("list unfinished videos: %w", err)
 		}
 		for _, v := range vs {
+			if _, recording := r.live.Load(v.ID); recording {
+				continue // a worker of ours records it (and renews its lease)
+			}
 			ok, err := r.cfg.Videos.ClaimRecording(ctx, v.ID, r.cfg.NodeID, own, now, now.Add(r.cfg.Lease))
 			if err != nil {
 				return fmt.Errorf("claim video %s: %w", v.ID, err)
