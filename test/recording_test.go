@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -93,10 +94,43 @@ func TestRecordingToVOD(t *testing.T) {
 	id, key := createRecordedInput(t, d, admin)
 	events := openEvents(ctx, t, d, admin)
 
-	const secs = 8.0
+	const secs = 20.0
 	pub := publish(ctx, t, d.RTMPURL(key), publishOpts{Seconds: secs})
 	events.waitEvent(t, "recording.started", id, 20*time.Second)
-	if exited, err := pub.Wait(40 * time.Second); !exited || err != nil {
+	// while it records: an EVENT playlist (DVR) whose EXT-X-TARGETDURATION
+	// does not change as it grows (RFC 8216bis §6.2.1)
+	var live []map[string]any
+	waitFor(ctx, t, 20*time.Second, "the video in progress", func() bool {
+		live = inputVideos(t, d, admin, id)
+		return len(live) == 1
+	})
+	livePL := live[0]["playback"].(map[string]any)["hls"].(string)
+	var targets []string
+	var segs int
+	waitFor(ctx, t, 30*time.Second, "an EVENT playlist that grew by 3 segments", func() bool {
+		st, _, b := fetchBody(ctx, t, livePL, nil)
+		if st != http.StatusOK {
+			return false
+		}
+		if !bytes.Contains(b, []byte("#EXT-X-PLAYLIST-TYPE:EVENT\n")) || bytes.Contains(b, []byte("#EXT-X-ENDLIST")) {
+			t.Fatalf("playlist while recording:\n%s", b)
+		}
+		m := regexp.MustCompile(`#EXT-X-TARGETDURATION:([0-9]+)`).FindSubmatch(b)
+		if m == nil {
+			t.Fatalf("no target duration:\n%s", b)
+		}
+		if n := bytes.Count(b, []byte("#EXTINF:")); n > segs || len(targets) == 0 {
+			segs = n
+			targets = append(targets, string(m[1]))
+		}
+		return len(targets) >= 4
+	})
+	for _, td := range targets {
+		if td != targets[0] {
+			t.Errorf("EXT-X-TARGETDURATION changed while the EVENT playlist grew: %v", targets)
+		}
+	}
+	if exited, err := pub.Wait(60 * time.Second); !exited || err != nil {
 		t.Fatalf("publisher: exited %v, %v", exited, err)
 	}
 	stopped := time.Now()
@@ -114,8 +148,8 @@ func TestRecordingToVOD(t *testing.T) {
 	if v["status"] != "ready" {
 		t.Fatalf("status %v, want ready", v["status"])
 	}
-	if dur := v["duration_seconds"].(float64); !within(dur, secs, 0.10) {
-		t.Errorf("duration_seconds %.2f, want %.0f ±10%%", dur, secs)
+	if dur := v["duration_seconds"].(float64); !within(dur, secs, 0.05) {
+		t.Errorf("duration_seconds %.2f, want %.0f ±5%%", dur, secs)
 	}
 	if tr, _ := v["tracks"].([]any); len(tr) != 2 {
 		t.Errorf("tracks %v, want video and audio", v["tracks"])
