@@ -14,6 +14,7 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mpegflow/mpegflow/hls"
 	"github.com/mpegflow/mpegflow/internal/api"
@@ -79,9 +80,40 @@ func (a *App) initRecording(st store.Store, bus *events.Bus) (api.VideosDeps, er
 	if err != nil {
 		return api.VideosDeps{}, err
 	}
+	a.recordingMetrics(rec)
 	a.rec = &recording{rec: rec, bus: bus, blobs: blobs,
 		sub: bus.Subscribe(events.SubscribeOptions{Match: events.Filter([]events.Type{events.LiveInputIdle}, ""), Queue: 4096})}
 	return api.VideosDeps{Videos: videoService{rec}}, nil
+}
+
+// recordingMetrics exports the recorder's counters on the metrics registry.
+func (a *App) recordingMetrics(rec *record.Recorder) {
+	if a.metrics == nil {
+		return
+	}
+	counter := func(name, help string, v func(record.Stats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v(rec.Stats())) })
+	}
+	for _, c := range []prometheus.Collector{
+		counter("mpegflow_recording_segments_total", "CMAF segments recorded to blob storage and indexed.",
+			func(s record.Stats) uint64 { return s.SegmentsWritten }),
+		counter("mpegflow_recording_bytes_total", "Bytes of segments recorded.",
+			func(s record.Stats) uint64 { return s.BytesWritten }),
+		counter("mpegflow_recording_segments_dropped_total", "Segments not recorded because the recorder's queue was full (storage too slow).",
+			func(s record.Stats) uint64 { return s.SegmentsDropped }),
+		counter("mpegflow_recording_write_errors_total", "Segments or init segments that could not be stored or indexed.",
+			func(s record.Stats) uint64 { return s.WriteErrors }),
+		counter("mpegflow_recording_recovered_total", "Interrupted recordings this node recovered (its own after a restart, or those of a node whose lease ran out).",
+			func(s record.Stats) uint64 { return s.Recovered }),
+		counter("mpegflow_recording_leases_lost_total", "Recordings another node's recovery took from this node (it was cut off from the database past its lease).",
+			func(s record.Stats) uint64 { return s.LeasesLost }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mpegflow_recordings_active", Help: "Recordings in progress on this node."},
+			func() float64 { return float64(rec.Stats().Active) }),
+	} {
+		if err := a.metrics.Registry.Register(c); err != nil {
+			a.log.Warn("cannot export a recording metric", "error", err)
+		}
+	}
 }
 
 // videoService adapts the recorder to api.VideoService: the recorder's

@@ -119,6 +119,12 @@ func TestRecorderNodesShareOnePostgres(t *testing.T) {
 	if err != nil || !final || !bytes.Contains(pl, []byte("seg3.m4s\n#EXT-X-ENDLIST\n")) {
 		t.Fatalf("recovered playlist (final %v, %v):\n%s", final, err, pl)
 	}
+	if st := b.Stats(); st.Recovered != 1 || st.Active != 0 {
+		t.Errorf("node B stats %+v, want 1 recovered", st)
+	}
+	if st := a.Stats(); st.Active != 1 || st.SegmentsWritten != 4 {
+		t.Errorf("node A stats %+v, want 1 active, 4 segments", st)
+	}
 	a.Stop() // A's own shutdown cannot finish it again (and has no database)
 	if got, err := dbB.Videos().Get(t.Context(), v.ID); err != nil || got.NodeID != "node-b" || !got.Recovered {
 		t.Fatalf("after node A stopped: %+v, %v", got, err)
@@ -153,6 +159,9 @@ func TestRecorderLostLeaseIsLeftAlone(t *testing.T) {
 	}
 	if got.Status != store.VideoLiveRecording || got.NodeID != "node-b" {
 		t.Fatalf("node A finished a recording it lost: %+v", got)
+	}
+	if st := r.Stats(); st.LeasesLost != 1 || st.Active != 0 {
+		t.Errorf("stats %+v, want 1 lease lost, none active", st)
 	}
 	f.bus.mu.Lock()
 	defer f.bus.mu.Unlock()

@@ -123,6 +123,9 @@ type Stats struct {
 	BytesWritten    uint64
 	SegmentsDropped uint64 // queue full
 	WriteErrors     uint64
+	Recovered       uint64 // interrupted recordings this node finished (its own after a restart, or other nodes')
+	LeasesLost      uint64 // recordings another node's recovery took from this one
+	Active          int64  // recordings in progress on this node
 }
 
 type opKind int
@@ -174,7 +177,8 @@ type Recorder struct {
 	// their lease run out.
 	live sync.Map
 
-	written, bytes, dropped, werrs atomic.Uint64
+	written, bytes, dropped, werrs, recovered, lost atomic.Uint64
+	active                                          atomic.Int64
 }
 
 // New returns a Recorder; Run starts it.
@@ -225,7 +229,8 @@ func New(cfg Config) (*Recorder, error) {
 
 // Stats returns the counters.
 func (r *Recorder) Stats() Stats {
-	return Stats{SegmentsWritten: r.written.Load(), BytesWritten: r.bytes.Load(), SegmentsDropped: r.dropped.Load(), WriteErrors: r.werrs.Load()}
+	return Stats{SegmentsWritten: r.written.Load(), BytesWritten: r.bytes.Load(), SegmentsDropped: r.dropped.Load(), WriteErrors: r.werrs.Load(),
+		Recovered: r.recovered.Load(), LeasesLost: r.lost.Load(), Active: r.active.Load()}
 }
 
 func (r *Recorder) queue(liveInput string) chan op {
@@ -340,6 +345,7 @@ func (r *Recorder) handle(ctx context.Context, recs map[string]*active, o op) {
 		if a := r.begin(ctx, o); a != nil {
 			recs[o.liveInput] = a
 			r.live.Store(a.video.ID, true)
+			r.active.Add(1)
 		}
 	case opSegment:
 		if a := recs[o.liveInput]; a != nil {
@@ -378,6 +384,7 @@ func (r *Recorder) renew(ctx context.Context, recs map[string]*active) {
 	for li, a := range recs {
 		if !ok[a.video.ID] {
 			r.log.Error("recording lost: its lease was taken over by another node's recovery", "live_input", li, "video", a.video.ID, "node", r.cfg.NodeID)
+			r.lost.Add(1)
 			r.drop(recs, li)
 		}
 	}
@@ -388,6 +395,7 @@ func (r *Recorder) drop(recs map[string]*active, li string) {
 	if a := recs[li]; a != nil {
 		r.live.Delete(a.video.ID)
 		delete(recs, li)
+		r.active.Add(-1)
 	}
 }
 
@@ -503,6 +511,7 @@ func (r *Recorder) finish(ctx context.Context, a *active, at time.Time, thumbnai
 	}
 	if v.NodeID != r.cfg.NodeID || v.Status != store.VideoLiveRecording {
 		r.log.Error("recording lost: another node's recovery finished it", "video", v.ID, "owner", v.NodeID, "status", v.Status)
+		r.lost.Add(1)
 		return
 	}
 	r.finalize(ctx, v, at, false)
@@ -587,6 +596,7 @@ func (r *Recorder) recoverUnfinished(ctx context.Context, own bool) error {
 				return fmt.Errorf("recover video %s: %w", v.ID, err)
 			}
 			r.finalize(ctx, cur, time.Time{}, true)
+			r.recovered.Add(1)
 		}
 		if len(vs) < 100 {
 			return nil
