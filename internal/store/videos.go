@@ -83,6 +83,37 @@ type VideoSegment struct {
 	InitKey         string        // blob key of the init segment (EXT-X-MAP)
 	Key             string        // blob key of the segment
 	Size            int64         // bytes
+	// Ranged: the segment is the byte range [Offset, Offset+Size) of the
+	// blob Key, not the whole blob (a clip cut inside a segment of its
+	// source; RFC 8216bis §4.4.4.2 EXT-X-BYTERANGE).
+	Ranged bool
+	Offset int64
+	// Parts is the segment's part layout (offsets in the blob Key), in
+	// order; nil for segments recorded before it was kept.
+	Parts []SegmentPart
+}
+
+// SegmentPart is one part of a recorded segment (RFC 8216bis §4.4.4.9):
+// one moof+mdat (ISO/IEC 14496-12 §8.8.4), bytes [Offset, Offset+Size) of
+// the segment's blob.
+type SegmentPart struct {
+	Offset   int64
+	Size     int64
+	Duration time.Duration
+	// Independent: the part starts with a sync sample (a key frame), so
+	// playback can start on it.
+	Independent bool
+}
+
+// VideoEnd is what ending a recording writes (Videos.Finish).
+type VideoEnd struct {
+	Status       string // VideoReady or VideoErrored
+	ErrorCode    string
+	ErrorMessage string
+	Recovered    bool
+	EndedAt      time.Time
+	Tracks       []VideoTrack // with their bitrates measured
+	UpdatedAt    time.Time
 }
 
 // VideoListOptions select and page videos. Ordered by id (creation time)
@@ -111,8 +142,21 @@ type Videos interface {
 	// LiveInputID, CreatedAt, Duration, SizeBytes and Segments, which
 	// AddSegment maintains, TargetDuration, and NodeID and LeaseExpires,
 	// which RenewLeases and ClaimRecording maintain). ErrNotFound when
-	// absent.
+	// absent. It overwrites whatever was written since v was read: the
+	// recorder and the API use the targeted updates below instead.
 	Update(ctx context.Context, v *Video) error
+	// Finish ends the recording of video id, if it is still
+	// VideoLiveRecording or VideoProcessing and belongs to node, writing
+	// only the fields of e (Status, ErrorCode, ErrorMessage, Recovered,
+	// EndedAt, Tracks, UpdatedAt). ErrNotFound when absent, ErrConflict
+	// when it is finished already or another node's.
+	Finish(ctx context.Context, id, node string, e VideoEnd) error
+	// SetDownload writes only DownloadStatus, DownloadKey and UpdatedAt
+	// of video id. ErrNotFound when absent.
+	SetDownload(ctx context.Context, id, status, key string, at time.Time) error
+	// SetThumbnail writes only ThumbnailKey and UpdatedAt of video id.
+	// ErrNotFound when absent.
+	SetThumbnail(ctx context.Context, id, key string, at time.Time) error
 	// UpdateSettings writes only what a user edits of v.ID (Meta,
 	// ScheduledDeletion, RequireSignedURLs, AllowedOrigins) and
 	// UpdatedAt, so that an edit made from a stale read loses nothing the
@@ -122,8 +166,9 @@ type Videos interface {
 	// Delete removes the video and its segment index; ErrNotFound when
 	// absent.
 	Delete(ctx context.Context, id string) error
-	// AddSegment appends s to the index of s.VideoID and adds its duration
-	// and size to the video, in one transaction. ErrNotFound when the video
+	// AddSegment appends s (with its part layout and byte range) to the
+	// index of s.VideoID and adds its duration and size to the video, in
+	// one transaction. ErrNotFound when the video
 	// is absent, ErrConflict when (VideoID, Seq) exists.
 	AddSegment(ctx context.Context, s *VideoSegment) error
 	// Segments returns the segments of video id with Seq >= from, in Seq

@@ -241,10 +241,14 @@ func (s videosRepo) AddSegment(ctx context.Context, seg *store.VideoSegment) err
 		if owner == "" {
 			owner = seg.VideoID
 		}
+		var off *int64
+		if seg.Ranged {
+			off = &seg.Offset
+		}
 		_, err = tx.Exec(ctx, `INSERT INTO video_segments
-			(video_id, seq, owner_id, duration_us, program_date_time, discontinuity, init_key, key, size_bytes)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			seg.VideoID, seg.Seq, owner, durUS, pdt, seg.Discontinuity, seg.InitKey, seg.Key, seg.Size)
+			(video_id, seq, owner_id, duration_us, program_date_time, discontinuity, init_key, key, size_bytes, parts, range_offset)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			seg.VideoID, seg.Seq, owner, durUS, pdt, seg.Discontinuity, seg.InitKey, seg.Key, seg.Size, store.EncodeParts(seg.Parts), off)
 		return mapErr(err)
 	})
 	if err != nil {
@@ -260,8 +264,8 @@ func (s videosRepo) Segments(ctx context.Context, id string, from int64, limit i
 	if limit > 0 {
 		lim = limit
 	}
-	rows, err := s.db.pool.Query(ctx, `SELECT seq, owner_id, duration_us, program_date_time, discontinuity, init_key, key, size_bytes
-		FROM video_segments WHERE video_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3`, id, from, lim)
+	rows, err := s.db.pool.Query(ctx, `SELECT seq, owner_id, duration_us, program_date_time, discontinuity, init_key, key, size_bytes,
+		parts, range_offset FROM video_segments WHERE video_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3`, id, from, lim)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: segments of %s: %w", id, err)
 	}
@@ -271,8 +275,17 @@ func (s videosRepo) Segments(ctx context.Context, id string, from int64, limit i
 		seg := &store.VideoSegment{VideoID: id}
 		var durUS int64
 		var pdt *time.Time
-		if err := rows.Scan(&seg.Seq, &seg.OwnerID, &durUS, &pdt, &seg.Discontinuity, &seg.InitKey, &seg.Key, &seg.Size); err != nil {
+		var off *int64
+		var parts string
+		if err := rows.Scan(&seg.Seq, &seg.OwnerID, &durUS, &pdt, &seg.Discontinuity, &seg.InitKey, &seg.Key, &seg.Size, &parts, &off); err != nil {
 			return nil, fmt.Errorf("postgres: segments of %s: %w", id, err)
+		}
+		var err error
+		if seg.Parts, err = store.DecodeParts(parts); err != nil {
+			return nil, fmt.Errorf("postgres: segments of %s: %w", id, err)
+		}
+		if off != nil {
+			seg.Ranged, seg.Offset = true, *off
 		}
 		seg.Duration = time.Duration(durUS) * time.Microsecond
 		if pdt != nil {
@@ -377,6 +390,58 @@ func (s videosRepo) UpdateSettings(ctx context.Context, v *store.Video) error {
 	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("postgres: update video settings %s: %w", v.ID, store.ErrNotFound)
+	}
+	return nil
+}
+
+// Finish ends the recording of id if it is unfinished and node's.
+func (s videosRepo) Finish(ctx context.Context, id, node string, e store.VideoEnd) error {
+	tracks := e.Tracks
+	if tracks == nil {
+		tracks = []store.VideoTrack{}
+	}
+	tb, err := json.Marshal(tracks)
+	if err != nil {
+		return fmt.Errorf("postgres: finish video %s: encode tracks: %w", id, err)
+	}
+	tag, err := s.db.pool.Exec(ctx, `UPDATE videos SET status = $1, error_code = $2, error_message = $3, recovered = $4,
+		ended_at = $5, tracks = $6, updated_at = $7
+		WHERE id = $8 AND node_id = $9 AND status IN ($10, $11)`,
+		e.Status, e.ErrorCode, e.ErrorMessage, e.Recovered, utc(e.EndedAt), string(tb), utc(e.UpdatedAt),
+		id, node, store.VideoLiveRecording, store.VideoProcessing)
+	if err != nil {
+		return fmt.Errorf("postgres: finish video %s: %w", id, mapErr(err))
+	}
+	if tag.RowsAffected() == 0 {
+		if _, err := s.Get(ctx, id); err != nil {
+			return fmt.Errorf("postgres: finish video %s: %w", id, err)
+		}
+		return fmt.Errorf("postgres: finish video %s: %w: finished already or not node %s's", id, store.ErrConflict, node)
+	}
+	return nil
+}
+
+// SetDownload writes the MP4 download's status and key of id.
+func (s videosRepo) SetDownload(ctx context.Context, id, status, key string, at time.Time) error {
+	tag, err := s.db.pool.Exec(ctx, `UPDATE videos SET download_status = $1, download_key = $2, updated_at = $3 WHERE id = $4`,
+		status, key, utc(at), id)
+	if err != nil {
+		return fmt.Errorf("postgres: set download of video %s: %w", id, mapErr(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: set download of video %s: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// SetThumbnail writes the default thumbnail's key of id.
+func (s videosRepo) SetThumbnail(ctx context.Context, id, key string, at time.Time) error {
+	tag, err := s.db.pool.Exec(ctx, `UPDATE videos SET thumbnail_key = $1, updated_at = $2 WHERE id = $3`, key, utc(at), id)
+	if err != nil {
+		return fmt.Errorf("postgres: set thumbnail of video %s: %w", id, mapErr(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: set thumbnail of video %s: %w", id, store.ErrNotFound)
 	}
 	return nil
 }

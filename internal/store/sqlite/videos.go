@@ -249,10 +249,14 @@ func (s videosRepo) AddSegment(ctx context.Context, seg *store.VideoSegment) (er
 	if owner == "" {
 		owner = seg.VideoID
 	}
+	var off sql.NullInt64
+	if seg.Ranged {
+		off = sql.NullInt64{Int64: seg.Offset, Valid: true}
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO video_segments
-		(video_id, seq, owner_id, duration_us, program_date_time, discontinuity, init_key, key, size_bytes)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		seg.VideoID, seg.Seq, owner, durUS, pdt, seg.Discontinuity, seg.InitKey, seg.Key, seg.Size); err != nil {
+		(video_id, seq, owner_id, duration_us, program_date_time, discontinuity, init_key, key, size_bytes, parts, range_offset)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		seg.VideoID, seg.Seq, owner, durUS, pdt, seg.Discontinuity, seg.InitKey, seg.Key, seg.Size, store.EncodeParts(seg.Parts), off); err != nil {
 		return mapErr(err)
 	}
 	return tx.Commit()
@@ -264,8 +268,8 @@ func (s videosRepo) Segments(ctx context.Context, id string, from int64, limit i
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
-	rows, err := s.db.r.QueryContext(ctx, `SELECT seq, owner_id, duration_us, program_date_time, discontinuity, init_key, key, size_bytes
-		FROM video_segments WHERE video_id = ? AND seq >= ? ORDER BY seq LIMIT ?`, id, from, limit)
+	rows, err := s.db.r.QueryContext(ctx, `SELECT seq, owner_id, duration_us, program_date_time, discontinuity, init_key, key, size_bytes,
+		parts, range_offset FROM video_segments WHERE video_id = ? AND seq >= ? ORDER BY seq LIMIT ?`, id, from, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: segments of %s: %w", id, err)
 	}
@@ -274,10 +278,16 @@ func (s videosRepo) Segments(ctx context.Context, id string, from int64, limit i
 	for rows.Next() {
 		seg := &store.VideoSegment{VideoID: id}
 		var durUS int64
-		var pdt sql.NullInt64
-		if err := rows.Scan(&seg.Seq, &seg.OwnerID, &durUS, &pdt, &seg.Discontinuity, &seg.InitKey, &seg.Key, &seg.Size); err != nil {
+		var pdt, off sql.NullInt64
+		var parts string
+		if err := rows.Scan(&seg.Seq, &seg.OwnerID, &durUS, &pdt, &seg.Discontinuity, &seg.InitKey, &seg.Key, &seg.Size, &parts, &off); err != nil {
 			return nil, fmt.Errorf("sqlite: segments of %s: %w", id, err)
 		}
+		var err error
+		if seg.Parts, err = store.DecodeParts(parts); err != nil {
+			return nil, fmt.Errorf("sqlite: segments of %s: %w", id, err)
+		}
+		seg.Ranged, seg.Offset = off.Valid, off.Int64
 		seg.Duration = time.Duration(durUS) * time.Microsecond
 		if pdt.Valid {
 			seg.ProgramDateTime = fromMicros(pdt.Int64)
@@ -392,6 +402,60 @@ func (s videosRepo) UpdateSettings(ctx context.Context, v *store.Video) error {
 	}
 	if err := affectedOrNotFound(res); err != nil {
 		return fmt.Errorf("sqlite: update video settings %s: %w", v.ID, err)
+	}
+	return nil
+}
+
+// Finish ends the recording of id if it is unfinished and node's.
+func (s videosRepo) Finish(ctx context.Context, id, node string, e store.VideoEnd) error {
+	tracks := e.Tracks
+	if tracks == nil {
+		tracks = []store.VideoTrack{}
+	}
+	tb, err := json.Marshal(tracks)
+	if err != nil {
+		return fmt.Errorf("sqlite: finish video %s: encode tracks: %w", id, err)
+	}
+	res, err := s.db.w.ExecContext(ctx, `UPDATE videos SET status = ?, error_code = ?, error_message = ?, recovered = ?,
+		ended_at = ?, tracks = ?, updated_at = ?
+		WHERE id = ? AND node_id = ? AND status IN (?, ?)`,
+		e.Status, e.ErrorCode, e.ErrorMessage, e.Recovered, micros(e.EndedAt), string(tb), micros(e.UpdatedAt),
+		id, node, store.VideoLiveRecording, store.VideoProcessing)
+	if err != nil {
+		return fmt.Errorf("sqlite: finish video %s: %w", id, mapErr(err))
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: finish video %s: %w", id, err)
+	} else if n == 0 {
+		if _, err := s.Get(ctx, id); err != nil {
+			return fmt.Errorf("sqlite: finish video %s: %w", id, err)
+		}
+		return fmt.Errorf("sqlite: finish video %s: %w: finished already or not node %s's", id, store.ErrConflict, node)
+	}
+	return nil
+}
+
+// SetDownload writes the MP4 download's status and key of id.
+func (s videosRepo) SetDownload(ctx context.Context, id, status, key string, at time.Time) error {
+	res, err := s.db.w.ExecContext(ctx, `UPDATE videos SET download_status = ?, download_key = ?, updated_at = ? WHERE id = ?`,
+		status, key, micros(at), id)
+	if err != nil {
+		return fmt.Errorf("sqlite: set download of video %s: %w", id, mapErr(err))
+	}
+	if err := affectedOrNotFound(res); err != nil {
+		return fmt.Errorf("sqlite: set download of video %s: %w", id, err)
+	}
+	return nil
+}
+
+// SetThumbnail writes the default thumbnail's key of id.
+func (s videosRepo) SetThumbnail(ctx context.Context, id, key string, at time.Time) error {
+	res, err := s.db.w.ExecContext(ctx, `UPDATE videos SET thumbnail_key = ?, updated_at = ? WHERE id = ?`, key, micros(at), id)
+	if err != nil {
+		return fmt.Errorf("sqlite: set thumbnail of video %s: %w", id, mapErr(err))
+	}
+	if err := affectedOrNotFound(res); err != nil {
+		return fmt.Errorf("sqlite: set thumbnail of video %s: %w", id, err)
 	}
 	return nil
 }
