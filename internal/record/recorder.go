@@ -486,7 +486,7 @@ func (r *Recorder) write(ctx context.Context, a *active, seg hls.SegmentInfo) {
 		return
 	}
 	row := &store.VideoSegment{VideoID: a.video.ID, Seq: a.seq, Duration: seg.Duration, ProgramDateTime: seg.ProgramDateTime,
-		Discontinuity: disc && a.seq > 0, InitKey: a.initKey, Key: key, Size: int64(size)}
+		Discontinuity: disc && a.seq > 0, InitKey: a.initKey, Key: key, Size: int64(size), Parts: partLayout(seg)}
 	if err := r.cfg.Videos.AddSegment(ctx, row); err != nil {
 		r.werrs.Add(1)
 		a.gap = true
@@ -500,6 +500,22 @@ func (r *Recorder) write(ctx context.Context, a *active, seg hls.SegmentInfo) {
 	a.video.SizeBytes += int64(size)
 	r.written.Add(1)
 	r.bytes.Add(uint64(size))
+}
+
+// partLayout is the part layout of seg: the byte range of each part in the
+// segment's blob, its duration and whether it starts on a key frame; nil
+// when the packager did not describe its parts.
+func partLayout(seg hls.SegmentInfo) []store.SegmentPart {
+	if len(seg.PartInfo) != len(seg.Parts) {
+		return nil
+	}
+	out := make([]store.SegmentPart, len(seg.Parts))
+	off := int64(0)
+	for i, p := range seg.Parts {
+		out[i] = store.SegmentPart{Offset: off, Size: int64(len(p)), Duration: seg.PartInfo[i].Duration, Independent: seg.PartInfo[i].Independent}
+		off += int64(len(p))
+	}
+	return out
 }
 
 // finish makes a recording ready (or errored when nothing was recorded).
@@ -545,7 +561,12 @@ func (r *Recorder) finalize(ctx context.Context, v *store.Video, at time.Time, r
 			}
 		}
 	}
-	if err := r.cfg.Videos.Update(ctx, v); err != nil {
+	end := store.VideoEnd{Status: v.Status, ErrorCode: v.ErrorCode, ErrorMessage: v.ErrorMessage, Recovered: recovered,
+		EndedAt: ended, Tracks: v.Tracks, UpdatedAt: now}
+	if err := r.cfg.Videos.Finish(ctx, v.ID, r.cfg.NodeID, end); err != nil { // only these columns: a PATCH meanwhile stays
+		if errors.Is(err, store.ErrConflict) {
+			r.lost.Add(1)
+		}
 		r.log.Error("cannot finish a recording", "video", v.ID, "error", err)
 		return
 	}

@@ -330,7 +330,9 @@ func TestRecorderClipSharesFiles(t *testing.T) {
 		err        error
 		gotS, gotE time.Duration
 	}{
-		{"inside", 1500 * time.Millisecond, 3200 * time.Millisecond, nil, time.Second, 4 * time.Second},
+		// no part layout (seg has no PartInfo): the nearest segment boundaries
+		{"inside", 1400 * time.Millisecond, 3600 * time.Millisecond, nil, time.Second, 4 * time.Second},
+		{"within_one", 2200 * time.Millisecond, 2400 * time.Millisecond, nil, 2 * time.Second, 3 * time.Second},
 		{"aligned", 2 * time.Second, 3 * time.Second, nil, 2 * time.Second, 3 * time.Second},
 		{"whole", 0, 6 * time.Second, nil, 0, 6 * time.Second},
 		{"past_end", 5 * time.Second, 7 * time.Second, ErrOutOfRange, 0, 0},
