@@ -224,17 +224,17 @@ func TestRecordingToVOD(t *testing.T) {
 	if st, _ := apiCall(t, d, admin, "GET", "/v1/videos?status=bogus", nil); st != http.StatusBadRequest {
 		t.Errorf("bad status filter: HTTP %d", st)
 	}
-	// a clip plays the requested range (widened to segment boundaries),
-	// and outlives its source
+	// a clip plays the requested range (cut at the nearest part
+	// boundaries, starting on a key frame: GOP 1 s), and outlives its source
 	st, r := apiCall(t, d, admin, "POST", "/v1/videos/"+vid+"/clips", map[string]any{"start_seconds": 2.5, "end_seconds": 5.5, "name": "E2E clip"})
 	if st != http.StatusCreated {
 		t.Fatalf("clip: HTTP %d %v", st, r)
 	}
 	clip := data(r)
 	cr := clip["clip"].(map[string]any)
-	cs, ce := cr["start_seconds"].(float64), cr["end_seconds"].(float64)
-	if cs > 2.5 || ce < 5.5 || ce-cs > 3+2*1.1 {
-		t.Errorf("clip range %.2f-%.2f for 2.5-5.5", cs, ce)
+	cs, ce := cr["actual_start_seconds"].(float64), cr["actual_end_seconds"].(float64)
+	if math.Abs(cs-2.5) > 0.6 || math.Abs(ce-5.5) > 0.25 || cr["start_seconds"] != 2.5 || cr["end_seconds"] != 5.5 {
+		t.Errorf("clip range %.2f-%.2f for 2.5-5.5: %v", cs, ce, cr)
 	}
 	clipPL := clip["playback"].(map[string]any)["hls"].(string)
 	if st, r := apiCall(t, d, admin, "POST", "/v1/videos/"+vid+"/clips", map[string]any{"start_seconds": 5, "end_seconds": 60}); st != http.StatusBadRequest {
@@ -260,6 +260,80 @@ func TestRecordingToVOD(t *testing.T) {
 	for _, f := range []string{"index.m3u8", "seg0.m4s", "download.mp4"} {
 		if st, _, _ := fetchBody(ctx, t, strings.Replace(pl, "index.m3u8", f, 1), nil); st != http.StatusNotFound {
 			t.Errorf("%s after delete: HTTP %d", f, st)
+		}
+	}
+}
+
+// TestRecordingClipAtParts: a clip of a 20 s recording with 4 s segments,
+// 200 ms parts and a key frame every second is cut at the nearest part
+// boundaries, starting on a key frame: byte ranges of the first and last
+// segments. Its HLS and MP4 last the range the response says, within one
+// part, and decode without errors; its thumbnail is a JPEG.
+func TestRecordingClipAtParts(t *testing.T) {
+	e2eTest(t)
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	d := startDaemonYAML(t, filepath.Join(t.TempDir(), "data"), daemonConfig{SegmentDuration: "4s", PartDuration: "200ms"}, "")
+	if f, err := get(ctx, d.URL("/v1/openapi.json")); err != nil || f.Status != http.StatusOK {
+		t.Skip("the daemon does not serve the control API yet")
+	}
+	admin := adminTokenRe.FindString(d.Output())
+	id, key := createRecordedInput(t, d, admin)
+	events := openEvents(ctx, t, d, admin)
+	pub := publish(ctx, t, d.RTMPURL(key), publishOpts{Seconds: 20})
+	if exited, err := pub.Wait(90 * time.Second); !exited || err != nil {
+		t.Fatalf("publisher: exited %v, %v", exited, err)
+	}
+	events.waitEvent(t, "video.ready", id, 30*time.Second)
+	vid := inputVideos(t, d, admin, id)[0]["id"].(string)
+
+	const part = 0.2
+	const reqStart, reqEnd = 5.3, 12.7
+	st, r := apiCall(t, d, admin, "POST", "/v1/videos/"+vid+"/clips", map[string]any{"start_seconds": reqStart, "end_seconds": reqEnd, "name": "parts"})
+	if st != http.StatusCreated {
+		t.Fatalf("clip: HTTP %d %v", st, r)
+	}
+	clip := data(r)
+	cr := clip["clip"].(map[string]any)
+	t.Logf("clip response: %v", cr)
+	as, ae := cr["actual_start_seconds"].(float64), cr["actual_end_seconds"].(float64)
+	// the start: the key frame nearest 5.3 s (one a second), on a part boundary
+	if cr["start_seconds"] != reqStart || cr["end_seconds"] != reqEnd || cr["cut_at"] != "parts" || cr["note"] == "" {
+		t.Errorf("clip response %v", cr)
+	}
+	if math.Abs(as-reqStart) > 0.5+part/4 || math.Abs(ae-reqEnd) > part/2+0.01 {
+		t.Errorf("actual range %.3f-%.3f for %.1f-%.1f: want the key frame nearest the start and the part boundary nearest the end", as, ae, reqStart, reqEnd)
+	}
+	if got := clip["duration_seconds"].(float64); math.Abs(got-(ae-as)) > 0.001 {
+		t.Errorf("clip duration_seconds %.3f, range %.3f", got, ae-as)
+	}
+	pl := clip["playback"].(map[string]any)["hls"].(string)
+	st, _, body := fetchBody(ctx, t, pl, nil)
+	if st != http.StatusOK || bytes.Count(body, []byte("#EXT-X-BYTERANGE:")) != 2 || !bytes.Contains(body, []byte("#EXT-X-ENDLIST")) {
+		t.Fatalf("clip playlist (want byte ranges on its first and last segments): HTTP %d\n%s", st, body)
+	}
+	if p := ffprobe(ctx, t, pl, "v"); math.Abs(p.Duration-(ae-as)) > part {
+		t.Errorf("ffprobe of the clip's HLS: %.3f s, want %.3f ±%.1f", p.Duration, ae-as, part)
+	}
+	if err := ffmpegDecodes(ctx, pl); err != nil {
+		t.Errorf("decoding the clip's HLS: %v", err)
+	}
+	st, _, body = fetchBody(ctx, t, clip["download"].(map[string]any)["url"].(string), nil)
+	if st != http.StatusOK {
+		t.Fatalf("clip download.mp4: HTTP %d %s", st, body)
+	}
+	mp4 := writeFile(t, "clip.mp4", body)
+	if p := ffprobe(ctx, t, mp4, "v"); math.Abs(p.Duration-(ae-as)) > part {
+		t.Errorf("ffprobe of the clip's MP4: %.3f s, want %.3f ±%.1f", p.Duration, ae-as, part)
+	}
+	if err := ffmpegDecodes(ctx, mp4); err != nil {
+		t.Errorf("decoding the clip's MP4: %v", err)
+	}
+	for _, q := range []string{"", "?time=0.1&width=320"} {
+		st, ct, body := fetchBody(ctx, t, clip["thumbnail"].(string)+q, nil)
+		if st != http.StatusOK || ct != "image/jpeg" || !bytes.HasPrefix(body, []byte{0xff, 0xd8, 0xff}) {
+			t.Errorf("clip thumbnail%s: HTTP %d %s, %d bytes", q, st, ct, len(body))
 		}
 	}
 }

@@ -217,7 +217,8 @@ func TestVideosGetPatchDelete(t *testing.T) {
 
 		// clips
 		c := e.do("POST", "/v1/videos/vid_0/clips", e.admin, map[string]any{"start_seconds": 0.5, "end_seconds": 2, "name": "best"}).want(t, 201, "").data()
-		if cl := c["clip"].(map[string]any); c["id"] != "vid_0c" || cl["start_seconds"] != 0.0 || cl["requested_start_seconds"] != 0.5 || cl["source_video_id"] != "vid_0" {
+		if cl := c["clip"].(map[string]any); c["id"] != "vid_0c" || cl["actual_start_seconds"] != 0.0 || cl["start_seconds"] != 0.5 ||
+			cl["actual_end_seconds"] != 2.0 || cl["cut_at"] != "segments" || cl["note"] == "" || cl["source_video_id"] != "vid_0" {
 			t.Errorf("clip: %v", c)
 		}
 		for _, tc := range []struct {

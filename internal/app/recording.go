@@ -133,7 +133,8 @@ func (v videoService) RequestDownload(ctx context.Context, id string) (*store.Vi
 
 func (v videoService) Clip(ctx context.Context, id string, start, end time.Duration, name string) (*store.Video, api.ClipRange, error) {
 	c, cr, err := v.rec.Clip(ctx, id, start, end, name)
-	return c, api.ClipRange{RequestedStart: cr.RequestedStart, RequestedEnd: cr.RequestedEnd, Start: cr.Start, End: cr.End}, apiVideoErr(err)
+	return c, api.ClipRange{RequestedStart: cr.RequestedStart, RequestedEnd: cr.RequestedEnd, Start: cr.Start, End: cr.End,
+		PartBoundaries: cr.PartBoundaries, StartMoved: cr.StartMoved}, apiVideoErr(err)
 }
 
 func apiVideoErr(err error) error {
