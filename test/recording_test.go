@@ -341,6 +341,7 @@ func TestRecordingClipAtParts(t *testing.T) {
 	if err := clipDecodes(ctx, pl); err != nil {
 		t.Errorf("decoding the clip's HLS: %v", err)
 	}
+	playVODInBrowser(ctx, t, clip["playback"].(map[string]any)["player"].(string), ae-as) // hls.js fetches the byte ranges
 	st, _, body = fetchBody(ctx, t, clip["download"].(map[string]any)["url"].(string), nil)
 	if st != http.StatusOK {
 		t.Fatalf("clip download.mp4: HTTP %d %s", st, body)
