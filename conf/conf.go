@@ -156,6 +156,16 @@ type S3 struct {
 // Recording configures recordings.
 type Recording struct {
 	ThumbnailTimePct float64 `yaml:"thumbnail_time_pct"` // default 0.1
+	// NodeID names this node among several on one database; recordings
+	// carry it. "" (default) = the id kept in data_dir/node_id, made from
+	// the host name and random bits the first time.
+	NodeID string `yaml:"node_id"`
+	// Lease is how long a recording stays this node's without a renewal;
+	// other nodes recover the recordings of a node silent that long.
+	Lease Duration `yaml:"lease"` // default 30s
+	// Heartbeat is how often leases are renewed and other nodes'
+	// expired recordings looked for; at most a third of the lease.
+	Heartbeat Duration `yaml:"heartbeat"` // default 5s
 }
 
 // Transcode configures ABR transcoding.

@@ -64,6 +64,9 @@ func TestLoadErrors(t *testing.T) {
 		{"bad proxy", "http:\n  trusted_proxies: [nope]\n", nil, "http.trusted_proxies[0]"},
 		{"bad on_error", "admission:\n  on_error: maybe\n", nil, "admission.on_error"},
 		{"env float", "", []string{"MPEGFLOW_RECORDING_THUMBNAIL_TIME_PCT=2"}, "recording.thumbnail_time_pct: must be between 0 and 1"},
+		{"short lease", "recording:\n  lease: 1s\n", nil, "recording.lease: must be between 3s and 1h"},
+		{"heartbeat vs lease", "", []string{"MPEGFLOW_RECORDING_LEASE=6s"}, "recording.heartbeat: must be between 100ms and 2s, got 5s"},
+		{"bad node id", "recording:\n  node_id: \"a b\"\n", nil, "recording.node_id"},
 		{"part vs segment", "hls:\n  segment_duration: 1s\n  part_duration: 600ms\n", nil, "at most half"},
 	}
 	for _, tt := range tests {

@@ -194,6 +194,15 @@ func (c *Config) validateFeatures() error {
 	if p := c.Recording.ThumbnailTimePct; p < 0 || p > 1 {
 		return fmt.Errorf("recording.thumbnail_time_pct: must be between 0 and 1, got %g", p)
 	}
+	if err := checkDuration("recording.lease", c.Recording.Lease.D(), 3*time.Second, time.Hour); err != nil {
+		return err
+	}
+	if err := checkDuration("recording.heartbeat", c.Recording.Heartbeat.D(), 100*time.Millisecond, c.Recording.Lease.D()/3); err != nil {
+		return err
+	}
+	if id := c.Recording.NodeID; len(id) > 64 || strings.ContainsFunc(id, func(r rune) bool { return r <= ' ' || r > '~' }) {
+		return fmt.Errorf("recording.node_id: at most 64 printable ASCII characters without spaces, got %q", id)
+	}
 	switch c.Transcode.Encoder {
 	case "auto", "nvenc", "qsv", "vaapi", "videotoolbox", "x264":
 	default:

@@ -299,6 +299,12 @@ func TestVODPlaylist(t *testing.T) {
 			{URI: "s1.m4s", Duration: 2500 * time.Millisecond, InitURI: "init0.mp4"},
 			{URI: "s2.m4s", Duration: time.Second, InitURI: "init1.mp4", Discontinuity: true},
 		}, false, []string{"#EXT-X-PLAYLIST-TYPE:VOD", "#EXT-X-TARGETDURATION:3", "#EXT-X-ENDLIST", "#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"init1.mp4\""}},
+		{"byte ranges", []VODSegment{
+			{URI: "s0.m4s", Duration: 1200 * time.Millisecond, InitURI: "init0.mp4", ByteRangeLength: 5000, ByteRangeOffset: 1234},
+			{URI: "s1.m4s", Duration: 2 * time.Second, InitURI: "init0.mp4"},
+			{URI: "s2.m4s", Duration: 400 * time.Millisecond, InitURI: "init0.mp4", ByteRangeLength: 800},
+		}, false, []string{"#EXTINF:1.20000,\n#EXT-X-BYTERANGE:5000@1234\ns0.m4s\n#EXTINF:2.00000,\ns1.m4s\n", "#EXT-X-BYTERANGE:800@0\ns2.m4s\n"}},
+		{"bad range", []VODSegment{{URI: "a", Duration: time.Second, InitURI: "i", ByteRangeLength: -1}}, true, nil},
 	} {
 		b, err := VODPlaylist(tc.segs)
 		if (err != nil) != tc.err {

@@ -89,6 +89,17 @@ type SegmentInfo struct {
 	InitID          int       // changes whenever Init changes
 	Init            []byte    // the init segment (ftyp+moov) the segment needs
 	Parts           [][]byte  // moof+mdat fragments; concatenated they are the segment
+	// PartInfo describes Parts, index for index.
+	PartInfo []PartInfo
+}
+
+// PartInfo describes one part of a completed segment (RFC 8216bis
+// §4.4.4.9).
+type PartInfo struct {
+	Duration time.Duration
+	// Independent: the part starts with a sync sample (a key frame; always
+	// true for audio only), so playback can start on it (INDEPENDENT=YES).
+	Independent bool
 }
 
 // Muxer packages renditions of one stream as Low-Latency HLS and serves them

@@ -192,7 +192,16 @@ func (r *Rendition) segmentInfo(s *segment) SegmentInfo {
 		InitID:          s.initID,
 		Init:            r.initData(s.initID),
 		Parts:           s.partData(),
+		PartInfo:        s.partInfo(),
 	}
+}
+
+func (s *segment) partInfo() []PartInfo {
+	out := make([]PartInfo, len(s.parts))
+	for i, p := range s.parts {
+		out[i] = PartInfo{Duration: p.duration, Independent: p.independent}
+	}
+	return out
 }
 
 func (s *segment) partData() [][]byte {

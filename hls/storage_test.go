@@ -44,6 +44,21 @@ func TestDVRDiskStorage(t *testing.T) {
 	if len(got) == 0 || len(got[0].Init) == 0 || len(got[0].Parts) == 0 {
 		t.Fatal("OnSegmentComplete")
 	}
+	for _, si := range got {
+		if len(si.PartInfo) != len(si.Parts) || !si.PartInfo[0].Independent {
+			t.Fatalf("segment %d: %d part infos for %d parts, first independent %v", si.MSN, len(si.PartInfo), len(si.Parts), si.PartInfo[0].Independent)
+		}
+		var sum time.Duration
+		for i, pi := range si.PartInfo {
+			sum += pi.Duration
+			if sync := parseFragments(si.Parts[i]).firstSync[1]; sync != pi.Independent {
+				t.Fatalf("segment %d part %d: Independent %v, its first sample sync %v", si.MSN, i, pi.Independent, sync)
+			}
+		}
+		if sum != si.Duration {
+			t.Fatalf("segment %d: parts last %v, the segment %v", si.MSN, sum, si.Duration)
+		}
+	}
 }
 
 // TestSpillServesParts checks that with a Storage a complete segment leaves

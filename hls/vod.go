@@ -15,6 +15,10 @@ type VODSegment struct {
 	InitURI         string        // URI of the init segment it needs (EXT-X-MAP)
 	Discontinuity   bool          // follows a discontinuity (EXT-X-DISCONTINUITY)
 	ProgramDateTime time.Time     // zero: no EXT-X-PROGRAM-DATE-TIME
+	// ByteRangeLength > 0: the segment is that many bytes of URI from
+	// ByteRangeOffset (EXT-X-BYTERANGE, RFC 8216bis §4.4.4.2).
+	ByteRangeLength int64
+	ByteRangeOffset int64
 }
 
 // ErrEmptyVOD is returned by VODPlaylist for a recording without segments.
@@ -23,14 +27,15 @@ var ErrEmptyVOD = errors.New("hls: vod playlist without segments")
 // VODPlaylist writes a VOD media playlist (RFC 8216bis §4.4.3.5
 // EXT-X-PLAYLIST-TYPE:VOD, §4.4.3.4 EXT-X-ENDLIST) for stored segments.
 // EXT-X-TARGETDURATION is the longest segment duration rounded up
-// (§4.4.3.1). A new EXT-X-MAP is written whenever InitURI changes.
+// (§4.4.3.1). A new EXT-X-MAP is written whenever InitURI changes, and an
+// EXT-X-BYTERANGE (§4.4.4.2) for a segment that is a range of its URI.
 func VODPlaylist(segs []VODSegment) ([]byte, error) {
 	if len(segs) == 0 {
 		return nil, ErrEmptyVOD
 	}
 	var longest time.Duration
 	for _, s := range segs {
-		if s.URI == "" || s.InitURI == "" || s.Duration <= 0 ||
+		if s.URI == "" || s.InitURI == "" || s.Duration <= 0 || s.ByteRangeLength < 0 || s.ByteRangeOffset < 0 ||
 			strings.ContainsAny(s.URI+s.InitURI, "\"\r\n") {
 			return nil, errors.New("hls: vod segment needs a URI, an init URI and a positive duration")
 		}
@@ -60,6 +65,13 @@ func VODPlaylist(segs []VODSegment) ([]byte, error) {
 		b = append(b, "#EXTINF:"...)
 		b = appendSeconds(b, s.Duration, 5)
 		b = append(b, ",\n"...)
+		if s.ByteRangeLength > 0 {
+			b = append(b, "#EXT-X-BYTERANGE:"...)
+			b = strconv.AppendInt(b, s.ByteRangeLength, 10)
+			b = append(b, '@')
+			b = strconv.AppendInt(b, s.ByteRangeOffset, 10)
+			b = append(b, '\n')
+		}
 		b = append(b, s.URI...)
 		b = append(b, '\n')
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -93,10 +95,43 @@ func TestRecordingToVOD(t *testing.T) {
 	id, key := createRecordedInput(t, d, admin)
 	events := openEvents(ctx, t, d, admin)
 
-	const secs = 8.0
+	const secs = 20.0
 	pub := publish(ctx, t, d.RTMPURL(key), publishOpts{Seconds: secs})
 	events.waitEvent(t, "recording.started", id, 20*time.Second)
-	if exited, err := pub.Wait(40 * time.Second); !exited || err != nil {
+	// while it records: an EVENT playlist (DVR) whose EXT-X-TARGETDURATION
+	// does not change as it grows (RFC 8216bis §6.2.1)
+	var live []map[string]any
+	waitFor(ctx, t, 20*time.Second, "the video in progress", func() bool {
+		live = inputVideos(t, d, admin, id)
+		return len(live) == 1
+	})
+	livePL := live[0]["playback"].(map[string]any)["hls"].(string)
+	var targets []string
+	var segs int
+	waitFor(ctx, t, 30*time.Second, "an EVENT playlist that grew by 3 segments", func() bool {
+		st, _, b := fetchBody(ctx, t, livePL, nil)
+		if st != http.StatusOK {
+			return false
+		}
+		if !bytes.Contains(b, []byte("#EXT-X-PLAYLIST-TYPE:EVENT\n")) || bytes.Contains(b, []byte("#EXT-X-ENDLIST")) {
+			t.Fatalf("playlist while recording:\n%s", b)
+		}
+		m := regexp.MustCompile(`#EXT-X-TARGETDURATION:([0-9]+)`).FindSubmatch(b)
+		if m == nil {
+			t.Fatalf("no target duration:\n%s", b)
+		}
+		if n := bytes.Count(b, []byte("#EXTINF:")); n > segs || len(targets) == 0 {
+			segs = n
+			targets = append(targets, string(m[1]))
+		}
+		return len(targets) >= 4
+	})
+	for _, td := range targets {
+		if td != targets[0] {
+			t.Errorf("EXT-X-TARGETDURATION changed while the EVENT playlist grew: %v", targets)
+		}
+	}
+	if exited, err := pub.Wait(60 * time.Second); !exited || err != nil {
 		t.Fatalf("publisher: exited %v, %v", exited, err)
 	}
 	stopped := time.Now()
@@ -114,8 +149,8 @@ func TestRecordingToVOD(t *testing.T) {
 	if v["status"] != "ready" {
 		t.Fatalf("status %v, want ready", v["status"])
 	}
-	if dur := v["duration_seconds"].(float64); !within(dur, secs, 0.10) {
-		t.Errorf("duration_seconds %.2f, want %.0f ±10%%", dur, secs)
+	if dur := v["duration_seconds"].(float64); !within(dur, secs, 0.05) {
+		t.Errorf("duration_seconds %.2f, want %.0f ±5%%", dur, secs)
 	}
 	if tr, _ := v["tracks"].([]any); len(tr) != 2 {
 		t.Errorf("tracks %v, want video and audio", v["tracks"])
@@ -190,17 +225,17 @@ func TestRecordingToVOD(t *testing.T) {
 	if st, _ := apiCall(t, d, admin, "GET", "/v1/videos?status=bogus", nil); st != http.StatusBadRequest {
 		t.Errorf("bad status filter: HTTP %d", st)
 	}
-	// a clip plays the requested range (widened to segment boundaries),
-	// and outlives its source
+	// a clip plays the requested range (cut at the nearest part
+	// boundaries, starting on a key frame: GOP 1 s), and outlives its source
 	st, r := apiCall(t, d, admin, "POST", "/v1/videos/"+vid+"/clips", map[string]any{"start_seconds": 2.5, "end_seconds": 5.5, "name": "E2E clip"})
 	if st != http.StatusCreated {
 		t.Fatalf("clip: HTTP %d %v", st, r)
 	}
 	clip := data(r)
 	cr := clip["clip"].(map[string]any)
-	cs, ce := cr["start_seconds"].(float64), cr["end_seconds"].(float64)
-	if cs > 2.5 || ce < 5.5 || ce-cs > 3+2*1.1 {
-		t.Errorf("clip range %.2f-%.2f for 2.5-5.5", cs, ce)
+	cs, ce := cr["actual_start_seconds"].(float64), cr["actual_end_seconds"].(float64)
+	if math.Abs(cs-2.5) > 0.6 || math.Abs(ce-5.5) > 0.25 || cr["start_seconds"] != 2.5 || cr["end_seconds"] != 5.5 {
+		t.Errorf("clip range %.2f-%.2f for 2.5-5.5: %v", cs, ce, cr)
 	}
 	clipPL := clip["playback"].(map[string]any)["hls"].(string)
 	if st, r := apiCall(t, d, admin, "POST", "/v1/videos/"+vid+"/clips", map[string]any{"start_seconds": 5, "end_seconds": 60}); st != http.StatusBadRequest {
@@ -214,7 +249,7 @@ func TestRecordingToVOD(t *testing.T) {
 	if p := ffprobe(ctx, t, clipPL, "v"); !within(p.Duration, ce-cs, 0.10) {
 		t.Errorf("clip after its source was deleted: %.2f s, want %.2f", p.Duration, ce-cs)
 	}
-	if err := ffmpegDecodes(ctx, clipPL); err != nil {
+	if err := clipDecodes(ctx, clipPL); err != nil {
 		t.Errorf("decoding the clip: %v", err)
 	}
 	if st, _ := apiCall(t, d, admin, "DELETE", "/v1/videos/"+clip["id"].(string), nil); st != http.StatusNoContent {
@@ -226,6 +261,104 @@ func TestRecordingToVOD(t *testing.T) {
 	for _, f := range []string{"index.m3u8", "seg0.m4s", "download.mp4"} {
 		if st, _, _ := fetchBody(ctx, t, strings.Replace(pl, "index.m3u8", f, 1), nil); st != http.StatusNotFound {
 			t.Errorf("%s after delete: HTTP %d", f, st)
+		}
+	}
+}
+
+// clipDecodes is ffmpegDecodes with the null muxer keeping the demuxer's
+// 1/90000 s video time base instead of 1/frame rate. RTMP carries
+// millisecond timestamps, so frames sit up to 1 ms off the 1/30 s grid;
+// when a clip's first video frame falls half a frame after its first audio
+// sample (it starts wherever the key frame is), rounding to 1/30 s gives
+// two frames the same tick and ffmpeg's null muxer reports "non
+// monotonically increasing dts to muxer", which is no decode error (the
+// frames' own timestamps increase). Decoding errors are still reported.
+func clipDecodes(ctx context.Context, file string) error {
+	out, err := exec.CommandContext(ctx, "ffmpeg", "-v", "error", "-nostdin", "-i", file, "-enc_time_base:v", "1:90000", "-f", "null", "-").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%w: %s", err, out)
+	}
+	if s := strings.TrimSpace(string(out)); s != "" {
+		return errors.New(s)
+	}
+	return nil
+}
+
+// TestRecordingClipAtParts: a clip of a 20 s recording with 4 s segments,
+// 200 ms parts and a key frame every second is cut at the nearest part
+// boundaries, starting on a key frame: byte ranges of the first and last
+// segments. Its HLS and MP4 last the range the response says, within one
+// part, and decode without errors; its thumbnail is a JPEG.
+func TestRecordingClipAtParts(t *testing.T) {
+	e2eTest(t)
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	d := startDaemonYAML(t, filepath.Join(t.TempDir(), "data"), daemonConfig{SegmentDuration: "4s", PartDuration: "200ms"}, "")
+	if f, err := get(ctx, d.URL("/v1/openapi.json")); err != nil || f.Status != http.StatusOK {
+		t.Skip("the daemon does not serve the control API yet")
+	}
+	admin := adminTokenRe.FindString(d.Output())
+	id, key := createRecordedInput(t, d, admin)
+	events := openEvents(ctx, t, d, admin)
+	pub := publish(ctx, t, d.RTMPURL(key), publishOpts{Seconds: 20})
+	if exited, err := pub.Wait(90 * time.Second); !exited || err != nil {
+		t.Fatalf("publisher: exited %v, %v", exited, err)
+	}
+	events.waitEvent(t, "video.ready", id, 30*time.Second)
+	vid := inputVideos(t, d, admin, id)[0]["id"].(string)
+
+	const part = 0.2
+	const reqStart, reqEnd = 5.3, 12.7
+	st, r := apiCall(t, d, admin, "POST", "/v1/videos/"+vid+"/clips", map[string]any{"start_seconds": reqStart, "end_seconds": reqEnd, "name": "parts"})
+	if st != http.StatusCreated {
+		t.Fatalf("clip: HTTP %d %v", st, r)
+	}
+	clip := data(r)
+	cr := clip["clip"].(map[string]any)
+	t.Logf("clip response: %v", cr)
+	as, ae := cr["actual_start_seconds"].(float64), cr["actual_end_seconds"].(float64)
+	// the start: the key frame nearest 5.3 s (one a second), on a part boundary
+	if cr["start_seconds"] != reqStart || cr["end_seconds"] != reqEnd || cr["cut_at"] != "parts" || cr["note"] == "" {
+		t.Errorf("clip response %v", cr)
+	}
+	if math.Abs(as-reqStart) > 0.5+part/4 || math.Abs(ae-reqEnd) > part/2+0.01 {
+		t.Errorf("actual range %.3f-%.3f for %.1f-%.1f: want the key frame nearest the start and the part boundary nearest the end", as, ae, reqStart, reqEnd)
+	}
+	if got := clip["duration_seconds"].(float64); math.Abs(got-(ae-as)) > 0.001 {
+		t.Errorf("clip duration_seconds %.3f, range %.3f", got, ae-as)
+	}
+	pl := clip["playback"].(map[string]any)["hls"].(string)
+	st, _, body := fetchBody(ctx, t, pl, nil)
+	if st != http.StatusOK || bytes.Count(body, []byte("#EXT-X-BYTERANGE:")) != 2 || !bytes.Contains(body, []byte("#EXT-X-ENDLIST")) {
+		t.Fatalf("clip playlist (want byte ranges on its first and last segments): HTTP %d\n%s", st, body)
+	}
+	p := ffprobe(ctx, t, pl, "v")
+	t.Logf("FIGURE clip of %.1f-%.1f s cut to %.3f-%.3f s; ffprobe: HLS %.3f s", reqStart, reqEnd, as, ae, p.Duration)
+	if math.Abs(p.Duration-(ae-as)) > part {
+		t.Errorf("ffprobe of the clip's HLS: %.3f s, want %.3f ±%.1f", p.Duration, ae-as, part)
+	}
+	if err := clipDecodes(ctx, pl); err != nil {
+		t.Errorf("decoding the clip's HLS: %v", err)
+	}
+	playVODInBrowser(ctx, t, clip["playback"].(map[string]any)["player"].(string), ae-as) // hls.js fetches the byte ranges
+	st, _, body = fetchBody(ctx, t, clip["download"].(map[string]any)["url"].(string), nil)
+	if st != http.StatusOK {
+		t.Fatalf("clip download.mp4: HTTP %d %s", st, body)
+	}
+	mp4 := writeFile(t, "clip.mp4", body)
+	p = ffprobe(ctx, t, mp4, "v")
+	t.Logf("FIGURE clip MP4: ffprobe %.3f s", p.Duration)
+	if math.Abs(p.Duration-(ae-as)) > part {
+		t.Errorf("ffprobe of the clip's MP4: %.3f s, want %.3f ±%.1f", p.Duration, ae-as, part)
+	}
+	if err := clipDecodes(ctx, mp4); err != nil {
+		t.Errorf("decoding the clip's MP4: %v", err)
+	}
+	for _, q := range []string{"", "?time=0.1&width=320"} {
+		st, ct, body := fetchBody(ctx, t, clip["thumbnail"].(string)+q, nil)
+		if st != http.StatusOK || ct != "image/jpeg" || !bytes.HasPrefix(body, []byte{0xff, 0xd8, 0xff}) {
+			t.Errorf("clip thumbnail%s: HTTP %d %s, %d bytes", q, st, ct, len(body))
 		}
 	}
 }
@@ -439,6 +572,37 @@ func TestRecordingToS3(t *testing.T) {
 	if st != http.StatusOK || ffprobe(ctx, t, writeFile(t, "s3.mp4", body), "v").Duration < 5 {
 		t.Errorf("download.mp4 from S3: HTTP %d, %d bytes", st, len(body))
 	}
+	// a clip cut inside a segment: its HLS plays a byte range of the
+	// object, its MP4 is built from a ranged GET
+	st, r := apiCall(t, d, admin, "POST", "/v1/videos/"+vid+"/clips", map[string]any{"start_seconds": 1.3, "end_seconds": 4.7})
+	if st != http.StatusCreated {
+		t.Fatalf("clip on S3: HTTP %d %v", st, r)
+	}
+	clip := data(r)
+	cr := clip["clip"].(map[string]any)
+	as, ae := cr["actual_start_seconds"].(float64), cr["actual_end_seconds"].(float64)
+	if cr["cut_at"] != "parts" || math.Abs(ae-4.7) > 0.11 {
+		t.Errorf("clip on S3: %v", cr)
+	}
+	clipPL := clip["playback"].(map[string]any)["hls"].(string)
+	if p := ffprobe(ctx, t, clipPL, "v"); math.Abs(p.Duration-(ae-as)) > 0.2 {
+		t.Errorf("ffprobe of the clip's HLS from S3: %.3f s, want %.3f", p.Duration, ae-as)
+	}
+	st, _, body = fetchBody(ctx, t, clip["download"].(map[string]any)["url"].(string), nil)
+	if st != http.StatusOK {
+		t.Fatalf("clip download.mp4 from S3: HTTP %d %s", st, body)
+	}
+	clipMP4 := writeFile(t, "s3clip.mp4", body)
+	if p := ffprobe(ctx, t, clipMP4, "v"); math.Abs(p.Duration-(ae-as)) > 0.2 {
+		t.Errorf("ffprobe of the clip's MP4 from S3: %.3f s, want %.3f", p.Duration, ae-as)
+	}
+	if err := clipDecodes(ctx, clipMP4); err != nil {
+		t.Errorf("decoding the clip's MP4 from S3: %v", err)
+	}
+	if st, _ := apiCall(t, d, admin, "DELETE", "/v1/videos/"+clip["id"].(string), nil); st != http.StatusNoContent {
+		t.Fatalf("delete clip: HTTP %d", st)
+	}
+
 	objs, _ := filepath.Glob(filepath.Join(s3dir, "recordings", "videos", vid, "seg*.m4s"))
 	if len(objs) < 3 {
 		t.Fatalf("%d segment objects in the bucket, want the recording's", len(objs))

@@ -7,11 +7,16 @@
 // measuring part availability latency, errors and, when it starts the
 // daemon itself (or is given its -pid), the server's CPU and peak RSS.
 // -signed plays live inputs that require signed URLs: created over the
-// control API, each read with a minted ?token=.
+// control API, each read with a minted ?token=. -record creates the live
+// inputs over the control API with recording.mode automatic, so every
+// publisher is recorded; the daemon's RSS, CPU and disk writes
+// (/proc/PID/io write_bytes) are sampled every -sample-every, to compare
+// with the same run without -record.
 //
 //	mpegflow-load -daemon ./mpegflow -publishers 2 -readers 10 -duration 30s
 //	mpegflow-load -daemon ./mpegflow -protocol srt -publishers 20 -readers 20 -duration 30s
 //	mpegflow-load -daemon ./mpegflow -signed -publishers 2 -readers 500 -duration 30s
+//	mpegflow-load -daemon ./mpegflow -record -publishers 20 -readers 0 -duration 10m
 //	mpegflow-load -daemon ./mpegflow -protocol whip -publishers 5 -readers 20 -duration 30s
 //	mpegflow-load -http http://127.0.0.1:8080 -rtmp rtmp://127.0.0.1:1935/live -keys demo:KEY -readers 20
 //	mpegflow-load -http http://127.0.0.1:8080 -protocol srt -srt 127.0.0.1:8890 -keys demo:KEY -publishers 1
@@ -69,6 +74,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.ReconnectWindow, "reconnect-window", 2*time.Second, "rtmp.reconnect_window for -daemon")
 	fs.BoolVar(&cfg.Signed, "signed", false, "with -daemon and -protocol rtmp: create the live inputs over the control API with require_signed_urls and have readers play with a minted ?token=")
 	fs.StringVar(&tokenIn, "token-in", "query", "with -signed: where readers put the token, query (?token=) or path (/live/TOKEN/index.m3u8)")
+	fs.BoolVar(&cfg.Record, "record", false, "with -daemon: create the live inputs over the control API with recording.mode automatic (every broadcast becomes a video)")
+	fs.DurationVar(&cfg.SampleEvery, "sample-every", time.Minute, "sample the daemon's RSS, CPU and disk writes this often over the measured period")
 	fs.BoolVar(&cfg.KeepDir, "keep", false, "keep the -daemon temp dir (config, log, data)")
 	fs.StringVar(&cfg.TracePath, "trace", "", "write one CSV line per measured part to this file")
 	fs.BoolVar(&verbose, "v", false, "debug logging")
@@ -101,6 +108,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if cfg.Signed && (cfg.DaemonPath == "" || cfg.Protocol != "rtmp") {
 		fmt.Fprintln(stderr, "mpegflow-load: -signed needs -daemon and -protocol rtmp")
+		return 2
+	}
+	if cfg.Record && cfg.DaemonPath == "" {
+		fmt.Fprintln(stderr, "mpegflow-load: -record needs -daemon")
+		return 2
+	}
+	if cfg.SampleEvery < time.Second {
+		fmt.Fprintln(stderr, "mpegflow-load: -sample-every must be 1s or more")
 		return 2
 	}
 	switch tokenIn {

@@ -19,6 +19,9 @@ func TestFlagErrors(t *testing.T) {
 		{"-signed", "-daemon", "./mpegflow", "-protocol", "srt"},
 		{"-signed", "-daemon", "./mpegflow", "-protocol", "whip"},
 		{"-signed", "-daemon", "./mpegflow", "-token-in", "header"},
+		{"-record"},
+		{"-record", "-http", "http://x", "-keys", "a:b"},
+		{"-daemon", "./mpegflow", "-sample-every", "10ms"},
 	} {
 		var stderr strings.Builder
 		if code := run(args, io.Discard, &stderr); code != 2 {

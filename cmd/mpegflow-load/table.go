@@ -26,9 +26,29 @@ func printTable(w io.Writer, r *loadtest.Report) {
 			signed = " with the token in the path (require_signed_urls)"
 		}
 	}
+	if r.Record {
+		signed += ", recording on"
+	}
 	fmt.Fprintf(tw, "load\t%d %s publishers (B-frames %d), %d readers%s, %.1f s measured\n", r.Publishers, r.Protocol, r.BFrames, r.Readers, signed, r.DurationS)
 	fmt.Fprintf(tw, "server CPU\t%s\n", opt(r.CPUPctOneCore, "% of one core"))
 	fmt.Fprintf(tw, "server peak RSS\t%s\n", opt(r.PeakRSSMB, "MB"))
+	fmt.Fprintf(tw, "server RSS\t%s at the start, %s at the end of the measured period\n", opt(r.RSSStartMB, "MB"), opt(r.RSSEndMB, "MB"))
+	if r.DiskWriteBps != nil {
+		fmt.Fprintf(tw, "server disk writes\t%.2f MB/s (write_bytes)\n", *r.DiskWriteBps/1e6)
+	}
+	for _, p := range r.Series {
+		line := fmt.Sprintf("  at %.0f s\tRSS %.1f MB", p.AtS, p.RSSMB)
+		if p.CPUPct >= 0 {
+			line += fmt.Sprintf(", CPU %.1f%%", p.CPUPct)
+		}
+		if p.DiskWriteBps >= 0 {
+			line += fmt.Sprintf(", disk writes %.2f MB/s", p.DiskWriteBps/1e6)
+		}
+		fmt.Fprintln(tw, line)
+	}
+	if r.RecordedMB != nil && r.Videos != nil && (r.Record || *r.Videos > 0) {
+		fmt.Fprintf(tw, "recorded\t%d videos, %.1f MB in data_dir/blobs\n", *r.Videos, *r.RecordedMB)
+	}
 	if r.TreeCPUPct != nil {
 		fmt.Fprintf(tw, "server + children\tCPU %s, peak RSS %s (ffmpeg the daemon runs)\n", opt(r.TreeCPUPct, "% of one core"), opt(r.TreePeakRSSMB, "MB"))
 	}

@@ -25,11 +25,17 @@ var (
 	ErrVideoRange = errors.New("range out of the video")
 )
 
-// ClipRange is the range a clip covers: the requested one, and the actual
-// one widened to the recorded segments' boundaries.
+// ClipRange is the range a clip covers: the requested one, and the one
+// actually cut, at the nearest part boundaries of the recorded segments.
 type ClipRange struct {
 	RequestedStart, RequestedEnd time.Duration
 	Start, End                   time.Duration
+	// PartBoundaries: cut at part boundaries; false: at segment
+	// boundaries (a recording without a part layout).
+	PartBoundaries bool
+	// StartMoved: the boundary nearest the requested start is not on a key
+	// frame; Start is the nearest one that is.
+	StartMoved bool
 }
 
 // VideoService is what the videos API needs of the recorder; the
@@ -92,14 +98,29 @@ type videoJSON struct {
 	Clip              *clipJSON          `json:"clip,omitempty"` // in the response that created a clip
 }
 
-// clipJSON says which range a new clip covers.
+// clipJSON says which range a new clip covers: the requested one
+// (start_seconds, end_seconds, as in the request) and the one cut.
 type clipJSON struct {
-	SourceVideoID         string  `json:"source_video_id"`
-	RequestedStartSeconds float64 `json:"requested_start_seconds"`
-	RequestedEndSeconds   float64 `json:"requested_end_seconds"`
-	StartSeconds          float64 `json:"start_seconds"`
-	EndSeconds            float64 `json:"end_seconds"`
-	Note                  string  `json:"note"`
+	SourceVideoID      string  `json:"source_video_id"`
+	StartSeconds       float64 `json:"start_seconds"`
+	EndSeconds         float64 `json:"end_seconds"`
+	ActualStartSeconds float64 `json:"actual_start_seconds"`
+	ActualEndSeconds   float64 `json:"actual_end_seconds"`
+	CutAt              string  `json:"cut_at"` // parts | segments
+	Note               string  `json:"note"`
+}
+
+// clipNote explains the range a clip was cut to.
+func clipNote(cr ClipRange) (cutAt, note string) {
+	cutAt, note = "parts", "a clip shares its source's segments: it is cut at the nearest part boundaries"
+	if !cr.PartBoundaries {
+		cutAt, note = "segments", "a clip shares its source's segments: this recording has no part layout, so it is cut at the nearest segment boundaries"
+	}
+	if cr.StartMoved {
+		note += "; the boundary nearest start_seconds is not on a key frame, so the clip starts at the nearest one that is"
+	}
+	return cutAt, fmt.Sprintf("%s (%.3f s to %.3f s for %.3f s to %.3f s requested)", note,
+		cr.Start.Seconds(), cr.End.Seconds(), cr.RequestedStart.Seconds(), cr.RequestedEnd.Seconds())
 }
 
 // clipCreate is the body of POST /v1/videos/{id}/clips.
@@ -262,7 +283,8 @@ func (s *Server) patchVideo(w http.ResponseWriter, r *http.Request, p *principal
 		return err
 	}
 	v.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
-	if err := s.st.Videos().Update(r.Context(), v); err != nil {
+	// only the edited fields: a recording finishing meanwhile keeps its end
+	if err := s.st.Videos().UpdateSettings(r.Context(), v); err != nil {
 		return storeErr(err, "video")
 	}
 	s.log.Info("video updated", "video", v.ID, "token", p.tok.ID)
@@ -425,9 +447,9 @@ func (s *Server) createClip(w http.ResponseWriter, r *http.Request, p *principal
 	}
 	s.log.Info("clip created", "video", c.ID, "clip_of", id, "token", p.tok.ID)
 	out := s.videoToJSON(c, r)
-	out.Clip = &clipJSON{SourceVideoID: id, RequestedStartSeconds: cr.RequestedStart.Seconds(), RequestedEndSeconds: cr.RequestedEnd.Seconds(),
-		StartSeconds: cr.Start.Seconds(), EndSeconds: cr.End.Seconds(),
-		Note: "a clip shares its source's segments, so it is cut at the nearest segment boundaries that cover the requested range"}
+	cutAt, note := clipNote(cr)
+	out.Clip = &clipJSON{SourceVideoID: id, StartSeconds: cr.RequestedStart.Seconds(), EndSeconds: cr.RequestedEnd.Seconds(),
+		ActualStartSeconds: cr.Start.Seconds(), ActualEndSeconds: cr.End.Seconds(), CutAt: cutAt, Note: note}
 	w.Header().Set("Location", "/v1/videos/"+c.ID)
 	writeJSON(w, http.StatusCreated, dataResponse{Data: out})
 	return nil
@@ -456,7 +478,7 @@ func videosOperations() map[string]operation {
 			params: []obj{idP}, ok: 204, errs: []int{404, 409, 501}},
 		"POST /v1/videos/{id}/downloads": {id: "createVideoDownload", summary: "Build the progressive MP4 (faststart, no re-encoding) of a ready video; its status goes pending then ready (video.download.ready). GET /videos/ID/download.mp4 serves it.", scope: ScopeVideosWrite,
 			params: []obj{idP, idem}, ok: 202, okSchema: dataOf(ref("VideoDownload")), errs: []int{404, 409, 413, 415, 422, 501}},
-		"POST /v1/videos/{id}/clips": {id: "createVideoClip", summary: "Create a video of a range of a ready video, instantly: it shares the source's segments, so the range is widened to segment boundaries (the response's clip says which).", scope: ScopeVideosWrite,
+		"POST /v1/videos/{id}/clips": {id: "createVideoClip", summary: "Create a video of a range of a ready video, instantly: it shares the source's segments, so it is cut at the nearest part boundaries, starting on a key frame (segment boundaries for recordings without a part layout); the response's clip says where.", scope: ScopeVideosWrite,
 			params: []obj{idP, idem}, body: ref("ClipCreate"), ok: 201, okSchema: dataOf(v), errs: []int{400, 404, 409, 413, 415, 422, 501}},
 		"GET /v1/live_inputs/{id}/videos": {id: "listLiveInputVideos", summary: "The recordings of a live input, newest first, the one in progress included.", scope: ScopeVideosRead,
 			params: []obj{idP, limit, cursor, status, before, after}, ok: 200, okSchema: listOf(v), errs: []int{400, 404}},
@@ -488,7 +510,7 @@ func videosSchemas() obj {
 			"meta":                obj{"type": "object"},
 			"require_signed_urls": boolean("Inherited from the live input at start."),
 			"allowed_origins":     origins,
-			"clip":                obj{"type": "object", "description": "Only in the response that created a clip: source_video_id, requested_start_seconds, requested_end_seconds, start_seconds, end_seconds (actual), note."},
+			"clip":                obj{"type": "object", "description": "Only in the response that created a clip: source_video_id, start_seconds and end_seconds (requested), actual_start_seconds and actual_end_seconds (cut), cut_at (parts or segments), note."},
 		}, "id", "live_input_id", "status", "created_at", "duration_seconds", "playback"),
 		"VideoDownload": object(obj{
 			"url":    str("GET it once status is ready; byte ranges."),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -217,7 +218,8 @@ func TestVideosGetPatchDelete(t *testing.T) {
 
 		// clips
 		c := e.do("POST", "/v1/videos/vid_0/clips", e.admin, map[string]any{"start_seconds": 0.5, "end_seconds": 2, "name": "best"}).want(t, 201, "").data()
-		if cl := c["clip"].(map[string]any); c["id"] != "vid_0c" || cl["start_seconds"] != 0.0 || cl["requested_start_seconds"] != 0.5 || cl["source_video_id"] != "vid_0" {
+		if cl := c["clip"].(map[string]any); c["id"] != "vid_0c" || cl["actual_start_seconds"] != 0.0 || cl["start_seconds"] != 0.5 ||
+			cl["actual_end_seconds"] != 2.0 || cl["cut_at"] != "segments" || cl["note"] == "" || cl["source_video_id"] != "vid_0" {
 			t.Errorf("clip: %v", c)
 		}
 		for _, tc := range []struct {
@@ -301,4 +303,30 @@ func FuzzVideoPatch(f *testing.F) {
 			t.Fatal("nil meta or origins after a patch")
 		}
 	})
+}
+
+func TestClipNote(t *testing.T) {
+	for _, tc := range []struct {
+		cr    ClipRange
+		cutAt string
+		has   []string
+	}{
+		{ClipRange{RequestedStart: 5300 * time.Millisecond, RequestedEnd: 12700 * time.Millisecond, Start: 5 * time.Second, End: 12800 * time.Millisecond,
+			PartBoundaries: true, StartMoved: true}, "parts", []string{"part boundaries", "key frame", "5.000 s to 12.800 s for 5.300 s to 12.700 s"}},
+		{ClipRange{RequestedStart: time.Second, RequestedEnd: 2 * time.Second, Start: time.Second, End: 2 * time.Second, PartBoundaries: true}, "parts", []string{"part boundaries"}},
+		{ClipRange{RequestedStart: 1500 * time.Millisecond, RequestedEnd: 2 * time.Second, Start: time.Second, End: 2 * time.Second}, "segments", []string{"segment boundaries", "no part layout"}},
+	} {
+		cutAt, note := clipNote(tc.cr)
+		if cutAt != tc.cutAt {
+			t.Errorf("%+v: cut_at %q, want %q", tc.cr, cutAt, tc.cutAt)
+		}
+		for _, h := range tc.has {
+			if !strings.Contains(note, h) {
+				t.Errorf("%+v: note %q lacks %q", tc.cr, note, h)
+			}
+		}
+		if !tc.cr.StartMoved && strings.Contains(note, "key frame") {
+			t.Errorf("%+v: note %q speaks of a key frame", tc.cr, note)
+		}
+	}
 }

@@ -131,6 +131,11 @@ func TestHTTPRoutes(t *testing.T) {
 	if !strings.Contains(body, `mpegflow_hls_requests_total{kind="multivariant",status="404"} 1`) {
 		t.Fatal("the 404 playlist request was not counted")
 	}
+	for _, m := range []string{"mpegflow_recording_segments_total 0", "mpegflow_recording_segments_dropped_total 0", "mpegflow_recordings_active 0"} {
+		if !strings.Contains(body, m) {
+			t.Errorf("metrics lack %q", m)
+		}
+	}
 }
 
 func TestCORSConfigurable(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mpegflow/mpegflow/hls"
 	"github.com/mpegflow/mpegflow/internal/api"
@@ -65,16 +66,54 @@ func (a *App) initRecording(st store.Store, bus *events.Bus) (api.VideosDeps, er
 		a.log.Warn("ffmpeg not found: video thumbnails and MP4 downloads are off")
 		ff = ""
 	}
+	node, err := nodeID(a.cfg.Recording.NodeID, a.cfg.DataDir)
+	if err != nil {
+		return api.VideosDeps{}, fmt.Errorf("recording.node_id: %w", err)
+	}
 	rec, err := record.New(record.Config{
 		Videos: st.Videos(), LiveInputs: st.LiveInputs(), Blobs: blobs, Bus: a.eventPublisher(bus),
 		Logger: a.log.With("component", "recorder"), ThumbnailTimePct: a.cfg.Recording.ThumbnailTimePct, FFmpeg: ff,
+		NodeID: node, Lease: a.cfg.Recording.Lease.D(), Heartbeat: a.cfg.Recording.Heartbeat.D(),
+		// the live packager's EXT-X-TARGETDURATION, which no segment exceeds
+		TargetDuration: max(a.cfg.HLS.MaxSegmentDuration.D(), a.cfg.HLS.SegmentDuration.D()),
 	})
 	if err != nil {
 		return api.VideosDeps{}, err
 	}
+	a.recordingMetrics(rec)
 	a.rec = &recording{rec: rec, bus: bus, blobs: blobs,
 		sub: bus.Subscribe(events.SubscribeOptions{Match: events.Filter([]events.Type{events.LiveInputIdle}, ""), Queue: 4096})}
 	return api.VideosDeps{Videos: videoService{rec}}, nil
+}
+
+// recordingMetrics exports the recorder's counters on the metrics registry.
+func (a *App) recordingMetrics(rec *record.Recorder) {
+	if a.metrics == nil {
+		return
+	}
+	counter := func(name, help string, v func(record.Stats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v(rec.Stats())) })
+	}
+	for _, c := range []prometheus.Collector{
+		counter("mpegflow_recording_segments_total", "CMAF segments recorded to blob storage and indexed.",
+			func(s record.Stats) uint64 { return s.SegmentsWritten }),
+		counter("mpegflow_recording_bytes_total", "Bytes of segments recorded.",
+			func(s record.Stats) uint64 { return s.BytesWritten }),
+		counter("mpegflow_recording_segments_dropped_total", "Segments not recorded because the recorder's queue was full (storage too slow).",
+			func(s record.Stats) uint64 { return s.SegmentsDropped }),
+		counter("mpegflow_recording_write_errors_total", "Segments or init segments that could not be stored or indexed.",
+			func(s record.Stats) uint64 { return s.WriteErrors }),
+		counter("mpegflow_recording_recovered_total", "Interrupted recordings this node recovered (its own after a restart, or those of a node whose lease ran out).",
+			func(s record.Stats) uint64 { return s.Recovered }),
+		counter("mpegflow_recording_leases_lost_total", "Recordings another node's recovery took from this node (it was cut off from the database past its lease).",
+			func(s record.Stats) uint64 { return s.LeasesLost }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mpegflow_recordings_active", Help: "Recordings in progress on this node."},
+			func() float64 { return float64(rec.Stats().Active) }),
+	} {
+		if err := a.metrics.Registry.Register(c); err != nil {
+			a.log.Warn("cannot export a recording metric", "error", err)
+		}
+	}
 }
 
 // videoService adapts the recorder to api.VideoService: the recorder's
@@ -94,7 +133,8 @@ func (v videoService) RequestDownload(ctx context.Context, id string) (*store.Vi
 
 func (v videoService) Clip(ctx context.Context, id string, start, end time.Duration, name string) (*store.Video, api.ClipRange, error) {
 	c, cr, err := v.rec.Clip(ctx, id, start, end, name)
-	return c, api.ClipRange{RequestedStart: cr.RequestedStart, RequestedEnd: cr.RequestedEnd, Start: cr.Start, End: cr.End}, apiVideoErr(err)
+	return c, api.ClipRange{RequestedStart: cr.RequestedStart, RequestedEnd: cr.RequestedEnd, Start: cr.Start, End: cr.End,
+		PartBoundaries: cr.PartBoundaries, StartMoved: cr.StartMoved}, apiVideoErr(err)
 }
 
 func apiVideoErr(err error) error {

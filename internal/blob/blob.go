@@ -74,6 +74,41 @@ type FilePutter interface {
 	TempDir() string
 }
 
+// RangeOpener is implemented by stores that read a byte range of an
+// object by itself (S3: one GET with a Range header, RFC 9110 §14.2).
+type RangeOpener interface {
+	// OpenRange opens the n bytes of the object under key from offset
+	// off; ErrNotFound when absent, ErrRange when they are not all in it.
+	OpenRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, error)
+}
+
+// ErrRange: a byte range not within the object.
+var ErrRange = errors.New("blob: range not within the object")
+
+// OpenRange opens the n bytes of the object under key from offset off:
+// through the store's RangeOpener when it has one, else through Open.
+// ErrNotFound when absent, ErrRange when the range is not within it.
+func OpenRange(ctx context.Context, s Store, key string, off, n int64) (io.ReadCloser, error) {
+	if off < 0 || n < 0 {
+		return nil, fmt.Errorf("%w: %s %d+%d", ErrRange, key, off, n)
+	}
+	if ro, ok := s.(RangeOpener); ok {
+		return ro.OpenRange(ctx, key, off, n)
+	}
+	o, err := s.Open(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if off+n > o.Info().Size {
+		_ = o.Close()
+		return nil, fmt.Errorf("%w: %s %d+%d of %d bytes", ErrRange, key, off, n, o.Info().Size)
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.NewSectionReader(o, off, n), o}, nil
+}
+
 // PutBytes stores b under key.
 func PutBytes(ctx context.Context, s Store, key string, b []byte) error {
 	return s.Put(ctx, key, bytes.NewReader(b), int64(len(b)))

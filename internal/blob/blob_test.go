@@ -126,6 +126,24 @@ func conformance(t *testing.T, s Store) {
 	if err := PutBytes(ctx, s, "videos/v1/seg0.m4s", big); err != nil {
 		t.Fatal(err)
 	}
+	// byte ranges (a clip's cut segments)
+	for _, r := range [][2]int64{{0, 10}, {5, 100000}, {int64(len(big)) - 7, 7}, {int64(len(big)), 0}, {3, 0}} {
+		rc, err := OpenRange(ctx, s, "videos/v1/seg0.m4s", r[0], r[1])
+		if err != nil {
+			t.Fatalf("OpenRange %v: %v", r, err)
+		}
+		b, err := io.ReadAll(rc)
+		_ = rc.Close()
+		if err != nil || !bytes.Equal(b, big[r[0]:r[0]+r[1]]) {
+			t.Fatalf("OpenRange %v: %d bytes, %v", r, len(b), err)
+		}
+	}
+	if _, err := OpenRange(ctx, s, "videos/v1/seg0.m4s", int64(len(big))-3, 4); !errors.Is(err, ErrRange) {
+		t.Fatalf("OpenRange past the end: %v, want ErrRange", err)
+	}
+	if _, err := OpenRange(ctx, s, "videos/v1/nope.m4s", 0, 1); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("OpenRange of a missing object: %v, want ErrNotFound", err)
+	}
 	if err := s.Put(ctx, "videos/v1/init0.mp4", strings.NewReader("init"), -1); err != nil {
 		t.Fatal(err)
 	}

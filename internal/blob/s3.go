@@ -115,6 +115,41 @@ func (s *S3) Open(ctx context.Context, key string) (Object, error) {
 	return s3Object{Object: o, info: Info{Key: key, Size: st.Size, ModTime: st.LastModified.UTC()}}, nil
 }
 
+var _ RangeOpener = (*S3)(nil)
+
+// OpenRange implements RangeOpener with one ranged GET.
+func (s *S3) OpenRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, error) {
+	if err := CheckKey(key); err != nil {
+		return nil, err
+	}
+	st, err := s.Stat(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if off < 0 || n < 0 || off+n > st.Size {
+		return nil, fmt.Errorf("%w: %s %d+%d of %d bytes", ErrRange, key, off, n, st.Size)
+	}
+	if n == 0 {
+		return io.NopCloser(eofReader{}), nil
+	}
+	opts := minio.GetObjectOptions{}
+	if err := opts.SetRange(off, off+n-1); err != nil {
+		return nil, fmt.Errorf("blob: open %s: %w", key, err)
+	}
+	o, err := s.c.GetObject(ctx, s.bucket, s.prefix+key, opts) // read sequentially: one GET of that range
+	if err != nil {
+		return nil, s.mapErr("open", key, err)
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.LimitReader(o, n), o}, nil
+}
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
 // Stat implements Store.
 func (s *S3) Stat(ctx context.Context, key string) (Info, error) {
 	if err := CheckKey(key); err != nil {

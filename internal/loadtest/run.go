@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -53,6 +54,14 @@ type Config struct {
 	// of the id (/live/TOKEN/index.m3u8) rather than as ?token=.
 	TokenInPath bool
 
+	// Record (DaemonPath only) has the load use live inputs created over
+	// the control API with recording.mode automatic: every publisher's
+	// broadcast is recorded to a video in the daemon's data_dir/blobs.
+	Record bool
+	// SampleEvery is how often the daemon's RSS, CPU and disk writes are
+	// sampled over the measured period (Report.Series). Default 1 min.
+	SampleEvery time.Duration
+
 	// TracePath, when set, receives one CSV line per part measured.
 	TracePath string
 
@@ -94,6 +103,23 @@ type Report struct {
 	HostCores         int      `json:"host_cores"`
 	DaemonShutdownS   *float64 `json:"daemon_shutdown_s,omitempty"`
 	DaemonExitedEarly bool     `json:"daemon_exited_early,omitempty"`
+
+	// Record says the inputs recorded (Config.Record).
+	Record bool `json:"record,omitempty"`
+	// RSSStartMB and RSSEndMB are the daemon's VmRSS at the start and the
+	// end of the measured period: a recording must not make it grow.
+	RSSStartMB *float64 `json:"rss_start_mb"`
+	RSSEndMB   *float64 `json:"rss_end_mb"`
+	// DiskWriteBps is the daemon's write_bytes (/proc/PID/io) per second
+	// over the measured period: HLS spill, database and, when recording,
+	// the recorded segments.
+	DiskWriteBps *float64 `json:"disk_write_bytes_per_s"`
+	// Series has a point every SampleEvery over the measured period.
+	Series []SeriesPoint `json:"series,omitempty"`
+	// RecordedMB and Videos are what data_dir/blobs holds after the daemon
+	// stopped (DaemonPath only): bytes, and videos with files.
+	RecordedMB *float64 `json:"recorded_mb,omitempty"`
+	Videos     *int     `json:"videos,omitempty"`
 }
 
 // ErrSetup wraps every failure to set the run up.
@@ -119,6 +145,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Signed && cfg.DaemonPath == "" {
 		return nil, fmt.Errorf("%w: signed needs a daemon started by the load tool (-daemon)", ErrSetup)
 	}
+	if cfg.Record && cfg.DaemonPath == "" {
+		return nil, fmt.Errorf("%w: record needs a daemon started by the load tool (-daemon)", ErrSetup)
+	}
+	if cfg.SampleEvery <= 0 {
+		cfg.SampleEvery = time.Minute
+	}
 	switch cfg.Protocol {
 	case "rtmp", "srt", "whip":
 	default:
@@ -139,7 +171,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 
-	rep := &Report{Protocol: cfg.Protocol, Signed: cfg.Signed, Publishers: cfg.Publishers, Readers: cfg.Readers, BFrames: cfg.Media.BFrames}
+	rep := &Report{Protocol: cfg.Protocol, Signed: cfg.Signed, Record: cfg.Record, Publishers: cfg.Publishers, Readers: cfg.Readers, BFrames: cfg.Media.BFrames}
 	if cfg.Signed {
 		rep.TokenIn = "query"
 		if cfg.TokenInPath {
@@ -147,6 +179,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 	var daemon *Daemon
+	daemonDir := ""
 	if cfg.DaemonPath != "" {
 		dir, err := os.MkdirTemp("", "mpegflow-load-")
 		if err != nil {
@@ -157,8 +190,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		} else {
 			defer os.RemoveAll(dir)
 		}
+		daemonDir = dir
 		admin := ""
-		if cfg.Signed {
+		if cfg.Signed || cfg.Record {
 			admin = "adm_" + randomKey()
 		}
 		daemon, err = StartDaemon(ctx, DaemonConfig{
@@ -175,16 +209,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			}
 		}()
 		cfg.HTTPURL, cfg.RTMPURL, cfg.SRTAddr, cfg.Inputs, cfg.PID = daemon.HTTPURL, daemon.RTMPURL, daemon.SRTAddr, daemon.Inputs, daemon.PID()
-		if cfg.Signed {
-			if cfg.Protocol != "rtmp" {
+		if cfg.Signed || cfg.Record {
+			if cfg.Signed && cfg.Protocol != "rtmp" {
 				return nil, fmt.Errorf("%w: signed: only rtmp publishers", ErrSetup)
 			}
-			ins, err := CreateSignedInputs(ctx, &http.Client{}, daemon.HTTPURL, admin, max(cfg.Publishers, 1), cfg.Warmup+cfg.Duration+time.Hour)
+			ins, err := CreateInputs(ctx, &http.Client{}, daemon.HTTPURL, admin, max(cfg.Publishers, 1),
+				InputOptions{Signed: cfg.Signed, TokenTTL: cfg.Warmup + cfg.Duration + time.Hour, Record: cfg.Record})
 			if err != nil {
-				return nil, fmt.Errorf("%w: signed inputs: %w", ErrSetup, err)
+				return nil, fmt.Errorf("%w: live inputs: %w", ErrSetup, err)
 			}
 			cfg.Inputs = ins
-			log.Info("signed live inputs created over the API", "inputs", len(ins))
+			log.Info("live inputs created over the API", "inputs", len(ins), "signed", cfg.Signed, "record", cfg.Record)
 		}
 	}
 	if cfg.HTTPURL == "" {
@@ -290,6 +325,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	sleepCtx(rdCtx, time.Until(mStart))
 	s0 := takeSample(cfg.PID, pubs)
+	var ser *series
+	if cfg.PID > 0 {
+		ser = sampleSeries(rdCtx, cfg.PID, mStart, cfg.SampleEvery)
+	}
 	var treePeakKB int64
 	var treeWG sync.WaitGroup
 	if cfg.PID > 0 {
@@ -309,6 +348,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	<-rdCtx.Done()
 	s1 := takeSample(cfg.PID, pubs)
 	treeWG.Wait()
+	if ser != nil {
+		pts, first, last := ser.Wait()
+		rep.Series = pts
+		if first.rssKB >= 0 && last.rssKB >= 0 {
+			a, b := round1(float64(first.rssKB)/1024), round1(float64(last.rssKB)/1024)
+			rep.RSSStartMB, rep.RSSEndMB = &a, &b
+		}
+		if secs := last.at.Sub(first.at).Seconds(); secs >= 1 && first.wrote >= 0 && last.wrote >= 0 {
+			v := math.Round(float64(last.wrote-first.wrote) / secs)
+			rep.DiskWriteBps = &v
+		}
+	}
 	if treePeakKB > 0 {
 		mb := math.Round(float64(treePeakKB)/1024*10) / 10
 		rep.TreePeakRSSMB = &mb
@@ -364,6 +415,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if err != nil {
 			log.Warn("daemon stop", "err", err)
 		}
+		blobs := filepath.Join(daemonDir, "data", "blobs")
+		mb := round1(float64(dirBytes(blobs)) / 1e6)
+		vids, _ := os.ReadDir(filepath.Join(blobs, "videos"))
+		n := len(vids)
+		rep.RecordedMB, rep.Videos = &mb, &n
 	}
 
 	var errs, warm map[string]int64

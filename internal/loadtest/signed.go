@@ -18,6 +18,25 @@ import (
 // /v1/live_inputs/ID/token, ttl_seconds). The inputs it returns carry
 // their id, RTMP stream key and token.
 func CreateSignedInputs(ctx context.Context, client *http.Client, httpURL, adminToken string, n int, ttl time.Duration) ([]Input, error) {
+	return CreateInputs(ctx, client, httpURL, adminToken, n, InputOptions{Signed: true, TokenTTL: ttl})
+}
+
+// InputOptions say how CreateInputs makes live inputs.
+type InputOptions struct {
+	// Signed: require_signed_urls, and a playback token minted for each
+	// (valid TokenTTL; default 1 h).
+	Signed   bool
+	TokenTTL time.Duration
+	// Record: recording.mode automatic (every broadcast becomes a video).
+	Record bool
+}
+
+// CreateInputs creates n live inputs over the control API of the daemon at
+// httpURL (POST /v1/live_inputs with the admin token) as opts say. The
+// inputs it returns carry their id, RTMP stream key and, when signed,
+// token.
+func CreateInputs(ctx context.Context, client *http.Client, httpURL, adminToken string, n int, opts InputOptions) ([]Input, error) {
+	ttl := opts.TokenTTL
 	base := strings.TrimSuffix(httpURL, "/")
 	ttlS := int64(ttl / time.Second)
 	if ttlS < 1 {
@@ -32,14 +51,33 @@ func CreateSignedInputs(ctx context.Context, client *http.Client, httpURL, admin
 					StreamKey string `json:"stream_key"`
 				} `json:"rtmp"`
 				RequireSignedURLs bool `json:"require_signed_urls"`
+				Recording         struct {
+					Mode string `json:"mode"`
+				} `json:"recording"`
 			} `json:"data"`
 		}
-		body := map[string]any{"name": fmt.Sprintf("load signed %d", i), "require_signed_urls": true}
+		body := map[string]any{"name": fmt.Sprintf("load %d", i)}
+		if opts.Signed {
+			body["require_signed_urls"] = true
+		}
+		if opts.Record {
+			body["recording"] = map[string]any{"mode": "automatic"}
+		}
 		if err := apiJSON(ctx, client, base, adminToken, http.MethodPost, "/v1/live_inputs", body, http.StatusCreated, &li); err != nil {
 			return nil, err
 		}
-		if li.Data.ID == "" || li.Data.RTMP == nil || li.Data.RTMP.StreamKey == "" || !li.Data.RequireSignedURLs {
-			return nil, fmt.Errorf("POST /v1/live_inputs: no id, stream key or require_signed_urls in the answer")
+		if li.Data.ID == "" || li.Data.RTMP == nil || li.Data.RTMP.StreamKey == "" {
+			return nil, fmt.Errorf("POST /v1/live_inputs: no id or stream key in the answer")
+		}
+		if li.Data.RequireSignedURLs != opts.Signed {
+			return nil, fmt.Errorf("POST /v1/live_inputs: require_signed_urls is %v in the answer, want %v", li.Data.RequireSignedURLs, opts.Signed)
+		}
+		if opts.Record && li.Data.Recording.Mode != "automatic" {
+			return nil, fmt.Errorf("POST /v1/live_inputs: recording.mode is %q in the answer, want automatic", li.Data.Recording.Mode)
+		}
+		if !opts.Signed {
+			ins = append(ins, Input{ID: li.Data.ID, Key: li.Data.RTMP.StreamKey})
+			continue
 		}
 		var tok struct {
 			Data struct {

@@ -20,6 +20,8 @@ type fakeControlAPI struct {
 	n     int
 	bad   string // path to answer 500
 	seen  []string
+	// record: live inputs need not require signed URLs
+	record bool
 }
 
 func (f *fakeControlAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -42,15 +44,20 @@ func (f *fakeControlAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	switch {
 	case r.Method == "POST" && r.URL.Path == "/v1/live_inputs":
-		if body["require_signed_urls"] != true {
+		if body["require_signed_urls"] != true && !f.record {
 			w.WriteHeader(http.StatusBadRequest)
 			return
+		}
+		mode := "off"
+		if rec, ok := body["recording"].(map[string]any); ok {
+			mode, _ = rec["mode"].(string)
 		}
 		f.n++
 		w.WriteHeader(http.StatusCreated)
 		_ = json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{
-			"id": "li_" + string(rune('a'+f.n-1)), "require_signed_urls": true,
-			"rtmp": map[string]any{"url": "rtmp://x/live", "stream_key": "sk_" + string(rune('a'+f.n-1))},
+			"id": "li_" + string(rune('a'+f.n-1)), "require_signed_urls": body["require_signed_urls"] == true,
+			"rtmp":      map[string]any{"url": "rtmp://x/live", "stream_key": "sk_" + string(rune('a'+f.n-1))},
+			"recording": map[string]any{"mode": mode, "delete_after_days": 0},
 		}})
 	case r.Method == "POST" && strings.HasSuffix(r.URL.Path, "/token"):
 		if ttl, _ := body["ttl_seconds"].(float64); ttl < 3600 {
@@ -138,5 +145,36 @@ func TestRunSignedReaderToken(t *testing.T) {
 	}
 	if rep.PartsFetched == 0 || len(rep.Errors) != 0 {
 		t.Errorf("parts %d errors %v", rep.PartsFetched, rep.Errors)
+	}
+}
+
+func TestCreateRecordingInputs(t *testing.T) {
+	f := &fakeControlAPI{admin: "adm_0123456789abcdef", record: true}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	ins, err := CreateInputs(context.Background(), srv.Client(), srv.URL, f.admin, 2, InputOptions{Record: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Input{{ID: "li_a", Key: "sk_a"}, {ID: "li_b", Key: "sk_b"}}
+	if len(ins) != 2 || ins[0] != want[0] || ins[1] != want[1] {
+		t.Errorf("inputs %+v, want %+v", ins, want)
+	}
+	if got := strings.Join(f.seen, ","); got != "POST /v1/live_inputs,POST /v1/live_inputs" {
+		t.Errorf("calls %s (no tokens without signed)", got)
+	}
+	// a daemon that does not record what it was asked to is an error
+	f2 := &fakeControlAPI{admin: "adm_0123456789abcdef", record: true}
+	srv2 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "POST" && r.URL.Path == "/v1/live_inputs" {
+			w.WriteHeader(http.StatusCreated)
+			_, _ = w.Write([]byte(`{"data":{"id":"li_a","rtmp":{"stream_key":"k"},"recording":{"mode":"off"}}}`))
+			return
+		}
+		f2.ServeHTTP(w, r)
+	}))
+	defer srv2.Close()
+	if _, err := CreateInputs(context.Background(), srv2.Client(), srv2.URL, f2.admin, 1, InputOptions{Record: true}); err == nil || !strings.Contains(err.Error(), "recording.mode") {
+		t.Fatalf("recording off in the answer: %v", err)
 	}
 }

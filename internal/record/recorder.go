@@ -7,10 +7,15 @@
 // stream end, reconnects within the window included) is one video.
 //
 // Crash safety: a segment's blob is written atomically before its index
-// row, so the index never names a missing or partial file. At start,
-// Recover turns every video a killed daemon left live_recording into a
-// ready one made of the segments already indexed, and publishes video.ready
-// with recovered=true.
+// row, so the index never names a missing or partial file. A recording
+// carries the id of the node recording it and a lease that node renews
+// (Config.Heartbeat, Config.Lease). Recovery turns a video left
+// live_recording into a ready one made of the segments already indexed,
+// and publishes video.ready with recovered=true: at start for the videos of
+// this node's previous incarnation and those whose lease ran out, then
+// periodically for those whose lease runs out (a crashed node of several
+// on one database). A recovery claims its video with one conditional
+// update, so of several nodes exactly one recovers it.
 //
 // Playback: Playlist writes the video's HLS playlist (RFC 8216bis §4.4.3.5:
 // EVENT while recording, VOD with EXT-X-ENDLIST after); thumbnails and the
@@ -28,6 +33,7 @@ import (
 	"hash/fnv"
 	"io"
 	"log/slog"
+	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -81,6 +87,25 @@ type Config struct {
 	FFmpeg string
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// NodeID names this node among those sharing the store; recordings
+	// carry it. Default: a random id (fine for one node whose restarts
+	// need not recover at once; the app persists one in data_dir).
+	NodeID string
+	// Lease is how long a recording stays this node's without a renewal;
+	// another node recovers it once the lease has run out. Default 30 s.
+	Lease time.Duration
+	// Heartbeat is how often the leases are renewed and expired ones of
+	// other nodes are looked for. Default 5 s; at most Lease/3.
+	Heartbeat time.Duration
+	// TargetDuration is the EXT-X-TARGETDURATION of recordings' playlists
+	// (RFC 8216bis §4.4.3.1), fixed for a recording when it starts: the
+	// live packager's, which no segment exceeds. 0 = the longest segment's,
+	// rounded up.
+	TargetDuration time.Duration
+	// Rendition is the rendition recorded: the packager hands over the
+	// segments of every rendition of a live input (the source and the
+	// transcoded ones), and one recording holds one. Default "source".
+	Rendition string
 }
 
 // EventData is the Data of recording.started and video.* events.
@@ -98,6 +123,9 @@ type Stats struct {
 	BytesWritten    uint64
 	SegmentsDropped uint64 // queue full
 	WriteErrors     uint64
+	Recovered       uint64 // interrupted recordings this node finished (its own after a restart, or other nodes')
+	LeasesLost      uint64 // recordings another node's recovery took from this one
+	Active          int64  // recordings in progress on this node
 }
 
 type opKind int
@@ -144,8 +172,13 @@ type Recorder struct {
 	cancel context.CancelFunc
 	jobs   chan struct{} // bounds ffmpeg jobs
 	flight sync.Map      // video id + kind -> *flight
+	// live holds the ids of the videos the workers are recording, which
+	// the periodic recovery leaves alone even when a stalled worker let
+	// their lease run out.
+	live sync.Map
 
-	written, bytes, dropped, werrs atomic.Uint64
+	written, bytes, dropped, werrs, recovered, lost atomic.Uint64
+	active                                          atomic.Int64
 }
 
 // New returns a Recorder; Run starts it.
@@ -168,6 +201,24 @@ func New(cfg Config) (*Recorder, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Rendition == "" {
+		cfg.Rendition = "source"
+	}
+	if cfg.NodeID == "" {
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		cfg.NodeID = "node-" + base32.NewEncoding(crockford).WithPadding(base32.NoPadding).EncodeToString(b[:])
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 30 * time.Second
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 5 * time.Second
+	}
+	cfg.Heartbeat = min(cfg.Heartbeat, cfg.Lease/3)
+	if cfg.TargetDuration > 0 {
+		cfg.TargetDuration = time.Duration(math.Ceil(cfg.TargetDuration.Seconds())) * time.Second
+	}
 	r := &Recorder{cfg: cfg, log: cfg.Logger, quit: make(chan struct{}), jobs: make(chan struct{}, 2)}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	for range cfg.Workers {
@@ -178,7 +229,8 @@ func New(cfg Config) (*Recorder, error) {
 
 // Stats returns the counters.
 func (r *Recorder) Stats() Stats {
-	return Stats{SegmentsWritten: r.written.Load(), BytesWritten: r.bytes.Load(), SegmentsDropped: r.dropped.Load(), WriteErrors: r.werrs.Load()}
+	return Stats{SegmentsWritten: r.written.Load(), BytesWritten: r.bytes.Load(), SegmentsDropped: r.dropped.Load(), WriteErrors: r.werrs.Load(),
+		Recovered: r.recovered.Load(), LeasesLost: r.lost.Load(), Active: r.active.Load()}
 }
 
 func (r *Recorder) queue(liveInput string) chan op {
@@ -211,6 +263,9 @@ func (r *Recorder) send(o op) {
 // Segment hands over a completed segment (hls.Hooks.OnSegmentComplete). It
 // never blocks: when the queue is full the segment is dropped and counted.
 func (r *Recorder) Segment(liveInput string, seg hls.SegmentInfo) {
+	if seg.Rendition != r.cfg.Rendition {
+		return
+	}
 	select {
 	case r.queue(liveInput) <- op{kind: opSegment, liveInput: liveInput, seg: seg}:
 	default:
@@ -219,8 +274,12 @@ func (r *Recorder) Segment(liveInput string, seg hls.SegmentInfo) {
 	}
 }
 
-// Run recovers interrupted recordings, then writes recordings until Stop.
-// It returns at once; Stop waits for the goroutines it started.
+// NodeID returns the node id recordings carry.
+func (r *Recorder) NodeID() string { return r.cfg.NodeID }
+
+// Run recovers interrupted recordings, then writes recordings until Stop,
+// and recovers those of other nodes whose lease runs out. It returns once
+// the first recovery is done; Stop waits for the goroutines it started.
 func (r *Recorder) Run(ctx context.Context) {
 	r.runOnce.Do(func() {
 		if err := r.Recover(ctx); err != nil {
@@ -231,6 +290,7 @@ func (r *Recorder) Run(ctx context.Context) {
 			go r.work(q)
 		}
 		r.cleaner(time.Minute)
+		r.recoverer(r.cfg.Heartbeat)
 	})
 }
 
@@ -250,10 +310,14 @@ func (r *Recorder) work(q chan op) {
 	defer r.wg.Done()
 	ctx := context.Background() // writes finish even during shutdown
 	recs := map[string]*active{}
+	beat := time.NewTicker(r.cfg.Heartbeat)
+	defer beat.Stop()
 	for {
 		select {
 		case o := <-q:
 			r.handle(ctx, recs, o)
+		case <-beat.C:
+			r.renew(ctx, recs)
 		case <-r.quit:
 			for {
 				select {
@@ -262,7 +326,7 @@ func (r *Recorder) work(q chan op) {
 				default:
 					for id, a := range recs {
 						r.finish(ctx, a, r.cfg.Now(), false)
-						delete(recs, id)
+						r.drop(recs, id)
 					}
 					return
 				}
@@ -276,10 +340,12 @@ func (r *Recorder) handle(ctx context.Context, recs map[string]*active, o op) {
 	case opStart:
 		if a := recs[o.liveInput]; a != nil { // the end was lost
 			r.finish(ctx, a, o.at, true)
-			delete(recs, o.liveInput)
+			r.drop(recs, o.liveInput)
 		}
 		if a := r.begin(ctx, o); a != nil {
 			recs[o.liveInput] = a
+			r.live.Store(a.video.ID, true)
+			r.active.Add(1)
 		}
 	case opSegment:
 		if a := recs[o.liveInput]; a != nil {
@@ -288,8 +354,48 @@ func (r *Recorder) handle(ctx context.Context, recs map[string]*active, o op) {
 	case opEnd:
 		if a := recs[o.liveInput]; a != nil {
 			r.finish(ctx, a, o.at, true)
-			delete(recs, o.liveInput)
+			r.drop(recs, o.liveInput)
 		}
+	}
+}
+
+// renew extends the leases of the worker's recordings. A recording whose
+// lease another node took over (this node was cut off from the store past
+// its lease and recovered) is dropped: it belongs to that node now.
+func (r *Recorder) renew(ctx context.Context, recs map[string]*active) {
+	if len(recs) == 0 {
+		return
+	}
+	ids := make([]string, 0, len(recs))
+	for _, a := range recs {
+		ids = append(ids, a.video.ID)
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.Lease)
+	defer cancel()
+	kept, err := r.cfg.Videos.RenewLeases(ctx, r.cfg.NodeID, ids, r.cfg.Now().Add(r.cfg.Lease))
+	if err != nil {
+		r.log.Warn("cannot renew the leases of recordings", "node", r.cfg.NodeID, "recordings", len(ids), "error", err)
+		return
+	}
+	ok := make(map[string]bool, len(kept))
+	for _, id := range kept {
+		ok[id] = true
+	}
+	for li, a := range recs {
+		if !ok[a.video.ID] {
+			r.log.Error("recording lost: its lease was taken over by another node's recovery", "live_input", li, "video", a.video.ID, "node", r.cfg.NodeID)
+			r.lost.Add(1)
+			r.drop(recs, li)
+		}
+	}
+}
+
+// drop forgets the recording of live input li.
+func (r *Recorder) drop(recs map[string]*active, li string) {
+	if a := recs[li]; a != nil {
+		r.live.Delete(a.video.ID)
+		delete(recs, li)
+		r.active.Add(-1)
 	}
 }
 
@@ -316,6 +422,7 @@ func (r *Recorder) begin(ctx context.Context, o op) *active {
 		CreatedAt: now, StartedAt: now, UpdatedAt: now, Tracks: tracks, Meta: map[string]any{},
 		RequireSignedURLs: li.RequireSignedURLs, AllowedOrigins: append([]string{}, li.AllowedOrigins...),
 		DownloadStatus: store.DownloadNone,
+		NodeID:         r.cfg.NodeID, LeaseExpires: now.Add(r.cfg.Lease), TargetDuration: r.cfg.TargetDuration,
 	}
 	if li.Recording.DeleteAfterDays > 0 {
 		d := now.Add(time.Duration(li.Recording.DeleteAfterDays) * 24 * time.Hour)
@@ -379,7 +486,7 @@ func (r *Recorder) write(ctx context.Context, a *active, seg hls.SegmentInfo) {
 		return
 	}
 	row := &store.VideoSegment{VideoID: a.video.ID, Seq: a.seq, Duration: seg.Duration, ProgramDateTime: seg.ProgramDateTime,
-		Discontinuity: disc && a.seq > 0, InitKey: a.initKey, Key: key, Size: int64(size)}
+		Discontinuity: disc && a.seq > 0, InitKey: a.initKey, Key: key, Size: int64(size), Parts: partLayout(seg)}
 	if err := r.cfg.Videos.AddSegment(ctx, row); err != nil {
 		r.werrs.Add(1)
 		a.gap = true
@@ -395,11 +502,32 @@ func (r *Recorder) write(ctx context.Context, a *active, seg hls.SegmentInfo) {
 	r.bytes.Add(uint64(size))
 }
 
+// partLayout is the part layout of seg: the byte range of each part in the
+// segment's blob, its duration and whether it starts on a key frame; nil
+// when the packager did not describe its parts.
+func partLayout(seg hls.SegmentInfo) []store.SegmentPart {
+	if len(seg.PartInfo) != len(seg.Parts) {
+		return nil
+	}
+	out := make([]store.SegmentPart, len(seg.Parts))
+	off := int64(0)
+	for i, p := range seg.Parts {
+		out[i] = store.SegmentPart{Offset: off, Size: int64(len(p)), Duration: seg.PartInfo[i].Duration, Independent: seg.PartInfo[i].Independent}
+		off += int64(len(p))
+	}
+	return out
+}
+
 // finish makes a recording ready (or errored when nothing was recorded).
 func (r *Recorder) finish(ctx context.Context, a *active, at time.Time, thumbnail bool) {
 	v, err := r.cfg.Videos.Get(ctx, a.video.ID)
 	if err != nil {
 		r.log.Error("cannot finish a recording", "video", a.video.ID, "error", err)
+		return
+	}
+	if v.NodeID != r.cfg.NodeID || v.Status != store.VideoLiveRecording {
+		r.log.Error("recording lost: another node's recovery finished it", "video", v.ID, "owner", v.NodeID, "status", v.Status)
+		r.lost.Add(1)
 		return
 	}
 	r.finalize(ctx, v, at, false)
@@ -433,7 +561,12 @@ func (r *Recorder) finalize(ctx context.Context, v *store.Video, at time.Time, r
 			}
 		}
 	}
-	if err := r.cfg.Videos.Update(ctx, v); err != nil {
+	end := store.VideoEnd{Status: v.Status, ErrorCode: v.ErrorCode, ErrorMessage: v.ErrorMessage, Recovered: recovered,
+		EndedAt: ended, Tracks: v.Tracks, UpdatedAt: now}
+	if err := r.cfg.Videos.Finish(ctx, v.ID, r.cfg.NodeID, end); err != nil { // only these columns: a PATCH meanwhile stays
+		if errors.Is(err, store.ErrConflict) {
+			r.lost.Add(1)
+		}
 		r.log.Error("cannot finish a recording", "video", v.ID, "error", err)
 		return
 	}
@@ -446,29 +579,70 @@ func (r *Recorder) finalize(ctx context.Context, v *store.Video, at time.Time, r
 	}
 }
 
-// Recover finalizes every video left live_recording or processing by a
-// daemon that stopped without ending it (SIGKILL, power loss): it becomes
-// ready with the segments already indexed (each was stored whole before it
-// was indexed), and video.ready says recovered. Run calls it before any new
-// recording starts.
+// Recover finalizes the videos left live_recording or processing by a
+// daemon that stopped without ending them (SIGKILL, power loss): those of
+// this node's previous incarnation, and those of any node whose lease has
+// run out. Each becomes ready with the segments already indexed (each was
+// stored whole before it was indexed), and video.ready says recovered. Run
+// calls it before any new recording starts.
 func (r *Recorder) Recover(ctx context.Context) error {
-	for _, status := range []string{store.VideoLiveRecording, store.VideoProcessing} {
-		after := ""
-		for {
-			vs, more, err := r.cfg.Videos.List(ctx, store.VideoListOptions{Limit: 100, After: after, Status: status})
-			if err != nil {
-				return fmt.Errorf("list %s videos: %w", status, err)
-			}
-			for _, v := range vs {
-				r.finalize(ctx, v, time.Time{}, true)
-			}
-			if !more || len(vs) == 0 {
-				break
-			}
-			after = vs[len(vs)-1].ID
+	return r.recoverUnfinished(ctx, true)
+}
+
+// recoverUnfinished recovers the unfinished videos this node may take
+// (own: also its own, whatever their lease), claiming each first.
+func (r *Recorder) recoverUnfinished(ctx context.Context, own bool) error {
+	after := ""
+	for {
+		now := r.cfg.Now()
+		vs, err := r.cfg.Videos.Unfinished(ctx, r.cfg.NodeID, own, now, after, 100)
+		if err != nil {
+			return fmt.Errorf("list unfinished videos: %w", err)
 		}
+		for _, v := range vs {
+			if _, recording := r.live.Load(v.ID); recording {
+				continue // a worker of ours records it (and renews its lease)
+			}
+			ok, err := r.cfg.Videos.ClaimRecording(ctx, v.ID, r.cfg.NodeID, own, now, now.Add(r.cfg.Lease))
+			if err != nil {
+				return fmt.Errorf("claim video %s: %w", v.ID, err)
+			}
+			if !ok {
+				continue // another node recovers it, or its owner renewed the lease
+			}
+			r.log.Info("recovering an interrupted recording", "video", v.ID, "live_input", v.LiveInputID,
+				"owner", v.NodeID, "lease_expired", v.LeaseExpires)
+			cur, err := r.cfg.Videos.Get(ctx, v.ID)
+			if err != nil {
+				return fmt.Errorf("recover video %s: %w", v.ID, err)
+			}
+			r.finalize(ctx, cur, time.Time{}, true)
+			r.recovered.Add(1)
+		}
+		if len(vs) < 100 {
+			return nil
+		}
+		after = vs[len(vs)-1].ID
 	}
-	return nil
+}
+
+// recoverer recovers, every interval until Stop, the recordings of other
+// nodes whose lease ran out (a node of several crashed).
+func (r *Recorder) recoverer(interval time.Duration) {
+	r.background(func(ctx context.Context) {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if err := r.recoverUnfinished(ctx, false); err != nil && ctx.Err() == nil {
+				r.log.Warn("recovering recordings of other nodes", "error", err)
+			}
+		}
+	})
 }
 
 func (r *Recorder) publish(t events.Type, v *store.Video) {

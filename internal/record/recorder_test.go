@@ -114,6 +114,9 @@ func TestRecorderBroadcastBecomesReadyVideo(t *testing.T) {
 	}
 	r.Segment("li_1", seg(4, 0)) // MSN 3 was lost: discontinuity
 	r.Segment("li_1", seg(5, 1)) // new init: discontinuity, new EXT-X-MAP
+	other := seg(6, 7)
+	other.Rendition = "720p" // a transcoded rendition: not recorded
+	r.Segment("li_1", other)
 	started := f.bus.wait(t, events.RecordingStarted)
 	r.End("li_1")
 	ready := f.bus.wait(t, events.VideoReady)
@@ -253,9 +256,11 @@ func TestRecorderRecoversAfterCrash(t *testing.T) {
 		t.Errorf("Delete while recording: %v", err)
 	}
 
-	// the "restarted" daemon: a new recorder on the same store and files
+	// the "restarted" daemon: a new recorder of the same node (its id is
+	// kept in data_dir) on the same store and files takes its recording
+	// back at once, though the lease still runs
 	bus2 := newCaptureBus()
-	r2, err := New(Config{Videos: f.st.Videos(), LiveInputs: f.st.LiveInputs(), Blobs: f.blobs, Bus: bus2})
+	r2, err := New(Config{Videos: f.st.Videos(), LiveInputs: f.st.LiveInputs(), Blobs: f.blobs, Bus: bus2, NodeID: r.NodeID()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,11 +299,17 @@ func TestRecorderRetentionDeletes(t *testing.T) {
 	r.End("li_1")
 	f.bus.wait(t, events.VideoReady)
 	v := onlyVideo(t, f.st)
+	if objs, err := f.blobs.List(t.Context(), Prefix(v.ID)); err != nil || len(objs) < 2 {
+		t.Fatalf("files of the recording: %v, %v", objs, err)
+	}
 	clock.Add(int64(3 * 24 * time.Hour)) // past delete_after_days (2)
 	r.clean(context.Background())
 	f.bus.wait(t, events.VideoDeleted)
 	if _, err := f.st.Videos().Get(t.Context(), v.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("video after retention: %v", err)
+	}
+	if objs, err := f.blobs.List(t.Context(), Prefix(v.ID)); err != nil || len(objs) != 0 {
+		t.Fatalf("files left after retention: %v, %v", objs, err)
 	}
 }
 
@@ -319,7 +330,9 @@ func TestRecorderClipSharesFiles(t *testing.T) {
 		err        error
 		gotS, gotE time.Duration
 	}{
-		{"inside", 1500 * time.Millisecond, 3200 * time.Millisecond, nil, time.Second, 4 * time.Second},
+		// no part layout (seg has no PartInfo): the nearest segment boundaries
+		{"inside", 1400 * time.Millisecond, 3600 * time.Millisecond, nil, time.Second, 4 * time.Second},
+		{"within_one", 2200 * time.Millisecond, 2400 * time.Millisecond, nil, 2 * time.Second, 3 * time.Second},
 		{"aligned", 2 * time.Second, 3 * time.Second, nil, 2 * time.Second, 3 * time.Second},
 		{"whole", 0, 6 * time.Second, nil, 0, 6 * time.Second},
 		{"past_end", 5 * time.Second, 7 * time.Second, ErrOutOfRange, 0, 0},

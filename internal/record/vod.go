@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path"
@@ -13,7 +14,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/mpegflow/mpegflow/hls"
@@ -59,12 +59,42 @@ func (r *Recorder) Playlist(ctx context.Context, id string) ([]byte, bool, error
 	if err != nil {
 		return nil, false, err
 	}
+	b = fixTargetDuration(b, v.TargetDuration)
 	if v.Status == store.VideoLiveRecording || v.Status == store.VideoProcessing {
 		b = bytes.Replace(b, []byte("#EXT-X-PLAYLIST-TYPE:VOD\n"), []byte("#EXT-X-PLAYLIST-TYPE:EVENT\n"), 1)
 		b = bytes.TrimSuffix(b, []byte("#EXT-X-ENDLIST\n"))
 		return b, false, nil
 	}
 	return b, true, nil
+}
+
+// targetDurationTag is the EXT-X-TARGETDURATION line hls.VODPlaylist writes.
+var targetDurationTag = regexp.MustCompile(`(?m)^#EXT-X-TARGETDURATION:([0-9]+)$`)
+
+// fixTargetDuration sets the EXT-X-TARGETDURATION of playlist b to the
+// video's, fixed when its recording started, unless a segment is longer
+// (which the live packager does not produce): hls.VODPlaylist derives it
+// from the longest segment so far, which grows with an EVENT playlist,
+// and RFC 8216bis §4.4.3.1 and §6.2.1 forbid changing it in a playlist
+// that is being appended to. The VOD playlist of a finished recording
+// keeps the value too: it is the same playlist plus EXT-X-ENDLIST.
+func fixTargetDuration(b []byte, td time.Duration) []byte {
+	secs := int64(math.Ceil(td.Seconds()))
+	if secs <= 0 {
+		return b
+	}
+	m := targetDurationTag.FindSubmatchIndex(b)
+	if m == nil {
+		return b
+	}
+	cur, err := strconv.ParseInt(string(b[m[2]:m[3]]), 10, 64)
+	if err != nil || cur >= secs {
+		return b
+	}
+	out := make([]byte, 0, len(b)+4)
+	out = append(out, b[:m[2]]...)
+	out = strconv.AppendInt(out, secs, 10)
+	return append(out, b[m[3]:]...)
 }
 
 // playlistSegments names the segments as the video's directory serves
@@ -78,19 +108,45 @@ func playlistSegments(segs []*store.VideoSegment) []hls.VODSegment {
 		if s.InitKey != prevInit {
 			initURI, prevInit = "init"+strconv.FormatInt(s.Seq, 10)+".mp4", s.InitKey
 		}
-		out = append(out, hls.VODSegment{URI: "seg" + strconv.FormatInt(s.Seq, 10) + ".m4s", InitURI: initURI, Duration: s.Duration,
-			Discontinuity: s.Discontinuity, ProgramDateTime: s.ProgramDateTime})
+		vs := hls.VODSegment{URI: "seg" + strconv.FormatInt(s.Seq, 10) + ".m4s", InitURI: initURI, Duration: s.Duration,
+			Discontinuity: s.Discontinuity, ProgramDateTime: s.ProgramDateTime}
+		if s.Ranged { // a clip cut inside the segment: a byte range of its source's file
+			vs.ByteRangeLength, vs.ByteRangeOffset = s.Size, s.Offset
+		}
+		out = append(out, vs)
 	}
 	return out
 }
 
-func vodSegments(segs []*store.VideoSegment, uri func(key string) string) []hls.VODSegment {
-	out := make([]hls.VODSegment, 0, len(segs))
-	for _, s := range segs {
-		out = append(out, hls.VODSegment{URI: uri(s.Key), InitURI: uri(s.InitKey), Duration: s.Duration,
-			Discontinuity: s.Discontinuity, ProgramDateTime: s.ProgramDateTime})
+// copySegment writes the bytes of segment s to w: its blob, or the byte
+// range of it the segment is (a clip's cut segment).
+func (r *Recorder) copySegment(ctx context.Context, s *store.VideoSegment, w io.Writer) error {
+	var rc io.ReadCloser
+	var err error
+	if s.Ranged {
+		rc, err = blob.OpenRange(ctx, r.cfg.Blobs, s.Key, s.Offset, s.Size)
+	} else {
+		rc, err = r.cfg.Blobs.Open(ctx, s.Key)
 	}
-	return out
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	_, err = io.Copy(w, rc)
+	return err
+}
+
+// writeSegmentFile writes segment s to the file p.
+func (r *Recorder) writeSegmentFile(ctx context.Context, s *store.VideoSegment, p string) error {
+	f, err := os.Create(p)
+	if err != nil {
+		return err
+	}
+	if err := r.copySegment(ctx, s, f); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // Open opens file name (initN.mp4, segN.m4s, thumbnail.jpg, download.mp4)
@@ -208,94 +264,6 @@ func (r *Recorder) collect(ctx context.Context, owner string) error {
 		}
 	}
 	return nil
-}
-
-// ClipRange is the range a clip covers: the requested one widened to the
-// boundaries of the recorded segments (a clip shares its source's CMAF
-// segments, ISO/IEC 23000-19 §7.3.2.2, so it starts and ends on them).
-type ClipRange struct {
-	RequestedStart, RequestedEnd time.Duration
-	Start, End                   time.Duration
-}
-
-// Clip creates a ready video playing the range [start, end) of video id,
-// widened to segment boundaries, instantly: it indexes the same segment
-// files, it copies none. The clip's meta holds name and clip_of.
-// ErrRecording while id records, ErrOutOfRange for a range outside it.
-func (r *Recorder) Clip(ctx context.Context, id string, start, end time.Duration, name string) (*store.Video, ClipRange, error) {
-	cr := ClipRange{RequestedStart: start, RequestedEnd: end}
-	v, err := r.Video(ctx, id)
-	if err != nil {
-		return nil, cr, err
-	}
-	switch v.Status {
-	case store.VideoReady:
-	case store.VideoLiveRecording, store.VideoProcessing:
-		return nil, cr, ErrRecording
-	default:
-		return nil, cr, ErrNotReady
-	}
-	if start < 0 || end <= start || end > v.Duration {
-		return nil, cr, fmt.Errorf("%w: the video is %.3f s long", ErrOutOfRange, v.Duration.Seconds())
-	}
-	segs, err := r.cfg.Videos.Segments(ctx, id, 0, 0)
-	if err != nil {
-		return nil, cr, err
-	}
-	var picked []*store.VideoSegment
-	var t time.Duration
-	first := true
-	for _, s := range segs {
-		segStart, segEnd := t, t+s.Duration
-		t = segEnd
-		if segEnd <= start || segStart >= end {
-			continue
-		}
-		if first {
-			cr.Start, first = segStart, false
-		}
-		cr.End = segEnd
-		picked = append(picked, s)
-	}
-	if len(picked) == 0 {
-		return nil, cr, ErrOutOfRange
-	}
-	now := r.cfg.Now().UTC().Truncate(time.Microsecond)
-	meta := map[string]any{"clip_of": id}
-	if name != "" {
-		meta["name"] = name
-	}
-	started := v.StartedAt.Add(cr.Start)
-	ended := v.StartedAt.Add(cr.End)
-	c := &store.Video{ID: NewVideoID(now), LiveInputID: v.LiveInputID, Status: store.VideoLiveRecording,
-		CreatedAt: now, StartedAt: started, UpdatedAt: now, Tracks: v.Tracks, Meta: meta,
-		RequireSignedURLs: v.RequireSignedURLs, AllowedOrigins: v.AllowedOrigins, DownloadStatus: store.DownloadNone}
-	if err := r.cfg.Videos.Create(ctx, c); err != nil {
-		return nil, cr, err
-	}
-	for i, s := range picked {
-		owner := s.OwnerID
-		if owner == "" {
-			owner = id
-		}
-		row := &store.VideoSegment{VideoID: c.ID, Seq: int64(i), OwnerID: owner, Duration: s.Duration, ProgramDateTime: s.ProgramDateTime,
-			Discontinuity: i > 0 && s.Discontinuity, InitKey: s.InitKey, Key: s.Key, Size: s.Size}
-		if err := r.cfg.Videos.AddSegment(ctx, row); err != nil {
-			_ = r.cfg.Videos.Delete(ctx, c.ID)
-			return nil, cr, err
-		}
-	}
-	c, err = r.cfg.Videos.Get(ctx, c.ID)
-	if err != nil {
-		return nil, cr, err
-	}
-	c.Status, c.EndedAt = store.VideoReady, &ended
-	if err := r.cfg.Videos.Update(ctx, c); err != nil {
-		return nil, cr, err
-	}
-	r.log.Info("clip created", "video", c.ID, "clip_of", id, "start", cr.Start, "end", cr.End)
-	r.publish(events.VideoReady, c)
-	return c, cr, nil
 }
 
 // clean deletes the videos whose scheduled deletion has come (retention).
@@ -491,18 +459,19 @@ func (r *Recorder) Thumbnail(ctx context.Context, id string, at time.Duration, w
 		if err != nil {
 			return "", err
 		}
-		for _, k := range []string{seg.InitKey, seg.Key} {
-			o, err := r.cfg.Blobs.Open(ctx, k)
-			if err != nil {
-				_ = f.Close()
-				return "", err
-			}
-			_, err = io.Copy(f, o)
-			_ = o.Close()
-			if err != nil {
-				_ = f.Close()
-				return "", err
-			}
+		o, err := r.cfg.Blobs.Open(ctx, seg.InitKey)
+		if err != nil {
+			_ = f.Close()
+			return "", err
+		}
+		_, err = io.Copy(f, o)
+		_ = o.Close()
+		if err == nil {
+			err = r.copySegment(ctx, seg, f) // a clip's cut segment: only its range
+		}
+		if err != nil {
+			_ = f.Close()
+			return "", err
 		}
 		if err := f.Close(); err != nil {
 			return "", err
@@ -527,11 +496,8 @@ func (r *Recorder) Thumbnail(ctx context.Context, id string, at time.Duration, w
 			return "", err
 		}
 		if def && v.Status == store.VideoReady {
-			if cur, err := r.cfg.Videos.Get(ctx, id); err == nil {
-				cur.ThumbnailKey = key
-				if err := r.cfg.Videos.Update(ctx, cur); err != nil {
-					r.log.Warn("cannot save the thumbnail", "video", id, "error", err)
-				}
+			if err := r.cfg.Videos.SetThumbnail(ctx, id, key, r.cfg.Now().UTC()); err != nil && !errors.Is(err, store.ErrNotFound) {
+				r.log.Warn("cannot save the thumbnail", "video", id, "error", err)
 			}
 		}
 		return key, nil
@@ -559,8 +525,8 @@ func (r *Recorder) RequestDownload(ctx context.Context, id string) (*store.Video
 	if v.DownloadStatus == store.DownloadReady || v.DownloadStatus == store.DownloadPending {
 		return v, nil
 	}
-	v.DownloadStatus, v.UpdatedAt = store.DownloadPending, r.cfg.Now().UTC()
-	if err := r.cfg.Videos.Update(ctx, v); err != nil {
+	v.DownloadStatus, v.DownloadKey, v.UpdatedAt = store.DownloadPending, "", r.cfg.Now().UTC()
+	if err := r.cfg.Videos.SetDownload(ctx, id, v.DownloadStatus, v.DownloadKey, v.UpdatedAt); err != nil {
 		return nil, err
 	}
 	r.background(func(ctx context.Context) {
@@ -600,12 +566,12 @@ func (r *Recorder) MP4(ctx context.Context, id string) (string, error) {
 			return "", errors.Join(err, gerr)
 		}
 		if err != nil {
-			cur.DownloadStatus = store.DownloadErrored
+			cur.DownloadStatus, cur.DownloadKey = store.DownloadErrored, ""
 		} else {
 			cur.DownloadStatus, cur.DownloadKey = store.DownloadReady, key
 		}
 		cur.UpdatedAt = r.cfg.Now().UTC()
-		if uerr := r.cfg.Videos.Update(ctx, cur); uerr != nil {
+		if uerr := r.cfg.Videos.SetDownload(ctx, id, cur.DownloadStatus, cur.DownloadKey, cur.UpdatedAt); uerr != nil {
 			return "", errors.Join(err, uerr)
 		}
 		if err != nil {
@@ -630,26 +596,38 @@ func (r *Recorder) buildMP4(ctx context.Context, id, key string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	var mu sync.Mutex
+	// the files ffmpeg reads: the blobs themselves on a local store, else
+	// copies; a clip's cut segments (byte ranges) always as copies of
+	// their range
 	paths := map[string]string{}
-	var ferr error
-	uri := func(k string) string {
-		mu.Lock()
-		defer mu.Unlock()
+	local := func(k string) (string, error) {
 		if p, ok := paths[k]; ok {
-			return p
+			return p, nil
 		}
 		p, err := r.fetch(ctx, k, dir)
-		if err != nil && ferr == nil {
-			ferr = err
-		}
 		paths[k] = p
-		return p
+		return p, err
 	}
-	pl, err := hls.VODPlaylist(vodSegments(segs, uri))
-	if ferr != nil {
-		return ferr
+	vs := make([]hls.VODSegment, 0, len(segs))
+	for _, s := range segs {
+		initPath, err := local(s.InitKey)
+		if err != nil {
+			return err
+		}
+		var segPath string
+		if s.Ranged {
+			segPath = filepath.Join(dir, "range"+strconv.FormatInt(s.Seq, 10)+".m4s")
+			err = r.writeSegmentFile(ctx, s, segPath)
+		} else {
+			segPath, err = local(s.Key)
+		}
+		if err != nil {
+			return err
+		}
+		vs = append(vs, hls.VODSegment{URI: segPath, InitURI: initPath, Duration: s.Duration,
+			Discontinuity: s.Discontinuity, ProgramDateTime: s.ProgramDateTime})
 	}
+	pl, err := hls.VODPlaylist(vs)
 	if err != nil {
 		return err
 	}

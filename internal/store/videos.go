@@ -58,6 +58,16 @@ type Video struct {
 	DownloadStatus    string         // DownloadNone | DownloadPending | DownloadReady | DownloadErrored
 	DownloadKey       string         // blob key of the MP4 when ready
 	UpdatedAt         time.Time      //
+	// NodeID is the node recording the video (set by Create, then only by
+	// ClaimRecording); "" for videos of older versions.
+	NodeID string
+	// LeaseExpires is when NodeID's lease on the recording runs out unless
+	// renewed (RenewLeases); zero = no lease (anyone may recover it).
+	LeaseExpires time.Time
+	// TargetDuration is the EXT-X-TARGETDURATION of the video's playlists,
+	// fixed when the recording starts (RFC 8216bis §4.4.3.1: it must not
+	// change while an EVENT playlist grows); 0 = unknown. Set by Create.
+	TargetDuration time.Duration
 }
 
 // VideoSegment is one recorded CMAF segment of a video (ISO/IEC 23000-19
@@ -73,6 +83,37 @@ type VideoSegment struct {
 	InitKey         string        // blob key of the init segment (EXT-X-MAP)
 	Key             string        // blob key of the segment
 	Size            int64         // bytes
+	// Ranged: the segment is the byte range [Offset, Offset+Size) of the
+	// blob Key, not the whole blob (a clip cut inside a segment of its
+	// source; RFC 8216bis §4.4.4.2 EXT-X-BYTERANGE).
+	Ranged bool
+	Offset int64
+	// Parts is the segment's part layout (offsets in the blob Key), in
+	// order; nil for segments recorded before it was kept.
+	Parts []SegmentPart
+}
+
+// SegmentPart is one part of a recorded segment (RFC 8216bis §4.4.4.9):
+// one moof+mdat (ISO/IEC 14496-12 §8.8.4), bytes [Offset, Offset+Size) of
+// the segment's blob.
+type SegmentPart struct {
+	Offset   int64
+	Size     int64
+	Duration time.Duration
+	// Independent: the part starts with a sync sample (a key frame), so
+	// playback can start on it.
+	Independent bool
+}
+
+// VideoEnd is what ending a recording writes (Videos.Finish).
+type VideoEnd struct {
+	Status       string // VideoReady or VideoErrored
+	ErrorCode    string
+	ErrorMessage string
+	Recovered    bool
+	EndedAt      time.Time
+	Tracks       []VideoTrack // with their bitrates measured
+	UpdatedAt    time.Time
 }
 
 // VideoListOptions select and page videos. Ordered by id (creation time)
@@ -99,13 +140,35 @@ type Videos interface {
 	List(ctx context.Context, opts VideoListOptions) ([]*Video, bool, error)
 	// Update replaces the mutable fields of v.ID (every field but ID,
 	// LiveInputID, CreatedAt, Duration, SizeBytes and Segments, which
-	// AddSegment maintains). ErrNotFound when absent.
+	// AddSegment maintains, TargetDuration, and NodeID and LeaseExpires,
+	// which RenewLeases and ClaimRecording maintain). ErrNotFound when
+	// absent. It overwrites whatever was written since v was read: the
+	// recorder and the API use the targeted updates below instead.
 	Update(ctx context.Context, v *Video) error
+	// Finish ends the recording of video id, if it is still
+	// VideoLiveRecording or VideoProcessing and belongs to node, writing
+	// only the fields of e (Status, ErrorCode, ErrorMessage, Recovered,
+	// EndedAt, Tracks, UpdatedAt). ErrNotFound when absent, ErrConflict
+	// when it is finished already or another node's.
+	Finish(ctx context.Context, id, node string, e VideoEnd) error
+	// SetDownload writes only DownloadStatus, DownloadKey and UpdatedAt
+	// of video id. ErrNotFound when absent.
+	SetDownload(ctx context.Context, id, status, key string, at time.Time) error
+	// SetThumbnail writes only ThumbnailKey and UpdatedAt of video id.
+	// ErrNotFound when absent.
+	SetThumbnail(ctx context.Context, id, key string, at time.Time) error
+	// UpdateSettings writes only what a user edits of v.ID (Meta,
+	// ScheduledDeletion, RequireSignedURLs, AllowedOrigins) and
+	// UpdatedAt, so that an edit made from a stale read loses nothing the
+	// recorder wrote meanwhile (a recording finishing, an MP4 built).
+	// ErrNotFound when absent.
+	UpdateSettings(ctx context.Context, v *Video) error
 	// Delete removes the video and its segment index; ErrNotFound when
 	// absent.
 	Delete(ctx context.Context, id string) error
-	// AddSegment appends s to the index of s.VideoID and adds its duration
-	// and size to the video, in one transaction. ErrNotFound when the video
+	// AddSegment appends s (with its part layout and byte range) to the
+	// index of s.VideoID and adds its duration and size to the video, in
+	// one transaction. ErrNotFound when the video
 	// is absent, ErrConflict when (VideoID, Seq) exists.
 	AddSegment(ctx context.Context, s *VideoSegment) error
 	// Segments returns the segments of video id with Seq >= from, in Seq
@@ -117,4 +180,22 @@ type Videos interface {
 	// DueForDeletion returns up to limit videos whose ScheduledDeletion is
 	// at or before t.
 	DueForDeletion(ctx context.Context, t time.Time, limit int) ([]*Video, error)
+
+	// RenewLeases extends to until the leases of those of videos ids that
+	// node still owns and that are still VideoLiveRecording, and returns
+	// their ids (in no order): a recording missing from it was taken over
+	// by another node's recovery, or finished.
+	RenewLeases(ctx context.Context, node string, ids []string, until time.Time) ([]string, error)
+	// Unfinished returns up to limit videos in VideoLiveRecording or
+	// VideoProcessing, in id order after the id after, that a recovery
+	// by node at now may take: their lease has run out at now (or they
+	// have none), or, when own is set, they belong to node (its previous
+	// incarnation).
+	Unfinished(ctx context.Context, node string, own bool, now time.Time, after string, limit int) ([]*Video, error)
+	// ClaimRecording makes node the owner of video id with a lease until
+	// until, if the video is still VideoLiveRecording or VideoProcessing
+	// and its lease has run out at now (or it has none), or, when own is
+	// set, it already belongs to node. It is one conditional update: of
+	// several nodes claiming one video together, exactly one gets true.
+	ClaimRecording(ctx context.Context, id, node string, own bool, now, until time.Time) (bool, error)
 }

@@ -23,18 +23,18 @@ var _ store.Videos = videosRepo{}
 // videoColumns are the columns scanVideo reads, in order.
 const videoColumns = `id, live_input_id, status, error_code, error_message, recovered, created_at, started_at,
 	ended_at, duration_us, size_bytes, segments, tracks, meta, scheduled_deletion, require_signed_urls,
-	allowed_origins, thumbnail_key, download_status, download_key, updated_at`
+	allowed_origins, thumbnail_key, download_status, download_key, updated_at, node_id, lease_expires_at, target_duration_us`
 
 func scanVideo(r pgx.Row) (*store.Video, error) {
 	var (
-		v                     store.Video
-		ended, deletion       *time.Time
-		durUS                 int64
-		tracks, meta, origins []byte
+		v                      store.Video
+		ended, deletion, lease *time.Time
+		durUS, tdUS            int64
+		tracks, meta, origins  []byte
 	)
 	if err := r.Scan(&v.ID, &v.LiveInputID, &v.Status, &v.ErrorCode, &v.ErrorMessage, &v.Recovered, &v.CreatedAt, &v.StartedAt,
 		&ended, &durUS, &v.SizeBytes, &v.Segments, &tracks, &meta, &deletion, &v.RequireSignedURLs,
-		&origins, &v.ThumbnailKey, &v.DownloadStatus, &v.DownloadKey, &v.UpdatedAt); err != nil {
+		&origins, &v.ThumbnailKey, &v.DownloadStatus, &v.DownloadKey, &v.UpdatedAt, &v.NodeID, &lease, &tdUS); err != nil {
 		return nil, mapErr(err)
 	}
 	var err error
@@ -53,6 +53,10 @@ func scanVideo(r pgx.Row) (*store.Video, error) {
 	v.CreatedAt, v.StartedAt, v.UpdatedAt = v.CreatedAt.UTC(), v.StartedAt.UTC(), v.UpdatedAt.UTC()
 	v.EndedAt, v.ScheduledDeletion = utcPtr(ended), utcPtr(deletion)
 	v.Duration = time.Duration(durUS) * time.Microsecond
+	v.TargetDuration = time.Duration(tdUS) * time.Microsecond
+	if lease != nil {
+		v.LeaseExpires = lease.UTC()
+	}
 	return &v, nil
 }
 
@@ -90,13 +94,20 @@ func (s videosRepo) Create(ctx context.Context, v *store.Video) error {
 	if err != nil {
 		return fmt.Errorf("postgres: create video %s: %w", v.ID, err)
 	}
-	args = append(args, v.ID, v.LiveInputID, utc(v.CreatedAt), int64(v.Duration/time.Microsecond), v.SizeBytes, v.Segments)
+	var lease *time.Time
+	if !v.LeaseExpires.IsZero() {
+		l := utc(v.LeaseExpires)
+		lease = &l
+	}
+	args = append(args, v.ID, v.LiveInputID, utc(v.CreatedAt), int64(v.Duration/time.Microsecond), v.SizeBytes, v.Segments,
+		v.NodeID, lease, int64(v.TargetDuration/time.Microsecond))
 	_, err = s.db.pool.Exec(ctx, `INSERT INTO videos (
 		status, error_code, error_message, recovered, started_at, ended_at,
 		tracks, meta, scheduled_deletion, require_signed_urls, allowed_origins, thumbnail_key,
 		download_status, download_key, updated_at,
-		id, live_input_id, created_at, duration_us, size_bytes, segments
-	) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`, args...)
+		id, live_input_id, created_at, duration_us, size_bytes, segments,
+		node_id, lease_expires_at, target_duration_us
+	) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`, args...)
 	if err != nil {
 		return fmt.Errorf("postgres: create video %s: %w", v.ID, mapErr(err))
 	}
@@ -230,10 +241,14 @@ func (s videosRepo) AddSegment(ctx context.Context, seg *store.VideoSegment) err
 		if owner == "" {
 			owner = seg.VideoID
 		}
+		var off *int64
+		if seg.Ranged {
+			off = &seg.Offset
+		}
 		_, err = tx.Exec(ctx, `INSERT INTO video_segments
-			(video_id, seq, owner_id, duration_us, program_date_time, discontinuity, init_key, key, size_bytes)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			seg.VideoID, seg.Seq, owner, durUS, pdt, seg.Discontinuity, seg.InitKey, seg.Key, seg.Size)
+			(video_id, seq, owner_id, duration_us, program_date_time, discontinuity, init_key, key, size_bytes, parts, range_offset)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			seg.VideoID, seg.Seq, owner, durUS, pdt, seg.Discontinuity, seg.InitKey, seg.Key, seg.Size, store.EncodeParts(seg.Parts), off)
 		return mapErr(err)
 	})
 	if err != nil {
@@ -249,8 +264,8 @@ func (s videosRepo) Segments(ctx context.Context, id string, from int64, limit i
 	if limit > 0 {
 		lim = limit
 	}
-	rows, err := s.db.pool.Query(ctx, `SELECT seq, owner_id, duration_us, program_date_time, discontinuity, init_key, key, size_bytes
-		FROM video_segments WHERE video_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3`, id, from, lim)
+	rows, err := s.db.pool.Query(ctx, `SELECT seq, owner_id, duration_us, program_date_time, discontinuity, init_key, key, size_bytes,
+		parts, range_offset FROM video_segments WHERE video_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3`, id, from, lim)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: segments of %s: %w", id, err)
 	}
@@ -260,8 +275,17 @@ func (s videosRepo) Segments(ctx context.Context, id string, from int64, limit i
 		seg := &store.VideoSegment{VideoID: id}
 		var durUS int64
 		var pdt *time.Time
-		if err := rows.Scan(&seg.Seq, &seg.OwnerID, &durUS, &pdt, &seg.Discontinuity, &seg.InitKey, &seg.Key, &seg.Size); err != nil {
+		var off *int64
+		var parts string
+		if err := rows.Scan(&seg.Seq, &seg.OwnerID, &durUS, &pdt, &seg.Discontinuity, &seg.InitKey, &seg.Key, &seg.Size, &parts, &off); err != nil {
 			return nil, fmt.Errorf("postgres: segments of %s: %w", id, err)
+		}
+		var err error
+		if seg.Parts, err = store.DecodeParts(parts); err != nil {
+			return nil, fmt.Errorf("postgres: segments of %s: %w", id, err)
+		}
+		if off != nil {
+			seg.Ranged, seg.Offset = true, *off
 		}
 		seg.Duration = time.Duration(durUS) * time.Microsecond
 		if pdt != nil {
@@ -294,4 +318,130 @@ func (s videosRepo) DueForDeletion(ctx context.Context, t time.Time, limit int) 
 		return nil, fmt.Errorf("postgres: videos due for deletion: %w", err)
 	}
 	return out, nil
+}
+
+// RenewLeases extends the leases of the ids node still records.
+func (s videosRepo) RenewLeases(ctx context.Context, node string, ids []string, until time.Time) ([]string, error) {
+	out := []string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.db.pool.Query(ctx, `UPDATE videos SET lease_expires_at = $1
+		WHERE node_id = $2 AND status = $3 AND id = ANY($4) RETURNING id`, utc(until), node, store.VideoLiveRecording, ids)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: renew leases of %s: %w", node, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("postgres: renew leases of %s: %w", node, err)
+		}
+		out = append(out, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: renew leases of %s: %w", node, err)
+	}
+	return out, nil
+}
+
+// Unfinished returns the unfinished videos a recovery by node may take.
+func (s videosRepo) Unfinished(ctx context.Context, node string, own bool, now time.Time, after string, limit int) ([]*store.Video, error) {
+	out, err := s.query(ctx, `SELECT `+videoColumns+` FROM videos
+		WHERE status IN ($1, $2) AND id > $3
+		AND (lease_expires_at IS NULL OR lease_expires_at < $4 OR ($5 AND node_id = $6))
+		ORDER BY id LIMIT $7`,
+		store.VideoLiveRecording, store.VideoProcessing, after, utc(now), own, node, limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: unfinished videos: %w", err)
+	}
+	return out, nil
+}
+
+// ClaimRecording makes node the owner of id when its lease ran out. Under
+// READ COMMITTED a second UPDATE of the row waits for the first to commit
+// and re-checks the condition on the new row, so one claimant wins.
+func (s videosRepo) ClaimRecording(ctx context.Context, id, node string, own bool, now, until time.Time) (bool, error) {
+	tag, err := s.db.pool.Exec(ctx, `UPDATE videos SET node_id = $1, lease_expires_at = $2
+		WHERE id = $3 AND status IN ($4, $5)
+		AND (lease_expires_at IS NULL OR lease_expires_at < $6 OR ($7 AND node_id = $1))`,
+		node, utc(until), id, store.VideoLiveRecording, store.VideoProcessing, utc(now), own)
+	if err != nil {
+		return false, fmt.Errorf("postgres: claim recording %s: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// UpdateSettings writes the user-editable fields of v.ID and UpdatedAt.
+func (s videosRepo) UpdateSettings(ctx context.Context, v *store.Video) error {
+	meta, err := encodeMeta(v.Meta)
+	if err != nil {
+		return fmt.Errorf("postgres: update video settings %s: %w", v.ID, err)
+	}
+	origins, err := encodeStrings(v.AllowedOrigins)
+	if err != nil {
+		return fmt.Errorf("postgres: update video settings %s: %w", v.ID, err)
+	}
+	tag, err := s.db.pool.Exec(ctx, `UPDATE videos SET meta = $1, scheduled_deletion = $2, require_signed_urls = $3,
+		allowed_origins = $4, updated_at = $5 WHERE id = $6`,
+		meta, utcPtr(v.ScheduledDeletion), v.RequireSignedURLs, origins, utc(v.UpdatedAt), v.ID)
+	if err != nil {
+		return fmt.Errorf("postgres: update video settings %s: %w", v.ID, mapErr(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: update video settings %s: %w", v.ID, store.ErrNotFound)
+	}
+	return nil
+}
+
+// Finish ends the recording of id if it is unfinished and node's.
+func (s videosRepo) Finish(ctx context.Context, id, node string, e store.VideoEnd) error {
+	tracks := e.Tracks
+	if tracks == nil {
+		tracks = []store.VideoTrack{}
+	}
+	tb, err := json.Marshal(tracks)
+	if err != nil {
+		return fmt.Errorf("postgres: finish video %s: encode tracks: %w", id, err)
+	}
+	tag, err := s.db.pool.Exec(ctx, `UPDATE videos SET status = $1, error_code = $2, error_message = $3, recovered = $4,
+		ended_at = $5, tracks = $6, updated_at = $7
+		WHERE id = $8 AND node_id = $9 AND status IN ($10, $11)`,
+		e.Status, e.ErrorCode, e.ErrorMessage, e.Recovered, utc(e.EndedAt), string(tb), utc(e.UpdatedAt),
+		id, node, store.VideoLiveRecording, store.VideoProcessing)
+	if err != nil {
+		return fmt.Errorf("postgres: finish video %s: %w", id, mapErr(err))
+	}
+	if tag.RowsAffected() == 0 {
+		if _, err := s.Get(ctx, id); err != nil {
+			return fmt.Errorf("postgres: finish video %s: %w", id, err)
+		}
+		return fmt.Errorf("postgres: finish video %s: %w: finished already or not node %s's", id, store.ErrConflict, node)
+	}
+	return nil
+}
+
+// SetDownload writes the MP4 download's status and key of id.
+func (s videosRepo) SetDownload(ctx context.Context, id, status, key string, at time.Time) error {
+	tag, err := s.db.pool.Exec(ctx, `UPDATE videos SET download_status = $1, download_key = $2, updated_at = $3 WHERE id = $4`,
+		status, key, utc(at), id)
+	if err != nil {
+		return fmt.Errorf("postgres: set download of video %s: %w", id, mapErr(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: set download of video %s: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// SetThumbnail writes the default thumbnail's key of id.
+func (s videosRepo) SetThumbnail(ctx context.Context, id, key string, at time.Time) error {
+	tag, err := s.db.pool.Exec(ctx, `UPDATE videos SET thumbnail_key = $1, updated_at = $2 WHERE id = $3`, key, utc(at), id)
+	if err != nil {
+		return fmt.Errorf("postgres: set thumbnail of video %s: %w", id, mapErr(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: set thumbnail of video %s: %w", id, store.ErrNotFound)
+	}
+	return nil
 }

@@ -22,19 +22,19 @@ var _ store.Videos = videosRepo{}
 // videoColumns are the columns scanVideo reads, in order.
 const videoColumns = `id, live_input_id, status, error_code, error_message, recovered, created_at, started_at,
 	ended_at, duration_us, size_bytes, segments, tracks, meta, scheduled_deletion, require_signed_urls,
-	allowed_origins, thumbnail_key, download_status, download_key, updated_at`
+	allowed_origins, thumbnail_key, download_status, download_key, updated_at, node_id, lease_expires_at, target_duration_us`
 
 func scanVideo(r row) (*store.Video, error) {
 	var (
 		v                         store.Video
 		created, started, updated int64
-		ended, deletion           sql.NullInt64
-		durUS                     int64
+		ended, deletion, lease    sql.NullInt64
+		durUS, tdUS               int64
 		tracks, meta, origins     string
 	)
 	if err := r.Scan(&v.ID, &v.LiveInputID, &v.Status, &v.ErrorCode, &v.ErrorMessage, &v.Recovered, &created, &started,
 		&ended, &durUS, &v.SizeBytes, &v.Segments, &tracks, &meta, &deletion, &v.RequireSignedURLs,
-		&origins, &v.ThumbnailKey, &v.DownloadStatus, &v.DownloadKey, &updated); err != nil {
+		&origins, &v.ThumbnailKey, &v.DownloadStatus, &v.DownloadKey, &updated, &v.NodeID, &lease, &tdUS); err != nil {
 		return nil, mapErr(err)
 	}
 	var err error
@@ -53,6 +53,10 @@ func scanVideo(r row) (*store.Video, error) {
 	v.CreatedAt, v.StartedAt, v.UpdatedAt = fromMicros(created), fromMicros(started), fromMicros(updated)
 	v.EndedAt, v.ScheduledDeletion = fromMicrosPtr(ended), fromMicrosPtr(deletion)
 	v.Duration = time.Duration(durUS) * time.Microsecond
+	v.TargetDuration = time.Duration(tdUS) * time.Microsecond
+	if lease.Valid {
+		v.LeaseExpires = fromMicros(lease.Int64)
+	}
 	return &v, nil
 }
 
@@ -89,13 +93,19 @@ func (s videosRepo) Create(ctx context.Context, v *store.Video) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: create video %s: %w", v.ID, err)
 	}
-	args = append(args, v.ID, v.LiveInputID, micros(v.CreatedAt), int64(v.Duration/time.Microsecond), v.SizeBytes, v.Segments)
+	var lease sql.NullInt64
+	if !v.LeaseExpires.IsZero() {
+		lease = sql.NullInt64{Int64: micros(v.LeaseExpires), Valid: true}
+	}
+	args = append(args, v.ID, v.LiveInputID, micros(v.CreatedAt), int64(v.Duration/time.Microsecond), v.SizeBytes, v.Segments,
+		v.NodeID, lease, int64(v.TargetDuration/time.Microsecond))
 	_, err = s.db.w.ExecContext(ctx, `INSERT INTO videos (
 		status, error_code, error_message, recovered, started_at, ended_at,
 		tracks, meta, scheduled_deletion, require_signed_urls, allowed_origins, thumbnail_key,
 		download_status, download_key, updated_at,
-		id, live_input_id, created_at, duration_us, size_bytes, segments
-	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+		id, live_input_id, created_at, duration_us, size_bytes, segments,
+		node_id, lease_expires_at, target_duration_us
+	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 	if err != nil {
 		return fmt.Errorf("sqlite: create video %s: %w", v.ID, mapErr(err))
 	}
@@ -239,10 +249,14 @@ func (s videosRepo) AddSegment(ctx context.Context, seg *store.VideoSegment) (er
 	if owner == "" {
 		owner = seg.VideoID
 	}
+	var off sql.NullInt64
+	if seg.Ranged {
+		off = sql.NullInt64{Int64: seg.Offset, Valid: true}
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO video_segments
-		(video_id, seq, owner_id, duration_us, program_date_time, discontinuity, init_key, key, size_bytes)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		seg.VideoID, seg.Seq, owner, durUS, pdt, seg.Discontinuity, seg.InitKey, seg.Key, seg.Size); err != nil {
+		(video_id, seq, owner_id, duration_us, program_date_time, discontinuity, init_key, key, size_bytes, parts, range_offset)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		seg.VideoID, seg.Seq, owner, durUS, pdt, seg.Discontinuity, seg.InitKey, seg.Key, seg.Size, store.EncodeParts(seg.Parts), off); err != nil {
 		return mapErr(err)
 	}
 	return tx.Commit()
@@ -254,8 +268,8 @@ func (s videosRepo) Segments(ctx context.Context, id string, from int64, limit i
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
-	rows, err := s.db.r.QueryContext(ctx, `SELECT seq, owner_id, duration_us, program_date_time, discontinuity, init_key, key, size_bytes
-		FROM video_segments WHERE video_id = ? AND seq >= ? ORDER BY seq LIMIT ?`, id, from, limit)
+	rows, err := s.db.r.QueryContext(ctx, `SELECT seq, owner_id, duration_us, program_date_time, discontinuity, init_key, key, size_bytes,
+		parts, range_offset FROM video_segments WHERE video_id = ? AND seq >= ? ORDER BY seq LIMIT ?`, id, from, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: segments of %s: %w", id, err)
 	}
@@ -264,10 +278,16 @@ func (s videosRepo) Segments(ctx context.Context, id string, from int64, limit i
 	for rows.Next() {
 		seg := &store.VideoSegment{VideoID: id}
 		var durUS int64
-		var pdt sql.NullInt64
-		if err := rows.Scan(&seg.Seq, &seg.OwnerID, &durUS, &pdt, &seg.Discontinuity, &seg.InitKey, &seg.Key, &seg.Size); err != nil {
+		var pdt, off sql.NullInt64
+		var parts string
+		if err := rows.Scan(&seg.Seq, &seg.OwnerID, &durUS, &pdt, &seg.Discontinuity, &seg.InitKey, &seg.Key, &seg.Size, &parts, &off); err != nil {
 			return nil, fmt.Errorf("sqlite: segments of %s: %w", id, err)
 		}
+		var err error
+		if seg.Parts, err = store.DecodeParts(parts); err != nil {
+			return nil, fmt.Errorf("sqlite: segments of %s: %w", id, err)
+		}
+		seg.Ranged, seg.Offset = off.Valid, off.Int64
 		seg.Duration = time.Duration(durUS) * time.Microsecond
 		if pdt.Valid {
 			seg.ProgramDateTime = fromMicros(pdt.Int64)
@@ -303,4 +323,139 @@ func (s videosRepo) DueForDeletion(ctx context.Context, t time.Time, limit int) 
 		return nil, fmt.Errorf("sqlite: videos due for deletion: %w", err)
 	}
 	return out, nil
+}
+
+// RenewLeases extends the leases of the ids node still records.
+func (s videosRepo) RenewLeases(ctx context.Context, node string, ids []string, until time.Time) ([]string, error) {
+	out := []string{}
+	for len(ids) > 0 {
+		n := min(len(ids), 500) // well under SQLite's variable limit
+		args := []any{micros(until), node, store.VideoLiveRecording}
+		for _, id := range ids[:n] {
+			args = append(args, id)
+		}
+		rows, err := s.db.w.QueryContext(ctx, `UPDATE videos SET lease_expires_at = ?
+			WHERE node_id = ? AND status = ? AND id IN (?`+strings.Repeat(", ?", n-1)+`) RETURNING id`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: renew leases of %s: %w", node, err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				_ = rows.Close()
+				return nil, fmt.Errorf("sqlite: renew leases of %s: %w", node, err)
+			}
+			out = append(out, id)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return nil, fmt.Errorf("sqlite: renew leases of %s: %w", node, err)
+		}
+		ids = ids[n:]
+	}
+	return out, nil
+}
+
+// Unfinished returns the unfinished videos a recovery by node may take.
+func (s videosRepo) Unfinished(ctx context.Context, node string, own bool, now time.Time, after string, limit int) ([]*store.Video, error) {
+	out, err := s.query(ctx, `SELECT `+videoColumns+` FROM videos
+		WHERE status IN (?, ?) AND id > ?
+		AND (lease_expires_at IS NULL OR lease_expires_at < ? OR (? AND node_id = ?))
+		ORDER BY id LIMIT ?`,
+		store.VideoLiveRecording, store.VideoProcessing, after, micros(now), own, node, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: unfinished videos: %w", err)
+	}
+	return out, nil
+}
+
+// ClaimRecording makes node the owner of id when its lease ran out.
+func (s videosRepo) ClaimRecording(ctx context.Context, id, node string, own bool, now, until time.Time) (bool, error) {
+	res, err := s.db.w.ExecContext(ctx, `UPDATE videos SET node_id = ?, lease_expires_at = ?
+		WHERE id = ? AND status IN (?, ?)
+		AND (lease_expires_at IS NULL OR lease_expires_at < ? OR (? AND node_id = ?))`,
+		node, micros(until), id, store.VideoLiveRecording, store.VideoProcessing, micros(now), own, node)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: claim recording %s: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("sqlite: claim recording %s: %w", id, err)
+	}
+	return n == 1, nil
+}
+
+// UpdateSettings writes the user-editable fields of v.ID and UpdatedAt.
+func (s videosRepo) UpdateSettings(ctx context.Context, v *store.Video) error {
+	meta, err := encodeMeta(v.Meta)
+	if err != nil {
+		return fmt.Errorf("sqlite: update video settings %s: %w", v.ID, err)
+	}
+	origins, err := encodeStrings(v.AllowedOrigins)
+	if err != nil {
+		return fmt.Errorf("sqlite: update video settings %s: %w", v.ID, err)
+	}
+	res, err := s.db.w.ExecContext(ctx, `UPDATE videos SET meta = ?, scheduled_deletion = ?, require_signed_urls = ?,
+		allowed_origins = ?, updated_at = ? WHERE id = ?`,
+		meta, microsPtr(v.ScheduledDeletion), v.RequireSignedURLs, origins, micros(v.UpdatedAt), v.ID)
+	if err != nil {
+		return fmt.Errorf("sqlite: update video settings %s: %w", v.ID, mapErr(err))
+	}
+	if err := affectedOrNotFound(res); err != nil {
+		return fmt.Errorf("sqlite: update video settings %s: %w", v.ID, err)
+	}
+	return nil
+}
+
+// Finish ends the recording of id if it is unfinished and node's.
+func (s videosRepo) Finish(ctx context.Context, id, node string, e store.VideoEnd) error {
+	tracks := e.Tracks
+	if tracks == nil {
+		tracks = []store.VideoTrack{}
+	}
+	tb, err := json.Marshal(tracks)
+	if err != nil {
+		return fmt.Errorf("sqlite: finish video %s: encode tracks: %w", id, err)
+	}
+	res, err := s.db.w.ExecContext(ctx, `UPDATE videos SET status = ?, error_code = ?, error_message = ?, recovered = ?,
+		ended_at = ?, tracks = ?, updated_at = ?
+		WHERE id = ? AND node_id = ? AND status IN (?, ?)`,
+		e.Status, e.ErrorCode, e.ErrorMessage, e.Recovered, micros(e.EndedAt), string(tb), micros(e.UpdatedAt),
+		id, node, store.VideoLiveRecording, store.VideoProcessing)
+	if err != nil {
+		return fmt.Errorf("sqlite: finish video %s: %w", id, mapErr(err))
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: finish video %s: %w", id, err)
+	} else if n == 0 {
+		if _, err := s.Get(ctx, id); err != nil {
+			return fmt.Errorf("sqlite: finish video %s: %w", id, err)
+		}
+		return fmt.Errorf("sqlite: finish video %s: %w: finished already or not node %s's", id, store.ErrConflict, node)
+	}
+	return nil
+}
+
+// SetDownload writes the MP4 download's status and key of id.
+func (s videosRepo) SetDownload(ctx context.Context, id, status, key string, at time.Time) error {
+	res, err := s.db.w.ExecContext(ctx, `UPDATE videos SET download_status = ?, download_key = ?, updated_at = ? WHERE id = ?`,
+		status, key, micros(at), id)
+	if err != nil {
+		return fmt.Errorf("sqlite: set download of video %s: %w", id, mapErr(err))
+	}
+	if err := affectedOrNotFound(res); err != nil {
+		return fmt.Errorf("sqlite: set download of video %s: %w", id, err)
+	}
+	return nil
+}
+
+// SetThumbnail writes the default thumbnail's key of id.
+func (s videosRepo) SetThumbnail(ctx context.Context, id, key string, at time.Time) error {
+	res, err := s.db.w.ExecContext(ctx, `UPDATE videos SET thumbnail_key = ?, updated_at = ? WHERE id = ?`, key, micros(at), id)
+	if err != nil {
+		return fmt.Errorf("sqlite: set thumbnail of video %s: %w", id, mapErr(err))
+	}
+	if err := affectedOrNotFound(res); err != nil {
+		return fmt.Errorf("sqlite: set thumbnail of video %s: %w", id, err)
+	}
+	return nil
 }

@@ -21,6 +21,14 @@ func videosCases() []testCase {
 		{"delete_cascades", testVideoDelete},
 		{"due_for_deletion", testVideoDue},
 		{"files_in_use", testVideoFilesInUse},
+		{"lease_round_trip", testVideoLeaseRoundTrip},
+		{"renew_leases", testVideoRenewLeases},
+		{"unfinished_respects_leases", testVideoUnfinished},
+		{"claim_recording", testVideoClaim},
+		{"claim_recording_race", testVideoClaimRace},
+		{"update_settings_keeps_the_rest", testVideoUpdateSettings},
+		{"targeted_updates", testVideoTargetedUpdates},
+		{"settings_race_recorder_updates", testVideoSettingsRace},
 	}
 }
 
@@ -117,6 +125,13 @@ func testVideoSegments(t *testing.T, s store.Store) {
 			Discontinuity: i == 3, InitKey: fmt.Sprintf("videos/vid_1/init%d.mp4", i/3), Key: fmt.Sprintf("videos/vid_1/seg%d.m4s", i), Size: int64(10 * (i + 1))}
 		if i != 2 {
 			seg.ProgramDateTime = norm(baseTime().Add(time.Duration(i) * time.Second))
+		}
+		if i >= 1 { // older segments have no part layout
+			seg.Parts = []store.SegmentPart{{Offset: 0, Size: 4, Duration: 200 * time.Millisecond, Independent: true},
+				{Offset: 4, Size: int64(10*(i+1) - 4), Duration: time.Duration(800+i) * time.Millisecond}}
+		}
+		if i == 4 { // a clip's cut segment: a byte range of the blob
+			seg.Ranged, seg.Offset = true, 4
 		}
 		if err := s.Videos().AddSegment(ctx, seg); err != nil {
 			t.Fatal(err)
