@@ -47,6 +47,15 @@ func (a *App) eventPublisher(bus *events.Bus) interface{ Publish(events.Event) }
 // their events to the outbox themselves (in their transactions); the
 // service delivers from the outbox and watches the bus to wake up.
 func (a *App) initWebhooks(st store.Store, bus *events.Bus) (api.WebhooksDeps, error) {
+	node, err := nodeID(a.cfg.Recording.NodeID, a.cfg.DataDir)
+	if err != nil {
+		return api.WebhooksDeps{}, fmt.Errorf("node id: %w", err)
+	}
+	// the node's id plus a per-start suffix: a restarted node does not
+	// take the leases its previous incarnation left, they expire
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	leaseHolder := fmt.Sprintf("%s/%x", node, rnd)
 	cfg := webhook.Config{
 		Store:               st.Webhooks(),
 		Bus:                 bus,
@@ -55,7 +64,7 @@ func (a *App) initWebhooks(st store.Store, bus *events.Bus) (api.WebhooksDeps, e
 		Retention:           a.cfg.Webhooks.LogRetention.D(),
 		AllowPrivateTargets: a.cfg.Webhooks.AllowPrivateTargets || os.Getenv(envAllowPrivate) == "1",
 		UserAgent:           "MpegFlow-Webhooks/" + a.version,
-		NodeID:              nodeID(),
+		NodeID:              leaseHolder,
 		Registerer:          a.metrics.Registry,
 		Logger:              a.log.With("component", "webhooks"),
 	}
@@ -111,13 +120,4 @@ func (a *App) closeWebhooks() {
 		<-a.wh.done
 	}
 	a.wh.svc.Close()
-}
-
-// nodeID names this process in the webhook delivery leases it takes:
-// host name, process id and a random suffix (unique per start).
-func nodeID() string {
-	host, _ := os.Hostname()
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("%s/%d/%x", host, os.Getpid(), b)
 }
