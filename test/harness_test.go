@@ -680,9 +680,16 @@ func ffprobe(ctx context.Context, t *testing.T, file, sel string) probed {
 	return p
 }
 
-// ffmpegDecodes runs ffmpeg -i file -f null - and returns the decode errors it reports.
+// ffmpegDecodes runs ffmpeg -i file -f null - and returns the decode errors
+// it reports. The null muxer keeps a 1/90000 s video time base instead of
+// 1/frame rate: RTMP carries millisecond timestamps, so frames sit up to
+// 1 ms off the 1/30 s grid, and when a file's first video frame falls half
+// a frame after its first audio sample (a clip starts wherever its key
+// frame is), rounding to 1/30 s gives two frames one tick and ffmpeg
+// reports "non monotonically increasing dts to muxer", which is no decode
+// error. Decoding errors are still reported.
 func ffmpegDecodes(ctx context.Context, file string) error {
-	out, err := exec.CommandContext(ctx, "ffmpeg", "-v", "error", "-nostdin", "-i", file, "-f", "null", "-").CombinedOutput()
+	out, err := exec.CommandContext(ctx, "ffmpeg", "-v", "error", "-nostdin", "-i", file, "-enc_time_base:v", "1:90000", "-f", "null", "-").CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%w: %s", err, out)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -249,7 +248,7 @@ func TestRecordingToVOD(t *testing.T) {
 	if p := ffprobe(ctx, t, clipPL, "v"); !within(p.Duration, ce-cs, 0.10) {
 		t.Errorf("clip after its source was deleted: %.2f s, want %.2f", p.Duration, ce-cs)
 	}
-	if err := clipDecodes(ctx, clipPL); err != nil {
+	if err := ffmpegDecodes(ctx, clipPL); err != nil {
 		t.Errorf("decoding the clip: %v", err)
 	}
 	if st, _ := apiCall(t, d, admin, "DELETE", "/v1/videos/"+clip["id"].(string), nil); st != http.StatusNoContent {
@@ -263,25 +262,6 @@ func TestRecordingToVOD(t *testing.T) {
 			t.Errorf("%s after delete: HTTP %d", f, st)
 		}
 	}
-}
-
-// clipDecodes is ffmpegDecodes with the null muxer keeping the demuxer's
-// 1/90000 s video time base instead of 1/frame rate. RTMP carries
-// millisecond timestamps, so frames sit up to 1 ms off the 1/30 s grid;
-// when a clip's first video frame falls half a frame after its first audio
-// sample (it starts wherever the key frame is), rounding to 1/30 s gives
-// two frames the same tick and ffmpeg's null muxer reports "non
-// monotonically increasing dts to muxer", which is no decode error (the
-// frames' own timestamps increase). Decoding errors are still reported.
-func clipDecodes(ctx context.Context, file string) error {
-	out, err := exec.CommandContext(ctx, "ffmpeg", "-v", "error", "-nostdin", "-i", file, "-enc_time_base:v", "1:90000", "-f", "null", "-").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%w: %s", err, out)
-	}
-	if s := strings.TrimSpace(string(out)); s != "" {
-		return errors.New(s)
-	}
-	return nil
 }
 
 // TestRecordingClipAtParts: a clip of a 20 s recording with 4 s segments,
@@ -338,7 +318,7 @@ func TestRecordingClipAtParts(t *testing.T) {
 	if math.Abs(p.Duration-(ae-as)) > part {
 		t.Errorf("ffprobe of the clip's HLS: %.3f s, want %.3f ±%.1f", p.Duration, ae-as, part)
 	}
-	if err := clipDecodes(ctx, pl); err != nil {
+	if err := ffmpegDecodes(ctx, pl); err != nil {
 		t.Errorf("decoding the clip's HLS: %v", err)
 	}
 	playVODInBrowser(ctx, t, clip["playback"].(map[string]any)["player"].(string), ae-as) // hls.js fetches the byte ranges
@@ -352,7 +332,7 @@ func TestRecordingClipAtParts(t *testing.T) {
 	if math.Abs(p.Duration-(ae-as)) > part {
 		t.Errorf("ffprobe of the clip's MP4: %.3f s, want %.3f ±%.1f", p.Duration, ae-as, part)
 	}
-	if err := clipDecodes(ctx, mp4); err != nil {
+	if err := ffmpegDecodes(ctx, mp4); err != nil {
 		t.Errorf("decoding the clip's MP4: %v", err)
 	}
 	for _, q := range []string{"", "?time=0.1&width=320"} {
@@ -596,7 +576,7 @@ func TestRecordingToS3(t *testing.T) {
 	if p := ffprobe(ctx, t, clipMP4, "v"); math.Abs(p.Duration-(ae-as)) > 0.2 {
 		t.Errorf("ffprobe of the clip's MP4 from S3: %.3f s, want %.3f", p.Duration, ae-as)
 	}
-	if err := clipDecodes(ctx, clipMP4); err != nil {
+	if err := ffmpegDecodes(ctx, clipMP4); err != nil {
 		t.Errorf("decoding the clip's MP4 from S3: %v", err)
 	}
 	if st, _ := apiCall(t, d, admin, "DELETE", "/v1/videos/"+clip["id"].(string), nil); st != http.StatusNoContent {
