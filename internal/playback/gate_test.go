@@ -132,6 +132,31 @@ func BenchmarkVerify(b *testing.B) {
 				}
 			})
 		})
+		// a flood of one forged token (a valid token with its last
+		// signature bytes changed): refused from the negative cache, or
+		// verified each time without it
+		forged := alg.tok[:len(alg.tok)-4] + "AAAA"
+		b.Run(alg.name+"/forged-cached", func(b *testing.B) {
+			v, _ := NewVerifier(VerifierConfig{Keys: f.keys})
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := v.Verify(context.Background(), forged); ReasonOf(err) != ReasonBadSignature {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+		b.Run(alg.name+"/forged-uncached", func(b *testing.B) {
+			v, _ := NewVerifier(VerifierConfig{Keys: f.keys, CacheSize: -1})
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := v.Verify(b.Context(), forged); ReasonOf(err) != ReasonBadSignature {
+					b.Fatal(err)
+				}
+			}
+		})
 		b.Run(alg.name+"/miss", func(b *testing.B) {
 			v, _ := NewVerifier(VerifierConfig{Keys: f.keys, CacheSize: -1})
 			b.ReportAllocs()
