@@ -28,7 +28,7 @@ type playbackState struct {
 }
 
 // initPlayback builds signed playback (issue 6): the token verifier over
-// the store's signing keys (and the server's minting key), the GeoIP
+// the store's signing keys (the server's minting key among them), the GeoIP
 // database (geoip.database), the trusted proxies, the admission hooks, and
 // the refusal metric mpegflow_playback_refused_total{reason}.
 func (a *App) initPlayback(st store.Store, _ *events.Bus) (api.SigningDeps, error) {
@@ -38,11 +38,11 @@ func (a *App) initPlayback(st store.Store, _ *events.Bus) (api.SigningDeps, erro
 	if err != nil {
 		return api.SigningDeps{}, err
 	}
-	mint, kid, err := playback.MintKey(ctx, st.SigningKeys())
-	if err != nil {
+	// the minting key is a signing key row like the others (listed,
+	// revocable, verified through the store); make sure it exists
+	if _, _, err := playback.MintKey(ctx, st.SigningKeys()); err != nil {
 		return api.SigningDeps{}, err
 	}
-	ver.AddStaticKey(kid, &mint.PublicKey)
 	proxies, err := playback.ParseProxies(a.cfg.HTTP.TrustedProxies)
 	if err != nil {
 		return api.SigningDeps{}, fmt.Errorf("http.%w", err)

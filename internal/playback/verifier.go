@@ -64,7 +64,6 @@ type Verifier struct {
 
 	kmu    sync.RWMutex
 	keyMap map[string]*keyEntry
-	static map[string]crypto.PublicKey // keys not in the store (the minting key)
 }
 
 type verified struct {
@@ -85,7 +84,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		return nil, errors.New("playback: VerifierConfig.Keys is required")
 	}
 	v := &Verifier{keys: cfg.Keys, size: cfg.CacheSize, keyTTL: cfg.KeyTTL, now: cfg.Now,
-		tokens: map[[32]byte]*verified{}, bad: map[[32]byte]time.Time{}, keyMap: map[string]*keyEntry{}, static: map[string]crypto.PublicKey{}}
+		tokens: map[[32]byte]*verified{}, bad: map[[32]byte]time.Time{}, keyMap: map[string]*keyEntry{}}
 	if v.size == 0 {
 		v.size = DefaultCacheSize
 	}
@@ -96,14 +95,6 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		v.now = time.Now
 	}
 	return v, nil
-}
-
-// AddStaticKey trusts pub under kid without the store (the server's own
-// minting key). Call before use.
-func (v *Verifier) AddStaticKey(kid string, pub crypto.PublicKey) {
-	v.kmu.Lock()
-	v.static[kid] = pub
-	v.kmu.Unlock()
 }
 
 // Revoked forgets kid at once on this node (other nodes notice within
@@ -236,10 +227,11 @@ func (v *Verifier) CacheLen() int {
 // key returns the public key kid, read from the store at most every
 // keyTTL. While one caller re-reads it, the others use the previous answer.
 func (v *Verifier) key(ctx context.Context, kid string, now time.Time) (crypto.PublicKey, error) {
-	// fast path, shared lock: a static key, or a fresh answer
+	// fast path, shared lock: a fresh answer
+	var pub crypto.PublicKey
+	ok := false
 	v.kmu.RLock()
-	pub, ok := v.static[kid]
-	if e := v.keyMap[kid]; !ok && e != nil && e.err == nil && now.Sub(e.fetched) < v.keyTTL {
+	if e := v.keyMap[kid]; e != nil && e.err == nil && now.Sub(e.fetched) < v.keyTTL {
 		pub, ok = e.pub, true
 	}
 	v.kmu.RUnlock()
