@@ -38,6 +38,7 @@ func (s *Server) signingRoutes(handle routeFunc) {
 	handle("POST", "/v1/signing_keys", ScopeAdmin, s.createSigningKey)
 	handle("DELETE", "/v1/signing_keys/{id}", ScopeAdmin, s.revokeSigningKey)
 	handle("POST", "/v1/live_inputs/{id}/token", ScopeLiveInputsWrite, s.mintToken)
+	handle("POST", "/v1/videos/{id}/token", ScopeVideosWrite, s.mintVideoToken)
 	handle("GET", "/v1/admission_secret", ScopeAdmin, s.getAdmissionSecret)
 }
 
@@ -193,6 +194,21 @@ func (s *Server) mintToken(w http.ResponseWriter, r *http.Request, _ *principal)
 	if err != nil {
 		return err
 	}
+	return s.mintFor(w, r, li.ID)
+}
+
+// mintVideoToken is POST /v1/videos/{id}/token: a token whose sub is the
+// video id, for /videos/TOKEN/... or /videos/ID/...?token=.
+func (s *Server) mintVideoToken(w http.ResponseWriter, r *http.Request, _ *principal) error {
+	v, err := s.getVideoRow(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return s.mintFor(w, r, v.ID)
+}
+
+// mintFor answers a mint request (body tokenMint) with a token for sub.
+func (s *Server) mintFor(w http.ResponseWriter, r *http.Request, sub string) error {
 	body, err := readBody(w, r, true)
 	if err != nil {
 		return err
@@ -209,7 +225,7 @@ func (s *Server) mintToken(w http.ResponseWriter, r *http.Request, _ *principal)
 		ttl = time.Duration(*req.TTLSeconds) * time.Second
 	}
 	now := s.now().UTC()
-	claims := playback.TokenClaims{Sub: li.ID, Iat: now.Unix(), Exp: now.Add(ttl).Unix()}
+	claims := playback.TokenClaims{Sub: sub, Iat: now.Unix(), Exp: now.Add(ttl).Unix()}
 	if req.Nbf != nil {
 		if *req.Nbf < 0 || *req.Nbf >= claims.Exp {
 			return fieldErr(CodeValidation, "nbf", "nbf must be a Unix time before the expiry")
@@ -303,6 +319,8 @@ func signingOperations() map[string]operation {
 		"DELETE /v1/signing_keys/{id}": {id: "revokeSigningKey", summary: "Revoke a signing key: every token it signed is refused within a second (idempotent).", scope: ScopeAdmin,
 			params: []obj{idP}, ok: 204, errs: []int{404}},
 		"POST /v1/live_inputs/{id}/token": {id: "mintPlaybackToken", summary: "Sign a playback token (RFC 7519 JWT) for a live input with the server's key. Use it in place of the id in /live/ID/... or as ?token=.", scope: ScopeLiveInputsWrite,
+			params: []obj{idP, idem}, body: ref("TokenMint"), ok: 200, okSchema: dataOf(ref("MintedToken")), errs: []int{400, 404, 413, 415, 422}},
+		"POST /v1/videos/{id}/token": {id: "mintVideoPlaybackToken", summary: "Sign a playback token (RFC 7519 JWT, sub = the video id) for a video with the server's key. Use it in place of the id in /videos/ID/... or as ?token=.", scope: ScopeVideosWrite,
 			params: []obj{idP, idem}, body: ref("TokenMint"), ok: 200, okSchema: dataOf(ref("MintedToken")), errs: []int{400, 404, 413, 415, 422}},
 		"GET /v1/admission_secret": {id: "getAdmissionSecret", summary: "The secret admission hook requests are signed with (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature v1).", scope: ScopeAdmin,
 			ok: 200, okSchema: dataOf(object(obj{"secret": str("whsec_ + base64 of the HMAC-SHA256 key.")}, "secret"))},

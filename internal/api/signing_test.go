@@ -184,3 +184,19 @@ func TestMintKeyRevocation(t *testing.T) {
 		}
 	})
 }
+
+func TestMintVideoToken(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *env) {
+		videoEnv(t, e)
+		ver, _ := playback.NewVerifier(playback.VerifierConfig{Keys: e.st.SigningKeys()})
+		d := e.do("POST", "/v1/videos/vid_1/token", e.admin, map[string]any{"ttl_seconds": 60}).want(t, 200, "").data()
+		c, err := ver.Verify(t.Context(), d["token"].(string))
+		if err != nil || c.Sub != "vid_1" || time.Until(c.Exp) > time.Minute {
+			t.Fatalf("video token: %+v %v", c, err)
+		}
+		e.do("POST", "/v1/videos/vid_nope/token", e.admin, nil).want(t, 404, CodeNotFound)
+		e.do("POST", "/v1/videos/vid_1/token", e.admin, map[string]any{"ttl_seconds": 0}).want(t, 400, CodeValidation)
+		e.do("POST", "/v1/videos/vid_1/token", e.token(ScopeVideosRead), nil).want(t, 403, CodeForbidden)
+		e.do("POST", "/v1/videos/vid_1/token", e.token(ScopeVideosWrite), nil).want(t, 200, "")
+	})
+}

@@ -21,7 +21,8 @@ import (
 // playbackState is signed playback (issue 6): the gate every /live/
 // request passes, the publish admission hook, the GeoIP database.
 type playbackState struct {
-	gate    *playback.Gate
+	gate    *playback.Gate // /live/
+	videos  *playback.Gate // /videos/: sub = video id, no play hook
 	geo     *playback.GeoIP
 	publish *playback.Hook
 	once    sync.Once
@@ -100,6 +101,26 @@ func (a *App) initPlayback(st store.Store, _ *events.Bus) (api.SigningDeps, erro
 		_ = pb.geo.Close()
 		return api.SigningDeps{}, err
 	}
+	vids := st.Videos()
+	pb.videos, err = playback.NewGate(playback.GateConfig{
+		Verifier: ver,
+		Policies: func(ctx context.Context, id string) (playback.Policy, error) {
+			v, err := vids.Get(ctx, id)
+			if errors.Is(err, store.ErrNotFound) {
+				return playback.Policy{}, playback.ErrNoInput
+			}
+			if err != nil {
+				return playback.Policy{}, err
+			}
+			return playback.Policy{ID: v.ID, RequireSignedURLs: v.RequireSignedURLs, AllowedOrigins: v.AllowedOrigins}, nil
+		},
+		Geo: pb.geo, Proxies: proxies, Logger: log,
+		Refused: func(r playback.Reason) { refused.WithLabelValues(string(r)).Inc() },
+	})
+	if err != nil {
+		_ = pb.geo.Close()
+		return api.SigningDeps{}, err
+	}
 	a.pb = pb
 	return api.SigningDeps{}, nil
 }
@@ -117,9 +138,29 @@ func (a *App) checkPlayback(w http.ResponseWriter, r *http.Request, idOrToken st
 		http.Error(w, "playback unavailable", http.StatusServiceUnavailable)
 		return "", false
 	}
+	return a.checkGate(w, r, a.pb.gate, idOrToken, "live_input")
+}
+
+// checkVideo authorizes a request under /videos/{idOrToken}/ (player page,
+// playlist, init segments, segments, thumbnails, MP4 download) with the
+// rules of live inputs: the video's require_signed_urls (a token whose sub
+// is the video id, in the path in place of the id or as ?token=), its
+// allowed_origins and the token's access rules; refusals as checkPlayback.
+// The play admission hook is not called for videos.
+func (a *App) checkVideo(w http.ResponseWriter, r *http.Request, idOrToken string) (string, bool) {
+	if a.pb == nil {
+		http.Error(w, "playback unavailable", http.StatusServiceUnavailable)
+		return "", false
+	}
+	return a.checkGate(w, r, a.pb.videos, idOrToken, "video")
+}
+
+// checkGate runs gate over a request whose path element idOrToken names
+// the resource (logged as kind) and answers the refusals.
+func (a *App) checkGate(w http.ResponseWriter, r *http.Request, gate *playback.Gate, idOrToken, kind string) (string, bool) {
 	rest := r.PathValue("rest")
 	playlist := rest == "" || strings.HasSuffix(rest, ".m3u8")
-	res, err := a.pb.gate.Check(r.Context(), r, idOrToken, playlist)
+	res, err := gate.Check(r.Context(), r, idOrToken, playlist)
 	if err != nil {
 		reason := playback.ReasonOf(err)
 		status := http.StatusUnauthorized
@@ -134,7 +175,7 @@ func (a *App) checkPlayback(w http.ResponseWriter, r *http.Request, idOrToken st
 		if playback.LooksLikeToken(elem) {
 			elem = "(token)" // a bearer credential: never logged
 		}
-		a.log.Debug("playback refused", "reason", string(reason), "live_input", elem, "resource", r.PathValue("rest"))
+		a.log.Debug("playback refused", "reason", string(reason), kind, elem, "resource", rest)
 		body := map[string]string{"error": string(reason)}
 		if m := playback.HookReason(err); m != "" {
 			body["message"] = m
