@@ -31,8 +31,12 @@ func appendQuery(b []byte, q string) []byte {
 //
 // For clients that accept gzip, the template is also compressed, once, by the
 // first request that wants it (gzipOnce): every other request woken by the
-// same part reuses those bytes. Requests that carry a query string are sent
-// uncompressed: compressing per player would cost more than it saves.
+// same part reuses those bytes. A request that carries a query string and
+// accepts gzip gets a body spliced from the template's LZ77 tokens
+// (gzipCarry: no compressor runs per request), kept per query for the
+// template's life so that players sharing a token share the body; one
+// that does not accept gzip gets the expanded text, built in a pooled
+// buffer.
 type mediaTemplate struct {
 	version uint64
 	data    []byte
@@ -42,6 +46,57 @@ type mediaTemplate struct {
 	gzipOnce   sync.Once
 	gzipData   []byte   // gzip of data, nil if it did not shrink
 	gzipLength []string // Content-Length of gzipData
+
+	lzOnce sync.Once
+	lz     *lzTemplate // tokens of data for gzipCarry
+
+	carryMu sync.Mutex
+	carried map[string]*carriedBody // gzip bodies by carried query
+}
+
+// carriedBody is the gzip body of a template with one query carried.
+type carriedBody struct {
+	once   sync.Once
+	data   []byte // nil: gzip does not pay, send the expanded text
+	length []string
+}
+
+// maxCarried bounds the bodies a template keeps by query (a template
+// lives one part, about 200 ms); past it, bodies are built uncached.
+const maxCarried = 4096
+
+// gzipCarried returns the gzip body of the template with the query q
+// carried, and its Content-Length, or nil when compression does not pay.
+// Requests with the same q share one body, built by the first.
+func (t *mediaTemplate) gzipCarried(m *Muxer, q string) ([]byte, []string) {
+	t.carryMu.Lock()
+	e := t.carried[q]
+	if e == nil && len(t.carried) < maxCarried {
+		if t.carried == nil {
+			t.carried = make(map[string]*carriedBody)
+		}
+		e = &carriedBody{}
+		t.carried[q] = e
+	}
+	t.carryMu.Unlock()
+	if e == nil {
+		e = &carriedBody{}
+	}
+	e.once.Do(func() {
+		t.lzOnce.Do(func() {
+			lz := tokenize(t.data, t.cuts)
+			lz.encode(m.fixedCodes(), t.data)
+			t.lz = lz
+		})
+		bp := m.getBody()
+		*bp = t.expandInto((*bp)[:0], q)
+		gz := gzipCarry(m.fixedCodes(), t.data, t.cuts, t.lz, q, *bp)
+		if len(gz) < len(*bp) {
+			e.data, e.length = gz, []string{strconv.Itoa(len(gz))}
+		}
+		m.putBody(bp)
+	})
+	return e.data, e.length
 }
 
 // gzipped returns the template compressed with gzip (RFC 1952) and its
@@ -102,7 +157,11 @@ func (t *mediaTemplate) expand(q string) []byte {
 	if q == "" {
 		return t.data
 	}
-	b := make([]byte, 0, len(t.data)+len(t.cuts)*(1+len(q)))
+	return t.expandInto(make([]byte, 0, len(t.data)+len(t.cuts)*(1+len(q))), q)
+}
+
+// expandInto appends the playlist with the query q carried to b.
+func (t *mediaTemplate) expandInto(b []byte, q string) []byte {
 	prev := 0
 	for _, c := range t.cuts {
 		b = append(b, t.data[prev:c]...)

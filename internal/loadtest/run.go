@@ -52,6 +52,10 @@ type Config struct {
 	// TokenInPath has signed readers put the token in the path in place
 	// of the id (/live/TOKEN/index.m3u8) rather than as ?token=.
 	TokenInPath bool
+	// NoGzip has readers send no Accept-Encoding. By default they accept
+	// gzip (the Go client's transparent decompression), as browsers
+	// (hls.js) and AVPlayer do, so playlists come compressed.
+	NoGzip bool
 
 	// TracePath, when set, receives one CSV line per part measured.
 	TracePath string
@@ -66,6 +70,7 @@ type Report struct {
 	Protocol      string   `json:"protocol"`
 	Signed        bool     `json:"signed,omitempty"`
 	TokenIn       string   `json:"token_in,omitempty"` // query | path, when signed
+	Gzip          bool     `json:"gzip"`               // readers accept gzip playlists
 	Publishers    int      `json:"publishers"`
 	Readers       int      `json:"readers"`
 	DurationS     float64  `json:"duration_s"`
@@ -139,7 +144,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 
-	rep := &Report{Protocol: cfg.Protocol, Signed: cfg.Signed, Publishers: cfg.Publishers, Readers: cfg.Readers, BFrames: cfg.Media.BFrames}
+	rep := &Report{Protocol: cfg.Protocol, Signed: cfg.Signed, Gzip: !cfg.NoGzip, Publishers: cfg.Publishers, Readers: cfg.Readers, BFrames: cfg.Media.BFrames}
 	if cfg.Signed {
 		rep.TokenIn = "query"
 		if cfg.TokenInPath {
@@ -213,7 +218,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		MaxIdleConns:        conns,
 		MaxIdleConnsPerHost: conns,
 		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
+		DisableCompression:  cfg.NoGzip,
 	}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}

@@ -1,0 +1,103 @@
+package hls
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+)
+
+func gunzip(t testing.TB, b []byte) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("gunzip: %v", err)
+	}
+	return out
+}
+
+// TestGzipCarry checks the spliced gzip of real playlists against the
+// expanded text, for queries from empty to longer than a match.
+func TestGzipCarry(t *testing.T) {
+	m, _ := newFedMuxer(t, MuxerConfig{}, 100*time.Second)
+	r := m.byName["v"]
+	m.mu.Lock()
+	tmpls := []*mediaTemplate{r.mediaTemplateLocked(skipNone), r.mediaTemplateLocked(skipYes)}
+	m.mu.Unlock()
+	for _, tm := range tmpls {
+		lz := tokenize(tm.data, tm.cuts)
+		f := newFixedCodes()
+		lz.encode(f, tm.data)
+		for _, q := range []string{"a", "ab", "abc", "token=" + benchToken(), "x=" + strings.Repeat("y", 600), "t=" + strings.Repeat("z", 256)} {
+			gz := gzipCarry(f, tm.data, tm.cuts, lz, q, tm.expand(q))
+			want := tm.expand(q)
+			if got := gunzip(t, gz); !bytes.Equal(got, want) {
+				t.Fatalf("q %.20q: %d bytes, want %d", q, len(got), len(want))
+			}
+			if len(q) > 100 && len(gz) > len(want)/8 {
+				t.Errorf("q of %d bytes: %d compressed bytes of %d", len(q), len(gz), len(want))
+			}
+		}
+	}
+}
+
+// FuzzGzipCarry checks the splicer on arbitrary texts, cuts and queries.
+func FuzzGzipCarry(f *testing.F) {
+	f.Add([]byte("#EXTM3U\n#EXT-X-PART:DURATION=0.2,URI=\"part1.m4s\"\n#EXT-X-PART:DURATION=0.2,URI=\"part2.m4s\"\n"), []byte{40, 80}, "token=abc")
+	f.Add(bytes.Repeat([]byte("aaaa"), 100), []byte{0, 1, 2, 3, 200}, "q")
+	f.Fuzz(func(t *testing.T, data []byte, cutb []byte, q string) {
+		if len(data) > 1<<16 || len(q) > 4096 || q == "" {
+			return
+		}
+		var cuts []int32
+		for _, c := range cutb {
+			p := int32(int(c) * len(data) / 256)
+			if len(cuts) == 0 || p > cuts[len(cuts)-1] {
+				cuts = append(cuts, p)
+			}
+		}
+		tm := &mediaTemplate{data: data, cuts: cuts}
+		f := newFixedCodes()
+		got := gunzip(t, gzipCarry(f, data, cuts, lzEncoded(f, data, cuts), q, tm.expand(q)))
+		if want := tm.expand(q); !bytes.Equal(got, want) {
+			t.Fatalf("%d bytes, want %d", len(got), len(want))
+		}
+	})
+}
+
+// TestGzipCarryRandom runs the splicer on random repetitive texts with
+// cuts everywhere, including long distances.
+func TestGzipCarryRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	f := newFixedCodes()
+	words := []string{"#EXT-X-PART:DURATION=0.20000,URI=\"part", ".m4s\"", "\n", "INDEPENDENT=YES", "seg", "12", "345", "\"", "?"}
+	for it := 0; it < 200; it++ {
+		var b []byte
+		var cuts []int32
+		n := rng.IntN(3000)
+		for i := 0; i < n; i++ {
+			b = append(b, words[rng.IntN(len(words))]...)
+			if rng.IntN(4) == 0 && (len(cuts) == 0 || int(cuts[len(cuts)-1]) < len(b)) {
+				cuts = append(cuts, int32(len(b)))
+			}
+		}
+		q := strings.Repeat("k", rng.IntN(900)+1)
+		tm := &mediaTemplate{data: b, cuts: cuts}
+		if got := gunzip(t, gzipCarry(f, b, cuts, lzEncoded(f, b, cuts), q, tm.expand(q))); !bytes.Equal(got, tm.expand(q)) {
+			t.Fatalf("#%d: mismatch", it)
+		}
+	}
+}
+
+func lzEncoded(f *fixedCodes, data []byte, cuts []int32) *lzTemplate {
+	lz := tokenize(data, cuts)
+	lz.encode(f, data)
+	return lz
+}
