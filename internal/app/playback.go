@@ -132,7 +132,8 @@ func (a *App) initPlayback(st store.Store, _ *events.Bus) (api.SigningDeps, erro
 // edge of playback, so it chooses the status codes: 401 for a missing or
 // invalid token, 403 for a valid one that does not grant this request
 // (another input, an access rule, the origin, the admission hook), 503
-// when the keys cannot be read; the body is {"error": reason}.
+// when the keys cannot be read; the body is {"error": {"code": reason,
+// "message": ...}} like the API's errors.
 func (a *App) checkPlayback(w http.ResponseWriter, r *http.Request, idOrToken string) (string, bool) {
 	if a.pb == nil { // initPlayback did not run: refuse rather than serve unchecked
 		http.Error(w, "playback unavailable", http.StatusServiceUnavailable)
@@ -176,11 +177,11 @@ func (a *App) checkGate(w http.ResponseWriter, r *http.Request, gate *playback.G
 			elem = "(token)" // a bearer credential: never logged
 		}
 		a.log.Debug("playback refused", "reason", string(reason), kind, elem, "resource", rest)
-		body := map[string]string{"error": string(reason)}
+		msg := refusalMessage(reason)
 		if m := playback.HookReason(err); m != "" {
-			body["message"] = m
+			msg = m
 		}
-		b, _ := json.Marshal(body)
+		b, _ := json.Marshal(map[string]any{"error": map[string]string{"code": string(reason), "message": msg}})
 		h := w.Header()
 		h.Set("Content-Type", "application/json")
 		h.Set("Cache-Control", "no-store")
@@ -195,6 +196,34 @@ func (a *App) checkGate(w http.ResponseWriter, r *http.Request, gate *playback.G
 		w.Header().Add("Vary", "Origin")
 	}
 	return res.ID, true
+}
+
+// refusalMessage is the short text of a refusal: what went wrong, never a
+// detail that helps forge a token.
+func refusalMessage(r playback.Reason) string {
+	switch r {
+	case playback.ReasonMissing:
+		return "a playback token is required"
+	case playback.ReasonMalformed:
+		return "the playback token is malformed"
+	case playback.ReasonBadSignature:
+		return "the playback token's signature does not verify"
+	case playback.ReasonUnknownKey:
+		return "the playback token's key is unknown or revoked"
+	case playback.ReasonExpired:
+		return "the playback token has expired"
+	case playback.ReasonNotYetValid:
+		return "the playback token is not valid yet"
+	case playback.ReasonWrongSubject:
+		return "the playback token is for another resource"
+	case playback.ReasonRuleBlocked:
+		return "an access rule of the playback token refuses this client"
+	case playback.ReasonOrigin:
+		return "this origin may not play this resource"
+	case playback.ReasonAdmission:
+		return "refused by the admission hook"
+	}
+	return "playback authorization is unavailable, retry later"
 }
 
 func (a *App) closePlayback() {
