@@ -69,6 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.ReconnectWindow, "reconnect-window", 2*time.Second, "rtmp.reconnect_window for -daemon")
 	fs.BoolVar(&cfg.Signed, "signed", false, "with -daemon and -protocol rtmp: create the live inputs over the control API with require_signed_urls and have readers play with a minted ?token=")
 	fs.StringVar(&tokenIn, "token-in", "query", "with -signed: where readers put the token, query (?token=) or path (/live/TOKEN/index.m3u8)")
+	fs.BoolVar(&cfg.TokenPerReader, "token-per-reader", false, "with -signed: mint a token for every reader (a backend minting per viewer); by default the readers of an input share one")
 	fs.BoolVar(&cfg.NoGzip, "no-gzip", false, "readers send no Accept-Encoding (by default they accept gzip playlists, as browsers and AVPlayer do)")
 	fs.BoolVar(&cfg.KeepDir, "keep", false, "keep the -daemon temp dir (config, log, data)")
 	fs.StringVar(&cfg.TracePath, "trace", "", "write one CSV line per measured part to this file")

@@ -26,6 +26,9 @@ func printTable(w io.Writer, r *loadtest.Report) {
 			signed = " with the token in the path (require_signed_urls)"
 		}
 	}
+	if r.TokenPerReader {
+		signed += ", a token per reader"
+	}
 	if !r.Gzip {
 		signed += ", no gzip"
 	}
