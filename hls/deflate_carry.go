@@ -12,7 +12,7 @@ import (
 //
 // A playlist with the query q carried is F0 Q F1 Q ... Fn, where the Fi are
 // the template's bytes between its cuts and Q is "?"+q. The template is
-// parsed once into LZ77 tokens (RFC 1951 §2.5.1: literals and
+// parsed once into LZ77 tokens (RFC 1951 §3.2.5: literals and
 // <length, backward distance> pairs) whose matches never straddle a cut,
 // so each stays valid in the expanded text with its distance grown by the
 // length of the Q copies in between. A request then only writes symbols:
@@ -102,8 +102,8 @@ func tokenize(data []byte, cuts []int32) *lzTemplate {
 	hash := func(i int) uint32 {
 		return (binary.LittleEndian.Uint32(data[i:]) * 2654435761) >> (32 - lzHashBits)
 	}
-	// nextCut returns the first cut > p, or len(data)
 	ci := 0 // cuts[ci] is the first cut > i
+	// nextCutAfter returns the first cut > p, or len(data)
 	nextCutAfter := func(p int) int {
 		lo, hi := 0, len(cuts)
 		for lo < hi {
