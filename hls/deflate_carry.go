@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"math/bits"
+	"slices"
 )
 
 // Gzip bodies of media playlists that carry a query string (a playback
@@ -59,12 +60,8 @@ func (lz *lzTemplate) encode(f *fixedCodes, data []byte) {
 			if len(w.out) == 0 && w.nbits == 0 {
 				return
 			}
-			p := lzPiece{words: make([]uint32, len(w.out)/4), tail: uint32(w.acc), tailN: uint8(w.nbits)}
-			for i := range p.words {
-				p.words[i] = binary.LittleEndian.Uint32(w.out[4*i:])
-			}
-			ps = append(ps, p)
-			w = bitWriter{out: w.out[:0]}
+			b := w.take()
+			ps = append(ps, lzPiece{words: b.words, tail: b.tail, tailN: b.tailN})
 		}
 		for _, t := range toks {
 			switch {
@@ -337,19 +334,54 @@ func (w *bitWriter) copyRun(f *fixedCodes, n, dist int) {
 	}
 }
 
-// gzipCarry returns the gzip (RFC 1952) of data with "?"+q inserted at
-// every cut, encoded from the tokenization lz of data (encoded with f). expanded is that
-// text (for its CRC-32, one pass over contiguous bytes being several times
-// faster than one per piece).
-func gzipCarry(f *fixedCodes, data []byte, cuts []int32, lz *lzTemplate, q string, expanded []byte) []byte {
-	lq := 1 + len(q)
-	w := bitWriter{out: make([]byte, 0, len(data)/4+lq+len(cuts)*8+64)}
-	// gzip header: ID1 ID2 CM=8 FLG=0 MTIME=0 XFL=0 OS=255 (§2.3.1)
-	w.out = append(w.out, 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255)
-	w.bits(1|1<<1, 3) // BFINAL, BTYPE=01 fixed Huffman
-	qb := expanded[:0:0]
-	prevQ := -1 // where the previous Q starts in the expanded text
-	out := 0    // bytes of expanded text so far
+// bitString is a stream of bits, LSB first: whole 32-bit words, then
+// tailN more bits.
+type bitString struct {
+	words []uint32
+	tail  uint32
+	tailN uint8
+}
+
+// take returns what w holds as a bitString and empties w.
+func (w *bitWriter) take() bitString {
+	b := bitString{words: make([]uint32, len(w.out)/4), tail: uint32(w.acc), tailN: uint8(w.nbits)}
+	for i := range b.words {
+		b.words[i] = binary.LittleEndian.Uint32(w.out[4*i:])
+	}
+	*w = bitWriter{out: w.out[:0]}
+	return b
+}
+
+func (w *bitWriter) appendBits(b bitString) {
+	// w holds fewer than 32 pending bits: each word completes one output word
+	out := slices.Grow(w.out, 4*len(b.words))
+	acc, n := w.acc, w.nbits
+	for _, x := range b.words {
+		acc |= uint64(x) << n
+		out = binary.LittleEndian.AppendUint32(out, uint32(acc))
+		acc >>= 32
+	}
+	w.out, w.acc = out, acc
+	w.bits(uint64(b.tail), uint(b.tailN))
+}
+
+// carryCode is the DEFLATE bit stream of a template expanded with a query
+// of a given length, which depends on the query only where its bytes are
+// written as literals (the first occurrence, and any after a gap longer
+// than the window): segs are the bits between those holes. Tokens of one
+// issuer have one length, so a template's carryCode serves every player.
+type carryCode struct {
+	segs []bitString // len(holes)+1
+}
+
+// code returns the template's bit stream for queries of lq bytes ("?"
+// included), from the pieces of encode.
+func (lz *lzTemplate) code(f *fixedCodes, data []byte, cuts []int32, lq int) *carryCode {
+	cc := &carryCode{}
+	var w bitWriter
+	w.bits(1|1<<1, 3) // BFINAL, BTYPE=01 fixed Huffman (§3.2.3)
+	prevQ := -1       // where the previous Q starts in the expanded text
+	out := 0          // bytes of expanded text so far
 	for s, ps := range lz.pieces {
 		for i := range ps {
 			p := &ps[i]
@@ -362,10 +394,7 @@ func gzipCarry(f *fixedCodes, data []byte, cuts []int32, lz *lzTemplate, q strin
 				}
 				continue
 			}
-			for _, x := range p.words {
-				w.bits(uint64(x), 32)
-			}
-			w.bits(uint64(p.tail), uint(p.tailN))
+			w.appendBits(bitString{words: p.words, tail: p.tail, tailN: p.tailN})
 		}
 		start := 0
 		if s > 0 {
@@ -379,12 +408,8 @@ func gzipCarry(f *fixedCodes, data []byte, cuts []int32, lz *lzTemplate, q strin
 		if s == len(cuts) {
 			break
 		}
-		// Q
 		if prevQ < 0 || out-prevQ > maxDistance || lq < 3 {
-			if len(qb) == 0 {
-				qb = expanded[out : out+lq]
-			}
-			w.literals(f, qb)
+			cc.segs = append(cc.segs, w.take()) // a hole: Q as literals
 		} else {
 			w.copyRun(f, lq, out-prevQ)
 		}
@@ -392,8 +417,54 @@ func gzipCarry(f *fixedCodes, data []byte, cuts []int32, lz *lzTemplate, q strin
 		out += lq
 	}
 	w.bits(uint64(f.lit[256]), uint(f.litN[256])) // end of block
+	cc.segs = append(cc.segs, w.take())
+	return cc
+}
+
+// gzipCarry returns the gzip (RFC 1952) of data with "?"+q inserted at
+// every cut, from the template's bit stream cc for queries of that length.
+// scratch is a buffer for the CRC-32 of the expanded text, computed over
+// pieces of it expanded in scratch: CRC-32 over contiguous bytes is several
+// times faster than over each fragment and query, and a small buffer stays
+// in the CPU cache.
+func gzipCarry(f *fixedCodes, data []byte, cuts []int32, cc *carryCode, q string, scratch []byte) []byte {
+	lq := 1 + len(q)
+	size := 18 + (len(cc.segs)-1)*lq*9/8
+	for _, sg := range cc.segs {
+		size += 4*len(sg.words) + 4
+	}
+	w := bitWriter{out: make([]byte, 0, size)}
+	// gzip header: ID1 ID2 CM=8 FLG=0 MTIME=0 XFL=0 OS=255 (§2.3.1)
+	w.out = append(w.out, 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255)
+	buf := append(scratch[:0], '?')
+	buf = append(buf, q...)
+	qb := buf[:lq:lq] // Q, kept at the start of the scratch buffer
+	for i, sg := range cc.segs {
+		if i > 0 {
+			w.literals(f, qb)
+		}
+		w.appendBits(sg)
+	}
 	w.flush()
-	w.out = binary.LittleEndian.AppendUint32(w.out, crc32.ChecksumIEEE(expanded))
-	w.out = binary.LittleEndian.AppendUint32(w.out, uint32(len(expanded)))
+	// CRC-32 of the expanded text
+	crc := uint32(0)
+	buf = buf[lq:]
+	prev := 0
+	for _, c := range cuts {
+		buf = append(buf, data[prev:c]...)
+		buf = append(buf, qb...)
+		prev = int(c)
+		if len(buf) >= crcChunk {
+			crc = crc32.Update(crc, crc32.IEEETable, buf)
+			buf = buf[:0]
+		}
+	}
+	buf = append(buf, data[prev:]...)
+	crc = crc32.Update(crc, crc32.IEEETable, buf)
+	w.out = binary.LittleEndian.AppendUint32(w.out, crc)
+	w.out = binary.LittleEndian.AppendUint32(w.out, uint32(len(data)+len(cuts)*lq))
 	return w.out
 }
+
+// crcChunk is how much expanded text gzipCarry gathers per CRC-32 update.
+const crcChunk = 8 << 10

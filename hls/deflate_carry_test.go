@@ -36,13 +36,19 @@ func TestGzipCarry(t *testing.T) {
 		f := newFixedCodes()
 		lz.encode(f, tm.data)
 		for _, q := range []string{"a", "ab", "abc", "token=" + benchToken(), "x=" + strings.Repeat("y", 600), "t=" + strings.Repeat("z", 256)} {
-			gz := gzipCarry(f, tm.data, tm.cuts, lz, q, tm.expand(q))
+			gz := gzipCarry(f, tm.data, tm.cuts, lz.code(f, tm.data, tm.cuts, 1+len(q)), q, nil)
 			want := tm.expand(q)
 			if got := gunzip(t, gz); !bytes.Equal(got, want) {
 				t.Fatalf("q %.20q: %d bytes, want %d", q, len(got), len(want))
 			}
 			if len(q) > 100 && len(gz) > len(want)/8 {
 				t.Errorf("q of %d bytes: %d compressed bytes of %d", len(q), len(gz), len(want))
+			}
+			// the bit stream of a length serves every query of that length
+			q2 := strings.Map(func(r rune) rune { return r ^ 1 }, q)
+			cc := lz.code(f, tm.data, tm.cuts, 1+len(q))
+			if got := gunzip(t, gzipCarry(f, tm.data, tm.cuts, cc, q2, nil)); !bytes.Equal(got, tm.expand(q2)) {
+				t.Fatalf("q %.20q: the stream of another query of its length differs", q2)
 			}
 		}
 	}
@@ -65,7 +71,7 @@ func FuzzGzipCarry(f *testing.F) {
 		}
 		tm := &mediaTemplate{data: data, cuts: cuts}
 		f := newFixedCodes()
-		got := gunzip(t, gzipCarry(f, data, cuts, lzEncoded(f, data, cuts), q, tm.expand(q)))
+		got := gunzip(t, gzipCarry(f, data, cuts, lzEncoded(f, data, cuts).code(f, data, cuts, 1+len(q)), q, nil))
 		if want := tm.expand(q); !bytes.Equal(got, want) {
 			t.Fatalf("%d bytes, want %d", len(got), len(want))
 		}
@@ -90,7 +96,7 @@ func TestGzipCarryRandom(t *testing.T) {
 		}
 		q := strings.Repeat("k", rng.IntN(900)+1)
 		tm := &mediaTemplate{data: b, cuts: cuts}
-		if got := gunzip(t, gzipCarry(f, b, cuts, lzEncoded(f, b, cuts), q, tm.expand(q))); !bytes.Equal(got, tm.expand(q)) {
+		if got := gunzip(t, gzipCarry(f, b, cuts, lzEncoded(f, b, cuts).code(f, b, cuts, 1+len(q)), q, nil)); !bytes.Equal(got, tm.expand(q)) {
 			t.Fatalf("#%d: mismatch", it)
 		}
 	}

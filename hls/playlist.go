@@ -32,11 +32,12 @@ func appendQuery(b []byte, q string) []byte {
 // For clients that accept gzip, the template is also compressed, once, by the
 // first request that wants it (gzipOnce): every other request woken by the
 // same part reuses those bytes. A request that carries a query string and
-// accepts gzip gets a body spliced from the template's LZ77 tokens
-// (gzipCarry: no compressor runs per request), kept per query for the
-// template's life so that players sharing a token share the body; one
-// that does not accept gzip gets the expanded text, built in a pooled
-// buffer.
+// accepts gzip gets a body spliced from the template's DEFLATE bit stream
+// for queries of its length (carryCode, built once per length) and its
+// query's bytes (gzipCarry: no compressor runs per request), kept per
+// query for the template's life so that players sharing a token share
+// the body; one that does not accept gzip gets the expanded text, built in
+// a pooled buffer.
 type mediaTemplate struct {
 	version uint64
 	data    []byte
@@ -52,7 +53,17 @@ type mediaTemplate struct {
 
 	carryMu sync.Mutex
 	carried map[string]*carriedBody // gzip bodies by carried query
+	codes   map[int]*codeEntry      // bit streams by query length
 }
+
+// codeEntry is the bit stream of a template for one query length.
+type codeEntry struct {
+	once sync.Once
+	cc   *carryCode
+}
+
+// maxCodes bounds the query lengths a template keeps bit streams for.
+const maxCodes = 16
 
 // carriedBody is the gzip body of a template with one query carried.
 type carriedBody struct {
@@ -83,20 +94,43 @@ func (t *mediaTemplate) gzipCarried(m *Muxer, q string) ([]byte, []string) {
 		e = &carriedBody{}
 	}
 	e.once.Do(func() {
-		t.lzOnce.Do(func() {
-			lz := tokenize(t.data, t.cuts)
-			lz.encode(m.fixedCodes(), t.data)
-			t.lz = lz
-		})
+		cc := t.carryCode(m, 1+len(q))
 		bp := m.getBody()
-		*bp = t.expandInto((*bp)[:0], q)
-		gz := gzipCarry(m.fixedCodes(), t.data, t.cuts, t.lz, q, *bp)
-		if len(gz) < len(*bp) {
+		if cap(*bp) < 2*crcChunk+len(q) {
+			*bp = make([]byte, 0, 2*crcChunk+len(q)+1024)
+		}
+		gz := gzipCarry(m.fixedCodes(), t.data, t.cuts, cc, q, *bp)
+		if len(gz) < len(t.data)+len(t.cuts)*(1+len(q)) {
 			e.data, e.length = gz, []string{strconv.Itoa(len(gz))}
 		}
 		m.putBody(bp)
 	})
 	return e.data, e.length
+}
+
+// carryCode returns the template's DEFLATE bit stream for queries of lq
+// bytes, built once per length (tokens of one issuer have one length).
+func (t *mediaTemplate) carryCode(m *Muxer, lq int) *carryCode {
+	t.lzOnce.Do(func() {
+		lz := tokenize(t.data, t.cuts)
+		lz.encode(m.fixedCodes(), t.data)
+		t.lz = lz
+	})
+	t.carryMu.Lock()
+	e := t.codes[lq]
+	if e == nil && len(t.codes) < maxCodes {
+		if t.codes == nil {
+			t.codes = make(map[int]*codeEntry)
+		}
+		e = &codeEntry{}
+		t.codes[lq] = e
+	}
+	t.carryMu.Unlock()
+	if e == nil {
+		e = &codeEntry{}
+	}
+	e.once.Do(func() { e.cc = t.lz.code(m.fixedCodes(), t.data, t.cuts, lq) })
+	return e.cc
 }
 
 // gzipped returns the template compressed with gzip (RFC 1952) and its
