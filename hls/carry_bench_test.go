@@ -168,8 +168,23 @@ func BenchmarkCarryBody(b *testing.B) {
 		scratch := make([]byte, 0, 2*crcChunk+len(q)+1024)
 		cc := lz.code(m.fixedCodes(), t.data, t.cuts, 1+len(q))
 		for b.Loop() {
-			n = len(gzipCarry(m.fixedCodes(), t.data, t.cuts, cc, q, scratch))
+			n = len(gzipCarry(m.fixedCodes(), t.data, t.cuts, cc, nil, q, scratch))
 		}
 		b.ReportMetric(float64(n), "B/resp")
+	})
+	b.Run("splice-planned-crc", func(b *testing.B) {
+		var n int
+		cc := lz.code(m.fixedCodes(), t.data, t.cuts, 1+len(q))
+		plan := newCRCPlan(t.data, t.cuts, 1+len(q))
+		b.ReportAllocs()
+		for b.Loop() {
+			n = len(gzipCarry(m.fixedCodes(), t.data, t.cuts, cc, plan, q, nil))
+		}
+		b.ReportMetric(float64(n), "B/resp")
+	})
+	b.Run("crc-plan", func(b *testing.B) {
+		for b.Loop() {
+			_ = newCRCPlan(t.data, t.cuts, 1+len(q))
+		}
 	})
 }

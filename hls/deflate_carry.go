@@ -423,11 +423,11 @@ func (lz *lzTemplate) code(f *fixedCodes, data []byte, cuts []int32, lq int) *ca
 
 // gzipCarry returns the gzip (RFC 1952) of data with "?"+q inserted at
 // every cut, from the template's bit stream cc for queries of that length.
-// scratch is a buffer for the CRC-32 of the expanded text, computed over
-// pieces of it expanded in scratch: CRC-32 over contiguous bytes is several
-// times faster than over each fragment and query, and a small buffer stays
-// in the CPU cache.
-func gzipCarry(f *fixedCodes, data []byte, cuts []int32, cc *carryCode, q string, scratch []byte) []byte {
+// The CRC-32 of the expanded text comes from plan when there is one, else
+// it is computed over pieces of the text expanded in scratch: CRC-32 over
+// contiguous bytes is several times faster than over each fragment and
+// query, and a small buffer stays in the CPU cache.
+func gzipCarry(f *fixedCodes, data []byte, cuts []int32, cc *carryCode, plan *crcPlan, q string, scratch []byte) []byte {
 	lq := 1 + len(q)
 	size := 18 + (len(cc.segs)-1)*lq*9/8
 	for _, sg := range cc.segs {
@@ -446,6 +446,11 @@ func gzipCarry(f *fixedCodes, data []byte, cuts []int32, cc *carryCode, q string
 		w.appendBits(sg)
 	}
 	w.flush()
+	if plan != nil {
+		w.out = binary.LittleEndian.AppendUint32(w.out, plan.crc(qb))
+		w.out = binary.LittleEndian.AppendUint32(w.out, uint32(len(data)+len(cuts)*lq))
+		return w.out
+	}
 	// CRC-32 of the expanded text
 	crc := uint32(0)
 	buf = buf[lq:]
@@ -468,3 +473,79 @@ func gzipCarry(f *fixedCodes, data []byte, cuts []int32, cc *carryCode, q string
 
 // crcChunk is how much expanded text gzipCarry gathers per CRC-32 update.
 const crcChunk = 8 << 10
+
+// crcPlan gives the CRC-32 (RFC 1952 §8) of a template expanded with any
+// query of one length without reading the text. The CRC register is
+// linear in the initial value and the bytes together, so the register
+// after the text is the register after the text with zeros in place of
+// every Q (reg), XOR the contribution of the Q bytes, which is
+// sum_i S^(bytes after slot i) applied to the register of Q alone from
+// zero (S: one zero byte through the register). That sum is a 32x32 bit
+// matrix (cols), computed once; a request then runs the CRC over its Q
+// only (a few hundred bytes) and one matrix product.
+type crcPlan struct {
+	reg  uint32
+	cols [32]uint32
+}
+
+// newCRCPlan builds the plan of data with queries of lq bytes at cuts
+// (len(cuts) > 0): about 32 CRC passes over the text's length.
+func newCRCPlan(data []byte, cuts []int32, lq int) *crcPlan {
+	zeros := make([]byte, 4096)
+	adv := func(pub uint32, n int) uint32 { // pub: crc32 package convention
+		for n > 0 {
+			k := min(n, len(zeros))
+			pub = crc32.Update(pub, crc32.IEEETable, zeros[:k])
+			n -= k
+		}
+		return pub
+	}
+	frag := func(i int) int { // length of the fragment after cut i-1
+		start, end := 0, len(data)
+		if i > 0 {
+			start = int(cuts[i-1])
+		}
+		if i < len(cuts) {
+			end = int(cuts[i])
+		}
+		return end - start
+	}
+	p := &crcPlan{}
+	pub := uint32(0)
+	prev := 0
+	for _, c := range cuts {
+		pub = crc32.Update(pub, crc32.IEEETable, data[prev:c])
+		pub = adv(pub, lq)
+		prev = int(c)
+	}
+	pub = crc32.Update(pub, crc32.IEEETable, data[prev:])
+	p.reg = ^pub
+	n := len(cuts)
+	for j := range 32 {
+		v := uint32(1) << j
+		s := uint32(0) // register
+		for i := 0; i < n; i++ {
+			s ^= v // the end of slot i
+			m := frag(i + 1)
+			if i+1 < n {
+				m += lq
+			}
+			s = ^adv(^s, m)
+		}
+		p.cols[j] = s
+	}
+	return p
+}
+
+// crc returns the CRC-32 of the text expanded with qb ("?"+query).
+func (p *crcPlan) crc(qb []byte) uint32 {
+	r := ^crc32.Update(0xffffffff, crc32.IEEETable, qb) // register of qb from zero
+	x := p.reg
+	for j := 0; r != 0; j++ {
+		if r&1 != 0 {
+			x ^= p.cols[j]
+		}
+		r >>= 1
+	}
+	return ^x
+}

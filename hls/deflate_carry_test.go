@@ -3,6 +3,7 @@ package hls
 import (
 	"bytes"
 	"compress/gzip"
+	"hash/crc32"
 	"io"
 	"math/rand/v2"
 	"strings"
@@ -36,7 +37,7 @@ func TestGzipCarry(t *testing.T) {
 		f := newFixedCodes()
 		lz.encode(f, tm.data)
 		for _, q := range []string{"a", "ab", "abc", "token=" + benchToken(), "x=" + strings.Repeat("y", 600), "t=" + strings.Repeat("z", 256)} {
-			gz := gzipCarry(f, tm.data, tm.cuts, lz.code(f, tm.data, tm.cuts, 1+len(q)), q, nil)
+			gz := gzipCarry(f, tm.data, tm.cuts, lz.code(f, tm.data, tm.cuts, 1+len(q)), nil, q, nil)
 			want := tm.expand(q)
 			if got := gunzip(t, gz); !bytes.Equal(got, want) {
 				t.Fatalf("q %.20q: %d bytes, want %d", q, len(got), len(want))
@@ -47,7 +48,7 @@ func TestGzipCarry(t *testing.T) {
 			// the bit stream of a length serves every query of that length
 			q2 := strings.Map(func(r rune) rune { return r ^ 1 }, q)
 			cc := lz.code(f, tm.data, tm.cuts, 1+len(q))
-			if got := gunzip(t, gzipCarry(f, tm.data, tm.cuts, cc, q2, nil)); !bytes.Equal(got, tm.expand(q2)) {
+			if got := gunzip(t, gzipCarry(f, tm.data, tm.cuts, cc, newCRCPlan(tm.data, tm.cuts, 1+len(q)), q2, nil)); !bytes.Equal(got, tm.expand(q2)) {
 				t.Fatalf("q %.20q: the stream of another query of its length differs", q2)
 			}
 		}
@@ -71,7 +72,7 @@ func FuzzGzipCarry(f *testing.F) {
 		}
 		tm := &mediaTemplate{data: data, cuts: cuts}
 		f := newFixedCodes()
-		got := gunzip(t, gzipCarry(f, data, cuts, lzEncoded(f, data, cuts).code(f, data, cuts, 1+len(q)), q, nil))
+		got := gunzip(t, gzipCarry(f, data, cuts, lzEncoded(f, data, cuts).code(f, data, cuts, 1+len(q)), nil, q, nil))
 		if want := tm.expand(q); !bytes.Equal(got, want) {
 			t.Fatalf("%d bytes, want %d", len(got), len(want))
 		}
@@ -96,7 +97,7 @@ func TestGzipCarryRandom(t *testing.T) {
 		}
 		q := strings.Repeat("k", rng.IntN(900)+1)
 		tm := &mediaTemplate{data: b, cuts: cuts}
-		if got := gunzip(t, gzipCarry(f, b, cuts, lzEncoded(f, b, cuts).code(f, b, cuts, 1+len(q)), q, nil)); !bytes.Equal(got, tm.expand(q)) {
+		if got := gunzip(t, gzipCarry(f, b, cuts, lzEncoded(f, b, cuts).code(f, b, cuts, 1+len(q)), nil, q, nil)); !bytes.Equal(got, tm.expand(q)) {
 			t.Fatalf("#%d: mismatch", it)
 		}
 	}
@@ -106,4 +107,36 @@ func lzEncoded(f *fixedCodes, data []byte, cuts []int32) *lzTemplate {
 	lz := tokenize(data, cuts)
 	lz.encode(f, data)
 	return lz
+}
+
+// TestCRCPlan checks the planned CRC-32 against the CRC of the expanded
+// text, for random templates and queries.
+func TestCRCPlan(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for it := 0; it < 100; it++ {
+		data := make([]byte, rng.IntN(5000)+1)
+		for i := range data {
+			data[i] = byte(rng.IntN(256))
+		}
+		var cuts []int32
+		for p := rng.IntN(40); p <= len(data); p += 1 + rng.IntN(200) {
+			cuts = append(cuts, int32(p))
+		}
+		if len(cuts) == 0 {
+			continue
+		}
+		lq := 1 + rng.IntN(700)
+		plan := newCRCPlan(data, cuts, lq)
+		for k := 0; k < 3; k++ {
+			q := make([]byte, lq-1)
+			for i := range q {
+				q[i] = byte(rng.IntN(256))
+			}
+			tm := &mediaTemplate{data: data, cuts: cuts}
+			want := crc32.ChecksumIEEE(tm.expand(string(q)))
+			if got := plan.crc(append([]byte{'?'}, q...)); got != want && lq > 1 {
+				t.Fatalf("#%d: %08x, want %08x", it, got, want)
+			}
+		}
+	}
 }

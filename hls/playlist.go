@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -56,10 +57,28 @@ type mediaTemplate struct {
 	codes   map[int]*codeEntry      // bit streams by query length
 }
 
-// codeEntry is the bit stream of a template for one query length.
+// codeEntry is the bit stream of a template for one query length, and
+// once it has served planAfter requests, its CRC plan.
 type codeEntry struct {
-	once sync.Once
-	cc   *carryCode
+	once     sync.Once
+	cc       *carryCode
+	uses     atomic.Int32
+	planOnce sync.Once
+	plan     *crcPlan
+}
+
+// planAfter is the number of requests of one template and query length
+// after which a CRC plan (about 32 CRC passes over the text, once) costs
+// less than the CRC pass per request it saves.
+const planAfter = 64
+
+// crcPlan returns the entry's CRC plan once it pays, else nil.
+func (e *codeEntry) crcPlan(t *mediaTemplate, lq int) *crcPlan {
+	if len(t.cuts) == 0 || e.uses.Add(1) < planAfter {
+		return nil
+	}
+	e.planOnce.Do(func() { e.plan = newCRCPlan(t.data, t.cuts, lq) })
+	return e.plan
 }
 
 // maxCodes bounds the query lengths a template keeps bit streams for.
@@ -94,12 +113,13 @@ func (t *mediaTemplate) gzipCarried(m *Muxer, q string) ([]byte, []string) {
 		e = &carriedBody{}
 	}
 	e.once.Do(func() {
-		cc := t.carryCode(m, 1+len(q))
+		ce := t.carryCode(m, 1+len(q))
+		plan := ce.crcPlan(t, 1+len(q))
 		bp := m.getBody()
 		if cap(*bp) < 2*crcChunk+len(q) {
 			*bp = make([]byte, 0, 2*crcChunk+len(q)+1024)
 		}
-		gz := gzipCarry(m.fixedCodes(), t.data, t.cuts, cc, q, *bp)
+		gz := gzipCarry(m.fixedCodes(), t.data, t.cuts, ce.cc, plan, q, *bp)
 		if len(gz) < len(t.data)+len(t.cuts)*(1+len(q)) {
 			e.data, e.length = gz, []string{strconv.Itoa(len(gz))}
 		}
@@ -110,7 +130,7 @@ func (t *mediaTemplate) gzipCarried(m *Muxer, q string) ([]byte, []string) {
 
 // carryCode returns the template's DEFLATE bit stream for queries of lq
 // bytes, built once per length (tokens of one issuer have one length).
-func (t *mediaTemplate) carryCode(m *Muxer, lq int) *carryCode {
+func (t *mediaTemplate) carryCode(m *Muxer, lq int) *codeEntry {
 	t.lzOnce.Do(func() {
 		lz := tokenize(t.data, t.cuts)
 		lz.encode(m.fixedCodes(), t.data)
@@ -130,7 +150,7 @@ func (t *mediaTemplate) carryCode(m *Muxer, lq int) *carryCode {
 		e = &codeEntry{}
 	}
 	e.once.Do(func() { e.cc = t.lz.code(m.fixedCodes(), t.data, t.cuts, lq) })
-	return e.cc
+	return e
 }
 
 // gzipped returns the template compressed with gzip (RFC 1952) and its
