@@ -16,11 +16,14 @@ import (
 // parsed once into LZ77 tokens (RFC 1951 §3.2.5: literals and
 // <length, backward distance> pairs) whose matches never straddle a cut,
 // so each stays valid in the expanded text with its distance grown by the
-// length of the Q copies in between. A request then only writes symbols:
-// its first Q as literals, every later Q as copies of the previous one
-// (a few bytes each), and the template's tokens with their distances
-// adjusted, in one fixed-Huffman block (§3.2.6), wrapped in gzip (RFC 1952
-// §2.3) with the CRC-32 of the expanded text.
+// length of the Q copies in between. Every Q after the first is a copy of
+// the previous one (a few bytes each), so the whole bit stream (one
+// fixed-Huffman block, §3.2.6) depends on the query only through its
+// length, except for the first Q's literals: it is built once per length
+// (carryCode), and a request writes it around its query's literals, wraps
+// it in gzip (RFC 1952 §2.3) and adds the CRC-32 of the expanded text
+// (computed in chunks, or from a crcPlan once a template has served enough
+// requests of that length).
 
 // lzToken is a literal run (dist == 0) or a match of the template.
 type lzToken struct {
