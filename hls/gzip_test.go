@@ -122,3 +122,31 @@ func BenchmarkPlaylistGzip(b *testing.B) {
 	b.ReportMetric(float64(len(t.data)), "plain-B")
 	b.ReportMetric(float64(size), "gzip-B")
 }
+
+// TestPlaylistGzipManyTokens serves one template to more players (tokens
+// of one length) than planAfter, so that later bodies take their CRC-32
+// from the plan, and checks every body against the uncompressed text.
+func TestPlaylistGzipManyTokens(t *testing.T) {
+	m, _ := newFedMuxer(t, MuxerConfig{}, 30*time.Second)
+	for i := 0; i < planAfter+20; i++ {
+		path := "/v/media.m3u8?token=" + itoa(1_000_000+i) + ".x"
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		plainRec := httptest.NewRecorder()
+		m.ServeHTTP(plainRec, req)
+		req = httptest.NewRequest(http.MethodGet, path, nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		rec := httptest.NewRecorder()
+		m.ServeHTTP(rec, req)
+		if rec.Header().Get("Content-Encoding") != "gzip" {
+			t.Fatalf("#%d: %v", i, rec.Header())
+		}
+		zr, err := gzip.NewReader(rec.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(zr)
+		if err != nil || !bytes.Equal(got, plainRec.Body.Bytes()) {
+			t.Fatalf("#%d: gzip content differs (%v)", i, err)
+		}
+	}
+}
