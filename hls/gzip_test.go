@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -38,7 +39,7 @@ func TestAcceptsGzip(t *testing.T) {
 
 // TestPlaylistGzip checks that a media playlist is served gzip-compressed to
 // clients that accept it, with the same content, and uncompressed to the
-// others and to requests that carry a query string.
+// others; with a carried query string too.
 func TestPlaylistGzip(t *testing.T) {
 	m, _ := newFedMuxer(t, MuxerConfig{}, 30*time.Second)
 	fetch := func(path, ae string) *httptest.ResponseRecorder {
@@ -72,8 +73,24 @@ func TestPlaylistGzip(t *testing.T) {
 			t.Fatalf("%s: gzip content differs (%v)", path, err)
 		}
 	}
-	if rec := fetch("/v/media.m3u8?token=abc", "gzip"); rec.Header().Get("Content-Encoding") != "" || !bytes.Contains(rec.Body.Bytes(), []byte("?token=abc")) {
-		t.Fatalf("carried query: %v", rec.Header())
+	// a carried query: the same text as uncompressed, spliced into gzip
+	for _, path := range []string{"/v/media.m3u8?token=abc", "/v/media.m3u8?token=abc&_HLS_skip=YES", "/v/media.m3u8?a=" + strings.Repeat("b", 700)} {
+		want := fetch(path, "").Body.Bytes()
+		if !bytes.Contains(want, []byte(".m4s?")) {
+			t.Fatalf("%s: query not carried", path)
+		}
+		rec := fetch(path, "gzip")
+		if rec.Header().Get("Content-Encoding") != "gzip" || rec.Header().Get("Content-Length") != itoa(rec.Body.Len()) || rec.Body.Len() >= len(want) {
+			t.Fatalf("%s: %v, %d bytes of %d", path, rec.Header(), rec.Body.Len(), len(want))
+		}
+		zr, err := gzip.NewReader(rec.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(zr)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s: gzip content differs (%v)", path, err)
+		}
 	}
 	if rec := fetch("/v/media.m3u8", "gzip;q=0"); rec.Header().Get("Content-Encoding") != "" {
 		t.Fatal("gzip;q=0 got gzip")
@@ -104,4 +121,32 @@ func BenchmarkPlaylistGzip(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(t.data)), "plain-B")
 	b.ReportMetric(float64(size), "gzip-B")
+}
+
+// TestPlaylistGzipManyTokens serves one template to more players (tokens
+// of one length) than planAfter, so that later bodies take their CRC-32
+// from the plan, and checks every body against the uncompressed text.
+func TestPlaylistGzipManyTokens(t *testing.T) {
+	m, _ := newFedMuxer(t, MuxerConfig{}, 30*time.Second)
+	for i := 0; i < planAfter+20; i++ {
+		path := "/v/media.m3u8?token=" + itoa(1_000_000+i) + ".x"
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		plainRec := httptest.NewRecorder()
+		m.ServeHTTP(plainRec, req)
+		req = httptest.NewRequest(http.MethodGet, path, nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		rec := httptest.NewRecorder()
+		m.ServeHTTP(rec, req)
+		if rec.Header().Get("Content-Encoding") != "gzip" {
+			t.Fatalf("#%d: %v", i, rec.Header())
+		}
+		zr, err := gzip.NewReader(rec.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(zr)
+		if err != nil || !bytes.Equal(got, plainRec.Body.Bytes()) {
+			t.Fatalf("#%d: gzip content differs (%v)", i, err)
+		}
+	}
 }

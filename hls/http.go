@@ -324,8 +324,42 @@ func (r *Rendition) serveMedia(w http.ResponseWriter, req *http.Request) (Reques
 		}
 		return kind, m.writePlaylist(w, req, t.data, t.length)
 	}
-	return kind, m.writePlaylist(w, req, t.expand(d.carry), nil)
+	if acceptsGzip(req) {
+		if gz, length := t.gzipCarried(m, d.carry); gz != nil {
+			w.Header()["Content-Encoding"] = m.hdr.gzip
+			return kind, m.writePlaylist(w, req, gz, length)
+		}
+	}
+	// the expanded text in a pooled buffer: Write does not retain it
+	bp := m.getBody()
+	*bp = t.expandInto((*bp)[:0], d.carry)
+	status := m.writePlaylist(w, req, *bp, nil)
+	m.putBody(bp)
+	return kind, status
 }
+
+func (m *Muxer) getBody() *[]byte {
+	bp, _ := m.bodyPool.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	return bp
+}
+
+func (m *Muxer) putBody(bp *[]byte) {
+	if cap(*bp) <= maxPooledBody {
+		m.bodyPool.Put(bp)
+	}
+}
+
+// fixedCodes returns the muxer's DEFLATE code tables, built at first use.
+func (m *Muxer) fixedCodes() *fixedCodes {
+	m.codesOnce.Do(func() { m.codes = newFixedCodes() })
+	return m.codes
+}
+
+// maxPooledBody bounds the playlist buffers kept for reuse.
+const maxPooledBody = 1 << 20
 
 // acceptsGzip reports whether the request's Accept-Encoding (RFC 9110
 // §12.5.3) accepts gzip: listed, and not with q=0.

@@ -117,6 +117,9 @@ type Muxer struct {
 	// storeWake (capacity 1) wakes the storage worker after storeQ grew
 	storeWake chan struct{}
 	gzipPool  sync.Pool // *gzip.Writer for playlist templates
+	bodyPool  sync.Pool // *[]byte: playlists with a carried query, uncompressed
+	codesOnce sync.Once
+	codes     *fixedCodes // DEFLATE tables of gzipCarry
 
 	mu          sync.Mutex
 	renditions  []*Rendition

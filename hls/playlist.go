@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,8 +32,13 @@ func appendQuery(b []byte, q string) []byte {
 //
 // For clients that accept gzip, the template is also compressed, once, by the
 // first request that wants it (gzipOnce): every other request woken by the
-// same part reuses those bytes. Requests that carry a query string are sent
-// uncompressed: compressing per player would cost more than it saves.
+// same part reuses those bytes. A request that carries a query string and
+// accepts gzip gets a body spliced from the template's DEFLATE bit stream
+// for queries of its length (carryCode, built once per length) and its
+// query's bytes (gzipCarry: no compressor runs per request), kept per
+// query for the template's life so that players sharing a token share
+// the body; one that does not accept gzip gets the expanded text, built in
+// a pooled buffer.
 type mediaTemplate struct {
 	version uint64
 	data    []byte
@@ -42,6 +48,109 @@ type mediaTemplate struct {
 	gzipOnce   sync.Once
 	gzipData   []byte   // gzip of data, nil if it did not shrink
 	gzipLength []string // Content-Length of gzipData
+
+	lzOnce sync.Once
+	lz     *lzTemplate // tokens of data for gzipCarry
+
+	carryMu sync.Mutex
+	carried map[string]*carriedBody // gzip bodies by carried query
+	codes   map[int]*codeEntry      // bit streams by query length
+}
+
+// codeEntry is the bit stream of a template for one query length, and
+// once it has served planAfter requests, its CRC plan.
+type codeEntry struct {
+	once     sync.Once
+	cc       *carryCode
+	uses     atomic.Int32
+	planOnce sync.Once
+	plan     *crcPlan
+}
+
+// planAfter is the number of requests of one template and query length
+// after which a CRC plan (about 32 CRC passes over the text, once) costs
+// less than the CRC pass per request it saves.
+const planAfter = 64
+
+// crcPlan returns the entry's CRC plan once it pays, else nil.
+func (e *codeEntry) crcPlan(t *mediaTemplate, lq int) *crcPlan {
+	if len(t.cuts) == 0 || e.uses.Add(1) < planAfter {
+		return nil
+	}
+	e.planOnce.Do(func() { e.plan = newCRCPlan(t.data, t.cuts, lq) })
+	return e.plan
+}
+
+// maxCodes bounds the query lengths a template keeps bit streams for.
+const maxCodes = 16
+
+// carriedBody is the gzip body of a template with one query carried.
+type carriedBody struct {
+	once   sync.Once
+	data   []byte // nil: gzip does not pay, send the expanded text
+	length []string
+}
+
+// maxCarried bounds the bodies a template keeps by query (a template
+// lives one part, about 200 ms); past it, bodies are built uncached.
+const maxCarried = 4096
+
+// gzipCarried returns the gzip body of the template with the query q
+// carried, and its Content-Length, or nil when compression does not pay.
+// Requests with the same q share one body, built by the first.
+func (t *mediaTemplate) gzipCarried(m *Muxer, q string) ([]byte, []string) {
+	t.carryMu.Lock()
+	e := t.carried[q]
+	if e == nil && len(t.carried) < maxCarried {
+		if t.carried == nil {
+			t.carried = make(map[string]*carriedBody)
+		}
+		e = &carriedBody{}
+		t.carried[q] = e
+	}
+	t.carryMu.Unlock()
+	if e == nil {
+		e = &carriedBody{}
+	}
+	e.once.Do(func() {
+		ce := t.carryCode(m, 1+len(q))
+		plan := ce.crcPlan(t, 1+len(q))
+		bp := m.getBody()
+		if cap(*bp) < 2*crcChunk+len(q) {
+			*bp = make([]byte, 0, 2*crcChunk+len(q)+1024)
+		}
+		gz := gzipCarry(m.fixedCodes(), t.data, t.cuts, ce.cc, plan, q, *bp)
+		if len(gz) < len(t.data)+len(t.cuts)*(1+len(q)) {
+			e.data, e.length = gz, []string{strconv.Itoa(len(gz))}
+		}
+		m.putBody(bp)
+	})
+	return e.data, e.length
+}
+
+// carryCode returns the template's DEFLATE bit stream for queries of lq
+// bytes, built once per length (tokens of one issuer have one length).
+func (t *mediaTemplate) carryCode(m *Muxer, lq int) *codeEntry {
+	t.lzOnce.Do(func() {
+		lz := tokenize(t.data, t.cuts)
+		lz.encode(m.fixedCodes(), t.data)
+		t.lz = lz
+	})
+	t.carryMu.Lock()
+	e := t.codes[lq]
+	if e == nil && len(t.codes) < maxCodes {
+		if t.codes == nil {
+			t.codes = make(map[int]*codeEntry)
+		}
+		e = &codeEntry{}
+		t.codes[lq] = e
+	}
+	t.carryMu.Unlock()
+	if e == nil {
+		e = &codeEntry{}
+	}
+	e.once.Do(func() { e.cc = t.lz.code(m.fixedCodes(), t.data, t.cuts, lq) })
+	return e
 }
 
 // gzipped returns the template compressed with gzip (RFC 1952) and its
@@ -102,7 +211,11 @@ func (t *mediaTemplate) expand(q string) []byte {
 	if q == "" {
 		return t.data
 	}
-	b := make([]byte, 0, len(t.data)+len(t.cuts)*(1+len(q)))
+	return t.expandInto(make([]byte, 0, len(t.data)+len(t.cuts)*(1+len(q))), q)
+}
+
+// expandInto appends the playlist with the query q carried to b.
+func (t *mediaTemplate) expandInto(b []byte, q string) []byte {
 	prev := 0
 	for _, c := range t.cuts {
 		b = append(b, t.data[prev:c]...)

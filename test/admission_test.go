@@ -68,9 +68,11 @@ func apiOK(t *testing.T, d *daemon, admin, method, path string, body any, want i
 
 // refusal is the JSON body of a refused playback request.
 func refusal(f fetched) (reason, message string) {
-	var b struct{ Error, Message string }
+	var b struct {
+		Error struct{ Code, Message string }
+	}
 	_ = json.Unmarshal(f.Body, &b)
-	return b.Error, b.Message
+	return b.Error.Code, b.Error.Message
 }
 
 // TestGeoCountryRule: tokens with ip.geoip.country rules, checked against

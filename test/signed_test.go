@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -12,6 +13,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -250,8 +252,28 @@ func TestSignedPlayback(t *testing.T) {
 		t.Errorf("refusal metric missing (err %v)", err)
 	}
 
-	// hls.js in Chromium through the token path
+	// with gzip (as browsers ask), the media playlist of ?token= comes
+	// compressed, and carries the token onto every URI it lists
+	qMedia := resolve(d.URL("/live/"+id+"/index.m3u8?token="+tok), qMulti.Variants[0].URI)
+	if f, err := getWith(ctx, qMedia, "Accept-Encoding", "gzip"); err != nil || f.Status != http.StatusOK || f.Header.Get("Content-Encoding") != "gzip" {
+		t.Errorf("?token= media playlist with gzip: err %v HTTP %d %v", err, f.Status, f.Header)
+	} else if zr, err := gzip.NewReader(bytes.NewReader(f.Body)); err != nil {
+		t.Errorf("?token= media playlist: %v", err)
+	} else if text, err := io.ReadAll(zr); err != nil {
+		t.Errorf("?token= media playlist: %v", err)
+	} else {
+		uris := playlistURIs(text)
+		for _, u := range uris {
+			if !strings.Contains(u, "token="+tok) {
+				t.Errorf("URI %q of the gzip playlist does not carry the token", u)
+			}
+		}
+		t.Logf("FIGURE ?token= media playlist: %d bytes gzip, %d bytes of text, %d URIs", len(f.Body), len(text), len(uris))
+	}
+
+	// hls.js in Chromium through the token path, and with ?token=
 	playSigned(ctx, t, base)
+	playSigned(ctx, t, d.URL("/live/"+id+"/?token="+tok))
 	if pub.Exited() {
 		t.Errorf("the publisher ended early: %v", pub.err)
 	}

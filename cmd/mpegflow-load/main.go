@@ -76,6 +76,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&tokenIn, "token-in", "query", "with -signed: where readers put the token, query (?token=) or path (/live/TOKEN/index.m3u8)")
 	fs.BoolVar(&cfg.Record, "record", false, "with -daemon: create the live inputs over the control API with recording.mode automatic (every broadcast becomes a video)")
 	fs.DurationVar(&cfg.SampleEvery, "sample-every", time.Minute, "sample the daemon's RSS, CPU and disk writes this often over the measured period")
+	fs.BoolVar(&cfg.TokenPerReader, "token-per-reader", false, "with -signed: mint a token for every reader (a backend minting per viewer); by default the readers of an input share one")
+	fs.BoolVar(&cfg.NoGzip, "no-gzip", false, "readers send no Accept-Encoding (by default they accept gzip playlists, as browsers and AVPlayer do)")
 	fs.BoolVar(&cfg.KeepDir, "keep", false, "keep the -daemon temp dir (config, log, data)")
 	fs.StringVar(&cfg.TracePath, "trace", "", "write one CSV line per measured part to this file")
 	fs.BoolVar(&verbose, "v", false, "debug logging")

@@ -29,6 +29,12 @@ func printTable(w io.Writer, r *loadtest.Report) {
 	if r.Record {
 		signed += ", recording on"
 	}
+	if r.TokenPerReader {
+		signed += ", a token per reader"
+	}
+	if !r.Gzip {
+		signed += ", no gzip"
+	}
 	fmt.Fprintf(tw, "load\t%d %s publishers (B-frames %d), %d readers%s, %.1f s measured\n", r.Publishers, r.Protocol, r.BFrames, r.Readers, signed, r.DurationS)
 	fmt.Fprintf(tw, "server CPU\t%s\n", opt(r.CPUPctOneCore, "% of one core"))
 	fmt.Fprintf(tw, "server peak RSS\t%s\n", opt(r.PeakRSSMB, "MB"))

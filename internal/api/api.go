@@ -134,6 +134,7 @@ type Server struct {
 	webhooks WebhooksDeps // webhooks.go (issue 7)
 	sys      SystemDeps   // system.go (issue 9)
 	profiles []string     // transcode.profiles names (issue 9)
+	mint     mintCache    // signing.go (issue 6)
 
 	handler  http.Handler
 	patterns []string // every "METHOD /path" registered, for the OpenAPI check

@@ -1,11 +1,15 @@
 package api
 
 import (
+	"context"
+	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/mpegflow/mpegflow/internal/playback"
@@ -34,6 +38,7 @@ func (s *Server) signingRoutes(handle routeFunc) {
 	handle("POST", "/v1/signing_keys", ScopeAdmin, s.createSigningKey)
 	handle("DELETE", "/v1/signing_keys/{id}", ScopeAdmin, s.revokeSigningKey)
 	handle("POST", "/v1/live_inputs/{id}/token", ScopeLiveInputsWrite, s.mintToken)
+	handle("POST", "/v1/videos/{id}/token", ScopeVideosWrite, s.mintVideoToken)
 	handle("GET", "/v1/admission_secret", ScopeAdmin, s.getAdmissionSecret)
 }
 
@@ -43,6 +48,7 @@ type signingKeyJSON struct {
 	ID        string     `json:"id"`
 	Algorithm string     `json:"algorithm"`
 	Generated bool       `json:"generated"`
+	Managed   bool       `json:"managed"`
 	PublicKey string     `json:"public_key"` // PEM (PKIX)
 	CreatedAt time.Time  `json:"created_at"`
 	RevokedAt *time.Time `json:"revoked_at"`
@@ -52,7 +58,7 @@ type signingKeyJSON struct {
 
 func signingKeyToJSON(k *store.SigningKey) signingKeyJSON {
 	return signingKeyJSON{ID: k.ID, Algorithm: k.Algorithm, Generated: k.Generated,
-		PublicKey: string(pemPublic(k.PublicKey)), CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt}
+		Managed: strings.HasPrefix(k.ID, playback.MintKeyPrefix), PublicKey: string(pemPublic(k.PublicKey)), CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt}
 }
 
 func pemPublic(der []byte) []byte {
@@ -188,6 +194,21 @@ func (s *Server) mintToken(w http.ResponseWriter, r *http.Request, _ *principal)
 	if err != nil {
 		return err
 	}
+	return s.mintFor(w, r, li.ID)
+}
+
+// mintVideoToken is POST /v1/videos/{id}/token: a token whose sub is the
+// video id, for /videos/TOKEN/... or /videos/ID/...?token=.
+func (s *Server) mintVideoToken(w http.ResponseWriter, r *http.Request, _ *principal) error {
+	v, err := s.getVideoRow(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return s.mintFor(w, r, v.ID)
+}
+
+// mintFor answers a mint request (body tokenMint) with a token for sub.
+func (s *Server) mintFor(w http.ResponseWriter, r *http.Request, sub string) error {
 	body, err := readBody(w, r, true)
 	if err != nil {
 		return err
@@ -204,7 +225,7 @@ func (s *Server) mintToken(w http.ResponseWriter, r *http.Request, _ *principal)
 		ttl = time.Duration(*req.TTLSeconds) * time.Second
 	}
 	now := s.now().UTC()
-	claims := playback.TokenClaims{Sub: li.ID, Iat: now.Unix(), Exp: now.Add(ttl).Unix()}
+	claims := playback.TokenClaims{Sub: sub, Iat: now.Unix(), Exp: now.Add(ttl).Unix()}
 	if req.Nbf != nil {
 		if *req.Nbf < 0 || *req.Nbf >= claims.Exp {
 			return fieldErr(CodeValidation, "nbf", "nbf must be a Unix time before the expiry")
@@ -220,16 +241,51 @@ func (s *Server) mintToken(w http.ResponseWriter, r *http.Request, _ *principal)
 			return fieldErr(CodeValidation, field, err.Error())
 		}
 	}
-	key, kid, err := playback.MintKey(r.Context(), s.st.SigningKeys())
-	if err != nil {
-		return err
-	}
-	tok, err := playback.Sign(key, kid, claims)
+	tok, err := s.signToken(r.Context(), claims)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, dataResponse{Data: mintedJSON{Token: tok, ExpiresAt: time.Unix(claims.Exp, 0).UTC()}})
 	return nil
+}
+
+// mintCache remembers the server's current minting key, so that a mint
+// costs one key read (is it revoked?) rather than the walk of MintKey.
+type mintCache struct {
+	mu  sync.Mutex
+	key *ecdsa.PrivateKey
+	kid string
+}
+
+// signToken signs claims with the server's current minting key: the cached
+// one while its row is not revoked (revoked on any node: the next key of
+// the chain, created now if needed).
+func (s *Server) signToken(ctx context.Context, claims playback.TokenClaims) (string, error) {
+	keys := s.st.SigningKeys()
+	s.mint.mu.Lock()
+	key, kid := s.mint.key, s.mint.kid
+	s.mint.mu.Unlock()
+	if key != nil {
+		k, err := keys.Get(ctx, kid)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			key = nil
+		case err != nil:
+			return "", err
+		case k.RevokedAt != nil:
+			key = nil
+		}
+	}
+	if key == nil {
+		var err error
+		if key, kid, err = playback.MintKey(ctx, keys); err != nil {
+			return "", err
+		}
+		s.mint.mu.Lock()
+		s.mint.key, s.mint.kid = key, kid
+		s.mint.mu.Unlock()
+	}
+	return playback.Sign(key, kid, claims)
 }
 
 type mintedJSON struct {
@@ -264,6 +320,8 @@ func signingOperations() map[string]operation {
 			params: []obj{idP}, ok: 204, errs: []int{404}},
 		"POST /v1/live_inputs/{id}/token": {id: "mintPlaybackToken", summary: "Sign a playback token (RFC 7519 JWT) for a live input with the server's key. Use it in place of the id in /live/ID/... or as ?token=.", scope: ScopeLiveInputsWrite,
 			params: []obj{idP, idem}, body: ref("TokenMint"), ok: 200, okSchema: dataOf(ref("MintedToken")), errs: []int{400, 404, 413, 415, 422}},
+		"POST /v1/videos/{id}/token": {id: "mintVideoPlaybackToken", summary: "Sign a playback token (RFC 7519 JWT, sub = the video id) for a video with the server's key. Use it in place of the id in /videos/ID/... or as ?token=.", scope: ScopeVideosWrite,
+			params: []obj{idP, idem}, body: ref("TokenMint"), ok: 200, okSchema: dataOf(ref("MintedToken")), errs: []int{400, 404, 413, 415, 422}},
 		"GET /v1/admission_secret": {id: "getAdmissionSecret", summary: "The secret admission hook requests are signed with (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature v1).", scope: ScopeAdmin,
 			ok: 200, okSchema: dataOf(object(obj{"secret": str("whsec_ + base64 of the HMAC-SHA256 key.")}, "secret"))},
 	}
@@ -283,13 +341,14 @@ func signingSchemas() obj {
 		"SigningKey": object(obj{
 			"id":         str("The JWS kid (RFC 7515 §4.1.4)."),
 			"algorithm":  obj{"type": "string", "enum": []string{store.AlgRS256, store.AlgES256}},
-			"generated":  boolean("Generated by the server (its private key was returned once)."),
+			"generated":  boolean("Generated by the server (its private key was returned once, or, for a managed key, never)."),
+			"managed":    boolean("The server's own minting key (kid mint_...), which signs the tokens of POST /v1/live_inputs/{id}/token and /v1/videos/{id}/token; its private key is never returned. Revoking it invalidates every server-minted token it signed; the next mint creates a new one."),
 			"public_key": str("PEM (PKIX) public key."),
 			"created_at": dateTime(""),
 			"revoked_at": nullDateTime(""),
 			"pem":        str("base64 of the PKCS #8 PEM private key; only when generated, in the creating response."),
 			"jwk":        str("base64 of the private JWK (RFC 7517); only when generated, in the creating response."),
-		}, "id", "algorithm", "generated", "public_key", "created_at", "revoked_at"),
+		}, "id", "algorithm", "generated", "managed", "public_key", "created_at", "revoked_at"),
 		"SigningKeyCreate": object(obj{
 			"public_key": str("A public key to register: PEM, JWK as a string, or base64 of either. Empty: generate."),
 			"jwk":        obj{"type": []string{"object", "null"}, "description": "A public JWK (RFC 7517) to register."},

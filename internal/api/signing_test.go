@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"strings"
 	"testing"
@@ -81,11 +82,6 @@ func TestMintToken(t *testing.T) {
 		li := e.create(map[string]any{"name": "signed", "require_signed_urls": true})
 		id := li["id"].(string)
 		ver, _ := playback.NewVerifier(playback.VerifierConfig{Keys: e.st.SigningKeys()})
-		key, kid, err := playback.MintKey(t.Context(), e.st.SigningKeys())
-		if err != nil {
-			t.Fatal(err)
-		}
-		ver.AddStaticKey(kid, &key.PublicKey)
 		tests := []struct {
 			name    string
 			body    any
@@ -126,5 +122,81 @@ func TestMintToken(t *testing.T) {
 		if !strings.HasPrefix(s["secret"].(string), "whsec_") {
 			t.Fatalf("secret %v", s)
 		}
+	})
+}
+
+// TestMintKeyRevocation checks that the server's minting key is listed as
+// managed, without its private key, and that revoking it refuses the
+// tokens it signed and makes the next mint use a new key.
+func TestMintKeyRevocation(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *env) {
+		li := e.create(map[string]any{"name": "signed", "require_signed_urls": true})
+		id := li["id"].(string)
+		ver, _ := playback.NewVerifier(playback.VerifierConfig{Keys: e.st.SigningKeys(), KeyTTL: time.Nanosecond})
+		mint := func() (string, string) {
+			tok := e.do("POST", "/v1/live_inputs/"+id+"/token", e.admin, nil).want(t, 200, "").data()["token"].(string)
+			c, err := ver.Verify(t.Context(), tok)
+			if err != nil || c.Sub != id {
+				t.Fatalf("minted token: %v", err)
+			}
+			hdr, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
+			var h struct{ Kid string }
+			_ = json.Unmarshal(hdr, &h)
+			return tok, h.Kid
+		}
+		tok1, kid1 := mint()
+		if !strings.HasPrefix(kid1, playback.MintKeyPrefix) {
+			t.Fatalf("kid %q", kid1)
+		}
+		l := e.do("GET", "/v1/signing_keys", e.admin, nil).want(t, 200, "")
+		keys := l.list()
+		k0, _ := keys[0].(map[string]any)
+		if len(keys) != 1 || k0["id"] != kid1 || k0["managed"] != true || k0["algorithm"] != "ES256" || k0["revoked_at"] != nil {
+			t.Fatalf("list: %s", l.Body)
+		}
+		if strings.Contains(string(l.Body), `"pem"`) || strings.Contains(string(l.Body), `"jwk"`) || strings.Contains(string(l.Body), "PRIVATE") {
+			t.Fatalf("list shows a private key: %s", l.Body)
+		}
+		if tok, kid := mint(); kid != kid1 || tok == "" {
+			t.Fatalf("second mint used %q", kid)
+		}
+		e.do("DELETE", "/v1/signing_keys/"+kid1, e.admin, nil).want(t, 204, "")
+		if _, err := ver.Verify(t.Context(), tok1); playback.ReasonOf(err) != playback.ReasonUnknownKey {
+			t.Fatalf("token of the revoked minting key: %v", err)
+		}
+		tok2, kid2 := mint()
+		if kid2 == kid1 || !strings.HasPrefix(kid2, playback.MintKeyPrefix) {
+			t.Fatalf("mint after revocation used %q", kid2)
+		}
+		if _, kid := mint(); kid != kid2 {
+			t.Fatalf("third mint used %q, want %q", kid, kid2)
+		}
+		// another node (a fresh chain walk) agrees on the successor
+		if _, kid, err := playback.MintKey(t.Context(), e.st.SigningKeys()); err != nil || kid != kid2 {
+			t.Fatalf("MintKey: %q %v", kid, err)
+		}
+		if _, err := ver.Verify(t.Context(), tok2); err != nil {
+			t.Fatal(err)
+		}
+		keys = e.do("GET", "/v1/signing_keys", e.admin, nil).want(t, 200, "").list()
+		if len(keys) != 2 {
+			t.Fatalf("%d keys listed", len(keys))
+		}
+	})
+}
+
+func TestMintVideoToken(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *env) {
+		videoEnv(t, e)
+		ver, _ := playback.NewVerifier(playback.VerifierConfig{Keys: e.st.SigningKeys()})
+		d := e.do("POST", "/v1/videos/vid_1/token", e.admin, map[string]any{"ttl_seconds": 60}).want(t, 200, "").data()
+		c, err := ver.Verify(t.Context(), d["token"].(string))
+		if err != nil || c.Sub != "vid_1" || time.Until(c.Exp) > time.Minute {
+			t.Fatalf("video token: %+v %v", c, err)
+		}
+		e.do("POST", "/v1/videos/vid_nope/token", e.admin, nil).want(t, 404, CodeNotFound)
+		e.do("POST", "/v1/videos/vid_1/token", e.admin, map[string]any{"ttl_seconds": 0}).want(t, 400, CodeValidation)
+		e.do("POST", "/v1/videos/vid_1/token", e.token(ScopeVideosRead), nil).want(t, 403, CodeForbidden)
+		e.do("POST", "/v1/videos/vid_1/token", e.token(ScopeVideosWrite), nil).want(t, 200, "")
 	})
 }

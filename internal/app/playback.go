@@ -21,14 +21,15 @@ import (
 // playbackState is signed playback (issue 6): the gate every /live/
 // request passes, the publish admission hook, the GeoIP database.
 type playbackState struct {
-	gate    *playback.Gate
+	gate    *playback.Gate // /live/
+	videos  *playback.Gate // /videos/: sub = video id, no play hook
 	geo     *playback.GeoIP
 	publish *playback.Hook
 	once    sync.Once
 }
 
 // initPlayback builds signed playback (issue 6): the token verifier over
-// the store's signing keys (and the server's minting key), the GeoIP
+// the store's signing keys (the server's minting key among them), the GeoIP
 // database (geoip.database), the trusted proxies, the admission hooks, and
 // the refusal metric mpegflow_playback_refused_total{reason}.
 func (a *App) initPlayback(st store.Store, _ *events.Bus) (api.SigningDeps, error) {
@@ -38,11 +39,11 @@ func (a *App) initPlayback(st store.Store, _ *events.Bus) (api.SigningDeps, erro
 	if err != nil {
 		return api.SigningDeps{}, err
 	}
-	mint, kid, err := playback.MintKey(ctx, st.SigningKeys())
-	if err != nil {
+	// the minting key is a signing key row like the others (listed,
+	// revocable, verified through the store); make sure it exists
+	if _, _, err := playback.MintKey(ctx, st.SigningKeys()); err != nil {
 		return api.SigningDeps{}, err
 	}
-	ver.AddStaticKey(kid, &mint.PublicKey)
 	proxies, err := playback.ParseProxies(a.cfg.HTTP.TrustedProxies)
 	if err != nil {
 		return api.SigningDeps{}, fmt.Errorf("http.%w", err)
@@ -100,6 +101,26 @@ func (a *App) initPlayback(st store.Store, _ *events.Bus) (api.SigningDeps, erro
 		_ = pb.geo.Close()
 		return api.SigningDeps{}, err
 	}
+	vids := st.Videos()
+	pb.videos, err = playback.NewGate(playback.GateConfig{
+		Verifier: ver,
+		Policies: func(ctx context.Context, id string) (playback.Policy, error) {
+			v, err := vids.Get(ctx, id)
+			if errors.Is(err, store.ErrNotFound) {
+				return playback.Policy{}, playback.ErrNoInput
+			}
+			if err != nil {
+				return playback.Policy{}, err
+			}
+			return playback.Policy{ID: v.ID, RequireSignedURLs: v.RequireSignedURLs, AllowedOrigins: v.AllowedOrigins}, nil
+		},
+		Geo: pb.geo, Proxies: proxies, Logger: log,
+		Refused: func(r playback.Reason) { refused.WithLabelValues(string(r)).Inc() },
+	})
+	if err != nil {
+		_ = pb.geo.Close()
+		return api.SigningDeps{}, err
+	}
 	a.pb = pb
 	return api.SigningDeps{}, nil
 }
@@ -111,15 +132,36 @@ func (a *App) initPlayback(st store.Store, _ *events.Bus) (api.SigningDeps, erro
 // edge of playback, so it chooses the status codes: 401 for a missing or
 // invalid token, 403 for a valid one that does not grant this request
 // (another input, an access rule, the origin, the admission hook), 503
-// when the keys cannot be read; the body is {"error": reason}.
+// when the keys cannot be read; the body is {"error": {"code": reason,
+// "message": ...}} like the API's errors.
 func (a *App) checkPlayback(w http.ResponseWriter, r *http.Request, idOrToken string) (string, bool) {
 	if a.pb == nil { // initPlayback did not run: refuse rather than serve unchecked
 		http.Error(w, "playback unavailable", http.StatusServiceUnavailable)
 		return "", false
 	}
+	return a.checkGate(w, r, a.pb.gate, idOrToken, "live_input")
+}
+
+// checkVideo authorizes a request under /videos/{idOrToken}/ (player page,
+// playlist, init segments, segments, thumbnails, MP4 download) with the
+// rules of live inputs: the video's require_signed_urls (a token whose sub
+// is the video id, in the path in place of the id or as ?token=), its
+// allowed_origins and the token's access rules; refusals as checkPlayback.
+// The play admission hook is not called for videos.
+func (a *App) checkVideo(w http.ResponseWriter, r *http.Request, idOrToken string) (string, bool) {
+	if a.pb == nil {
+		http.Error(w, "playback unavailable", http.StatusServiceUnavailable)
+		return "", false
+	}
+	return a.checkGate(w, r, a.pb.videos, idOrToken, "video")
+}
+
+// checkGate runs gate over a request whose path element idOrToken names
+// the resource (logged as kind) and answers the refusals.
+func (a *App) checkGate(w http.ResponseWriter, r *http.Request, gate *playback.Gate, idOrToken, kind string) (string, bool) {
 	rest := r.PathValue("rest")
 	playlist := rest == "" || strings.HasSuffix(rest, ".m3u8")
-	res, err := a.pb.gate.Check(r.Context(), r, idOrToken, playlist)
+	res, err := gate.Check(r.Context(), r, idOrToken, playlist)
 	if err != nil {
 		reason := playback.ReasonOf(err)
 		status := http.StatusUnauthorized
@@ -134,12 +176,12 @@ func (a *App) checkPlayback(w http.ResponseWriter, r *http.Request, idOrToken st
 		if playback.LooksLikeToken(elem) {
 			elem = "(token)" // a bearer credential: never logged
 		}
-		a.log.Debug("playback refused", "reason", string(reason), "live_input", elem, "resource", r.PathValue("rest"))
-		body := map[string]string{"error": string(reason)}
+		a.log.Debug("playback refused", "reason", string(reason), kind, elem, "resource", rest)
+		msg := refusalMessage(reason)
 		if m := playback.HookReason(err); m != "" {
-			body["message"] = m
+			msg = m
 		}
-		b, _ := json.Marshal(body)
+		b, _ := json.Marshal(map[string]any{"error": map[string]string{"code": string(reason), "message": msg}})
 		h := w.Header()
 		h.Set("Content-Type", "application/json")
 		h.Set("Cache-Control", "no-store")
@@ -154,6 +196,34 @@ func (a *App) checkPlayback(w http.ResponseWriter, r *http.Request, idOrToken st
 		w.Header().Add("Vary", "Origin")
 	}
 	return res.ID, true
+}
+
+// refusalMessage is the short text of a refusal: what went wrong, never a
+// detail that helps forge a token.
+func refusalMessage(r playback.Reason) string {
+	switch r {
+	case playback.ReasonMissing:
+		return "a playback token is required"
+	case playback.ReasonMalformed:
+		return "the playback token is malformed"
+	case playback.ReasonBadSignature:
+		return "the playback token's signature does not verify"
+	case playback.ReasonUnknownKey:
+		return "the playback token's key is unknown or revoked"
+	case playback.ReasonExpired:
+		return "the playback token has expired"
+	case playback.ReasonNotYetValid:
+		return "the playback token is not valid yet"
+	case playback.ReasonWrongSubject:
+		return "the playback token is for another resource"
+	case playback.ReasonRuleBlocked:
+		return "an access rule of the playback token refuses this client"
+	case playback.ReasonOrigin:
+		return "this origin may not play this resource"
+	case playback.ReasonAdmission:
+		return "refused by the admission hook"
+	}
+	return "playback authorization is unavailable, retry later"
 }
 
 func (a *App) closePlayback() {

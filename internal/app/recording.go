@@ -271,17 +271,19 @@ func (a *App) closeRecording() { a.drainRecording() }
 //	GET /videos/{id}/segN.m4s         media segments (moof+mdat)
 //	GET /videos/{id}/thumbnail.jpg    JPEG; ?time=SECONDS&width=PIXELS (cached)
 //	GET /videos/{id}/download.mp4     progressive MP4 (built on first request), byte ranges
+//
+// {id} may be a playback token in place of the id, and any request may
+// carry one as ?token= (checkVideo: required when the video has
+// require_signed_urls); the playlist carries ?token= onto its URIs.
 func (a *App) recordingRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /videos/{id}", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "/videos/"+r.PathValue("id")+"/", http.StatusMovedPermanently)
+		u := "/videos/" + r.PathValue("id") + "/"
+		if r.URL.RawQuery != "" {
+			u += "?" + r.URL.RawQuery // a playback token stays on
+		}
+		http.Redirect(w, r, u, http.StatusMovedPermanently)
 	})
 	mux.Handle("/videos/{id}/{rest...}", a.cors(http.HandlerFunc(a.serveVideo)))
-}
-
-// authorizeVideo decides whether the request may read video id (signed
-// playback, sub = video id, plugs in here). Today every video is public.
-func (a *App) authorizeVideo(_ http.ResponseWriter, _ *http.Request, idOrToken string) (string, bool) {
-	return idOrToken, true
 }
 
 func (a *App) serveVideo(w http.ResponseWriter, r *http.Request) {
@@ -294,7 +296,7 @@ func (a *App) serveVideo(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	id, ok := a.authorizeVideo(w, r, r.PathValue("id"))
+	id, ok := a.checkVideo(w, r, r.PathValue("id"))
 	if !ok {
 		return
 	}
@@ -320,6 +322,8 @@ func (a *App) serveVideo(w http.ResponseWriter, r *http.Request) {
 			a.videoError(w, r, err)
 			return
 		}
+		// ?token= (and any other parameter) goes onto every URI, as live
+		b = hls.CarryQuery(b, r.URL.RawQuery)
 		h.Set("Content-Type", "application/vnd.apple.mpegurl")
 		if final {
 			h.Set("Cache-Control", "max-age=60")

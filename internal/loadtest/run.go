@@ -53,6 +53,14 @@ type Config struct {
 	// TokenInPath has signed readers put the token in the path in place
 	// of the id (/live/TOKEN/index.m3u8) rather than as ?token=.
 	TokenInPath bool
+	// TokenPerReader has every signed reader play with a token of its own
+	// (minted for it), as when a backend mints one per viewer; otherwise
+	// the readers of an input share one.
+	TokenPerReader bool
+	// NoGzip has readers send no Accept-Encoding. By default they accept
+	// gzip (the Go client's transparent decompression), as browsers
+	// (hls.js) and AVPlayer do, so playlists come compressed.
+	NoGzip bool
 
 	// Record (DaemonPath only) has the load use live inputs created over
 	// the control API with recording.mode automatic: every publisher's
@@ -72,14 +80,16 @@ type Config struct {
 
 // Report is the outcome of a run; it marshals to the final JSON line.
 type Report struct {
-	Protocol      string   `json:"protocol"`
-	Signed        bool     `json:"signed,omitempty"`
-	TokenIn       string   `json:"token_in,omitempty"` // query | path, when signed
-	Publishers    int      `json:"publishers"`
-	Readers       int      `json:"readers"`
-	DurationS     float64  `json:"duration_s"`
-	CPUPctOneCore *float64 `json:"cpu_pct_one_core"`
-	PeakRSSMB     *float64 `json:"peak_rss_mb"`
+	Protocol       string   `json:"protocol"`
+	Signed         bool     `json:"signed,omitempty"`
+	TokenIn        string   `json:"token_in,omitempty"` // query | path, when signed
+	Gzip           bool     `json:"gzip"`               // readers accept gzip playlists
+	TokenPerReader bool     `json:"token_per_reader,omitempty"`
+	Publishers     int      `json:"publishers"`
+	Readers        int      `json:"readers"`
+	DurationS      float64  `json:"duration_s"`
+	CPUPctOneCore  *float64 `json:"cpu_pct_one_core"`
+	PeakRSSMB      *float64 `json:"peak_rss_mb"`
 	// TreeCPUPct and TreePeakRSSMB count the daemon with the processes it
 	// runs (ffmpeg for WHIP's Opus-to-AAC, transcoding): CPU over the
 	// measured period, and the largest summed RSS sampled every second.
@@ -171,8 +181,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 
-	rep := &Report{Protocol: cfg.Protocol, Signed: cfg.Signed, Record: cfg.Record, Publishers: cfg.Publishers, Readers: cfg.Readers, BFrames: cfg.Media.BFrames}
+	rep := &Report{Protocol: cfg.Protocol, Signed: cfg.Signed, Record: cfg.Record, Gzip: !cfg.NoGzip, Publishers: cfg.Publishers, Readers: cfg.Readers, BFrames: cfg.Media.BFrames}
 	if cfg.Signed {
+		rep.TokenPerReader = cfg.TokenPerReader
 		rep.TokenIn = "query"
 		if cfg.TokenInPath {
 			rep.TokenIn = "path"
@@ -180,6 +191,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	var daemon *Daemon
 	daemonDir := ""
+	var readerTokens []string // by reader, with TokenPerReader
 	if cfg.DaemonPath != "" {
 		dir, err := os.MkdirTemp("", "mpegflow-load-")
 		if err != nil {
@@ -220,6 +232,20 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			}
 			cfg.Inputs = ins
 			log.Info("live inputs created over the API", "inputs", len(ins), "signed", cfg.Signed, "record", cfg.Record)
+			if cfg.TokenPerReader {
+				readerTokens = make([]string, cfg.Readers)
+				for i, in := range ins {
+					n := (cfg.Readers - i + len(ins) - 1) / len(ins) // readers i, i+len(ins), ...
+					toks, err := MintTokens(ctx, &http.Client{}, daemon.HTTPURL, admin, in.ID, n, cfg.Warmup+cfg.Duration+time.Hour)
+					if err != nil {
+						return nil, fmt.Errorf("%w: reader tokens: %w", ErrSetup, err)
+					}
+					for k, tok := range toks {
+						readerTokens[i+k*len(ins)] = tok
+					}
+				}
+				log.Info("playback tokens minted, one per reader", "tokens", cfg.Readers)
+			}
 		}
 	}
 	if cfg.HTTPURL == "" {
@@ -248,7 +274,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		MaxIdleConns:        conns,
 		MaxIdleConnsPerHost: conns,
 		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
+		DisableCompression:  cfg.NoGzip,
 	}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
@@ -310,6 +336,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	var rdWG sync.WaitGroup
 	for j := range cfg.Readers {
 		s := streams[j%len(streams)]
+		if j < len(readerTokens) && readerTokens[j] != "" {
+			s.Token = readerTokens[j]
+		}
 		r := &Reader{
 			Client: client, URL: playbackURL(base, s, cfg.TokenInPath),
 			Timeout: cfg.RequestTimeout, Stats: stats, Log: log.With("reader", j, "live_input", s.ID),

@@ -128,6 +128,30 @@ func apiJSON(ctx context.Context, client *http.Client, base, token, method, path
 	return nil
 }
 
+// MintTokens mints n more playback tokens for the live input id (one per
+// reader, as a backend minting per viewer does).
+func MintTokens(ctx context.Context, client *http.Client, httpURL, adminToken, id string, n int, ttl time.Duration) ([]string, error) {
+	base := strings.TrimSuffix(httpURL, "/")
+	ttlS := max(int64(ttl/time.Second), 1)
+	path := "/v1/live_inputs/" + url.PathEscape(id) + "/token"
+	out := make([]string, 0, n)
+	for range n {
+		var tok struct {
+			Data struct {
+				Token string `json:"token"`
+			} `json:"data"`
+		}
+		if err := apiJSON(ctx, client, base, adminToken, http.MethodPost, path, map[string]any{"ttl_seconds": ttlS}, http.StatusOK, &tok); err != nil {
+			return nil, err
+		}
+		if tok.Data.Token == "" {
+			return nil, fmt.Errorf("POST %s: no token in the answer", path)
+		}
+		out = append(out, tok.Data.Token)
+	}
+	return out, nil
+}
+
 // playbackURL is the multivariant playlist URL a reader of in starts from:
 // with ?token= when the input has one (the daemon carries the query onto
 // every URI its playlists list), or with the token in place of the id when

@@ -178,3 +178,20 @@ func TestCreateRecordingInputs(t *testing.T) {
 		t.Fatalf("recording off in the answer: %v", err)
 	}
 }
+
+func TestMintTokens(t *testing.T) {
+	f := &fakeControlAPI{admin: "adm_0123456789abcdef"}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	toks, err := MintTokens(context.Background(), srv.Client(), srv.URL, f.admin, "li_x", 3, 2*time.Hour)
+	if err != nil || len(toks) != 3 || toks[2] != "tok.li_x" {
+		t.Fatalf("%v %v", toks, err)
+	}
+	if got := len(f.seen); got != 3 {
+		t.Errorf("%d calls", got)
+	}
+	f.bad = "/v1/live_inputs/li_x/token"
+	if _, err := MintTokens(context.Background(), srv.Client(), srv.URL, f.admin, "li_x", 1, time.Hour); err == nil {
+		t.Error("failing mint: no error")
+	}
+}

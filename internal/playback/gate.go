@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -101,7 +102,7 @@ func (g *Gate) Check(ctx context.Context, r *http.Request, pathElem string, play
 			return Result{}, g.refused(err)
 		}
 		claims, id = c, c.Sub
-	} else if q := r.URL.Query().Get("token"); q != "" {
+	} else if q := QueryToken(r.URL.RawQuery); q != "" {
 		token = q
 	}
 	pol, err := g.policy(ctx, id)
@@ -155,6 +156,35 @@ func (g *Gate) Check(ctx context.Context, r *http.Request, pathElem string, play
 		}
 	}
 	return res, nil
+}
+
+// QueryToken returns the first token parameter of a raw query string
+// (what url.ParseQuery(raw).Get("token") returns for a query that parses)
+// without building the whole url.Values: every request of a ?token=
+// player carries it, parts included.
+func QueryToken(raw string) string {
+	for raw != "" {
+		var kv string
+		kv, raw, _ = strings.Cut(raw, "&")
+		k, v, _ := strings.Cut(kv, "=")
+		if k != "token" {
+			if !strings.ContainsAny(k, "%+") {
+				continue
+			}
+			if uk, err := url.QueryUnescape(k); err != nil || uk != "token" {
+				continue
+			}
+		}
+		if !strings.ContainsAny(v, "%+") {
+			return v
+		}
+		uv, err := url.QueryUnescape(v)
+		if err != nil {
+			return "" // as url.ParseQuery, which drops the pair
+		}
+		return uv
+	}
+	return ""
 }
 
 // HookReason returns the hook's reason of an admission refusal ("" for

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -132,6 +133,31 @@ func BenchmarkVerify(b *testing.B) {
 				}
 			})
 		})
+		// a flood of one forged token (a valid token with its last
+		// signature bytes changed): refused from the negative cache, or
+		// verified each time without it
+		forged := alg.tok[:len(alg.tok)-4] + "AAAA"
+		b.Run(alg.name+"/forged-cached", func(b *testing.B) {
+			v, _ := NewVerifier(VerifierConfig{Keys: f.keys})
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := v.Verify(context.Background(), forged); ReasonOf(err) != ReasonBadSignature {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+		b.Run(alg.name+"/forged-uncached", func(b *testing.B) {
+			v, _ := NewVerifier(VerifierConfig{Keys: f.keys, CacheSize: -1})
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := v.Verify(b.Context(), forged); ReasonOf(err) != ReasonBadSignature {
+					b.Fatal(err)
+				}
+			}
+		})
 		b.Run(alg.name+"/miss", func(b *testing.B) {
 			v, _ := NewVerifier(VerifierConfig{Keys: f.keys, CacheSize: -1})
 			b.ReportAllocs()
@@ -146,7 +172,7 @@ func BenchmarkVerify(b *testing.B) {
 
 // BenchmarkGateCheck measures the whole per-request decision for a signed
 // input with a cached token: policy (cached), token (cached), sub, two
-// access rules, client address.
+// access rules, client address; the token in the path or as ?token=.
 func BenchmarkGateCheck(b *testing.B) {
 	f := newFixture(b)
 	v, _ := NewVerifier(VerifierConfig{Keys: f.keys})
@@ -155,12 +181,37 @@ func BenchmarkGateCheck(b *testing.B) {
 	}})
 	tok := mustSign(b, f.ec, "ec1", TokenClaims{Sub: "li_a", Exp: time.Now().Add(time.Hour).Unix(),
 		AccessRules: []Rule{{Type: RuleIPSrc, Action: ActionAllow, IP: []string{"127.0.0.0/8"}}, {Type: RuleAny, Action: ActionBlock}}})
-	r := httptest.NewRequest("GET", "/live/"+tok+"/source/part12.m4s", nil)
-	r.RemoteAddr = "127.0.0.1:5000"
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := g.Check(b.Context(), r, tok, false); err != nil {
-			b.Fatal(err)
-		}
+	for _, tc := range []struct{ name, path, elem string }{
+		{"path", "/live/" + tok + "/source/part12.m4s", tok},
+		{"query", "/live/li_a/source/part12.m4s?token=" + tok, "li_a"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			r := httptest.NewRequest("GET", tc.path, nil)
+			r.RemoteAddr = "127.0.0.1:5000"
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := g.Check(b.Context(), r, tc.elem, false); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
+}
+
+// FuzzQueryToken checks QueryToken against url.ParseQuery on the queries
+// that parse.
+func FuzzQueryToken(f *testing.F) {
+	for _, s := range []string{"token=a.b.c", "x=1&token=a.b.c&token=z", "tok%65n=a%2Eb", "token=a+b", "token=%zz&token=ok", "t=1;token=2", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		got := QueryToken(raw)
+		q, err := url.ParseQuery(raw)
+		if err != nil {
+			return // a pair that does not parse is dropped by both, others may differ in order
+		}
+		if want := q.Get("token"); got != want {
+			t.Fatalf("%q: %q, want %q", raw, got, want)
+		}
+	})
 }

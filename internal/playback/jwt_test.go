@@ -141,3 +141,45 @@ func FuzzParseToken(f *testing.F) {
 		}
 	})
 }
+
+// TestVerifierNegativeCache checks that a token whose signature does not
+// verify is refused from the negative cache after the first verification,
+// with the same reason, and that a valid token is unaffected.
+func TestVerifierNegativeCache(t *testing.T) {
+	f := newFixture(t)
+	now := time.Now()
+	v, _ := NewVerifier(VerifierConfig{Keys: f.keys, Now: func() time.Time { return now }})
+	good := mustSign(t, f.ec, "ec1", TokenClaims{Sub: "li_a", Exp: now.Add(time.Hour).Unix()})
+	forged := good[:len(good)-4] + "AAAA"
+	if forged == good {
+		forged = good[:len(good)-4] + "BBBB"
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := v.Verify(t.Context(), forged); ReasonOf(err) != ReasonBadSignature {
+			t.Fatalf("#%d: %v", i, err)
+		}
+	}
+	v.mu.RLock()
+	n := len(v.bad)
+	v.mu.RUnlock()
+	if n != 1 {
+		t.Fatalf("negative cache has %d entries, want 1", n)
+	}
+	if _, err := v.Verify(t.Context(), good); err != nil {
+		t.Fatal(err)
+	}
+	// past badTTL the forgery is verified (and refused) again
+	now = now.Add(badTTL + time.Second)
+	if _, err := v.Verify(t.Context(), forged); ReasonOf(err) != ReasonBadSignature {
+		t.Fatal(err)
+	}
+	// bounded: a flood of distinct forgeries never grows it past maxBadEntries
+	for i := 0; i < maxBadEntries+10; i++ {
+		var h [32]byte
+		h[0], h[1], h[2] = byte(i), byte(i>>8), byte(i>>16)
+		v.putBad(h, now)
+	}
+	if len(v.bad) > maxBadEntries {
+		t.Fatalf("%d entries", len(v.bad))
+	}
+}

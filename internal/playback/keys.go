@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"time"
 
 	"github.com/mpegflow/mpegflow/internal/store"
 )
@@ -242,37 +243,84 @@ type SecretStore interface {
 	Secret(ctx context.Context, name string, candidate []byte) ([]byte, error)
 }
 
-// MintKey returns the server's own ES256 signing key (created by the first
-// node that needs it, then shared through the store) and its kid,
+// MintStore is what MintKey needs of store.SigningKeys.
+type MintStore interface {
+	SecretStore
+	Get(ctx context.Context, id string) (*store.SigningKey, error)
+	Create(ctx context.Context, k *store.SigningKey) error
+}
+
+// MintKeyPrefix starts the kid of every server-managed minting key; ids
+// of keys created or registered over the API never start with it.
+const MintKeyPrefix = "mint_"
+
+// maxMintChain bounds the walk over revoked minting keys.
+const maxMintChain = 10000
+
+// MintKey returns the server's current ES256 minting key and its kid,
 // "mint_" + the hex of 8 bytes of the SHA-256 of its public key. Tokens it
-// signs are minted by POST /v1/live_inputs/ID/token.
-func MintKey(ctx context.Context, st SecretStore) (*ecdsa.PrivateKey, string, error) {
+// signs are minted by POST /v1/live_inputs/ID/token. The private key is a
+// secret shared through the store (created by the first node that needs
+// it); its public half is a signing key row (Generated, listed by
+// GET /v1/signing_keys), so the verifier finds it like any other key and
+// DELETE /v1/signing_keys/KID revokes it. The key after a revoked one is
+// the secret "mint_key:after:KID", so every node agrees on the successor;
+// MintKey walks that chain to the first key not revoked.
+func MintKey(ctx context.Context, st MintStore) (*ecdsa.PrivateKey, string, error) {
+	name := secretMintKey
+	for range maxMintChain {
+		ek, kid, pub, err := mintSecret(ctx, st, name)
+		if err != nil {
+			return nil, "", err
+		}
+		k, err := st.Get(ctx, kid)
+		if errors.Is(err, store.ErrNotFound) {
+			k = &store.SigningKey{ID: kid, Algorithm: store.AlgES256, PublicKey: pub, Generated: true,
+				CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+			if err = st.Create(ctx, k); errors.Is(err, store.ErrConflict) {
+				k, err = st.Get(ctx, kid) // created by another node meanwhile
+			}
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("mint key: %w", err)
+		}
+		if k.RevokedAt == nil {
+			return ek, kid, nil
+		}
+		name = secretMintKey + ":after:" + kid
+	}
+	return nil, "", errors.New("mint key: too many revoked minting keys")
+}
+
+// mintSecret returns the minting key stored as the secret name (created
+// now when there is none), its kid and its PKIX public key.
+func mintSecret(ctx context.Context, st SecretStore, name string) (*ecdsa.PrivateKey, string, []byte, error) {
 	cand, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, "", fmt.Errorf("mint key: %w", err)
+		return nil, "", nil, fmt.Errorf("mint key: %w", err)
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(cand)
 	if err != nil {
-		return nil, "", fmt.Errorf("mint key: %w", err)
+		return nil, "", nil, fmt.Errorf("mint key: %w", err)
 	}
-	der, err = st.Secret(ctx, secretMintKey, der)
+	der, err = st.Secret(ctx, name, der)
 	if err != nil {
-		return nil, "", fmt.Errorf("mint key: %w", err)
+		return nil, "", nil, fmt.Errorf("mint key: %w", err)
 	}
 	k, err := x509.ParsePKCS8PrivateKey(der)
 	if err != nil {
-		return nil, "", fmt.Errorf("mint key: %w", err)
+		return nil, "", nil, fmt.Errorf("mint key: %w", err)
 	}
 	ek, ok := k.(*ecdsa.PrivateKey)
 	if !ok {
-		return nil, "", fmt.Errorf("mint key: stored key is %T", k)
+		return nil, "", nil, fmt.Errorf("mint key: stored key is %T", k)
 	}
 	pub, err := x509.MarshalPKIXPublicKey(&ek.PublicKey)
 	if err != nil {
-		return nil, "", fmt.Errorf("mint key: %w", err)
+		return nil, "", nil, fmt.Errorf("mint key: %w", err)
 	}
 	sum := sha256.Sum256(pub)
-	return ek, "mint_" + hex.EncodeToString(sum[:8]), nil
+	return ek, MintKeyPrefix + hex.EncodeToString(sum[:8]), pub, nil
 }
 
 // AdmissionKey returns the HMAC-SHA256 key of admission hook requests (32

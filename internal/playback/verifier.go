@@ -21,6 +21,10 @@ const (
 	DefaultKeyTTL = 900 * time.Millisecond
 	// maxKeyEntries bounds the key cache (unknown kids are cached too).
 	maxKeyEntries = 4096
+	// maxBadEntries bounds the negative cache of tokens whose signature
+	// did not verify; badTTL is how long such a token is refused from it.
+	maxBadEntries = 4096
+	badTTL        = 10 * time.Second
 )
 
 // KeyGetter is what a Verifier reads of the store.
@@ -50,10 +54,16 @@ type Verifier struct {
 
 	mu     sync.RWMutex
 	tokens map[[32]byte]*verified
+	// bad holds the hashes of tokens whose signature did not verify, with
+	// when they stop being refused from the cache: a flood of one forged
+	// token costs one RSA/ECDSA verification per badTTL, not one per
+	// request. A signature that does not verify under a kid's key never
+	// will (a kid names one key for ever; revocation only removes it), so
+	// the entry can never refuse a token that would have passed.
+	bad map[[32]byte]time.Time
 
 	kmu    sync.RWMutex
 	keyMap map[string]*keyEntry
-	static map[string]crypto.PublicKey // keys not in the store (the minting key)
 }
 
 type verified struct {
@@ -74,7 +84,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		return nil, errors.New("playback: VerifierConfig.Keys is required")
 	}
 	v := &Verifier{keys: cfg.Keys, size: cfg.CacheSize, keyTTL: cfg.KeyTTL, now: cfg.Now,
-		tokens: map[[32]byte]*verified{}, keyMap: map[string]*keyEntry{}, static: map[string]crypto.PublicKey{}}
+		tokens: map[[32]byte]*verified{}, bad: map[[32]byte]time.Time{}, keyMap: map[string]*keyEntry{}}
 	if v.size == 0 {
 		v.size = DefaultCacheSize
 	}
@@ -85,14 +95,6 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		v.now = time.Now
 	}
 	return v, nil
-}
-
-// AddStaticKey trusts pub under kid without the store (the server's own
-// minting key). Call before use.
-func (v *Verifier) AddStaticKey(kid string, pub crypto.PublicKey) {
-	v.kmu.Lock()
-	v.static[kid] = pub
-	v.kmu.Unlock()
 }
 
 // Revoked forgets kid at once on this node (other nodes notice within
@@ -115,8 +117,12 @@ func (v *Verifier) Verify(ctx context.Context, tok string) (*Claims, error) {
 	h := sha256.Sum256(buf[:copy(buf[:], tok)])
 	v.mu.RLock()
 	e := v.tokens[h]
+	badUntil, isBad := v.bad[h]
 	v.mu.RUnlock()
 	if e == nil {
+		if isBad && now.Before(badUntil) {
+			return nil, refuse(ReasonBadSignature, "signature (cached)")
+		}
 		t, err := ParseToken(tok)
 		if err != nil {
 			return nil, err
@@ -130,6 +136,9 @@ func (v *Verifier) Verify(ctx context.Context, tok string) (*Claims, error) {
 			return nil, err
 		}
 		if err := t.VerifySignature(pub); err != nil {
+			if ReasonOf(err) == ReasonBadSignature {
+				v.putBad(h, now)
+			}
 			return nil, err
 		}
 		e = &verified{claims: t.Claims, kid: t.Header.Kid}
@@ -186,6 +195,28 @@ func (v *Verifier) put(h [32]byte, e *verified, now time.Time) {
 	v.tokens[h] = e
 }
 
+// putBad remembers that the token hashed h has a bad signature. When the
+// negative cache is full, expired entries go, then all of them: a flood of
+// distinct forgeries costs a verification each anyway.
+func (v *Verifier) putBad(h [32]byte, now time.Time) {
+	if v.size < 0 {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.bad) >= maxBadEntries {
+		for k, until := range v.bad {
+			if !now.Before(until) {
+				delete(v.bad, k)
+			}
+		}
+		if len(v.bad) >= maxBadEntries {
+			clear(v.bad)
+		}
+	}
+	v.bad[h] = now.Add(badTTL)
+}
+
 // CacheLen is the number of cached verified tokens.
 func (v *Verifier) CacheLen() int {
 	v.mu.RLock()
@@ -196,10 +227,11 @@ func (v *Verifier) CacheLen() int {
 // key returns the public key kid, read from the store at most every
 // keyTTL. While one caller re-reads it, the others use the previous answer.
 func (v *Verifier) key(ctx context.Context, kid string, now time.Time) (crypto.PublicKey, error) {
-	// fast path, shared lock: a static key, or a fresh answer
+	// fast path, shared lock: a fresh answer
+	var pub crypto.PublicKey
+	ok := false
 	v.kmu.RLock()
-	pub, ok := v.static[kid]
-	if e := v.keyMap[kid]; !ok && e != nil && e.err == nil && now.Sub(e.fetched) < v.keyTTL {
+	if e := v.keyMap[kid]; e != nil && e.err == nil && now.Sub(e.fetched) < v.keyTTL {
 		pub, ok = e.pub, true
 	}
 	v.kmu.RUnlock()
