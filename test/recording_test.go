@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,13 @@ import (
 // the admin token, or skips when /v1 is not served.
 func recordingDaemon(ctx context.Context, t *testing.T, dataDir string) (*daemon, string) {
 	t.Helper()
-	d := startDaemonAt(t, dataDir, daemonConfig{})
+	return recordingDaemonWith(ctx, t, dataDir, daemonConfig{})
+}
+
+// recordingDaemonWith is recordingDaemon with cfg.
+func recordingDaemonWith(ctx context.Context, t *testing.T, dataDir string, cfg daemonConfig) (*daemon, string) {
+	t.Helper()
+	d := startDaemonAt(t, dataDir, cfg)
 	if f, err := get(ctx, d.URL("/v1/openapi.json")); err != nil || f.Status != http.StatusOK {
 		t.Skip("the daemon does not serve the control API yet")
 	}
@@ -84,13 +91,20 @@ func fetchBody(ctx context.Context, t *testing.T, u string, hdr map[string]strin
 func within(got, want, frac float64) bool { return math.Abs(got-want) <= want*frac }
 
 // TestRecordingToVOD: a broadcast of a live input with recording on becomes
-// a video that plays as HLS VOD, downloads as MP4 and has a thumbnail.
+// a video that plays as HLS VOD, downloads as MP4 and has a thumbnail; a
+// webhook receiver gets recording.started, then video.ready with the
+// video as GET /v1/videos/ID returns it, video.download.ready and
+// video.deleted, none with a secret.
 func TestRecordingToVOD(t *testing.T) {
 	e2eTest(t)
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	d, admin := recordingDaemon(ctx, t, filepath.Join(t.TempDir(), "data"))
+	d, admin := recordingDaemonWith(ctx, t, filepath.Join(t.TempDir(), "data"),
+		daemonConfig{ExtraYAML: "webhooks:\n  allow_private_targets: true\n"}) // the receiver listens on 127.0.0.1
+	hook := newWHReceiver(t)
+	_, hookSecret := createWebhook(t, d, admin, map[string]any{"url": hook.srv.URL})
+	hook.setSecrets(hookSecret)
 	id, key := createRecordedInput(t, d, admin)
 	events := openEvents(ctx, t, d, admin)
 
@@ -148,6 +162,7 @@ func TestRecordingToVOD(t *testing.T) {
 	if v["status"] != "ready" {
 		t.Fatalf("status %v, want ready", v["status"])
 	}
+	checkVideoWebhooks(t, d, admin, hook, id, vid, key)
 	if dur := v["duration_seconds"].(float64); !within(dur, secs, 0.05) {
 		t.Errorf("duration_seconds %.2f, want %.0f ±5%%", dur, secs)
 	}
@@ -216,6 +231,10 @@ func TestRecordingToVOD(t *testing.T) {
 	if _, r := apiCall(t, d, admin, "GET", "/v1/videos/"+vid, nil); data(r)["download"].(map[string]any)["status"] != "ready" {
 		t.Errorf("download status after the build: %v", data(r)["download"])
 	}
+	dl := waitVideoWebhook(t, hook, "video.download.ready", vid)
+	if dd, _ := dl.Data["download"].(map[string]any); dd["status"] != "ready" || dl.LiveInput != id {
+		t.Errorf("video.download.ready: live input %s, data %v", dl.LiveInput, dl.Data)
+	}
 
 	// API: bad input, then DELETE removes the files
 	if st, r := apiCall(t, d, admin, "GET", "/v1/videos/vid_doesnotexist", nil); st != http.StatusNotFound {
@@ -245,6 +264,9 @@ func TestRecordingToVOD(t *testing.T) {
 		t.Fatalf("delete: HTTP %d %v", st, r)
 	}
 	events.waitEvent(t, "video.deleted", id, 10*time.Second)
+	if del := waitVideoWebhook(t, hook, "video.deleted", vid); del.Data["status"] != "ready" || del.LiveInput != id {
+		t.Errorf("video.deleted: live input %s, data %v (want the video as it was)", del.LiveInput, del.Data)
+	}
 	if p := ffprobe(ctx, t, clipPL, "v"); !within(p.Duration, ce-cs, 0.10) {
 		t.Errorf("clip after its source was deleted: %.2f s, want %.2f", p.Duration, ce-cs)
 	}
@@ -260,6 +282,101 @@ func TestRecordingToVOD(t *testing.T) {
 	for _, f := range []string{"index.m3u8", "seg0.m4s", "download.mp4"} {
 		if st, _, _ := fetchBody(ctx, t, strings.Replace(pl, "index.m3u8", f, 1), nil); st != http.StatusNotFound {
 			t.Errorf("%s after delete: HTTP %d", f, st)
+		}
+	}
+}
+
+// mustJSON is v as JSON.
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// waitVideoWebhook waits for an event of type typ about video vid at the
+// receiver.
+func waitVideoWebhook(t *testing.T, hook *whReceiver, typ, vid string) whEvent {
+	t.Helper()
+	var found whEvent
+	hook.waitFor(t, typ+" of "+vid, 20*time.Second, func(es []whEvent) bool {
+		for _, e := range es {
+			if e.Type == typ && e.Data["id"] == vid {
+				found = e
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
+
+// checkVideoWebhooks: the receiver got recording.started then video.ready
+// for video vid of live input li, after live_input.idle (the ready video
+// comes from the end of the broadcast: one live input's events arrive in
+// order); the data of video.ready is exactly what GET /v1/videos/ID
+// returns now (no field is volatile before the MP4 is requested: the
+// thumbnail made after the end is not in the object), that of
+// recording.started the same object while it recorded; no event carries
+// the stream key or a signing secret.
+func checkVideoWebhooks(t *testing.T, d *daemon, admin string, hook *whReceiver, li, vid, streamKey string) {
+	t.Helper()
+	ready := waitVideoWebhook(t, hook, "video.ready", vid)
+	st, r := apiCall(t, d, admin, "GET", "/v1/videos/"+vid, nil)
+	if st != http.StatusOK {
+		t.Fatalf("get video: HTTP %d %v", st, r)
+	}
+	want := data(r)
+	es := hook.unique()
+	var order []string
+	var started whEvent
+	for _, e := range es {
+		if e.LiveInput != li {
+			continue
+		}
+		order = append(order, e.Type)
+		if e.Type == "recording.started" {
+			started = e
+		}
+		b, _ := json.Marshal(e.Data)
+		for _, secret := range []string{streamKey, "whsec_", "stream_key", "passphrase"} {
+			if strings.Contains(string(b), secret) {
+				t.Errorf("%s data carries a secret (%q): %s", e.Type, secret, b)
+			}
+		}
+	}
+	pos := func(typ string) int {
+		for i, o := range order {
+			if o == typ {
+				return i
+			}
+		}
+		return -1
+	}
+	if s, i, rd := pos("recording.started"), pos("live_input.idle"), pos("video.ready"); s < 0 || i < 0 || !(s < rd && i < rd) {
+		t.Errorf("events of the live input %v: want recording.started and live_input.idle before video.ready", order)
+	}
+	wb, _ := json.Marshal(want)
+	rb, _ := json.Marshal(ready.Data)
+	if string(wb) != string(rb) {
+		t.Errorf("video.ready data\n%s\nis not what GET /v1/videos/%s returns\n%s", rb, vid, wb)
+	}
+	if ready.Data["recovered"] != false || ready.LiveInput != li {
+		t.Errorf("video.ready: live input %s, recovered %v", ready.LiveInput, ready.Data["recovered"])
+	}
+	if started.Data["id"] != vid || started.Data["status"] != "live_recording" || started.Data["ended_at"] != nil {
+		t.Errorf("recording.started data %v", started.Data)
+	}
+	for k := range want {
+		if _, ok := started.Data[k]; !ok {
+			t.Errorf("recording.started data lacks %q, which GET returns", k)
+		}
+	}
+	for k := range started.Data {
+		if _, ok := want[k]; !ok {
+			t.Errorf("recording.started data has %q, which GET does not return", k)
 		}
 	}
 }
@@ -352,7 +469,11 @@ func TestRecordingSurvivesSIGKILL(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	dataDir := filepath.Join(t.TempDir(), "data")
-	d, admin := recordingDaemon(ctx, t, dataDir)
+	cfg := daemonConfig{ExtraYAML: "webhooks:\n  allow_private_targets: true\n"} // the receiver listens on 127.0.0.1
+	d, admin := recordingDaemonWith(ctx, t, dataDir, cfg)
+	hook := newWHReceiver(t)
+	_, hookSecret := createWebhook(t, d, admin, map[string]any{"url": hook.srv.URL})
+	hook.setSecrets(hookSecret)
 	id, key := createRecordedInput(t, d, admin)
 	publish(ctx, t, d.RTMPURL(key), publishOpts{Seconds: 60})
 
@@ -387,12 +508,21 @@ func TestRecordingSurvivesSIGKILL(t *testing.T) {
 	<-d.done
 	d.stopOnce.Do(func() {}) // killed on purpose: no SIGTERM check at cleanup
 
-	d2 := startDaemonAt(t, dataDir, daemonConfig{})
+	d2 := startDaemonAt(t, dataDir, cfg)
 	st, r := apiCall(t, d2, admin, "GET", "/v1/videos/"+v["id"].(string), nil)
 	if st != http.StatusOK {
 		t.Fatalf("video after restart: HTTP %d %v", st, r)
 	}
 	v = data(r)
+	// the recovery's video.ready reaches the receiver: the video as GET
+	// returns it, recovered
+	ready := waitVideoWebhook(t, hook, "video.ready", v["id"].(string))
+	if wb, rb := mustJSON(t, v), mustJSON(t, ready.Data); wb != rb || ready.Data["recovered"] != true || ready.LiveInput != id {
+		t.Errorf("video.ready after the crash (live input %s)\n%s\nGET /v1/videos/ID\n%s", ready.LiveInput, rb, wb)
+	}
+	if ts := typesOf(hook.unique(), id); len(ts) == 0 || ts[0] != "live_input.created" || !slices.Contains(ts, "recording.started") {
+		t.Errorf("events of the live input: %v", ts)
+	}
 	dur := v["duration_seconds"].(float64)
 	t.Logf("recorded %.2f s before the kill was observed; recovered %.2f s", before, dur)
 	if v["status"] != "ready" || v["recovered"] != true || dur < before || dur > before+5 {
@@ -657,7 +787,11 @@ func TestRecordingGracefulStop(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	dataDir := filepath.Join(t.TempDir(), "data")
-	d, admin := recordingDaemon(ctx, t, dataDir)
+	cfg := daemonConfig{ExtraYAML: "webhooks:\n  allow_private_targets: true\n"} // the receiver listens on 127.0.0.1
+	d, admin := recordingDaemonWith(ctx, t, dataDir, cfg)
+	hook := newWHReceiver(t)
+	_, hookSecret := createWebhook(t, d, admin, map[string]any{"url": hook.srv.URL})
+	hook.setSecrets(hookSecret)
 	id, key := createRecordedInput(t, d, admin)
 	publish(ctx, t, d.RTMPURL(key), publishOpts{Seconds: 60})
 	var before float64

@@ -31,6 +31,16 @@ func (s *Server) LiveInputErrorData(li *store.LiveInput, code, message string) a
 	}{s.toJSON(li, &http.Request{Host: "localhost"}, false), events.ErrorData{Code: code, Message: message}}
 }
 
+// VideoData is the data of the recording.started and video.* events:
+// video v as GET /v1/videos/ID returns it, as the change that emits the
+// event stored it (video.ready of a recording recovered after a crash has
+// recovered: true; video.deleted carries the video as it was). Its URLs
+// are those of LiveInputData: the configured HTTP listen address, a
+// wildcard host named "localhost". A video holds no secret.
+func (s *Server) VideoData(v *store.Video) any {
+	return s.videoToJSON(v, &http.Request{Host: "localhost"})
+}
+
 // outboxOf renders events as outbox rows (their webhook bodies).
 func outboxOf(evs ...events.Event) ([]*store.WebhookEvent, error) {
 	out := make([]*store.WebhookEvent, 0, len(evs))

@@ -2,8 +2,10 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -329,4 +331,41 @@ func TestClipNote(t *testing.T) {
 			t.Errorf("%+v: note %q speaks of a key frame", tc.cr, note)
 		}
 	}
+}
+
+// TestVideoData: the data of the recording.started and video.* events is
+// the video as GET /v1/videos/ID returns it (its URLs name the configured
+// HTTP address; here none is configured, so the request's host for GET
+// and localhost for the event).
+func TestVideoData(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *env) {
+		videoEnv(t, e)
+		host := strings.TrimPrefix(e.hs.URL, "http://")
+		for _, id := range []string{"vid_0", "vid_3", "vid_4"} {
+			r := e.do("GET", "/v1/videos/"+id, e.admin, nil).want(t, 200, "")
+			gb, err := json.Marshal(r.data())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want map[string]any
+			if err := json.Unmarshal([]byte(strings.ReplaceAll(string(gb), "http://"+host+"/", "http://localhost/")), &want); err != nil {
+				t.Fatal(err)
+			}
+			v, err := e.st.Videos().Get(t.Context(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			db, err := json.Marshal(e.srv.VideoData(v))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got map[string]any
+			if err := json.Unmarshal(db, &got); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s: VideoData\n%s\nGET\n%s", id, db, gb)
+			}
+		}
+	})
 }

@@ -71,7 +71,9 @@ func (a *App) initRecording(st store.Store, bus *events.Bus) (api.VideosDeps, er
 		return api.VideosDeps{}, fmt.Errorf("recording.node_id: %w", err)
 	}
 	rec, err := record.New(record.Config{
-		Videos: st.Videos(), LiveInputs: st.LiveInputs(), Blobs: blobs, Bus: a.eventPublisher(bus),
+		// the recorder writes its events to the webhook outbox in the
+		// transactions of its video changes, then publishes them on the bus
+		Videos: st.Videos(), LiveInputs: st.LiveInputs(), Blobs: blobs, Bus: bus, Render: a.videoData,
 		Logger: a.log.With("component", "recorder"), ThumbnailTimePct: a.cfg.Recording.ThumbnailTimePct, FFmpeg: ff,
 		NodeID: node, Lease: a.cfg.Recording.Lease.D(), Heartbeat: a.cfg.Recording.Heartbeat.D(),
 		// the live packager's EXT-X-TARGETDURATION, which no segment exceeds
@@ -84,6 +86,16 @@ func (a *App) initRecording(st store.Store, bus *events.Bus) (api.VideosDeps, er
 	a.rec = &recording{rec: rec, bus: bus, blobs: blobs,
 		sub: bus.Subscribe(events.SubscribeOptions{Match: events.Filter([]events.Type{events.LiveInputIdle}, ""), Queue: 4096})}
 	return api.VideosDeps{Videos: videoService{rec}}, nil
+}
+
+// videoData is the data of the recorder's events: the API's video object
+// (api.Server.VideoData). The API is built after the recorder, and before
+// the recorder runs (Run, in startFeatures), so every event gets it.
+func (a *App) videoData(v *store.Video) any {
+	if a.control == nil || a.control.api == nil {
+		return record.Summary(v)
+	}
+	return a.control.api.VideoData(v)
 }
 
 // recordingMetrics exports the recorder's counters on the metrics registry.

@@ -33,9 +33,11 @@ type webhookState struct {
 }
 
 // eventPublisher is where the features publish the events that are state
-// changes of their own (a recording ended, a transcoder failed): the
+// changes of their own, stored in no row (a transcoder failed): the
 // webhook service, which writes them to the outbox before it publishes
-// them on the bus, or the bus alone when webhooks are not built.
+// them on the bus, or the bus alone when webhooks are not built. The
+// recorder's events are changes of video rows: it writes them in the
+// rows' transactions and publishes them on the bus itself.
 func (a *App) eventPublisher(bus *events.Bus) interface{ Publish(events.Event) } {
 	if a.wh != nil {
 		return a.wh.svc

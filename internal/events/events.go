@@ -39,17 +39,21 @@ const (
 	SessionKicked Type = "session.kicked"
 )
 
-// Event types of recordings (issue 8). Data is the video (record.EventData).
+// Event types of recordings (issue 8). Data is the video as GET
+// /v1/videos/ID returns it, as the change that caused the event stored it
+// (api.Server.VideoData), and LiveInputID its live input.
 const (
 	// RecordingStarted: a broadcast of a live input with recording on
 	// started; its video is live_recording.
 	RecordingStarted Type = "recording.started"
-	// VideoReady: a video plays as VOD; recovered is true when it was
-	// finalized after a crash of the daemon.
+	// VideoReady: a video plays as VOD (a recording ended, or a clip was
+	// cut); the video's recovered is true when it was finalized after a
+	// crash of the daemon.
 	VideoReady Type = "video.ready"
-	// VideoErrored: a recording failed; Data carries the error code.
+	// VideoErrored: a recording failed; the video's error says why.
 	VideoErrored Type = "video.errored"
-	// VideoDeleted: a video and its files were deleted (API or retention).
+	// VideoDeleted: a video was deleted (API or retention); Data is the
+	// video as it was. Its files are deleted right after.
 	VideoDeleted Type = "video.deleted"
 	// VideoDownloadReady: the MP4 download of a video was built.
 	VideoDownloadReady Type = "video.download.ready"
@@ -82,7 +86,8 @@ type Event struct {
 	// Data is the event's payload, marshalled as JSON: for live_input.*
 	// events the API's live input object as a token without
 	// live_inputs:write sees it (no stream key), with the status of the
-	// moment, and for errored its "error" (ErrorData) besides.
+	// moment, and for errored its "error" (ErrorData) besides; for
+	// recording.started and video.* the API's video object.
 	Data any `json:"data,omitempty"`
 }
 

@@ -205,7 +205,9 @@ func (r *Recorder) Clip(ctx context.Context, id string, start, end time.Duration
 			return nil, cr, err
 		}
 	}
-	if err := r.cfg.Videos.Finish(ctx, c.ID, r.cfg.NodeID, store.VideoEnd{Status: store.VideoReady, EndedAt: ended, Tracks: c.Tracks, UpdatedAt: now}); err != nil {
+	var ev events.Event
+	fin := store.VideoEnd{Status: store.VideoReady, EndedAt: ended, Tracks: c.Tracks, UpdatedAt: now}
+	if err := r.cfg.Videos.FinishEmitting(ctx, c.ID, r.cfg.NodeID, fin, r.videoEvent(events.VideoReady, &ev)); err != nil {
 		_ = r.cfg.Videos.Delete(ctx, c.ID)
 		return nil, cr, err
 	}
@@ -214,6 +216,6 @@ func (r *Recorder) Clip(ctx context.Context, id string, start, end time.Duration
 		return nil, cr, err
 	}
 	r.log.Info("clip created", "video", c.ID, "clip_of", id, "start", cr.Start, "end", cr.End, "part_boundaries", cr.PartBoundaries)
-	r.publish(events.VideoReady, c)
+	r.cfg.Bus.Publish(ev)
 	return c, cr, nil
 }

@@ -43,6 +43,7 @@ import (
 	"github.com/mpegflow/mpegflow/internal/blob"
 	"github.com/mpegflow/mpegflow/internal/events"
 	"github.com/mpegflow/mpegflow/internal/store"
+	"github.com/mpegflow/mpegflow/internal/webhook"
 )
 
 // Errors of the package.
@@ -61,7 +62,9 @@ var (
 	ErrOutOfRange = errors.New("record: time out of range")
 )
 
-// Publisher is where the recorder's events go (events.Bus).
+// Publisher is where the recorder's events go once the change that caused
+// them committed (events.Bus). They are in the webhook outbox already:
+// each is written in the transaction of its video's change.
 type Publisher interface {
 	Publish(events.Event)
 }
@@ -106,9 +109,16 @@ type Config struct {
 	// segments of every rendition of a live input (the source and the
 	// transcoded ones), and one recording holds one. Default "source".
 	Rendition string
+	// Render is the data of the recording.started and video.* events,
+	// given the video as the change's transaction stored it: the daemon
+	// injects the API's video object (GET /v1/videos/ID), whose recovered
+	// is true on the video.ready of a recording recovered after a crash.
+	// Default Summary.
+	Render func(v *store.Video) any
 }
 
-// EventData is the Data of recording.started and video.* events.
+// EventData is the Data of recording.started and video.* events when
+// Config.Render is not set (Summary).
 type EventData struct {
 	VideoID         string  `json:"video_id"`
 	Status          string  `json:"status"`
@@ -203,6 +213,9 @@ func New(cfg Config) (*Recorder, error) {
 	}
 	if cfg.Rendition == "" {
 		cfg.Rendition = "source"
+	}
+	if cfg.Render == nil {
+		cfg.Render = func(v *store.Video) any { return Summary(v) }
 	}
 	if cfg.NodeID == "" {
 		var b [6]byte
@@ -428,12 +441,13 @@ func (r *Recorder) begin(ctx context.Context, o op) *active {
 		d := now.Add(time.Duration(li.Recording.DeleteAfterDays) * 24 * time.Hour)
 		v.ScheduledDeletion = &d
 	}
-	if err := r.cfg.Videos.Create(ctx, v); err != nil {
+	var ev events.Event
+	if err := r.cfg.Videos.CreateEmitting(ctx, v, r.videoEvent(events.RecordingStarted, &ev)); err != nil {
 		log.Error("cannot create the video of a broadcast", "error", err)
 		return nil
 	}
 	log.Info("recording started", "video", v.ID)
-	r.publish(events.RecordingStarted, v)
+	r.cfg.Bus.Publish(ev)
 	return &active{video: v, initID: -1}
 }
 
@@ -563,7 +577,13 @@ func (r *Recorder) finalize(ctx context.Context, v *store.Video, at time.Time, r
 	}
 	end := store.VideoEnd{Status: v.Status, ErrorCode: v.ErrorCode, ErrorMessage: v.ErrorMessage, Recovered: recovered,
 		EndedAt: ended, Tracks: v.Tracks, UpdatedAt: now}
-	if err := r.cfg.Videos.Finish(ctx, v.ID, r.cfg.NodeID, end); err != nil { // only these columns: a PATCH meanwhile stays
+	t := events.VideoReady
+	if v.Status != store.VideoReady {
+		t = events.VideoErrored
+	}
+	var ev events.Event
+	// only these columns: a PATCH meanwhile stays, and the event shows it
+	if err := r.cfg.Videos.FinishEmitting(ctx, v.ID, r.cfg.NodeID, end, r.videoEvent(t, &ev)); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			r.lost.Add(1)
 		}
@@ -572,11 +592,7 @@ func (r *Recorder) finalize(ctx context.Context, v *store.Video, at time.Time, r
 	}
 	r.log.Info("recording finished", "video", v.ID, "live_input", v.LiveInputID, "status", v.Status,
 		"duration", v.Duration, "segments", v.Segments, "bytes", v.SizeBytes, "recovered", recovered)
-	if v.Status == store.VideoReady {
-		r.publish(events.VideoReady, v)
-	} else {
-		r.publish(events.VideoErrored, v)
-	}
+	r.cfg.Bus.Publish(ev)
 }
 
 // Recover finalizes the videos left live_recording or processing by a
@@ -645,10 +661,21 @@ func (r *Recorder) recoverer(interval time.Duration) {
 	})
 }
 
-func (r *Recorder) publish(t events.Type, v *store.Video) {
-	r.cfg.Bus.Publish(events.New(t, v.LiveInputID, EventData{
-		VideoID: v.ID, Status: v.Status, DurationSeconds: v.Duration.Seconds(), Recovered: v.Recovered, ErrorCode: v.ErrorCode,
-	}))
+// videoEvent returns the VideoEventFunc of a video change: an event of
+// type t about the video's live input (so that it is delivered in order
+// with the live input's events), whose data is Config.Render of the row
+// as the change's transaction sees it, kept in *ev to be published once
+// the change committed.
+func (r *Recorder) videoEvent(t events.Type, ev *events.Event) store.VideoEventFunc {
+	return func(v *store.Video) ([]*store.WebhookEvent, error) {
+		*ev = events.New(t, v.LiveInputID, r.cfg.Render(v))
+		return webhook.ToOutbox(*ev)
+	}
+}
+
+// Summary is the data of the recorder's events without Config.Render.
+func Summary(v *store.Video) EventData {
+	return EventData{VideoID: v.ID, Status: v.Status, DurationSeconds: v.Duration.Seconds(), Recovered: v.Recovered, ErrorCode: v.ErrorCode}
 }
 
 // background runs f in a goroutine the recorder owns; f's context ends at

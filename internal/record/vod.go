@@ -216,7 +216,8 @@ func (r *Recorder) Delete(ctx context.Context, id string) error {
 			owners[s.OwnerID] = true
 		}
 	}
-	if err := r.cfg.Videos.Delete(ctx, id); err != nil {
+	var ev events.Event
+	if err := r.cfg.Videos.DeleteEmitting(ctx, id, r.videoEvent(events.VideoDeleted, &ev)); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("%w: %s", ErrNotFound, id)
 		}
@@ -228,7 +229,7 @@ func (r *Recorder) Delete(ctx context.Context, id string) error {
 		}
 	}
 	r.log.Info("video deleted", "video", id, "live_input", v.LiveInputID)
-	r.cfg.Bus.Publish(events.New(events.VideoDeleted, v.LiveInputID, EventData{VideoID: id, Status: "deleted", DurationSeconds: v.Duration.Seconds()}))
+	r.cfg.Bus.Publish(ev)
 	return nil
 }
 
@@ -561,24 +562,19 @@ func (r *Recorder) MP4(ctx context.Context, id string) (string, error) {
 	return r.once(ctx, key, func(ctx context.Context) (string, error) {
 		start := time.Now()
 		err := r.buildMP4(ctx, id, key)
-		cur, gerr := r.cfg.Videos.Get(ctx, id)
-		if gerr != nil {
-			return "", errors.Join(err, gerr)
-		}
+		at := r.cfg.Now().UTC()
 		if err != nil {
-			cur.DownloadStatus, cur.DownloadKey = store.DownloadErrored, ""
-		} else {
-			cur.DownloadStatus, cur.DownloadKey = store.DownloadReady, key
+			if uerr := r.cfg.Videos.SetDownload(ctx, id, store.DownloadErrored, "", at); uerr != nil {
+				return "", errors.Join(err, uerr)
+			}
+			return "", err
 		}
-		cur.UpdatedAt = r.cfg.Now().UTC()
-		if uerr := r.cfg.Videos.SetDownload(ctx, id, cur.DownloadStatus, cur.DownloadKey, cur.UpdatedAt); uerr != nil {
-			return "", errors.Join(err, uerr)
-		}
-		if err != nil {
+		var ev events.Event
+		if err := r.cfg.Videos.SetDownloadEmitting(ctx, id, store.DownloadReady, key, at, r.videoEvent(events.VideoDownloadReady, &ev)); err != nil {
 			return "", err
 		}
 		r.log.Info("mp4 download built", "video", id, "took", time.Since(start).Round(time.Millisecond))
-		r.cfg.Bus.Publish(events.New(events.VideoDownloadReady, cur.LiveInputID, EventData{VideoID: id, Status: cur.Status, DurationSeconds: cur.Duration.Seconds()}))
+		r.cfg.Bus.Publish(ev)
 		return key, nil
 	})
 }

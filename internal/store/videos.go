@@ -116,6 +116,12 @@ type VideoEnd struct {
 	UpdatedAt    time.Time
 }
 
+// VideoEventFunc returns the outbox events of a change to a video, given
+// the row as the change's transaction sees it: after the change (creation,
+// end of the recording, MP4 download), or before it (deletion). The events
+// are written in that transaction (see EventFunc).
+type VideoEventFunc func(v *Video) ([]*WebhookEvent, error)
+
 // VideoListOptions select and page videos. Ordered by id (creation time)
 // ascending, or descending when Newest.
 type VideoListOptions struct {
@@ -198,4 +204,21 @@ type Videos interface {
 	// set, it already belongs to node. It is one conditional update: of
 	// several nodes claiming one video together, exactly one gets true.
 	ClaimRecording(ctx context.Context, id, node string, own bool, now, until time.Time) (bool, error)
+
+	// The transactional outbox (issue 7): each method below is one of the
+	// methods above plus the events evf returns, written to the webhook
+	// outbox (see Webhooks.Emit) in the change's transaction, so that they
+	// exist if and only if the change committed; an error of evf aborts
+	// the change. evf may be nil.
+
+	// CreateEmitting is Create; evf sees the row as created.
+	CreateEmitting(ctx context.Context, v *Video, evf VideoEventFunc) error
+	// FinishEmitting is Finish; evf sees the row as finished, and is not
+	// called when Finish would return an error (ErrConflict: finished
+	// already or another node's).
+	FinishEmitting(ctx context.Context, id, node string, e VideoEnd, evf VideoEventFunc) error
+	// SetDownloadEmitting is SetDownload; evf sees the row after it.
+	SetDownloadEmitting(ctx context.Context, id, status, key string, at time.Time, evf VideoEventFunc) error
+	// DeleteEmitting is Delete; evf sees the row as it was.
+	DeleteEmitting(ctx context.Context, id string, evf VideoEventFunc) error
 }

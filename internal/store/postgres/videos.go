@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/mpegflow/mpegflow/internal/store"
 )
@@ -88,11 +89,25 @@ func videoArgs(v *store.Video) ([]any, error) {
 		ds, v.DownloadKey, utc(v.UpdatedAt)}, nil
 }
 
+// execer is what the video writes need of the pool and of a transaction.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
 // Create inserts v; ErrConflict when the id exists.
 func (s videosRepo) Create(ctx context.Context, v *store.Video) error {
+	if err := createVideo(ctx, s.db.pool, v); err != nil {
+		return fmt.Errorf("postgres: create video %s: %w", v.ID, err)
+	}
+	return nil
+}
+
+// createVideo inserts v with x.
+func createVideo(ctx context.Context, x execer, v *store.Video) error {
 	args, err := videoArgs(v)
 	if err != nil {
-		return fmt.Errorf("postgres: create video %s: %w", v.ID, err)
+		return err
 	}
 	var lease *time.Time
 	if !v.LeaseExpires.IsZero() {
@@ -101,17 +116,19 @@ func (s videosRepo) Create(ctx context.Context, v *store.Video) error {
 	}
 	args = append(args, v.ID, v.LiveInputID, utc(v.CreatedAt), int64(v.Duration/time.Microsecond), v.SizeBytes, v.Segments,
 		v.NodeID, lease, int64(v.TargetDuration/time.Microsecond))
-	_, err = s.db.pool.Exec(ctx, `INSERT INTO videos (
+	_, err = x.Exec(ctx, `INSERT INTO videos (
 		status, error_code, error_message, recovered, started_at, ended_at,
 		tracks, meta, scheduled_deletion, require_signed_urls, allowed_origins, thumbnail_key,
 		download_status, download_key, updated_at,
 		id, live_input_id, created_at, duration_us, size_bytes, segments,
 		node_id, lease_expires_at, target_duration_us
 	) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`, args...)
-	if err != nil {
-		return fmt.Errorf("postgres: create video %s: %w", v.ID, mapErr(err))
-	}
-	return nil
+	return mapErr(err)
+}
+
+// getVideo reads video id with x.
+func getVideo(ctx context.Context, x execer, id string) (*store.Video, error) {
+	return scanVideo(x.QueryRow(ctx, `SELECT `+videoColumns+` FROM videos WHERE id = $1`, id))
 }
 
 // Get returns the video id or ErrNotFound.
@@ -210,12 +227,20 @@ func (s videosRepo) Update(ctx context.Context, v *store.Video) error {
 
 // Delete removes the video and its segments; ErrNotFound when absent.
 func (s videosRepo) Delete(ctx context.Context, id string) error {
-	tag, err := s.db.pool.Exec(ctx, `DELETE FROM videos WHERE id = $1`, id)
-	if err != nil {
+	if err := deleteVideo(ctx, s.db.pool, id); err != nil {
 		return fmt.Errorf("postgres: delete video %s: %w", id, err)
 	}
+	return nil
+}
+
+// deleteVideo deletes video id (its segments by cascade) with x.
+func deleteVideo(ctx context.Context, x execer, id string) error {
+	tag, err := x.Exec(ctx, `DELETE FROM videos WHERE id = $1`, id)
+	if err != nil {
+		return err
+	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: delete video %s: %w", id, store.ErrNotFound)
+		return store.ErrNotFound
 	}
 	return nil
 }
@@ -396,40 +421,57 @@ func (s videosRepo) UpdateSettings(ctx context.Context, v *store.Video) error {
 
 // Finish ends the recording of id if it is unfinished and node's.
 func (s videosRepo) Finish(ctx context.Context, id, node string, e store.VideoEnd) error {
+	if err := finishVideo(ctx, s.db.pool, id, node, e); err != nil {
+		return fmt.Errorf("postgres: finish video %s: %w", id, err)
+	}
+	return nil
+}
+
+// finishVideo ends the recording of id with x if it is unfinished and
+// node's: ErrNotFound, or ErrConflict when it is not.
+func finishVideo(ctx context.Context, x execer, id, node string, e store.VideoEnd) error {
 	tracks := e.Tracks
 	if tracks == nil {
 		tracks = []store.VideoTrack{}
 	}
 	tb, err := json.Marshal(tracks)
 	if err != nil {
-		return fmt.Errorf("postgres: finish video %s: encode tracks: %w", id, err)
+		return fmt.Errorf("encode tracks: %w", err)
 	}
-	tag, err := s.db.pool.Exec(ctx, `UPDATE videos SET status = $1, error_code = $2, error_message = $3, recovered = $4,
+	tag, err := x.Exec(ctx, `UPDATE videos SET status = $1, error_code = $2, error_message = $3, recovered = $4,
 		ended_at = $5, tracks = $6, updated_at = $7
 		WHERE id = $8 AND node_id = $9 AND status IN ($10, $11)`,
 		e.Status, e.ErrorCode, e.ErrorMessage, e.Recovered, utc(e.EndedAt), string(tb), utc(e.UpdatedAt),
 		id, node, store.VideoLiveRecording, store.VideoProcessing)
 	if err != nil {
-		return fmt.Errorf("postgres: finish video %s: %w", id, mapErr(err))
+		return mapErr(err)
 	}
 	if tag.RowsAffected() == 0 {
-		if _, err := s.Get(ctx, id); err != nil {
-			return fmt.Errorf("postgres: finish video %s: %w", id, err)
+		if _, err := getVideo(ctx, x, id); err != nil {
+			return err
 		}
-		return fmt.Errorf("postgres: finish video %s: %w: finished already or not node %s's", id, store.ErrConflict, node)
+		return fmt.Errorf("%w: finished already or not node %s's", store.ErrConflict, node)
 	}
 	return nil
 }
 
 // SetDownload writes the MP4 download's status and key of id.
 func (s videosRepo) SetDownload(ctx context.Context, id, status, key string, at time.Time) error {
-	tag, err := s.db.pool.Exec(ctx, `UPDATE videos SET download_status = $1, download_key = $2, updated_at = $3 WHERE id = $4`,
+	if err := setDownload(ctx, s.db.pool, id, status, key, at); err != nil {
+		return fmt.Errorf("postgres: set download of video %s: %w", id, err)
+	}
+	return nil
+}
+
+// setDownload writes the MP4 download's status and key of id with x.
+func setDownload(ctx context.Context, x execer, id, status, key string, at time.Time) error {
+	tag, err := x.Exec(ctx, `UPDATE videos SET download_status = $1, download_key = $2, updated_at = $3 WHERE id = $4`,
 		status, key, utc(at), id)
 	if err != nil {
-		return fmt.Errorf("postgres: set download of video %s: %w", id, mapErr(err))
+		return mapErr(err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: set download of video %s: %w", id, store.ErrNotFound)
+		return store.ErrNotFound
 	}
 	return nil
 }

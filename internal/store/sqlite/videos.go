@@ -87,11 +87,25 @@ func videoArgs(v *store.Video) ([]any, error) {
 		ds, v.DownloadKey, micros(v.UpdatedAt)}, nil
 }
 
+// execer is what the video writes need of *sql.DB and *sql.Tx.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // Create inserts v; ErrConflict when the id exists.
 func (s videosRepo) Create(ctx context.Context, v *store.Video) error {
+	if err := createVideo(ctx, s.db.w, v); err != nil {
+		return fmt.Errorf("sqlite: create video %s: %w", v.ID, err)
+	}
+	return nil
+}
+
+// createVideo inserts v with x.
+func createVideo(ctx context.Context, x execer, v *store.Video) error {
 	args, err := videoArgs(v)
 	if err != nil {
-		return fmt.Errorf("sqlite: create video %s: %w", v.ID, err)
+		return err
 	}
 	var lease sql.NullInt64
 	if !v.LeaseExpires.IsZero() {
@@ -99,17 +113,19 @@ func (s videosRepo) Create(ctx context.Context, v *store.Video) error {
 	}
 	args = append(args, v.ID, v.LiveInputID, micros(v.CreatedAt), int64(v.Duration/time.Microsecond), v.SizeBytes, v.Segments,
 		v.NodeID, lease, int64(v.TargetDuration/time.Microsecond))
-	_, err = s.db.w.ExecContext(ctx, `INSERT INTO videos (
+	_, err = x.ExecContext(ctx, `INSERT INTO videos (
 		status, error_code, error_message, recovered, started_at, ended_at,
 		tracks, meta, scheduled_deletion, require_signed_urls, allowed_origins, thumbnail_key,
 		download_status, download_key, updated_at,
 		id, live_input_id, created_at, duration_us, size_bytes, segments,
 		node_id, lease_expires_at, target_duration_us
 	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
-	if err != nil {
-		return fmt.Errorf("sqlite: create video %s: %w", v.ID, mapErr(err))
-	}
-	return nil
+	return mapErr(err)
+}
+
+// getVideo reads video id with x.
+func getVideo(ctx context.Context, x execer, id string) (*store.Video, error) {
+	return scanVideo(x.QueryRowContext(ctx, `SELECT `+videoColumns+` FROM videos WHERE id = ?`, id))
 }
 
 // Get returns the video id or ErrNotFound.
@@ -210,14 +226,19 @@ func (s videosRepo) Update(ctx context.Context, v *store.Video) error {
 
 // Delete removes the video and its segments; ErrNotFound when absent.
 func (s videosRepo) Delete(ctx context.Context, id string) error {
-	res, err := s.db.w.ExecContext(ctx, `DELETE FROM videos WHERE id = ?`, id)
-	if err != nil {
-		return fmt.Errorf("sqlite: delete video %s: %w", id, err)
-	}
-	if err := affectedOrNotFound(res); err != nil {
+	if err := deleteVideo(ctx, s.db.w, id); err != nil {
 		return fmt.Errorf("sqlite: delete video %s: %w", id, err)
 	}
 	return nil
+}
+
+// deleteVideo deletes video id (its segments by cascade) with x.
+func deleteVideo(ctx context.Context, x execer, id string) error {
+	res, err := x.ExecContext(ctx, `DELETE FROM videos WHERE id = ?`, id)
+	if err != nil {
+		return err
+	}
+	return affectedOrNotFound(res)
 }
 
 // AddSegment appends seg and adds its duration and size to its video.
@@ -408,44 +429,58 @@ func (s videosRepo) UpdateSettings(ctx context.Context, v *store.Video) error {
 
 // Finish ends the recording of id if it is unfinished and node's.
 func (s videosRepo) Finish(ctx context.Context, id, node string, e store.VideoEnd) error {
+	if err := finishVideo(ctx, s.db.w, id, node, e); err != nil {
+		return fmt.Errorf("sqlite: finish video %s: %w", id, err)
+	}
+	return nil
+}
+
+// finishVideo ends the recording of id with x if it is unfinished and
+// node's: ErrNotFound, or ErrConflict when it is not.
+func finishVideo(ctx context.Context, x execer, id, node string, e store.VideoEnd) error {
 	tracks := e.Tracks
 	if tracks == nil {
 		tracks = []store.VideoTrack{}
 	}
 	tb, err := json.Marshal(tracks)
 	if err != nil {
-		return fmt.Errorf("sqlite: finish video %s: encode tracks: %w", id, err)
+		return fmt.Errorf("encode tracks: %w", err)
 	}
-	res, err := s.db.w.ExecContext(ctx, `UPDATE videos SET status = ?, error_code = ?, error_message = ?, recovered = ?,
+	res, err := x.ExecContext(ctx, `UPDATE videos SET status = ?, error_code = ?, error_message = ?, recovered = ?,
 		ended_at = ?, tracks = ?, updated_at = ?
 		WHERE id = ? AND node_id = ? AND status IN (?, ?)`,
 		e.Status, e.ErrorCode, e.ErrorMessage, e.Recovered, micros(e.EndedAt), string(tb), micros(e.UpdatedAt),
 		id, node, store.VideoLiveRecording, store.VideoProcessing)
 	if err != nil {
-		return fmt.Errorf("sqlite: finish video %s: %w", id, mapErr(err))
+		return mapErr(err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("sqlite: finish video %s: %w", id, err)
+		return err
 	} else if n == 0 {
-		if _, err := s.Get(ctx, id); err != nil {
-			return fmt.Errorf("sqlite: finish video %s: %w", id, err)
+		if _, err := getVideo(ctx, x, id); err != nil {
+			return err
 		}
-		return fmt.Errorf("sqlite: finish video %s: %w: finished already or not node %s's", id, store.ErrConflict, node)
+		return fmt.Errorf("%w: finished already or not node %s's", store.ErrConflict, node)
 	}
 	return nil
 }
 
 // SetDownload writes the MP4 download's status and key of id.
 func (s videosRepo) SetDownload(ctx context.Context, id, status, key string, at time.Time) error {
-	res, err := s.db.w.ExecContext(ctx, `UPDATE videos SET download_status = ?, download_key = ?, updated_at = ? WHERE id = ?`,
-		status, key, micros(at), id)
-	if err != nil {
-		return fmt.Errorf("sqlite: set download of video %s: %w", id, mapErr(err))
-	}
-	if err := affectedOrNotFound(res); err != nil {
+	if err := setDownload(ctx, s.db.w, id, status, key, at); err != nil {
 		return fmt.Errorf("sqlite: set download of video %s: %w", id, err)
 	}
 	return nil
+}
+
+// setDownload writes the MP4 download's status and key of id with x.
+func setDownload(ctx context.Context, x execer, id, status, key string, at time.Time) error {
+	res, err := x.ExecContext(ctx, `UPDATE videos SET download_status = ?, download_key = ?, updated_at = ? WHERE id = ?`,
+		status, key, micros(at), id)
+	if err != nil {
+		return mapErr(err)
+	}
+	return affectedOrNotFound(res)
 }
 
 // SetThumbnail writes the default thumbnail's key of id.

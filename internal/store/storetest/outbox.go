@@ -17,6 +17,8 @@ func outboxCases() []testCase {
 	return []testCase{
 		{"emit_fans_out_to_wanting_endpoints", testEmitFanOut},
 		{"live_input_changes_emit_atomically", testEmitAtomic},
+		{"video_changes_emit_atomically", testVideoEmitAtomic},
+		{"video_finish_emits_the_committed_row", testVideoEmitRace},
 		{"claim_leases_heads_once", testClaimLeases},
 		{"record_health_atomic", testRecordHealth},
 	}
