@@ -12,6 +12,7 @@ import (
 
 	"github.com/mpegflow/mpegflow/internal/events"
 	"github.com/mpegflow/mpegflow/internal/store"
+	"github.com/mpegflow/mpegflow/internal/webhook"
 )
 
 // WebhookService is what the webhooks API needs of the delivery service
@@ -54,35 +55,16 @@ func NewWebhookSecret() string {
 	return "whsec_" + base64.StdEncoding.EncodeToString(b)
 }
 
-// webhookJSON is a webhook endpoint as the API returns it.
+// webhookJSON is a webhook endpoint as the API returns it: what
+// webhook.disabled carries, plus the secret in the responses to creation and
+// rotation.
 type webhookJSON struct {
-	ID                      string     `json:"id"`
-	URL                     string     `json:"url"`
-	Description             string     `json:"description"`
-	Enabled                 bool       `json:"enabled"`
-	EventTypes              []string   `json:"event_types"`
-	LiveInputIDs            []string   `json:"live_input_ids"`
-	CreatedAt               time.Time  `json:"created_at"`
-	UpdatedAt               time.Time  `json:"updated_at"`
-	FailingSince            *time.Time `json:"failing_since"`
-	DisabledReason          string     `json:"disabled_reason,omitempty"`
-	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
-	Secret                  string     `json:"secret,omitempty"` // creation and rotation responses only
+	webhook.EndpointData
+	Secret string `json:"secret,omitempty"`
 }
 
 func webhookToJSON(e *store.WebhookEndpoint, withSecret bool) webhookJSON {
-	j := webhookJSON{ID: e.ID, URL: e.URL, Description: e.Description, Enabled: e.Enabled,
-		EventTypes: e.EventTypes, LiveInputIDs: e.LiveInputIDs, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
-		FailingSince: e.FailingSince, DisabledReason: e.DisabledReason}
-	if e.PreviousSecret != "" {
-		j.PreviousSecretExpiresAt = e.PreviousSecretExpiresAt
-	}
-	if j.EventTypes == nil {
-		j.EventTypes = []string{}
-	}
-	if j.LiveInputIDs == nil {
-		j.LiveInputIDs = []string{}
-	}
+	j := webhookJSON{EndpointData: webhook.Endpoint(e)}
 	if withSecret {
 		j.Secret = e.Secret
 	}

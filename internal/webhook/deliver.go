@@ -318,7 +318,7 @@ func (s *Service) health(ctx context.Context, ep *store.WebhookEndpoint, ok bool
 	}
 	var ev events.Event
 	off, err := s.st.RecordHealth(ctx, ep.ID, ok, now.UTC(), s.cfg.DisableAfter, func(e *store.WebhookEndpoint) ([]*store.WebhookEvent, error) {
-		ev = events.New(TypeDisabled, "", endpointData(e))
+		ev = events.New(TypeDisabled, "", Endpoint(e))
 		return ToOutbox(ev)
 	})
 	if err != nil {

@@ -130,13 +130,18 @@ type EndpointData struct {
 	UpdatedAt      time.Time  `json:"updated_at"`
 	FailingSince   *time.Time `json:"failing_since"`
 	DisabledReason string     `json:"disabled_reason,omitempty"`
+	// while the previous secret still signs alongside the new one
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
 }
 
-// endpointData renders e as EndpointData.
-func endpointData(e *store.WebhookEndpoint) EndpointData {
+// Endpoint renders e as the API returns it, without its secrets.
+func Endpoint(e *store.WebhookEndpoint) EndpointData {
 	d := EndpointData{ID: e.ID, URL: e.URL, Description: e.Description, Enabled: e.Enabled, EventTypes: e.EventTypes,
 		LiveInputIDs: e.LiveInputIDs, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, FailingSince: e.FailingSince,
 		DisabledReason: e.DisabledReason}
+	if e.PreviousSecret != "" {
+		d.PreviousSecretExpiresAt = e.PreviousSecretExpiresAt
+	}
 	if d.EventTypes == nil {
 		d.EventTypes = []string{}
 	}
