@@ -253,6 +253,20 @@ func TestTranscodeLadder(t *testing.T) {
 		}
 		return true
 	})
+	// Segment boundaries line up across renditions: every rung segment
+	// starts where a source segment starts and lasts as long, within a
+	// frame (30 fps).
+	srcTimes := segmentTimes(recs[sourceURL])
+	for u, rec := range recs {
+		if u == sourceURL {
+			continue
+		}
+		n := checkSegmentAlignment(t, fmt.Sprintf("%dp", heights[u]), srcTimes, segmentTimes(rec), 1.0/30+0.001)
+		if n < 5 {
+			t.Errorf("%dp: only %d segments compared with the source's", heights[u], n)
+		}
+		t.Logf("%dp: %d segments line up with the source's within a frame", heights[u], n)
+	}
 	for u, rec := range recs {
 		h := heights[u]
 		msns := rec.msns()
@@ -349,4 +363,139 @@ func cpuTicks(pid int) int64 {
 	u, _ := strconv.ParseInt(f[11], 10, 64)
 	s, _ := strconv.ParseInt(f[12], 10, 64)
 	return u + s
+}
+
+// mp4Box returns the payload of the first box of type typ at the top level
+// of b, or nil.
+func mp4Box(b []byte, typ string) []byte {
+	for len(b) >= 8 {
+		size := int(uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]))
+		hdr := 8
+		if size == 1 && len(b) >= 16 {
+			size, hdr = int(uint64(b[8])<<56|uint64(b[9])<<48|uint64(b[10])<<40|uint64(b[11])<<32|uint64(b[12])<<24|uint64(b[13])<<16|uint64(b[14])<<8|uint64(b[15])), 16
+		}
+		if size < hdr || size > len(b) {
+			return nil
+		}
+		if string(b[4:8]) == typ {
+			return b[hdr:size]
+		}
+		b = b[size:]
+	}
+	return nil
+}
+
+// mp4Path follows a path of box types from the top level of b.
+func mp4Path(b []byte, path ...string) []byte {
+	for _, p := range path {
+		if b = mp4Box(b, p); b == nil {
+			return nil
+		}
+	}
+	return b
+}
+
+// segmentStart is the decode time, in seconds, of the first sample of the
+// first track (video) of an fMP4 segment: tfdt of its first moof over the
+// timescale of the init segment's first trak (ISO/IEC 14496-12 §8.8.12,
+// §8.4.2). ok is false when a box is missing.
+func segmentStart(init, seg []byte) (float64, bool) {
+	mdhd := mp4Path(init, "moov", "trak", "mdia", "mdhd")
+	tfdt := mp4Path(seg, "moof", "traf", "tfdt")
+	if len(mdhd) < 24 || len(tfdt) < 8 {
+		return 0, false
+	}
+	var scale uint32
+	if mdhd[0] == 1 {
+		if len(mdhd) < 24 {
+			return 0, false
+		}
+		scale = uint32(mdhd[20])<<24 | uint32(mdhd[21])<<16 | uint32(mdhd[22])<<8 | uint32(mdhd[23])
+	} else {
+		scale = uint32(mdhd[12])<<24 | uint32(mdhd[13])<<16 | uint32(mdhd[14])<<8 | uint32(mdhd[15])
+	}
+	var t uint64
+	if tfdt[0] == 1 {
+		if len(tfdt) < 12 {
+			return 0, false
+		}
+		for _, c := range tfdt[4:12] {
+			t = t<<8 | uint64(c)
+		}
+	} else {
+		for _, c := range tfdt[4:8] {
+			t = t<<8 | uint64(c)
+		}
+	}
+	if scale == 0 {
+		return 0, false
+	}
+	return float64(t) / float64(scale), true
+}
+
+// segmentTimes is, per MSN a recorder fetched, the segment's start (tfdt)
+// and its EXTINF duration.
+type segTime struct {
+	msn               int
+	start, dur        float64
+	disc, afterDisc   bool
+	first, last, okTS bool
+}
+
+func segmentTimes(r *recorder) []segTime {
+	msns := r.msns()
+	out := make([]segTime, 0, len(msns))
+	for i, m := range msns {
+		s := segTime{msn: m, dur: r.segDur[m], disc: r.disc[m], first: i == 0, last: i == len(msns)-1}
+		s.start, s.okTS = segmentStart(r.inits[r.segMap[m]], r.segs[m])
+		if i+1 < len(msns) && r.disc[msns[i+1]] {
+			s.afterDisc = true // cut short by the hole that follows
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// checkSegmentAlignment reports a rung's segments whose start or duration
+// differs from the source segment starting at the same media time by more
+// than one frame (frame, in seconds). Segments at the edges of the rung's
+// life and next to a discontinuity (the transcoder's restart) are skipped.
+// It returns how many segments were compared.
+func checkSegmentAlignment(t *testing.T, name string, src, rung []segTime, frame float64) int {
+	t.Helper()
+	compared := 0
+	for _, s := range rung {
+		if !s.okTS {
+			t.Errorf("%s: segment %d has no tfdt", name, s.msn)
+			continue
+		}
+		if s.first || s.last || s.disc || s.afterDisc {
+			continue
+		}
+		var best *segTime
+		for i := range src {
+			if best == nil || abs(src[i].start-s.start) < abs(best.start-s.start) {
+				best = &src[i]
+			}
+		}
+		if best == nil || best.last {
+			continue
+		}
+		compared++
+		if d := abs(best.start - s.start); d > frame {
+			t.Errorf("%s: segment %d starts at %.3f s, nearest source segment %d at %.3f s (%.1f ms apart, more than a frame)", name, s.msn, s.start, best.msn, best.start, d*1000)
+			continue
+		}
+		if d := abs(best.dur - s.dur); d > frame {
+			t.Errorf("%s: segment %d lasts %.3f s, source segment %d %.3f s (more than a frame apart)", name, s.msn, s.dur, best.msn, best.dur)
+		}
+	}
+	return compared
+}
+
+func abs(f float64) float64 {
+	if f < 0 {
+		return -f
+	}
+	return f
 }
