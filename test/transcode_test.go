@@ -126,6 +126,15 @@ func TestTranscodeLadder(t *testing.T) {
 		return len(multi.Variants) >= 3
 	})
 	t.Logf("multivariant playlist:\n%s", multi.Raw)
+	// capacity in units: 854x480 + 640x360 at 30 fps = 19.2 Mpx/s
+	_, sys = apiCall(t, d, admin, "GET", "/v1/system", nil)
+	tc2, _ := data(sys)["transcode"].(map[string]any)
+	if used, _ := tc2["capacity_used"].(float64); used < 19.1 || used > 19.3 || tc2["active"] != 1.0 {
+		t.Errorf("GET /v1/system while transcoding: capacity_used %v active %v, want 19.2 units and 1 ladder", tc2["capacity_used"], tc2["active"])
+	}
+	if total, _ := tc2["capacity"].(float64); total < 19.2 {
+		t.Errorf("GET /v1/system: capacity %v units", tc2["capacity"])
+	}
 	for _, v := range checkMultivariant(multi) {
 		t.Errorf("multivariant: %s", v)
 	}

@@ -52,9 +52,11 @@ type Config struct {
 	VAAPIDevice string
 	// Profiles are the rungs live inputs may name.
 	Profiles []Profile
-	// Capacity is the number of ladders transcoded at once; 0 = half the
-	// CPU cores, at least 1.
-	Capacity int
+	// Capacity is the transcoding budget in units (see RungUnits): a
+	// ladder is admitted while the units of every running ladder and its
+	// own fit. 0 = AutoCapacity (30 units per core for x264, 8 x 1080p60
+	// for hardware).
+	Capacity float64
 	// Output receives the renditions. Required.
 	Output Output
 	// Metrics may be nil.
@@ -75,7 +77,7 @@ type Config struct {
 type Transcoder struct {
 	cfg Config
 	log *slog.Logger
-	sem chan struct{}
+	cap budget
 }
 
 // New returns a Transcoder.
@@ -90,7 +92,7 @@ func New(cfg Config) (*Transcoder, error) {
 		cfg.Detection.Family, cfg.Detection.Encoder = X264, X264.Encoder("h264")
 	}
 	if cfg.Capacity <= 0 {
-		cfg.Capacity = max(1, runtime.NumCPU()/2)
+		cfg.Capacity = AutoCapacity(cfg.Detection.Family, runtime.NumCPU())
 	}
 	if cfg.Backoff <= 0 {
 		cfg.Backoff = 500 * time.Millisecond
@@ -104,19 +106,28 @@ func New(cfg Config) (*Transcoder, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	t := &Transcoder{cfg: cfg, log: cfg.Logger, sem: make(chan struct{}, cfg.Capacity)}
+	t := &Transcoder{cfg: cfg, log: cfg.Logger, cap: budget{total: cfg.Capacity}}
 	if m := cfg.Metrics; m != nil {
 		m.encoder.WithLabelValues(cfg.Detection.Encoder).Set(1)
-		m.capacity.Set(float64(cfg.Capacity))
+		m.capacity.Set(cfg.Capacity)
 	}
 	return t, nil
 }
 
-// Capacity is the number of ladders that may run at once.
-func (t *Transcoder) Capacity() int { return cap(t.sem) }
+// Capacity is the transcoding budget in units (Config.Capacity).
+func (t *Transcoder) Capacity() float64 { return t.cfg.Capacity }
+
+// Used is the units the running ladders cost.
+func (t *Transcoder) Used() float64 {
+	u, _ := t.cap.state()
+	return u
+}
 
 // Active is the number of ladders running now.
-func (t *Transcoder) Active() int { return len(t.sem) }
+func (t *Transcoder) Active() int {
+	_, n := t.cap.state()
+	return n
+}
 
 // Sink returns the graph sink that transcodes s into the rungs named by
 // ladder. It satisfies pipeline.Sink.
@@ -175,6 +186,7 @@ func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
 	tracks := k.s.Tracks()
 	var vcodec, acodec string
 	var job Job
+	var srcFPS float64
 	for _, tr := range tracks {
 		if tr.Kind() == stream.KindVideo && vcodec == "" {
 			c, w, h, fps, err := videoInfo(tr.Codec)
@@ -182,7 +194,7 @@ func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
 				k.log.Warn("not transcoding", "error", err)
 				return nil
 			}
-			vcodec = c
+			vcodec, srcFPS = c, fps
 			rungs, err := PlanLadder(k.t.cfg.Profiles, k.ladder, w, h, fps)
 			if err != nil {
 				k.log.Warn("not transcoding", "error", err)
@@ -209,10 +221,10 @@ func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
 	}
 	job.Family, job.VAAPIDevice, job.InputCodec, job.AudioCodec = k.t.cfg.Detection.Family, k.t.cfg.VAAPIDevice, vcodec, acodec
 
-	select {
-	case k.t.sem <- struct{}{}:
-	default:
-		msg := fmt.Sprintf("transcoding is at capacity (%d ladders); the stream is passthrough only", cap(k.t.sem))
+	units := LadderUnits(job.Family, job.Rungs, srcFPS)
+	if !k.t.cap.take(units) {
+		used, _ := k.t.cap.state()
+		msg := capacityMessage(units, used, k.t.cfg.Capacity)
 		k.log.Warn(msg)
 		if m := k.t.cfg.Metrics; m != nil {
 			m.refused.Inc()
@@ -224,11 +236,13 @@ func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
 	}
 	if m := k.t.cfg.Metrics; m != nil {
 		m.active.Inc()
+		m.used.Add(units)
 	}
 	defer func() {
-		<-k.t.sem
+		k.t.cap.release(units)
 		if m := k.t.cfg.Metrics; m != nil {
 			m.active.Dec()
+			m.used.Set(k.t.Used())
 			m.speed.DeleteLabelValues(k.s.ID())
 			for _, rg := range job.Rungs {
 				m.fps.DeleteLabelValues(k.s.ID(), rg.Name)
@@ -239,7 +253,7 @@ func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
 	for i, rg := range job.Rungs {
 		names[i] = fmt.Sprintf("%s(%dx%d)", rg.Name, rg.Width, rg.Height)
 	}
-	k.log.Info("transcoding", "encoder", k.t.cfg.Detection.Encoder, "rungs", names)
+	k.log.Info("transcoding", "encoder", k.t.cfg.Detection.Encoder, "rungs", names, "units", fmt.Sprintf("%.1f", units))
 
 	st := &runState{job: job, tracks: tracks, rends: make([]*rungOut, len(job.Rungs))}
 	for i, rg := range job.Rungs {

@@ -247,13 +247,17 @@ func metricValue(m prometheus.Metric) float64 {
 	return -1
 }
 
-// TestCapacity: with capacity 1 a second transcoded stream runs
-// passthrough-only and is reported as transcode.capacity_exceeded.
+// TestCapacity: with room for one 180p ladder (240x180 at 30 fps: 1.3
+// units) in 2 units, a second transcoded stream runs passthrough-only and
+// is reported as transcode.capacity_exceeded; the units and the metrics
+// follow.
 func TestCapacity(t *testing.T) {
 	tracks, _ := sourceUnits(t, 1)
 	type report struct{ id, code string }
 	reports := make(chan report, 4)
-	tc, err := New(Config{Output: &fakeOutput{}, Profiles: testProfiles, Capacity: 1,
+	reg := prometheus.NewRegistry()
+	m, _ := NewMetrics(reg)
+	tc, err := New(Config{Output: &fakeOutput{}, Profiles: testProfiles, Capacity: 2, Metrics: m,
 		OnError: func(id, code, _ string) { reports <- report{id, code} }})
 	if err != nil {
 		t.Fatal(err)
@@ -268,6 +272,13 @@ func TestCapacity(t *testing.T) {
 	done1 := make(chan error, 1)
 	go func() { done1 <- tc.Sink(p1.Stream(), []string{"180p"}).Run(ctx, r1) }()
 	waitUntil(t, func() bool { return tc.Active() == 1 })
+	const want = 240 * 180 * 30 / 1e6
+	if u := tc.Used(); u < want-0.01 || u > want+0.01 {
+		t.Errorf("Used = %v units, want %v", u, want)
+	}
+	if g := metricValue(m.used); g != tc.Used() {
+		t.Errorf("capacity_used_units = %v, want %v", g, tc.Used())
+	}
 	if err := tc.Sink(p2.Stream(), []string{"180p"}).Run(ctx, r2); err != nil {
 		t.Fatal(err)
 	}
@@ -284,8 +295,11 @@ func TestCapacity(t *testing.T) {
 	if err := <-done1; err != nil {
 		t.Fatal(err)
 	}
-	if tc.Active() != 0 {
-		t.Fatalf("Active = %d after the stream ended", tc.Active())
+	if tc.Active() != 0 || tc.Used() != 0 || metricValue(m.used) != 0 {
+		t.Fatalf("Active = %d, Used = %v, gauge %v after the stream ended", tc.Active(), tc.Used(), metricValue(m.used))
+	}
+	if got := metricValue(m.refused); got != 1 {
+		t.Errorf("capacity_exceeded_total = %v, want 1", got)
 	}
 }
 
