@@ -168,6 +168,19 @@ func (d *Demuxer) Feed(b []byte, now time.Time) {
 	}
 }
 
+// Flush hands out the PES packets in progress, as at the end of the
+// stream: a video PES without PES_packet_length (§2.4.3.7) otherwise ends
+// only when the next one starts, so the last frame of a finished stream
+// would be lost. A partial packet is discarded.
+func (d *Demuxer) Flush(now time.Time) {
+	d.pktN = 0
+	for _, t := range []*esTrack{d.video, d.audio} {
+		if t != nil && t.inPES {
+			d.finishPES(t, now)
+		}
+	}
+}
+
 // packet handles one 188-byte packet.
 func (d *Demuxer) packet(b []byte, now time.Time) {
 	p, ok := parseTSPacket(b)
@@ -203,7 +216,7 @@ func (d *Demuxer) packet(b []byte, now time.Time) {
 	}
 	if gap {
 		d.sink.TSError(ErrContinuity)
-		d.log.Debug("srt mpeg-ts continuity error", "pid", p.pid)
+		d.log.Debug("mpeg-ts continuity error", "pid", p.pid)
 		d.lost(p.pid, t)
 	}
 	if !p.hasPayload {
@@ -211,7 +224,7 @@ func (d *Demuxer) packet(b []byte, now time.Time) {
 	}
 	if p.scrambled {
 		d.sink.TSError(ErrScrambled)
-		d.warnOnce("scrambled", "srt scrambled mpeg-ts packets dropped", "pid", p.pid)
+		d.warnOnce("scrambled", "scrambled mpeg-ts packets dropped", "pid", p.pid)
 		d.lost(p.pid, t)
 		return
 	}
@@ -257,7 +270,7 @@ func (d *Demuxer) dropPES(t *esTrack) {
 func (d *Demuxer) checkPCR(p *tsPacket) {
 	if p.discontinuity {
 		d.tl.markDiscontinuity()
-		d.log.Info("srt mpeg-ts pcr discontinuity signalled")
+		d.log.Info("mpeg-ts pcr discontinuity signalled")
 	}
 	if !p.hasPCR {
 		return
@@ -265,7 +278,7 @@ func (d *Demuxer) checkPCR(p *tsPacket) {
 	if d.hasPCR && !p.discontinuity {
 		if delta := signed33(p.pcr - d.pcr); delta < -d.tl.jitter || delta > d.maxJump {
 			d.tl.markDiscontinuity()
-			d.log.Info("srt mpeg-ts pcr jump", "step", ticksToDuration(delta))
+			d.log.Info("mpeg-ts pcr jump", "step", ticksToDuration(delta))
 		}
 	}
 	d.pcr, d.hasPCR = p.pcr, true
@@ -280,7 +293,7 @@ func (d *Demuxer) onPAT(sec []byte) {
 		return
 	}
 	if d.pmtPID >= 0 {
-		d.log.Info("srt mpeg-ts program map pid changed", "pid", pid)
+		d.log.Info("mpeg-ts program map pid changed", "pid", pid)
 	}
 	d.pmtPID = int(pid)
 	d.pmt.reset()
@@ -331,9 +344,9 @@ func (d *Demuxer) onPMT(sec []byte) {
 		attrs = append(attrs, "ignored_stream_types", ignored)
 	}
 	if first {
-		d.log.Info("srt mpeg-ts program", attrs...)
+		d.log.Info("mpeg-ts program", attrs...)
 	} else {
-		d.log.Info("srt mpeg-ts program changed", attrs...)
+		d.log.Info("mpeg-ts program changed", attrs...)
 	}
 }
 
@@ -402,7 +415,7 @@ func (d *Demuxer) esPacket(t *esTrack, p *tsPacket, now time.Time) {
 	}
 	if len(t.pes) > maxPESSize {
 		d.sink.TSError(ErrPES)
-		d.warnOnce("pes_size", "srt oversized mpeg-ts pes packet dropped", "limit", maxPESSize)
+		d.warnOnce("pes_size", "oversized mpeg-ts pes packet dropped", "limit", maxPESSize)
 		d.dropPES(t)
 		return
 	}
@@ -420,7 +433,7 @@ func (d *Demuxer) finishPES(t *esTrack, now time.Time) {
 	t.pes, t.inPES, t.last = nil, false, len(data)
 	if !h.hasPTS {
 		d.sink.TSError(ErrPES)
-		d.warnOnce("no_pts", "srt mpeg-ts pes packet without pts dropped")
+		d.warnOnce("no_pts", "mpeg-ts pes packet without pts dropped")
 		d.dropPES(t)
 		return
 	}

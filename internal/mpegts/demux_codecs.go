@@ -33,7 +33,7 @@ func (d *Demuxer) videoAU(t *esTrack, data []byte, h pesHeader, now time.Time) {
 	au, err := splitAnnexB(data, nil)
 	if err != nil {
 		d.sink.TSError(ErrES)
-		d.log.Debug("srt malformed video access unit dropped", "error", err)
+		d.log.Debug("malformed video access unit dropped", "error", err)
 		d.dropPES(t)
 		return
 	}
@@ -83,7 +83,7 @@ func (d *Demuxer) videoAU(t *esTrack, data []byte, h pesHeader, now time.Time) {
 	}
 	if t.codec == nil {
 		if key {
-			d.warnOnce("video_no_params", "srt video key frame without parameter sets dropped")
+			d.warnOnce("video_no_params", "video key frame without parameter sets dropped")
 		}
 		return // before the first decodable key frame: expected at start
 	}
@@ -93,7 +93,7 @@ func (d *Demuxer) videoAU(t *esTrack, data []byte, h pesHeader, now time.Time) {
 			return
 		}
 		t.needKey = false
-		d.log.Debug("srt video resumed at key frame after loss")
+		d.log.Debug("video resumed at key frame after loss")
 	}
 	if t.emitted == nil && !key {
 		return
@@ -125,7 +125,7 @@ func (d *Demuxer) h264Params(t *esTrack, sps, pps []byte) {
 		var s h264.SPS
 		if err := s.Unmarshal(sps); err != nil {
 			d.sink.TSError(ErrES)
-			d.warnOnce("h264_sps", "srt invalid h264 sps ignored", "error", err)
+			d.warnOnce("h264_sps", "invalid h264 sps ignored", "error", err)
 			return
 		}
 		next.SPS = bytes.Clone(sps)
@@ -138,7 +138,7 @@ func (d *Demuxer) h264Params(t *esTrack, sps, pps []byte) {
 	}
 	if t.codec == nil || !t.codec.Equal(next) {
 		if t.emitted != nil {
-			d.log.Info("srt video parameters changed", "codec", next.Name())
+			d.log.Info("video parameters changed", "codec", next.Name())
 		}
 		t.codec = next
 	}
@@ -159,7 +159,7 @@ func (d *Demuxer) h265Params(t *esTrack, vps, sps, pps []byte) {
 		var s h265.SPS
 		if err := s.Unmarshal(sps); err != nil {
 			d.sink.TSError(ErrES)
-			d.warnOnce("h265_sps", "srt invalid h265 sps ignored", "error", err)
+			d.warnOnce("h265_sps", "invalid h265 sps ignored", "error", err)
 			return
 		}
 		next.SPS = bytes.Clone(sps)
@@ -172,7 +172,7 @@ func (d *Demuxer) h265Params(t *esTrack, vps, sps, pps []byte) {
 	}
 	if t.codec == nil || !t.codec.Equal(next) {
 		if t.emitted != nil {
-			d.log.Info("srt video parameters changed", "codec", next.Name())
+			d.log.Info("video parameters changed", "codec", next.Name())
 		}
 		t.codec = next
 	}
@@ -249,13 +249,13 @@ func (d *Demuxer) aacPES(t *esTrack, data []byte, pts int64, now time.Time) {
 	frames, err := parseADTS(data)
 	if err != nil {
 		d.sink.TSError(ErrES)
-		d.log.Debug("srt malformed adts dropped", "error", err)
+		d.log.Debug("malformed adts dropped", "error", err)
 	}
 	for i, f := range frames {
 		c := stream.AAC{Config: f.audioSpecificConfig()}
 		if t.codec == nil || !t.codec.Equal(c) {
 			if t.emitted != nil {
-				d.log.Info("srt audio parameters changed", "codec", c.Name())
+				d.log.Info("audio parameters changed", "codec", c.Name())
 			}
 			t.codec = c
 		}
@@ -275,7 +275,7 @@ func (d *Demuxer) opusPES(t *esTrack, data []byte, pts int64, now time.Time) {
 		pkt, rest, err := parseOpusAU(data)
 		if err != nil {
 			d.sink.TSError(ErrES)
-			d.log.Debug("srt malformed opus access unit dropped", "error", err)
+			d.log.Debug("malformed opus access unit dropped", "error", err)
 			return
 		}
 		data = rest

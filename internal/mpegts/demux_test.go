@@ -407,3 +407,28 @@ func TestDemuxFFmpegClipWithLoss(t *testing.T) {
 		prev = i
 	}
 }
+
+// TestDemuxFlush: the last video PES (no PES_packet_length) comes out at
+// Flush, not before.
+func TestDemuxFlush(t *testing.T) {
+	m := mpegtstest.NewMuxer(streamTypeH264, 0)
+	m.Tables()
+	for i := range 3 {
+		dts := int64(900000 + i*3000)
+		m.PES(m.VideoPID, dts, dts, mpegtstest.H264Frame(i == 0, mpegtstest.SPS, 100), false)
+	}
+	sink := newRecSink()
+	d := NewDemuxer(sink, slog.New(slog.DiscardHandler), 10*time.Second)
+	d.Feed(m.Out, time.Now())
+	if n := len(sink.of(stream.KindVideo)); n != 2 {
+		t.Fatalf("%d video units before Flush, want 2", n)
+	}
+	d.Flush(time.Now())
+	if n := len(sink.of(stream.KindVideo)); n != 3 {
+		t.Fatalf("%d video units after Flush, want 3", n)
+	}
+	d.Flush(time.Now()) // idempotent
+	if n := len(sink.of(stream.KindVideo)); n != 3 {
+		t.Fatalf("%d video units after a second Flush", n)
+	}
+}

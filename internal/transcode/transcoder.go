@@ -206,15 +206,6 @@ func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
 			acodec = tr.Codec.Name()
 		}
 	}
-	var rungs []Rung
-	for _, rg := range job.Rungs {
-		if rg.Codec == "hevc" {
-			k.log.Warn("hevc rungs are not supported by the transcoder output yet; skipped", "rung", rg.Name)
-			continue
-		}
-		rungs = append(rungs, rg)
-	}
-	job.Rungs = rungs
 	if len(job.Rungs) == 0 {
 		k.log.Info("no ladder rung below the source; passthrough only")
 		return nil
@@ -324,11 +315,13 @@ type runState struct {
 
 // rungOut is one rung's rendition in the packager.
 type rungOut struct {
-	name   string
-	w      RenditionWriter
-	video  stream.H264
-	audio  *stream.AAC
-	frames int64
+	name  string
+	w     RenditionWriter
+	video stream.Codec // H.264 or H.265 in effect
+	audio *stream.AAC  // nil until ffmpeg's first audio frame
+	// hasAudio: the rendition was created with an audio track
+	hasAudio bool
+	frames   int64
 	// disc marks the next unit written as Discontinuity (the source's
 	// timeline restarted).
 	disc bool
@@ -473,10 +466,18 @@ func (k *Sink) feed(ctx context.Context, r *stream.Reader, w io.Writer, st *runS
 	}
 }
 
-// readRung reads one rung's FLV and writes it into its rendition.
+// maxHeldVideo bounds the video frames a rung holds back while it waits
+// for its first audio frame (the rendition is created with both tracks);
+// past it the rendition starts without audio.
+const maxHeldVideo = 90
+
+// readRung reads one rung's MPEG-TS and writes it into its rendition. The
+// rendition is created at the first video frame (a key frame: the demuxer
+// holds video back until one with known parameter sets) once the audio
+// codec is known too, when the job has audio.
 func (k *Sink) readRung(rd io.Reader, st *runState, ro *rungOut, measure bool) error {
-	fr := newFLVReader(rd)
-	var pending *stream.H264
+	fr := newTSRungReader(rd, k.log.With("rung", ro.name))
+	var held []*rungFrame
 	lastTick := time.Now()
 	var tickFrames int64
 	var tickMedia time.Duration = -1
@@ -485,25 +486,19 @@ func (k *Sink) readRung(rd io.Reader, st *runState, ro *rungOut, measure bool) e
 		if err != nil {
 			return err
 		}
-		if f.Codec != nil {
-			switch c := f.Codec.(type) {
-			case stream.H264:
-				if ro.w == nil || !c.Equal(ro.video) {
-					cc := stream.H264{SPS: append([]byte(nil), c.SPS...), PPS: append([]byte(nil), c.PPS...)}
-					pending = &cc
-				}
-			case stream.AAC:
-				if ro.audio == nil {
-					ro.audio = &stream.AAC{Config: append([]byte(nil), c.Config...)}
-				}
+		if !f.Video && ro.audio == nil {
+			if c, ok := f.Codec.(stream.AAC); ok {
+				ro.audio = &c
 			}
-			continue
 		}
 		if ro.w == nil {
-			if !f.Video || !f.Key || pending == nil {
-				continue // wait for the video configuration and a key frame
+			if f.Video {
+				held = append(held, f)
 			}
-			tracks := []stream.Track{{Codec: *pending}}
+			if len(held) == 0 || (st.job.AudioCodec != "" && ro.audio == nil && len(held) < maxHeldVideo) {
+				continue
+			}
+			tracks := []stream.Track{{Codec: held[0].Codec}}
 			if st.job.AudioCodec != "" && ro.audio != nil {
 				tracks = append(tracks, stream.Track{Codec: *ro.audio})
 			}
@@ -511,37 +506,24 @@ func (k *Sink) readRung(rd io.Reader, st *runState, ro *rungOut, measure bool) e
 			if err != nil {
 				return fmt.Errorf("add rendition %s: %w", ro.name, err)
 			}
-			ro.w, ro.video, pending = w, *pending, nil
-		}
-		u := &stream.Unit{
-			DTS: f.DTS - tsPad + st.base,
-			PTS: f.PTS - tsPad + st.base,
-			Key: f.Key,
-		}
-		if f.Video {
-			u.DTS = min(u.DTS, u.PTS-st.cts)
-			if pending != nil && f.Key {
-				u.Codec = *pending
-				ro.video, pending = *pending, nil
+			ro.w, ro.video, ro.hasAudio = w, held[0].Codec, len(tracks) > 1
+			if f.Video {
+				f = nil // it is the last held frame
 			}
-			u.NALUs = f.NALUs
-			ro.frames++
-			tickFrames++
-		} else {
-			if ro.audio == nil {
+			for _, h := range held {
+				k.writeRungFrame(st, ro, h)
+			}
+			tickFrames += int64(len(held))
+			held = nil
+			if f == nil {
 				continue
 			}
-			u.Track = 1
-			u.Data = f.Data
 		}
-		u.Wall = st.wall0.Add(u.DTS - st.base)
-		if ro.disc && f.Video {
-			u.Discontinuity, ro.disc = true, false
+		if f.Video {
+			tickFrames++
 		}
-		if err := ro.w.Write(u); err != nil {
-			k.log.Debug("rendition write failed", "rung", ro.name, "error", err)
-		}
-		if m := k.t.cfg.Metrics; m != nil && f.Video {
+		u := k.writeRungFrame(st, ro, f)
+		if m := k.t.cfg.Metrics; m != nil && u != nil && f.Video {
 			if tickMedia < 0 {
 				tickMedia = u.DTS
 			}
@@ -554,6 +536,39 @@ func (k *Sink) readRung(rd io.Reader, st *runState, ro *rungOut, measure bool) e
 			}
 		}
 	}
+}
+
+// writeRungFrame maps f onto the source's timeline and writes it into the
+// rung's rendition. It returns the unit written, nil for a frame it skips
+// (audio the rendition has no track for).
+func (k *Sink) writeRungFrame(st *runState, ro *rungOut, f *rungFrame) *stream.Unit {
+	u := &stream.Unit{
+		DTS: f.DTS - tsPad + st.base,
+		PTS: f.PTS - tsPad + st.base,
+		Key: f.Key,
+	}
+	if f.Video {
+		u.DTS = min(u.DTS, u.PTS-st.cts)
+		if !f.Codec.Equal(ro.video) {
+			u.Codec, ro.video = f.Codec, f.Codec
+		}
+		u.NALUs = f.NALUs
+		ro.frames++
+	} else {
+		if !ro.hasAudio {
+			return nil
+		}
+		u.Track = 1
+		u.Data = f.Data
+	}
+	u.Wall = st.wall0.Add(u.DTS - st.base)
+	if ro.disc && f.Video {
+		u.Discontinuity, ro.disc = true, false
+	}
+	if err := ro.w.Write(u); err != nil {
+		k.log.Debug("rendition write failed", "rung", ro.name, "error", err)
+	}
+	return u
 }
 
 // logWriter turns ffmpeg's stderr into log lines, at most 20 per 10 s, and
@@ -596,9 +611,7 @@ func (l *logWriter) Write(p []byte) (int, error) {
 			}
 			l.window, l.n, l.dropped = now, 0, 0
 		}
-		if strings.Contains(line, "AAC sequence header") {
-			l.log.Debug("ffmpeg", "stderr", line) // aac_seq_header_detect reporting: benign
-		} else if l.n < 20 {
+		if l.n < 20 {
 			l.n++
 			l.log.Warn("ffmpeg", "stderr", line)
 		} else {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -23,18 +24,27 @@ import (
 
 // sourceUnits encodes a small test clip with ffmpeg (320x240 30 fps H.264
 // with B-frames, key frame every second, AAC) and returns its tracks and
-// units.
+// units, read back with the rung reader.
 func sourceUnits(t *testing.T, seconds int) ([]stream.Track, []*stream.Unit) {
+	return clipUnits(t, seconds, "libx264")
+}
+
+// clipUnits is sourceUnits with the video encoder chosen (libx264 or
+// libx265).
+func clipUnits(t *testing.T, seconds int, encoder string) ([]stream.Track, []*stream.Unit) {
 	t.Helper()
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		t.Skip("ffmpeg not on PATH")
 	}
-	p := filepath.Join(t.TempDir(), "src.flv")
-	cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30",
+	p := filepath.Join(t.TempDir(), "src.ts")
+	args := []string{"-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", strconv.Itoa(seconds),
-		"-c:v", "libx264", "-preset", "veryfast", "-bf", "2", "-g", "30", "-pix_fmt", "yuv420p",
-		"-c:a", "aac", "-b:a", "64k", "-f", "flv", p)
-	if out, err := cmd.CombinedOutput(); err != nil {
+		"-c:v", encoder, "-preset", "veryfast", "-bf", "2", "-g", "30", "-pix_fmt", "yuv420p"}
+	if encoder == "libx265" {
+		args = append(args, "-x265-params", "log-level=error")
+	}
+	args = append(args, "-c:a", "aac", "-b:a", "64k", "-f", "mpegts", p)
+	if out, err := exec.Command("ffmpeg", args...).CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg: %v: %s", err, out)
 	}
 	f, err := os.Open(p)
@@ -42,9 +52,10 @@ func sourceUnits(t *testing.T, seconds int) ([]stream.Track, []*stream.Unit) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	fr := newFLVReader(f)
+	fr := newTSRungReader(f, slog.New(slog.DiscardHandler))
 	var tracks []stream.Track
 	var units []*stream.Unit
+	haveV, haveA := false, false
 	wall := time.Now()
 	for {
 		x, err := fr.next()
@@ -54,13 +65,10 @@ func sourceUnits(t *testing.T, seconds int) ([]stream.Track, []*stream.Unit) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if x.Codec != nil {
-			if x.Video {
-				tracks = append([]stream.Track{{Codec: x.Codec}}, tracks...)
-			} else {
-				tracks = append(tracks, stream.Track{Codec: x.Codec})
-			}
-			continue
+		if x.Video && !haveV {
+			tracks, haveV = append([]stream.Track{{Codec: x.Codec}}, tracks...), true
+		} else if !x.Video && !haveA {
+			tracks, haveA = append(tracks, stream.Track{Codec: x.Codec}), true
 		}
 		// shift the timeline: sources rarely start at 0
 		u := &stream.Unit{DTS: x.DTS + 5*time.Second, PTS: x.PTS + 5*time.Second, Key: x.Key, NALUs: x.NALUs, Data: x.Data, Wall: wall.Add(x.DTS)}
@@ -68,6 +76,12 @@ func sourceUnits(t *testing.T, seconds int) ([]stream.Track, []*stream.Unit) {
 			u.Track = 1
 		}
 		units = append(units, u)
+	}
+	if !haveV || !haveA {
+		t.Fatalf("clip: video %v audio %v", haveV, haveA)
+	}
+	if tracks[0].Kind() != stream.KindVideo {
+		t.Fatal("the clip's video is not track 0")
 	}
 	return tracks, units
 }
@@ -375,5 +389,79 @@ func TestTranscodeSourceDiscontinuity(t *testing.T) {
 	}
 	if got := metricValue(m.restarts.WithLabelValues("li")); got != 0 {
 		t.Errorf("restarts = %v, want 0 (a discontinuity is not a failure)", got)
+	}
+}
+
+// TestTranscodeX265: a real libx265 rung at a small size comes back as
+// H.265 (the packager's hvc1) through the MPEG-TS reader, at its size, on
+// the source's timeline, with key frames on the source's.
+func TestTranscodeX265(t *testing.T) {
+	tracks, units := sourceUnits(t, 4)
+	out := &fakeOutput{}
+	profiles := []Profile{{Name: "180p-hevc", Height: 180, Bitrate: 250_000, MaxFPS: 30, Codec: "hevc"}}
+	tc, err := New(Config{Output: out, Profiles: profiles, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := stream.NewHub(stream.HubConfig{})
+	pub, err := hub.Publish("li", tracks, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := pub.Stream()
+	r := s.AddReader("transcode", stream.ReaderOptions{QueueSize: 4096})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- tc.Sink(s, []string{"180p-hevc"}).Run(ctx, r) }()
+	srcKeys := map[time.Duration]bool{}
+	start := time.Now()
+	for _, u := range units {
+		if u.Track == 0 && u.Key {
+			srcKeys[u.DTS] = true
+		}
+		if d := (u.DTS - units[0].DTS) / 2; time.Since(start) < d {
+			time.Sleep(d - time.Since(start))
+		}
+		pub.Write(u)
+	}
+	pub.End()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	tr, us := out.get("180p-hevc")
+	if len(tr) != 2 {
+		t.Fatalf("tracks %v, want video and audio", tr)
+	}
+	c, ok := tr[0].Codec.(stream.H265)
+	if !ok {
+		t.Fatalf("video codec %T, want H.265", tr[0].Codec)
+	}
+	var sps h265.SPS
+	if err := sps.Unmarshal(c.SPS); err != nil {
+		t.Fatal(err)
+	}
+	if sps.Width() != 240 || sps.Height() != 180 {
+		t.Errorf("%dx%d, want 240x180", sps.Width(), sps.Height())
+	}
+	var video, keys, misaligned int
+	for _, u := range us {
+		if u.Track != 0 {
+			continue
+		}
+		video++
+		if u.Key {
+			keys++
+			if !srcKeys[u.DTS] {
+				misaligned++
+			}
+		}
+		if u.PTS < u.DTS {
+			t.Fatalf("PTS %v before DTS %v", u.PTS, u.DTS)
+		}
+	}
+	t.Logf("%d video frames, %d key frames", video, keys)
+	if video < 90 || keys < 3 || misaligned > 0 {
+		t.Errorf("%d video frames (of 120), %d key frames, %d not on a source key frame", video, keys, misaligned)
 	}
 }
