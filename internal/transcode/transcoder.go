@@ -35,6 +35,14 @@ type RenditionWriter interface {
 	Write(u *stream.Unit) error
 }
 
+// RenditionRemover is implemented by RenditionWriters whose rendition can
+// be taken out of the packager while the stream goes on (a rung that gave
+// up): new players no longer see it, players on it move to another
+// variant.
+type RenditionRemover interface {
+	Remove()
+}
+
 // Output is where renditions land: the HLS packager of the live input.
 type Output interface {
 	// AddRendition adds rendition name to the live input's packager with
@@ -279,6 +287,14 @@ func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
 		if failures >= k.t.cfg.MaxFailures {
 			msg := fmt.Sprintf("ffmpeg failed %d times in a row: %v", failures, err)
 			k.log.Error("transcoding stopped; the stream stays passthrough", "error", err, "failures", failures)
+			// the rungs will get no more media: out of the multivariant
+			// playlist, so that players leave them for the source
+			for _, ro := range st.rends {
+				if rm, ok := ro.w.(RenditionRemover); ok {
+					rm.Remove()
+				}
+				ro.w = nil
+			}
 			if f := k.t.cfg.OnError; f != nil {
 				f(k.s.ID(), CodeFailed, msg)
 			}

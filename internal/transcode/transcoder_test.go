@@ -92,8 +92,35 @@ type fakeOutput struct {
 }
 
 type fakeRend struct {
-	tracks []stream.Track
-	units  []*stream.Unit
+	tracks  []stream.Track
+	units   []*stream.Unit
+	removed bool
+}
+
+// fakeWriter is a rendition of fakeOutput.
+type fakeWriter struct {
+	o *fakeOutput
+	r *fakeRend
+}
+
+func (w fakeWriter) Write(u *stream.Unit) error {
+	w.o.mu.Lock()
+	defer w.o.mu.Unlock()
+	w.r.units = append(w.r.units, u)
+	return nil
+}
+
+// Remove implements RenditionRemover.
+func (w fakeWriter) Remove() {
+	w.o.mu.Lock()
+	defer w.o.mu.Unlock()
+	w.r.removed = true
+}
+
+func (o *fakeOutput) removed(name string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.rends[name] != nil && o.rends[name].removed
 }
 
 func (o *fakeOutput) AddRendition(_, name string, tracks []stream.Track) (RenditionWriter, error) {
@@ -104,12 +131,7 @@ func (o *fakeOutput) AddRendition(_, name string, tracks []stream.Track) (Rendit
 	}
 	r := &fakeRend{tracks: tracks}
 	o.rends[name] = r
-	return writerFunc(func(u *stream.Unit) error {
-		o.mu.Lock()
-		defer o.mu.Unlock()
-		r.units = append(r.units, u)
-		return nil
-	}), nil
+	return fakeWriter{o, r}, nil
 }
 
 func (o *fakeOutput) get(name string) (tracks []stream.Track, units []*stream.Unit) {
@@ -121,10 +143,6 @@ func (o *fakeOutput) get(name string) (tracks []stream.Track, units []*stream.Un
 	}
 	return r.tracks, append([]*stream.Unit(nil), r.units...)
 }
-
-type writerFunc func(*stream.Unit) error
-
-func (f writerFunc) Write(u *stream.Unit) error { return f(u) }
 
 var testProfiles = []Profile{
 	{Name: "360p", Height: 360, Bitrate: 700_000, MaxFPS: 30, Codec: "h264"},
@@ -463,5 +481,80 @@ func TestTranscodeX265(t *testing.T) {
 	t.Logf("%d video frames, %d key frames", video, keys)
 	if video < 90 || keys < 3 || misaligned > 0 {
 		t.Errorf("%d video frames (of 120), %d key frames, %d not on a source key frame", video, keys, misaligned)
+	}
+}
+
+// TestTranscodeGivesUp: an ffmpeg that keeps failing after its rendition
+// went live is given up after MaxFailures runs: the input is reported
+// transcode_failed, the rung's rendition is removed from the packager
+// (players leave it for the source), and the sink returns while the source
+// goes on.
+func TestTranscodeGivesUp(t *testing.T) {
+	tracks, units := sourceUnits(t, 6)
+	ffmpeg, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Skip("no ffmpeg")
+	}
+	dir := t.TempDir()
+	// the real ffmpeg on the first run, then an ffmpeg that dies at once
+	script := filepath.Join(dir, "ffmpeg")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nif [ -e "+dir+"/ran ]; then echo 'Error: broken on purpose' >&2; exit 1; fi\ntouch "+dir+"/ran\nexec "+ffmpeg+" \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := &fakeOutput{}
+	reports := make(chan string, 4)
+	tc, err := New(Config{FFmpeg: script, Output: out, Profiles: testProfiles, Backoff: 10 * time.Millisecond, MaxFailures: 3,
+		OnError: func(_, code, _ string) { reports <- code }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := stream.NewHub(stream.HubConfig{})
+	pub, _ := hub.Publish("li", tracks, false)
+	s := pub.Stream()
+	r := s.AddReader("transcode", stream.ReaderOptions{QueueSize: 4096})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sink := tc.Sink(s, []string{"120p"})
+	done := make(chan error, 1)
+	go func() { done <- sink.Run(ctx, r) }()
+	start := time.Now()
+	killed := false
+	for _, u := range units {
+		if d := (u.DTS - units[0].DTS) / 2; time.Since(start) < d {
+			time.Sleep(d - time.Since(start))
+		}
+		if _, us := out.get("120p"); !killed && len(us) > 30 {
+			if pid := sink.PID(); pid != 0 {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				killed = true
+			}
+		}
+		pub.Write(u)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the sink did not give up")
+	}
+	pub.End()
+	if !killed {
+		t.Fatal("the rung never went live")
+	}
+	select {
+	case code := <-reports:
+		if code != CodeFailed {
+			t.Errorf("reported %q, want %q", code, CodeFailed)
+		}
+	default:
+		t.Error("no transcode_failed report")
+	}
+	if !out.removed("120p") {
+		t.Error("the rung's rendition was not removed")
+	}
+	if tc.Active() != 0 || tc.Used() != 0 {
+		t.Errorf("capacity not released: %d ladders, %v units", tc.Active(), tc.Used())
 	}
 }
