@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -30,6 +31,16 @@ type abrResult struct {
 		Advanced    float64 `json:"advanced"`
 		OK          bool    `json:"ok"`
 	} `json:"switches"`
+	Hold *struct {
+		Height  int  `json:"height"`
+		ShownMs *int `json:"shownMs"`
+		Heights []struct {
+			H    int `json:"h"`
+			AtMs int `json:"atMs"`
+		} `json:"heights"`
+		Advanced    float64 `json:"advanced"`
+		LevelsAtEnd int     `json:"levelsAtEnd"`
+	} `json:"hold"`
 	Stalls         int      `json:"stalls"`
 	LongestStallMs int      `json:"longestStallMs"`
 	StallMsTotal   int      `json:"stallMsTotal"`
@@ -38,6 +49,35 @@ type abrResult struct {
 	Errors         []string `json:"errors"`
 	HLSErrors      []string `json:"hlsErrors"`
 	Console        []string `json:"console"`
+}
+
+// runABR runs test/browser/abr.mjs on the player page with args and
+// returns its result; a failed playback fails the test.
+func runABR(ctx context.Context, t *testing.T, page string, args ...string) abrResult {
+	t.Helper()
+	args = append([]string{filepath.Join(repoRoot, "test", "browser", "abr.mjs"), "--url", page, "--chromium", chromiumPath()}, args...)
+	cmd := exec.CommandContext(ctx, "node", args...)
+	cmd.Dir = repoRoot
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.Output()
+	line := strings.TrimSpace(string(out))
+	if i := strings.LastIndexByte(line, '\n'); i >= 0 {
+		line = line[i+1:]
+	}
+	t.Logf("abr.mjs: %s", line)
+	if stderr.Len() > 0 {
+		t.Logf("abr.mjs stderr:\n%s", stderr.String())
+	}
+	var res abrResult
+	if jerr := json.Unmarshal([]byte(line), &res); jerr != nil {
+		t.Fatalf("abr.mjs: %v; output %q: %v", err, out, jerr)
+	}
+	if !res.OK {
+		t.Fatalf("playback failed: %v (console: %v)", res.Errors, res.Console)
+	}
+	return res
 }
 
 // requireBrowser skips (fails in CI) when Chromium, node or the npm
@@ -97,28 +137,7 @@ func TestTranscodeBrowserABR(t *testing.T) {
 	})
 
 	const dwell = 5
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(repoRoot, "test", "browser", "abr.mjs"),
-		"--url", d.URL("/live/"+id+"/"), "--dwell", "5", "--switch-timeout", "15", "--timeout", "100", "--chromium", chromiumPath())
-	cmd.Dir = repoRoot
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	cmd.WaitDelay = 5 * time.Second
-	out, err := cmd.Output()
-	line := strings.TrimSpace(string(out))
-	if i := strings.LastIndexByte(line, '\n'); i >= 0 {
-		line = line[i+1:]
-	}
-	t.Logf("abr.mjs: %s", line)
-	if stderr.Len() > 0 {
-		t.Logf("abr.mjs stderr:\n%s", stderr.String())
-	}
-	var res abrResult
-	if jerr := json.Unmarshal([]byte(line), &res); jerr != nil {
-		t.Fatalf("abr.mjs: %v; output %q: %v", err, out, jerr)
-	}
-	if !res.OK {
-		t.Fatalf("playback failed: %v (console: %v)", res.Errors, res.Console)
-	}
+	res := runABR(ctx, t, d.URL("/live/"+id+"/"), "--dwell", "5", "--switch-timeout", "15", "--timeout", "100")
 	if pub.Exited() {
 		t.Errorf("the publisher ended during playback (%v): the test did not watch a live stream", pub.err)
 	}
@@ -163,5 +182,87 @@ func TestTranscodeBrowserABR(t *testing.T) {
 		} else {
 			t.Logf("hls.js non-fatal error: %s", e)
 		}
+	}
+}
+
+// TestTranscodeBrowserRungGivesUp: hls.js in Chromium is held on the 160p
+// rung when the transcoder keeps dying until it gives up
+// (live_input.errored transcode_failed): the rungs leave the multivariant
+// playlist, the player's next playlist request on the rung gets a client
+// error (400 or 404), hls.js moves to the source rendition by itself and
+// keeps playing, and the source never stops.
+func TestTranscodeBrowserRungGivesUp(t *testing.T) {
+	e2eTest(t)
+	requireBrowser(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	d := startDaemonAt(t, filepath.Join(t.TempDir(), "data"), daemonConfig{ExtraYAML: smallLadderYAML})
+	admin := adminTokenRe.FindString(d.Output())
+	st, r := apiCall(t, d, admin, "POST", "/v1/live_inputs", map[string]any{"name": "E2E give up",
+		"transcode": map[string]any{"mode": "on", "ladder": []string{"240p", "160p"}}})
+	if st != http.StatusCreated {
+		t.Fatalf("create: HTTP %d %v", st, r)
+	}
+	id := data(r)["id"].(string)
+	key := data(r)["rtmp"].(map[string]any)["stream_key"].(string)
+	pub := publish(ctx, t, d.RTMPURL(key), publishOpts{Seconds: 90})
+	waitLive(ctx, t, d, id, 20*time.Second)
+	waitFor(ctx, t, 25*time.Second, "source, 240p and 160p in the multivariant playlist", func() bool {
+		return len(getPlaylist(ctx, t, d.PlaylistURL(id)).Variants) >= 3
+	})
+
+	// Kill every transcoder the daemon starts, from 12 s on (the player is
+	// on 160p by then), until it gives up.
+	killerDone := make(chan int, 1)
+	go func() {
+		kills := 0
+		defer func() { killerDone <- kills }()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(12 * time.Second):
+		}
+		for ctx.Err() == nil && !strings.Contains(d.Output(), "transcoding stopped") {
+			for _, pid := range transcoderPIDs(t, d) {
+				if syscall.Kill(pid, syscall.SIGKILL) == nil {
+					kills++
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	res := runABR(ctx, t, d.URL("/live/"+id+"/"), "--hold", "160", "--watch", "40", "--switch-timeout", "15", "--timeout", "100")
+	kills := <-killerDone
+	t.Logf("killed the transcoder %d times", kills)
+	if !strings.Contains(d.Output(), "transcoding stopped") {
+		t.Fatal("the transcoder never gave up")
+	}
+	if pub.Exited() {
+		t.Errorf("the publisher ended during playback (%v)", pub.err)
+	}
+	h := res.Hold
+	if h == nil || h.ShownMs == nil {
+		t.Fatalf("the 160p level never showed: %+v", res.Switches)
+	}
+	t.Logf("heights shown while held on 160p: %+v; played %.2f s in 40 s; %d stalls (%d ms, longest %d ms); levels at the end %d",
+		h.Heights, h.Advanced, res.Stalls, res.StallMsTotal, res.LongestStallMs, h.LevelsAtEnd)
+	if n := len(h.Heights); n == 0 || h.Heights[n-1].H != 360 {
+		t.Errorf("the player did not end on the source (360p): %+v", h.Heights)
+	}
+	if h.Advanced < 20 {
+		t.Errorf("playback advanced %.2f s in 40 s", h.Advanced)
+	}
+	// A player on a rung stalls while its transcoder restarts (backoff
+	// 0.5 + 1 + 2 + 4 s here before it gives up, plus ffmpeg's start); once
+	// the rung is removed the player must leave it at once.
+	if res.LongestStallMs > 12000 {
+		t.Errorf("playback stalled %d ms while the rung failed and went away", res.LongestStallMs)
+	}
+	mv := getPlaylist(ctx, t, d.PlaylistURL(id))
+	if len(mv.Variants) != 1 || !strings.Contains(mv.Variants[0].URI, "source/") {
+		t.Errorf("multivariant after the transcoder gave up:\n%s", mv.Raw)
+	}
+	for _, e := range res.HLSErrors {
+		t.Logf("hls.js error: %s", e)
 	}
 }

@@ -13,9 +13,16 @@
 //                     frames (default 15)
 //   --timeout N       overall deadline in seconds (default 120)
 //   --chromium PATH   browser binary (default /usr/bin/chromium, or $CHROMIUM)
+//   --hold HEIGHT     instead of switching through the levels: force the
+//                     level of that height, then watch --watch seconds
+//                     whatever happens (the level may go away: a rung
+//                     that gave up), recording the video heights shown
+//   --watch N         seconds to watch in --hold mode (default 30)
 //
 // The order of the forced levels: lowest, every level up to the highest,
 // then the lowest again (for 3 levels: 0, 1, 2, 0 sorted by height).
+// In --hold mode the output has "hold":{"height":..,"shownMs":..,
+// "heights":[{"h":..,"atMs":..}],"advanced":..,"levelsAtEnd":..}.
 //
 // Output (one line): {"ok":bool,"engine":..,"levels":[{"height":..,"bitrate":..,"url":..}],
 //   "switches":[{"level":..,"height":..,"shownMs":..,"videoHeight":..,"advanced":..,"ok":bool}],
@@ -30,7 +37,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 function parseArgs(argv) {
-  const o = { url: '', dwell: 5, 'switch-timeout': 15, timeout: 120, chromium: process.env.CHROMIUM || '/usr/bin/chromium' };
+  const o = { url: '', dwell: 5, 'switch-timeout': 15, timeout: 120, hold: 0, watch: 30, chromium: process.env.CHROMIUM || '/usr/bin/chromium' };
   for (let i = 2; i < argv.length; i++) {
     const k = argv[i].replace(/^--/, '');
     const v = argv[++i];
@@ -120,7 +127,13 @@ async function main() {
       return h.levels.map((l) => ({ height: l.height, bitrate: l.bitrate, url: String(l.url) }));
     });
     const order = result.levels.map((l, i) => i).sort((a, b) => result.levels[a].height - result.levels[b].height);
-    const plan = [...order, order[0]];
+    let plan = [...order, order[0]];
+    if (opts.hold) {
+      const l = result.levels.findIndex((x) => x.height === opts.hold);
+      if (l < 0) throw new Error(`no level of height ${opts.hold}`);
+      plan = [l];
+      opts.dwell = 0;
+    }
 
     const t0 = Date.now();
     let lastCT = -1, lastAdvance = Date.now(), frozen = 0;
@@ -161,6 +174,22 @@ async function main() {
       sw.advanced = Math.round((s.ct - ct0) * 1000) / 1000;
       sw.ok = s.vh === want;
       await page.evaluate(() => { window.__e2e.switched = []; });
+    }
+    if (opts.hold && result.switches.length && result.switches[0].shownMs !== null) {
+      // watch whatever happens, recording every change of video height
+      const hold = { height: opts.hold, shownMs: result.switches[0].shownMs, heights: [], advanced: 0, levelsAtEnd: 0 };
+      result.hold = hold;
+      const w0 = Date.now();
+      let s = await sample();
+      const ct0 = s.ct;
+      let lastH = -1;
+      while (Date.now() - w0 < opts.watch * 1000 && Date.now() < deadline) {
+        s = await sample();
+        if (s.vh !== lastH) { hold.heights.push({ h: s.vh, atMs: Date.now() - w0 }); lastH = s.vh; }
+        await page.waitForTimeout(250);
+      }
+      hold.advanced = Math.round((s.ct - ct0) * 1000) / 1000;
+      hold.levelsAtEnd = await page.evaluate(() => window.mpegflow.hls.levels.length);
     }
     result.watchedMs = Date.now() - t0;
     result.frozenMs = frozen;
