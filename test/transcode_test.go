@@ -220,6 +220,13 @@ func TestTranscodeLadder(t *testing.T) {
 			}
 		}
 		if killedAt.IsZero() && time.Since(pub.start) > 7*time.Second {
+			if f, err := get(ctx, "http://"+d.Metric+"/metrics"); err == nil {
+				for _, l := range strings.Split(string(f.Body), "\n") {
+					if strings.HasPrefix(l, "mpegflow_transcode_speed{") || strings.HasPrefix(l, "mpegflow_transcode_fps{") || strings.HasPrefix(l, "mpegflow_transcode_capacity") {
+						t.Logf("metric %s", l)
+					}
+				}
+			}
 			if cpuPID != 0 {
 				if used := time.Duration(cpuTicks(cpuPID)-cpuTicks0) * 10 * time.Millisecond; used > 0 {
 					t.Logf("transcoder CPU while live: %.0f%% of one core over %v", 100*used.Seconds()/time.Since(cpuStart).Seconds(), time.Since(cpuStart).Round(time.Millisecond))
