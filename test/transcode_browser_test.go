@@ -30,6 +30,7 @@ type abrResult struct {
 		VideoHeight int     `json:"videoHeight"`
 		Advanced    float64 `json:"advanced"`
 		OK          bool    `json:"ok"`
+		StallMs     int     `json:"stallMs"`
 	} `json:"switches"`
 	Hold *struct {
 		Height  int  `json:"height"`
@@ -162,7 +163,7 @@ func TestTranscodeBrowserABR(t *testing.T) {
 		case s.Advanced < 0.5*dwell:
 			t.Errorf("switch %d to level %d (%dp): currentTime advanced %.2f s in %d s", i, s.Level, s.Height, s.Advanced, dwell)
 		default:
-			t.Logf("switch %d to %dp shown after %d ms; played %.2f s in %d s", i, s.Height, *s.ShownMs, s.Advanced, dwell)
+			t.Logf("switch %d to %dp shown after %d ms; played %.2f s in %d s; stalled %d ms", i, s.Height, *s.ShownMs, s.Advanced, dwell, s.StallMs)
 		}
 	}
 	if res.LongestStallMs > 1000 {

@@ -25,7 +25,8 @@
 // "heights":[{"h":..,"atMs":..}],"advanced":..,"levelsAtEnd":..}.
 //
 // Output (one line): {"ok":bool,"engine":..,"levels":[{"height":..,"bitrate":..,"url":..}],
-//   "switches":[{"level":..,"height":..,"shownMs":..,"videoHeight":..,"advanced":..,"ok":bool}],
+//   "switches":[{"level":..,"height":..,"shownMs":..,"videoHeight":..,"advanced":..,"ok":bool,
+//     "stallMs":.. (stalls that began after this switch and before the next)}],
 //   "stalls":n,"longestStallMs":..,"stallMsTotal":..,"frozenMs":..,"watchedMs":..,
 //   "errors":[..],"hlsErrors":[..],"console":[..]}
 // Exit status: 0 when the JSON line was printed (judging is the caller's job), 2 on usage
@@ -148,8 +149,9 @@ async function main() {
     };
     for (const level of plan) {
       const want = result.levels[level].height;
-      const sw = { level, height: want, shownMs: null, videoHeight: 0, advanced: 0, ok: false };
+      const sw = { level, height: want, shownMs: null, videoHeight: 0, advanced: 0, ok: false, stallMs: 0 };
       result.switches.push(sw);
+      sw.t = await page.evaluate(() => performance.now());
       const start = Date.now();
       await page.evaluate((l) => { window.mpegflow.hls.currentLevel = l; }, level);
       // The level shows once hls.js says it switched and the video element
@@ -204,6 +206,9 @@ async function main() {
       if (e.type === 'playing' && waitingAt !== null) {
         const d = e.t - waitingAt;
         result.stalls++; result.stallMsTotal += d; result.longestStallMs = Math.max(result.longestStallMs, d);
+        // attribute the stall to the switch in force when it began
+        const sw = result.switches.filter((x) => x.t <= waitingAt).pop();
+        if (sw) sw.stallMs += Math.round(d);
         waitingAt = null;
       }
     }
@@ -214,6 +219,7 @@ async function main() {
     result.longestStallMs = Math.round(result.longestStallMs);
     result.stallMsTotal = Math.round(result.stallMsTotal);
     result.hlsErrors = await page.evaluate(() => window.__e2e.hlsErrors);
+    for (const sw of result.switches) delete sw.t;
     result.ok = true;
   } catch (e) {
     result.errors.push(String(e && e.message ? e.message : e).split('\n')[0]);
