@@ -454,6 +454,7 @@ func segmentStart(init, seg []byte) (float64, bool) {
 type segTime struct {
 	msn               int
 	start, dur        float64
+	pdt               time.Time
 	disc, afterDisc   bool
 	first, last, okTS bool
 }
@@ -461,8 +462,14 @@ type segTime struct {
 func segmentTimes(r *recorder) []segTime {
 	msns := r.msns()
 	out := make([]segTime, 0, len(msns))
+	pdts := map[int]time.Time{}
+	if r.last != nil {
+		for _, s := range r.last.Segments {
+			pdts[s.MSN] = s.PDT
+		}
+	}
 	for i, m := range msns {
-		s := segTime{msn: m, dur: r.segDur[m], disc: r.disc[m], first: i == 0, last: i == len(msns)-1}
+		s := segTime{msn: m, dur: r.segDur[m], pdt: pdts[m], disc: r.disc[m], first: i == 0, last: i == len(msns)-1}
 		s.start, s.okTS = segmentStart(r.inits[r.segMap[m]], r.segs[m])
 		if i+1 < len(msns) && r.disc[msns[i+1]] {
 			s.afterDisc = true // cut short by the hole that follows
@@ -504,6 +511,13 @@ func checkSegmentAlignment(t *testing.T, name string, src, rung []segTime, frame
 		}
 		if d := abs(best.dur - s.dur); d > frame {
 			t.Errorf("%s: segment %d lasts %.3f s, source segment %d %.3f s (more than a frame apart)", name, s.msn, s.dur, best.msn, best.dur)
+		}
+		// EXT-X-PROGRAM-DATE-TIME of the same media: players align
+		// renditions by it when they switch
+		if !s.pdt.IsZero() && !best.pdt.IsZero() {
+			if d := s.pdt.Sub(best.pdt); d > time.Duration(frame*float64(time.Second)) || d < -time.Duration(frame*float64(time.Second)) {
+				t.Errorf("%s: segment %d PROGRAM-DATE-TIME %v, source segment %d %v: %v apart", name, s.msn, s.pdt.Format("15:04:05.000"), best.msn, best.pdt.Format("15:04:05.000"), d)
+			}
 		}
 	}
 	return compared

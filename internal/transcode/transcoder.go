@@ -323,6 +323,8 @@ type runState struct {
 	// and segment boundaries line up.
 	cts   time.Duration
 	wall0 time.Time
+	// walls maps source video DTS to ingest wall-clock (rung PDTs)
+	walls wallMap
 	rends []*rungOut
 	// carry is the unit that ended the previous run (a discontinuity): the
 	// next run starts with it.
@@ -473,9 +475,13 @@ func (k *Sink) feed(ctx context.Context, r *stream.Reader, w io.Writer, st *runS
 		}
 		if !st.haveBase {
 			st.base, st.wall0, st.haveBase = u.DTS, u.Wall, true
+			st.walls.reset()
 			st.cts = max(0, u.PTS-u.DTS)
 		}
 		mux.base = st.base
+		if u.Track == mux.vIdx {
+			st.walls.add(u.DTS, u.Wall)
+		}
 		if err := mux.write(u); err != nil {
 			return fmt.Errorf("write to ffmpeg: %w", err)
 		}
@@ -577,7 +583,11 @@ func (k *Sink) writeRungFrame(st *runState, ro *rungOut, f *rungFrame) *stream.U
 		u.Track = 1
 		u.Data = f.Data
 	}
-	u.Wall = st.wall0.Add(u.DTS - st.base)
+	if w, ok := st.walls.at(u.DTS); ok {
+		u.Wall = w
+	} else {
+		u.Wall = st.wall0.Add(u.DTS - st.base)
+	}
 	if ro.disc && f.Video {
 		u.Discontinuity, ro.disc = true, false
 	}

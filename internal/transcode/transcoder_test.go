@@ -433,10 +433,17 @@ func TestTranscodeX265(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- tc.Sink(s, []string{"180p-hevc"}).Run(ctx, r) }()
 	srcKeys := map[time.Duration]bool{}
+	srcWall := map[time.Duration]time.Time{}
 	start := time.Now()
+	wall0 := time.Now()
 	for _, u := range units {
+		// the publisher's clock runs 1 % slow against the server's: rung
+		// frames must carry the source frames' wall-clock, not one
+		// extrapolated from media time
+		u.Wall = wall0.Add((u.DTS - units[0].DTS) * 101 / 100)
 		if u.Track == 0 && u.Key {
 			srcKeys[u.DTS] = true
+			srcWall[u.DTS] = u.Wall
 		}
 		if d := (u.DTS - units[0].DTS) / 2; time.Since(start) < d {
 			time.Sleep(d - time.Since(start))
@@ -472,6 +479,8 @@ func TestTranscodeX265(t *testing.T) {
 			keys++
 			if !srcKeys[u.DTS] {
 				misaligned++
+			} else if !u.Wall.Equal(srcWall[u.DTS]) {
+				t.Errorf("key frame at %v: wall-clock %v, the source's %v", u.DTS, u.Wall, srcWall[u.DTS])
 			}
 		}
 		if u.PTS < u.DTS {
