@@ -111,7 +111,8 @@ const smallLadderYAML = `transcode:
 // (640x360 source passed through + 240p + 160p from libx264), is forced
 // onto every level in turn with hls.currentLevel (lowest, up to the
 // source, back to the lowest), shows each level's frames and keeps playing
-// without a stall. Not parallel: the encoders and the browser share the
+// without a stall, also after a transcoder restart left a discontinuity in
+// the rungs (and not in the source). Not parallel: the encoders and the browser share the
 // machine's cores.
 func TestTranscodeBrowserABR(t *testing.T) {
 	e2eTest(t)
@@ -137,6 +138,31 @@ func TestTranscodeBrowserABR(t *testing.T) {
 		return len(getPlaylist(ctx, t, d.PlaylistURL(id)).Variants) >= 3
 	})
 
+	// Kill the transcoder once before the player starts, and let it
+	// restart: the rungs then carry a discontinuity the source does not,
+	// and hls.js must still line them up when it switches. (A player on a
+	// rung while its transcoder restarts stalls for the restart; see
+	// TestTranscodeBrowserRungGivesUp.)
+	pids := transcoderPIDs(t, d)
+	if len(pids) != 1 {
+		t.Fatalf("%d transcoders, want 1", len(pids))
+	}
+	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	rungURL := resolve(d.PlaylistURL(id), "160p/media.m3u8")
+	waitFor(ctx, t, 30*time.Second, "3 segments after the restart's discontinuity on 160p", func() bool {
+		p := getPlaylist(ctx, t, rungURL)
+		after := -1
+		for _, s := range p.Segments {
+			if s.Discontinuity {
+				after = 0
+			} else if after >= 0 {
+				after++
+			}
+		}
+		return after >= 3
+	})
 	const dwell = 5
 	res := runABR(ctx, t, d.URL("/live/"+id+"/"), "--dwell", "5", "--switch-timeout", "15", "--timeout", "100")
 	if pub.Exited() {
