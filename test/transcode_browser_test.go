@@ -39,8 +39,9 @@ type abrResult struct {
 			H    int `json:"h"`
 			AtMs int `json:"atMs"`
 		} `json:"heights"`
-		Advanced    float64 `json:"advanced"`
-		LevelsAtEnd int     `json:"levelsAtEnd"`
+		Advanced    float64        `json:"advanced"`
+		LevelsAtEnd int            `json:"levelsAtEnd"`
+		Buffers     map[string]any `json:"buffers"`
 	} `json:"hold"`
 	Stalls         int      `json:"stalls"`
 	LongestStallMs int      `json:"longestStallMs"`
@@ -288,6 +289,79 @@ func TestTranscodeBrowserRungGivesUp(t *testing.T) {
 	mv := getPlaylist(ctx, t, d.PlaylistURL(id))
 	if len(mv.Variants) != 1 || !strings.Contains(mv.Variants[0].URI, "source/") {
 		t.Errorf("multivariant after the transcoder gave up:\n%s", mv.Raw)
+	}
+	for _, e := range res.HLSErrors {
+		t.Logf("hls.js error: %s", e)
+	}
+}
+
+// TestTranscodeBrowserRungRestart: hls.js in Chromium held on the 160p
+// rung while its transcoder is killed once and restarted: the player
+// should stall at most for the restart, stay on the rung, and play on
+// across the rung's discontinuity.
+//
+// KNOWN ISSUE, so opt-in (MPEGFLOW_E2E_KNOWN_ISSUES=1): in most runs hls.js
+// loads one part after the restart's hole, finds a hole of about 0.12 s
+// in the muxed SourceBuffer just ahead of the playhead, and loads nothing
+// more for the rest of the watch (15 s and more); in the other runs it
+// seeks over the hole and plays on after a ~1 s stall. Without audio in
+// the rendition it always plays on. Players on the source, and players
+// that switch levels after a restart (TestTranscodeBrowserABR), are not
+// affected.
+func TestTranscodeBrowserRungRestart(t *testing.T) {
+	e2eTest(t)
+	requireBrowser(t)
+	if os.Getenv("MPEGFLOW_E2E_KNOWN_ISSUES") == "" {
+		t.Skip("known issue: hls.js stalls on a rung across its transcoder's restart (set MPEGFLOW_E2E_KNOWN_ISSUES=1 to run)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	d := startDaemonAt(t, filepath.Join(t.TempDir(), "data"), daemonConfig{ExtraYAML: smallLadderYAML})
+	admin := adminTokenRe.FindString(d.Output())
+	st, r := apiCall(t, d, admin, "POST", "/v1/live_inputs", map[string]any{"name": "E2E restart",
+		"transcode": map[string]any{"mode": "on", "ladder": []string{"240p", "160p"}}})
+	if st != http.StatusCreated {
+		t.Fatalf("create: HTTP %d %v", st, r)
+	}
+	id := data(r)["id"].(string)
+	key := data(r)["rtmp"].(map[string]any)["stream_key"].(string)
+	pub := publish(ctx, t, d.RTMPURL(key), publishOpts{Seconds: 90, NoAudio: os.Getenv("NOAUDIO") != ""})
+	waitLive(ctx, t, d, id, 20*time.Second)
+	waitFor(ctx, t, 25*time.Second, "source, 240p and 160p in the multivariant playlist", func() bool {
+		return len(getPlaylist(ctx, t, d.PlaylistURL(id)).Variants) >= 3
+	})
+	killed := make(chan bool, 1)
+	go func() {
+		select {
+		case <-ctx.Done():
+			killed <- false
+			return
+		case <-time.After(12 * time.Second): // the player is on 160p by then
+		}
+		pids := transcoderPIDs(t, d)
+		killed <- len(pids) == 1 && syscall.Kill(pids[0], syscall.SIGKILL) == nil
+	}()
+	res := runABR(ctx, t, d.URL("/live/"+id+"/"), "--hold", "160", "--watch", "25", "--switch-timeout", "15", "--timeout", "100")
+	if !<-killed {
+		t.Fatal("the transcoder was not killed")
+	}
+	if pub.Exited() {
+		t.Errorf("the publisher ended during playback (%v)", pub.err)
+	}
+	h := res.Hold
+	if h == nil || h.ShownMs == nil {
+		t.Fatalf("the 160p level never showed: %+v", res.Switches)
+	}
+	t.Logf("heights shown: %+v; played %.2f s in 25 s; %d stalls (%d ms, longest %d ms); buffers at the end %v",
+		h.Heights, h.Advanced, res.Stalls, res.StallMsTotal, res.LongestStallMs, h.Buffers)
+	if n := len(h.Heights); n == 0 || h.Heights[n-1].H != 160 {
+		t.Errorf("the player left 160p: %+v", h.Heights)
+	}
+	if h.Advanced < 15 {
+		t.Errorf("playback advanced %.2f s in 25 s", h.Advanced)
+	}
+	if res.LongestStallMs > 5000 {
+		t.Errorf("playback stalled %d ms over the restart", res.LongestStallMs)
 	}
 	for _, e := range res.HLSErrors {
 		t.Logf("hls.js error: %s", e)

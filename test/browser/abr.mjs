@@ -191,6 +191,17 @@ async function main() {
         await page.waitForTimeout(250);
       }
       hold.advanced = Math.round((s.ct - ct0) * 1000) / 1000;
+      // where playback stands: the element's buffered ranges and, from
+      // hls.js's buffer controller, each SourceBuffer's (diagnostics)
+      hold.buffers = await page.evaluate(() => {
+        const r = (b) => { const o = []; for (let i = 0; i < b.length; i++) o.push([+b.start(i).toFixed(3), +b.end(i).toFixed(3)]); return o; };
+        const v = document.querySelector('video');
+        const out = { currentTime: +v.currentTime.toFixed(3), video: r(v.buffered) };
+        try {
+          for (const [name, sb] of window.mpegflow.hls.bufferController.sourceBuffers) if (name && sb) out[name] = r(sb.buffered);
+        } catch (e) { out.error = String(e); }
+        return out;
+      });
       hold.levelsAtEnd = await page.evaluate(() => window.mpegflow.hls.levels.length);
     }
     result.watchedMs = Date.now() - t0;
