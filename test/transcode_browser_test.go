@@ -300,17 +300,15 @@ func TestTranscodeBrowserRungGivesUp(t *testing.T) {
 // should stall at most for the restart, stay on the rung, and play on
 // across the rung's discontinuity.
 //
-// KNOWN ISSUE, so opt-in (MPEGFLOW_E2E_KNOWN_ISSUES=1): in 2 of 6 runs
-// on the shared 2-core machine (more with other variants tried), hls.js
-// loads one part
-// after the restart, is left with a hole of about 0.12 s in the muxed
-// SourceBuffer just ahead of the playhead, nudges, and loads nothing more
-// for the rest of the watch (15 s and more); in the other runs it seeks
-// over the hole and plays on after a stall under 1.3 s. The same happens
-// when the packager marks no discontinuity at the hole (tried: 3 of 3
-// stuck), and did not happen in 2 runs without audio in the rendition. Players on the
-// source, and players that switch levels after a restart
-// (TestTranscodeBrowserABR), are not affected.
+// KNOWN ISSUE, so opt-in (MPEGFLOW_E2E_KNOWN_ISSUES=1): in 2 of 6 runs on
+// the shared 2-core machine, hls.js loads one part after the restart, is
+// left with a hole of about 0.12 s in the muxed SourceBuffer just ahead of
+// the playhead, nudges, and loads nothing more for the rest of the watch
+// (15 s and more); in the other runs it seeks over the hole and plays on
+// after a stall under 1.3 s. It also happened (3 of 3) with the packager
+// marking no discontinuity at the hole, and not in 2 runs without audio
+// in the rendition. Players on the source, and players that switch levels
+// after a restart (TestTranscodeBrowserABR), are not affected.
 func TestTranscodeBrowserRungRestart(t *testing.T) {
 	e2eTest(t)
 	requireBrowser(t)
