@@ -172,7 +172,7 @@ type Recording struct {
 type Transcode struct {
 	Encoder     string             `yaml:"encoder"`      // auto | nvenc | qsv | vaapi | videotoolbox | x264
 	VAAPIDevice string             `yaml:"vaapi_device"` // default /dev/dri/renderD128
-	Capacity    int                `yaml:"capacity"`     // concurrent ladders; 0 = cores/2, at least 1
+	Capacity    int                `yaml:"capacity"`     // budget in units (Mpx/s of rung output, libx265 x5); 0 = 30 per core (x264), 995 (hardware)
 	Profiles    []TranscodeProfile `yaml:"profiles"`
 }
 

@@ -116,6 +116,9 @@ var (
 	ErrClosed = errors.New("hls: muxer closed")
 	// ErrEnded is returned by writes after Muxer.End.
 	ErrEnded = errors.New("hls: stream ended")
+	// ErrRemoved is returned by writes to a rendition after
+	// Muxer.RemoveRendition.
+	ErrRemoved = errors.New("hls: rendition removed")
 	// ErrNoTrack is returned when writing a unit for a track the rendition does not have.
 	ErrNoTrack = errors.New("hls: rendition has no such track")
 	// ErrInvalidCodec is returned for codec parameters that cannot be parsed.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"time"
 )
@@ -307,6 +308,34 @@ func (m *Muxer) AddRendition(cfg RenditionConfig) (*Rendition, error) {
 	}
 	m.broadcastLocked(true)
 	return r, nil
+}
+
+// RemoveRendition takes rendition name out of the muxer while the others go
+// on, for a rendition whose source stopped for good (a transcoded rung that
+// gave up). The multivariant playlist (RFC 8216bis §4.4.6) and the other
+// renditions' EXT-X-RENDITION-REPORT tags (§4.4.5.4) stop listing it, so
+// new players never see it. Its media is released: requests for its
+// playlist, parts and segments get 404, and a blocking playlist request
+// already waiting on it gets 400 (it can never be satisfied, §6.2.5.2).
+// Both are client errors a player does not retry: hls.js moves to another
+// variant, as RFC 8216bis §6.3.3 asks of clients whose variant fails.
+// Writes to it fail with ErrRemoved. It reports whether name existed; the
+// name may be added again later.
+func (m *Muxer) RemoveRendition(name string) bool {
+	m.mu.Lock()
+	r := m.byName[name]
+	if r == nil || m.closed {
+		m.mu.Unlock()
+		return false
+	}
+	delete(m.byName, name)
+	m.renditions = slices.DeleteFunc(m.renditions, func(o *Rendition) bool { return o == r })
+	r.removed = true
+	r.segments, r.cur = nil, nil
+	m.hasVideoRen = slices.ContainsFunc(m.renditions, func(o *Rendition) bool { return o.video != nil })
+	m.broadcastLocked(true)
+	m.mu.Unlock()
+	return true
 }
 
 // End marks the stream as over: pending media is flushed into a last

@@ -75,6 +75,9 @@ type Rendition struct {
 	rebaseSeq    uint64      // the muxer rebase this rendition's offset comes from
 	clock        wallClock   // output time to ingest wall-clock, for PROGRAM-DATE-TIME
 
+	// removed by Muxer.RemoveRendition: writes fail, nothing is listed
+	removed bool
+
 	// statistics for the multivariant playlist
 	stats renditionStats
 
@@ -146,7 +149,7 @@ func (r *Rendition) initData(id int) []byte {
 func (r *Rendition) WriteVideo(u VideoUnit) error {
 	m := r.m
 	m.mu.Lock()
-	if err := m.writableLocked(); err != nil {
+	if err := r.writableLocked(); err != nil {
 		m.mu.Unlock()
 		return err
 	}
@@ -170,7 +173,7 @@ func (r *Rendition) WriteVideo(u VideoUnit) error {
 func (r *Rendition) WriteAudio(u AudioUnit) error {
 	m := r.m
 	m.mu.Lock()
-	if err := m.writableLocked(); err != nil {
+	if err := r.writableLocked(); err != nil {
 		m.mu.Unlock()
 		return err
 	}
@@ -211,7 +214,7 @@ func (r *Rendition) setCodec(c Codec, video bool) error {
 	}
 	m := r.m
 	m.mu.Lock()
-	if err := m.writableLocked(); err != nil {
+	if err := r.writableLocked(); err != nil {
 		m.mu.Unlock()
 		return err
 	}
@@ -253,7 +256,7 @@ func (r *Rendition) setCodec(c Codec, video bool) error {
 func (r *Rendition) Discontinuity() {
 	m := r.m
 	m.mu.Lock()
-	if m.writableLocked() != nil {
+	if r.writableLocked() != nil {
 		m.mu.Unlock()
 		return
 	}
@@ -268,6 +271,14 @@ func (r *Rendition) Discontinuity() {
 	ev := r.takeEventsLocked()
 	m.mu.Unlock()
 	m.deliver(ev)
+}
+
+// writableLocked is nil while writes to r are accepted.
+func (r *Rendition) writableLocked() error {
+	if r.removed {
+		return ErrRemoved
+	}
+	return r.m.writableLocked()
 }
 
 func (m *Muxer) writableLocked() error {

@@ -126,6 +126,15 @@ func TestTranscodeLadder(t *testing.T) {
 		return len(multi.Variants) >= 3
 	})
 	t.Logf("multivariant playlist:\n%s", multi.Raw)
+	// capacity in units: 854x480 + 640x360 at 30 fps = 19.2 Mpx/s
+	_, sys = apiCall(t, d, admin, "GET", "/v1/system", nil)
+	tc2, _ := data(sys)["transcode"].(map[string]any)
+	if used, _ := tc2["capacity_used"].(float64); used < 19.1 || used > 19.3 || tc2["active"] != 1.0 {
+		t.Errorf("GET /v1/system while transcoding: capacity_used %v active %v, want 19.2 units and 1 ladder", tc2["capacity_used"], tc2["active"])
+	}
+	if total, _ := tc2["capacity"].(float64); total < 19.2 {
+		t.Errorf("GET /v1/system: capacity %v units", tc2["capacity"])
+	}
 	for _, v := range checkMultivariant(multi) {
 		t.Errorf("multivariant: %s", v)
 	}
@@ -211,6 +220,13 @@ func TestTranscodeLadder(t *testing.T) {
 			}
 		}
 		if killedAt.IsZero() && time.Since(pub.start) > 7*time.Second {
+			if f, err := get(ctx, "http://"+d.Metric+"/metrics"); err == nil {
+				for _, l := range strings.Split(string(f.Body), "\n") {
+					if strings.HasPrefix(l, "mpegflow_transcode_speed{") || strings.HasPrefix(l, "mpegflow_transcode_fps{") || strings.HasPrefix(l, "mpegflow_transcode_capacity") {
+						t.Logf("metric %s", l)
+					}
+				}
+			}
 			if cpuPID != 0 {
 				if used := time.Duration(cpuTicks(cpuPID)-cpuTicks0) * 10 * time.Millisecond; used > 0 {
 					t.Logf("transcoder CPU while live: %.0f%% of one core over %v", 100*used.Seconds()/time.Since(cpuStart).Seconds(), time.Since(cpuStart).Round(time.Millisecond))
@@ -253,6 +269,20 @@ func TestTranscodeLadder(t *testing.T) {
 		}
 		return true
 	})
+	// Segment boundaries line up across renditions: every rung segment
+	// starts where a source segment starts and lasts as long, within a
+	// frame (30 fps).
+	srcTimes := segmentTimes(recs[sourceURL])
+	for u, rec := range recs {
+		if u == sourceURL {
+			continue
+		}
+		n := checkSegmentAlignment(t, fmt.Sprintf("%dp", heights[u]), srcTimes, segmentTimes(rec), 1.0/30+0.001)
+		if n < 5 {
+			t.Errorf("%dp: only %d segments compared with the source's", heights[u], n)
+		}
+		t.Logf("%dp: %d segments line up with the source's within a frame", heights[u], n)
+	}
 	for u, rec := range recs {
 		h := heights[u]
 		msns := rec.msns()
@@ -349,4 +379,153 @@ func cpuTicks(pid int) int64 {
 	u, _ := strconv.ParseInt(f[11], 10, 64)
 	s, _ := strconv.ParseInt(f[12], 10, 64)
 	return u + s
+}
+
+// mp4Box returns the payload of the first box of type typ at the top level
+// of b, or nil.
+func mp4Box(b []byte, typ string) []byte {
+	for len(b) >= 8 {
+		size := int(uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]))
+		hdr := 8
+		if size == 1 && len(b) >= 16 {
+			size, hdr = int(uint64(b[8])<<56|uint64(b[9])<<48|uint64(b[10])<<40|uint64(b[11])<<32|uint64(b[12])<<24|uint64(b[13])<<16|uint64(b[14])<<8|uint64(b[15])), 16
+		}
+		if size < hdr || size > len(b) {
+			return nil
+		}
+		if string(b[4:8]) == typ {
+			return b[hdr:size]
+		}
+		b = b[size:]
+	}
+	return nil
+}
+
+// mp4Path follows a path of box types from the top level of b.
+func mp4Path(b []byte, path ...string) []byte {
+	for _, p := range path {
+		if b = mp4Box(b, p); b == nil {
+			return nil
+		}
+	}
+	return b
+}
+
+// segmentStart is the decode time, in seconds, of the first sample of the
+// first track (video) of an fMP4 segment: tfdt of its first moof over the
+// timescale of the init segment's first trak (ISO/IEC 14496-12 §8.8.12,
+// §8.4.2). ok is false when a box is missing.
+func segmentStart(init, seg []byte) (float64, bool) {
+	mdhd := mp4Path(init, "moov", "trak", "mdia", "mdhd")
+	tfdt := mp4Path(seg, "moof", "traf", "tfdt")
+	if len(mdhd) < 24 || len(tfdt) < 8 {
+		return 0, false
+	}
+	var scale uint32
+	if mdhd[0] == 1 {
+		if len(mdhd) < 24 {
+			return 0, false
+		}
+		scale = uint32(mdhd[20])<<24 | uint32(mdhd[21])<<16 | uint32(mdhd[22])<<8 | uint32(mdhd[23])
+	} else {
+		scale = uint32(mdhd[12])<<24 | uint32(mdhd[13])<<16 | uint32(mdhd[14])<<8 | uint32(mdhd[15])
+	}
+	var t uint64
+	if tfdt[0] == 1 {
+		if len(tfdt) < 12 {
+			return 0, false
+		}
+		for _, c := range tfdt[4:12] {
+			t = t<<8 | uint64(c)
+		}
+	} else {
+		for _, c := range tfdt[4:8] {
+			t = t<<8 | uint64(c)
+		}
+	}
+	if scale == 0 {
+		return 0, false
+	}
+	return float64(t) / float64(scale), true
+}
+
+// segmentTimes is, per MSN a recorder fetched, the segment's start (tfdt)
+// and its EXTINF duration.
+type segTime struct {
+	msn               int
+	start, dur        float64
+	pdt               time.Time
+	disc, afterDisc   bool
+	first, last, okTS bool
+}
+
+func segmentTimes(r *recorder) []segTime {
+	msns := r.msns()
+	out := make([]segTime, 0, len(msns))
+	pdts := map[int]time.Time{}
+	if r.last != nil {
+		for _, s := range r.last.Segments {
+			pdts[s.MSN] = s.PDT
+		}
+	}
+	for i, m := range msns {
+		s := segTime{msn: m, dur: r.segDur[m], pdt: pdts[m], disc: r.disc[m], first: i == 0, last: i == len(msns)-1}
+		s.start, s.okTS = segmentStart(r.inits[r.segMap[m]], r.segs[m])
+		if i+1 < len(msns) && r.disc[msns[i+1]] {
+			s.afterDisc = true // cut short by the hole that follows
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// checkSegmentAlignment reports a rung's segments whose start or duration
+// differs from the source segment starting at the same media time by more
+// than one frame (frame, in seconds). Segments at the edges of the rung's
+// life and next to a discontinuity (the transcoder's restart) are skipped.
+// It returns how many segments were compared.
+func checkSegmentAlignment(t *testing.T, name string, src, rung []segTime, frame float64) int {
+	t.Helper()
+	compared := 0
+	for _, s := range rung {
+		if !s.okTS {
+			t.Errorf("%s: segment %d has no tfdt", name, s.msn)
+			continue
+		}
+		if s.first || s.last || s.disc || s.afterDisc {
+			continue
+		}
+		var best *segTime
+		for i := range src {
+			if best == nil || abs(src[i].start-s.start) < abs(best.start-s.start) {
+				best = &src[i]
+			}
+		}
+		if best == nil || best.last {
+			continue
+		}
+		compared++
+		if d := abs(best.start - s.start); d > frame {
+			t.Errorf("%s: segment %d starts at %.3f s, nearest source segment %d at %.3f s (%.1f ms apart, more than a frame)", name, s.msn, s.start, best.msn, best.start, d*1000)
+			continue
+		}
+		if d := abs(best.dur - s.dur); d > frame {
+			t.Errorf("%s: segment %d lasts %.3f s, source segment %d %.3f s (more than a frame apart)", name, s.msn, s.dur, best.msn, best.dur)
+		}
+		// EXT-X-PROGRAM-DATE-TIME of the same media: players align
+		// renditions by it when they switch
+		if !s.pdt.IsZero() && !best.pdt.IsZero() {
+			if d := s.pdt.Sub(best.pdt); d > time.Duration(frame*float64(time.Second)) || d < -time.Duration(frame*float64(time.Second)) {
+				t.Errorf("%s: segment %d PROGRAM-DATE-TIME %v, source segment %d %v: %v apart", name, s.msn, s.pdt.Format("15:04:05.000"), best.msn, best.pdt.Format("15:04:05.000"), d)
+			}
+		}
+	}
+	return compared
+}
+
+func abs(f float64) float64 {
+	if f < 0 {
+		return -f
+	}
+	return f
 }

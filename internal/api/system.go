@@ -29,10 +29,13 @@ type TranscodeInfo struct {
 	Candidates []EncoderCandidate `json:"candidates"`
 	// Profiles are the configured ladder rungs live inputs may name.
 	Profiles []TranscodeProfile `json:"profiles"`
-	// Capacity is the number of ladders transcoded at once; Active the
-	// number running now.
-	Capacity int `json:"capacity"`
-	Active   int `json:"active"`
+	// Capacity is the transcoding budget in units (megapixels per second
+	// of output, libx265 weighted x5; transcode.capacity or automatic);
+	// CapacityUsed the units the running ladders cost; Active the number
+	// of ladders running.
+	Capacity     float64 `json:"capacity"`
+	CapacityUsed float64 `json:"capacity_used"`
+	Active       int     `json:"active"`
 }
 
 // EncoderCandidate is one encoder considered by detection.
@@ -101,15 +104,16 @@ func systemSchemas() obj {
 	return obj{
 		"System": object(obj{
 			"transcode": object(obj{
-				"available":  boolean("false: the daemon runs passthrough-only (reason says why)."),
-				"reason":     str(""),
-				"requested":  obj{"type": "string", "enum": []string{"", "auto", "nvenc", "qsv", "vaapi", "videotoolbox", "x264"}},
-				"encoder":    str("The ffmpeg encoder in use, e.g. libx264 or h264_nvenc."),
-				"family":     str(""),
-				"candidates": arrayOf(candidate),
-				"profiles":   arrayOf(profile),
-				"capacity":   integer("Ladders transcoded at once."),
-				"active":     integer("Ladders running now."),
+				"available":     boolean("false: the daemon runs passthrough-only (reason says why)."),
+				"reason":        str(""),
+				"requested":     obj{"type": "string", "enum": []string{"", "auto", "nvenc", "qsv", "vaapi", "videotoolbox", "x264"}},
+				"encoder":       str("The ffmpeg encoder in use, e.g. libx264 or h264_nvenc."),
+				"family":        str(""),
+				"candidates":    arrayOf(candidate),
+				"profiles":      arrayOf(profile),
+				"capacity":      obj{"type": "number", "description": "Transcoding budget in units: megapixels per second of rung output, libx265 weighted x5 (transcode.capacity; automatic: 30 per core with x264)."},
+				"capacity_used": obj{"type": "number", "description": "Units the running ladders cost; a ladder that does not fit runs passthrough-only (transcode.capacity_exceeded)."},
+				"active":        integer("Ladders running now."),
 			}, "available", "candidates", "profiles"),
 		}, "transcode"),
 		"TranscodeSetting": object(obj{

@@ -84,7 +84,7 @@ func (a *App) initTranscode(st store.Store, bus *events.Bus) (api.SystemDeps, er
 		Detection:   det,
 		VAAPIDevice: cfg.VAAPIDevice,
 		Profiles:    f.profiles,
-		Capacity:    cfg.Capacity,
+		Capacity:    float64(cfg.Capacity),
 		Output:      hlsRenditions{a},
 		Metrics:     m,
 		OnError: func(liveInput, code, message string) {
@@ -114,7 +114,7 @@ func (f *transcodeFeature) info() api.TranscodeInfo {
 		out.Profiles = append(out.Profiles, api.TranscodeProfile{Name: p.Name, Height: p.Height, BitrateBPS: p.Bitrate, MaxFPS: p.MaxFPS, Codec: p.Codec})
 	}
 	if f.tc != nil {
-		out.Capacity, out.Active = f.tc.Capacity(), f.tc.Active()
+		out.Capacity, out.CapacityUsed, out.Active = f.tc.Capacity(), f.tc.Used(), f.tc.Active()
 	}
 	return out
 }

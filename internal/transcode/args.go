@@ -25,7 +25,7 @@ type Job struct {
 	// GOP is the keyframe interval backstop in frames; keyframes follow the
 	// source's (force_key_frames source). Default 60.
 	GOP int
-	// Rungs are the outputs, each written as FLV to file descriptor 3+i.
+	// Rungs are the outputs, each written as MPEG-TS to file descriptor 3+i.
 	Rungs []Rung
 }
 
@@ -43,7 +43,7 @@ func hwDecodes(f Family, codec string) bool {
 // the family decodes the input codec, in software otherwise), split, scaled
 // (scale_cuda, vpp_qsv, scale_vaapi or scale), encoded without B-frames
 // with zero-latency settings and keyframes on the source's, each rung
-// written as FLV to pipe:3, pipe:4, ...
+// written as MPEG-TS to pipe:3, pipe:4, ...
 func Args(j Job) []string {
 	gop := j.GOP
 	if gop <= 0 {
@@ -111,7 +111,10 @@ func Args(j Job) []string {
 				a = append(a, "-c:a", "aac", "-b:a", "128k", "-ac", "2")
 			}
 		}
-		a = append(a, "-flush_packets", "1", "-flvflags", "no_duration_filesize+aac_seq_header_detect", "-f", "flv", "pipe:"+strconv.Itoa(3+i))
+		// MPEG-TS carries H.264 and HEVC alike (ffmpeg 5.1's FLV has no
+		// HEVC); no mux delay, so timestamps stay the input's (-copyts),
+		// and one audio frame per PES, so audio is not held back.
+		a = append(a, "-flush_packets", "1", "-muxdelay", "0", "-muxpreload", "0", "-pes_payload_size", "0", "-f", "mpegts", "pipe:"+strconv.Itoa(3+i))
 	}
 	return a
 }
@@ -148,25 +151,37 @@ func scaleFilter(f Family, hw, npp bool, w, h int) []string {
 	return []string{"scale=" + ws + ":" + hs, "format=yuv420p"}
 }
 
-// encoderArgs are the codec and low-latency options of one rung.
+// encoderArgs are the codec and low-latency options of one rung. Forced
+// key frames (-force_key_frames source) are IDR frames on every family
+// (forced-idr where the encoder would make them plain I frames), so every
+// segment starts with a random access point.
 func encoderArgs(f Family, r Rung, gop int) []string {
 	enc := f.Encoder(r.Codec)
+	hevc := r.Codec == "hevc"
 	a := []string{"-c:v", enc}
 	switch f {
 	case NVENC:
-		a = append(a, "-preset", "p4", "-tune", "ll", "-zerolatency", "1", "-rc", "cbr", "-rc-lookahead", "0")
+		a = append(a, "-preset", "p4", "-tune", "ll", "-zerolatency", "1", "-rc", "cbr", "-rc-lookahead", "0", "-forced-idr", "1")
 	case QSV:
-		a = append(a, "-preset", "veryfast", "-look_ahead", "0", "-async_depth", "1", "-low_delay_brc", "1")
+		a = append(a, "-preset", "veryfast")
+		if !hevc {
+			a = append(a, "-look_ahead", "0") // h264_qsv only
+		}
+		a = append(a, "-async_depth", "1", "-low_delay_brc", "1", "-forced_idr", "1")
 	case VAAPI:
 		a = append(a, "-rc_mode", "CBR", "-async_depth", "1")
 	case VideoToolbox:
 		a = append(a, "-realtime", "1", "-prio_speed", "1", "-allow_sw", "0")
 	default:
-		a = append(a, "-preset", "veryfast", "-tune", "zerolatency", "-sc_threshold", "0",
-			"-keyint_min", strconv.Itoa(gop))
-		if r.Codec != "hevc" {
-			a = append(a, "-profile:v", "high")
+		if hevc {
+			// libx265: scene cuts and open GOPs off, key frames only where
+			// forced or every gop frames, quiet
+			a = append(a, "-preset", "veryfast", "-tune", "zerolatency", "-forced-idr", "1",
+				"-x265-params", fmt.Sprintf("scenecut=0:open-gop=0:min-keyint=%d:log-level=error", gop))
+			break
 		}
+		a = append(a, "-preset", "veryfast", "-tune", "zerolatency", "-sc_threshold", "0",
+			"-keyint_min", strconv.Itoa(gop), "-profile:v", "high")
 	}
 	return a
 }

@@ -44,9 +44,22 @@ func TestArgsGolden(t *testing.T) {
 		{"x264", Job{Family: X264, InputCodec: "h264", AudioCodec: "aac"}},
 		{"x264_opus_noaudio", Job{Family: X264, InputCodec: "h264"}},
 	}
+	// HEVC rungs, per family
+	hevc := append([]Rung(nil), rungs...)
+	for i := range hevc {
+		hevc[i].Codec = "hevc"
+	}
+	for _, f := range append(Families(), X264) {
+		tests = append(tests, struct {
+			name string
+			job  Job
+		}{"hevc_" + string(f), Job{Family: f, InputCodec: "h264", AudioCodec: "aac", Rungs: hevc}})
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.job.Rungs = rungs
+			if tt.job.Rungs == nil {
+				tt.job.Rungs = rungs
+			}
 			tt.job.GOP = 120
 			got := strings.Join(Args(tt.job), "\n") + "\n"
 			path := filepath.Join("testdata", "golden", tt.name+".args")

@@ -12,6 +12,7 @@ type Metrics struct {
 	speed    *prometheus.GaugeVec
 	active   prometheus.Gauge
 	capacity prometheus.Gauge
+	used     prometheus.Gauge
 	refused  prometheus.Counter
 }
 
@@ -20,7 +21,9 @@ type Metrics struct {
 // mpegflow_transcode_restarts_total{live_input},
 // mpegflow_transcode_fps{live_input,rung},
 // mpegflow_transcode_speed{live_input} (media seconds per wall second),
-// mpegflow_transcode_active, mpegflow_transcode_capacity and
+// mpegflow_transcode_active (ladders running),
+// mpegflow_transcode_capacity_units (the budget, see RungUnits),
+// mpegflow_transcode_capacity_used_units and
 // mpegflow_transcode_capacity_exceeded_total.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
@@ -37,16 +40,19 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "mpegflow_transcode_speed", Help: "Transcode speed: media seconds per wall-clock second (1 = real time).",
 		}, []string{"live_input"}),
 		active: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "mpegflow_transcode_active", Help: "Ladders being transcoded now (capacity used).",
+			Name: "mpegflow_transcode_active", Help: "Ladders being transcoded now.",
 		}),
 		capacity: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "mpegflow_transcode_capacity", Help: "Ladders that may be transcoded at once (transcode.capacity).",
+			Name: "mpegflow_transcode_capacity_units", Help: "Transcoding budget in units: megapixels per second of output, libx265 weighted x5 (transcode.capacity).",
+		}),
+		used: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mpegflow_transcode_capacity_used_units", Help: "Capacity units the running ladders cost.",
 		}),
 		refused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "mpegflow_transcode_capacity_exceeded_total", Help: "Streams left passthrough-only because transcoding was at capacity.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.encoder, m.restarts, m.fps, m.speed, m.active, m.capacity, m.refused} {
+	for _, c := range []prometheus.Collector{m.encoder, m.restarts, m.fps, m.speed, m.active, m.capacity, m.used, m.refused} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -4,7 +4,8 @@
 // named profiles (never upscaling), builds the ffmpeg command line for the
 // encoder family, and supervises one ffmpeg process per transcoded live
 // input, feeding it the source access units as MPEG-TS on stdin and reading
-// every rung back as FLV from its own pipe, on the source's timeline.
+// every rung back as MPEG-TS from its own pipe (H.264 or HEVC), on the
+// source's timeline.
 //
 // A failing ffmpeg is restarted with backoff; it never takes the source
 // stream down, which keeps playing as the top rendition.

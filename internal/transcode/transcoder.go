@@ -35,6 +35,14 @@ type RenditionWriter interface {
 	Write(u *stream.Unit) error
 }
 
+// RenditionRemover is implemented by RenditionWriters whose rendition can
+// be taken out of the packager while the stream goes on (a rung that gave
+// up): new players no longer see it, players on it move to another
+// variant.
+type RenditionRemover interface {
+	Remove()
+}
+
 // Output is where renditions land: the HLS packager of the live input.
 type Output interface {
 	// AddRendition adds rendition name to the live input's packager with
@@ -52,9 +60,11 @@ type Config struct {
 	VAAPIDevice string
 	// Profiles are the rungs live inputs may name.
 	Profiles []Profile
-	// Capacity is the number of ladders transcoded at once; 0 = half the
-	// CPU cores, at least 1.
-	Capacity int
+	// Capacity is the transcoding budget in units (see RungUnits): a
+	// ladder is admitted while the units of every running ladder and its
+	// own fit. 0 = AutoCapacity (30 units per core for x264, 8 x 1080p60
+	// for hardware).
+	Capacity float64
 	// Output receives the renditions. Required.
 	Output Output
 	// Metrics may be nil.
@@ -75,7 +85,7 @@ type Config struct {
 type Transcoder struct {
 	cfg Config
 	log *slog.Logger
-	sem chan struct{}
+	cap budget
 }
 
 // New returns a Transcoder.
@@ -90,7 +100,7 @@ func New(cfg Config) (*Transcoder, error) {
 		cfg.Detection.Family, cfg.Detection.Encoder = X264, X264.Encoder("h264")
 	}
 	if cfg.Capacity <= 0 {
-		cfg.Capacity = max(1, runtime.NumCPU()/2)
+		cfg.Capacity = AutoCapacity(cfg.Detection.Family, runtime.NumCPU())
 	}
 	if cfg.Backoff <= 0 {
 		cfg.Backoff = 500 * time.Millisecond
@@ -104,19 +114,28 @@ func New(cfg Config) (*Transcoder, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	t := &Transcoder{cfg: cfg, log: cfg.Logger, sem: make(chan struct{}, cfg.Capacity)}
+	t := &Transcoder{cfg: cfg, log: cfg.Logger, cap: budget{total: cfg.Capacity}}
 	if m := cfg.Metrics; m != nil {
 		m.encoder.WithLabelValues(cfg.Detection.Encoder).Set(1)
-		m.capacity.Set(float64(cfg.Capacity))
+		m.capacity.Set(cfg.Capacity)
 	}
 	return t, nil
 }
 
-// Capacity is the number of ladders that may run at once.
-func (t *Transcoder) Capacity() int { return cap(t.sem) }
+// Capacity is the transcoding budget in units (Config.Capacity).
+func (t *Transcoder) Capacity() float64 { return t.cfg.Capacity }
+
+// Used is the units the running ladders cost.
+func (t *Transcoder) Used() float64 {
+	u, _ := t.cap.state()
+	return u
+}
 
 // Active is the number of ladders running now.
-func (t *Transcoder) Active() int { return len(t.sem) }
+func (t *Transcoder) Active() int {
+	_, n := t.cap.state()
+	return n
+}
 
 // Sink returns the graph sink that transcodes s into the rungs named by
 // ladder. It satisfies pipeline.Sink.
@@ -175,6 +194,7 @@ func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
 	tracks := k.s.Tracks()
 	var vcodec, acodec string
 	var job Job
+	var srcFPS float64
 	for _, tr := range tracks {
 		if tr.Kind() == stream.KindVideo && vcodec == "" {
 			c, w, h, fps, err := videoInfo(tr.Codec)
@@ -182,7 +202,7 @@ func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
 				k.log.Warn("not transcoding", "error", err)
 				return nil
 			}
-			vcodec = c
+			vcodec, srcFPS = c, fps
 			rungs, err := PlanLadder(k.t.cfg.Profiles, k.ladder, w, h, fps)
 			if err != nil {
 				k.log.Warn("not transcoding", "error", err)
@@ -194,25 +214,16 @@ func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
 			acodec = tr.Codec.Name()
 		}
 	}
-	var rungs []Rung
-	for _, rg := range job.Rungs {
-		if rg.Codec == "hevc" {
-			k.log.Warn("hevc rungs are not supported by the transcoder output yet; skipped", "rung", rg.Name)
-			continue
-		}
-		rungs = append(rungs, rg)
-	}
-	job.Rungs = rungs
 	if len(job.Rungs) == 0 {
 		k.log.Info("no ladder rung below the source; passthrough only")
 		return nil
 	}
 	job.Family, job.VAAPIDevice, job.InputCodec, job.AudioCodec = k.t.cfg.Detection.Family, k.t.cfg.VAAPIDevice, vcodec, acodec
 
-	select {
-	case k.t.sem <- struct{}{}:
-	default:
-		msg := fmt.Sprintf("transcoding is at capacity (%d ladders); the stream is passthrough only", cap(k.t.sem))
+	units := LadderUnits(job.Family, job.Rungs, srcFPS)
+	if !k.t.cap.take(units) {
+		used, _ := k.t.cap.state()
+		msg := capacityMessage(units, used, k.t.cfg.Capacity)
 		k.log.Warn(msg)
 		if m := k.t.cfg.Metrics; m != nil {
 			m.refused.Inc()
@@ -224,11 +235,13 @@ func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
 	}
 	if m := k.t.cfg.Metrics; m != nil {
 		m.active.Inc()
+		m.used.Add(units)
 	}
 	defer func() {
-		<-k.t.sem
+		k.t.cap.release(units)
 		if m := k.t.cfg.Metrics; m != nil {
 			m.active.Dec()
+			m.used.Set(k.t.Used())
 			m.speed.DeleteLabelValues(k.s.ID())
 			for _, rg := range job.Rungs {
 				m.fps.DeleteLabelValues(k.s.ID(), rg.Name)
@@ -239,7 +252,7 @@ func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
 	for i, rg := range job.Rungs {
 		names[i] = fmt.Sprintf("%s(%dx%d)", rg.Name, rg.Width, rg.Height)
 	}
-	k.log.Info("transcoding", "encoder", k.t.cfg.Detection.Encoder, "rungs", names)
+	k.log.Info("transcoding", "encoder", k.t.cfg.Detection.Encoder, "rungs", names, "units", fmt.Sprintf("%.1f", units))
 
 	st := &runState{job: job, tracks: tracks, rends: make([]*rungOut, len(job.Rungs))}
 	for i, rg := range job.Rungs {
@@ -274,6 +287,14 @@ func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
 		if failures >= k.t.cfg.MaxFailures {
 			msg := fmt.Sprintf("ffmpeg failed %d times in a row: %v", failures, err)
 			k.log.Error("transcoding stopped; the stream stays passthrough", "error", err, "failures", failures)
+			// the rungs will get no more media: out of the multivariant
+			// playlist, so that players leave them for the source
+			for _, ro := range st.rends {
+				if rm, ok := ro.w.(RenditionRemover); ok {
+					rm.Remove()
+				}
+				ro.w = nil
+			}
 			if f := k.t.cfg.OnError; f != nil {
 				f(k.s.ID(), CodeFailed, msg)
 			}
@@ -302,6 +323,8 @@ type runState struct {
 	// and segment boundaries line up.
 	cts   time.Duration
 	wall0 time.Time
+	// walls maps source video DTS to ingest wall-clock (rung PDTs)
+	walls wallMap
 	rends []*rungOut
 	// carry is the unit that ended the previous run (a discontinuity): the
 	// next run starts with it.
@@ -310,11 +333,13 @@ type runState struct {
 
 // rungOut is one rung's rendition in the packager.
 type rungOut struct {
-	name   string
-	w      RenditionWriter
-	video  stream.H264
-	audio  *stream.AAC
-	frames int64
+	name  string
+	w     RenditionWriter
+	video stream.Codec // H.264 or H.265 in effect
+	audio *stream.AAC  // nil until ffmpeg's first audio frame
+	// hasAudio: the rendition was created with an audio track
+	hasAudio bool
+	frames   int64
 	// disc marks the next unit written as Discontinuity (the source's
 	// timeline restarted).
 	disc bool
@@ -450,19 +475,31 @@ func (k *Sink) feed(ctx context.Context, r *stream.Reader, w io.Writer, st *runS
 		}
 		if !st.haveBase {
 			st.base, st.wall0, st.haveBase = u.DTS, u.Wall, true
+			st.walls.reset()
 			st.cts = max(0, u.PTS-u.DTS)
 		}
 		mux.base = st.base
+		if u.Track == mux.vIdx {
+			st.walls.add(u.DTS, u.Wall)
+		}
 		if err := mux.write(u); err != nil {
 			return fmt.Errorf("write to ffmpeg: %w", err)
 		}
 	}
 }
 
-// readRung reads one rung's FLV and writes it into its rendition.
+// maxHeldVideo bounds the video frames a rung holds back while it waits
+// for its first audio frame (the rendition is created with both tracks);
+// past it the rendition starts without audio.
+const maxHeldVideo = 90
+
+// readRung reads one rung's MPEG-TS and writes it into its rendition. The
+// rendition is created at the first video frame (a key frame: the demuxer
+// holds video back until one with known parameter sets) once the audio
+// codec is known too, when the job has audio.
 func (k *Sink) readRung(rd io.Reader, st *runState, ro *rungOut, measure bool) error {
-	fr := newFLVReader(rd)
-	var pending *stream.H264
+	fr := newTSRungReader(rd, k.log.With("rung", ro.name))
+	var held []*rungFrame
 	lastTick := time.Now()
 	var tickFrames int64
 	var tickMedia time.Duration = -1
@@ -471,25 +508,19 @@ func (k *Sink) readRung(rd io.Reader, st *runState, ro *rungOut, measure bool) e
 		if err != nil {
 			return err
 		}
-		if f.Codec != nil {
-			switch c := f.Codec.(type) {
-			case stream.H264:
-				if ro.w == nil || !c.Equal(ro.video) {
-					cc := stream.H264{SPS: append([]byte(nil), c.SPS...), PPS: append([]byte(nil), c.PPS...)}
-					pending = &cc
-				}
-			case stream.AAC:
-				if ro.audio == nil {
-					ro.audio = &stream.AAC{Config: append([]byte(nil), c.Config...)}
-				}
+		if !f.Video && ro.audio == nil {
+			if c, ok := f.Codec.(stream.AAC); ok {
+				ro.audio = &c
 			}
-			continue
 		}
 		if ro.w == nil {
-			if !f.Video || !f.Key || pending == nil {
-				continue // wait for the video configuration and a key frame
+			if f.Video {
+				held = append(held, f)
 			}
-			tracks := []stream.Track{{Codec: *pending}}
+			if len(held) == 0 || (st.job.AudioCodec != "" && ro.audio == nil && len(held) < maxHeldVideo) {
+				continue
+			}
+			tracks := []stream.Track{{Codec: held[0].Codec}}
 			if st.job.AudioCodec != "" && ro.audio != nil {
 				tracks = append(tracks, stream.Track{Codec: *ro.audio})
 			}
@@ -497,37 +528,24 @@ func (k *Sink) readRung(rd io.Reader, st *runState, ro *rungOut, measure bool) e
 			if err != nil {
 				return fmt.Errorf("add rendition %s: %w", ro.name, err)
 			}
-			ro.w, ro.video, pending = w, *pending, nil
-		}
-		u := &stream.Unit{
-			DTS: f.DTS - tsPad + st.base,
-			PTS: f.PTS - tsPad + st.base,
-			Key: f.Key,
-		}
-		if f.Video {
-			u.DTS = min(u.DTS, u.PTS-st.cts)
-			if pending != nil && f.Key {
-				u.Codec = *pending
-				ro.video, pending = *pending, nil
+			ro.w, ro.video, ro.hasAudio = w, held[0].Codec, len(tracks) > 1
+			if f.Video {
+				f = nil // it is the last held frame
 			}
-			u.NALUs = f.NALUs
-			ro.frames++
-			tickFrames++
-		} else {
-			if ro.audio == nil {
+			for _, h := range held {
+				k.writeRungFrame(st, ro, h)
+			}
+			tickFrames += int64(len(held))
+			held = nil
+			if f == nil {
 				continue
 			}
-			u.Track = 1
-			u.Data = f.Data
 		}
-		u.Wall = st.wall0.Add(u.DTS - st.base)
-		if ro.disc && f.Video {
-			u.Discontinuity, ro.disc = true, false
+		if f.Video {
+			tickFrames++
 		}
-		if err := ro.w.Write(u); err != nil {
-			k.log.Debug("rendition write failed", "rung", ro.name, "error", err)
-		}
-		if m := k.t.cfg.Metrics; m != nil && f.Video {
+		u := k.writeRungFrame(st, ro, f)
+		if m := k.t.cfg.Metrics; m != nil && u != nil && f.Video {
 			if tickMedia < 0 {
 				tickMedia = u.DTS
 			}
@@ -540,6 +558,43 @@ func (k *Sink) readRung(rd io.Reader, st *runState, ro *rungOut, measure bool) e
 			}
 		}
 	}
+}
+
+// writeRungFrame maps f onto the source's timeline and writes it into the
+// rung's rendition. It returns the unit written, nil for a frame it skips
+// (audio the rendition has no track for).
+func (k *Sink) writeRungFrame(st *runState, ro *rungOut, f *rungFrame) *stream.Unit {
+	u := &stream.Unit{
+		DTS: f.DTS - tsPad + st.base,
+		PTS: f.PTS - tsPad + st.base,
+		Key: f.Key,
+	}
+	if f.Video {
+		u.DTS = min(u.DTS, u.PTS-st.cts)
+		if !f.Codec.Equal(ro.video) {
+			u.Codec, ro.video = f.Codec, f.Codec
+		}
+		u.NALUs = f.NALUs
+		ro.frames++
+	} else {
+		if !ro.hasAudio {
+			return nil
+		}
+		u.Track = 1
+		u.Data = f.Data
+	}
+	if w, ok := st.walls.at(u.DTS); ok {
+		u.Wall = w
+	} else {
+		u.Wall = st.wall0.Add(u.DTS - st.base)
+	}
+	if ro.disc && f.Video {
+		u.Discontinuity, ro.disc = true, false
+	}
+	if err := ro.w.Write(u); err != nil {
+		k.log.Debug("rendition write failed", "rung", ro.name, "error", err)
+	}
+	return u
 }
 
 // logWriter turns ffmpeg's stderr into log lines, at most 20 per 10 s, and
@@ -582,9 +637,7 @@ func (l *logWriter) Write(p []byte) (int, error) {
 			}
 			l.window, l.n, l.dropped = now, 0, 0
 		}
-		if strings.Contains(line, "AAC sequence header") {
-			l.log.Debug("ffmpeg", "stderr", line) // aac_seq_header_detect reporting: benign
-		} else if l.n < 20 {
+		if l.n < 20 {
 			l.n++
 			l.log.Warn("ffmpeg", "stderr", line)
 		} else {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -23,18 +24,27 @@ import (
 
 // sourceUnits encodes a small test clip with ffmpeg (320x240 30 fps H.264
 // with B-frames, key frame every second, AAC) and returns its tracks and
-// units.
+// units, read back with the rung reader.
 func sourceUnits(t *testing.T, seconds int) ([]stream.Track, []*stream.Unit) {
+	return clipUnits(t, seconds, "libx264")
+}
+
+// clipUnits is sourceUnits with the video encoder chosen (libx264 or
+// libx265).
+func clipUnits(t *testing.T, seconds int, encoder string) ([]stream.Track, []*stream.Unit) {
 	t.Helper()
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		t.Skip("ffmpeg not on PATH")
 	}
-	p := filepath.Join(t.TempDir(), "src.flv")
-	cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30",
+	p := filepath.Join(t.TempDir(), "src.ts")
+	args := []string{"-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", strconv.Itoa(seconds),
-		"-c:v", "libx264", "-preset", "veryfast", "-bf", "2", "-g", "30", "-pix_fmt", "yuv420p",
-		"-c:a", "aac", "-b:a", "64k", "-f", "flv", p)
-	if out, err := cmd.CombinedOutput(); err != nil {
+		"-c:v", encoder, "-preset", "veryfast", "-bf", "2", "-g", "30", "-pix_fmt", "yuv420p"}
+	if encoder == "libx265" {
+		args = append(args, "-x265-params", "log-level=error")
+	}
+	args = append(args, "-c:a", "aac", "-b:a", "64k", "-f", "mpegts", p)
+	if out, err := exec.Command("ffmpeg", args...).CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg: %v: %s", err, out)
 	}
 	f, err := os.Open(p)
@@ -42,9 +52,10 @@ func sourceUnits(t *testing.T, seconds int) ([]stream.Track, []*stream.Unit) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	fr := newFLVReader(f)
+	fr := newTSRungReader(f, slog.New(slog.DiscardHandler))
 	var tracks []stream.Track
 	var units []*stream.Unit
+	haveV, haveA := false, false
 	wall := time.Now()
 	for {
 		x, err := fr.next()
@@ -54,13 +65,10 @@ func sourceUnits(t *testing.T, seconds int) ([]stream.Track, []*stream.Unit) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if x.Codec != nil {
-			if x.Video {
-				tracks = append([]stream.Track{{Codec: x.Codec}}, tracks...)
-			} else {
-				tracks = append(tracks, stream.Track{Codec: x.Codec})
-			}
-			continue
+		if x.Video && !haveV {
+			tracks, haveV = append([]stream.Track{{Codec: x.Codec}}, tracks...), true
+		} else if !x.Video && !haveA {
+			tracks, haveA = append(tracks, stream.Track{Codec: x.Codec}), true
 		}
 		// shift the timeline: sources rarely start at 0
 		u := &stream.Unit{DTS: x.DTS + 5*time.Second, PTS: x.PTS + 5*time.Second, Key: x.Key, NALUs: x.NALUs, Data: x.Data, Wall: wall.Add(x.DTS)}
@@ -68,6 +76,12 @@ func sourceUnits(t *testing.T, seconds int) ([]stream.Track, []*stream.Unit) {
 			u.Track = 1
 		}
 		units = append(units, u)
+	}
+	if !haveV || !haveA {
+		t.Fatalf("clip: video %v audio %v", haveV, haveA)
+	}
+	if tracks[0].Kind() != stream.KindVideo {
+		t.Fatal("the clip's video is not track 0")
 	}
 	return tracks, units
 }
@@ -78,8 +92,35 @@ type fakeOutput struct {
 }
 
 type fakeRend struct {
-	tracks []stream.Track
-	units  []*stream.Unit
+	tracks  []stream.Track
+	units   []*stream.Unit
+	removed bool
+}
+
+// fakeWriter is a rendition of fakeOutput.
+type fakeWriter struct {
+	o *fakeOutput
+	r *fakeRend
+}
+
+func (w fakeWriter) Write(u *stream.Unit) error {
+	w.o.mu.Lock()
+	defer w.o.mu.Unlock()
+	w.r.units = append(w.r.units, u)
+	return nil
+}
+
+// Remove implements RenditionRemover.
+func (w fakeWriter) Remove() {
+	w.o.mu.Lock()
+	defer w.o.mu.Unlock()
+	w.r.removed = true
+}
+
+func (o *fakeOutput) removed(name string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.rends[name] != nil && o.rends[name].removed
 }
 
 func (o *fakeOutput) AddRendition(_, name string, tracks []stream.Track) (RenditionWriter, error) {
@@ -90,12 +131,7 @@ func (o *fakeOutput) AddRendition(_, name string, tracks []stream.Track) (Rendit
 	}
 	r := &fakeRend{tracks: tracks}
 	o.rends[name] = r
-	return writerFunc(func(u *stream.Unit) error {
-		o.mu.Lock()
-		defer o.mu.Unlock()
-		r.units = append(r.units, u)
-		return nil
-	}), nil
+	return fakeWriter{o, r}, nil
 }
 
 func (o *fakeOutput) get(name string) (tracks []stream.Track, units []*stream.Unit) {
@@ -107,10 +143,6 @@ func (o *fakeOutput) get(name string) (tracks []stream.Track, units []*stream.Un
 	}
 	return r.tracks, append([]*stream.Unit(nil), r.units...)
 }
-
-type writerFunc func(*stream.Unit) error
-
-func (f writerFunc) Write(u *stream.Unit) error { return f(u) }
 
 var testProfiles = []Profile{
 	{Name: "360p", Height: 360, Bitrate: 700_000, MaxFPS: 30, Codec: "h264"},
@@ -247,13 +279,17 @@ func metricValue(m prometheus.Metric) float64 {
 	return -1
 }
 
-// TestCapacity: with capacity 1 a second transcoded stream runs
-// passthrough-only and is reported as transcode.capacity_exceeded.
+// TestCapacity: with room for one 180p ladder (240x180 at 30 fps: 1.3
+// units) in 2 units, a second transcoded stream runs passthrough-only and
+// is reported as transcode.capacity_exceeded; the units and the metrics
+// follow.
 func TestCapacity(t *testing.T) {
 	tracks, _ := sourceUnits(t, 1)
 	type report struct{ id, code string }
 	reports := make(chan report, 4)
-	tc, err := New(Config{Output: &fakeOutput{}, Profiles: testProfiles, Capacity: 1,
+	reg := prometheus.NewRegistry()
+	m, _ := NewMetrics(reg)
+	tc, err := New(Config{Output: &fakeOutput{}, Profiles: testProfiles, Capacity: 2, Metrics: m,
 		OnError: func(id, code, _ string) { reports <- report{id, code} }})
 	if err != nil {
 		t.Fatal(err)
@@ -268,6 +304,13 @@ func TestCapacity(t *testing.T) {
 	done1 := make(chan error, 1)
 	go func() { done1 <- tc.Sink(p1.Stream(), []string{"180p"}).Run(ctx, r1) }()
 	waitUntil(t, func() bool { return tc.Active() == 1 })
+	const want = 240 * 180 * 30 / 1e6
+	if u := tc.Used(); u < want-0.01 || u > want+0.01 {
+		t.Errorf("Used = %v units, want %v", u, want)
+	}
+	if g := metricValue(m.used); g != tc.Used() {
+		t.Errorf("capacity_used_units = %v, want %v", g, tc.Used())
+	}
 	if err := tc.Sink(p2.Stream(), []string{"180p"}).Run(ctx, r2); err != nil {
 		t.Fatal(err)
 	}
@@ -284,8 +327,11 @@ func TestCapacity(t *testing.T) {
 	if err := <-done1; err != nil {
 		t.Fatal(err)
 	}
-	if tc.Active() != 0 {
-		t.Fatalf("Active = %d after the stream ended", tc.Active())
+	if tc.Active() != 0 || tc.Used() != 0 || metricValue(m.used) != 0 {
+		t.Fatalf("Active = %d, Used = %v, gauge %v after the stream ended", tc.Active(), tc.Used(), metricValue(m.used))
+	}
+	if got := metricValue(m.refused); got != 1 {
+		t.Errorf("capacity_exceeded_total = %v, want 1", got)
 	}
 }
 
@@ -361,5 +407,163 @@ func TestTranscodeSourceDiscontinuity(t *testing.T) {
 	}
 	if got := metricValue(m.restarts.WithLabelValues("li")); got != 0 {
 		t.Errorf("restarts = %v, want 0 (a discontinuity is not a failure)", got)
+	}
+}
+
+// TestTranscodeX265: a real libx265 rung at a small size comes back as
+// H.265 (the packager's hvc1) through the MPEG-TS reader, at its size, on
+// the source's timeline, with key frames on the source's.
+func TestTranscodeX265(t *testing.T) {
+	tracks, units := sourceUnits(t, 4)
+	out := &fakeOutput{}
+	profiles := []Profile{{Name: "180p-hevc", Height: 180, Bitrate: 250_000, MaxFPS: 30, Codec: "hevc"}}
+	tc, err := New(Config{Output: out, Profiles: profiles, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := stream.NewHub(stream.HubConfig{})
+	pub, err := hub.Publish("li", tracks, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := pub.Stream()
+	r := s.AddReader("transcode", stream.ReaderOptions{QueueSize: 4096})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- tc.Sink(s, []string{"180p-hevc"}).Run(ctx, r) }()
+	srcKeys := map[time.Duration]bool{}
+	srcWall := map[time.Duration]time.Time{}
+	start := time.Now()
+	wall0 := time.Now()
+	for _, u := range units {
+		// the publisher's clock runs 1 % slow against the server's: rung
+		// frames must carry the source frames' wall-clock, not one
+		// extrapolated from media time
+		u.Wall = wall0.Add((u.DTS - units[0].DTS) * 101 / 100)
+		if u.Track == 0 && u.Key {
+			srcKeys[u.DTS] = true
+			srcWall[u.DTS] = u.Wall
+		}
+		if d := (u.DTS - units[0].DTS) / 2; time.Since(start) < d {
+			time.Sleep(d - time.Since(start))
+		}
+		pub.Write(u)
+	}
+	pub.End()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	tr, us := out.get("180p-hevc")
+	if len(tr) != 2 {
+		t.Fatalf("tracks %v, want video and audio", tr)
+	}
+	c, ok := tr[0].Codec.(stream.H265)
+	if !ok {
+		t.Fatalf("video codec %T, want H.265", tr[0].Codec)
+	}
+	var sps h265.SPS
+	if err := sps.Unmarshal(c.SPS); err != nil {
+		t.Fatal(err)
+	}
+	if sps.Width() != 240 || sps.Height() != 180 {
+		t.Errorf("%dx%d, want 240x180", sps.Width(), sps.Height())
+	}
+	var video, keys, misaligned int
+	for _, u := range us {
+		if u.Track != 0 {
+			continue
+		}
+		video++
+		if u.Key {
+			keys++
+			if !srcKeys[u.DTS] {
+				misaligned++
+			} else if !u.Wall.Equal(srcWall[u.DTS]) {
+				t.Errorf("key frame at %v: wall-clock %v, the source's %v", u.DTS, u.Wall, srcWall[u.DTS])
+			}
+		}
+		if u.PTS < u.DTS {
+			t.Fatalf("PTS %v before DTS %v", u.PTS, u.DTS)
+		}
+	}
+	t.Logf("%d video frames, %d key frames", video, keys)
+	if video < 90 || keys < 3 || misaligned > 0 {
+		t.Errorf("%d video frames (of 120), %d key frames, %d not on a source key frame", video, keys, misaligned)
+	}
+}
+
+// TestTranscodeGivesUp: an ffmpeg that keeps failing after its rendition
+// went live is given up after MaxFailures runs: the input is reported
+// transcode_failed, the rung's rendition is removed from the packager
+// (players leave it for the source), and the sink returns while the source
+// goes on.
+func TestTranscodeGivesUp(t *testing.T) {
+	tracks, units := sourceUnits(t, 6)
+	ffmpeg, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Skip("no ffmpeg")
+	}
+	dir := t.TempDir()
+	// the real ffmpeg on the first run, then an ffmpeg that dies at once
+	script := filepath.Join(dir, "ffmpeg")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nif [ -e "+dir+"/ran ]; then echo 'Error: broken on purpose' >&2; exit 1; fi\ntouch "+dir+"/ran\nexec "+ffmpeg+" \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := &fakeOutput{}
+	reports := make(chan string, 4)
+	tc, err := New(Config{FFmpeg: script, Output: out, Profiles: testProfiles, Backoff: 10 * time.Millisecond, MaxFailures: 3,
+		OnError: func(_, code, _ string) { reports <- code }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := stream.NewHub(stream.HubConfig{})
+	pub, _ := hub.Publish("li", tracks, false)
+	s := pub.Stream()
+	r := s.AddReader("transcode", stream.ReaderOptions{QueueSize: 4096})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sink := tc.Sink(s, []string{"120p"})
+	done := make(chan error, 1)
+	go func() { done <- sink.Run(ctx, r) }()
+	start := time.Now()
+	killed := false
+	for _, u := range units {
+		if d := (u.DTS - units[0].DTS) / 2; time.Since(start) < d {
+			time.Sleep(d - time.Since(start))
+		}
+		if _, us := out.get("120p"); !killed && len(us) > 30 {
+			if pid := sink.PID(); pid != 0 {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				killed = true
+			}
+		}
+		pub.Write(u)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the sink did not give up")
+	}
+	pub.End()
+	if !killed {
+		t.Fatal("the rung never went live")
+	}
+	select {
+	case code := <-reports:
+		if code != CodeFailed {
+			t.Errorf("reported %q, want %q", code, CodeFailed)
+		}
+	default:
+		t.Error("no transcode_failed report")
+	}
+	if !out.removed("120p") {
+		t.Error("the rung's rendition was not removed")
+	}
+	if tc.Active() != 0 || tc.Used() != 0 {
+		t.Errorf("capacity not released: %d ladders, %v units", tc.Active(), tc.Used())
 	}
 }

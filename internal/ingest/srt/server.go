@@ -5,8 +5,9 @@
 // sends (H.264, H.265, AAC, Opus) and publishes it into the stream hub.
 //
 // The SRT transport is github.com/datarhei/gosrt (SRT RFC draft
-// draft-sharabayko-srt); the MPEG-TS demuxer (ISO/IEC 13818-1) is this
-// package's own, so that continuity errors can be detected and handled.
+// draft-sharabayko-srt); the MPEG-TS demuxer (ISO/IEC 13818-1) is
+// MpegFlow's own (internal/mpegts), so that continuity errors can be
+// detected and handled.
 package srt
 
 import (

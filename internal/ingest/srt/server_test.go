@@ -9,6 +9,7 @@ import (
 
 	"github.com/mpegflow/mpegflow/internal/auth"
 	"github.com/mpegflow/mpegflow/internal/ingest/srt/srttest"
+	"github.com/mpegflow/mpegflow/internal/mpegts"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
@@ -254,7 +255,7 @@ func TestFFmpegPacketLoss(t *testing.T) {
 		t.Error("statistics show no traffic")
 	}
 	env.stats.mu.Lock()
-	cc := env.stats.tsErrors[tsErrContinuity]
+	cc := env.stats.tsErrors[mpegts.ErrContinuity]
 	env.stats.mu.Unlock()
 	t.Logf("continuity errors after SRT recovery: %d", cc)
 }

@@ -14,6 +14,7 @@ import (
 	gosrt "github.com/datarhei/gosrt"
 
 	"github.com/mpegflow/mpegflow/internal/auth"
+	"github.com/mpegflow/mpegflow/internal/mpegts"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
@@ -33,7 +34,7 @@ type session struct {
 	started time.Time
 
 	// touched only by the run goroutine
-	demux     *demuxer
+	demux     *mpegts.Demuxer
 	video     trackState
 	audio     trackState
 	pub       *stream.Publisher
@@ -63,7 +64,7 @@ type pendingUnit struct {
 	u *stream.Unit
 }
 
-var _ demuxSink = (*session)(nil)
+var _ mpegts.Sink = (*session)(nil)
 
 func newSession(srv *Server, li auth.LiveInput, remote string, log *slog.Logger) *session {
 	now := time.Now()
@@ -78,7 +79,7 @@ func newSession(srv *Server, li auth.LiveInput, remote string, log *slog.Logger)
 		warned:  map[string]bool{},
 		pubCh:   make(chan *stream.Publisher, 1),
 	}
-	se.demux = newDemuxer(se, log, srv.cfg.MaxJump)
+	se.demux = mpegts.NewDemuxer(se, log, srv.cfg.MaxJump)
 	se.stats.prevAt = now
 	se.lastRead.Store(now.UnixNano())
 	return se
@@ -135,7 +136,7 @@ func (se *session) readLoop() (err error) {
 			now := time.Now()
 			se.lastRead.Store(now.UnixNano())
 			cfg.Metrics.WireBytes(ProtocolSRT, se.live.ID, n)
-			se.demux.feed(buf[:n], now)
+			se.demux.Feed(buf[:n], now)
 			if se.fatal != nil {
 				return se.fatal
 			}
@@ -242,9 +243,9 @@ func (se *session) track(kind stream.Kind) *trackState {
 	return &se.audio
 }
 
-// unit implements demuxSink: it writes u, or queues it while the tracks
+// Unit implements mpegts.Sink: it writes u, or queues it while the tracks
 // are undecided.
-func (se *session) unit(kind stream.Kind, c stream.Codec, u *stream.Unit) {
+func (se *session) Unit(kind stream.Kind, c stream.Codec, u *stream.Unit) {
 	if se.fatal != nil {
 		return
 	}
@@ -275,13 +276,13 @@ func (se *session) unit(kind stream.Kind, c stream.Codec, u *stream.Unit) {
 	se.write(t, u)
 }
 
-// tsError implements demuxSink.
-func (se *session) tsError(reason string) {
+// TSError implements mpegts.Sink.
+func (se *session) TSError(reason string) {
 	se.srv.cfg.Stats.TSErrors(se.live.ID, reason, 1)
 }
 
-// dropped implements demuxSink.
-func (se *session) dropped(kind stream.Kind) {
+// Dropped implements mpegts.Sink.
+func (se *session) Dropped(kind stream.Kind) {
 	se.srv.cfg.Stats.UnitsDropped(se.live.ID, kind, 1)
 }
 
@@ -307,7 +308,7 @@ func (se *session) maybePublish(now time.Time, force bool) error {
 		}
 		return nil
 	}
-	wantV, wantA := se.demux.tracks()
+	wantV, wantA := se.demux.Tracks()
 	ready := (!wantV || haveV) && (!wantA || haveA)
 	if !ready && !force && now.Sub(se.firstUnit) < cfg.TrackWait {
 		return nil

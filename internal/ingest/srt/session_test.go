@@ -9,6 +9,7 @@ import (
 	gosrt "github.com/datarhei/gosrt"
 
 	"github.com/mpegflow/mpegflow/internal/auth"
+	"github.com/mpegflow/mpegflow/internal/mpegts/mpegtstest"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
@@ -37,9 +38,9 @@ func send(c gosrt.Conn, ts []byte) error {
 }
 
 func synthClip(frames int, start int64) []byte {
-	m := newTSMuxer(streamTypeH264, streamTypeAACADTS)
-	avClip(m, frames, 30, start, nil)
-	return m.out
+	m := mpegtstest.NewMuxer(mpegtstest.StreamTypeH264, mpegtstest.StreamTypeAACADTS)
+	mpegtstest.AVClip(m, frames, 30, start, nil)
+	return m.Out
 }
 
 func TestGoCallerPublishes(t *testing.T) {
@@ -54,7 +55,7 @@ func TestGoCallerPublishes(t *testing.T) {
 	}
 	s := waitStream(t, env.hub, "li1", 5*time.Second)
 	tracks := s.Tracks()
-	if len(tracks) != 2 || !tracks[0].Codec.Equal(stream.H264{SPS: testSPS, PPS: testPPS}) {
+	if len(tracks) != 2 || !tracks[0].Codec.Equal(stream.H264{SPS: mpegtstest.SPS, PPS: mpegtstest.PPS}) {
 		t.Fatalf("tracks %+v", tracks)
 	}
 	r := s.AddReader("t", stream.ReaderOptions{})

@@ -19,6 +19,7 @@ var ErrNotLive = errors.New("stream not live")
 type Rendition struct {
 	srv    *Server
 	id     string
+	mux    *hls.Muxer
 	rend   *hls.Rendition
 	tracks []stream.Track
 
@@ -55,7 +56,17 @@ func (s *Server) AddRendition(liveInput, name string, tracks []stream.Track) (*R
 	if err != nil {
 		return nil, fmt.Errorf("add rendition %s: %w", name, err)
 	}
-	return &Rendition{srv: s, id: liveInput, rend: rend, tracks: append([]stream.Track(nil), tracks...)}, nil
+	return &Rendition{srv: s, id: liveInput, mux: e.mux, rend: rend, tracks: append([]stream.Track(nil), tracks...)}, nil
+}
+
+// Remove takes the rendition out of the live input's muxer while the
+// stream goes on (hls.Muxer.RemoveRendition): new players do not see it,
+// players on it get a client error on their next playlist request and
+// move to another variant. Later writes fail. Idempotent.
+func (r *Rendition) Remove() {
+	if r.mux.RemoveRendition(r.rend.Name()) {
+		r.srv.log.Info("hls rendition removed", "live_input", r.id, "rendition", r.Name())
+	}
 }
 
 // Name is the rendition's name.

@@ -1,4 +1,4 @@
-package srt
+package mpegts
 
 import (
 	"bytes"
@@ -7,17 +7,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mpegflow/mpegflow/internal/mpegts/mpegtstest"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
-// recUnit is one unit a demuxer produced.
+// recUnit is one unit a Demuxer produced.
 type recUnit struct {
 	kind  stream.Kind
 	codec stream.Codec
 	u     *stream.Unit
 }
 
-// recSink records a demuxer's output.
+// recSink records a Demuxer's output.
 type recSink struct {
 	units    []recUnit
 	tsErrors map[string]int
@@ -28,11 +29,11 @@ func newRecSink() *recSink {
 	return &recSink{tsErrors: map[string]int{}, drops: map[stream.Kind]int{}}
 }
 
-func (r *recSink) unit(k stream.Kind, c stream.Codec, u *stream.Unit) {
+func (r *recSink) Unit(k stream.Kind, c stream.Codec, u *stream.Unit) {
 	r.units = append(r.units, recUnit{k, c, u})
 }
-func (r *recSink) tsError(reason string) { r.tsErrors[reason]++ }
-func (r *recSink) dropped(k stream.Kind) { r.drops[k]++ }
+func (r *recSink) TSError(reason string) { r.tsErrors[reason]++ }
+func (r *recSink) Dropped(k stream.Kind) { r.drops[k]++ }
 func (r *recSink) of(k stream.Kind) []recUnit {
 	var out []recUnit
 	for _, u := range r.units {
@@ -46,11 +47,11 @@ func (r *recSink) of(k stream.Kind) []recUnit {
 func demux(t testing.TB, ts []byte, chunk int) *recSink {
 	t.Helper()
 	sink := newRecSink()
-	d := newDemuxer(sink, slog.New(slog.DiscardHandler), 10*time.Second)
+	d := NewDemuxer(sink, slog.New(slog.DiscardHandler), 10*time.Second)
 	now := time.Unix(1700000000, 0)
 	for len(ts) > 0 {
 		n := min(chunk, len(ts))
-		d.feed(ts[:n], now)
+		d.Feed(ts[:n], now)
 		ts = ts[n:]
 	}
 	return sink
@@ -72,10 +73,10 @@ func checkMonotonic(t *testing.T, units []recUnit) {
 }
 
 func TestDemuxH264AAC(t *testing.T) {
-	m := newTSMuxer(streamTypeH264, streamTypeAACADTS)
-	avClip(m, 90, 30, 900000, nil)
+	m := mpegtstest.NewMuxer(streamTypeH264, streamTypeAACADTS)
+	mpegtstest.AVClip(m, 90, 30, 900000, nil)
 	for _, chunk := range []int{1316, 188, 7, 100000} {
-		sink := demux(t, m.out, chunk)
+		sink := demux(t, m.Out, chunk)
 		video, audio := sink.of(stream.KindVideo), sink.of(stream.KindAudio)
 		if len(video) != 90 {
 			t.Fatalf("chunk %d: %d video units, want 90", chunk, len(video))
@@ -88,7 +89,7 @@ func TestDemuxH264AAC(t *testing.T) {
 		}
 		checkMonotonic(t, sink.units)
 		v0 := video[0]
-		if !v0.u.Key || !v0.codec.Equal(stream.H264{SPS: testSPS, PPS: testPPS}) || v0.u.Codec != nil {
+		if !v0.u.Key || !v0.codec.Equal(stream.H264{SPS: mpegtstest.SPS, PPS: mpegtstest.PPS}) || v0.u.Codec != nil {
 			t.Fatalf("first video unit: key %v codec %+v unit codec %v", v0.u.Key, v0.codec, v0.u.Codec)
 		}
 		if v0.u.DTS != 10*time.Second || v0.u.PTS != 10*time.Second+2*time.Second/30 {
@@ -121,18 +122,18 @@ func TestDemuxTimestamps(t *testing.T) {
 	tests := []struct {
 		name      string
 		start     int64
-		mod       func(i int, m *tsMuxer) bool
+		mod       func(i int, m *mpegtstest.Muxer) bool
 		wantDisc  int // video units flagged
 		shiftFrom int // video frame from which raw timestamps jump (0: none)
 	}{
 		{name: "33-bit wrap is continuous", start: tsWrap - 45000},
-		{name: "pcr discontinuity indicator", start: 900000, mod: func(i int, m *tsMuxer) bool { return i == 45 }, wantDisc: 1},
+		{name: "pcr discontinuity indicator", start: 900000, mod: func(i int, m *mpegtstest.Muxer) bool { return i == 45 }, wantDisc: 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := newTSMuxer(streamTypeH264, streamTypeAACADTS)
-			avClip(m, 90, 30, tc.start, tc.mod)
-			sink := demux(t, m.out, 1316)
+			m := mpegtstest.NewMuxer(streamTypeH264, streamTypeAACADTS)
+			mpegtstest.AVClip(m, 90, 30, tc.start, tc.mod)
+			sink := demux(t, m.Out, 1316)
 			checkMonotonic(t, sink.units)
 			video := sink.of(stream.KindVideo)
 			if len(video) != 90 {
@@ -160,12 +161,12 @@ func TestDemuxTimestamps(t *testing.T) {
 // encoder restart behind the same SRT connection) continues on a
 // monotonic timeline, both tracks flagged once.
 func TestDemuxTimestampJump(t *testing.T) {
-	m := newTSMuxer(streamTypeH264, streamTypeAACADTS)
-	avClip(m, 30, 30, 900000, nil)
-	jump := newTSMuxer(streamTypeH264, streamTypeAACADTS)
-	jump.cc = m.cc
-	avClip(jump, 30, 30, 900000+3600*tsClock, nil)
-	sink := demux(t, append(m.out, jump.out...), 1316)
+	m := mpegtstest.NewMuxer(streamTypeH264, streamTypeAACADTS)
+	mpegtstest.AVClip(m, 30, 30, 900000, nil)
+	jump := mpegtstest.NewMuxer(streamTypeH264, streamTypeAACADTS)
+	jump.CC = m.CC
+	mpegtstest.AVClip(jump, 30, 30, 900000+3600*tsClock, nil)
+	sink := demux(t, append(m.Out, jump.Out...), 1316)
 	checkMonotonic(t, sink.units)
 	for _, k := range []stream.Kind{stream.KindVideo, stream.KindAudio} {
 		disc := 0
@@ -186,15 +187,15 @@ func TestDemuxTimestampJump(t *testing.T) {
 // TestDemuxLoss cuts and corrupts TS packets: lost video drops until the
 // next key frame and is counted, audio goes on.
 func TestDemuxLoss(t *testing.T) {
-	m := newTSMuxer(streamTypeH264, streamTypeAACADTS)
-	avClip(m, 90, 30, 900000, nil)
-	clean := demux(t, m.out, 1316)
+	m := mpegtstest.NewMuxer(streamTypeH264, streamTypeAACADTS)
+	mpegtstest.AVClip(m, 90, 30, 900000, nil)
+	clean := demux(t, m.Out, 1316)
 	// find the packets of video frame 40 (mid-GOP) and drop one of them
-	packets := splitPackets(m.out)
+	packets := splitPackets(m.Out)
 	var frameStarts []int
 	for i, p := range packets {
 		tp, _ := parseTSPacket(p)
-		if tp.pid == m.videoPID && tp.pusi {
+		if tp.pid == m.VideoPID && tp.pusi {
 			frameStarts = append(frameStarts, i)
 		}
 	}
@@ -204,19 +205,19 @@ func TestDemuxLoss(t *testing.T) {
 		mangle func([][]byte) [][]byte
 		reason string
 	}{
-		{"packet lost", func(p [][]byte) [][]byte { return append(p[:cut:cut], p[cut+1:]...) }, tsErrContinuity},
+		{"packet lost", func(p [][]byte) [][]byte { return append(p[:cut:cut], p[cut+1:]...) }, ErrContinuity},
 		{"transport error indicator", func(p [][]byte) [][]byte {
 			q := bytes.Clone(p[cut])
 			q[1] |= 0x80
 			out := append([][]byte{}, p...)
 			out[cut] = q
 			return out
-		}, tsErrTransport},
+		}, ErrTransport},
 		{"packet cut short", func(p [][]byte) [][]byte {
 			out := append([][]byte{}, p[:cut]...)
 			out = append(out, p[cut][:100])
 			return append(out, p[cut+1:]...)
-		}, tsErrContinuity},
+		}, ErrContinuity},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -255,10 +256,10 @@ func splitPackets(b []byte) [][]byte {
 }
 
 func TestDemuxDuplicatePacketsIgnored(t *testing.T) {
-	m := newTSMuxer(streamTypeH264, streamTypeAACADTS)
-	avClip(m, 30, 30, 900000, nil)
+	m := mpegtstest.NewMuxer(streamTypeH264, streamTypeAACADTS)
+	mpegtstest.AVClip(m, 30, 30, 900000, nil)
 	var dup []byte
-	for i, p := range splitPackets(m.out) {
+	for i, p := range splitPackets(m.Out) {
 		dup = append(dup, p...)
 		if i%7 == 3 {
 			dup = append(dup, p...) // §2.4.3.3: one duplicate is allowed
@@ -271,28 +272,28 @@ func TestDemuxDuplicatePacketsIgnored(t *testing.T) {
 }
 
 func TestDemuxGarbageResync(t *testing.T) {
-	m := newTSMuxer(streamTypeH264, streamTypeAACADTS)
-	avClip(m, 30, 30, 900000, nil)
-	in := append([]byte("garbage before the stream"), m.out...)
+	m := mpegtstest.NewMuxer(streamTypeH264, streamTypeAACADTS)
+	mpegtstest.AVClip(m, 30, 30, 900000, nil)
+	in := append([]byte("garbage before the stream"), m.Out...)
 	sink := demux(t, in, 1316)
-	if sink.tsErrors[tsErrSync] != 1 || len(sink.of(stream.KindVideo)) != 30 {
+	if sink.tsErrors[ErrSync] != 1 || len(sink.of(stream.KindVideo)) != 30 {
 		t.Fatalf("errors %v, %d video units", sink.tsErrors, len(sink.of(stream.KindVideo)))
 	}
 }
 
 func TestDemuxSPSChange(t *testing.T) {
-	m := newTSMuxer(streamTypeH264, 0)
-	m.tables()
+	m := mpegtstest.NewMuxer(streamTypeH264, 0)
+	m.Tables()
 	for i := range 60 {
-		sps := testSPS
+		sps := mpegtstest.SPS
 		if i >= 30 {
-			sps = testSPS2
+			sps = mpegtstest.SPS2
 		}
 		dts := int64(900000 + i*3000)
-		m.pes(m.videoPID, dts, dts, h264Frame(i%30 == 0, sps, 100), false)
+		m.PES(m.VideoPID, dts, dts, mpegtstest.H264Frame(i%30 == 0, sps, 100), false)
 	}
-	m.packet(m.videoPID, true, nil, []byte{0, 0, 1, 0xE0, 0, 0, 0x80, 0, 0})
-	sink := demux(t, m.out, 1316)
+	m.Packet(m.VideoPID, true, nil, []byte{0, 0, 1, 0xE0, 0, 0, 0x80, 0, 0})
+	sink := demux(t, m.Out, 1316)
 	video := sink.of(stream.KindVideo)
 	if len(video) != 60 {
 		t.Fatalf("%d video units", len(video))
@@ -300,7 +301,7 @@ func TestDemuxSPSChange(t *testing.T) {
 	for i, v := range video {
 		switch {
 		case i == 30:
-			want := stream.H264{SPS: testSPS2, PPS: testPPS}
+			want := stream.H264{SPS: mpegtstest.SPS2, PPS: mpegtstest.PPS}
 			if v.u.Codec == nil || !v.u.Codec.Equal(want) || !v.codec.Equal(want) {
 				t.Fatalf("unit 30: Codec %v, want the new SPS", v.u.Codec)
 			}
@@ -314,16 +315,16 @@ func TestDemuxSPSChange(t *testing.T) {
 }
 
 func TestDemuxOpus(t *testing.T) {
-	m := newTSMuxer(0, streamTypePrivate)
-	m.audioDsc = []byte{0x05, 4, 'O', 'p', 'u', 's', 0x7F, 2, 0x80, 2}
-	m.tables()
+	m := mpegtstest.NewMuxer(0, streamTypePrivate)
+	m.AudioDesc = []byte{0x05, 4, 'O', 'p', 'u', 's', 0x7F, 2, 0x80, 2}
+	m.Tables()
 	// TOC 0xFC: config 31 (CELT FB 20 ms), one frame
 	pkt := append([]byte{0xFC}, make([]byte, 300)...)
 	for i := range 10 {
 		pts := int64(900000 + i*2*1800)
-		m.pes(m.audioPID, pts, -1, opusAU(pkt, pkt), false)
+		m.PES(m.AudioPID, pts, -1, mpegtstest.OpusAU(pkt, pkt), false)
 	}
-	sink := demux(t, m.out, 1316)
+	sink := demux(t, m.Out, 1316)
 	audio := sink.of(stream.KindAudio)
 	if len(audio) != 20 {
 		t.Fatalf("%d opus units, want 20; errors %v", len(audio), sink.tsErrors)
@@ -345,9 +346,9 @@ func TestParseADTS(t *testing.T) {
 		frames int
 		err    bool
 	}{
-		{"two frames", adts([]byte{1, 2, 3}, []byte{4}), 2, false},
+		{"two frames", mpegtstest.ADTS([]byte{1, 2, 3}, []byte{4}), 2, false},
 		{"with CRC", withCRC, 1, false},
-		{"truncated", adts([]byte{1, 2, 3})[:8], 0, true},
+		{"truncated", mpegtstest.ADTS([]byte{1, 2, 3})[:8], 0, true},
 		{"no sync", []byte{0, 1, 2, 3, 4, 5, 6, 7}, 0, true},
 		{"channel config in PCE", []byte{0xFF, 0xF1, 0x4C, 0x00, 0x01, 0x1F, 0xFC, 0}, 0, true},
 	}
@@ -365,8 +366,7 @@ func TestParseADTS(t *testing.T) {
 // recording: every loss is counted, and no video unit between a loss and
 // the next key frame comes out.
 func TestDemuxFFmpegClipWithLoss(t *testing.T) {
-	needFFmpeg(t)
-	data, err := os.ReadFile(makeTS(t, 3, "libx264", "aac"))
+	data, err := os.ReadFile(ffmpegTS(t, 3, "libx264"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,7 +383,7 @@ func TestDemuxFFmpegClipWithLoss(t *testing.T) {
 	cv, lv := len(clean.of(stream.KindVideo)), len(sink.of(stream.KindVideo))
 	t.Logf("clean %d video units; with %d of %d packets lost: %d video units, %d dropped, errors %v",
 		cv, len(packets)-len(kept), len(packets), lv, sink.drops[stream.KindVideo], sink.tsErrors)
-	if sink.tsErrors[tsErrContinuity] == 0 || sink.drops[stream.KindVideo] == 0 {
+	if sink.tsErrors[ErrContinuity] == 0 || sink.drops[stream.KindVideo] == 0 {
 		t.Fatal("losses not counted")
 	}
 	if lv >= cv || lv == 0 {
@@ -405,5 +405,30 @@ func TestDemuxFFmpegClipWithLoss(t *testing.T) {
 			t.Fatalf("non-key unit %d follows a gap after %d", i, prev)
 		}
 		prev = i
+	}
+}
+
+// TestDemuxFlush: the last video PES (no PES_packet_length) comes out at
+// Flush, not before.
+func TestDemuxFlush(t *testing.T) {
+	m := mpegtstest.NewMuxer(streamTypeH264, 0)
+	m.Tables()
+	for i := range 3 {
+		dts := int64(900000 + i*3000)
+		m.PES(m.VideoPID, dts, dts, mpegtstest.H264Frame(i == 0, mpegtstest.SPS, 100), false)
+	}
+	sink := newRecSink()
+	d := NewDemuxer(sink, slog.New(slog.DiscardHandler), 10*time.Second)
+	d.Feed(m.Out, time.Now())
+	if n := len(sink.of(stream.KindVideo)); n != 2 {
+		t.Fatalf("%d video units before Flush, want 2", n)
+	}
+	d.Flush(time.Now())
+	if n := len(sink.of(stream.KindVideo)); n != 3 {
+		t.Fatalf("%d video units after Flush, want 3", n)
+	}
+	d.Flush(time.Now()) // idempotent
+	if n := len(sink.of(stream.KindVideo)); n != 3 {
+		t.Fatalf("%d video units after a second Flush", n)
 	}
 }

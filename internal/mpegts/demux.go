@@ -1,4 +1,4 @@
-package srt
+package mpegts
 
 import (
 	"bytes"
@@ -9,32 +9,32 @@ import (
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
-// MPEG-TS error reasons passed to demuxSink.tsError (and so to
-// StatsSink.TSError): fixed words, usable as metric label values.
+// MPEG-TS error reasons passed to Sink.TSError: fixed words, usable as
+// metric label values.
 const (
-	tsErrSync       = "sync"            // bytes skipped to find a sync byte
-	tsErrContinuity = "continuity"      // continuity_counter gap: packets lost
-	tsErrTransport  = "transport_error" // transport_error_indicator set, or a malformed packet header
-	tsErrScrambled  = "scrambled"       // scrambled payload (not decodable)
-	tsErrPSI        = "psi"             // PAT/PMT section with a bad CRC, length or layout
-	tsErrPES        = "pes"             // malformed, oversized or untimed PES packet
-	tsErrES         = "es"              // malformed H.264/H.265/ADTS/Opus data
+	ErrSync       = "sync"            // bytes skipped to find a sync byte
+	ErrContinuity = "continuity"      // continuity_counter gap: packets lost
+	ErrTransport  = "transport_error" // transport_error_indicator set, or a malformed packet header
+	ErrScrambled  = "scrambled"       // scrambled payload (not decodable)
+	ErrPSI        = "psi"             // PAT/PMT section with a bad CRC, length or layout
+	ErrPES        = "pes"             // malformed, oversized or untimed PES packet
+	ErrES         = "es"              // malformed H.264/H.265/ADTS/Opus data
 )
 
-// demuxSink receives what a demuxer produces. Called synchronously from
-// demuxer.feed.
-type demuxSink interface {
-	// unit receives an access unit of kind; c is the codec in effect for it
+// Sink receives what a Demuxer produces. Called synchronously from
+// Demuxer.Feed.
+type Sink interface {
+	// Unit receives an access unit of kind; c is the codec in effect for it
 	// (u.Codec is set as well when c changed after the first unit).
-	unit(kind stream.Kind, c stream.Codec, u *stream.Unit)
-	// tsError counts one MPEG-TS error; reason is one of the tsErr words.
-	tsError(reason string)
-	// dropped counts one unit dropped because of an earlier loss (video
+	Unit(kind stream.Kind, c stream.Codec, u *stream.Unit)
+	// TSError counts one MPEG-TS error; reason is one of the Err words.
+	TSError(reason string)
+	// Dropped counts one unit dropped because of an earlier loss (video
 	// waiting for its next key frame).
-	dropped(kind stream.Kind)
+	Dropped(kind stream.Kind)
 }
 
-// demuxer turns an MPEG-TS byte stream (ISO/IEC 13818-1) of one program
+// Demuxer turns an MPEG-TS byte stream (ISO/IEC 13818-1) of one program
 // into access units on a monotonic timeline.
 //
 // It follows the first program of the PAT and, in its PMT, the first video
@@ -46,8 +46,8 @@ type demuxSink interface {
 // back until a key frame whose parameter sets (SPS/PPS, and VPS for H.265)
 // are known; parameter set changes are announced with Unit.Codec. Wall is
 // the arrival time passed to feed.
-type demuxer struct {
-	sink    demuxSink
+type Demuxer struct {
+	sink    Sink
 	log     *slog.Logger
 	tl      *timeline
 	maxJump int64 // ticks
@@ -111,8 +111,12 @@ func (s *ccState) check(p *tsPacket) (dup, gap bool) {
 	return false, gap
 }
 
-func newDemuxer(sink demuxSink, log *slog.Logger, maxJump time.Duration) *demuxer {
-	return &demuxer{
+// NewDemuxer returns a Demuxer handing its units to sink. A timestamp step
+// of more than maxJump forward (or 100 ms backward) is a discontinuity; the
+// first timestamp is kept as is (the output timeline starts at the
+// stream's own 90 kHz time). log receives one warning per kind of problem.
+func NewDemuxer(sink Sink, log *slog.Logger, maxJump time.Duration) *Demuxer {
+	return &Demuxer{
 		sink:    sink,
 		log:     log,
 		tl:      newTimeline(maxJump, 100*time.Millisecond),
@@ -123,13 +127,13 @@ func newDemuxer(sink demuxSink, log *slog.Logger, maxJump time.Duration) *demuxe
 	}
 }
 
-// tracks reports which kinds of track the program has, as far as known.
-func (d *demuxer) tracks() (video, audio bool) { return d.video != nil, d.audio != nil }
+// Tracks reports which kinds of track the program has, as far as known.
+func (d *Demuxer) Tracks() (video, audio bool) { return d.video != nil, d.audio != nil }
 
-// programKnown reports whether a PMT was read.
-func (d *demuxer) programKnown() bool { return d.pmtCRC != nil }
+// ProgramKnown reports whether a PMT was read.
+func (d *Demuxer) ProgramKnown() bool { return d.pmtCRC != nil }
 
-func (d *demuxer) warnOnce(key, msg string, attrs ...any) {
+func (d *Demuxer) warnOnce(key, msg string, attrs ...any) {
 	if d.warned[key] {
 		return
 	}
@@ -137,15 +141,15 @@ func (d *demuxer) warnOnce(key, msg string, attrs ...any) {
 	d.log.Warn(msg, attrs...)
 }
 
-// feed demuxes b, which may hold any part of the stream: packets may span
-// calls. now is the arrival time of b.
-func (d *demuxer) feed(b []byte, now time.Time) {
+// Feed demuxes b, which may hold any part of the stream: packets may span
+// calls. now is the arrival time of b (Unit.Wall).
+func (d *Demuxer) Feed(b []byte, now time.Time) {
 	for len(b) > 0 {
 		if d.pktN == 0 && b[0] != tsSync {
 			i := bytes.IndexByte(b, tsSync)
 			if !d.sync {
 				d.sync = true
-				d.sink.tsError(tsErrSync)
+				d.sink.TSError(ErrSync)
 			}
 			if i < 0 {
 				return
@@ -164,8 +168,21 @@ func (d *demuxer) feed(b []byte, now time.Time) {
 	}
 }
 
+// Flush hands out the PES packets in progress, as at the end of the
+// stream: a video PES without PES_packet_length (§2.4.3.7) otherwise ends
+// only when the next one starts, so the last frame of a finished stream
+// would be lost. A partial packet is discarded.
+func (d *Demuxer) Flush(now time.Time) {
+	d.pktN = 0
+	for _, t := range []*esTrack{d.video, d.audio} {
+		if t != nil && t.inPES {
+			d.finishPES(t, now)
+		}
+	}
+}
+
 // packet handles one 188-byte packet.
-func (d *demuxer) packet(b []byte, now time.Time) {
+func (d *Demuxer) packet(b []byte, now time.Time) {
 	p, ok := parseTSPacket(b)
 	var t *esTrack
 	var cc *ccState
@@ -188,7 +205,7 @@ func (d *demuxer) packet(b []byte, now time.Time) {
 		return
 	}
 	if !ok || p.tei {
-		d.sink.tsError(tsErrTransport)
+		d.sink.TSError(ErrTransport)
 		d.lost(p.pid, t)
 		cc.valid = false
 		return
@@ -198,16 +215,16 @@ func (d *demuxer) packet(b []byte, now time.Time) {
 		return
 	}
 	if gap {
-		d.sink.tsError(tsErrContinuity)
-		d.log.Debug("srt mpeg-ts continuity error", "pid", p.pid)
+		d.sink.TSError(ErrContinuity)
+		d.log.Debug("mpeg-ts continuity error", "pid", p.pid)
 		d.lost(p.pid, t)
 	}
 	if !p.hasPayload {
 		return
 	}
 	if p.scrambled {
-		d.sink.tsError(tsErrScrambled)
-		d.warnOnce("scrambled", "srt scrambled mpeg-ts packets dropped", "pid", p.pid)
+		d.sink.TSError(ErrScrambled)
+		d.warnOnce("scrambled", "scrambled mpeg-ts packets dropped", "pid", p.pid)
 		d.lost(p.pid, t)
 		return
 	}
@@ -216,17 +233,17 @@ func (d *demuxer) packet(b []byte, now time.Time) {
 		d.esPacket(t, &p, now)
 	case p.pid == pidPAT:
 		if bad := d.pat.feed(p.pusi, p.payload, d.onPAT); bad > 0 {
-			d.sink.tsError(tsErrPSI)
+			d.sink.TSError(ErrPSI)
 		}
 	default:
 		if bad := d.pmt.feed(p.pusi, p.payload, d.onPMT); bad > 0 {
-			d.sink.tsError(tsErrPSI)
+			d.sink.TSError(ErrPSI)
 		}
 	}
 }
 
 // lost discards the partial unit of the PID that lost packets.
-func (d *demuxer) lost(pid uint16, t *esTrack) {
+func (d *Demuxer) lost(pid uint16, t *esTrack) {
 	switch {
 	case t != nil:
 		d.dropPES(t)
@@ -239,7 +256,7 @@ func (d *demuxer) lost(pid uint16, t *esTrack) {
 
 // dropPES discards t's partial PES packet; on video the next units wait for
 // a key frame.
-func (d *demuxer) dropPES(t *esTrack) {
+func (d *Demuxer) dropPES(t *esTrack) {
 	t.inPES = false
 	t.pes = nil
 	if t.kind == stream.KindVideo && t.emitted != nil {
@@ -250,10 +267,10 @@ func (d *demuxer) dropPES(t *esTrack) {
 // checkPCR watches the program clock reference (§2.4.3.5): a
 // discontinuity_indicator, or a PCR step backwards or beyond maxJump,
 // starts a new timeline segment.
-func (d *demuxer) checkPCR(p *tsPacket) {
+func (d *Demuxer) checkPCR(p *tsPacket) {
 	if p.discontinuity {
 		d.tl.markDiscontinuity()
-		d.log.Info("srt mpeg-ts pcr discontinuity signalled")
+		d.log.Info("mpeg-ts pcr discontinuity signalled")
 	}
 	if !p.hasPCR {
 		return
@@ -261,13 +278,13 @@ func (d *demuxer) checkPCR(p *tsPacket) {
 	if d.hasPCR && !p.discontinuity {
 		if delta := signed33(p.pcr - d.pcr); delta < -d.tl.jitter || delta > d.maxJump {
 			d.tl.markDiscontinuity()
-			d.log.Info("srt mpeg-ts pcr jump", "step", ticksToDuration(delta))
+			d.log.Info("mpeg-ts pcr jump", "step", ticksToDuration(delta))
 		}
 	}
 	d.pcr, d.hasPCR = p.pcr, true
 }
 
-func (d *demuxer) onPAT(sec []byte) {
+func (d *Demuxer) onPAT(sec []byte) {
 	pid, ok := parsePAT(sec)
 	if !ok {
 		return
@@ -276,7 +293,7 @@ func (d *demuxer) onPAT(sec []byte) {
 		return
 	}
 	if d.pmtPID >= 0 {
-		d.log.Info("srt mpeg-ts program map pid changed", "pid", pid)
+		d.log.Info("mpeg-ts program map pid changed", "pid", pid)
 	}
 	d.pmtPID = int(pid)
 	d.pmt.reset()
@@ -284,14 +301,14 @@ func (d *demuxer) onPAT(sec []byte) {
 	d.pmtCRC = nil
 }
 
-func (d *demuxer) onPMT(sec []byte) {
+func (d *Demuxer) onPMT(sec []byte) {
 	crc := sec[len(sec)-4:]
 	if d.pmtCRC != nil && bytes.Equal(crc, d.pmtCRC) {
 		return // the same PMT, repeated
 	}
 	prog, ok := parsePMT(sec)
 	if !ok {
-		d.sink.tsError(tsErrPSI)
+		d.sink.TSError(ErrPSI)
 		return
 	}
 	first := d.pmtCRC == nil
@@ -327,15 +344,15 @@ func (d *demuxer) onPMT(sec []byte) {
 		attrs = append(attrs, "ignored_stream_types", ignored)
 	}
 	if first {
-		d.log.Info("srt mpeg-ts program", attrs...)
+		d.log.Info("mpeg-ts program", attrs...)
 	} else {
-		d.log.Info("srt mpeg-ts program changed", attrs...)
+		d.log.Info("mpeg-ts program changed", attrs...)
 	}
 }
 
 // updateTrack applies a PMT entry to the followed track of a kind: a new
 // stream type starts the track's state anew, a new PID only moves it.
-func (d *demuxer) updateTrack(t *esTrack, es *esInfo, kind stream.Kind) *esTrack {
+func (d *Demuxer) updateTrack(t *esTrack, es *esInfo, kind stream.Kind) *esTrack {
 	if es == nil {
 		return nil
 	}
@@ -376,14 +393,14 @@ func streamTypeName(es *esInfo) string {
 // esPacket adds one packet's payload to t's PES packet (§2.4.3.6). A PES
 // packet ends at the next payload_unit_start_indicator of its PID or, when
 // its PES_packet_length is set, as soon as that many bytes are in.
-func (d *demuxer) esPacket(t *esTrack, p *tsPacket, now time.Time) {
+func (d *Demuxer) esPacket(t *esTrack, p *tsPacket, now time.Time) {
 	if p.pusi {
 		if t.inPES {
 			d.finishPES(t, now)
 		}
 		h, ok := parsePESHeader(p.payload)
 		if !ok {
-			d.sink.tsError(tsErrPES)
+			d.sink.TSError(ErrPES)
 			d.dropPES(t)
 			return
 		}
@@ -397,8 +414,8 @@ func (d *demuxer) esPacket(t *esTrack, p *tsPacket, now time.Time) {
 		t.pes = append(t.pes, p.payload...)
 	}
 	if len(t.pes) > maxPESSize {
-		d.sink.tsError(tsErrPES)
-		d.warnOnce("pes_size", "srt oversized mpeg-ts pes packet dropped", "limit", maxPESSize)
+		d.sink.TSError(ErrPES)
+		d.warnOnce("pes_size", "oversized mpeg-ts pes packet dropped", "limit", maxPESSize)
 		d.dropPES(t)
 		return
 	}
@@ -411,12 +428,12 @@ func (d *demuxer) esPacket(t *esTrack, p *tsPacket, now time.Time) {
 }
 
 // finishPES hands a complete PES packet to its codec.
-func (d *demuxer) finishPES(t *esTrack, now time.Time) {
+func (d *Demuxer) finishPES(t *esTrack, now time.Time) {
 	data, h := t.pes, t.hdr
 	t.pes, t.inPES, t.last = nil, false, len(data)
 	if !h.hasPTS {
-		d.sink.tsError(tsErrPES)
-		d.warnOnce("no_pts", "srt mpeg-ts pes packet without pts dropped")
+		d.sink.TSError(ErrPES)
+		d.warnOnce("no_pts", "mpeg-ts pes packet without pts dropped")
 		d.dropPES(t)
 		return
 	}
@@ -434,10 +451,10 @@ func (d *demuxer) finishPES(t *esTrack, now time.Time) {
 }
 
 // emit stamps the codec change, if any, and hands u out.
-func (d *demuxer) emit(t *esTrack, u *stream.Unit) {
+func (d *Demuxer) emit(t *esTrack, u *stream.Unit) {
 	if t.emitted != nil && !t.emitted.Equal(t.codec) {
 		u.Codec = t.codec
 	}
 	t.emitted = t.codec
-	d.sink.unit(t.kind, t.codec, u)
+	d.sink.Unit(t.kind, t.codec, u)
 }

@@ -1,4 +1,4 @@
-package srt
+package mpegts
 
 import (
 	"bytes"
@@ -29,11 +29,11 @@ const (
 // videoAU turns one PES packet of H.264 or H.265 (an Annex B access unit)
 // into a unit. Access unit delimiters and filler data are removed; in-band
 // parameter sets stay and update the track's codec.
-func (d *demuxer) videoAU(t *esTrack, data []byte, h pesHeader, now time.Time) {
+func (d *Demuxer) videoAU(t *esTrack, data []byte, h pesHeader, now time.Time) {
 	au, err := splitAnnexB(data, nil)
 	if err != nil {
-		d.sink.tsError(tsErrES)
-		d.log.Debug("srt malformed video access unit dropped", "error", err)
+		d.sink.TSError(ErrES)
+		d.log.Debug("malformed video access unit dropped", "error", err)
 		d.dropPES(t)
 		return
 	}
@@ -83,17 +83,17 @@ func (d *demuxer) videoAU(t *esTrack, data []byte, h pesHeader, now time.Time) {
 	}
 	if t.codec == nil {
 		if key {
-			d.warnOnce("video_no_params", "srt video key frame without parameter sets dropped")
+			d.warnOnce("video_no_params", "video key frame without parameter sets dropped")
 		}
 		return // before the first decodable key frame: expected at start
 	}
 	if t.needKey {
 		if !key {
-			d.sink.dropped(t.kind)
+			d.sink.Dropped(t.kind)
 			return
 		}
 		t.needKey = false
-		d.log.Debug("srt video resumed at key frame after loss")
+		d.log.Debug("video resumed at key frame after loss")
 	}
 	if t.emitted == nil && !key {
 		return
@@ -115,7 +115,7 @@ func (d *demuxer) videoAU(t *esTrack, data []byte, h pesHeader, now time.Time) {
 
 // h264Params installs SPS/PPS found in an access unit once they parse
 // (ITU-T H.264 §7.3.2.1); an SPS that does not is ignored.
-func (d *demuxer) h264Params(t *esTrack, sps, pps []byte) {
+func (d *Demuxer) h264Params(t *esTrack, sps, pps []byte) {
 	if sps == nil && pps == nil {
 		return
 	}
@@ -124,8 +124,8 @@ func (d *demuxer) h264Params(t *esTrack, sps, pps []byte) {
 	if sps != nil && !bytes.Equal(sps, cur.SPS) {
 		var s h264.SPS
 		if err := s.Unmarshal(sps); err != nil {
-			d.sink.tsError(tsErrES)
-			d.warnOnce("h264_sps", "srt invalid h264 sps ignored", "error", err)
+			d.sink.TSError(ErrES)
+			d.warnOnce("h264_sps", "invalid h264 sps ignored", "error", err)
 			return
 		}
 		next.SPS = bytes.Clone(sps)
@@ -138,7 +138,7 @@ func (d *demuxer) h264Params(t *esTrack, sps, pps []byte) {
 	}
 	if t.codec == nil || !t.codec.Equal(next) {
 		if t.emitted != nil {
-			d.log.Info("srt video parameters changed", "codec", next.Name())
+			d.log.Info("video parameters changed", "codec", next.Name())
 		}
 		t.codec = next
 	}
@@ -146,7 +146,7 @@ func (d *demuxer) h264Params(t *esTrack, sps, pps []byte) {
 
 // h265Params installs VPS/SPS/PPS found in an access unit once the SPS
 // parses (ITU-T H.265 §7.3.2.2).
-func (d *demuxer) h265Params(t *esTrack, vps, sps, pps []byte) {
+func (d *Demuxer) h265Params(t *esTrack, vps, sps, pps []byte) {
 	if vps == nil && sps == nil && pps == nil {
 		return
 	}
@@ -158,8 +158,8 @@ func (d *demuxer) h265Params(t *esTrack, vps, sps, pps []byte) {
 	if sps != nil && !bytes.Equal(sps, cur.SPS) {
 		var s h265.SPS
 		if err := s.Unmarshal(sps); err != nil {
-			d.sink.tsError(tsErrES)
-			d.warnOnce("h265_sps", "srt invalid h265 sps ignored", "error", err)
+			d.sink.TSError(ErrES)
+			d.warnOnce("h265_sps", "invalid h265 sps ignored", "error", err)
 			return
 		}
 		next.SPS = bytes.Clone(sps)
@@ -172,7 +172,7 @@ func (d *demuxer) h265Params(t *esTrack, vps, sps, pps []byte) {
 	}
 	if t.codec == nil || !t.codec.Equal(next) {
 		if t.emitted != nil {
-			d.log.Info("srt video parameters changed", "codec", next.Name())
+			d.log.Info("video parameters changed", "codec", next.Name())
 		}
 		t.codec = next
 	}
@@ -245,17 +245,17 @@ func (f adtsFrame) audioSpecificConfig() []byte {
 
 // aacPES turns one PES packet of ADTS frames into units, one per frame,
 // 1024 samples apart.
-func (d *demuxer) aacPES(t *esTrack, data []byte, pts int64, now time.Time) {
+func (d *Demuxer) aacPES(t *esTrack, data []byte, pts int64, now time.Time) {
 	frames, err := parseADTS(data)
 	if err != nil {
-		d.sink.tsError(tsErrES)
-		d.log.Debug("srt malformed adts dropped", "error", err)
+		d.sink.TSError(ErrES)
+		d.log.Debug("malformed adts dropped", "error", err)
 	}
 	for i, f := range frames {
 		c := stream.AAC{Config: f.audioSpecificConfig()}
 		if t.codec == nil || !t.codec.Equal(c) {
 			if t.emitted != nil {
-				d.log.Info("srt audio parameters changed", "codec", c.Name())
+				d.log.Info("audio parameters changed", "codec", c.Name())
 			}
 			t.codec = c
 		}
@@ -269,13 +269,13 @@ func (d *demuxer) aacPES(t *esTrack, data []byte, pts int64, now time.Time) {
 // opusPES turns one PES packet of Opus access units, each behind an
 // opus_control_header (wiki.xiph.org/OpusTS §"Control header"), into units,
 // one per Opus packet.
-func (d *demuxer) opusPES(t *esTrack, data []byte, pts int64, now time.Time) {
+func (d *Demuxer) opusPES(t *esTrack, data []byte, pts int64, now time.Time) {
 	var offset int64 // ticks after pts
 	for len(data) > 0 {
 		pkt, rest, err := parseOpusAU(data)
 		if err != nil {
-			d.sink.tsError(tsErrES)
-			d.log.Debug("srt malformed opus access unit dropped", "error", err)
+			d.sink.TSError(ErrES)
+			d.log.Debug("malformed opus access unit dropped", "error", err)
 			return
 		}
 		data = rest
