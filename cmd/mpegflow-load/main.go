@@ -49,10 +49,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("mpegflow-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		cfg     loadtest.Config
-		keys    string
-		tokenIn string
-		verbose bool
+		cfg       loadtest.Config
+		keys      string
+		tokenIn   string
+		transcode string
+		verbose   bool
 	)
 	fs.IntVar(&cfg.Publishers, "publishers", 1, "publishers (one live input each)")
 	fs.StringVar(&cfg.Protocol, "protocol", "rtmp", "publishers' protocol: rtmp, srt (ffmpeg, MPEG-TS) or whip (in-process pion, H.264 baseline + Opus)")
@@ -75,6 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&cfg.Signed, "signed", false, "with -daemon and -protocol rtmp: create the live inputs over the control API with require_signed_urls and have readers play with a minted ?token=")
 	fs.StringVar(&tokenIn, "token-in", "query", "with -signed: where readers put the token, query (?token=) or path (/live/TOKEN/index.m3u8)")
 	fs.BoolVar(&cfg.Record, "record", false, "with -daemon: create the live inputs over the control API with recording.mode automatic (every broadcast becomes a video)")
+	fs.StringVar(&transcode, "transcode", "", "with -daemon: create the live inputs over the control API with transcode on and this ladder of profile names (e.g. 480p,360p); the report keeps the daemon's mpegflow_transcode_* metrics")
 	fs.DurationVar(&cfg.SampleEvery, "sample-every", time.Minute, "sample the daemon's RSS, CPU and disk writes this often over the measured period")
 	fs.BoolVar(&cfg.TokenPerReader, "token-per-reader", false, "with -signed: mint a token for every reader (a backend minting per viewer); by default the readers of an input share one")
 	fs.BoolVar(&cfg.NoGzip, "no-gzip", false, "readers send no Accept-Encoding (by default they accept gzip playlists, as browsers and AVPlayer do)")
@@ -119,6 +121,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cfg.SampleEvery < time.Second {
 		fmt.Fprintln(stderr, "mpegflow-load: -sample-every must be 1s or more")
 		return 2
+	}
+	for _, name := range strings.Split(transcode, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			cfg.Transcode = append(cfg.Transcode, name)
+		}
 	}
 	switch tokenIn {
 	case "query":

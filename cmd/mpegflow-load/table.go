@@ -5,6 +5,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/mpegflow/mpegflow/internal/loadtest"
@@ -51,6 +52,12 @@ func printTable(w io.Writer, r *loadtest.Report) {
 			line += fmt.Sprintf(", disk writes %.2f MB/s", p.DiskWriteBps/1e6)
 		}
 		fmt.Fprintln(tw, line)
+	}
+	if len(r.Transcode) > 0 {
+		fmt.Fprintf(tw, "transcode\tladder %s; at the end of the measured period:\n", strings.Join(r.Transcode, ", "))
+		for _, m := range r.TranscodeMetrics {
+			fmt.Fprintf(tw, "\t%s\n", m)
+		}
 	}
 	if r.RecordedMB != nil && r.Videos != nil && (r.Record || *r.Videos > 0) {
 		fmt.Fprintf(tw, "recorded\t%d videos, %.1f MB in data_dir/blobs\n", *r.Videos, *r.RecordedMB)

@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -49,6 +50,8 @@ type Daemon struct {
 	RTMPURL string // rtmp://127.0.0.1:PORT/live
 	SRTAddr string // 127.0.0.1:PORT (UDP)
 	Inputs  []Input
+	// MetricsURL is the daemon's Prometheus endpoint.
+	MetricsURL string
 
 	cmd     *exec.Cmd
 	logPath string
@@ -76,11 +79,12 @@ func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{
-		HTTPURL: fmt.Sprintf("http://127.0.0.1:%d", ports[0]),
-		RTMPURL: fmt.Sprintf("rtmp://127.0.0.1:%d/live", ports[1]),
-		SRTAddr: fmt.Sprintf("127.0.0.1:%d", udp[0]),
-		exited:  make(chan struct{}),
-		logPath: filepath.Join(cfg.Dir, "daemon.log"),
+		HTTPURL:    fmt.Sprintf("http://127.0.0.1:%d", ports[0]),
+		RTMPURL:    fmt.Sprintf("rtmp://127.0.0.1:%d/live", ports[1]),
+		SRTAddr:    fmt.Sprintf("127.0.0.1:%d", udp[0]),
+		MetricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[2]),
+		exited:     make(chan struct{}),
+		logPath:    filepath.Join(cfg.Dir, "daemon.log"),
 	}
 	var y strings.Builder
 	fmt.Fprintf(&y, "http:\n  address: \"127.0.0.1:%d\"\n", ports[0])
@@ -252,4 +256,30 @@ func randomKey() string {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	return "sk_" + hex.EncodeToString(b)
+}
+
+// Metrics returns the daemon's Prometheus samples whose names start with
+// prefix (comment lines left out).
+func (d *Daemon) Metrics(ctx context.Context, prefix string) ([]string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.MetricsURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: HTTP %d", d.MetricsURL, resp.StatusCode)
+	}
+	var out []string
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if line := sc.Text(); strings.HasPrefix(line, prefix) {
+			out = append(out, line)
+		}
+	}
+	return out, sc.Err()
 }

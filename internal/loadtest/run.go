@@ -66,6 +66,11 @@ type Config struct {
 	// the control API with recording.mode automatic: every publisher's
 	// broadcast is recorded to a video in the daemon's data_dir/blobs.
 	Record bool
+	// Transcode (DaemonPath only): the live inputs are created over the
+	// control API with transcode on and this ladder (profile names), and
+	// the daemon's mpegflow_transcode_* metrics are kept at the end of the
+	// measured period (Report.TranscodeMetrics).
+	Transcode []string
 	// SampleEvery is how often the daemon's RSS, CPU and disk writes are
 	// sampled over the measured period (Report.Series). Default 1 min.
 	SampleEvery time.Duration
@@ -116,6 +121,12 @@ type Report struct {
 
 	// Record says the inputs recorded (Config.Record).
 	Record bool `json:"record,omitempty"`
+	// Transcode is the ladder the inputs were transcoded to, and
+	// TranscodeMetrics the daemon's mpegflow_transcode_* samples at the end
+	// of the measured period (speed per input, fps per rung, restarts,
+	// capacity used).
+	Transcode        []string `json:"transcode,omitempty"`
+	TranscodeMetrics []string `json:"transcode_metrics,omitempty"`
 	// RSSStartMB and RSSEndMB are the daemon's VmRSS at the start and the
 	// end of the measured period: a recording must not make it grow.
 	RSSStartMB *float64 `json:"rss_start_mb"`
@@ -158,6 +169,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Record && cfg.DaemonPath == "" {
 		return nil, fmt.Errorf("%w: record needs a daemon started by the load tool (-daemon)", ErrSetup)
 	}
+	if len(cfg.Transcode) > 0 && cfg.DaemonPath == "" {
+		return nil, fmt.Errorf("%w: transcode needs a daemon started by the load tool (-daemon)", ErrSetup)
+	}
+	viaAPI := cfg.Signed || cfg.Record || len(cfg.Transcode) > 0
 	if cfg.SampleEvery <= 0 {
 		cfg.SampleEvery = time.Minute
 	}
@@ -204,7 +219,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		daemonDir = dir
 		admin := ""
-		if cfg.Signed || cfg.Record {
+		if viaAPI {
 			admin = "adm_" + randomKey()
 		}
 		daemon, err = StartDaemon(ctx, DaemonConfig{
@@ -221,17 +236,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			}
 		}()
 		cfg.HTTPURL, cfg.RTMPURL, cfg.SRTAddr, cfg.Inputs, cfg.PID = daemon.HTTPURL, daemon.RTMPURL, daemon.SRTAddr, daemon.Inputs, daemon.PID()
-		if cfg.Signed || cfg.Record {
+		if viaAPI {
 			if cfg.Signed && cfg.Protocol != "rtmp" {
 				return nil, fmt.Errorf("%w: signed: only rtmp publishers", ErrSetup)
 			}
 			ins, err := CreateInputs(ctx, &http.Client{}, daemon.HTTPURL, admin, max(cfg.Publishers, 1),
-				InputOptions{Signed: cfg.Signed, TokenTTL: cfg.Warmup + cfg.Duration + time.Hour, Record: cfg.Record})
+				InputOptions{Signed: cfg.Signed, TokenTTL: cfg.Warmup + cfg.Duration + time.Hour, Record: cfg.Record, Transcode: cfg.Transcode})
 			if err != nil {
 				return nil, fmt.Errorf("%w: live inputs: %w", ErrSetup, err)
 			}
 			cfg.Inputs = ins
-			log.Info("live inputs created over the API", "inputs", len(ins), "signed", cfg.Signed, "record", cfg.Record)
+			log.Info("live inputs created over the API", "inputs", len(ins), "signed", cfg.Signed, "record", cfg.Record, "transcode", cfg.Transcode)
 			if cfg.TokenPerReader {
 				readerTokens = make([]string, cfg.Readers)
 				for i, in := range ins {
@@ -434,6 +449,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if daemon != nil && daemon.Exited() {
 		rep.DaemonExitedEarly = true
 		log.Error("daemon exited during the run", "err", daemon.waitErr, "log", daemon.LogTail(2000))
+	}
+	if daemon != nil && len(cfg.Transcode) > 0 {
+		rep.Transcode = cfg.Transcode
+		var err error
+		if rep.TranscodeMetrics, err = daemon.Metrics(ctx, "mpegflow_transcode_"); err != nil {
+			log.Warn("transcode metrics", "err", err)
+		}
 	}
 	stopPublishers()
 	if daemon != nil {

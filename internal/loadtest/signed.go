@@ -29,6 +29,8 @@ type InputOptions struct {
 	TokenTTL time.Duration
 	// Record: recording.mode automatic (every broadcast becomes a video).
 	Record bool
+	// Transcode: transcode {mode: on, ladder: Transcode} (profile names).
+	Transcode []string
 }
 
 // CreateInputs creates n live inputs over the control API of the daemon at
@@ -54,6 +56,9 @@ func CreateInputs(ctx context.Context, client *http.Client, httpURL, adminToken 
 				Recording         struct {
 					Mode string `json:"mode"`
 				} `json:"recording"`
+				Transcode struct {
+					Mode string `json:"mode"`
+				} `json:"transcode"`
 			} `json:"data"`
 		}
 		body := map[string]any{"name": fmt.Sprintf("load %d", i)}
@@ -62,6 +67,9 @@ func CreateInputs(ctx context.Context, client *http.Client, httpURL, adminToken 
 		}
 		if opts.Record {
 			body["recording"] = map[string]any{"mode": "automatic"}
+		}
+		if len(opts.Transcode) > 0 {
+			body["transcode"] = map[string]any{"mode": "on", "ladder": opts.Transcode}
 		}
 		if err := apiJSON(ctx, client, base, adminToken, http.MethodPost, "/v1/live_inputs", body, http.StatusCreated, &li); err != nil {
 			return nil, err
@@ -74,6 +82,9 @@ func CreateInputs(ctx context.Context, client *http.Client, httpURL, adminToken 
 		}
 		if opts.Record && li.Data.Recording.Mode != "automatic" {
 			return nil, fmt.Errorf("POST /v1/live_inputs: recording.mode is %q in the answer, want automatic", li.Data.Recording.Mode)
+		}
+		if len(opts.Transcode) > 0 && li.Data.Transcode.Mode != "on" {
+			return nil, fmt.Errorf("POST /v1/live_inputs: transcode.mode is %q in the answer, want on", li.Data.Transcode.Mode)
 		}
 		if !opts.Signed {
 			ins = append(ins, Input{ID: li.Data.ID, Key: li.Data.RTMP.StreamKey})

@@ -52,12 +52,19 @@ func (f *fakeControlAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if rec, ok := body["recording"].(map[string]any); ok {
 			mode, _ = rec["mode"].(string)
 		}
+		tmode := "off"
+		if tc, ok := body["transcode"].(map[string]any); ok {
+			if ladder, _ := tc["ladder"].([]any); len(ladder) > 0 {
+				tmode, _ = tc["mode"].(string)
+			}
+		}
 		f.n++
 		w.WriteHeader(http.StatusCreated)
 		_ = json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{
 			"id": "li_" + string(rune('a'+f.n-1)), "require_signed_urls": body["require_signed_urls"] == true,
 			"rtmp":      map[string]any{"url": "rtmp://x/live", "stream_key": "sk_" + string(rune('a'+f.n-1))},
 			"recording": map[string]any{"mode": mode, "delete_after_days": 0},
+			"transcode": map[string]any{"mode": tmode},
 		}})
 	case r.Method == "POST" && strings.HasSuffix(r.URL.Path, "/token"):
 		if ttl, _ := body["ttl_seconds"].(float64); ttl < 3600 {
@@ -193,5 +200,19 @@ func TestMintTokens(t *testing.T) {
 	f.bad = "/v1/live_inputs/li_x/token"
 	if _, err := MintTokens(context.Background(), srv.Client(), srv.URL, f.admin, "li_x", 1, time.Hour); err == nil {
 		t.Error("failing mint: no error")
+	}
+}
+
+func TestCreateTranscodedInputs(t *testing.T) {
+	f := &fakeControlAPI{admin: "adm_0123456789abcdef", record: true}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	ins, err := CreateInputs(context.Background(), srv.Client(), srv.URL, f.admin, 2, InputOptions{Transcode: []string{"480p", "360p"}})
+	if err != nil || len(ins) != 2 {
+		t.Fatalf("%v %v", ins, err)
+	}
+	// no ladder: no transcode asked, and "off" in the answer is no error
+	if _, err := CreateInputs(context.Background(), srv.Client(), srv.URL, f.admin, 1, InputOptions{Transcode: []string{}}); err != nil {
+		t.Fatalf("no transcode asked: %v", err)
 	}
 }
