@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -62,42 +63,15 @@ func TestMKVMuxerFFmpeg(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	gen := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-loglevel", "error",
-		"-f", "lavfi", "-i", "testsrc2=s=320x240:r=30", "-f", "lavfi", "-i", "sine=r=48000",
-		"-t", "2", "-map", "0:v", "-c:v", "libvpx", "-g", "30", "-b:v", "300k", "-f", "ivf", filepath.Join(dir, "v.ivf"),
-		"-map", "1:a", "-c:a", "aac", "-ac", "2", "-t", "2", "-f", "adts", filepath.Join(dir, "a.aac"))
-	if out, err := gen.CombinedOutput(); err != nil {
-		t.Fatalf("generate: %v: %s", err, out)
-	}
-	ivf, _ := os.ReadFile(filepath.Join(dir, "v.ivf"))
-	aac, _ := os.ReadFile(filepath.Join(dir, "a.aac"))
-	frames, afr := ivfFrames(t, ivf), adtsFrames(t, aac)
-	if len(frames) != 60 || len(afr) < 90 {
-		t.Fatalf("%d video, %d audio frames", len(frames), len(afr))
-	}
-	tracks := []stream.Track{{Codec: stream.VP8{Width: 320, Height: 240}}, {Codec: stream.AAC{Config: []byte{0x11, 0x90}}}}
+	tracks, units := vp8ClipUnits(t, 2, 3*time.Second)
 	var buf bytes.Buffer
-	base := 3 * time.Second
-	m, err := newMKVMuxer(&buf, tracks, base)
+	m, err := newMKVMuxer(&buf, tracks, 3*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ai := 0
-	for i, f := range frames {
-		pts := base + time.Duration(i)*time.Second/30
-		key, _ := vp8IsKey(f)
-		if err := m.write(&stream.Unit{Track: 0, DTS: pts, PTS: pts, Key: key, NALUs: [][]byte{f}}); err != nil {
+	for _, u := range units {
+		if err := m.write(u); err != nil {
 			t.Fatal(err)
-		}
-		for ; ai < len(afr); ai++ {
-			apts := base + time.Duration(ai)*1024*time.Second/48000
-			if apts > pts {
-				break
-			}
-			if err := m.write(&stream.Unit{Track: 1, DTS: apts, PTS: apts, Key: true, Data: afr[ai]}); err != nil {
-				t.Fatal(err)
-			}
 		}
 	}
 	probe := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height,sample_rate,channels",
@@ -143,7 +117,45 @@ func TestMKVMuxerFFmpeg(t *testing.T) {
 	}
 }
 
-func vp8IsKey(f []byte) (bool, error) { return len(f) > 0 && f[0]&1 == 0, nil }
+// vp8ClipUnits encodes a 320x240 30 fps VP8 clip (key frame every second)
+// with AAC audio and returns its units, interleaved, starting at base.
+func vp8ClipUnits(t *testing.T, seconds int, base time.Duration) ([]stream.Track, []*stream.Unit) {
+	t.Helper()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not on PATH")
+	}
+	dir := t.TempDir()
+	d := strconv.Itoa(seconds)
+	gen := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error",
+		"-f", "lavfi", "-i", "testsrc2=s=320x240:r=30", "-f", "lavfi", "-i", "sine=r=48000",
+		"-t", d, "-map", "0:v", "-c:v", "libvpx", "-g", "30", "-b:v", "300k", "-f", "ivf", filepath.Join(dir, "v.ivf"),
+		"-map", "1:a", "-c:a", "aac", "-ac", "2", "-t", d, "-f", "adts", filepath.Join(dir, "a.aac"))
+	if out, err := gen.CombinedOutput(); err != nil {
+		t.Fatalf("generate: %v: %s", err, out)
+	}
+	ivf, _ := os.ReadFile(filepath.Join(dir, "v.ivf"))
+	aac, _ := os.ReadFile(filepath.Join(dir, "a.aac"))
+	frames, afr := ivfFrames(t, ivf), adtsFrames(t, aac)
+	if len(frames) != 30*seconds || len(afr) < 45*seconds {
+		t.Fatalf("%d video, %d audio frames", len(frames), len(afr))
+	}
+	tracks := []stream.Track{{Codec: stream.VP8{Width: 320, Height: 240}}, {Codec: stream.AAC{Config: []byte{0x11, 0x90}}}}
+	var units []*stream.Unit
+	wall := time.Now()
+	ai := 0
+	for i, f := range frames {
+		pts := base + time.Duration(i)*time.Second/30
+		units = append(units, &stream.Unit{Track: 0, DTS: pts, PTS: pts, Key: f[0]&1 == 0, NALUs: [][]byte{f}, Wall: wall.Add(pts - base)})
+		for ; ai < len(afr); ai++ {
+			apts := base + time.Duration(ai)*1024*time.Second/48000
+			if apts > pts {
+				break
+			}
+			units = append(units, &stream.Unit{Track: 1, DTS: apts, PTS: apts, Key: true, Data: afr[ai], Wall: wall.Add(apts - base)})
+		}
+	}
+	return tracks, units
+}
 
 func TestMKVMuxerRejects(t *testing.T) {
 	if _, err := newMKVMuxer(&bytes.Buffer{}, []stream.Track{{Codec: stream.H264{}}}, 0); err == nil {
