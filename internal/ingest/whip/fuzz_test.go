@@ -13,9 +13,14 @@ func FuzzOffer(f *testing.F) {
 	f.Add(minimalOffer)
 	f.Add(vp8Offer)
 	f.Fuzz(func(t *testing.T, s string) {
-		plan, err := parseOffer(s)
-		if err == nil && plan.Video == nil && plan.Audio == nil {
-			t.Fatal("no error and no codec")
+		for _, vp8 := range []bool{false, true} {
+			plan, err := parseOffer(s, vp8)
+			if err == nil && plan.Video == nil && plan.Audio == nil {
+				t.Fatal("no error and no codec")
+			}
+			if err == nil && !vp8 && plan.Video != nil && plan.Video.Mime == mimeVP8 {
+				t.Fatal("vp8 chosen while not allowed")
+			}
 		}
 	})
 }
