@@ -3,7 +3,8 @@
 // (hardware first, libx264 otherwise), plans the ladder of a stream from
 // named profiles (never upscaling), builds the ffmpeg command line for the
 // encoder family, and supervises one ffmpeg process per transcoded live
-// input, feeding it the source access units as MPEG-TS on stdin and reading
+// input, feeding it the source access units as MPEG-TS on stdin (Matroska
+// for VP8, which MPEG-TS cannot carry) and reading
 // every rung back as MPEG-TS from its own pipe (H.264 or HEVC), on the
 // source's timeline.
 //
