@@ -427,3 +427,168 @@ func TestBrowserWHIPPublishAndPlay(t *testing.T) {
 	})
 	d.assertNoKeys(t, in.Key)
 }
+
+// whipVP8Media generates seconds of VP8 (libvpx realtime, 320x240 30 fps,
+// key frame every second, as IVF frames) and Opus (libopus 48 kHz stereo,
+// 20 ms frames) with ffmpeg, as a browser that offers only VP8 sends them.
+func whipVP8Media(ctx context.Context, t *testing.T, seconds int) (vp8 [][]byte, opus [][]byte) {
+	t.Helper()
+	dir := t.TempDir()
+	vid, aud := filepath.Join(dir, "v.ivf"), filepath.Join(dir, "a.ogg")
+	secs := (time.Duration(seconds) * time.Second).String()
+	run := func(args ...string) {
+		out, err := exec.CommandContext(ctx, "ffmpeg", append([]string{"-hide_banner", "-nostdin", "-loglevel", "error", "-y"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ffmpeg %v: %v\n%s", args, err, out)
+		}
+	}
+	run("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-t", secs,
+		"-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "400k", "-g", "30", "-f", "ivf", vid)
+	run("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", secs, "-ac", "2",
+		"-c:a", "libopus", "-b:a", "64k", "-frame_duration", "20", "-f", "ogg", aud)
+	b, err := os.ReadFile(vid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vp8, err = whiptest.ReadIVF(b); err != nil {
+		t.Fatal(err)
+	}
+	if b, err = os.ReadFile(aud); err != nil {
+		t.Fatal(err)
+	}
+	if opus, err = whiptest.ReadOggOpus(b); err != nil {
+		t.Fatal(err)
+	}
+	return vp8, opus
+}
+
+// TestWHIPVP8Transcoded: a WHIP publisher that offers only VP8 (+ Opus) is
+// refused with 406 naming VP8 and transcoding for a live input that is not
+// transcoded, and accepted for one with transcode on (240p + 160p ladder):
+// the multivariant playlist lists H.264 + AAC rungs only, the top one at
+// the source's 240 lines, and a rung's segments decode with ffmpeg without
+// errors.
+func TestWHIPVP8Transcoded(t *testing.T) {
+	e2eTest(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const published = 14
+	vp8, opus := whipVP8Media(ctx, t, published)
+	d := startDaemonAt(t, filepath.Join(t.TempDir(), "data"), daemonConfig{ExtraYAML: smallLadderYAML})
+	admin := adminTokenRe.FindString(d.Output())
+	if admin == "" {
+		t.Fatalf("no admin token printed:\n%s", d.Output())
+	}
+	create := func(body map[string]any) (id, key string) {
+		st, r := apiCall(t, d, admin, "POST", "/v1/live_inputs", body)
+		if st != http.StatusCreated {
+			t.Fatalf("create: HTTP %d %v", st, r)
+		}
+		return data(r)["id"].(string), data(r)["rtmp"].(map[string]any)["stream_key"].(string)
+	}
+	offID, offKey := create(map[string]any{"name": "E2E VP8 passthrough"})
+	id, key := create(map[string]any{"name": "E2E VP8 transcoded",
+		"transcode": map[string]any{"mode": "on", "ladder": []string{"240p", "160p"}}})
+
+	dctx, dcancel := context.WithTimeout(ctx, 20*time.Second)
+	_, err := whiptest.Dial(dctx, d.URL("/whip/"+offID), offKey, whiptest.Options{Video: "vp8"})
+	dcancel()
+	var se *whiptest.StatusError
+	if !errors.As(err, &se) || se.Code != http.StatusNotAcceptable ||
+		!strings.Contains(strings.ToLower(se.Body), "vp8") || !strings.Contains(se.Body, "enable transcoding or send h264") {
+		t.Errorf("VP8 offer to a live input without transcoding: %v, want HTTP 406 naming vp8 and transcoding", err)
+	} else {
+		t.Logf("not transcoded: %v", err)
+	}
+
+	dctx, dcancel = context.WithTimeout(ctx, 20*time.Second)
+	sess, err := whiptest.Dial(dctx, d.URL("/whip/"+id), key, whiptest.Options{Video: "vp8"})
+	dcancel()
+	if err != nil {
+		t.Fatalf("WHIP VP8 publish to a transcoded input: %v", err)
+	}
+	defer sess.Close()
+	start := time.Now()
+	streamDone := make(chan error, 1)
+	go func() { streamDone <- sess.StreamFrames(ctx, vp8, 30, opus) }()
+
+	u := d.PlaylistURL(id)
+	var multi *playlist
+	waitFor(ctx, t, 60*time.Second, "240p and 160p with AAC in the multivariant playlist", func() bool {
+		f, err := get(ctx, u)
+		if err != nil || f.Status != http.StatusOK {
+			return false
+		}
+		p, err := parsePlaylist(string(f.Body))
+		if err != nil || len(p.Variants) < 2 {
+			return false
+		}
+		for _, v := range p.Variants {
+			if !strings.Contains(v.Attrs["CODECS"], "mp4a.40.2") {
+				return false
+			}
+		}
+		multi = p
+		return true
+	})
+	t.Logf("rungs listed %v after the WHIP POST; multivariant playlist:\n%s", time.Since(start).Round(time.Millisecond), multi.Raw)
+	for _, v := range checkMultivariant(multi) {
+		t.Errorf("multivariant: %s", v)
+	}
+	want := map[string]bool{"320x240": true, "214x160": true}
+	var top string
+	for _, v := range multi.Variants {
+		c := v.Attrs["CODECS"]
+		if !strings.Contains(c, "avc1.") || !strings.Contains(c, "mp4a.40.2") || strings.Contains(c, "vp") {
+			t.Errorf("variant %s: CODECS %q, want H.264 (avc1) and AAC only", v.URI, c)
+		}
+		res := v.Attrs["RESOLUTION"]
+		if !want[res] {
+			t.Errorf("variant %s: RESOLUTION %q, want 320x240 or 214x160 (never above the 320x240 source)", v.URI, res)
+		}
+		delete(want, res)
+		if res == "320x240" {
+			top = resolve(u, v.URI)
+		}
+	}
+	if len(multi.Variants) != 2 || top == "" {
+		t.Fatalf("variants %d, want the two rungs (the VP8 source is not a variant)", len(multi.Variants))
+	}
+	rec := newRecorder(ctx, t, top)
+	for {
+		select {
+		case err := <-streamDone:
+			if err != nil {
+				t.Errorf("whiptest StreamFrames: %v", err)
+			}
+		default:
+			rungPoll(t, rec, true)
+			time.Sleep(300 * time.Millisecond)
+			continue
+		}
+		break
+	}
+	time.Sleep(time.Second)
+	if err := sess.Delete(ctx); err != nil {
+		t.Errorf("DELETE %s: %v", sess.URL, err)
+	}
+	waitFor(ctx, t, 15*time.Second, "EXT-X-ENDLIST on the 240p rung after DELETE", func() bool { return rungPoll(t, rec, false).Endlist })
+	msns, sum := checkContiguous(t, rec)
+	t.Logf("240p rung: %d segments, EXTINF total %.3f s; %d PLIs from the server", len(msns), sum, sess.PLIs())
+	file := rec.concat(t, "whip-vp8-240p.mp4", msns)
+	v := ffprobe(ctx, t, file, "v")
+	if v.Codec != "h264" || v.Width != 320 || v.Height != 240 {
+		t.Errorf("ffprobe video: %s %dx%d, want h264 320x240", v.Codec, v.Width, v.Height)
+	}
+	if v.Duration < 0.6*published {
+		t.Errorf("ffprobe video duration %.3f s, want about %d s", v.Duration, published)
+	}
+	a := ffprobe(ctx, t, file, "a")
+	if a.Codec != "aac" {
+		t.Errorf("ffprobe audio codec %q, want aac (from the Opus)", a.Codec)
+	}
+	t.Logf("ffprobe: video %s %dx%d %.3f s; audio %s %.3f s", v.Codec, v.Width, v.Height, v.Duration, a.Codec, a.Duration)
+	if err := ffmpegDecodes(ctx, file); err != nil {
+		t.Errorf("ffmpeg cannot decode the 240p rung cleanly: %v", err)
+	}
+}

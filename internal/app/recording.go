@@ -205,6 +205,8 @@ func videoTracks(ts []stream.Track) []store.VideoTrack {
 			if sps.Unmarshal(c.SPS) == nil {
 				vt.Width, vt.Height = sps.Width(), sps.Height()
 			}
+		case stream.VP8:
+			vt.Width, vt.Height = c.Width, c.Height
 		}
 		out = append(out, vt)
 	}

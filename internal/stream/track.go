@@ -45,6 +45,12 @@ type H265 struct{ VPS, SPS, PPS []byte }
 // AV1 holds the AV1 sequence header OBU (AV1 spec §5.5).
 type AV1 struct{ SequenceHeader []byte }
 
+// VP8 is VP8 video (RFC 6386), which has no out-of-band parameters: Width
+// and Height are those of the last key frame (RFC 6386 §9.1). A unit's
+// NALUs holds one element, the VP8 frame. HLS cannot carry it; it is only
+// transcoded.
+type VP8 struct{ Width, Height int }
+
 // AAC holds an MPEG-4 AudioSpecificConfig (ISO/IEC 14496-3 §1.6.2.1).
 type AAC struct{ Config []byte }
 
@@ -61,6 +67,9 @@ func (H265) Name() string { return "h265" }
 func (AV1) Name() string { return "av1" }
 
 // Name implements Codec.
+func (VP8) Name() string { return "vp8" }
+
+// Name implements Codec.
 func (AAC) Name() string { return "aac" }
 
 // Name implements Codec.
@@ -74,6 +83,9 @@ func (H265) Kind() Kind { return KindVideo }
 
 // Kind implements Codec.
 func (AV1) Kind() Kind { return KindVideo }
+
+// Kind implements Codec.
+func (VP8) Kind() Kind { return KindVideo }
 
 // Kind implements Codec.
 func (AAC) Kind() Kind { return KindAudio }
@@ -97,6 +109,12 @@ func (c H265) Equal(o Codec) bool {
 func (c AV1) Equal(o Codec) bool {
 	x, ok := o.(AV1)
 	return ok && bytes.Equal(c.SequenceHeader, x.SequenceHeader)
+}
+
+// Equal implements Codec.
+func (c VP8) Equal(o Codec) bool {
+	x, ok := o.(VP8)
+	return ok && c == x
 }
 
 // Equal implements Codec.

@@ -13,8 +13,9 @@ type Job struct {
 	// VAAPIDevice is the DRM render node for VAAPI (default
 	// /dev/dri/renderD128).
 	VAAPIDevice string
-	// InputCodec is the source video codec ("h264", "h265", "av1", ...);
-	// hardware decoding is used only for codecs the family decodes.
+	// InputCodec is the source video codec ("h264", "h265", "vp8", ...);
+	// hardware decoding is used only for codecs the family decodes. VP8
+	// comes as Matroska on stdin (InputFormat), the others as MPEG-TS.
 	InputCodec string
 	// AudioCodec is the source audio codec ("aac", "opus", "" = none). AAC is
 	// copied; anything else becomes AAC-LC 128 kb/s stereo.
@@ -27,6 +28,16 @@ type Job struct {
 	GOP int
 	// Rungs are the outputs, each written as MPEG-TS to file descriptor 3+i.
 	Rungs []Rung
+}
+
+// InputFormat is the container the transcoder feeds ffmpeg for a source
+// video codec: "matroska" for VP8 (MPEG-TS has no VP8 mapping), "mpegts"
+// otherwise.
+func InputFormat(codec string) string {
+	if codec == "vp8" {
+		return "matroska"
+	}
+	return "mpegts"
 }
 
 // hwDecodes reports whether the family decodes codec in hardware.
@@ -76,7 +87,7 @@ func Args(j Job) []string {
 			a = append(a, "-hwaccel", "videotoolbox")
 		}
 	}
-	a = append(a, "-probesize", "500000", "-analyzeduration", "1000000", "-copyts", "-f", "mpegts", "-i", "pipe:0")
+	a = append(a, "-probesize", "500000", "-analyzeduration", "1000000", "-copyts", "-f", InputFormat(j.InputCodec), "-i", "pipe:0")
 
 	// one decode, split into every rung
 	var fc strings.Builder

@@ -3,7 +3,8 @@
 // (hardware first, libx264 otherwise), plans the ladder of a stream from
 // named profiles (never upscaling), builds the ffmpeg command line for the
 // encoder family, and supervises one ffmpeg process per transcoded live
-// input, feeding it the source access units as MPEG-TS on stdin and reading
+// input, feeding it the source access units as MPEG-TS on stdin (Matroska
+// for VP8, which MPEG-TS cannot carry) and reading
 // every rung back as MPEG-TS from its own pipe (H.264 or HEVC), on the
 // source's timeline.
 //
@@ -138,6 +139,39 @@ func PlanLadder(profiles []Profile, names []string, srcW, srcH int, srcFPS float
 		}
 	}
 	return out, nil
+}
+
+// withSourceRung returns rungs with a rung at the source's height on top
+// when none is there (sources HLS cannot carry, whose rungs are all the
+// variants). The added rung, named "source", takes its bitrate and codec
+// from the lowest profile at or above the source's height (the highest
+// profile when all are lower), scaled by the pixel count and at least
+// 200 kb/s; it is never above the source.
+func withSourceRung(profiles []Profile, rungs []Rung, srcW, srcH int) []Rung {
+	if srcH <= 0 || len(profiles) == 0 || (len(rungs) > 0 && rungs[0].Height >= srcH) {
+		return rungs
+	}
+	var ref *Profile
+	for i, p := range profiles { // the lowest at or above the source
+		if p.Height >= srcH && (ref == nil || p.Height < ref.Height) {
+			ref = &profiles[i]
+		}
+	}
+	if ref == nil { // else the highest
+		ref = &profiles[0]
+		for i, p := range profiles {
+			if p.Height > ref.Height {
+				ref = &profiles[i]
+			}
+		}
+	}
+	bitrate := ref.Bitrate
+	if ref.Height > 0 {
+		bitrate = int64(float64(ref.Bitrate) * float64(srcH) * float64(srcH) / float64(ref.Height*ref.Height))
+	}
+	top := Rung{Profile: Profile{Name: "source", Height: srcH &^ 1, Bitrate: max(bitrate, 200_000), Codec: ref.Codec},
+		Width: evenWidth(srcW, srcH, srcH&^1)}
+	return append([]Rung{top}, rungs...)
 }
 
 func evenWidth(srcW, srcH, h int) int {

@@ -179,6 +179,11 @@ func videoInfo(c stream.Codec) (codec string, w, h int, fps float64, err error) 
 			return "", 0, 0, 0, fmt.Errorf("h265 sps: %w", err)
 		}
 		return "h265", sps.Width(), sps.Height(), sps.FPS(), nil
+	case stream.VP8:
+		if c.Width <= 0 || c.Height <= 0 {
+			return "", 0, 0, 0, errors.New("vp8 size unknown")
+		}
+		return "vp8", c.Width, c.Height, 0, nil
 	case nil:
 		return "", 0, 0, 0, errors.New("no video")
 	default:
@@ -207,6 +212,11 @@ func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
 			if err != nil {
 				k.log.Warn("not transcoding", "error", err)
 				return nil
+			}
+			if c == "vp8" {
+				// HLS cannot carry the source: the rungs are all there is,
+				// the top one at the source's height
+				rungs = withSourceRung(k.t.cfg.Profiles, rungs, w, h)
 			}
 			job.Rungs = rungs
 			job.GOP = 10 * max(30, int(fps+0.5))
@@ -443,10 +453,11 @@ func (k *Sink) runOnce(ctx context.Context, r *stream.Reader, st *runState) (err
 // feed writes the stream's units to ffmpeg as MPEG-TS, starting at a video
 // key frame. It returns stream.ErrEnded at the stream's end.
 func (k *Sink) feed(ctx context.Context, r *stream.Reader, w io.Writer, st *runState) error {
-	mux, err := newTSMuxer(w, append([]stream.Track(nil), st.tracks...), 0)
+	mux, err := newInputMuxer(w, append([]stream.Track(nil), st.tracks...), st.job.InputCodec)
 	if err != nil {
 		return err
 	}
+	vIdx := mux.videoTrack()
 	started := false
 	for {
 		u := st.carry
@@ -468,7 +479,7 @@ func (k *Sink) feed(ctx context.Context, r *stream.Reader, w io.Writer, st *runS
 			st.tracks[u.Track].Codec = u.Codec
 		}
 		if !started {
-			if u.Track != mux.vIdx || !u.Key {
+			if u.Track != vIdx || !u.Key {
 				continue
 			}
 			started = true
@@ -478,8 +489,8 @@ func (k *Sink) feed(ctx context.Context, r *stream.Reader, w io.Writer, st *runS
 			st.walls.reset()
 			st.cts = max(0, u.PTS-u.DTS)
 		}
-		mux.base = st.base
-		if u.Track == mux.vIdx {
+		mux.setBase(st.base)
+		if u.Track == vIdx {
 			st.walls.add(u.DTS, u.Wall)
 		}
 		if err := mux.write(u); err != nil {
@@ -487,6 +498,27 @@ func (k *Sink) feed(ctx context.Context, r *stream.Reader, w io.Writer, st *runS
 		}
 	}
 }
+
+// inputMuxer writes source units in ffmpeg's input container.
+type inputMuxer interface {
+	videoTrack() int
+	setBase(time.Duration)
+	write(*stream.Unit) error
+}
+
+// newInputMuxer is the muxer of InputFormat(codec).
+func newInputMuxer(w io.Writer, tracks []stream.Track, codec string) (inputMuxer, error) {
+	if InputFormat(codec) == "matroska" {
+		return newMKVMuxer(w, tracks, 0)
+	}
+	return newTSMuxer(w, tracks, 0)
+}
+
+func (m *tsMuxer) videoTrack() int         { return m.vIdx }
+func (m *tsMuxer) setBase(b time.Duration) { m.base = b }
+
+func (m *mkvMuxer) videoTrack() int         { return m.vIdx }
+func (m *mkvMuxer) setBase(b time.Duration) { m.base = b }
 
 // maxHeldVideo bounds the video frames a rung holds back while it waits
 // for its first audio frame (the rendition is created with both tracks);

@@ -13,23 +13,32 @@ func FuzzOffer(f *testing.F) {
 	f.Add(minimalOffer)
 	f.Add(vp8Offer)
 	f.Fuzz(func(t *testing.T, s string) {
-		plan, err := parseOffer(s)
-		if err == nil && plan.Video == nil && plan.Audio == nil {
-			t.Fatal("no error and no codec")
+		for _, vp8 := range []bool{false, true} {
+			plan, err := parseOffer(s, vp8)
+			if err == nil && plan.Video == nil && plan.Audio == nil {
+				t.Fatal("no error and no codec")
+			}
+			if err == nil && !vp8 && plan.Video != nil && plan.Video.Mime == mimeVP8 {
+				t.Fatal("vp8 chosen while not allowed")
+			}
 		}
 	})
 }
 
 // FuzzDepacketize feeds arbitrary RTP payloads (split at 0xff 0xfe 0xfd
-// markers) through the reorder buffer and the H.264, H.265 and AV1
+// markers) through the reorder buffer and the H.264, H.265, AV1 and VP8
 // depacketizers.
 func FuzzDepacketize(f *testing.F) {
 	f.Add(byte(0), []byte{0x78, 0, 2, 0x67, 0x42, 0, 2, 0x68, 0xce, 0xff, 0xfe, 0xfd, 0x7c, 0x85, 1, 0xff, 0xfe, 0xfd, 0x7c, 0x45, 2})
 	f.Add(byte(1), []byte{0x62, 0x01, 0x93, 1, 0xff, 0xfe, 0xfd, 0x62, 0x01, 0x53, 2})
 	f.Add(byte(2), []byte{0x18, 0x0a, 0x0b, 0, 0, 0, 0x24, 0x4f, 0x7e, 0x7f, 0, 0x68, 0x83})
+	f.Add(byte(3), []byte{0x90, 0x80, 0x81, 0x02, 0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00, 0xff, 0xfe, 0xfd, 0x80, 0x80, 0x81, 0x02, 0x55})
+	f.Add(byte(3), []byte{0x80, 0xe0, 0x05, 0x01, 0x40, 0xaa, 0xff, 0xfe, 0xfd, 0x10, 0x01, 0xff, 0xfe, 0xfd, 0x00, 0x02})
 	f.Fuzz(func(t *testing.T, codec byte, data []byte) {
 		var d videoDepacketizer
-		switch codec % 3 {
+		switch codec % 4 {
+		case 3:
+			d = &vp8Depacketizer{}
 		case 0:
 			d = newNALDepacketizer(codecH264)
 		case 1:
@@ -50,6 +59,17 @@ func FuzzDepacketize(f *testing.F) {
 				}
 				aus, _ := d.push(o.P.Payload, o.P.Timestamp, o.P.Marker)
 				for _, au := range aus {
+					if au == nil {
+						t.Fatal("nil access unit")
+					}
+					if codec%4 == 3 {
+						if len(au.NALUs) != 1 {
+							t.Fatal("vp8 unit is not one frame")
+						}
+						if key, w, h := vp8KeyFrame(au.NALUs[0]); key && (w < 0 || h < 0) {
+							t.Fatal("negative vp8 size")
+						}
+					}
 					for _, n := range au.NALUs {
 						if len(n) == 0 {
 							t.Fatal("empty nal unit in access unit")

@@ -110,7 +110,7 @@ func (m *mediaState) ntpOf(ssrc uint32, ts uint32, rate int64) (time.Duration, b
 	return sr.ntp + time.Duration(int64(int32(ts-sr.rtp))*int64(time.Second)/rate), true
 }
 
-// videoDepacketizer is nalDepacketizer or av1Depacketizer.
+// videoDepacketizer is nalDepacketizer, av1Depacketizer or vp8Depacketizer.
 type videoDepacketizer interface {
 	push(payload []byte, ts uint32, marker bool) ([]*accessUnit, error)
 	reset()
@@ -125,6 +125,8 @@ func (ss *session) readVideo(tr *webrtc.TrackRemote) {
 		dep = newNALDepacketizer(codecH265)
 	case mimeAV1:
 		dep = &av1Depacketizer{}
+	case mimeVP8:
+		dep = &vp8Depacketizer{}
 	default:
 		dep = newNALDepacketizer(codecH264)
 	}
@@ -229,6 +231,16 @@ func (ss *session) onVideo(au *accessUnit, ssrc uint32, now time.Time) bool {
 func (ss *session) videoParams(nalus [][]byte) [][]byte {
 	m := &ss.media
 	out := nalus[:0:0]
+	if ss.plan.Video.Mime == mimeVP8 {
+		// no parameter sets: the size comes with every key frame
+		if len(nalus) == 0 {
+			return nil
+		}
+		if key, w, h := vp8KeyFrame(nalus[0]); key && w > 0 && h > 0 {
+			m.video = stream.VP8{Width: w, Height: h}
+		}
+		return nalus
+	}
 	if ss.plan.Video.Mime == mimeAV1 {
 		if sh := av1SequenceHeader(nalus); sh != nil {
 			m.video = stream.AV1{SequenceHeader: sh}

@@ -25,6 +25,7 @@ const (
 	mimeH264 = "video/H264"
 	mimeH265 = "video/H265"
 	mimeAV1  = "video/AV1"
+	mimeVP8  = "video/VP8"
 	mimeOpus = "audio/opus"
 )
 
@@ -57,11 +58,13 @@ type rtpmapEntry struct {
 // parseOffer validates an SDP offer (RFC 8866) and selects the codecs of the
 // answer (RFC 9725 §4.2, RFC 8829 §5.3): in the first video section H.264
 // with packetization-mode=1 (RFC 6184 §8.1; constrained baseline preferred),
-// else H.265 (RFC 7798), else AV1; in the first audio section Opus
-// (RFC 7587). VP8/VP9 are never accepted: they cannot be packaged into HLS
-// fMP4 that players decode widely. An offer without any acceptable codec
-// returns errNoAcceptableCodec naming the codecs it listed.
-func parseOffer(text string) (offerPlan, error) {
+// else H.265 (RFC 7798), else AV1, else VP8 (RFC 7741) when allowVP8 (the
+// live input is transcoded: HLS cannot carry VP8, so only its transcoded
+// rungs are served); in the first audio section Opus (RFC 7587). VP9 is
+// never accepted. An offer without any acceptable codec returns
+// errNoAcceptableCodec naming the codecs it listed, and for VP8/VP9 offers
+// what to change.
+func parseOffer(text string, allowVP8 bool) (offerPlan, error) {
 	var plan offerPlan
 	if len(text) > maxOfferSize {
 		return plan, fmt.Errorf("%w: larger than %d bytes", errMalformedOffer, maxOfferSize)
@@ -101,7 +104,7 @@ func parseOffer(text string) (offerPlan, error) {
 				continue
 			}
 			videoSeen = true
-			plan.Video = chooseVideo(entries)
+			plan.Video = chooseVideo(entries, allowVP8)
 		case "audio":
 			if audioSeen {
 				continue
@@ -115,8 +118,20 @@ func parseOffer(text string) (offerPlan, error) {
 		if len(plan.Offered) > 0 {
 			offered = strings.Join(plan.Offered, ", ")
 		}
-		return plan, fmt.Errorf("%w: offered %s; accepted are h264 (packetization-mode=1), h265, av1 for video and opus for audio",
-			errNoAcceptableCodec, offered)
+		accepted := "h264 (packetization-mode=1), h265, av1"
+		if allowVP8 {
+			accepted += ", vp8"
+		}
+		hint := ""
+		if slices.Contains(plan.Offered, "vp8") || slices.Contains(plan.Offered, "vp9") {
+			if allowVP8 {
+				hint = "; vp9 is not accepted: send vp8 or h264"
+			} else {
+				hint = "; vp8/vp9 video is accepted only when transcoding is on for this live input (and the transcoder has capacity): enable transcoding or send h264"
+			}
+		}
+		return plan, fmt.Errorf("%w: offered %s; accepted are %s for video and opus for audio%s",
+			errNoAcceptableCodec, offered, accepted, hint)
 	}
 	return plan, nil
 }
@@ -222,8 +237,9 @@ func parseFmtp(s string) map[string]string {
 }
 
 // chooseVideo picks H.264 packetization-mode=1 (constrained baseline 42e0xx
-// first, then baseline 42xxxx, then any profile), else H.265, else AV1.
-func chooseVideo(entries []rtpmapEntry) *codecChoice {
+// first, then baseline 42xxxx, then any profile), else H.265, else AV1,
+// else VP8 when allowVP8.
+func chooseVideo(entries []rtpmapEntry, allowVP8 bool) *codecChoice {
 	best, bestRank := -1, 1000
 	for i, e := range entries {
 		rank := 1000
@@ -253,6 +269,11 @@ func chooseVideo(entries []rtpmapEntry) *codecChoice {
 				continue
 			}
 			rank = 20
+		case "vp8":
+			if !allowVP8 || e.clock != 90000 {
+				continue
+			}
+			rank = 30
 		default:
 			continue
 		}
@@ -264,7 +285,7 @@ func chooseVideo(entries []rtpmapEntry) *codecChoice {
 		return nil
 	}
 	e := entries[best]
-	mime := map[string]string{"h264": mimeH264, "h265": mimeH265, "av1": mimeAV1}[e.name]
+	mime := map[string]string{"h264": mimeH264, "h265": mimeH265, "av1": mimeAV1, "vp8": mimeVP8}[e.name]
 	return &codecChoice{Mime: mime, PayloadType: e.pt, ClockRate: 90000, Fmtp: e.fmtp}
 }
 

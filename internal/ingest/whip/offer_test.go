@@ -18,6 +18,7 @@ func TestParseOffer(t *testing.T) {
 	noOpus := strings.Replace(minimalOffer, "a=rtpmap:111 opus/48000/2", "a=rtpmap:111 ISAC/16000", 1)
 	audioOnly := minimalOffer[:strings.Index(minimalOffer, "m=video")]
 	pcmuOnly := strings.Replace(audioOnly, "a=rtpmap:111 opus/48000/2", "a=rtpmap:111 PCMA/8000", 1)
+	vp9Only := strings.NewReplacer("a=rtpmap:96 VP8/90000", "a=rtpmap:96 VP9/90000").Replace(vp8Offer)
 	tests := []struct {
 		name      string
 		sdp       string
@@ -31,6 +32,10 @@ func TestParseOffer(t *testing.T) {
 		{"h265 preferred over vp9", h265Only, mimeH265, 102, true, nil, ""},
 		{"av1 when nothing else", av1Only, mimeAV1, 45, true, nil, ""},
 		{"vp8/vp9 only", vp8Offer, "", 0, false, errNoAcceptableCodec, "offered opus, pcmu, vp8, vp9"},
+		{"vp8/vp9 only: says to enable transcoding", vp8Offer, "", 0, false, errNoAcceptableCodec, "enable transcoding or send h264"},
+		{"vp8 when transcoded", vp8Offer, mimeVP8, 96, true, nil, "vp8"},
+		{"h264 preferred over vp8 when transcoded", minimalOffer, mimeH264, 102, true, nil, "vp8"},
+		{"vp9 only when transcoded", vp9Only, "", 0, false, errNoAcceptableCodec, "vp9 is not accepted"},
 		{"h264 mode 0 only", mode0Only[:strings.Index(mode0Only, "a=rtpmap:45")], "", 0, false, errNoAcceptableCodec, "h264"},
 		{"no opus: video only", noOpus, mimeH264, 102, false, nil, ""},
 		{"audio only", audioOnly, "", 0, true, nil, ""},
@@ -43,7 +48,9 @@ func TestParseOffer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			plan, err := parseOffer(tt.sdp)
+			// errSubstr "vp8" on a success case: VP8 allowed (transcoded input)
+			allowVP8 := tt.errSubstr == "vp8" || tt.errSubstr == "vp9 is not accepted"
+			plan, err := parseOffer(tt.sdp, allowVP8)
 			if tt.err != nil {
 				if !errors.Is(err, tt.err) || !strings.Contains(err.Error(), tt.errSubstr) {
 					t.Fatalf("err = %v, want %v containing %q", err, tt.err, tt.errSubstr)

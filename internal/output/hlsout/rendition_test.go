@@ -63,3 +63,38 @@ func TestAddRendition(t *testing.T) {
 		})
 	}
 }
+
+// TestVP8SourceNotServed: a VP8 stream's muxer has no source rendition
+// (HLS cannot carry VP8); its units are drained, and a transcoded rung
+// named "source" can be added.
+func TestVP8SourceNotServed(t *testing.T) {
+	srv := New(Config{})
+	defer srv.Close()
+	hub := stream.NewHub(stream.HubConfig{})
+	pub, err := hub.Publish("li", []stream.Track{{Codec: stream.VP8{Width: 320, Height: 240}}, {Codec: stream.AAC{Config: []byte{0x11, 0x90}}}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := pub.Stream()
+	sk, err := srv.Sink(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.AddReader("hls", stream.ReaderOptions{QueueSize: 16})
+	done := make(chan error, 1)
+	go func() { done <- sk.Run(t.Context(), r) }()
+	pub.Write(&stream.Unit{Track: 0, DTS: 0, PTS: 0, Key: true, Wall: time.Now(), NALUs: [][]byte{{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00}}})
+	pub.Write(&stream.Unit{Track: 1, DTS: 0, PTS: 0, Key: true, Wall: time.Now(), Data: []byte{1, 2, 3}})
+	rend, err := srv.AddRendition("li", "source", []stream.Track{{Codec: stream.H264{SPS: testSPS, PPS: testPPS}}})
+	if err != nil {
+		t.Fatalf("rung named source: %v", err)
+	}
+	if err := rend.Write(&stream.Unit{DTS: time.Second, PTS: time.Second, Key: true, Wall: time.Now(),
+		NALUs: [][]byte{testSPS, testPPS, {0x65, 0x88, 0x84, 0x00}}}); err != nil {
+		t.Fatal(err)
+	}
+	pub.End()
+	if err := <-done; err != nil {
+		t.Fatalf("sink: %v", err)
+	}
+}

@@ -145,12 +145,21 @@ func (s *Server) closeEntry(e *entry) {
 
 // Sink creates the muxer of a stream that just started and returns the graph
 // sink that feeds it. A previous, ended muxer of the same live input is
-// replaced.
+// replaced. A stream whose video HLS cannot carry (VP8) gets a muxer
+// without a source rendition: only the renditions added by AddRendition
+// (its transcoded rungs) are served, and its units are drained.
 func (s *Server) Sink(st *stream.Stream) (pipeline.Sink, error) {
 	id := st.ID()
 	tracks := st.Tracks()
 	rc := hls.RenditionConfig{Name: "source"}
+	noSource := false
 	for _, t := range tracks {
+		if _, ok := t.Codec.(stream.VP8); ok {
+			// HLS cannot carry it: only transcoded renditions
+			// (AddRendition) are served; the source is not a variant
+			noSource = true
+			continue
+		}
 		c, err := toCodec(t.Codec)
 		if err != nil {
 			return nil, err
@@ -193,13 +202,15 @@ func (s *Server) Sink(st *stream.Stream) (pipeline.Sink, error) {
 		}
 		return nil, fmt.Errorf("new muxer: %w", err)
 	}
-	e := &entry{id: id, spill: spill, mux: mux}
-	rend, err := mux.AddRendition(rc)
-	if err != nil {
-		s.closeEntry(e)
-		return nil, fmt.Errorf("add rendition: %w", err)
+	e := &entry{id: id, spill: spill, mux: mux, tracks: tracks}
+	if !noSource {
+		rend, err := mux.AddRendition(rc)
+		if err != nil {
+			s.closeEntry(e)
+			return nil, fmt.Errorf("add rendition: %w", err)
+		}
+		e.rend = rend
 	}
-	e.rend, e.tracks = rend, tracks
 	s.mu.Lock()
 	old := s.entries[id]
 	s.entries[id] = e

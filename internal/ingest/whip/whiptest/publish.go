@@ -226,6 +226,16 @@ func (s *Session) WaitConnected(ctx context.Context) error {
 // h264AnnexB at fps and the Opus packets (20 ms each unless their TOC says
 // otherwise) concurrently, paced in real time, once. Either may be empty.
 func (s *Session) Stream(ctx context.Context, h264AnnexB []byte, fps int, opus [][]byte) error {
+	var aus [][]byte
+	if len(h264AnnexB) > 0 {
+		aus = SplitAccessUnits(h264AnnexB)
+	}
+	return s.StreamFrames(ctx, aus, fps, opus)
+}
+
+// StreamFrames is Stream with the video given as frames of the offered
+// codec (H.264 access units in Annex B, or VP8 frames, see ReadIVF).
+func (s *Session) StreamFrames(ctx context.Context, frames [][]byte, fps int, opus [][]byte) error {
 	if err := s.WaitConnected(ctx); err != nil {
 		return err
 	}
@@ -234,14 +244,13 @@ func (s *Session) Stream(ctx context.Context, h264AnnexB []byte, fps int, opus [
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
-	if s.video != nil && len(h264AnnexB) > 0 {
-		aus := SplitAccessUnits(h264AnnexB)
+	if s.video != nil && len(frames) > 0 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[0] = pace(ctx, time.Second/time.Duration(fps), len(aus), func(i int) (time.Duration, error) {
+			errs[0] = pace(ctx, time.Second/time.Duration(fps), len(frames), func(i int) (time.Duration, error) {
 				d := time.Second / time.Duration(fps)
-				return d, s.video.WriteSample(media.Sample{Data: aus[i], Duration: d})
+				return d, s.video.WriteSample(media.Sample{Data: frames[i], Duration: d})
 			})
 		}()
 	}
