@@ -51,6 +51,23 @@ type AV1 struct{ SequenceHeader []byte }
 // transcoded.
 type VP8 struct{ Width, Height int }
 
+// VP9 is VP9 video (VP9 bitstream specification), which has no
+// out-of-band parameters either: Width and Height are those of the last key
+// frame (§6.2 frame_size). A unit's NALUs holds one element, the VP9 frame
+// (a superframe, Annex B, when it holds several). HLS players do not decode
+// it widely; it is only transcoded.
+type VP9 struct{ Width, Height int }
+
+// TranscodedOnly reports whether c is a video codec HLS cannot carry (VP8,
+// VP9): streams in it get no source rendition, only transcoded ones.
+func TranscodedOnly(c Codec) bool {
+	switch c.(type) {
+	case VP8, VP9:
+		return true
+	}
+	return false
+}
+
 // AAC holds an MPEG-4 AudioSpecificConfig (ISO/IEC 14496-3 §1.6.2.1).
 type AAC struct{ Config []byte }
 
@@ -70,6 +87,9 @@ func (AV1) Name() string { return "av1" }
 func (VP8) Name() string { return "vp8" }
 
 // Name implements Codec.
+func (VP9) Name() string { return "vp9" }
+
+// Name implements Codec.
 func (AAC) Name() string { return "aac" }
 
 // Name implements Codec.
@@ -86,6 +106,9 @@ func (AV1) Kind() Kind { return KindVideo }
 
 // Kind implements Codec.
 func (VP8) Kind() Kind { return KindVideo }
+
+// Kind implements Codec.
+func (VP9) Kind() Kind { return KindVideo }
 
 // Kind implements Codec.
 func (AAC) Kind() Kind { return KindAudio }
@@ -114,6 +137,12 @@ func (c AV1) Equal(o Codec) bool {
 // Equal implements Codec.
 func (c VP8) Equal(o Codec) bool {
 	x, ok := o.(VP8)
+	return ok && c == x
+}
+
+// Equal implements Codec.
+func (c VP9) Equal(o Codec) bool {
+	x, ok := o.(VP9)
 	return ok && c == x
 }
 

@@ -15,7 +15,7 @@ type Job struct {
 	VAAPIDevice string
 	// InputCodec is the source video codec ("h264", "h265", "vp8", ...);
 	// hardware decoding is used only for codecs the family decodes. VP8
-	// comes as Matroska on stdin (InputFormat), the others as MPEG-TS.
+	// and VP9 come as Matroska on stdin (InputFormat), the others as MPEG-TS.
 	InputCodec string
 	// AudioCodec is the source audio codec ("aac", "opus", "" = none). AAC is
 	// copied; anything else becomes AAC-LC 128 kb/s stereo.
@@ -31,10 +31,10 @@ type Job struct {
 }
 
 // InputFormat is the container the transcoder feeds ffmpeg for a source
-// video codec: "matroska" for VP8 (MPEG-TS has no VP8 mapping), "mpegts"
+// video codec: "matroska" for VP8 and VP9 (MPEG-TS has no mapping for them), "mpegts"
 // otherwise.
 func InputFormat(codec string) string {
-	if codec == "vp8" {
+	if codec == "vp8" || codec == "vp9" {
 		return "matroska"
 	}
 	return "mpegts"

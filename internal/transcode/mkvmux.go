@@ -45,7 +45,7 @@ const (
 )
 
 // mkvMuxer writes the source's access units as live Matroska (RFC 9559)
-// for ffmpeg's stdin, for video codecs MPEG-TS cannot carry (VP8): a
+// for ffmpeg's stdin, for video codecs MPEG-TS cannot carry (VP8, VP9 as V_VP8, V_VP9): a
 // Segment of unknown size (§6.2, live streaming), then one Cluster per
 // unit, each holding one SimpleBlock (§10.2), so nothing is held back.
 // Timestamps are milliseconds (TimestampScale 1 000 000 ns) of the stream
@@ -65,7 +65,7 @@ func newMKVMuxer(w io.Writer, tracks []stream.Track, base time.Duration) (*mkvMu
 	m := &mkvMuxer{w: w, tracks: tracks, vIdx: -1, aIdx: -1, base: base}
 	for i, t := range tracks {
 		switch c := t.Codec.(type) {
-		case stream.VP8:
+		case stream.VP8, stream.VP9:
 			if m.vIdx < 0 {
 				m.vIdx = i
 			}
@@ -85,7 +85,7 @@ func newMKVMuxer(w io.Writer, tracks []stream.Track, base time.Duration) (*mkvMu
 		}
 	}
 	if m.vIdx < 0 {
-		return nil, fmt.Errorf("%w: no VP8 video", errUnsupportedCodec)
+		return nil, fmt.Errorf("%w: no VP8/VP9 video", errUnsupportedCodec)
 	}
 	return m, nil
 }
@@ -170,16 +170,22 @@ func (m *mkvMuxer) headerBytes() []byte {
 	b = ebmlElem(b, mkvInfo, info)
 
 	var tracks []byte
-	v := m.tracks[m.vIdx].Codec.(stream.VP8)
+	codecID, width, height := "V_VP8", 0, 0
+	switch v := m.tracks[m.vIdx].Codec.(type) {
+	case stream.VP8:
+		width, height = v.Width, v.Height
+	case stream.VP9:
+		codecID, width, height = "V_VP9", v.Width, v.Height
+	}
 	var te []byte
 	te = ebmlUint(te, mkvTrackNumber, 1)
 	te = ebmlUint(te, mkvTrackUID, 1)
 	te = ebmlUint(te, mkvTrackType, 1)
 	te = ebmlUint(te, mkvFlagLacing, 0)
-	te = ebmlString(te, mkvCodecID, "V_VP8")
+	te = ebmlString(te, mkvCodecID, codecID)
 	var vid []byte
-	vid = ebmlUint(vid, mkvPixelWidth, uint64(max(v.Width, 0)))
-	vid = ebmlUint(vid, mkvPixelHeight, uint64(max(v.Height, 0)))
+	vid = ebmlUint(vid, mkvPixelWidth, uint64(max(width, 0)))
+	vid = ebmlUint(vid, mkvPixelHeight, uint64(max(height, 0)))
 	te = ebmlElem(te, mkvVideo, vid)
 	tracks = ebmlElem(tracks, mkvTrackEntry, te)
 	if m.aIdx >= 0 {

@@ -55,15 +55,21 @@ func adtsFrames(t *testing.T, b []byte) [][]byte {
 	return out
 }
 
-// TestMKVMuxerFFmpeg muxes VP8 frames and AAC frames made by ffmpeg and has
-// ffmpeg decode the result from a pipe without a warning.
+// TestMKVMuxerFFmpeg muxes VP8 (VP9) frames and AAC frames made by ffmpeg
+// and has ffmpeg decode the result from a pipe without a warning.
 func TestMKVMuxerFFmpeg(t *testing.T) {
+	for _, codec := range []string{"vp8", "vp9"} {
+		t.Run(codec, func(t *testing.T) { testMKVMuxerFFmpeg(t, codec) })
+	}
+}
+
+func testMKVMuxerFFmpeg(t *testing.T, codec string) {
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		t.Skip("ffmpeg not on PATH")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	tracks, units := vp8ClipUnits(t, 2, 3*time.Second)
+	tracks, units := vpxClipUnits(t, codec, 2, 3*time.Second)
 	var buf bytes.Buffer
 	m, err := newMKVMuxer(&buf, tracks, 3*time.Second)
 	if err != nil {
@@ -81,7 +87,7 @@ func TestMKVMuxerFFmpeg(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ffprobe: %v: %s", err, out)
 	}
-	if s := string(out); !strings.Contains(s, "vp8,320,240") || !strings.Contains(s, "aac,48000,2") {
+	if s := string(out); !strings.Contains(s, codec+",320,240") || !strings.Contains(s, "aac,48000,2") {
 		t.Fatalf("ffprobe: %s", s)
 	}
 	dec := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-v", "warning", "-copyts", "-f", "matroska", "-i", "pipe:0",
@@ -121,15 +127,28 @@ func TestMKVMuxerFFmpeg(t *testing.T) {
 // with AAC audio and returns its units, interleaved, starting at base.
 func vp8ClipUnits(t *testing.T, seconds int, base time.Duration) ([]stream.Track, []*stream.Unit) {
 	t.Helper()
+	return vpxClipUnits(t, "vp8", seconds, base)
+}
+
+// vpxClipUnits is vp8ClipUnits for codec "vp8" (libvpx) or "vp9"
+// (libvpx-vp9, profile 0).
+func vpxClipUnits(t *testing.T, codec string, seconds int, base time.Duration) ([]stream.Track, []*stream.Unit) {
+	t.Helper()
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		t.Skip("ffmpeg not on PATH")
 	}
 	dir := t.TempDir()
 	d := strconv.Itoa(seconds)
-	gen := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error",
+	enc := []string{"-c:v", "libvpx"}
+	if codec == "vp9" {
+		enc = []string{"-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"}
+	}
+	args := []string{"-hide_banner", "-loglevel", "error",
 		"-f", "lavfi", "-i", "testsrc2=s=320x240:r=30", "-f", "lavfi", "-i", "sine=r=48000",
-		"-t", d, "-map", "0:v", "-c:v", "libvpx", "-g", "30", "-b:v", "300k", "-f", "ivf", filepath.Join(dir, "v.ivf"),
-		"-map", "1:a", "-c:a", "aac", "-ac", "2", "-t", d, "-f", "adts", filepath.Join(dir, "a.aac"))
+		"-t", d, "-map", "0:v"}
+	args = append(args, enc...)
+	gen := exec.Command("ffmpeg", append(args, "-g", "30", "-b:v", "300k", "-f", "ivf", filepath.Join(dir, "v.ivf"),
+		"-map", "1:a", "-c:a", "aac", "-ac", "2", "-t", d, "-f", "adts", filepath.Join(dir, "a.aac"))...)
 	if out, err := gen.CombinedOutput(); err != nil {
 		t.Fatalf("generate: %v: %s", err, out)
 	}
@@ -140,12 +159,18 @@ func vp8ClipUnits(t *testing.T, seconds int, base time.Duration) ([]stream.Track
 		t.Fatalf("%d video, %d audio frames", len(frames), len(afr))
 	}
 	tracks := []stream.Track{{Codec: stream.VP8{Width: 320, Height: 240}}, {Codec: stream.AAC{Config: []byte{0x11, 0x90}}}}
+	key := func(f []byte) bool { return f[0]&1 == 0 } // RFC 6386 §9.1
+	if codec == "vp9" {
+		tracks[0].Codec = stream.VP9{Width: 320, Height: 240}
+		// profile 0: frame_marker 2, profile, show_existing_frame, frame_type
+		key = func(f []byte) bool { return f[0]&0x0c == 0 }
+	}
 	var units []*stream.Unit
 	wall := time.Now()
 	ai := 0
 	for i, f := range frames {
 		pts := base + time.Duration(i)*time.Second/30
-		units = append(units, &stream.Unit{Track: 0, DTS: pts, PTS: pts, Key: f[0]&1 == 0, NALUs: [][]byte{f}, Wall: wall.Add(pts - base)})
+		units = append(units, &stream.Unit{Track: 0, DTS: pts, PTS: pts, Key: key(f), NALUs: [][]byte{f}, Wall: wall.Add(pts - base)})
 		for ; ai < len(afr); ai++ {
 			apts := base + time.Duration(ai)*1024*time.Second/48000
 			if apts > pts {

@@ -4,7 +4,7 @@
 // named profiles (never upscaling), builds the ffmpeg command line for the
 // encoder family, and supervises one ffmpeg process per transcoded live
 // input, feeding it the source access units as MPEG-TS on stdin (Matroska
-// for VP8, which MPEG-TS cannot carry) and reading
+// for VP8 and VP9, which MPEG-TS cannot carry) and reading
 // every rung back as MPEG-TS from its own pipe (H.264 or HEVC), on the
 // source's timeline.
 //

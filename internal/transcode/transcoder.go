@@ -184,6 +184,11 @@ func videoInfo(c stream.Codec) (codec string, w, h int, fps float64, err error) 
 			return "", 0, 0, 0, errors.New("vp8 size unknown")
 		}
 		return "vp8", c.Width, c.Height, 0, nil
+	case stream.VP9:
+		if c.Width <= 0 || c.Height <= 0 {
+			return "", 0, 0, 0, errors.New("vp9 size unknown")
+		}
+		return "vp9", c.Width, c.Height, 0, nil
 	case nil:
 		return "", 0, 0, 0, errors.New("no video")
 	default:
@@ -213,7 +218,7 @@ func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
 				k.log.Warn("not transcoding", "error", err)
 				return nil
 			}
-			if c == "vp8" {
+			if c == "vp8" || c == "vp9" {
 				// HLS cannot carry the source: the rungs are all there is,
 				// the top one at the source's height
 				rungs = withSourceRung(k.t.cfg.Profiles, rungs, w, h)

@@ -145,7 +145,7 @@ func (s *Server) closeEntry(e *entry) {
 
 // Sink creates the muxer of a stream that just started and returns the graph
 // sink that feeds it. A previous, ended muxer of the same live input is
-// replaced. A stream whose video HLS cannot carry (VP8) gets a muxer
+// replaced. A stream whose video HLS cannot carry (VP8, VP9) gets a muxer
 // without a source rendition: only the renditions added by AddRendition
 // (its transcoded rungs) are served, and its units are drained.
 func (s *Server) Sink(st *stream.Stream) (pipeline.Sink, error) {
@@ -154,7 +154,7 @@ func (s *Server) Sink(st *stream.Stream) (pipeline.Sink, error) {
 	rc := hls.RenditionConfig{Name: "source"}
 	noSource := false
 	for _, t := range tracks {
-		if _, ok := t.Codec.(stream.VP8); ok {
+		if stream.TranscodedOnly(t.Codec) {
 			// HLS cannot carry it: only transcoded renditions
 			// (AddRendition) are served; the source is not a variant
 			noSource = true

@@ -50,7 +50,7 @@ func (s *sink) Run(ctx context.Context, r *stream.Reader) error {
 			return err
 		}
 		if u.Track >= len(tracks) || s.e.rend == nil {
-			continue // no source rendition (VP8): transcoded renditions only
+			continue // no source rendition (VP8, VP9): transcoded renditions only
 		}
 		kind := tracks[u.Track].Kind()
 		if u.Discontinuity {
