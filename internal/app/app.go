@@ -143,7 +143,7 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 			Hub:              a.hub,
 			Takeover:         cfg.RTMP.OnDuplicate == "replace",
 			CORSOrigin:       cfg.HTTP.CORSAllowOrigin,
-			AcceptVP8:        a.whipAcceptVP8,
+			AcceptVPX:        a.whipAcceptVPX,
 			Metrics:          a.metrics,
 			Logger:           log,
 		})

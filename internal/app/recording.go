@@ -207,6 +207,8 @@ func videoTracks(ts []stream.Track) []store.VideoTrack {
 			}
 		case stream.VP8:
 			vt.Width, vt.Height = c.Width, c.Height
+		case stream.VP9:
+			vt.Width, vt.Height = c.Width, c.Height
 		}
 		out = append(out, vt)
 	}

@@ -146,19 +146,19 @@ func (a *App) transcodeSinks(s *stream.Stream) []pipeline.Sink {
 	return []pipeline.Sink{f.tc.Sink(s, ladder)}
 }
 
-// whipAcceptVP8 tells the WHIP server whether a VP8 offer may be accepted
+// whipAcceptVPX tells the WHIP server whether a VP8/VP9 offer may be accepted
 // for a live input: only when its stored transcode.mode is "on" and the
-// transcoder has capacity left, since HLS cannot carry VP8 and its
+// transcoder has capacity left, since HLS cannot carry VP8/VP9 and their
 // transcoded H.264 rungs are all that players get. Otherwise the offer is
 // refused with 406 saying to enable transcoding or send H.264.
-func (a *App) whipAcceptVP8(ctx context.Context, liveInput string) bool {
+func (a *App) whipAcceptVPX(ctx context.Context, liveInput string) bool {
 	f := a.transcode
 	if f == nil || f.tc == nil {
 		return false
 	}
 	li, err := f.lis.Get(ctx, liveInput)
 	if err != nil {
-		a.log.Warn("transcode setting unreadable; refusing vp8", "live_input", liveInput, "error", err)
+		a.log.Warn("transcode setting unreadable; refusing vp8/vp9", "live_input", liveInput, "error", err)
 		return false
 	}
 	return li.Transcode.Mode == api.TranscodeOn && f.tc.Used() < f.tc.Capacity()

@@ -18,8 +18,8 @@ func FuzzOffer(f *testing.F) {
 			if err == nil && plan.Video == nil && plan.Audio == nil {
 				t.Fatal("no error and no codec")
 			}
-			if err == nil && !vp8 && plan.Video != nil && plan.Video.Mime == mimeVP8 {
-				t.Fatal("vp8 chosen while not allowed")
+			if err == nil && !vp8 && plan.Video != nil && (plan.Video.Mime == mimeVP8 || plan.Video.Mime == mimeVP9) {
+				t.Fatal("vp8/vp9 chosen while not allowed")
 			}
 		}
 	})

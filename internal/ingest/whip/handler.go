@@ -106,8 +106,8 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, id string) {
 		writeError(w, http.StatusBadRequest, "bad_request", "reading the offer: "+err.Error())
 		return
 	}
-	allowVP8 := s.cfg.AcceptVP8 != nil && s.cfg.AcceptVP8(ctx, li.ID)
-	plan, err := parseOffer(string(body), allowVP8)
+	allowVPX := s.cfg.AcceptVPX != nil && s.cfg.AcceptVPX(ctx, li.ID)
+	plan, err := parseOffer(string(body), allowVPX)
 	if err != nil {
 		code, word := http.StatusBadRequest, "malformed_sdp"
 		if errors.Is(err, errNoAcceptableCodec) {

@@ -110,7 +110,8 @@ func (m *mediaState) ntpOf(ssrc uint32, ts uint32, rate int64) (time.Duration, b
 	return sr.ntp + time.Duration(int64(int32(ts-sr.rtp))*int64(time.Second)/rate), true
 }
 
-// videoDepacketizer is nalDepacketizer, av1Depacketizer or vp8Depacketizer.
+// videoDepacketizer is nalDepacketizer, av1Depacketizer, vp8Depacketizer or
+// vp9Depacketizer.
 type videoDepacketizer interface {
 	push(payload []byte, ts uint32, marker bool) ([]*accessUnit, error)
 	reset()
@@ -127,6 +128,8 @@ func (ss *session) readVideo(tr *webrtc.TrackRemote) {
 		dep = &av1Depacketizer{}
 	case mimeVP8:
 		dep = &vp8Depacketizer{}
+	case mimeVP9:
+		dep = &vp9Depacketizer{}
 	default:
 		dep = newNALDepacketizer(codecH264)
 	}
@@ -238,6 +241,15 @@ func (ss *session) videoParams(nalus [][]byte) [][]byte {
 		}
 		if key, w, h := vp8KeyFrame(nalus[0]); key && w > 0 && h > 0 {
 			m.video = stream.VP8{Width: w, Height: h}
+		}
+		return nalus
+	}
+	if ss.plan.Video.Mime == mimeVP9 {
+		if len(nalus) == 0 {
+			return nil
+		}
+		if key, w, h := vp9KeyFrame(nalus[0]); key {
+			m.video = stream.VP9{Width: w, Height: h}
 		}
 		return nalus
 	}

@@ -26,6 +26,7 @@ const (
 	mimeH265 = "video/H265"
 	mimeAV1  = "video/AV1"
 	mimeVP8  = "video/VP8"
+	mimeVP9  = "video/VP9"
 	mimeOpus = "audio/opus"
 )
 
@@ -58,13 +59,16 @@ type rtpmapEntry struct {
 // parseOffer validates an SDP offer (RFC 8866) and selects the codecs of the
 // answer (RFC 9725 §4.2, RFC 8829 §5.3): in the first video section H.264
 // with packetization-mode=1 (RFC 6184 §8.1; constrained baseline preferred),
-// else H.265 (RFC 7798), else AV1, else VP8 (RFC 7741) when allowVP8 (the
-// live input is transcoded: HLS cannot carry VP8, so only its transcoded
-// rungs are served); in the first audio section Opus (RFC 7587). VP9 is
-// never accepted. An offer without any acceptable codec returns
+// else H.265 (RFC 7798), else AV1, else VP8 (RFC 7741), else VP9 (RFC 9628)
+// when allowVPX (the live input is transcoded: HLS cannot carry VP8/VP9, so
+// only its transcoded rungs are served); in the first audio section Opus
+// (RFC 7587). VP8 goes before VP9: both become the same transcoded rungs,
+// and VP8 costs the publisher (browser software encoders) and ffmpeg's
+// decoder less and has no spatial layers. An offer without any acceptable
+// codec returns
 // errNoAcceptableCodec naming the codecs it listed, and for VP8/VP9 offers
 // what to change.
-func parseOffer(text string, allowVP8 bool) (offerPlan, error) {
+func parseOffer(text string, allowVPX bool) (offerPlan, error) {
 	var plan offerPlan
 	if len(text) > maxOfferSize {
 		return plan, fmt.Errorf("%w: larger than %d bytes", errMalformedOffer, maxOfferSize)
@@ -104,7 +108,7 @@ func parseOffer(text string, allowVP8 bool) (offerPlan, error) {
 				continue
 			}
 			videoSeen = true
-			plan.Video = chooseVideo(entries, allowVP8)
+			plan.Video = chooseVideo(entries, allowVPX)
 		case "audio":
 			if audioSeen {
 				continue
@@ -119,14 +123,12 @@ func parseOffer(text string, allowVP8 bool) (offerPlan, error) {
 			offered = strings.Join(plan.Offered, ", ")
 		}
 		accepted := "h264 (packetization-mode=1), h265, av1"
-		if allowVP8 {
-			accepted += ", vp8"
+		if allowVPX {
+			accepted += ", vp8, vp9"
 		}
 		hint := ""
 		if slices.Contains(plan.Offered, "vp8") || slices.Contains(plan.Offered, "vp9") {
-			if allowVP8 {
-				hint = "; vp9 is not accepted: send vp8 or h264"
-			} else {
+			if !allowVPX {
 				hint = "; vp8/vp9 video is accepted only when transcoding is on for this live input (and the transcoder has capacity): enable transcoding or send h264"
 			}
 		}
@@ -238,8 +240,8 @@ func parseFmtp(s string) map[string]string {
 
 // chooseVideo picks H.264 packetization-mode=1 (constrained baseline 42e0xx
 // first, then baseline 42xxxx, then any profile), else H.265, else AV1,
-// else VP8 when allowVP8.
-func chooseVideo(entries []rtpmapEntry, allowVP8 bool) *codecChoice {
+// else VP8, else VP9 (profile 0 first) when allowVPX.
+func chooseVideo(entries []rtpmapEntry, allowVPX bool) *codecChoice {
 	best, bestRank := -1, 1000
 	for i, e := range entries {
 		rank := 1000
@@ -270,10 +272,18 @@ func chooseVideo(entries []rtpmapEntry, allowVP8 bool) *codecChoice {
 			}
 			rank = 20
 		case "vp8":
-			if !allowVP8 || e.clock != 90000 {
+			if !allowVPX || e.clock != 90000 {
 				continue
 			}
 			rank = 30
+		case "vp9":
+			if !allowVPX || e.clock != 90000 {
+				continue
+			}
+			rank = 40
+			if p := e.fmtpMap["profile-id"]; p != "" && p != "0" {
+				rank = 41
+			}
 		default:
 			continue
 		}
@@ -285,7 +295,7 @@ func chooseVideo(entries []rtpmapEntry, allowVP8 bool) *codecChoice {
 		return nil
 	}
 	e := entries[best]
-	mime := map[string]string{"h264": mimeH264, "h265": mimeH265, "av1": mimeAV1, "vp8": mimeVP8}[e.name]
+	mime := map[string]string{"h264": mimeH264, "h265": mimeH265, "av1": mimeAV1, "vp8": mimeVP8, "vp9": mimeVP9}[e.name]
 	return &codecChoice{Mime: mime, PayloadType: e.pt, ClockRate: 90000, Fmtp: e.fmtp}
 }
 

@@ -35,7 +35,9 @@ func TestParseOffer(t *testing.T) {
 		{"vp8/vp9 only: says to enable transcoding", vp8Offer, "", 0, false, errNoAcceptableCodec, "enable transcoding or send h264"},
 		{"vp8 when transcoded", vp8Offer, mimeVP8, 96, true, nil, "vp8"},
 		{"h264 preferred over vp8 when transcoded", minimalOffer, mimeH264, 102, true, nil, "vp8"},
-		{"vp9 only when transcoded", vp9Only, "", 0, false, errNoAcceptableCodec, "vp9 is not accepted"},
+		{"vp9 when transcoded", vp9Only, mimeVP9, 96, true, nil, "vp8"},
+		{"vp9 refused when not transcoded", vp9Only, "", 0, false, errNoAcceptableCodec, "enable transcoding or send h264"},
+		{"vp9 profile 0 preferred", strings.Replace(vp9Only, "a=rtpmap:96 VP9/90000\r\n", "a=rtpmap:96 VP9/90000\r\na=fmtp:96 profile-id=2\r\n", 1), mimeVP9, 98, true, nil, "vp8"},
 		{"h264 mode 0 only", mode0Only[:strings.Index(mode0Only, "a=rtpmap:45")], "", 0, false, errNoAcceptableCodec, "h264"},
 		{"no opus: video only", noOpus, mimeH264, 102, false, nil, ""},
 		{"audio only", audioOnly, "", 0, true, nil, ""},
@@ -48,9 +50,9 @@ func TestParseOffer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			// errSubstr "vp8" on a success case: VP8 allowed (transcoded input)
-			allowVP8 := tt.errSubstr == "vp8" || tt.errSubstr == "vp9 is not accepted"
-			plan, err := parseOffer(tt.sdp, allowVP8)
+			// errSubstr "vp8" on a success case: VP8/VP9 allowed (transcoded input)
+			allowVPX := tt.errSubstr == "vp8"
+			plan, err := parseOffer(tt.sdp, allowVPX)
 			if tt.err != nil {
 				if !errors.Is(err, tt.err) || !strings.Contains(err.Error(), tt.errSubstr) {
 					t.Fatalf("err = %v, want %v containing %q", err, tt.err, tt.errSubstr)

@@ -1,7 +1,7 @@
 // Package whip is MpegFlow's WebRTC ingest (WHIP, RFC 9725): browsers and
 // encoders POST an SDP offer to /whip/{live input id} with the stream key as
-// bearer token, and the media they send (H.264, H.265 or AV1 video, VP8 for
-// transcoded live inputs; Opus audio) becomes access units in the stream
+// bearer token, and the media they send (H.264, H.265 or AV1 video, VP8 or VP9
+// for transcoded live inputs; Opus audio) becomes access units in the stream
 // hub like any other live input.
 //
 // WebRTC is github.com/pion/webrtc/v4: one UDP port for every session (ICE
@@ -63,11 +63,11 @@ type Config struct {
 	// looks up "ffmpeg" on PATH. Without ffmpeg Opus goes to the hub as is
 	// and a warning is logged.
 	FFmpegPath string
-	// AcceptVP8, when set, is asked for each offer whether VP8 video may be
-	// accepted for the live input: only when it is transcoded (HLS cannot
-	// carry VP8; its H.264 rungs are what players get). nil: VP8 offers
-	// are refused with 406 like VP9.
-	AcceptVP8 func(ctx context.Context, liveInput string) bool
+	// AcceptVPX, when set, is asked for each offer whether VP8 or VP9
+	// video may be accepted for the live input: only when it is transcoded
+	// (HLS cannot carry them; its H.264 rungs are what players get). nil:
+	// VP8/VP9 offers are refused with 406.
+	AcceptVPX func(ctx context.Context, liveInput string) bool
 	// CORSOrigin is the Access-Control-Allow-Origin of WHIP responses
 	// (RFC 9725 §4.1 allows browsers on other origins). Default "*".
 	CORSOrigin string

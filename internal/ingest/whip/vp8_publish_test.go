@@ -15,16 +15,24 @@ import (
 
 // testVP8 generates seconds of 320x240 30 fps VP8 (libvpx, key frame every
 // second) with ffmpeg, or skips.
-func testVP8(t *testing.T, seconds int) [][]byte {
+func testVP8(t *testing.T, seconds int) [][]byte { return testVPX(t, "vp8", seconds) }
+
+// testVPX is testVP8 for codec "vp8" (libvpx) or "vp9" (libvpx-vp9).
+func testVPX(t *testing.T, codec string, seconds int) [][]byte {
 	t.Helper()
 	ff, err := exec.LookPath("ffmpeg")
 	if err != nil {
 		t.Skip("ffmpeg not on PATH")
 	}
 	p := filepath.Join(t.TempDir(), "v.ivf")
-	out, err := exec.Command(ff, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
-		"-t", (time.Duration(seconds) * time.Second).String(), "-c:v", "libvpx", "-g", "30", "-b:v", "300k", "-deadline", "realtime",
-		"-f", "ivf", p).CombinedOutput()
+	enc := []string{"-c:v", "libvpx"}
+	if codec == "vp9" {
+		enc = []string{"-c:v", "libvpx-vp9", "-cpu-used", "8", "-row-mt", "1"}
+	}
+	args := []string{"-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
+		"-t", (time.Duration(seconds) * time.Second).String()}
+	args = append(append(args, enc...), "-g", "30", "-b:v", "300k", "-deadline", "realtime", "-f", "ivf", p)
+	out, err := exec.Command(ff, args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("ffmpeg: %v: %s", err, out)
 	}
@@ -39,15 +47,22 @@ func testVP8(t *testing.T, seconds int) [][]byte {
 	return frames
 }
 
-// TestPublishVP8: with AcceptVP8 answering yes, a VP8 + Opus publisher is
-// accepted and its frames reach the hub as a VP8 track of the right size;
-// answering no, the same client gets 406 naming VP8 and transcoding.
+// TestPublishVP8: with AcceptVPX answering yes, a VP8 (or VP9) + Opus
+// publisher is accepted and its frames reach the hub as a VP8 (VP9) track
+// of the right size; answering no, the same client gets 406 naming the
+// codec and transcoding.
 func TestPublishVP8(t *testing.T) {
-	frames := testVP8(t, 4)
+	for _, codec := range []string{"vp8", "vp9"} {
+		t.Run(codec, func(t *testing.T) { testPublishVPX(t, codec) })
+	}
+}
+
+func testPublishVPX(t *testing.T, codec string) {
+	frames := testVPX(t, codec, 4)
 	_, opus := testMedia(t, 4)
 	var asked []string
 	e := newTestEnv(t, func(c *Config) {
-		c.AcceptVP8 = func(_ context.Context, id string) bool {
+		c.AcceptVPX = func(_ context.Context, id string) bool {
 			asked = append(asked, id)
 			return id == testID
 		}
@@ -55,14 +70,14 @@ func TestPublishVP8(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	if _, err := whiptest.Dial(ctx, e.endpoint("other"), "other-key", whiptest.Options{Video: "vp8"}); err == nil {
-		t.Fatal("vp8 accepted for an input that is not transcoded")
+	if _, err := whiptest.Dial(ctx, e.endpoint("other"), "other-key", whiptest.Options{Video: codec}); err == nil {
+		t.Fatal(codec + " accepted for an input that is not transcoded")
 	} else if se := (*whiptest.StatusError)(nil); !errors.As(err, &se) || se.Code != 406 ||
-		!containsFold(se.Body, "vp8") || !containsFold(se.Body, "enable transcoding") {
-		t.Fatalf("err %v, want 406 naming vp8 and transcoding", err)
+		!containsFold(se.Body, codec) || !containsFold(se.Body, "enable transcoding") {
+		t.Fatalf("err %v, want 406 naming %s and transcoding", err, codec)
 	}
 
-	sess, err := whiptest.Dial(ctx, e.endpoint(testID), testKey, whiptest.Options{Video: "vp8"})
+	sess, err := whiptest.Dial(ctx, e.endpoint(testID), testKey, whiptest.Options{Video: codec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,8 +91,12 @@ func TestPublishVP8(t *testing.T) {
 		t.Fatal("stream never started")
 	}
 	tracks := st.s.Tracks()
-	if v, ok := tracks[0].Codec.(stream.VP8); !ok || v.Width != 320 || v.Height != 240 {
-		t.Fatalf("video track %#v, want VP8 320x240", tracks[0].Codec)
+	want := stream.Codec(stream.VP8{Width: 320, Height: 240})
+	if codec == "vp9" {
+		want = stream.VP9{Width: 320, Height: 240}
+	}
+	if !want.Equal(tracks[0].Codec) {
+		t.Fatalf("video track %#v, want %#v", tracks[0].Codec, want)
 	}
 	stats := make(chan unitStats, 1)
 	go func() { stats <- collect(ctx, st.r, tracks) }()
@@ -94,6 +113,6 @@ func TestPublishVP8(t *testing.T) {
 		t.Errorf("units %+v: want ≥ 90 video with a key frame, ≥ 100 audio, none backwards", s)
 	}
 	if len(asked) != 2 {
-		t.Errorf("AcceptVP8 asked %v", asked)
+		t.Errorf("AcceptVPX asked %v", asked)
 	}
 }

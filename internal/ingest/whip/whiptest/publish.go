@@ -37,7 +37,7 @@ func (e *StatusError) Error() string {
 // Options select what the offer contains.
 type Options struct {
 	// Video is the offered video codec: "h264" (default, packetization-mode
-	// 1, constrained baseline), "vp8", or "" with NoVideo.
+	// 1, constrained baseline), "vp8", "vp9" (profile 0), or "" with NoVideo.
 	Video   string
 	NoVideo bool
 	// NoAudio leaves Opus out of the offer.
@@ -82,6 +82,11 @@ func Dial(ctx context.Context, endpoint, bearer string, o Options) (*Session, er
 		case "vp8":
 			videoCap = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: fb}
 			if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: videoCap, PayloadType: 96}, webrtc.RTPCodecTypeVideo); err != nil {
+				return nil, err
+			}
+		case "vp9":
+			videoCap = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP9, ClockRate: 90000, SDPFmtpLine: "profile-id=0", RTCPFeedback: fb}
+			if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: videoCap, PayloadType: 98}, webrtc.RTPCodecTypeVideo); err != nil {
 				return nil, err
 			}
 		default:
@@ -234,7 +239,7 @@ func (s *Session) Stream(ctx context.Context, h264AnnexB []byte, fps int, opus [
 }
 
 // StreamFrames is Stream with the video given as frames of the offered
-// codec (H.264 access units in Annex B, or VP8 frames, see ReadIVF).
+// codec (H.264 access units in Annex B, or VP8/VP9 frames, see ReadIVF).
 func (s *Session) StreamFrames(ctx context.Context, frames [][]byte, fps int, opus [][]byte) error {
 	if err := s.WaitConnected(ctx); err != nil {
 		return err
