@@ -177,11 +177,27 @@ func (a *App) onSegment(liveInput string, seg hls.SegmentInfo) {
 }
 
 // recordingSinks tells the recorder a broadcast started; the recorder takes
-// its segments from the packager (onSegment), so it adds no sink.
+// its segments from the packager (onSegment), so it adds no sink. A stream
+// without a passthrough source rendition (VP8/VP9 video, only transcoded)
+// records its top transcoded rung instead, described as that rung.
 func (a *App) recordingSinks(s *stream.Stream) []pipeline.Sink {
-	if a.rec != nil {
-		a.rec.rec.Start(s.ID(), videoTracks(s.Tracks()))
+	if a.rec == nil {
+		return nil
 	}
+	tracks := videoTracks(s.Tracks())
+	name, vt, ok := a.topRendition(s)
+	if !ok {
+		a.rec.rec.Start(s.ID(), tracks)
+		return nil
+	}
+	for i := range tracks {
+		if tracks[i].Kind == "video" {
+			tracks[i] = vt
+		} else {
+			tracks[i].Codec = "aac" // the rungs' audio: AAC copied or from Opus
+		}
+	}
+	a.rec.rec.StartRendition(s.ID(), tracks, name)
 	return nil
 }
 

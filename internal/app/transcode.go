@@ -123,27 +123,69 @@ func (f *transcodeFeature) info() api.TranscodeInfo {
 // stored setting has transcode.mode "on" (its ladder, or every profile when
 // the ladder is empty).
 func (a *App) transcodeSinks(s *stream.Stream) []pipeline.Sink {
+	ladder, ok := a.transcodeLadder(s)
+	if !ok {
+		return nil
+	}
+	return []pipeline.Sink{a.transcode.tc.Sink(s, ladder)}
+}
+
+// transcodeLadder returns the profile names a stream is transcoded to when
+// its live input's stored setting has transcode.mode "on" (its ladder, or
+// every profile when the ladder is empty); ok is false when it is not
+// transcoded.
+func (a *App) transcodeLadder(s *stream.Stream) (ladder []string, ok bool) {
 	f := a.transcode
 	if f == nil || f.tc == nil {
-		return nil
+		return nil, false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	li, err := f.lis.Get(ctx, s.ID())
 	if err != nil {
 		a.log.Warn("transcode setting unreadable; not transcoding", "live_input", s.ID(), "error", err)
-		return nil
+		return nil, false
 	}
 	if li.Transcode.Mode != api.TranscodeOn {
-		return nil
+		return nil, false
 	}
-	ladder := li.Transcode.Ladder
+	ladder = li.Transcode.Ladder
 	if len(ladder) == 0 {
 		for _, p := range f.profiles {
 			ladder = append(ladder, p.Name)
 		}
 	}
-	return []pipeline.Sink{f.tc.Sink(s, ladder)}
+	return ladder, true
+}
+
+// topRendition returns, for a stream without a passthrough source
+// rendition (VP8/VP9 video, stream.TranscodedOnly), the name of its top
+// transcoded rung and the video track that describes it; ok is false for
+// other streams, and for such a stream that is not transcoded.
+func (a *App) topRendition(s *stream.Stream) (name string, vt store.VideoTrack, ok bool) {
+	var video stream.Codec
+	for _, t := range s.Tracks() {
+		if t.Kind() == stream.KindVideo {
+			video = t.Codec
+			break
+		}
+	}
+	if video == nil || !stream.TranscodedOnly(video) {
+		return "", vt, false
+	}
+	ladder, ok := a.transcodeLadder(s)
+	if !ok {
+		return "", vt, false
+	}
+	r, ok := a.transcode.tc.TopRung(video, ladder)
+	if !ok {
+		return "", vt, false
+	}
+	codec := r.Codec
+	if codec == "hevc" {
+		codec = "h265"
+	}
+	return r.Name, store.VideoTrack{Kind: "video", Codec: codec, Width: r.Width, Height: r.Height}, true
 }
 
 // whipAcceptVPX tells the WHIP server whether a VP8/VP9 offer may be accepted

@@ -107,7 +107,8 @@ type Config struct {
 	TargetDuration time.Duration
 	// Rendition is the rendition recorded: the packager hands over the
 	// segments of every rendition of a live input (the source and the
-	// transcoded ones), and one recording holds one. Default "source".
+	// transcoded ones), and one recording holds one. Default "source";
+	// StartRendition names another for one broadcast.
 	Rendition string
 	// Render is the data of the recording.started and video.* events,
 	// given the video as the change's transaction stored it: the daemon
@@ -186,6 +187,10 @@ type Recorder struct {
 	// the periodic recovery leaves alone even when a stalled worker let
 	// their lease run out.
 	live sync.Map
+	// rendition holds, per live input, the rendition recorded instead of
+	// Config.Rendition (StartRendition): a stream without a passthrough
+	// source records its top transcoded rung.
+	rendition sync.Map
 
 	written, bytes, dropped, werrs, recovered, lost atomic.Uint64
 	active                                          atomic.Int64
@@ -255,6 +260,19 @@ func (r *Recorder) queue(liveInput string) chan op {
 // Start tells the recorder that a broadcast of liveInput started. Whether
 // it is recorded is decided by the worker from the live input's settings.
 func (r *Recorder) Start(liveInput string, tracks []store.VideoTrack) {
+	r.StartRendition(liveInput, tracks, "")
+}
+
+// StartRendition is Start recording the segments of rendition instead of
+// Config.Rendition ("" = Config.Rendition) for this broadcast: a stream
+// whose video HLS cannot carry has no source rendition, and its top
+// transcoded rung stands for it. tracks then describe that rendition.
+func (r *Recorder) StartRendition(liveInput string, tracks []store.VideoTrack, rendition string) {
+	if rendition == "" || rendition == r.cfg.Rendition {
+		r.rendition.Delete(liveInput)
+	} else {
+		r.rendition.Store(liveInput, rendition)
+	}
 	r.send(op{kind: opStart, liveInput: liveInput, tracks: tracks, at: r.cfg.Now()})
 }
 
@@ -276,7 +294,11 @@ func (r *Recorder) send(o op) {
 // Segment hands over a completed segment (hls.Hooks.OnSegmentComplete). It
 // never blocks: when the queue is full the segment is dropped and counted.
 func (r *Recorder) Segment(liveInput string, seg hls.SegmentInfo) {
-	if seg.Rendition != r.cfg.Rendition {
+	want := r.cfg.Rendition
+	if v, ok := r.rendition.Load(liveInput); ok {
+		want = v.(string)
+	}
+	if seg.Rendition != want {
 		return
 	}
 	select {

@@ -397,3 +397,45 @@ func TestRecorderClipSharesFiles(t *testing.T) {
 		t.Fatalf("files left: %v", objs)
 	}
 }
+
+// TestRecorderStartRendition: a broadcast started with another rendition
+// (a VP8/VP9 stream has no "source", its top transcoded rung stands for
+// it) records that rendition's segments only; the next broadcast started
+// with Start records "source" again.
+func TestRecorderStartRendition(t *testing.T) {
+	f := newFixture(t, store.RecordingAutomatic)
+	r := f.recorder(t)
+	r.Run(t.Context())
+	r.StartRendition("li_1", []store.VideoTrack{{Kind: "video", Codec: "h264", Width: 320, Height: 240}}, "240p")
+	for i := range uint64(3) {
+		s := seg(i, 0)
+		s.Rendition = "240p"
+		r.Segment("li_1", s)
+		other := seg(i, 1)
+		other.Rendition = "160p" // a lower rung: not recorded
+		r.Segment("li_1", other)
+	}
+	f.bus.wait(t, events.RecordingStarted)
+	r.End("li_1")
+	f.bus.wait(t, events.VideoReady)
+	v := onlyVideo(t, f.st)
+	if v.Status != store.VideoReady || v.Segments != 3 || v.Tracks[0].Codec != "h264" || v.Tracks[0].Height != 240 {
+		t.Fatalf("video: %+v", v)
+	}
+	if err := r.Delete(t.Context(), v.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.bus.wait(t, events.VideoDeleted)
+
+	r.Start("li_1", nil)
+	s := seg(0, 0)
+	s.Rendition = "240p"
+	r.Segment("li_1", s) // no longer the recorded rendition
+	r.Segment("li_1", seg(1, 0))
+	f.bus.wait(t, events.RecordingStarted)
+	r.End("li_1")
+	f.bus.wait(t, events.VideoReady)
+	if v := onlyVideo(t, f.st); v.Segments != 1 {
+		t.Fatalf("second broadcast: %d segments, want the one source segment", v.Segments)
+	}
+}

@@ -1,6 +1,10 @@
 package transcode
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/mpegflow/mpegflow/internal/stream"
+)
 
 func TestWithSourceRung(t *testing.T) {
 	profiles := []Profile{
@@ -51,5 +55,41 @@ func TestWithSourceRung(t *testing.T) {
 	}
 	if InputFormat("vp8") != "matroska" || InputFormat("h264") != "mpegts" {
 		t.Fatal("input formats")
+	}
+}
+
+// TestTopRung: the rendition standing for a VP8/VP9 source is the ladder's
+// rung at the source's height when there is one, else the added "source"
+// rung; sources HLS carries and unknown sizes have none.
+func TestTopRung(t *testing.T) {
+	tc, err := New(Config{Output: &fakeOutput{}, Profiles: testProfiles})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name   string
+		c      stream.Codec
+		ladder []string
+		want   string
+		w, h   int
+	}{
+		{"vp8 rung at the source height", stream.VP8{Width: 320, Height: 180}, []string{"360p", "180p", "120p"}, "180p", 320, 180},
+		{"vp9 below every rung's height", stream.VP9{Width: 320, Height: 240}, []string{"360p", "120p"}, "source", 320, 240},
+		{"vp9 above the ladder", stream.VP9{Width: 640, Height: 360}, []string{"120p"}, "source", 640, 360},
+		{"vp8 without a size", stream.VP8{}, []string{"120p"}, "", 0, 0},
+		{"h264 has no sps", stream.H264{}, []string{"120p"}, "", 0, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r, ok := tc.TopRung(tt.c, tt.ladder)
+			if tt.want == "" {
+				if ok {
+					t.Fatalf("got %+v, want none", r)
+				}
+				return
+			}
+			if !ok || r.Name != tt.want || r.Width != tt.w || r.Height != tt.h || r.Codec != "h264" {
+				t.Fatalf("got %+v %v, want %s %dx%d h264", r, ok, tt.want, tt.w, tt.h)
+			}
+		})
 	}
 }

@@ -196,6 +196,36 @@ func videoInfo(c stream.Codec) (codec string, w, h int, fps float64, err error) 
 	}
 }
 
+// planRungs is PlanLadder for a source in codec c of w x h at fps; a source
+// HLS cannot carry (stream.TranscodedOnly) gets a rung at its height on top
+// when none is there, since the rungs are all there is.
+func (t *Transcoder) planRungs(ladder []string, c stream.Codec, w, h int, fps float64) ([]Rung, error) {
+	rungs, err := PlanLadder(t.cfg.Profiles, ladder, w, h, fps)
+	if err != nil {
+		return nil, err
+	}
+	if stream.TranscodedOnly(c) {
+		rungs = withSourceRung(t.cfg.Profiles, rungs, w, h)
+	}
+	return rungs, nil
+}
+
+// TopRung returns the highest rung the transcoder makes of a stream whose
+// video is c with ladder (profile names): the rendition that stands for
+// the source when the stream has none (VP8, VP9), e.g. for recording. ok
+// is false when c is not transcoded or the ladder plans no rung.
+func (t *Transcoder) TopRung(c stream.Codec, ladder []string) (r Rung, ok bool) {
+	_, w, h, fps, err := videoInfo(c)
+	if err != nil {
+		return r, false
+	}
+	rungs, err := t.planRungs(ladder, c, w, h, fps)
+	if err != nil || len(rungs) == 0 {
+		return r, false
+	}
+	return rungs[0], true
+}
+
 // Run implements pipeline.Sink: it plans the ladder, takes a capacity slot
 // and runs ffmpeg until the stream ends, restarting it with backoff when it
 // dies. It never fails the source: errors are logged and reported, and the
@@ -213,15 +243,10 @@ func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
 				return nil
 			}
 			vcodec, srcFPS = c, fps
-			rungs, err := PlanLadder(k.t.cfg.Profiles, k.ladder, w, h, fps)
+			rungs, err := k.t.planRungs(k.ladder, tr.Codec, w, h, fps)
 			if err != nil {
 				k.log.Warn("not transcoding", "error", err)
 				return nil
-			}
-			if c == "vp8" || c == "vp9" {
-				// HLS cannot carry the source: the rungs are all there is,
-				// the top one at the source's height
-				rungs = withSourceRung(k.t.cfg.Profiles, rungs, w, h)
 			}
 			job.Rungs = rungs
 			job.GOP = 10 * max(30, int(fps+0.5))
