@@ -428,10 +428,11 @@ func TestBrowserWHIPPublishAndPlay(t *testing.T) {
 	d.assertNoKeys(t, in.Key)
 }
 
-// whipVP8Media generates seconds of VP8 (libvpx realtime, 320x240 30 fps,
-// key frame every second, as IVF frames) and Opus (libopus 48 kHz stereo,
-// 20 ms frames) with ffmpeg, as a browser that offers only VP8 sends them.
-func whipVP8Media(ctx context.Context, t *testing.T, seconds int) (vp8 [][]byte, opus [][]byte) {
+// whipVPXMedia generates seconds of VP8 (libvpx realtime) or VP9
+// (libvpx-vp9 realtime, profile 0), 320x240 30 fps, key frame every second,
+// as IVF frames, and Opus (libopus 48 kHz stereo, 20 ms frames) with
+// ffmpeg, as a browser that offers only VP8 or VP9 sends them.
+func whipVPXMedia(ctx context.Context, t *testing.T, codec string, seconds int) (video [][]byte, opus [][]byte) {
 	t.Helper()
 	dir := t.TempDir()
 	vid, aud := filepath.Join(dir, "v.ivf"), filepath.Join(dir, "a.ogg")
@@ -443,14 +444,15 @@ func whipVP8Media(ctx context.Context, t *testing.T, seconds int) (vp8 [][]byte,
 		}
 	}
 	run("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-t", secs,
-		"-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "400k", "-g", "30", "-f", "ivf", vid)
+		"-c:v", map[string]string{"vp8": "libvpx", "vp9": "libvpx-vp9"}[codec], "-deadline", "realtime", "-cpu-used", "8",
+		"-b:v", "400k", "-g", "30", "-f", "ivf", vid)
 	run("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", secs, "-ac", "2",
 		"-c:a", "libopus", "-b:a", "64k", "-frame_duration", "20", "-f", "ogg", aud)
 	b, err := os.ReadFile(vid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if vp8, err = whiptest.ReadIVF(b); err != nil {
+	if video, err = whiptest.ReadIVF(b); err != nil {
 		t.Fatal(err)
 	}
 	if b, err = os.ReadFile(aud); err != nil {
@@ -459,21 +461,29 @@ func whipVP8Media(ctx context.Context, t *testing.T, seconds int) (vp8 [][]byte,
 	if opus, err = whiptest.ReadOggOpus(b); err != nil {
 		t.Fatal(err)
 	}
-	return vp8, opus
+	return video, opus
 }
 
-// TestWHIPVP8Transcoded: a WHIP publisher that offers only VP8 (+ Opus) is
-// refused with 406 naming VP8 and transcoding for a live input that is not
-// transcoded, and accepted for one with transcode on (240p + 160p ladder):
-// the multivariant playlist lists H.264 + AAC rungs only, the top one at
-// the source's 240 lines, and a rung's segments decode with ffmpeg without
-// errors.
+// TestWHIPVP8Transcoded, for VP8 and VP9: a WHIP publisher that offers
+// only that codec (+ Opus) is refused with 406 naming it and transcoding
+// for a live input that is not transcoded, and accepted for one with
+// transcode on (240p + 160p ladder) and recording automatic: the
+// multivariant playlist lists H.264 + AAC rungs only, the top one at the
+// source's 240 lines, a rung's segments decode with ffmpeg without errors,
+// and the broadcast becomes a ready video of the top rung (the stream has
+// no source rendition) whose HLS decodes.
 func TestWHIPVP8Transcoded(t *testing.T) {
 	e2eTest(t)
+	for _, codec := range []string{"vp8", "vp9"} {
+		t.Run(codec, func(t *testing.T) { testWHIPVPXTranscoded(t, codec) })
+	}
+}
+
+func testWHIPVPXTranscoded(t *testing.T, codec string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	const published = 14
-	vp8, opus := whipVP8Media(ctx, t, published)
+	vpx, opus := whipVPXMedia(ctx, t, codec, published)
 	d := startDaemonAt(t, filepath.Join(t.TempDir(), "data"), daemonConfig{ExtraYAML: smallLadderYAML})
 	admin := adminTokenRe.FindString(d.Output())
 	if admin == "" {
@@ -486,31 +496,31 @@ func TestWHIPVP8Transcoded(t *testing.T) {
 		}
 		return data(r)["id"].(string), data(r)["rtmp"].(map[string]any)["stream_key"].(string)
 	}
-	offID, offKey := create(map[string]any{"name": "E2E VP8 passthrough"})
-	id, key := create(map[string]any{"name": "E2E VP8 transcoded",
+	offID, offKey := create(map[string]any{"name": "E2E " + codec + " passthrough"})
+	id, key := create(map[string]any{"name": "E2E " + codec + " transcoded", "recording": map[string]any{"mode": "automatic"},
 		"transcode": map[string]any{"mode": "on", "ladder": []string{"240p", "160p"}}})
 
 	dctx, dcancel := context.WithTimeout(ctx, 20*time.Second)
-	_, err := whiptest.Dial(dctx, d.URL("/whip/"+offID), offKey, whiptest.Options{Video: "vp8"})
+	_, err := whiptest.Dial(dctx, d.URL("/whip/"+offID), offKey, whiptest.Options{Video: codec})
 	dcancel()
 	var se *whiptest.StatusError
 	if !errors.As(err, &se) || se.Code != http.StatusNotAcceptable ||
-		!strings.Contains(strings.ToLower(se.Body), "vp8") || !strings.Contains(se.Body, "enable transcoding or send h264") {
-		t.Errorf("VP8 offer to a live input without transcoding: %v, want HTTP 406 naming vp8 and transcoding", err)
+		!strings.Contains(strings.ToLower(se.Body), codec) || !strings.Contains(se.Body, "enable transcoding or send h264") {
+		t.Errorf("%s offer to a live input without transcoding: %v, want HTTP 406 naming it and transcoding", codec, err)
 	} else {
 		t.Logf("not transcoded: %v", err)
 	}
 
 	dctx, dcancel = context.WithTimeout(ctx, 20*time.Second)
-	sess, err := whiptest.Dial(dctx, d.URL("/whip/"+id), key, whiptest.Options{Video: "vp8"})
+	sess, err := whiptest.Dial(dctx, d.URL("/whip/"+id), key, whiptest.Options{Video: codec})
 	dcancel()
 	if err != nil {
-		t.Fatalf("WHIP VP8 publish to a transcoded input: %v", err)
+		t.Fatalf("WHIP %s publish to a transcoded input: %v", codec, err)
 	}
 	defer sess.Close()
 	start := time.Now()
 	streamDone := make(chan error, 1)
-	go func() { streamDone <- sess.StreamFrames(ctx, vp8, 30, opus) }()
+	go func() { streamDone <- sess.StreamFrames(ctx, vpx, 30, opus) }()
 
 	u := d.PlaylistURL(id)
 	var multi *playlist
@@ -552,7 +562,7 @@ func TestWHIPVP8Transcoded(t *testing.T) {
 		}
 	}
 	if len(multi.Variants) != 2 || top == "" {
-		t.Fatalf("variants %d, want the two rungs (the VP8 source is not a variant)", len(multi.Variants))
+		t.Fatalf("variants %d, want the two rungs (the %s source is not a variant)", len(multi.Variants), codec)
 	}
 	rec := newRecorder(ctx, t, top)
 	for {
@@ -575,7 +585,7 @@ func TestWHIPVP8Transcoded(t *testing.T) {
 	waitFor(ctx, t, 15*time.Second, "EXT-X-ENDLIST on the 240p rung after DELETE", func() bool { return rungPoll(t, rec, false).Endlist })
 	msns, sum := checkContiguous(t, rec)
 	t.Logf("240p rung: %d segments, EXTINF total %.3f s; %d PLIs from the server", len(msns), sum, sess.PLIs())
-	file := rec.concat(t, "whip-vp8-240p.mp4", msns)
+	file := rec.concat(t, "whip-"+codec+"-240p.mp4", msns)
 	v := ffprobe(ctx, t, file, "v")
 	if v.Codec != "h264" || v.Width != 320 || v.Height != 240 {
 		t.Errorf("ffprobe video: %s %dx%d, want h264 320x240", v.Codec, v.Width, v.Height)
@@ -591,4 +601,24 @@ func TestWHIPVP8Transcoded(t *testing.T) {
 	if err := ffmpegDecodes(ctx, file); err != nil {
 		t.Errorf("ffmpeg cannot decode the 240p rung cleanly: %v", err)
 	}
+
+	// the recording: the top rung (240p, no source rendition), ready
+	var vid map[string]any
+	waitFor(ctx, t, 60*time.Second, "a ready video of the broadcast", func() bool {
+		vs := inputVideos(t, d, admin, id)
+		if len(vs) > 0 && vs[0]["status"] == "ready" {
+			vid = vs[0]
+			return true
+		}
+		return false
+	})
+	pl := vid["playback"].(map[string]any)["hls"].(string)
+	rv := ffprobe(ctx, t, pl, "v")
+	if rv.Codec != "h264" || rv.Width != 320 || rv.Height != 240 || rv.Duration < 0.6*published {
+		t.Errorf("ffprobe of the recording: video %s %dx%d %.3f s, want h264 320x240 about %d s", rv.Codec, rv.Width, rv.Height, rv.Duration, published)
+	}
+	if err := ffmpegDecodes(ctx, pl); err != nil {
+		t.Errorf("ffmpeg cannot decode the recording cleanly: %v", err)
+	}
+	t.Logf("recording %s: video %s %dx%d %.3f s", vid["id"], rv.Codec, rv.Width, rv.Height, rv.Duration)
 }
