@@ -26,7 +26,8 @@ type trackInfo struct {
 	// audio only
 	sampleRate   int
 	channels     int
-	frameTicks   int64 // nominal samples per audio frame (AAC), 0 when variable (Opus)
+	frameTicks   int64  // nominal samples per audio frame (AAC), 0 when variable (Opus)
+	silence      []byte // a frame of silence (AAC-LC mono or stereo), nil when unknown
 	sampleEntry  []byte
 	stripParamNA bool // remove in-band VPS/SPS/PPS (H.265 hvc1)
 }
@@ -303,6 +304,9 @@ func aacInfo(c AAC) (*trackInfo, error) {
 		sampleRate: conf.SampleRate,
 		channels:   conf.ChannelCount,
 		frameTicks: frame,
+	}
+	if conf.Type == mpeg4audio.ObjectTypeAACLC && conf.ExtensionType == 0 {
+		ti.silence = aacSilentFrame(conf.ChannelCount)
 	}
 	// esds, ISO/IEC 14496-1 §7.2.6.5.
 	var dsi boxWriter

@@ -62,7 +62,13 @@
 //     on the first keyframe after the hole behind EXT-X-DISCONTINUITY; frames
 //     before that keyframe are dropped (a restarted encoder usually starts
 //     on one, but nothing relies on it). Its date is that of its keyframe,
-//     so the rendition keeps the wall clock of the others.
+//     so the rendition keeps the wall clock of the others. In a muxed
+//     rendition whose audio resumes later than that keyframe (a restarted
+//     encoder's audio starts up to 150 ms after its video), the segment's
+//     audio starts with AAC-LC silence up to the first frame, within one
+//     frame of the video: hls.js maps a new timeline's first frame to the
+//     segment's start, and a segment opening on video alone would leave a
+//     hole in its muxed buffer that it does not always load past.
 //
 // The missing time is not listed as EXT-X-GAP segments or GAP=YES parts
 // (§4.4.4.7, §4.4.4.9): hls.js plays across a discontinuity (it remaps the

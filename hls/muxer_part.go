@@ -65,7 +65,49 @@ func (r *Rendition) startSegmentLocked(t time.Duration, wall time.Time) {
 		}
 		r.consumeAudio(k, n, ticks)
 		r.aLive = len(ft.samples) > 0
+		if r.aLive && s.disc {
+			r.padTimelineAudioLocked(t)
+		}
 	}
+}
+
+// maxAudioPad bounds the silence padTimelineAudioLocked puts before a
+// timeline's first audio frame.
+const maxAudioPad = 500 * time.Millisecond
+
+// padTimelineAudioLocked fills the time between start, where the video of a
+// muxed rendition's segment after a discontinuity begins, and the first
+// queued audio frame with silent frames, back to back up to that frame
+// (the first of them within one frame after start). A transcoder restarted
+// after a hole starts its audio up to 150 ms after its first key frame;
+// without the silence the segment begins with video alone, and a player's
+// muxed SourceBuffer (whose buffered ranges are those of both tracks) has a
+// hole there that hls.js does not always load past (it considers the
+// fragment at the hole's start loaded and waits for its gap controller).
+// Only AAC-LC mono and stereo have a silent frame; others are left as is.
+func (r *Rendition) padTimelineAudioLocked(start time.Duration) {
+	a := r.audio
+	if a == nil || a.silence == nil || a.frameTicks <= 0 {
+		return
+	}
+	ft := &r.frag[r.aIdx]
+	if len(ft.samples) == 0 {
+		r.aBase = r.aNext
+	}
+	k := (r.aBase - toTicks(start, a.timescale)) / a.frameTicks
+	if k <= 0 || fromTicks(k*a.frameTicks, a.timescale) > maxAudioPad {
+		return
+	}
+	n := int(k) * len(a.silence)
+	samples := make([]sampleMeta, int(k), int(k)+len(ft.samples))
+	data := make([]byte, 0, n+len(ft.data))
+	for i := range samples {
+		samples[i] = sampleMeta{duration: uint32(a.frameTicks), size: uint32(len(a.silence)), sync: true}
+		data = append(data, a.silence...)
+	}
+	ft.samples = append(samples, ft.samples...)
+	ft.data = append(data, ft.data...)
+	r.aBase -= k * a.frameTicks
 }
 
 func (r *Rendition) consumeAudio(k, n int, ticks int64) {

@@ -411,6 +411,11 @@ func (r *Rendition) queueMuxedAudioLocked(u *AudioUnit, dur int64) {
 			return
 		}
 		r.aLive = true
+		if r.cur.disc && len(r.cur.parts) == 0 {
+			// the first audio of a timeline after a hole: see
+			// padTimelineAudioLocked
+			r.padTimelineAudioLocked(r.cur.start)
+		}
 	}
 	if r.pv.valid && at > r.pv.dts+m.cfg.MaxTimestampJump {
 		return

@@ -297,24 +297,22 @@ func TestTranscodeBrowserRungGivesUp(t *testing.T) {
 
 // TestTranscodeBrowserRungRestart: hls.js in Chromium held on the 160p
 // rung while its transcoder is killed once and restarted: the player
-// should stall at most for the restart, stay on the rung, and play on
-// across the rung's discontinuity.
+// stalls at most for the restart, stays on the rung, and plays on across
+// the rung's discontinuity.
 //
-// KNOWN ISSUE, so opt-in (MPEGFLOW_E2E_KNOWN_ISSUES=1): in 2 of 6 runs on
-// the shared 2-core machine, hls.js loads one part after the restart, is
-// left with a hole of about 0.12 s in the muxed SourceBuffer just ahead of
-// the playhead, nudges, and loads nothing more for the rest of the watch
-// (15 s and more); in the other runs it seeks over the hole and plays on
-// after a stall under 1.3 s. It also happened (3 of 3) with the packager
-// marking no discontinuity at the hole, and not in 2 runs without audio
-// in the rendition. Players on the source, and players that switch levels
-// after a restart (TestTranscodeBrowserABR), are not affected.
+// This used to stall for good in about 2 of 6 runs: hls.js maps the first
+// frame of a new timeline by its decode time to the segment's start, and
+// the rung's frames carried the source's composition delay (2 frames) and
+// the restarted ffmpeg's audio began ~115 ms after its key frame, which
+// left a ~0.12 s hole in the muxed SourceBuffer; hls.js took the fragment
+// before the hole for loaded and loaded nothing more unless its gap
+// controller seeked over it. Rung frames now present at their decode time
+// and the packager starts the audio after a discontinuity with silence
+// (see writeRungFrame in internal/transcode and padTimelineAudioLocked in
+// hls). NOAUDIO=1 publishes without audio (for comparing by hand).
 func TestTranscodeBrowserRungRestart(t *testing.T) {
 	e2eTest(t)
 	requireBrowser(t)
-	if os.Getenv("MPEGFLOW_E2E_KNOWN_ISSUES") == "" {
-		t.Skip("known issue: hls.js stalls on a rung across its transcoder's restart (set MPEGFLOW_E2E_KNOWN_ISSUES=1 to run)")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	d := startDaemonAt(t, filepath.Join(t.TempDir(), "data"), daemonConfig{ExtraYAML: smallLadderYAML})

@@ -358,9 +358,10 @@ type runState struct {
 	haveBase bool
 	base     time.Duration // source DTS that maps to tsPad
 	// cts is the source's composition delay (PTS - DTS of its first key
-	// frame, B-frames): rung frames (no B-frames, DTS = PTS) get DTS = PTS
-	// - cts so their key frames have the source's DTS as well as its PTS,
-	// and segment boundaries line up.
+	// frame, B-frames): rung frames (no B-frames) get DTS = PTS - cts so
+	// their key frames have the source's DTS, and segment boundaries and
+	// dates line up; their PTS is that DTS too (see writeRungFrame), and
+	// their audio moves with it.
 	cts   time.Duration
 	wall0 time.Time
 	// walls maps source video DTS to ingest wall-clock (rung PDTs)
@@ -631,8 +632,15 @@ func (k *Sink) writeRungFrame(st *runState, ro *rungOut, f *rungFrame) *stream.U
 		PTS: f.PTS - tsPad + st.base,
 		Key: f.Key,
 	}
+	// Presentation moves cts earlier, for audio too (in sync), so that a
+	// rung frame's PTS is its DTS: a player that starts a new timeline at a
+	// discontinuity (the restart of this transcoder) maps the first frame's
+	// decode time to the segment's start, and a composition delay would
+	// leave that much of a hole in its buffer before the first frame
+	// (hls.js then stops loading at the hole).
+	u.PTS -= st.cts
 	if f.Video {
-		u.DTS = min(u.DTS, u.PTS-st.cts)
+		u.DTS = min(u.DTS, u.PTS)
 		if !f.Codec.Equal(ro.video) {
 			u.Codec, ro.video = f.Codec, f.Codec
 		}
@@ -642,6 +650,7 @@ func (k *Sink) writeRungFrame(st *runState, ro *rungOut, f *rungFrame) *stream.U
 		if !ro.hasAudio {
 			return nil
 		}
+		u.DTS -= st.cts
 		u.Track = 1
 		u.Data = f.Data
 	}

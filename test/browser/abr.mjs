@@ -22,7 +22,15 @@
 // The order of the forced levels: lowest, every level up to the highest,
 // then the lowest again (for 3 levels: 0, 1, 2, 0 sorted by height).
 // In --hold mode the output has "hold":{"height":..,"shownMs":..,
-// "heights":[{"h":..,"atMs":..}],"advanced":..,"levelsAtEnd":..}.
+// "heights":[{"h":..,"atMs":..}],"advanced":..,"levelsAtEnd":..,
+// "buffers":{..}} where buffers (diagnostics) holds the buffered ranges at
+// the end, hls.js's stream-controller state, its current fragment, the
+// level's playlist as hls.js knows it, and "parsed": the last 60 appends
+// (sn, part, cc, fragment and part start/duration in hls.js's playlist
+// time, buffered ranges after the append).
+// "requests" (diagnostics, every mode) lists the last 60 playlist and media
+// requests: path and query, ms from the page's start to request and answer,
+// HTTP status.
 //
 // Output (one line): {"ok":bool,"engine":..,"levels":[{"height":..,"bitrate":..,"url":..}],
 //   "switches":[{"level":..,"height":..,"shownMs":..,"videoHeight":..,"advanced":..,"ok":bool,
@@ -100,6 +108,25 @@ async function main() {
     page.on('response', (r) => {
       if (r.status() >= 400 && result.console.length < 60) result.console.push(`HTTP ${r.status()}: ${r.url()}`);
     });
+    // the last requests of the media (diagnostics): when each was made and answered
+    const tReq = Date.now();
+    result.requests = [];
+    const reqs = new Map();
+    page.on('request', (q) => {
+      const u = q.url();
+      if (!/\.(m3u8|m4s|mp4)(\?|$)/.test(u)) return;
+      const e = { u: u.replace(/^.*\/live\/[^/]+\//, '').replace(/^https?:\/\/[^/]+/, ''), at: Date.now() - tReq };
+      reqs.set(q, e);
+      result.requests.push(e);
+      if (result.requests.length > 60) result.requests.shift();
+    });
+    page.on('requestfinished', async (q) => {
+      const e = reqs.get(q); if (!e) return;
+      reqs.delete(q);
+      e.done = Date.now() - tReq;
+      try { const r = await q.response(); e.st = r ? r.status() : 0; } catch { /* closed */ }
+    });
+    page.on('requestfailed', (q) => { const e = reqs.get(q); if (e) { e.failed = true; reqs.delete(q); } });
     await page.addInitScript(initScript);
     const resp = await page.goto(opts.url, { waitUntil: 'domcontentloaded', timeout: 15000 });
     if (!resp || !resp.ok()) throw new Error(`player page ${opts.url}: HTTP ${resp ? resp.status() : 'no response'}`);
@@ -122,6 +149,14 @@ async function main() {
       window.__e2e.switched = [];
       window.__e2e.hlsErrors = [];
       h.on(window.Hls.Events.LEVEL_SWITCHED, (_, d) => window.__e2e.switched.push({ level: d.level, t: performance.now() }));
+      window.__e2e.parsed = [];
+      h.on(window.Hls.Events.BUFFER_APPENDED, (_, d) => {
+        const p = window.__e2e.parsed;
+        const r = []; const tr = d.timeRanges && (d.timeRanges.audiovideo || d.timeRanges.video);
+        if (tr) for (let i = 0; i < tr.length; i++) r.push([+tr.start(i).toFixed(3), +tr.end(i).toFixed(3)]);
+        p.push({ sn: d.frag.sn, part: d.part ? d.part.index : -1, cc: d.frag.cc, fs: +d.frag.start.toFixed(3), fd: +d.frag.duration.toFixed(3), ps: d.part ? +d.part.start.toFixed(3) : null, pd: d.part ? +d.part.duration.toFixed(3) : null, r: r.slice(-2) });
+        if (p.length > 60) p.shift();
+      });
       h.on(window.Hls.Events.ERROR, (_, d) => {
         if (window.__e2e.hlsErrors.length < 30) window.__e2e.hlsErrors.push(`${d.fatal ? 'fatal ' : ''}${d.type}/${d.details}`);
       });
@@ -200,6 +235,18 @@ async function main() {
         try {
           for (const [name, sb] of window.mpegflow.hls.bufferController.sourceBuffers) if (name && sb) out[name] = r(sb.buffered);
         } catch (e) { out.error = String(e); }
+        try {
+          const h = window.mpegflow.hls, sc = h.streamController;
+          out.state = sc.state;
+          const f = sc.fragCurrent || sc.fragPrevious;
+          if (f) out.frag = { sn: f.sn, part: sc.fragCurrent && sc.partCurrent ? sc.partCurrent.index : -1, start: +f.start.toFixed(3), cc: f.cc };
+          const d = h.levels[h.currentLevel] && h.levels[h.currentLevel].details;
+          if (d) {
+            const last = d.fragments[d.fragments.length - 1];
+            out.details = { live: d.live, end: +d.edge.toFixed(3), lastSn: last && last.sn, lastStart: last && +last.start.toFixed(3), parts: d.partList ? d.partList.length : 0, updated: d.updated, misses: d.misses, age: +d.age.toFixed(2) };
+          }
+          out.parsed = window.__e2e.parsed;
+        } catch (e) { out.stateError = String(e); }
         return out;
       });
       hold.levelsAtEnd = await page.evaluate(() => window.mpegflow.hls.levels.length);
