@@ -20,7 +20,7 @@ import (
 )
 
 // recordingDaemon starts a daemon with the control API and returns it with
-// the admin token, or skips when /v1 is not served.
+// the admin token; it fails when /v1 is not served.
 func recordingDaemon(ctx context.Context, t *testing.T, dataDir string) (*daemon, string) {
 	t.Helper()
 	return recordingDaemonWith(ctx, t, dataDir, daemonConfig{})
@@ -31,7 +31,7 @@ func recordingDaemonWith(ctx context.Context, t *testing.T, dataDir string, cfg 
 	t.Helper()
 	d := startDaemonAt(t, dataDir, cfg)
 	if f, err := get(ctx, d.URL("/v1/openapi.json")); err != nil || f.Status != http.StatusOK {
-		t.Skip("the daemon does not serve the control API yet")
+		t.Fatalf("GET /v1/openapi.json: %v %v", f, err)
 	}
 	admin := adminTokenRe.FindString(d.Output())
 	if admin == "" {
@@ -391,9 +391,9 @@ func TestRecordingClipAtParts(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	d := startDaemonYAML(t, filepath.Join(t.TempDir(), "data"), daemonConfig{SegmentDuration: "4s", PartDuration: "200ms"}, "")
+	d := startDaemonAt(t, filepath.Join(t.TempDir(), "data"), daemonConfig{SegmentDuration: "4s", PartDuration: "200ms"})
 	if f, err := get(ctx, d.URL("/v1/openapi.json")); err != nil || f.Status != http.StatusOK {
-		t.Skip("the daemon does not serve the control API yet")
+		t.Fatalf("GET /v1/openapi.json: %v %v", f, err)
 	}
 	admin := adminTokenRe.FindString(d.Output())
 	id, key := createRecordedInput(t, d, admin)
@@ -541,68 +541,6 @@ func TestRecordingSurvivesSIGKILL(t *testing.T) {
 	}
 }
 
-// startDaemonYAML starts mpegflow serve like startDaemonAt, keeping the
-// caller's cfg values and appending extra to the configuration file.
-func startDaemonYAML(t *testing.T, dataDir string, cfg daemonConfig, extra string) *daemon {
-	t.Helper()
-	bin := buildBinary(t)
-	if cfg.SegmentDuration == "" {
-		cfg.SegmentDuration = "1s"
-	}
-	if cfg.PartDuration == "" {
-		cfg.PartDuration = "200ms"
-	}
-	if cfg.ReconnectWindow == "" {
-		cfg.ReconnectWindow = "3s"
-	}
-	if cfg.OnDuplicate == "" {
-		cfg.OnDuplicate = "reject"
-	}
-	dir := t.TempDir()
-	d := &daemon{t: t, cfg: cfg, HTTP: freePort(t), RTMP: freePort(t), Metric: freePort(t), SRT: freeUDPPort(t), WebRTC: freeUDPPort(t), out: &syncBuffer{}, done: make(chan struct{})}
-	cfgPath := filepath.Join(dir, "mpegflow.yml")
-	if err := os.WriteFile(cfgPath, []byte(cfg.yaml(d.HTTP, d.RTMP, d.Metric, d.SRT, d.WebRTC, dataDir)+extra), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d.cmd = exec.Command(bin, "serve", "--config", cfgPath)
-	d.cmd.Dir = dir
-	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "MPEGFLOW_") {
-			d.cmd.Env = append(d.cmd.Env, kv)
-		}
-	}
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		d.waitErr = d.cmd.Wait()
-		close(d.done)
-	}()
-	t.Cleanup(func() {
-		d.Stop()
-		if t.Failed() {
-			t.Logf("mpegflow output (http %s rtmp %s):\n%s", d.HTTP, d.RTMP, d.Output())
-		}
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if !d.Alive() {
-			t.Fatalf("mpegflow exited during start-up (%v):\n%s", d.waitErr, d.Output())
-		}
-		if resp, err := http.Get(d.URL("/readyz")); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return d
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET /readyz never answered 200:\n%s", d.Output())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // TestRecordingReconnectIsOneVideo: a reconnect within the window
 // continues the same video; a broadcast after the window is a new one.
 func TestRecordingReconnectIsOneVideo(t *testing.T) {
@@ -611,9 +549,9 @@ func TestRecordingReconnectIsOneVideo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	// A 6 s window: long enough to restart ffmpeg on a busy 2-core machine.
-	d := startDaemonYAML(t, filepath.Join(t.TempDir(), "data"), daemonConfig{ReconnectWindow: "6s"}, "")
+	d := startDaemonAt(t, filepath.Join(t.TempDir(), "data"), daemonConfig{ReconnectWindow: "6s"})
 	if f, err := get(ctx, d.URL("/v1/openapi.json")); err != nil || f.Status != http.StatusOK {
-		t.Skip("the daemon does not serve the control API yet")
+		t.Fatalf("GET /v1/openapi.json: %v %v", f, err)
 	}
 	admin := adminTokenRe.FindString(d.Output())
 	id, key := createRecordedInput(t, d, admin)
@@ -657,9 +595,9 @@ func TestRecordingToS3(t *testing.T) {
 	defer cancel()
 	endpoint, s3dir := startVersityGW(t)
 	extra := fmt.Sprintf("storage:\n  kind: s3\n  s3:\n    endpoint: %q\n    bucket: recordings\n    access_key: e2ekey\n    secret_key: e2esecret123\n    use_tls: false\n", endpoint)
-	d := startDaemonYAML(t, filepath.Join(t.TempDir(), "data"), daemonConfig{}, extra)
+	d := startDaemonAt(t, filepath.Join(t.TempDir(), "data"), daemonConfig{ExtraYAML: extra})
 	if f, err := get(ctx, d.URL("/v1/openapi.json")); err != nil || f.Status != http.StatusOK {
-		t.Skip("the daemon does not serve the control API yet")
+		t.Fatalf("GET /v1/openapi.json: %v %v", f, err)
 	}
 	admin := adminTokenRe.FindString(d.Output())
 	id, key := createRecordedInput(t, d, admin)

@@ -120,24 +120,7 @@ func TestTranscodeBrowserABR(t *testing.T) {
 	requireBrowser(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	d := startDaemonAt(t, filepath.Join(t.TempDir(), "data"), daemonConfig{ExtraYAML: smallLadderYAML})
-	admin := adminTokenRe.FindString(d.Output())
-	if admin == "" {
-		t.Fatalf("no admin token printed:\n%s", d.Output())
-	}
-	st, r := apiCall(t, d, admin, "POST", "/v1/live_inputs", map[string]any{"name": "E2E ABR",
-		"transcode": map[string]any{"mode": "on", "ladder": []string{"240p", "160p"}}})
-	if st != http.StatusCreated {
-		t.Fatalf("create: HTTP %d %v", st, r)
-	}
-	id := data(r)["id"].(string)
-	key := data(r)["rtmp"].(map[string]any)["stream_key"].(string)
-
-	pub := publish(ctx, t, d.RTMPURL(key), publishOpts{Seconds: 90})
-	waitLive(ctx, t, d, id, 20*time.Second)
-	waitFor(ctx, t, 25*time.Second, "source, 240p and 160p in the multivariant playlist", func() bool {
-		return len(getPlaylist(ctx, t, d.PlaylistURL(id)).Variants) >= 3
-	})
+	d, id, pub := startLadderBroadcast(ctx, t, "E2E ABR", publishOpts{Seconds: 90})
 
 	// Kill the transcoder once before the player starts, and let it
 	// restart: the rungs then carry a discontinuity the source does not,
@@ -224,20 +207,7 @@ func TestTranscodeBrowserRungGivesUp(t *testing.T) {
 	requireBrowser(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	d := startDaemonAt(t, filepath.Join(t.TempDir(), "data"), daemonConfig{ExtraYAML: smallLadderYAML})
-	admin := adminTokenRe.FindString(d.Output())
-	st, r := apiCall(t, d, admin, "POST", "/v1/live_inputs", map[string]any{"name": "E2E give up",
-		"transcode": map[string]any{"mode": "on", "ladder": []string{"240p", "160p"}}})
-	if st != http.StatusCreated {
-		t.Fatalf("create: HTTP %d %v", st, r)
-	}
-	id := data(r)["id"].(string)
-	key := data(r)["rtmp"].(map[string]any)["stream_key"].(string)
-	pub := publish(ctx, t, d.RTMPURL(key), publishOpts{Seconds: 90})
-	waitLive(ctx, t, d, id, 20*time.Second)
-	waitFor(ctx, t, 25*time.Second, "source, 240p and 160p in the multivariant playlist", func() bool {
-		return len(getPlaylist(ctx, t, d.PlaylistURL(id)).Variants) >= 3
-	})
+	d, id, pub := startLadderBroadcast(ctx, t, "E2E give up", publishOpts{Seconds: 90})
 
 	// Kill every transcoder the daemon starts, from 12 s on (the player is
 	// on 160p by then), until it gives up.
@@ -315,20 +285,7 @@ func TestTranscodeBrowserRungRestart(t *testing.T) {
 	requireBrowser(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	d := startDaemonAt(t, filepath.Join(t.TempDir(), "data"), daemonConfig{ExtraYAML: smallLadderYAML})
-	admin := adminTokenRe.FindString(d.Output())
-	st, r := apiCall(t, d, admin, "POST", "/v1/live_inputs", map[string]any{"name": "E2E restart",
-		"transcode": map[string]any{"mode": "on", "ladder": []string{"240p", "160p"}}})
-	if st != http.StatusCreated {
-		t.Fatalf("create: HTTP %d %v", st, r)
-	}
-	id := data(r)["id"].(string)
-	key := data(r)["rtmp"].(map[string]any)["stream_key"].(string)
-	pub := publish(ctx, t, d.RTMPURL(key), publishOpts{Seconds: 90, NoAudio: os.Getenv("NOAUDIO") != ""})
-	waitLive(ctx, t, d, id, 20*time.Second)
-	waitFor(ctx, t, 25*time.Second, "source, 240p and 160p in the multivariant playlist", func() bool {
-		return len(getPlaylist(ctx, t, d.PlaylistURL(id)).Variants) >= 3
-	})
+	d, id, pub := startLadderBroadcast(ctx, t, "E2E restart", publishOpts{Seconds: 90, NoAudio: os.Getenv("NOAUDIO") != ""})
 	killed := make(chan bool, 1)
 	go func() {
 		select {
@@ -368,4 +325,30 @@ func TestTranscodeBrowserRungRestart(t *testing.T) {
 	for _, c := range res.Console {
 		t.Logf("console: %s", c)
 	}
+}
+
+// startLadderBroadcast starts a daemon with smallLadderYAML, creates a live
+// input transcoded to 240p + 160p, publishes the 640x360 test pattern to
+// it over RTMP with o, and returns once the multivariant playlist lists
+// the source and both rungs.
+func startLadderBroadcast(ctx context.Context, t *testing.T, name string, o publishOpts) (*daemon, string, *publisher) {
+	t.Helper()
+	d := startDaemonAt(t, filepath.Join(t.TempDir(), "data"), daemonConfig{ExtraYAML: smallLadderYAML})
+	admin := adminTokenRe.FindString(d.Output())
+	if admin == "" {
+		t.Fatalf("no admin token printed:\n%s", d.Output())
+	}
+	st, r := apiCall(t, d, admin, "POST", "/v1/live_inputs", map[string]any{"name": name,
+		"transcode": map[string]any{"mode": "on", "ladder": []string{"240p", "160p"}}})
+	if st != http.StatusCreated {
+		t.Fatalf("create: HTTP %d %v", st, r)
+	}
+	id := data(r)["id"].(string)
+	key := data(r)["rtmp"].(map[string]any)["stream_key"].(string)
+	pub := publish(ctx, t, d.RTMPURL(key), o)
+	waitLive(ctx, t, d, id, 20*time.Second)
+	waitFor(ctx, t, 25*time.Second, "source, 240p and 160p in the multivariant playlist", func() bool {
+		return len(getPlaylist(ctx, t, d.PlaylistURL(id)).Variants) >= 3
+	})
+	return d, id, pub
 }

@@ -187,7 +187,7 @@ func webhookDaemon(t *testing.T, dataDir string) *daemon {
 	t.Setenv("MPEGFLOWTEST_WEBHOOKS_RETRY_SCHEDULE", "200ms,400ms,800ms")
 	d := startDaemonAt(t, dataDir, daemonConfig{})
 	if f, err := get(t.Context(), d.URL("/v1/openapi.json")); err != nil || f.Status != http.StatusOK {
-		t.Skip("the daemon does not serve the control API")
+		t.Fatalf("GET /v1/openapi.json: %v %v", f, err)
 	}
 	return d
 }
