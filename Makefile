@@ -33,8 +33,7 @@ node_modules/.bin/esbuild: package.json package-lock.json
 	@touch $@
 
 $(CONSOLE): node_modules/.bin/esbuild $(CONSOLE_SRC)
-	node_modules/.bin/esbuild web/console/src/main.ts --bundle --minify --format=esm --target=es2020 --legal-comments=none --log-level=warning --outfile=$(CONSOLE)
-	node_modules/.bin/esbuild web/console/src/style.css --bundle --minify --log-level=warning --outfile=web/console/dist/app.css
+	npm run --silent build:console
 
 console: $(CONSOLE)
 
