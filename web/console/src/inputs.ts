@@ -10,8 +10,13 @@ import { AppCtx, Badge, ConfirmButton, CopyField, ErrorBox, Graph, Player, fmtBp
 // never carries them) replaces it.
 function merge(old: any, next: any): any {
   const out = { ...old, ...next };
-  for (const k of ['rtmp', 'srt', 'whip']) {
-    if (old && old[k] && (!next[k] || !next[k].stream_key && old[k].stream_key || !next[k].passphrase && old[k].passphrase)) out[k] = { ...old[k], ...(next[k] || {}) };
+  if (!old) return out;
+  for (const k of ['rtmp', 'srt', 'whip', 'playback']) {
+    // objects absent from the event's copy are kept; within them, a secret
+    // the event leaves out is kept too (a rotation sends the new one in the
+    // rotate_key response, which replaces both)
+    if (next[k] == null) out[k] = old[k];
+    else if (old[k]) out[k] = { ...old[k], ...Object.fromEntries(Object.entries(next[k]).filter(([, v]) => v !== '' && v != null)) };
   }
   return out;
 }
@@ -195,6 +200,13 @@ export function InputDetail({ id }: { id: string }) {
     if (ev.data && ev.data.id === id) setLi((old: any) => merge(old, ev.data));
     markBadge(ev);
   }, load, [id]);
+  // the recordings list follows recording.started and video.* events
+  const { events } = useContext(AppCtx);
+  useEffect(() => events.on((ev) => {
+    if (ev.live_input_id === id && (ev.type === 'recording.started' || ev.type.startsWith('video.')) && can('videos:read')) {
+      list('/v1/live_inputs/' + id + '/videos', 1).then(setVideos, () => {});
+    }
+  }), [id]);
   const live = li && (li.status === 'connected' || li.status === 'reconnecting');
   // The session's bitrate and viewers are sampled every 2 s while a
   // publisher is on (the status itself comes from the event stream).
