@@ -59,8 +59,7 @@ func TestConsoleBrowser(t *testing.T) {
 		_, _ = w.Write([]byte("ok"))
 	}))
 	defer hook.Close()
-	t.Setenv("MPEGFLOWTEST_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "1")
-	d, admin := recordingDaemon(t.Context(), t, t.TempDir())
+	d, admin := recordingDaemonWith(t.Context(), t, t.TempDir(), daemonConfig{ExtraYAML: "webhooks:\n  allow_private_targets: true\n"})
 	if f, err := get(t.Context(), d.URL("/console/app.js")); err != nil || f.Status != http.StatusOK {
 		t.Fatalf("GET /console/app.js: %v %v: the binary was built without the console bundle", f.Status, err)
 	}

@@ -109,7 +109,10 @@ export function VideoDetail({ id }: { id: string }) {
           v.download?.status === 'pending' ? html`<p aria-live="polite">Building the MP4…</p>` :
           write && v.status === 'ready' ? html`<button type="button" onClick=${async () => {
             try {
-              setV(await api('POST', '/v1/videos/' + id + '/downloads'));
+              // the answer is the download's state; the video is fetched
+              // again, and once more at video.download.ready
+              await api('POST', '/v1/videos/' + id + '/downloads');
+              await load();
             } catch (e) {
               setError(e);
             }
