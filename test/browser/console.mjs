@@ -204,6 +204,18 @@ async function main() {
   step('system view');
   await page.getByRole('link', { name: 'System', exact: true }).click();
   await page.locator('[data-field=version]').waitFor();
+  step('create an API token and a signing key: their secrets are shown once');
+  await page.getByLabel('Name', { exact: true }).fill('console test token');
+  await page.getByRole('group', { name: 'Scopes' }).or(page.locator('fieldset', { hasText: 'Scopes' })).first().getByLabel('videos:read').check();
+  await page.getByRole('button', { name: 'Create token' }).click();
+  const tok = await page.locator('input[data-field=api-token]').inputValue();
+  if (!/^mf_/.test(tok)) throw new Error('no token secret shown: ' + tok);
+  await page.getByRole('cell', { name: 'console test token' }).waitFor();
+  await page.getByRole('button', { name: 'Generate key' }).click();
+  await page.locator('input[data-field=signing-pem]').waitFor();
+  await page.reload();
+  await page.locator('[data-field=version]').waitFor();
+  if (await page.locator('input[data-field=api-token], input[data-field=signing-pem]').count()) throw new Error('a secret is shown again after a reload');
   await shot(page, 'system');
 
   if (o.readonly) {
