@@ -71,7 +71,7 @@ func TestConsoleBrowser(t *testing.T) {
 	readOnly := data(r)["token"].(string)
 
 	args := []string{filepath.Join(repoRoot, "test", "browser", "console.mjs"), "--url", "http://" + d.HTTP,
-		"--token", admin, "--readonly", readOnly, "--webhook", hook.URL + "/hook", "--chromium", chromiumPath(), "--timeout", "170"}
+		"--token", admin, "--readonly", readOnly, "--webhook", hook.URL + "/hook", "--chromium", chromiumPath(), "--timeout", "240"}
 	if dir := os.Getenv("MPEGFLOW_CONSOLE_SCREENSHOTS"); dir != "" {
 		if !filepath.IsAbs(dir) {
 			dir = filepath.Join(repoRoot, dir)

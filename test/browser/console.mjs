@@ -147,7 +147,13 @@ async function main() {
   if (await page.evaluate(() => performance.getEntriesByType('navigation').length) !== navs) throw new Error('the page reloaded');
 
   step('preview plays');
-  await page.waitForFunction(() => (document.querySelector('.player video')?.currentTime ?? 0) > 1, null, { timeout: 30000 });
+  await page.waitForFunction(() => (document.querySelector('.player video')?.currentTime ?? 0) > 1, null, { timeout: 60000 }).catch(async (e) => {
+    const st = await page.evaluate(() => {
+      const v = document.querySelector('.player video');
+      return { video: !!v, readyState: v?.readyState, currentTime: v?.currentTime, paused: v?.paused, error: document.querySelector('.player .error')?.textContent };
+    });
+    throw new Error('the preview did not play: ' + JSON.stringify(st) + ': ' + e.message);
+  });
 
   step('bitrate graph moves');
   await page.waitForFunction(() => Number(document.querySelector('.graph svg')?.dataset.samples || 0) >= 2, null, { timeout: 15000 });
