@@ -8,7 +8,8 @@
 // Steps: sign in; create a webhook endpoint; create a live input with
 // recording; copy the stream key; publish it with ffmpeg (RTMP); wait for the
 // live badge without reloading; see the preview play and the bitrate graph
-// move; rotate the key and see the publisher cut; see a webhook delivery;
+// move; rotate the key and see the publisher cut; edit, disable and enable
+// it; see a webhook delivery;
 // play the recording, seek and make a clip; then sign in with a read-only
 // token and find no write controls.
 //
@@ -35,6 +36,8 @@ function parseArgs(argv) {
 }
 
 const o = parseArgs(process.argv);
+// a URL of this run's own, so that a daemon used before has no endpoint of the same name
+if (o.webhook) o.webhook += (o.webhook.includes('?') ? '&' : '?') + 'run=' + Date.now();
 const result = { ok: false, steps: [], figures: {}, errors: [], console: [] };
 const step = (name) => {
   result.steps.push(name);
@@ -179,6 +182,16 @@ async function main() {
   }, key, { timeout: 5000 });
   await page.locator('.head [data-status=connected]').waitFor({ state: 'detached', timeout: 15000 });
 
+  step('edit, disable and enable the live input');
+  await page.getByRole('button', { name: 'Edit' }).click();
+  await page.locator('#edit-name').fill('Console E2E renamed');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('heading', { name: 'Console E2E renamed' }).waitFor();
+  await page.getByRole('button', { name: 'Disable' }).click();
+  await page.locator('.head [data-status=disabled]').waitFor({ timeout: 10000 });
+  await page.getByRole('button', { name: 'Enable' }).click();
+  await page.locator('.head [data-status=idle]').waitFor({ timeout: 10000 });
+
   if (o.webhook) {
     step('see a webhook delivery');
     await page.getByRole('link', { name: 'Webhooks', exact: true }).click();
@@ -216,7 +229,7 @@ async function main() {
   await page.getByRole('button', { name: 'Create token' }).click();
   const tok = await page.locator('input[data-field=api-token]').inputValue();
   if (!/^mf_/.test(tok)) throw new Error('no token secret shown: ' + tok);
-  await page.getByRole('cell', { name: 'console test token' }).waitFor();
+  await page.getByRole('cell', { name: 'console test token' }).first().waitFor();
   await page.getByRole('button', { name: 'Generate key' }).click();
   await page.locator('input[data-field=signing-pem]').waitFor();
   await page.reload();
