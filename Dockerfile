@@ -5,7 +5,9 @@
 FROM node:20-bookworm-slim AS web
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error
+RUN npm ci --no-audit --no-fund --loglevel=error
+COPY web/console web/console
+RUN npm run --silent build:console
 
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
@@ -13,6 +15,7 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 COPY --from=web /src/node_modules/hls.js/dist/hls.min.js web/static/hls.min.js
+COPY --from=web /src/web/console/dist/ web/console/dist/
 ARG VERSION=docker
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/mpegflow ./cmd/mpegflow
 

@@ -9,7 +9,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 HLSJS    := web/static/hls.min.js
 FUZZTIME ?= 10s
 
-.PHONY: all build run s3 test test-go bench bench-hls bench-load bench-load-zerolatency fuzz lint deps clean docker
+.PHONY: all build console run s3 test test-go bench bench-hls bench-load bench-load-zerolatency fuzz lint deps clean docker
 
 all: build
 
@@ -21,7 +21,23 @@ $(HLSJS): package.json package-lock.json
 	fi
 	cp node_modules/hls.js/dist/hls.min.js $(HLSJS)
 
-build: $(HLSJS)
+# The web console: TypeScript (web/console/src) bundled by esbuild into
+# web/console/dist, which go build embeds (gitignored; a placeholder README
+# keeps the embed valid in a plain checkout).
+CONSOLE     := web/console/dist/app.js
+CONSOLE_SRC := $(wildcard web/console/src/*.ts web/console/src/*.css)
+
+node_modules/.bin/esbuild: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed to build the web console: apt-get install npm"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(CONSOLE): node_modules/.bin/esbuild $(CONSOLE_SRC)
+	npm run --silent build:console
+
+console: $(CONSOLE)
+
+build: $(HLSJS) $(CONSOLE)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mpegflow
 	$(GO) build -trimpath -o $(LOADBIN) ./cmd/mpegflow-load
 
@@ -38,7 +54,7 @@ s3:
 
 # Every test: unit, fuzz seeds, conformance, and the black-box end-to-end
 # suite in test/ (real ffmpeg, real Chromium with hls.js).
-test: deps s3 $(HLSJS) lint
+test: deps s3 $(HLSJS) $(CONSOLE) lint
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 test-go:
@@ -70,4 +86,4 @@ docker:
 	docker build -t mpegflow:$(VERSION) .
 
 clean:
-	rm -rf bin $(HLSJS)
+	rm -rf bin $(HLSJS) web/console/dist/app.js web/console/dist/app.css

@@ -547,7 +547,12 @@ func (r *Rendition) servePart(w http.ResponseWriter, req *http.Request, id uint6
 			data := p.data
 			ctype := r.contentType()
 			stored := s.stored
+			first := !p.served
+			p.served = true
 			m.mu.Unlock()
+			if h := m.cfg.Hooks.OnPartServed; h != nil && first {
+				h(time.Since(p.done))
+			}
 			if data != nil {
 				return m.serveChunks(w, req, ctype, data)
 			}

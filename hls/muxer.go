@@ -78,6 +78,11 @@ type Hooks struct {
 	// fails to store or delete a segment (a full disk); the segment concerned
 	// stays in memory, or on disk until the muxer's directory is removed.
 	OnStorageError func(key string, err error)
+	// OnPartServed is called when a part (§4.4.4.9) starts its first
+	// delivery, with the time since the part was completed: about 0 for a
+	// blocking request that waited on it (§6.2.5.2), the client's lag
+	// otherwise. Later requests for the same part are not reported.
+	OnPartServed func(age time.Duration)
 }
 
 // SegmentInfo describes a completed segment (Hooks.OnSegmentComplete).

@@ -12,8 +12,10 @@ type part struct {
 	id          uint64
 	duration    time.Duration
 	independent bool
-	data        []byte // nil once the segment is in Storage only
-	off, size   int    // byte range in the segment
+	data        []byte    // nil once the segment is in Storage only
+	off, size   int       // byte range in the segment
+	done        time.Time // when the part was completed (Hooks.OnPartServed)
+	served      bool      // a request has been answered with it
 }
 
 // segment is a segment (RFC 8216bis §3): its parts, concatenated.
@@ -165,7 +167,7 @@ func (r *Rendition) closePartLocked(end time.Duration) {
 	if r.aIdx >= 0 {
 		r.consumeAudio(ak, an, aticks)
 	}
-	p := &part{id: r.nextPartID, duration: end - r.partStart, independent: independent, data: data, off: r.cur.size, size: len(data)}
+	p := &part{id: r.nextPartID, duration: end - r.partStart, independent: independent, data: data, off: r.cur.size, size: len(data), done: time.Now()}
 	r.nextPartID++
 	s := r.cur
 	if len(s.parts) == 0 {

@@ -13,6 +13,10 @@
 //	                     go build (cp node_modules/hls.js/dist/hls.min.js
 //	                     web/static/hls.min.js); absent in a plain checkout.
 //	static/README.txt    placeholder that keeps the embed pattern valid.
+//	console/index.html   the web console's page; console/dist/ holds its
+//	                     bundle (app.js, app.css) built by the Makefile with
+//	                     esbuild from console/src, absent in a plain
+//	                     checkout (see [ConsoleHandler]).
 //
 // The page loads hls.js from "../../static/hls.min.js", that is /static/hls.min.js
 // when it is served at /live/{id}/: the daemon serves [FS]'s static/ tree
@@ -50,7 +54,7 @@ const HLSJSPath = "static/hls.min.js"
 // page URL /live/{id}/.
 const DefaultHLSJSURL = "../../static/hls.min.js"
 
-//go:embed player.html publish.html static
+//go:embed player.html publish.html static console/index.html console/dist
 var files embed.FS
 
 // FS returns the embedded assets: player.html and the static/ directory.

@@ -3,6 +3,8 @@ package web
 import (
 	"bytes"
 	"io/fs"
+	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -33,5 +35,43 @@ func TestPlayerPageURL(t *testing.T) {
 	}
 	if bytes.Contains(got, []byte(DefaultHLSJSURL)) {
 		t.Error("default URL still present")
+	}
+}
+
+func TestConsoleHandler(t *testing.T) {
+	h := ConsoleHandler()
+	get := func(p string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", p, nil))
+		return rec
+	}
+	if !HasConsole() {
+		// a checkout without make build: a clear 503, never a broken page
+		if rec := get("/"); rec.Code != 503 || !strings.Contains(rec.Body.String(), "make build") {
+			t.Fatalf("unbuilt console: %d %q", rec.Code, rec.Body.String())
+		}
+		return
+	}
+	tests := []struct {
+		path, ctype string
+		code        int
+	}{
+		{"/", "text/html", 200},
+		{"/app.js", "text/javascript", 200},
+		{"/app.css", "text/css", 200},
+		{"/README.txt", "", 404},
+		{"/nope.js", "", 404},
+	}
+	for _, tc := range tests {
+		rec := get(tc.path)
+		if rec.Code != tc.code || !strings.HasPrefix(rec.Header().Get("Content-Type"), tc.ctype) {
+			t.Errorf("%s: %d %s, want %d %s", tc.path, rec.Code, rec.Header().Get("Content-Type"), tc.code, tc.ctype)
+		}
+		if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") {
+			t.Errorf("%s: CSP %q", tc.path, csp)
+		}
+	}
+	if !strings.Contains(get("/").Body.String(), `src="app.js"`) {
+		t.Error("index.html does not load app.js")
 	}
 }

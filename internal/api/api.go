@@ -231,6 +231,7 @@ func (s *Server) routes() http.Handler {
 	s.webhooksRoutes(handle)
 	s.videosRoutes(handle)
 	s.systemRoutes(handle)
+	handle("GET", "/v1/whoami", "", s.whoami)
 	// Another method on a known path: 405 with Allow.
 	for path, ms := range methods {
 		allow := strings.Join(ms, ", ")

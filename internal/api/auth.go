@@ -105,6 +105,8 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 		// the token as ?access_token= (RFC 6750 §2.3), on upgrades only.
 		if t := r.URL.Query().Get("access_token"); t != "" {
 			h = "Bearer " + t
+		} else if t := wsBearer(r); t != "" {
+			h = "Bearer " + t
 		}
 	}
 	scheme, tok, ok := strings.Cut(h, " ")
@@ -198,4 +200,25 @@ func quote(s string) string {
 // (RFC 6455 §4.1).
 func isWebSocketUpgrade(r *http.Request) bool {
 	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+// WebSocket subprotocols of GET /v1/events. A browser that must not put its
+// token in a URL offers two subprotocols (RFC 6455 §1.9, §4.1): wsProtocol
+// and wsBearerPrefix + TOKEN; the server selects wsProtocol. API tokens are
+// base32 after "mf_", valid subprotocol tokens (RFC 7230 §3.2.6).
+const (
+	wsProtocol     = "mpegflow.events.v1"
+	wsBearerPrefix = "bearer."
+)
+
+// wsBearer returns the token offered as a "bearer.TOKEN" subprotocol, or "".
+func wsBearer(r *http.Request) string {
+	for _, h := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for _, p := range strings.Split(h, ",") {
+			if t, ok := strings.CutPrefix(strings.TrimSpace(p), wsBearerPrefix); ok {
+				return t
+			}
+		}
+	}
+	return ""
 }

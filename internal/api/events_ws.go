@@ -51,7 +51,7 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, p *princip
 	// handshake completes is missed.
 	sub := s.bus.Subscribe(events.SubscribeOptions{Match: events.Filter(types, liID), Queue: wsQueue})
 	defer sub.Close()
-	c, err := websocket.Accept(w, r, nil)
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{wsProtocol}})
 	if err != nil {
 		return nil // Accept has answered the request
 	}

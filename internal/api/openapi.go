@@ -58,6 +58,7 @@ type operation struct {
 	okSchema           obj // nil = no body
 	errs               []int
 	extraHeaders       obj
+	anyToken           bool // scope "" but authenticated: any valid token
 }
 
 func param(name, in, desc string, schema obj, required bool) obj {
@@ -69,6 +70,9 @@ func (o operation) render() obj {
 	if o.scope != "" {
 		out["security"] = []obj{{"bearer": []string{}}}
 		out["description"] = "Requires the scope `" + o.scope + "` (or a scope implying it)."
+	} else if o.anyToken {
+		out["security"] = []obj{{"bearer": []string{}}}
+		out["description"] = "Any valid token."
 	} else {
 		out["security"] = []obj{}
 	}
@@ -93,6 +97,8 @@ func (o operation) render() obj {
 	errs := o.errs
 	if o.scope != "" {
 		errs = append([]int{401, 403, 429}, errs...)
+	} else if o.anyToken {
+		errs = append([]int{401, 429}, errs...)
 	}
 	for _, c := range errs {
 		resps[itoa(c)] = errResp(http.StatusText(c))
@@ -150,7 +156,8 @@ func openAPIOperations() map[string]operation {
 			params: []obj{
 				param("type", "query", "Event types to keep; repeated or comma-separated.", obj{"type": "string"}, false),
 				param("live_input_id", "query", "Keep events of this live input.", obj{"type": "string"}, false),
-				param("access_token", "query", "The API token, for browsers (they cannot set headers on a WebSocket); accepted on WebSocket upgrades only.", obj{"type": "string"}, false)},
+				param("access_token", "query", "The API token, for browsers (they cannot set headers on a WebSocket); accepted on WebSocket upgrades only. Prefer the subprotocol pair below, which keeps the token out of URLs and logs.", obj{"type": "string"}, false),
+				param("Sec-WebSocket-Protocol", "header", "Browsers may offer \"mpegflow.events.v1, bearer.TOKEN\" instead of Authorization; the server selects mpegflow.events.v1.", obj{"type": "string"}, false)},
 			ok: 101, errs: []int{400}},
 	}
 }
@@ -236,7 +243,7 @@ func openAPISchemas() obj {
 func OpenAPI() ([]byte, error) {
 	paths := obj{}
 	ops := openAPIOperations()
-	for _, ext := range []map[string]operation{signingOperations(), webhooksOperations(), videosOperations(), systemOperations()} {
+	for _, ext := range []map[string]operation{signingOperations(), webhooksOperations(), videosOperations(), systemOperations(), whoamiOperations()} {
 		for k, o := range ext {
 			ops[k] = o
 		}
@@ -278,7 +285,7 @@ func (s *Server) serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
 // allSchemas merges the core schemas with the features'.
 func allSchemas() obj {
 	all := openAPISchemas()
-	for _, ext := range []obj{signingSchemas(), webhooksSchemas(), videosSchemas(), systemSchemas()} {
+	for _, ext := range []obj{signingSchemas(), webhooksSchemas(), videosSchemas(), systemSchemas(), whoamiSchemas()} {
 		for k, v := range ext {
 			all[k] = v
 		}

@@ -2,6 +2,8 @@ package api
 
 import (
 	"net/http"
+	"os"
+	"runtime/debug"
 )
 
 // SystemDeps is what GET /v1/system needs beyond the store.
@@ -9,6 +11,9 @@ type SystemDeps struct {
 	// Transcode reports the state of transcoding; nil: transcoding is off
 	// (no ffmpeg on PATH, or not configured).
 	Transcode func() TranscodeInfo
+	// NodeID names this daemon among several sharing one store; empty:
+	// the host name.
+	NodeID string
 }
 
 // TranscodeInfo is the transcoding part of GET /v1/system: the encoder
@@ -58,7 +63,36 @@ type TranscodeProfile struct {
 
 // systemJSON is the body of GET /v1/system.
 type systemJSON struct {
+	Version   string        `json:"version"`
+	NodeID    string        `json:"node_id"`
 	Transcode TranscodeInfo `json:"transcode"`
+}
+
+// buildVersion is the module version of the binary, or its VCS revision
+// (12 hex digits, "+dirty" when built from a modified tree), or "dev".
+func buildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, dirty string
+	for _, st := range bi.Settings {
+		switch st.Key {
+		case "vcs.revision":
+			rev = st.Value[:min(12, len(st.Value))]
+		case "vcs.modified":
+			if st.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if rev == "" {
+		return "dev"
+	}
+	return rev + dirty
 }
 
 // systemRoutes registers GET /v1/system.
@@ -67,7 +101,10 @@ func (s *Server) systemRoutes(handle routeFunc) {
 }
 
 func (s *Server) getSystem(w http.ResponseWriter, _ *http.Request, _ *principal) error {
-	out := systemJSON{Transcode: TranscodeInfo{Reason: "transcoding is not available in this daemon"}}
+	out := systemJSON{Version: buildVersion(), NodeID: s.sys.NodeID, Transcode: TranscodeInfo{Reason: "transcoding is not available in this daemon"}}
+	if out.NodeID == "" {
+		out.NodeID, _ = os.Hostname()
+	}
 	if f := s.sys.Transcode; f != nil {
 		out.Transcode = f()
 	}
@@ -103,6 +140,8 @@ func systemSchemas() obj {
 	})
 	return obj{
 		"System": object(obj{
+			"version": str("The build: module version, or VCS revision (+dirty), or dev."),
+			"node_id": str("This daemon's name among nodes sharing a store (default: the host name)."),
 			"transcode": object(obj{
 				"available":     boolean("false: the daemon runs passthrough-only (reason says why)."),
 				"reason":        str(""),
@@ -115,7 +154,7 @@ func systemSchemas() obj {
 				"capacity_used": obj{"type": "number", "description": "Units the running ladders cost; a ladder that does not fit runs passthrough-only (transcode.capacity_exceeded)."},
 				"active":        integer("Ladders running now."),
 			}, "available", "candidates", "profiles"),
-		}, "transcode"),
+		}, "version", "node_id", "transcode"),
 		"TranscodeSetting": object(obj{
 			"mode":   obj{"type": "string", "enum": []string{TranscodeOff, TranscodeOn}, "default": TranscodeOff},
 			"ladder": obj{"type": "array", "items": obj{"type": "string"}, "maxItems": maxLadder, "description": "Profile names (GET /v1/system); empty with mode on = every profile."},

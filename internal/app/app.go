@@ -73,7 +73,7 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
-	a := &App{cfg: cfg, log: log, version: version, metrics: metrics.New(version), graphs: map[*stream.Stream]*pipeline.Graph{}}
+	a := &App{cfg: cfg, log: log, version: version, metrics: metrics.New(version, metrics.WithDataDir(cfg.DataDir)), graphs: map[*stream.Stream]*pipeline.Graph{}}
 	ctl, err := openControl(context.Background(), cfg, log, stdout, a.featureDeps)
 	if err != nil {
 		a.closeFeatures()

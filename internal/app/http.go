@@ -64,7 +64,8 @@ func (a *App) routes() http.Handler {
 	if a.whip != nil {
 		mux.Handle("/whip/", a.whip.Handler())
 	}
-	mux.Handle("/v1/", a.control.Handler())
+	mux.Handle("/v1/", a.metrics.API(a.control.Handler()))
+	mux.Handle("GET /console/", http.StripPrefix("/console", web.ConsoleHandler())) // the web console (web/console)
 	mux.Handle("OPTIONS /static/", a.cors(http.NotFoundHandler()))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

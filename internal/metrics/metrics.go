@@ -38,6 +38,7 @@ type Metrics struct {
 	streamsActive       prometheus.Gauge
 
 	srt *SRTMetrics
+	ops *opsMetrics
 
 	mu     sync.Mutex
 	inputs map[string]*inputState
@@ -54,7 +55,11 @@ var _ ingest.Metrics = (*Metrics)(nil)
 
 // New creates the collectors on a new registry, with Go runtime, process and
 // build info collectors.
-func New(version string) *Metrics {
+func New(version string, opts ...Option) *Metrics {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
 	r := prometheus.NewRegistry()
 	m := &Metrics{Registry: r, inputs: map[string]*inputState{}}
 	f := func(c prometheus.Collector) { r.MustRegister(c) }
@@ -109,6 +114,7 @@ func New(version string) *Metrics {
 		f(c)
 	}
 	m.srt = newSRT(r)
+	m.ops = newOps(r, o)
 	return m
 }
 
@@ -118,8 +124,9 @@ func (m *Metrics) Handler() http.Handler {
 }
 
 // SessionOpened implements ingest.Metrics.
-func (m *Metrics) SessionOpened(protocol, _ string) {
+func (m *Metrics) SessionOpened(protocol, liveInput string) {
 	m.ingestSessions.WithLabelValues(protocol).Inc()
+	m.ops.connects.WithLabelValues(liveInput).Inc()
 	m.ingestSessionsTotal.WithLabelValues(protocol).Inc()
 }
 

@@ -22,6 +22,8 @@ type Metrics interface {
 	HLSRequest(kind string, status int)
 	HLSBlocked(delta int)
 	HLSSegment(liveInput string)
+	// HLSPartServed observes a part's age at its first delivery.
+	HLSPartServed(age time.Duration)
 }
 
 // Config configures a Server.
@@ -176,6 +178,7 @@ func (s *Server) Sink(st *stream.Stream) (pipeline.Sink, error) {
 		hooks.OnRequest = func(k hls.RequestKind, status int) { m.HLSRequest(k.String(), status) }
 		hooks.OnBlocked = m.HLSBlocked
 		hooks.OnSegment = func(string, time.Duration, int) { m.HLSSegment(id) }
+		hooks.OnPartServed = m.HLSPartServed
 	}
 	if f := s.cfg.OnSegment; f != nil {
 		hooks.OnSegmentComplete = func(seg hls.SegmentInfo) { f(id, seg) }
