@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Videos", videosCases()},
 		{"Transcode", transcodeCases()},
 		{"Store", storeCases()},
+		{"Boundaries", boundaryCases()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
