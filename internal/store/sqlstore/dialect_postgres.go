@@ -53,7 +53,10 @@ const migrationLockKey int64 = 0x6d70656766_6c6f77
 // postgresDialect is PostgreSQL's: $n placeholders, timestamptz, and row
 // locks with FOR UPDATE SKIP LOCKED.
 type postgresDialect struct {
-	queries sync.Map // query text with ? → with $n
+	// queries maps a query text with ? to its text with $n. It stays
+	// small: the queries built at run time differ only in their optional
+	// filters and in the length of IN lists (at most 500 items).
+	queries sync.Map
 }
 
 func (*postgresDialect) name() string { return "postgres" }

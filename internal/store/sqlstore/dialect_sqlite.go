@@ -45,9 +45,32 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	if err := createPrivate(path); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	// A connection that finds another one switching the new file to WAL
+	// gets SQLITE_BUSY without waiting for the busy timeout: several
+	// processes opening a new database together retry, for as long.
+	deadline := time.Now().Add(busyTimeoutMillis * time.Millisecond)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		db, err := openSQLite(ctx, path)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			if err != nil {
+				return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+			}
+			return db, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, errors.Join(err, ctx.Err()))
+		case <-time.After(wait):
+		}
+	}
+}
+
+// openSQLite opens the writer connection and the reader pool of path and
+// migrates the database.
+func openSQLite(ctx context.Context, path string) (*DB, error) {
 	w, err := sql.Open("sqlite", sqliteDSN(path, false))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		return nil, err
 	}
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
@@ -57,19 +80,20 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	r, err := sql.Open("sqlite", sqliteDSN(path, true))
 	if err != nil {
 		_ = w.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		return nil, err
 	}
 	n := max(4, 2*runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxLifetime(0)
 	r.SetConnMaxIdleTime(0)
+	return newDB(ctx, sqliteDialect{}, w, r)
+}
 
-	db, err := newDB(ctx, sqliteDialect{}, w, r)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
-	return db, nil
+// isBusy reports whether err is SQLITE_BUSY (any extended code).
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // createPrivate creates the database file at path with dbFileMode when it

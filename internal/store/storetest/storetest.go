@@ -1,7 +1,7 @@
-// Package storetest is the conformance suite of store.Store: every
-// implementation (store/sqlite, store/postgres) runs Run in its tests and
+// Package storetest is the conformance suite of store.Store: the SQL
+// implementation (store/sqlstore) runs Run in its tests on each database and
 // BenchmarkGetLiveInput / BenchmarkCreateLiveInput in its benchmarks, so that
-// both behave the same way behind the interfaces of package store.
+// it behaves the same way on both behind the interfaces of package store.
 package storetest
 
 import (
