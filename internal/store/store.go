@@ -1,7 +1,9 @@
 // Package store holds MpegFlow's domain types and the interfaces of their
-// persistence. Two implementations satisfy them: store/sqlite (embedded, the
-// default) and store/postgres (several nodes). store/storetest is the one
-// conformance suite both must pass. Only internal/app chooses which is used.
+// persistence. One SQL implementation satisfies them, store/sqlstore, on
+// SQLite (embedded, the default; opened by store/sqlite) and on PostgreSQL
+// (several nodes; opened by store/postgres). store/storetest is the
+// conformance suite it passes on both. Only internal/app chooses which
+// database is used.
 package store
 
 import (
@@ -36,7 +38,7 @@ type Recording struct {
 	DeleteAfterDays int    `json:"delete_after_days"` // 0 = keep
 }
 
-// TranscodeSetting is a live input's transcoding setting (issue 9): Mode
+// TranscodeSetting is a live input's transcoding setting: Mode
 // "off" (default: the source is passed through alone) or "on" (the source
 // plus the Ladder's rungs, named after transcode.profiles).
 type TranscodeSetting struct {
@@ -97,7 +99,7 @@ type LiveInputs interface {
 	// SetLastConnected records a publish; no Version change.
 	SetLastConnected(ctx context.Context, id string, at time.Time) error
 
-	// The transactional outbox (issue 7): each method below is the one
+	// The transactional outbox: each method below is the one
 	// above plus the events evf returns, written to the webhook outbox
 	// (see Webhooks.Emit) in the change's transaction. evf may be nil.
 

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Statuses of a video (issue 8).
+// Statuses of a video.
 const (
 	// VideoLiveRecording: the broadcast is live and being recorded.
 	VideoLiveRecording = "live_recording"
@@ -205,7 +205,7 @@ type Videos interface {
 	// several nodes claiming one video together, exactly one gets true.
 	ClaimRecording(ctx context.Context, id, node string, own bool, now, until time.Time) (bool, error)
 
-	// The transactional outbox (issue 7): each method below is one of the
+	// The transactional outbox: each method below is one of the
 	// methods above plus the events evf returns, written to the webhook
 	// outbox (see Webhooks.Emit) in the change's transaction, so that they
 	// exist if and only if the change committed; an error of evf aborts

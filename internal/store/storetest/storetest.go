@@ -1,7 +1,7 @@
-// Package storetest is the conformance suite of store.Store: every
-// implementation (store/sqlite, store/postgres) runs Run in its tests and
+// Package storetest is the conformance suite of store.Store: the SQL
+// implementation (store/sqlstore) runs Run in its tests on each database and
 // BenchmarkGetLiveInput / BenchmarkCreateLiveInput in its benchmarks, so that
-// both behave the same way behind the interfaces of package store.
+// it behaves the same way on both behind the interfaces of package store.
 package storetest
 
 import (
@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Videos", videosCases()},
 		{"Transcode", transcodeCases()},
 		{"Store", storeCases()},
+		{"Boundaries", boundaryCases()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,25 +1,15 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
-	"database/sql"
-	"fmt"
 	"time"
 
 	"github.com/mpegflow/mpegflow/internal/store"
 )
 
 // emitForVideo writes the events evf returns for video id as tx sees it.
-func emitForVideo(ctx context.Context, tx *sql.Tx, id string, evf store.VideoEventFunc) error {
-	v, err := getVideo(ctx, tx, id)
-	if err != nil {
-		return err
-	}
-	evs, err := evf(v)
-	if err != nil {
-		return err
-	}
-	return emitTx(ctx, tx, evs)
+func emitForVideo(ctx context.Context, tx runner, id string, evf store.VideoEventFunc) error {
+	return emitting(ctx, tx, evf)(getVideo(ctx, tx, id))
 }
 
 // CreateEmitting is Create plus the events of evf, in one transaction.
@@ -27,14 +17,14 @@ func (s videosRepo) CreateEmitting(ctx context.Context, v *store.Video, evf stor
 	if evf == nil {
 		return s.Create(ctx, v)
 	}
-	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.db.inTx(ctx, func(tx runner) error {
 		if err := createVideo(ctx, tx, v); err != nil {
 			return err
 		}
 		return emitForVideo(ctx, tx, v.ID, evf)
 	})
 	if err != nil {
-		return fmt.Errorf("sqlite: create video %s: %w", v.ID, err)
+		return s.db.errorf("create video %s: %w", v.ID, err)
 	}
 	return nil
 }
@@ -44,14 +34,14 @@ func (s videosRepo) FinishEmitting(ctx context.Context, id, node string, e store
 	if evf == nil {
 		return s.Finish(ctx, id, node, e)
 	}
-	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.db.inTx(ctx, func(tx runner) error {
 		if err := finishVideo(ctx, tx, id, node, e); err != nil {
 			return err
 		}
 		return emitForVideo(ctx, tx, id, evf)
 	})
 	if err != nil {
-		return fmt.Errorf("sqlite: finish video %s: %w", id, err)
+		return s.db.errorf("finish video %s: %w", id, err)
 	}
 	return nil
 }
@@ -62,14 +52,14 @@ func (s videosRepo) SetDownloadEmitting(ctx context.Context, id, status, key str
 	if evf == nil {
 		return s.SetDownload(ctx, id, status, key, at)
 	}
-	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.db.inTx(ctx, func(tx runner) error {
 		if err := setDownload(ctx, tx, id, status, key, at); err != nil {
 			return err
 		}
 		return emitForVideo(ctx, tx, id, evf)
 	})
 	if err != nil {
-		return fmt.Errorf("sqlite: set download of video %s: %w", id, err)
+		return s.db.errorf("set download of video %s: %w", id, err)
 	}
 	return nil
 }
@@ -80,19 +70,12 @@ func (s videosRepo) DeleteEmitting(ctx context.Context, id string, evf store.Vid
 	if evf == nil {
 		return s.Delete(ctx, id)
 	}
-	err := s.db.inTx(ctx, func(tx *sql.Tx) error {
-		v, err := scanVideo(tx.QueryRowContext(ctx, `DELETE FROM videos WHERE id = ? RETURNING `+videoColumns, id))
-		if err != nil {
-			return err
-		}
-		evs, err := evf(v)
-		if err != nil {
-			return err
-		}
-		return emitTx(ctx, tx, evs)
+	err := s.db.inTx(ctx, func(tx runner) error {
+		return emitting(ctx, tx, evf)(scanVideo(tx.QueryRowContext(ctx,
+			`DELETE FROM videos WHERE id = ? RETURNING `+videoColumns, id)))
 	})
 	if err != nil {
-		return fmt.Errorf("sqlite: delete video %s: %w", id, err)
+		return s.db.errorf("delete video %s: %w", id, err)
 	}
 	return nil
 }

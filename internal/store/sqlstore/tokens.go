@@ -1,9 +1,7 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
-	"database/sql"
-	"fmt"
 	"time"
 
 	"github.com/mpegflow/mpegflow/internal/store"
@@ -16,22 +14,19 @@ type tokens struct{ db *DB }
 const tokenColumns = `id, name, prefix, hash, scopes, created_at, last_used_at, revoked_at`
 
 // scanToken reads one row of tokenColumns.
-func scanToken(r row) (*store.APIToken, error) {
+func scanToken(r rowScanner) (*store.APIToken, error) {
 	var (
-		t             store.APIToken
-		scopes        string
-		created       int64
-		used, revoked sql.NullInt64
+		t      store.APIToken
+		scopes []byte
 	)
-	if err := r.Scan(&t.ID, &t.Name, &t.Prefix, &t.Hash, &scopes, &created, &used, &revoked); err != nil {
-		return nil, mapErr(err)
+	if err := r.Scan(&t.ID, &t.Name, &t.Prefix, &t.Hash, &scopes, &t.CreatedAt, &t.LastUsedAt, &t.RevokedAt); err != nil {
+		return nil, err
 	}
 	var err error
 	if t.Scopes, err = decodeStrings(scopes); err != nil {
 		return nil, err
 	}
-	t.CreatedAt = fromMicros(created)
-	t.LastUsedAt, t.RevokedAt = fromMicrosPtr(used), fromMicrosPtr(revoked)
+	t.Hash = nonNilBytes(t.Hash)
 	return &t, nil
 }
 
@@ -39,14 +34,14 @@ func scanToken(r row) (*store.APIToken, error) {
 func (s tokens) Create(ctx context.Context, t *store.APIToken) error {
 	scopes, err := encodeStrings(t.Scopes)
 	if err != nil {
-		return fmt.Errorf("sqlite: create token %s: %w", t.ID, err)
+		return s.db.errorf("create token %s: %w", t.ID, err)
 	}
 	_, err = s.db.w.ExecContext(ctx, `INSERT INTO api_tokens (`+tokenColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.ID, t.Name, t.Prefix, nonNilBytes(t.Hash), scopes, micros(t.CreatedAt),
-		microsPtr(t.LastUsedAt), microsPtr(t.RevokedAt))
+		t.ID, t.Name, t.Prefix, nonNilBytes(t.Hash), scopes, t.CreatedAt,
+		t.LastUsedAt, t.RevokedAt)
 	if err != nil {
-		return fmt.Errorf("sqlite: create token %s: %w", t.ID, mapErr(err))
+		return s.db.errorf("create token %s: %w", t.ID, err)
 	}
 	return nil
 }
@@ -55,7 +50,7 @@ func (s tokens) Create(ctx context.Context, t *store.APIToken) error {
 func (s tokens) Get(ctx context.Context, id string) (*store.APIToken, error) {
 	t, err := scanToken(s.db.r.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE id = ?`, id))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get token %s: %w", id, err)
+		return nil, s.db.errorf("get token %s: %w", id, err)
 	}
 	return t, nil
 }
@@ -66,7 +61,7 @@ func (s tokens) GetByHash(ctx context.Context, hash []byte) (*store.APIToken, er
 	t, err := scanToken(s.db.r.QueryRowContext(ctx,
 		`SELECT `+tokenColumns+` FROM api_tokens WHERE hash = ?`, nonNilBytes(hash)))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get token by hash: %w", err)
+		return nil, s.db.errorf("get token by hash: %w", err)
 	}
 	return t, nil
 }
@@ -75,24 +70,24 @@ func (s tokens) GetByHash(ctx context.Context, hash []byte) (*store.APIToken, er
 // by id, and whether more follow. Name and Enabled are ignored.
 func (s tokens) List(ctx context.Context, opts store.ListOptions) ([]*store.APIToken, bool, error) {
 	if err := checkLimit(opts.Limit); err != nil {
-		return nil, false, fmt.Errorf("sqlite: list tokens: %w", err)
+		return nil, false, s.db.errorf("list tokens: %w", err)
 	}
 	rows, err := s.db.r.QueryContext(ctx, `SELECT `+tokenColumns+` FROM api_tokens
 		WHERE id > ? ORDER BY id LIMIT ?`, opts.After, opts.Limit+1)
 	if err != nil {
-		return nil, false, fmt.Errorf("sqlite: list tokens: %w", err)
+		return nil, false, s.db.errorf("list tokens: %w", err)
 	}
 	defer rows.Close()
 	var out []*store.APIToken
 	for rows.Next() {
 		t, err := scanToken(rows)
 		if err != nil {
-			return nil, false, fmt.Errorf("sqlite: list tokens: %w", err)
+			return nil, false, s.db.errorf("list tokens: %w", err)
 		}
 		out = append(out, t)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, false, fmt.Errorf("sqlite: list tokens: %w", err)
+		return nil, false, s.db.errorf("list tokens: %w", err)
 	}
 	more := len(out) > opts.Limit
 	if more {
@@ -105,12 +100,12 @@ func (s tokens) List(ctx context.Context, opts store.ListOptions) ([]*store.APIT
 // first revocation time is kept). ErrNotFound when absent.
 func (s tokens) Revoke(ctx context.Context, id string, at time.Time) error {
 	res, err := s.db.w.ExecContext(ctx,
-		`UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, micros(at), id)
+		`UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, at, id)
 	if err != nil {
-		return fmt.Errorf("sqlite: revoke token %s: %w", id, err)
+		return s.db.errorf("revoke token %s: %w", id, err)
 	}
 	if err := affectedOrNotFound(res); err != nil {
-		return fmt.Errorf("sqlite: revoke token %s: %w", id, err)
+		return s.db.errorf("revoke token %s: %w", id, err)
 	}
 	return nil
 }
@@ -119,12 +114,13 @@ func (s tokens) Revoke(ctx context.Context, id string, at time.Time) error {
 // concurrent requests never move it back). ErrNotFound when absent.
 func (s tokens) Touch(ctx context.Context, id string, at time.Time) error {
 	res, err := s.db.w.ExecContext(ctx,
-		`UPDATE api_tokens SET last_used_at = MAX(COALESCE(last_used_at, ?1), ?1) WHERE id = ?2`, micros(at), id)
+		`UPDATE api_tokens SET last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < ? THEN ? ELSE last_used_at END
+		WHERE id = ?`, at, at, id)
 	if err != nil {
-		return fmt.Errorf("sqlite: touch token %s: %w", id, err)
+		return s.db.errorf("touch token %s: %w", id, err)
 	}
 	if err := affectedOrNotFound(res); err != nil {
-		return fmt.Errorf("sqlite: touch token %s: %w", id, err)
+		return s.db.errorf("touch token %s: %w", id, err)
 	}
 	return nil
 }

@@ -1,14 +1,9 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
-	"fmt"
-	"strconv"
 	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/mpegflow/mpegflow/internal/store"
 )
@@ -23,19 +18,17 @@ const liveInputColumns = `id, name, meta, enabled, stream_key, stream_key_hash, 
 	transcode_mode, transcode_ladder`
 
 // scanLiveInput reads one row of liveInputColumns.
-func scanLiveInput(r pgx.Row) (*store.LiveInput, error) {
+func scanLiveInput(r rowScanner) (*store.LiveInput, error) {
 	var (
-		li                 store.LiveInput
-		meta, origins      []byte
-		ladder             []byte
-		rotated, connected *time.Time
-		hash               []byte
+		li                    store.LiveInput
+		meta, origins, ladder []byte
+		hash                  []byte
 	)
 	if err := r.Scan(&li.ID, &li.Name, &meta, &li.Enabled, &li.StreamKey, &hash, &li.SRTPassphrase,
 		&li.ReconnectWindowSeconds, &li.Recording.Mode, &li.Recording.DeleteAfterDays, &li.RequireSignedURLs,
-		&origins, &li.Static, &li.Version, &li.CreatedAt, &li.UpdatedAt, &rotated, &connected,
+		&origins, &li.Static, &li.Version, &li.CreatedAt, &li.UpdatedAt, &li.KeysRotatedAt, &li.LastConnectedAt,
 		&li.Transcode.Mode, &ladder); err != nil {
-		return nil, mapErr(err)
+		return nil, err
 	}
 	var err error
 	if li.Meta, err = decodeMeta(meta); err != nil {
@@ -53,12 +46,10 @@ func scanLiveInput(r pgx.Row) (*store.LiveInput, error) {
 	if len(hash) > 0 {
 		li.StreamKeyHash = hash
 	}
-	li.CreatedAt, li.UpdatedAt = li.CreatedAt.UTC(), li.UpdatedAt.UTC()
-	li.KeysRotatedAt, li.LastConnectedAt = utcPtr(rotated), utcPtr(connected)
 	return &li, nil
 }
 
-// liveInputArgs are the values of $1..$18: every column but id, version and
+// liveInputArgs are the values of every column but id, version and
 // created_at, in the order of the INSERT and UPDATE statements.
 func liveInputArgs(li *store.LiveInput) ([]any, error) {
 	meta, err := encodeMeta(li.Meta)
@@ -80,7 +71,7 @@ func liveInputArgs(li *store.LiveInput) ([]any, error) {
 	return []any{
 		li.Name, fold(li.Name), meta, li.Enabled, li.StreamKey, nullBytes(li.StreamKeyHash), li.SRTPassphrase,
 		li.ReconnectWindowSeconds, mode, li.Recording.DeleteAfterDays, li.RequireSignedURLs,
-		origins, li.Static, utc(li.UpdatedAt), utcPtr(li.KeysRotatedAt), utcPtr(li.LastConnectedAt),
+		origins, li.Static, li.UpdatedAt, li.KeysRotatedAt, li.LastConnectedAt,
 		li.Transcode.Mode, ladder,
 	}, nil
 }
@@ -92,28 +83,28 @@ const insertLiveInput = `INSERT INTO live_inputs (
 		allowed_origins, static, updated_at, keys_rotated_at, last_connected_at,
 		transcode_mode, transcode_ladder,
 		id, created_at, version
-	) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, 1)`
+	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`
 
 // updateLiveInput takes liveInputArgs, the id and the expected version.
 const updateLiveInput = `UPDATE live_inputs SET
-		name = $1, name_fold = $2, meta = $3, enabled = $4, stream_key = $5, stream_key_hash = $6, srt_passphrase = $7,
-		reconnect_window_seconds = $8, recording_mode = $9, recording_delete_after_days = $10, require_signed_urls = $11,
-		allowed_origins = $12, static = $13, updated_at = $14, keys_rotated_at = $15, last_connected_at = $16,
-		transcode_mode = $17, transcode_ladder = $18,
+		name = ?, name_fold = ?, meta = ?, enabled = ?, stream_key = ?, stream_key_hash = ?, srt_passphrase = ?,
+		reconnect_window_seconds = ?, recording_mode = ?, recording_delete_after_days = ?, require_signed_urls = ?,
+		allowed_origins = ?, static = ?, updated_at = ?, keys_rotated_at = ?, last_connected_at = ?,
+		transcode_mode = ?, transcode_ladder = ?,
 		version = version + 1
-		WHERE id = $19 AND version = $20`
+		WHERE id = ? AND version = ?`
 
 // Create inserts li with Version 1 and sets li.Version to 1. ErrConflict
 // when the id or the stream key hash exists.
 func (s liveInputs) Create(ctx context.Context, li *store.LiveInput) error {
 	args, err := liveInputArgs(li)
 	if err != nil {
-		return fmt.Errorf("postgres: create live input %s: %w", li.ID, err)
+		return s.db.errorf("create live input %s: %w", li.ID, err)
 	}
-	args = append(args, li.ID, utc(li.CreatedAt))
-	_, err = s.db.pool.Exec(ctx, insertLiveInput, args...)
+	args = append(args, li.ID, li.CreatedAt)
+	_, err = s.db.w.ExecContext(ctx, insertLiveInput, args...)
 	if err != nil {
-		return fmt.Errorf("postgres: create live input %s: %w", li.ID, mapErr(err))
+		return s.db.errorf("create live input %s: %w", li.ID, err)
 	}
 	li.Version = 1
 	return nil
@@ -121,10 +112,10 @@ func (s liveInputs) Create(ctx context.Context, li *store.LiveInput) error {
 
 // Get returns the live input id or ErrNotFound.
 func (s liveInputs) Get(ctx context.Context, id string) (*store.LiveInput, error) {
-	li, err := scanLiveInput(s.db.pool.QueryRow(ctx,
-		`SELECT `+liveInputColumns+` FROM live_inputs WHERE id = $1`, id))
+	li, err := scanLiveInput(s.db.r.QueryRowContext(ctx,
+		`SELECT `+liveInputColumns+` FROM live_inputs WHERE id = ?`, id))
 	if err != nil {
-		return nil, fmt.Errorf("postgres: get live input %s: %w", id, err)
+		return nil, s.db.errorf("get live input %s: %w", id, err)
 	}
 	return li, nil
 }
@@ -133,12 +124,12 @@ func (s liveInputs) Get(ctx context.Context, id string) (*store.LiveInput, error
 // ErrNotFound.
 func (s liveInputs) GetByStreamKeyHash(ctx context.Context, hash []byte) (*store.LiveInput, error) {
 	if len(hash) == 0 {
-		return nil, fmt.Errorf("postgres: get live input by key: %w", store.ErrNotFound)
+		return nil, s.db.errorf("get live input by key: %w", store.ErrNotFound)
 	}
-	li, err := scanLiveInput(s.db.pool.QueryRow(ctx,
-		`SELECT `+liveInputColumns+` FROM live_inputs WHERE stream_key_hash = $1`, hash))
+	li, err := scanLiveInput(s.db.r.QueryRowContext(ctx,
+		`SELECT `+liveInputColumns+` FROM live_inputs WHERE stream_key_hash = ?`, hash))
 	if err != nil {
-		return nil, fmt.Errorf("postgres: get live input by key: %w", err)
+		return nil, s.db.errorf("get live input by key: %w", err)
 	}
 	return li, nil
 }
@@ -148,37 +139,37 @@ func (s liveInputs) GetByStreamKeyHash(ctx context.Context, hash []byte) (*store
 // substring taken literally ('%' and '_' are not wildcards).
 func (s liveInputs) List(ctx context.Context, opts store.ListOptions) ([]*store.LiveInput, bool, error) {
 	if err := checkLimit(opts.Limit); err != nil {
-		return nil, false, fmt.Errorf("postgres: list live inputs: %w", err)
+		return nil, false, s.db.errorf("list live inputs: %w", err)
 	}
 	var q strings.Builder
-	q.WriteString(`SELECT ` + liveInputColumns + ` FROM live_inputs WHERE id > $1`)
+	q.WriteString(`SELECT ` + liveInputColumns + ` FROM live_inputs WHERE id > ?`)
 	args := []any{opts.After}
 	if opts.Name != "" {
+		q.WriteString(` AND name_fold LIKE ? ESCAPE '\'`)
 		args = append(args, containsPattern(fold(opts.Name)))
-		q.WriteString(` AND name_fold LIKE $` + strconv.Itoa(len(args)) + ` ESCAPE '\'`)
 	}
 	if opts.Enabled != nil {
+		q.WriteString(` AND enabled = ?`)
 		args = append(args, *opts.Enabled)
-		q.WriteString(` AND enabled = $` + strconv.Itoa(len(args)))
 	}
+	q.WriteString(` ORDER BY id LIMIT ?`)
 	args = append(args, opts.Limit+1)
-	q.WriteString(` ORDER BY id LIMIT $` + strconv.Itoa(len(args)))
 
-	rows, err := s.db.pool.Query(ctx, q.String(), args...)
+	rows, err := s.db.r.QueryContext(ctx, q.String(), args...)
 	if err != nil {
-		return nil, false, fmt.Errorf("postgres: list live inputs: %w", err)
+		return nil, false, s.db.errorf("list live inputs: %w", err)
 	}
 	defer rows.Close()
 	out := make([]*store.LiveInput, 0, min(opts.Limit+1, 64))
 	for rows.Next() {
 		li, err := scanLiveInput(rows)
 		if err != nil {
-			return nil, false, fmt.Errorf("postgres: list live inputs: %w", err)
+			return nil, false, s.db.errorf("list live inputs: %w", err)
 		}
 		out = append(out, li)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, false, fmt.Errorf("postgres: list live inputs: %w", err)
+		return nil, false, s.db.errorf("list live inputs: %w", err)
 	}
 	more := len(out) > opts.Limit
 	if more {
@@ -194,15 +185,15 @@ func (s liveInputs) List(ctx context.Context, opts store.ListOptions) ([]*store.
 func (s liveInputs) Update(ctx context.Context, li *store.LiveInput) error {
 	args, err := liveInputArgs(li)
 	if err != nil {
-		return fmt.Errorf("postgres: update live input %s: %w", li.ID, err)
+		return s.db.errorf("update live input %s: %w", li.ID, err)
 	}
 	args = append(args, li.ID, li.Version)
-	tag, err := s.db.pool.Exec(ctx, updateLiveInput, args...)
+	res, err := s.db.w.ExecContext(ctx, updateLiveInput, args...)
 	if err != nil {
-		return fmt.Errorf("postgres: update live input %s: %w", li.ID, mapErr(err))
+		return s.db.errorf("update live input %s: %w", li.ID, err)
 	}
-	if err := s.db.checkAffected(ctx, tag, "live_inputs", li.ID, store.ErrPrecondition); err != nil {
-		return fmt.Errorf("postgres: update live input %s: %w", li.ID, err)
+	if err := s.db.checkAffected(ctx, res, "live_inputs", li.ID, store.ErrPrecondition); err != nil {
+		return s.db.errorf("update live input %s: %w", li.ID, err)
 	}
 	li.Version++
 	return nil
@@ -210,12 +201,12 @@ func (s liveInputs) Update(ctx context.Context, li *store.LiveInput) error {
 
 // Delete removes the row; ErrNotFound when absent.
 func (s liveInputs) Delete(ctx context.Context, id string) error {
-	tag, err := s.db.pool.Exec(ctx, `DELETE FROM live_inputs WHERE id = $1`, id)
+	res, err := s.db.w.ExecContext(ctx, `DELETE FROM live_inputs WHERE id = ?`, id)
 	if err != nil {
-		return fmt.Errorf("postgres: delete live input %s: %w", id, err)
+		return s.db.errorf("delete live input %s: %w", id, err)
 	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: delete live input %s: %w", id, store.ErrNotFound)
+	if err := affectedOrNotFound(res); err != nil {
+		return s.db.errorf("delete live input %s: %w", id, err)
 	}
 	return nil
 }
@@ -223,25 +214,12 @@ func (s liveInputs) Delete(ctx context.Context, id string) error {
 // SetLastConnected sets LastConnectedAt; the Version does not change.
 // ErrNotFound when absent.
 func (s liveInputs) SetLastConnected(ctx context.Context, id string, at time.Time) error {
-	tag, err := s.db.pool.Exec(ctx, `UPDATE live_inputs SET last_connected_at = $1 WHERE id = $2`, utc(at), id)
+	res, err := s.db.w.ExecContext(ctx, `UPDATE live_inputs SET last_connected_at = ? WHERE id = ?`, at, id)
 	if err != nil {
-		return fmt.Errorf("postgres: set last connected %s: %w", id, err)
+		return s.db.errorf("set last connected %s: %w", id, err)
 	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: set last connected %s: %w", id, store.ErrNotFound)
+	if err := affectedOrNotFound(res); err != nil {
+		return s.db.errorf("set last connected %s: %w", id, err)
 	}
 	return nil
-}
-
-// checkAffected returns nil when tag changed a row; otherwise
-// store.ErrNotFound when table has no row id, else otherwise.
-func (db *DB) checkAffected(ctx context.Context, tag pgconn.CommandTag, table, id string, otherwise error) error {
-	if tag.RowsAffected() > 0 {
-		return nil
-	}
-	var one int
-	if err := db.pool.QueryRow(ctx, `SELECT 1 FROM `+table+` WHERE id = $1`, id).Scan(&one); err != nil {
-		return mapErr(err)
-	}
-	return otherwise
 }

@@ -1,8 +1,7 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,18 +23,17 @@ const videoColumns = `id, live_input_id, status, error_code, error_message, reco
 	ended_at, duration_us, size_bytes, segments, tracks, meta, scheduled_deletion, require_signed_urls,
 	allowed_origins, thumbnail_key, download_status, download_key, updated_at, node_id, lease_expires_at, target_duration_us`
 
-func scanVideo(r row) (*store.Video, error) {
+func scanVideo(r rowScanner) (*store.Video, error) {
 	var (
-		v                         store.Video
-		created, started, updated int64
-		ended, deletion, lease    sql.NullInt64
-		durUS, tdUS               int64
-		tracks, meta, origins     string
+		v                     store.Video
+		lease                 *time.Time
+		durUS, tdUS           int64
+		tracks, meta, origins []byte
 	)
-	if err := r.Scan(&v.ID, &v.LiveInputID, &v.Status, &v.ErrorCode, &v.ErrorMessage, &v.Recovered, &created, &started,
-		&ended, &durUS, &v.SizeBytes, &v.Segments, &tracks, &meta, &deletion, &v.RequireSignedURLs,
-		&origins, &v.ThumbnailKey, &v.DownloadStatus, &v.DownloadKey, &updated, &v.NodeID, &lease, &tdUS); err != nil {
-		return nil, mapErr(err)
+	if err := r.Scan(&v.ID, &v.LiveInputID, &v.Status, &v.ErrorCode, &v.ErrorMessage, &v.Recovered, &v.CreatedAt, &v.StartedAt,
+		&v.EndedAt, &durUS, &v.SizeBytes, &v.Segments, &tracks, &meta, &v.ScheduledDeletion, &v.RequireSignedURLs,
+		&origins, &v.ThumbnailKey, &v.DownloadStatus, &v.DownloadKey, &v.UpdatedAt, &v.NodeID, &lease, &tdUS); err != nil {
+		return nil, err
 	}
 	var err error
 	if v.Meta, err = decodeMeta(meta); err != nil {
@@ -44,18 +42,16 @@ func scanVideo(r row) (*store.Video, error) {
 	if v.AllowedOrigins, err = decodeStrings(origins); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(tracks), &v.Tracks); err != nil {
+	if err := json.Unmarshal(tracks, &v.Tracks); err != nil {
 		return nil, fmt.Errorf("decode tracks: %w", err)
 	}
 	if v.Tracks == nil {
 		v.Tracks = []store.VideoTrack{}
 	}
-	v.CreatedAt, v.StartedAt, v.UpdatedAt = fromMicros(created), fromMicros(started), fromMicros(updated)
-	v.EndedAt, v.ScheduledDeletion = fromMicrosPtr(ended), fromMicrosPtr(deletion)
 	v.Duration = time.Duration(durUS) * time.Microsecond
 	v.TargetDuration = time.Duration(tdUS) * time.Microsecond
-	if lease.Valid {
-		v.LeaseExpires = fromMicros(lease.Int64)
+	if lease != nil {
+		v.LeaseExpires = *lease
 	}
 	return &v, nil
 }
@@ -82,36 +78,30 @@ func videoArgs(v *store.Video) ([]any, error) {
 	if ds == "" {
 		ds = store.DownloadNone
 	}
-	return []any{v.Status, v.ErrorCode, v.ErrorMessage, v.Recovered, micros(v.StartedAt), microsPtr(v.EndedAt),
-		string(tb), meta, microsPtr(v.ScheduledDeletion), v.RequireSignedURLs, origins, v.ThumbnailKey,
-		ds, v.DownloadKey, micros(v.UpdatedAt)}, nil
-}
-
-// execer is what the video writes need of *sql.DB and *sql.Tx.
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	return []any{v.Status, v.ErrorCode, v.ErrorMessage, v.Recovered, v.StartedAt, v.EndedAt,
+		string(tb), meta, v.ScheduledDeletion, v.RequireSignedURLs, origins, v.ThumbnailKey,
+		ds, v.DownloadKey, v.UpdatedAt}, nil
 }
 
 // Create inserts v; ErrConflict when the id exists.
 func (s videosRepo) Create(ctx context.Context, v *store.Video) error {
 	if err := createVideo(ctx, s.db.w, v); err != nil {
-		return fmt.Errorf("sqlite: create video %s: %w", v.ID, err)
+		return s.db.errorf("create video %s: %w", v.ID, err)
 	}
 	return nil
 }
 
 // createVideo inserts v with x.
-func createVideo(ctx context.Context, x execer, v *store.Video) error {
+func createVideo(ctx context.Context, x runner, v *store.Video) error {
 	args, err := videoArgs(v)
 	if err != nil {
 		return err
 	}
-	var lease sql.NullInt64
+	var lease *time.Time
 	if !v.LeaseExpires.IsZero() {
-		lease = sql.NullInt64{Int64: micros(v.LeaseExpires), Valid: true}
+		lease = &v.LeaseExpires
 	}
-	args = append(args, v.ID, v.LiveInputID, micros(v.CreatedAt), int64(v.Duration/time.Microsecond), v.SizeBytes, v.Segments,
+	args = append(args, v.ID, v.LiveInputID, v.CreatedAt, int64(v.Duration/time.Microsecond), v.SizeBytes, v.Segments,
 		v.NodeID, lease, int64(v.TargetDuration/time.Microsecond))
 	_, err = x.ExecContext(ctx, `INSERT INTO videos (
 		status, error_code, error_message, recovered, started_at, ended_at,
@@ -120,11 +110,11 @@ func createVideo(ctx context.Context, x execer, v *store.Video) error {
 		id, live_input_id, created_at, duration_us, size_bytes, segments,
 		node_id, lease_expires_at, target_duration_us
 	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
-	return mapErr(err)
+	return err
 }
 
 // getVideo reads video id with x.
-func getVideo(ctx context.Context, x execer, id string) (*store.Video, error) {
+func getVideo(ctx context.Context, x runner, id string) (*store.Video, error) {
 	return scanVideo(x.QueryRowContext(ctx, `SELECT `+videoColumns+` FROM videos WHERE id = ?`, id))
 }
 
@@ -132,7 +122,7 @@ func getVideo(ctx context.Context, x execer, id string) (*store.Video, error) {
 func (s videosRepo) Get(ctx context.Context, id string) (*store.Video, error) {
 	v, err := scanVideo(s.db.r.QueryRowContext(ctx, `SELECT `+videoColumns+` FROM videos WHERE id = ?`, id))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get video %s: %w", id, err)
+		return nil, s.db.errorf("get video %s: %w", id, err)
 	}
 	return v, nil
 }
@@ -140,7 +130,7 @@ func (s videosRepo) Get(ctx context.Context, id string) (*store.Video, error) {
 // List returns up to opts.Limit videos in id order and whether more follow.
 func (s videosRepo) List(ctx context.Context, opts store.VideoListOptions) ([]*store.Video, bool, error) {
 	if err := checkLimit(opts.Limit); err != nil {
-		return nil, false, fmt.Errorf("sqlite: list videos: %w", err)
+		return nil, false, s.db.errorf("list videos: %w", err)
 	}
 	var q strings.Builder
 	q.WriteString(`SELECT ` + videoColumns + ` FROM videos WHERE 1 = 1`)
@@ -163,11 +153,11 @@ func (s videosRepo) List(ctx context.Context, opts store.VideoListOptions) ([]*s
 	}
 	if !opts.CreatedBefore.IsZero() {
 		q.WriteString(` AND created_at < ?`)
-		args = append(args, micros(opts.CreatedBefore))
+		args = append(args, opts.CreatedBefore)
 	}
 	if !opts.CreatedAfter.IsZero() {
 		q.WriteString(` AND created_at > ?`)
-		args = append(args, micros(opts.CreatedAfter))
+		args = append(args, opts.CreatedAfter)
 	}
 	if opts.Newest {
 		q.WriteString(` ORDER BY id DESC LIMIT ?`)
@@ -177,7 +167,7 @@ func (s videosRepo) List(ctx context.Context, opts store.VideoListOptions) ([]*s
 	args = append(args, opts.Limit+1)
 	out, err := s.query(ctx, q.String(), args...)
 	if err != nil {
-		return nil, false, fmt.Errorf("sqlite: list videos: %w", err)
+		return nil, false, s.db.errorf("list videos: %w", err)
 	}
 	more := len(out) > opts.Limit
 	if more {
@@ -207,7 +197,7 @@ func (s videosRepo) query(ctx context.Context, q string, args ...any) ([]*store.
 func (s videosRepo) Update(ctx context.Context, v *store.Video) error {
 	args, err := videoArgs(v)
 	if err != nil {
-		return fmt.Errorf("sqlite: update video %s: %w", v.ID, err)
+		return s.db.errorf("update video %s: %w", v.ID, err)
 	}
 	args = append(args, v.ID)
 	res, err := s.db.w.ExecContext(ctx, `UPDATE videos SET
@@ -216,10 +206,10 @@ func (s videosRepo) Update(ctx context.Context, v *store.Video) error {
 		download_status = ?, download_key = ?, updated_at = ?
 		WHERE id = ?`, args...)
 	if err != nil {
-		return fmt.Errorf("sqlite: update video %s: %w", v.ID, mapErr(err))
+		return s.db.errorf("update video %s: %w", v.ID, err)
 	}
 	if err := affectedOrNotFound(res); err != nil {
-		return fmt.Errorf("sqlite: update video %s: %w", v.ID, err)
+		return s.db.errorf("update video %s: %w", v.ID, err)
 	}
 	return nil
 }
@@ -227,13 +217,13 @@ func (s videosRepo) Update(ctx context.Context, v *store.Video) error {
 // Delete removes the video and its segments; ErrNotFound when absent.
 func (s videosRepo) Delete(ctx context.Context, id string) error {
 	if err := deleteVideo(ctx, s.db.w, id); err != nil {
-		return fmt.Errorf("sqlite: delete video %s: %w", id, err)
+		return s.db.errorf("delete video %s: %w", id, err)
 	}
 	return nil
 }
 
 // deleteVideo deletes video id (its segments by cascade) with x.
-func deleteVideo(ctx context.Context, x execer, id string) error {
+func deleteVideo(ctx context.Context, x runner, id string) error {
 	res, err := x.ExecContext(ctx, `DELETE FROM videos WHERE id = ?`, id)
 	if err != nil {
 		return err
@@ -242,96 +232,93 @@ func deleteVideo(ctx context.Context, x execer, id string) error {
 }
 
 // AddSegment appends seg and adds its duration and size to its video.
-func (s videosRepo) AddSegment(ctx context.Context, seg *store.VideoSegment) (err error) {
-	defer func() {
-		if err != nil {
-			err = fmt.Errorf("sqlite: add segment %s/%d: %w", seg.VideoID, seg.Seq, err)
-		}
-	}()
-	tx, err := s.db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = tx.Rollback() }()
+func (s videosRepo) AddSegment(ctx context.Context, seg *store.VideoSegment) error {
 	durUS := int64(seg.Duration / time.Microsecond)
-	res, err := tx.ExecContext(ctx, `UPDATE videos SET duration_us = duration_us + ?, size_bytes = size_bytes + ?,
-		segments = segments + 1 WHERE id = ?`, durUS, seg.Size, seg.VideoID)
-	if err != nil {
-		return err
-	}
-	if err := affectedOrNotFound(res); err != nil {
-		return err
-	}
-	var pdt sql.NullInt64
+	var pdt *time.Time
 	if !seg.ProgramDateTime.IsZero() {
-		pdt = sql.NullInt64{Int64: micros(seg.ProgramDateTime), Valid: true}
+		pdt = &seg.ProgramDateTime
 	}
 	owner := seg.OwnerID
 	if owner == "" {
 		owner = seg.VideoID
 	}
-	var off sql.NullInt64
+	var off *int64
 	if seg.Ranged {
-		off = sql.NullInt64{Int64: seg.Offset, Valid: true}
+		off = &seg.Offset
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO video_segments
-		(video_id, seq, owner_id, duration_us, program_date_time, discontinuity, init_key, key, size_bytes, parts, range_offset)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		seg.VideoID, seg.Seq, owner, durUS, pdt, seg.Discontinuity, seg.InitKey, seg.Key, seg.Size, store.EncodeParts(seg.Parts), off); err != nil {
-		return mapErr(err)
+	err := s.db.inTx(ctx, func(tx runner) error {
+		res, err := tx.ExecContext(ctx, `UPDATE videos SET duration_us = duration_us + ?, size_bytes = size_bytes + ?,
+			segments = segments + 1 WHERE id = ?`, durUS, seg.Size, seg.VideoID)
+		if err != nil {
+			return err
+		}
+		if err := affectedOrNotFound(res); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO video_segments
+			(video_id, seq, owner_id, duration_us, program_date_time, discontinuity, init_key, key, size_bytes, parts, range_offset)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			seg.VideoID, seg.Seq, owner, durUS, pdt, seg.Discontinuity, seg.InitKey, seg.Key, seg.Size, store.EncodeParts(seg.Parts), off)
+		return err
+	})
+	if err != nil {
+		return s.db.errorf("add segment %s/%d: %w", seg.VideoID, seg.Seq, err)
 	}
-	return tx.Commit()
+	return nil
 }
 
 // Segments returns the segments of id with Seq >= from in order, at most
 // limit (0 = all).
 func (s videosRepo) Segments(ctx context.Context, id string, from int64, limit int) ([]*store.VideoSegment, error) {
-	if limit <= 0 {
-		limit = -1 // SQLite: no limit
+	q := `SELECT seq, owner_id, duration_us, program_date_time, discontinuity, init_key, key, size_bytes,
+		parts, range_offset FROM video_segments WHERE video_id = ? AND seq >= ? ORDER BY seq`
+	args := []any{id, from}
+	if limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, limit)
 	}
-	rows, err := s.db.r.QueryContext(ctx, `SELECT seq, owner_id, duration_us, program_date_time, discontinuity, init_key, key, size_bytes,
-		parts, range_offset FROM video_segments WHERE video_id = ? AND seq >= ? ORDER BY seq LIMIT ?`, id, from, limit)
+	rows, err := s.db.r.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: segments of %s: %w", id, err)
+		return nil, s.db.errorf("segments of %s: %w", id, err)
 	}
 	defer rows.Close()
 	var out []*store.VideoSegment
 	for rows.Next() {
 		seg := &store.VideoSegment{VideoID: id}
 		var durUS int64
-		var pdt, off sql.NullInt64
+		var pdt *time.Time
+		var off *int64
 		var parts string
 		if err := rows.Scan(&seg.Seq, &seg.OwnerID, &durUS, &pdt, &seg.Discontinuity, &seg.InitKey, &seg.Key, &seg.Size, &parts, &off); err != nil {
-			return nil, fmt.Errorf("sqlite: segments of %s: %w", id, err)
+			return nil, s.db.errorf("segments of %s: %w", id, err)
 		}
 		var err error
 		if seg.Parts, err = store.DecodeParts(parts); err != nil {
-			return nil, fmt.Errorf("sqlite: segments of %s: %w", id, err)
+			return nil, s.db.errorf("segments of %s: %w", id, err)
 		}
-		seg.Ranged, seg.Offset = off.Valid, off.Int64
+		if off != nil {
+			seg.Ranged, seg.Offset = true, *off
+		}
 		seg.Duration = time.Duration(durUS) * time.Microsecond
-		if pdt.Valid {
-			seg.ProgramDateTime = fromMicros(pdt.Int64)
+		if pdt != nil {
+			seg.ProgramDateTime = *pdt
 		}
 		out = append(out, seg)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: segments of %s: %w", id, err)
+		return nil, s.db.errorf("segments of %s: %w", id, err)
 	}
 	return out, nil
 }
 
 // FilesInUse reports whether a segment of any video is a file of owner.
 func (s videosRepo) FilesInUse(ctx context.Context, owner string) (bool, error) {
-	var one int
-	err := s.db.r.QueryRowContext(ctx, `SELECT 1 FROM video_segments WHERE owner_id = ? LIMIT 1`, owner).Scan(&one)
-	if err != nil {
-		if err = mapErr(err); errors.Is(err, store.ErrNotFound) {
-			return false, nil
-		}
-		return false, fmt.Errorf("sqlite: files of %s in use: %w", owner, err)
+	var inUse bool
+	if err := s.db.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM video_segments WHERE owner_id = ?)`,
+		owner).Scan(&inUse); err != nil {
+		return false, s.db.errorf("files of %s in use: %w", owner, err)
 	}
-	return true, nil
+	return inUse, nil
 }
 
 // DueForDeletion returns up to limit videos scheduled for deletion at or
@@ -339,9 +326,9 @@ func (s videosRepo) FilesInUse(ctx context.Context, owner string) (bool, error) 
 func (s videosRepo) DueForDeletion(ctx context.Context, t time.Time, limit int) ([]*store.Video, error) {
 	out, err := s.query(ctx, `SELECT `+videoColumns+` FROM videos
 		WHERE scheduled_deletion IS NOT NULL AND scheduled_deletion <= ? ORDER BY scheduled_deletion, id LIMIT ?`,
-		micros(t), limit)
+		t, limit)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: videos due for deletion: %w", err)
+		return nil, s.db.errorf("videos due for deletion: %w", err)
 	}
 	return out, nil
 }
@@ -350,26 +337,26 @@ func (s videosRepo) DueForDeletion(ctx context.Context, t time.Time, limit int) 
 func (s videosRepo) RenewLeases(ctx context.Context, node string, ids []string, until time.Time) ([]string, error) {
 	out := []string{}
 	for len(ids) > 0 {
-		n := min(len(ids), 500) // well under SQLite's variable limit
-		args := []any{micros(until), node, store.VideoLiveRecording}
+		n := min(len(ids), 500) // well under either database's parameter limit
+		args := []any{until, node, store.VideoLiveRecording}
 		for _, id := range ids[:n] {
 			args = append(args, id)
 		}
 		rows, err := s.db.w.QueryContext(ctx, `UPDATE videos SET lease_expires_at = ?
-			WHERE node_id = ? AND status = ? AND id IN (?`+strings.Repeat(", ?", n-1)+`) RETURNING id`, args...)
+			WHERE node_id = ? AND status = ? AND id IN (`+placeholders(n)+`) RETURNING id`, args...)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: renew leases of %s: %w", node, err)
+			return nil, s.db.errorf("renew leases of %s: %w", node, err)
 		}
 		for rows.Next() {
 			var id string
 			if err := rows.Scan(&id); err != nil {
 				_ = rows.Close()
-				return nil, fmt.Errorf("sqlite: renew leases of %s: %w", node, err)
+				return nil, s.db.errorf("renew leases of %s: %w", node, err)
 			}
 			out = append(out, id)
 		}
 		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-			return nil, fmt.Errorf("sqlite: renew leases of %s: %w", node, err)
+			return nil, s.db.errorf("renew leases of %s: %w", node, err)
 		}
 		ids = ids[n:]
 	}
@@ -382,9 +369,9 @@ func (s videosRepo) Unfinished(ctx context.Context, node string, own bool, now t
 		WHERE status IN (?, ?) AND id > ?
 		AND (lease_expires_at IS NULL OR lease_expires_at < ? OR (? AND node_id = ?))
 		ORDER BY id LIMIT ?`,
-		store.VideoLiveRecording, store.VideoProcessing, after, micros(now), own, node, limit)
+		store.VideoLiveRecording, store.VideoProcessing, after, now, own, node, limit)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: unfinished videos: %w", err)
+		return nil, s.db.errorf("unfinished videos: %w", err)
 	}
 	return out, nil
 }
@@ -394,13 +381,13 @@ func (s videosRepo) ClaimRecording(ctx context.Context, id, node string, own boo
 	res, err := s.db.w.ExecContext(ctx, `UPDATE videos SET node_id = ?, lease_expires_at = ?
 		WHERE id = ? AND status IN (?, ?)
 		AND (lease_expires_at IS NULL OR lease_expires_at < ? OR (? AND node_id = ?))`,
-		node, micros(until), id, store.VideoLiveRecording, store.VideoProcessing, micros(now), own, node)
+		node, until, id, store.VideoLiveRecording, store.VideoProcessing, now, own, node)
 	if err != nil {
-		return false, fmt.Errorf("sqlite: claim recording %s: %w", id, err)
+		return false, s.db.errorf("claim recording %s: %w", id, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return false, fmt.Errorf("sqlite: claim recording %s: %w", id, err)
+		return false, s.db.errorf("claim recording %s: %w", id, err)
 	}
 	return n == 1, nil
 }
@@ -409,20 +396,20 @@ func (s videosRepo) ClaimRecording(ctx context.Context, id, node string, own boo
 func (s videosRepo) UpdateSettings(ctx context.Context, v *store.Video) error {
 	meta, err := encodeMeta(v.Meta)
 	if err != nil {
-		return fmt.Errorf("sqlite: update video settings %s: %w", v.ID, err)
+		return s.db.errorf("update video settings %s: %w", v.ID, err)
 	}
 	origins, err := encodeStrings(v.AllowedOrigins)
 	if err != nil {
-		return fmt.Errorf("sqlite: update video settings %s: %w", v.ID, err)
+		return s.db.errorf("update video settings %s: %w", v.ID, err)
 	}
 	res, err := s.db.w.ExecContext(ctx, `UPDATE videos SET meta = ?, scheduled_deletion = ?, require_signed_urls = ?,
 		allowed_origins = ?, updated_at = ? WHERE id = ?`,
-		meta, microsPtr(v.ScheduledDeletion), v.RequireSignedURLs, origins, micros(v.UpdatedAt), v.ID)
+		meta, v.ScheduledDeletion, v.RequireSignedURLs, origins, v.UpdatedAt, v.ID)
 	if err != nil {
-		return fmt.Errorf("sqlite: update video settings %s: %w", v.ID, mapErr(err))
+		return s.db.errorf("update video settings %s: %w", v.ID, err)
 	}
 	if err := affectedOrNotFound(res); err != nil {
-		return fmt.Errorf("sqlite: update video settings %s: %w", v.ID, err)
+		return s.db.errorf("update video settings %s: %w", v.ID, err)
 	}
 	return nil
 }
@@ -430,14 +417,14 @@ func (s videosRepo) UpdateSettings(ctx context.Context, v *store.Video) error {
 // Finish ends the recording of id if it is unfinished and node's.
 func (s videosRepo) Finish(ctx context.Context, id, node string, e store.VideoEnd) error {
 	if err := finishVideo(ctx, s.db.w, id, node, e); err != nil {
-		return fmt.Errorf("sqlite: finish video %s: %w", id, err)
+		return s.db.errorf("finish video %s: %w", id, err)
 	}
 	return nil
 }
 
 // finishVideo ends the recording of id with x if it is unfinished and
 // node's: ErrNotFound, or ErrConflict when it is not.
-func finishVideo(ctx context.Context, x execer, id, node string, e store.VideoEnd) error {
+func finishVideo(ctx context.Context, x runner, id, node string, e store.VideoEnd) error {
 	tracks := e.Tracks
 	if tracks == nil {
 		tracks = []store.VideoTrack{}
@@ -449,10 +436,10 @@ func finishVideo(ctx context.Context, x execer, id, node string, e store.VideoEn
 	res, err := x.ExecContext(ctx, `UPDATE videos SET status = ?, error_code = ?, error_message = ?, recovered = ?,
 		ended_at = ?, tracks = ?, updated_at = ?
 		WHERE id = ? AND node_id = ? AND status IN (?, ?)`,
-		e.Status, e.ErrorCode, e.ErrorMessage, e.Recovered, micros(e.EndedAt), string(tb), micros(e.UpdatedAt),
+		e.Status, e.ErrorCode, e.ErrorMessage, e.Recovered, e.EndedAt, string(tb), e.UpdatedAt,
 		id, node, store.VideoLiveRecording, store.VideoProcessing)
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	if n, err := res.RowsAffected(); err != nil {
 		return err
@@ -468,29 +455,29 @@ func finishVideo(ctx context.Context, x execer, id, node string, e store.VideoEn
 // SetDownload writes the MP4 download's status and key of id.
 func (s videosRepo) SetDownload(ctx context.Context, id, status, key string, at time.Time) error {
 	if err := setDownload(ctx, s.db.w, id, status, key, at); err != nil {
-		return fmt.Errorf("sqlite: set download of video %s: %w", id, err)
+		return s.db.errorf("set download of video %s: %w", id, err)
 	}
 	return nil
 }
 
 // setDownload writes the MP4 download's status and key of id with x.
-func setDownload(ctx context.Context, x execer, id, status, key string, at time.Time) error {
+func setDownload(ctx context.Context, x runner, id, status, key string, at time.Time) error {
 	res, err := x.ExecContext(ctx, `UPDATE videos SET download_status = ?, download_key = ?, updated_at = ? WHERE id = ?`,
-		status, key, micros(at), id)
+		status, key, at, id)
 	if err != nil {
-		return mapErr(err)
+		return err
 	}
 	return affectedOrNotFound(res)
 }
 
 // SetThumbnail writes the default thumbnail's key of id.
 func (s videosRepo) SetThumbnail(ctx context.Context, id, key string, at time.Time) error {
-	res, err := s.db.w.ExecContext(ctx, `UPDATE videos SET thumbnail_key = ?, updated_at = ? WHERE id = ?`, key, micros(at), id)
+	res, err := s.db.w.ExecContext(ctx, `UPDATE videos SET thumbnail_key = ?, updated_at = ? WHERE id = ?`, key, at, id)
 	if err != nil {
-		return fmt.Errorf("sqlite: set thumbnail of video %s: %w", id, mapErr(err))
+		return s.db.errorf("set thumbnail of video %s: %w", id, err)
 	}
 	if err := affectedOrNotFound(res); err != nil {
-		return fmt.Errorf("sqlite: set thumbnail of video %s: %w", id, err)
+		return s.db.errorf("set thumbnail of video %s: %w", id, err)
 	}
 	return nil
 }

@@ -1,61 +1,11 @@
-package sqlite
+package sqlstore
 
 import (
-	"database/sql"
+	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
-	"time"
-
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
-
-	"github.com/mpegflow/mpegflow/internal/store"
 )
-
-// mapErr turns driver errors into the store sentinels: a unique or primary
-// key violation into store.ErrConflict, no rows into store.ErrNotFound. The
-// driver error stays in the chain.
-func mapErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.ErrNotFound
-	}
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		switch se.Code() {
-		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return fmt.Errorf("%w: %w", store.ErrConflict, err)
-		}
-	}
-	return err
-}
-
-// micros encodes t as microseconds since the Unix epoch (UTC, truncated).
-func micros(t time.Time) int64 { return t.UnixMicro() }
-
-// microsPtr encodes an optional time; nil is NULL.
-func microsPtr(t *time.Time) sql.NullInt64 {
-	if t == nil {
-		return sql.NullInt64{}
-	}
-	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
-}
-
-// fromMicros decodes micros.
-func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
-
-// fromMicrosPtr decodes microsPtr.
-func fromMicrosPtr(v sql.NullInt64) *time.Time {
-	if !v.Valid {
-		return nil
-	}
-	t := fromMicros(v.Int64)
-	return &t
-}
 
 // encodeMeta encodes a free JSON object; nil is {}.
 func encodeMeta(m map[string]any) (string, error) {
@@ -71,8 +21,8 @@ func encodeMeta(m map[string]any) (string, error) {
 
 // decodeMeta decodes encodeMeta. Numbers decode as json.Number, so that
 // integers beyond 2^53 keep every digit.
-func decodeMeta(s string) (map[string]any, error) {
-	d := json.NewDecoder(strings.NewReader(s))
+func decodeMeta(b []byte) (map[string]any, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
 	var m map[string]any
 	if err := d.Decode(&m); err != nil {
@@ -97,9 +47,9 @@ func encodeStrings(v []string) (string, error) {
 }
 
 // decodeStrings decodes encodeStrings; never nil.
-func decodeStrings(s string) ([]string, error) {
+func decodeStrings(b []byte) ([]string, error) {
 	var v []string
-	if err := json.Unmarshal([]byte(s), &v); err != nil {
+	if err := json.Unmarshal(b, &v); err != nil {
 		return nil, fmt.Errorf("decode string list: %w", err)
 	}
 	if v == nil {
@@ -149,4 +99,9 @@ func nullBytes(b []byte) []byte {
 		return nil
 	}
 	return b
+}
+
+// placeholders returns n placeholders separated by commas, for an IN list.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }

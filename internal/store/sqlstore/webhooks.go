@@ -1,11 +1,8 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
-	"fmt"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/mpegflow/mpegflow/internal/store"
 )
@@ -22,15 +19,14 @@ var _ store.Webhooks = webhooksRepo{}
 const endpointColumns = `id, url, description, enabled, event_types, live_input_ids, secret,
 	previous_secret, previous_secret_expires_at, failing_since, disabled_reason, created_at, updated_at`
 
-func scanEndpoint(r pgx.Row) (*store.WebhookEndpoint, error) {
+func scanEndpoint(r rowScanner) (*store.WebhookEndpoint, error) {
 	var (
-		e                store.WebhookEndpoint
-		types, ids       []byte
-		prevExp, failing *time.Time
+		e          store.WebhookEndpoint
+		types, ids []byte
 	)
 	if err := r.Scan(&e.ID, &e.URL, &e.Description, &e.Enabled, &types, &ids, &e.Secret,
-		&e.PreviousSecret, &prevExp, &failing, &e.DisabledReason, &e.CreatedAt, &e.UpdatedAt); err != nil {
-		return nil, mapErr(err)
+		&e.PreviousSecret, &e.PreviousSecretExpiresAt, &e.FailingSince, &e.DisabledReason, &e.CreatedAt, &e.UpdatedAt); err != nil {
+		return nil, err
 	}
 	var err error
 	if e.EventTypes, err = decodeStrings(types); err != nil {
@@ -39,8 +35,6 @@ func scanEndpoint(r pgx.Row) (*store.WebhookEndpoint, error) {
 	if e.LiveInputIDs, err = decodeStrings(ids); err != nil {
 		return nil, err
 	}
-	e.PreviousSecretExpiresAt, e.FailingSince = utcPtr(prevExp), utcPtr(failing)
-	e.CreatedAt, e.UpdatedAt = e.CreatedAt.UTC(), e.UpdatedAt.UTC()
 	return &e, nil
 }
 
@@ -54,28 +48,28 @@ func endpointArgs(e *store.WebhookEndpoint) ([]any, error) {
 		return nil, err
 	}
 	return []any{e.ID, e.URL, e.Description, e.Enabled, types, ids, e.Secret, e.PreviousSecret,
-		utcPtr(e.PreviousSecretExpiresAt), utcPtr(e.FailingSince), e.DisabledReason,
-		utc(e.CreatedAt), utc(e.UpdatedAt)}, nil
+		e.PreviousSecretExpiresAt, e.FailingSince, e.DisabledReason,
+		e.CreatedAt, e.UpdatedAt}, nil
 }
 
 // CreateEndpoint inserts e; ErrConflict when the id exists.
 func (s webhooksRepo) CreateEndpoint(ctx context.Context, e *store.WebhookEndpoint) error {
 	args, err := endpointArgs(e)
 	if err == nil {
-		_, err = s.db.pool.Exec(ctx, `INSERT INTO webhook_endpoints (`+endpointColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, args...)
+		_, err = s.db.w.ExecContext(ctx, `INSERT INTO webhook_endpoints (`+endpointColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 	}
 	if err != nil {
-		return fmt.Errorf("postgres: create webhook %s: %w", e.ID, mapErr(err))
+		return s.db.errorf("create webhook %s: %w", e.ID, err)
 	}
 	return nil
 }
 
 // GetEndpoint returns the endpoint id or ErrNotFound.
 func (s webhooksRepo) GetEndpoint(ctx context.Context, id string) (*store.WebhookEndpoint, error) {
-	e, err := scanEndpoint(s.db.pool.QueryRow(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE id = $1`, id))
+	e, err := scanEndpoint(s.db.r.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE id = ?`, id))
 	if err != nil {
-		return nil, fmt.Errorf("postgres: get webhook %s: %w", id, err)
+		return nil, s.db.errorf("get webhook %s: %w", id, err)
 	}
 	return e, nil
 }
@@ -83,25 +77,31 @@ func (s webhooksRepo) GetEndpoint(ctx context.Context, id string) (*store.Webhoo
 // ListEndpoints pages by id; opts.Enabled is honoured.
 func (s webhooksRepo) ListEndpoints(ctx context.Context, opts store.ListOptions) ([]*store.WebhookEndpoint, bool, error) {
 	if err := checkLimit(opts.Limit); err != nil {
-		return nil, false, fmt.Errorf("postgres: list webhooks: %w", err)
+		return nil, false, s.db.errorf("list webhooks: %w", err)
 	}
-	rows, err := s.db.pool.Query(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints
-		WHERE id > $1 AND ($2::boolean IS NULL OR enabled = $2) ORDER BY id LIMIT $3`,
-		opts.After, opts.Enabled, opts.Limit+1)
+	q := `SELECT ` + endpointColumns + ` FROM webhook_endpoints WHERE id > ?`
+	args := []any{opts.After}
+	if opts.Enabled != nil {
+		q += ` AND enabled = ?`
+		args = append(args, *opts.Enabled)
+	}
+	q += ` ORDER BY id LIMIT ?`
+	args = append(args, opts.Limit+1)
+	rows, err := s.db.r.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, false, fmt.Errorf("postgres: list webhooks: %w", err)
+		return nil, false, s.db.errorf("list webhooks: %w", err)
 	}
 	defer rows.Close()
 	var out []*store.WebhookEndpoint
 	for rows.Next() {
 		e, err := scanEndpoint(rows)
 		if err != nil {
-			return nil, false, fmt.Errorf("postgres: list webhooks: %w", err)
+			return nil, false, s.db.errorf("list webhooks: %w", err)
 		}
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, false, fmt.Errorf("postgres: list webhooks: %w", err)
+		return nil, false, s.db.errorf("list webhooks: %w", err)
 	}
 	more := len(out) > opts.Limit
 	if more {
@@ -114,17 +114,18 @@ func (s webhooksRepo) ListEndpoints(ctx context.Context, opts store.ListOptions)
 func (s webhooksRepo) UpdateEndpoint(ctx context.Context, e *store.WebhookEndpoint) error {
 	args, err := endpointArgs(e)
 	if err != nil {
-		return fmt.Errorf("postgres: update webhook %s: %w", e.ID, err)
+		return s.db.errorf("update webhook %s: %w", e.ID, err)
 	}
+	// args without id and created_at, then the id
 	upd := append(append([]any{}, args[1:11]...), args[12], e.ID)
-	tag, err := s.db.pool.Exec(ctx, `UPDATE webhook_endpoints SET url = $1, description = $2, enabled = $3,
-		event_types = $4, live_input_ids = $5, secret = $6, previous_secret = $7, previous_secret_expires_at = $8,
-		failing_since = $9, disabled_reason = $10, updated_at = $11 WHERE id = $12`, upd...)
+	res, err := s.db.w.ExecContext(ctx, `UPDATE webhook_endpoints SET url = ?, description = ?, enabled = ?,
+		event_types = ?, live_input_ids = ?, secret = ?, previous_secret = ?, previous_secret_expires_at = ?,
+		failing_since = ?, disabled_reason = ?, updated_at = ? WHERE id = ?`, upd...)
 	if err != nil {
-		return fmt.Errorf("postgres: update webhook %s: %w", e.ID, mapErr(err))
+		return s.db.errorf("update webhook %s: %w", e.ID, err)
 	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: update webhook %s: %w", e.ID, store.ErrNotFound)
+	if err := affectedOrNotFound(res); err != nil {
+		return s.db.errorf("update webhook %s: %w", e.ID, err)
 	}
 	return nil
 }
@@ -132,12 +133,20 @@ func (s webhooksRepo) UpdateEndpoint(ctx context.Context, e *store.WebhookEndpoi
 // DeleteEndpoint removes the endpoint and (ON DELETE CASCADE) its
 // deliveries; ErrNotFound.
 func (s webhooksRepo) DeleteEndpoint(ctx context.Context, id string) error {
-	tag, err := s.db.pool.Exec(ctx, `DELETE FROM webhook_endpoints WHERE id = $1`, id)
+	res, err := s.db.w.ExecContext(ctx, `DELETE FROM webhook_endpoints WHERE id = ?`, id)
 	if err != nil {
-		return fmt.Errorf("postgres: delete webhook %s: %w", id, err)
+		return s.db.errorf("delete webhook %s: %w", id, err)
 	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: delete webhook %s: %w", id, store.ErrNotFound)
+	if err := affectedOrNotFound(res); err != nil {
+		return s.db.errorf("delete webhook %s: %w", id, err)
+	}
+	return nil
+}
+
+// Enqueue stores ev and its deliveries in one transaction.
+func (s webhooksRepo) Enqueue(ctx context.Context, ev *store.WebhookEvent, ds []*store.WebhookDelivery) error {
+	if err := s.db.inTx(ctx, func(tx runner) error { return insertEvent(ctx, tx, ev, ds) }); err != nil {
+		return s.db.errorf("enqueue event %s: %w", ev.ID, err)
 	}
 	return nil
 }
@@ -152,51 +161,27 @@ const deliveryColumns = `d.seq, d.id, d.endpoint_id, d.event_id, d.event_type, d
 
 func deliveryArgs(d *store.WebhookDelivery) []any {
 	return []any{d.ID, d.EndpointID, d.EventID, d.EventType, d.LiveInputID, d.State, d.Attempts,
-		d.LastStatus, d.LastLatency.Microseconds(), d.LastError, d.ResponsePrefix, utcPtr(d.NextAttemptAt),
-		utc(d.CreatedAt), utc(d.UpdatedAt)}
+		d.LastStatus, d.LastLatency.Microseconds(), d.LastError, d.ResponsePrefix, d.NextAttemptAt,
+		d.CreatedAt, d.UpdatedAt}
 }
 
-// Enqueue stores ev and its deliveries in one transaction.
-func (s webhooksRepo) Enqueue(ctx context.Context, ev *store.WebhookEvent, ds []*store.WebhookDelivery) error {
-	err := pgx.BeginFunc(ctx, s.db.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO webhook_events (id, type, live_input_id, created_at, payload)
-			VALUES ($1, $2, $3, $4, $5)`, ev.ID, ev.Type, ev.LiveInputID, utc(ev.CreatedAt), nonNilBytes(ev.Payload)); err != nil {
-			return err
-		}
-		for _, d := range ds {
-			if err := tx.QueryRow(ctx, `INSERT INTO webhook_deliveries (`+deliveryInsertColumns+`)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING seq`,
-				deliveryArgs(d)...).Scan(&d.Seq); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("postgres: enqueue event %s: %w", ev.ID, mapErr(err))
-	}
-	return nil
-}
-
-func scanDelivery(r pgx.Row, extra ...any) (*store.WebhookDelivery, error) {
+func scanDelivery(r rowScanner, extra ...any) (*store.WebhookDelivery, error) {
 	var (
 		d       store.WebhookDelivery
 		latency int64
-		next    *time.Time
-		lease   *time.Time
 	)
 	dest := append([]any{&d.Seq, &d.ID, &d.EndpointID, &d.EventID, &d.EventType, &d.LiveInputID, &d.State, &d.Attempts,
-		&d.LastStatus, &latency, &d.LastError, &d.ResponsePrefix, &next, &d.CreatedAt, &d.UpdatedAt, &d.LeaseOwner, &lease}, extra...)
+		&d.LastStatus, &latency, &d.LastError, &d.ResponsePrefix, &d.NextAttemptAt, &d.CreatedAt, &d.UpdatedAt, &d.LeaseOwner, &d.LeaseUntil}, extra...)
 	if err := r.Scan(dest...); err != nil {
-		return nil, mapErr(err)
+		return nil, err
 	}
 	d.LastLatency = time.Duration(latency) * time.Microsecond
-	d.NextAttemptAt, d.LeaseUntil = utcPtr(next), utcPtr(lease)
-	d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()
 	return &d, nil
 }
 
-func collectDeliveries(rows pgx.Rows, withPayload bool) ([]*store.WebhookDelivery, error) {
+// collectDeliveries reads the deliveries of rows (deliveryColumns, then
+// the event's payload when withPayload) and closes rows.
+func collectDeliveries(rows *rows, withPayload bool) ([]*store.WebhookDelivery, error) {
 	defer rows.Close()
 	var out []*store.WebhookDelivery
 	for rows.Next() {
@@ -219,30 +204,30 @@ func collectDeliveries(rows pgx.Rows, withPayload bool) ([]*store.WebhookDeliver
 
 // Due returns the heads of the pending queues of enabled endpoints.
 func (s webhooksRepo) Due(ctx context.Context, now time.Time, limit int) ([]*store.WebhookDelivery, error) {
-	rows, err := s.db.pool.Query(ctx, `SELECT `+deliveryColumns+`, ev.payload
+	rows, err := s.db.r.QueryContext(ctx, `SELECT `+deliveryColumns+`, ev.payload
 		FROM webhook_deliveries d
-		JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
+		JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled = TRUE
 		JOIN webhook_events ev ON ev.id = d.event_id
-		WHERE d.state = 'pending' AND d.next_attempt_at <= $1
+		WHERE d.state = 'pending' AND d.next_attempt_at <= ?
 		AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.state = 'pending'
 			AND p.endpoint_id = d.endpoint_id AND p.live_input_id = d.live_input_id AND p.seq < d.seq)
-		ORDER BY d.seq LIMIT $2`, utc(now), limit)
+		ORDER BY d.seq LIMIT ?`, now, limit)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: due deliveries: %w", err)
+		return nil, s.db.errorf("due deliveries: %w", err)
 	}
 	out, err := collectDeliveries(rows, true)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: due deliveries: %w", err)
+		return nil, s.db.errorf("due deliveries: %w", err)
 	}
 	return out, nil
 }
 
 // GetDelivery returns a delivery of an endpoint or ErrNotFound.
 func (s webhooksRepo) GetDelivery(ctx context.Context, endpointID, id string) (*store.WebhookDelivery, error) {
-	d, err := scanDelivery(s.db.pool.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM webhook_deliveries d
-		WHERE d.endpoint_id = $1 AND d.id = $2`, endpointID, id))
+	d, err := scanDelivery(s.db.r.QueryRowContext(ctx, `SELECT `+deliveryColumns+` FROM webhook_deliveries d
+		WHERE d.endpoint_id = ? AND d.id = ?`, endpointID, id))
 	if err != nil {
-		return nil, fmt.Errorf("postgres: get delivery %s: %w", id, err)
+		return nil, s.db.errorf("get delivery %s: %w", id, err)
 	}
 	return d, nil
 }
@@ -250,17 +235,21 @@ func (s webhooksRepo) GetDelivery(ctx context.Context, endpointID, id string) (*
 // ListDeliveries pages the deliveries of an endpoint, newest first.
 func (s webhooksRepo) ListDeliveries(ctx context.Context, endpointID string, opts store.ListOptions) ([]*store.WebhookDelivery, bool, error) {
 	if err := checkLimit(opts.Limit); err != nil {
-		return nil, false, fmt.Errorf("postgres: list deliveries: %w", err)
+		return nil, false, s.db.errorf("list deliveries: %w", err)
 	}
-	rows, err := s.db.pool.Query(ctx, `SELECT `+deliveryColumns+` FROM webhook_deliveries d
-		WHERE d.endpoint_id = $1 AND ($2 = '' OR d.id < $2) ORDER BY d.id DESC LIMIT $3`,
-		endpointID, opts.After, opts.Limit+1)
+	q := `SELECT ` + deliveryColumns + ` FROM webhook_deliveries d WHERE d.endpoint_id = ?`
+	args := []any{endpointID}
+	if opts.After != "" {
+		q += ` AND d.id < ?`
+		args = append(args, opts.After)
+	}
+	rows, err := s.db.r.QueryContext(ctx, q+` ORDER BY d.id DESC LIMIT ?`, append(args, opts.Limit+1)...)
 	if err != nil {
-		return nil, false, fmt.Errorf("postgres: list deliveries: %w", err)
+		return nil, false, s.db.errorf("list deliveries: %w", err)
 	}
 	out, err := collectDeliveries(rows, false)
 	if err != nil {
-		return nil, false, fmt.Errorf("postgres: list deliveries: %w", err)
+		return nil, false, s.db.errorf("list deliveries: %w", err)
 	}
 	more := len(out) > opts.Limit
 	if more {
@@ -271,15 +260,15 @@ func (s webhooksRepo) ListDeliveries(ctx context.Context, endpointID string, opt
 
 // UpdateDelivery stores the attempt fields of d; ErrNotFound.
 func (s webhooksRepo) UpdateDelivery(ctx context.Context, d *store.WebhookDelivery) error {
-	tag, err := s.db.pool.Exec(ctx, `UPDATE webhook_deliveries SET state = $1, attempts = $2, last_status = $3,
-		last_latency_us = $4, last_error = $5, response_prefix = $6, next_attempt_at = $7, updated_at = $8 WHERE id = $9`,
+	res, err := s.db.w.ExecContext(ctx, `UPDATE webhook_deliveries SET state = ?, attempts = ?, last_status = ?,
+		last_latency_us = ?, last_error = ?, response_prefix = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?`,
 		d.State, d.Attempts, d.LastStatus, d.LastLatency.Microseconds(), d.LastError, d.ResponsePrefix,
-		utcPtr(d.NextAttemptAt), utc(d.UpdatedAt), d.ID)
+		d.NextAttemptAt, d.UpdatedAt, d.ID)
 	if err != nil {
-		return fmt.Errorf("postgres: update delivery %s: %w", d.ID, err)
+		return s.db.errorf("update delivery %s: %w", d.ID, err)
 	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: update delivery %s: %w", d.ID, store.ErrNotFound)
+	if err := affectedOrNotFound(res); err != nil {
+		return s.db.errorf("update delivery %s: %w", d.ID, err)
 	}
 	return nil
 }
@@ -287,13 +276,17 @@ func (s webhooksRepo) UpdateDelivery(ctx context.Context, d *store.WebhookDelive
 // ExpediteDeliveries makes the endpoint's pending retries after an
 // unreachable attempt due at now.
 func (s webhooksRepo) ExpediteDeliveries(ctx context.Context, endpointID string, now time.Time) (int64, error) {
-	tag, err := s.db.pool.Exec(ctx, `UPDATE webhook_deliveries SET next_attempt_at = $1
-		WHERE endpoint_id = $2 AND state = 'pending' AND next_attempt_at > $1
-		AND last_status IN (0, 502, 503, 504)`, utc(now), endpointID)
+	res, err := s.db.w.ExecContext(ctx, `UPDATE webhook_deliveries SET next_attempt_at = ?
+		WHERE endpoint_id = ? AND state = 'pending' AND next_attempt_at > ?
+		AND last_status IN (0, 502, 503, 504)`, now, endpointID, now)
 	if err != nil {
-		return 0, fmt.Errorf("postgres: expedite deliveries of %s: %w", endpointID, err)
+		return 0, s.db.errorf("expedite deliveries of %s: %w", endpointID, err)
 	}
-	return tag.RowsAffected(), nil
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, s.db.errorf("expedite deliveries of %s: %w", endpointID, err)
+	}
+	return n, nil
 }
 
 // OutboxStats returns the pending count and the oldest pending event time.
@@ -302,29 +295,31 @@ func (s webhooksRepo) OutboxStats(ctx context.Context) (int64, *time.Time, error
 		n      int64
 		oldest *time.Time
 	)
-	if err := s.db.pool.QueryRow(ctx, `SELECT COUNT(*), MIN(created_at) FROM webhook_deliveries
+	if err := s.db.r.QueryRowContext(ctx, `SELECT COUNT(*), MIN(created_at) FROM webhook_deliveries
 		WHERE state = 'pending'`).Scan(&n, &oldest); err != nil {
-		return 0, nil, fmt.Errorf("postgres: outbox stats: %w", err)
+		return 0, nil, s.db.errorf("outbox stats: %w", err)
 	}
-	return n, utcPtr(oldest), nil
+	return n, oldest, nil
 }
 
 // PurgeDeliveries deletes finished deliveries updated before t, then the
 // events left without deliveries.
 func (s webhooksRepo) PurgeDeliveries(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
-	err := pgx.BeginFunc(ctx, s.db.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM webhook_deliveries WHERE state <> 'pending' AND updated_at < $1`, utc(before))
+	err := s.db.inTx(ctx, func(tx runner) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE state <> 'pending' AND updated_at < ?`, before)
 		if err != nil {
 			return err
 		}
-		n = tag.RowsAffected()
-		_, err = tx.Exec(ctx, `DELETE FROM webhook_events ev WHERE NOT EXISTS
-			(SELECT 1 FROM webhook_deliveries d WHERE d.event_id = ev.id)`)
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM webhook_events WHERE NOT EXISTS
+			(SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)`)
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("postgres: purge deliveries: %w", err)
+		return 0, s.db.errorf("purge deliveries: %w", err)
 	}
 	return n, nil
 }
