@@ -74,7 +74,7 @@ func (a *App) initRecording(st store.Store, bus *events.Bus) (api.VideosDeps, er
 		// the recorder writes its events to the webhook outbox in the
 		// transactions of its video changes, then publishes them on the bus
 		Videos: st.Videos(), LiveInputs: st.LiveInputs(), Blobs: blobs, Bus: bus, Render: a.videoData,
-		Logger: a.log.With("component", "recorder"), ThumbnailTimePct: a.cfg.Recording.ThumbnailTimePct, FFmpeg: ff,
+		Logger: a.log.With("component", "recorder"), ThumbnailTimePct: a.cfg.Recording.ThumbnailTimePct, FFmpeg: ff, Capacity: a.ffm,
 		NodeID: node, Lease: a.cfg.Recording.Lease.D(), Heartbeat: a.cfg.Recording.Heartbeat.D(),
 		// the live packager's EXT-X-TARGETDURATION, which no segment exceeds
 		TargetDuration: max(a.cfg.HLS.MaxSegmentDuration.D(), a.cfg.HLS.SegmentDuration.D()),
