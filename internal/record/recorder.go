@@ -90,6 +90,10 @@ type Config struct {
 	ThumbnailTimePct float64
 	// FFmpeg is the ffmpeg binary; "" = none (thumbnails and MP4 off).
 	FFmpeg string
+	// MaxThumbnails caps the cached on-demand thumbnails of a video (those
+	// with a time or width); past it the least recently used is deleted.
+	// Default DefaultMaxThumbnails.
+	MaxThumbnails int
 	// Capacity is the daemon's ffmpeg account: thumbnails and MP4 builds
 	// are on-demand jobs on it (ffmpeg.ThumbnailUnits, ffmpeg.MP4Units).
 	// nil: an account of its own, ffmpeg.UnitsPerCore per core.
@@ -188,6 +192,8 @@ type Recorder struct {
 	ctx    context.Context // background jobs; cancelled by Stop
 	cancel context.CancelFunc
 	flight sync.Map // video id + kind -> *flight
+	// thumbs is when cached thumbnails were last served (eviction order)
+	thumbs thumbUse
 	// live holds the ids of the videos the workers are recording, which
 	// the periodic recovery leaves alone even when a stalled worker let
 	// their lease run out.
@@ -241,6 +247,9 @@ func New(cfg Config) (*Recorder, error) {
 	cfg.Heartbeat = min(cfg.Heartbeat, cfg.Lease/3)
 	if cfg.TargetDuration > 0 {
 		cfg.TargetDuration = time.Duration(math.Ceil(cfg.TargetDuration.Seconds())) * time.Second
+	}
+	if cfg.MaxThumbnails <= 0 {
+		cfg.MaxThumbnails = DefaultMaxThumbnails
 	}
 	if cfg.Capacity == nil {
 		var err error

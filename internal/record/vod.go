@@ -328,15 +328,6 @@ func (r *Recorder) once(ctx context.Context, name string, build func(ctx context
 // for this long is stuck; the watchdog kills it.
 const jobStall = 30 * time.Second
 
-// lease takes units of the ffmpeg capacity for an on-demand job, waiting
-// for room until ctx is done.
-func (r *Recorder) lease(ctx context.Context, units float64) (*ffmpeg.Lease, error) {
-	if r.cfg.FFmpeg == "" {
-		return nil, ErrNoFFmpeg
-	}
-	return r.cfg.Capacity.Wait(ctx, ffmpeg.OnDemand, units)
-}
-
 // ffmpeg runs ffmpeg with args to its end under the stall watchdog; its
 // stderr goes to log, its last lines into the error. The caller holds the
 // job's lease.
@@ -406,7 +397,12 @@ func (r *Recorder) putFile(ctx context.Context, key, p string) error {
 // Thumbnail returns the blob key of a JPEG of video id taken at time at
 // (negative: the configured fraction of the duration), width pixels wide
 // (0: the video's width), making it with ffmpeg the first time. The
-// default thumbnail of a ready video is kept as thumbnail.jpg.
+// default thumbnail of a ready video is kept as thumbnail.jpg; the others
+// are quantized (the time truncated to the second, the width rounded down
+// to ThumbnailWidths) and cached up to Config.MaxThumbnails per video,
+// least recently used out first. Making one with a time or width is an
+// on-demand ffmpeg job refused with ErrBusy when the capacity for them is
+// in use; the default one waits for room.
 func (r *Recorder) Thumbnail(ctx context.Context, id string, at time.Duration, width int) (string, error) {
 	v, err := r.Video(ctx, id)
 	if err != nil {
@@ -416,24 +412,29 @@ func (r *Recorder) Thumbnail(ctx context.Context, id string, at time.Duration, w
 		return "", ErrEmpty
 	}
 	def := at < 0 && width == 0 && v.Status == store.VideoReady // while recording the duration still grows
+	wait := at < 0 && width == 0                                // the video's own thumbnail, not a request's choice
 	if at < 0 {
 		at = time.Duration(float64(v.Duration) * r.cfg.ThumbnailTimePct)
 	}
 	if at > v.Duration {
 		return "", ErrOutOfRange
 	}
+	at, width = QuantizeThumbnailTime(at), QuantizeThumbnailWidth(width)
 	key := Prefix(id) + "thumbnail.jpg"
 	if !def {
-		key = Prefix(id) + "thumb-" + strconv.FormatInt(at.Milliseconds(), 10) + "-" + strconv.Itoa(width) + ".jpg"
+		key = thumbKey(id, at, width)
 	}
 	if def && v.ThumbnailKey != "" {
 		return v.ThumbnailKey, nil
 	}
 	if _, err := r.cfg.Blobs.Stat(ctx, key); err == nil {
+		if !def {
+			r.thumbs.touch(key, time.Now())
+		}
 		return key, nil
 	}
 	return r.once(ctx, key, func(ctx context.Context) (string, error) {
-		lease, err := r.lease(ctx, ffmpeg.ThumbnailUnits)
+		lease, err := r.onDemandLease(ctx, ffmpeg.ThumbnailUnits, wait)
 		if err != nil {
 			return "", err
 		}
@@ -502,6 +503,10 @@ func (r *Recorder) Thumbnail(ctx context.Context, id string, at time.Duration, w
 		}
 		if err := r.putFile(ctx, key, out); err != nil {
 			return "", err
+		}
+		if !def {
+			r.thumbs.touch(key, time.Now())
+			r.evictThumbnails(ctx, id, key)
 		}
 		if def && v.Status == store.VideoReady {
 			if err := r.cfg.Videos.SetThumbnail(ctx, id, key, r.cfg.Now().UTC()); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -587,7 +592,7 @@ func (r *Recorder) MP4(ctx context.Context, id string) (string, error) {
 }
 
 func (r *Recorder) buildMP4(ctx context.Context, id, key string) error {
-	lease, err := r.lease(ctx, ffmpeg.MP4Units)
+	lease, err := r.onDemandLease(ctx, ffmpeg.MP4Units, true)
 	if err != nil {
 		return err
 	}
