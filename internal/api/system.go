@@ -36,7 +36,8 @@ type TranscodeInfo struct {
 	Profiles []TranscodeProfile `json:"profiles"`
 	// Capacity is the transcoding budget in units (megapixels per second
 	// of output, libx265 weighted x5; transcode.capacity or automatic);
-	// CapacityUsed the units the running ladders cost; Active the number
+	// CapacityUsed the units the running ffmpeg jobs cost (ladders, WHIP
+	// audio, thumbnails, MP4 builds); Active the number
 	// of ladders running.
 	Capacity     float64 `json:"capacity"`
 	CapacityUsed float64 `json:"capacity_used"`
@@ -151,7 +152,7 @@ func systemSchemas() obj {
 				"candidates":    arrayOf(candidate),
 				"profiles":      arrayOf(profile),
 				"capacity":      obj{"type": "number", "description": "Transcoding budget in units: megapixels per second of rung output, libx265 weighted x5 (transcode.capacity; automatic: 30 per core with x264)."},
-				"capacity_used": obj{"type": "number", "description": "Units the running ladders cost; a ladder that does not fit runs passthrough-only (transcode.capacity_exceeded)."},
+				"capacity_used": obj{"type": "number", "description": "Units the running ffmpeg jobs cost (ladders, WHIP audio, thumbnails, MP4 builds); a ladder that does not fit runs passthrough-only (transcode.capacity_exceeded)."},
 				"active":        integer("Ladders running now."),
 			}, "available", "candidates", "profiles"),
 		}, "version", "node_id", "transcode"),

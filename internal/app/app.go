@@ -20,6 +20,7 @@ import (
 
 	"github.com/mpegflow/mpegflow/conf"
 	"github.com/mpegflow/mpegflow/internal/auth"
+	"github.com/mpegflow/mpegflow/internal/ffmpeg"
 	"github.com/mpegflow/mpegflow/internal/ingest"
 	"github.com/mpegflow/mpegflow/internal/ingest/rtmp"
 	"github.com/mpegflow/mpegflow/internal/ingest/srt"
@@ -47,6 +48,8 @@ type App struct {
 	hls     *hlsout.Server
 	// transcode is ABR transcoding (transcode.go, issue 9)
 	transcode *transcodeFeature
+	// ffm is the ffmpeg capacity account of every ffmpeg job (transcode.go)
+	ffm *ffmpeg.Account
 
 	httpLn, metricsLn   net.Listener
 	httpSrv, metricsSrv *http.Server
@@ -144,6 +147,7 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 			Takeover:         cfg.RTMP.OnDuplicate == "replace",
 			CORSOrigin:       cfg.HTTP.CORSAllowOrigin,
 			AcceptVPX:        a.whipAcceptVPX,
+			Capacity:         a.ffm,
 			Metrics:          a.metrics,
 			Logger:           log,
 		})

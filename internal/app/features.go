@@ -30,10 +30,12 @@ func (a *App) featureDeps(st store.Store, bus *events.Bus) (featureDeps, error) 
 	if fd.Webhooks, err = a.initWebhooks(st, bus); err != nil {
 		return fd, err
 	}
-	if fd.Videos, err = a.initRecording(st, bus); err != nil {
+	// transcoding first: it builds the ffmpeg capacity account the
+	// recorder's thumbnails and MP4 builds draw on too
+	if fd.System, err = a.initTranscode(st, bus); err != nil {
 		return fd, err
 	}
-	if fd.System, err = a.initTranscode(st, bus); err != nil {
+	if fd.Videos, err = a.initRecording(st, bus); err != nil {
 		return fd, err
 	}
 	return fd, nil

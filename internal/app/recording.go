@@ -74,7 +74,7 @@ func (a *App) initRecording(st store.Store, bus *events.Bus) (api.VideosDeps, er
 		// the recorder writes its events to the webhook outbox in the
 		// transactions of its video changes, then publishes them on the bus
 		Videos: st.Videos(), LiveInputs: st.LiveInputs(), Blobs: blobs, Bus: bus, Render: a.videoData,
-		Logger: a.log.With("component", "recorder"), ThumbnailTimePct: a.cfg.Recording.ThumbnailTimePct, FFmpeg: ff,
+		Logger: a.log.With("component", "recorder"), ThumbnailTimePct: a.cfg.Recording.ThumbnailTimePct, FFmpeg: ff, Capacity: a.ffm,
 		NodeID: node, Lease: a.cfg.Recording.Lease.D(), Heartbeat: a.cfg.Recording.Heartbeat.D(),
 		// the live packager's EXT-X-TARGETDURATION, which no segment exceeds
 		TargetDuration: max(a.cfg.HLS.MaxSegmentDuration.D(), a.cfg.HLS.SegmentDuration.D()),
@@ -364,25 +364,12 @@ func (a *App) serveVideo(w http.ResponseWriter, r *http.Request) {
 		}
 		_, _ = w.Write(b)
 	case "thumbnail.jpg":
-		q := r.URL.Query()
-		at, width := time.Duration(-1), 0
-		if v := q.Get("time"); v != "" {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil || f < 0 || f > 1e7 {
-				http.Error(w, "time must be a number of seconds", http.StatusBadRequest)
-				return
-			}
-			at = time.Duration(f * float64(time.Second))
+		tq, err := record.ParseThumbnailQuery(r.URL.Query())
+		if err != nil {
+			a.videoError(w, r, err)
+			return
 		}
-		if v := q.Get("width"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 16 || n > 3840 {
-				http.Error(w, "width must be an integer from 16 to 3840", http.StatusBadRequest)
-				return
-			}
-			width = n + n%2
-		}
-		key, err := rec.Thumbnail(ctx, id, at, width)
+		key, err := rec.Thumbnail(ctx, id, tq.At, tq.Width)
 		if err != nil {
 			a.videoError(w, r, err)
 			return
@@ -446,6 +433,11 @@ func (a *App) videoError(w http.ResponseWriter, r *http.Request, err error) {
 		http.Error(w, "the video is not ready: "+err.Error(), http.StatusConflict)
 	case errors.Is(err, record.ErrOutOfRange):
 		http.Error(w, "time is past the end of the video", http.StatusBadRequest)
+	case errors.Is(err, record.ErrBadQuery):
+		http.Error(w, err.Error(), http.StatusBadRequest)
+	case errors.Is(err, record.ErrBusy):
+		w.Header().Set("Retry-After", strconv.Itoa(int(record.BusyRetryAfter/time.Second)))
+		http.Error(w, "the server is busy making other thumbnails, retry later", http.StatusServiceUnavailable)
 	case errors.Is(err, record.ErrNoFFmpeg):
 		http.Error(w, "ffmpeg is not installed on the server", http.StatusServiceUnavailable)
 	case errors.Is(err, context.Canceled):

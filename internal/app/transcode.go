@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 
 	"github.com/mpegflow/mpegflow/conf"
 	"github.com/mpegflow/mpegflow/internal/api"
 	"github.com/mpegflow/mpegflow/internal/events"
+	"github.com/mpegflow/mpegflow/internal/ffmpeg"
 	"github.com/mpegflow/mpegflow/internal/pipeline"
 	"github.com/mpegflow/mpegflow/internal/store"
 	"github.com/mpegflow/mpegflow/internal/stream"
@@ -57,6 +59,9 @@ func (a *App) initTranscode(st store.Store, bus *events.Bus) (api.SystemDeps, er
 	defer cancel()
 	det, err := transcode.Detect(ctx, transcode.DetectConfig{Encoder: cfg.Encoder, VAAPIDevice: cfg.VAAPIDevice, Logger: a.log})
 	f.det = det
+	if err := a.initFFmpeg(float64(cfg.Capacity), det.Family); err != nil {
+		return deps, err
+	}
 	switch {
 	case errors.Is(err, transcode.ErrNoFFmpeg):
 		f.reason = "ffmpeg is not on PATH"
@@ -84,7 +89,7 @@ func (a *App) initTranscode(st store.Store, bus *events.Bus) (api.SystemDeps, er
 		Detection:   det,
 		VAAPIDevice: cfg.VAAPIDevice,
 		Profiles:    f.profiles,
-		Capacity:    float64(cfg.Capacity),
+		Account:     a.ffm,
 		Output:      hlsRenditions{a},
 		Metrics:     m,
 		OnError: func(liveInput, code, message string) {
@@ -100,6 +105,24 @@ func (a *App) initTranscode(st store.Store, bus *events.Bus) (api.SystemDeps, er
 		return deps, err
 	}
 	return deps, nil
+}
+
+// initFFmpeg builds the ffmpeg capacity account every ffmpeg job draws on
+// (ladders, WHIP audio, thumbnails, MP4 builds): transcode.capacity units,
+// or automatic for the encoder family detected (x264 when none).
+func (a *App) initFFmpeg(total float64, family transcode.Family) error {
+	if total <= 0 {
+		total = transcode.AutoCapacity(family, runtime.NumCPU())
+	}
+	m, err := ffmpeg.NewMetrics(a.metrics.Registry)
+	if err != nil {
+		return fmt.Errorf("ffmpeg metrics: %w", err)
+	}
+	a.ffm, err = ffmpeg.NewAccount(ffmpeg.AccountConfig{Total: total, Metrics: m})
+	if err != nil {
+		return fmt.Errorf("transcode.capacity: %w", err)
+	}
+	return nil
 }
 
 // info is GET /v1/system's transcode object.

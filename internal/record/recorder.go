@@ -34,6 +34,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -42,6 +43,7 @@ import (
 	"github.com/mpegflow/mpegflow/hls"
 	"github.com/mpegflow/mpegflow/internal/blob"
 	"github.com/mpegflow/mpegflow/internal/events"
+	"github.com/mpegflow/mpegflow/internal/ffmpeg"
 	"github.com/mpegflow/mpegflow/internal/store"
 	"github.com/mpegflow/mpegflow/internal/webhook"
 )
@@ -88,6 +90,14 @@ type Config struct {
 	ThumbnailTimePct float64
 	// FFmpeg is the ffmpeg binary; "" = none (thumbnails and MP4 off).
 	FFmpeg string
+	// MaxThumbnails caps the cached on-demand thumbnails of a video (those
+	// with a time or width); past it the least recently used is deleted.
+	// Default DefaultMaxThumbnails.
+	MaxThumbnails int
+	// Capacity is the daemon's ffmpeg account: thumbnails and MP4 builds
+	// are on-demand jobs on it (ffmpeg.ThumbnailUnits, ffmpeg.MP4Units).
+	// nil: an account of its own, ffmpeg.UnitsPerCore per core.
+	Capacity *ffmpeg.Account
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// NodeID names this node among those sharing the store; recordings
@@ -181,8 +191,9 @@ type Recorder struct {
 
 	ctx    context.Context // background jobs; cancelled by Stop
 	cancel context.CancelFunc
-	jobs   chan struct{} // bounds ffmpeg jobs
-	flight sync.Map      // video id + kind -> *flight
+	flight sync.Map // video id + kind -> *flight
+	// thumbs is when cached thumbnails were last served (eviction order)
+	thumbs thumbUse
 	// live holds the ids of the videos the workers are recording, which
 	// the periodic recovery leaves alone even when a stalled worker let
 	// their lease run out.
@@ -237,7 +248,16 @@ func New(cfg Config) (*Recorder, error) {
 	if cfg.TargetDuration > 0 {
 		cfg.TargetDuration = time.Duration(math.Ceil(cfg.TargetDuration.Seconds())) * time.Second
 	}
-	r := &Recorder{cfg: cfg, log: cfg.Logger, quit: make(chan struct{}), jobs: make(chan struct{}, 2)}
+	if cfg.MaxThumbnails <= 0 {
+		cfg.MaxThumbnails = DefaultMaxThumbnails
+	}
+	if cfg.Capacity == nil {
+		var err error
+		if cfg.Capacity, err = ffmpeg.NewAccount(ffmpeg.AccountConfig{Total: float64(ffmpeg.UnitsPerCore * runtime.NumCPU())}); err != nil {
+			return nil, fmt.Errorf("record: %w", err)
+		}
+	}
+	r := &Recorder{cfg: cfg, log: cfg.Logger, quit: make(chan struct{})}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	for range cfg.Workers {
 		r.queues = append(r.queues, make(chan op, cfg.Queue))

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -19,6 +19,7 @@ import (
 	"github.com/mpegflow/mpegflow/hls"
 	"github.com/mpegflow/mpegflow/internal/blob"
 	"github.com/mpegflow/mpegflow/internal/events"
+	"github.com/mpegflow/mpegflow/internal/ffmpeg"
 	"github.com/mpegflow/mpegflow/internal/store"
 )
 
@@ -319,34 +320,25 @@ func (r *Recorder) once(ctx context.Context, name string, build func(ctx context
 		r.flight.Delete(name)
 		close(f.done)
 	}()
-	select {
-	case r.jobs <- struct{}{}:
-	case <-ctx.Done():
-		f.err = ctx.Err()
-		return "", f.err
-	}
-	defer func() { <-r.jobs }()
 	f.key, f.err = build(ctx)
 	return f.key, f.err
 }
 
-// ffmpeg runs ffmpeg with args; its stderr is in the error.
-func (r *Recorder) ffmpeg(ctx context.Context, args ...string) error {
+// jobStall: an on-demand ffmpeg job whose -progress reports stop moving
+// for this long is stuck; the watchdog kills it.
+const jobStall = 30 * time.Second
+
+// ffmpeg runs ffmpeg with args to its end under the stall watchdog; its
+// stderr goes to log, its last lines into the error. The caller holds the
+// job's lease.
+func (r *Recorder) ffmpeg(ctx context.Context, log *slog.Logger, args ...string) error {
 	if r.cfg.FFmpeg == "" {
 		return ErrNoFFmpeg
 	}
-	cmd := exec.CommandContext(ctx, r.cfg.FFmpeg, append([]string{"-hide_banner", "-nostdin", "-v", "error", "-y"}, args...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	cmd.WaitDelay = 2 * time.Second
-	if err := cmd.Run(); err != nil {
-		msg := stderr.Bytes()
-		if len(msg) > 2000 {
-			msg = msg[len(msg)-2000:]
-		}
-		return fmt.Errorf("ffmpeg: %w: %s", err, bytes.TrimSpace(msg))
-	}
-	return nil
+	return ffmpeg.Run(ctx, ffmpeg.Config{
+		Path: r.cfg.FFmpeg, Args: append([]string{"-hide_banner", "-nostdin", "-v", "error", "-y"}, args...),
+		Logger: log, Progress: true, StallTimeout: jobStall, Metrics: r.cfg.Capacity.Metrics(),
+	})
 }
 
 // fetch makes the blob key readable by ffmpeg as a local file: the file
@@ -405,7 +397,12 @@ func (r *Recorder) putFile(ctx context.Context, key, p string) error {
 // Thumbnail returns the blob key of a JPEG of video id taken at time at
 // (negative: the configured fraction of the duration), width pixels wide
 // (0: the video's width), making it with ffmpeg the first time. The
-// default thumbnail of a ready video is kept as thumbnail.jpg.
+// default thumbnail of a ready video is kept as thumbnail.jpg; the others
+// are quantized (the time truncated to the second, the width rounded down
+// to ThumbnailWidths) and cached up to Config.MaxThumbnails per video,
+// least recently used out first. Making one with a time or width is an
+// on-demand ffmpeg job refused with ErrBusy when the capacity for them is
+// in use; the default one waits for room.
 func (r *Recorder) Thumbnail(ctx context.Context, id string, at time.Duration, width int) (string, error) {
 	v, err := r.Video(ctx, id)
 	if err != nil {
@@ -415,23 +412,33 @@ func (r *Recorder) Thumbnail(ctx context.Context, id string, at time.Duration, w
 		return "", ErrEmpty
 	}
 	def := at < 0 && width == 0 && v.Status == store.VideoReady // while recording the duration still grows
+	wait := at < 0 && width == 0                                // the video's own thumbnail, not a request's choice
 	if at < 0 {
 		at = time.Duration(float64(v.Duration) * r.cfg.ThumbnailTimePct)
 	}
 	if at > v.Duration {
 		return "", ErrOutOfRange
 	}
+	at, width = QuantizeThumbnailTime(at), QuantizeThumbnailWidth(width)
 	key := Prefix(id) + "thumbnail.jpg"
 	if !def {
-		key = Prefix(id) + "thumb-" + strconv.FormatInt(at.Milliseconds(), 10) + "-" + strconv.Itoa(width) + ".jpg"
+		key = thumbKey(id, at, width)
 	}
 	if def && v.ThumbnailKey != "" {
 		return v.ThumbnailKey, nil
 	}
 	if _, err := r.cfg.Blobs.Stat(ctx, key); err == nil {
+		if !def {
+			r.thumbs.touch(key, time.Now())
+		}
 		return key, nil
 	}
 	return r.once(ctx, key, func(ctx context.Context) (string, error) {
+		lease, err := r.onDemandLease(ctx, ffmpeg.ThumbnailUnits, wait)
+		if err != nil {
+			return "", err
+		}
+		defer lease.Release()
 		segs, err := r.cfg.Videos.Segments(ctx, id, 0, 0)
 		if err != nil {
 			return "", err
@@ -484,17 +491,22 @@ func (r *Recorder) Thumbnail(ctx context.Context, id string, at time.Duration, w
 		}
 		tail = append(tail, "-f", "image2", out)
 		off := strconv.FormatFloat(max(0, (at-start).Seconds()), 'f', 3, 64)
-		if err := r.ffmpeg(ctx, append([]string{"-ss", off, "-i", in}, tail...)...); err != nil {
+		log := r.log.With("video", id, "job", "thumbnail")
+		if err := r.ffmpeg(ctx, log, append([]string{"-ss", off, "-i", in}, tail...)...); err != nil {
 			return "", err
 		}
 		if st, err := os.Stat(out); err != nil || st.Size() == 0 {
 			// -ss past the segment's last frame: take its first frame
-			if err := r.ffmpeg(ctx, append([]string{"-i", in}, tail...)...); err != nil {
+			if err := r.ffmpeg(ctx, log, append([]string{"-i", in}, tail...)...); err != nil {
 				return "", err
 			}
 		}
 		if err := r.putFile(ctx, key, out); err != nil {
 			return "", err
+		}
+		if !def {
+			r.thumbs.touch(key, time.Now())
+			r.evictThumbnails(ctx, id, key)
 		}
 		if def && v.Status == store.VideoReady {
 			if err := r.cfg.Videos.SetThumbnail(ctx, id, key, r.cfg.Now().UTC()); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -580,6 +592,11 @@ func (r *Recorder) MP4(ctx context.Context, id string) (string, error) {
 }
 
 func (r *Recorder) buildMP4(ctx context.Context, id, key string) error {
+	lease, err := r.onDemandLease(ctx, ffmpeg.MP4Units, true)
+	if err != nil {
+		return err
+	}
+	defer lease.Release()
 	segs, err := r.cfg.Videos.Segments(ctx, id, 0, 0)
 	if err != nil {
 		return err
@@ -632,7 +649,7 @@ func (r *Recorder) buildMP4(ctx context.Context, id, key string) error {
 		return err
 	}
 	out := filepath.Join(dir, "out.mp4")
-	if err := r.ffmpeg(ctx, "-i", in, "-map", "0", "-c", "copy", "-movflags", "+faststart", "-f", "mp4", out); err != nil {
+	if err := r.ffmpeg(ctx, r.log.With("video", id, "job", "mp4"), "-i", in, "-map", "0", "-c", "copy", "-movflags", "+faststart", "-f", "mp4", out); err != nil {
 		return err
 	}
 	return r.putFile(ctx, key, out)

@@ -2,8 +2,8 @@ package transcode
 
 import (
 	"fmt"
-	"math"
-	"sync"
+
+	"github.com/mpegflow/mpegflow/internal/ffmpeg"
 )
 
 // Capacity units. One unit is one megapixel per second of libx264 output
@@ -13,11 +13,9 @@ import (
 // operator's (transcode.capacity), since it depends on the card, not on the
 // CPU.
 const (
-	// X264UnitsPerCore is the automatic budget per CPU core with libx264:
-	// measured, one core encodes about 50 Mpx/s of veryfast output and
-	// decodes the source besides; 30 leaves room for the daemon itself and
-	// for sources that are harder to encode than test patterns.
-	X264UnitsPerCore = 30
+	// X264UnitsPerCore is the automatic budget per CPU core with libx264
+	// (ffmpeg.UnitsPerCore).
+	X264UnitsPerCore = ffmpeg.UnitsPerCore
 	// X265Weight is what a megapixel per second of libx265 costs against
 	// libx264 (x265 at veryfast/zerolatency is about five times slower).
 	X265Weight = 5
@@ -66,45 +64,6 @@ func AutoCapacity(f Family, cores int) float64 {
 		return float64(max(1, cores) * X264UnitsPerCore)
 	}
 	return HardwareAutoUnits
-}
-
-// budget admits ladders while the units they cost fit in the total.
-type budget struct {
-	total float64
-
-	mu      sync.Mutex
-	used    float64
-	ladders int
-}
-
-// take reserves units, or reports false when they do not fit.
-func (b *budget) take(units float64) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	// a small tolerance so that ladders summing exactly to the total fit
-	if b.used+units > b.total+1e-9 {
-		return false
-	}
-	b.used += units
-	b.ladders++
-	return true
-}
-
-// release returns units taken.
-func (b *budget) release(units float64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.used = math.Max(0, b.used-units)
-	b.ladders--
-	if b.ladders == 0 {
-		b.used = 0 // no drift from float sums
-	}
-}
-
-func (b *budget) state() (used float64, ladders int) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.used, b.ladders
 }
 
 // capacityMessage explains a refusal.

@@ -53,49 +53,8 @@ func TestAutoCapacity(t *testing.T) {
 	}
 }
 
-// TestBudgetAdmission: ladders are admitted while their units fit, a
-// released ladder makes room, a ladder larger than the whole budget never
-// fits, and the arithmetic does not drift.
-func TestBudgetAdmission(t *testing.T) {
-	// 720p30 -> 480p + 360p is 19.2 units: three fit in the 60 units of
-	// 2 cores, not four.
-	l := LadderUnits(X264, []Rung{{Width: 854, Profile: Profile{Height: 480}}, {Width: 640, Profile: Profile{Height: 360}}}, 30)
-	b := budget{total: AutoCapacity(X264, 2)}
-	for i := range 3 {
-		if !b.take(l) {
-			t.Fatalf("ladder %d refused with %v of %v units used", i+1, b.used, b.total)
-		}
-	}
-	if b.take(l) {
-		t.Fatalf("a fourth ladder admitted: %v of %v units", b.used, b.total)
-	}
-	if u, n := b.state(); !near(u, 3*l) || n != 3 {
-		t.Fatalf("state %v units %d ladders, want %v and 3", u, n, 3*l)
-	}
-	// a small ladder still fits in what is left (60 - 57.6 = 2.4)
-	small := RungUnits(X264, Rung{Width: 284, Profile: Profile{Height: 160}}, 30)
-	if !b.take(small) {
-		t.Fatalf("a %.2f-unit ladder refused with %.2f left", small, b.total-b.used)
-	}
-	b.release(small)
-	b.release(l)
-	if !b.take(l) {
-		t.Fatal("a released ladder's room was not reused")
-	}
-	for range 3 {
-		b.release(l)
-	}
-	if u, n := b.state(); u != 0 || n != 0 {
-		t.Fatalf("after releasing everything: %v units, %d ladders", u, n)
-	}
-	// exactly the budget fits; a ladder above it never does
-	exact := budget{total: 2 * 6.912}
-	if !exact.take(6.912) || !exact.take(6.912) {
-		t.Fatal("ladders summing exactly to the budget refused")
-	}
-	if (&budget{total: 10}).take(10.5) {
-		t.Fatal("a ladder above the whole budget admitted")
-	}
+// TestCapacityMessage: a refusal names the units.
+func TestCapacityMessage(t *testing.T) {
 	for _, tc := range []struct {
 		need, used, total float64
 		want              string

@@ -11,8 +11,6 @@ type Metrics struct {
 	fps      *prometheus.GaugeVec
 	speed    *prometheus.GaugeVec
 	active   prometheus.Gauge
-	capacity prometheus.Gauge
-	used     prometheus.Gauge
 	refused  prometheus.Counter
 }
 
@@ -22,9 +20,9 @@ type Metrics struct {
 // mpegflow_transcode_fps{live_input,rung},
 // mpegflow_transcode_speed{live_input} (media seconds per wall second),
 // mpegflow_transcode_active (ladders running),
-// mpegflow_transcode_capacity_units (the budget, see RungUnits),
-// mpegflow_transcode_capacity_used_units and
-// mpegflow_transcode_capacity_exceeded_total.
+// and mpegflow_transcode_capacity_exceeded_total. The budget and its use
+// (mpegflow_transcode_capacity_units, _used_units) are the ffmpeg account's
+// (ffmpeg.NewMetrics), which every ffmpeg job draws on.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		encoder: prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -42,17 +40,11 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		active: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "mpegflow_transcode_active", Help: "Ladders being transcoded now.",
 		}),
-		capacity: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "mpegflow_transcode_capacity_units", Help: "Transcoding budget in units: megapixels per second of output, libx265 weighted x5 (transcode.capacity).",
-		}),
-		used: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "mpegflow_transcode_capacity_used_units", Help: "Capacity units the running ladders cost.",
-		}),
 		refused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "mpegflow_transcode_capacity_exceeded_total", Help: "Streams left passthrough-only because transcoding was at capacity.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.encoder, m.restarts, m.fps, m.speed, m.active, m.capacity, m.used, m.refused} {
+	for _, c := range []prometheus.Collector{m.encoder, m.restarts, m.fps, m.speed, m.active, m.refused} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -7,15 +7,15 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"runtime"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 
+	"github.com/mpegflow/mpegflow/internal/ffmpeg"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
@@ -60,10 +60,13 @@ type Config struct {
 	VAAPIDevice string
 	// Profiles are the rungs live inputs may name.
 	Profiles []Profile
-	// Capacity is the transcoding budget in units (see RungUnits): a
-	// ladder is admitted while the units of every running ladder and its
-	// own fit. 0 = AutoCapacity (30 units per core for x264, 8 x 1080p60
-	// for hardware).
+	// Account is the ffmpeg capacity every ffmpeg job of the daemon draws
+	// on; a ladder is a live job of LadderUnits. nil = an account of its
+	// own with Capacity.
+	Account *ffmpeg.Account
+	// Capacity is the budget in units (see RungUnits) of the account made
+	// when Account is nil. 0 = AutoCapacity (30 units per core for x264,
+	// 8 x 1080p60 for hardware).
 	Capacity float64
 	// Output receives the renditions. Required.
 	Output Output
@@ -78,14 +81,17 @@ type Config struct {
 	// MaxFailures is the number of consecutive failed runs (each shorter
 	// than 30 s) after which the stream stays passthrough (default 5).
 	MaxFailures int
-	Logger      *slog.Logger
+	// StallTimeout: an ffmpeg fed the stream that gives no rung output for
+	// this long is killed and restarted (default 20 s).
+	StallTimeout time.Duration
+	Logger       *slog.Logger
 }
 
 // Transcoder runs the ladders of live streams; one per daemon.
 type Transcoder struct {
-	cfg Config
-	log *slog.Logger
-	cap budget
+	cfg     Config
+	log     *slog.Logger
+	ladders atomic.Int64
 }
 
 // New returns a Transcoder.
@@ -99,8 +105,18 @@ func New(cfg Config) (*Transcoder, error) {
 	if cfg.Detection.Family == "" {
 		cfg.Detection.Family, cfg.Detection.Encoder = X264, X264.Encoder("h264")
 	}
-	if cfg.Capacity <= 0 {
-		cfg.Capacity = AutoCapacity(cfg.Detection.Family, runtime.NumCPU())
+	if cfg.Account == nil {
+		if cfg.Capacity <= 0 {
+			cfg.Capacity = AutoCapacity(cfg.Detection.Family, runtime.NumCPU())
+		}
+		var err error
+		if cfg.Account, err = ffmpeg.NewAccount(ffmpeg.AccountConfig{Total: cfg.Capacity}); err != nil {
+			return nil, fmt.Errorf("transcode: %w", err)
+		}
+	}
+	cfg.Capacity = cfg.Account.Total()
+	if cfg.StallTimeout <= 0 {
+		cfg.StallTimeout = 20 * time.Second
 	}
 	if cfg.Backoff <= 0 {
 		cfg.Backoff = 500 * time.Millisecond
@@ -114,28 +130,22 @@ func New(cfg Config) (*Transcoder, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	t := &Transcoder{cfg: cfg, log: cfg.Logger, cap: budget{total: cfg.Capacity}}
+	t := &Transcoder{cfg: cfg, log: cfg.Logger}
 	if m := cfg.Metrics; m != nil {
 		m.encoder.WithLabelValues(cfg.Detection.Encoder).Set(1)
-		m.capacity.Set(cfg.Capacity)
 	}
 	return t, nil
 }
 
-// Capacity is the transcoding budget in units (Config.Capacity).
-func (t *Transcoder) Capacity() float64 { return t.cfg.Capacity }
+// Capacity is the ffmpeg budget in units (the account's).
+func (t *Transcoder) Capacity() float64 { return t.cfg.Account.Total() }
 
-// Used is the units the running ladders cost.
-func (t *Transcoder) Used() float64 {
-	u, _ := t.cap.state()
-	return u
-}
+// Used is the units the running ffmpeg jobs cost: the ladders and whatever
+// else draws on the account.
+func (t *Transcoder) Used() float64 { return t.cfg.Account.Used() }
 
 // Active is the number of ladders running now.
-func (t *Transcoder) Active() int {
-	_, n := t.cap.state()
-	return n
-}
+func (t *Transcoder) Active() int { return int(t.ladders.Load()) }
 
 // Sink returns the graph sink that transcodes s into the rungs named by
 // ladder. It satisfies pipeline.Sink.
@@ -261,9 +271,10 @@ func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
 	job.Family, job.VAAPIDevice, job.InputCodec, job.AudioCodec = k.t.cfg.Detection.Family, k.t.cfg.VAAPIDevice, vcodec, acodec
 
 	units := LadderUnits(job.Family, job.Rungs, srcFPS)
-	if !k.t.cap.take(units) {
-		used, _ := k.t.cap.state()
-		msg := capacityMessage(units, used, k.t.cfg.Capacity)
+	lease, err := k.t.cfg.Account.Take(ffmpeg.Live, units)
+	if err != nil {
+		used := k.t.cfg.Account.Used()
+		msg := capacityMessage(units, used, k.t.cfg.Account.Total())
 		k.log.Warn(msg)
 		if m := k.t.cfg.Metrics; m != nil {
 			m.refused.Inc()
@@ -273,15 +284,15 @@ func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
 		}
 		return nil
 	}
+	k.t.ladders.Add(1)
 	if m := k.t.cfg.Metrics; m != nil {
 		m.active.Inc()
-		m.used.Add(units)
 	}
 	defer func() {
-		k.t.cap.release(units)
+		lease.Release()
+		k.t.ladders.Add(-1)
 		if m := k.t.cfg.Metrics; m != nil {
 			m.active.Dec()
-			m.used.Set(k.t.Used())
 			m.speed.DeleteLabelValues(k.s.ID())
 			for _, rg := range job.Rungs {
 				m.fps.DeleteLabelValues(k.s.ID(), rg.Name)
@@ -298,15 +309,13 @@ func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
 	for i, rg := range job.Rungs {
 		st.rends[i] = &rungOut{name: rg.Name}
 	}
-	failures := 0
-	backoff := k.t.cfg.Backoff
-	for {
-		start := time.Now()
+	policy := ffmpeg.Restart{Backoff: k.t.cfg.Backoff, MaxBackoff: k.t.cfg.MaxBackoff, MaxFailures: k.t.cfg.MaxFailures}
+	err = policy.Run(ctx, k.log, func(ctx context.Context) error {
 		err := k.runOnce(ctx, r, st)
-		if err == nil || ctx.Err() != nil || errors.Is(err, stream.ErrEnded) {
+		switch {
+		case errors.Is(err, stream.ErrEnded):
 			return nil
-		}
-		if errors.Is(err, errSourceDiscontinuity) {
+		case errors.Is(err, errSourceDiscontinuity):
 			// the source's timeline restarted (publisher reconnect): a new
 			// ffmpeg on a new base, the rungs marked discontinuous like the
 			// source
@@ -315,39 +324,30 @@ func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
 			for _, ro := range st.rends {
 				ro.disc = true
 			}
-			continue
+			return fmt.Errorf("%w: %w", ffmpeg.ErrRestartNow, err)
 		}
-		if time.Since(start) > 30*time.Second {
-			failures, backoff = 0, k.t.cfg.Backoff
-		}
-		failures++
+		return err
+	}, func(error) {
 		if m := k.t.cfg.Metrics; m != nil {
 			m.restarts.WithLabelValues(k.s.ID()).Inc()
 		}
-		if failures >= k.t.cfg.MaxFailures {
-			msg := fmt.Sprintf("ffmpeg failed %d times in a row: %v", failures, err)
-			k.log.Error("transcoding stopped; the stream stays passthrough", "error", err, "failures", failures)
-			// the rungs will get no more media: out of the multivariant
-			// playlist, so that players leave them for the source
-			for _, ro := range st.rends {
-				if rm, ok := ro.w.(RenditionRemover); ok {
-					rm.Remove()
-				}
-				ro.w = nil
-			}
-			if f := k.t.cfg.OnError; f != nil {
-				f(k.s.ID(), CodeFailed, msg)
-			}
-			return nil
-		}
-		k.log.Warn("ffmpeg died; restarting", "error", err, "in", backoff, "failures", failures)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, k.t.cfg.MaxBackoff)
+	})
+	if err == nil {
+		return nil
 	}
+	k.log.Error("transcoding stopped; the stream stays passthrough", "error", err)
+	// the rungs will get no more media: out of the multivariant playlist,
+	// so that players leave them for the source
+	for _, ro := range st.rends {
+		if rm, ok := ro.w.(RenditionRemover); ok {
+			rm.Remove()
+		}
+		ro.w = nil
+	}
+	if f := k.t.cfg.OnError; f != nil {
+		f(k.s.ID(), CodeFailed, fmt.Sprintf("ffmpeg failed %d times in a row: %v", k.t.cfg.MaxFailures, errors.Unwrap(err)))
+	}
+	return nil
 }
 
 // runState is what survives ffmpeg restarts: the timeline mapping and the
@@ -399,43 +399,17 @@ func (k *Sink) runOnce(ctx context.Context, r *stream.Reader, st *runState) (err
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	n := len(st.job.Rungs)
-	readers := make([]*os.File, n)
-	writers := make([]*os.File, n)
-	defer func() {
-		for i := range n {
-			if readers[i] != nil {
-				_ = readers[i].Close()
-			}
-			if writers[i] != nil {
-				_ = writers[i].Close()
-			}
-		}
-	}()
-	for i := range n {
-		if readers[i], writers[i], err = os.Pipe(); err != nil {
-			return fmt.Errorf("pipe: %w", err)
-		}
-	}
-	stderr := newLogWriter(k.log)
-	cmd := exec.CommandContext(rctx, k.t.cfg.FFmpeg, Args(st.job)...)
-	cmd.ExtraFiles = writers
-	cmd.Stderr = stderr
-	cmd.WaitDelay = 5 * time.Second
-	stdin, err := cmd.StdinPipe()
+	p, err := ffmpeg.Start(rctx, ffmpeg.Config{
+		Path: k.t.cfg.FFmpeg, Args: Args(st.job), Logger: k.log,
+		Stdin: true, Outputs: n, StallTimeout: k.t.cfg.StallTimeout, Metrics: k.t.cfg.Account.Metrics(),
+	})
 	if err != nil {
-		return fmt.Errorf("stdin pipe: %w", err)
+		return err
 	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start ffmpeg: %w", err)
-	}
-	for i := range n { // ffmpeg holds them now
-		_ = writers[i].Close()
-		writers[i] = nil
-	}
+	defer p.Stop()
 	k.mu.Lock()
-	k.pid = cmd.Process.Pid
+	k.pid = p.PID()
 	k.mu.Unlock()
-	k.log.Debug("ffmpeg started", "pid", cmd.Process.Pid)
 	defer func() {
 		k.mu.Lock()
 		k.pid = 0
@@ -443,29 +417,31 @@ func (k *Sink) runOnce(ctx context.Context, r *stream.Reader, st *runState) (err
 	}()
 
 	var wg sync.WaitGroup
+	defer wg.Wait() // before p.Stop closes the pipes
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := k.readRung(readers[i], st, st.rends[i], i == 0); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrClosed) {
+			if err := k.readRung(p.Output(i), st, st.rends[i], i == 0); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrClosed) {
 				k.log.Warn("reading rung", "rung", st.rends[i].name, "error", err)
 				cancel()
 			}
 		}()
 	}
-	exited := make(chan error, 1)
+	wg.Add(1)
 	go func() {
-		werr := cmd.Wait()
+		defer wg.Done()
+		<-p.Done()
 		cancel() // unblocks the feeder
-		exited <- werr
 	}()
 
+	stdin := p.Stdin()
 	feedErr := k.feed(rctx, r, stdin, st)
 	_ = stdin.Close() // at the end of the input ffmpeg flushes and exits
 	if feedErr != nil && !errors.Is(feedErr, stream.ErrEnded) && !errors.Is(feedErr, errSourceDiscontinuity) {
 		cancel() // ffmpeg is killed by the context
 	}
-	werr := <-exited
+	werr := p.Wait()
 	wg.Wait()
 	switch {
 	case errors.Is(feedErr, stream.ErrEnded):
@@ -475,9 +451,9 @@ func (k *Sink) runOnce(ctx context.Context, r *stream.Reader, st *runState) (err
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case werr != nil:
-		return fmt.Errorf("%w: %w: %s", errExited, werr, stderr.last())
+		return fmt.Errorf("%w: %w", errExited, werr)
 	default:
-		return fmt.Errorf("%w: %s", errExited, stderr.last())
+		return errExited
 	}
 }
 
@@ -666,66 +642,4 @@ func (k *Sink) writeRungFrame(st *runState, ro *rungOut, f *rungFrame) *stream.U
 		k.log.Debug("rendition write failed", "rung", ro.name, "error", err)
 	}
 	return u
-}
-
-// logWriter turns ffmpeg's stderr into log lines, at most 20 per 10 s, and
-// keeps the last lines for error messages.
-type logWriter struct {
-	log *slog.Logger
-
-	mu      sync.Mutex
-	partial []byte
-	lines   []string
-	window  time.Time
-	n       int
-	dropped int
-}
-
-func newLogWriter(log *slog.Logger) *logWriter { return &logWriter{log: log} }
-
-func (l *logWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.partial = append(l.partial, p...)
-	for {
-		i := strings.IndexByte(string(l.partial), '\n')
-		if i < 0 {
-			break
-		}
-		line := strings.TrimSpace(string(l.partial[:i]))
-		l.partial = l.partial[i+1:]
-		if line == "" {
-			continue
-		}
-		l.lines = append(l.lines, line)
-		if len(l.lines) > 5 {
-			l.lines = l.lines[1:]
-		}
-		now := time.Now()
-		if now.Sub(l.window) > 10*time.Second {
-			if l.dropped > 0 {
-				l.log.Warn("ffmpeg log lines suppressed", "count", l.dropped)
-			}
-			l.window, l.n, l.dropped = now, 0, 0
-		}
-		if l.n < 20 {
-			l.n++
-			l.log.Warn("ffmpeg", "stderr", line)
-		} else {
-			l.dropped++
-		}
-	}
-	if len(l.partial) > 4096 {
-		l.partial = l.partial[:0]
-	}
-	return len(p), nil
-}
-
-func (l *logWriter) last() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.lines) == 0 {
-		return "no message"
-	}
-	return strings.Join(l.lines[max(0, len(l.lines)-2):], "; ")
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/mpegflow/mpegflow/internal/ffmpeg"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
@@ -265,6 +266,24 @@ func TestTranscodeX264(t *testing.T) {
 	}
 }
 
+// gathered is the value of the unlabelled metric name in reg, -1 when
+// there is none.
+func gathered(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			if g := mf.GetMetric()[0].GetGauge(); g != nil {
+				return g.GetValue()
+			}
+		}
+	}
+	return -1
+}
+
 func metricValue(m prometheus.Metric) float64 {
 	var d dto.Metric
 	if err := m.Write(&d); err != nil {
@@ -289,7 +308,16 @@ func TestCapacity(t *testing.T) {
 	reports := make(chan report, 4)
 	reg := prometheus.NewRegistry()
 	m, _ := NewMetrics(reg)
-	tc, err := New(Config{Output: &fakeOutput{}, Profiles: testProfiles, Capacity: 2, Metrics: m,
+	fm, err := ffmpeg.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, err := ffmpeg.NewAccount(ffmpeg.AccountConfig{Total: 2, Metrics: fm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := func() float64 { return gathered(t, reg, "mpegflow_transcode_capacity_used_units") }
+	tc, err := New(Config{Output: &fakeOutput{}, Profiles: testProfiles, Account: acct, Metrics: m,
 		OnError: func(id, code, _ string) { reports <- report{id, code} }})
 	if err != nil {
 		t.Fatal(err)
@@ -308,7 +336,7 @@ func TestCapacity(t *testing.T) {
 	if u := tc.Used(); u < want-0.01 || u > want+0.01 {
 		t.Errorf("Used = %v units, want %v", u, want)
 	}
-	if g := metricValue(m.used); g != tc.Used() {
+	if g := used(); g != tc.Used() {
 		t.Errorf("capacity_used_units = %v, want %v", g, tc.Used())
 	}
 	if err := tc.Sink(p2.Stream(), []string{"180p"}).Run(ctx, r2); err != nil {
@@ -327,8 +355,8 @@ func TestCapacity(t *testing.T) {
 	if err := <-done1; err != nil {
 		t.Fatal(err)
 	}
-	if tc.Active() != 0 || tc.Used() != 0 || metricValue(m.used) != 0 {
-		t.Fatalf("Active = %d, Used = %v, gauge %v after the stream ended", tc.Active(), tc.Used(), metricValue(m.used))
+	if tc.Active() != 0 || tc.Used() != 0 || used() != 0 {
+		t.Fatalf("Active = %d, Used = %v, gauge %v after the stream ended", tc.Active(), tc.Used(), used())
 	}
 	if got := metricValue(m.refused); got != 1 {
 		t.Errorf("capacity_exceeded_total = %v, want 1", got)

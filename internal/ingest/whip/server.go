@@ -25,6 +25,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/mpegflow/mpegflow/internal/auth"
+	"github.com/mpegflow/mpegflow/internal/ffmpeg"
 	"github.com/mpegflow/mpegflow/internal/ingest"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
@@ -63,6 +64,10 @@ type Config struct {
 	// looks up "ffmpeg" on PATH. Without ffmpeg Opus goes to the hub as is
 	// and a warning is logged.
 	FFmpegPath string
+	// Capacity is the daemon's ffmpeg account: an audio transcode is a
+	// live job of ffmpeg.AudioUnits, and a session that finds no room
+	// publishes Opus as it came. nil: not counted.
+	Capacity *ffmpeg.Account
 	// AcceptVPX, when set, is asked for each offer whether VP8 or VP9
 	// video may be accepted for the live input: only when it is transcoded
 	// (HLS cannot carry them; its H.264 rungs are what players get). nil:

@@ -127,7 +127,7 @@ func (s *Server) newSession(ctx context.Context, li auth.LiveInput, remote strin
 		old.stop(false)
 	}
 	if plan.Audio != nil && s.ffmpeg != "" {
-		tc, err := startTranscoder(sctx, s.ffmpeg, ss.log, ss.onAAC)
+		tc, err := startTranscoder(sctx, s.ffmpeg, s.cfg.Capacity, ss.log, ss.onAAC)
 		if err != nil {
 			ss.log.Warn("audio transcode unavailable, publishing opus", "error", err)
 		} else {

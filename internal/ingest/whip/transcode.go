@@ -1,16 +1,15 @@
 package whip
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"os/exec"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mpegflow/mpegflow/internal/ffmpeg"
 )
 
 // AAC output of the Opus→AAC transcode: AAC-LC, 48 kHz, stereo, 1024
@@ -27,17 +26,24 @@ const (
 // 2 (ISO/IEC 14496-3 §1.6.2.1).
 var aacConfig = [2]byte{0x11, 0x90}
 
+// transcodeStall: an audio transcode fed Opus that gives no AAC for this
+// long is stuck; the watchdog kills it and the session goes on without
+// audio (a restart would start a new AAC timeline mid-session).
+const transcodeStall = 10 * time.Second
+
 // transcoder turns Opus packets into AAC frames with an ffmpeg child process:
 //
 //	ffmpeg -f ogg -i pipe:0 -af aresample=async=1 -c:a aac -b:a 128k -ar 48000 -ac 2 -f adts pipe:1
 //
 // Opus goes in as Ogg Opus (RFC 7845) pages; aresample fills gaps from the
 // granule positions, so output frame i covers samples [i·1024, (i+1)·1024)
-// after the encoder's priming frame. stderr goes to the log.
+// after the encoder's priming frame. The process is internal/ffmpeg's: its
+// stderr goes to the session's log, it holds ffmpeg.AudioUnits of the
+// daemon's ffmpeg capacity while it runs.
 type transcoder struct {
 	log     *slog.Logger
-	cancel  context.CancelFunc
-	cmd     *exec.Cmd
+	p       *ffmpeg.Process
+	lease   *ffmpeg.Lease
 	in      chan []byte
 	ogg     *oggOpusWriter
 	wg      sync.WaitGroup
@@ -46,54 +52,49 @@ type transcoder struct {
 	exited  chan struct{}
 }
 
-// startTranscoder starts ffmpeg at path. onFrame is called from the
-// transcoder's goroutine for every AAC frame, with its index in the output.
-func startTranscoder(ctx context.Context, path string, log *slog.Logger, onFrame func(index int64, f adtsFrame)) (*transcoder, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	cmd := exec.CommandContext(ctx, path,
-		"-hide_banner", "-nostdin", "-loglevel", "warning",
-		"-fflags", "nobuffer", "-probesize", "4096", "-analyzeduration", "0",
-		"-f", "ogg", "-i", "pipe:0",
-		"-vn", "-af", "aresample=async=1",
-		"-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "2",
-		"-flush_packets", "1", "-f", "adts", "pipe:1")
-	cmd.WaitDelay = transcodeStopWait
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("ffmpeg stdin: %w", err)
+// startTranscoder starts ffmpeg at path, drawing on acct (nil: not
+// counted). onFrame is called from the transcoder's goroutine for every
+// AAC frame, with its index in the output.
+func startTranscoder(ctx context.Context, path string, acct *ffmpeg.Account, log *slog.Logger, onFrame func(index int64, f adtsFrame)) (*transcoder, error) {
+	var lease *ffmpeg.Lease
+	var metrics *ffmpeg.Metrics
+	if acct != nil {
+		var err error
+		if lease, err = acct.Take(ffmpeg.Live, ffmpeg.AudioUnits); err != nil {
+			return nil, err
+		}
+		metrics = acct.Metrics()
 	}
-	stdout, err := cmd.StdoutPipe()
+	p, err := ffmpeg.Start(ctx, ffmpeg.Config{
+		Path: path,
+		Args: []string{"-hide_banner", "-nostdin", "-loglevel", "warning",
+			"-fflags", "nobuffer", "-probesize", "4096", "-analyzeduration", "0",
+			"-f", "ogg", "-i", "pipe:0",
+			"-vn", "-af", "aresample=async=1",
+			"-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "2",
+			"-flush_packets", "1", "-f", "adts", "pipe:1"},
+		Logger: log.With("step", "audio_transcode"), Stdin: true, Stdout: true,
+		StallTimeout: transcodeStall, WaitDelay: transcodeStopWait, Metrics: metrics,
+	})
 	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("ffmpeg stdout: %w", err)
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("ffmpeg stderr: %w", err)
-	}
-	if err := cmd.Start(); err != nil {
-		cancel()
-		return nil, fmt.Errorf("start ffmpeg: %w", err)
+		lease.Release()
+		return nil, err
 	}
 	t := &transcoder{
 		log:    log,
-		cancel: cancel,
-		cmd:    cmd,
+		p:      p,
+		lease:  lease,
 		in:     make(chan []byte, transcodeQueue),
 		ogg:    newOggOpusWriter(0x6d70666c),
 		exited: make(chan struct{}),
 	}
 	headers := t.ogg.headers(2)
-	t.wg.Add(3)
-	go t.writeLoop(stdin, headers)
-	go t.readLoop(stdout, onFrame)
-	go t.logLoop(stderr)
+	t.wg.Add(2)
+	go t.writeLoop(p.Stdin(), headers)
+	go t.readLoop(p.Stdout(), onFrame)
 	go func() {
 		t.wg.Wait()
-		err := cmd.Wait()
-		if err != nil && ctx.Err() == nil {
+		if err := p.Wait(); err != nil && ctx.Err() == nil {
 			log.Warn("ffmpeg audio transcode exited", "error", err)
 		}
 		close(t.exited)
@@ -126,10 +127,11 @@ func (t *transcoder) close() {
 		select {
 		case <-t.exited:
 		case <-time.After(transcodeStopWait):
-			t.cancel()
+			t.p.Stop()
 			<-t.exited
 		}
-		t.cancel()
+		t.p.Stop()
+		t.lease.Release()
 	})
 }
 
@@ -186,17 +188,6 @@ func (t *transcoder) readLoop(r io.Reader, onFrame func(int64, adtsFrame)) {
 				t.log.Debug("ffmpeg audio transcode output", "error", err)
 			}
 			return
-		}
-	}
-}
-
-func (t *transcoder) logLoop(r io.Reader) {
-	defer t.wg.Done()
-	sc := bufio.NewScanner(r)
-	lines := 0
-	for sc.Scan() {
-		if lines++; lines <= 50 {
-			t.log.Warn("ffmpeg audio transcode", "stderr", sc.Text())
 		}
 	}
 }
