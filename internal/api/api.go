@@ -124,6 +124,7 @@ type Server struct {
 	rt       Runtime
 	log      *slog.Logger
 	ep       Endpoints
+	render   *Renderer
 	cursors  cursorCodec
 	now      func() time.Time
 	addrLim  *limiter
@@ -149,7 +150,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil || cfg.Bus == nil {
 		return nil, errors.New("api: Store and Bus are required")
 	}
-	s := &Server{st: cfg.Store, bus: cfg.Bus, rt: cfg.Runtime, log: cfg.Logger, ep: cfg.Endpoints, now: cfg.Now, videos: cfg.Videos, webhooks: cfg.Webhooks}
+	s := &Server{st: cfg.Store, bus: cfg.Bus, rt: cfg.Runtime, log: cfg.Logger, ep: cfg.Endpoints, render: NewRenderer(cfg.Endpoints), now: cfg.Now, videos: cfg.Videos, webhooks: cfg.Webhooks}
 	if s.rt == nil {
 		s.rt = idleRuntime{}
 	}

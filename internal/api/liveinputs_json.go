@@ -111,6 +111,17 @@ func publicHost(listen string, r *http.Request) string {
 }
 
 func (s *Server) toJSON(li *store.LiveInput, r *http.Request, secrets bool) liveInputJSON {
+	status := StatusDisabled
+	if li.Enabled {
+		status = s.rt.Status(li.ID)
+	}
+	return liveInputObject(s.ep, li, r, secrets, status)
+}
+
+// liveInputObject renders li as the API returns it, with status (the
+// runtime's, or StatusDisabled), its URLs built from ep and the request's
+// host; the stream key and SRT passphrase only when secrets is set.
+func liveInputObject(ep Endpoints, li *store.LiveInput, r *http.Request, secrets bool, status string) liveInputJSON {
 	out := liveInputJSON{
 		ID: li.ID, Name: li.Name, Meta: li.Meta, Enabled: li.Enabled, Static: li.Static,
 		CreatedAt: li.CreatedAt, UpdatedAt: li.UpdatedAt, LastConnectedAt: li.LastConnectedAt, KeysRotatedAt: li.KeysRotatedAt,
@@ -134,18 +145,15 @@ func (s *Server) toJSON(li *store.LiveInput, r *http.Request, secrets bool) live
 	if out.Transcode.Ladder == nil {
 		out.Transcode.Ladder = []string{}
 	}
-	out.Status = StatusDisabled
-	if li.Enabled {
-		out.Status = s.rt.Status(li.ID)
-	}
-	if s.ep.RTMP != "" {
-		out.RTMP = &rtmpJSON{URL: "rtmp://" + publicHost(s.ep.RTMP, r) + "/live"}
+	out.Status = status
+	if ep.RTMP != "" {
+		out.RTMP = &rtmpJSON{URL: "rtmp://" + publicHost(ep.RTMP, r) + "/live"}
 		if secrets {
 			out.RTMP.StreamKey = li.StreamKey
 		}
 	}
-	if s.ep.SRT != "" {
-		hp := publicHost(s.ep.SRT, r)
+	if ep.SRT != "" {
+		hp := publicHost(ep.SRT, r)
 		out.SRT = &srtJSON{URL: "srt://" + hp}
 		if secrets {
 			out.SRT.StreamID = "publish:" + li.StreamKey
@@ -162,8 +170,8 @@ func (s *Server) toJSON(li *store.LiveInput, r *http.Request, secrets bool) live
 		scheme = "https"
 	}
 	httpHost := r.Host
-	if s.ep.HTTP != "" {
-		httpHost = publicHost(s.ep.HTTP, r)
+	if ep.HTTP != "" {
+		httpHost = publicHost(ep.HTTP, r)
 	}
 	base := scheme + "://" + httpHost
 	esc := url.PathEscape(li.ID)

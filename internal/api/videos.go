@@ -142,20 +142,27 @@ type downloadJSON struct {
 
 // httpBase is the scheme://host of the playback listener as the client
 // reaches it.
-func (s *Server) httpBase(r *http.Request) string {
+func (s *Server) httpBase(r *http.Request) string { return httpBase(s.ep, r) }
+
+// httpBase is the scheme and host of the playback URLs: ep.HTTP with a
+// wildcard host replaced by the request's.
+func httpBase(ep Endpoints, r *http.Request) string {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
 	host := r.Host
-	if s.ep.HTTP != "" {
-		host = publicHost(s.ep.HTTP, r)
+	if ep.HTTP != "" {
+		host = publicHost(ep.HTTP, r)
 	}
 	return scheme + "://" + host
 }
 
-func (s *Server) videoToJSON(v *store.Video, r *http.Request) videoJSON {
-	base := s.httpBase(r) + "/videos/" + url.PathEscape(v.ID) + "/"
+func (s *Server) videoToJSON(v *store.Video, r *http.Request) videoJSON { return videoObject(s.ep, v, r) }
+
+// videoObject renders v as the API returns it, its URLs built from ep.
+func videoObject(ep Endpoints, v *store.Video, r *http.Request) videoJSON {
+	base := httpBase(ep, r) + "/videos/" + url.PathEscape(v.ID) + "/"
 	out := videoJSON{
 		ID: v.ID, LiveInputID: v.LiveInputID, Status: v.Status, Recovered: v.Recovered,
 		CreatedAt: v.CreatedAt, StartedAt: v.StartedAt, EndedAt: v.EndedAt,
