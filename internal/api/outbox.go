@@ -10,7 +10,7 @@ import (
 
 // LiveInputData is the data of the live_input.* events (Renderer.LiveInput)
 // with status, the runtime's when "".
-func (s *Server) LiveInputData(li *store.LiveInput, status string) any {
+func (s *Server) LiveInputData(li *store.LiveInput, status string) LiveInputObject {
 	if status == "" && li.Enabled {
 		status = s.rt.Status(li.ID)
 	}
@@ -19,13 +19,13 @@ func (s *Server) LiveInputData(li *store.LiveInput, status string) any {
 
 // LiveInputErrorData is the data of live_input.errored
 // (Renderer.LiveInputError) with the runtime's status.
-func (s *Server) LiveInputErrorData(li *store.LiveInput, code, message string) any {
+func (s *Server) LiveInputErrorData(li *store.LiveInput, code, message string) LiveInputErrorObject {
 	return s.render.LiveInputError(li, s.rt.Status(li.ID), code, message)
 }
 
 // VideoData is the data of the recording.started and video.* events
 // (Renderer.Video).
-func (s *Server) VideoData(v *store.Video) any { return s.render.Video(v) }
+func (s *Server) VideoData(v *store.Video) VideoObject { return s.render.Video(v) }
 
 // outboxOf renders events as outbox rows (their webhook bodies).
 func outboxOf(evs ...events.Event) ([]*store.WebhookEvent, error) {

@@ -62,4 +62,24 @@ type LiveInputErrorObject struct {
 type VideoObject videoJSON
 
 // VideoData is Video as the recorder's Config.Render takes it.
-func (r *Renderer) VideoData(v *store.Video) any { return r.Video(v) }
+func (r *Renderer) VideoData(v *store.Video) events.Payload { return r.Video(v) }
+
+// SessionObject is the data of session.kicked: the session as GET
+// /v1/live_inputs/ID/sessions lists it, or only its id when the runtime
+// cannot look it up.
+type SessionObject struct {
+	*Session
+	SessionID string `json:"session_id,omitempty"`
+}
+
+// EventPayload implements events.Payload.
+func (LiveInputObject) EventPayload() {}
+
+// EventPayload implements events.Payload.
+func (LiveInputErrorObject) EventPayload() {}
+
+// EventPayload implements events.Payload.
+func (VideoObject) EventPayload() {}
+
+// EventPayload implements events.Payload.
+func (SessionObject) EventPayload() {}

@@ -281,6 +281,9 @@ func (a *App) Directory() auth.Directory { return a.dir }
 // drains, recordings finish, HTTP drains for up to ShutdownTimeout,
 // webhook delivery stops; then the store closes.
 func (a *App) Run(ctx context.Context) error {
+	// recordings a crash interrupted are recovered before the daemon says
+	// it is ready, so that the API shows them finished
+	a.rec.Recorder().Run(ctx)
 	var g rungroup.Group
 	wctx, stopWebhooks := context.WithCancel(context.Background())
 	g.Add("webhooks", func() error { return ignoreCanceled(a.webhooks.Run(wctx)) }, func(error) { stopWebhooks() })
@@ -302,6 +305,7 @@ func (a *App) Run(ctx context.Context) error {
 		a.ready.Store(true)
 		a.logReady()
 		<-ctx.Done()
+		a.log.Info("shutting down")
 		return nil
 	}, func(error) {})
 	err := g.Run()

@@ -19,9 +19,12 @@ type inputRef struct {
 	Status string `json:"status"`
 }
 
+// EventPayload implements events.Payload.
+func (inputRef) EventPayload() {}
+
 // data is the data of a status event: the live input as the API returns
 // it, with status.
-func (r *Runtime) data(id string, li *store.LiveInput, status string) any {
+func (r *Runtime) data(id string, li *store.LiveInput, status string) events.Payload {
 	if li == nil {
 		return inputRef{ID: id, Status: status}
 	}
@@ -95,7 +98,7 @@ func (r *Runtime) Errored(id, code, message string) {
 	r.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), eventWriteTimeout)
 	defer cancel()
-	var data any = events.ErrorData{Code: code, Message: message}
+	var data events.Payload = events.ErrorData{Code: code, Message: message}
 	if li := r.row(ctx, id, st); li != nil {
 		data = r.cfg.Render.LiveInputError(li, r.Status(id), code, message)
 	}
