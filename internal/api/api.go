@@ -131,11 +131,11 @@ type Server struct {
 	tokLim   *limiter
 	touch    sync.Map // token id -> time.Time of the last LastUsedAt write
 	idem     keyedMutex
-	videos   VideosDeps   // videos.go (issue 8)
-	webhooks WebhooksDeps // webhooks.go (issue 7)
-	sys      SystemDeps   // system.go (issue 9)
-	profiles []string     // transcode.profiles names (issue 9)
-	mint     mintCache    // signing.go (issue 6)
+	videos   VideosDeps   // videos.go
+	webhooks WebhooksDeps // webhooks.go
+	sys      SystemDeps   // system.go
+	profiles []string     // transcode.profiles names
+	mint     mintCache    // signing.go
 
 	handler  http.Handler
 	patterns []string // every "METHOD /path" registered, for the OpenAPI check

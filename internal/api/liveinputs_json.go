@@ -26,7 +26,7 @@ const (
 	maxLadder         = 8        // transcode.ladder entries
 )
 
-// Transcode modes of a live input (issue 9).
+// Transcode modes of a live input.
 const (
 	TranscodeOff = "off" // the source is passed through alone (default)
 	TranscodeOn  = "on"  // the source plus the ladder's rungs

@@ -54,7 +54,7 @@ type VideoService interface {
 	Clip(ctx context.Context, id string, start, end time.Duration, name string) (*store.Video, ClipRange, error)
 }
 
-// VideosDeps is what the recording and videos (issue 8) API needs beyond
+// VideosDeps is what the recording and videos API needs beyond
 // the store. Without Videos the read routes work and DELETE and downloads
 // answer 501.
 type VideosDeps struct {
@@ -64,7 +64,7 @@ type VideosDeps struct {
 // video list filters
 const videoStatusesDoc = "live_recording, processing, ready, errored"
 
-// videosRoutes registers the recording and videos (issue 8) routes.
+// videosRoutes registers the recording and videos routes.
 func (s *Server) videosRoutes(handle routeFunc) {
 	handle("GET", "/v1/videos", ScopeVideosRead, s.listVideos)
 	handle("GET", "/v1/videos/{id}", ScopeVideosRead, s.getVideo)
@@ -158,7 +158,9 @@ func httpBase(ep Endpoints, r *http.Request) string {
 	return scheme + "://" + host
 }
 
-func (s *Server) videoToJSON(v *store.Video, r *http.Request) videoJSON { return videoObject(s.ep, v, r) }
+func (s *Server) videoToJSON(v *store.Video, r *http.Request) videoJSON {
+	return videoObject(s.ep, v, r)
+}
 
 // videoObject renders v as the API returns it, its URLs built from ep.
 func videoObject(ep Endpoints, v *store.Video, r *http.Request) videoJSON {
@@ -462,7 +464,7 @@ func (s *Server) createClip(w http.ResponseWriter, r *http.Request, p *principal
 	return nil
 }
 
-// videosOperations documents the recording and videos (issue 8) routes in the OpenAPI document.
+// videosOperations documents the recording and videos routes in the OpenAPI document.
 func videosOperations() map[string]operation {
 	idP := param("id", "path", "The resource id.", obj{"type": "string"}, true)
 	limit := param("limit", "query", "Page size, 1-1000; default 50.", obj{"type": "integer", "minimum": 1, "maximum": 1000, "default": 50}, false)
@@ -492,7 +494,7 @@ func videosOperations() map[string]operation {
 	}
 }
 
-// videosSchemas are the recording and videos (issue 8) OpenAPI component schemas.
+// videosSchemas are the recording and videos OpenAPI component schemas.
 func videosSchemas() obj {
 	origins := obj{"type": "array", "items": obj{"type": "string"}, "maxItems": maxAllowedOrigins}
 	return obj{

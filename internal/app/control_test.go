@@ -41,7 +41,7 @@ type testControl struct {
 }
 
 func (c *testControl) Directory() auth.Directory { return live.NewDirectory(c.st.LiveInputs()) }
-func (c *testControl) Handler() http.Handler    { return c.api.Handler() }
+func (c *testControl) Handler() http.Handler     { return c.api.Handler() }
 func (c *testControl) Close() error {
 	c.once.Do(func() {
 		_ = c.api.Close()
@@ -127,4 +127,3 @@ func TestControlBootstrapAndRestart(t *testing.T) {
 	}
 	res.Body.Close()
 }
-

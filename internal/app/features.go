@@ -36,10 +36,10 @@ type Builder struct {
 	Metrics   *metrics.Metrics
 	Store     store.Store
 	Bus       *events.Bus
-	FFmpeg    *ffmpeg.Account   // the one ffmpeg capacity account
-	Hub       *stream.Hub       // the live streams, renditions included
-	Directory auth.Directory    // stream keys, with the publish admission hook
-	HLS       *hlsout.Server    // the LL-HLS output (viewers, playlists)
+	FFmpeg    *ffmpeg.Account    // the one ffmpeg capacity account
+	Hub       *stream.Hub        // the live streams, renditions included
+	Directory auth.Directory     // stream keys, with the publish admission hook
+	HLS       *hlsout.Server     // the LL-HLS output (viewers, playlists)
 	Kinds     *pipeline.Registry // node kinds of every live input's default graph
 
 	routes []httpserver.Route

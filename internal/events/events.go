@@ -39,7 +39,7 @@ const (
 	SessionKicked Type = "session.kicked"
 )
 
-// Event types of recordings (issue 8). Data is the video as GET
+// Event types of recordings. Data is the video as GET
 // /v1/videos/ID returns it, as the change that caused the event stored it
 // (api.Server.VideoData), and LiveInputID its live input.
 const (

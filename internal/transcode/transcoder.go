@@ -166,8 +166,10 @@ type Sink struct {
 	out    Output
 	// errored, when set, is told about a stream given up on instead of
 	// Config.OnError.
-	errored interface{ Errored(liveInput, code, message string) }
-	log     *slog.Logger
+	errored interface {
+		Errored(liveInput, code, message string)
+	}
+	log *slog.Logger
 
 	mu  sync.Mutex
 	pid int // the running ffmpeg, 0 when none
