@@ -29,6 +29,7 @@ import (
 	"github.com/mpegflow/mpegflow/internal/output/hlsout"
 	"github.com/mpegflow/mpegflow/internal/pipeline"
 	"github.com/mpegflow/mpegflow/internal/stream"
+	"github.com/mpegflow/mpegflow/internal/webrtcice"
 )
 
 // ShutdownTimeout bounds a graceful stop (SIGTERM): listeners close, every
@@ -54,8 +55,9 @@ type App struct {
 	httpLn, metricsLn   net.Listener
 	httpSrv, metricsSrv *http.Server
 	rtmp, rtmps         *rtmp.Server
-	whip                *whip.Server // nil when webrtc.udp_address is ""
-	srt                 *srt.Server  // nil when srt.address is ""
+	whip                *whip.Server   // nil when webrtc.udp_address is ""
+	ice                 *webrtcice.Mux // shared by WHIP and WHEP (whep.go)
+	srt                 *srt.Server    // nil when srt.address is ""
 
 	ready atomic.Bool
 	rec   *recording    // recording.go (issue 8); nil when not built
@@ -138,10 +140,12 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 		}
 	}
 	if cfg.WebRTC.UDPAddress != "" {
+		if a.ice, err = a.openICE(); err != nil {
+			return nil, fmt.Errorf("webrtc.udp_address: %w", err)
+		}
 		a.whip, err = whip.New(whip.Config{
-			UDPAddress:       cfg.WebRTC.UDPAddress,
+			ICE:              a.ice,
 			KeyframeInterval: cfg.HLS.SegmentDuration.D(),
-			NAT1To1IPs:       cfg.WebRTC.NAT1To1IPs,
 			Directory:        dir,
 			Hub:              a.hub,
 			Takeover:         cfg.RTMP.OnDuplicate == "replace",
@@ -223,6 +227,9 @@ func (a *App) closeIngest() {
 	}
 	if a.whip != nil {
 		_ = a.whip.Close()
+	}
+	if a.ice != nil {
+		_ = a.ice.Close()
 	}
 	if a.srt != nil {
 		_ = a.srt.Close()
