@@ -27,6 +27,7 @@ import (
 	"github.com/mpegflow/mpegflow/internal/ingest/whip"
 	"github.com/mpegflow/mpegflow/internal/metrics"
 	"github.com/mpegflow/mpegflow/internal/output/hlsout"
+	"github.com/mpegflow/mpegflow/internal/output/whep"
 	"github.com/mpegflow/mpegflow/internal/pipeline"
 	"github.com/mpegflow/mpegflow/internal/stream"
 	"github.com/mpegflow/mpegflow/internal/webrtcice"
@@ -57,6 +58,7 @@ type App struct {
 	rtmp, rtmps         *rtmp.Server
 	whip                *whip.Server   // nil when webrtc.udp_address is ""
 	ice                 *webrtcice.Mux // shared by WHIP and WHEP (whep.go)
+	whep                *whep.Server   // WebRTC playback (whep.go); nil with ice
 	srt                 *srt.Server    // nil when srt.address is ""
 
 	ready atomic.Bool
@@ -158,6 +160,9 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 		if err != nil {
 			return nil, fmt.Errorf("webrtc.udp_address: %w", err)
 		}
+		if a.whep, err = a.newWHEP(); err != nil {
+			return nil, fmt.Errorf("whep: %w", err)
+		}
 	}
 	if a.httpLn, err = net.Listen("tcp", cfg.HTTP.Address); err != nil {
 		return nil, fmt.Errorf("http.address: %w", err)
@@ -227,6 +232,9 @@ func (a *App) closeIngest() {
 	}
 	if a.whip != nil {
 		_ = a.whip.Close()
+	}
+	if a.whep != nil {
+		_ = a.whep.Close()
 	}
 	if a.ice != nil {
 		_ = a.ice.Close()

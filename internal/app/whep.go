@@ -1,6 +1,9 @@
 package app
 
 import (
+	"net/http"
+
+	"github.com/mpegflow/mpegflow/internal/output/whep"
 	"github.com/mpegflow/mpegflow/internal/webrtcice"
 )
 
@@ -13,4 +16,31 @@ func (a *App) openICE() (*webrtcice.Mux, error) {
 		NAT1To1IPs: a.cfg.WebRTC.NAT1To1IPs,
 		Logger:     a.log,
 	})
+}
+
+// newWHEP builds WebRTC playback at /whep/ on the shared ICE transport:
+// the same playback gate as LL-HLS, key-frame requests to WHIP publishers,
+// metrics on the daemon's registry.
+func (a *App) newWHEP() (*whep.Server, error) {
+	cfg := whep.Config{
+		ICE:        a.ice,
+		Hub:        a.hub,
+		Inputs:     a.dir,
+		Gate:       whepGate{a},
+		CORSOrigin: a.cfg.HTTP.CORSAllowOrigin,
+		Registerer: a.metrics.Registry,
+		Logger:     a.log,
+	}
+	if a.whip != nil {
+		cfg.Keyframes = a.whip
+	}
+	return whep.New(cfg)
+}
+
+// whepGate runs a WHEP offer through the gate of /live/ (signed playback,
+// allowed_origins, access rules, the play admission hook).
+type whepGate struct{ a *App }
+
+func (g whepGate) Authorize(w http.ResponseWriter, r *http.Request, idOrToken string) (string, bool) {
+	return g.a.checkPlayback(w, r, idOrToken)
 }

@@ -229,3 +229,29 @@ var (
 	errServerClosed = errors.New("whip server closed")
 	errBusy         = errors.New("live input already has a whip publisher")
 )
+
+// RequestKeyframe asks the WHIP publisher of liveInput for a key frame
+// (a PLI, RFC 4585 §6.3.1) on behalf of playback (WHEP viewers joining or
+// reporting loss); it reports whether there was a publisher with video.
+// Callers rate-limit.
+func (s *Server) RequestKeyframe(liveInput string) bool {
+	s.mu.Lock()
+	var ss *session
+	for _, o := range s.sessions {
+		if o.live.ID == liveInput {
+			ss = o
+		}
+	}
+	s.mu.Unlock()
+	if ss == nil {
+		return false
+	}
+	ss.mu.Lock()
+	ssrc := ss.media.videoSSRC
+	ss.mu.Unlock()
+	if ssrc == 0 {
+		return false
+	}
+	ss.requestKeyframe(ssrc)
+	return true
+}
