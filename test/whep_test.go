@@ -1,0 +1,141 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mpegflow/mpegflow/internal/output/whep/wheptest"
+)
+
+// dialWHEP retries a WHEP offer while the input is not live yet (409
+// not_live) and returns the playing client.
+func dialWHEP(ctx context.Context, t *testing.T, d *daemon, endpoint string, o wheptest.Options) *wheptest.Client {
+	t.Helper()
+	var c *wheptest.Client
+	waitFor(ctx, t, 30*time.Second, "a WHEP session of "+endpoint, func() bool {
+		if !d.Alive() {
+			t.Fatalf("mpegflow exited: %v", d.waitErr)
+		}
+		var err error
+		c, err = wheptest.Dial(ctx, endpoint, o)
+		var se *wheptest.StatusError
+		if errors.As(err, &se) && se.Code == http.StatusConflict && strings.Contains(se.Body, "not_live") {
+			return false
+		}
+		if err != nil {
+			t.Fatalf("whep dial: %v", err)
+		}
+		return true
+	})
+	t.Cleanup(func() { _ = c.Close(nil) })
+	return c
+}
+
+// TestWHEPFromRTMP plays an RTMP publish (ffmpeg, H.264 without B-frames,
+// AAC) over WHEP with a pion player: it receives H.264 key frames and a
+// steady frame rate (video only: AAC is not sent as Opus), DELETE ends the
+// session. A second input published with B-frames is refused with 409
+// naming the fix.
+func TestWHEPFromRTMP(t *testing.T) {
+	e2eTest(t)
+	requireTools(t, "ffmpeg")
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	nob, bf := newInput("whep-nob"), newInput("whep-bf")
+	d := startDaemon(t, daemonConfig{Inputs: []liveInput{nob, bf}})
+	publish(ctx, t, d.RTMPURL(nob.Key), publishOpts{Seconds: 60, NoBFrames: true})
+	publish(ctx, t, d.RTMPURL(bf.Key), publishOpts{Seconds: 60})
+
+	c := dialWHEP(ctx, t, d, d.URL("/whep/"+nob.ID), wheptest.Options{})
+	ttff, err := c.WaitKeyFrame(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("time to first key frame (RTMP, GOP 1 s): %v", ttff)
+	f0 := c.VideoFrames()
+	time.Sleep(3 * time.Second)
+	if n := c.VideoFrames() - f0; n < 60 {
+		t.Fatalf("%d video frames in 3 s, want about 90", n)
+	}
+	if c.KeyFrames() < 2 {
+		t.Fatalf("%d key frames", c.KeyFrames())
+	}
+	if err := c.Close(ctx); err != nil {
+		t.Fatalf("DELETE: %v", err)
+	}
+
+	// B-frames: the first viewer makes the server look at the video
+	first, err := wheptest.Dial(ctx, d.URL("/whep/"+bf.ID), wheptest.Options{})
+	if err == nil {
+		defer first.Close(nil)
+	}
+	waitFor(ctx, t, 20*time.Second, "409 source_has_bframes", func() bool {
+		_, err := wheptest.Dial(ctx, d.URL("/whep/"+bf.ID), wheptest.Options{SkipConnect: true})
+		var se *wheptest.StatusError
+		return errors.As(err, &se) && se.Code == http.StatusConflict && strings.Contains(se.Body, "source_has_bframes") && strings.Contains(se.Body, "-bf 0")
+	})
+}
+
+// TestWHEPSigned: a live input with require_signed_urls is refused over
+// WHEP without a token (401) and with another input's token (403), and
+// plays with its token as a bearer token or as ?token=; the API shows
+// webrtc_playback.
+func TestWHEPSigned(t *testing.T) {
+	e2eTest(t)
+	requireTools(t, "ffmpeg")
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	d := startDaemonAt(t, filepath.Join(t.TempDir(), "data"), daemonConfig{})
+	admin := adminTokenRe.FindString(d.Output())
+	if admin == "" {
+		t.Fatalf("no admin token printed at first start:\n%s", d.Output())
+	}
+	api := func(method, path string, body any, want int) map[string]any {
+		t.Helper()
+		st, r := apiCall(t, d, admin, method, path, body)
+		if st != want {
+			t.Fatalf("%s %s: HTTP %d, want %d: %v", method, path, st, want, r)
+		}
+		return data(r)
+	}
+	li := api("POST", "/v1/live_inputs", map[string]any{"name": "E2E whep signed", "require_signed_urls": true, "transcode": map[string]any{"mode": "off"}}, http.StatusCreated)
+	id, key := li["id"].(string), li["rtmp"].(map[string]any)["stream_key"].(string)
+	wp, _ := li["webrtc_playback"].(map[string]any)
+	endpoint, _ := wp["url"].(string)
+	if !strings.HasSuffix(endpoint, "/whep/"+id) {
+		t.Fatalf("webrtc_playback = %v", li["webrtc_playback"])
+	}
+	endpoint = d.URL("/whep/" + id)
+	other := api("POST", "/v1/live_inputs", map[string]any{"name": "E2E other"}, http.StatusCreated)["id"].(string)
+	tok := api("POST", "/v1/live_inputs/"+id+"/token", nil, http.StatusOK)["token"].(string)
+	foreign := api("POST", "/v1/live_inputs/"+other+"/token", nil, http.StatusOK)["token"].(string)
+	publish(ctx, t, d.RTMPURL(key), publishOpts{Seconds: 60, NoBFrames: true})
+
+	c := dialWHEP(ctx, t, d, endpoint, wheptest.Options{Token: tok})
+	if _, err := c.WaitKeyFrame(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Close(ctx)
+	q := dialWHEP(ctx, t, d, endpoint+"?token="+tok, wheptest.Options{})
+	if _, err := q.WaitKeyFrame(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_ = q.Close(ctx)
+	for _, tc := range []struct {
+		name, token string
+		code        int
+	}{{"no token", "", 401}, {"wrong token", "garbage.token.here", 401}, {"another input's token", foreign, 403}} {
+		_, err := wheptest.Dial(ctx, endpoint, wheptest.Options{Token: tc.token, SkipConnect: true})
+		var se *wheptest.StatusError
+		if !errors.As(err, &se) || se.Code != tc.code {
+			t.Errorf("%s: %v, want HTTP %d", tc.name, err, tc.code)
+		}
+	}
+}
