@@ -37,9 +37,8 @@ func dialWHEP(ctx context.Context, t *testing.T, d *daemon, endpoint string, o w
 }
 
 // TestWHEPFromRTMP plays an RTMP publish (ffmpeg, H.264 without B-frames,
-// AAC) over WHEP with a pion player: it receives H.264 key frames and a
-// steady frame rate (video only: AAC is not sent as Opus), DELETE ends the
-// session. A second input published with B-frames is refused with 409
+// AAC) over WHEP with a pion player: it receives H.264 key frames at a
+// steady frame rate and Opus made from the AAC; DELETE ends the session. A second input published with B-frames is refused with 409
 // naming the fix.
 func TestWHEPFromRTMP(t *testing.T) {
 	e2eTest(t)
@@ -65,6 +64,9 @@ func TestWHEPFromRTMP(t *testing.T) {
 	}
 	if c.KeyFrames() < 2 {
 		t.Fatalf("%d key frames", c.KeyFrames())
+	}
+	if c.AudioPackets() < 50 {
+		t.Fatalf("%d opus packets", c.AudioPackets())
 	}
 	if err := c.Close(ctx); err != nil {
 		t.Fatalf("DELETE: %v", err)

@@ -2,6 +2,7 @@ package app
 
 import (
 	"net/http"
+	"os/exec"
 
 	"github.com/mpegflow/mpegflow/internal/output/whep"
 	"github.com/mpegflow/mpegflow/internal/webrtcice"
@@ -33,6 +34,12 @@ func (a *App) newWHEP() (*whep.Server, error) {
 	}
 	if a.whip != nil {
 		cfg.Keyframes = a.whip
+	}
+	// AAC (RTMP, SRT) becomes Opus once per stream when ffmpeg is here
+	if ff, err := exec.LookPath("ffmpeg"); err == nil {
+		cfg.FFmpegPath, cfg.Capacity = ff, a.ffm
+	} else {
+		a.log.Warn("ffmpeg not found: WHEP viewers of AAC streams get video only", "error", err)
 	}
 	return whep.New(cfg)
 }

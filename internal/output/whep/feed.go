@@ -40,6 +40,10 @@ type feed struct {
 
 	kmu     sync.Mutex
 	lastKey time.Time // last key-frame request sent upstream
+
+	omu      sync.Mutex
+	opus     atomic.Pointer[opusTranscoder] // AAC→Opus, started by the first viewer wanting audio
+	opusDone bool                           // started or failed for good, or the feed ended
 }
 
 func newFeed(srv *Server, s *stream.Stream) *feed {
@@ -76,6 +80,12 @@ func (f *feed) run(ctx context.Context) {
 			continue
 		}
 		video := tracks[u.Track].Kind() == stream.KindVideo
+		if aac, ok := tracks[u.Track].Codec.(stream.AAC); ok {
+			if t := f.opus.Load(); t != nil && len(*f.subs.Load()) > 0 {
+				t.write(u, aac.Config)
+			}
+			continue
+		}
 		if video && u.PTS != u.DTS && !f.bframes.Load() {
 			f.bframes.Store(true)
 			f.log.Warn("whep: the source has B-frames, which WebRTC cannot carry; ending its viewers")
@@ -101,7 +111,60 @@ func (f *feed) run(ctx context.Context) {
 			ss.offer(fr, u.Track)
 		}
 	}
+	f.omu.Lock()
+	f.opusDone = true
+	f.omu.Unlock()
+	if t := f.opus.Load(); t != nil {
+		t.close()
+	}
 	f.endViewers(errStreamEnded)
+}
+
+// playable returns tracks as a viewer may get them: an AAC track as Opus
+// when the stream's AAC→Opus transcode runs or may be started (ffmpeg
+// configured, no failed start). WebRTC cannot carry AAC.
+func (f *feed) playable(tracks []stream.Track) []stream.Track {
+	f.omu.Lock()
+	can := f.opus.Load() != nil || (!f.opusDone && f.srv.cfg.FFmpegPath != "")
+	f.omu.Unlock()
+	out := append([]stream.Track(nil), tracks...)
+	for i, t := range out {
+		if _, ok := t.Codec.(stream.AAC); ok && can {
+			out[i] = stream.Track{Codec: stream.Opus{ChannelCount: 2}}
+		}
+	}
+	return out
+}
+
+// startOpus starts the AAC→Opus transcode of hub track track once.
+func (f *feed) startOpus(track int) bool {
+	f.omu.Lock()
+	defer f.omu.Unlock()
+	if f.opus.Load() != nil {
+		return true
+	}
+	if f.opusDone || f.srv.cfg.FFmpegPath == "" {
+		return false
+	}
+	f.opusDone = true
+	pk := newPacketizer(stream.Opus{ChannelCount: 2})
+	t, err := startOpus(f.srv.ctx, f.srv.cfg.FFmpegPath, f.srv.cfg.Capacity, f.log, func(pkt []byte, pts time.Duration) {
+		pkts := pk.packetize(&stream.Unit{Track: track, PTS: pts, DTS: pts, Key: true, Data: pkt})
+		if len(pkts) == 0 {
+			return
+		}
+		fr := &frame{key: true, pkts: pkts}
+		for _, ss := range *f.subs.Load() {
+			ss.offer(fr, track)
+		}
+	})
+	if err != nil {
+		f.log.Warn("whep: no AAC→Opus transcode, viewers get video only", "error", err)
+		return false
+	}
+	f.log.Info("whep: AAC→Opus transcode started")
+	f.opus.Store(t)
+	return true
 }
 
 func sameCodecKind(a, b stream.Codec) bool { return a != nil && b != nil && a.Name() == b.Name() }

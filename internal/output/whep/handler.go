@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mpegflow/mpegflow/internal/auth"
+	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
 // answerTimeout bounds building the answer, ICE gathering included.
@@ -128,7 +130,15 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, idOrToken string) 
 			"publish without them (x264 bframes=0, ffmpeg -bf 0, OBS: profile baseline or bframes=0) or over WHIP")
 		return
 	}
-	plan, err := parseOffer(string(body), st.Tracks())
+	tracks := st.Tracks()
+	plan, err := parseOffer(string(body), f.playable(tracks))
+	if err == nil && plan.Audio != nil && isAAC(tracks[plan.AudioTrack]) && !f.startOpus(plan.AudioTrack) {
+		// no transcode after all (capacity, ffmpeg failed): video only
+		plan.Audio, plan.AudioTrack = nil, -1
+		if plan.Video == nil {
+			err = fmt.Errorf("%w: the stream's audio is AAC and no Opus transcode is available", errNoUsableCodec)
+		}
+	}
 	if err != nil {
 		if errors.Is(err, errNoUsableCodec) {
 			refuse(http.StatusNotAcceptable, "no_usable_codec", err.Error())
@@ -166,6 +176,11 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, idOrToken string) 
 	h.Set("Location", "/whep/"+url.PathEscape(id)+"/"+ss.id)
 	w.WriteHeader(http.StatusCreated)
 	_, _ = io.WriteString(w, answer)
+}
+
+func isAAC(t stream.Track) bool {
+	_, ok := t.Codec.(stream.AAC)
+	return ok
 }
 
 // bearerAsQuery returns r with an "Authorization: Bearer TOKEN" playback

@@ -139,6 +139,8 @@ func Describe(tracks []stream.Track) string {
 			parts = append(parts, "VP8 video")
 		case stream.Opus:
 			parts = append(parts, "Opus audio")
+		case stream.AAC:
+			parts = append(parts, "AAC audio (not carried: no Opus transcode)")
 		default:
 			_ = c
 		}

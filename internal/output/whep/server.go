@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mpegflow/mpegflow/internal/auth"
+	"github.com/mpegflow/mpegflow/internal/ffmpeg"
 	"github.com/mpegflow/mpegflow/internal/stream"
 	"github.com/mpegflow/mpegflow/internal/webrtcice"
 )
@@ -71,6 +72,12 @@ type Config struct {
 	// Keyframes, when set, receives the rate-limited key-frame requests
 	// of new viewers and of viewers' PLI/FIR.
 	Keyframes KeyframeRequester
+	// FFmpegPath is the ffmpeg that turns a stream's AAC into Opus, once
+	// per stream for all its viewers; "" sends such streams video only.
+	FFmpegPath string
+	// Capacity is the daemon's ffmpeg account (the transcode is a live
+	// job of ffmpeg.AudioUnits; no room: video only). nil: not counted.
+	Capacity *ffmpeg.Account
 	// ConnectTimeout is how long a session may take from the answer to
 	// ICE and DTLS connected before it is reaped. Default 15 s.
 	ConnectTimeout time.Duration
