@@ -2,8 +2,12 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -140,4 +144,66 @@ func TestWHEPSigned(t *testing.T) {
 			t.Errorf("%s: %v, want HTTP %d", tc.name, err, tc.code)
 		}
 	}
+}
+
+// TestBrowserWHIPToWHEP goes live from headless Chromium's fake camera on
+// the publish page (WHIP) and plays it on the player page with
+// ?protocol=webrtc (WHEP) in a second page: WebRTC plays, with no fall
+// back to LL-HLS, for 10 s. Not parallel, like the other browser tests.
+func TestBrowserWHIPToWHEP(t *testing.T) {
+	e2eTest(t)
+	requireTools(t, "node")
+	for _, need := range []string{chromiumPath(), filepath.Join(repoRoot, "node_modules", "playwright-core", "package.json")} {
+		if _, err := os.Stat(need); err != nil {
+			if inCI() {
+				t.Fatalf("missing %s", need)
+			}
+			t.Skipf("missing %s (run scripts/deps.sh)", need)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	in := newInput("browser-whep")
+	d := startDaemon(t, daemonConfig{Inputs: []liveInput{in}, SegmentDuration: "2s", PartDuration: "200ms"})
+	const watch = 10
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(repoRoot, "test", "browser", "publish.mjs"),
+		"--base", d.URL(""), "--id", in.ID, "--key", in.Key, "--seconds", fmt.Sprint(watch), "--timeout", "120",
+		"--chromium", chromiumPath(), "--play-query", "?protocol=webrtc")
+	cmd.Dir = repoRoot
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.Output()
+	line := strings.TrimSpace(string(out))
+	if i := strings.LastIndexByte(line, '\n'); i >= 0 {
+		line = line[i+1:]
+	}
+	t.Logf("publish.mjs: %s", line)
+	var r publishResult
+	var fb struct {
+		Play struct {
+			Fallback string `json:"fallback"`
+		} `json:"play"`
+	}
+	if jerr := errors.Join(json.Unmarshal([]byte(line), &r), json.Unmarshal([]byte(line), &fb)); jerr != nil {
+		t.Fatalf("publish.mjs: %v; output %q; stderr %s: %v", err, out, stderr.String(), jerr)
+	}
+	if !r.OK {
+		t.Fatalf("browser WHIP→WHEP failed: %v (publish %q %q; console %v; player errors %v, console %v)",
+			r.Errors, r.Publish.State, r.Publish.Detail, r.Console, r.Play.Errors, r.Play.Console)
+	}
+	p := r.Play
+	if p.Engine != "WebRTC (WHEP)" || fb.Play.Fallback != "" {
+		t.Fatalf("engine %q, fallback %q: want WebRTC without fallback", p.Engine, fb.Play.Fallback)
+	}
+	if adv := *p.CurrentTimeEnd - *p.CurrentTimeStart; adv < 0.85*watch {
+		t.Errorf("currentTime advanced %.2f s in %d s", adv, watch)
+	}
+	if p.VideoWidth == 0 || p.VideoHeight == 0 {
+		t.Errorf("no picture: %dx%d", p.VideoWidth, p.VideoHeight)
+	}
+	if p.FrozenMs > 1500 {
+		t.Errorf("currentTime stood still for %d ms", p.FrozenMs)
+	}
+	t.Logf("WHIP→WHEP in Chromium: first frame %v ms after the player page loaded, %dx%d", *p.FirstFrameMs, p.VideoWidth, p.VideoHeight)
 }
