@@ -82,8 +82,14 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 // publish writes synthetic H.264 (30 fps, a key frame every gop frames,
 // PTS = DTS unless bframes) and Opus (20 ms) into the hub until the
-// returned stop is called.
+// returned stop is called; stop ends the stream, leave (of publishFor)
+// only detaches the publisher, as a dropped connection does.
 func publish(t *testing.T, hub *stream.Hub, id string, gop int, bframes bool) (stop func()) {
+	end, _ := publishFor(t, hub, id, gop, bframes)
+	return end
+}
+
+func publishFor(t *testing.T, hub *stream.Hub, id string, gop int, bframes bool) (end, leave func()) {
 	t.Helper()
 	sps := []byte{0x67, 0x42, 0xc0, 0x1f, 0xda, 0x01, 0x40, 0x16, 0xe8}
 	pps := []byte{0x68, 0xce, 0x3c, 0x80}
@@ -125,8 +131,12 @@ func publish(t *testing.T, hub *stream.Hub, id string, gop int, bframes bool) (s
 		}
 	}()
 	return func() {
-		cancel()
-		wg.Wait()
-		pub.End()
-	}
+			cancel()
+			wg.Wait()
+			pub.End()
+		}, func() {
+			cancel()
+			wg.Wait()
+			pub.Close()
+		}
 }

@@ -58,8 +58,11 @@ func newPacketizer(c stream.Codec) *packetizer {
 	return p
 }
 
+// ticks is d in clock ticks, rounded (1/30 s is 3000 ticks at 90 kHz,
+// not 2999), without overflow for streams of any length.
 func ticks(d time.Duration, clock uint32) int64 {
-	return int64(d) * int64(clock) / int64(time.Second)
+	s, rem := int64(d/time.Second), int64(d%time.Second)
+	return s*int64(clock) + (rem*int64(clock)+int64(time.Second)/2)/int64(time.Second)
 }
 
 // packetize returns the RTP packets of u; nil when u has nothing to send.

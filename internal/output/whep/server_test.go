@@ -252,3 +252,32 @@ func openFDs() int {
 	}
 	return len(ents)
 }
+
+// TestPublisherReconnect: the publisher drops and returns within the
+// reconnect window; the viewer stays connected and gets the new
+// publisher's frames from its first key frame on.
+func TestPublisherReconnect(t *testing.T) {
+	e := newTestEnv(t, nil) // reconnect window 500 ms
+	_, leave := publishFor(t, e.hub, testID, 15, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := wheptest.Dial(ctx, e.endpoint(testID), wheptest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.WaitKeyFrame(ctx); err != nil {
+		t.Fatal(err)
+	}
+	leave()
+	time.Sleep(200 * time.Millisecond)
+	f0, k0 := c.VideoFrames(), c.KeyFrames()
+	defer publish(t, e.hub, testID, 15, false)()
+	time.Sleep(2 * time.Second)
+	if c.VideoFrames()-f0 < 30 || c.KeyFrames() <= k0 {
+		t.Fatalf("after the reconnect: %d frames, %d key frames", c.VideoFrames()-f0, c.KeyFrames()-k0)
+	}
+	if st := c.ConnectionState().String(); st != "connected" {
+		t.Fatalf("viewer %s after the reconnect", st)
+	}
+}
