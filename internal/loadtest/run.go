@@ -102,9 +102,12 @@ type Report struct {
 	WHEPFirstFrameMS *LatencySummary `json:"whep_first_frame_ms,omitempty"`
 	WHEPFrames       int64           `json:"whep_frames,omitempty"`
 	WHEPErrors       int64           `json:"whep_errors,omitempty"`
-	DurationS        float64         `json:"duration_s"`
-	CPUPctOneCore    *float64        `json:"cpu_pct_one_core"`
-	PeakRSSMB        *float64        `json:"peak_rss_mb"`
+	// WHEPMetrics are the daemon's mpegflow_whep_* samples at the end of
+	// the measured period (viewers, dropped frames, key-frame requests).
+	WHEPMetrics   []string `json:"whep_metrics,omitempty"`
+	DurationS     float64  `json:"duration_s"`
+	CPUPctOneCore *float64 `json:"cpu_pct_one_core"`
+	PeakRSSMB     *float64 `json:"peak_rss_mb"`
 	// TreeCPUPct and TreePeakRSSMB count the daemon with the processes it
 	// runs (ffmpeg for WHIP's Opus-to-AAC, transcoding): CPU over the
 	// measured period, and the largest summed RSS sampled every second.
@@ -474,6 +477,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if daemon != nil && daemon.Exited() {
 		rep.DaemonExitedEarly = true
 		log.Error("daemon exited during the run", "err", daemon.waitErr, "log", daemon.LogTail(2000))
+	}
+	if daemon != nil && cfg.WHEPViewers > 0 {
+		var err error
+		if rep.WHEPMetrics, err = daemon.Metrics(ctx, "mpegflow_whep_"); err != nil {
+			log.Warn("whep metrics", "err", err)
+		}
 	}
 	if daemon != nil && len(cfg.Transcode) > 0 {
 		rep.Transcode = cfg.Transcode

@@ -36,13 +36,17 @@ func (tokenGate) Authorize(w http.ResponseWriter, r *http.Request, id string) (s
 }
 
 func newTestEnv(t *testing.T, mod func(*Config)) *testEnv {
+	return newTestEnvICE(t, webrtcice.Config{UDPAddress: "127.0.0.1:0"}, mod)
+}
+
+func newTestEnvICE(t *testing.T, ic webrtcice.Config, mod func(*Config)) *testEnv {
 	t.Helper()
 	e := &testEnv{hub: stream.NewHub(stream.HubConfig{ReconnectWindow: 500 * time.Millisecond})}
 	dir, err := auth.NewStatic([]auth.StaticEntry{{ID: testID, StreamKey: "k1"}, {ID: "idle", StreamKey: "k2"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.ice, err = webrtcice.New(webrtcice.Config{UDPAddress: "127.0.0.1:0"}); err != nil {
+	if e.ice, err = webrtcice.New(ic); err != nil {
 		t.Fatal(err)
 	}
 	cfg := Config{

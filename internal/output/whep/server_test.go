@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mpegflow/mpegflow/internal/output/whep/wheptest"
+	"github.com/mpegflow/mpegflow/internal/webrtcice"
 )
 
 func TestPlayAndDelete(t *testing.T) {
@@ -279,5 +280,22 @@ func TestPublisherReconnect(t *testing.T) {
 	}
 	if st := c.ConnectionState().String(); st != "connected" {
 		t.Fatalf("viewer %s after the reconnect", st)
+	}
+}
+
+// TestICETCP: a player whose network blocks UDP connects over ICE-TCP on
+// the shared TCP port.
+func TestICETCP(t *testing.T) {
+	e := newTestEnvICE(t, webrtcice.Config{UDPAddress: "127.0.0.1:0", TCPAddress: "127.0.0.1:0"}, nil)
+	defer publish(t, e.hub, testID, 15, false)()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := wheptest.Dial(ctx, e.endpoint(testID), wheptest.Options{TCP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.WaitKeyFrame(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

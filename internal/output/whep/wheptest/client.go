@@ -43,6 +43,9 @@ type Options struct {
 	SkipConnect bool
 	// Offer, when set, receives the SDP offer sent.
 	Offer *string
+	// TCP gathers ICE-TCP candidates only (RFC 6544), as a client whose
+	// network blocks UDP.
+	TCP bool
 }
 
 // Client is one WHEP session.
@@ -90,6 +93,9 @@ func Dial(ctx context.Context, endpoint string, o Options) (*Client, error) {
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	if o.TCP {
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeTCP4})
+	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
