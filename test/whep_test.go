@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -206,4 +207,66 @@ func TestBrowserWHIPToWHEP(t *testing.T) {
 		t.Errorf("currentTime stood still for %d ms", p.FrozenMs)
 	}
 	t.Logf("WHIP→WHEP in Chromium: first frame %v ms after the player page loaded, %dx%d", *p.FirstFrameMs, p.VideoWidth, p.VideoHeight)
+}
+
+// TestBrowserGlassToGlass measures glass-to-glass latency in Chromium: a
+// canvas painted with the wall clock is published over WHIP and read back
+// from the frames the player page shows over WHEP and over LL-HLS
+// (test/browser/g2g.mjs). It logs p50/p95 of both; it asserts only that
+// WebRTC played and was measured (timing on a shared machine is reported,
+// not judged). E2E_G2G_SECONDS sets the time per player (default 20).
+func TestBrowserGlassToGlass(t *testing.T) {
+	e2eTest(t)
+	requireTools(t, "node")
+	for _, need := range []string{chromiumPath(), filepath.Join(repoRoot, "node_modules", "playwright-core", "package.json")} {
+		if _, err := os.Stat(need); err != nil {
+			if inCI() {
+				t.Fatalf("missing %s", need)
+			}
+			t.Skipf("missing %s (run scripts/deps.sh)", need)
+		}
+	}
+	secs := 20
+	if v, err := strconv.Atoi(os.Getenv("E2E_G2G_SECONDS")); err == nil && v > 0 {
+		secs = v
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(2*secs+180)*time.Second)
+	defer cancel()
+	in := newInput("g2g")
+	d := startDaemon(t, daemonConfig{Inputs: []liveInput{in}, SegmentDuration: "1s", PartDuration: "200ms"})
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(repoRoot, "test", "browser", "g2g.mjs"),
+		"--base", d.URL(""), "--id", in.ID, "--key", in.Key, "--seconds", fmt.Sprint(secs), "--chromium", chromiumPath())
+	cmd.Dir = repoRoot
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.Output()
+	line := strings.TrimSpace(string(out))
+	if i := strings.LastIndexByte(line, '\n'); i >= 0 {
+		line = line[i+1:]
+	}
+	t.Logf("g2g.mjs: %s", line)
+	type lat struct {
+		Engine, Fallback   string
+		P50, P95, Min, Max *int
+		N, Bad             int
+	}
+	var r struct {
+		OK      bool
+		WebRTC  *lat `json:"webrtc"`
+		HLS     *lat `json:"hls"`
+		Errors  []string
+		Console []string
+	}
+	if jerr := json.Unmarshal([]byte(line), &r); jerr != nil || !r.OK || r.WebRTC == nil {
+		t.Fatalf("g2g.mjs: %v / %v: %+v; stderr %s", err, jerr, r, stderr.String())
+	}
+	w := r.WebRTC
+	if w.Engine != "WebRTC (WHEP)" || w.Fallback != "" || w.N < 10*secs || w.P50 == nil {
+		t.Fatalf("WHEP not measured: %+v", *w)
+	}
+	t.Logf("glass to glass, WHIP canvas → WHEP: p50 %d ms, p95 %d ms (n=%d, %d unreadable frames)", *w.P50, *w.P95, w.N, w.Bad)
+	if h := r.HLS; h != nil && h.P50 != nil {
+		t.Logf("glass to glass, WHIP canvas → LL-HLS (hls.js): p50 %d ms, p95 %d ms (n=%d)", *h.P50, *h.P95, h.N)
+	}
 }
