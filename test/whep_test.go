@@ -209,15 +209,18 @@ func TestBrowserWHIPToWHEP(t *testing.T) {
 	t.Logf("WHIP→WHEP in Chromium: first frame %v ms after the player page loaded, %dx%d", *p.FirstFrameMs, p.VideoWidth, p.VideoHeight)
 }
 
-// TestBrowserGlassToGlass measures glass-to-glass latency in Chromium: a
-// canvas painted with the wall clock is published over WHIP and read back
-// from the frames the player page shows over WHEP and over LL-HLS
-// (test/browser/g2g.mjs). It logs p50/p95 of both; it asserts only that
-// WebRTC played and was measured (timing on a shared machine is reported,
-// not judged). E2E_G2G_SECONDS sets the time per player (default 20).
-func TestBrowserGlassToGlass(t *testing.T) {
-	e2eTest(t)
-	requireTools(t, "node")
+// g2gLatency is one player's figures from test/browser/g2g.mjs.
+type g2gLatency struct {
+	Engine, Fallback   string
+	P50, P95, Min, Max *int
+	N, Bad             int
+}
+
+// runG2G runs test/browser/g2g.mjs against input in of d for secs per
+// player; publish is "whip" (a canvas in Chromium) or "none" (the caller
+// publishes painted frames). It fails the test unless WHEP was measured.
+func runG2G(ctx context.Context, t *testing.T, d *daemon, in liveInput, publish string, secs int) (webrtc, hls *g2gLatency) {
+	t.Helper()
 	for _, need := range []string{chromiumPath(), filepath.Join(repoRoot, "node_modules", "playwright-core", "package.json")} {
 		if _, err := os.Stat(need); err != nil {
 			if inCI() {
@@ -226,16 +229,8 @@ func TestBrowserGlassToGlass(t *testing.T) {
 			t.Skipf("missing %s (run scripts/deps.sh)", need)
 		}
 	}
-	secs := 20
-	if v, err := strconv.Atoi(os.Getenv("E2E_G2G_SECONDS")); err == nil && v > 0 {
-		secs = v
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(2*secs+180)*time.Second)
-	defer cancel()
-	in := newInput("g2g")
-	d := startDaemon(t, daemonConfig{Inputs: []liveInput{in}, SegmentDuration: "1s", PartDuration: "200ms"})
 	cmd := exec.CommandContext(ctx, "node", filepath.Join(repoRoot, "test", "browser", "g2g.mjs"),
-		"--base", d.URL(""), "--id", in.ID, "--key", in.Key, "--seconds", fmt.Sprint(secs), "--chromium", chromiumPath())
+		"--base", d.URL(""), "--id", in.ID, "--key", in.Key, "--seconds", fmt.Sprint(secs), "--publish", publish, "--chromium", chromiumPath())
 	cmd.Dir = repoRoot
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -246,17 +241,10 @@ func TestBrowserGlassToGlass(t *testing.T) {
 		line = line[i+1:]
 	}
 	t.Logf("g2g.mjs: %s", line)
-	type lat struct {
-		Engine, Fallback   string
-		P50, P95, Min, Max *int
-		N, Bad             int
-	}
 	var r struct {
-		OK      bool
-		WebRTC  *lat `json:"webrtc"`
-		HLS     *lat `json:"hls"`
-		Errors  []string
-		Console []string
+		OK     bool
+		WebRTC *g2gLatency `json:"webrtc"`
+		HLS    *g2gLatency `json:"hls"`
 	}
 	if jerr := json.Unmarshal([]byte(line), &r); jerr != nil || !r.OK || r.WebRTC == nil {
 		t.Fatalf("g2g.mjs: %v / %v: %+v; stderr %s", err, jerr, r, stderr.String())
@@ -265,8 +253,123 @@ func TestBrowserGlassToGlass(t *testing.T) {
 	if w.Engine != "WebRTC (WHEP)" || w.Fallback != "" || w.N < 10*secs || w.P50 == nil {
 		t.Fatalf("WHEP not measured: %+v", *w)
 	}
-	t.Logf("glass to glass, WHIP canvas → WHEP: p50 %d ms, p95 %d ms (n=%d, %d unreadable frames)", *w.P50, *w.P95, w.N, w.Bad)
-	if h := r.HLS; h != nil && h.P50 != nil {
-		t.Logf("glass to glass, WHIP canvas → LL-HLS (hls.js): p50 %d ms, p95 %d ms (n=%d)", *h.P50, *h.P95, h.N)
+	return w, r.HLS
+}
+
+func g2gSeconds() int {
+	if v, err := strconv.Atoi(os.Getenv("E2E_G2G_SECONDS")); err == nil && v > 0 {
+		return v
+	}
+	return 20
+}
+
+func logG2G(t *testing.T, source string, w, h *g2gLatency) {
+	t.Logf("glass to glass, %s → WHEP: p50 %d ms, p95 %d ms (n=%d, %d unreadable frames)", source, *w.P50, *w.P95, w.N, w.Bad)
+	if h != nil && h.P50 != nil {
+		t.Logf("glass to glass, %s → LL-HLS (hls.js): p50 %d ms, p95 %d ms (n=%d)", source, *h.P50, *h.P95, h.N)
+	}
+}
+
+// TestBrowserGlassToGlass measures glass-to-glass latency in Chromium: a
+// canvas painted with the wall clock is published over WHIP and read back
+// from the frames the player page shows over WHEP and over LL-HLS
+// (test/browser/g2g.mjs). It logs p50/p95 of both and asserts only that
+// WebRTC played and was measured (timing on a shared machine is reported,
+// not judged). E2E_G2G_SECONDS sets the time per player (default 20).
+func TestBrowserGlassToGlass(t *testing.T) {
+	e2eTest(t)
+	requireTools(t, "node")
+	secs := g2gSeconds()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(2*secs+180)*time.Second)
+	defer cancel()
+	in := newInput("g2g")
+	d := startDaemon(t, daemonConfig{Inputs: []liveInput{in}, SegmentDuration: "1s", PartDuration: "200ms"})
+	w, h := runG2G(ctx, t, d, in, "whip", secs)
+	logG2G(t, "WHIP canvas", w, h)
+}
+
+// TestBrowserGlassToGlassRTMP is the same measure for RTMP: frames
+// painted with the wall clock here (the code of g2g.mjs: 32 blocks of a
+// 640x360 picture) go through ffmpeg (libx264 zerolatency, no B-frames,
+// GOP 1 s) over RTMP.
+func TestBrowserGlassToGlassRTMP(t *testing.T) {
+	e2eTest(t)
+	requireTools(t, "node", "ffmpeg")
+	secs := g2gSeconds()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(2*secs+180)*time.Second)
+	defer cancel()
+	in := newInput("g2g-rtmp")
+	d := startDaemon(t, daemonConfig{Inputs: []liveInput{in}, SegmentDuration: "1s", PartDuration: "200ms"})
+	pctx, stop := context.WithCancel(ctx)
+	defer stop()
+	ff := exec.CommandContext(pctx, "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "warning",
+		"-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", "640x360", "-r", "30", "-i", "pipe:0",
+		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-bf", "0", "-g", "30",
+		"-f", "flv", d.RTMPURL(in.Key))
+	stdin, err := ff.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ffErr strings.Builder
+	ff.Stderr = &ffErr
+	if err := ff.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer stdin.Close()
+		frame := make([]byte, 640*360*3/2)
+		tick := time.NewTicker(time.Second / 30)
+		defer tick.Stop()
+		for {
+			paintClock(frame, 640, 360, time.Now().UnixMilli())
+			if _, err := stdin.Write(frame); err != nil {
+				return
+			}
+			select {
+			case <-pctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	defer func() {
+		stop()
+		<-done
+		_ = ff.Wait()
+		if t.Failed() {
+			t.Logf("ffmpeg: %s", ffErr.String())
+		}
+	}()
+	w, h := runG2G(ctx, t, d, in, "none", secs)
+	logG2G(t, "RTMP (ffmpeg -tune zerolatency -bf 0)", w, h)
+}
+
+// paintClock paints ms as g2g.mjs does: 24 bits of ms and 8 check bits
+// (the low byte inverted), one bit per block of an 8x4 grid, white = 1,
+// into a yuv420p frame.
+func paintClock(f []byte, w, h int, ms int64) {
+	v := uint32(ms) & 0xffffff
+	bw, bh := w/8, h/4
+	for i := 0; i < 32; i++ {
+		bit := v >> i & 1
+		if i >= 24 {
+			bit = ^v >> (i - 24) & 1
+		}
+		y := byte(16)
+		if bit == 1 {
+			y = 235
+		}
+		x0, y0 := (i%8)*bw, (i/8)*bh
+		for yy := y0; yy < y0+bh; yy++ {
+			row := f[yy*w+x0 : yy*w+x0+bw]
+			for j := range row {
+				row[j] = y
+			}
+		}
+	}
+	for j := w * h; j < len(f); j++ {
+		f[j] = 128
 	}
 }

@@ -10,7 +10,9 @@
 //   node test/browser/g2g.mjs --base http://127.0.0.1:8080 --id cam --key KEY --seconds 60
 //
 // Options: --base URL, --id ID, --key KEY (never printed), --seconds N
-// (measured per player, default 60), --modes webrtc,hls, --chromium PATH.
+// (measured per player, default 60), --modes webrtc,hls, --chromium PATH,
+// --publish whip|none (none: the caller publishes frames painted with the
+// same code, e.g. ffmpeg over RTMP; --key is then not needed).
 //
 // Output (one line): {"ok":bool,"webrtc":{"p50":..,"p95":..,"min":..,"max":..,"n":..,"bad":..},
 //   "hls":{...},"errors":[..],"console":[..]}; exit 0 when printed with ok.
@@ -24,14 +26,14 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 function parseArgs(argv) {
-  const o = { base: '', id: '', key: '', seconds: 60, modes: 'webrtc,hls', chromium: process.env.CHROMIUM || '/usr/bin/chromium' };
+  const o = { base: '', id: '', key: '', seconds: 60, modes: 'webrtc,hls', publish: 'whip', chromium: process.env.CHROMIUM || '/usr/bin/chromium' };
   for (let i = 2; i < argv.length; i++) {
     const k = argv[i].replace(/^--/, '');
     const v = argv[++i];
     if (v === undefined || !(k in o)) throw new Error(`bad option --${k}`);
     o[k] = k === 'seconds' ? Number(v) : v;
   }
-  if (!o.base || !o.id || !o.key) throw new Error('--base, --id and --key are required');
+  if (!o.base || !o.id || (o.publish === 'whip' && !o.key)) throw new Error('--base, --id and --key are required');
   o.base = o.base.replace(/\/$/, '');
   return o;
 }
@@ -141,9 +143,11 @@ async function main() {
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--autoplay-policy=no-user-gesture-required', '--mute-audio',
         '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'],
     });
-    const pub = browser.pages()[0] || await browser.newPage();
-    pub.on('pageerror', (e) => result.errors.push(redact(`publisher pageerror: ${e.message}`).slice(0, 200)));
-    await publisher(pub, o);
+    if (o.publish === 'whip') {
+      const pub = browser.pages()[0] || await browser.newPage();
+      pub.on('pageerror', (e) => result.errors.push(redact(`publisher pageerror: ${e.message}`).slice(0, 200)));
+      await publisher(pub, o);
+    }
     for (const mode of o.modes.split(',')) result[mode] = await measure(browser, o, mode);
     result.ok = true;
   } catch (e) {
