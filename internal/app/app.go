@@ -411,5 +411,5 @@ func (p pubControl) Stats(id string) (int64, []string, int) {
 	for _, t := range s.Tracks() {
 		codecs = append(codecs, t.Codec.Name())
 	}
-	return int64(p.a.metrics.Bitrate(id)), codecs, p.a.hls.Viewers(id)
+	return int64(p.a.metrics.Bitrate(id)), codecs, p.a.hls.Viewers(id) + p.a.whepViewers(id)
 }

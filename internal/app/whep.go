@@ -51,3 +51,12 @@ type whepGate struct{ a *App }
 func (g whepGate) Authorize(w http.ResponseWriter, r *http.Request, idOrToken string) (string, bool) {
 	return g.a.checkPlayback(w, r, idOrToken)
 }
+
+// whepViewers is the number of WHEP sessions of a live input (0 without
+// WHEP), added to its HLS viewers in the API's sessions.
+func (a *App) whepViewers(id string) int {
+	if a.whep == nil {
+		return 0
+	}
+	return a.whep.Viewers(id)
+}
