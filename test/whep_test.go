@@ -129,6 +129,12 @@ func TestWHEPSigned(t *testing.T) {
 	if _, err := c.WaitKeyFrame(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// the session of the live input counts the WHEP viewer
+	st, r := apiCall(t, d, admin, "GET", "/v1/live_inputs/"+id+"/sessions", nil)
+	list, _ := r["data"].([]any)
+	if st != http.StatusOK || len(list) != 1 || list[0].(map[string]any)["viewers"].(float64) < 1 {
+		t.Errorf("sessions: HTTP %d %v, want one session with a viewer", st, r)
+	}
 	_ = c.Close(ctx)
 	q := dialWHEP(ctx, t, d, endpoint+"?token="+tok, wheptest.Options{})
 	if _, err := q.WaitKeyFrame(ctx); err != nil {
