@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -299,5 +300,53 @@ func TestICETCP(t *testing.T) {
 	defer c.Close(ctx)
 	if _, err := c.WaitKeyFrame(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// countingKeyframes records the key-frame requests the server sends
+// upstream.
+type countingKeyframes struct{ n atomic.Int64 }
+
+func (c *countingKeyframes) RequestKeyframe(string) bool { c.n.Add(1); return true }
+
+// TestKeyframeRequestsRateLimited: viewers joining at once make one
+// key-frame request upstream, not one each.
+func TestKeyframeRequestsRateLimited(t *testing.T) {
+	kf := &countingKeyframes{}
+	e := newTestEnv(t, func(c *Config) { c.Keyframes = kf })
+	defer publish(t, e.hub, testID, 300, false)() // a 10 s GOP: joining needs the request
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first, last time.Time
+	for i := 0; i < 5; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := wheptest.Dial(ctx, e.endpoint(testID), wheptest.Options{})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close(ctx)
+			for c.ConnectionState().String() != "connected" && ctx.Err() == nil {
+				time.Sleep(20 * time.Millisecond)
+			}
+			mu.Lock()
+			if now := time.Now(); first.IsZero() || now.Before(first) {
+				first = now
+			} else if now.After(last) {
+				last = now
+			}
+			mu.Unlock()
+			time.Sleep(200 * time.Millisecond)
+		}()
+	}
+	wg.Wait()
+	// at most one per keyframeRequestGap over the time the joins spread
+	limit := int64(last.Sub(first)/keyframeRequestGap) + 2
+	if n := kf.n.Load(); n < 1 || n > limit {
+		t.Fatalf("%d key-frame requests upstream for 5 viewers joining within %v", n, last.Sub(first))
 	}
 }
