@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -89,4 +90,46 @@ func TestAuthLimiterClientAddrAndValidToken(t *testing.T) {
 		e.do("GET", "/v1/live_inputs", e.admin, nil, "X-Test-Client", "192.0.2.1").want(t, 200, "")
 	}
 	_ = time.Second
+}
+
+// The idempotency table keeps no secret: a replay is the resource without
+// it, marked Secret-Omitted and secret_omitted.
+func TestIdempotencyStoresNoSecrets(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		adminID := e.do("GET", "/v1/whoami", e.admin, nil).want(t, 200, "").data()["token"].(map[string]any)["id"].(string)
+		cases := []struct {
+			path, body string
+			secret     func(resp) []string
+		}{
+			{"/v1/tokens", `{"name":"ci","scopes":["live_inputs:read"]}`, func(r resp) []string { return []string{r.data()["token"].(string)} }},
+			{"/v1/live_inputs", `{"name":"cam"}`, func(r resp) []string {
+				d := r.data()
+				return []string{d["rtmp"].(map[string]any)["stream_key"].(string), d["srt"].(map[string]any)["passphrase"].(string)}
+			}},
+		}
+		for _, c := range cases {
+			a := e.do("POST", c.path, e.admin, c.body, "Idempotency-Key", "idem-"+c.path).want(t, 201, "")
+			secrets := c.secret(a)
+			b := e.do("POST", c.path, e.admin, c.body, "Idempotency-Key", "idem-"+c.path).want(t, 201, "")
+			if b.Header.Get("Idempotent-Replayed") != "true" || b.Header.Get("Secret-Omitted") != "true" || b.JSON["secret_omitted"] != true {
+				t.Fatalf("%s replay not marked: %v %s", c.path, b.Header, b.Body)
+			}
+			if b.data()["id"] != a.data()["id"] {
+				t.Fatalf("%s replay is another resource: %s", c.path, b.Body)
+			}
+			rec, err := e.st.Idempotency().Get(ctx, adminID+" POST "+c.path, "idem-"+c.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range secrets {
+				if s == "" {
+					continue
+				}
+				if strings.Contains(string(b.Body), s) || strings.Contains(string(rec.Body), s) {
+					t.Fatalf("%s: secret %q replayed or stored: %s", c.path, s, rec.Body)
+				}
+			}
+		}
+	})
 }

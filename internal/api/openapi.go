@@ -117,7 +117,7 @@ func openAPIOperations() map[string]operation {
 	idP := param("id", "path", "The resource id.", obj{"type": "string"}, true)
 	limit := param("limit", "query", "Page size, 1-1000; default 50.", obj{"type": "integer", "minimum": 1, "maximum": 1000, "default": 50}, false)
 	cursor := param("cursor", "query", "The next_cursor of the previous page; opaque, bound to the same filters.", obj{"type": "string"}, false)
-	idem := param("Idempotency-Key", "header", "A retry with the same key and body returns the first response (kept 24 h); with another body, 422.", obj{"type": "string", "maxLength": 255}, false)
+	idem := param("Idempotency-Key", "header", "A retry with the same key and body returns the first response (kept 24 h, header Idempotent-Replayed: true); with another body, 422. Secrets are never kept: a replay of a response that showed one (token, stream key, passphrase, webhook secret, private key) returns the resource without it, with the header Secret-Omitted: true and the field secret_omitted: true.", obj{"type": "string", "maxLength": 255}, false)
 	ifMatch := param("If-Match", "header", "The ETag of the version the change is based on; 412 when it changed.", obj{"type": "string"}, false)
 	etagH := obj{"ETag": obj{"description": "The live input's version.", "schema": obj{"type": "string"}}}
 	li := ref("LiveInput")
