@@ -144,7 +144,7 @@ func TestAttackRegression(t *testing.T) {
 		TrustedProxies: []string{"127.0.0.1/32"},
 		ExtraYAML:      "api:\n  admin_token: " + q(admin) + "\n",
 	})
-	call := func(token, method, path string, body any, want int, hdr ...string) attackResp {
+	call := func(t *testing.T, token, method, path string, body any, want int, hdr ...string) attackResp {
 		t.Helper()
 		r := attackCall(t, d, token, method, path, body, hdr...)
 		if want != 0 && r.Status != want {
@@ -152,8 +152,8 @@ func TestAttackRegression(t *testing.T) {
 		}
 		return r
 	}
-	tokenID := func(name string) string {
-		for _, it := range call(admin, "GET", "/v1/tokens?limit=1000", nil, 200).JSON["data"].([]any) {
+	tokenID := func(t *testing.T, name string) string {
+		for _, it := range call(t, admin, "GET", "/v1/tokens?limit=1000", nil, 200).JSON["data"].([]any) {
 			m := it.(map[string]any)
 			if m["name"] == name {
 				return m["id"].(string)
@@ -164,15 +164,15 @@ func TestAttackRegression(t *testing.T) {
 	}
 
 	t.Run("revoke follows scopes, last admin stays", func(t *testing.T) {
-		tw := call(admin, "POST", "/v1/tokens", map[string]any{"name": "tw", "scopes": []string{"tokens:write"}}, 201).JSON["data"].(map[string]any)["token"].(string)
-		adminID := tokenID("admin (api.admin_token)")
-		call(tw, "DELETE", "/v1/tokens/"+adminID, nil, http.StatusForbidden)
-		call(admin, "DELETE", "/v1/tokens/"+adminID, nil, http.StatusConflict)
-		call(admin, "GET", "/v1/live_inputs", nil, 200)
+		tw := call(t, admin, "POST", "/v1/tokens", map[string]any{"name": "tw", "scopes": []string{"tokens:write"}}, 201).JSON["data"].(map[string]any)["token"].(string)
+		adminID := tokenID(t, "admin (api.admin_token)")
+		call(t, tw, "DELETE", "/v1/tokens/"+adminID, nil, http.StatusForbidden)
+		call(t, admin, "DELETE", "/v1/tokens/"+adminID, nil, http.StatusConflict)
+		call(t, admin, "GET", "/v1/live_inputs", nil, 200)
 	})
 
 	t.Run("token list shows at most 4 characters", func(t *testing.T) {
-		r := call(admin, "GET", "/v1/tokens", nil, 200)
+		r := call(t, admin, "GET", "/v1/tokens", nil, 200)
 		for _, it := range r.JSON["data"].([]any) {
 			p := strings.Trim(it.(map[string]any)["prefix"].(string), "…")
 			if utf8.RuneCountInString(p) > 4 {
@@ -186,28 +186,28 @@ func TestAttackRegression(t *testing.T) {
 
 	t.Run("auth limiter: client address, valid token never refused", func(t *testing.T) {
 		for range 25 {
-			call("mf_wrong"+randomHex(16), "GET", "/v1/live_inputs", nil, 0, "X-Forwarded-For", "203.0.113.7")
+			call(t, "mf_wrong"+randomHex(16), "GET", "/v1/live_inputs", nil, 0, "X-Forwarded-For", "203.0.113.7")
 		}
-		call("mf_wrong"+randomHex(16), "GET", "/v1/live_inputs", nil, http.StatusTooManyRequests, "X-Forwarded-For", "203.0.113.7")
-		call("mf_wrong"+randomHex(16), "GET", "/v1/live_inputs", nil, http.StatusUnauthorized, "X-Forwarded-For", "203.0.113.8")
+		call(t, "mf_wrong"+randomHex(16), "GET", "/v1/live_inputs", nil, http.StatusTooManyRequests, "X-Forwarded-For", "203.0.113.7")
+		call(t, "mf_wrong"+randomHex(16), "GET", "/v1/live_inputs", nil, http.StatusUnauthorized, "X-Forwarded-For", "203.0.113.8")
 		for range 10 {
-			call("mf_wrong"+randomHex(16), "GET", "/v1/live_inputs", nil, 0, "X-Forwarded-For", "203.0.113.7")
-			call(admin, "GET", "/v1/live_inputs", nil, 200, "X-Forwarded-For", "203.0.113.7")
+			call(t, "mf_wrong"+randomHex(16), "GET", "/v1/live_inputs", nil, 0, "X-Forwarded-For", "203.0.113.7")
+			call(t, admin, "GET", "/v1/live_inputs", nil, 200, "X-Forwarded-For", "203.0.113.7")
 		}
 	})
 
 	t.Run("idempotency replays carry no secret", func(t *testing.T) {
 		body := map[string]any{"name": "idem"}
-		a := call(admin, "POST", "/v1/live_inputs", body, 201, "Idempotency-Key", "atk-1")
+		a := call(t, admin, "POST", "/v1/live_inputs", body, 201, "Idempotency-Key", "atk-1")
 		key := a.JSON["data"].(map[string]any)["rtmp"].(map[string]any)["stream_key"].(string)
-		b := call(admin, "POST", "/v1/live_inputs", body, 201, "Idempotency-Key", "atk-1")
+		b := call(t, admin, "POST", "/v1/live_inputs", body, 201, "Idempotency-Key", "atk-1")
 		if b.Header.Get("Secret-Omitted") != "true" || bytes.Contains(b.Body, []byte(key)) {
 			t.Fatalf("replay: %v %s", b.Header, b.Body)
 		}
 		tb := map[string]any{"name": "idem", "scopes": []string{"live_inputs:read"}}
-		ta := call(admin, "POST", "/v1/tokens", tb, 201, "Idempotency-Key", "atk-2")
+		ta := call(t, admin, "POST", "/v1/tokens", tb, 201, "Idempotency-Key", "atk-2")
 		sec := ta.JSON["data"].(map[string]any)["token"].(string)
-		if tr := call(admin, "POST", "/v1/tokens", tb, 201, "Idempotency-Key", "atk-2"); bytes.Contains(tr.Body, []byte(sec)) {
+		if tr := call(t, admin, "POST", "/v1/tokens", tb, 201, "Idempotency-Key", "atk-2"); bytes.Contains(tr.Body, []byte(sec)) {
 			t.Fatalf("token replayed: %s", tr.Body)
 		}
 	})
@@ -226,7 +226,7 @@ func TestAttackRegression(t *testing.T) {
 			}
 		}
 		for _, u := range urls {
-			r := call(admin, "POST", "/v1/webhooks", map[string]any{"url": u}, 0)
+			r := call(t, admin, "POST", "/v1/webhooks", map[string]any{"url": u}, 0)
 			if r.Status != http.StatusBadRequest {
 				t.Errorf("webhook %s: HTTP %d %s", u, r.Status, r.Body)
 			}
@@ -235,8 +235,8 @@ func TestAttackRegression(t *testing.T) {
 
 	t.Run("names refuse control and bidi characters", func(t *testing.T) {
 		for _, n := range []string{"cam\u202Egpj.exe", "a\u2066b", "a\x07b"} {
-			call(admin, "POST", "/v1/live_inputs", map[string]any{"name": n}, http.StatusBadRequest)
-			call(admin, "POST", "/v1/tokens", map[string]any{"name": n, "scopes": []string{"live_inputs:read"}}, http.StatusBadRequest)
+			call(t, admin, "POST", "/v1/live_inputs", map[string]any{"name": n}, http.StatusBadRequest)
+			call(t, admin, "POST", "/v1/tokens", map[string]any{"name": n, "scopes": []string{"live_inputs:read"}}, http.StatusBadRequest)
 		}
 	})
 
@@ -254,7 +254,7 @@ func TestAttackRegression(t *testing.T) {
 	t.Run("whip bad keys are throttled", func(t *testing.T) {
 		start := time.Now()
 		for i := range 4 {
-			r := call("wrong-key-"+randomHex(8), "POST", "/whip/atk", "v=0", 0, "Content-Type", "application/sdp")
+			r := call(t, "wrong-key-"+randomHex(8), "POST", "/whip/atk", "v=0", 0, "Content-Type", "application/sdp")
 			if r.Status != http.StatusUnauthorized {
 				t.Fatalf("attempt %d: HTTP %d", i, r.Status)
 			}
@@ -295,7 +295,7 @@ func TestAttackRegression(t *testing.T) {
 	})
 
 	t.Run("signed recording: busy key, private segments", func(t *testing.T) {
-		li := call(admin, "POST", "/v1/live_inputs", map[string]any{"name": "signed", "recording": map[string]any{"mode": "automatic"}, "require_signed_urls": true}, 201).JSON["data"].(map[string]any)
+		li := call(t, admin, "POST", "/v1/live_inputs", map[string]any{"name": "signed", "recording": map[string]any{"mode": "automatic"}, "require_signed_urls": true}, 201).JSON["data"].(map[string]any)
 		id, key := li["id"].(string), li["rtmp"].(map[string]any)["stream_key"].(string)
 		events := openEvents(ctx, t, d, admin)
 		pub := publish(ctx, t, d.RTMPURL(key), publishOpts{Seconds: 6})
@@ -320,7 +320,7 @@ func TestAttackRegression(t *testing.T) {
 		}
 		events.waitEvent(t, "video.ready", id, 40*time.Second)
 		vid := inputVideos(t, d, admin, id)[0]["id"].(string)
-		tok := call(admin, "POST", "/v1/videos/"+vid+"/token", map[string]any{"ttl_seconds": 600}, 200).JSON["data"].(map[string]any)["token"].(string)
+		tok := call(t, admin, "POST", "/v1/videos/"+vid+"/token", map[string]any{"ttl_seconds": 600}, 200).JSON["data"].(map[string]any)["token"].(string)
 		for _, name := range []string{"init0.mp4", "seg0.m4s"} {
 			f, err := get(ctx, d.URL("/videos/"+tok+"/"+name))
 			if err != nil || f.Status != 200 {

@@ -133,3 +133,16 @@ func TestIdempotencyStoresNoSecrets(t *testing.T) {
 		}
 	})
 }
+
+// Names refuse control characters and bidi overrides.
+func TestNamesRefuseBidiOverrides(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *env) {
+		for _, n := range []string{"cam\u202Egpj.exe", "a\u2066b\u2069", "a\u202Ab", "bell\x07"} {
+			e.do("POST", "/v1/live_inputs", e.admin, map[string]any{"name": n}).want(t, 400, CodeValidation)
+			e.do("POST", "/v1/tokens", e.admin, map[string]any{"name": n, "scopes": []string{ScopeLiveInputsRead}}).want(t, 400, CodeValidation)
+		}
+		id := e.create(map[string]any{"name": "ok"})["id"].(string)
+		e.do("PATCH", "/v1/live_inputs/"+id, e.admin, map[string]any{"name": "x\u202Ey"}).want(t, 400, CodeValidation)
+		e.do("POST", "/v1/live_inputs", e.admin, map[string]any{"name": "Ünïcödé – 日本語 עברית"}).want(t, 201, "")
+	})
+}

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/mpegflow/mpegflow/internal/store"
 )
@@ -84,8 +83,8 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p *principa
 	if err := decodeJSON(body, &req); err != nil {
 		return err
 	}
-	if strings.TrimSpace(req.Name) == "" || len(req.Name) > maxNameLen || strings.IndexFunc(req.Name, unicode.IsControl) >= 0 {
-		return fieldErr(CodeValidation, "name", fmt.Sprintf("name is required: 1-%d characters, no control characters", maxNameLen))
+	if strings.TrimSpace(req.Name) == "" || len(req.Name) > maxNameLen || !nameCharsOK(req.Name) {
+		return fieldErr(CodeValidation, "name", fmt.Sprintf("name is required: 1-%d characters, no control or bidirectional override characters", maxNameLen))
 	}
 	if err := validScopes(p, req.Scopes); err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	gosrt "github.com/datarhei/gosrt"
 
 	"github.com/mpegflow/mpegflow/internal/auth"
+	"github.com/mpegflow/mpegflow/internal/ingest"
 	"github.com/mpegflow/mpegflow/internal/mpegts/mpegtstest"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
@@ -191,21 +192,28 @@ func TestDialRejections(t *testing.T) {
 	}
 }
 
-func TestThrottleBansAfterRepeatedBadKeys(t *testing.T) {
+// Failed attempts are held back, a valid key from the same address is not.
+func TestValidKeyNotHeldAfterBadKeys(t *testing.T) {
 	env := startServer(t, []auth.StaticEntry{{ID: "li1", StreamKey: testKey}}, func(c *Config) {
-		c.BadKeyBanAfter = 2
+		c.Throttle = ingest.NewThrottle(ingest.ThrottleConfig{BaseDelay: 300 * time.Millisecond, MaxDelay: 300 * time.Millisecond})
 	})
-	for range 2 {
+	start := time.Now()
+	for range 3 {
 		if c, err := dial(t, env, "bad", ""); err == nil {
 			c.Close()
+			t.Fatal("bad key admitted")
 		}
 	}
-	c, err := dial(t, env, testKey, "")
-	if err == nil {
-		c.Close()
-		t.Fatal("banned address admitted")
+	if el := time.Since(start); el < 900*time.Millisecond {
+		t.Fatalf("3 bad keys refused in %v, want each held 300ms", el)
 	}
-	if env.metrics.rejects(reasonThrottled) != 1 {
-		t.Fatalf("rejects %v", env.metrics.rejected)
+	start = time.Now()
+	c, err := dial(t, env, testKey, "")
+	if err != nil {
+		t.Fatalf("valid key refused after bad ones: %v", err)
+	}
+	c.Close()
+	if el := time.Since(start); el > 250*time.Millisecond {
+		t.Fatalf("valid key admitted after %v", el)
 	}
 }
