@@ -117,7 +117,19 @@ func newTeeProxy(t *testing.T, target string) *teeProxy {
 	return p
 }
 
-func (p *teeProxy) reset() { p.mu.Lock(); p.got.Reset(); p.mu.Unlock() }
+// reset forgets what was received and the closes seen so far.
+func (p *teeProxy) reset() {
+	p.mu.Lock()
+	p.got.Reset()
+	p.mu.Unlock()
+	for {
+		select {
+		case <-p.closed:
+		default:
+			return
+		}
+	}
+}
 
 func (p *teeProxy) has(s string) bool {
 	p.mu.Lock()
