@@ -135,9 +135,18 @@ func TestSoak(t *testing.T) {
 	perCycle := envInt(t, envSoakRequests, 10)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(cycles)*2*time.Second+5*time.Minute)
 	defer cancel()
-	inRTMP, inSRT, inWHIP := newInput("soakrtmp"), newInput("soaksrt"), newInput("soakwhip")
+	inRTMP, inSRT, inWHIP, inLive := newInput("soakrtmp"), newInput("soaksrt"), newInput("soakwhip"), newInput("soaklive")
 	d := startDaemonAt(t, filepath.Join(t.TempDir(), "data"), daemonConfig{
-		Inputs: []liveInput{inRTMP, inSRT, inWHIP}, ReconnectWindow: "1s",
+		Inputs: []liveInput{inRTMP, inSRT, inWHIP, inLive}, ReconnectWindow: "1s",
+	})
+	// one input stays live throughout, for the playlist and part requests
+	liveCtx, liveStop := context.WithCancel(ctx)
+	livePub := publish(liveCtx, t, d.RTMPURL(inLive.Key), publishOpts{Seconds: float64(cycles)*2 + 600})
+	stopLive := sync.OnceFunc(func() { liveStop(); _, _ = livePub.Wait(10 * time.Second) })
+	defer stopLive()
+	waitFor(ctx, t, 20*time.Second, "the live input's playlist", func() bool {
+		f, err := get(ctx, d.PlaylistURL(inLive.ID))
+		return err == nil && f.Status == http.StatusOK
 	})
 	h264, opus := whipMedia(ctx, t, 2)
 	rnd := rand.New(rand.NewPCG(1, 2))
@@ -148,9 +157,13 @@ func TestSoak(t *testing.T) {
 		v.(*atomic.Int64).Add(1)
 	}
 	garbageRequests := func(n int) {
+		names := liveNames(ctx, d, inLive.ID) // what the player would ask for now
 		for range n {
-			in := []liveInput{inRTMP, inSRT, inWHIP}[rnd.IntN(3)]
-			path := []string{"index.m3u8", "stream_0.m3u8", "part_" + strconv.Itoa(rnd.IntN(1000)) + ".m4s", "init.mp4", "seg" + strconv.Itoa(rnd.IntN(50)) + ".m4s"}[rnd.IntN(5)]
+			in := []liveInput{inLive, inLive, inLive, inRTMP, inSRT, inWHIP}[rnd.IntN(6)]
+			path := "index.m3u8"
+			if in == inLive && len(names) > 0 {
+				path = names[rnd.IntN(len(names))]
+			}
 			u := d.URL("/live/" + in.ID + "/" + path + "?" + garbageQuery(rnd))
 			rctx, rcancel := context.WithTimeout(ctx, 3*time.Second)
 			req, _ := http.NewRequestWithContext(rctx, http.MethodGet, u, nil)
@@ -254,7 +267,7 @@ func TestSoak(t *testing.T) {
 	}
 	garbageRequests(perCycle)
 	time.Sleep(5 * time.Second)
-	base := footprint(ctx, t, d)
+	base := footprint(ctx, t, d) // the live input included: the end compares without it, stricter
 	t.Logf("baseline: %v", base)
 
 	start := time.Now()
@@ -289,6 +302,7 @@ func TestSoak(t *testing.T) {
 		t.Errorf("%d of %d cycles failed", failures, cycles)
 	}
 
+	stopLive()
 	// back to the baseline: held refusals, reconnect windows and idle
 	// timeouts end within seconds
 	var after daemonFootprint
@@ -316,6 +330,44 @@ func TestSoak(t *testing.T) {
 	if !d.Alive() {
 		t.Fatal("the daemon died")
 	}
+}
+
+var uriAttrRe = regexp.MustCompile(`URI="([^"?]+)`)
+
+// liveNames lists the playlists, parts, segments and init sections a
+// player of live input id would request now (query strings left out).
+func liveNames(ctx context.Context, d *daemon, id string) []string {
+	names := []string{"index.m3u8"}
+	seen := map[string]bool{}
+	var walk func(name string, depth int)
+	walk = func(name string, depth int) {
+		f, err := get(ctx, d.URL("/live/"+id+"/"+name))
+		if err != nil || f.Status != http.StatusOK {
+			return
+		}
+		var refs []string
+		for _, line := range strings.Split(string(f.Body), "\n") {
+			line = strings.TrimSpace(line)
+			if line != "" && !strings.HasPrefix(line, "#") {
+				refs = append(refs, strings.SplitN(line, "?", 2)[0])
+			}
+			for _, m := range uriAttrRe.FindAllStringSubmatch(line, -1) {
+				refs = append(refs, m[1])
+			}
+		}
+		for _, r := range refs {
+			if seen[r] || strings.Contains(r, "/") {
+				continue
+			}
+			seen[r] = true
+			names = append(names, r)
+			if depth == 0 && strings.HasSuffix(r, ".m3u8") {
+				walk(r, 1)
+			}
+		}
+	}
+	walk("index.m3u8", 0)
+	return names
 }
 
 // dumpGoroutines logs the daemon's goroutine stacks grouped (the leak).
