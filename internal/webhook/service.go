@@ -72,11 +72,11 @@ type Config struct {
 	// Registerer receives the metrics; nil = not registered.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
-	Resolver   Resolver         // default net.DefaultResolver
+	Resolver   Resolver // default net.DefaultResolver
 	// Guard decides which addresses URLs and deliveries may reach; default
 	// one built from AllowPrivateTargets, Resolver and Timeout.
 	Guard *netguard.Guard
-	Now        func() time.Time // default time.Now
+	Now   func() time.Time // default time.Now
 }
 
 // Service runs webhook delivery. Build it with New, run Run on a goroutine
@@ -163,7 +163,7 @@ func New(cfg Config) (*Service, error) {
 		recovery: map[string]*recoveryState{},
 	}
 	tr := &http.Transport{
-		Proxy:                 nil, // never through an environment proxy: the target is checked
+		Proxy:                 nil,                   // never through an environment proxy: the target is checked
 		DialContext:           cfg.Guard.DialContext, // checked at connect time: DNS rebinding included
 		ForceAttemptHTTP2:     true,
 		MaxIdleConnsPerHost:   4,
