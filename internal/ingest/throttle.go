@@ -21,7 +21,8 @@ import (
 // its own, a guesser trying many keys backs off too, and other encoders
 // behind the same NAT, whose keys are valid, are not touched. Entries are
 // forgotten Lifetime after their last failure; at most MaxEntries
-// (address, key) pairs are kept, the stalest evicted first.
+// (address, key) pairs are kept, the stalest evicted first, and at most
+// MaxHeld refusals are held at once.
 type Throttle struct {
 	cfg ThrottleConfig
 	now func() time.Time
@@ -29,6 +30,7 @@ type Throttle struct {
 	mu    sync.Mutex
 	pairs map[pairKey]*throttleEntry
 	addrs map[string]*throttleEntry // fails = distinct failing keys
+	held  int                       // refusals being held now (Hold)
 }
 
 // ThrottleConfig shapes a Throttle; zero fields take the defaults.
@@ -37,6 +39,9 @@ type ThrottleConfig struct {
 	MaxDelay   time.Duration // default 8 s
 	Lifetime   time.Duration // default 2 min
 	MaxEntries int           // default 4096
+	// MaxHeld bounds the refusals held at once (each holds a goroutine and
+	// a connection); past it a refusal is answered at once. Default 1024.
+	MaxHeld int
 }
 
 // Throttle defaults.
@@ -45,6 +50,7 @@ const (
 	DefaultThrottleMaxDelay   = 8 * time.Second
 	DefaultThrottleLifetime   = 2 * time.Minute
 	DefaultThrottleMaxEntries = 4096
+	DefaultThrottleMaxHeld    = 1024
 )
 
 type pairKey struct {
@@ -73,6 +79,9 @@ func NewThrottle(cfg ThrottleConfig) *Throttle {
 	}
 	if cfg.MaxEntries <= 0 {
 		cfg.MaxEntries = DefaultThrottleMaxEntries
+	}
+	if cfg.MaxHeld <= 0 {
+		cfg.MaxHeld = DefaultThrottleMaxHeld
 	}
 	return &Throttle{cfg: cfg, now: time.Now, pairs: map[pairKey]*throttleEntry{}, addrs: map[string]*throttleEntry{}}
 }
@@ -156,11 +165,24 @@ func (t *Throttle) Size() int {
 	return len(t.pairs)
 }
 
-// Hold waits d, or until ctx ends (then it returns ctx's error).
-func Hold(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
+// Hold records a failed attempt with key from addr (Fail) and waits the
+// delay it returns before the caller answers, or until ctx ends (then it
+// returns ctx's error: the client is gone, there is nothing to answer).
+// When MaxHeld refusals are already held it returns at once.
+func (t *Throttle) Hold(ctx context.Context, addr, key string) error {
+	d := t.Fail(addr, key)
+	t.mu.Lock()
+	if t.held >= t.cfg.MaxHeld {
+		t.mu.Unlock()
 		return ctx.Err()
 	}
+	t.held++
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		t.held--
+		t.mu.Unlock()
+	}()
 	tm := time.NewTimer(d)
 	defer tm.Stop()
 	select {

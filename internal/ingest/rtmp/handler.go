@@ -13,7 +13,6 @@ import (
 	"github.com/yutopp/go-rtmp/message"
 
 	"github.com/mpegflow/mpegflow/internal/auth"
-	"github.com/mpegflow/mpegflow/internal/ingest"
 )
 
 // lookupTimeout bounds a stream key lookup in the Directory.
@@ -114,7 +113,7 @@ func (h *handler) OnPublish(sctx *gortmp.StreamContext, _ uint32, cmd *message.N
 	}
 	if key == "" || errors.Is(err, auth.ErrUnknownKey) {
 		// only a failed attempt waits: a valid key is never held back
-		if ingest.Hold(c.ctx, c.s.throttle.Fail(c.ip, key)) != nil {
+		if c.s.throttle.Hold(c.ctx, c.ip, key) != nil {
 			return errShuttingDown
 		}
 		if key == "" {

@@ -287,8 +287,9 @@ func (s *Server) acceptLoop(ctx context.Context) error {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			sess := s.handshake(ctx, req)
-			<-s.sem
+			release := sync.OnceFunc(func() { <-s.sem })
+			sess := s.handshake(ctx, req, release)
+			release()
 			if sess != nil {
 				sess.run(ctx)
 			}
@@ -299,8 +300,10 @@ func (s *Server) acceptLoop(ctx context.Context) error {
 // handshake decides a connection request (SRT RFC draft §4.3.1.2, the
 // conclusion phase): stream id, stream key, passphrase and the duplicate
 // publisher policy. It answers the request and returns the admitted
-// session, or nil.
-func (s *Server) handshake(ctx context.Context, req gosrt.ConnRequest) (sess *session) {
+// session, or nil. release frees the request's handshake slot: a refusal
+// held by the throttle frees it first, so that held refusals never use up
+// the slots valid keys need.
+func (s *Server) handshake(ctx context.Context, req gosrt.ConnRequest, release func()) (sess *session) {
 	remote := req.RemoteAddr().String()
 	ip := remote
 	if h, _, err := net.SplitHostPort(remote); err == nil {
@@ -340,7 +343,8 @@ func (s *Server) handshake(ctx context.Context, req gosrt.ConnRequest) (sess *se
 	}
 	// Only failed attempts wait (the refusal is held); a valid key never does.
 	failed := func(reason string, code gosrt.RejectionReason, detail error) *session {
-		if ingest.Hold(ctx, s.throttle.Fail(ip, sid.Key)) != nil {
+		release()
+		if s.throttle.Hold(ctx, ip, sid.Key) != nil {
 			req.Reject(gosrt.REJ_CLOSE)
 			return nil
 		}

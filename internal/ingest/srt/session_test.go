@@ -2,6 +2,8 @@ package srt
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -215,5 +217,47 @@ func TestValidKeyNotHeldAfterBadKeys(t *testing.T) {
 	c.Close()
 	if el := time.Since(start); el > 250*time.Millisecond {
 		t.Fatalf("valid key admitted after %v", el)
+	}
+}
+
+// Held refusals free their handshake slot: a flood of wrong keys does not
+// use up the slots a valid key needs.
+func TestHeldRefusalsFreeHandshakeSlots(t *testing.T) {
+	env := startServer(t, []auth.StaticEntry{{ID: "li1", StreamKey: testKey}}, func(c *Config) {
+		c.MaxHandshakes = 2
+		c.Throttle = ingest.NewThrottle(ingest.ThrottleConfig{BaseDelay: 2 * time.Second, MaxDelay: 2 * time.Second})
+	})
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if c, err := dial(t, env, fmt.Sprint("bad", i), ""); err == nil {
+				c.Close()
+			}
+		}()
+	}
+	time.Sleep(500 * time.Millisecond) // the refusals are being held
+	c, err := dial(t, env, testKey, "")
+	if err != nil {
+		t.Fatalf("valid key refused while wrong ones are held: %v", err)
+	}
+	c.Close()
+	wg.Wait()
+}
+
+func TestThrottleMaxHeld(t *testing.T) {
+	th := ingest.NewThrottle(ingest.ThrottleConfig{BaseDelay: time.Hour, MaxHeld: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- th.Hold(ctx, "1.2.3.4", "a") }()
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	if err := th.Hold(context.Background(), "1.2.3.4", "b"); err != nil || time.Since(start) > time.Second {
+		t.Fatalf("second hold past MaxHeld: %v after %v", err, time.Since(start))
+	}
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("held refusal not ended by its context")
 	}
 }

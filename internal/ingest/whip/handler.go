@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/mpegflow/mpegflow/internal/auth"
-	"github.com/mpegflow/mpegflow/internal/ingest"
 )
 
 // answerTimeout bounds building the answer, ICE gathering included.
@@ -188,7 +187,7 @@ func (s *Server) holdRefusal(r *http.Request) bool {
 		ip = h
 	}
 	_, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	return ingest.Hold(r.Context(), s.cfg.Throttle.Fail(ip, strings.TrimSpace(token))) == nil
+	return s.cfg.Throttle.Hold(r.Context(), ip, strings.TrimSpace(token)) == nil
 }
 
 // delete ends the broadcast of a session (RFC 9725 §4.2: DELETE on the
