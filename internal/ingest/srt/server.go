@@ -116,7 +116,8 @@ type Config struct {
 	// StatsInterval is the period of StatsSink.SessionStats. Default 5 s.
 	StatsInterval time.Duration
 	// MaxHandshakes bounds the handshakes being decided at once (key
-	// lookups, throttle delays); more are refused with REJ_BACKLOG.
+	// lookups; a refusal held by the throttle frees its slot); more are
+	// refused with REJ_BACKLOG.
 	// Default 64.
 	MaxHandshakes int
 	// Throttle holds back the refusals of failed attempts; the daemon
