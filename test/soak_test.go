@@ -68,6 +68,7 @@ var (
 // ?gc=1) and counts /proc/PID/fd.
 func footprint(ctx context.Context, t *testing.T, d *daemon) daemonFootprint {
 	t.Helper()
+	httpClient.CloseIdleConnections() // the test's own keep-alive connections are not the daemon's leak
 	var f daemonFootprint
 	read := func(path string, re *regexp.Regexp) int64 {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+d.Metric+path, nil)
