@@ -174,13 +174,13 @@ func CacheControl(h http.Header, v string) string {
 	if !strings.HasPrefix(h.Get("Cache-Control"), "private") {
 		return v
 	}
-	var out []string
-	for d := range strings.SplitSeq(v, ",") {
-		if d = strings.TrimSpace(d); d != "" && !strings.EqualFold(d, "public") && !strings.EqualFold(d, "private") {
-			out = append(out, d)
-		}
+	if rest, ok := strings.CutPrefix(v, "public, "); ok {
+		return "private, " + rest
 	}
-	return strings.Join(append([]string{"private"}, out...), ", ")
+	if v == "public" || v == "" {
+		return "private"
+	}
+	return "private, " + v
 }
 
 // QueryToken returns the first token parameter of a raw query string
