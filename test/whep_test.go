@@ -77,15 +77,22 @@ func TestWHEPFromRTMP(t *testing.T) {
 		t.Fatalf("DELETE: %v", err)
 	}
 
-	// B-frames: the first viewer makes the server look at the video
-	first, err := wheptest.Dial(ctx, d.URL("/whep/"+bf.ID), wheptest.Options{})
-	if err == nil {
-		defer first.Close(nil)
-	}
-	waitFor(ctx, t, 20*time.Second, "409 source_has_bframes", func() bool {
-		_, err := wheptest.Dial(ctx, d.URL("/whep/"+bf.ID), wheptest.Options{SkipConnect: true})
+	// B-frames: x264 says so in the SPS (max_num_reorder_frames), so even
+	// the first offer is refused
+	waitFor(ctx, t, 30*time.Second, "409 source_has_bframes", func() bool {
+		c, err := wheptest.Dial(ctx, d.URL("/whep/"+bf.ID), wheptest.Options{SkipConnect: true})
+		if err == nil {
+			_ = c.Close(ctx)
+			t.Fatal("a viewer of a source with B-frames was accepted")
+		}
 		var se *wheptest.StatusError
-		return errors.As(err, &se) && se.Code == http.StatusConflict && strings.Contains(se.Body, "source_has_bframes") && strings.Contains(se.Body, "-bf 0")
+		if errors.As(err, &se) && se.Code == http.StatusConflict && strings.Contains(se.Body, "not_live") {
+			return false
+		}
+		if !errors.As(err, &se) || se.Code != http.StatusConflict || !strings.Contains(se.Body, "source_has_bframes") || !strings.Contains(se.Body, "-bf 0") {
+			t.Fatalf("offer for a B-frame source: %v", err)
+		}
+		return true
 	})
 }
 

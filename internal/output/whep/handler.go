@@ -125,6 +125,11 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, idOrToken string) 
 		refuse(http.StatusServiceUnavailable, "unavailable", err.Error())
 		return
 	}
+	for _, t := range st.Tracks() {
+		if b, known := spsBFrames(t.Codec); known && b {
+			f.bframes.Store(true) // the SPS says so: no viewer needs to find out
+		}
+	}
 	if f.bframes.Load() {
 		refuse(http.StatusConflict, "source_has_bframes", "the source video has B-frames, which WebRTC cannot carry: "+
 			"publish without them (x264 bframes=0, ffmpeg -bf 0, OBS: profile baseline or bframes=0) or over WHIP")

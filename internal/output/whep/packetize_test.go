@@ -50,3 +50,24 @@ func TestPacketizeOpus(t *testing.T) {
 		t.Fatal("empty unit packetized")
 	}
 }
+
+func TestSPSBFrames(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		sps           []byte
+		bframes, know bool
+	}{
+		// x264 baseline 320x240 (profile_idc 66)
+		{"baseline", []byte{0x67, 0x42, 0xc0, 0x0d, 0xd9, 0x01, 0x41, 0xfb, 0x01, 0x10, 0x00, 0x00, 0x03, 0x00, 0x10, 0x00, 0x00, 0x03, 0x03, 0xc0, 0xf1, 0x42, 0x99, 0x20}, false, true},
+		{"garbage", []byte{0x67, 0xff}, false, false},
+		{"not h264", nil, false, false},
+	} {
+		var c stream.Codec = stream.H264{SPS: tc.sps}
+		if tc.sps == nil {
+			c = stream.Opus{}
+		}
+		if b, k := spsBFrames(c); b != tc.bframes || k != tc.know {
+			t.Errorf("%s: bframes %v known %v", tc.name, b, k)
+		}
+	}
+}
