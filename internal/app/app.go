@@ -144,8 +144,9 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 		kinds.Register(tc.Kind())
 	}
 	kinds.Register(a.rec.Recorder().Kind())
+	viewers := &viewerSum{a.hls}
 	if a.rt, err = live.New(live.Config{LiveInputs: a.st.LiveInputs(), Outbox: a.st.Webhooks(), Bus: a.bus, Render: render,
-		Kinds: kinds, ReconnectWindow: cfg.RTMP.ReconnectWindow.D(), Metrics: a.metrics, Viewers: a.hls,
+		Kinds: kinds, ReconnectWindow: cfg.RTMP.ReconnectWindow.D(), Metrics: a.metrics, Viewers: viewers,
 		Registerer: a.metrics.Registry, Logger: log}); err != nil {
 		return nil, err
 	}
@@ -154,7 +155,11 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 	for _, p := range cfg.Transcode.Profiles {
 		profiles = append(profiles, p.Name)
 	}
-	if a.api, err = api.New(api.Config{Store: a.st, Bus: a.bus, Runtime: a.rt, Logger: log.With("component", "api"),
+	proxies, err := playback.ParseProxies(cfg.HTTP.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("http.%w", err)
+	}
+	if a.api, err = api.New(api.Config{Store: a.st, Bus: a.bus, Runtime: a.rt, Logger: log.With("component", "api"), ClientAddr: proxies,
 		Endpoints: ep, CursorKey: key, Webhooks: api.WebhooksDeps{Service: a.webhooks},
 		Videos: api.VideosDeps{Videos: api.RecorderVideos(a.rec.Recorder())},
 		System: api.SystemDeps{Transcode: api.TranscodeSystem(a.tc)}, TranscodeProfiles: profiles}); err != nil {
@@ -162,20 +167,20 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 	}
 	a.closers = append(a.closers, func() { _ = a.api.Close() })
 	a.dir = a.pb.Directory(live.NewDirectory(a.st.LiveInputs()))
+	if a.ingest, err = a.newIngest(); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.ingest.close)
 
 	b := &Builder{Config: cfg, Log: log, Metrics: a.metrics, Store: a.st, Bus: a.bus, FFmpeg: a.tc.Account,
-		Hub: a.rt.Hub(), Directory: a.dir, HLS: a.hls, Kinds: kinds}
+		Hub: a.rt.Hub(), Directory: a.dir, HLS: a.hls, Kinds: kinds, LiveGate: a.pb.Live, ICE: a.ingest.ice,
+		WHIP: a.ingest.whip, viewers: viewers}
 	for _, f := range features {
 		if err := f(b); err != nil {
 			return nil, err
 		}
 	}
 	a.actors = b.actors
-
-	if a.ingest, err = a.newIngest(); err != nil {
-		return nil, err
-	}
-	a.closers = append(a.closers, a.ingest.close)
 	if a.httpLn, err = net.Listen("tcp", cfg.HTTP.Address); err != nil {
 		return nil, fmt.Errorf("http.address: %w", err)
 	}

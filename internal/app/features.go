@@ -9,18 +9,24 @@ import (
 	"github.com/mpegflow/mpegflow/internal/events"
 	"github.com/mpegflow/mpegflow/internal/ffmpeg"
 	"github.com/mpegflow/mpegflow/internal/httpserver"
+	"github.com/mpegflow/mpegflow/internal/ingest/whip"
+	"github.com/mpegflow/mpegflow/internal/live"
 	"github.com/mpegflow/mpegflow/internal/metrics"
 	"github.com/mpegflow/mpegflow/internal/output/hlsout"
 	"github.com/mpegflow/mpegflow/internal/pipeline"
+	"github.com/mpegflow/mpegflow/internal/playback"
 	"github.com/mpegflow/mpegflow/internal/rungroup"
 	"github.com/mpegflow/mpegflow/internal/store"
 	"github.com/mpegflow/mpegflow/internal/stream"
+	"github.com/mpegflow/mpegflow/internal/webrtcice"
 )
 
 // features are the optional parts of the daemon, each wired in one file of
 // this package (internal/app/<feature>.go) by a function of this type.
 // Adding a feature is one line here.
-var features = []Feature{}
+var features = []Feature{
+	wireWHEP, // WebRTC playback (whep.go)
+}
 
 // Feature wires one feature into the daemon: it registers node kinds of
 // the live graphs (Kinds.Register), HTTP routes of the playback listener
@@ -41,9 +47,28 @@ type Builder struct {
 	Directory auth.Directory     // stream keys, with the publish admission hook
 	HLS       *hlsout.Server     // the LL-HLS output (viewers, playlists)
 	Kinds     *pipeline.Registry // node kinds of every live input's default graph
+	LiveGate  *playback.Gate     // the playback gate of /live/
+	ICE       *webrtcice.Mux     // the WebRTC transport; nil without webrtc.udp_address
+	WHIP      *whip.Server       // WHIP ingest (key-frame requests); nil with ICE
 
-	routes []httpserver.Route
-	actors []rungroup.Actor
+	routes  []httpserver.Route
+	actors  []rungroup.Actor
+	viewers *viewerSum
+}
+
+// CountViewers adds an output whose viewers count in the API's sessions.
+func (b *Builder) CountViewers(v live.Viewers) { *b.viewers = append(*b.viewers, v) }
+
+// viewerSum is the viewers of every output of a live input. Outputs are
+// added while the daemon is composed, before anything runs.
+type viewerSum []live.Viewers
+
+func (s *viewerSum) Viewers(id string) int {
+	n := 0
+	for _, v := range *s {
+		n += v.Viewers(id)
+	}
+	return n
 }
 
 // Handle adds a route to the playback listener (http.address).

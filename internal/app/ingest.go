@@ -3,13 +3,16 @@ package app
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 
 	"github.com/mpegflow/mpegflow/internal/ingest"
 	"github.com/mpegflow/mpegflow/internal/ingest/rtmp"
 	"github.com/mpegflow/mpegflow/internal/ingest/srt"
 	"github.com/mpegflow/mpegflow/internal/ingest/whip"
+	"github.com/mpegflow/mpegflow/internal/metrics"
 	"github.com/mpegflow/mpegflow/internal/rungroup"
+	"github.com/mpegflow/mpegflow/internal/webrtcice"
 )
 
 // ingestServers are the ingest listeners; srt, rtmps and whip are nil when
@@ -18,6 +21,7 @@ type ingestServers struct {
 	rtmp, rtmps *rtmp.Server
 	srt         *srt.Server
 	whip        *whip.Server
+	ice         *webrtcice.Mux // shared by WHIP and WHEP; nil with whip
 }
 
 // newIngest binds every ingest listener onto the hub, with one bad-key
@@ -31,10 +35,10 @@ func (a *App) newIngest() (in *ingestServers, err error) {
 		}
 	}()
 	takeover := cfg.RTMP.OnDuplicate == "replace"
-	throttle := ingest.NewThrottle(rtmp.DefaultBadKeyDelay, rtmp.DefaultBadKeyMaxDelay, rtmp.DefaultBadKeyBanAfter, rtmp.DefaultBadKeyBanFor)
+	throttle := ingest.NewThrottle(ingest.ThrottleConfig{})
 	if cfg.SRT.Address != "" {
 		if in.srt, err = srt.New(srt.Config{Throttle: throttle, Address: cfg.SRT.Address, Latency: cfg.SRT.Latency.D(), Directory: a.dir,
-			Hub: hub, Takeover: takeover, Metrics: a.metrics, Stats: srtStats{a.metrics}, Logger: a.log}); err != nil {
+			Hub: hub, Takeover: takeover, Metrics: a.metrics, Stats: metrics.SRTStats{M: a.metrics}, Logger: a.log}); err != nil {
 			return nil, fmt.Errorf("srt.address: %w", err)
 		}
 	}
@@ -46,13 +50,19 @@ func (a *App) newIngest() (in *ingestServers, err error) {
 		} else {
 			acceptVPX = func(context.Context, string) bool { return false }
 		}
-		if in.whip, err = whip.New(whip.Config{UDPAddress: cfg.WebRTC.UDPAddress, KeyframeInterval: cfg.HLS.SegmentDuration.D(),
-			NAT1To1IPs: cfg.WebRTC.NAT1To1IPs, Directory: a.dir, Hub: hub, Takeover: takeover, CORSOrigin: cfg.HTTP.CORSAllowOrigin,
+		// the ICE transport WHIP ingest and WHEP playback share
+		if in.ice, err = webrtcice.New(webrtcice.Config{UDPAddress: cfg.WebRTC.UDPAddress, TCPAddress: cfg.WebRTC.TCPAddress,
+			NAT1To1IPs: cfg.WebRTC.NAT1To1IPs, Logger: a.log}); err != nil {
+			return nil, fmt.Errorf("webrtc.udp_address: %w", err)
+		}
+		if in.whip, err = whip.New(whip.Config{ICE: in.ice, KeyframeInterval: cfg.HLS.SegmentDuration.D(),
+			Directory: a.dir, Hub: hub, Takeover: takeover, CORSOrigin: cfg.HTTP.CORSAllowOrigin, Throttle: throttle,
 			AcceptVPX: acceptVPX, Capacity: a.tc.Account, Metrics: a.metrics, Logger: a.log}); err != nil {
 			return nil, fmt.Errorf("webrtc.udp_address: %w", err)
 		}
 	}
-	rcfg := rtmp.Config{Address: cfg.RTMP.Address, Directory: a.dir, Hub: hub, Takeover: takeover, Metrics: a.metrics, Logger: a.log}
+	rcfg := rtmp.Config{Address: cfg.RTMP.Address, Directory: a.dir, Hub: hub, Takeover: takeover, Metrics: a.metrics,
+		Throttle: throttle, Logger: a.log}
 	if in.rtmp, err = rtmp.New(rcfg); err != nil {
 		return nil, fmt.Errorf("rtmp.address: %w", err)
 	}
@@ -88,7 +98,9 @@ func (in *ingestServers) actors(g *rungroup.Group) {
 		run("srt", in.srt.Run, in.srt.Close)
 	}
 	if in.whip != nil {
-		run("whip", func(ctx context.Context) error { <-ctx.Done(); return nil }, in.whip.Close)
+		run("whip", func(ctx context.Context) error { <-ctx.Done(); return nil }, func() error {
+			return errors.Join(in.whip.Close(), in.ice.Close())
+		})
 	}
 }
 
@@ -105,5 +117,8 @@ func (in *ingestServers) close() {
 	}
 	if in.whip != nil {
 		_ = in.whip.Close()
+	}
+	if in.ice != nil {
+		_ = in.ice.Close()
 	}
 }

@@ -105,7 +105,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b = hls.CarryQuery(b, r.URL.RawQuery)
 		hd.Set("Content-Type", "application/vnd.apple.mpegurl")
 		if final {
-			hd.Set("Cache-Control", "max-age=60")
+			hd.Set("Cache-Control", playback.CacheControl(hd, "max-age=60"))
 		} else {
 			hd.Set("Cache-Control", "no-cache")
 		}
@@ -160,7 +160,7 @@ func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, id, name, co
 	}
 	hd := w.Header()
 	hd.Set("Content-Type", contentType)
-	hd.Set("Cache-Control", cache)
+	hd.Set("Cache-Control", playback.CacheControl(hd, cache))
 	http.ServeContent(w, r, "", o.Info().ModTime, o)
 }
 
@@ -201,6 +201,9 @@ func Authorize(w http.ResponseWriter, r *http.Request, gate *playback.Gate, idOr
 		log.Debug("playback refused", "reason", e.Code, kind, elem, "resource", rest)
 		api.WriteError(w, e)
 		return "", false
+	}
+	if res.Private {
+		playback.MarkPrivate(w.Header())
 	}
 	if res.Origin != "" && w.Header().Get("Access-Control-Allow-Origin") != "" {
 		w.Header().Set("Access-Control-Allow-Origin", res.Origin)

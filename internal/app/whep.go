@@ -1,0 +1,57 @@
+package app
+
+import (
+	"net/http"
+	"os/exec"
+
+	"github.com/mpegflow/mpegflow/internal/output/vodhttp"
+	"github.com/mpegflow/mpegflow/internal/output/whep"
+)
+
+// wireWHEP builds WebRTC playback at /whep/ on the ICE transport WHIP
+// ingest shares (none without webrtc.udp_address): the same playback gate
+// as LL-HLS, key-frame requests to WHIP publishers, metrics on the
+// daemon's registry; its viewers count in the API's sessions.
+func wireWHEP(b *Builder) error {
+	if b.ICE == nil {
+		return nil
+	}
+	cfg := whep.Config{
+		ICE:        b.ICE,
+		Hub:        b.Hub,
+		Inputs:     b.Directory,
+		Gate:       whepGate{b},
+		CORSOrigin: b.Config.HTTP.CORSAllowOrigin,
+		Registerer: b.Metrics.Registry,
+		Logger:     b.Log,
+	}
+	if b.WHIP != nil {
+		cfg.Keyframes = b.WHIP
+	}
+	// AAC (RTMP, SRT) becomes Opus once per stream when ffmpeg is here
+	if ff, err := exec.LookPath("ffmpeg"); err == nil {
+		cfg.FFmpegPath, cfg.Capacity = ff, b.FFmpeg
+	} else {
+		b.Log.Warn("ffmpeg not found: WHEP viewers of AAC streams get video only", "error", err)
+	}
+	srv, err := whep.New(cfg)
+	if err != nil {
+		return err
+	}
+	b.Handle("/whep/", srv.Handler())
+	b.CountViewers(srv)
+	stop := make(chan struct{})
+	b.Actor("whep", func() error { <-stop; return nil }, func(error) {
+		_ = srv.Close()
+		close(stop)
+	})
+	return nil
+}
+
+// whepGate runs a WHEP offer through the gate of /live/ (signed playback,
+// allowed_origins, access rules, the play admission hook).
+type whepGate struct{ b *Builder }
+
+func (g whepGate) Authorize(w http.ResponseWriter, r *http.Request, idOrToken string) (string, bool) {
+	return vodhttp.Authorize(w, r, g.b.LiveGate, idOrToken, "live_input", g.b.Log)
+}
