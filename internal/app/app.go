@@ -81,6 +81,9 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 	a := &App{cfg: cfg, log: log, version: version, metrics: metrics.New(version, metrics.WithDataDir(cfg.DataDir))}
 	defer func() {
 		if err != nil {
+			for i := len(a.actors) - 1; i >= 0; i-- {
+				a.actors[i].Interrupt(err) // the features' components never ran
+			}
 			a.release()
 		}
 	}()
@@ -176,11 +179,12 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 		Hub: a.rt.Hub(), Directory: a.dir, HLS: a.hls, Kinds: kinds, LiveGate: a.pb.Live, ICE: a.ingest.ice,
 		WHIP: a.ingest.whip, viewers: viewers}
 	for _, f := range features {
-		if err := f(b); err != nil {
+		err := f(b)
+		a.actors = b.actors
+		if err != nil {
 			return nil, err
 		}
 	}
-	a.actors = b.actors
 	if a.httpLn, err = net.Listen("tcp", cfg.HTTP.Address); err != nil {
 		return nil, fmt.Errorf("http.address: %w", err)
 	}
