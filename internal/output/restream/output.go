@@ -91,6 +91,9 @@ type Output struct {
 	terr   error
 	log    *slog.Logger
 
+	// connect opens a session; the tests replace it with a slow session.
+	connect func(ctx context.Context, s *stream.Stream) (session, error)
+
 	mu        sync.Mutex
 	st        Status
 	bytesBase uint64 // bytes of finished sessions
@@ -127,6 +130,7 @@ func New(cfg Config) *Output {
 	}
 	o := &Output{cfg: cfg, st: Status{State: StateIdle}}
 	o.target, o.terr = parseTarget(cfg.Target)
+	o.connect = o.dial
 	o.log = cfg.Logger.With("live_input", cfg.LiveInputID, "output", cfg.ID, "target", MaskURL(cfg.Target.URL))
 	return o
 }
@@ -168,7 +172,7 @@ func (o *Output) Run(ctx context.Context, s *stream.Stream) error {
 		o.st.State, o.st.NextRetryAt = StateConnecting, nil
 		o.st.Attempts++
 		o.mu.Unlock()
-		sess, err := o.dial(ctx, s)
+		sess, err := o.connect(ctx, s)
 		connected := err == nil
 		if connected {
 			refusals, backoff = 0, o.cfg.MinBackoff
@@ -273,6 +277,9 @@ func (o *Output) broadcast(ctx context.Context, s *stream.Stream, sess session) 
 func (o *Output) pump(ctx context.Context, r *stream.Reader, sess session) error {
 	for {
 		u, err := r.Next(ctx)
+		if err == nil {
+			err = ctx.Err() // Next prefers queued units; a stop must win
+		}
 		if err != nil {
 			if serr := sess.Err(); serr != nil {
 				return serr

@@ -291,7 +291,7 @@ func parseCommand(b []byte) (command, error) {
 	}
 	// the info object: the argument (onStatus, _error) or, for _result of
 	// connect, also the argument
-	for _, v := range vals[2:] {
+	for _, v := range vals[min(2, len(vals)):] {
 		if info, ok := v.(map[string]any); ok {
 			if l, ok := info["level"].(string); ok {
 				c.level = l
