@@ -215,4 +215,3 @@ func (r *recObserver) count(k EventKind) int {
 	}
 	return n
 }
-
