@@ -53,6 +53,13 @@ func ValidateURL(rawURL string) error {
 	return err
 }
 
+// ValidateTarget reports whether t can be dialed: ValidateURL, and for
+// RTMP a stream key or a stream name at the end of the URL's path.
+func ValidateTarget(t Target) error {
+	_, err := parseTarget(t)
+	return err
+}
+
 func parseTarget(t Target) (dialTarget, error) {
 	u, err := url.Parse(t.URL)
 	if err != nil {
