@@ -180,11 +180,22 @@ func TestRestreamOutputs(t *testing.T) {
 	if le["code"] != "refused" || !strings.Contains(fmt.Sprint(le["message"]), "NetStream.Publish") {
 		t.Fatalf("wrong key: last_error %v", le)
 	}
-	ev := events.waitEvent(t, "live_input.output.errored", src.ID, 30*time.Second)
-	if d, _ := ev["data"].(map[string]any); d["id"] != outBad {
-		t.Fatalf("errored event about %v", d["id"])
+	// the WebSocket got both kinds, each about its output
+	seen := map[string]bool{}
+	deadline := time.After(30 * time.Second)
+	for !seen["live_input.output.connected"] || !seen["live_input.output.errored"] {
+		select {
+		case ev := <-events.ch:
+			d, _ := ev["data"].(map[string]any)
+			typ, _ := ev["type"].(string)
+			if typ == "live_input.output.errored" && d["id"] != outBad {
+				t.Fatalf("errored event about %v", d["id"])
+			}
+			seen[typ] = true
+		case <-deadline:
+			t.Fatalf("output events seen: %v", seen)
+		}
 	}
-	events.waitEvent(t, "live_input.output.connected", src.ID, 30*time.Second)
 
 	for _, in := range []liveInput{tgRTMP, tgSRT, tgTLS} {
 		pdt, _ := checkTargetHLS(ctx, t, tg, in.ID)

@@ -222,3 +222,15 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	pool.AddCert(leaf)
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }
+
+func TestMaskURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"rtmp://a.example/live":                               "rtmp://a.example/live",
+		"rtmps://u:pw@a.example/app":                          "rtmps://u:%2A%2A%2A%2A@a.example/app",
+		"srt://h:9000?streamid=publish:KEY&passphrase=secret": "srt://h:9000?passphrase=%2A%2A%2A%2A&streamid=%2A%2A%2A%2A",
+	} {
+		if got := MaskURL(in); got != want {
+			t.Errorf("MaskURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -126,8 +126,9 @@ func scrubSRTError(err error) string {
 }
 
 // MaskURL returns rawURL with its secrets replaced by "****": the password
-// of the user info and the passphrase query parameter. It is what the API
-// shows and what logs may carry.
+// of the user info, and the passphrase and streamid query parameters (an
+// SRT stream id carries the target's stream key). It is what the API shows
+// and what logs may carry.
 func MaskURL(rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -139,7 +140,7 @@ func MaskURL(rawURL string) string {
 	if u.RawQuery != "" {
 		q := u.Query()
 		for k := range q {
-			if strings.EqualFold(k, "passphrase") {
+			if strings.EqualFold(k, "passphrase") || strings.EqualFold(k, "streamid") {
 				q.Set(k, "****")
 			}
 		}
