@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mpegflow/mpegflow/internal/amf0"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
@@ -86,18 +87,21 @@ func newFLVMuxer(tracks []stream.Track) (*flvMuxer, error) {
 // metadata is the onMetaData of the publish (FLV spec §E.5), sent with
 // "@setDataFrame".
 func (m *flvMuxer) metadata() []byte {
-	b := amfAppend(nil, "@setDataFrame")
-	b = amfAppend(b, "onMetaData")
-	var md amfECMA
+	b := amf0.Append(nil, "@setDataFrame")
+	b = amf0.Append(b, "onMetaData")
+	var md amf0.ECMA
 	if m.vIdx >= 0 {
-		md = append(md, amfPair{"videocodecid", flvCodecAVC})
+		md = append(md, kv("videocodecid", flvCodecAVC))
 	}
 	if m.aIdx >= 0 {
-		md = append(md, amfPair{"audiocodecid", flvCodecAAC})
+		md = append(md, kv("audiocodecid", flvCodecAAC))
 	}
-	md = append(md, amfPair{"encoder", "MpegFlow"})
-	return amfAppend(b, md)
+	md = append(md, kv("encoder", "MpegFlow"))
+	return amf0.Append(b, md)
 }
+
+// kv is one property of an AMF0 object.
+func kv(k string, v any) amf0.Pair { return amf0.Pair{Key: k, Value: v} }
 
 // flvTag is one RTMP media message.
 type flvTag struct {

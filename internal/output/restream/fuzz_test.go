@@ -6,13 +6,15 @@ import (
 	"errors"
 	"io"
 	"testing"
+
+	"github.com/mpegflow/mpegflow/internal/amf0"
 )
 
 // answer builds a command message a target could send.
 func answer(vals ...any) []byte {
 	var b []byte
 	for _, v := range vals {
-		b = amfAppend(b, v)
+		b = amf0.Append(b, v)
 	}
 	return b
 }
@@ -29,16 +31,16 @@ func chunked(typ uint8, body []byte) []byte {
 // FuzzParseCommand covers the AMF0 decoding of a target's command answers
 // (_result, _error, onStatus).
 func FuzzParseCommand(f *testing.F) {
-	f.Add(answer("_result", 1, amfObject{{"fmsVer", "FMS/3,0,1,123"}}, amfObject{{"level", "status"}, {"code", "NetConnection.Connect.Success"}}))
+	f.Add(answer("_result", 1, amf0.Obj{kv("fmsVer", "FMS/3,0,1,123")}, amf0.Obj{kv("level", "status"), kv("code", "NetConnection.Connect.Success")}))
 	f.Add(answer("_result", 4, nil, 1))
-	f.Add(answer("onStatus", 0, nil, amfObject{{"level", "error"}, {"code", "NetStream.Publish.BadName"}, {"description", "no"}}))
-	f.Add(answer("_error", 1, nil, amfECMA{{"code", "NetConnection.Connect.Rejected"}}))
-	f.Add([]byte{amf0StrictArray, 0, 0, 0, 2, amf0Null, amf0Number})
+	f.Add(answer("onStatus", 0, nil, amf0.Obj{kv("level", "error"), kv("code", "NetStream.Publish.BadName"), kv("description", "no")}))
+	f.Add(answer("_error", 1, nil, amf0.ECMA{kv("code", "NetConnection.Connect.Rejected")}))
+	f.Add([]byte{amf0.StrictArray, 0, 0, 0, 2, amf0.Null, amf0.Number})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := parseCommand(b)
 		if err != nil {
-			if !errors.Is(err, errAMF) {
-				t.Fatalf("error %v does not wrap errAMF", err)
+			if !errors.Is(err, amf0.ErrDecode) {
+				t.Fatalf("error %v does not wrap amf0.ErrDecode", err)
 			}
 			return
 		}
@@ -50,7 +52,7 @@ func FuzzParseCommand(f *testing.F) {
 
 // FuzzChunkReader covers the reassembly of a target's chunk stream.
 func FuzzChunkReader(f *testing.F) {
-	f.Add(chunked(msgCommandAMF0, answer("_result", 1, nil, amfObject{{"level", "status"}})))
+	f.Add(chunked(msgCommandAMF0, answer("_result", 1, nil, amf0.Obj{kv("level", "status")})))
 	f.Add(chunked(msgWindowAckSize, binary.BigEndian.AppendUint32(nil, 2500000)))
 	f.Add(append(chunked(msgSetChunkSize, binary.BigEndian.AppendUint32(nil, 4096)), chunked(msgCommandAMF0, bytes.Repeat([]byte{5}, 300))...))
 	f.Add(chunked(msgUserControl, []byte{0, 6, 1, 2, 3, 4}))
@@ -95,7 +97,7 @@ func TestChunkRoundTrip(t *testing.T) {
 }
 
 func TestParseCommandStatus(t *testing.T) {
-	c, err := parseCommand(answer("onStatus", 0, nil, amfObject{{"level", "error"}, {"code", "NetStream.Publish.BadName"}, {"description", "bad key"}}))
+	c, err := parseCommand(answer("onStatus", 0, nil, amf0.Obj{kv("level", "error"), kv("code", "NetStream.Publish.BadName"), kv("description", "bad key")}))
 	if err != nil {
 		t.Fatal(err)
 	}

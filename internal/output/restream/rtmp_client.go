@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mpegflow/mpegflow/internal/amf0"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
@@ -153,7 +154,7 @@ func (s *rtmpSession) handshake() error {
 func (s *rtmpSession) command(csid int, streamID uint32, vals ...any) error {
 	var b []byte
 	for _, v := range vals {
-		b = amfAppend(b, v)
+		b = amf0.Append(b, v)
 	}
 	return s.cw.write(csid, msgCommandAMF0, streamID, 0, b)
 }
@@ -166,9 +167,9 @@ func (s *rtmpSession) publish(t dialTarget, mux *flvMuxer) error {
 		return err
 	}
 	s.cw.size = outChunkSize
-	if err := s.command(csidCommand, 0, "connect", 1, amfObject{
-		{"app", t.app}, {"type", "nonprivate"}, {"flashVer", "FMLE/3.0 (compatible; MpegFlow)"},
-		{"tcUrl", t.tcURL},
+	if err := s.command(csidCommand, 0, "connect", 1, amf0.Obj{
+		kv("app", t.app), kv("type", "nonprivate"), kv("flashVer", "FMLE/3.0 (compatible; MpegFlow)"),
+		kv("tcUrl", t.tcURL),
 	}); err != nil {
 		return err
 	}
@@ -271,17 +272,17 @@ func (c command) refusal(fallback string) *RefusedError {
 
 // parseCommand decodes a command message a target sent.
 func parseCommand(b []byte) (command, error) {
-	vals, err := amfDecodeAll(b)
+	vals, err := amf0.Decode(b, 0)
 	if err != nil {
 		return command{}, err
 	}
 	var c command
 	if len(vals) == 0 {
-		return c, fmt.Errorf("%w: empty command", errAMF)
+		return c, fmt.Errorf("%w: empty command", amf0.ErrDecode)
 	}
 	var ok bool
 	if c.name, ok = vals[0].(string); !ok {
-		return c, fmt.Errorf("%w: command name is not a string", errAMF)
+		return c, fmt.Errorf("%w: command name is not a string", amf0.ErrDecode)
 	}
 	if len(vals) > 1 {
 		c.txn, _ = vals[1].(float64)
