@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mpegflow/mpegflow/hls"
 	"github.com/mpegflow/mpegflow/internal/amf0"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
 // ErrUnsupportedCodec means a target's protocol cannot carry a track of the
-// stream (RTMP here: H.264 video and AAC audio).
+// stream (RTMP here: H.264 or H.265 video, AAC audio).
 var ErrUnsupportedCodec = errors.New("codec not supported by the target protocol")
 
 // FLV tag header constants (FLV spec v10 §E.4.2, §E.4.3).
@@ -25,21 +26,28 @@ const (
 	flvAACRaw      = 1
 	flvCodecAVC    = 7
 	flvCodecAAC    = 10
+	nalTypeHEVCAUD = 35
+	// Enhanced RTMP (E-RTMP v1, ExVideoTagHeader): IsExHeader, the
+	// packet types used, and the FourCC of HEVC.
+	exHeader       = 0x80
+	exFrameKey     = 1 << 4
+	exFrameInter   = 2 << 4
+	exSeqStart     = 0
+	exCodedFrames  = 1
+	fourCCHVC1     = 'h'<<24 | 'v'<<16 | 'c'<<8 | '1'
 	nalTypeAUD     = 9
-	nalTypeSPS     = 7
-	nalTypePPS     = 8
 	maxRebaseDelta = 5 * time.Second
 )
 
 // flvMuxer turns a stream's units into FLV tag bodies (RTMP audio and video
 // messages carry FLV tag bodies without the tag header, RTMP spec §7.1.4,
-// §7.1.5): H.264 (AVC) and AAC, passed through. Timestamps are
-// milliseconds from the session's first unit; a discontinuity (the
-// publisher reconnected) is stitched so the target sees a continuous
-// timeline.
+// §7.1.5): H.264 (AVC) as FLV, H.265 as Enhanced RTMP (FourCC hvc1), and
+// AAC, passed through. Timestamps are milliseconds from the session's
+// first unit; a discontinuity (the publisher reconnected) is stitched so
+// the target sees a continuous timeline.
 type flvMuxer struct {
 	vIdx, aIdx int
-	h264       stream.H264
+	video      stream.Codec // H264 or H265
 	aac        stream.AAC
 	clock      sessionClock
 	seqSent    [2]bool // video, audio sequence headers written
@@ -70,8 +78,8 @@ func newFLVMuxer(tracks []stream.Track) (*flvMuxer, error) {
 	m := &flvMuxer{vIdx: -1, aIdx: -1}
 	for i, t := range tracks {
 		switch c := t.Codec.(type) {
-		case stream.H264:
-			m.vIdx, m.h264 = i, c
+		case stream.H264, stream.H265:
+			m.vIdx, m.video = i, c
 		case stream.AAC:
 			m.aIdx, m.aac = i, c
 		default:
@@ -90,7 +98,9 @@ func (m *flvMuxer) metadata() []byte {
 	b := amf0.Append(nil, "@setDataFrame")
 	b = amf0.Append(b, "onMetaData")
 	var md amf0.ECMA
-	if m.vIdx >= 0 {
+	if _, ok := m.video.(stream.H265); ok {
+		md = append(md, kv("videocodecid", float64(fourCCHVC1)))
+	} else if m.vIdx >= 0 {
 		md = append(md, kv("videocodecid", flvCodecAVC))
 	}
 	if m.aIdx >= 0 {
@@ -117,17 +127,22 @@ func (m *flvMuxer) tags(dst []flvTag, u *stream.Unit) []flvTag {
 	ms := uint32(ts / time.Millisecond)
 	switch u.Track {
 	case m.vIdx:
-		if c, ok := u.Codec.(stream.H264); ok && !c.Equal(m.h264) {
-			m.h264, m.seqSent[0] = c, false
+		if u.Codec != nil && !u.Codec.Equal(m.video) {
+			m.video, m.seqSent[0] = u.Codec, false
 		}
 		if !m.seqSent[0] {
 			if !u.Key {
 				return dst
 			}
+			hdr, err := sequenceHeader(m.video)
+			if err != nil {
+				return dst // parameter sets that do not parse: wait for others
+			}
 			m.seqSent[0] = true
-			dst = append(dst, flvTag{msgVideo, ms, avcSequenceHeader(m.h264)})
+			dst = append(dst, flvTag{msgVideo, ms, hdr})
 		}
-		return append(dst, flvTag{msgVideo, ms, avcFrame(u)})
+		_, hevc := m.video.(stream.H265)
+		return append(dst, flvTag{msgVideo, ms, videoFrame(u, hevc)})
 	case m.aIdx:
 		if c, ok := u.Codec.(stream.AAC); ok && !c.Equal(m.aac) {
 			m.aac, m.seqSent[1] = c, false
@@ -143,40 +158,55 @@ func (m *flvMuxer) tags(dst []flvTag, u *stream.Unit) []flvTag {
 	return dst
 }
 
-// avcSequenceHeader is the AVC sequence header tag body: an
-// AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.3.3.1) with one SPS
-// and one PPS, 4-byte NAL lengths.
-func avcSequenceHeader(c stream.H264) []byte {
-	b := []byte{flvAVCKey, flvAVCSeqHdr, 0, 0, 0, 1}
-	if len(c.SPS) >= 4 {
-		b = append(b, c.SPS[1], c.SPS[2], c.SPS[3])
-	} else {
-		b = append(b, 0x42, 0, 0x1e)
+// sequenceHeader is the video sequence header tag body: for H.264 the AVC
+// sequence header (FLV spec §E.4.3.1) and for H.265 an Enhanced RTMP
+// SequenceStart, each with the codec's decoder configuration record.
+func sequenceHeader(c stream.Codec) ([]byte, error) {
+	var b []byte
+	var rec []byte
+	var err error
+	switch c := c.(type) {
+	case stream.H264:
+		b = []byte{flvAVCKey, flvAVCSeqHdr, 0, 0, 0}
+		rec, err = hls.DecoderConfig(hls.H264{SPS: c.SPS, PPS: c.PPS})
+	case stream.H265:
+		b = []byte{exHeader | exFrameKey | exSeqStart, 'h', 'v', 'c', '1'}
+		rec, err = hls.DecoderConfig(hls.H265{VPS: c.VPS, SPS: c.SPS, PPS: c.PPS})
+	default:
+		return nil, fmt.Errorf("%w: %s over RTMP", ErrUnsupportedCodec, c.Name())
 	}
-	b = append(b, 0xFF, 0xE1) // lengthSizeMinusOne 3; one SPS
-	b = binary.BigEndian.AppendUint16(b, uint16(len(c.SPS)))
-	b = append(b, c.SPS...)
-	b = append(b, 1)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(c.PPS)))
-	return append(b, c.PPS...)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, rec...), nil
 }
 
-// avcFrame is an AVC NALU tag body: length-prefixed NAL units (access unit
-// delimiters dropped) after the composition time offset.
-func avcFrame(u *stream.Unit) []byte {
-	n := 5
+// videoFrame is a video tag body: an AVC NALU packet (FLV spec §E.4.3.1)
+// or an Enhanced RTMP hvc1 CodedFrames packet, with the composition time
+// offset and length-prefixed NAL units (access unit delimiters dropped).
+func videoFrame(u *stream.Unit, hevc bool) []byte {
+	n := 8
 	for _, nal := range u.NALUs {
 		n += 4 + len(nal)
 	}
 	b := make([]byte, 0, n)
-	ft := byte(flvAVCInter)
-	if u.Key {
-		ft = flvAVCKey
-	}
 	cts := int32((u.PTS - u.DTS) / time.Millisecond)
-	b = append(b, ft, flvAVCNALU, byte(cts>>16), byte(cts>>8), byte(cts))
+	if hevc {
+		ft := byte(exFrameInter)
+		if u.Key {
+			ft = exFrameKey
+		}
+		b = append(b, exHeader|ft|exCodedFrames, 'h', 'v', 'c', '1')
+	} else {
+		ft := byte(flvAVCInter)
+		if u.Key {
+			ft = flvAVCKey
+		}
+		b = append(b, ft, flvAVCNALU)
+	}
+	b = append(b, byte(cts>>16), byte(cts>>8), byte(cts))
 	for _, nal := range u.NALUs {
-		if len(nal) == 0 || nal[0]&0x1F == nalTypeAUD {
+		if len(nal) == 0 || (!hevc && nal[0]&0x1F == nalTypeAUD) || (hevc && (nal[0]>>1)&0x3F == nalTypeHEVCAUD) {
 			continue
 		}
 		b = binary.BigEndian.AppendUint32(b, uint32(len(nal)))
