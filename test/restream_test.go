@@ -206,7 +206,9 @@ func TestRestreamOutputs(t *testing.T) {
 	}
 
 	// Live edits: add an output, then remove it; the others keep their
-	// connection.
+	// connection, and the source's own playlist runs on without a gap.
+	srcMedia, _ := waitLive(ctx, t, sd, src.ID, 30*time.Second)
+	msnBefore := getPlaylist(ctx, t, srcMedia).Segments
 	before := outputState(t, sd, admin, src.ID, outRTMP)["connected_at"]
 	outLive := mk(map[string]any{"name": "added live", "url": "rtmp://" + tg.RTMP + "/live", "stream_key": tgLive.Key})
 	waitOutput(ctx, t, sd, admin, src.ID, outLive, "broadcasting", 60*time.Second)
@@ -221,6 +223,11 @@ func TestRestreamOutputs(t *testing.T) {
 	waitOutput(ctx, t, sd, admin, src.ID, outSRT, "broadcasting", 60*time.Second)
 	if after := outputState(t, sd, admin, src.ID, outRTMP); after["connected_at"] != before || after["state"] != "broadcasting" {
 		t.Fatalf("the RTMP output was disturbed by edits of others: %v → %v", before, after)
+	}
+	for _, seg := range getPlaylist(ctx, t, srcMedia).Segments {
+		if seg.MSN > msnBefore[len(msnBefore)-1].MSN && (seg.Discontinuity || seg.Gap) {
+			t.Fatalf("the source's playlist has a discontinuity or gap at %d during the edits", seg.MSN)
+		}
 	}
 
 	// The target goes away: retrying with the reason and the next try;
