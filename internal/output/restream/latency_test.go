@@ -18,12 +18,17 @@ import (
 // Wall), over RTMP and SRT on loopback. The source stamps its send time
 // into each video frame, which both protocols carry through unchanged.
 func TestAddedLatency(t *testing.T) {
-	tg := newTarget(t, "")
-	for _, tc := range []struct{ name, url string }{
-		{"rtmp", "rtmp://" + tg.rtmpAddr + "/live"},
-		{"srt", "srt://" + tg.srtAddr + "?" + url.Values{"passphrase": {targetPassphrase}, "latency": {"20"}}.Encode()},
+	for _, tc := range []struct {
+		name string
+		url  func(tg *target) string
+	}{
+		{"rtmp", func(tg *target) string { return "rtmp://" + tg.rtmpAddr + "/live" }},
+		{"srt", func(tg *target) string {
+			return "srt://" + tg.srtAddr + "?" + url.Values{"passphrase": {targetPassphrase}, "latency": {"20"}}.Encode()
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			tg := newTarget(t, "")
 			hub := stream.NewHub(stream.HubConfig{})
 			defer hub.Close()
 			pub, err := hub.Publish("li_lat", []stream.Track{{Codec: stream.H264{SPS: mpegtstest.SPS, PPS: mpegtstest.PPS}}}, false)
@@ -31,7 +36,7 @@ func TestAddedLatency(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer pub.End()
-			o := New(Config{ID: "out_lat", LiveInputID: "li_lat", Logger: testLog(), Target: Target{URL: tc.url, StreamKey: targetKey}})
+			o := New(Config{ID: "out_lat", LiveInputID: "li_lat", Logger: testLog(), Target: Target{URL: tc.url(tg), StreamKey: targetKey}})
 			runOutput(t, o, pub.Stream())
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})

@@ -34,30 +34,14 @@ func (s *memOutputs) set(rows ...*store.LiveInputOutput) {
 	s.mu.Unlock()
 }
 
-type recNotifier struct {
-	mu  sync.Mutex
-	evs []Event
-}
+// recNotifier records the events a Manager hands on.
+type recNotifier struct{ recObserver }
 
 func (n *recNotifier) OutputEvent(_ context.Context, ev Event, o *store.LiveInputOutput) {
 	if o.ID != ev.OutputID || o.URL == "" {
 		panic("event without its output")
 	}
-	n.mu.Lock()
-	n.evs = append(n.evs, ev)
-	n.mu.Unlock()
-}
-
-func (n *recNotifier) count(k EventKind) int {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	c := 0
-	for _, e := range n.evs {
-		if e.Kind == k {
-			c++
-		}
-	}
-	return c
+	n.recObserver.OutputEvent(ev)
 }
 
 func waitManaged(t *testing.T, m *Manager, li, id string, st State) Status {
