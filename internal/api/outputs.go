@@ -68,9 +68,14 @@ type outputJSON struct {
 func OutputData(o *store.LiveInputOutput, st restream.Status) any { return renderOutput(o, st) }
 
 func renderOutput(o *store.LiveInputOutput, st restream.Status) outputJSON {
-	return outputJSON{ID: o.ID, LiveInputID: o.LiveInputID, Name: o.Name, URL: restream.MaskURL(o.URL),
+	return outputJSON{ID: o.ID, LiveInputID: o.LiveInputID, Name: o.Name, URL: maskOutputURL(o),
 		StreamKey: maskKey(o.StreamKey), Rendition: o.Rendition, Enabled: o.Enabled, TLSSkipVerify: o.TLSSkipVerify,
 		CreatedAt: o.CreatedAt.UTC(), UpdatedAt: o.UpdatedAt.UTC(), Status: st}
+}
+
+// maskOutputURL is o's URL without its secrets (see restream.MaskTarget).
+func maskOutputURL(o *store.LiveInputOutput) string {
+	return restream.MaskTarget(restream.Target{URL: o.URL, StreamKey: o.StreamKey})
 }
 
 // maskKey shows that a key is set, and its last characters when it is
@@ -214,7 +219,7 @@ func (s *Server) createOutput(w http.ResponseWriter, r *http.Request, p *princip
 		}
 		return storeErr(err, "output")
 	}
-	s.log.Info("output created", "live_input", li.ID, "output", o.ID, "target", restream.MaskURL(o.URL), "token", p.tok.ID)
+	s.log.Info("output created", "live_input", li.ID, "output", o.ID, "target", maskOutputURL(o), "token", p.tok.ID)
 	s.outputsChanged(li.ID)
 	w.Header().Set("Location", "/v1/live_inputs/"+li.ID+"/outputs/"+o.ID)
 	writeJSON(w, http.StatusCreated, dataResponse{Data: renderOutput(o, s.outputStatus(o))})
@@ -263,7 +268,7 @@ func (s *Server) patchOutput(w http.ResponseWriter, r *http.Request, p *principa
 	if err := s.st.Outputs().Update(r.Context(), o); err != nil {
 		return storeErr(err, "output")
 	}
-	s.log.Info("output updated", "live_input", o.LiveInputID, "output", o.ID, "target", restream.MaskURL(o.URL), "token", p.tok.ID)
+	s.log.Info("output updated", "live_input", o.LiveInputID, "output", o.ID, "target", maskOutputURL(o), "token", p.tok.ID)
 	s.outputsChanged(o.LiveInputID)
 	writeJSON(w, http.StatusOK, dataResponse{Data: renderOutput(o, s.outputStatus(o))})
 	return nil

@@ -131,7 +131,7 @@ func New(cfg Config) *Output {
 	o := &Output{cfg: cfg, st: Status{State: StateIdle}}
 	o.target, o.terr = parseTarget(cfg.Target)
 	o.connect = o.dial
-	o.log = cfg.Logger.With("live_input", cfg.LiveInputID, "output", cfg.ID, "target", MaskURL(cfg.Target.URL))
+	o.log = cfg.Logger.With("live_input", cfg.LiveInputID, "output", cfg.ID, "target", MaskTarget(cfg.Target))
 	return o
 }
 

@@ -226,11 +226,20 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 func TestMaskURL(t *testing.T) {
 	for in, want := range map[string]string{
 		"rtmp://a.example/live":                               "rtmp://a.example/live",
-		"rtmps://u:pw@a.example/app":                          "rtmps://u:%2A%2A%2A%2A@a.example/app",
-		"srt://h:9000?streamid=publish:KEY&passphrase=secret": "srt://h:9000?passphrase=%2A%2A%2A%2A&streamid=%2A%2A%2A%2A",
+		"rtmps://u:pw@a.example/app":                          "rtmps://u:****@a.example/app",
+		"srt://h:9000?streamid=publish:KEY&passphrase=secret": "srt://h:9000?passphrase=****&streamid=****",
 	} {
 		if got := MaskURL(in); got != want {
 			t.Errorf("MaskURL(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestMaskTarget(t *testing.T) {
+	if got := MaskTarget(Target{URL: "rtmp://h/live/KEY123"}); got != "rtmp://h/live/****" {
+		t.Errorf("key in the path: %q", got)
+	}
+	if got := MaskTarget(Target{URL: "rtmp://h/live", StreamKey: "k"}); got != "rtmp://h/live" {
+		t.Errorf("key apart: %q", got)
 	}
 }

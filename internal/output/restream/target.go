@@ -125,6 +125,25 @@ func scrubSRTError(err error) string {
 	return strings.TrimPrefix(err.Error(), "config: ")
 }
 
+// MaskTarget is MaskURL of t's URL, with also the last element of an RTMP
+// URL's path masked when t has no StreamKey (the key is then that
+// element).
+func MaskTarget(t Target) string {
+	m := MaskURL(t.URL)
+	if t.StreamKey != "" || !strings.HasPrefix(strings.ToLower(m), "rtmp") {
+		return m
+	}
+	u, err := url.Parse(m)
+	if err != nil {
+		return ""
+	}
+	if i := strings.LastIndexByte(u.Path, '/'); i > 0 && i < len(u.Path)-1 {
+		u.Path = u.Path[:i+1] + "****"
+		u.RawPath = ""
+	}
+	return unescapeMask(u.String())
+}
+
 // MaskURL returns rawURL with its secrets replaced by "****": the password
 // of the user info, and the passphrase and streamid query parameters (an
 // SRT stream id carries the target's stream key). It is what the API shows
@@ -146,5 +165,8 @@ func MaskURL(rawURL string) string {
 		}
 		u.RawQuery = q.Encode()
 	}
-	return u.String()
+	return unescapeMask(u.String())
 }
+
+// unescapeMask shows the mask as "****" rather than percent-encoded.
+func unescapeMask(s string) string { return strings.ReplaceAll(s, "%2A%2A%2A%2A", "****") }
