@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mpegflow/mpegflow/internal/auth"
+	"github.com/mpegflow/mpegflow/internal/ingest"
 	"github.com/mpegflow/mpegflow/internal/ingest/rtmp"
 	"github.com/mpegflow/mpegflow/internal/ingest/srt"
 	"github.com/mpegflow/mpegflow/internal/mpegts/mpegtstest"
@@ -52,11 +53,12 @@ func newTarget(t *testing.T, rtmpAddr string) *target {
 	if rtmpAddr == "" {
 		rtmpAddr = "127.0.0.1:0"
 	}
-	tg.rtmp, err = rtmp.New(rtmp.Config{Address: rtmpAddr, Directory: dir, Hub: tg.hub, Logger: testLog(), BadKeyDelay: time.Millisecond, BadKeyMaxDelay: time.Millisecond, BadKeyBanAfter: 1000})
+	throttle := ingest.NewThrottle(ingest.ThrottleConfig{BaseDelay: time.Millisecond, MaxDelay: time.Millisecond})
+	tg.rtmp, err = rtmp.New(rtmp.Config{Address: rtmpAddr, Directory: dir, Hub: tg.hub, Logger: testLog(), Throttle: throttle})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tg.srt, err = srt.New(srt.Config{Address: "127.0.0.1:0", Directory: dir, Hub: tg.hub, Logger: testLog()})
+	tg.srt, err = srt.New(srt.Config{Address: "127.0.0.1:0", Directory: dir, Hub: tg.hub, Logger: testLog(), Throttle: throttle})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
--- 0009: restream outputs of live inputs. stream_key is secret (write-only
+-- 0010: restream outputs of live inputs. stream_key is secret (write-only
 -- over the API); url may hold an SRT passphrase.
 
 CREATE TABLE live_input_outputs (
