@@ -22,6 +22,9 @@ import (
 	"time"
 )
 
+// restreamPrivateYAML lets the source daemon push to targets on loopback.
+const restreamPrivateYAML = "restream:\n  allow_private_targets: true\n"
+
 // restartDaemon starts d's binary again on d's configuration file, so on
 // the same addresses and data directory (a target that comes back).
 func restartDaemon(t *testing.T, d *daemon) *daemon {
@@ -159,7 +162,7 @@ func TestRestreamOutputs(t *testing.T) {
 
 	admin, adminY := adminYAML()
 	src := newInput("src")
-	sd := startDaemon(t, daemonConfig{Inputs: []liveInput{src}, ExtraYAML: adminY})
+	sd := startDaemon(t, daemonConfig{Inputs: []liveInput{src}, ExtraYAML: adminY + restreamPrivateYAML})
 	events := openEvents(ctx, t, sd, admin)
 
 	base := "/v1/live_inputs/" + src.ID + "/outputs"
@@ -279,7 +282,7 @@ func TestRestreamTwentyOutputs(t *testing.T) {
 	tg := startDaemon(t, daemonConfig{Inputs: targets})
 	admin, adminY := adminYAML()
 	src := newInput("src")
-	sd := startDaemon(t, daemonConfig{Inputs: []liveInput{src}, ExtraYAML: adminY})
+	sd := startDaemon(t, daemonConfig{Inputs: []liveInput{src}, ExtraYAML: adminY + restreamPrivateYAML})
 	pub := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30",
 		"-re", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "200",
 		"-c:v", "libx264", "-preset", "ultrafast", "-b:v", "2400k", "-maxrate", "2400k", "-bufsize", "2400k", "-g", "30",

@@ -5,6 +5,7 @@ import (
 
 	"github.com/mpegflow/mpegflow/internal/api"
 	"github.com/mpegflow/mpegflow/internal/events"
+	"github.com/mpegflow/mpegflow/internal/netguard"
 	"github.com/mpegflow/mpegflow/internal/output/restream"
 	"github.com/mpegflow/mpegflow/internal/store"
 	"github.com/mpegflow/mpegflow/internal/stream"
@@ -13,13 +14,20 @@ import (
 // initRestream builds the restream manager: the outputs of a live input
 // run on the node that holds its publisher, from the stream's start to its
 // end (a publisher's reconnect inside the window keeps them running).
+// Targets are dialed through the SSRF guard unless
+// restream.allow_private_targets.
 // Renditions of the transcode ladder are not streams of the hub yet, so
 // outputs push the source; one naming a rung reports it unavailable.
 func (a *App) initRestream(st store.Store, bus *events.Bus) api.OutputsDeps {
+	allow := a.cfg.Restream.AllowPrivateTargets
+	if allow {
+		a.log.Warn("restream output URLs may target private and loopback addresses (restream.allow_private_targets)")
+	}
 	m := restream.NewManager(restream.ManagerConfig{
 		Store:    st.Outputs(),
 		Notifier: restreamNotifier{pub: a.eventPublisher(bus)},
 		Logger:   a.log.With("component", "restream"),
+		Output:   restream.Config{Guard: netguard.New(netguard.Config{AllowPrivate: allow})},
 	})
 	a.restream = m
 	return api.OutputsDeps{Runtime: restreamRuntime{m}}

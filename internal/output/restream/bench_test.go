@@ -123,7 +123,7 @@ func BenchmarkSRTOutput(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := dialSRT(b.Context(), t, tracks, 3*time.Second)
+	s, err := dialSRT(b.Context(), t, tracks, 3*time.Second, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

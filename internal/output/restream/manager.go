@@ -276,7 +276,10 @@ func sameTarget(a, b *store.LiveInputOutput) bool {
 // start runs one output; called with m.mu held.
 func (m *Manager) start(src *stream.Stream, row *store.LiveInputOutput) *running {
 	c := m.cfg.Output
-	c.ID, c.LiveInputID, c.Observer, c.Logger, c.RootCAs = row.ID, row.LiveInputID, outputObserver{m, *row}, m.log, m.cfg.RootCAs
+	c.ID, c.LiveInputID, c.Observer, c.Logger = row.ID, row.LiveInputID, outputObserver{m, *row}, m.log
+	if m.cfg.RootCAs != nil {
+		c.RootCAs = m.cfg.RootCAs
+	}
 	c.Target = Target{URL: row.URL, StreamKey: row.StreamKey, TLSSkipVerify: row.TLSSkipVerify}
 	o := New(c)
 	ctx, cancel := context.WithCancel(m.ctx)

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mpegflow/mpegflow/internal/netguard"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
@@ -60,7 +61,11 @@ type Config struct {
 	Observer    Observer     // may be nil
 	Logger      *slog.Logger // default: discard
 	// RootCAs verifies rtmps targets; nil means the system's roots.
-	RootCAs      *x509.CertPool
+	RootCAs *x509.CertPool
+	// Guard refuses targets on special-purpose addresses (loopback,
+	// private networks, cloud metadata: server-side request forgery); a
+	// refused target is errored at once. nil: no guard.
+	Guard        *netguard.Guard
 	QueueSize    int
 	MinBackoff   time.Duration // first retry delay, doubled per failure
 	MaxBackoff   time.Duration
@@ -187,7 +192,7 @@ func (o *Output) Run(ctx context.Context, s *stream.Stream) error {
 			return nil
 		}
 		code, msg := classify(err, connected)
-		permanent := code == CodeUnsupportedCodec
+		permanent := code == CodeUnsupportedCodec || code == CodeForbiddenTarget
 		if code == CodeRefused {
 			refusals++
 			permanent = refusals >= o.cfg.MaxRefusals
@@ -229,9 +234,9 @@ func (o *Output) over(ctx context.Context, s *stream.Stream) bool {
 func (o *Output) dial(ctx context.Context, s *stream.Stream) (session, error) {
 	tracks := s.Tracks()
 	if o.target.scheme == "srt" {
-		return dialSRT(ctx, o.target, tracks, o.cfg.DialTimeout)
+		return dialSRT(ctx, o.target, tracks, o.cfg.DialTimeout, o.cfg.Guard)
 	}
-	return dialRTMP(ctx, o.target, tracks, rtmpDial{timeout: o.cfg.DialTimeout, roots: o.cfg.RootCAs, skip: o.cfg.Target.TLSSkipVerify}, o.cfg.StallTimeout)
+	return dialRTMP(ctx, o.target, tracks, rtmpDial{timeout: o.cfg.DialTimeout, roots: o.cfg.RootCAs, skip: o.cfg.Target.TLSSkipVerify, guard: o.cfg.Guard}, o.cfg.StallTimeout)
 }
 
 // broadcast pumps s into sess until the stream ends or ctx is done (nil),
@@ -334,6 +339,8 @@ func classify(err error, connected bool) (code, msg string) {
 		return CodeRefused, truncate(r.Error())
 	}
 	switch {
+	case errors.Is(err, netguard.ErrForbidden):
+		return CodeForbiddenTarget, truncate(err.Error())
 	case errors.Is(err, ErrUnsupportedCodec):
 		return CodeUnsupportedCodec, truncate(err.Error())
 	case errors.Is(err, ErrStalled):

@@ -19,6 +19,7 @@ import (
 	"github.com/mpegflow/mpegflow/internal/auth"
 	"github.com/mpegflow/mpegflow/internal/ingest/rtmp"
 	"github.com/mpegflow/mpegflow/internal/mpegts/mpegtstest"
+	"github.com/mpegflow/mpegflow/internal/netguard"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
@@ -242,4 +243,23 @@ func TestMaskTarget(t *testing.T) {
 	if got := MaskTarget(Target{URL: "rtmp://h/live", StreamKey: "k"}); got != "rtmp://h/live" {
 		t.Errorf("key apart: %q", got)
 	}
+}
+
+// TestGuardRefusesPrivateTargets: with the SSRF guard, a target on
+// loopback is refused at once, over RTMP and SRT; allowed, it works.
+func TestGuardRefusesPrivateTargets(t *testing.T) {
+	tg := newTarget(t, "")
+	src := newSource(t, 500)
+	for _, u := range []string{"rtmp://" + tg.rtmpAddr + "/live", "srt://" + tg.srtAddr + "?passphrase=" + targetPassphrase} {
+		o := New(Config{ID: "out_g", LiveInputID: "li_source", Logger: testLog(), Guard: netguard.New(netguard.Config{}),
+			Target: Target{URL: u, StreamKey: targetKey}})
+		runOutput(t, o, src.stream())
+		if st := waitState(t, o, StateErrored, 10*time.Second); st.LastError.Code != CodeForbiddenTarget {
+			t.Fatalf("%s: last error %+v", u, st.LastError)
+		}
+	}
+	o := New(Config{ID: "out_ok", LiveInputID: "li_source", Logger: testLog(), Guard: netguard.New(netguard.Config{AllowPrivate: true}),
+		Target: Target{URL: "rtmp://" + tg.rtmpAddr + "/live", StreamKey: targetKey}})
+	runOutput(t, o, src.stream())
+	waitState(t, o, StateBroadcasting, 10*time.Second)
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mpegflow/mpegflow/internal/amf0"
+	"github.com/mpegflow/mpegflow/internal/netguard"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
@@ -44,6 +45,7 @@ type rtmpDial struct {
 	timeout time.Duration
 	roots   *x509.CertPool
 	skip    bool
+	guard   *netguard.Guard // nil: dial unchecked
 }
 
 // rtmpSession is one publishing RTMP(S) connection (RTMP spec §7.2):
@@ -93,15 +95,22 @@ func dialRTMP(ctx context.Context, t dialTarget, tracks []stream.Track, o rtmpDi
 	dctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	var nc net.Conn
-	if t.scheme == "rtmps" {
-		d := tls.Dialer{Config: &tls.Config{ServerName: t.host, RootCAs: o.roots, InsecureSkipVerify: o.skip, MinVersion: tls.VersionTLS12}} //nolint:gosec // skip only when the output asks
-		nc, err = d.DialContext(dctx, "tcp", t.addr)
+	if o.guard != nil {
+		nc, err = o.guard.DialContext(dctx, "tcp", t.addr)
 	} else {
 		var d net.Dialer
 		nc, err = d.DialContext(dctx, "tcp", t.addr)
 	}
 	if err != nil {
 		return nil, err
+	}
+	if t.scheme == "rtmps" {
+		tc := tls.Client(nc, &tls.Config{ServerName: t.host, RootCAs: o.roots, InsecureSkipVerify: o.skip, MinVersion: tls.VersionTLS12}) //nolint:gosec // skip only when the output asks
+		if err := tc.HandshakeContext(dctx); err != nil {
+			_ = nc.Close()
+			return nil, err
+		}
+		nc = tc
 	}
 	defer func() {
 		if err != nil {

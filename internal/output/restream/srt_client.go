@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,6 +14,7 @@ import (
 	gosrt "github.com/datarhei/gosrt"
 
 	"github.com/mpegflow/mpegflow/internal/mpegts"
+	"github.com/mpegflow/mpegflow/internal/netguard"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
@@ -39,13 +42,23 @@ func (t *tsBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func dialSRT(ctx context.Context, t dialTarget, tracks []stream.Track, timeout time.Duration) (*srtSession, error) {
+func dialSRT(ctx context.Context, t dialTarget, tracks []stream.Track, timeout time.Duration, guard *netguard.Guard) (*srtSession, error) {
 	s := &srtSession{done: make(chan struct{})}
 	mux, err := mpegts.NewMuxer(&s.buf, tracks, 0)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnsupportedCodec, err)
 	}
 	s.mux = mux
+	addr := t.addr
+	if guard != nil {
+		// gosrt dials by itself: resolve and check here, then dial the
+		// address checked (no second resolution to rebind)
+		a, err := guardedAddr(ctx, guard, t.addr)
+		if err != nil {
+			return nil, err
+		}
+		addr = a
+	}
 	cfg := t.srt
 	cfg.ConnectionTimeout = timeout
 	type result struct {
@@ -54,7 +67,7 @@ func dialSRT(ctx context.Context, t dialTarget, tracks []stream.Track, timeout t
 	}
 	ch := make(chan result, 1)
 	go func() { // gosrt.Dial takes no context; bounded by ConnectionTimeout
-		c, err := gosrt.Dial("srt", t.addr, cfg)
+		c, err := gosrt.Dial("srt", addr, cfg)
 		ch <- result{c, err}
 	}()
 	var r result
@@ -143,4 +156,30 @@ func (s *srtSession) WriteUnit(u *stream.Unit) error {
 func (s *srtSession) Close() {
 	s.fail(errors.New("closed"))
 	s.wg.Wait()
+}
+
+// guardedAddr resolves hostport and returns its first address the guard
+// allows, as ip:port; an error wrapping netguard.ErrForbidden when the
+// guard refuses them all.
+func guardedAddr(ctx context.Context, guard *netguard.Guard, hostport string) (string, error) {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return "", err
+	}
+	var addrs []netip.Addr
+	if a, err := netip.ParseAddr(host); err == nil {
+		addrs = []netip.Addr{a}
+	} else if addrs, err = net.DefaultResolver.LookupNetIP(ctx, "ip", host); err != nil {
+		return "", err
+	}
+	var last error
+	for _, a := range addrs {
+		if last = guard.Check(a.Unmap()); last == nil {
+			return net.JoinHostPort(a.Unmap().String(), port), nil
+		}
+	}
+	if last == nil {
+		last = fmt.Errorf("%w: %s has no address", netguard.ErrForbidden, host)
+	}
+	return "", last
 }

@@ -34,6 +34,7 @@ const (
 	CodeUnsupportedCodec   = "unsupported_codec"     // the protocol cannot carry a track
 	CodeRenditionMissing   = "rendition_unavailable" // the rendition named is not produced
 	CodeInvalidTargetURL   = "invalid_url"           // the URL cannot be used
+	CodeForbiddenTarget    = "forbidden_target"      // the target's address is refused (restream.allow_private_targets)
 	maxErrorMessageRunes   = 300
 	defaultStatusRateEvery = time.Second
 )
