@@ -311,7 +311,7 @@ func outputsSchemas() obj {
 	states := []string{string(restream.StateIdle), string(restream.StateConnecting), string(restream.StateBroadcasting),
 		string(restream.StateRetrying), string(restream.StateErrored), string(restream.StateDisabled)}
 	lastErr := obj{"type": []string{"object", "null"}, "description": "The latest failure.", "additionalProperties": false,
-		"properties": obj{"code": str("connect_failed, refused, disconnected, stalled, write_failed, unsupported_codec, rendition_unavailable, invalid_url."),
+		"properties": obj{"code": str("connect_failed, refused, disconnected, stalled, write_failed, unsupported_codec, rendition_unavailable, invalid_url, forbidden_target."),
 			"message": str("For people; names no secret."), "at": dateTime("When.")}}
 	return obj{
 		"Output": object(obj{
