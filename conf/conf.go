@@ -39,6 +39,7 @@ type Config struct {
 	GeoIP      GeoIP       `yaml:"geoip"`
 	Admission  Admission   `yaml:"admission"`
 	Webhooks   Webhooks    `yaml:"webhooks"`
+	Restream   Restream    `yaml:"restream"`
 	Storage    Storage     `yaml:"storage"`
 	Recording  Recording   `yaml:"recording"`
 	Transcode  Transcode   `yaml:"transcode"`
@@ -136,6 +137,13 @@ type Webhooks struct {
 	Workers      int      `yaml:"workers"`       // default 8
 	LogRetention Duration `yaml:"log_retention"` // default 168h
 	// AllowPrivateTargets lets URLs resolve to loopback/private addresses.
+	AllowPrivateTargets bool `yaml:"allow_private_targets"` // default false
+}
+
+// Restream configures the restream outputs of live inputs.
+type Restream struct {
+	// AllowPrivateTargets lets output URLs resolve to loopback/private
+	// addresses (a server on the daemon's own network).
 	AllowPrivateTargets bool `yaml:"allow_private_targets"` // default false
 }
 

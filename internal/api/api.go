@@ -113,7 +113,8 @@ type Config struct {
 	Signing  SigningDeps
 	Webhooks WebhooksDeps
 	Videos   VideosDeps
-	System   SystemDeps // GET /v1/system (system.go)
+	System   SystemDeps  // GET /v1/system (system.go)
+	Outputs  OutputsDeps // restream outputs (outputs.go)
 	// TranscodeProfiles are the names of transcode.profiles: the rungs a
 	// live input's transcode.ladder may name.
 	TranscodeProfiles []string
@@ -141,6 +142,7 @@ type Server struct {
 	sys         SystemDeps   // system.go (issue 9)
 	profiles    []string     // transcode.profiles names (issue 9)
 	mint        mintCache    // signing.go (issue 6)
+	outputs     OutputsDeps  // outputs.go
 
 	handler  http.Handler
 	patterns []string // every "METHOD /path" registered, for the OpenAPI check
@@ -160,6 +162,7 @@ func New(cfg Config) (*Server, error) {
 		s.rt = idleRuntime{}
 	}
 	s.sys, s.profiles = cfg.System, cfg.TranscodeProfiles
+	s.outputs = cfg.Outputs
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -238,6 +241,7 @@ func (s *Server) routes() http.Handler {
 	s.webhooksRoutes(handle)
 	s.videosRoutes(handle)
 	s.systemRoutes(handle)
+	s.outputsRoutes(handle)
 	handle("GET", "/v1/whoami", "", s.whoami)
 	// Another method on a known path: 405 with Allow.
 	for path, ms := range methods {

@@ -27,6 +27,7 @@ import (
 	"github.com/mpegflow/mpegflow/internal/ingest/whip"
 	"github.com/mpegflow/mpegflow/internal/metrics"
 	"github.com/mpegflow/mpegflow/internal/output/hlsout"
+	"github.com/mpegflow/mpegflow/internal/output/restream"
 	"github.com/mpegflow/mpegflow/internal/output/whep"
 	"github.com/mpegflow/mpegflow/internal/pipeline"
 	"github.com/mpegflow/mpegflow/internal/stream"
@@ -52,6 +53,8 @@ type App struct {
 	transcode *transcodeFeature
 	// ffm is the ffmpeg capacity account of every ffmpeg job (transcode.go)
 	ffm *ffmpeg.Account
+	// restream runs the outputs of live inputs (restream.go)
+	restream *restream.Manager
 
 	httpLn, metricsLn   net.Listener
 	httpSrv, metricsSrv *http.Server
@@ -294,6 +297,7 @@ func (a *App) streamStarted(s *stream.Stream) {
 	a.gmu.Lock()
 	a.graphs[s] = g
 	a.gmu.Unlock()
+	a.restreamStarted(s)
 	codecs := make([]string, 0, 2)
 	for _, t := range s.Tracks() {
 		codecs = append(codecs, t.Codec.Name())
@@ -309,6 +313,7 @@ func (a *App) streamEnded(s *stream.Stream) {
 	if g != nil {
 		g.Wait() // sinks drain what was queued before the end
 	}
+	a.restreamEnded(s)
 	a.hls.End(s.ID())
 	a.metrics.StreamEnded(s.ID())
 	a.control.StreamEnded(s.ID())
@@ -371,6 +376,7 @@ func (a *App) Run(ctx context.Context) error {
 	a.closeIngest()
 	a.hub.Close()      // ends every stream: ENDLIST, blocked requests released
 	a.drainRecording() // recordings finish before the store closes (recording.go)
+	a.closeRestream()  // outputs stop, their events reach the outbox (restream.go)
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
 	_ = a.httpSrv.Shutdown(sctx)

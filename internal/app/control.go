@@ -124,6 +124,7 @@ func openControl(ctx context.Context, cfg *conf.Config, log *slog.Logger, stdout
 		Webhooks:  fd.Webhooks,
 		Videos:    fd.Videos,
 		System:    fd.System, TranscodeProfiles: transcodeProfileNames(cfg),
+		Outputs: fd.Outputs,
 	})
 	if err != nil {
 		return nil, err

@@ -17,6 +17,7 @@ type featureDeps struct {
 	Webhooks api.WebhooksDeps
 	Videos   api.VideosDeps
 	System   api.SystemDeps
+	Outputs  api.OutputsDeps
 }
 
 // featureDeps builds every feature from the opened store and event bus
@@ -38,6 +39,7 @@ func (a *App) featureDeps(st store.Store, bus *events.Bus) (featureDeps, error) 
 	if fd.Videos, err = a.initRecording(st, bus); err != nil {
 		return fd, err
 	}
+	fd.Outputs = a.initRestream(st, bus)
 	return fd, nil
 }
 
@@ -59,6 +61,7 @@ func (a *App) startFeatures(ctx context.Context, wg *sync.WaitGroup) {
 // closeFeatures releases what the features hold; idempotent, safe on a
 // partly built App.
 func (a *App) closeFeatures() {
+	a.closeRestream()
 	a.closeTranscode()
 	a.closeRecording()
 	a.closeWebhooks()

@@ -59,11 +59,25 @@ const (
 	VideoDownloadReady Type = "video.download.ready"
 )
 
+// Event types of restream outputs. LiveInputID is the output's live
+// input; Data is the output as GET /v1/live_inputs/ID/outputs/OID returns
+// it (stream key masked), with its status of the moment.
+const (
+	// OutputConnected: an output's target accepted the publish.
+	OutputConnected Type = "live_input.output.connected"
+	// OutputDisconnected: a broadcasting output lost its target (it
+	// retries while the input is live) or stopped.
+	OutputDisconnected Type = "live_input.output.disconnected"
+	// OutputErrored: an output gave up; status.last_error says why.
+	OutputErrored Type = "live_input.output.errored"
+)
+
 // Types lists every event type, in documentation order.
 func Types() []Type {
 	return []Type{LiveInputCreated, LiveInputUpdated, LiveInputDeleted, LiveInputConnected,
 		LiveInputDisconnected, LiveInputIdle, LiveInputErrored, SessionKicked,
-		RecordingStarted, VideoReady, VideoErrored, VideoDeleted, VideoDownloadReady}
+		RecordingStarted, VideoReady, VideoErrored, VideoDeleted, VideoDownloadReady,
+		OutputConnected, OutputDisconnected, OutputErrored}
 }
 
 // Known reports whether t is one of Types.

@@ -162,9 +162,10 @@ type Store interface {
 	LiveInputs() LiveInputs
 	Tokens() Tokens
 	Idempotency() Idempotency
-	SigningKeys() SigningKeys // signing.go
-	Webhooks() Webhooks       // webhooks.go
-	Videos() Videos           // videos.go
+	SigningKeys() SigningKeys  // signing.go
+	Webhooks() Webhooks        // webhooks.go
+	Videos() Videos            // videos.go
+	Outputs() LiveInputOutputs // outputs.go
 	// SchemaVersion is the migration level of the database.
 	SchemaVersion(ctx context.Context) (int, error)
 	// Close releases the connections; idempotent.
