@@ -51,7 +51,11 @@ func (s *Server) getInput(ctx context.Context, id string) (*store.LiveInput, err
 
 func (s *Server) writeInput(w http.ResponseWriter, r *http.Request, p *principal, status int, li *store.LiveInput) {
 	w.Header().Set("ETag", etag(li))
-	writeJSON(w, status, dataResponse{Data: s.toJSON(li, r, p.seesSecrets())})
+	out := s.toJSON(li, r, p.seesSecrets())
+	if li.RequireSignedURLs && p.seesSecrets() {
+		s.signPlayback(r, li.ID, &out.Playback)
+	}
+	writeJSON(w, status, dataResponse{Data: out})
 }
 
 func (s *Server) createLiveInput(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -72,6 +76,9 @@ func (s *Server) createLiveInput(w http.ResponseWriter, r *http.Request, p *prin
 		CreatedAt: now, UpdatedAt: now, Version: 1,
 	}
 	req.apply(li)
+	if !validSRTPassphrase(li.SRTPassphrase) {
+		return fieldErr(CodeValidation, "srt.passphrase", "srt.passphrase must be 10-79 printable ASCII characters, or \"\" for no encryption")
+	}
 	if err := validateLiveInput(li); err != nil {
 		return err
 	}
@@ -312,19 +319,6 @@ func (s *Server) completeLiveInput(w http.ResponseWriter, r *http.Request, p *pr
 	}
 	s.log.Info("live input broadcast completed", "live_input", li.ID, "token", p.tok.ID)
 	s.writeInput(w, r, p, http.StatusOK, li)
-	return nil
-}
-
-func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, _ *principal) error {
-	li, err := s.getInput(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	ss := s.rt.Sessions(li.ID)
-	if ss == nil {
-		ss = []Session{}
-	}
-	writeJSON(w, http.StatusOK, listResponse{Data: ss})
 	return nil
 }
 

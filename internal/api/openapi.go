@@ -140,8 +140,10 @@ func openAPIOperations() map[string]operation {
 			params: []obj{idP, ifMatch, idem}, ok: 200, okSchema: dataOf(li), extraHeaders: etagH, errs: []int{404, 409, 412, 422}},
 		"POST /v1/live_inputs/{id}/complete": {id: "completeLiveInput", summary: "End the current broadcast now.", scope: ScopeLiveInputsWrite,
 			params: []obj{idP, idem}, ok: 200, okSchema: dataOf(li), errs: []int{404, 409, 422, 501}},
-		"GET /v1/live_inputs/{id}/sessions": {id: "listLiveInputSessions", summary: "The live publisher of a live input.", scope: ScopeLiveInputsRead,
-			params: []obj{idP}, ok: 200, okSchema: listOf(ref("Session")), errs: []int{404}},
+		"GET /v1/live_inputs/{id}/sessions": {id: "listLiveInputSessions", summary: "The live publisher sessions of a live input, by id.", scope: ScopeLiveInputsRead,
+			params: []obj{idP, limit, cursor}, ok: 200, okSchema: listOf(ref("Session")), errs: []int{400, 404}},
+		"GET /v1/sessions/{id}": {id: "getSession", summary: "Get a live publisher session.", scope: ScopeLiveInputsRead,
+			params: []obj{idP}, ok: 200, okSchema: dataOf(ref("Session")), errs: []int{404, 501}},
 		"DELETE /v1/sessions/{id}": {id: "kickSession", summary: "Disconnect a publisher (it may reconnect).", scope: ScopeLiveInputsWrite,
 			params: []obj{idP}, ok: 204, errs: []int{404, 501}},
 		"GET /v1/tokens": {id: "listTokens", summary: "List API tokens (metadata only).", scope: ScopeTokensRead,
@@ -202,8 +204,9 @@ func openAPISchemas() obj {
 				"url": str("OBS Server."), "stream_key": str("OBS Stream Key; only for tokens with live_inputs:write.")}},
 			"srt": obj{"type": []string{"object", "null"}, "properties": obj{
 				"url": str("With streamid and passphrase for tokens with live_inputs:write."), "stream_id": str(""), "passphrase": str("")}},
-			"whip":     obj{"type": []string{"object", "null"}, "properties": obj{"url": str("WHIP endpoint (RFC 9725); bearer token: the stream key.")}},
-			"playback": object(obj{"hls": str("Multivariant playlist."), "player": str("Player page.")}),
+			"whip": obj{"type": []string{"object", "null"}, "properties": obj{"url": str("WHIP endpoint (RFC 9725); bearer token: the stream key.")}},
+			"playback": object(obj{"hls": str("Multivariant playlist. For a live input with require_signed_urls, read by a token with live_inputs:write: with a fresh playback token (1 h) in place of the id."),
+				"player": str("Player page (with the token likewise)."), "token_expires_at": dateTime("Set when the URLs carry a token.")}, "hls", "player"),
 		}, "id", "name", "meta", "enabled", "static", "status", "created_at", "updated_at", "version"),
 		"LiveInputCreate": object(obj{
 			"name":                     nullable("string", "Up to 256 characters."),
@@ -214,6 +217,8 @@ func openAPISchemas() obj {
 			"transcode":                ref("TranscodeSetting"),
 			"require_signed_urls":      obj{"type": "boolean"},
 			"allowed_origins":          obj{"type": []string{"array", "null"}, "items": obj{"type": "string"}, "maxItems": maxAllowedOrigins},
+			"srt": obj{"type": []string{"object", "null"}, "additionalProperties": false, "description": "At creation only (rotate_key replaces it).",
+				"properties": obj{"passphrase": obj{"type": "string", "description": "SRT encryption passphrase, 10-79 characters; \"\" = unencrypted; absent = generated."}}},
 		}),
 		"Token": object(obj{
 			"id": str(""), "name": str(""), "prefix": str("The first characters of the secret."),
