@@ -113,7 +113,7 @@ func webhooksCmd(f *clientFlags) *cobra.Command {
 	body := func(cmd *cobra.Command) map[string]any {
 		b := map[string]any{}
 		fl := cmd.Flags()
-		if fl.Changed("url") {
+		if fl.Changed("receiver") {
 			b["url"] = hookURL
 		}
 		if fl.Changed("description") {
@@ -131,15 +131,15 @@ func webhooksCmd(f *clientFlags) *cobra.Command {
 		return b
 	}
 	flags := func(c *cobra.Command) {
-		c.Flags().StringVar(&hookURL, "url", "", "the receiver's http(s) URL")
+		c.Flags().StringVar(&hookURL, "receiver", "", "the receiver's http(s) URL (--url is the API's)")
 		c.Flags().StringVar(&description, "description", "", "description")
 		c.Flags().StringSliceVar(&types, "event-type", nil, "only these event types (repeatable; --event-type= clears: every type)")
 		c.Flags().StringSliceVar(&inputs, "live-input", nil, "only events of these live inputs (repeatable; --live-input= clears)")
 		c.Flags().BoolVar(&enabled, "enabled", true, "--enabled=false stops deliveries (they wait)")
 	}
-	create := f.apiCmd("create --url URL", "create a webhook endpoint; its secret (whsec_...) is shown this once", cobra.NoArgs, func(cmd *cobra.Command, cl *apiClient, _ []string) error {
+	create := f.apiCmd("create --receiver URL", "create a webhook endpoint; its secret (whsec_...) is shown this once", cobra.NoArgs, func(cmd *cobra.Command, cl *apiClient, _ []string) error {
 		if hookURL == "" {
-			return usageError("create needs --url")
+			return usageError("create needs --receiver (the URL deliveries are POSTed to)")
 		}
 		return f.call(cmd, cl, http.MethodPost, "/v1/webhooks", body(cmd), nil)
 	})
@@ -153,7 +153,7 @@ func webhooksCmd(f *clientFlags) *cobra.Command {
 	update := f.apiCmd("update ID", "change a webhook endpoint (only the flags given)", cobra.ExactArgs(1), func(cmd *cobra.Command, cl *apiClient, a []string) error {
 		b := body(cmd)
 		if len(b) == 0 {
-			return usageError("nothing to change: pass --url, --description, --event-type, --live-input or --enabled")
+			return usageError("nothing to change: pass --receiver, --description, --event-type, --live-input or --enabled")
 		}
 		return f.call(cmd, cl, http.MethodPatch, "/v1/webhooks/"+esc(a[0]), b, nil)
 	})

@@ -282,5 +282,11 @@ func (idleRuntime) Status(string) string        { return StatusIdle }
 func (idleRuntime) Sessions(string) []Session   { return nil }
 func (idleRuntime) Kick(string) (string, error) { return "", ErrNoSession }
 func (idleRuntime) End(string) error            { return nil }
+func (idleRuntime) Session(string) (Session, bool) {
+	return Session{}, false
+}
 
-var _ Runtime = idleRuntime{}
+var (
+	_ Runtime       = idleRuntime{}
+	_ SessionLookup = idleRuntime{}
+)
