@@ -52,7 +52,15 @@ func fullAPI(t *testing.T) (flags []string, hook string, hits *atomic.Int64) {
 	hs := httptest.NewServer(srv.Handler())
 	hits = &atomic.Int64{}
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { hits.Add(1); w.WriteHeader(204) }))
-	t.Cleanup(func() { hs.Close(); recv.Close(); srv.Close(); cancel(); <-done; svc.Close(); bus.Close() })
+	t.Cleanup(func() {
+		hs.Close()
+		recv.Close()
+		srv.Close()
+		cancel()
+		<-done
+		svc.Close()
+		bus.Close()
+	})
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	v := &store.Video{ID: "vid_1", LiveInputID: "li_x", Status: store.VideoReady, CreatedAt: now, StartedAt: now, UpdatedAt: now,
 		Meta: map[string]any{}, DownloadStatus: store.DownloadNone}
@@ -224,7 +232,9 @@ func TestCLIHelpAndExitCodes(t *testing.T) {
 	}
 	// under -o json a usage error is JSON too
 	r := cli("li", "get", "-o", "json")
-	var env struct{ Error struct{ Code, Message string } }
+	var env struct {
+		Error struct{ Code, Message string }
+	}
 	if r.code != 2 || json.Unmarshal([]byte(r.stderr), &env) != nil || env.Error.Code != "usage_error" {
 		t.Errorf("usage error under -o json: %+v", r)
 	}

@@ -156,4 +156,3 @@ func ErrorDetailOf(err error) *mpegflowv1.ErrorDetail {
 	}
 	return nil
 }
-

@@ -212,4 +212,3 @@ func TestHealthAndReflection(t *testing.T) {
 		}
 	}
 }
-
