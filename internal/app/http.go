@@ -65,7 +65,7 @@ func (a *App) routes() http.Handler {
 		mux.Handle("/whip/", a.whip.Handler())
 	}
 	mux.Handle("/v1/", a.metrics.API(a.control.Handler()))
-	a.rpcRoutes(mux)                                                                // gRPC, gRPC-Web, Connect (rpc.go)
+	a.rpcRoutes(mux)
 	mux.Handle("GET /console/", http.StripPrefix("/console", web.ConsoleHandler())) // the web console (web/console)
 	mux.Handle("OPTIONS /static/", a.cors(http.NotFoundHandler()))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
