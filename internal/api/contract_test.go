@@ -70,6 +70,9 @@ func TestContractMintBody(t *testing.T) {
 	if pb == nil || !strings.HasSuffix(pb["hls"].(string), "/live/"+tok+"/index.m3u8") || !strings.HasSuffix(pb["player"].(string), "/live/"+tok+"/") {
 		t.Fatalf("mint playback %v", d)
 	}
+	if w, _ := d["whep"].(string); !strings.Contains(w, "/whep/"+id+"?token="+tok) {
+		t.Fatalf("mint whep %v", d)
+	}
 }
 
 func TestContractSignedLiveInputPlayback(t *testing.T) {
@@ -79,6 +82,9 @@ func TestContractSignedLiveInputPlayback(t *testing.T) {
 	pb := li["playback"].(map[string]any)
 	if strings.Contains(pb["hls"].(string), "/live/"+id+"/") || pb["token_expires_at"] == nil {
 		t.Fatalf("create of a signed input: playback %v", pb)
+	}
+	if w := li["webrtc_playback"].(map[string]any)["url"].(string); !strings.Contains(w, "?token=") {
+		t.Fatalf("create of a signed input: webrtc_playback %v", w)
 	}
 	// a reader cannot mint: plain URLs
 	pb = e.do("GET", "/v1/live_inputs/"+id, e.token(ScopeLiveInputsRead), nil).want(t, 200, "").data()["playback"].(map[string]any)

@@ -63,7 +63,7 @@ func (s *Server) writeInput(w http.ResponseWriter, r *http.Request, p *principal
 func (s *Server) inputJSON(r *http.Request, p *principal, li *store.LiveInput) liveInputJSON {
 	out := s.toJSON(li, r, p.seesSecrets())
 	if li.RequireSignedURLs && p.seesSecrets() {
-		s.signPlayback(r, li.ID, &out.Playback)
+		s.signPlayback(r, li.ID, &out.Playback, out.WebRTCPlayback)
 	}
 	return out
 }

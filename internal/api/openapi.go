@@ -223,6 +223,8 @@ func openAPISchemas() obj {
 			"whip": obj{"type": []string{"object", "null"}, "properties": obj{"url": str("WHIP endpoint (RFC 9725); bearer token: the stream key.")}},
 			"playback": object(obj{"hls": str("Multivariant playlist. For a live input with require_signed_urls, read by a token with live_inputs:write: with a fresh playback token (1 h) in place of the id."),
 				"player": str("Player page (with the token likewise)."), "token_expires_at": dateTime("Set when the URLs carry a token.")}, "hls", "player"),
+			"webrtc_playback": obj{"type": []string{"object", "null"}, "properties": obj{"url": str(
+				"WHEP endpoint (draft-ietf-wish-whep): POST an SDP offer; a playback token in ?token= or as a bearer token. For a signed live input read by a token with live_inputs:write: with a fresh token in ?token=.")}},
 		}, "id", "name", "meta", "enabled", "static", "status", "created_at", "updated_at", "version"),
 		"LiveInputCreate": object(obj{
 			"name":                     nullable("string", "Up to 256 characters."),

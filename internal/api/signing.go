@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -273,8 +274,11 @@ func (s *Server) mintFor(w http.ResponseWriter, r *http.Request, sub, prefix str
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, dataResponse{Data: mintedJSON{Token: tok, ExpiresAt: jsontime.Of(time.Unix(claims.Exp, 0)),
-		Playback: s.playbackURLs(r, prefix, tok)}})
+	out := mintedJSON{Token: tok, ExpiresAt: jsontime.Of(time.Unix(claims.Exp, 0)), Playback: s.playbackURLs(r, prefix, tok)}
+	if prefix == "/live/" {
+		out.WHEP = s.whepURL(r, sub, tok)
+	}
+	writeJSON(w, http.StatusOK, dataResponse{Data: out})
 	return nil
 }
 
@@ -282,7 +286,7 @@ func (s *Server) mintFor(w http.ResponseWriter, r *http.Request, sub, prefix str
 // of DefaultTokenTTL: what a single-object answer about a signed live input
 // gives a caller allowed to mint. Lists and events keep the plain URLs. When
 // no token can be signed, pb is kept and the failure logged.
-func (s *Server) signPlayback(r *http.Request, id string, pb *playbackJSON) {
+func (s *Server) signPlayback(r *http.Request, id string, pb *playbackJSON, whep *webrtcJSON) {
 	now := s.now().UTC()
 	claims := playback.TokenClaims{Sub: id, Iat: now.Unix(), Exp: now.Add(DefaultTokenTTL).Unix()}
 	tok, err := s.signToken(r.Context(), claims)
@@ -293,6 +297,14 @@ func (s *Server) signPlayback(r *http.Request, id string, pb *playbackJSON) {
 	*pb = s.playbackURLs(r, "/live/", tok)
 	exp := jsontime.Of(time.Unix(claims.Exp, 0))
 	pb.TokenExpiresAt = &exp
+	if whep != nil {
+		whep.URL = s.whepURL(r, id, tok)
+	}
+}
+
+// whepURL is the WHEP endpoint of live input id with playback token tok.
+func (s *Server) whepURL(r *http.Request, id, tok string) string {
+	return s.httpBase(r) + "/whep/" + url.PathEscape(id) + "?" + url.Values{"token": {tok}}.Encode()
 }
 
 // mintCache remembers the server's current minting key, so that a mint
@@ -340,6 +352,8 @@ type mintedJSON struct {
 	Token     string        `json:"token"`
 	ExpiresAt jsontime.Time `json:"expires_at"`
 	Playback  playbackJSON  `json:"playback"`
+	// WHEP is the WHEP endpoint with the token (live inputs only).
+	WHEP string `json:"whep,omitempty"`
 }
 
 func (s *Server) getAdmissionSecret(w http.ResponseWriter, r *http.Request, _ *principal) error {
@@ -411,6 +425,7 @@ func signingSchemas() obj {
 		}),
 		"MintedToken": object(obj{"token": str("The JWT."), "expires_at": dateTime(""),
 			"playback": object(obj{"hls": str("Multivariant playlist with the token in place of the id."), "player": str("Player page with the token.")}, "hls", "player"),
+			"whep":     str("WHEP endpoint (draft-ietf-wish-whep) with the token in ?token= (live inputs only)."),
 		}, "token", "expires_at", "playback"),
 	}
 }

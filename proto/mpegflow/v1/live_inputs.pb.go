@@ -50,13 +50,14 @@ type LiveInput struct {
 	RequireSignedUrls      bool                   `protobuf:"varint,14,opt,name=require_signed_urls,json=requireSignedUrls,proto3" json:"require_signed_urls,omitempty"`
 	AllowedOrigins         []string               `protobuf:"bytes,15,rep,name=allowed_origins,json=allowedOrigins,proto3" json:"allowed_origins,omitempty"`
 	// Incremented by every change; the ETag.
-	Version       int64     `protobuf:"varint,16,opt,name=version,proto3" json:"version,omitempty"`
-	Rtmp          *RTMP     `protobuf:"bytes,17,opt,name=rtmp,proto3" json:"rtmp,omitempty"`
-	Srt           *SRT      `protobuf:"bytes,18,opt,name=srt,proto3" json:"srt,omitempty"`
-	Whip          *WHIP     `protobuf:"bytes,19,opt,name=whip,proto3" json:"whip,omitempty"`
-	Playback      *Playback `protobuf:"bytes,20,opt,name=playback,proto3" json:"playback,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Version        int64           `protobuf:"varint,16,opt,name=version,proto3" json:"version,omitempty"`
+	Rtmp           *RTMP           `protobuf:"bytes,17,opt,name=rtmp,proto3" json:"rtmp,omitempty"`
+	Srt            *SRT            `protobuf:"bytes,18,opt,name=srt,proto3" json:"srt,omitempty"`
+	Whip           *WHIP           `protobuf:"bytes,19,opt,name=whip,proto3" json:"whip,omitempty"`
+	Playback       *Playback       `protobuf:"bytes,20,opt,name=playback,proto3" json:"playback,omitempty"`
+	WebrtcPlayback *WebRTCPlayback `protobuf:"bytes,21,opt,name=webrtc_playback,json=webrtcPlayback,proto3" json:"webrtc_playback,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *LiveInput) Reset() {
@@ -229,6 +230,58 @@ func (x *LiveInput) GetPlayback() *Playback {
 	return nil
 }
 
+func (x *LiveInput) GetWebrtcPlayback() *WebRTCPlayback {
+	if x != nil {
+		return x.WebrtcPlayback
+	}
+	return nil
+}
+
+// WebRTCPlayback is the WHEP endpoint (draft-ietf-wish-whep).
+type WebRTCPlayback struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Url           string                 `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebRTCPlayback) Reset() {
+	*x = WebRTCPlayback{}
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebRTCPlayback) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebRTCPlayback) ProtoMessage() {}
+
+func (x *WebRTCPlayback) ProtoReflect() protoreflect.Message {
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebRTCPlayback.ProtoReflect.Descriptor instead.
+func (*WebRTCPlayback) Descriptor() ([]byte, []int) {
+	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *WebRTCPlayback) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
 // Recording is a live input's recording setting.
 type Recording struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -242,7 +295,7 @@ type Recording struct {
 
 func (x *Recording) Reset() {
 	*x = Recording{}
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[1]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -254,7 +307,7 @@ func (x *Recording) String() string {
 func (*Recording) ProtoMessage() {}
 
 func (x *Recording) ProtoReflect() protoreflect.Message {
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[1]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -267,7 +320,7 @@ func (x *Recording) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Recording.ProtoReflect.Descriptor instead.
 func (*Recording) Descriptor() ([]byte, []int) {
-	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{1}
+	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Recording) GetMode() string {
@@ -296,7 +349,7 @@ type Transcode struct {
 
 func (x *Transcode) Reset() {
 	*x = Transcode{}
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[2]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -308,7 +361,7 @@ func (x *Transcode) String() string {
 func (*Transcode) ProtoMessage() {}
 
 func (x *Transcode) ProtoReflect() protoreflect.Message {
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[2]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -321,7 +374,7 @@ func (x *Transcode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Transcode.ProtoReflect.Descriptor instead.
 func (*Transcode) Descriptor() ([]byte, []int) {
-	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{2}
+	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Transcode) GetMode() string {
@@ -349,7 +402,7 @@ type RTMP struct {
 
 func (x *RTMP) Reset() {
 	*x = RTMP{}
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[3]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -361,7 +414,7 @@ func (x *RTMP) String() string {
 func (*RTMP) ProtoMessage() {}
 
 func (x *RTMP) ProtoReflect() protoreflect.Message {
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[3]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -374,7 +427,7 @@ func (x *RTMP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RTMP.ProtoReflect.Descriptor instead.
 func (*RTMP) Descriptor() ([]byte, []int) {
-	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{3}
+	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *RTMP) GetUrl() string {
@@ -404,7 +457,7 @@ type SRT struct {
 
 func (x *SRT) Reset() {
 	*x = SRT{}
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[4]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -416,7 +469,7 @@ func (x *SRT) String() string {
 func (*SRT) ProtoMessage() {}
 
 func (x *SRT) ProtoReflect() protoreflect.Message {
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[4]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -429,7 +482,7 @@ func (x *SRT) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SRT.ProtoReflect.Descriptor instead.
 func (*SRT) Descriptor() ([]byte, []int) {
-	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{4}
+	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SRT) GetUrl() string {
@@ -463,7 +516,7 @@ type WHIP struct {
 
 func (x *WHIP) Reset() {
 	*x = WHIP{}
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[5]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -475,7 +528,7 @@ func (x *WHIP) String() string {
 func (*WHIP) ProtoMessage() {}
 
 func (x *WHIP) ProtoReflect() protoreflect.Message {
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[5]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -488,7 +541,7 @@ func (x *WHIP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WHIP.ProtoReflect.Descriptor instead.
 func (*WHIP) Descriptor() ([]byte, []int) {
-	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{5}
+	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *WHIP) GetUrl() string {
@@ -510,7 +563,7 @@ type Playback struct {
 
 func (x *Playback) Reset() {
 	*x = Playback{}
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[6]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -522,7 +575,7 @@ func (x *Playback) String() string {
 func (*Playback) ProtoMessage() {}
 
 func (x *Playback) ProtoReflect() protoreflect.Message {
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[6]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -535,7 +588,7 @@ func (x *Playback) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Playback.ProtoReflect.Descriptor instead.
 func (*Playback) Descriptor() ([]byte, []int) {
-	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{6}
+	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Playback) GetHls() string {
@@ -578,7 +631,7 @@ type CreateLiveInputRequest struct {
 
 func (x *CreateLiveInputRequest) Reset() {
 	*x = CreateLiveInputRequest{}
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[7]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -590,7 +643,7 @@ func (x *CreateLiveInputRequest) String() string {
 func (*CreateLiveInputRequest) ProtoMessage() {}
 
 func (x *CreateLiveInputRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[7]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -603,7 +656,7 @@ func (x *CreateLiveInputRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateLiveInputRequest.ProtoReflect.Descriptor instead.
 func (*CreateLiveInputRequest) Descriptor() ([]byte, []int) {
-	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{7}
+	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateLiveInputRequest) GetName() string {
@@ -680,7 +733,7 @@ type SRTSetting struct {
 
 func (x *SRTSetting) Reset() {
 	*x = SRTSetting{}
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[8]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -692,7 +745,7 @@ func (x *SRTSetting) String() string {
 func (*SRTSetting) ProtoMessage() {}
 
 func (x *SRTSetting) ProtoReflect() protoreflect.Message {
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[8]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -705,7 +758,7 @@ func (x *SRTSetting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SRTSetting.ProtoReflect.Descriptor instead.
 func (*SRTSetting) Descriptor() ([]byte, []int) {
-	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{8}
+	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SRTSetting) GetPassphrase() string {
@@ -726,7 +779,7 @@ type CreateLiveInputResponse struct {
 
 func (x *CreateLiveInputResponse) Reset() {
 	*x = CreateLiveInputResponse{}
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[9]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -738,7 +791,7 @@ func (x *CreateLiveInputResponse) String() string {
 func (*CreateLiveInputResponse) ProtoMessage() {}
 
 func (x *CreateLiveInputResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[9]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -751,7 +804,7 @@ func (x *CreateLiveInputResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateLiveInputResponse.ProtoReflect.Descriptor instead.
 func (*CreateLiveInputResponse) Descriptor() ([]byte, []int) {
-	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{9}
+	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CreateLiveInputResponse) GetLiveInput() *LiveInput {
@@ -778,7 +831,7 @@ type GetLiveInputRequest struct {
 
 func (x *GetLiveInputRequest) Reset() {
 	*x = GetLiveInputRequest{}
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[10]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -790,7 +843,7 @@ func (x *GetLiveInputRequest) String() string {
 func (*GetLiveInputRequest) ProtoMessage() {}
 
 func (x *GetLiveInputRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[10]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -803,7 +856,7 @@ func (x *GetLiveInputRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLiveInputRequest.ProtoReflect.Descriptor instead.
 func (*GetLiveInputRequest) Descriptor() ([]byte, []int) {
-	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{10}
+	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetLiveInputRequest) GetId() string {
@@ -824,7 +877,7 @@ type GetLiveInputResponse struct {
 
 func (x *GetLiveInputResponse) Reset() {
 	*x = GetLiveInputResponse{}
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[11]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -836,7 +889,7 @@ func (x *GetLiveInputResponse) String() string {
 func (*GetLiveInputResponse) ProtoMessage() {}
 
 func (x *GetLiveInputResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[11]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -849,7 +902,7 @@ func (x *GetLiveInputResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLiveInputResponse.ProtoReflect.Descriptor instead.
 func (*GetLiveInputResponse) Descriptor() ([]byte, []int) {
-	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{11}
+	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetLiveInputResponse) GetLiveInput() *LiveInput {
@@ -883,7 +936,7 @@ type ListLiveInputsRequest struct {
 
 func (x *ListLiveInputsRequest) Reset() {
 	*x = ListLiveInputsRequest{}
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[12]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -895,7 +948,7 @@ func (x *ListLiveInputsRequest) String() string {
 func (*ListLiveInputsRequest) ProtoMessage() {}
 
 func (x *ListLiveInputsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[12]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -908,7 +961,7 @@ func (x *ListLiveInputsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLiveInputsRequest.ProtoReflect.Descriptor instead.
 func (*ListLiveInputsRequest) Descriptor() ([]byte, []int) {
-	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{12}
+	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListLiveInputsRequest) GetLimit() int32 {
@@ -950,7 +1003,7 @@ type ListLiveInputsResponse struct {
 
 func (x *ListLiveInputsResponse) Reset() {
 	*x = ListLiveInputsResponse{}
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[13]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -962,7 +1015,7 @@ func (x *ListLiveInputsResponse) String() string {
 func (*ListLiveInputsResponse) ProtoMessage() {}
 
 func (x *ListLiveInputsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[13]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -975,7 +1028,7 @@ func (x *ListLiveInputsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLiveInputsResponse.ProtoReflect.Descriptor instead.
 func (*ListLiveInputsResponse) Descriptor() ([]byte, []int) {
-	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{13}
+	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListLiveInputsResponse) GetData() []*LiveInput {
@@ -1006,7 +1059,7 @@ type UpdateLiveInputRequest struct {
 
 func (x *UpdateLiveInputRequest) Reset() {
 	*x = UpdateLiveInputRequest{}
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[14]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1018,7 +1071,7 @@ func (x *UpdateLiveInputRequest) String() string {
 func (*UpdateLiveInputRequest) ProtoMessage() {}
 
 func (x *UpdateLiveInputRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[14]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1031,7 +1084,7 @@ func (x *UpdateLiveInputRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateLiveInputRequest.ProtoReflect.Descriptor instead.
 func (*UpdateLiveInputRequest) Descriptor() ([]byte, []int) {
-	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{14}
+	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UpdateLiveInputRequest) GetId() string {
@@ -1066,7 +1119,7 @@ type UpdateLiveInputResponse struct {
 
 func (x *UpdateLiveInputResponse) Reset() {
 	*x = UpdateLiveInputResponse{}
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[15]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1078,7 +1131,7 @@ func (x *UpdateLiveInputResponse) String() string {
 func (*UpdateLiveInputResponse) ProtoMessage() {}
 
 func (x *UpdateLiveInputResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[15]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1091,7 +1144,7 @@ func (x *UpdateLiveInputResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateLiveInputResponse.ProtoReflect.Descriptor instead.
 func (*UpdateLiveInputResponse) Descriptor() ([]byte, []int) {
-	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{15}
+	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UpdateLiveInputResponse) GetLiveInput() *LiveInput {
@@ -1120,7 +1173,7 @@ type DeleteLiveInputRequest struct {
 
 func (x *DeleteLiveInputRequest) Reset() {
 	*x = DeleteLiveInputRequest{}
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[16]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1132,7 +1185,7 @@ func (x *DeleteLiveInputRequest) String() string {
 func (*DeleteLiveInputRequest) ProtoMessage() {}
 
 func (x *DeleteLiveInputRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[16]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1145,7 +1198,7 @@ func (x *DeleteLiveInputRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteLiveInputRequest.ProtoReflect.Descriptor instead.
 func (*DeleteLiveInputRequest) Descriptor() ([]byte, []int) {
-	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{16}
+	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DeleteLiveInputRequest) GetId() string {
@@ -1171,7 +1224,7 @@ type DeleteLiveInputResponse struct {
 
 func (x *DeleteLiveInputResponse) Reset() {
 	*x = DeleteLiveInputResponse{}
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[17]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1183,7 +1236,7 @@ func (x *DeleteLiveInputResponse) String() string {
 func (*DeleteLiveInputResponse) ProtoMessage() {}
 
 func (x *DeleteLiveInputResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[17]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1196,7 +1249,7 @@ func (x *DeleteLiveInputResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteLiveInputResponse.ProtoReflect.Descriptor instead.
 func (*DeleteLiveInputResponse) Descriptor() ([]byte, []int) {
-	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{17}
+	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{18}
 }
 
 // ErrorDetail is attached to every error: the REST error envelope.
@@ -1215,7 +1268,7 @@ type ErrorDetail struct {
 
 func (x *ErrorDetail) Reset() {
 	*x = ErrorDetail{}
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[18]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1227,7 +1280,7 @@ func (x *ErrorDetail) String() string {
 func (*ErrorDetail) ProtoMessage() {}
 
 func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[18]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1240,7 +1293,7 @@ func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
 func (*ErrorDetail) Descriptor() ([]byte, []int) {
-	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{18}
+	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ErrorDetail) GetCode() string {
@@ -1275,7 +1328,7 @@ var File_mpegflow_v1_live_inputs_proto protoreflect.FileDescriptor
 
 const file_mpegflow_v1_live_inputs_proto_rawDesc = "" +
 	"\n" +
-	"\x1dmpegflow/v1/live_inputs.proto\x12\vmpegflow.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe6\x06\n" +
+	"\x1dmpegflow/v1/live_inputs.proto\x12\vmpegflow.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xac\a\n" +
 	"\tLiveInput\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12+\n" +
@@ -1299,7 +1352,10 @@ const file_mpegflow_v1_live_inputs_proto_rawDesc = "" +
 	"\x04rtmp\x18\x11 \x01(\v2\x11.mpegflow.v1.RTMPR\x04rtmp\x12\"\n" +
 	"\x03srt\x18\x12 \x01(\v2\x10.mpegflow.v1.SRTR\x03srt\x12%\n" +
 	"\x04whip\x18\x13 \x01(\v2\x11.mpegflow.v1.WHIPR\x04whip\x121\n" +
-	"\bplayback\x18\x14 \x01(\v2\x15.mpegflow.v1.PlaybackR\bplayback\"K\n" +
+	"\bplayback\x18\x14 \x01(\v2\x15.mpegflow.v1.PlaybackR\bplayback\x12D\n" +
+	"\x0fwebrtc_playback\x18\x15 \x01(\v2\x1b.mpegflow.v1.WebRTCPlaybackR\x0ewebrtcPlayback\"\"\n" +
+	"\x0eWebRTCPlayback\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\"K\n" +
 	"\tRecording\x12\x12\n" +
 	"\x04mode\x18\x01 \x01(\tR\x04mode\x12*\n" +
 	"\x11delete_after_days\x18\x02 \x01(\x05R\x0fdeleteAfterDays\"7\n" +
@@ -1399,68 +1455,70 @@ func file_mpegflow_v1_live_inputs_proto_rawDescGZIP() []byte {
 	return file_mpegflow_v1_live_inputs_proto_rawDescData
 }
 
-var file_mpegflow_v1_live_inputs_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_mpegflow_v1_live_inputs_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_mpegflow_v1_live_inputs_proto_goTypes = []any{
 	(*LiveInput)(nil),               // 0: mpegflow.v1.LiveInput
-	(*Recording)(nil),               // 1: mpegflow.v1.Recording
-	(*Transcode)(nil),               // 2: mpegflow.v1.Transcode
-	(*RTMP)(nil),                    // 3: mpegflow.v1.RTMP
-	(*SRT)(nil),                     // 4: mpegflow.v1.SRT
-	(*WHIP)(nil),                    // 5: mpegflow.v1.WHIP
-	(*Playback)(nil),                // 6: mpegflow.v1.Playback
-	(*CreateLiveInputRequest)(nil),  // 7: mpegflow.v1.CreateLiveInputRequest
-	(*SRTSetting)(nil),              // 8: mpegflow.v1.SRTSetting
-	(*CreateLiveInputResponse)(nil), // 9: mpegflow.v1.CreateLiveInputResponse
-	(*GetLiveInputRequest)(nil),     // 10: mpegflow.v1.GetLiveInputRequest
-	(*GetLiveInputResponse)(nil),    // 11: mpegflow.v1.GetLiveInputResponse
-	(*ListLiveInputsRequest)(nil),   // 12: mpegflow.v1.ListLiveInputsRequest
-	(*ListLiveInputsResponse)(nil),  // 13: mpegflow.v1.ListLiveInputsResponse
-	(*UpdateLiveInputRequest)(nil),  // 14: mpegflow.v1.UpdateLiveInputRequest
-	(*UpdateLiveInputResponse)(nil), // 15: mpegflow.v1.UpdateLiveInputResponse
-	(*DeleteLiveInputRequest)(nil),  // 16: mpegflow.v1.DeleteLiveInputRequest
-	(*DeleteLiveInputResponse)(nil), // 17: mpegflow.v1.DeleteLiveInputResponse
-	(*ErrorDetail)(nil),             // 18: mpegflow.v1.ErrorDetail
-	(*structpb.Struct)(nil),         // 19: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),   // 20: google.protobuf.Timestamp
+	(*WebRTCPlayback)(nil),          // 1: mpegflow.v1.WebRTCPlayback
+	(*Recording)(nil),               // 2: mpegflow.v1.Recording
+	(*Transcode)(nil),               // 3: mpegflow.v1.Transcode
+	(*RTMP)(nil),                    // 4: mpegflow.v1.RTMP
+	(*SRT)(nil),                     // 5: mpegflow.v1.SRT
+	(*WHIP)(nil),                    // 6: mpegflow.v1.WHIP
+	(*Playback)(nil),                // 7: mpegflow.v1.Playback
+	(*CreateLiveInputRequest)(nil),  // 8: mpegflow.v1.CreateLiveInputRequest
+	(*SRTSetting)(nil),              // 9: mpegflow.v1.SRTSetting
+	(*CreateLiveInputResponse)(nil), // 10: mpegflow.v1.CreateLiveInputResponse
+	(*GetLiveInputRequest)(nil),     // 11: mpegflow.v1.GetLiveInputRequest
+	(*GetLiveInputResponse)(nil),    // 12: mpegflow.v1.GetLiveInputResponse
+	(*ListLiveInputsRequest)(nil),   // 13: mpegflow.v1.ListLiveInputsRequest
+	(*ListLiveInputsResponse)(nil),  // 14: mpegflow.v1.ListLiveInputsResponse
+	(*UpdateLiveInputRequest)(nil),  // 15: mpegflow.v1.UpdateLiveInputRequest
+	(*UpdateLiveInputResponse)(nil), // 16: mpegflow.v1.UpdateLiveInputResponse
+	(*DeleteLiveInputRequest)(nil),  // 17: mpegflow.v1.DeleteLiveInputRequest
+	(*DeleteLiveInputResponse)(nil), // 18: mpegflow.v1.DeleteLiveInputResponse
+	(*ErrorDetail)(nil),             // 19: mpegflow.v1.ErrorDetail
+	(*structpb.Struct)(nil),         // 20: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),   // 21: google.protobuf.Timestamp
 }
 var file_mpegflow_v1_live_inputs_proto_depIdxs = []int32{
-	19, // 0: mpegflow.v1.LiveInput.meta:type_name -> google.protobuf.Struct
-	20, // 1: mpegflow.v1.LiveInput.created_at:type_name -> google.protobuf.Timestamp
-	20, // 2: mpegflow.v1.LiveInput.updated_at:type_name -> google.protobuf.Timestamp
-	20, // 3: mpegflow.v1.LiveInput.last_connected_at:type_name -> google.protobuf.Timestamp
-	20, // 4: mpegflow.v1.LiveInput.keys_rotated_at:type_name -> google.protobuf.Timestamp
-	1,  // 5: mpegflow.v1.LiveInput.recording:type_name -> mpegflow.v1.Recording
-	2,  // 6: mpegflow.v1.LiveInput.transcode:type_name -> mpegflow.v1.Transcode
-	3,  // 7: mpegflow.v1.LiveInput.rtmp:type_name -> mpegflow.v1.RTMP
-	4,  // 8: mpegflow.v1.LiveInput.srt:type_name -> mpegflow.v1.SRT
-	5,  // 9: mpegflow.v1.LiveInput.whip:type_name -> mpegflow.v1.WHIP
-	6,  // 10: mpegflow.v1.LiveInput.playback:type_name -> mpegflow.v1.Playback
-	20, // 11: mpegflow.v1.Playback.token_expires_at:type_name -> google.protobuf.Timestamp
-	19, // 12: mpegflow.v1.CreateLiveInputRequest.meta:type_name -> google.protobuf.Struct
-	1,  // 13: mpegflow.v1.CreateLiveInputRequest.recording:type_name -> mpegflow.v1.Recording
-	2,  // 14: mpegflow.v1.CreateLiveInputRequest.transcode:type_name -> mpegflow.v1.Transcode
-	8,  // 15: mpegflow.v1.CreateLiveInputRequest.srt:type_name -> mpegflow.v1.SRTSetting
-	0,  // 16: mpegflow.v1.CreateLiveInputResponse.live_input:type_name -> mpegflow.v1.LiveInput
-	0,  // 17: mpegflow.v1.GetLiveInputResponse.live_input:type_name -> mpegflow.v1.LiveInput
-	0,  // 18: mpegflow.v1.ListLiveInputsResponse.data:type_name -> mpegflow.v1.LiveInput
-	19, // 19: mpegflow.v1.UpdateLiveInputRequest.patch:type_name -> google.protobuf.Struct
-	0,  // 20: mpegflow.v1.UpdateLiveInputResponse.live_input:type_name -> mpegflow.v1.LiveInput
-	19, // 21: mpegflow.v1.ErrorDetail.details:type_name -> google.protobuf.Struct
-	7,  // 22: mpegflow.v1.LiveInputService.CreateLiveInput:input_type -> mpegflow.v1.CreateLiveInputRequest
-	10, // 23: mpegflow.v1.LiveInputService.GetLiveInput:input_type -> mpegflow.v1.GetLiveInputRequest
-	12, // 24: mpegflow.v1.LiveInputService.ListLiveInputs:input_type -> mpegflow.v1.ListLiveInputsRequest
-	14, // 25: mpegflow.v1.LiveInputService.UpdateLiveInput:input_type -> mpegflow.v1.UpdateLiveInputRequest
-	16, // 26: mpegflow.v1.LiveInputService.DeleteLiveInput:input_type -> mpegflow.v1.DeleteLiveInputRequest
-	9,  // 27: mpegflow.v1.LiveInputService.CreateLiveInput:output_type -> mpegflow.v1.CreateLiveInputResponse
-	11, // 28: mpegflow.v1.LiveInputService.GetLiveInput:output_type -> mpegflow.v1.GetLiveInputResponse
-	13, // 29: mpegflow.v1.LiveInputService.ListLiveInputs:output_type -> mpegflow.v1.ListLiveInputsResponse
-	15, // 30: mpegflow.v1.LiveInputService.UpdateLiveInput:output_type -> mpegflow.v1.UpdateLiveInputResponse
-	17, // 31: mpegflow.v1.LiveInputService.DeleteLiveInput:output_type -> mpegflow.v1.DeleteLiveInputResponse
-	27, // [27:32] is the sub-list for method output_type
-	22, // [22:27] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	20, // 0: mpegflow.v1.LiveInput.meta:type_name -> google.protobuf.Struct
+	21, // 1: mpegflow.v1.LiveInput.created_at:type_name -> google.protobuf.Timestamp
+	21, // 2: mpegflow.v1.LiveInput.updated_at:type_name -> google.protobuf.Timestamp
+	21, // 3: mpegflow.v1.LiveInput.last_connected_at:type_name -> google.protobuf.Timestamp
+	21, // 4: mpegflow.v1.LiveInput.keys_rotated_at:type_name -> google.protobuf.Timestamp
+	2,  // 5: mpegflow.v1.LiveInput.recording:type_name -> mpegflow.v1.Recording
+	3,  // 6: mpegflow.v1.LiveInput.transcode:type_name -> mpegflow.v1.Transcode
+	4,  // 7: mpegflow.v1.LiveInput.rtmp:type_name -> mpegflow.v1.RTMP
+	5,  // 8: mpegflow.v1.LiveInput.srt:type_name -> mpegflow.v1.SRT
+	6,  // 9: mpegflow.v1.LiveInput.whip:type_name -> mpegflow.v1.WHIP
+	7,  // 10: mpegflow.v1.LiveInput.playback:type_name -> mpegflow.v1.Playback
+	1,  // 11: mpegflow.v1.LiveInput.webrtc_playback:type_name -> mpegflow.v1.WebRTCPlayback
+	21, // 12: mpegflow.v1.Playback.token_expires_at:type_name -> google.protobuf.Timestamp
+	20, // 13: mpegflow.v1.CreateLiveInputRequest.meta:type_name -> google.protobuf.Struct
+	2,  // 14: mpegflow.v1.CreateLiveInputRequest.recording:type_name -> mpegflow.v1.Recording
+	3,  // 15: mpegflow.v1.CreateLiveInputRequest.transcode:type_name -> mpegflow.v1.Transcode
+	9,  // 16: mpegflow.v1.CreateLiveInputRequest.srt:type_name -> mpegflow.v1.SRTSetting
+	0,  // 17: mpegflow.v1.CreateLiveInputResponse.live_input:type_name -> mpegflow.v1.LiveInput
+	0,  // 18: mpegflow.v1.GetLiveInputResponse.live_input:type_name -> mpegflow.v1.LiveInput
+	0,  // 19: mpegflow.v1.ListLiveInputsResponse.data:type_name -> mpegflow.v1.LiveInput
+	20, // 20: mpegflow.v1.UpdateLiveInputRequest.patch:type_name -> google.protobuf.Struct
+	0,  // 21: mpegflow.v1.UpdateLiveInputResponse.live_input:type_name -> mpegflow.v1.LiveInput
+	20, // 22: mpegflow.v1.ErrorDetail.details:type_name -> google.protobuf.Struct
+	8,  // 23: mpegflow.v1.LiveInputService.CreateLiveInput:input_type -> mpegflow.v1.CreateLiveInputRequest
+	11, // 24: mpegflow.v1.LiveInputService.GetLiveInput:input_type -> mpegflow.v1.GetLiveInputRequest
+	13, // 25: mpegflow.v1.LiveInputService.ListLiveInputs:input_type -> mpegflow.v1.ListLiveInputsRequest
+	15, // 26: mpegflow.v1.LiveInputService.UpdateLiveInput:input_type -> mpegflow.v1.UpdateLiveInputRequest
+	17, // 27: mpegflow.v1.LiveInputService.DeleteLiveInput:input_type -> mpegflow.v1.DeleteLiveInputRequest
+	10, // 28: mpegflow.v1.LiveInputService.CreateLiveInput:output_type -> mpegflow.v1.CreateLiveInputResponse
+	12, // 29: mpegflow.v1.LiveInputService.GetLiveInput:output_type -> mpegflow.v1.GetLiveInputResponse
+	14, // 30: mpegflow.v1.LiveInputService.ListLiveInputs:output_type -> mpegflow.v1.ListLiveInputsResponse
+	16, // 31: mpegflow.v1.LiveInputService.UpdateLiveInput:output_type -> mpegflow.v1.UpdateLiveInputResponse
+	18, // 32: mpegflow.v1.LiveInputService.DeleteLiveInput:output_type -> mpegflow.v1.DeleteLiveInputResponse
+	28, // [28:33] is the sub-list for method output_type
+	23, // [23:28] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_mpegflow_v1_live_inputs_proto_init() }
@@ -1468,15 +1526,15 @@ func file_mpegflow_v1_live_inputs_proto_init() {
 	if File_mpegflow_v1_live_inputs_proto != nil {
 		return
 	}
-	file_mpegflow_v1_live_inputs_proto_msgTypes[7].OneofWrappers = []any{}
 	file_mpegflow_v1_live_inputs_proto_msgTypes[8].OneofWrappers = []any{}
+	file_mpegflow_v1_live_inputs_proto_msgTypes[9].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mpegflow_v1_live_inputs_proto_rawDesc), len(file_mpegflow_v1_live_inputs_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
