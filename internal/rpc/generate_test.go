@@ -14,15 +14,42 @@ import (
 // committed code of proto/ differs: change a .proto, run
 // `cd proto && buf generate`, commit both.
 func TestGeneratedCodeCurrent(t *testing.T) {
+	// the tools: on PATH, or where go install puts them
+	path := os.Getenv("PATH")
+	if gp, err := exec.Command("go", "env", "GOBIN", "GOPATH").Output(); err == nil {
+		lines := strings.Split(strings.TrimSpace(string(gp)), "\n")
+		if len(lines) == 2 && lines[0] == "" {
+			lines[0] = filepath.Join(lines[1], "bin")
+		}
+		path = lines[0] + string(os.PathListSeparator) + path
+	}
 	for _, tool := range []string{"buf", "protoc-gen-go", "protoc-gen-connect-go"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not on PATH: go install github.com/bufbuild/buf/cmd/buf@v1.75.0 google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.11 connectrpc.com/connect/cmd/protoc-gen-connect-go@v1.21.1", tool)
+		found := false
+		for _, dir := range filepath.SplitList(path) {
+			if _, err := os.Stat(filepath.Join(dir, tool)); err == nil {
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Skipf("%s is not installed: go install github.com/bufbuild/buf/cmd/buf@v1.75.0 google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.11 connectrpc.com/connect/cmd/protoc-gen-connect-go@v1.21.1", tool)
 		}
 	}
 	src := filepath.Join("..", "..", "proto")
 	out := t.TempDir()
 	cmd := exec.Command("buf", "generate", "-o", out)
 	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "PATH="+path)
+	if p, err := exec.LookPath("buf"); err != nil || p == "" {
+		// exec.Command resolved "buf" against the test's PATH: use ours
+		for _, dir := range filepath.SplitList(path) {
+			if _, err := os.Stat(filepath.Join(dir, "buf")); err == nil {
+				cmd.Path = filepath.Join(dir, "buf")
+				cmd.Err = nil
+				break
+			}
+		}
+	}
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("buf generate: %v\n%s", err, b)
 	}
