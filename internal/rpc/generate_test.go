@@ -23,33 +23,23 @@ func TestGeneratedCodeCurrent(t *testing.T) {
 		}
 		path = lines[0] + string(os.PathListSeparator) + path
 	}
+	bins := map[string]string{}
 	for _, tool := range []string{"buf", "protoc-gen-go", "protoc-gen-connect-go"} {
-		found := false
 		for _, dir := range filepath.SplitList(path) {
 			if _, err := os.Stat(filepath.Join(dir, tool)); err == nil {
-				found = true
+				bins[tool] = filepath.Join(dir, tool)
 				break
 			}
 		}
-		if !found {
+		if bins[tool] == "" {
 			t.Skipf("%s is not installed: go install github.com/bufbuild/buf/cmd/buf@v1.75.0 google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.11 connectrpc.com/connect/cmd/protoc-gen-connect-go@v1.21.1", tool)
 		}
 	}
 	src := filepath.Join("..", "..", "proto")
 	out := t.TempDir()
-	cmd := exec.Command("buf", "generate", "-o", out)
+	cmd := exec.Command(bins["buf"], "generate", "-o", out)
 	cmd.Dir = src
 	cmd.Env = append(os.Environ(), "PATH="+path)
-	if p, err := exec.LookPath("buf"); err != nil || p == "" {
-		// exec.Command resolved "buf" against the test's PATH: use ours
-		for _, dir := range filepath.SplitList(path) {
-			if _, err := os.Stat(filepath.Join(dir, "buf")); err == nil {
-				cmd.Path = filepath.Join(dir, "buf")
-				cmd.Err = nil
-				break
-			}
-		}
-	}
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("buf generate: %v\n%s", err, b)
 	}
