@@ -231,6 +231,7 @@ func (s *Server) routes() http.Handler {
 	handle("POST", "/v1/live_inputs/{id}/rotate_key", liw, s.rotateKey)
 	handle("POST", "/v1/live_inputs/{id}/complete", liw, s.completeLiveInput)
 	handle("GET", "/v1/live_inputs/{id}/sessions", li, s.listSessions)
+	handle("GET", "/v1/sessions/{id}", li, s.getSession)
 	handle("DELETE", "/v1/sessions/{id}", liw, s.kickSession)
 	handle("GET", "/v1/tokens", tr, s.listTokens)
 	handle("POST", "/v1/tokens", tw, s.createToken)
@@ -292,5 +293,11 @@ func (idleRuntime) Status(string) string        { return StatusIdle }
 func (idleRuntime) Sessions(string) []Session   { return nil }
 func (idleRuntime) Kick(string) (string, error) { return "", ErrNoSession }
 func (idleRuntime) End(string) error            { return nil }
+func (idleRuntime) Session(string) (Session, bool) {
+	return Session{}, false
+}
 
-var _ Runtime = idleRuntime{}
+var (
+	_ Runtime       = idleRuntime{}
+	_ SessionLookup = idleRuntime{}
+)

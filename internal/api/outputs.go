@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/mpegflow/mpegflow/internal/jsontime"
 	"github.com/mpegflow/mpegflow/internal/output/restream"
 	"github.com/mpegflow/mpegflow/internal/store"
 )
@@ -50,17 +51,45 @@ type OutputsDeps struct {
 // outputJSON is an output as the API returns it: the stream key masked,
 // secrets of the URL (an SRT passphrase, a password) masked.
 type outputJSON struct {
-	ID            string          `json:"id"`
-	LiveInputID   string          `json:"live_input_id"`
-	Name          string          `json:"name"`
-	URL           string          `json:"url"`
-	StreamKey     string          `json:"stream_key"`
-	Rendition     string          `json:"rendition"`
-	Enabled       bool            `json:"enabled"`
-	TLSSkipVerify bool            `json:"tls_skip_verify"`
-	CreatedAt     time.Time       `json:"created_at"`
-	UpdatedAt     time.Time       `json:"updated_at"`
-	Status        restream.Status `json:"status"`
+	ID            string           `json:"id"`
+	LiveInputID   string           `json:"live_input_id"`
+	Name          string           `json:"name"`
+	URL           string           `json:"url"`
+	StreamKey     string           `json:"stream_key"`
+	Rendition     string           `json:"rendition"`
+	Enabled       bool             `json:"enabled"`
+	TLSSkipVerify bool             `json:"tls_skip_verify"`
+	CreatedAt     jsontime.Time    `json:"created_at"`
+	UpdatedAt     jsontime.Time    `json:"updated_at"`
+	Status        outputStatusJSON `json:"status"`
+}
+
+// outputStatusJSON is restream.Status with its timestamps in the API's
+// one format (jsontime).
+type outputStatusJSON struct {
+	State         restream.State   `json:"state"`
+	ConnectedAt   *jsontime.Time   `json:"connected_at"`
+	LastError     *outputErrorJSON `json:"last_error"`
+	Attempts      int              `json:"attempts"`
+	NextRetryAt   *jsontime.Time   `json:"next_retry_at"`
+	BytesSent     uint64           `json:"bytes_sent"`
+	BitrateBPS    int64            `json:"bitrate"`
+	DroppedFrames uint64           `json:"dropped_frames"`
+}
+
+type outputErrorJSON struct {
+	Code    string        `json:"code"`
+	Message string        `json:"message"`
+	At      jsontime.Time `json:"at"`
+}
+
+func renderOutputStatus(st restream.Status) outputStatusJSON {
+	out := outputStatusJSON{State: st.State, ConnectedAt: jsontime.Ptr(st.ConnectedAt), Attempts: st.Attempts,
+		NextRetryAt: jsontime.Ptr(st.NextRetryAt), BytesSent: st.BytesSent, BitrateBPS: st.BitrateBPS, DroppedFrames: st.DroppedFrames}
+	if e := st.LastError; e != nil {
+		out.LastError = &outputErrorJSON{Code: e.Code, Message: e.Message, At: jsontime.Of(e.At)}
+	}
+	return out
 }
 
 // OutputData renders output o with status st as the API returns it; the
@@ -70,7 +99,7 @@ func OutputData(o *store.LiveInputOutput, st restream.Status) any { return rende
 func renderOutput(o *store.LiveInputOutput, st restream.Status) outputJSON {
 	return outputJSON{ID: o.ID, LiveInputID: o.LiveInputID, Name: o.Name, URL: maskOutputURL(o),
 		StreamKey: maskKey(o.StreamKey), Rendition: o.Rendition, Enabled: o.Enabled, TLSSkipVerify: o.TLSSkipVerify,
-		CreatedAt: o.CreatedAt.UTC(), UpdatedAt: o.UpdatedAt.UTC(), Status: st}
+		CreatedAt: jsontime.Of(o.CreatedAt), UpdatedAt: jsontime.Of(o.UpdatedAt), Status: renderOutputStatus(st)}
 }
 
 // maskOutputURL is o's URL without its secrets (see restream.MaskTarget).
@@ -182,16 +211,42 @@ func (s *Server) listOutputs(w http.ResponseWriter, r *http.Request, _ *principa
 	if err != nil {
 		return err
 	}
+	limit, err := parseLimit(r)
+	if err != nil {
+		return err
+	}
+	scope := "outputs\x00" + li.ID
+	after, err := s.cursors.decode(scope, r.URL.Query().Get("cursor"))
+	if err != nil {
+		return err
+	}
 	rows, err := s.st.Outputs().List(r.Context(), li.ID)
 	if err != nil {
 		return storeErr(err, "outputs")
 	}
-	out := make([]outputJSON, 0, len(rows))
+	slices.SortFunc(rows, func(a, b *store.LiveInputOutput) int { return strings.Compare(a.ID, b.ID) })
+	out := make([]outputJSON, 0, min(limit, len(rows)))
+	last := ""
 	for _, o := range rows {
+		if after != "" && o.ID <= after {
+			continue
+		}
+		if len(out) == limit {
+			writeJSON(w, http.StatusOK, listResponse{Data: out, NextCursor: s.cursors.encode(scope, last)})
+			return nil
+		}
 		out = append(out, renderOutput(o, s.outputStatus(o)))
+		last = o.ID
 	}
 	writeJSON(w, http.StatusOK, listResponse{Data: out})
 	return nil
+}
+
+// outputETag is a digest of the output's settings as GET shows them
+// (secrets masked), without its status, which changes every second while
+// it broadcasts and is not something a client edits.
+func outputETag(o *store.LiveInputOutput) string {
+	return digestETag(renderOutput(o, restream.Status{}))
 }
 
 func (s *Server) createOutput(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -222,6 +277,7 @@ func (s *Server) createOutput(w http.ResponseWriter, r *http.Request, p *princip
 	s.log.Info("output created", "live_input", li.ID, "output", o.ID, "target", maskOutputURL(o), "token", p.tok.ID)
 	s.outputsChanged(li.ID)
 	w.Header().Set("Location", "/v1/live_inputs/"+li.ID+"/outputs/"+o.ID)
+	w.Header().Set("ETag", outputETag(o))
 	writeJSON(w, http.StatusCreated, dataResponse{Data: renderOutput(o, s.outputStatus(o))})
 	return nil
 }
@@ -243,6 +299,7 @@ func (s *Server) getOutput(w http.ResponseWriter, r *http.Request, _ *principal)
 	if err != nil {
 		return err
 	}
+	w.Header().Set("ETag", outputETag(o))
 	writeJSON(w, http.StatusOK, dataResponse{Data: renderOutput(o, s.outputStatus(o))})
 	return nil
 }
@@ -260,6 +317,9 @@ func (s *Server) patchOutput(w http.ResponseWriter, r *http.Request, p *principa
 	if err != nil {
 		return err
 	}
+	if err := checkETag(r, outputETag(o), "output"); err != nil {
+		return err
+	}
 	req.apply(o)
 	if err := s.validateOutput(o); err != nil {
 		return err
@@ -270,6 +330,7 @@ func (s *Server) patchOutput(w http.ResponseWriter, r *http.Request, p *principa
 	}
 	s.log.Info("output updated", "live_input", o.LiveInputID, "output", o.ID, "target", maskOutputURL(o), "token", p.tok.ID)
 	s.outputsChanged(o.LiveInputID)
+	w.Header().Set("ETag", outputETag(o))
 	writeJSON(w, http.StatusOK, dataResponse{Data: renderOutput(o, s.outputStatus(o))})
 	return nil
 }
@@ -277,6 +338,9 @@ func (s *Server) patchOutput(w http.ResponseWriter, r *http.Request, p *principa
 func (s *Server) deleteOutput(w http.ResponseWriter, r *http.Request, p *principal) error {
 	o, err := s.getOutputRow(r)
 	if err != nil {
+		return err
+	}
+	if err := checkETag(r, outputETag(o), "output"); err != nil {
 		return err
 	}
 	if err := s.st.Outputs().Delete(r.Context(), o.LiveInputID, o.ID); err != nil {
@@ -292,18 +356,20 @@ func outputsOperations() map[string]operation {
 	idP := param("id", "path", "The live input id.", obj{"type": "string"}, true)
 	oidP := param("oid", "path", "The output id.", obj{"type": "string"}, true)
 	idem := param("Idempotency-Key", "header", "A retry with the same key and body returns the first response (kept 24 h); with another body, 422.", obj{"type": "string", "maxLength": 255}, false)
+	limit := param("limit", "query", "Page size, 1-1000; default 50.", obj{"type": "integer", "minimum": 1, "maximum": 1000, "default": 50}, false)
+	cursor := param("cursor", "query", "The next_cursor of the previous page.", obj{"type": "string"}, false)
 	out := ref("Output")
 	return map[string]operation{
 		"GET /v1/live_inputs/{id}/outputs": {id: "listOutputs", summary: "The restream outputs of a live input, with their status.", scope: ScopeLiveInputsRead,
-			params: []obj{idP}, ok: 200, okSchema: listOf(out), errs: []int{404}},
+			params: []obj{idP, limit, cursor}, ok: 200, okSchema: listOf(out), errs: []int{400, 404}},
 		"POST /v1/live_inputs/{id}/outputs": {id: "createOutput", summary: "Add a restream output (at most 50 per live input); while the input is live it starts at the next key frame.", scope: ScopeLiveInputsWrite,
 			params: []obj{idP, idem}, body: ref("OutputWrite"), ok: 201, okSchema: dataOf(out), errs: []int{400, 404, 409, 413, 415, 422}},
 		"GET /v1/live_inputs/{id}/outputs/{oid}": {id: "getOutput", summary: "Get a restream output and its status.", scope: ScopeLiveInputsRead,
-			params: []obj{idP, oidP}, ok: 200, okSchema: dataOf(out), errs: []int{404}},
+			params: []obj{idP, oidP}, ok: 200, okSchema: dataOf(out), extraHeaders: etagHeader(), errs: []int{404}},
 		"PATCH /v1/live_inputs/{id}/outputs/{oid}": {id: "updateOutput", summary: "Change a restream output; while live only this output reconnects.", scope: ScopeLiveInputsWrite,
-			params: []obj{idP, oidP}, body: ref("OutputWrite"), ok: 200, okSchema: dataOf(out), errs: []int{400, 404, 413, 415}},
+			params: []obj{idP, oidP, ifMatchParam()}, body: ref("OutputWrite"), ok: 200, okSchema: dataOf(out), extraHeaders: etagHeader(), errs: []int{400, 404, 412, 413, 415}},
 		"DELETE /v1/live_inputs/{id}/outputs/{oid}": {id: "deleteOutput", summary: "Remove a restream output; while live only this output stops.", scope: ScopeLiveInputsWrite,
-			params: []obj{idP, oidP}, ok: 204, errs: []int{404}},
+			params: []obj{idP, oidP, ifMatchParam()}, ok: 204, errs: []int{404, 412}},
 	}
 }
 

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -127,4 +128,56 @@ func TestOutputsLimit(t *testing.T) {
 	if !strings.Contains(string(r.Body), "50") {
 		t.Fatalf("limit message %s", r.Body)
 	}
+}
+
+// Outputs follow the contract of every other resource: the list pages
+// with limit and cursor, and PATCH and DELETE honour If-Match against an
+// ETag that a broadcasting output's changing status does not move.
+func TestOutputsPagingAndETag(t *testing.T) {
+	e := newEnv(t, openSQLite(t))
+	rt := &fakeOutputs{}
+	e.srv.outputs.Runtime = rt
+	li := e.create(map[string]any{"name": "src"})["id"].(string)
+	base := "/v1/live_inputs/" + li + "/outputs"
+	for i := range 3 {
+		e.do("POST", base, e.admin, map[string]any{"url": fmt.Sprintf("rtmp://t%d.example/live", i), "stream_key": "k"}).want(t, 201, "")
+	}
+	p1 := e.do("GET", base+"?limit=2", e.admin, nil).want(t, 200, "")
+	var page struct {
+		Data []struct {
+			ID string `json:"id"`
+		} `json:"data"`
+		NextCursor string `json:"next_cursor"`
+	}
+	if err := json.Unmarshal(p1.Body, &page); err != nil || len(page.Data) != 2 || page.NextCursor == "" {
+		t.Fatalf("first page: %s", p1.Body)
+	}
+	first := page.Data[0].ID
+	p2 := e.do("GET", base+"?limit=2&cursor="+page.NextCursor, e.admin, nil).want(t, 200, "")
+	page.NextCursor = ""
+	if err := json.Unmarshal(p2.Body, &page); err != nil || len(page.Data) != 1 || page.NextCursor != "" || page.Data[0].ID == first {
+		t.Fatalf("second page: %s", p2.Body)
+	}
+	e.do("GET", base+"?cursor=garbage", e.admin, nil).want(t, 400, CodeInvalidCursor)
+	checkTimestamps(t, "outputs", p1.JSON)
+
+	id := page.Data[0].ID
+	g := e.do("GET", base+"/"+id, e.admin, nil).want(t, 200, "")
+	tag := g.Header.Get("ETag")
+	if tag == "" {
+		t.Fatal("no ETag on an output")
+	}
+	rt.mu.Lock()
+	rt.live = id
+	rt.mu.Unlock()
+	if again := e.do("GET", base+"/"+id, e.admin, nil).want(t, 200, "").Header.Get("ETag"); again != tag {
+		t.Fatalf("ETag moved with the status: %s then %s", tag, again)
+	}
+	p := e.do("PATCH", base+"/"+id, e.admin, map[string]any{"name": "renamed"}, "If-Match", tag).want(t, 200, "")
+	if p.Header.Get("ETag") == tag || p.Header.Get("ETag") == "" {
+		t.Fatalf("ETag after a change: %q (was %q)", p.Header.Get("ETag"), tag)
+	}
+	e.do("PATCH", base+"/"+id, e.admin, map[string]any{"name": "stale"}, "If-Match", tag).want(t, 412, CodePreconditionFailed)
+	e.do("DELETE", base+"/"+id, e.admin, nil, "If-Match", tag).want(t, 412, CodePreconditionFailed)
+	e.do("DELETE", base+"/"+id, e.admin, nil, "If-Match", p.Header.Get("ETag")).want(t, 204, "")
 }

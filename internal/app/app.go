@@ -173,6 +173,7 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 	}
 	a.httpSrv = &http.Server{
 		Handler:           a.routes(),
+		Protocols:         h2c(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),

@@ -12,6 +12,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"time"
+
+	"github.com/mpegflow/mpegflow/internal/jsontime"
 )
 
 // Type names an event. The set is stable: clients and webhooks filter on it.
@@ -105,6 +107,16 @@ type Event struct {
 	Data any `json:"data,omitempty"`
 }
 
+// MarshalJSON renders e with its time in the API's one timestamp format
+// (jsontime: RFC 3339, UTC, milliseconds).
+func (e Event) MarshalJSON() ([]byte, error) {
+	type plain Event
+	return json.Marshal(struct {
+		plain
+		Time jsontime.Time `json:"time"`
+	}{plain(e), jsontime.Of(e.Time)})
+}
+
 // New returns an event of type t about live input id, stamped now with a
 // fresh id.
 func New(t Type, liveInputID string, data any) Event {
@@ -124,7 +136,7 @@ type ErrorData struct {
 type envelope struct {
 	ID          string          `json:"id"`
 	Type        Type            `json:"type"`
-	CreatedAt   time.Time       `json:"created_at"`
+	CreatedAt   jsontime.Time   `json:"created_at"`
 	LiveInputID string          `json:"live_input_id,omitempty"`
 	Data        json.RawMessage `json:"data"`
 }
@@ -144,5 +156,5 @@ func (e Event) Envelope() ([]byte, error) {
 			data = b
 		}
 	}
-	return json.Marshal(envelope{ID: e.ID, Type: e.Type, CreatedAt: e.Time.UTC(), LiveInputID: e.LiveInputID, Data: data})
+	return json.Marshal(envelope{ID: e.ID, Type: e.Type, CreatedAt: jsontime.Of(e.Time), LiveInputID: e.LiveInputID, Data: data})
 }
