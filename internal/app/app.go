@@ -56,6 +56,7 @@ type App struct {
 	rtmp, rtmps         *rtmp.Server
 	whip                *whip.Server // nil when webrtc.udp_address is ""
 	srt                 *srt.Server  // nil when srt.address is ""
+	rtsp                *rtspIngest  // rtsp.go
 
 	ready atomic.Bool
 	rec   *recording    // recording.go (issue 8); nil when not built
@@ -136,6 +137,9 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 		if err != nil {
 			return nil, fmt.Errorf("srt.address: %w", err)
 		}
+	}
+	if err = a.initRTSP(cfg, dir, throttle, log); err != nil {
+		return nil, err
 	}
 	if cfg.WebRTC.UDPAddress != "" {
 		a.whip, err = whip.New(whip.Config{
@@ -227,6 +231,7 @@ func (a *App) closeIngest() {
 	if a.srt != nil {
 		_ = a.srt.Close()
 	}
+	a.closeRTSP()
 }
 
 // HTTPAddr is the bound playback address.
@@ -326,6 +331,7 @@ func (a *App) Run(ctx context.Context) error {
 		serve("srt", func() error { return a.srt.Run(ictx) })
 	}
 	a.startFeatures(ictx, &wg)
+	a.startRTSP(ictx, &wg)
 	a.ready.Store(true)
 	attrs := []any{"http", a.HTTPAddr().String(), "rtmp", a.RTMPAddr().String()}
 	if a.rtmps != nil {

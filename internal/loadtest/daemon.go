@@ -97,6 +97,7 @@ func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 	// daemon never collides with another one on this machine and the SRT
 	// publishers know where to call.
 	fmt.Fprintf(&y, "srt:\n  address: \"127.0.0.1:%d\"\nwebrtc:\n  udp_address: \"127.0.0.1:%d\"\n", udp[0], udp[1])
+	y.WriteString("rtsp:\n  address: \"127.0.0.1:0\"\n  udp_rtp_address: \"\"\n  udp_rtcp_address: \"\"\n")
 	fmt.Fprintf(&y, "data_dir: %q\n", filepath.Join(cfg.Dir, "data"))
 	if cfg.SegmentDuration > 0 || cfg.PartDuration > 0 {
 		y.WriteString("hls:\n")
