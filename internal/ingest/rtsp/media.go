@@ -362,7 +362,7 @@ func (f *feeder) videoPacket(src ntpSource, medi *description.Media, pkt *rtp.Pa
 		}
 	}
 	ptsTicks := ext - v.clock.anchorExt
-	dtsTicks, err := v.dts.Extract(nalus, ptsTicks)
+	dtsTicks, err := v.dts.Extract(f.withParams(nalus, key), ptsTicks)
 	if err != nil {
 		f.stats.decodeErrors.Add(1)
 		f.log.Debug("rtsp video frame dropped: no decode time", "error", err.Error())
@@ -389,6 +389,31 @@ func (f *feeder) videoPacket(src ntpSource, medi *description.Media, pkt *rtp.Pa
 	v.published, v.lastDTS, v.wrote = v.codec, dts, true
 	f.write(u, stream.KindVideo)
 	return nil
+}
+
+// withParams returns a key frame's NAL units with the current parameter
+// sets in front when the sender keeps them out of band (in the SDP's
+// sprop-parameter-sets, RFC 6184 §8.1): the DTS extractor reads the SPS.
+func (f *feeder) withParams(nalus [][]byte, key bool) [][]byte {
+	if !key {
+		return nalus
+	}
+	var params [][]byte
+	switch c := f.video.codec.(type) {
+	case stream.H264:
+		if h264.NALUType(nalus[0][0]&0x1f) == h264.NALUTypeSPS {
+			return nalus
+		}
+		params = [][]byte{c.SPS, c.PPS}
+	case stream.H265:
+		if h265.NALUType((nalus[0][0]>>1)&0x3f) == h265.NALUType_VPS_NUT {
+			return nalus
+		}
+		params = [][]byte{c.VPS, c.SPS, c.PPS}
+	default:
+		return nalus
+	}
+	return append(params, nalus...)
 }
 
 func ticks(n, rate int64) time.Duration {

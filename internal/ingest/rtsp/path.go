@@ -8,6 +8,10 @@ import (
 // ErrBadPath means the request URL's path is not /live/STREAM_KEY.
 var ErrBadPath = errors.New("rtsp path must be /live/STREAM_KEY")
 
+// keyDelims end a stream key in a path, and in text being redacted; a key
+// containing one is refused, so that redaction always covers a whole key.
+const keyDelims = "/?#\"' \t\r\n)\x00"
+
 // maxKeyLen bounds the stream key taken from a path; keys are far shorter.
 const maxKeyLen = 256
 
@@ -19,7 +23,7 @@ func parsePath(p string) (string, error) {
 	p = strings.TrimPrefix(p, "/")
 	p = strings.TrimSuffix(p, "/")
 	rest, ok := strings.CutPrefix(p, "live/")
-	if !ok || rest == "" || len(rest) > maxKeyLen || strings.ContainsAny(rest, "/?#\x00 ") {
+	if !ok || rest == "" || len(rest) > maxKeyLen || strings.ContainsAny(rest, keyDelims) {
 		return "", ErrBadPath
 	}
 	return rest, nil
@@ -39,7 +43,7 @@ func redactPath(s string) string {
 		}
 		b.WriteString(s[:i+len(marker)])
 		s = s[i+len(marker):]
-		j := strings.IndexAny(s, "/ \t\r\n\"'?)")
+		j := strings.IndexAny(s, keyDelims)
 		if j < 0 {
 			j = len(s)
 		}

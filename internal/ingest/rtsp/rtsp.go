@@ -113,8 +113,12 @@ type Config struct {
 	// StartTimeout closes a session whose stream has not started (no key
 	// frame) this long after ANNOUNCE. Default 20 s.
 	StartTimeout time.Duration
-	// ReadTimeout closes a TCP connection silent for this long. Default 10 s.
+	// ReadTimeout closes a recording TCP connection silent for this long.
+	// Default 10 s.
 	ReadTimeout time.Duration
+	// IdleTimeout closes a connection that has not started recording and
+	// sends nothing for this long. Default 30 s.
+	IdleTimeout time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -135,4 +139,5 @@ func (c *Config) setDefaults() {
 	def(&c.LookupTimeout, DefaultLookupTimeout)
 	def(&c.StartTimeout, DefaultStartTimeout)
 	def(&c.ReadTimeout, DefaultReadTimeout)
+	def(&c.IdleTimeout, DefaultIdleTimeout)
 }

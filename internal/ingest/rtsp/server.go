@@ -22,6 +22,7 @@ type Server struct {
 	log      *slog.Logger
 	rs       *gortsplib.Server
 	addr     net.Addr
+	ln       *idleListener
 
 	ctx    context.Context // ends at Close; bounds throttle delays and lookups
 	cancel context.CancelFunc
@@ -71,10 +72,12 @@ func New(cfg Config) (*Server, error) {
 		ReadTimeout:    cfg.ReadTimeout,
 		Listen: func(network, address string) (net.Listener, error) {
 			ln, err := net.Listen(network, address)
-			if err == nil {
-				s.addr = ln.Addr()
+			if err != nil {
+				return nil, err
 			}
-			return ln, err
+			s.addr = ln.Addr()
+			s.ln = &idleListener{Listener: ln, idle: cfg.IdleTimeout}
+			return s.ln, nil
 		},
 	}
 	if err := s.rs.Start(); err != nil {
@@ -262,6 +265,7 @@ func (s *Server) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Respon
 		return response(base.StatusBadRequest, ""), errors.New("record without announce")
 	}
 	se.record(ctx.Session)
+	s.ln.recording(remoteOf(ctx.Conn))
 	return response(base.StatusOK, ""), nil
 }
 
