@@ -442,6 +442,9 @@ func (d *daemon) URL(path string) string { return "http://" + d.HTTP + path }
 // RTMPURL returns the publish URL for a stream key.
 func (d *daemon) RTMPURL(key string) string { return "rtmp://" + d.RTMP + "/live/" + key }
 
+// RTSPURL is the RTSP publish URL of key on the daemon.
+func (d *daemon) RTSPURL(key string) string { return "rtsp://" + d.RTSP + "/live/" + key }
+
 // SRTURL returns an SRT caller URL for the daemon's SRT listener (or addr,
 // when not empty, e.g. a relay in front of it) with the given stream id and
 // passphrase (omitted when empty), as ffmpeg's libsrt takes it.
@@ -584,8 +587,11 @@ type publisher struct {
 type publishOpts struct {
 	Seconds float64 // -t
 	NoAudio bool
-	// Format is the output muxer: "flv" (default, RTMP) or "mpegts" (SRT).
+	// Format is the output muxer: "flv" (default, RTMP), "mpegts" (SRT)
+	// or "rtsp".
 	Format string
+	// OutputArgs go right before the URL (e.g. -rtsp_transport tcp).
+	OutputArgs []string
 }
 
 // publish starts ffmpeg publishing a 640x360 30 fps test pattern with a 440 Hz
@@ -609,7 +615,9 @@ func publish(ctx context.Context, t *testing.T, url string, o publishOpts) *publ
 	if o.Format == "" {
 		o.Format = "flv"
 	}
-	args = append(args, "-f", o.Format, url)
+	args = append(args, "-f", o.Format)
+	args = append(args, o.OutputArgs...)
+	args = append(args, url)
 	p := &publisher{stderr: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.CommandContext(ctx, "ffmpeg", args...)
 	p.cmd.Stderr = p.stderr
