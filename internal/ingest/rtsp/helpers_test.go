@@ -204,3 +204,31 @@ const h264SDP = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=No Name\r\nc=IN IP4 127.0.
 
 const mjpegSDP = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=cam\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
 	"m=video 0 RTP/AVP 26\r\na=control:streamid=0\r\n"
+
+// listenGarbage serves a TCP port that answers every connection with
+// random bytes and closes it.
+func listenGarbage(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte("HTTP/1.0 200 OK\r\n\r\n\x00\xff garbage garbage\r\n\r\n"))
+			c.Close()
+		}
+	}()
+	return ln.Addr().String()
+}
