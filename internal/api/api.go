@@ -114,6 +114,9 @@ type Config struct {
 	// TranscodeProfiles are the names of transcode.profiles: the rungs a
 	// live input's transcode.ladder may name.
 	TranscodeProfiles []string
+	// Sources reports the pullers of live inputs with a source (RTSP
+	// cameras); nil reports none.
+	Sources SourceStatuser
 }
 
 // Server serves the control API.
@@ -135,6 +138,7 @@ type Server struct {
 	sys      SystemDeps   // system.go (issue 9)
 	profiles []string     // transcode.profiles names (issue 9)
 	mint     mintCache    // signing.go (issue 6)
+	sources  SourceStatuser
 
 	handler  http.Handler
 	patterns []string // every "METHOD /path" registered, for the OpenAPI check
@@ -153,7 +157,7 @@ func New(cfg Config) (*Server, error) {
 	if s.rt == nil {
 		s.rt = idleRuntime{}
 	}
-	s.sys, s.profiles = cfg.System, cfg.TranscodeProfiles
+	s.sys, s.profiles, s.sources = cfg.System, cfg.TranscodeProfiles, cfg.Sources
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -54,6 +54,7 @@ type liveInputJSON struct {
 	SRT                    *srtJSON       `json:"srt"`
 	WHIP                   *whipJSON      `json:"whip"`
 	Playback               playbackJSON   `json:"playback"`
+	Source                 *sourceJSON    `json:"source"`
 }
 
 // transcodeJSON is a live input's transcode setting.
@@ -165,6 +166,7 @@ func (s *Server) toJSON(li *store.LiveInput, r *http.Request, secrets bool) live
 	if s.ep.HTTP != "" {
 		httpHost = publicHost(s.ep.HTTP, r)
 	}
+	out.Source = s.sourceToJSON(li)
 	base := scheme + "://" + httpHost
 	esc := url.PathEscape(li.ID)
 	out.WHIP = &whipJSON{URL: base + "/whip/" + esc}
@@ -202,6 +204,7 @@ type liveInputCreate struct {
 	Transcode              *transcodePatch `json:"transcode"`
 	RequireSignedURLs      *bool           `json:"require_signed_urls"`
 	AllowedOrigins         []string        `json:"allowed_origins"`
+	Source                 *sourcePatch    `json:"source"`
 }
 
 type transcodePatch struct {
@@ -245,6 +248,9 @@ func (c *liveInputCreate) apply(li *store.LiveInput) {
 	if c.AllowedOrigins != nil {
 		li.AllowedOrigins = c.AllowedOrigins
 	}
+	if c.Source != nil {
+		c.Source.apply(li)
+	}
 }
 
 func (p *recordingPatch) apply(r *store.Recording) {
@@ -284,7 +290,7 @@ func validateLiveInput(li *store.LiveInput) error {
 			return fieldErr(CodeValidation, fmt.Sprintf("allowed_origins[%d]", i), `each allowed origin must be "*" or scheme://host[:port], e.g. https://example.com`)
 		}
 	}
-	return nil
+	return validateSource(li)
 }
 
 // validateTranscode checks the transcode setting: mode off or on, and a
@@ -401,6 +407,10 @@ func applyMergePatch(li *store.LiveInput, body []byte) error {
 				if err := dec(&li.AllowedOrigins); err != nil {
 					return err
 				}
+			}
+		case "source":
+			if err := applySourcePatch(li, raw); err != nil {
+				return err
 			}
 		case "transcode":
 			if null {

@@ -204,6 +204,7 @@ func openAPISchemas() obj {
 				"url": str("With streamid and passphrase for tokens with live_inputs:write."), "stream_id": str(""), "passphrase": str("")}},
 			"whip":     obj{"type": []string{"object", "null"}, "properties": obj{"url": str("WHIP endpoint (RFC 9725); bearer token: the stream key.")}},
 			"playback": object(obj{"hls": str("Multivariant playlist."), "player": str("Player page.")}),
+			"source":   sourceSchema(),
 		}, "id", "name", "meta", "enabled", "static", "status", "created_at", "updated_at", "version"),
 		"LiveInputCreate": object(obj{
 			"name":                     nullable("string", "Up to 256 characters."),
@@ -214,6 +215,7 @@ func openAPISchemas() obj {
 			"transcode":                ref("TranscodeSetting"),
 			"require_signed_urls":      obj{"type": "boolean"},
 			"allowed_origins":          obj{"type": []string{"array", "null"}, "items": obj{"type": "string"}, "maxItems": maxAllowedOrigins},
+			"source":                   sourceInSchema(),
 		}),
 		"Token": object(obj{
 			"id": str(""), "name": str(""), "prefix": str("The first characters of the secret."),
@@ -228,7 +230,7 @@ func openAPISchemas() obj {
 			"scopes": arrayOf(obj{"type": "string", "enum": Scopes()}),
 		}, "name", "scopes"),
 		"Session": object(obj{
-			"id": str(""), "live_input_id": str(""), "protocol": obj{"type": "string", "enum": []string{"rtmp", "rtmps", "srt", "whip"}},
+			"id": str(""), "live_input_id": str(""), "protocol": obj{"type": "string", "enum": []string{"rtmp", "rtmps", "srt", "whip", "rtsp", "rtsps"}},
 			"remote": str(""), "started_at": dateTime(""), "bitrate_bps": integer(""),
 			"codecs": arrayOf(obj{"type": "string"}), "viewers": integer(""),
 		}),
