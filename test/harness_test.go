@@ -267,6 +267,9 @@ func (c daemonConfig) yaml(httpAddr, rtmpAddr, metricsAddr, srtAddr, webrtcAddr,
 		p, _ := strconv.Atoi(port)
 		fmt.Fprintf(&b, "rtsp:\n  address: %s\n  udp_rtp_address: %s\n  udp_rtcp_address: %s\n",
 			q(c.rtsp), q(c.rtspUDP), q(net.JoinHostPort(host, strconv.Itoa(p+1))))
+	} else {
+		// no ports chosen (startDaemonAt): RTSP off rather than the fixed defaults
+		b.WriteString("rtsp:\n  address: \"\"\n  udp_rtp_address: \"\"\n  udp_rtcp_address: \"\"\n")
 	}
 	fmt.Fprintf(&b, "data_dir: %s\n", q(dataDir))
 	fmt.Fprintf(&b, "hls:\n  segment_duration: %s\n  part_duration: %s\n", q(c.SegmentDuration), q(c.PartDuration))

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mpegflow/mpegflow/internal/ingest/rtsp/rtsptest"
 )
 
 // TestRTSPToLLHLS: ffmpeg publishes RTSP (ANNOUNCE/RECORD) over TCP
@@ -162,4 +164,89 @@ func TestRTSPBrowserPlayback(t *testing.T) {
 	if r.LatencyMs.P50 != nil {
 		t.Logf("hls.js (%s): first frame %d ms, latency p50 %d ms p95 %d ms, %d stalls", r.Engine, *r.FirstFrameMs, *r.LatencyMs.P50, *r.LatencyMs.P95, r.Stalls)
 	}
+}
+
+// TestRTSPPullCamera: a live input with a source pulls an RTSP camera (an
+// in-process test camera fed by ffmpeg) into LL-HLS; the API reports the
+// puller connected, with the camera password masked. The camera restarts
+// mid-stream: the status goes to retrying with next_retry_at, the puller
+// reconnects and the same playlist continues after an
+// EXT-X-DISCONTINUITY. Wrong credentials give a retrying status naming
+// 401, never the password.
+func TestRTSPPullCamera(t *testing.T) {
+	e2eTest(t)
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const pass = "cam-Pa55-" + "x9"
+	cam, err := rtsptest.Start("127.0.0.1:0", "admin", pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cam.Close() }()
+	addr := cam.Addr()
+	feed := func(c *rtsptest.Camera, secs float64) *publisher {
+		return publish(ctx, t, c.PublishURL(), publishOpts{Seconds: secs, Format: "rtsp", OutputArgs: []string{"-rtsp_transport", "tcp"}})
+	}
+	feed(cam, 60)
+	admin, extra := adminYAML()
+	d := startDaemon(t, daemonConfig{ExtraYAML: extra, SegmentDuration: "1s", ReconnectWindow: "20s"})
+	li := apiOK(t, d, admin, "POST", "/v1/live_inputs", map[string]any{"name": "camera",
+		"source": map[string]any{"url": cam.URL("admin", pass), "transport": "tcp"}}, 201)
+	id := li["id"].(string)
+	if src := li["source"].(map[string]any); !strings.Contains(src["url"].(string), "admin:***@") {
+		t.Errorf("source url %v is not masked", src["url"])
+	}
+	mediaURL, _ := waitLive(ctx, t, d, id, 20*time.Second)
+	sourceState := func(id string) map[string]any {
+		_, body := apiCall(t, d, admin, "GET", "/v1/live_inputs/"+id, nil)
+		src, _ := data(body)["source"].(map[string]any)
+		st, _ := src["status"].(map[string]any)
+		return st
+	}
+	if st := sourceState(id); st["state"] != "connected" {
+		t.Errorf("source status %v, want connected", st)
+	}
+	rec := newRecorder(ctx, t, mediaURL)
+	waitFor(ctx, t, 15*time.Second, "3 segments before the restart", func() bool { return len(rec.poll(false).Segments) >= 3 })
+
+	cam.Close() // the camera reboots
+	var st map[string]any
+	waitFor(ctx, t, 15*time.Second, "a retrying status", func() bool {
+		st = sourceState(id)
+		return st["state"] == "retrying" && st["next_retry_at"] != nil
+	})
+	t.Logf("while the camera is down: %v", st)
+	time.Sleep(2 * time.Second)
+	if cam, err = rtsptest.Start(addr, "admin", pass); err != nil {
+		t.Fatalf("restart the camera: %v", err)
+	}
+	feed(cam, 60)
+	waitFor(ctx, t, 40*time.Second, "connected again", func() bool { return sourceState(id)["state"] == "connected" })
+	waitFor(ctx, t, 20*time.Second, "a discontinuity and 2 segments after it", func() bool {
+		p := rec.poll(false)
+		after := -1
+		for _, s := range p.Segments {
+			if s.Discontinuity {
+				after = 0
+			} else if after >= 0 {
+				after++
+			}
+		}
+		return after >= 2
+	})
+	if p := rec.poll(false); p.Endlist {
+		t.Error("the playlist ended across the camera restart")
+	}
+
+	bad := apiOK(t, d, admin, "POST", "/v1/live_inputs", map[string]any{"name": "wrong password",
+		"source": map[string]any{"url": cam.URL("admin", "not-"+pass), "transport": "tcp"}}, 201)
+	badID := bad["id"].(string)
+	waitFor(ctx, t, 15*time.Second, "a 401 status", func() bool {
+		st = sourceState(badID)
+		le, _ := st["last_error"].(string)
+		return st["state"] == "retrying" && strings.Contains(le, "401")
+	})
+	t.Logf("wrong credentials: %v", st)
+	d.assertNoKeys(t, pass, "not-"+pass)
 }

@@ -17,6 +17,7 @@ type featureDeps struct {
 	Webhooks api.WebhooksDeps
 	Videos   api.VideosDeps
 	System   api.SystemDeps
+	Sources  api.SourceStatuser // rtsp.go
 }
 
 // featureDeps builds every feature from the opened store and event bus
@@ -38,6 +39,7 @@ func (a *App) featureDeps(st store.Store, bus *events.Bus) (featureDeps, error) 
 	if fd.Videos, err = a.initRecording(st, bus); err != nil {
 		return fd, err
 	}
+	fd.Sources = a.initRTSPSources(st, bus)
 	return fd, nil
 }
 
