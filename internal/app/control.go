@@ -118,7 +118,7 @@ func openControl(ctx context.Context, cfg *conf.Config, log *slog.Logger, stdout
 		Webhooks:  fd.Webhooks,
 		Videos:    fd.Videos,
 		System:    fd.System, TranscodeProfiles: transcodeProfileNames(cfg),
-		Sources:   fd.Sources,
+		Sources: fd.Sources,
 	})
 	if err != nil {
 		return nil, err
