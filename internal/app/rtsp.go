@@ -70,8 +70,10 @@ func (a *App) initRTSP(cfg *conf.Config, dir auth.Directory, throttle *ingest.Th
 		a.rtsp = ri
 	}
 	takeover := cfg.RTMP.OnDuplicate == "replace"
+	// G.711 audio becomes AAC through the daemon's ffmpeg and its capacity
+	audio := &rtsp.AudioTranscode{Account: a.ffm}
 	base := rtsp.Config{Directory: dir, Hub: a.hub, Takeover: takeover, Throttle: throttle,
-		Metrics: a.metrics, Stats: rtspStats{a.metrics}, Logger: log}
+		Metrics: a.metrics, Stats: rtspStats{a.metrics}, Audio: audio, Logger: log}
 	if cfg.RTSP.Address != "" {
 		c := base
 		c.Address, c.UDPRTPAddress, c.UDPRTCPAddress = cfg.RTSP.Address, cfg.RTSP.UDPRTPAddress, cfg.RTSP.UDPRTCPAddress
@@ -97,7 +99,7 @@ func (a *App) initRTSP(cfg *conf.Config, dir auth.Directory, throttle *ingest.Th
 	}
 	var err error
 	ri.pullers, err = rtsp.NewPullers(rtsp.PullConfig{Hub: a.hub, Takeover: takeover, Metrics: a.metrics,
-		Stats: rtspStats{a.metrics}, Logger: log})
+		Stats: rtspStats{a.metrics}, Audio: audio, Logger: log})
 	return err
 }
 

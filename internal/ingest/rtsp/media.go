@@ -16,6 +16,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 	"github.com/pion/rtp"
 
+	"github.com/mpegflow/mpegflow/internal/ffmpeg"
 	"github.com/mpegflow/mpegflow/internal/ingest"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
@@ -81,6 +82,15 @@ type feeder struct {
 	ptsVideo time.Duration
 	hasNTPV  bool
 	warned   map[string]bool
+
+	// enc transcodes G.711 audio to AAC (nil: G.711 is dropped).
+	enc        *ffmpeg.AACEncoder
+	encConfig  []byte // the AudioSpecificConfig announced for enc's output
+	g711Fed    bool
+	g711Base   int64 // extended RTP time of the first sample fed
+	g711Next   int64 // extended RTP time the next sample fed should have
+	g711Silent byte  // a silent G.711 sample (A-law 0xd5, µ-law 0xff)
+	g711Ch     int
 }
 
 type seqState struct {
@@ -198,6 +208,9 @@ func newFeeder(p plan, publish publishFunc, stats *counters, m ingest.Metrics, p
 		if err := f.resetVideo(); err != nil {
 			return nil, err
 		}
+	}
+	if p.audio != nil && p.g711 {
+		f.audio.clock.rate = int64(p.audio.format.ClockRate())
 	}
 	if p.audio != nil && !p.g711 {
 		f.audio.clock.rate = int64(p.audio.format.ClockRate())
@@ -484,6 +497,9 @@ func (f *feeder) start() error {
 	} else if ac != nil {
 		f.aIdx = len(tracks)
 		tracks = append(tracks, stream.Track{Codec: ac})
+	} else if f.enc != nil {
+		f.aIdx = len(tracks)
+		tracks = append(tracks, stream.Track{Codec: stream.AAC{Config: f.encConfig}})
 	}
 	pub, err := f.publish(tracks)
 	if err != nil {
@@ -496,7 +512,7 @@ func (f *feeder) start() error {
 
 func (f *feeder) audioPacket(src ntpSource, medi *description.Media, pkt *rtp.Packet, now time.Time) error {
 	a := &f.audio
-	if f.plan.g711 {
+	if f.plan.g711 && f.enc == nil {
 		return nil // no transcode: dropped (the session reported it)
 	}
 	if a.seq.init && pkt.SSRC != a.ssrc {
@@ -532,6 +548,10 @@ func (f *feeder) audioPacket(src ntpSource, medi *description.Media, pkt *rtp.Pa
 	pts := a.clock.pts(ext)
 	if pts < 0 {
 		return nil // captured before the first video frame
+	}
+	if f.enc != nil {
+		f.feedG711(ext, pkt.Payload)
+		return nil
 	}
 	if a.opus != nil {
 		data, err := a.opus.Decode(pkt)

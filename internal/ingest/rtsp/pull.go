@@ -72,6 +72,8 @@ type PullConfig struct {
 	Metrics  ingest.Metrics // nil: ingest.NopMetrics{}
 	Stats    StatsSink      // nil: NopStats{}
 	Logger   *slog.Logger   // nil: discard
+	// Audio, when set, transcodes G.711 audio to AAC; nil drops it.
+	Audio *AudioTranscode
 	// MinBackoff and MaxBackoff bound the wait between attempts, doubling
 	// from the first to the second with ±20 % jitter (default 1 s, 30 s).
 	MinBackoff, MaxBackoff time.Duration
@@ -362,9 +364,6 @@ func (pl *puller) session(ctx context.Context) (time.Duration, error) {
 		return 0, err
 	}
 	var warn []string
-	if p.g711 {
-		warn = append(warn, "g711 audio dropped: HLS cannot carry it and it is not transcoded")
-	}
 	if len(p.ignored) > 0 {
 		warn = append(warn, "tracks ignored: "+strings.Join(p.ignored, "; "))
 	}
@@ -397,6 +396,13 @@ func (pl *puller) session(ctx context.Context) (time.Duration, error) {
 	}, &stats, cfg.Metrics, ProtocolRTSP, pl.live.ID, pl.log)
 	if err != nil {
 		return 0, err
+	}
+	if p.g711 {
+		if err := f.startG711(ctx, cfg.Audio); err != nil {
+			warn = append(warn, "g711 audio dropped: HLS cannot carry it and it cannot be transcoded ("+err.Error()+")")
+		} else {
+			defer f.closeEncoder() // after c.Close: no packet feeds it any more
+		}
 	}
 	c.OnPacketRTPAny(func(medi *description.Media, _ format.Format, pkt *rtp.Packet) {
 		if err := f.packet(c, medi, pkt, time.Now()); err != nil {

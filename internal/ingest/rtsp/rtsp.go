@@ -104,6 +104,8 @@ type Config struct {
 	Metrics ingest.Metrics
 	// Stats receives loss counts; nil means NopStats{}.
 	Stats StatsSink
+	// Audio, when set, transcodes G.711 audio to AAC; nil drops it.
+	Audio *AudioTranscode
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
 

@@ -2,14 +2,18 @@ package rtsp
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
+
+	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
 func sdpHeader() base.Header {
@@ -202,5 +206,50 @@ func TestStartTimeout(t *testing.T) {
 			t.Fatalf("no start timeout; logs:\n%s", ts.logs.String())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestG711TranscodedToAAC: ffmpeg publishes H.264 with PCMA audio; the
+// stream's audio track is AAC from the daemon's ffmpeg, with units.
+func TestG711TranscodedToAAC(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not on PATH")
+	}
+	ts := startServer(t, func(c *Config) { c.Audio = &AudioTranscode{} })
+	cmd := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error",
+		"-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-re", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=8000",
+		"-t", "6", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p", "-c:a", "pcm_alaw", "-ar", "8000", "-ac", "1",
+		"-f", "rtsp", "-rtsp_transport", "tcp", "rtsp://"+ts.addr+"/live/"+testKey)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	waitUntil(t, 10*time.Second, "the stream", func() bool { return ts.hub.Get("cam") != nil })
+	s := ts.hub.Get("cam")
+	tr := s.Tracks()
+	if len(tr) != 2 || tr[1].Codec.Name() != "aac" {
+		t.Fatalf("tracks %v, want h264 and aac", tr)
+	}
+	r := s.AddReader("test", stream.ReaderOptions{})
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	audio := 0
+	var last time.Duration
+	for audio < 50 {
+		u, err := r.Next(ctx)
+		if err != nil {
+			t.Fatalf("after %d audio units: %v\n%s", audio, err, ts.logs.String())
+		}
+		if u.Track == 1 {
+			if audio > 0 && u.PTS <= last {
+				t.Fatalf("audio PTS %v after %v", u.PTS, last)
+			}
+			last = u.PTS
+			audio++
+		}
+	}
+	if !strings.Contains(ts.logs.String(), "g711 audio transcoded to aac") {
+		t.Errorf("no transcode log line:\n%s", ts.logs.String())
 	}
 }

@@ -46,14 +46,18 @@ func newSession(srv *Server, rs *gortsplib.ServerSession, li auth.LiveInput, rem
 		srv: srv, rs: rs, live: li, remote: remote, log: log, started: time.Now(), plan: p,
 		pubCh: make(chan *stream.Publisher, 1), done: make(chan struct{}),
 	}
-	if p.g711 {
-		log.Warn("rtsp g711 audio dropped: HLS cannot carry it and it is not transcoded", "codec", p.audio.format.Codec())
-	}
 	f, err := newFeeder(p, se.publish, &se.stats, srv.cfg.Metrics, srv.protocol, li.ID, log)
 	if err != nil {
 		return nil, err
 	}
 	se.feeder = f
+	if p.g711 {
+		if err := f.startG711(srv.ctx, srv.cfg.Audio); err != nil {
+			log.Warn("rtsp g711 audio dropped: HLS cannot carry it and it cannot be transcoded", "codec", p.audio.format.Codec(), "reason", err.Error())
+		} else {
+			log.Info("rtsp g711 audio transcoded to aac", "codec", p.audio.format.Codec())
+		}
+	}
 	return se, nil
 }
 
@@ -146,6 +150,7 @@ func (se *session) finish(cause error) {
 	se.mu.Unlock()
 	close(se.done)
 	se.srv.unregister(se)
+	se.feeder.closeEncoder()
 	if err == nil && cause != nil {
 		err = cause
 	}
