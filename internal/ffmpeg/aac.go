@@ -39,8 +39,15 @@ type AACEncoderConfig struct {
 	// InputArgs describe the bytes written, e.g. "-f", "alaw", "-ar",
 	// "8000", "-ac", "1" (they precede "-i pipe:0").
 	InputArgs []string
-	// SampleRate and Channels of the AAC-LC output.
+	// FilterArgs go after the input, e.g. "-af", "aresample=async=1".
+	FilterArgs []string
+	// SampleRate and Channels of the AAC-LC output; Bitrate defaults to
+	// 64k.
 	SampleRate, Channels int
+	Bitrate              string
+	// ProbeSize bounds what ffmpeg reads before encoding (default 32
+	// bytes: the input format is given).
+	ProbeSize int
 	// Logger gets ffmpeg's stderr; default discard.
 	Logger *slog.Logger
 	// OnFrame is called from the encoder's goroutine for every AAC frame,
@@ -76,10 +83,18 @@ func StartAACEncoder(ctx context.Context, cfg AACEncoderConfig) (*AACEncoder, er
 		}
 		metrics = cfg.Account.Metrics()
 	}
+	if cfg.ProbeSize <= 0 {
+		cfg.ProbeSize = 32
+	}
+	if cfg.Bitrate == "" {
+		cfg.Bitrate = "64k"
+	}
 	args := []string{"-hide_banner", "-nostdin", "-loglevel", "warning", "-fflags", "nobuffer",
-		"-probesize", "32", "-analyzeduration", "0"}
+		"-probesize", fmt.Sprint(cfg.ProbeSize), "-analyzeduration", "0"}
 	args = append(args, cfg.InputArgs...)
-	args = append(args, "-i", "pipe:0", "-vn", "-c:a", "aac", "-b:a", "64k",
+	args = append(args, "-i", "pipe:0", "-vn")
+	args = append(args, cfg.FilterArgs...)
+	args = append(args, "-c:a", "aac", "-b:a", cfg.Bitrate,
 		"-ar", fmt.Sprint(cfg.SampleRate), "-ac", fmt.Sprint(cfg.Channels), "-flush_packets", "1", "-f", "adts", "pipe:1")
 	p, err := Start(ctx, Config{Path: cfg.Path, Args: args, Logger: cfg.Logger.With("step", "aac_encode"),
 		Stdin: true, Stdout: true, StallTimeout: aacStallTimeout, WaitDelay: aacStopWait, Metrics: metrics})

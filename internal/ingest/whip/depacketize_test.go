@@ -153,20 +153,6 @@ func TestOpusSamplesAndADTS(t *testing.T) {
 			t.Errorf("opusSamples(%x) = %d, want %d", tt.p, got, tt.want)
 		}
 	}
-	frame := []byte{0xff, 0xf1, 0x4c, 0x80, 0x01, 0x3f, 0xfc, 0xde, 0xad} // LC 48 kHz stereo, 9 bytes
-	frame[3] = 0x80 | byte(len(frame)>>11)
-	frame[4] = byte(len(frame) >> 3)
-	frame[5] = byte(len(frame)&7)<<5 | 0x1f
-	f, n, err := parseADTS(append(frame, 0xff))
-	if err != nil || n != len(frame) || !bytes.Equal(f.Config, aacConfig[:]) || !bytes.Equal(f.Data, []byte{0xde, 0xad}) {
-		t.Fatalf("parseADTS = %+v %d %v", f, n, err)
-	}
-	if _, n, err := parseADTS(frame[:8]); n != 0 || err != nil {
-		t.Fatalf("partial frame: %d %v", n, err)
-	}
-	if _, _, err := parseADTS([]byte{1, 2, 3, 4, 5, 6, 7}); err == nil {
-		t.Fatal("no syncword accepted")
-	}
 }
 
 func TestOggPage(t *testing.T) {
