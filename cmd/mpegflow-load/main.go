@@ -56,7 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		verbose   bool
 	)
 	fs.IntVar(&cfg.Publishers, "publishers", 1, "publishers (one live input each)")
-	fs.StringVar(&cfg.Protocol, "protocol", "rtmp", "publishers' protocol: rtmp, srt (ffmpeg, MPEG-TS) or whip (in-process pion, H.264 baseline + Opus)")
+	fs.StringVar(&cfg.Protocol, "protocol", "rtmp", "publishers' protocol: rtmp, srt (ffmpeg, MPEG-TS), rtsp (ffmpeg, TCP interleaved) or whip (in-process pion, H.264 baseline + Opus)")
 	fs.IntVar(&cfg.Readers, "readers", 10, "LL-HLS readers, spread round-robin over the publishers' streams")
 	fs.DurationVar(&cfg.Duration, "duration", 60*time.Second, "measured period")
 	fs.DurationVar(&cfg.Warmup, "warmup", 10*time.Second, "warm-up before the measured period")
@@ -105,9 +105,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch cfg.Protocol {
-	case "rtmp", "srt", "whip":
+	case "rtmp", "srt", "whip", "rtsp":
 	default:
-		fmt.Fprintf(stderr, "mpegflow-load: -protocol: want rtmp, srt or whip, got %q\n", cfg.Protocol)
+		fmt.Fprintf(stderr, "mpegflow-load: -protocol: want rtmp, srt, whip or rtsp, got %q\n", cfg.Protocol)
 		return 2
 	}
 	if cfg.Signed && (cfg.DaemonPath == "" || cfg.Protocol != "rtmp") {
