@@ -56,10 +56,12 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("rtsp: config: Address is required")
 	}
 	cfg.setDefaults()
+	if cfg.TLSConfig != nil {
+		cfg.UDPRTPAddress, cfg.UDPRTCPAddress = "", "" // RTSPS is TCP only here
+	}
 	s := &Server{cfg: cfg, protocol: ProtocolRTSP, sessions: map[string]*session{}}
 	if cfg.TLSConfig != nil {
 		s.protocol = ProtocolRTSPS
-		cfg.UDPRTPAddress, cfg.UDPRTCPAddress = "", ""
 	}
 	s.log = cfg.Logger.With("protocol", s.protocol)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
