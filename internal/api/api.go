@@ -88,6 +88,7 @@ type Bus interface {
 type Endpoints struct {
 	RTMP string // rtmp.address, e.g. ":1935"; "" = no RTMP
 	SRT  string // srt address; "" = no SRT
+	RTSP string // rtsp.address; "" = no RTSP publish
 	HTTP string // http.address (WHIP and playback); "" = the request's host
 }
 

@@ -53,6 +53,7 @@ type liveInputJSON struct {
 	RTMP                   *rtmpJSON      `json:"rtmp"`
 	SRT                    *srtJSON       `json:"srt"`
 	WHIP                   *whipJSON      `json:"whip"`
+	RTSP                   *rtspJSON      `json:"rtsp"`
 	Playback               playbackJSON   `json:"playback"`
 	Source                 *sourceJSON    `json:"source"`
 }
@@ -79,6 +80,12 @@ type srtJSON struct {
 	URL        string `json:"url"`
 	StreamID   string `json:"stream_id,omitempty"`
 	Passphrase string `json:"passphrase,omitempty"`
+}
+
+// rtspJSON: the RTSP publish URL (ANNOUNCE/RECORD); with the stream key
+// in its path for tokens with live_inputs:write.
+type rtspJSON struct {
+	URL string `json:"url"`
 }
 
 type whipJSON struct {
@@ -165,6 +172,12 @@ func (s *Server) toJSON(li *store.LiveInput, r *http.Request, secrets bool) live
 	httpHost := r.Host
 	if s.ep.HTTP != "" {
 		httpHost = publicHost(s.ep.HTTP, r)
+	}
+	if s.ep.RTSP != "" {
+		out.RTSP = &rtspJSON{URL: "rtsp://" + publicHost(s.ep.RTSP, r) + "/live"}
+		if secrets {
+			out.RTSP.URL += "/" + li.StreamKey
+		}
 	}
 	out.Source = s.sourceToJSON(li)
 	base := scheme + "://" + httpHost
@@ -341,7 +354,7 @@ func validOrigin(o string) bool {
 func readOnlyField(k string) bool {
 	switch k {
 	case "id", "static", "status", "created_at", "updated_at", "last_connected_at", "keys_rotated_at",
-		"version", "rtmp", "srt", "whip", "playback", "stream_key":
+		"version", "rtmp", "srt", "whip", "rtsp", "playback", "stream_key":
 		return true
 	}
 	return false

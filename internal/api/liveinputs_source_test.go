@@ -28,6 +28,9 @@ func TestLiveInputSource(t *testing.T) {
 		if src["url"] != "rtsp://admin:***@10.1.2.3:554/stream1" || src["transport"] != "tcp" || src["on_demand"] != false {
 			t.Fatalf("source %v", src)
 		}
+		if li["rtsp"] != nil {
+			t.Fatalf("rtsp publish URL without rtsp.address: %v", li["rtsp"])
+		}
 		if st := src["status"].(map[string]any); st["state"] != "stopped" {
 			t.Fatalf("status without a puller: %v", st)
 		}

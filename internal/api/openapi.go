@@ -204,6 +204,7 @@ func openAPISchemas() obj {
 				"url": str("With streamid and passphrase for tokens with live_inputs:write."), "stream_id": str(""), "passphrase": str("")}},
 			"whip":     obj{"type": []string{"object", "null"}, "properties": obj{"url": str("WHIP endpoint (RFC 9725); bearer token: the stream key.")}},
 			"playback": object(obj{"hls": str("Multivariant playlist."), "player": str("Player page.")}),
+			"rtsp":     obj{"type": []string{"object", "null"}, "properties": obj{"url": str("RTSP publish URL (ANNOUNCE/RECORD); ends with the stream key for tokens with live_inputs:write.")}},
 			"source":   sourceSchema(),
 		}, "id", "name", "meta", "enabled", "static", "status", "created_at", "updated_at", "version"),
 		"LiveInputCreate": object(obj{

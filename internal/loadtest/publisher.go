@@ -27,8 +27,8 @@ type Publisher struct {
 	Format string
 	// OutputArgs go before the URL (e.g. -rtsp_transport tcp).
 	OutputArgs []string
-	Stats  *Stats
-	Log    *slog.Logger
+	Stats      *Stats
+	Log        *slog.Logger
 
 	pid atomic.Int64
 }
