@@ -30,6 +30,8 @@ type ntpSource interface {
 
 // counters are a feeder's statistics, read by the session while it runs.
 type counters struct {
+	reportedLost, reportedDropped uint64 // what report has passed on
+
 	packets      atomic.Uint64 // RTP packets received
 	bytes        atomic.Uint64 // RTP payload bytes
 	lost         atomic.Uint64 // RTP packets missing (sequence gaps)
@@ -37,6 +39,22 @@ type counters struct {
 	decodeErrors atomic.Uint64 // malformed payloads
 	units        atomic.Uint64 // units written to the hub
 }
+
+// report passes the loss counted since the last report on to sink; called
+// by one goroutine at a time (the session's watch, then its end).
+func (c *counters) report(sink StatsSink, liveInput string) {
+	if n := c.lost.Load(); n > c.reportedLost {
+		sink.PacketsLost(liveInput, int(n-c.reportedLost))
+		c.reportedLost = n
+	}
+	if n := c.unitsDropped.Load(); n > c.reportedDropped {
+		sink.UnitsDropped(liveInput, stream.KindVideo, int(n-c.reportedDropped))
+		c.reportedDropped = n
+	}
+}
+
+// statsEvery is how often a live session's loss reaches the metrics.
+const statsEvery = 5 * time.Second
 
 // publishFunc attaches a publisher with tracks to the hub.
 type publishFunc func(tracks []stream.Track) (*stream.Publisher, error)

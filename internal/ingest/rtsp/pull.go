@@ -422,9 +422,13 @@ func (pl *puller) session(ctx context.Context) (time.Duration, error) {
 	go func() { waitErr <- c.Wait() }()
 	startT := time.NewTimer(cfg.StartTimeout)
 	defer startT.Stop()
+	tick := time.NewTicker(statsEvery)
+	defer tick.Stop()
 	var kicked <-chan struct{}
 	for err == nil {
 		select {
+		case <-tick.C:
+			stats.report(cfg.Stats, pl.live.ID)
 		case <-ctx.Done():
 			err = ctx.Err()
 		case e := <-waitErr:
@@ -446,12 +450,7 @@ func (pl *puller) session(ctx context.Context) (time.Duration, error) {
 	if waitErr != nil {
 		<-waitErr
 	}
-	if n := stats.lost.Load(); n > 0 {
-		cfg.Stats.PacketsLost(pl.live.ID, int(n))
-	}
-	if n := stats.unitsDropped.Load(); n > 0 {
-		cfg.Stats.UnitsDropped(pl.live.ID, stream.KindVideo, int(n))
-	}
+	stats.report(cfg.Stats, pl.live.ID)
 	pubMu.Lock()
 	defer pubMu.Unlock()
 	if pub == nil {

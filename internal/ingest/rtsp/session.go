@@ -30,6 +30,7 @@ type session struct {
 	started time.Time
 	plan    plan
 	stats   counters
+	statsMu sync.Mutex // serializes stats.report (watch, finish)
 	feeder  *feeder
 
 	pubCh chan *stream.Publisher // hands the publisher to watch
@@ -112,9 +113,15 @@ func (se *session) record(rs *gortsplib.ServerSession) {
 func (se *session) watch(ctx context.Context) {
 	start := time.NewTimer(se.srv.cfg.StartTimeout)
 	defer start.Stop()
+	tick := time.NewTicker(statsEvery)
+	defer tick.Stop()
 	var kicked <-chan struct{}
 	for {
 		select {
+		case <-tick.C:
+			se.statsMu.Lock()
+			se.stats.report(se.srv.cfg.Stats, se.live.ID)
+			se.statsMu.Unlock()
 		case <-se.done:
 			return
 		case <-ctx.Done():
@@ -155,12 +162,9 @@ func (se *session) finish(cause error) {
 		err = cause
 	}
 	st := &se.stats
-	if n := st.lost.Load(); n > 0 {
-		se.srv.cfg.Stats.PacketsLost(se.live.ID, int(n))
-	}
-	if n := st.unitsDropped.Load(); n > 0 {
-		se.srv.cfg.Stats.UnitsDropped(se.live.ID, stream.KindVideo, int(n))
-	}
+	se.statsMu.Lock()
+	st.report(se.srv.cfg.Stats, se.live.ID)
+	se.statsMu.Unlock()
 	attrs := []any{"duration", time.Since(se.started).Round(time.Millisecond), "units", st.units.Load(),
 		"packets", st.packets.Load(), "lost", st.lost.Load(), "dropped_units", st.unitsDropped.Load()}
 	if err != nil {
