@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/mpegflow/mpegflow/internal/store"
@@ -55,6 +54,7 @@ type liveInputJSON struct {
 	WHIP                   *whipJSON      `json:"whip"`
 	RTSP                   *rtspJSON      `json:"rtsp"`
 	Playback               playbackJSON   `json:"playback"`
+	WebRTCPlayback         *webrtcJSON    `json:"webrtc_playback"`
 	Source                 *sourceJSON    `json:"source"`
 }
 
@@ -90,6 +90,12 @@ type rtspJSON struct {
 
 type whipJSON struct {
 	URL string `json:"url"` // bearer token: the stream key
+}
+
+// webrtcJSON is the WHEP endpoint (draft-ietf-wish-whep) of a live input;
+// a playback token goes in ?token= or as a bearer token.
+type webrtcJSON struct {
+	URL string `json:"url"`
 }
 
 type playbackJSON struct {
@@ -184,6 +190,7 @@ func (s *Server) toJSON(li *store.LiveInput, r *http.Request, secrets bool) live
 	esc := url.PathEscape(li.ID)
 	out.WHIP = &whipJSON{URL: base + "/whip/" + esc}
 	out.Playback = playbackJSON{HLS: base + "/live/" + esc + "/index.m3u8", Player: base + "/live/" + esc + "/"}
+	out.WebRTCPlayback = &webrtcJSON{URL: base + "/whep/" + esc}
 	return out
 }
 
@@ -280,8 +287,8 @@ func validateLiveInput(li *store.LiveInput) error {
 	if n := utf8.RuneCountInString(li.Name); n > maxNameLen {
 		return fieldErr(CodeValidation, "name", fmt.Sprintf("name is longer than %d characters", maxNameLen))
 	}
-	if !utf8.ValidString(li.Name) || strings.IndexFunc(li.Name, unicode.IsControl) >= 0 {
-		return fieldErr(CodeValidation, "name", "name must not contain control characters")
+	if !nameCharsOK(li.Name) {
+		return fieldErr(CodeValidation, "name", "name must not contain control or bidirectional override characters")
 	}
 	if b, err := json.Marshal(li.Meta); err != nil || len(b) > maxMetaBytes {
 		return fieldErr(CodeValidation, "meta", fmt.Sprintf("meta is larger than %d bytes as JSON", maxMetaBytes))
@@ -354,7 +361,7 @@ func validOrigin(o string) bool {
 func readOnlyField(k string) bool {
 	switch k {
 	case "id", "static", "status", "created_at", "updated_at", "last_connected_at", "keys_rotated_at",
-		"version", "rtmp", "srt", "whip", "rtsp", "playback", "stream_key":
+		"version", "rtmp", "srt", "whip", "rtsp", "playback", "webrtc_playback", "stream_key":
 		return true
 	}
 	return false

@@ -27,8 +27,10 @@ import (
 	"github.com/mpegflow/mpegflow/internal/ingest/whip"
 	"github.com/mpegflow/mpegflow/internal/metrics"
 	"github.com/mpegflow/mpegflow/internal/output/hlsout"
+	"github.com/mpegflow/mpegflow/internal/output/whep"
 	"github.com/mpegflow/mpegflow/internal/pipeline"
 	"github.com/mpegflow/mpegflow/internal/stream"
+	"github.com/mpegflow/mpegflow/internal/webrtcice"
 )
 
 // ShutdownTimeout bounds a graceful stop (SIGTERM): listeners close, every
@@ -54,9 +56,11 @@ type App struct {
 	httpLn, metricsLn   net.Listener
 	httpSrv, metricsSrv *http.Server
 	rtmp, rtmps         *rtmp.Server
-	whip                *whip.Server // nil when webrtc.udp_address is ""
-	srt                 *srt.Server  // nil when srt.address is ""
-	rtsp                *rtspIngest  // rtsp.go
+	whip                *whip.Server   // nil when webrtc.udp_address is ""
+	ice                 *webrtcice.Mux // shared by WHIP and WHEP (whep.go)
+	whep                *whep.Server   // WebRTC playback (whep.go); nil with ice
+	srt                 *srt.Server    // nil when srt.address is ""
+	rtsp                *rtspIngest    // rtsp.go
 
 	ready atomic.Bool
 	rec   *recording    // recording.go (issue 8); nil when not built
@@ -121,7 +125,7 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 	ctl.SetPublisherControl(pubControl{a})
 
 	// one bad-key throttle for every ingest protocol
-	throttle := ingest.NewThrottle(rtmp.DefaultBadKeyDelay, rtmp.DefaultBadKeyMaxDelay, rtmp.DefaultBadKeyBanAfter, rtmp.DefaultBadKeyBanFor)
+	throttle := ingest.NewThrottle(ingest.ThrottleConfig{})
 	if cfg.SRT.Address != "" {
 		a.srt, err = srt.New(srt.Config{
 			Throttle:  throttle,
@@ -142,10 +146,12 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 		return nil, err
 	}
 	if cfg.WebRTC.UDPAddress != "" {
+		if a.ice, err = a.openICE(); err != nil {
+			return nil, fmt.Errorf("webrtc.udp_address: %w", err)
+		}
 		a.whip, err = whip.New(whip.Config{
-			UDPAddress:       cfg.WebRTC.UDPAddress,
+			ICE:              a.ice,
 			KeyframeInterval: cfg.HLS.SegmentDuration.D(),
-			NAT1To1IPs:       cfg.WebRTC.NAT1To1IPs,
 			Directory:        dir,
 			Hub:              a.hub,
 			Takeover:         cfg.RTMP.OnDuplicate == "replace",
@@ -153,10 +159,14 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 			AcceptVPX:        a.whipAcceptVPX,
 			Capacity:         a.ffm,
 			Metrics:          a.metrics,
+			Throttle:         throttle,
 			Logger:           log,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("webrtc.udp_address: %w", err)
+		}
+		if a.whep, err = a.newWHEP(); err != nil {
+			return nil, fmt.Errorf("whep: %w", err)
 		}
 	}
 	if a.httpLn, err = net.Listen("tcp", cfg.HTTP.Address); err != nil {
@@ -187,6 +197,7 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 		Hub:       a.hub,
 		Takeover:  cfg.RTMP.OnDuplicate == "replace",
 		Metrics:   a.metrics,
+		Throttle:  throttle,
 		Logger:    log,
 	}
 	if a.rtmp, err = rtmp.New(rcfg); err != nil {
@@ -227,6 +238,12 @@ func (a *App) closeIngest() {
 	}
 	if a.whip != nil {
 		_ = a.whip.Close()
+	}
+	if a.whep != nil {
+		_ = a.whep.Close()
+	}
+	if a.ice != nil {
+		_ = a.ice.Close()
 	}
 	if a.srt != nil {
 		_ = a.srt.Close()
@@ -402,5 +419,5 @@ func (p pubControl) Stats(id string) (int64, []string, int) {
 	for _, t := range s.Tracks() {
 		codecs = append(codecs, t.Codec.Name())
 	}
-	return int64(p.a.metrics.Bitrate(id)), codecs, p.a.hls.Viewers(id)
+	return int64(p.a.metrics.Bitrate(id)), codecs, p.a.hls.Viewers(id) + p.a.whepViewers(id)
 }

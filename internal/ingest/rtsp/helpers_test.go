@@ -76,7 +76,7 @@ type testServer struct {
 }
 
 // startServer runs a Server on a free loopback port with one live input
-// ("cam", testKey) and a throttle of 50 ms doubling.
+// ("cam", testKey) and a throttle holding refusals 50 ms, doubling.
 func startServer(t *testing.T, mod func(*Config)) *testServer {
 	t.Helper()
 	dir, err := auth.NewStatic([]auth.StaticEntry{{ID: "cam", Name: "Cam", StreamKey: testKey}})
@@ -89,7 +89,7 @@ func startServer(t *testing.T, mod func(*Config)) *testServer {
 		Address:   "127.0.0.1:0",
 		Directory: dir,
 		Hub:       ts.hub,
-		Throttle:  ingest.NewThrottle(50*time.Millisecond, 400*time.Millisecond, 100, time.Minute),
+		Throttle:  ingest.NewThrottle(ingest.ThrottleConfig{BaseDelay: 50 * time.Millisecond, MaxDelay: 400 * time.Millisecond}),
 		Metrics:   ts.metrics,
 		Logger:    slog.New(slog.NewTextHandler(ts.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}

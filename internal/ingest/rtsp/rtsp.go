@@ -38,7 +38,6 @@ const (
 // Rejection reasons reported to ingest.Metrics.Rejected.
 const (
 	reasonUnknownKey  = "unknown_key"
-	reasonThrottled   = "throttled"
 	reasonRefused     = "refused"
 	reasonBusy        = "busy"
 	reasonUnavailable = "unavailable"

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
@@ -156,8 +155,8 @@ func response(code base.StatusCode, msg string) *base.Response {
 }
 
 // OnAnnounce implements gortsplib.ServerHandlerOnAnnounce: it decides a
-// publisher. The order keeps key guessing expensive and cheap to refuse:
-// the path and SDP size first, then the throttle, then the lookup.
+// publisher: the path and SDP size first, then the key lookup (a refusal
+// for an unknown key is held by the shared throttle), then the tracks.
 func (s *Server) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Response, error) {
 	remote := remoteOf(ctx.Conn)
 	ip := remote
@@ -189,25 +188,15 @@ func (s *Server) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Re
 	if err != nil {
 		return reject(reasonProtocol, base.StatusNotFound, err)
 	}
-	delay, banned := s.cfg.Throttle.Check(ip)
-	if banned {
-		return reject(reasonThrottled, base.StatusForbidden, errors.New("too many unknown stream keys from this address"))
-	}
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-s.ctx.Done():
-			t.Stop()
-			return response(base.StatusServiceUnavailable, ""), errors.New("server shutting down")
-		}
-	}
 	lctx, cancel := context.WithTimeout(s.ctx, s.cfg.LookupTimeout)
 	li, err := s.cfg.Directory.ByStreamKey(auth.WithPeer(lctx, s.protocol, remote), key)
 	cancel()
 	switch {
 	case errors.Is(err, auth.ErrUnknownKey):
-		s.cfg.Throttle.Fail(ip)
+		// only failed attempts wait (the refusal is held); a valid key never does
+		if s.cfg.Throttle.Hold(s.ctx, ip, key) != nil {
+			return response(base.StatusServiceUnavailable, ""), errors.New("server shutting down")
+		}
 		return reject(reasonUnknownKey, base.StatusUnauthorized, nil)
 	case errors.Is(err, auth.ErrRefused):
 		return reject(reasonRefused, base.StatusForbidden, err)

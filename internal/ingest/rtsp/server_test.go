@@ -20,13 +20,13 @@ func sdpHeader() base.Header {
 	return base.Header{"Content-Type": base.HeaderValue{"application/sdp"}}
 }
 
-// TestUnknownKeyRefusedAndThrottled: a wrong key gets 401, is counted, and
-// the next attempt from the address waits for the throttle; the log names
-// the peer, never a key.
+// TestUnknownKeyRefusedAndThrottled: a wrong key gets 401 after the shared
+// throttle held the refusal (longer with every retry), is counted, and the
+// log names the peer, never a key.
 func TestUnknownKeyRefusedAndThrottled(t *testing.T) {
 	base0 := runtime.NumGoroutine()
 	ts := startServer(t, nil)
-	for i, want := range []time.Duration{0, 50 * time.Millisecond, 100 * time.Millisecond} {
+	for i, want := range []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond} {
 		c := dialRaw(t, ts.addr)
 		start := time.Now()
 		res := c.do("ANNOUNCE", "rtsp://"+ts.addr+"/live/wrong-key-"+testKey[:6], sdpHeader(), []byte(h264SDP))

@@ -1,4 +1,4 @@
--- 0009: a live input's pull source: an RTSP URL (credentials included,
+-- 0010: a live input's pull source: an RTSP URL (credentials included,
 -- a secret) the daemon pulls while the input is enabled; '' = none.
 -- source_transport is auto | tcp | udp.
 
