@@ -32,6 +32,8 @@ type Config struct {
 	RTMP       RTMP        `yaml:"rtmp"`
 	RTMPS      RTMPS       `yaml:"rtmps"`
 	SRT        SRT         `yaml:"srt"`
+	RTSP       RTSP        `yaml:"rtsp"`
+	RTSPS      RTSPS       `yaml:"rtsps"`
 	WebRTC     WebRTC      `yaml:"webrtc"`
 	Metrics    Metrics     `yaml:"metrics"`
 	HLS        HLS         `yaml:"hls"`
@@ -92,6 +94,25 @@ type SRT struct {
 	Address string   `yaml:"address"` // default ":8890" (UDP); "" disables
 	Latency Duration `yaml:"latency"` // default 120ms
 }
+
+// RTSP configures RTSP publish ingest (RFC 2326 ANNOUNCE/RECORD), over TCP
+// (interleaved) and, when both UDP addresses are set, UDP.
+type RTSP struct {
+	Address        string `yaml:"address"`          // default ":8554"; "" disables
+	UDPRTPAddress  string `yaml:"udp_rtp_address"`  // default ":8000" (even port); "" = TCP only
+	UDPRTCPAddress string `yaml:"udp_rtcp_address"` // default ":8001" (the RTP port + 1)
+}
+
+// RTSPS configures RTSP over TLS (TCP only); enabled when address is set,
+// which then requires cert_file and key_file.
+type RTSPS struct {
+	Address  string `yaml:"address"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Enabled reports whether RTSPS is configured.
+func (r RTSPS) Enabled() bool { return r.Address != "" }
 
 // WebRTC configures WHIP ingest and WHEP playback, which share one ICE
 // transport.

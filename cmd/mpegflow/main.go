@@ -180,6 +180,9 @@ func quickstart(path string, stdout, stderr io.Writer) int {
 			}
 			fmt.Fprintf(&b, "  SRT:         %s\n", srtURL)
 		}
+		if cfg.RTSP.Address != "" {
+			fmt.Fprintf(&b, "  RTSP:        rtsp://%s/live/%s\n", hostPort(cfg.RTSP.Address), e.StreamKey)
+		}
 		if cfg.WebRTC.UDPAddress != "" {
 			fmt.Fprintf(&b, "  WHIP:        http://%s/whip/%s  (Bearer token = Stream Key; browser: http://%s/live/%s/publish)\n", httpHP, e.ID, httpHP, e.ID)
 		}

@@ -88,6 +88,7 @@ type Bus interface {
 type Endpoints struct {
 	RTMP string // rtmp.address, e.g. ":1935"; "" = no RTMP
 	SRT  string // srt address; "" = no SRT
+	RTSP string // rtsp.address; "" = no RTSP publish
 	HTTP string // http.address (WHIP and playback); "" = the request's host
 }
 
@@ -118,6 +119,9 @@ type Config struct {
 	// TranscodeProfiles are the names of transcode.profiles: the rungs a
 	// live input's transcode.ladder may name.
 	TranscodeProfiles []string
+	// Sources reports the pullers of live inputs with a source (RTSP
+	// cameras); nil reports none.
+	Sources SourceStatuser
 }
 
 // Server serves the control API.
@@ -137,12 +141,13 @@ type Server struct {
 	tokLim      *limiter
 	touch       sync.Map // token id -> time.Time of the last LastUsedAt write
 	idem        keyedMutex
-	videos      VideosDeps   // videos.go (issue 8)
-	webhooks    WebhooksDeps // webhooks.go (issue 7)
-	sys         SystemDeps   // system.go (issue 9)
-	profiles    []string     // transcode.profiles names (issue 9)
-	mint        mintCache    // signing.go (issue 6)
-	outputs     OutputsDeps  // outputs.go
+	videos      VideosDeps     // videos.go (issue 8)
+	webhooks    WebhooksDeps   // webhooks.go (issue 7)
+	sys         SystemDeps     // system.go (issue 9)
+	profiles    []string       // transcode.profiles names (issue 9)
+	mint        mintCache      // signing.go (issue 6)
+	outputs     OutputsDeps    // outputs.go
+	sources     SourceStatuser // liveinputs_source.go
 
 	handler  http.Handler
 	patterns []string // every "METHOD /path" registered, for the OpenAPI check
@@ -161,7 +166,7 @@ func New(cfg Config) (*Server, error) {
 	if s.rt == nil {
 		s.rt = idleRuntime{}
 	}
-	s.sys, s.profiles = cfg.System, cfg.TranscodeProfiles
+	s.sys, s.profiles, s.sources = cfg.System, cfg.TranscodeProfiles, cfg.Sources
 	s.outputs = cfg.Outputs
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -52,8 +52,10 @@ type liveInputJSON struct {
 	RTMP                   *rtmpJSON      `json:"rtmp"`
 	SRT                    *srtJSON       `json:"srt"`
 	WHIP                   *whipJSON      `json:"whip"`
+	RTSP                   *rtspJSON      `json:"rtsp"`
 	Playback               playbackJSON   `json:"playback"`
 	WebRTCPlayback         *webrtcJSON    `json:"webrtc_playback"`
+	Source                 *sourceJSON    `json:"source"`
 }
 
 // transcodeJSON is a live input's transcode setting.
@@ -78,6 +80,12 @@ type srtJSON struct {
 	URL        string `json:"url"`
 	StreamID   string `json:"stream_id,omitempty"`
 	Passphrase string `json:"passphrase,omitempty"`
+}
+
+// rtspJSON: the RTSP publish URL (ANNOUNCE/RECORD); with the stream key
+// in its path for tokens with live_inputs:write.
+type rtspJSON struct {
+	URL string `json:"url"`
 }
 
 type whipJSON struct {
@@ -175,6 +183,13 @@ func (s *Server) toJSON(li *store.LiveInput, r *http.Request, secrets bool) live
 	if s.ep.HTTP != "" {
 		httpHost = publicHost(s.ep.HTTP, r)
 	}
+	if s.ep.RTSP != "" {
+		out.RTSP = &rtspJSON{URL: "rtsp://" + publicHost(s.ep.RTSP, r) + "/live"}
+		if secrets {
+			out.RTSP.URL += "/" + li.StreamKey
+		}
+	}
+	out.Source = s.sourceToJSON(li)
 	base := scheme + "://" + httpHost
 	esc := url.PathEscape(li.ID)
 	out.WHIP = &whipJSON{URL: base + "/whip/" + esc}
@@ -201,6 +216,7 @@ type liveInputCreate struct {
 	RequireSignedURLs      *bool           `json:"require_signed_urls"`
 	AllowedOrigins         []string        `json:"allowed_origins"`
 	SRT                    *srtCreate      `json:"srt"`
+	Source                 *sourcePatch    `json:"source"`
 }
 
 // srtCreate sets the SRT passphrase at creation (SRT encryption, 10-79
@@ -271,6 +287,9 @@ func (c *liveInputCreate) apply(li *store.LiveInput) {
 	if c.SRT != nil && c.SRT.Passphrase != nil {
 		li.SRTPassphrase = *c.SRT.Passphrase
 	}
+	if c.Source != nil {
+		c.Source.apply(li)
+	}
 }
 
 func (p *recordingPatch) apply(r *store.Recording) {
@@ -310,7 +329,7 @@ func validateLiveInput(li *store.LiveInput) error {
 			return fieldErr(CodeValidation, fmt.Sprintf("allowed_origins[%d]", i), `each allowed origin must be "*" or scheme://host[:port], e.g. https://example.com`)
 		}
 	}
-	return nil
+	return validateSource(li)
 }
 
 // validateTranscode checks the transcode setting: mode off or on, and a
@@ -361,7 +380,7 @@ func validOrigin(o string) bool {
 func readOnlyField(k string) bool {
 	switch k {
 	case "id", "static", "status", "created_at", "updated_at", "last_connected_at", "keys_rotated_at",
-		"version", "rtmp", "srt", "whip", "playback", "webrtc_playback", "stream_key":
+		"version", "rtmp", "srt", "whip", "rtsp", "playback", "webrtc_playback", "stream_key":
 		return true
 	}
 	return false
@@ -427,6 +446,10 @@ func applyMergePatch(li *store.LiveInput, body []byte) error {
 				if err := dec(&li.AllowedOrigins); err != nil {
 					return err
 				}
+			}
+		case "source":
+			if err := applySourcePatch(li, raw); err != nil {
+				return err
 			}
 		case "transcode":
 			if null {

@@ -225,6 +225,8 @@ func openAPISchemas() obj {
 				"player": str("Player page (with the token likewise)."), "token_expires_at": dateTime("Set when the URLs carry a token.")}, "hls", "player"),
 			"webrtc_playback": obj{"type": []string{"object", "null"}, "properties": obj{"url": str(
 				"WHEP endpoint (draft-ietf-wish-whep): POST an SDP offer; a playback token in ?token= or as a bearer token. For a signed live input read by a token with live_inputs:write: with a fresh token in ?token=.")}},
+			"rtsp":   obj{"type": []string{"object", "null"}, "properties": obj{"url": str("RTSP publish URL (ANNOUNCE/RECORD); ends with the stream key for tokens with live_inputs:write.")}},
+			"source": sourceSchema(),
 		}, "id", "name", "meta", "enabled", "static", "status", "created_at", "updated_at", "version"),
 		"LiveInputCreate": object(obj{
 			"name":                     nullable("string", "Up to 256 characters."),
@@ -237,6 +239,7 @@ func openAPISchemas() obj {
 			"allowed_origins":          obj{"type": []string{"array", "null"}, "items": obj{"type": "string"}, "maxItems": maxAllowedOrigins},
 			"srt": obj{"type": []string{"object", "null"}, "additionalProperties": false, "description": "At creation only (rotate_key replaces it).",
 				"properties": obj{"passphrase": obj{"type": "string", "description": "SRT encryption passphrase, 10-79 characters; \"\" = unencrypted; absent = generated."}}},
+			"source": sourceInSchema(),
 		}),
 		"Token": object(obj{
 			"id": str(""), "name": str(""), "prefix": str("At most four characters of the secret (\"…\" and its last four), to tell tokens apart."),
@@ -251,7 +254,7 @@ func openAPISchemas() obj {
 			"scopes": arrayOf(obj{"type": "string", "enum": Scopes()}),
 		}, "name", "scopes"),
 		"Session": object(obj{
-			"id": str(""), "live_input_id": str(""), "protocol": obj{"type": "string", "enum": []string{"rtmp", "rtmps", "srt", "whip"}},
+			"id": str(""), "live_input_id": str(""), "protocol": obj{"type": "string", "enum": []string{"rtmp", "rtmps", "srt", "whip", "rtsp", "rtsps"}},
 			"remote": str(""), "started_at": dateTime(""), "bitrate_bps": integer(""),
 			"codecs": arrayOf(obj{"type": "string"}), "viewers": integer(""),
 		}),

@@ -63,6 +63,7 @@ type App struct {
 	ice                 *webrtcice.Mux // shared by WHIP and WHEP (whep.go)
 	whep                *whep.Server   // WebRTC playback (whep.go); nil with ice
 	srt                 *srt.Server    // nil when srt.address is ""
+	rtsp                *rtspIngest    // rtsp.go
 
 	ready atomic.Bool
 	rec   *recording    // recording.go (issue 8); nil when not built
@@ -143,6 +144,9 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 		if err != nil {
 			return nil, fmt.Errorf("srt.address: %w", err)
 		}
+	}
+	if err = a.initRTSP(cfg, dir, throttle, log); err != nil {
+		return nil, err
 	}
 	if cfg.WebRTC.UDPAddress != "" {
 		if a.ice, err = a.openICE(); err != nil {
@@ -248,6 +252,7 @@ func (a *App) closeIngest() {
 	if a.srt != nil {
 		_ = a.srt.Close()
 	}
+	a.closeRTSP()
 }
 
 // HTTPAddr is the bound playback address.
@@ -349,6 +354,7 @@ func (a *App) Run(ctx context.Context) error {
 		serve("srt", func() error { return a.srt.Run(ictx) })
 	}
 	a.startFeatures(ictx, &wg)
+	a.startRTSP(ictx, &wg)
 	a.ready.Store(true)
 	attrs := []any{"http", a.HTTPAddr().String(), "rtmp", a.RTMPAddr().String()}
 	if a.rtmps != nil {

@@ -18,6 +18,7 @@ type featureDeps struct {
 	Videos   api.VideosDeps
 	System   api.SystemDeps
 	Outputs  api.OutputsDeps
+	Sources  api.SourceStatuser // rtsp.go
 }
 
 // featureDeps builds every feature from the opened store and event bus
@@ -40,6 +41,7 @@ func (a *App) featureDeps(st store.Store, bus *events.Bus) (featureDeps, error) 
 		return fd, err
 	}
 	fd.Outputs = a.initRestream(st, bus)
+	fd.Sources = a.initRTSPSources(st, bus)
 	return fd, nil
 }
 

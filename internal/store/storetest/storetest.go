@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Outbox", outboxCases()},
 		{"Videos", videosCases()},
 		{"Transcode", transcodeCases()},
+		{"Source", sourceCases()},
 		{"Store", storeCases()},
 		{"Boundaries", boundaryCases()},
 		{"Outputs", outputCases()},
