@@ -88,6 +88,7 @@ type Bus interface {
 type Endpoints struct {
 	RTMP string // rtmp.address, e.g. ":1935"; "" = no RTMP
 	SRT  string // srt address; "" = no SRT
+	RTSP string // rtsp.address; "" = no RTSP publish
 	HTTP string // http.address (WHIP and playback); "" = the request's host
 }
 
@@ -113,10 +114,14 @@ type Config struct {
 	Signing  SigningDeps
 	Webhooks WebhooksDeps
 	Videos   VideosDeps
-	System   SystemDeps // GET /v1/system (system.go)
+	System   SystemDeps  // GET /v1/system (system.go)
+	Outputs  OutputsDeps // restream outputs (outputs.go)
 	// TranscodeProfiles are the names of transcode.profiles: the rungs a
 	// live input's transcode.ladder may name.
 	TranscodeProfiles []string
+	// Sources reports the pullers of live inputs with a source (RTSP
+	// cameras); nil reports none.
+	Sources SourceStatuser
 }
 
 // Server serves the control API.
@@ -137,11 +142,13 @@ type Server struct {
 	tokLim      *limiter
 	touch       sync.Map // token id -> time.Time of the last LastUsedAt write
 	idem        keyedMutex
-	videos      VideosDeps   // videos.go
-	webhooks    WebhooksDeps // webhooks.go
-	sys         SystemDeps   // system.go
-	profiles    []string     // transcode.profiles names
-	mint        mintCache    // signing.go
+	videos      VideosDeps     // videos.go
+	webhooks    WebhooksDeps   // webhooks.go
+	sys         SystemDeps     // system.go
+	profiles    []string       // transcode.profiles names
+	mint        mintCache      // signing.go
+	outputs     OutputsDeps    // outputs.go
+	sources     SourceStatuser // liveinputs_source.go
 
 	handler  http.Handler
 	patterns []string // every "METHOD /path" registered, for the OpenAPI check
@@ -160,7 +167,8 @@ func New(cfg Config) (*Server, error) {
 	if s.rt == nil {
 		s.rt = idleRuntime{}
 	}
-	s.sys, s.profiles = cfg.System, cfg.TranscodeProfiles
+	s.sys, s.profiles, s.sources = cfg.System, cfg.TranscodeProfiles, cfg.Sources
+	s.outputs = cfg.Outputs
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -229,6 +237,7 @@ func (s *Server) routes() http.Handler {
 	handle("POST", "/v1/live_inputs/{id}/rotate_key", liw, s.rotateKey)
 	handle("POST", "/v1/live_inputs/{id}/complete", liw, s.completeLiveInput)
 	handle("GET", "/v1/live_inputs/{id}/sessions", li, s.listSessions)
+	handle("GET", "/v1/sessions/{id}", li, s.getSession)
 	handle("DELETE", "/v1/sessions/{id}", liw, s.kickSession)
 	handle("GET", "/v1/tokens", tr, s.listTokens)
 	handle("POST", "/v1/tokens", tw, s.createToken)
@@ -239,6 +248,7 @@ func (s *Server) routes() http.Handler {
 	s.webhooksRoutes(handle)
 	s.videosRoutes(handle)
 	s.systemRoutes(handle)
+	s.outputsRoutes(handle)
 	handle("GET", "/v1/whoami", "", s.whoami)
 	// Another method on a known path: 405 with Allow.
 	for path, ms := range methods {
@@ -289,5 +299,11 @@ func (idleRuntime) Status(string) string        { return StatusIdle }
 func (idleRuntime) Sessions(string) []Session   { return nil }
 func (idleRuntime) Kick(string) (string, error) { return "", ErrNoSession }
 func (idleRuntime) End(string) error            { return nil }
+func (idleRuntime) Session(string) (Session, bool) {
+	return Session{}, false
+}
 
-var _ Runtime = idleRuntime{}
+var (
+	_ Runtime       = idleRuntime{}
+	_ SessionLookup = idleRuntime{}
+)

@@ -51,45 +51,11 @@ func MediaError(err error) *Error {
 // wrong, never a detail that helps forge a token.
 func PlaybackRefusal(err error) *Error {
 	reason := playback.ReasonOf(err)
-	status := http.StatusUnauthorized
-	switch reason {
-	case playback.ReasonWrongSubject, playback.ReasonRuleBlocked, playback.ReasonOrigin, playback.ReasonAdmission:
-		status = http.StatusForbidden
-	case playback.ReasonUnavailable:
-		status = http.StatusServiceUnavailable
-	}
-	msg := refusalMessage(reason)
+	msg := reason.Message()
 	if m := playback.HookReason(err); m != "" {
 		msg = m
 	}
-	return &Error{Status: status, Code: string(reason), Message: msg, err: err}
-}
-
-// refusalMessage is the short text of a refusal.
-func refusalMessage(r playback.Reason) string {
-	switch r {
-	case playback.ReasonMissing:
-		return "a playback token is required"
-	case playback.ReasonMalformed:
-		return "the playback token is malformed"
-	case playback.ReasonBadSignature:
-		return "the playback token's signature does not verify"
-	case playback.ReasonUnknownKey:
-		return "the playback token's key is unknown or revoked"
-	case playback.ReasonExpired:
-		return "the playback token has expired"
-	case playback.ReasonNotYetValid:
-		return "the playback token is not valid yet"
-	case playback.ReasonWrongSubject:
-		return "the playback token is for another resource"
-	case playback.ReasonRuleBlocked:
-		return "an access rule of the playback token refuses this client"
-	case playback.ReasonOrigin:
-		return "this origin may not play this resource"
-	case playback.ReasonAdmission:
-		return "refused by the admission hook"
-	}
-	return "playback authorization is unavailable, retry later"
+	return &Error{Status: reason.Status(), Code: string(reason), Message: msg, err: err}
 }
 
 // WriteError answers e as the error envelope {"error": {code, message,

@@ -31,6 +31,7 @@ import (
 	"github.com/mpegflow/mpegflow/internal/pipeline"
 	"github.com/mpegflow/mpegflow/internal/playback"
 	"github.com/mpegflow/mpegflow/internal/record"
+	"github.com/mpegflow/mpegflow/internal/rpc"
 	"github.com/mpegflow/mpegflow/internal/rungroup"
 	"github.com/mpegflow/mpegflow/internal/store"
 	"github.com/mpegflow/mpegflow/internal/transcode"
@@ -98,7 +99,7 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 	}
 	a.bus = events.NewBus()
 	a.closers = append(a.closers, a.bus.Close)
-	ep := api.Endpoints{RTMP: cfg.RTMP.Address, SRT: cfg.SRT.Address, HTTP: cfg.HTTP.Address}
+	ep := api.Endpoints{RTMP: cfg.RTMP.Address, SRT: cfg.SRT.Address, RTSP: cfg.RTSP.Address, HTTP: cfg.HTTP.Address}
 	render := api.NewRenderer(ep)
 	if a.pb, err = playback.Setup(ctx, playback.SetupConfig{Store: a.st, TokenCacheSize: cfg.Playback.TokenCacheSize,
 		GeoIPDatabase: cfg.GeoIP.Database, TrustedProxies: cfg.HTTP.TrustedProxies, PlayURL: cfg.Admission.PlayURL,
@@ -162,13 +163,6 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 	if err != nil {
 		return nil, fmt.Errorf("http.%w", err)
 	}
-	if a.api, err = api.New(api.Config{Store: a.st, Bus: a.bus, Runtime: a.rt, Logger: log.With("component", "api"), ClientAddr: proxies,
-		Endpoints: ep, CursorKey: key, Webhooks: api.WebhooksDeps{Service: a.webhooks},
-		Videos: api.VideosDeps{Videos: api.RecorderVideos(a.rec.Recorder())},
-		System: api.SystemDeps{Transcode: api.TranscodeSystem(a.tc)}, TranscodeProfiles: profiles}); err != nil {
-		return nil, err
-	}
-	a.closers = append(a.closers, func() { _ = a.api.Close() })
 	a.dir = a.pb.Directory(live.NewDirectory(a.st.LiveInputs()))
 	if a.ingest, err = a.newIngest(); err != nil {
 		return nil, err
@@ -177,13 +171,25 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 
 	b := &Builder{Config: cfg, Log: log, Metrics: a.metrics, Store: a.st, Bus: a.bus, FFmpeg: a.tc.Account,
 		Hub: a.rt.Hub(), Directory: a.dir, HLS: a.hls, Kinds: kinds, LiveGate: a.pb.Live, ICE: a.ingest.ice,
-		WHIP: a.ingest.whip, viewers: viewers}
+		WHIP: a.ingest.whip, Throttle: a.ingest.throttle, Events: a.webhooks, viewers: viewers}
 	for _, f := range features {
 		err := f(b)
 		a.actors = b.actors
 		if err != nil {
 			return nil, err
 		}
+	}
+	if a.api, err = api.New(api.Config{Store: a.st, Bus: a.bus, Runtime: a.rt, Logger: log.With("component", "api"), ClientAddr: proxies,
+		Endpoints: ep, CursorKey: key, Webhooks: api.WebhooksDeps{Service: a.webhooks},
+		Videos: api.VideosDeps{Videos: api.RecorderVideos(a.rec.Recorder())},
+		System: api.SystemDeps{Transcode: api.TranscodeSystem(a.tc)}, TranscodeProfiles: profiles,
+		Outputs: b.Outputs, Sources: b.Sources}); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func() { _ = a.api.Close() })
+
+	for _, rt := range rpc.New(a.api, log.With("component", "rpc")).Routes() {
+		b.Handle(rt.Pattern, rt.Handler) // gRPC, gRPC-Web and Connect over the same service layer
 	}
 	if a.httpLn, err = net.Listen("tcp", cfg.HTTP.Address); err != nil {
 		return nil, fmt.Errorf("http.address: %w", err)
@@ -199,6 +205,7 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 			Videos: vodhttp.New(vodhttp.Config{Recorder: a.rec.Recorder(), Blobs: blobs, Gate: a.pb.Videos,
 				PlayerPage: web.PlayerPage(cfg.HTTP.HLSJSURL), Logger: log}),
 			Routes: b.routes, Ready: &a.ready, Logger: log}),
+		Protocols:         httpserver.H2C(), // gRPC clients speak HTTP/2 without TLS
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"github.com/mpegflow/mpegflow/internal/api"
+	"github.com/mpegflow/mpegflow/internal/ingest"
 	"log/slog"
 	"net/http"
 
@@ -25,14 +27,17 @@ import (
 // this package (internal/app/<feature>.go) by a function of this type.
 // Adding a feature is one line here.
 var features = []Feature{
-	wireWHEP, // WebRTC playback (whep.go)
+	wireWHEP,     // WebRTC playback (whep.go)
+	wireRestream, // restream outputs (restream.go)
+	wireRTSP,     // RTSP publish and pulled cameras (rtsp.go)
 }
 
 // Feature wires one feature into the daemon: it registers node kinds of
 // the live graphs (Kinds.Register), HTTP routes of the playback listener
 // (Handle) and components to run (Actor), from the components already
-// built. It runs once, from New, after the store, the hub and the API
-// exist and before any stream starts.
+// built, and gives the control API what it reports (Outputs, Sources). It
+// runs once, from New, after the store, the hub and the ingest listeners
+// exist and before the API is built and any stream starts.
 type Feature func(b *Builder) error
 
 // Builder is what a Feature wires from and into.
@@ -42,14 +47,20 @@ type Builder struct {
 	Metrics   *metrics.Metrics
 	Store     store.Store
 	Bus       *events.Bus
-	FFmpeg    *ffmpeg.Account    // the one ffmpeg capacity account
-	Hub       *stream.Hub        // the live streams, renditions included
-	Directory auth.Directory     // stream keys, with the publish admission hook
-	HLS       *hlsout.Server     // the LL-HLS output (viewers, playlists)
-	Kinds     *pipeline.Registry // node kinds of every live input's default graph
-	LiveGate  *playback.Gate     // the playback gate of /live/
-	ICE       *webrtcice.Mux     // the WebRTC transport; nil without webrtc.udp_address
-	WHIP      *whip.Server       // WHIP ingest (key-frame requests); nil with ICE
+	FFmpeg    *ffmpeg.Account                    // the one ffmpeg capacity account
+	Hub       *stream.Hub                        // the live streams, renditions included
+	Directory auth.Directory                     // stream keys, with the publish admission hook
+	HLS       *hlsout.Server                     // the LL-HLS output (viewers, playlists)
+	Kinds     *pipeline.Registry                 // node kinds of every live input's default graph
+	LiveGate  *playback.Gate                     // the playback gate of /live/
+	ICE       *webrtcice.Mux                     // the WebRTC transport; nil without webrtc.udp_address
+	WHIP      *whip.Server                       // WHIP ingest (key-frame requests); nil with ICE
+	Throttle  *ingest.Throttle                   // the bad-key throttle of every ingest protocol
+	Events    interface{ Publish(events.Event) } // to the webhook outbox, then the bus
+
+	// What features give the control API, read once every feature ran.
+	Outputs api.OutputsDeps
+	Sources api.SourceStatuser
 
 	routes  []httpserver.Route
 	actors  []rungroup.Actor

@@ -22,6 +22,7 @@ type ingestServers struct {
 	srt         *srt.Server
 	whip        *whip.Server
 	ice         *webrtcice.Mux // shared by WHIP and WHEP; nil with whip
+	throttle    *ingest.Throttle
 }
 
 // newIngest binds every ingest listener onto the hub, with one bad-key
@@ -36,6 +37,7 @@ func (a *App) newIngest() (in *ingestServers, err error) {
 	}()
 	takeover := cfg.RTMP.OnDuplicate == "replace"
 	throttle := ingest.NewThrottle(ingest.ThrottleConfig{})
+	in.throttle = throttle
 	if cfg.SRT.Address != "" {
 		if in.srt, err = srt.New(srt.Config{Throttle: throttle, Address: cfg.SRT.Address, Latency: cfg.SRT.Latency.D(), Directory: a.dir,
 			Hub: hub, Takeover: takeover, Metrics: a.metrics, Stats: metrics.SRTStats{M: a.metrics}, Logger: a.log}); err != nil {

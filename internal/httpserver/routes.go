@@ -180,3 +180,12 @@ func sanitizeHeaderList(s string) string {
 		return -1
 	}, s)
 }
+
+// H2C is the protocols of the playback listener: HTTP/1.1, and HTTP/2
+// without TLS (prior knowledge) for gRPC clients.
+func H2C() *http.Protocols {
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	return p
+}

@@ -383,3 +383,7 @@ func (p *Publisher) Close() { p.once.Do(func() { p.hub.detach(p, false) }) }
 // End detaches the publisher and ends the stream at once, without a
 // reconnect window. Idempotent with Close.
 func (p *Publisher) End() { p.once.Do(func() { p.hub.detach(p, true) }) }
+
+// Rendition returns the stream of rendition name of the live input
+// liveInputID while it is published, or nil.
+func (h *Hub) Rendition(liveInputID, name string) *Stream { return h.Get(RenditionKey(liveInputID, name)) }

@@ -40,8 +40,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Outbox", outboxCases()},
 		{"Videos", videosCases()},
 		{"Transcode", transcodeCases()},
+		{"Source", sourceCases()},
 		{"Store", storeCases()},
 		{"Boundaries", boundaryCases()},
+		{"Outputs", outputCases()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

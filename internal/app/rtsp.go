@@ -1,0 +1,77 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+
+	"github.com/mpegflow/mpegflow/internal/api"
+	"github.com/mpegflow/mpegflow/internal/ingest/rtsp"
+	"github.com/mpegflow/mpegflow/internal/metrics"
+)
+
+// wireRTSP binds rtsp.address (and rtsps.address) with the same directory
+// (admission hook included), hub and bad-key throttle as the other ingest
+// protocols, and pulls the live inputs that have a source (IP cameras),
+// following the store's live input events. G.711 audio becomes AAC
+// through the daemon's ffmpeg capacity account.
+func wireRTSP(b *Builder) error {
+	cfg := b.Config
+	audio := &rtsp.AudioTranscode{Account: b.FFmpeg}
+	base := rtsp.Config{Directory: b.Directory, Hub: b.Hub, Takeover: cfg.RTMP.OnDuplicate == "replace", Throttle: b.Throttle,
+		Metrics: b.Metrics, Stats: metrics.RTSPStats{M: b.Metrics}, Audio: audio, Logger: b.Log}
+	serve := func(name string, c rtsp.Config) error {
+		s, err := rtsp.New(c)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		b.Actor(name, func() error { return ignoreCanceled(s.Run(ctx)) }, func(error) {
+			cancel()
+			_ = s.Close()
+		})
+		return nil
+	}
+	if cfg.RTSP.Address != "" {
+		c := base
+		c.Address, c.UDPRTPAddress, c.UDPRTCPAddress = cfg.RTSP.Address, cfg.RTSP.UDPRTPAddress, cfg.RTSP.UDPRTCPAddress
+		if err := serve("rtsp.address", c); err != nil {
+			return err
+		}
+	}
+	if cfg.RTSPS.Enabled() {
+		cert, err := tls.LoadX509KeyPair(cfg.RTSPS.CertFile, cfg.RTSPS.KeyFile)
+		if err != nil {
+			return fmt.Errorf("rtsps.cert_file: %w", err)
+		}
+		c := base
+		c.Address = cfg.RTSPS.Address
+		c.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		if err := serve("rtsps.address", c); err != nil {
+			return err
+		}
+	}
+	pullers, err := rtsp.NewPullers(rtsp.PullConfig{Hub: b.Hub, Takeover: base.Takeover, Metrics: b.Metrics,
+		Stats: base.Stats, Audio: audio, Logger: b.Log})
+	if err != nil {
+		return err
+	}
+	b.Sources = rtspSources{pullers}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Actor("rtsp pull", func() error {
+		rtsp.Follow(ctx, pullers, b.Store.LiveInputs(), b.Bus, b.Log)
+		return nil
+	}, func(error) {
+		cancel()
+		pullers.Close() // also when New fails before the group runs
+	})
+	return nil
+}
+
+// rtspSources reports the pullers' state as the API shows it.
+type rtspSources struct{ ps *rtsp.Pullers }
+
+func (s rtspSources) SourceStatus(id string) (api.SourceState, bool) {
+	st, ok := s.ps.Status(id)
+	return api.SourceState{State: st.State, LastError: st.LastError, NextRetryAt: st.NextRetryAt, Since: st.Since, Warning: st.Warning}, ok
+}
