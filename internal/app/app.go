@@ -24,6 +24,7 @@ import (
 	"github.com/mpegflow/mpegflow/internal/blob"
 	"github.com/mpegflow/mpegflow/internal/events"
 	"github.com/mpegflow/mpegflow/internal/httpserver"
+	"github.com/mpegflow/mpegflow/internal/ingest/listeners"
 	"github.com/mpegflow/mpegflow/internal/live"
 	"github.com/mpegflow/mpegflow/internal/metrics"
 	"github.com/mpegflow/mpegflow/internal/output/hlsout"
@@ -60,7 +61,7 @@ type App struct {
 	hls      *hlsout.Server
 	rt       *live.Runtime
 	dir      auth.Directory
-	ingest   *ingestServers
+	ingest   *listeners.Set
 	httpLn   net.Listener
 	httpSrv  *http.Server
 	metLn    net.Listener
@@ -164,14 +165,18 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 		return nil, fmt.Errorf("http.%w", err)
 	}
 	a.dir = a.pb.Directory(live.NewDirectory(a.st.LiveInputs()))
-	if a.ingest, err = a.newIngest(); err != nil {
+	lc := listeners.Config{Conf: cfg, Hub: a.rt.Hub(), Directory: a.dir, Metrics: a.metrics, Capacity: a.tc.Account, Logger: log}
+	if tc := a.tc.Transcoder; tc != nil {
+		lc.AcceptVPX = func(ctx context.Context, id string) bool { return tc.AcceptVPX(ctx, a.st.LiveInputs(), id) }
+	}
+	if a.ingest, err = listeners.New(lc); err != nil {
 		return nil, err
 	}
-	a.closers = append(a.closers, a.ingest.close)
+	a.closers = append(a.closers, a.ingest.Close)
 
 	b := &Builder{Config: cfg, Log: log, Metrics: a.metrics, Store: a.st, Bus: a.bus, FFmpeg: a.tc.Account,
-		Hub: a.rt.Hub(), Directory: a.dir, HLS: a.hls, Kinds: kinds, LiveGate: a.pb.Live, ICE: a.ingest.ice,
-		WHIP: a.ingest.whip, Throttle: a.ingest.throttle, Events: a.webhooks, viewers: viewers}
+		Hub: a.rt.Hub(), Directory: a.dir, HLS: a.hls, Kinds: kinds, LiveGate: a.pb.Live, ICE: a.ingest.ICE,
+		WHIP: a.ingest.WHIP, Throttle: a.ingest.Throttle, Events: a.webhooks, viewers: viewers}
 	for _, f := range features {
 		err := f(b)
 		a.actors = b.actors
@@ -196,8 +201,8 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 	}
 	a.closers = append(a.closers, func() { _ = a.httpLn.Close() })
 	var whipHandler http.Handler
-	if a.ingest.whip != nil {
-		whipHandler = a.ingest.whip.Handler()
+	if a.ingest.WHIP != nil {
+		whipHandler = a.ingest.WHIP.Handler()
 	}
 	a.httpSrv = &http.Server{
 		Handler: httpserver.New(httpserver.Config{CORSAllowOrigin: cfg.HTTP.CORSAllowOrigin, HLSJSURL: cfg.HTTP.HLSJSURL,
@@ -263,7 +268,7 @@ func (a *App) release() {
 func (a *App) HTTPAddr() net.Addr { return a.httpLn.Addr() }
 
 // RTMPAddr is the bound RTMP address.
-func (a *App) RTMPAddr() net.Addr { return a.ingest.rtmp.Addr() }
+func (a *App) RTMPAddr() net.Addr { return a.ingest.RTMP.Addr() }
 
 // MetricsAddr is the bound metrics address, or nil when metrics are off.
 func (a *App) MetricsAddr() net.Addr {
@@ -275,18 +280,18 @@ func (a *App) MetricsAddr() net.Addr {
 
 // SRTAddr is the bound SRT (UDP) address, or nil.
 func (a *App) SRTAddr() net.Addr {
-	if a.ingest.srt == nil {
+	if a.ingest.SRT == nil {
 		return nil
 	}
-	return a.ingest.srt.Addr()
+	return a.ingest.SRT.Addr()
 }
 
 // WebRTCAddr is the bound UDP address of WHIP sessions, or nil.
 func (a *App) WebRTCAddr() net.Addr {
-	if a.ingest.whip == nil {
+	if a.ingest.WHIP == nil {
 		return nil
 	}
-	return a.ingest.whip.UDPAddr()
+	return a.ingest.WHIP.UDPAddr()
 }
 
 // Directory resolves live inputs.
@@ -313,7 +318,7 @@ func (a *App) Run(ctx context.Context) error {
 		a.rt.Close() // ends every stream: ENDLIST, graphs drained, idle events out
 		close(hubDone)
 	})
-	a.ingest.actors(&g)
+	a.ingest.Actors(&g)
 	for _, ac := range a.actors {
 		g.Add(ac.Name, ac.Execute, ac.Interrupt)
 	}
@@ -357,8 +362,8 @@ func ignoreCanceled(err error) error {
 
 func (a *App) logReady() {
 	attrs := []any{"http", a.HTTPAddr().String(), "rtmp", a.RTMPAddr().String()}
-	if a.ingest.rtmps != nil {
-		attrs = append(attrs, "rtmps", a.ingest.rtmps.Addr().String())
+	if a.ingest.RTMPS != nil {
+		attrs = append(attrs, "rtmps", a.ingest.RTMPS.Addr().String())
 	}
 	if s := a.SRTAddr(); s != nil {
 		attrs = append(attrs, "srt", s.String())

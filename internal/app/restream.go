@@ -1,13 +1,9 @@
 package app
 
 import (
-	"context"
-
 	"github.com/mpegflow/mpegflow/internal/api"
 	"github.com/mpegflow/mpegflow/internal/netguard"
 	"github.com/mpegflow/mpegflow/internal/output/restream"
-	"github.com/mpegflow/mpegflow/internal/pipeline"
-	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
 // wireRestream builds the restream outputs: a node of every live input's
@@ -29,32 +25,11 @@ func wireRestream(b *Builder) error {
 		Output:     restream.Config{Guard: netguard.New(netguard.Config{AllowPrivate: allow})},
 	})
 	b.Outputs = api.OutputsDeps{Runtime: m}
-	b.Kinds.Register(pipeline.Kind{Name: "output.restream", New: func(env *pipeline.Env) (pipeline.Node, error) {
-		return restreamNode{m: m, src: env.Source}, nil
-	}})
+	b.Kinds.Register(m.Kind())
 	stop := make(chan struct{})
 	b.Actor("restream", func() error { <-stop; return nil }, func(error) {
 		m.Close() // every output stops; their events reach the outbox
 		close(stop)
 	})
-	return nil
-}
-
-// restreamNode runs the outputs of one live input while its stream lives.
-type restreamNode struct {
-	m   *restream.Manager
-	src *stream.Stream
-}
-
-func (restreamNode) ID() string   { return "restream" }
-func (restreamNode) Kind() string { return "output.restream" }
-
-func (n restreamNode) Run(ctx context.Context) error {
-	n.m.Start(n.src)
-	select {
-	case <-n.src.Ended():
-	case <-ctx.Done():
-	}
-	n.m.End(n.src)
 	return nil
 }
