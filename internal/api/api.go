@@ -132,6 +132,7 @@ type Server struct {
 	rt      Runtime
 	log     *slog.Logger
 	ep      Endpoints
+	render  *Renderer
 	cursors cursorCodec
 	now     func() time.Time
 	addrLim *limiter
@@ -141,11 +142,11 @@ type Server struct {
 	tokLim      *limiter
 	touch       sync.Map // token id -> time.Time of the last LastUsedAt write
 	idem        keyedMutex
-	videos      VideosDeps     // videos.go (issue 8)
-	webhooks    WebhooksDeps   // webhooks.go (issue 7)
-	sys         SystemDeps     // system.go (issue 9)
-	profiles    []string       // transcode.profiles names (issue 9)
-	mint        mintCache      // signing.go (issue 6)
+	videos      VideosDeps     // videos.go
+	webhooks    WebhooksDeps   // webhooks.go
+	sys         SystemDeps     // system.go
+	profiles    []string       // transcode.profiles names
+	mint        mintCache      // signing.go
 	outputs     OutputsDeps    // outputs.go
 	sources     SourceStatuser // liveinputs_source.go
 
@@ -162,7 +163,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil || cfg.Bus == nil {
 		return nil, errors.New("api: Store and Bus are required")
 	}
-	s := &Server{st: cfg.Store, bus: cfg.Bus, rt: cfg.Runtime, log: cfg.Logger, ep: cfg.Endpoints, now: cfg.Now, videos: cfg.Videos, webhooks: cfg.Webhooks}
+	s := &Server{st: cfg.Store, bus: cfg.Bus, rt: cfg.Runtime, log: cfg.Logger, ep: cfg.Endpoints, render: NewRenderer(cfg.Endpoints), now: cfg.Now, videos: cfg.Videos, webhooks: cfg.Webhooks}
 	if s.rt == nil {
 		s.rt = idleRuntime{}
 	}

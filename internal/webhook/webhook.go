@@ -156,3 +156,9 @@ func Endpoint(e *store.WebhookEndpoint) EndpointData {
 type TestData struct {
 	WebhookID string `json:"webhook_id"`
 }
+
+// EventPayload implements events.Payload.
+func (EndpointData) EventPayload() {}
+
+// EventPayload implements events.Payload.
+func (TestData) EventPayload() {}
