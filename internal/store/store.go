@@ -165,6 +165,7 @@ type Store interface {
 	SigningKeys() SigningKeys // signing.go
 	Webhooks() Webhooks       // webhooks.go
 	Videos() Videos           // videos.go
+	Uploads() Uploads         // uploads.go
 	// SchemaVersion is the migration level of the database.
 	SchemaVersion(ctx context.Context) (int, error)
 	// Close releases the connections; idempotent.
