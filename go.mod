@@ -20,7 +20,9 @@ require (
 	github.com/prometheus/client_model v0.6.2
 	github.com/sirupsen/logrus v1.7.0
 	github.com/spf13/cobra v1.10.1
+	github.com/tus/tusd/v2 v2.9.1
 	github.com/yutopp/go-rtmp v0.0.7
+	golang.org/x/exp v0.0.0-20250106191152-7588d65b2ba8
 	gopkg.in/yaml.v3 v3.0.1
 	modernc.org/sqlite v1.62.0
 )
@@ -66,7 +68,6 @@ require (
 	github.com/rs/xid v1.6.0 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
 	github.com/tinylib/msgp v1.6.1 // indirect
-	github.com/tus/tusd/v2 v2.9.1 // indirect
 	github.com/wlynxg/anet v0.0.5 // indirect
 	github.com/yutopp/go-amf0 v0.1.0 // indirect
 	go.yaml.in/yaml/v2 v2.4.2 // indirect

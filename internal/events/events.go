@@ -59,11 +59,27 @@ const (
 	VideoDownloadReady Type = "video.download.ready"
 )
 
+// Event types of uploads (internal/upload): videos made from a file. Data
+// is the video as GET /v1/videos/ID returns it; LiveInputID is "".
+const (
+	// VideoUploadCreated: a video waiting for its file was created (a
+	// direct upload URL, a plain upload or a copy from a URL).
+	VideoUploadCreated Type = "video.upload.created"
+	// VideoUploadCompleted: the video's whole file arrived; it is queued
+	// for processing.
+	VideoUploadCompleted Type = "video.upload.completed"
+	// VideoProcessing: a node started processing the video's file. On the
+	// event stream (not webhooks) it repeats while processing, with Data
+	// {"video_id", "status", "pct_complete"}.
+	VideoProcessing Type = "video.processing"
+)
+
 // Types lists every event type, in documentation order.
 func Types() []Type {
 	return []Type{LiveInputCreated, LiveInputUpdated, LiveInputDeleted, LiveInputConnected,
 		LiveInputDisconnected, LiveInputIdle, LiveInputErrored, SessionKicked,
-		RecordingStarted, VideoReady, VideoErrored, VideoDeleted, VideoDownloadReady}
+		RecordingStarted, VideoReady, VideoErrored, VideoDeleted, VideoDownloadReady,
+		VideoUploadCreated, VideoUploadCompleted, VideoProcessing}
 }
 
 // Known reports whether t is one of Types.

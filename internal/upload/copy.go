@@ -1,0 +1,161 @@
+package upload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/mpegflow/mpegflow/internal/events"
+	"github.com/mpegflow/mpegflow/internal/store"
+)
+
+// maxRedirects bounds the redirects a copy follows.
+const maxRedirects = 5
+
+// CreateCopy makes a video the server downloads from raw (http or https,
+// checked by the Guard before the request, at every redirect hop and at
+// every dial), at most Config.CopyMaxSize bytes (or o.MaxSizeBytes) within
+// Config.CopyTimeout. The video is downloading until the file is complete,
+// then queued; a failed download makes it errored (download_failed,
+// too_large). ErrForbiddenSource when the URL is refused.
+func (s *Service) CreateCopy(ctx context.Context, raw string, o Options) (*store.Video, error) {
+	if err := s.cfg.Guard.CheckURL(ctx, raw); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrForbiddenSource, err)
+	}
+	limit := s.cfg.CopyMaxSize
+	if o.MaxSizeBytes > 0 && o.MaxSizeBytes < limit {
+		limit = o.MaxSizeBytes
+	}
+	v, now := s.newVideo(store.VideoDownloading, o)
+	u := &store.Upload{VideoID: v.ID, Kind: store.UploadCopy, SourceURL: raw, MaxSizeBytes: limit,
+		MaxDurationSeconds: o.MaxDurationSeconds, Creator: o.Creator, Name: o.Name, CreatedAt: now, UpdatedAt: now}
+	var evs []events.Event
+	if err := s.cfg.Uploads.Create(ctx, v, u, s.videoEvents(&evs, events.VideoUploadCreated)); err != nil {
+		return nil, err
+	}
+	s.publish(evs)
+	s.goBackground(func(ctx context.Context) { s.download(ctx, v.ID, raw, limit) })
+	return v, nil
+}
+
+// download copies the file of video id from raw, then queues it.
+func (s *Service) download(ctx context.Context, id, raw string, limit int64) {
+	u, _ := url.Parse(raw)
+	log := s.log.With("video", id, "source_host", u.Host) // the rest of the URL may hold a signature
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.CopyTimeout)
+	defer cancel()
+	start := time.Now()
+	p, n, err := s.fetch(ctx, id, raw, limit)
+	if err != nil {
+		if s.ctx.Err() != nil {
+			return // shutting down: the video stays downloading
+		}
+		code := CodeDownloadFailed
+		if errors.Is(err, ErrTooLarge) {
+			code = CodeTooLarge
+		}
+		log.Info("copy from a URL failed", "error", err)
+		s.fail(context.WithoutCancel(ctx), id, "", code, err.Error(), store.VideoDownloading)
+		return
+	}
+	log.Info("copy from a URL done", "bytes", n, "took", time.Since(start).Round(time.Millisecond))
+	if err := s.enqueue(context.WithoutCancel(ctx), id, p, n, store.VideoDownloading); err != nil {
+		_ = os.Remove(p)
+		log.Warn("cannot queue a copied file", "error", err)
+	}
+}
+
+// fetch downloads raw into a new file and returns its path and size.
+func (s *Service) fetch(ctx context.Context, id, raw string, limit int64) (string, int64, error) {
+	d := &net.Dialer{Timeout: 10 * time.Second, Control: s.cfg.Guard.Control}
+	tr := &http.Transport{DialContext: d.DialContext, ForceAttemptHTTP2: true, TLSHandshakeTimeout: 10 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second, MaxIdleConns: 1, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, CheckRedirect: func(r *http.Request, via []*http.Request) error {
+		if len(via) >= maxRedirects {
+			return fmt.Errorf("more than %d redirects", maxRedirects)
+		}
+		if err := s.cfg.Guard.CheckURL(r.Context(), r.URL.String()); err != nil {
+			return fmt.Errorf("%w: redirect: %w", ErrForbiddenSource, err)
+		}
+		return nil
+	}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)
+	if err != nil {
+		return "", 0, err
+	}
+	req.Header.Set("User-Agent", "MpegFlow")
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", 0, redactURLError(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", 0, fmt.Errorf("the source answered %s", resp.Status)
+	}
+	if resp.ContentLength > limit {
+		return "", 0, fmt.Errorf("%w: the source announces %d bytes; at most %d are accepted", ErrTooLarge, resp.ContentLength, limit)
+	}
+	f, err := s.tempFile("copy-")
+	if err != nil {
+		return "", 0, err
+	}
+	p := f.Name()
+	pw := &progressWriter{w: f, every: time.Second, report: func(n int64) {
+		_ = s.cfg.Uploads.Progress(ctx, id, n, 0, s.cfg.Now().UTC())
+	}}
+	n, err := io.Copy(pw, io.LimitReader(resp.Body, limit+1))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	switch {
+	case err != nil:
+		err = redactURLError(err)
+	case n > limit:
+		err = fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
+	case n == 0:
+		err = ErrEmpty
+	case resp.ContentLength >= 0 && n != resp.ContentLength:
+		err = fmt.Errorf("the source sent %d bytes of the %d it announced", n, resp.ContentLength)
+	}
+	if err != nil {
+		_ = os.Remove(p)
+		return "", 0, err
+	}
+	return p, n, nil
+}
+
+// redactURLError drops the URL from a client error (it may hold a
+// signature), keeping the cause.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
+}
+
+// progressWriter reports the bytes written at most every every.
+type progressWriter struct {
+	w      io.Writer
+	n      int64
+	last   time.Time
+	every  time.Duration
+	report func(n int64)
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	p.n += int64(n)
+	if now := time.Now(); now.Sub(p.last) >= p.every {
+		p.last = now
+		p.report(p.n)
+	}
+	return n, err
+}
