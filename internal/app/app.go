@@ -60,6 +60,7 @@ type App struct {
 	ready atomic.Bool
 	rec   *recording    // recording.go (issue 8); nil when not built
 	wh    *webhookState // webhooks.go (issue 7); nil when not built
+	up    *uploads      // uploads.go; nil when not built
 
 	gmu    sync.Mutex
 	graphs map[*stream.Stream]*pipeline.Graph
@@ -354,6 +355,7 @@ func (a *App) Run(ctx context.Context) error {
 	a.closeIngest()
 	a.hub.Close()      // ends every stream: ENDLIST, blocked requests released
 	a.drainRecording() // recordings finish before the store closes (recording.go)
+	a.closeUploads()   // upload jobs stop (requeued) before the store closes (uploads.go)
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
 	_ = a.httpSrv.Shutdown(sctx)

@@ -117,6 +117,7 @@ func openControl(ctx context.Context, cfg *conf.Config, log *slog.Logger, stdout
 		Signing:   fd.Signing,
 		Webhooks:  fd.Webhooks,
 		Videos:    fd.Videos,
+		Uploads:   fd.Uploads,
 		System:    fd.System, TranscodeProfiles: transcodeProfileNames(cfg),
 	})
 	if err != nil {

@@ -16,6 +16,7 @@ type featureDeps struct {
 	Signing  api.SigningDeps
 	Webhooks api.WebhooksDeps
 	Videos   api.VideosDeps
+	Uploads  api.UploadsDeps
 	System   api.SystemDeps
 }
 
@@ -38,6 +39,9 @@ func (a *App) featureDeps(st store.Store, bus *events.Bus) (featureDeps, error) 
 	if fd.Videos, err = a.initRecording(st, bus); err != nil {
 		return fd, err
 	}
+	if fd.Uploads, err = a.initUploads(st, bus); err != nil { // uploads.go
+		return fd, err
+	}
 	return fd, nil
 }
 
@@ -54,11 +58,13 @@ func (a *App) featureSinks(s *stream.Stream) []pipeline.Sink {
 func (a *App) startFeatures(ctx context.Context, wg *sync.WaitGroup) {
 	a.startWebhooks(ctx, wg)
 	a.startRecording(ctx, wg)
+	a.startUploads(ctx, wg)
 }
 
 // closeFeatures releases what the features hold; idempotent, safe on a
 // partly built App.
 func (a *App) closeFeatures() {
+	a.closeUploads()
 	a.closeTranscode()
 	a.closeRecording()
 	a.closeWebhooks()

@@ -61,6 +61,7 @@ func (a *App) routes() http.Handler {
 	}))
 	mux.Handle("/live/{id}/{rest...}", live)
 	a.recordingRoutes(mux) // /videos/{id}/...: recordings (recording.go)
+	a.uploadRoutes(mux)    // /uploads/...: tus direct uploads (uploads.go)
 	if a.whip != nil {
 		mux.Handle("/whip/", a.whip.Handler())
 	}

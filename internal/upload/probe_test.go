@@ -71,11 +71,11 @@ func TestParseOutput(t *testing.T) {
 		t.Fatalf("%q %+v %v", init, segs, err)
 	}
 	for _, bad := range []string{
-		"#EXTM3U\n#EXTINF:4,\nseg0.m4s\n",                                  // no map
+		"#EXTM3U\n#EXTINF:4,\nseg0.m4s\n",                                 // no map
 		"#EXTM3U\n#EXT-X-MAP:URI=\"../init.mp4\"\n#EXTINF:4,\nseg0.m4s\n", // a path
-		"#EXTM3U\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:4,\n/etc/passwd\n",  // a path
-		"#EXTM3U\n#EXT-X-MAP:URI=\"init.mp4\"\nseg0.m4s\n",                 // no EXTINF
-		"#EXTM3U\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:x,\nseg0.m4s\n",     // bad EXTINF
+		"#EXTM3U\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:4,\n/etc/passwd\n", // a path
+		"#EXTM3U\n#EXT-X-MAP:URI=\"init.mp4\"\nseg0.m4s\n",                // no EXTINF
+		"#EXTM3U\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:x,\nseg0.m4s\n",    // bad EXTINF
 	} {
 		if _, _, err := parseOutput([]byte(bad)); err == nil {
 			t.Errorf("accepted %q", bad)
