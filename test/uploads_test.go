@@ -1,0 +1,254 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// uploadClip makes a secs-second 640x360 H.264+AAC MP4 with ffmpeg.
+func uploadClip(t *testing.T, secs int, size string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "clip.mp4")
+	out, err := exec.Command("ffmpeg", "-hide_banner", "-v", "error", "-y",
+		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%s:rate=30:duration=%d", size, secs),
+		"-f", "lavfi", "-i", fmt.Sprintf("sine=frequency=440:duration=%d", secs),
+		"-c:v", "libx264", "-preset", "veryfast", "-g", "60", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", p).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	return p
+}
+
+// tus sends one tus 1.0 request (no API token: the URL is the credential).
+func tus(t *testing.T, method, u string, hdr map[string]string, body []byte) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, u, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Tus-Resumable", "1.0.0")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/offset+octet-stream")
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	res, err := httpClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res
+}
+
+// cutPatch sends a PATCH announcing all of rest but sends only n bytes of
+// it, then drops the connection: an upload interrupted mid-request.
+func cutPatch(t *testing.T, u string, offset int, rest []byte, n int) {
+	t.Helper()
+	pu, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", pu.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(c)
+	fmt.Fprintf(w, "PATCH %s HTTP/1.1\r\nHost: %s\r\nTus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\nUpload-Offset: %d\r\nContent-Length: %d\r\n\r\n",
+		pu.RequestURI(), pu.Host, offset, len(rest))
+	w.Write(rest[:n])
+	w.Flush()
+	time.Sleep(300 * time.Millisecond) // the server reads what was sent
+	c.Close()
+}
+
+// headOffset is the Upload-Offset a HEAD reports.
+func headOffset(t *testing.T, u string) int {
+	t.Helper()
+	res := tus(t, "HEAD", u, nil, nil)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("HEAD %s: %d", u, res.StatusCode)
+	}
+	n, err := strconv.Atoi(res.Header.Get("Upload-Offset"))
+	if err != nil {
+		t.Fatalf("Upload-Offset %q", res.Header.Get("Upload-Offset"))
+	}
+	return n
+}
+
+// waitVideoReady waits for video id to be ready and checks that its HLS
+// VOD playlist decodes with ffmpeg over HTTP.
+func waitVideoReady(ctx context.Context, t *testing.T, d *daemon, admin, id string, minSecs float64) map[string]any {
+	t.Helper()
+	var v map[string]any
+	waitFor(ctx, t, 120*time.Second, "video "+id+" ready", func() bool {
+		st, r := apiCall(t, d, admin, "GET", "/v1/videos/"+id, nil)
+		if st != http.StatusOK {
+			return false
+		}
+		v = data(r)
+		if v["status"] == "errored" {
+			t.Fatalf("video %s errored: %v", id, v["error"])
+		}
+		return v["status"] == "ready"
+	})
+	if dur, _ := v["duration_seconds"].(float64); dur < minSecs {
+		t.Fatalf("duration %v s, want at least %v", dur, minSecs)
+	}
+	pl := d.URL("/videos/" + id + "/index.m3u8")
+	_, _, body := fetchBody(ctx, t, pl, nil)
+	if !strings.Contains(string(body), "#EXT-X-ENDLIST") || !strings.Contains(string(body), "#EXT-X-MAP") {
+		t.Fatalf("not a VOD playlist of CMAF segments:\n%s", body)
+	}
+	if err := ffmpegDecodes(ctx, pl); err != nil {
+		t.Fatalf("the video does not decode: %v", err)
+	}
+	p := ffprobe(ctx, t, pl, "v")
+	if p.Codec != "h264" || p.Duration < minSecs-1 {
+		t.Fatalf("ffprobe of the VOD: %+v", p)
+	}
+	up := apiOK(t, d, admin, "GET", "/v1/videos/"+id+"/upload", nil, http.StatusOK)
+	if up["pct_complete"] != 100.0 {
+		t.Fatalf("upload after ready: %v", up)
+	}
+	return v
+}
+
+// TestUploadsTusResumeAcrossSIGKILL: a tus upload to a direct upload URL,
+// interrupted mid-request, then the daemon SIGKILLed, resumes from the
+// offset the server kept and becomes a ready video that plays; a request
+// over the size limit is refused with 413 before any byte is sent.
+func TestUploadsTusResumeAcrossSIGKILL(t *testing.T) {
+	e2eTest(t)
+	requireTools(t, "ffmpeg", "ffprobe")
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	admin, yaml := adminYAML()
+	dataDir := filepath.Join(t.TempDir(), "data")
+	cfg := daemonConfig{ExtraYAML: yaml}
+	d := startDaemonAt(t, dataDir, cfg)
+	file, err := os.ReadFile(uploadClip(t, 10, "640x360"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	du := apiOK(t, d, admin, "POST", "/v1/videos/direct_upload", map[string]any{"max_duration_seconds": 60,
+		"max_size_bytes": len(file), "meta": map[string]any{"name": "e2e"}, "creator": "e2e"}, http.StatusCreated)
+	id, uploadURL := du["id"].(string), du["upload_url"].(string)
+	if !strings.HasPrefix(uploadURL, "http://"+d.HTTP+"/uploads/"+id+".") {
+		t.Fatalf("upload_url %s", uploadURL)
+	}
+	// 413 from Upload-Length alone
+	if res := tus(t, "POST", uploadURL, map[string]string{"Upload-Length": strconv.Itoa(len(file) + 1)}, nil); res.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("over the size limit: HTTP %d", res.StatusCode)
+	}
+	// creation, then an interrupted PATCH
+	res := tus(t, "POST", uploadURL, map[string]string{"Upload-Length": strconv.Itoa(len(file)),
+		"Upload-Metadata": "filename Y2xpcC5tcDQ=,filetype dmlkZW8vbXA0", "Origin": "https://app.example"}, nil)
+	if res.StatusCode != http.StatusCreated || res.Header.Get("Location") != uploadURL ||
+		res.Header.Get("Access-Control-Allow-Origin") != "https://app.example" || res.Header.Get("Upload-Expires") == "" {
+		t.Fatalf("creation: HTTP %d %v", res.StatusCode, res.Header)
+	}
+	cutPatch(t, uploadURL, 0, file, len(file)/2)
+	off := headOffset(t, uploadURL)
+	if off <= 0 || off > len(file)/2 {
+		t.Fatalf("offset after an interrupted PATCH: %d (sent %d)", off, len(file)/2)
+	}
+	// SIGKILL, restart on the same data: the offset is still there
+	d.stopOnce.Do(func() {})
+	_ = d.cmd.Process.Kill()
+	<-d.done
+	d = startDaemonAt(t, dataDir, cfg)
+	uploadURL = d.URL(strings.TrimPrefix(uploadURL, "http://"+strings.Split(strings.TrimPrefix(uploadURL, "http://"), "/")[0])) // the new port
+	if got := headOffset(t, uploadURL); got != off {
+		t.Fatalf("offset after a restart: %d, want %d", got, off)
+	}
+	if res := tus(t, "PATCH", uploadURL, map[string]string{"Upload-Offset": "0"}, file[:10]); res.StatusCode != http.StatusConflict {
+		t.Fatalf("PATCH at a wrong offset: HTTP %d, want 409", res.StatusCode)
+	}
+	if res := tus(t, "PATCH", uploadURL, map[string]string{"Upload-Offset": strconv.Itoa(off)}, file[off:]); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("resumed PATCH: HTTP %d", res.StatusCode)
+	}
+	v := waitVideoReady(ctx, t, d, admin, id, 9)
+	if v["live_input_id"] != "" || v["meta"].(map[string]any)["name"] != "e2e" {
+		t.Fatalf("video %v", v)
+	}
+	// one-time: the URL takes no second upload
+	if res := tus(t, "POST", uploadURL, map[string]string{"Upload-Length": "10"}, nil); res.StatusCode != http.StatusConflict {
+		t.Fatalf("second creation: HTTP %d", res.StatusCode)
+	}
+}
+
+// TestUploadsPlainAndCopy: a curl-style multipart upload and a copy from a
+// local HTTP server (allowed by uploads.allow_private_sources) become
+// ready videos that play; a copy from 127.0.0.1 without the switch is
+// refused.
+func TestUploadsPlainAndCopy(t *testing.T) {
+	e2eTest(t)
+	requireTools(t, "ffmpeg", "ffprobe")
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	admin, yaml := adminYAML()
+	d := startDaemonAt(t, filepath.Join(t.TempDir(), "data"), daemonConfig{ExtraYAML: yaml + "uploads:\n  allow_private_sources: true\n  plain_max_size: 5000000\n"})
+	clip := uploadClip(t, 6, "320x240")
+
+	// plain: multipart/form-data as curl -F file=@clip.mp4 -F meta=... sends it
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	_ = mw.WriteField("meta", `{"name":"plain"}`)
+	fw, _ := mw.CreateFormFile("file", "clip.mp4")
+	b, _ := os.ReadFile(clip)
+	fw.Write(b)
+	mw.Close()
+	req, _ := http.NewRequest("POST", d.URL("/v1/videos/upload"), &body)
+	req.Header.Set("Authorization", "Bearer "+admin)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	res, err := httpClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("plain upload: HTTP %d %s", res.StatusCode, rb)
+	}
+	plainID := strings.Split(strings.Split(string(rb), `"id":"`)[1], `"`)[0]
+
+	// over plain_max_size: 413
+	req, _ = http.NewRequest("POST", d.URL("/v1/videos/upload"), bytes.NewReader(make([]byte, 5_000_001)))
+	req.Header.Set("Authorization", "Bearer "+admin)
+	req.Header.Set("Content-Type", "video/mp4")
+	if res, err := httpClient.Do(req); err != nil || res.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("plain over the limit: %v %v", res.StatusCode, err)
+	}
+
+	// copy from a local server
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, clip) }))
+	defer srv.Close()
+	cp := apiOK(t, d, admin, "POST", "/v1/videos/copy", map[string]any{"url": srv.URL + "/clip.mp4", "meta": map[string]any{"name": "copy"}}, http.StatusCreated)
+	waitVideoReady(ctx, t, d, admin, plainID, 5)
+	waitVideoReady(ctx, t, d, admin, cp["id"].(string), 5)
+
+	// without the switch, 127.0.0.1 is refused
+	admin2, yaml2 := adminYAML()
+	d2 := startDaemonAt(t, filepath.Join(t.TempDir(), "data"), daemonConfig{ExtraYAML: yaml2})
+	st, r := apiCall(t, d2, admin2, "POST", "/v1/videos/copy", map[string]any{"url": srv.URL + "/clip.mp4"})
+	if st != http.StatusBadRequest || !strings.Contains(fmt.Sprint(r), "url") {
+		t.Fatalf("copy from 127.0.0.1: HTTP %d %v", st, r)
+	}
+}
