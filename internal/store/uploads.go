@@ -32,8 +32,8 @@ const (
 
 // Upload is what a video made from a file needs beyond store.Video: its
 // limits, where the file is, its progress, and the lease of the node
-// processing it (the durable job queue is the set of VideoQueued and
-// VideoInProgress videos with an upload row).
+// processing it (the durable job queue is the set of VideoDownloading,
+// VideoQueued and VideoInProgress videos with an upload row).
 type Upload struct {
 	VideoID            string     // the video; one upload per video
 	Kind               string     // UploadDirect | UploadPlain | UploadCopy
@@ -96,9 +96,10 @@ type Uploads interface {
 	// id. ErrNotFound.
 	Progress(ctx context.Context, id string, received int64, pct float64, at time.Time) error
 	// Claim leases to node, until until, the oldest upload whose video is
-	// VideoQueued, or VideoInProgress with a lease run out at now (its
-	// node died), incrementing Attempts; nil when there is none. Of
-	// several nodes claiming together, each job goes to exactly one.
+	// VideoQueued, VideoInProgress or VideoDownloading and whose lease has
+	// run out at now or who has none (a node processing or downloading it
+	// died), incrementing Attempts; nil when there is none. Of several
+	// nodes claiming together, each job goes to exactly one.
 	Claim(ctx context.Context, node string, now, until time.Time) (*Upload, error)
 	// Renew extends node's lease on id to until; false when the job is
 	// no longer node's (another node took it over, or it ended).

@@ -33,39 +33,56 @@ func (s *Service) CreateCopy(ctx context.Context, raw string, o Options) (*store
 		limit = o.MaxSizeBytes
 	}
 	v, now := s.newVideo(store.VideoDownloading, o)
+	// the download is this node's job, leased as processing jobs are: if
+	// the node dies, another (or its next run) claims it and starts over
 	u := &store.Upload{VideoID: v.ID, Kind: store.UploadCopy, SourceURL: raw, MaxSizeBytes: limit,
-		MaxDurationSeconds: o.MaxDurationSeconds, Creator: o.Creator, Name: o.Name, CreatedAt: now, UpdatedAt: now}
+		MaxDurationSeconds: o.MaxDurationSeconds, Creator: o.Creator, Name: o.Name, CreatedAt: now, UpdatedAt: now,
+		NodeID: s.cfg.NodeID, LeaseExpires: now.Add(s.cfg.Lease)}
 	var evs []events.Event
 	if err := s.cfg.Uploads.Create(ctx, v, u, s.videoEvents(&evs, events.VideoUploadCreated)); err != nil {
 		return nil, err
 	}
 	s.publish(evs)
-	s.goBackground(func(ctx context.Context) { s.download(ctx, v.ID, raw, limit) })
+	s.goBackground(func(ctx context.Context) {
+		s.leased(ctx, u, func(jctx context.Context) { s.download(ctx, jctx, u) })
+	})
 	return v, nil
 }
 
-// download copies the file of video id from raw, then queues it.
-func (s *Service) download(ctx context.Context, id, raw string, limit int64) {
-	u, _ := url.Parse(raw)
-	log := s.log.With("video", id, "source_host", u.Host) // the rest of the URL may hold a signature
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.CopyTimeout)
+// download copies the file of upload u from its source URL, then queues
+// it (ctx: the service's; jctx: the job's, which ends when its lease is
+// lost).
+func (s *Service) download(ctx, jctx context.Context, u *store.Upload) {
+	pu, _ := url.Parse(u.SourceURL)
+	log := s.log.With("video", u.VideoID, "source_host", pu.Host) // the rest of the URL may hold a signature
+	dctx, cancel := context.WithTimeout(jctx, s.cfg.CopyTimeout)
 	defer cancel()
 	start := time.Now()
-	p, n, err := s.fetch(ctx, id, raw, limit)
-	if err != nil {
-		if s.ctx.Err() != nil {
-			return // shutting down: the video stays downloading
+	p, n, err := s.fetch(dctx, u.VideoID, u.SourceURL, u.MaxSizeBytes)
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		// shutting down: the lease goes, so that the next run (or another
+		// node) starts the copy again at once
+		c := store.UploadChange{From: []string{store.VideoDownloading}, Node: s.cfg.NodeID, Status: store.VideoDownloading,
+			ReleaseLease: true, At: s.cfg.Now().UTC()}
+		if err := s.cfg.Uploads.Transition(context.WithoutCancel(ctx), u.VideoID, c, nil); err != nil {
+			log.Warn("cannot release an interrupted copy", "error", err)
 		}
+		return
+	case jctx.Err() != nil:
+		return // the lease was lost
+	default:
 		code := CodeDownloadFailed
 		if errors.Is(err, ErrTooLarge) {
 			code = CodeTooLarge
 		}
 		log.Info("copy from a URL failed", "error", err)
-		s.fail(context.WithoutCancel(ctx), id, "", code, err.Error(), store.VideoDownloading)
+		s.fail(context.WithoutCancel(ctx), u.VideoID, s.cfg.NodeID, code, err.Error(), store.VideoDownloading)
 		return
 	}
 	log.Info("copy from a URL done", "bytes", n, "took", time.Since(start).Round(time.Millisecond))
-	if err := s.enqueue(context.WithoutCancel(ctx), id, p, n, store.VideoDownloading); err != nil {
+	if err := s.enqueue(context.WithoutCancel(ctx), u.VideoID, p, n, store.VideoDownloading); err != nil {
 		_ = os.Remove(p)
 		log.Warn("cannot queue a copied file", "error", err)
 	}

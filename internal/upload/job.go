@@ -60,17 +60,37 @@ func (s *Service) worker(ctx context.Context) {
 	}
 }
 
-// process runs the job of upload u, which this node holds the lease of.
+// process runs the job of upload u, which this node holds the lease of:
+// the download of a copy (whose node died, or which a restart
+// interrupted), or the processing of a complete file.
 func (s *Service) process(ctx context.Context, u *store.Upload) {
-	log := s.log.With("video", u.VideoID, "attempt", u.Attempts)
-	from := []string{store.VideoQueued, store.VideoInProgress}
-	if u.Attempts > s.cfg.MaxAttempts {
-		s.fail(ctx, u.VideoID, s.cfg.NodeID, CodeProcessingFailed, fmt.Sprintf("processing was started %d times without finishing", u.Attempts-1), from...)
+	v, err := s.cfg.Videos.Get(ctx, u.VideoID)
+	if err != nil {
+		s.log.Warn("cannot read the video of an upload job", "video", u.VideoID, "error", err)
 		return
 	}
+	if v.Status == store.VideoDownloading {
+		if u.Attempts > s.cfg.MaxAttempts {
+			s.fail(ctx, u.VideoID, s.cfg.NodeID, CodeDownloadFailed, fmt.Sprintf("the copy was started %d times without finishing", u.Attempts-1), store.VideoDownloading)
+			return
+		}
+		s.leased(ctx, u, func(jctx context.Context) { s.download(ctx, jctx, u) })
+		return
+	}
+	if u.Attempts > s.cfg.MaxAttempts {
+		s.fail(ctx, u.VideoID, s.cfg.NodeID, CodeProcessingFailed, fmt.Sprintf("processing was started %d times without finishing", u.Attempts-1),
+			store.VideoQueued, store.VideoInProgress)
+		return
+	}
+	s.leased(ctx, u, func(jctx context.Context) { s.processFile(ctx, jctx, u) })
+}
+
+// leased runs f while renewing this node's lease on the job of u; jctx
+// ends when the lease is lost (another node took the job over, or the
+// video is gone) or ctx ends.
+func (s *Service) leased(ctx context.Context, u *store.Upload, f func(jctx context.Context)) {
 	jctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// the lease is renewed while the job runs; losing it ends the job
 	renewed := make(chan struct{})
 	go func() {
 		defer close(renewed)
@@ -84,14 +104,21 @@ func (s *Service) process(ctx context.Context, u *store.Upload) {
 			}
 			ok, err := s.cfg.Uploads.Renew(jctx, u.VideoID, s.cfg.NodeID, s.cfg.Now().Add(s.cfg.Lease))
 			if err == nil && !ok {
-				log.Warn("upload job lost: another node took it over, or the video is gone")
+				s.log.Warn("upload job lost: another node took it over, or the video is gone", "video", u.VideoID)
 				cancel()
 				return
 			}
 		}
 	}()
 	defer func() { cancel(); <-renewed }()
+	f(jctx)
+}
 
+// processFile makes the VOD of the complete file of u (ctx: the service's;
+// jctx: the job's, which ends when its lease is lost).
+func (s *Service) processFile(ctx, jctx context.Context, u *store.Upload) {
+	log := s.log.With("video", u.VideoID, "attempt", u.Attempts)
+	from := []string{store.VideoQueued, store.VideoInProgress}
 	if err := s.cfg.Uploads.ResetSegments(jctx, u.VideoID); err != nil { // an earlier attempt's
 		log.Warn("cannot reset an upload's segments", "error", err)
 		return

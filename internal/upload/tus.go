@@ -350,12 +350,45 @@ func (t *tusServer) removeTusFiles(id string) {
 	_ = os.Remove(filepath.Join(t.files, id+".info"))
 }
 
+// maxTusAge: a file in the tus directory older than this belongs to no
+// upload URL that still works (they last at most 6 hours).
+const maxTusAge = 7 * time.Hour
+
+// sweep deletes what no upload needs any more: tus files past maxTusAge
+// (their video was deleted, or the daemon died before they expired), and
+// uploaded files of videos deleted before they were processed.
+func (s *Service) sweep(ctx context.Context) {
+	es, _ := os.ReadDir(s.tus.files)
+	for _, e := range es {
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > maxTusAge {
+			_ = os.Remove(filepath.Join(s.tus.files, e.Name()))
+		}
+	}
+	objs, err := s.cfg.Blobs.List(ctx, "uploads/")
+	if err != nil {
+		return
+	}
+	for _, o := range objs {
+		if time.Since(o.ModTime) < time.Hour {
+			continue // a plain upload stores its file just before its row
+		}
+		id, _, _ := strings.Cut(strings.TrimPrefix(o.Key, "uploads/"), "/")
+		if _, err := s.cfg.Uploads.Get(ctx, id); errors.Is(err, store.ErrNotFound) {
+			_ = s.cfg.Blobs.Delete(ctx, o.Key)
+		}
+	}
+}
+
 // expirer errors the direct uploads whose URL expired unfinished and
-// deletes their partial files, every minute until ctx is done.
+// deletes their partial files, every minute until ctx is done, and sweeps
+// what no upload needs every hour.
 func (s *Service) expirer(ctx context.Context) {
 	tk := time.NewTicker(time.Minute)
 	defer tk.Stop()
-	for {
+	for i := 0; ; i++ {
+		if i%60 == 0 {
+			s.sweep(ctx)
+		}
 		ups, err := s.cfg.Uploads.Expired(ctx, s.cfg.Now(), 100)
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("listing expired uploads", "error", err)

@@ -365,7 +365,7 @@ func (s *Service) enqueue(ctx context.Context, id, p string, size int64, from ..
 		return fmt.Errorf("store the uploaded file: %w", err)
 	}
 	var evs []events.Event
-	c := store.UploadChange{From: from, Status: store.VideoQueued, FileKey: key, SizeBytes: size, At: s.cfg.Now().UTC()}
+	c := store.UploadChange{From: from, Status: store.VideoQueued, FileKey: key, SizeBytes: size, ReleaseLease: true, At: s.cfg.Now().UTC()}
 	if err := s.cfg.Uploads.Transition(ctx, id, c, s.videoEvents(&evs, events.VideoUploadCompleted)); err != nil {
 		_ = s.cfg.Blobs.Delete(ctx, key)
 		return err

@@ -384,3 +384,71 @@ func readBlob(t *testing.T, s blob.Store, key string) ([]byte, error) {
 	defer o.Close()
 	return io.ReadAll(o)
 }
+
+// TestCopyResumesAfterRestart: a copy interrupted by a stop of the
+// service is claimed by the next run and done again from the start.
+func TestCopyResumesAfterRestart(t *testing.T) {
+	in := media(t, 4, "160x120", "libx264", true, "mp4")
+	file, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	var mu sync.Mutex
+	requests := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		requests++
+		n := requests
+		mu.Unlock()
+		w.Header().Set("Content-Length", fmt.Sprint(len(file)))
+		if n == 1 { // the first copy stalls half way
+			w.Write(file[:len(file)/2])
+			w.(http.Flusher).Flush()
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		w.Write(file)
+	}))
+	defer srv.Close()
+	defer close(release)
+	f := newFixture(t, nil)
+	v, err := f.svc.CreateCopy(t.Context(), srv.URL+"/a.mp4", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		u, err := f.st.Uploads().Get(t.Context(), v.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.ReceivedBytes > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the copy never started")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	f.svc.Close()
+	if u, _ := f.st.Uploads().Get(t.Context(), v.ID); u.NodeID != "" {
+		t.Fatalf("the stopped copy keeps its lease: %+v", u)
+	}
+	cfg := f.svc.cfg
+	s2, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = s2.Run(context.Background()) }()
+	defer func() { s2.Close(); <-done }()
+	got := f.waitStatus(t, v.ID, 60*time.Second)
+	if got.Status != store.VideoReady {
+		t.Fatalf("status %s %s %s", got.Status, got.ErrorCode, got.ErrorMessage)
+	}
+	f.checkPlays(t, got, 3*time.Second)
+}

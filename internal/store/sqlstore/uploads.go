@@ -183,9 +183,9 @@ func (s uploadsRepo) Claim(ctx context.Context, node string, now, until time.Tim
 	err := s.db.inTx(ctx, func(tx runner) error {
 		var id string
 		err := tx.QueryRowContext(ctx, `SELECT u.video_id FROM uploads u JOIN videos v ON v.id = u.video_id
-			WHERE v.status IN (?, ?) AND (u.lease_expires_at IS NULL OR u.lease_expires_at < ?)
+			WHERE v.status IN (?, ?, ?) AND (u.lease_expires_at IS NULL OR u.lease_expires_at < ?)
 			ORDER BY u.video_id LIMIT 1`+s.db.d.skipLocked("u"),
-			store.VideoQueued, store.VideoInProgress, now).Scan(&id)
+			store.VideoQueued, store.VideoInProgress, store.VideoDownloading, now).Scan(&id)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
@@ -208,8 +208,8 @@ func (s uploadsRepo) Claim(ctx context.Context, node string, now, until time.Tim
 // Renew extends node's lease on id.
 func (s uploadsRepo) Renew(ctx context.Context, id, node string, until time.Time) (bool, error) {
 	res, err := s.db.w.ExecContext(ctx, `UPDATE uploads SET lease_expires_at = ? WHERE video_id = ? AND node_id = ?
-		AND EXISTS (SELECT 1 FROM videos WHERE id = ? AND status IN (?, ?))`,
-		until, id, node, id, store.VideoQueued, store.VideoInProgress)
+		AND EXISTS (SELECT 1 FROM videos WHERE id = ? AND status IN (?, ?, ?))`,
+		until, id, node, id, store.VideoQueued, store.VideoInProgress, store.VideoDownloading)
 	if err != nil {
 		return false, s.db.errorf("renew upload job %s: %w", id, err)
 	}

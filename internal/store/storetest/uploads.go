@@ -206,6 +206,18 @@ func testUploadClaim(t *testing.T, s store.Store) {
 	if got, err := up.Claim(ctx, "node-c", t0.Add(90*time.Second), t0.Add(3*time.Minute)); err != nil || got == nil || got.VideoID != "vid_3" || got.Attempts != 2 {
 		t.Fatalf("claim after expiry: %+v, %v", got, err)
 	}
+	// a copy being downloaded is a job too, claimed once its lease ran out
+	v, u := newUpload("vid_4", t0)
+	v.Status, u.Kind, u.NodeID, u.LeaseExpires = store.VideoDownloading, store.UploadCopy, "node-x", t0.Add(5*time.Minute)
+	if err := up.Create(ctx, v, u, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := up.Get(ctx, "vid_4"); err != nil || got.NodeID != "node-x" || !got.LeaseExpires.Equal(norm(t0.Add(5*time.Minute))) {
+		t.Fatalf("leased at creation: %+v, %v", got, err)
+	}
+	if got, err := up.Claim(ctx, "node-a", t0.Add(100*time.Second), t0.Add(6*time.Minute)); err != nil || got != nil {
+		t.Fatalf("claim while every lease runs: %+v, %v; want none", got, err)
+	}
 	// a finished job is never claimed, nor renewed
 	if err := up.Transition(ctx, "vid_2", store.UploadChange{From: []string{store.VideoQueued}, Node: "node-a", Status: store.VideoReady, ReleaseLease: true, At: t0}, nil); err != nil {
 		t.Fatal(err)
@@ -213,8 +225,11 @@ func testUploadClaim(t *testing.T, s store.Store) {
 	if ok, err := up.Renew(ctx, "vid_2", "node-a", t0.Add(time.Hour)); err != nil || ok {
 		t.Fatalf("renew finished: %v %v", ok, err)
 	}
-	if got, err := up.Claim(ctx, "node-a", t0.Add(time.Hour), t0.Add(2*time.Hour)); err != nil || got == nil || got.VideoID != "vid_3" {
-		t.Fatalf("late claim: %+v, %v; want only vid_3", got, err)
+	for _, want := range []string{"vid_3", "vid_4", ""} { // vid_4: an abandoned copy
+		got, err := up.Claim(ctx, "node-a", t0.Add(time.Hour), t0.Add(2*time.Hour))
+		if err != nil || (got == nil) != (want == "") || (got != nil && got.VideoID != want) {
+			t.Fatalf("late claim: %+v, %v; want %q", got, err, want)
+		}
 	}
 }
 
