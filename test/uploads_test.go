@@ -252,3 +252,136 @@ func TestUploadsPlainAndCopy(t *testing.T) {
 		t.Fatalf("copy from 127.0.0.1: HTTP %d %v", st, r)
 	}
 }
+
+// rssKB is the resident set size of process pid in kB.
+func rssKB(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			return n
+		}
+	}
+	return 0
+}
+
+// TestUploadsFigures measures, when MPEGFLOW_UPLOAD_FIGURES=1: tus upload
+// throughput over loopback and the daemon's RSS during uploads of 100 and
+// 300 MB (one PATCH each), and the processing time of a 1-minute 720p30
+// file, remuxed (H.264) and re-encoded (MPEG-4 Part 2 source), from
+// upload completion to ready.
+func TestUploadsFigures(t *testing.T) {
+	if os.Getenv("MPEGFLOW_UPLOAD_FIGURES") != "1" {
+		t.Skip("set MPEGFLOW_UPLOAD_FIGURES=1")
+	}
+	requireTools(t, "ffmpeg", "ffprobe")
+	ctx := context.Background()
+	admin, yaml := adminYAML()
+	d := startDaemonAt(t, filepath.Join(t.TempDir(), "data"), daemonConfig{ExtraYAML: yaml})
+	pid := d.cmd.Process.Pid
+	sizes := []int{100, 300}
+	if os.Getenv("MPEGFLOW_UPLOAD_FIGURES_SKIP_THROUGHPUT") == "1" {
+		sizes = nil
+	}
+	for _, mb := range sizes {
+		p := filepath.Join(t.TempDir(), "big.bin")
+		f, _ := os.Create(p)
+		chunk := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+		for range mb {
+			f.Write(chunk)
+		}
+		f.Close()
+		size := mb << 20
+		du := apiOK(t, d, admin, "POST", "/v1/videos/direct_upload", map[string]any{}, http.StatusCreated)
+		u := du["upload_url"].(string)
+		if res := tus(t, "POST", u, map[string]string{"Upload-Length": strconv.Itoa(size)}, nil); res.StatusCode != http.StatusCreated {
+			t.Fatalf("create: %d", res.StatusCode)
+		}
+		rss0, peak := rssKB(pid), 0
+		stop := make(chan struct{})
+		sampled := make(chan struct{})
+		go func() {
+			defer close(sampled)
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+				peak = max(peak, rssKB(pid))
+			}
+		}()
+		fh, _ := os.Open(p)
+		req, _ := http.NewRequest("PATCH", u, fh)
+		req.ContentLength = int64(size)
+		req.Header.Set("Tus-Resumable", "1.0.0")
+		req.Header.Set("Upload-Offset", "0")
+		req.Header.Set("Content-Type", "application/offset+octet-stream")
+		start := time.Now()
+		res, err := (&http.Client{Timeout: 5 * time.Minute}).Do(req)
+		took := time.Since(start)
+		fh.Close()
+		close(stop)
+		<-sampled
+		if err != nil || res.StatusCode != http.StatusNoContent {
+			t.Fatalf("PATCH: %v %v", res, err)
+		}
+		res.Body.Close()
+		t.Logf("FIGURE tus upload %d MB in one PATCH: %.1f MB/s; daemon RSS %d MB before, peak %d MB during",
+			mb, float64(size)/1e6/took.Seconds(), rss0/1024, peak/1024)
+	}
+	for _, c := range []struct{ name, vcodec string }{{"remux (H.264 source)", "libx264"}, {"re-encode (MPEG-4 Part 2 source)", "mpeg4"}} {
+		p := filepath.Join(t.TempDir(), "src.mkv")
+		args := []string{"-hide_banner", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30:duration=60",
+			"-f", "lavfi", "-i", "sine=frequency=440:duration=60", "-c:a", "aac", "-c:v", c.vcodec}
+		if c.vcodec == "libx264" {
+			args = append(args, "-preset", "veryfast", "-g", "60", "-pix_fmt", "yuv420p")
+		} else {
+			args = append(args, "-q:v", "4")
+		}
+		if out, err := exec.Command("ffmpeg", append(args, p)...).CombinedOutput(); err != nil {
+			t.Fatalf("ffmpeg: %v %s", err, out)
+		}
+		file, _ := os.ReadFile(p)
+		du := apiOK(t, d, admin, "POST", "/v1/videos/direct_upload", map[string]any{}, http.StatusCreated)
+		u := du["upload_url"].(string)
+		tus(t, "POST", u, map[string]string{"Upload-Length": strconv.Itoa(len(file))}, nil)
+		start := time.Now()
+		if res := tus(t, "PATCH", u, map[string]string{"Upload-Offset": "0"}, file); res.StatusCode != http.StatusNoContent {
+			t.Fatalf("PATCH: %d", res.StatusCode)
+		}
+		done := time.Now()
+		var ready time.Duration
+		waitFor(ctx, t, 20*time.Minute, "ready", func() bool {
+			_, r := apiCall(t, d, admin, "GET", "/v1/videos/"+du["id"].(string), nil)
+			ready = time.Since(done)
+			return data(r)["status"] == "ready" || data(r)["status"] == "errored"
+		})
+		waitVideoReady(ctx, t, d, admin, du["id"].(string), 59)
+		for _, l := range strings.Split(d.Output(), "\n") {
+			if strings.Contains(l, du["id"].(string)) && strings.Contains(l, "component=uploads") {
+				t.Log(l)
+			}
+		}
+		// the same ffmpeg work alone, for comparison
+		out := t.TempDir()
+		alone := []string{"-hide_banner", "-v", "error", "-y", "-i", p, "-map", "0:v:0", "-map", "0:a:0", "-c:a", "copy"}
+		if c.vcodec == "libx264" {
+			alone = append(alone, "-c:v", "copy")
+		} else {
+			alone = append(alone, "-vf", "scale=1280:720,format=yuv420p", "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-crf", "21",
+				"-force_key_frames", "expr:gte(t,n_forced*4)", "-sc_threshold", "0")
+		}
+		alone = append(alone, "-f", "hls", "-hls_time", "4", "-hls_playlist_type", "vod", "-hls_segment_type", "fmp4",
+			"-hls_segment_filename", out+"/seg%d.m4s", out+"/index.m3u8")
+		t0 := time.Now()
+		if o, err := exec.Command("ffmpeg", alone...).CombinedOutput(); err != nil {
+			t.Fatalf("ffmpeg alone: %v %s", err, o)
+		}
+		t.Logf("FIGURE 60 s 720p30 %s, %.1f MB: upload %v, completion to ready %v; the same ffmpeg alone %v", c.name, float64(len(file))/1e6,
+			done.Sub(start).Round(time.Millisecond), ready.Round(100*time.Millisecond), time.Since(t0).Round(100*time.Millisecond))
+	}
+}

@@ -82,7 +82,13 @@ func (s *Service) process(ctx context.Context, u *store.Upload) {
 			store.VideoQueued, store.VideoInProgress)
 		return
 	}
-	s.leased(ctx, u, func(jctx context.Context) { s.processFile(ctx, jctx, u) })
+	ready := false
+	s.leased(ctx, u, func(jctx context.Context) { ready = s.processFile(ctx, jctx, u) })
+	if ready && s.cfg.Thumbnails != nil { // the job is over: no lease to renew
+		if _, err := s.cfg.Thumbnails.Thumbnail(ctx, u.VideoID, -1, 0); err != nil && ctx.Err() == nil {
+			s.log.Warn("cannot make the thumbnail of an uploaded video", "video", u.VideoID, "error", err)
+		}
+	}
 }
 
 // leased runs f while renewing this node's lease on the job of u; jctx
@@ -116,7 +122,7 @@ func (s *Service) leased(ctx context.Context, u *store.Upload, f func(jctx conte
 
 // processFile makes the VOD of the complete file of u (ctx: the service's;
 // jctx: the job's, which ends when its lease is lost).
-func (s *Service) processFile(ctx, jctx context.Context, u *store.Upload) {
+func (s *Service) processFile(ctx, jctx context.Context, u *store.Upload) (ready bool) {
 	log := s.log.With("video", u.VideoID, "attempt", u.Attempts)
 	from := []string{store.VideoQueued, store.VideoInProgress}
 	if err := s.cfg.Uploads.ResetSegments(jctx, u.VideoID); err != nil { // an earlier attempt's
@@ -164,11 +170,7 @@ func (s *Service) processFile(ctx, jctx context.Context, u *store.Upload) {
 	s.publish(evs)
 	_ = s.cfg.Blobs.Delete(ctx, u.FileKey)
 	log.Info("upload processed: video ready", "took", time.Since(start).Round(time.Millisecond))
-	if s.cfg.Thumbnails != nil {
-		if _, err := s.cfg.Thumbnails.Thumbnail(ctx, u.VideoID, -1, 0); err != nil && ctx.Err() == nil {
-			log.Warn("cannot make a thumbnail", "error", err)
-		}
-	}
+	return true
 }
 
 // runJob probes the file of u, makes the HLS VOD of it and stores its
