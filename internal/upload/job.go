@@ -181,7 +181,7 @@ func (s *Service) runJob(ctx context.Context, log *slog.Logger, u *store.Upload)
 		return nil, err
 	}
 	defer os.RemoveAll(work)
-	in, err := s.localSource(ctx, u.FileKey, work)
+	in, err := blob.LocalFile(ctx, s.cfg.Blobs, u.FileKey, work)
 	if err != nil {
 		return nil, err
 	}
@@ -226,28 +226,6 @@ func (s *Service) runJob(ctx context.Context, log *slog.Logger, u *store.Upload)
 		return nil, err
 	}
 	return plan.Tracks(), nil
-}
-
-// localSource makes the blob key readable by ffmpeg as a local file.
-func (s *Service) localSource(ctx context.Context, key, dir string) (string, error) {
-	if lp, ok := s.cfg.Blobs.(blob.LocalPather); ok {
-		return lp.LocalPath(key)
-	}
-	o, err := s.cfg.Blobs.Open(ctx, key)
-	if err != nil {
-		return "", err
-	}
-	defer o.Close()
-	p := filepath.Join(dir, "source")
-	f, err := os.Create(p)
-	if err != nil {
-		return "", err
-	}
-	if _, err := io.Copy(f, o); err != nil {
-		_ = f.Close()
-		return "", err
-	}
-	return p, f.Close()
 }
 
 // probe runs ffprobe on the file and plans its processing.

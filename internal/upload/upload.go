@@ -405,28 +405,14 @@ func (s *Service) tempFile(pattern string) (*os.File, error) {
 	return os.CreateTemp(dir, pattern)
 }
 
-// putFile stores the file p under key, moving it when the store can.
+// putFile stores the file p under key, moving it when the store can, and
+// removes p.
 func (s *Service) putFile(ctx context.Context, key, p string) error {
-	if fp, ok := s.cfg.Blobs.(blob.FilePutter); ok {
-		if err := fp.PutFile(ctx, key, p); err != nil {
-			return err
-		}
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err // copied across file systems, and the copy stays
-		}
-		return nil
-	}
-	f, err := os.Open(p)
-	if err != nil {
+	if err := blob.PutPath(ctx, s.cfg.Blobs, key, p); err != nil {
 		return err
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	if err := s.cfg.Blobs.Put(ctx, key, f, st.Size()); err != nil {
-		return err
-	}
-	return os.Remove(p)
+	return nil
 }
