@@ -204,8 +204,12 @@ func TestUploadsPlainAndCopy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	admin, yaml := adminYAML()
-	d := startDaemonAt(t, filepath.Join(t.TempDir(), "data"), daemonConfig{ExtraYAML: yaml + "uploads:\n  allow_private_sources: true\n  plain_max_size: 5000000\n"})
+	d := startDaemonAt(t, filepath.Join(t.TempDir(), "data"), daemonConfig{ExtraYAML: yaml +
+		"uploads:\n  allow_private_sources: true\n  plain_max_size: 5000000\nwebhooks:\n  allow_private_targets: true\n"})
 	clip := uploadClip(t, 6, "320x240")
+	hook := newWHReceiver(t)
+	_, hookSecret := createWebhook(t, d, admin, map[string]any{"url": hook.srv.URL})
+	hook.setSecrets(hookSecret)
 
 	// plain: multipart/form-data as curl -F file=@clip.mp4 -F meta=... sends it
 	var body bytes.Buffer
@@ -243,6 +247,18 @@ func TestUploadsPlainAndCopy(t *testing.T) {
 	cp := apiOK(t, d, admin, "POST", "/v1/videos/copy", map[string]any{"url": srv.URL + "/clip.mp4", "meta": map[string]any{"name": "copy"}}, http.StatusCreated)
 	waitVideoReady(ctx, t, d, admin, plainID, 5)
 	waitVideoReady(ctx, t, d, admin, cp["id"].(string), 5)
+	// the webhooks of a copy, in order, the last with the video as the API shows it
+	var prev time.Time
+	for _, typ := range []string{"video.upload.created", "video.upload.completed", "video.processing", "video.ready"} {
+		e := waitVideoWebhook(t, hook, typ, cp["id"].(string))
+		if e.CreatedAt.Before(prev) {
+			t.Errorf("%s created before the event preceding it", typ)
+		}
+		prev = e.CreatedAt
+		if typ == "video.ready" && (e.Data["status"] != "ready" || e.Data["meta"].(map[string]any)["name"] != "copy") {
+			t.Errorf("video.ready data %v", e.Data)
+		}
+	}
 
 	// without the switch, 127.0.0.1 is refused
 	admin2, yaml2 := adminYAML()
