@@ -401,3 +401,44 @@ func TestUploadsFigures(t *testing.T) {
 			done.Sub(start).Round(time.Millisecond), ready.Round(100*time.Millisecond), time.Since(t0).Round(100*time.Millisecond))
 	}
 }
+
+// TestUploadsToS3: with S3 storage (versitygw), a tus upload's complete
+// file goes to the bucket, is processed from a copy and its segments are
+// stored there; the video plays, and no source object stays behind.
+func TestUploadsToS3(t *testing.T) {
+	e2eTest(t)
+	requireTools(t, "ffmpeg", "ffprobe")
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	endpoint, s3dir := startVersityGW(t)
+	admin, yaml := adminYAML()
+	extra := yaml + fmt.Sprintf("storage:\n  kind: s3\n  s3:\n    endpoint: %q\n    bucket: uploads\n    access_key: e2ekey\n    secret_key: e2esecret123\n    use_tls: false\n", endpoint)
+	d := startDaemonAt(t, filepath.Join(t.TempDir(), "data"), daemonConfig{ExtraYAML: extra})
+	file, err := os.ReadFile(uploadClip(t, 5, "320x240"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	du := apiOK(t, d, admin, "POST", "/v1/videos/direct_upload", map[string]any{}, http.StatusCreated)
+	u := du["upload_url"].(string)
+	// creation-with-upload carries the whole file
+	if res := tus(t, "POST", u, map[string]string{"Upload-Length": strconv.Itoa(len(file))}, file); res.StatusCode != http.StatusCreated || res.Header.Get("Upload-Offset") != strconv.Itoa(len(file)) {
+		t.Fatalf("creation with the whole file: HTTP %d %v", res.StatusCode, res.Header)
+	}
+	id := du["id"].(string)
+	waitVideoReady(ctx, t, d, admin, id, 4)
+	var segs, sources int
+	_ = filepath.WalkDir(s3dir, func(p string, e os.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			if strings.Contains(p, filepath.Join("videos", id)) && strings.HasSuffix(p, ".m4s") {
+				segs++
+			}
+			if strings.Contains(p, filepath.Join("uploads", id)) {
+				sources++
+			}
+		}
+		return nil
+	})
+	if segs == 0 || sources != 0 {
+		t.Fatalf("in the bucket: %d segments of the video, %d source objects", segs, sources)
+	}
+}
