@@ -21,8 +21,9 @@ import (
 var (
 	// ErrUploadTooLarge: the file is over the limit (413).
 	ErrUploadTooLarge = errors.New("file too large")
-	// ErrUploadEmpty: a 0-byte file (400).
-	ErrUploadEmpty = errors.New("empty file")
+	// ErrUploadEmpty: a 0-byte file, or a body that ended before the
+	// file did (400).
+	ErrUploadEmpty = errors.New("empty or incomplete file")
 	// ErrUploadSourceRefused: a copy's URL is malformed or reaches a
 	// forbidden address (400).
 	ErrUploadSourceRefused = errors.New("source URL refused")
@@ -176,7 +177,7 @@ func uploadErr(err error) error {
 	case errors.Is(err, ErrUploadTooLarge):
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeBodyTooLarge, Message: "the file is larger than the limit: " + err.Error(), err: err}
 	case errors.Is(err, ErrUploadEmpty):
-		return &Error{Status: http.StatusBadRequest, Code: CodeValidation, Message: "the file is empty", Details: map[string]any{"field": "file"}, err: err}
+		return &Error{Status: http.StatusBadRequest, Code: CodeValidation, Message: "the file is empty or incomplete: " + err.Error(), Details: map[string]any{"field": "file"}, err: err}
 	case errors.Is(err, ErrUploadSourceRefused):
 		return &Error{Status: http.StatusBadRequest, Code: CodeValidation, Message: "url refused: " + err.Error(), Details: map[string]any{"field": "url"}, err: err}
 	}

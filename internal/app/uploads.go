@@ -109,7 +109,7 @@ func apiUploadErr(err error) error {
 		return nil
 	case errors.Is(err, upload.ErrTooLarge):
 		return fmt.Errorf("%w: %w", api.ErrUploadTooLarge, err)
-	case errors.Is(err, upload.ErrEmpty):
+	case errors.Is(err, upload.ErrEmpty), errors.Is(err, upload.ErrIncomplete):
 		return fmt.Errorf("%w: %w", api.ErrUploadEmpty, err)
 	case errors.Is(err, upload.ErrForbiddenSource):
 		return fmt.Errorf("%w: %w", api.ErrUploadSourceRefused, err)

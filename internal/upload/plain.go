@@ -2,6 +2,7 @@ package upload
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -28,6 +29,9 @@ func (s *Service) CreatePlain(ctx context.Context, body io.Reader, o Options) (*
 	}
 	p := f.Name()
 	n, err := io.Copy(f, io.LimitReader(body, limit+1))
+	if err != nil && !errors.Is(err, ErrTooLarge) {
+		err = fmt.Errorf("%w: %w", ErrIncomplete, err)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

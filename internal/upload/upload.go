@@ -51,6 +51,9 @@ var (
 	ErrEmpty = errors.New("upload: empty file")
 	// ErrForbiddenSource: the copy's URL is refused by the Guard.
 	ErrForbiddenSource = errors.New("upload: source URL refused")
+	// ErrIncomplete: the body ended before the file did (a connection
+	// dropped, or a Content-Length larger than what was sent).
+	ErrIncomplete = errors.New("upload: the body ended early")
 )
 
 // Publisher is where events go once the change that caused them committed.

@@ -452,3 +452,29 @@ func TestCopyResumesAfterRestart(t *testing.T) {
 	}
 	f.checkPlays(t, got, 3*time.Second)
 }
+
+// brokenBody yields some bytes, then fails (a dropped connection, or a
+// Content-Length larger than what was sent).
+type brokenBody struct{ n int }
+
+func (b *brokenBody) Read(p []byte) (int, error) {
+	if b.n > 0 {
+		k := min(len(p), b.n)
+		b.n -= k
+		return k, nil
+	}
+	return 0, io.ErrUnexpectedEOF
+}
+
+func TestPlainUploadIncompleteBody(t *testing.T) {
+	f := newFixture(t, nil)
+	if _, err := f.svc.CreatePlain(t.Context(), &brokenBody{n: 5000}, Options{}); !errors.Is(err, ErrIncomplete) {
+		t.Fatalf("err %v, want ErrIncomplete", err)
+	}
+	if es, _ := os.ReadDir(filepath.Join(f.dir, "blobs", ".tmp-work")); len(es) != 0 {
+		t.Errorf("%d temporary files left", len(es))
+	}
+	if vs, _, err := f.st.Videos().List(t.Context(), store.VideoListOptions{Limit: 10}); err != nil || len(vs) != 0 {
+		t.Errorf("videos %d, %v", len(vs), err)
+	}
+}
