@@ -185,6 +185,9 @@ type Uploads struct {
 	AllowPrivateSources bool `yaml:"allow_private_sources"` // default false
 	// Workers is the number of files processed at once on this node.
 	Workers int `yaml:"workers"` // default 1
+	// MaxUnfinishedPerToken bounds the direct uploads and copies of one
+	// API token still waiting for their file (429 past it).
+	MaxUnfinishedPerToken int `yaml:"max_unfinished_per_token"` // default 100
 }
 
 // Transcode configures ABR transcoding.

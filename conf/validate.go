@@ -217,6 +217,9 @@ func (c *Config) validateFeatures() error {
 	if w := c.Uploads.Workers; w < 1 || w > 64 {
 		return fmt.Errorf("uploads.workers: must be between 1 and 64, got %d", w)
 	}
+	if n := c.Uploads.MaxUnfinishedPerToken; n < 1 || n > 1_000_000 {
+		return fmt.Errorf("uploads.max_unfinished_per_token: must be between 1 and 1000000, got %d", n)
+	}
 	switch c.Transcode.Encoder {
 	case "auto", "nvenc", "qsv", "vaapi", "videotoolbox", "x264":
 	default:

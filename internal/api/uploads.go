@@ -24,6 +24,9 @@ var (
 	// ErrUploadEmpty: a 0-byte file, or a body that ended before the
 	// file did (400).
 	ErrUploadEmpty = errors.New("empty or incomplete file")
+	// ErrUploadLimit: the token has too many uploads waiting for their
+	// file (429).
+	ErrUploadLimit = errors.New("too many unfinished uploads")
 	// ErrUploadSourceRefused: a copy's URL is malformed or reaches a
 	// forbidden address (400).
 	ErrUploadSourceRefused = errors.New("source URL refused")
@@ -51,6 +54,7 @@ type UploadOptions struct {
 	MaxSizeBytes       int64
 	Expiry             time.Duration // direct uploads
 	Name               string        // the file's name, when known
+	TokenID            string        // the API token creating it
 }
 
 // UploadService is what the uploads API needs; the composition root
@@ -178,6 +182,9 @@ func uploadErr(err error) error {
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeBodyTooLarge, Message: "the file is larger than the limit: " + err.Error(), err: err}
 	case errors.Is(err, ErrUploadEmpty):
 		return &Error{Status: http.StatusBadRequest, Code: CodeValidation, Message: "the file is empty or incomplete: " + err.Error(), Details: map[string]any{"field": "file"}, err: err}
+	case errors.Is(err, ErrUploadLimit):
+		return &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited, Message: err.Error() + "; finish or let some expire first",
+			RetryAfter: time.Minute, err: err}
 	case errors.Is(err, ErrUploadSourceRefused):
 		return &Error{Status: http.StatusBadRequest, Code: CodeValidation, Message: "url refused: " + err.Error(), Details: map[string]any{"field": "url"}, err: err}
 	}
@@ -201,7 +208,7 @@ func (s *Server) createDirectUpload(w http.ResponseWriter, r *http.Request, p *p
 	if err != nil {
 		return err
 	}
-	o.Expiry = DefaultUploadExpiry
+	o.Expiry, o.TokenID = DefaultUploadExpiry, p.tok.ID
 	if req.Expiry != nil {
 		o.Expiry = req.Expiry.Sub(s.now())
 		if o.Expiry < MinUploadExpiry || o.Expiry > MaxUploadExpiry {
@@ -280,7 +287,7 @@ func (s *Server) createPlainUpload(w http.ResponseWriter, r *http.Request, p *pr
 	if len(name) > 255 || !utf8.ValidString(name) {
 		name = ""
 	}
-	o.Name = name
+	o.Name, o.TokenID = name, p.tok.ID
 	v, err := us.CreatePlain(r.Context(), file, o)
 	if err != nil {
 		return tooLargeOr(err, uploadErr(err))
@@ -323,7 +330,7 @@ func (s *Server) createCopy(w http.ResponseWriter, r *http.Request, p *principal
 	if len(req.Name) > 255 || !utf8.ValidString(req.Name) {
 		return fieldErr(CodeValidation, "name", "name must be at most 255 bytes of UTF-8")
 	}
-	o.Name = req.Name
+	o.Name, o.TokenID = req.Name, p.tok.ID
 	v, err := us.CreateCopy(r.Context(), req.URL, o)
 	if err != nil {
 		return uploadErr(err)
@@ -365,11 +372,11 @@ func uploadsOperations() map[string]operation {
 	v := ref("Video")
 	return map[string]operation{
 		"POST /v1/videos/direct_upload": {id: "createDirectUpload", summary: "Create a video waiting for its file and a one-time tus 1.0 upload URL (creation, creation-with-upload, termination, expiration) a browser uploads to without a token: POST to upload_url with Upload-Length (413 over max_size_bytes) and Upload-Metadata (filename, filetype), then PATCH the Location. Status pendingupload, uploading, queued, inprogress, then ready or errored.", scope: ScopeVideosWrite,
-			params: []obj{idem}, body: ref("DirectUploadCreate"), ok: 201, okSchema: dataOf(ref("DirectUpload")), errs: []int{400, 413, 415, 422, 501}},
+			params: []obj{idem}, body: ref("DirectUploadCreate"), ok: 201, okSchema: dataOf(ref("DirectUpload")), errs: []int{400, 413, 415, 422, 429, 501}},
 		"POST /v1/videos/upload": {id: "uploadVideo", summary: "Upload a file in one request (for curl): multipart/form-data with the part file (and optional parts meta, a JSON object, max_duration_seconds and creator), or the raw bytes with any other Content-Type; up to the configured size (uploads.plain_max_size, default 200 MB), else 413. Without Idempotency-Key (a keyed POST body is limited to 1 MiB).", scope: ScopeVideosWrite,
 			ok: 201, okSchema: dataOf(v), errs: []int{400, 413, 501}},
 		"POST /v1/videos/copy": {id: "copyVideo", summary: "Create a video the server downloads from an http(s) URL (status downloading, then queued); URLs reaching loopback, private or link-local addresses are refused, at every redirect too.", scope: ScopeVideosWrite,
-			params: []obj{idem}, body: ref("VideoCopy"), ok: 201, okSchema: dataOf(v), errs: []int{400, 413, 415, 422, 501}},
+			params: []obj{idem}, body: ref("VideoCopy"), ok: 201, okSchema: dataOf(v), errs: []int{400, 413, 415, 422, 429, 501}},
 		"GET /v1/videos/{id}/upload": {id: "getVideoUpload", summary: "How the file of a video arrives and is processed: kind, status, bytes received, pct_complete.", scope: ScopeVideosRead,
 			params: []obj{param("id", "path", "The resource id.", obj{"type": "string"}, true)}, ok: 200, okSchema: dataOf(ref("Upload")), errs: []int{404}},
 	}

@@ -36,7 +36,7 @@ func (a *App) initUploads(st store.Store, bus *events.Bus) (api.UploadsDeps, err
 		Videos: st.Videos(), Uploads: st.Uploads(), Blobs: a.rec.blobs, Bus: bus,
 		Dir: filepath.Join(a.cfg.DataDir, "uploads"), Logger: a.log.With("component", "uploads"),
 		FFmpeg: ff, FFprobe: fp, Capacity: a.ffm, NodeID: a.rec.rec.NodeID(), Workers: c.Workers,
-		MaxSize: c.MaxSize, PlainMaxSize: c.PlainMaxSize, CopyMaxSize: c.CopyMaxSize, CopyTimeout: c.CopyTimeout.D(),
+		MaxSize: c.MaxSize, MaxUnfinished: c.MaxUnfinishedPerToken, PlainMaxSize: c.PlainMaxSize, CopyMaxSize: c.CopyMaxSize, CopyTimeout: c.CopyTimeout.D(),
 		Guard:  upload.WebhookGuard{AllowPrivate: c.AllowPrivateSources},
 		Render: a.videoData, Thumbnails: a.rec.rec,
 	})
@@ -99,7 +99,7 @@ func (u uploadService) PlainMaxSize() int64 { return u.s.PlainMaxSize() }
 
 func uploadOptions(o api.UploadOptions) upload.Options {
 	return upload.Options{Meta: o.Meta, Creator: o.Creator, RequireSignedURLs: o.RequireSignedURLs, AllowedOrigins: o.AllowedOrigins,
-		MaxDurationSeconds: o.MaxDurationSeconds, MaxSizeBytes: o.MaxSizeBytes, Expiry: o.Expiry, Name: o.Name}
+		MaxDurationSeconds: o.MaxDurationSeconds, MaxSizeBytes: o.MaxSizeBytes, Expiry: o.Expiry, Name: o.Name, TokenID: o.TokenID}
 }
 
 // apiUploadErr maps the upload service's errors onto the API's.
@@ -111,6 +111,8 @@ func apiUploadErr(err error) error {
 		return fmt.Errorf("%w: %w", api.ErrUploadTooLarge, err)
 	case errors.Is(err, upload.ErrEmpty), errors.Is(err, upload.ErrIncomplete):
 		return fmt.Errorf("%w: %w", api.ErrUploadEmpty, err)
+	case errors.Is(err, upload.ErrTooManyUnfinished):
+		return fmt.Errorf("%w: %w", api.ErrUploadLimit, err)
 	case errors.Is(err, upload.ErrForbiddenSource):
 		return fmt.Errorf("%w: %w", api.ErrUploadSourceRefused, err)
 	}

@@ -42,6 +42,7 @@ type Upload struct {
 	MaxDurationSeconds int64      // 0 = no limit
 	ExpiresAt          *time.Time // when a direct upload URL stops working if unused or unfinished; nil = never
 	Creator            string     //
+	TokenID            string     // the API token that created it; "" = unknown
 	SourceURL          string     // UploadCopy: where from
 	Name               string     // the file's name (tus Upload-Metadata name, multipart file name)
 	FileKey            string     // blob key of the complete file; "" until complete
@@ -107,6 +108,9 @@ type Uploads interface {
 	// ResetSegments removes the segment index of video id and zeroes its
 	// duration, size and segment count (a job restarted from scratch).
 	ResetSegments(ctx context.Context, id string) error
+	// Unfinished counts the uploads of token whose video is still
+	// VideoPendingUpload, VideoUploading or VideoDownloading.
+	Unfinished(ctx context.Context, token string) (int, error)
 	// Expired returns up to limit uploads whose video is still
 	// VideoPendingUpload or VideoUploading and whose ExpiresAt is at or
 	// before now.

@@ -28,6 +28,9 @@ func (s *Service) CreateCopy(ctx context.Context, raw string, o Options) (*store
 	if err := s.cfg.Guard.CheckURL(ctx, raw); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrForbiddenSource, err)
 	}
+	if err := s.checkUnfinished(ctx, o.TokenID); err != nil {
+		return nil, err
+	}
 	limit := s.cfg.CopyMaxSize
 	if o.MaxSizeBytes > 0 && o.MaxSizeBytes < limit {
 		limit = o.MaxSizeBytes
@@ -36,7 +39,7 @@ func (s *Service) CreateCopy(ctx context.Context, raw string, o Options) (*store
 	// the download is this node's job, leased as processing jobs are: if
 	// the node dies, another (or its next run) claims it and starts over
 	u := &store.Upload{VideoID: v.ID, Kind: store.UploadCopy, SourceURL: raw, MaxSizeBytes: limit,
-		MaxDurationSeconds: o.MaxDurationSeconds, Creator: o.Creator, Name: o.Name, CreatedAt: now, UpdatedAt: now,
+		MaxDurationSeconds: o.MaxDurationSeconds, Creator: o.Creator, TokenID: o.TokenID, Name: o.Name, CreatedAt: now, UpdatedAt: now,
 		NodeID: s.cfg.NodeID, LeaseExpires: now.Add(s.cfg.Lease)}
 	var evs []events.Event
 	if err := s.cfg.Uploads.Create(ctx, v, u, s.videoEvents(&evs, events.VideoUploadCreated)); err != nil {

@@ -52,7 +52,7 @@ func (s *Service) CreatePlain(ctx context.Context, body io.Reader, o Options) (*
 		return nil, fmt.Errorf("store the uploaded file: %w", err)
 	}
 	u := &store.Upload{VideoID: v.ID, Kind: store.UploadPlain, MaxSizeBytes: limit, MaxDurationSeconds: o.MaxDurationSeconds,
-		Creator: o.Creator, Name: o.Name, FileKey: key, SizeBytes: n, ReceivedBytes: n, CreatedAt: now, UpdatedAt: now}
+		Creator: o.Creator, TokenID: o.TokenID, Name: o.Name, FileKey: key, SizeBytes: n, ReceivedBytes: n, CreatedAt: now, UpdatedAt: now}
 	var evs []events.Event
 	if err := s.cfg.Uploads.Create(ctx, v, u, s.videoEvents(&evs, events.VideoUploadCreated, events.VideoUploadCompleted)); err != nil {
 		_ = s.cfg.Blobs.Delete(context.WithoutCancel(ctx), key)

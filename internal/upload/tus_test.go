@@ -3,6 +3,7 @@ package upload
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -162,5 +163,23 @@ func TestTusTerminateAndExpire(t *testing.T) {
 	}
 	if es, _ := os.ReadDir(f.svc.tus.files); len(es) != 0 {
 		t.Errorf("tus files left: %d", len(es))
+	}
+}
+
+func TestUnfinishedPerToken(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.MaxUnfinished = 2 })
+	for i := range 2 {
+		if _, err := f.svc.CreateDirect(t.Context(), Options{Expiry: time.Hour, TokenID: "tok_a"}); err != nil {
+			t.Fatalf("upload %d: %v", i, err)
+		}
+	}
+	if _, err := f.svc.CreateDirect(t.Context(), Options{Expiry: time.Hour, TokenID: "tok_a"}); !errors.Is(err, ErrTooManyUnfinished) {
+		t.Fatalf("third direct upload: %v", err)
+	}
+	if _, err := f.svc.CreateCopy(t.Context(), "http://example.invalid/a.mp4", Options{TokenID: "tok_a"}); !errors.Is(err, ErrTooManyUnfinished) {
+		t.Fatalf("copy past the limit: %v", err)
+	}
+	if _, err := f.svc.CreateDirect(t.Context(), Options{Expiry: time.Hour, TokenID: "tok_b"}); err != nil {
+		t.Fatalf("another token: %v", err)
 	}
 }

@@ -51,6 +51,9 @@ var (
 	ErrEmpty = errors.New("upload: empty file")
 	// ErrForbiddenSource: the copy's URL is refused by the Guard.
 	ErrForbiddenSource = errors.New("upload: source URL refused")
+	// ErrTooManyUnfinished: the token has Config.MaxUnfinished uploads
+	// waiting for their file already.
+	ErrTooManyUnfinished = errors.New("upload: too many unfinished uploads")
 	// ErrIncomplete: the body ended before the file did (a connection
 	// dropped, or a Content-Length larger than what was sent).
 	ErrIncomplete = errors.New("upload: the body ended early")
@@ -103,6 +106,9 @@ type Config struct {
 	// 30 GiB, 1 h.
 	CopyMaxSize int64
 	CopyTimeout time.Duration
+	// MaxUnfinished bounds the direct uploads and copies of one API token
+	// still waiting for their file. Default 100.
+	MaxUnfinished int
 	// Guard checks the URLs of copies. Default WebhookGuard{}.
 	Guard Guard
 	// Render is the data of video.* events: the API's video object.
@@ -166,6 +172,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.CopyTimeout <= 0 {
 		cfg.CopyTimeout = time.Hour
+	}
+	if cfg.MaxUnfinished <= 0 {
+		cfg.MaxUnfinished = 100
 	}
 	if cfg.Guard == nil {
 		cfg.Guard = WebhookGuard{}
@@ -264,6 +273,25 @@ type Options struct {
 	Expiry time.Duration
 	// Name is the file's name, when known.
 	Name string
+	// TokenID is the API token creating it (Config.MaxUnfinished).
+	TokenID string
+}
+
+// checkUnfinished refuses a new direct upload or copy of a token that has
+// Config.MaxUnfinished waiting already (a soft limit: two concurrent
+// requests may both pass at the limit).
+func (s *Service) checkUnfinished(ctx context.Context, token string) error {
+	if token == "" {
+		return nil
+	}
+	n, err := s.cfg.Uploads.Unfinished(ctx, token)
+	if err != nil {
+		return err
+	}
+	if n >= s.cfg.MaxUnfinished {
+		return fmt.Errorf("%w: %d waiting for their file; at most %d", ErrTooManyUnfinished, n, s.cfg.MaxUnfinished)
+	}
+	return nil
 }
 
 // newVideo is the video of a new upload in status.
@@ -318,6 +346,9 @@ func (s *Service) CreateDirect(ctx context.Context, o Options) (*Direct, error) 
 	if o.MaxSizeBytes <= 0 || o.MaxSizeBytes > s.cfg.MaxSize {
 		o.MaxSizeBytes = s.cfg.MaxSize
 	}
+	if err := s.checkUnfinished(ctx, o.TokenID); err != nil {
+		return nil, err
+	}
 	v, now := s.newVideo(store.VideoPendingUpload, o)
 	var b [32]byte
 	_, _ = rand.Read(b[:])
@@ -325,7 +356,7 @@ func (s *Service) CreateDirect(ctx context.Context, o Options) (*Direct, error) 
 	h := sha256.Sum256([]byte(secret))
 	exp := now.Add(o.Expiry)
 	u := &store.Upload{VideoID: v.ID, Kind: store.UploadDirect, SecretHash: h[:], MaxSizeBytes: o.MaxSizeBytes,
-		MaxDurationSeconds: o.MaxDurationSeconds, ExpiresAt: &exp, Creator: o.Creator, CreatedAt: now, UpdatedAt: now}
+		MaxDurationSeconds: o.MaxDurationSeconds, ExpiresAt: &exp, Creator: o.Creator, TokenID: o.TokenID, CreatedAt: now, UpdatedAt: now}
 	var evs []events.Event
 	if err := s.cfg.Uploads.Create(ctx, v, u, s.videoEvents(&evs, events.VideoUploadCreated)); err != nil {
 		return nil, err

@@ -18,7 +18,7 @@ type uploadsRepo struct{ db *DB }
 
 var _ store.Uploads = uploadsRepo{}
 
-const uploadColumns = `video_id, kind, secret_hash, max_size_bytes, max_duration_seconds, expires_at, creator,
+const uploadColumns = `video_id, kind, secret_hash, max_size_bytes, max_duration_seconds, expires_at, creator, token_id,
 	source_url, name, file_key, size_bytes, received_bytes, pct_complete, node_id, lease_expires_at, attempts,
 	created_at, updated_at`
 
@@ -27,7 +27,7 @@ func scanUpload(r rowScanner) (*store.Upload, error) {
 		u     store.Upload
 		lease *time.Time
 	)
-	if err := r.Scan(&u.VideoID, &u.Kind, &u.SecretHash, &u.MaxSizeBytes, &u.MaxDurationSeconds, &u.ExpiresAt, &u.Creator,
+	if err := r.Scan(&u.VideoID, &u.Kind, &u.SecretHash, &u.MaxSizeBytes, &u.MaxDurationSeconds, &u.ExpiresAt, &u.Creator, &u.TokenID,
 		&u.SourceURL, &u.Name, &u.FileKey, &u.SizeBytes, &u.ReceivedBytes, &u.PctComplete, &u.NodeID, &lease, &u.Attempts,
 		&u.CreatedAt, &u.UpdatedAt); err != nil {
 		return nil, err
@@ -59,8 +59,8 @@ func (s uploadsRepo) Create(ctx context.Context, v *store.Video, u *store.Upload
 			secret = []byte{}
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO uploads (`+uploadColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			u.VideoID, u.Kind, secret, u.MaxSizeBytes, u.MaxDurationSeconds, u.ExpiresAt, u.Creator,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			u.VideoID, u.Kind, secret, u.MaxSizeBytes, u.MaxDurationSeconds, u.ExpiresAt, u.Creator, u.TokenID,
 			u.SourceURL, u.Name, u.FileKey, u.SizeBytes, u.ReceivedBytes, u.PctComplete, u.NodeID, lease, u.Attempts,
 			u.CreatedAt, u.UpdatedAt); err != nil {
 			return err
@@ -236,6 +236,16 @@ func (s uploadsRepo) ResetSegments(ctx context.Context, id string) error {
 		return s.db.errorf("reset segments of %s: %w", id, err)
 	}
 	return nil
+}
+
+// Unfinished counts the uploads of token still waiting for their file.
+func (s uploadsRepo) Unfinished(ctx context.Context, token string) (int, error) {
+	var n int
+	if err := s.db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM uploads u JOIN videos v ON v.id = u.video_id
+		WHERE u.token_id = ? AND v.status IN (?, ?, ?)`, token, store.VideoPendingUpload, store.VideoUploading, store.VideoDownloading).Scan(&n); err != nil {
+		return 0, s.db.errorf("unfinished uploads of %s: %w", token, err)
+	}
+	return n, nil
 }
 
 // Expired returns unfinished uploads whose URL expired at or before now.

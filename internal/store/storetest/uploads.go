@@ -21,6 +21,7 @@ func uploadsCases() []testCase {
 		{"claim_race_one_winner", testUploadClaimRace},
 		{"progress_and_reset_segments", testUploadProgressReset},
 		{"expired_and_cascade", testUploadExpired},
+		{"unfinished_per_token", testUploadUnfinished},
 	}
 }
 
@@ -46,7 +47,7 @@ func testUploadRoundTrip(t *testing.T, s store.Store) {
 	u.SecretHash = []byte{1, 2, 3}
 	u.MaxSizeBytes, u.MaxDurationSeconds = 1<<30, 600
 	u.ExpiresAt = ptr(baseTime().Add(30 * time.Minute))
-	u.Creator, u.SourceURL, u.Name = "user-1", "https://example.com/a.mp4", "a.mp4"
+	u.Creator, u.SourceURL, u.Name, u.TokenID = "user-1", "https://example.com/a.mp4", "a.mp4", "tok_1"
 	if err := s.Uploads().Create(ctx, v, u, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -330,5 +331,24 @@ func testUploadExpired(t *testing.T, s store.Store) {
 	}
 	if _, err := s.Uploads().Get(ctx, "vid_0"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("upload of a deleted video: %v", err)
+	}
+}
+
+func testUploadUnfinished(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for i, st := range []string{store.VideoPendingUpload, store.VideoUploading, store.VideoDownloading, store.VideoQueued, store.VideoReady, store.VideoPendingUpload} {
+		v, u := newUpload(fmt.Sprintf("vid_%d", i), baseTime())
+		v.Status, u.TokenID = st, "tok_a"
+		if i == 5 {
+			u.TokenID = "tok_b"
+		}
+		if err := s.Uploads().Create(ctx, v, u, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for tok, want := range map[string]int{"tok_a": 3, "tok_b": 1, "tok_c": 0} {
+		if n, err := s.Uploads().Unfinished(ctx, tok); err != nil || n != want {
+			t.Errorf("Unfinished(%s) = %d, %v; want %d", tok, n, err, want)
+		}
 	}
 }

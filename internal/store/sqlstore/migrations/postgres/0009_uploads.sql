@@ -13,6 +13,8 @@ CREATE TABLE uploads (
 	max_size_bytes       bigint      NOT NULL DEFAULT 0,
 	max_duration_seconds bigint      NOT NULL DEFAULT 0,
 	expires_at           timestamptz,
+	-- the API token that created it (limits of unfinished uploads per token)
+	token_id             text COLLATE "C" NOT NULL DEFAULT '',
 	creator              text        NOT NULL DEFAULT '',
 	source_url           text        NOT NULL DEFAULT '',
 	name                 text        NOT NULL DEFAULT '',
@@ -27,4 +29,5 @@ CREATE TABLE uploads (
 	updated_at           timestamptz NOT NULL
 );
 
+CREATE INDEX uploads_token ON uploads (token_id) WHERE token_id <> '';
 CREATE INDEX uploads_expires ON uploads (expires_at) WHERE expires_at IS NOT NULL;

@@ -14,6 +14,8 @@ CREATE TABLE uploads (
 	max_size_bytes       INTEGER NOT NULL DEFAULT 0,
 	max_duration_seconds INTEGER NOT NULL DEFAULT 0,
 	expires_at           INTEGER,
+	-- the API token that created it (limits of unfinished uploads per token)
+	token_id             TEXT    NOT NULL DEFAULT '',
 	creator              TEXT    NOT NULL DEFAULT '',
 	source_url           TEXT    NOT NULL DEFAULT '',
 	name                 TEXT    NOT NULL DEFAULT '',
@@ -28,4 +30,5 @@ CREATE TABLE uploads (
 	updated_at           INTEGER NOT NULL
 ) STRICT;
 
+CREATE INDEX uploads_token ON uploads (token_id) WHERE token_id <> '';
 CREATE INDEX uploads_expires ON uploads (expires_at) WHERE expires_at IS NOT NULL;
