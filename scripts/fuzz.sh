@@ -1,17 +1,29 @@
 #!/usr/bin/env bash
-# Runs every native Go fuzz target in the module for a short time each.
-# usage: scripts/fuzz.sh [DURATION]   (default 10s)
+# Runs every native Go fuzz target in the module for DURATION each and
+# fails when any of them finds a failing input (go test writes it under the
+# package's testdata/fuzz/FuzzXxx/, where it becomes a regression seed).
+# usage: scripts/fuzz.sh [DURATION] [REGEXP]   (default 10s; REGEXP filters "dir FuzzName")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t="${1:-10s}"
-fail=0
+filter="${2:-.}"
+failed=()
+n=0
 while IFS= read -r file; do
 	dir=$(dirname "$file")
 	for fn in $(grep -oE '^func (Fuzz[A-Za-z0-9_]+)' "$file" | awk '{print $2}'); do
+		if ! grep -qE -- "$filter" <<<"$dir $fn"; then
+			continue
+		fi
+		n=$((n + 1))
 		echo "== $dir $fn ($t)"
 		if ! go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$t" "./$dir"; then
-			fail=1
+			failed+=("$dir $fn")
 		fi
 	done
 done < <(grep -rl --include='*_test.go' -E '^func Fuzz' . | grep -v node_modules | sort)
-exit $fail
+echo "== $n fuzz targets run for $t each"
+if [ ${#failed[@]} -gt 0 ]; then
+	printf 'FAILED: %s\n' "${failed[@]}"
+	exit 1
+fi

@@ -105,6 +105,9 @@ type Config struct {
 	// AuthFailures limits failed authentications per client address and
 	// failed authorizations per token; default 20 burst, one more every 3 s.
 	AuthFailures RateLimit
+	// ClientAddr finds the client of a request (the trusted-proxy rules of
+	// http.trusted_proxies); default: the socket peer.
+	ClientAddr ClientAddrer
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Feature dependencies (signing.go, webhooks.go, videos.go).
@@ -120,24 +123,27 @@ type Config struct {
 
 // Server serves the control API.
 type Server struct {
-	tokens   tokenCache
-	st       store.Store
-	bus      Bus
-	rt       Runtime
-	log      *slog.Logger
-	ep       Endpoints
-	cursors  cursorCodec
-	now      func() time.Time
-	addrLim  *limiter
-	tokLim   *limiter
-	touch    sync.Map // token id -> time.Time of the last LastUsedAt write
-	idem     keyedMutex
-	videos   VideosDeps   // videos.go (issue 8)
-	uploads  UploadsDeps  // uploads.go
-	webhooks WebhooksDeps // webhooks.go (issue 7)
-	sys      SystemDeps   // system.go (issue 9)
-	profiles []string     // transcode.profiles names (issue 9)
-	mint     mintCache    // signing.go (issue 6)
+	tokens  tokenCache
+	st      store.Store
+	bus     Bus
+	rt      Runtime
+	log     *slog.Logger
+	ep      Endpoints
+	cursors cursorCodec
+	now     func() time.Time
+	addrLim *limiter
+	// clientAddrs finds the client behind trusted proxies; nil: the peer.
+	clientAddrs ClientAddrer
+	revokeMu    sync.Mutex // one token revocation at a time (tokens.go)
+	tokLim      *limiter
+	touch       sync.Map // token id -> time.Time of the last LastUsedAt write
+	idem        keyedMutex
+	videos      VideosDeps   // videos.go (issue 8)
+	uploads     UploadsDeps  // uploads.go
+	webhooks    WebhooksDeps // webhooks.go (issue 7)
+	sys         SystemDeps   // system.go (issue 9)
+	profiles    []string     // transcode.profiles names (issue 9)
+	mint        mintCache    // signing.go (issue 6)
 
 	handler  http.Handler
 	patterns []string // every "METHOD /path" registered, for the OpenAPI check
@@ -175,6 +181,7 @@ func New(cfg Config) (*Server, error) {
 		rl = RateLimit{Burst: 20, Every: 3 * time.Second}
 	}
 	s.addrLim = newLimiter(rl, s.now)
+	s.clientAddrs = cfg.ClientAddr
 	s.tokLim = newLimiter(rl, s.now)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.handler = s.routes()

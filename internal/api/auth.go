@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -76,9 +77,20 @@ func (p *principal) has(scope string) bool { return scope == "" || p.scopes[scop
 // a new key anyway with rotate_key.
 func (p *principal) seesSecrets() bool { return p.has(ScopeLiveInputsWrite) }
 
-// clientAddr is the connection's address, without the port. Forwarded
-// headers are not trusted: put the rate limits of a proxy in the proxy.
-func clientAddr(r *http.Request) string {
+// ClientAddrer finds the client address of a request; playback.Proxies
+// (http.trusted_proxies) is the one the daemon uses.
+type ClientAddrer interface {
+	ClientAddr(r *http.Request) netip.Addr
+}
+
+// clientAddr is the client's address, without the port: what s.clientAddrs
+// says (forwarding headers of trusted proxies), else the socket peer.
+func (s *Server) clientAddr(r *http.Request) string {
+	if s.clientAddrs != nil {
+		if a := s.clientAddrs.ClientAddr(r); a.IsValid() {
+			return a.String()
+		}
+	}
 	h, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
@@ -87,15 +99,17 @@ func clientAddr(r *http.Request) string {
 }
 
 // authenticate resolves the bearer token. Failures count against the
-// client's address; an address over its limit gets 429 before its token is
-// even looked at.
+// client's address (behind http.trusted_proxies, the forwarded client); a
+// failure from an address over its limit gets 429 instead of 401. A valid
+// token is never refused: the limit slows down guessing, it must not let
+// a neighbour behind the same NAT or proxy lock an operator out.
 func (s *Server) authenticate(r *http.Request) (*principal, error) {
-	addr := clientAddr(r)
-	if wait := s.addrLim.blocked(addr); wait > 0 {
-		return nil, &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
-			Message: "too many failed authentications from this address; retry later", RetryAfter: wait}
-	}
+	addr := s.clientAddr(r)
 	fail := func(code, msg string) error {
+		if wait := s.addrLim.blocked(addr); wait > 0 {
+			return &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
+				Message: "too many failed authentications from this address; retry later", RetryAfter: wait}
+		}
 		s.addrLim.fail(addr)
 		return &Error{Status: http.StatusUnauthorized, Code: code, Message: msg}
 	}

@@ -62,7 +62,7 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, p *princip
 	stop := context.AfterFunc(s.ctx, cancel)
 	defer stop()
 	ctx = c.CloseRead(ctx)
-	s.log.Debug("event stream opened", "token", p.tok.ID, "remote", clientAddr(r))
+	s.log.Debug("event stream opened", "token", p.tok.ID, "remote", s.clientAddr(r))
 	ping := time.NewTicker(wsPing)
 	defer ping.Stop()
 	for {
@@ -81,7 +81,7 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, p *princip
 			}
 		case <-sub.Done():
 			if errors.Is(sub.Err(), events.ErrSlow) {
-				s.log.Info("event stream cut off: client too slow", "token", p.tok.ID, "remote", clientAddr(r))
+				s.log.Info("event stream cut off: client too slow", "token", p.tok.ID, "remote", s.clientAddr(r))
 				_ = c.Close(websocket.StatusPolicyViolation, "too slow: event queue full")
 			} else {
 				_ = c.Close(websocket.StatusGoingAway, "server shutting down")

@@ -133,14 +133,24 @@ type env struct {
 
 func newEnv(t testing.TB, st store.Store) *env {
 	t.Helper()
+	return newEnvWith(t, st, nil)
+}
+
+// newEnvWith is newEnv with a chance to change the Config.
+func newEnvWith(t testing.TB, st store.Store, opt func(*Config)) *env {
+	t.Helper()
 	e := &env{t: t, st: st, bus: events.NewBus(), rt: newFakeRuntime()}
 	b, err := BootstrapAdmin(context.Background(), st.Tokens(), "", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.admin = b.Generated
-	e.srv, err = New(Config{Store: st, Bus: e.bus, Runtime: e.rt, Endpoints: Endpoints{RTMP: ":1935", SRT: ":8890"},
-		AuthFailures: RateLimit{Burst: 5, Every: time.Minute}})
+	cfg := Config{Store: st, Bus: e.bus, Runtime: e.rt, Endpoints: Endpoints{RTMP: ":1935", SRT: ":8890"},
+		AuthFailures: RateLimit{Burst: 5, Every: time.Minute}}
+	if opt != nil {
+		opt(&cfg)
+	}
+	e.srv, err = New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

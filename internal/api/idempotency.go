@@ -20,7 +20,8 @@ const maxIdempotencyKey = 255
 
 // idempotent runs a POST under its Idempotency-Key, when it has one: a retry
 // with the same key and the same body gets the first response again (with
-// Idempotent-Replayed: true); with another body, 422. Keys are scoped to the
+// Idempotent-Replayed: true), less any secret it showed (see
+// redactSecrets: Secret-Omitted: true); with another body, 422. Keys are scoped to the
 // token, the method and the path. Responses with status 5xx, 409 or 429 are
 // not kept, so that the retry runs again.
 func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, p *principal, h op) error {
@@ -57,6 +58,9 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, p *principal
 		hd.Set("Content-Type", "application/json")
 		hd.Set("Cache-Control", "no-store")
 		hd.Set("Idempotent-Replayed", "true")
+		if bytes.Contains(rec.Body, []byte(`"secret_omitted":true`)) {
+			hd.Set(SecretOmittedHeader, "true")
+		}
 		w.WriteHeader(rec.Status)
 		_, _ = w.Write(rec.Body)
 		return nil
@@ -74,7 +78,8 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, p *principal
 	}
 	now := s.now().UTC()
 	s.purgeIdempotency(r, now)
-	put := &store.IdempotencyRecord{Scope: scope, Key: key, BodyHash: sum, Status: rw.status, Body: rw.buf.Bytes(), CreatedAt: now}
+	stored, _ := redactSecrets(rw.buf.Bytes())
+	put := &store.IdempotencyRecord{Scope: scope, Key: key, BodyHash: sum, Status: rw.status, Body: stored, CreatedAt: now}
 	if err := s.st.Idempotency().Put(ctx, put); err != nil && !errors.Is(err, store.ErrConflict) {
 		s.log.Warn("cannot store idempotency record", "error", err)
 	}

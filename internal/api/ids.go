@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/binary"
-	"strings"
 	"time"
 )
 
@@ -45,15 +44,6 @@ func NewSRTPassphrase() string { return newSecret("", 20) }
 func HashSecret(s string) []byte {
 	h := sha256.Sum256([]byte(s))
 	return h[:]
-}
-
-// tokenPrefix is what identifies a token to people: "mf_" and the first 8
-// characters of its random part.
-func tokenPrefix(tok string) string {
-	if !strings.HasPrefix(tok, "mf_") || len(tok) < 11 {
-		return ""
-	}
-	return tok[:11]
 }
 
 // NewSessionID returns a publisher session id, "ses_" + 26 characters.

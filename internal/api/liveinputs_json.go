@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/mpegflow/mpegflow/internal/store"
@@ -261,8 +260,8 @@ func validateLiveInput(li *store.LiveInput) error {
 	if n := utf8.RuneCountInString(li.Name); n > maxNameLen {
 		return fieldErr(CodeValidation, "name", fmt.Sprintf("name is longer than %d characters", maxNameLen))
 	}
-	if !utf8.ValidString(li.Name) || strings.IndexFunc(li.Name, unicode.IsControl) >= 0 {
-		return fieldErr(CodeValidation, "name", "name must not contain control characters")
+	if !nameCharsOK(li.Name) {
+		return fieldErr(CodeValidation, "name", "name must not contain control or bidirectional override characters")
 	}
 	if b, err := json.Marshal(li.Meta); err != nil || len(b) > maxMetaBytes {
 		return fieldErr(CodeValidation, "meta", fmt.Sprintf("meta is larger than %d bytes as JSON", maxMetaBytes))

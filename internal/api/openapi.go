@@ -117,7 +117,7 @@ func openAPIOperations() map[string]operation {
 	idP := param("id", "path", "The resource id.", obj{"type": "string"}, true)
 	limit := param("limit", "query", "Page size, 1-1000; default 50.", obj{"type": "integer", "minimum": 1, "maximum": 1000, "default": 50}, false)
 	cursor := param("cursor", "query", "The next_cursor of the previous page; opaque, bound to the same filters.", obj{"type": "string"}, false)
-	idem := param("Idempotency-Key", "header", "A retry with the same key and body returns the first response (kept 24 h); with another body, 422.", obj{"type": "string", "maxLength": 255}, false)
+	idem := param("Idempotency-Key", "header", "A retry with the same key and body returns the first response (kept 24 h, header Idempotent-Replayed: true); with another body, 422. Secrets are never kept: a replay of a response that showed one (token, stream key, passphrase, webhook secret, private key) returns the resource without it, with the header Secret-Omitted: true and the field secret_omitted: true.", obj{"type": "string", "maxLength": 255}, false)
 	ifMatch := param("If-Match", "header", "The ETag of the version the change is based on; 412 when it changed.", obj{"type": "string"}, false)
 	etagH := obj{"ETag": obj{"description": "The live input's version.", "schema": obj{"type": "string"}}}
 	li := ref("LiveInput")
@@ -150,8 +150,8 @@ func openAPIOperations() map[string]operation {
 			params: []obj{idem}, body: ref("TokenCreate"), ok: 201, okSchema: dataOf(ref("Token")), errs: []int{400, 413, 415, 422}},
 		"GET /v1/tokens/{id}": {id: "getToken", summary: "Get an API token's metadata.", scope: ScopeTokensRead,
 			params: []obj{idP}, ok: 200, okSchema: dataOf(ref("Token")), errs: []int{404}},
-		"DELETE /v1/tokens/{id}": {id: "revokeToken", summary: "Revoke an API token (idempotent).", scope: ScopeTokensWrite,
-			params: []obj{idP}, ok: 204, errs: []int{404}},
+		"DELETE /v1/tokens/{id}": {id: "revokeToken", summary: "Revoke an API token (idempotent). A token revokes only tokens whose scopes it holds (only admin revokes admin: 403 otherwise); the last admin token cannot be revoked (409).", scope: ScopeTokensWrite,
+			params: []obj{idP}, ok: 204, errs: []int{403, 404, 409}},
 		"GET /v1/events": {id: "streamEvents", summary: "WebSocket (RFC 6455): one JSON Event per text message. A client too slow to keep up is closed with 1008.", scope: ScopeEventsRead,
 			params: []obj{
 				param("type", "query", "Event types to keep; repeated or comma-separated.", obj{"type": "string"}, false),
@@ -216,7 +216,7 @@ func openAPISchemas() obj {
 			"allowed_origins":          obj{"type": []string{"array", "null"}, "items": obj{"type": "string"}, "maxItems": maxAllowedOrigins},
 		}),
 		"Token": object(obj{
-			"id": str(""), "name": str(""), "prefix": str("The first characters of the secret."),
+			"id": str(""), "name": str(""), "prefix": str("At most four characters of the secret (\"…\" and its last four), to tell tokens apart."),
 			"scopes":       arrayOf(obj{"type": "string", "enum": Scopes()}),
 			"created_at":   dateTime(""),
 			"last_used_at": nullDateTime("Updated at most once a minute."),

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/mpegflow/mpegflow/internal/store"
 )
@@ -38,18 +38,35 @@ func tokenToJSON(t *store.APIToken) tokenJSON {
 	if sc == nil {
 		sc = []string{}
 	}
-	return tokenJSON{ID: t.ID, Name: t.Name, Prefix: t.Prefix, Scopes: sc, CreatedAt: t.CreatedAt, LastUsedAt: t.LastUsedAt, RevokedAt: t.RevokedAt}
+	return tokenJSON{ID: t.ID, Name: t.Name, Prefix: shownPrefix(t.Prefix), Scopes: sc, CreatedAt: t.CreatedAt, LastUsedAt: t.LastUsedAt, RevokedAt: t.RevokedAt}
 }
 
 // NewToken returns a fresh API token secret: "mf_" + 256 random bits.
 func NewToken() string { return newSecret("mf_", 32) }
 
-// displayPrefix is the part of a secret shown in lists.
+// shownChars is how many characters of a token lists show (and the store
+// keeps besides the hash): enough to tell tokens apart, too few to help
+// guess one.
+const shownChars = 4
+
+// displayPrefix is the part of a secret stored and shown in lists: "…" and
+// its last four characters (the "mf_" start is the same for all tokens).
 func displayPrefix(tok string) string {
-	if p := tokenPrefix(tok); p != "" {
-		return p
+	r := []rune(tok)
+	return "…" + string(r[max(0, len(r)-shownChars):])
+}
+
+// shownPrefix masks a stored prefix for display: prefixes stored by
+// earlier versions held more characters; at most shownChars are shown.
+func shownPrefix(stored string) string {
+	if strings.HasPrefix(stored, "…") {
+		return stored
 	}
-	return tok[:min(4, len(tok))]
+	r := []rune(stored)
+	if len(r) <= shownChars {
+		return string(r) + "…"
+	}
+	return string(r[:shownChars]) + "…"
 }
 
 type tokenCreate struct {
@@ -66,8 +83,8 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p *principa
 	if err := decodeJSON(body, &req); err != nil {
 		return err
 	}
-	if strings.TrimSpace(req.Name) == "" || len(req.Name) > maxNameLen || strings.IndexFunc(req.Name, unicode.IsControl) >= 0 {
-		return fieldErr(CodeValidation, "name", fmt.Sprintf("name is required: 1-%d characters, no control characters", maxNameLen))
+	if strings.TrimSpace(req.Name) == "" || len(req.Name) > maxNameLen || !nameCharsOK(req.Name) {
+		return fieldErr(CodeValidation, "name", fmt.Sprintf("name is required: 1-%d characters, no control or bidirectional override characters", maxNameLen))
 	}
 	if err := validScopes(p, req.Scopes); err != nil {
 		return err
@@ -130,13 +147,58 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, p *principa
 	if !validID(id) {
 		return notFound("token")
 	}
+	// One revocation at a time: the last-admin check and the revocation
+	// must not interleave with another (single node; across nodes the
+	// window is a few milliseconds and needs two admins racing).
+	s.revokeMu.Lock()
+	defer s.revokeMu.Unlock()
 	defer s.tokens.reset() // also after a failed revoke: cheap, and never stale
+	t, err := s.st.Tokens().Get(r.Context(), id)
+	if err != nil {
+		return storeErr(err, "token")
+	}
+	// The rule of creation applies: a token revokes only tokens whose
+	// scopes it holds, so only admin revokes admin.
+	for _, sc := range t.Scopes {
+		if !p.has(sc) {
+			return &Error{Status: http.StatusForbidden, Code: CodeForbidden,
+				Message: "a token can only revoke tokens whose scopes it holds; this one lacks " + sc, Details: map[string]any{"required_scope": sc}}
+		}
+	}
+	if t.RevokedAt != nil {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	if slices.Contains(t.Scopes, ScopeAdmin) {
+		others, err := s.otherLiveAdmins(r.Context(), t.ID)
+		if err != nil {
+			return err
+		}
+		if others == 0 {
+			return apiErr(http.StatusConflict, CodeConflict, "this is the last admin token: create another admin token first, or change api.admin_token")
+		}
+	}
 	if err := s.st.Tokens().Revoke(r.Context(), id, s.now().UTC().Truncate(time.Microsecond)); err != nil {
 		return storeErr(err, "token")
 	}
 	s.log.Info("api token revoked", "token", id, "by", p.tok.ID)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// otherLiveAdmins counts the admin tokens other than id not revoked.
+func (s *Server) otherLiveAdmins(ctx context.Context, id string) (int, error) {
+	all, err := allTokens(ctx, s.st.Tokens())
+	if err != nil {
+		return 0, storeErr(err, "tokens")
+	}
+	n := 0
+	for _, o := range all {
+		if o.ID != id && o.RevokedAt == nil && slices.Contains(o.Scopes, ScopeAdmin) {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // Bootstrap is what BootstrapAdmin did.

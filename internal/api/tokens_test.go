@@ -12,7 +12,7 @@ func TestTokens(t *testing.T) {
 		r := e.do("POST", "/v1/tokens", e.admin, map[string]any{"name": "ci", "scopes": []string{"live_inputs:read", "tokens:write"}}).want(t, 201, "")
 		d := r.data()
 		secret := d["token"].(string)
-		if !strings.HasPrefix(secret, "mf_") || !strings.HasPrefix(secret, d["prefix"].(string)) {
+		if !strings.HasPrefix(secret, "mf_") || !strings.HasSuffix(secret, strings.TrimPrefix(d["prefix"].(string), "…")) {
 			t.Fatalf("token %v", d)
 		}
 		id := d["id"].(string)
@@ -47,8 +47,8 @@ func TestAuthFailuresRateLimited(t *testing.T) {
 		if ra := r.Header.Get("Retry-After"); ra == "" || ra == "0" {
 			t.Fatalf("Retry-After %q", ra)
 		}
-		// Even the right token waits: the address is blocked.
-		e.do("GET", "/v1/live_inputs", e.admin, nil).want(t, 429, CodeRateLimited)
+		// The right token is never refused, even from a blocked address.
+		e.do("GET", "/v1/live_inputs", e.admin, nil).want(t, 200, "")
 		// The OpenAPI document stays public.
 		e.do("GET", "/v1/openapi.json", "", nil).want(t, 200, "")
 	})

@@ -435,8 +435,8 @@ func (s *Server) createClip(w http.ResponseWriter, r *http.Request, p *principal
 	if req.EndSeconds == nil || *req.EndSeconds <= *req.StartSeconds || *req.EndSeconds > 1e7 {
 		return fieldErr(CodeValidation, "end_seconds", "end_seconds is required and must be after start_seconds")
 	}
-	if n := utf8.RuneCountInString(req.Name); n > maxNameLen || !utf8.ValidString(req.Name) {
-		return fieldErr(CodeValidation, "name", fmt.Sprintf("name is longer than %d characters", maxNameLen))
+	if n := utf8.RuneCountInString(req.Name); n > maxNameLen || !nameCharsOK(req.Name) {
+		return fieldErr(CodeValidation, "name", fmt.Sprintf("name must be at most %d characters, without control or bidirectional override characters", maxNameLen))
 	}
 	if s.videos.Videos == nil {
 		return apiErr(http.StatusNotImplemented, CodeNotSupported, "recording is not enabled on this server")

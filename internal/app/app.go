@@ -121,7 +121,7 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 	ctl.SetPublisherControl(pubControl{a})
 
 	// one bad-key throttle for every ingest protocol
-	throttle := ingest.NewThrottle(rtmp.DefaultBadKeyDelay, rtmp.DefaultBadKeyMaxDelay, rtmp.DefaultBadKeyBanAfter, rtmp.DefaultBadKeyBanFor)
+	throttle := ingest.NewThrottle(ingest.ThrottleConfig{})
 	if cfg.SRT.Address != "" {
 		a.srt, err = srt.New(srt.Config{
 			Throttle:  throttle,
@@ -150,6 +150,7 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 			AcceptVPX:        a.whipAcceptVPX,
 			Capacity:         a.ffm,
 			Metrics:          a.metrics,
+			Throttle:         throttle,
 			Logger:           log,
 		})
 		if err != nil {
@@ -184,6 +185,7 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 		Hub:       a.hub,
 		Takeover:  cfg.RTMP.OnDuplicate == "replace",
 		Metrics:   a.metrics,
+		Throttle:  throttle,
 		Logger:    log,
 	}
 	if a.rtmp, err = rtmp.New(rcfg); err != nil {

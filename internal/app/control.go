@@ -19,6 +19,7 @@ import (
 	"github.com/mpegflow/mpegflow/internal/api"
 	"github.com/mpegflow/mpegflow/internal/auth"
 	"github.com/mpegflow/mpegflow/internal/events"
+	"github.com/mpegflow/mpegflow/internal/playback"
 	"github.com/mpegflow/mpegflow/internal/store"
 	"github.com/mpegflow/mpegflow/internal/store/postgres"
 	"github.com/mpegflow/mpegflow/internal/store/sqlite"
@@ -110,8 +111,13 @@ func openControl(ctx context.Context, cfg *conf.Config, log *slog.Logger, stdout
 			return nil, err
 		}
 	}
+	proxies, err := playback.ParseProxies(cfg.HTTP.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("http.%w", err)
+	}
 	c.api, err = api.New(api.Config{
-		Store: st, Bus: c.bus, Runtime: c.rt, Logger: log.With("component", "api"),
+		ClientAddr: proxies,
+		Store:      st, Bus: c.bus, Runtime: c.rt, Logger: log.With("component", "api"),
 		Endpoints: api.Endpoints{RTMP: cfg.RTMP.Address, SRT: cfg.SRT.Address, HTTP: cfg.HTTP.Address},
 		CursorKey: key,
 		Signing:   fd.Signing,

@@ -190,6 +190,9 @@ func (a *App) checkGate(w http.ResponseWriter, r *http.Request, gate *playback.G
 		_, _ = w.Write(append(b, '\n'))
 		return "", false
 	}
+	if res.Private {
+		playback.MarkPrivate(w.Header())
+	}
 	if res.Origin != "" && w.Header().Get("Access-Control-Allow-Origin") != "" {
 		// allowed_origins: CORS names the origin rather than *
 		w.Header().Set("Access-Control-Allow-Origin", res.Origin)

@@ -21,6 +21,7 @@ import (
 	"github.com/mpegflow/mpegflow/internal/blob"
 	"github.com/mpegflow/mpegflow/internal/events"
 	"github.com/mpegflow/mpegflow/internal/pipeline"
+	"github.com/mpegflow/mpegflow/internal/playback"
 	"github.com/mpegflow/mpegflow/internal/record"
 	"github.com/mpegflow/mpegflow/internal/store"
 	"github.com/mpegflow/mpegflow/internal/stream"
@@ -358,7 +359,7 @@ func (a *App) serveVideo(w http.ResponseWriter, r *http.Request) {
 		b = hls.CarryQuery(b, r.URL.RawQuery)
 		h.Set("Content-Type", "application/vnd.apple.mpegurl")
 		if final {
-			h.Set("Cache-Control", "max-age=60")
+			h.Set("Cache-Control", playback.CacheControl(h, "max-age=60"))
 		} else {
 			h.Set("Cache-Control", "no-cache")
 		}
@@ -413,7 +414,7 @@ func (a *App) serveBlob(w http.ResponseWriter, r *http.Request, id, name, conten
 	}
 	h := w.Header()
 	h.Set("Content-Type", contentType)
-	h.Set("Cache-Control", cache)
+	h.Set("Cache-Control", playback.CacheControl(h, cache))
 	http.ServeContent(w, r, "", o.Info().ModTime, o)
 }
 

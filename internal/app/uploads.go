@@ -9,9 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/mpegflow/mpegflow/internal/api"
 	"github.com/mpegflow/mpegflow/internal/events"
+	"github.com/mpegflow/mpegflow/internal/netguard"
 	"github.com/mpegflow/mpegflow/internal/store"
 	"github.com/mpegflow/mpegflow/internal/upload"
 )
@@ -37,7 +39,7 @@ func (a *App) initUploads(st store.Store, bus *events.Bus) (api.UploadsDeps, err
 		Dir: filepath.Join(a.cfg.DataDir, "uploads"), Logger: a.log.With("component", "uploads"),
 		FFmpeg: ff, FFprobe: fp, Capacity: a.ffm, NodeID: a.rec.rec.NodeID(), Workers: c.Workers,
 		MaxSize: c.MaxSize, MaxUnfinished: c.MaxUnfinishedPerToken, PlainMaxSize: c.PlainMaxSize, CopyMaxSize: c.CopyMaxSize, CopyTimeout: c.CopyTimeout.D(),
-		Guard:  upload.WebhookGuard{AllowPrivate: c.AllowPrivateSources},
+		Guard:  netguard.New(netguard.Config{AllowPrivate: c.AllowPrivateSources, Timeout: 10 * time.Second}),
 		Render: a.videoData, Thumbnails: a.rec.rec,
 	})
 	if err != nil {

@@ -1,5 +1,5 @@
 // Package ingest holds what the ingest protocols (rtmp, srt, whip) share:
-// the metrics they report and the throttle for repeated bad stream keys.
+// the metrics they report and the one throttle of failed publish attempts.
 package ingest
 
 import "github.com/mpegflow/mpegflow/internal/stream"
@@ -13,7 +13,7 @@ type Metrics interface {
 	// SessionClosed counts the end of an admitted session.
 	SessionClosed(protocol, liveInput string)
 	// Rejected counts a refused connection; reason is a fixed word such as
-	// "unknown_key", "busy", "protocol_error", "throttled".
+	// "unknown_key", "bad_passphrase", "busy", "protocol_error".
 	Rejected(protocol, reason string)
 	// Received counts one access unit (its payload bytes) of a live input.
 	Received(protocol, liveInput string, kind stream.Kind, bytes int, key bool)

@@ -6,38 +6,70 @@ import (
 	"time"
 )
 
-func TestThrottle(t *testing.T) {
+func testThrottle(now *time.Time) *Throttle {
+	th := NewThrottle(ThrottleConfig{BaseDelay: 100 * time.Millisecond, MaxDelay: time.Second, Lifetime: time.Minute, MaxEntries: 10})
+	th.now = func() time.Time { return *now }
+	return th
+}
+
+func TestThrottleRepeatedKeyBacksOff(t *testing.T) {
 	now := time.Unix(1000, 0)
-	th := NewThrottle(100*time.Millisecond, time.Second, 5, time.Minute)
-	th.now = func() time.Time { return now }
-	want := []time.Duration{0, 100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond}
+	th := testThrottle(&now)
+	want := []time.Duration{100, 200, 400, 800, 1000, 1000}
 	for i, w := range want {
-		d, banned := th.Check("1.2.3.4")
-		if d != w || banned {
-			t.Fatalf("attempt %d: delay %v banned %v, want %v", i, d, banned, w)
+		if d := th.Fail("1.2.3.4", "stale-key"); d != w*time.Millisecond {
+			t.Fatalf("failure %d: delay %v, want %v", i, d, w*time.Millisecond)
 		}
-		th.Fail("1.2.3.4")
 	}
-	if _, banned := th.Check("1.2.3.4"); !banned {
-		t.Fatal("not banned after 5 failures")
+	// another address is not affected
+	if d := th.Fail("5.6.7.8", "stale-key"); d != 100*time.Millisecond {
+		t.Fatalf("another address: %v", d)
 	}
-	if d, banned := th.Check("5.6.7.8"); d != 0 || banned {
-		t.Fatal("another address is affected")
-	}
+	// forgotten after the lifetime
 	now = now.Add(2 * time.Minute)
-	if d, banned := th.Check("1.2.3.4"); banned || d != time.Second {
-		t.Fatalf("after the ban: delay %v banned %v, want max delay", d, banned)
+	if d := th.Fail("1.2.3.4", "stale-key"); d != 100*time.Millisecond {
+		t.Fatalf("after the lifetime: %v", d)
 	}
-	now = now.Add(time.Hour)
-	if d, _ := th.Check("1.2.3.4"); d != 0 {
-		t.Fatalf("not forgotten: %v", d)
+}
+
+func TestThrottleDistinctKeysBackOff(t *testing.T) {
+	now := time.Unix(1000, 0)
+	th := testThrottle(&now)
+	want := []time.Duration{100, 200, 400, 800, 1000}
+	for i, w := range want {
+		if d := th.Fail("1.2.3.4", fmt.Sprint("guess-", i)); d != w*time.Millisecond {
+			t.Fatalf("guess %d: delay %v, want %v", i, d, w*time.Millisecond)
+		}
 	}
-	th.maxEntries = 10
-	for i := range 50 {
-		th.Fail(fmt.Sprintf("10.0.0.%d", i))
+}
+
+// Behind one NAT, an encoder retrying a stale key does not slow down a
+// neighbour's single typo beyond the per-key pace.
+func TestThrottleNeighbourNotPunished(t *testing.T) {
+	now := time.Unix(1000, 0)
+	th := testThrottle(&now)
+	for range 20 {
+		th.Fail("10.0.0.1", "stale-key")
+	}
+	if d := th.Fail("10.0.0.1", "typo"); d != 200*time.Millisecond {
+		t.Fatalf("neighbour's first failure held %v, want 200ms (two distinct keys)", d)
+	}
+}
+
+func TestThrottleBounded(t *testing.T) {
+	now := time.Unix(1000, 0)
+	th := testThrottle(&now)
+	for i := range 500 {
+		th.Fail(fmt.Sprintf("10.0.%d.%d", i/250, i%250), fmt.Sprint("k", i))
 		now = now.Add(time.Millisecond)
 	}
 	if n := th.Size(); n > 10 {
-		t.Fatalf("throttle holds %d addresses, want <= 10", n)
+		t.Fatalf("throttle holds %d pairs, want <= 10", n)
+	}
+	th.mu.Lock()
+	na := len(th.addrs)
+	th.mu.Unlock()
+	if na > 11 {
+		t.Fatalf("throttle holds %d addresses", na)
 	}
 }

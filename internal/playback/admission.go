@@ -13,10 +13,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mpegflow/mpegflow/internal/netguard"
 )
 
 // Actions of admission requests.
@@ -69,9 +72,16 @@ type HookConfig struct {
 	Secret   []byte        // HMAC-SHA256 key of the signature
 	Timeout  time.Duration // default DefaultHookTimeout
 	FailOpen bool          // on_error: allow; default deny
-	Client   *http.Client  // default a client with Timeout
-	Logger   *slog.Logger  // default discard
-	Now      func() time.Time
+	// Client sends the requests; default a client with Timeout dialing
+	// through Guard.
+	Client *http.Client
+	// Guard is the SSRF guard of the default Client; default one that
+	// trusts the host of URL (the operator chose it: it may well be on
+	// the private network) and refuses special-purpose and local
+	// addresses everywhere else, so a redirect cannot reach them.
+	Guard  *netguard.Guard
+	Logger *slog.Logger // default discard
+	Now    func() time.Time
 }
 
 // Hook calls an admission hook in the operator's service. Requests are
@@ -110,7 +120,14 @@ func NewHook(cfg HookConfig) (*Hook, error) {
 		cfg.Timeout = DefaultHookTimeout
 	}
 	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: cfg.Timeout}
+		if cfg.Guard == nil {
+			u, err := url.Parse(cfg.URL)
+			if err != nil || u.Hostname() == "" {
+				return nil, fmt.Errorf("playback: hook url %q: no host", cfg.URL)
+			}
+			cfg.Guard = netguard.New(netguard.Config{TrustedHosts: []string{u.Hostname()}, Timeout: cfg.Timeout})
+		}
+		cfg.Client = &http.Client{Timeout: cfg.Timeout, Transport: cfg.Guard.Transport()}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -2,12 +2,16 @@ package playback
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mpegflow/mpegflow/internal/netguard"
 )
 
 func TestHook(t *testing.T) {
@@ -94,4 +98,41 @@ func FuzzParseDecision(f *testing.F) {
 			t.Fatalf("decision %+v", d)
 		}
 	})
+}
+
+// The hook's own host is trusted (the operator chose it); a redirect from
+// it to another special-purpose or local address is refused at dial time.
+func TestHookRedirectGuarded(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	var internalCalls atomic.Int32
+	internal := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		internalCalls.Add(1)
+		_, _ = io.WriteString(w, `{"allow":true}`)
+	}))
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Skip("no 127.0.0.2 here:", err)
+	}
+	internal.Listener.Close()
+	internal.Listener = ln
+	internal.Start()
+	defer internal.Close()
+	// the hook answers on 127.0.0.1 and redirects to an internal service
+	// on another loopback address
+	target := internal.URL
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target, http.StatusTemporaryRedirect)
+	}))
+	defer hook.Close()
+	h, err := NewHook(HookConfig{URL: hook.URL, Secret: secret, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := h.Admit(t.Context(), AdmissionRequest{Action: ActionPlay, Protocol: "hls", LiveInputID: "li_a", ClientAddr: "192.0.2.1"})
+	if d.Allow || d.Err == nil || !errors.Is(d.Err, netguard.ErrForbidden) {
+		t.Fatalf("redirect to a loopback address: %+v", d)
+	}
+	if internalCalls.Load() != 0 {
+		t.Fatal("the internal service was reached")
+	}
 }

@@ -85,6 +85,9 @@ func LooksLikeToken(s string) bool { return strings.Count(s, ".") == 2 }
 type Result struct {
 	ID     string // the live input
 	Origin string // the request's origin when allowed_origins matched it ("" otherwise)
+	// Private: the resource needs a signed token, so responses must not be
+	// kept by shared caches (RFC 9111 §5.2.2.7): see CacheControl.
+	Private bool
 }
 
 // Check authorizes a playback request of r. pathElem is the path element
@@ -122,6 +125,7 @@ func (g *Gate) Check(ctx context.Context, r *http.Request, pathElem string, play
 	}
 	addr := g.cfg.Proxies.ClientAddr(r)
 	if pol.RequireSignedURLs {
+		res.Private = true
 		if token == "" {
 			return Result{}, g.refused(refuse(ReasonMissing, "no token"))
 		}
@@ -156,6 +160,27 @@ func (g *Gate) Check(ctx context.Context, r *http.Request, pathElem string, play
 		}
 	}
 	return res, nil
+}
+
+// MarkPrivate marks a response as one of a Private resource; CacheControl
+// then keeps shared caches from storing it.
+func MarkPrivate(h http.Header) { h.Set("Cache-Control", "private") }
+
+// CacheControl returns the Cache-Control value v for a response with
+// headers h: as is, or, when MarkPrivate marked it, with "public" replaced
+// by "private" (RFC 9111 §5.2.2.7), so that a segment fetched with one
+// viewer's token is not served by a CDN or proxy to anyone without one.
+func CacheControl(h http.Header, v string) string {
+	if !strings.HasPrefix(h.Get("Cache-Control"), "private") {
+		return v
+	}
+	if rest, ok := strings.CutPrefix(v, "public, "); ok {
+		return "private, " + rest
+	}
+	if v == "public" || v == "" {
+		return "private"
+	}
+	return "private, " + v
 }
 
 // QueryToken returns the first token parameter of a raw query string

@@ -215,3 +215,28 @@ func FuzzQueryToken(f *testing.F) {
 		}
 	})
 }
+
+func TestCacheControlPrivate(t *testing.T) {
+	h := http.Header{}
+	if v := CacheControl(h, "public, max-age=31536000, immutable"); v != "public, max-age=31536000, immutable" {
+		t.Fatalf("unmarked: %q", v)
+	}
+	MarkPrivate(h)
+	if v := CacheControl(h, "public, max-age=31536000, immutable"); v != "private, max-age=31536000, immutable" {
+		t.Fatalf("marked: %q", v)
+	}
+	if v := CacheControl(h, "max-age=60"); v != "private, max-age=60" {
+		t.Fatalf("marked: %q", v)
+	}
+}
+
+// BenchmarkPrivateCache: what a signed video request pays for its
+// Cache-Control (MarkPrivate in the gate, CacheControl when serving).
+func BenchmarkPrivateCache(b *testing.B) {
+	b.ReportAllocs()
+	h := http.Header{}
+	for b.Loop() {
+		MarkPrivate(h)
+		h.Set("Cache-Control", CacheControl(h, "public, max-age=31536000, immutable"))
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -25,6 +24,9 @@ const maxRedirects = 5
 // then queued; a failed download makes it errored (download_failed,
 // too_large). ErrForbiddenSource when the URL is refused.
 func (s *Service) CreateCopy(ctx context.Context, raw string, o Options) (*store.Video, error) {
+	if err := checkSourceURL(raw); err != nil {
+		return nil, err
+	}
 	if err := s.cfg.Guard.CheckURL(ctx, raw); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrForbiddenSource, err)
 	}
@@ -93,13 +95,15 @@ func (s *Service) download(ctx, jctx context.Context, u *store.Upload) {
 
 // fetch downloads raw into a new file and returns its path and size.
 func (s *Service) fetch(ctx context.Context, id, raw string, limit int64) (string, int64, error) {
-	d := &net.Dialer{Timeout: 10 * time.Second, Control: s.cfg.Guard.Control}
-	tr := &http.Transport{DialContext: d.DialContext, ForceAttemptHTTP2: true, TLSHandshakeTimeout: 10 * time.Second,
+	tr := &http.Transport{DialContext: s.cfg.Guard.DialContext, ForceAttemptHTTP2: true, TLSHandshakeTimeout: 10 * time.Second,
 		ResponseHeaderTimeout: 30 * time.Second, MaxIdleConns: 1, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr, CheckRedirect: func(r *http.Request, via []*http.Request) error {
 		if len(via) >= maxRedirects {
 			return fmt.Errorf("more than %d redirects", maxRedirects)
+		}
+		if err := checkSourceURL(r.URL.String()); err != nil {
+			return fmt.Errorf("redirect: %w", err)
 		}
 		if err := s.cfg.Guard.CheckURL(r.Context(), r.URL.String()); err != nil {
 			return fmt.Errorf("%w: redirect: %w", ErrForbiddenSource, err)

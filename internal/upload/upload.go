@@ -31,6 +31,7 @@ import (
 	"github.com/mpegflow/mpegflow/internal/blob"
 	"github.com/mpegflow/mpegflow/internal/events"
 	"github.com/mpegflow/mpegflow/internal/ffmpeg"
+	"github.com/mpegflow/mpegflow/internal/netguard"
 	"github.com/mpegflow/mpegflow/internal/record"
 	"github.com/mpegflow/mpegflow/internal/store"
 	"github.com/mpegflow/mpegflow/internal/webhook"
@@ -109,7 +110,8 @@ type Config struct {
 	// MaxUnfinished bounds the direct uploads and copies of one API token
 	// still waiting for their file. Default 100.
 	MaxUnfinished int
-	// Guard checks the URLs of copies. Default WebhookGuard{}.
+	// Guard checks the URLs of copies. Default: netguard with its
+	// defaults (no private addresses).
 	Guard Guard
 	// Render is the data of video.* events: the API's video object.
 	// Default record.Summary.
@@ -177,7 +179,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.MaxUnfinished = 100
 	}
 	if cfg.Guard == nil {
-		cfg.Guard = WebhookGuard{}
+		cfg.Guard = netguard.New(netguard.Config{})
 	}
 	if cfg.Render == nil {
 		cfg.Render = func(v *store.Video) any { return record.Summary(v) }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,12 +14,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mpegflow/mpegflow/internal/blob"
 	"github.com/mpegflow/mpegflow/internal/events"
+	"github.com/mpegflow/mpegflow/internal/netguard"
 	"github.com/mpegflow/mpegflow/internal/record"
 	"github.com/mpegflow/mpegflow/internal/store"
 	"github.com/mpegflow/mpegflow/internal/store/sqlite"
@@ -58,7 +59,7 @@ func newFixture(t *testing.T, mod func(*Config)) *fixture {
 	}
 	f := &fixture{st: st, blobs: blobs, bus: events.NewBus(), dir: dir}
 	cfg := Config{Videos: st.Videos(), Uploads: st.Uploads(), Blobs: blobs, Bus: f.bus, Dir: filepath.Join(dir, "uploads"),
-		FFmpeg: ff, FFprobe: fp, Heartbeat: 200 * time.Millisecond, Guard: WebhookGuard{AllowPrivate: true}}
+		FFmpeg: ff, FFprobe: fp, Heartbeat: 200 * time.Millisecond, Guard: netguard.New(netguard.Config{AllowPrivate: true})}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -319,7 +320,7 @@ func TestCopyFromURL(t *testing.T) {
 		}
 	})
 	t.Run("guarded", func(t *testing.T) {
-		f := newFixture(t, func(c *Config) { c.Guard = WebhookGuard{} })
+		f := newFixture(t, func(c *Config) { c.Guard = netguard.New(netguard.Config{}) })
 		for _, u := range []string{srv.URL + "/a.mp4", "http://169.254.169.254/", "http://[::1]/x", "file:///etc/passwd", "http://localhost/x"} {
 			if _, err := f.svc.CreateCopy(t.Context(), u, Options{}); !errors.Is(err, ErrForbiddenSource) {
 				t.Errorf("%s: %v, want ErrForbiddenSource", u, err)
@@ -343,8 +344,7 @@ func TestCopyFromURL(t *testing.T) {
 }
 
 // hostGuard allows one host:port and refuses everything else, at the URL
-// and at the dial; the production guard's decisions are tested in
-// TestWebhookGuard.
+// and at the dial; the production guard's decisions are netguard's tests.
 type hostGuard struct{ allow string }
 
 func (g hostGuard) CheckURL(_ context.Context, raw string) error {
@@ -354,24 +354,12 @@ func (g hostGuard) CheckURL(_ context.Context, raw string) error {
 	return nil
 }
 
-func (g hostGuard) Control(_, address string, _ syscall.RawConn) error {
+func (g hostGuard) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	if address != g.allow {
-		return errors.New("not the test server")
+		return nil, errors.New("not the test server")
 	}
-	return nil
-}
-
-func TestWebhookGuard(t *testing.T) {
-	g := WebhookGuard{}
-	for addr, ok := range map[string]bool{"127.0.0.1:80": false, "[::1]:443": false, "169.254.169.254:80": false, "10.1.2.3:80": false,
-		"192.168.1.1:8080": false, "[::ffff:127.0.0.1]:80": false, "8.8.8.8:80": true, "[2001:4860:4860::8888]:443": true} {
-		if err := g.Control("tcp", addr, nil); (err == nil) != ok {
-			t.Errorf("Control(%s) = %v, want allowed=%v", addr, err, ok)
-		}
-	}
-	if err := (WebhookGuard{AllowPrivate: true}).Control("tcp", "127.0.0.1:80", nil); err != nil {
-		t.Errorf("AllowPrivate: %v", err)
-	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, address)
 }
 
 // readBlob reads the object key.

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mpegflow/mpegflow/internal/events"
+	"github.com/mpegflow/mpegflow/internal/netguard"
 	"github.com/mpegflow/mpegflow/internal/store"
 )
 
@@ -71,8 +72,11 @@ type Config struct {
 	// Registerer receives the metrics; nil = not registered.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
-	Resolver   Resolver         // default net.DefaultResolver
-	Now        func() time.Time // default time.Now
+	Resolver   Resolver // default net.DefaultResolver
+	// Guard decides which addresses URLs and deliveries may reach; default
+	// one built from AllowPrivateTargets, Resolver and Timeout.
+	Guard *netguard.Guard
+	Now   func() time.Time // default time.Now
 }
 
 // Service runs webhook delivery. Build it with New, run Run on a goroutine
@@ -143,6 +147,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Resolver == nil {
 		cfg.Resolver = net.DefaultResolver
 	}
+	if cfg.Guard == nil {
+		cfg.Guard = netguard.New(netguard.Config{AllowPrivate: cfg.AllowPrivateTargets, Resolver: cfg.Resolver, Timeout: cfg.Timeout})
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -156,8 +163,8 @@ func New(cfg Config) (*Service, error) {
 		recovery: map[string]*recoveryState{},
 	}
 	tr := &http.Transport{
-		Proxy:                 nil, // never through an environment proxy: the target is checked
-		DialContext:           dialer(cfg.AllowPrivateTargets).DialContext,
+		Proxy:                 nil,                   // never through an environment proxy: the target is checked
+		DialContext:           cfg.Guard.DialContext, // checked at connect time: DNS rebinding included
 		ForceAttemptHTTP2:     true,
 		MaxIdleConnsPerHost:   4,
 		IdleConnTimeout:       90 * time.Second,
@@ -194,7 +201,7 @@ func (s *Service) Close() {
 // CheckURL validates a webhook URL for creation or change (see
 // CheckTarget).
 func (s *Service) CheckURL(ctx context.Context, raw string) error {
-	return CheckTarget(ctx, s.cfg.Resolver, raw, s.cfg.AllowPrivateTargets)
+	return CheckTarget(ctx, s.cfg.Guard, raw)
 }
 
 // Changed wakes the dispatcher after an endpoint changed (enabled again,

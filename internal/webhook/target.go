@@ -2,12 +2,12 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"net"
-	"net/netip"
 	"net/url"
 	"strings"
-	"syscall"
+
+	"github.com/mpegflow/mpegflow/internal/netguard"
 )
 
 // maxURLLen bounds a webhook URL.
@@ -48,81 +48,25 @@ func ParseURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// forbiddenAddr reports whether a is an address webhooks must not reach:
-// loopback, link-local, private (RFC 1918, RFC 4193), multicast,
-// unspecified, CGNAT (RFC 6598) or an IPv4-mapped form of those.
-func forbiddenAddr(a netip.Addr) bool {
-	a = a.Unmap()
-	if !a.IsValid() || a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
-		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsPrivate() || a.IsUnspecified() {
-		return true
-	}
-	if a.Is4() {
-		b := a.As4()
-		if b[0] == 0 || (b[0] == 100 && b[1]&0xc0 == 64) || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
-			return true
-		}
-	}
-	return false
-}
-
 // Resolver looks hosts up; *net.Resolver satisfies it.
-type Resolver interface {
-	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
-}
+type Resolver = netguard.Resolver
 
-// CheckTarget validates raw with ParseURL and, unless allowPrivate, refuses
-// it when its host resolves to any forbidden address (a literal address is
-// checked as is). Errors wrap ErrInvalidURL or ErrForbiddenTarget.
-func CheckTarget(ctx context.Context, r Resolver, raw string, allowPrivate bool) error {
-	u, err := ParseURL(raw)
-	if err != nil {
+// CheckTarget validates raw with ParseURL and refuses it when the guard
+// does: its host resolves to any special-purpose address or one of this
+// machine's (a literal address is checked as is). Deliveries check again
+// at connect time through the same guard. Errors wrap ErrInvalidURL or
+// ErrForbiddenTarget.
+func CheckTarget(ctx context.Context, g *netguard.Guard, raw string) error {
+	if _, err := ParseURL(raw); err != nil {
 		return err
 	}
-	if allowPrivate {
+	err := g.CheckURL(ctx, raw)
+	switch {
+	case err == nil:
 		return nil
+	case errors.Is(err, netguard.ErrForbidden):
+		return fmt.Errorf("%w: %w", ErrForbiddenTarget, err)
+	default:
+		return fmt.Errorf("%w: %w", ErrInvalidURL, err)
 	}
-	host := u.Hostname()
-	if a, err := netip.ParseAddr(host); err == nil {
-		if forbiddenAddr(a) {
-			return fmt.Errorf("%w: %s", ErrForbiddenTarget, a)
-		}
-		return nil
-	}
-	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
-		return fmt.Errorf("%w: %s", ErrForbiddenTarget, host)
-	}
-	addrs, err := r.LookupNetIP(ctx, "ip", host)
-	if err != nil {
-		return fmt.Errorf("%w: cannot resolve %s", ErrInvalidURL, host)
-	}
-	for _, a := range addrs {
-		if forbiddenAddr(a) {
-			return fmt.Errorf("%w: %s resolves to %s", ErrForbiddenTarget, host, a)
-		}
-	}
-	return nil
-}
-
-// dialControl refuses connections to forbidden addresses at connect time,
-// after DNS resolution, so a name that changes to a private address after
-// the check (DNS rebinding) is still refused.
-func dialControl(_, address string, _ syscall.RawConn) error {
-	ap, err := netip.ParseAddrPort(address)
-	if err != nil {
-		return fmt.Errorf("%w: %s", ErrForbiddenTarget, address)
-	}
-	if forbiddenAddr(ap.Addr()) {
-		return fmt.Errorf("%w: %s", ErrForbiddenTarget, ap.Addr())
-	}
-	return nil
-}
-
-// dialer returns the dialer of deliveries.
-func dialer(allowPrivate bool) *net.Dialer {
-	d := &net.Dialer{Timeout: DefaultTimeout}
-	if !allowPrivate {
-		d.Control = dialControl
-	}
-	return d
 }

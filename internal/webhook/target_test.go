@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/netip"
 	"testing"
+
+	"github.com/mpegflow/mpegflow/internal/netguard"
 )
 
 // fakeResolver answers from a table.
@@ -51,24 +53,22 @@ func TestCheckTarget(t *testing.T) {
 		{"http://[::ffff:127.0.0.1]/", false, ErrForbiddenTarget},
 		{"https://mixed.example/", false, ErrForbiddenTarget},
 		{"https://v6.example/", false, ErrForbiddenTarget},
+		{"http://[::127.0.0.1]/", false, ErrForbiddenTarget},
+		{"http://[2002:7f00:1::]/", false, ErrForbiddenTarget},
+		{"http://[64:ff9b::7f00:1]/", false, ErrForbiddenTarget},
+		{"http://[fec0::1]/", false, ErrForbiddenTarget},
+		{"http://198.18.0.1/", false, ErrForbiddenTarget},
+		{"http://240.0.0.1/", false, ErrForbiddenTarget},
 		{"http://127.0.0.1:9/", true, nil},
 		{"http://localhost/", true, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.url, func(t *testing.T) {
-			err := CheckTarget(t.Context(), r, tt.url, tt.private)
+			err := CheckTarget(t.Context(), netguard.New(netguard.Config{Resolver: r, AllowPrivate: tt.private}), tt.url)
 			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
 				t.Fatalf("CheckTarget = %v, want %v", err, tt.want)
 			}
 		})
-	}
-}
-
-func TestDialControl(t *testing.T) {
-	for addr, bad := range map[string]bool{"127.0.0.1:80": true, "[fe80::1]:443": true, "93.184.216.34:443": false, "garbage": true} {
-		if err := dialControl("tcp", addr, nil); (err != nil) != bad {
-			t.Errorf("dialControl(%s) = %v", addr, err)
-		}
 	}
 }
 
@@ -78,9 +78,9 @@ func FuzzCheckTarget(f *testing.F) {
 	for _, s := range []string{"https://public.example/hook", "http://127.0.0.1:8080/x", "http://[::1]:80/", "https://a@b/", "javascript:alert(1)", "http://%zz/", "http://0x7f.1/"} {
 		f.Add(s)
 	}
-	r := fakeResolver{"public.example": {"93.184.216.34"}}
+	g := netguard.New(netguard.Config{Resolver: fakeResolver{"public.example": {"93.184.216.34"}}})
 	f.Fuzz(func(t *testing.T, raw string) {
-		err := CheckTarget(context.Background(), r, raw, false)
+		err := CheckTarget(context.Background(), g, raw)
 		if err != nil {
 			if !errors.Is(err, ErrInvalidURL) && !errors.Is(err, ErrForbiddenTarget) {
 				t.Fatalf("unexpected error kind: %v", err)
@@ -91,7 +91,7 @@ func FuzzCheckTarget(f *testing.F) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.User != nil {
 			t.Fatalf("accepted %q", raw)
 		}
-		if a, err := netip.ParseAddr(u.Hostname()); err == nil && forbiddenAddr(a) {
+		if a, err := netip.ParseAddr(u.Hostname()); err == nil && netguard.Special(a) {
 			t.Fatalf("accepted forbidden %q", raw)
 		}
 	})

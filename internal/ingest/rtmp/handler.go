@@ -21,7 +21,6 @@ const lookupTimeout = 5 * time.Second
 // Rejection reasons reported to Metrics.Rejected.
 const (
 	reasonUnknownKey  = "unknown_key"
-	reasonThrottled   = "throttled"
 	reasonBusy        = "busy"
 	reasonUnavailable = "unavailable"
 	reasonUnsupported = "unsupported"
@@ -106,32 +105,32 @@ func (h *handler) OnPublish(sctx *gortmp.StreamContext, _ uint32, cmd *message.N
 		return h.reject(reasonUnsupported, errors.New("second publish on one connection"))
 	}
 	key := streamKey(h.app, cmd.PublishingName)
-	delay, banned := c.s.throttle.Check(c.ip)
-	if banned {
-		return h.reject(reasonThrottled, errors.New("too many unknown stream keys from this address"))
+	var li auth.LiveInput
+	if key != "" {
+		lctx, cancel := context.WithTimeout(c.ctx, lookupTimeout)
+		li, err = c.s.cfg.Directory.ByStreamKey(auth.WithPeer(lctx, c.s.protocol, c.remote), key)
+		cancel()
 	}
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-c.ctx.Done():
-			t.Stop()
+	if key == "" || errors.Is(err, auth.ErrUnknownKey) {
+		// only a failed attempt waits: a valid key is never held back
+		if c.s.throttle.Hold(c.ctx, c.ip, key) != nil {
 			return errShuttingDown
 		}
-	}
-	if key == "" {
-		c.s.throttle.Fail(c.ip)
-		return h.reject(reasonUnknownKey, errors.New("empty stream key"))
-	}
-	lctx, cancel := context.WithTimeout(c.ctx, lookupTimeout)
-	li, err := c.s.cfg.Directory.ByStreamKey(auth.WithPeer(lctx, c.s.protocol, c.remote), key)
-	cancel()
-	if errors.Is(err, auth.ErrUnknownKey) {
-		c.s.throttle.Fail(c.ip)
+		if key == "" {
+			return h.reject(reasonUnknownKey, errors.New("empty stream key"))
+		}
 		return h.reject(reasonUnknownKey, nil)
 	}
 	if err != nil {
 		return h.reject(reasonUnavailable, fmt.Errorf("stream key lookup: %w", err))
+	}
+	if _, publishing := c.s.cfg.Hub.State(li.ID); publishing && !c.s.cfg.Takeover {
+		// refused before NetStream.Publish.Start (RTMP spec §7.2.2.6): the
+		// encoder learns at once that the name is taken
+		h.streamID = sctx.StreamID
+		c.liveID = li.ID
+		h.sendStatus(message.NetStreamOnStatusCodePublishBadName, "Publish failed: live input already has a publisher")
+		return h.reject(reasonBusy, errors.New("live input already has a publisher"))
 	}
 	h.streamID = sctx.StreamID
 	c.admitted = true

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mpegflow/mpegflow/internal/ingest"
 	"github.com/mpegflow/mpegflow/internal/ingest/rtmp/rtmptest"
 )
 
@@ -31,8 +32,8 @@ func TestUnknownKeyRejected(t *testing.T) {
 	start := time.Now()
 	_ = publishSynthetic(ctx, env.url+badKey, 100*time.Millisecond)
 	waitFor(t, 5*time.Second, "second rejection", func() bool { return env.metrics.rejections(reasonUnknownKey) == 2 })
-	if d := time.Since(start); d < DefaultBadKeyDelay {
-		t.Errorf("second bad key answered after %v, want >= %v", d, DefaultBadKeyDelay)
+	if d := time.Since(start); d < ingest.DefaultThrottleBaseDelay {
+		t.Errorf("second bad key answered after %v, want >= %v", d, ingest.DefaultThrottleBaseDelay)
 	}
 }
 

@@ -39,10 +39,6 @@ const (
 	DefaultWriteTimeout     = 10 * time.Second
 	DefaultTrackWait        = 2 * time.Second
 	DefaultMaxJump          = 10 * time.Second
-	DefaultBadKeyDelay      = 500 * time.Millisecond
-	DefaultBadKeyMaxDelay   = 8 * time.Second
-	DefaultBadKeyBanAfter   = 10
-	DefaultBadKeyBanFor     = time.Minute
 	defaultMaxChunkStreams  = 16
 	defaultMaxMsgStreams    = 4
 	maxPendingUnits         = 1024
@@ -87,17 +83,9 @@ type Config struct {
 	// MaxJump is the largest forward timestamp step taken as continuous;
 	// larger steps (and backward steps) start a discontinuity. Default 10 s.
 	MaxJump time.Duration
-	// BadKeyDelay is the delay before answering an address after its first
-	// unknown key, doubling with every further one up to BadKeyMaxDelay
-	// (default 500 ms and 8 s). After BadKeyBanAfter unknown keys (default
-	// 10) the address is refused for BadKeyBanFor (default 1 min).
-	BadKeyDelay    time.Duration
-	BadKeyMaxDelay time.Duration
-	BadKeyBanAfter int
-	BadKeyBanFor   time.Duration
-	// Throttle, when set, is shared with the other ingest protocols so
-	// that an address guessing keys is slowed down everywhere; nil builds
-	// one from the BadKey settings.
+	// Throttle holds back the refusals of failed attempts; the daemon
+	// shares one between every ingest protocol. Default: a Throttle of
+	// this server alone, with the ingest defaults.
 	Throttle *ingest.Throttle
 }
 
@@ -122,14 +110,8 @@ func (c *Config) setDefaults() {
 	def(&c.WriteTimeout, DefaultWriteTimeout)
 	def(&c.TrackWait, DefaultTrackWait)
 	def(&c.MaxJump, DefaultMaxJump)
-	def(&c.BadKeyDelay, DefaultBadKeyDelay)
-	def(&c.BadKeyMaxDelay, DefaultBadKeyMaxDelay)
-	def(&c.BadKeyBanFor, DefaultBadKeyBanFor)
-	if c.BadKeyBanAfter <= 0 {
-		c.BadKeyBanAfter = DefaultBadKeyBanAfter
-	}
 	if c.Throttle == nil {
-		c.Throttle = ingest.NewThrottle(c.BadKeyDelay, c.BadKeyMaxDelay, c.BadKeyBanAfter, c.BadKeyBanFor)
+		c.Throttle = ingest.NewThrottle(ingest.ThrottleConfig{})
 	}
 }
 

@@ -164,7 +164,7 @@ func startServer(t *testing.T, entries []auth.StaticEntry, mut func(*Config)) *t
 		Stats:         env.stats,
 		Logger:        slog.New(slog.NewTextHandler(env.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		StatsInterval: 500 * time.Millisecond,
-		BadKeyDelay:   time.Millisecond,
+		Throttle:      ingest.NewThrottle(ingest.ThrottleConfig{BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond}),
 	}
 	if mut != nil {
 		mut(&cfg)

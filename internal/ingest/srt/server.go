@@ -41,17 +41,12 @@ const (
 	DefaultMaxJump          = 10 * time.Second
 	DefaultStatsInterval    = 5 * time.Second
 	DefaultMaxHandshakes    = 64
-	DefaultBadKeyDelay      = 500 * time.Millisecond
-	DefaultBadKeyMaxDelay   = 8 * time.Second
-	DefaultBadKeyBanAfter   = 10
-	DefaultBadKeyBanFor     = time.Minute
 	maxPendingUnits         = 1024
 )
 
 // Rejection reasons reported to ingest.Metrics.Rejected.
 const (
 	reasonUnknownKey       = "unknown_key"
-	reasonThrottled        = "throttled"
 	reasonBusy             = "busy"
 	reasonUnavailable      = "unavailable"
 	reasonUnsupported      = "unsupported"
@@ -121,20 +116,13 @@ type Config struct {
 	// StatsInterval is the period of StatsSink.SessionStats. Default 5 s.
 	StatsInterval time.Duration
 	// MaxHandshakes bounds the handshakes being decided at once (key
-	// lookups, throttle delays); more are refused with REJ_BACKLOG.
+	// lookups; a refusal held by the throttle frees its slot); more are
+	// refused with REJ_BACKLOG.
 	// Default 64.
 	MaxHandshakes int
-	// BadKeyDelay is the delay before answering an address after its first
-	// unknown key or wrong passphrase, doubling with every further one up to
-	// BadKeyMaxDelay (default 500 ms and 8 s). After BadKeyBanAfter failures
-	// (default 10) the address is refused for BadKeyBanFor (default 1 min).
-	BadKeyDelay    time.Duration
-	BadKeyMaxDelay time.Duration
-	BadKeyBanAfter int
-	BadKeyBanFor   time.Duration
-	// Throttle, when set, is shared with the other ingest protocols so
-	// that an address guessing keys is slowed down everywhere; nil builds
-	// one from the BadKey settings.
+	// Throttle holds back the refusals of failed attempts; the daemon
+	// shares one between every ingest protocol. Default: a Throttle of
+	// this server alone, with the ingest defaults.
 	Throttle *ingest.Throttle
 }
 
@@ -160,14 +148,8 @@ func (c *Config) setDefaults() {
 	def(&c.StartTimeout, DefaultStartTimeout)
 	def(&c.MaxJump, DefaultMaxJump)
 	def(&c.StatsInterval, DefaultStatsInterval)
-	def(&c.BadKeyDelay, DefaultBadKeyDelay)
-	def(&c.BadKeyMaxDelay, DefaultBadKeyMaxDelay)
-	def(&c.BadKeyBanFor, DefaultBadKeyBanFor)
-	if c.BadKeyBanAfter <= 0 {
-		c.BadKeyBanAfter = DefaultBadKeyBanAfter
-	}
 	if c.Throttle == nil {
-		c.Throttle = ingest.NewThrottle(c.BadKeyDelay, c.BadKeyMaxDelay, c.BadKeyBanAfter, c.BadKeyBanFor)
+		c.Throttle = ingest.NewThrottle(ingest.ThrottleConfig{})
 	}
 	if c.MaxHandshakes <= 0 {
 		c.MaxHandshakes = DefaultMaxHandshakes
@@ -306,8 +288,9 @@ func (s *Server) acceptLoop(ctx context.Context) error {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			sess := s.handshake(ctx, req)
-			<-s.sem
+			release := sync.OnceFunc(func() { <-s.sem })
+			sess := s.handshake(ctx, req, release)
+			release()
 			if sess != nil {
 				sess.run(ctx)
 			}
@@ -318,8 +301,10 @@ func (s *Server) acceptLoop(ctx context.Context) error {
 // handshake decides a connection request (SRT RFC draft §4.3.1.2, the
 // conclusion phase): stream id, stream key, passphrase and the duplicate
 // publisher policy. It answers the request and returns the admitted
-// session, or nil.
-func (s *Server) handshake(ctx context.Context, req gosrt.ConnRequest) (sess *session) {
+// session, or nil. release frees the request's handshake slot: a refusal
+// held by the throttle frees it first, so that held refusals never use up
+// the slots valid keys need.
+func (s *Server) handshake(ctx context.Context, req gosrt.ConnRequest, release func()) (sess *session) {
 	remote := req.RemoteAddr().String()
 	ip := remote
 	if h, _, err := net.SplitHostPort(remote); err == nil {
@@ -357,31 +342,24 @@ func (s *Server) handshake(ctx context.Context, req gosrt.ConnRequest) (sess *se
 	case err != nil:
 		return reject(reasonProtocol, gosrt.REJX_BAD_REQUEST, err)
 	}
-	delay, banned := s.throttle.Check(ip)
-	if banned {
-		return reject(reasonThrottled, gosrt.REJX_OVERLOAD, errors.New("too many unknown stream keys or wrong passphrases from this address"))
-	}
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+	// Only failed attempts wait (the refusal is held); a valid key never does.
+	failed := func(reason string, code gosrt.RejectionReason, detail error) *session {
+		release()
+		if s.throttle.Hold(ctx, ip, sid.Key) != nil {
 			req.Reject(gosrt.REJ_CLOSE)
 			return nil
 		}
+		return reject(reason, code, detail)
 	}
 	if sid.Key == "" {
-		s.throttle.Fail(ip)
-		return reject(reasonUnknownKey, gosrt.REJX_FORBIDDEN, errors.New("no stream key in the stream id"))
+		return failed(reasonUnknownKey, gosrt.REJX_FORBIDDEN, errors.New("no stream key in the stream id"))
 	}
 	lctx, cancel := context.WithTimeout(ctx, s.cfg.HandshakeTimeout)
 	li, err := s.cfg.Directory.ByStreamKey(auth.WithPeer(lctx, ProtocolSRT, remote), sid.Key)
 	cancel()
 	switch {
 	case errors.Is(err, auth.ErrUnknownKey):
-		s.throttle.Fail(ip)
-		return reject(reasonUnknownKey, gosrt.REJX_FORBIDDEN, nil)
+		return failed(reasonUnknownKey, gosrt.REJX_FORBIDDEN, nil)
 	case err != nil:
 		return reject(reasonUnavailable, gosrt.REJX_ISE, fmt.Errorf("stream key lookup: %w", err))
 	}
@@ -393,8 +371,7 @@ func (s *Server) handshake(ctx context.Context, req gosrt.ConnRequest) (sess *se
 		return reject(reasonEncryptionNeeded, gosrt.REJ_UNSECURE, errors.New("live input requires a passphrase"))
 	case li.SRTPassphrase != "":
 		if err := req.SetPassphrase(li.SRTPassphrase); err != nil {
-			s.throttle.Fail(ip)
-			return reject(reasonBadPassphrase, gosrt.REJ_BADSECRET, nil)
+			return failed(reasonBadPassphrase, gosrt.REJ_BADSECRET, nil)
 		}
 	case req.IsEncrypted():
 		return reject(reasonEncryptionRefuse, gosrt.REJ_UNSECURE, errors.New("live input has no passphrase"))

@@ -2,6 +2,8 @@ package srt
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -9,6 +11,7 @@ import (
 	gosrt "github.com/datarhei/gosrt"
 
 	"github.com/mpegflow/mpegflow/internal/auth"
+	"github.com/mpegflow/mpegflow/internal/ingest"
 	"github.com/mpegflow/mpegflow/internal/mpegts/mpegtstest"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
@@ -191,21 +194,70 @@ func TestDialRejections(t *testing.T) {
 	}
 }
 
-func TestThrottleBansAfterRepeatedBadKeys(t *testing.T) {
+// Failed attempts are held back, a valid key from the same address is not.
+func TestValidKeyNotHeldAfterBadKeys(t *testing.T) {
 	env := startServer(t, []auth.StaticEntry{{ID: "li1", StreamKey: testKey}}, func(c *Config) {
-		c.BadKeyBanAfter = 2
+		c.Throttle = ingest.NewThrottle(ingest.ThrottleConfig{BaseDelay: 300 * time.Millisecond, MaxDelay: 300 * time.Millisecond})
 	})
-	for range 2 {
+	start := time.Now()
+	for range 3 {
 		if c, err := dial(t, env, "bad", ""); err == nil {
 			c.Close()
+			t.Fatal("bad key admitted")
 		}
 	}
-	c, err := dial(t, env, testKey, "")
-	if err == nil {
-		c.Close()
-		t.Fatal("banned address admitted")
+	if el := time.Since(start); el < 900*time.Millisecond {
+		t.Fatalf("3 bad keys refused in %v, want each held 300ms", el)
 	}
-	if env.metrics.rejects(reasonThrottled) != 1 {
-		t.Fatalf("rejects %v", env.metrics.rejected)
+	start = time.Now()
+	c, err := dial(t, env, testKey, "")
+	if err != nil {
+		t.Fatalf("valid key refused after bad ones: %v", err)
+	}
+	c.Close()
+	if el := time.Since(start); el > 250*time.Millisecond {
+		t.Fatalf("valid key admitted after %v", el)
+	}
+}
+
+// Held refusals free their handshake slot: a flood of wrong keys does not
+// use up the slots a valid key needs.
+func TestHeldRefusalsFreeHandshakeSlots(t *testing.T) {
+	env := startServer(t, []auth.StaticEntry{{ID: "li1", StreamKey: testKey}}, func(c *Config) {
+		c.MaxHandshakes = 2
+		c.Throttle = ingest.NewThrottle(ingest.ThrottleConfig{BaseDelay: 2 * time.Second, MaxDelay: 2 * time.Second})
+	})
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if c, err := dial(t, env, fmt.Sprint("bad", i), ""); err == nil {
+				c.Close()
+			}
+		}()
+	}
+	time.Sleep(500 * time.Millisecond) // the refusals are being held
+	c, err := dial(t, env, testKey, "")
+	if err != nil {
+		t.Fatalf("valid key refused while wrong ones are held: %v", err)
+	}
+	c.Close()
+	wg.Wait()
+}
+
+func TestThrottleMaxHeld(t *testing.T) {
+	th := ingest.NewThrottle(ingest.ThrottleConfig{BaseDelay: time.Hour, MaxHeld: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- th.Hold(ctx, "1.2.3.4", "a") }()
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	if err := th.Hold(context.Background(), "1.2.3.4", "b"); err != nil || time.Since(start) > time.Second {
+		t.Fatalf("second hold past MaxHeld: %v after %v", err, time.Since(start))
+	}
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("held refusal not ended by its context")
 	}
 }

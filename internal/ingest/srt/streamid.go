@@ -3,7 +3,6 @@ package srt
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 )
 
@@ -70,18 +69,50 @@ func parseStreamID(s string) (streamID, error) {
 
 // decodeEncoded undoes the percent-encoding of a stream id that was
 // written URL-encoded into an srt:// URL and passed on verbatim (ffmpeg
-// before 6.1 does not decode the streamid query parameter): only a stream
-// id that starts with an encoded "#!::" or "publish:" is decoded, so bare
-// keys are never altered.
+// before 6.1 does not decode the streamid query parameter), wholly or in
+// part ("%23!::r=KEY,m=publish", as shell examples write it): every valid
+// %XX escape is decoded (RFC 3986 §2.1), invalid ones are kept as they
+// are. Only a stream id whose decoded form is structured ("#!::" or
+// "publish:") is decoded, so bare keys are never altered.
 func decodeEncoded(s string) string {
-	l := strings.ToLower(s)
-	if !strings.HasPrefix(l, "%23%21%3a%3a") && !strings.HasPrefix(l, "publish%3a") {
+	if !strings.Contains(s, "%") {
 		return s
 	}
-	if d, err := url.PathUnescape(s); err == nil {
+	d := unescapeValid(s)
+	if strings.HasPrefix(d, "#!::") || strings.HasPrefix(d, "publish:") {
 		return d
 	}
 	return s
+}
+
+// unescapeValid decodes every %XX with two hex digits and keeps anything
+// else, an invalid escape included, unchanged.
+func unescapeValid(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c >= 'a':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
 }
 
 // parseAccessControl parses the key=value list that follows "#!::".

@@ -24,6 +24,14 @@ func TestParseStreamID(t *testing.T) {
 		{in: "#!::", key: ""},
 		{in: "%23%21%3A%3Ar%3Dabc123%2Cm%3Dpublish", key: "abc123"},
 		{in: "publish%3Aabc123", key: "abc123"},
+		// only some characters encoded, as shell examples write it
+		{in: "%23!::r=abc123,m=publish", key: "abc123"},
+		{in: "%23%21::r=abc123", key: "abc123"},
+		{in: "#!::r=abc%5F123,m=publish", key: "abc_123"},
+		{in: "%23!::r=abc%zz", key: "abc%zz"},
+		{in: "publish%3aabc", key: "abc"},
+		// a bare key is never altered
+		{in: "key%41", key: "key%41"},
 		{in: "abc%20123", key: "abc%20123"}, // bare keys are never decoded
 		{in: "#!::r=abc123,m=request", wantErr: ErrNotPublish},
 		{in: "#!::r=abc123,m=bidirectional", wantErr: ErrNotPublish},

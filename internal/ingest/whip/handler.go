@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -91,6 +92,9 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, id string) {
 	li, ok := s.authorize(ctx, r, id)
 	if !ok {
 		log.Info("whip publish refused: bad bearer token")
+		if !s.holdRefusal(r) {
+			return
+		}
 		s.cfg.Metrics.Rejected(Protocol, "unknown_key")
 		w.Header().Set("WWW-Authenticate", `Bearer realm="whip"`)
 		writeError(w, http.StatusUnauthorized, "unauthorized", "the bearer token is not the stream key of this live input")
@@ -174,6 +178,18 @@ func (s *Server) authorize(ctx context.Context, r *http.Request, id string) (aut
 	return li, true
 }
 
+// holdRefusal records a wrong bearer token in the shared ingest throttle
+// and holds the refusal for the delay it asks; false when the client went
+// away meanwhile (nothing left to answer).
+func (s *Server) holdRefusal(r *http.Request) bool {
+	ip := r.RemoteAddr
+	if h, _, err := net.SplitHostPort(ip); err == nil {
+		ip = h
+	}
+	_, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	return s.cfg.Throttle.Hold(r.Context(), ip, strings.TrimSpace(token)) == nil
+}
+
 // delete ends the broadcast of a session (RFC 9725 §4.2: DELETE on the
 // session URL); the stream ends at once, without a reconnect window.
 func (s *Server) delete(w http.ResponseWriter, r *http.Request, id, sid string) {
@@ -183,6 +199,9 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, id, sid string) 
 		return
 	}
 	if _, ok := s.authorize(r.Context(), r, id); !ok {
+		if !s.holdRefusal(r) {
+			return
+		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="whip"`)
 		writeError(w, http.StatusUnauthorized, "unauthorized", "the bearer token is not the stream key of this live input")
 		return

@@ -78,6 +78,10 @@ type Config struct {
 	CORSOrigin string
 	// Metrics receives ingest metrics; nil means ingest.NopMetrics{}.
 	Metrics ingest.Metrics
+	// Throttle holds back the refusals of wrong bearer tokens; the daemon
+	// shares one between every ingest protocol. Default: a Throttle of
+	// this server alone, with the ingest defaults.
+	Throttle *ingest.Throttle
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -111,6 +115,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.UDPAddress == "" {
 		cfg.UDPAddress = DefaultUDPAddress
+	}
+	if cfg.Throttle == nil {
+		cfg.Throttle = ingest.NewThrottle(ingest.ThrottleConfig{})
 	}
 	if cfg.CORSOrigin == "" {
 		cfg.CORSOrigin = DefaultCORSOrigin

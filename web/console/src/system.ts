@@ -116,7 +116,7 @@ function Tokens() {
     </form>`}
     <div class="table-wrap"><table>
       <thead><tr><th scope="col">Name</th><th scope="col">Prefix</th><th scope="col">Scopes</th><th scope="col">Last used</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
-      <tbody>${toks.map((t) => html`<tr key=${t.id}><td>${t.name}</td><td><code>${t.prefix}…</code></td><td>${t.scopes.join(', ')}</td>
+      <tbody>${toks.map((t) => html`<tr key=${t.id}><td>${t.name}</td><td><code>${t.prefix}</code></td><td>${t.scopes.join(', ')}</td>
         <td>${t.revoked_at ? 'revoked' : fmtTime(t.last_used_at)}</td>
         <td>${write && !t.revoked_at && html`<${ConfirmButton} label="Revoke" warning="Clients using it are refused at once." confirmLabel="Revoke token"
           onConfirm=${async () => {
