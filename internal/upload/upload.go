@@ -220,6 +220,13 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	stop := context.AfterFunc(ctx, s.cancel)
 	defer stop()
+	// this node's previous run (a SIGKILL) left leases: its jobs and
+	// copies resume now, not once the leases run out
+	if n, err := s.cfg.Uploads.ReleaseNode(s.ctx, s.cfg.NodeID); err != nil {
+		s.log.Warn("cannot release the upload jobs of a previous run", "node", s.cfg.NodeID, "error", err)
+	} else if n > 0 {
+		s.log.Info("resuming upload jobs of a previous run", "node", s.cfg.NodeID, "jobs", n)
+	}
 	if s.cfg.FFmpeg != "" && s.cfg.FFprobe != "" {
 		for range s.cfg.Workers {
 			s.goBackground(s.worker)

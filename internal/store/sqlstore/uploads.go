@@ -220,6 +220,19 @@ func (s uploadsRepo) Renew(ctx context.Context, id, node string, until time.Time
 	return n == 1, nil
 }
 
+// ReleaseNode drops node's leases.
+func (s uploadsRepo) ReleaseNode(ctx context.Context, node string) (int64, error) {
+	res, err := s.db.w.ExecContext(ctx, `UPDATE uploads SET node_id = '', lease_expires_at = NULL WHERE node_id = ?`, node)
+	if err != nil {
+		return 0, s.db.errorf("release the upload jobs of %s: %w", node, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, s.db.errorf("release the upload jobs of %s: %w", node, err)
+	}
+	return n, nil
+}
+
 // ResetSegments drops the segment index of id and zeroes its totals.
 func (s uploadsRepo) ResetSegments(ctx context.Context, id string) error {
 	err := s.db.inTx(ctx, func(tx runner) error {

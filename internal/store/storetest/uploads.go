@@ -197,6 +197,13 @@ func testUploadClaim(t *testing.T, s store.Store) {
 	if got, err := up.Claim(ctx, "node-b", t0, t0.Add(time.Minute)); err != nil || got != nil {
 		t.Fatalf("third claim: %+v, %v; want none", got, err)
 	}
+	// node-a restarts: its leases go, its job is claimable at once
+	if n, err := up.ReleaseNode(ctx, "node-a"); err != nil || n != 1 {
+		t.Fatalf("ReleaseNode: %d, %v", n, err)
+	}
+	if got, err := up.Claim(ctx, "node-a", t0, t0.Add(time.Minute)); err != nil || got == nil || got.VideoID != "vid_2" || got.Attempts != 2 {
+		t.Fatalf("claim after release: %+v, %v", got, err)
+	}
 	if ok, err := up.Renew(ctx, "vid_2", "node-a", t0.Add(2*time.Minute)); err != nil || !ok {
 		t.Fatalf("renew own: %v %v", ok, err)
 	}
