@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -440,5 +441,88 @@ func TestUploadsToS3(t *testing.T) {
 	})
 	if segs == 0 || sources != 0 {
 		t.Fatalf("in the bucket: %d segments of the video, %d source objects", segs, sources)
+	}
+}
+
+// TestUploadsBadInput: a text file called .mp4 and a truncated MP4 become
+// videos errored with a reason, a 0-byte body is a 400, a 10 GB
+// Upload-Length a 413, a PATCH to an unknown upload a 404; the daemon
+// stays up and no temporary file is left behind.
+func TestUploadsBadInput(t *testing.T) {
+	e2eTest(t)
+	requireTools(t, "ffmpeg", "ffprobe")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	admin, yaml := adminYAML()
+	dataDir := filepath.Join(t.TempDir(), "data")
+	d := startDaemonAt(t, dataDir, daemonConfig{ExtraYAML: yaml})
+	plain := func(body []byte) (int, map[string]any) {
+		req, _ := http.NewRequest("POST", d.URL("/v1/videos/upload"), bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+admin)
+		req.Header.Set("Content-Type", "video/mp4")
+		res, err := httpClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var out map[string]any
+		b, _ := io.ReadAll(res.Body)
+		_ = json.Unmarshal(b, &out)
+		return res.StatusCode, out
+	}
+	clip, err := os.ReadFile(uploadClip(t, 4, "160x120"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		body []byte
+		code string
+	}{
+		{"text.mp4", []byte("this is a text file, not a video\n"), "not_a_video"},
+		{"truncated.mp4", clip[:len(clip)/4], "not_a_video"},
+	} {
+		st, r := plain(c.body)
+		if st != http.StatusCreated {
+			t.Fatalf("%s: HTTP %d %v", c.name, st, r)
+		}
+		id := data(r)["id"].(string)
+		var v map[string]any
+		waitFor(ctx, t, 60*time.Second, c.name+" errored", func() bool {
+			_, r := apiCall(t, d, admin, "GET", "/v1/videos/"+id, nil)
+			v = data(r)
+			return v["status"] == "errored" || v["status"] == "ready"
+		})
+		if c.name == "truncated.mp4" && v["status"] == "ready" {
+			continue // the part before the cut may play
+		}
+		if e, _ := v["error"].(map[string]any); v["status"] != "errored" || e["code"] != c.code || e["message"] == "" {
+			t.Errorf("%s: %v %v", c.name, v["status"], v["error"])
+		}
+	}
+	if st, r := plain(nil); st != http.StatusBadRequest {
+		t.Errorf("0-byte plain upload: HTTP %d %v", st, r)
+	}
+	du := apiOK(t, d, admin, "POST", "/v1/videos/direct_upload", map[string]any{"max_size_bytes": 1 << 30}, http.StatusCreated)
+	if res := tus(t, "POST", du["upload_url"].(string), map[string]string{"Upload-Length": strconv.FormatInt(10<<30, 10)}, nil); res.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("10 GB Upload-Length: HTTP %d", res.StatusCode)
+	}
+	if res := tus(t, "PATCH", d.URL("/uploads/vid_06h51dt9mbfkf6e00n9axs9s5c.nope"), map[string]string{"Upload-Offset": "0"}, []byte("x")); res.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown upload: HTTP %d", res.StatusCode)
+	}
+	if f, err := get(ctx, d.URL("/healthz")); err != nil || f.Status != http.StatusOK {
+		t.Fatalf("daemon after bad input: %v %v", f, err)
+	}
+	for _, dir := range []string{filepath.Join(dataDir, "uploads", "tmp"), filepath.Join(dataDir, "uploads", "tus"), filepath.Join(dataDir, "blobs", "uploads")} {
+		var files []string
+		_ = filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+			if err == nil && !e.IsDir() {
+				files = append(files, p)
+			}
+			return nil
+		})
+		if len(files) != 0 {
+			t.Errorf("left behind in %s: %v", dir, files)
+		}
 	}
 }
