@@ -21,6 +21,27 @@ import (
 	"time"
 )
 
+// postFile POSTs body as the file of a plain upload with Content-Type
+// ctype and decodes the envelope.
+func postFile(t *testing.T, d *daemon, token, ctype string, body []byte) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest("POST", d.URL("/v1/videos/upload"), bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", ctype)
+	res, err := httpClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	b, _ := io.ReadAll(res.Body)
+	_ = json.Unmarshal(b, &out)
+	return res.StatusCode, out
+}
+
 // uploadClip makes a secs-second 640x360 H.264+AAC MP4 with ffmpeg.
 func uploadClip(t *testing.T, secs int, size string) string {
 	t.Helper()
@@ -220,26 +241,13 @@ func TestUploadsPlainAndCopy(t *testing.T) {
 	b, _ := os.ReadFile(clip)
 	fw.Write(b)
 	mw.Close()
-	req, _ := http.NewRequest("POST", d.URL("/v1/videos/upload"), &body)
-	req.Header.Set("Authorization", "Bearer "+admin)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	res, err := httpClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	st, r := postFile(t, d, admin, mw.FormDataContentType(), body.Bytes())
+	if st != http.StatusCreated {
+		t.Fatalf("plain upload: HTTP %d %v", st, r)
 	}
-	rb, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("plain upload: HTTP %d %s", res.StatusCode, rb)
-	}
-	plainID := strings.Split(strings.Split(string(rb), `"id":"`)[1], `"`)[0]
-
-	// over plain_max_size: 413
-	req, _ = http.NewRequest("POST", d.URL("/v1/videos/upload"), bytes.NewReader(make([]byte, 5_000_001)))
-	req.Header.Set("Authorization", "Bearer "+admin)
-	req.Header.Set("Content-Type", "video/mp4")
-	if res, err := httpClient.Do(req); err != nil || res.StatusCode != http.StatusRequestEntityTooLarge {
-		t.Fatalf("plain over the limit: %v %v", res.StatusCode, err)
+	plainID := data(r)["id"].(string)
+	if st, r := postFile(t, d, admin, "video/mp4", make([]byte, 5_000_001)); st != http.StatusRequestEntityTooLarge {
+		t.Fatalf("plain over the limit: HTTP %d %v", st, r)
 	}
 
 	// copy from a local server
@@ -264,7 +272,7 @@ func TestUploadsPlainAndCopy(t *testing.T) {
 	// without the switch, 127.0.0.1 is refused
 	admin2, yaml2 := adminYAML()
 	d2 := startDaemonAt(t, filepath.Join(t.TempDir(), "data"), daemonConfig{ExtraYAML: yaml2})
-	st, r := apiCall(t, d2, admin2, "POST", "/v1/videos/copy", map[string]any{"url": srv.URL + "/clip.mp4"})
+	st, r = apiCall(t, d2, admin2, "POST", "/v1/videos/copy", map[string]any{"url": srv.URL + "/clip.mp4"})
 	if st != http.StatusBadRequest || !strings.Contains(fmt.Sprint(r), "url") {
 		t.Fatalf("copy from 127.0.0.1: HTTP %d %v", st, r)
 	}
@@ -456,20 +464,7 @@ func TestUploadsBadInput(t *testing.T) {
 	admin, yaml := adminYAML()
 	dataDir := filepath.Join(t.TempDir(), "data")
 	d := startDaemonAt(t, dataDir, daemonConfig{ExtraYAML: yaml})
-	plain := func(body []byte) (int, map[string]any) {
-		req, _ := http.NewRequest("POST", d.URL("/v1/videos/upload"), bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+admin)
-		req.Header.Set("Content-Type", "video/mp4")
-		res, err := httpClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		var out map[string]any
-		b, _ := io.ReadAll(res.Body)
-		_ = json.Unmarshal(b, &out)
-		return res.StatusCode, out
-	}
+	plain := func(body []byte) (int, map[string]any) { return postFile(t, d, admin, "video/mp4", body) }
 	clip, err := os.ReadFile(uploadClip(t, 4, "160x120"))
 	if err != nil {
 		t.Fatal(err)
