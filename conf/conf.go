@@ -93,9 +93,11 @@ type SRT struct {
 	Latency Duration `yaml:"latency"` // default 120ms
 }
 
-// WebRTC configures WHIP ingest.
+// WebRTC configures WHIP ingest and WHEP playback, which share one ICE
+// transport.
 type WebRTC struct {
-	UDPAddress string   `yaml:"udp_address"`  // default ":8189"; "" disables WHIP
+	UDPAddress string   `yaml:"udp_address"`  // default ":8189"; "" disables WHIP and WHEP
+	TCPAddress string   `yaml:"tcp_address"`  // ICE-TCP fallback port; default "" (off)
 	NAT1To1IPs []string `yaml:"nat_1to1_ips"` // default none
 }
 

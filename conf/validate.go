@@ -58,6 +58,9 @@ func (c *Config) Validate() error {
 	if err := checkAddr("webrtc.udp_address", c.WebRTC.UDPAddress, true); err != nil {
 		return err
 	}
+	if err := checkAddr("webrtc.tcp_address", c.WebRTC.TCPAddress, true); err != nil {
+		return err
+	}
 	for i, ip := range c.WebRTC.NAT1To1IPs {
 		if net.ParseIP(ip) == nil {
 			return fmt.Errorf("webrtc.nat_1to1_ips[%d]: not an IP address: %q", i, ip)

@@ -545,6 +545,8 @@ type publishOpts struct {
 	NoAudio bool
 	// Format is the output muxer: "flv" (default, RTMP) or "mpegts" (SRT).
 	Format string
+	// NoBFrames encodes without B-frames (-bf 0), as WebRTC playback needs.
+	NoBFrames bool
 }
 
 // publish starts ffmpeg publishing a 640x360 30 fps test pattern with a 440 Hz
@@ -555,13 +557,17 @@ func publish(ctx context.Context, t *testing.T, url string, o publishOpts) *publ
 		o.Seconds = 10
 	}
 	secs := fmt.Sprintf("%g", o.Seconds)
+	bframes := "2"
+	if o.NoBFrames {
+		bframes = "0"
+	}
 	args := []string{"-hide_banner", "-nostdin", "-loglevel", "warning",
 		"-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30"}
 	if !o.NoAudio {
 		args = append(args, "-re", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000")
 	}
 	args = append(args, "-t", secs,
-		"-c:v", "libx264", "-preset", "veryfast", "-bf", "2", "-g", "30", "-pix_fmt", "yuv420p")
+		"-c:v", "libx264", "-preset", "veryfast", "-bf", bframes, "-g", "30", "-pix_fmt", "yuv420p")
 	if !o.NoAudio {
 		args = append(args, "-c:a", "aac", "-b:a", "96k")
 	}

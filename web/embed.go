@@ -29,7 +29,10 @@
 // (video.canPlayType("application/vnd.apple.mpegurl"), Safari on iOS)
 // otherwise. It shows the status and the latency Date.now() - hls.playingDate
 // (the wall-clock of EXT-X-PROGRAM-DATE-TIME of the frame on screen), and
-// exposes window.mpegflow = {hls, engine, latency()} for tests.
+// exposes window.mpegflow = {hls, engine, latency()} for tests. With
+// ?protocol=webrtc it plays over WHEP (/whep/ID) instead, and falls back to
+// LL-HLS with a visible note when WebRTC fails (window.mpegflow.fallback
+// holds the reason, .pc the RTCPeerConnection).
 package web
 
 import (

@@ -2,8 +2,9 @@
 // rtmp or srt: ffmpeg looping a generated 720p30 2.5 Mb/s H.264 + AAC file
 // in real time, as FLV over RTMP or MPEG-TS over SRT; -protocol whip:
 // in-process pion WHIP sessions looping 720p30 2.5 Mb/s H.264 baseline +
-// Opus, as a browser sends) and M
-// LL-HLS readers that follow blocking playlist reloads and fetch every part,
+// Opus, as a browser sends), M LL-HLS readers that follow blocking
+// playlist reloads and fetch every part, and -whep K WebRTC viewers
+// (in-process pion WHEP players; time to first frame measured),
 // measuring part availability latency, errors and, when it starts the
 // daemon itself (or is given its -pid), the server's CPU and peak RSS.
 // -signed plays live inputs that require signed URLs: created over the
@@ -18,6 +19,7 @@
 //	mpegflow-load -daemon ./mpegflow -signed -publishers 2 -readers 500 -duration 30s
 //	mpegflow-load -daemon ./mpegflow -record -publishers 20 -readers 0 -duration 10m
 //	mpegflow-load -daemon ./mpegflow -protocol whip -publishers 5 -readers 20 -duration 30s
+//	mpegflow-load -daemon ./mpegflow -bframes 0 -publishers 1 -readers 0 -whep 50 -duration 30s
 //	mpegflow-load -http http://127.0.0.1:8080 -rtmp rtmp://127.0.0.1:1935/live -keys demo:KEY -readers 20
 //	mpegflow-load -http http://127.0.0.1:8080 -protocol srt -srt 127.0.0.1:8890 -keys demo:KEY -publishers 1
 //
@@ -58,6 +60,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.Publishers, "publishers", 1, "publishers (one live input each)")
 	fs.StringVar(&cfg.Protocol, "protocol", "rtmp", "publishers' protocol: rtmp, srt (ffmpeg, MPEG-TS) or whip (in-process pion, H.264 baseline + Opus)")
 	fs.IntVar(&cfg.Readers, "readers", 10, "LL-HLS readers, spread round-robin over the publishers' streams")
+	fs.IntVar(&cfg.WHEPViewers, "whep", 0, "WebRTC (WHEP) viewers in process, round-robin over the publishers' streams; needs -protocol whip or -bframes 0")
 	fs.DurationVar(&cfg.Duration, "duration", 60*time.Second, "measured period")
 	fs.DurationVar(&cfg.Warmup, "warmup", 10*time.Second, "warm-up before the measured period")
 	fs.StringVar(&cfg.DaemonPath, "daemon", "", "start this mpegflow binary on free loopback ports and measure its CPU and peak RSS")
@@ -112,6 +115,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if cfg.Signed && (cfg.DaemonPath == "" || cfg.Protocol != "rtmp") {
 		fmt.Fprintln(stderr, "mpegflow-load: -signed needs -daemon and -protocol rtmp")
+		return 2
+	}
+	if cfg.WHEPViewers > 0 && cfg.Protocol != "whip" && cfg.Media.BFrames != 0 {
+		fmt.Fprintln(stderr, "mpegflow-load: -whep needs a source without B-frames: -protocol whip or -bframes 0")
 		return 2
 	}
 	if cfg.Record && cfg.DaemonPath == "" {

@@ -66,6 +66,13 @@ func printTable(w io.Writer, r *loadtest.Report) {
 		fmt.Fprintf(tw, "server + children\tCPU %s, peak RSS %s (ffmpeg the daemon runs)\n", opt(r.TreeCPUPct, "% of one core"), opt(r.TreePeakRSSMB, "MB"))
 	}
 	l := r.PartLatencyMS
+	if w := r.WHEPFirstFrameMS; w != nil {
+		fmt.Fprintf(tw, "whep\t%d viewers, first frame p50 %.0f  p95 %.0f  max %.0f ms (n=%d), %d frames, %d failed sessions\n",
+			r.WHEPViewers, w.P50, w.P95, w.Max, w.N, r.WHEPFrames, r.WHEPErrors)
+		for _, m := range r.WHEPMetrics {
+			fmt.Fprintf(tw, "\t%s\n", m)
+		}
+	}
 	fmt.Fprintf(tw, "part latency\tp50 %.1f  p95 %.1f  p99 %.1f  max %.1f  min %.1f ms  (n=%d)\n", l.P50, l.P95, l.P99, l.Max, l.Min, l.N)
 	rate := 0.0
 	if r.DurationS > 0 {

@@ -53,6 +53,7 @@ type liveInputJSON struct {
 	SRT                    *srtJSON       `json:"srt"`
 	WHIP                   *whipJSON      `json:"whip"`
 	Playback               playbackJSON   `json:"playback"`
+	WebRTCPlayback         *webrtcJSON    `json:"webrtc_playback"`
 }
 
 // transcodeJSON is a live input's transcode setting.
@@ -81,6 +82,12 @@ type srtJSON struct {
 
 type whipJSON struct {
 	URL string `json:"url"` // bearer token: the stream key
+}
+
+// webrtcJSON is the WHEP endpoint (draft-ietf-wish-whep) of a live input;
+// a playback token goes in ?token= or as a bearer token.
+type webrtcJSON struct {
+	URL string `json:"url"`
 }
 
 type playbackJSON struct {
@@ -168,6 +175,7 @@ func (s *Server) toJSON(li *store.LiveInput, r *http.Request, secrets bool) live
 	esc := url.PathEscape(li.ID)
 	out.WHIP = &whipJSON{URL: base + "/whip/" + esc}
 	out.Playback = playbackJSON{HLS: base + "/live/" + esc + "/index.m3u8", Player: base + "/live/" + esc + "/"}
+	out.WebRTCPlayback = &webrtcJSON{URL: base + "/whep/" + esc}
 	return out
 }
 
@@ -334,7 +342,7 @@ func validOrigin(o string) bool {
 func readOnlyField(k string) bool {
 	switch k {
 	case "id", "static", "status", "created_at", "updated_at", "last_connected_at", "keys_rotated_at",
-		"version", "rtmp", "srt", "whip", "playback", "stream_key":
+		"version", "rtmp", "srt", "whip", "playback", "webrtc_playback", "stream_key":
 		return true
 	}
 	return false

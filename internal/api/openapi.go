@@ -204,6 +204,8 @@ func openAPISchemas() obj {
 				"url": str("With streamid and passphrase for tokens with live_inputs:write."), "stream_id": str(""), "passphrase": str("")}},
 			"whip":     obj{"type": []string{"object", "null"}, "properties": obj{"url": str("WHIP endpoint (RFC 9725); bearer token: the stream key.")}},
 			"playback": object(obj{"hls": str("Multivariant playlist."), "player": str("Player page.")}),
+			"webrtc_playback": obj{"type": []string{"object", "null"}, "properties": obj{"url": str(
+				"WHEP endpoint (draft-ietf-wish-whep): POST an SDP offer; a playback token in ?token= or as a bearer token.")}},
 		}, "id", "name", "meta", "enabled", "static", "status", "created_at", "updated_at", "version"),
 		"LiveInputCreate": object(obj{
 			"name":                     nullable("string", "Up to 256 characters."),

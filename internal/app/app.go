@@ -27,8 +27,10 @@ import (
 	"github.com/mpegflow/mpegflow/internal/ingest/whip"
 	"github.com/mpegflow/mpegflow/internal/metrics"
 	"github.com/mpegflow/mpegflow/internal/output/hlsout"
+	"github.com/mpegflow/mpegflow/internal/output/whep"
 	"github.com/mpegflow/mpegflow/internal/pipeline"
 	"github.com/mpegflow/mpegflow/internal/stream"
+	"github.com/mpegflow/mpegflow/internal/webrtcice"
 )
 
 // ShutdownTimeout bounds a graceful stop (SIGTERM): listeners close, every
@@ -54,8 +56,10 @@ type App struct {
 	httpLn, metricsLn   net.Listener
 	httpSrv, metricsSrv *http.Server
 	rtmp, rtmps         *rtmp.Server
-	whip                *whip.Server // nil when webrtc.udp_address is ""
-	srt                 *srt.Server  // nil when srt.address is ""
+	whip                *whip.Server   // nil when webrtc.udp_address is ""
+	ice                 *webrtcice.Mux // shared by WHIP and WHEP (whep.go)
+	whep                *whep.Server   // WebRTC playback (whep.go); nil with ice
+	srt                 *srt.Server    // nil when srt.address is ""
 
 	ready atomic.Bool
 	rec   *recording    // recording.go (issue 8); nil when not built
@@ -139,10 +143,12 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 		}
 	}
 	if cfg.WebRTC.UDPAddress != "" {
+		if a.ice, err = a.openICE(); err != nil {
+			return nil, fmt.Errorf("webrtc.udp_address: %w", err)
+		}
 		a.whip, err = whip.New(whip.Config{
-			UDPAddress:       cfg.WebRTC.UDPAddress,
+			ICE:              a.ice,
 			KeyframeInterval: cfg.HLS.SegmentDuration.D(),
-			NAT1To1IPs:       cfg.WebRTC.NAT1To1IPs,
 			Directory:        dir,
 			Hub:              a.hub,
 			Takeover:         cfg.RTMP.OnDuplicate == "replace",
@@ -155,6 +161,9 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 		})
 		if err != nil {
 			return nil, fmt.Errorf("webrtc.udp_address: %w", err)
+		}
+		if a.whep, err = a.newWHEP(); err != nil {
+			return nil, fmt.Errorf("whep: %w", err)
 		}
 	}
 	if a.httpLn, err = net.Listen("tcp", cfg.HTTP.Address); err != nil {
@@ -226,6 +235,12 @@ func (a *App) closeIngest() {
 	}
 	if a.whip != nil {
 		_ = a.whip.Close()
+	}
+	if a.whep != nil {
+		_ = a.whep.Close()
+	}
+	if a.ice != nil {
+		_ = a.ice.Close()
 	}
 	if a.srt != nil {
 		_ = a.srt.Close()
@@ -400,5 +415,5 @@ func (p pubControl) Stats(id string) (int64, []string, int) {
 	for _, t := range s.Tracks() {
 		codecs = append(codecs, t.Codec.Name())
 	}
-	return int64(p.a.metrics.Bitrate(id)), codecs, p.a.hls.Viewers(id)
+	return int64(p.a.metrics.Bitrate(id)), codecs, p.a.hls.Viewers(id) + p.a.whepViewers(id)
 }

@@ -65,6 +65,9 @@ func (a *App) routes() http.Handler {
 	if a.whip != nil {
 		mux.Handle("/whip/", a.whip.Handler())
 	}
+	if a.whep != nil {
+		mux.Handle("/whep/", a.whep.Handler())
+	}
 	mux.Handle("/v1/", a.metrics.API(a.control.Handler()))
 	mux.Handle("GET /console/", http.StripPrefix("/console", web.ConsoleHandler())) // the web console (web/console)
 	mux.Handle("OPTIONS /static/", a.cors(http.NotFoundHandler()))

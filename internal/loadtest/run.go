@@ -25,9 +25,12 @@ type Config struct {
 	// (ffmpeg, MPEG-TS, streamid=publish:KEY) or "whip" (in-process pion
 	// sessions sending H.264 baseline + Opus).
 	Protocol string
-	Readers  int           // LL-HLS readers, round-robin over the published streams
-	Duration time.Duration // measured period
-	Warmup   time.Duration // before the measured period
+	Readers  int // LL-HLS readers, round-robin over the published streams
+	// WHEPViewers are in-process pion WHEP players, round-robin over the
+	// published streams (which must have no B-frames).
+	WHEPViewers int
+	Duration    time.Duration // measured period
+	Warmup      time.Duration // before the measured period
 
 	// DaemonPath starts that daemon binary for the run; otherwise HTTPURL,
 	// RTMPURL and Inputs target a running one.
@@ -85,16 +88,26 @@ type Config struct {
 
 // Report is the outcome of a run; it marshals to the final JSON line.
 type Report struct {
-	Protocol       string   `json:"protocol"`
-	Signed         bool     `json:"signed,omitempty"`
-	TokenIn        string   `json:"token_in,omitempty"` // query | path, when signed
-	Gzip           bool     `json:"gzip"`               // readers accept gzip playlists
-	TokenPerReader bool     `json:"token_per_reader,omitempty"`
-	Publishers     int      `json:"publishers"`
-	Readers        int      `json:"readers"`
-	DurationS      float64  `json:"duration_s"`
-	CPUPctOneCore  *float64 `json:"cpu_pct_one_core"`
-	PeakRSSMB      *float64 `json:"peak_rss_mb"`
+	Protocol       string `json:"protocol"`
+	Signed         bool   `json:"signed,omitempty"`
+	TokenIn        string `json:"token_in,omitempty"` // query | path, when signed
+	Gzip           bool   `json:"gzip"`               // readers accept gzip playlists
+	TokenPerReader bool   `json:"token_per_reader,omitempty"`
+	Publishers     int    `json:"publishers"`
+	Readers        int    `json:"readers"`
+	// WHEPViewers played over WebRTC; WHEPFirstFrameMS is their time from
+	// the offer to the first complete key frame, WHEPFrames the video
+	// frames they received, WHEPErrors the sessions that failed.
+	WHEPViewers      int             `json:"whep_viewers,omitempty"`
+	WHEPFirstFrameMS *LatencySummary `json:"whep_first_frame_ms,omitempty"`
+	WHEPFrames       int64           `json:"whep_frames,omitempty"`
+	WHEPErrors       int64           `json:"whep_errors,omitempty"`
+	// WHEPMetrics are the daemon's mpegflow_whep_* samples at the end of
+	// the measured period (viewers, dropped frames, key-frame requests).
+	WHEPMetrics   []string `json:"whep_metrics,omitempty"`
+	DurationS     float64  `json:"duration_s"`
+	CPUPctOneCore *float64 `json:"cpu_pct_one_core"`
+	PeakRSSMB     *float64 `json:"peak_rss_mb"`
 	// TreeCPUPct and TreePeakRSSMB count the daemon with the processes it
 	// runs (ffmpeg for WHIP's Opus-to-AAC, transcoding): CPU over the
 	// measured period, and the largest summed RSS sampled every second.
@@ -365,7 +378,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			r.Run(rdCtx)
 		})
 	}
-	log.Info("running", "publishers", cfg.Publishers, "readers", cfg.Readers, "warmup", cfg.Warmup, "duration", cfg.Duration)
+	var whepStats WHEPStats
+	for j := range cfg.WHEPViewers {
+		s := streams[j%len(streams)]
+		v := &WHEPViewer{Endpoint: base + "/whep/" + url.PathEscape(s.ID), Token: s.Token, Stats: &whepStats,
+			Log: log.With("whep_viewer", j, "live_input", s.ID)}
+		delay := time.Second * time.Duration(j) / time.Duration(cfg.WHEPViewers)
+		rdWG.Go(func() {
+			sleepCtx(rdCtx, delay)
+			v.Run(rdCtx)
+		})
+	}
+	log.Info("running", "publishers", cfg.Publishers, "readers", cfg.Readers, "whep_viewers", cfg.WHEPViewers, "warmup", cfg.Warmup, "duration", cfg.Duration)
 
 	sleepCtx(rdCtx, time.Until(mStart))
 	s0 := takeSample(cfg.PID, pubs)
@@ -446,9 +470,19 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	rdCancel()
 	rdWG.Wait()
+	if cfg.WHEPViewers > 0 {
+		ttff, frames, errs := whepStats.summary()
+		rep.WHEPViewers, rep.WHEPFirstFrameMS, rep.WHEPFrames, rep.WHEPErrors = cfg.WHEPViewers, &ttff, frames, errs
+	}
 	if daemon != nil && daemon.Exited() {
 		rep.DaemonExitedEarly = true
 		log.Error("daemon exited during the run", "err", daemon.waitErr, "log", daemon.LogTail(2000))
+	}
+	if daemon != nil && cfg.WHEPViewers > 0 {
+		var err error
+		if rep.WHEPMetrics, err = daemon.Metrics(ctx, "mpegflow_whep_"); err != nil {
+			log.Warn("whep metrics", "err", err)
+		}
 	}
 	if daemon != nil && len(cfg.Transcode) > 0 {
 		rep.Transcode = cfg.Transcode

@@ -17,6 +17,7 @@
 //   --live-timeout N  seconds to wait for the HLS output to appear (default 30)
 //   --timeout N       overall deadline in seconds (default seconds + 90)
 //   --chromium PATH   browser binary (default /usr/bin/chromium, or $CHROMIUM)
+//   --play-query Q    query of the player page, e.g. "?protocol=webrtc" (WHEP)
 //
 // Output (one line): {"ok":bool,"publish":{"state":..,"detail":..,"liveMs":..,
 //   "hlsMs":..,"stopState":..,"stats":{..}},"play":{the fields of play.mjs},
@@ -30,7 +31,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 function parseArgs(argv) {
-  const o = { base: '', id: '', key: '', seconds: 15, 'live-timeout': 30, timeout: 0, chromium: process.env.CHROMIUM || '/usr/bin/chromium' };
+  const o = { base: '', id: '', key: '', seconds: 15, 'live-timeout': 30, timeout: 0, chromium: process.env.CHROMIUM || '/usr/bin/chromium', 'play-query': '' };
   for (let i = 2; i < argv.length; i++) {
     const k = argv[i].replace(/^--/, '');
     const v = argv[++i];
@@ -48,7 +49,7 @@ const result = {
   ok: false,
   publish: { state: '', detail: '', liveMs: null, hlsMs: null, stopState: '', stats: null },
   play: {
-    ok: false, engine: '', page: 'daemon', firstFrameMs: null,
+    ok: false, engine: '', fallback: '', page: 'daemon', firstFrameMs: null,
     latencyMs: { p50: null, p95: null, min: null, max: null, n: 0 },
     stalls: 0, longestStallMs: 0, stallMsTotal: 0, frozenMs: 0,
     currentTimeStart: null, currentTimeEnd: null, watchedMs: 0,
@@ -155,7 +156,7 @@ async function main() {
     const page = await browser.newPage();
     watchPage(page, play);
     await page.addInitScript(initScript);
-    const playURL = `${opts.base}/live/${encodeURIComponent(opts.id)}/`;
+    const playURL = `${opts.base}/live/${encodeURIComponent(opts.id)}/${opts['play-query']}`;
     const presp = await page.goto(playURL, { waitUntil: 'domcontentloaded', timeout: 15000 });
     if (!presp || !presp.ok()) throw new Error(`player page ${playURL}: HTTP ${presp ? presp.status() : 'no response'}`);
     while (Date.now() < deadline) {
@@ -164,6 +165,7 @@ async function main() {
       await page.waitForTimeout(100);
     }
     play.engine = await page.evaluate(() => (window.mpegflow && window.mpegflow.engine) || (window.Hls ? 'hls.js ' + window.Hls.version : ''));
+    play.fallback = await page.evaluate(() => (window.mpegflow && window.mpegflow.fallback) || '');
     if (play.firstFrameMs === null) throw new Error('video never started playing');
 
     const watchMs = opts.seconds * 1000;

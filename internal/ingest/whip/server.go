@@ -21,13 +21,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pion/ice/v4"
-	"github.com/pion/webrtc/v4"
-
 	"github.com/mpegflow/mpegflow/internal/auth"
 	"github.com/mpegflow/mpegflow/internal/ffmpeg"
 	"github.com/mpegflow/mpegflow/internal/ingest"
 	"github.com/mpegflow/mpegflow/internal/stream"
+	"github.com/mpegflow/mpegflow/internal/webrtcice"
 )
 
 // Protocol is the protocol label of WHIP sessions in metrics and logs.
@@ -45,12 +43,17 @@ type Config struct {
 	// §6.3.1) when the sender has not sent one on its own; set it to the HLS
 	// segment duration. Default 2 s; negative disables.
 	KeyframeInterval time.Duration
+	// ICE is the daemon's shared ICE transport (one UDP port, optional
+	// ICE-TCP, NAT 1:1 addresses), used by WHEP playback too; the server
+	// does not close it. nil: the server binds its own from UDPAddress and
+	// NAT1To1IPs and closes it with the server.
+	ICE *webrtcice.Mux
 	// UDPAddress is the one UDP address all sessions share for ICE, DTLS and
-	// SRTP (an ICE UDP mux, RFC 8445 §5.1.1 host candidates on this port).
-	// Default ":8189"; tests use "127.0.0.1:0".
+	// SRTP (an ICE UDP mux, RFC 8445 §5.1.1 host candidates on this port)
+	// when ICE is nil. Default ":8189"; tests use "127.0.0.1:0".
 	UDPAddress string
-	// NAT1To1IPs, when set, are advertised as the host candidates' addresses
-	// instead of the local ones (deployments behind 1:1 NAT).
+	// NAT1To1IPs, when set and ICE is nil, are advertised as the host
+	// candidates' addresses instead of the local ones (1:1 NAT).
 	NAT1To1IPs []string
 	// Directory resolves the bearer token (a stream key) and the live input
 	// id of the URL. Required.
@@ -91,8 +94,8 @@ type Config struct {
 type Server struct {
 	cfg    Config
 	log    *slog.Logger
-	udp    net.PacketConn
-	mux    ice.UDPMux
+	ice    *webrtcice.Mux
+	ownICE bool   // ice was bound by New and is closed by Close
 	ffmpeg string // "" when absent
 
 	ctx    context.Context
@@ -142,27 +145,31 @@ func New(cfg Config) (*Server, error) {
 		log.Warn("ffmpeg not found: WHIP audio goes to HLS as Opus (no AAC for Safari)", "ffmpeg", ffmpeg, "error", err)
 		ffmpeg = ""
 	}
-	udp, err := net.ListenPacket("udp", cfg.UDPAddress)
-	if err != nil {
-		return nil, fmt.Errorf("whip: listen udp %s: %w", cfg.UDPAddress, err)
+	mux, own := cfg.ICE, false
+	if mux == nil {
+		var err error
+		if mux, err = webrtcice.New(webrtcice.Config{UDPAddress: cfg.UDPAddress, NAT1To1IPs: cfg.NAT1To1IPs, Logger: log}); err != nil {
+			return nil, fmt.Errorf("whip: %w", err)
+		}
+		own = true
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg:      cfg,
 		log:      log,
-		udp:      udp,
-		mux:      webrtc.NewICEUDPMux(nil, udp),
+		ice:      mux,
+		ownICE:   own,
 		ffmpeg:   ffmpeg,
 		ctx:      ctx,
 		cancel:   cancel,
 		sessions: map[string]*session{},
 	}
-	log.Info("whip ingest listening", "udp_address", udp.LocalAddr().String(), "audio_transcode", ffmpeg != "")
+	log.Info("whip ingest listening", "udp_address", mux.UDPAddr().String(), "audio_transcode", ffmpeg != "")
 	return s, nil
 }
 
 // UDPAddr is the address of the shared ICE UDP port.
-func (s *Server) UDPAddr() net.Addr { return s.udp.LocalAddr() }
+func (s *Server) UDPAddr() net.Addr { return s.ice.UDPAddr() }
 
 // Handler serves the WHIP resources (RFC 9725 §4): POST /whip/{id} creates a
 // session, PATCH and DELETE /whip/{id}/{session} act on it, OPTIONS answers
@@ -178,8 +185,9 @@ func (s *Server) Close() error {
 		s.mu.Unlock()
 		s.cancel()
 		s.wg.Wait()
-		_ = s.mux.Close()
-		_ = s.udp.Close()
+		if s.ownICE {
+			_ = s.ice.Close()
+		}
 		s.log.Info("whip ingest stopped")
 	})
 	return nil
@@ -228,3 +236,29 @@ var (
 	errServerClosed = errors.New("whip server closed")
 	errBusy         = errors.New("live input already has a whip publisher")
 )
+
+// RequestKeyframe asks the WHIP publisher of liveInput for a key frame
+// (a PLI, RFC 4585 §6.3.1) on behalf of playback (WHEP viewers joining or
+// reporting loss); it reports whether there was a publisher with video.
+// Callers rate-limit.
+func (s *Server) RequestKeyframe(liveInput string) bool {
+	s.mu.Lock()
+	var ss *session
+	for _, o := range s.sessions {
+		if o.live.ID == liveInput {
+			ss = o
+		}
+	}
+	s.mu.Unlock()
+	if ss == nil {
+		return false
+	}
+	ss.mu.Lock()
+	ssrc := ss.media.videoSSRC
+	ss.mu.Unlock()
+	if ssrc == 0 {
+		return false
+	}
+	ss.requestKeyframe(ssrc)
+	return true
+}

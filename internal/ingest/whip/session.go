@@ -11,13 +11,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/mpegflow/mpegflow/internal/auth"
 	"github.com/mpegflow/mpegflow/internal/stream"
+	"github.com/mpegflow/mpegflow/internal/webrtcice"
 )
 
 // Session timing.
@@ -151,7 +151,7 @@ func (s *Server) newSession(ctx context.Context, li auth.LiveInput, remote strin
 // newAPI builds a pion API for one session: only the codecs chosen from the
 // offer (with its payload types and fmtp lines, so the answer matches them
 // exactly), pion's default interceptors (NACK generator, RTCP receiver
-// reports, TWCC, stats) and the shared UDP mux.
+// reports, TWCC, stats) and the shared ICE transport.
 func (s *Server) newAPI(plan offerPlan) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if c := plan.Video; c != nil {
@@ -179,19 +179,9 @@ func (s *Server) newAPI(plan offerPlan) (*webrtc.API, error) {
 	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
 		return nil, fmt.Errorf("interceptors: %w", err)
 	}
-	se := webrtc.SettingEngine{}
-	se.SetICEUDPMux(s.mux)
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
-	se.SetICETimeouts(iceDisconnected, iceFailed, iceKeepalive)
-	if len(s.cfg.NAT1To1IPs) > 0 {
-		err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
-			External: s.cfg.NAT1To1IPs, AsCandidateType: webrtc.ICECandidateTypeHost,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("nat 1:1 ips: %w", err)
-		}
+	se, err := s.ice.SettingEngine(webrtcice.Timeouts{Disconnected: iceDisconnected, Failed: iceFailed, Keepalive: iceKeepalive})
+	if err != nil {
+		return nil, err
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se)), nil
 }

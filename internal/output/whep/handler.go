@@ -1,0 +1,242 @@
+package whep
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/mpegflow/mpegflow/internal/auth"
+	"github.com/mpegflow/mpegflow/internal/stream"
+)
+
+// answerTimeout bounds building the answer, ICE gathering included.
+const answerTimeout = 10 * time.Second
+
+// serveHTTP routes the WHEP resources (draft-ietf-wish-whep §4).
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	s.cors(w)
+	rest, ok := strings.CutPrefix(r.URL.Path, "/whep/")
+	parts := strings.Split(rest, "/")
+	switch {
+	case ok && len(parts) == 1 && parts[0] != "":
+		switch r.Method {
+		case http.MethodOptions:
+			s.options(w, "POST, OPTIONS")
+		case http.MethodPost:
+			s.post(w, r, parts[0])
+		default:
+			w.Header().Set("Allow", "POST, OPTIONS")
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST with an SDP offer")
+		}
+	case ok && len(parts) == 2 && parts[0] != "" && parts[1] != "":
+		switch r.Method {
+		case http.MethodOptions:
+			s.options(w, "DELETE, OPTIONS")
+		case http.MethodDelete:
+			s.delete(w, parts[0], parts[1])
+		case http.MethodPatch:
+			s.patch(w, parts[0], parts[1])
+		default:
+			w.Header().Set("Allow", "DELETE, OPTIONS")
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use DELETE to end the session")
+		}
+	default:
+		writeError(w, http.StatusNotFound, "not_found", "no such WHEP resource")
+	}
+}
+
+func (s *Server) cors(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", s.cfg.CORSOrigin)
+	h.Set("Access-Control-Expose-Headers", "Location, ETag, Accept-Patch, Link")
+	if s.cfg.CORSOrigin != "*" {
+		h.Add("Vary", "Origin")
+	}
+}
+
+// options answers a CORS preflight (draft-ietf-wish-whep §4.1).
+func (s *Server) options(w http.ResponseWriter, methods string) {
+	h := w.Header()
+	h.Set("Allow", methods)
+	h.Set("Access-Control-Allow-Methods", methods)
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match")
+	h.Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// post creates a session (draft-ietf-wish-whep §4.2). In order: the
+// playback gate (401/403 as for LL-HLS), the live input (404), the media
+// type (415) and size (413) of the offer, the stream (409 not_live when
+// nothing is published; a stream waiting in its reconnect window is
+// accepted and the viewer gets the returning publisher's media), B-frames
+// in the source (409 source_has_bframes), the offer (400 malformed_sdp,
+// 406 no_usable_codec naming what the stream has).
+func (s *Server) post(w http.ResponseWriter, r *http.Request, idOrToken string) {
+	id := idOrToken
+	if s.cfg.Gate != nil {
+		var ok bool
+		if id, ok = s.cfg.Gate.Authorize(w, bearerAsQuery(r), idOrToken); !ok {
+			s.met.sessions.WithLabelValues("refused").Inc()
+			return
+		}
+	}
+	log := s.log.With("live_input", id, "remote", r.RemoteAddr)
+	refuse := func(code int, word, msg string) {
+		s.met.sessions.WithLabelValues(word).Inc()
+		log.Info("whep offer refused", "reason", word)
+		writeError(w, code, word, msg)
+	}
+	if _, err := s.cfg.Inputs.ByID(r.Context(), id); err != nil {
+		if errors.Is(err, auth.ErrNotFound) {
+			refuse(http.StatusNotFound, "not_found", "no live input with this id")
+			return
+		}
+		log.Error("whep directory lookup failed", "error", err)
+		refuse(http.StatusServiceUnavailable, "unavailable", "live input lookup failed")
+		return
+	}
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/sdp" {
+		refuse(http.StatusUnsupportedMediaType, "unsupported_media_type", "the offer must be application/sdp")
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxOfferSize+1))
+	if err != nil {
+		refuse(http.StatusBadRequest, "bad_request", "reading the offer failed")
+		return
+	}
+	if len(body) > MaxOfferSize {
+		refuse(http.StatusRequestEntityTooLarge, "offer_too_large", "the SDP offer is larger than 64 KiB")
+		return
+	}
+	st := s.cfg.Hub.Get(id)
+	if st == nil {
+		refuse(http.StatusConflict, "not_live", "the live input is not live: nothing is being published to it")
+		return
+	}
+	f, err := s.feedOf(st)
+	if err != nil {
+		refuse(http.StatusServiceUnavailable, "unavailable", err.Error())
+		return
+	}
+	for _, t := range st.Tracks() {
+		if b, known := spsBFrames(t.Codec); known && b {
+			f.bframes.Store(true) // the SPS says so: no viewer needs to find out
+		}
+	}
+	if f.bframes.Load() {
+		refuse(http.StatusConflict, "source_has_bframes", "the source video has B-frames, which WebRTC cannot carry: "+
+			"publish without them (x264 bframes=0, ffmpeg -bf 0, OBS: profile baseline or bframes=0) or over WHIP")
+		return
+	}
+	tracks := st.Tracks()
+	plan, err := parseOffer(string(body), f.playable(tracks))
+	if err == nil && plan.Audio != nil && isAAC(tracks[plan.AudioTrack]) && !f.startOpus(plan.AudioTrack) {
+		// no transcode after all (capacity, ffmpeg failed): video only
+		plan.Audio, plan.AudioTrack = nil, -1
+		if plan.Video == nil {
+			err = fmt.Errorf("%w: the stream's audio is AAC and no Opus transcode is available", errNoUsableCodec)
+		}
+	}
+	if err != nil {
+		if errors.Is(err, errNoUsableCodec) {
+			refuse(http.StatusNotAcceptable, "no_usable_codec", err.Error())
+		} else {
+			refuse(http.StatusBadRequest, "malformed_sdp", err.Error())
+		}
+		return
+	}
+	actx, cancel := context.WithTimeout(r.Context(), answerTimeout)
+	defer cancel()
+	ss, answer, err := s.newSession(actx, f, id, plan, string(body))
+	if err != nil {
+		switch {
+		case errors.Is(err, errMalformedOffer):
+			refuse(http.StatusBadRequest, "malformed_sdp", err.Error())
+		case errors.Is(err, errFull), errors.Is(err, errServerClosed):
+			refuse(http.StatusServiceUnavailable, "unavailable", err.Error())
+		default:
+			log.Warn("whep session setup failed", "error", err)
+			refuse(http.StatusBadRequest, "negotiation_failed", err.Error())
+		}
+		return
+	}
+	s.met.sessions.WithLabelValues("created").Inc()
+	video, audio := "none", "none"
+	if plan.Video != nil {
+		video = plan.Video.Mime
+	}
+	if plan.Audio != nil {
+		audio = plan.Audio.Mime
+	}
+	ss.log.Info("whep session created", "remote", r.RemoteAddr, "video", video, "audio", audio)
+	h := w.Header()
+	h.Set("Content-Type", "application/sdp")
+	h.Set("Location", "/whep/"+url.PathEscape(id)+"/"+ss.id)
+	w.WriteHeader(http.StatusCreated)
+	_, _ = io.WriteString(w, answer)
+}
+
+func isAAC(t stream.Track) bool {
+	_, ok := t.Codec.(stream.AAC)
+	return ok
+}
+
+// bearerAsQuery returns r with an "Authorization: Bearer TOKEN" playback
+// token (RFC 6750 §2.1) moved to ?token=, where the playback gate reads
+// it; r itself when there is none or ?token= is already set.
+func bearerAsQuery(r *http.Request) *http.Request {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || r.URL.Query().Has("token") {
+		return r
+	}
+	r2 := r.Clone(r.Context())
+	q := r2.URL.Query()
+	q.Set("token", token)
+	r2.URL.RawQuery = q.Encode()
+	return r2
+}
+
+// delete ends a session (draft-ietf-wish-whep §4.3). The session URL, with
+// its 128-bit random id, is the capability.
+func (s *Server) delete(w http.ResponseWriter, id, sid string) {
+	ss := s.lookup(id, sid)
+	if ss == nil {
+		writeError(w, http.StatusNotFound, "not_found", "no such WHEP session")
+		return
+	}
+	ss.stop(errDeleted)
+	<-ss.done
+	w.WriteHeader(http.StatusOK)
+}
+
+// patch answers trickle ICE and ICE restarts (draft-ietf-wish-whep §4.4)
+// with 405: the answer carries every server candidate (host candidates on
+// the shared port), and the player's candidates are learned as peer
+// reflexive ones from its connectivity checks, so trickle is not needed.
+func (s *Server) patch(w http.ResponseWriter, id, sid string) {
+	if s.lookup(id, sid) == nil {
+		writeError(w, http.StatusNotFound, "not_found", "no such WHEP session")
+		return
+	}
+	w.Header().Set("Allow", "DELETE, OPTIONS")
+	writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "trickle ICE and ICE restarts are not supported; start a new session")
+}
+
+// writeError writes the JSON error body of playback refusals:
+// {"error": {"code": word, "message": msg}}.
+func writeError(w http.ResponseWriter, code int, word, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": word, "message": msg}})
+}

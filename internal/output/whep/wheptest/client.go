@@ -1,0 +1,307 @@
+// Package wheptest is a WHEP (draft-ietf-wish-whep) player for tests and
+// the load tool, built with pion: it offers to receive H.264 video and
+// Opus audio, and counts the frames and packets it gets.
+package wheptest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// StatusError is a WHEP request answered with an unexpected HTTP status.
+type StatusError struct {
+	Code int
+	Body string
+}
+
+func (e *StatusError) Error() string { return fmt.Sprintf("whep: status %d: %s", e.Code, e.Body) }
+
+// Options configure Dial.
+type Options struct {
+	// Token is sent as "Authorization: Bearer" when set.
+	Token string
+	// NoAudio leaves the audio section out of the offer.
+	NoAudio bool
+	// VideoCodec is the only video codec offered: "h264" (default) or "vp8".
+	VideoCodec string
+	// SkipConnect returns right after the answer without applying it, so
+	// the session never connects (the server reaps it).
+	SkipConnect bool
+	// Offer, when set, receives the SDP offer sent.
+	Offer *string
+	// TCP gathers ICE-TCP candidates only (RFC 6544), as a client whose
+	// network blocks UDP.
+	TCP bool
+}
+
+// Client is one WHEP session.
+type Client struct {
+	// URL is the session resource (the Location of the 201).
+	URL string
+
+	pc     *webrtc.PeerConnection
+	token  string
+	start  time.Time
+	wg     sync.WaitGroup
+	once   sync.Once
+	first  chan struct{} // closed at the first complete key frame
+	firstO sync.Once
+
+	videoFrames, keyFrames, audioPackets atomic.Int64
+	firstAt                              atomic.Int64 // ns after Dial's start
+}
+
+// Dial offers to receive and negotiates a session (gathering complete: no
+// trickle). A non-201 answer is a *StatusError.
+func Dial(ctx context.Context, endpoint string, o Options) (*Client, error) {
+	m := &webrtc.MediaEngine{}
+	fb := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}}
+	vc := webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", RTCPFeedback: fb}, PayloadType: 102}
+	if o.VideoCodec == "vp8" {
+		vc = webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: fb}, PayloadType: 96}
+	}
+	if err := m.RegisterCodec(vc, webrtc.RTPCodecTypeVideo); err != nil {
+		return nil, err
+	}
+	if !o.NoAudio {
+		err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111}, webrtc.RTPCodecTypeAudio)
+		if err != nil {
+			return nil, err
+		}
+	}
+	reg := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
+		return nil, err
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	if o.TCP {
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeTCP4})
+	}
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{pc: pc, token: o.Token, start: time.Now(), first: make(chan struct{})}
+	fail := func(err error) (*Client, error) {
+		_ = pc.Close()
+		c.wg.Wait()
+		return nil, err
+	}
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			c.read(tr)
+		}()
+	})
+	recv := webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, recv); err != nil {
+		return fail(err)
+	}
+	if !o.NoAudio {
+		if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, recv); err != nil {
+			return fail(err)
+		}
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		return fail(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		return fail(err)
+	}
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		return fail(ctx.Err())
+	}
+	if o.Offer != nil {
+		*o.Offer = pc.LocalDescription().SDP
+	}
+	resp, body, err := Do(ctx, http.MethodPost, endpoint, o.Token, "application/sdp", pc.LocalDescription().SDP)
+	if err != nil {
+		return fail(err)
+	}
+	if resp.StatusCode != http.StatusCreated {
+		return fail(&StatusError{Code: resp.StatusCode, Body: body})
+	}
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || resp.Header.Get("Location") == "" {
+		return fail(fmt.Errorf("wheptest: bad Location %q", resp.Header.Get("Location")))
+	}
+	base, _ := url.Parse(endpoint)
+	c.URL = base.ResolveReference(loc).String()
+	if o.SkipConnect {
+		return c, nil
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: body}); err != nil {
+		return fail(fmt.Errorf("wheptest: answer: %w", err))
+	}
+	return c, nil
+}
+
+// read counts the frames of a remote track: video frames end at the RTP
+// marker bit (RFC 6184 §5.1); a frame holding an IDR slice or an SPS is a
+// key frame.
+func (c *Client) read(tr *webrtc.TrackRemote) {
+	video := tr.Kind() == webrtc.RTPCodecTypeVideo
+	key := false
+	buf := make([]byte, 1600)
+	var p rtp.Packet
+	for {
+		n, _, err := tr.Read(buf)
+		if err != nil {
+			return
+		}
+		if !video {
+			c.audioPackets.Add(1)
+			continue
+		}
+		if p.Unmarshal(buf[:n]) != nil {
+			continue
+		}
+		key = key || isKey(tr.Codec().MimeType, p.Payload)
+		if !p.Marker {
+			continue
+		}
+		c.videoFrames.Add(1)
+		if key {
+			c.keyFrames.Add(1)
+			c.firstO.Do(func() {
+				c.firstAt.Store(int64(time.Since(c.start)))
+				close(c.first)
+			})
+		}
+		key = false
+	}
+}
+
+func isKey(mime string, pl []byte) bool {
+	if len(pl) == 0 {
+		return false
+	}
+	if strings.EqualFold(mime, webrtc.MimeTypeVP8) {
+		// RFC 7741 §4.2/4.3: S bit and PID 0 mark the first partition;
+		// the P bit of the payload header is 0 on key frames
+		if pl[0]&0x10 == 0 {
+			return false
+		}
+		i := 1
+		if pl[0]&0x80 != 0 {
+			i++
+			if len(pl) > 1 && pl[1]&0x80 != 0 {
+				i++
+				if len(pl) > 2 && pl[2]&0x80 != 0 {
+					i++
+				}
+			}
+			if len(pl) > 1 && pl[1]&0x40 != 0 {
+				i++
+			}
+			if len(pl) > 1 && (pl[1]&0x20 != 0 || pl[1]&0x10 != 0) {
+				i++
+			}
+		}
+		return i < len(pl) && pl[i]&0x01 == 0
+	}
+	switch t := pl[0] & 0x1f; t {
+	case 5, 7:
+		return true
+	case 24: // STAP-A (RFC 6184 §5.7.1)
+		for b := pl[1:]; len(b) > 2; {
+			n := int(b[0])<<8 | int(b[1])
+			if n == 0 || 2+n > len(b) {
+				break
+			}
+			if nt := b[2] & 0x1f; nt == 5 || nt == 7 {
+				return true
+			}
+			b = b[2+n:]
+		}
+	case 28: // FU-A start (RFC 6184 §5.8)
+		return len(pl) > 1 && pl[1]&0x80 != 0 && pl[1]&0x1f == 5
+	}
+	return false
+}
+
+// WaitKeyFrame waits for the first complete key frame and returns how long
+// after Dial began it arrived (time to first frame).
+func (c *Client) WaitKeyFrame(ctx context.Context) (time.Duration, error) {
+	select {
+	case <-c.first:
+		return time.Duration(c.firstAt.Load()), nil
+	case <-ctx.Done():
+		return 0, fmt.Errorf("wheptest: no key frame: %w", ctx.Err())
+	}
+}
+
+// VideoFrames, KeyFrames and AudioPackets count what was received.
+func (c *Client) VideoFrames() int64  { return c.videoFrames.Load() }
+func (c *Client) KeyFrames() int64    { return c.keyFrames.Load() }
+func (c *Client) AudioPackets() int64 { return c.audioPackets.Load() }
+
+// ConnectionState is the PeerConnection's state.
+func (c *Client) ConnectionState() webrtc.PeerConnectionState { return c.pc.ConnectionState() }
+
+// Close sends DELETE to the session (when ctx allows) and closes the
+// PeerConnection; idempotent. It returns the DELETE's error, if any.
+func (c *Client) Close(ctx context.Context) error {
+	var err error
+	c.once.Do(func() {
+		if c.URL != "" && ctx != nil {
+			var resp *http.Response
+			var body string
+			resp, body, err = Do(ctx, http.MethodDelete, c.URL, c.token, "", "")
+			if err == nil && resp.StatusCode != http.StatusOK {
+				err = &StatusError{Code: resp.StatusCode, Body: body}
+			}
+		}
+		err = errors.Join(err, c.pc.Close())
+		c.wg.Wait()
+	})
+	return err
+}
+
+// Do sends one request with an optional bearer token and body; the
+// response body is read and closed.
+func Do(ctx context.Context, method, u, bearer, contentType, body string) (*http.Response, string, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, strings.NewReader(body))
+	if err != nil {
+		return nil, "", err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, err = io.Copy(&b, io.LimitReader(resp.Body, 1<<20))
+	return resp, b.String(), err
+}
