@@ -105,10 +105,11 @@ type Uploads interface {
 	// Renew extends node's lease on id to until; false when the job is
 	// no longer node's (another node took it over, or it ended).
 	Renew(ctx context.Context, id, node string, until time.Time) (bool, error)
-	// ReleaseNode drops the leases node holds (its previous incarnation's,
-	// at start: a restarted node resumes its jobs at once instead of
-	// waiting for their leases to run out) and returns how many.
-	ReleaseNode(ctx context.Context, node string) (int64, error)
+	// ReleaseNode drops the leases node holds that run out before before
+	// (its previous incarnation's, at start: a restarted node resumes its
+	// jobs at once instead of waiting for their leases to run out) and
+	// returns how many.
+	ReleaseNode(ctx context.Context, node string, before time.Time) (int64, error)
 	// ResetSegments removes the segment index of video id and zeroes its
 	// duration, size and segment count (a job restarted from scratch).
 	ResetSegments(ctx context.Context, id string) error

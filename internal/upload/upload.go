@@ -125,10 +125,11 @@ type Config struct {
 
 // Service receives uploads and processes them.
 type Service struct {
-	cfg  Config
-	log  *slog.Logger
-	tus  *tusServer
-	wake chan struct{}
+	cfg     Config
+	log     *slog.Logger
+	tus     *tusServer
+	wake    chan struct{}
+	started time.Time // when New ran (ReleaseNode)
 
 	ctx    context.Context // ends at Close: copies, jobs
 	cancel context.CancelFunc
@@ -198,7 +199,7 @@ func New(cfg Config) (*Service, error) {
 			return nil, fmt.Errorf("upload: %w", err)
 		}
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1)}
+	s := &Service{cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), started: cfg.Now()}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	var err error
 	if s.tus, err = newTusServer(s); err != nil {
@@ -221,8 +222,11 @@ func (s *Service) Run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, s.cancel)
 	defer stop()
 	// this node's previous run (a SIGKILL) left leases: its jobs and
-	// copies resume now, not once the leases run out
-	if n, err := s.cfg.Uploads.ReleaseNode(s.ctx, s.cfg.NodeID); err != nil {
+	// copies resume now, not once the leases run out. Those leases were
+	// last renewed before this run started, so they run out before
+	// started+Lease; this run's own (a copy created already) run out
+	// after, and stay.
+	if n, err := s.cfg.Uploads.ReleaseNode(s.ctx, s.cfg.NodeID, s.started.Add(s.cfg.Lease)); err != nil {
 		s.log.Warn("cannot release the upload jobs of a previous run", "node", s.cfg.NodeID, "error", err)
 	} else if n > 0 {
 		s.log.Info("resuming upload jobs of a previous run", "node", s.cfg.NodeID, "jobs", n)
@@ -410,7 +414,9 @@ func (s *Service) enqueue(ctx context.Context, id, p string, size int64, from ..
 	var evs []events.Event
 	c := store.UploadChange{From: from, Status: store.VideoQueued, FileKey: key, SizeBytes: size, ReleaseLease: true, At: s.cfg.Now().UTC()}
 	if err := s.cfg.Uploads.Transition(ctx, id, c, s.videoEvents(&evs, events.VideoUploadCompleted)); err != nil {
-		_ = s.cfg.Blobs.Delete(ctx, key)
+		if errors.Is(err, store.ErrNotFound) { // the video was deleted meanwhile
+			_ = s.cfg.Blobs.Delete(ctx, key)
+		}
 		return err
 	}
 	s.publish(evs)

@@ -220,9 +220,10 @@ func (s uploadsRepo) Renew(ctx context.Context, id, node string, until time.Time
 	return n == 1, nil
 }
 
-// ReleaseNode drops node's leases.
-func (s uploadsRepo) ReleaseNode(ctx context.Context, node string) (int64, error) {
-	res, err := s.db.w.ExecContext(ctx, `UPDATE uploads SET node_id = '', lease_expires_at = NULL WHERE node_id = ?`, node)
+// ReleaseNode drops node's leases that run out before before.
+func (s uploadsRepo) ReleaseNode(ctx context.Context, node string, before time.Time) (int64, error) {
+	res, err := s.db.w.ExecContext(ctx, `UPDATE uploads SET node_id = '', lease_expires_at = NULL
+		WHERE node_id = ? AND lease_expires_at < ?`, node, before)
 	if err != nil {
 		return 0, s.db.errorf("release the upload jobs of %s: %w", node, err)
 	}

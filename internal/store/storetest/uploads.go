@@ -198,7 +198,10 @@ func testUploadClaim(t *testing.T, s store.Store) {
 		t.Fatalf("third claim: %+v, %v; want none", got, err)
 	}
 	// node-a restarts: its leases go, its job is claimable at once
-	if n, err := up.ReleaseNode(ctx, "node-a"); err != nil || n != 1 {
+	if n, err := up.ReleaseNode(ctx, "node-a", t0.Add(time.Minute)); err != nil || n != 0 {
+		t.Fatalf("ReleaseNode of leases running past before: %d, %v", n, err)
+	}
+	if n, err := up.ReleaseNode(ctx, "node-a", t0.Add(time.Minute+time.Microsecond)); err != nil || n != 1 {
 		t.Fatalf("ReleaseNode: %d, %v", n, err)
 	}
 	if got, err := up.Claim(ctx, "node-a", t0, t0.Add(time.Minute)); err != nil || got == nil || got.VideoID != "vid_2" || got.Attempts != 2 {
