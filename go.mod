@@ -3,6 +3,10 @@ module github.com/mpegflow/mpegflow
 go 1.26.8
 
 require (
+	connectrpc.com/connect v1.21.1
+	connectrpc.com/grpchealth v1.5.0
+	connectrpc.com/grpcreflect v1.3.1
+	github.com/bluenviron/gortsplib/v4 v4.16.0
 	github.com/bluenviron/mediacommon/v2 v2.4.0
 	github.com/coder/websocket v1.8.14
 	github.com/datarhei/gosrt v0.9.0
@@ -23,6 +27,7 @@ require (
 	github.com/tus/tusd/v2 v2.9.1
 	github.com/yutopp/go-rtmp v0.0.7
 	golang.org/x/exp v0.0.0-20250106191152-7588d65b2ba8
+	google.golang.org/protobuf v1.36.11
 	gopkg.in/yaml.v3 v3.0.1
 	modernc.org/sqlite v1.62.0
 )
@@ -79,7 +84,6 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
 	golang.org/x/time v0.14.0 // indirect
-	google.golang.org/protobuf v1.36.11 // indirect
 	modernc.org/libc v1.80.1 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect

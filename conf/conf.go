@@ -32,6 +32,8 @@ type Config struct {
 	RTMP       RTMP        `yaml:"rtmp"`
 	RTMPS      RTMPS       `yaml:"rtmps"`
 	SRT        SRT         `yaml:"srt"`
+	RTSP       RTSP        `yaml:"rtsp"`
+	RTSPS      RTSPS       `yaml:"rtsps"`
 	WebRTC     WebRTC      `yaml:"webrtc"`
 	Metrics    Metrics     `yaml:"metrics"`
 	HLS        HLS         `yaml:"hls"`
@@ -39,6 +41,7 @@ type Config struct {
 	GeoIP      GeoIP       `yaml:"geoip"`
 	Admission  Admission   `yaml:"admission"`
 	Webhooks   Webhooks    `yaml:"webhooks"`
+	Restream   Restream    `yaml:"restream"`
 	Storage    Storage     `yaml:"storage"`
 	Recording  Recording   `yaml:"recording"`
 	Uploads    Uploads     `yaml:"uploads"`
@@ -93,6 +96,25 @@ type SRT struct {
 	Latency Duration `yaml:"latency"` // default 120ms
 }
 
+// RTSP configures RTSP publish ingest (RFC 2326 ANNOUNCE/RECORD), over TCP
+// (interleaved) and, when both UDP addresses are set, UDP.
+type RTSP struct {
+	Address        string `yaml:"address"`          // default ":8554"; "" disables
+	UDPRTPAddress  string `yaml:"udp_rtp_address"`  // default ":8000" (even port); "" = TCP only
+	UDPRTCPAddress string `yaml:"udp_rtcp_address"` // default ":8001" (the RTP port + 1)
+}
+
+// RTSPS configures RTSP over TLS (TCP only); enabled when address is set,
+// which then requires cert_file and key_file.
+type RTSPS struct {
+	Address  string `yaml:"address"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Enabled reports whether RTSPS is configured.
+func (r RTSPS) Enabled() bool { return r.Address != "" }
+
 // WebRTC configures WHIP ingest and WHEP playback, which share one ICE
 // transport.
 type WebRTC struct {
@@ -137,6 +159,13 @@ type Webhooks struct {
 	Workers      int      `yaml:"workers"`       // default 8
 	LogRetention Duration `yaml:"log_retention"` // default 168h
 	// AllowPrivateTargets lets URLs resolve to loopback/private addresses.
+	AllowPrivateTargets bool `yaml:"allow_private_targets"` // default false
+}
+
+// Restream configures the restream outputs of live inputs.
+type Restream struct {
+	// AllowPrivateTargets lets output URLs resolve to loopback/private
+	// addresses (a server on the daemon's own network).
 	AllowPrivateTargets bool `yaml:"allow_private_targets"` // default false
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -53,6 +54,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := checkDuration("srt.latency", c.SRT.Latency.D(), 20*time.Millisecond, 8*time.Second); err != nil {
+		return err
+	}
+	if err := c.validateRTSP(); err != nil {
 		return err
 	}
 	if err := checkAddr("webrtc.udp_address", c.WebRTC.UDPAddress, true); err != nil {
@@ -252,4 +256,55 @@ func (c *Config) validateFeatures() error {
 		}
 	}
 	return nil
+}
+
+// validateRTSP checks rtsp.* and rtsps.*: the UDP addresses go in pairs
+// whose RTCP port is the RTP port + 1 (RFC 3550 §11), and the RTP port is
+// even; UDP needs the RTSP listener.
+func (c *Config) validateRTSP() error {
+	r := c.RTSP
+	if err := checkAddr("rtsp.address", r.Address, true); err != nil {
+		return err
+	}
+	if err := checkAddr("rtsp.udp_rtp_address", r.UDPRTPAddress, true); err != nil {
+		return err
+	}
+	if err := checkAddr("rtsp.udp_rtcp_address", r.UDPRTCPAddress, true); err != nil {
+		return err
+	}
+	if (r.UDPRTPAddress == "") != (r.UDPRTCPAddress == "") {
+		return fmt.Errorf("rtsp.udp_rtcp_address: set both udp_rtp_address and udp_rtcp_address, or neither")
+	}
+	if r.UDPRTPAddress != "" {
+		if r.Address == "" {
+			return fmt.Errorf("rtsp.udp_rtp_address: needs rtsp.address")
+		}
+		rtp, err := portOf(r.UDPRTPAddress)
+		if err != nil || rtp%2 != 0 {
+			return fmt.Errorf("rtsp.udp_rtp_address: must have an even port, got %q", r.UDPRTPAddress)
+		}
+		if rtcp, err := portOf(r.UDPRTCPAddress); err != nil || rtcp != rtp+1 {
+			return fmt.Errorf("rtsp.udp_rtcp_address: port must be udp_rtp_address's + 1, got %q", r.UDPRTCPAddress)
+		}
+	}
+	if c.RTSPS.Enabled() {
+		if err := checkAddr("rtsps.address", c.RTSPS.Address, false); err != nil {
+			return err
+		}
+		if c.RTSPS.CertFile == "" {
+			return fmt.Errorf("rtsps.cert_file: required when rtsps.address is set")
+		}
+		if c.RTSPS.KeyFile == "" {
+			return fmt.Errorf("rtsps.key_file: required when rtsps.address is set")
+		}
+	}
+	return nil
+}
+
+func portOf(addr string) (int, error) {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(p)
 }

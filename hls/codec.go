@@ -108,13 +108,22 @@ func newTrackInfo(c Codec, wantVideo bool) (*trackInfo, error) {
 	return ti, nil
 }
 
-func h264Info(c H264) (*trackInfo, error) {
+// parseH264 checks c's parameter sets and parses its SPS.
+func parseH264(c H264) (*h264.SPS, error) {
 	if len(c.SPS) < 4 || len(c.PPS) < 1 {
 		return nil, fmt.Errorf("h264: missing SPS or PPS")
 	}
 	var sps h264.SPS
 	if err := sps.Unmarshal(c.SPS); err != nil {
 		return nil, fmt.Errorf("h264 sps: %w", err)
+	}
+	return &sps, nil
+}
+
+func h264Info(c H264) (*trackInfo, error) {
+	sps, err := parseH264(c)
+	if err != nil {
+		return nil, err
 	}
 	ti := &trackInfo{
 		codec:     c,
@@ -124,7 +133,13 @@ func h264Info(c H264) (*trackInfo, error) {
 		height:    sps.Height(),
 		timescale: videoTimescale,
 	}
-	// avcC, ISO/IEC 14496-15 §5.3.3.1.
+	ti.sampleEntry = visualSampleEntry("avc1", ti.width, ti.height, box("avcC", avcConfig(c, sps)))
+	return ti, nil
+}
+
+// avcConfig is the AVCDecoderConfigurationRecord (ISO/IEC 14496-15
+// §5.3.3.1) of c, whose SPS is sps, with 4-byte NAL unit lengths.
+func avcConfig(c H264, sps *h264.SPS) []byte {
 	var cfg boxWriter
 	cfg.u8(1)
 	cfg.u8(c.SPS[1])
@@ -144,23 +159,31 @@ func h264Info(c H264) (*trackInfo, error) {
 		cfg.u8(0xF8 | byte(sps.BitDepthChromaMinus8&7))
 		cfg.u8(0)
 	}
-	ti.sampleEntry = visualSampleEntry("avc1", ti.width, ti.height, box("avcC", cfg.b))
-	return ti, nil
+	return cfg.b
 }
 
-func h265Info(c H265) (*trackInfo, error) {
+// parseH265 checks c's parameter sets and parses its SPS; ptl is the
+// general part of the SPS's profile_tier_level (ITU-T H.265 §7.3.3).
+func parseH265(c H265) (sps *h265.SPS, ptl []byte, err error) {
 	if len(c.VPS) < 2 || len(c.SPS) < 2 || len(c.PPS) < 2 {
-		return nil, fmt.Errorf("h265: missing VPS, SPS or PPS")
+		return nil, nil, fmt.Errorf("h265: missing VPS, SPS or PPS")
 	}
-	var sps h265.SPS
+	sps = &h265.SPS{}
 	if err := sps.Unmarshal(c.SPS); err != nil {
-		return nil, fmt.Errorf("h265 sps: %w", err)
+		return nil, nil, fmt.Errorf("h265 sps: %w", err)
 	}
 	rbsp := h264.EmulationPreventionRemove(c.SPS)
 	if len(rbsp) < 15 {
-		return nil, fmt.Errorf("h265 sps too short")
+		return nil, nil, fmt.Errorf("h265 sps too short")
 	}
-	ptl := rbsp[3:15] // profile_tier_level general part, ITU-T H.265 §7.3.3
+	return sps, rbsp[3:15], nil
+}
+
+func h265Info(c H265) (*trackInfo, error) {
+	sps, ptl, err := parseH265(c)
+	if err != nil {
+		return nil, err
+	}
 	p := sps.ProfileTierLevel
 	ti := &trackInfo{
 		codec:        c,
@@ -171,7 +194,15 @@ func h265Info(c H265) (*trackInfo, error) {
 		timescale:    videoTimescale,
 		stripParamNA: true,
 	}
-	// hvcC, ISO/IEC 14496-15 §8.3.3.1.
+	ti.sampleEntry = visualSampleEntry("hvc1", ti.width, ti.height, box("hvcC", hvcConfig(c, sps, ptl)))
+	return ti, nil
+}
+
+// hvcConfig is the HEVCDecoderConfigurationRecord (ISO/IEC 14496-15
+// §8.3.3.1) of c, whose SPS is sps with ptl the general part of its
+// profile_tier_level, with 4-byte NAL unit lengths.
+func hvcConfig(c H265, sps *h265.SPS, ptl []byte) []byte {
+	p := sps.ProfileTierLevel
 	var cfg boxWriter
 	cfg.u8(1)
 	cfg.bytes(ptl[:1+4+6]) // profile space/tier/idc, compatibility flags, constraint flags
@@ -197,8 +228,7 @@ func h265Info(c H265) (*trackInfo, error) {
 		cfg.u16(uint16(len(n.nalu)))
 		cfg.bytes(n.nalu)
 	}
-	ti.sampleEntry = visualSampleEntry("hvc1", ti.width, ti.height, box("hvcC", cfg.b))
-	return ti, nil
+	return cfg.b
 }
 
 // hevcCodecString builds the RFC 6381 string of ISO/IEC 14496-15 Annex E.3.

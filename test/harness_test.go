@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -127,6 +128,33 @@ func freeUDPPort(t testing.TB) string {
 	return c.LocalAddr().String()
 }
 
+// freeUDPPair returns a loopback UDP address with an even port that, with
+// the next port, was free a moment ago (RTSP's RTP and RTCP ports).
+func freeUDPPair(t testing.TB) string {
+	t.Helper()
+	for range 100 {
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("free udp port: %v", err)
+		}
+		port := c.LocalAddr().(*net.UDPAddr).Port &^ 1
+		c.Close()
+		a, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		b, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port+1))
+		a.Close()
+		if err != nil {
+			continue
+		}
+		b.Close()
+		return fmt.Sprintf("127.0.0.1:%d", port)
+	}
+	t.Fatal("no free udp port pair")
+	return ""
+}
+
 // freePort returns a loopback address with a port that was free a moment ago.
 func freePort(t testing.TB) string {
 	t.Helper()
@@ -177,6 +205,8 @@ type daemonConfig struct {
 	// rtmp, metrics, srt, webrtc, data_dir, hls, log, live_inputs, geoip
 	// or admission, which the fields above cover.
 	ExtraYAML string
+
+	rtsp, rtspUDP string // filled in by tryStartDaemon
 }
 
 // daemon is a running mpegflow serve.
@@ -184,12 +214,15 @@ type daemon struct {
 	t                  testing.TB
 	HTTP, RTMP, Metric string // host:port
 	SRT, WebRTC        string // UDP host:port
-	cfg                daemonConfig
-	cmd                *exec.Cmd
-	out                *syncBuffer
-	done               chan struct{}
-	waitErr            error
-	stopOnce           sync.Once
+	// RTSP is the RTSP (TCP) host:port; RTSPUDP the even UDP RTP port's
+	// host:port (RTCP on the next port).
+	RTSP, RTSPUDP string
+	cfg           daemonConfig
+	cmd           *exec.Cmd
+	out           *syncBuffer
+	done          chan struct{}
+	waitErr       error
+	stopOnce      sync.Once
 }
 
 type syncBuffer struct {
@@ -229,6 +262,15 @@ func (c daemonConfig) yaml(httpAddr, rtmpAddr, metricsAddr, srtAddr, webrtcAddr,
 	fmt.Fprintf(&b, "metrics:\n  address: %s\n", q(metricsAddr))
 	fmt.Fprintf(&b, "srt:\n  address: %s\n", q(srtAddr))
 	fmt.Fprintf(&b, "webrtc:\n  udp_address: %s\n", q(webrtcAddr))
+	if c.rtsp != "" {
+		host, port, _ := net.SplitHostPort(c.rtspUDP)
+		p, _ := strconv.Atoi(port)
+		fmt.Fprintf(&b, "rtsp:\n  address: %s\n  udp_rtp_address: %s\n  udp_rtcp_address: %s\n",
+			q(c.rtsp), q(c.rtspUDP), q(net.JoinHostPort(host, strconv.Itoa(p+1))))
+	} else {
+		// no ports chosen (startDaemonAt): RTSP off rather than the fixed defaults
+		b.WriteString("rtsp:\n  address: \"\"\n  udp_rtp_address: \"\"\n  udp_rtcp_address: \"\"\n")
+	}
 	fmt.Fprintf(&b, "data_dir: %s\n", q(dataDir))
 	fmt.Fprintf(&b, "hls:\n  segment_duration: %s\n  part_duration: %s\n", q(c.SegmentDuration), q(c.PartDuration))
 	b.WriteString("log:\n  format: text\n  level: debug\n")
@@ -292,6 +334,8 @@ func startDaemon(t *testing.T, cfg daemonConfig) *daemon {
 func tryStartDaemon(t *testing.T, bin string, cfg daemonConfig) (*daemon, error) {
 	dir := t.TempDir()
 	d := &daemon{t: t, cfg: cfg, HTTP: freePort(t), RTMP: freePort(t), Metric: freePort(t), SRT: freeUDPPort(t), WebRTC: freeUDPPort(t), out: &syncBuffer{}, done: make(chan struct{})}
+	d.RTSP, d.RTSPUDP = freePort(t), freeUDPPair(t)
+	cfg.rtsp, cfg.rtspUDP = d.RTSP, d.RTSPUDP
 	cfgPath := filepath.Join(dir, "mpegflow.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg.yaml(d.HTTP, d.RTMP, d.Metric, d.SRT, d.WebRTC, filepath.Join(dir, "data"))), 0o600); err != nil {
 		return nil, err
@@ -400,6 +444,9 @@ func (d *daemon) URL(path string) string { return "http://" + d.HTTP + path }
 
 // RTMPURL returns the publish URL for a stream key.
 func (d *daemon) RTMPURL(key string) string { return "rtmp://" + d.RTMP + "/live/" + key }
+
+// RTSPURL is the RTSP publish URL of key on the daemon.
+func (d *daemon) RTSPURL(key string) string { return "rtsp://" + d.RTSP + "/live/" + key }
 
 // SRTURL returns an SRT caller URL for the daemon's SRT listener (or addr,
 // when not empty, e.g. a relay in front of it) with the given stream id and
@@ -543,10 +590,13 @@ type publisher struct {
 type publishOpts struct {
 	Seconds float64 // -t
 	NoAudio bool
-	// Format is the output muxer: "flv" (default, RTMP) or "mpegts" (SRT).
+	// Format is the output muxer: "flv" (default, RTMP), "mpegts" (SRT)
+	// or "rtsp".
 	Format string
 	// NoBFrames encodes without B-frames (-bf 0), as WebRTC playback needs.
 	NoBFrames bool
+	// OutputArgs go right before the URL (e.g. -rtsp_transport tcp).
+	OutputArgs []string
 }
 
 // publish starts ffmpeg publishing a 640x360 30 fps test pattern with a 440 Hz
@@ -574,7 +624,9 @@ func publish(ctx context.Context, t *testing.T, url string, o publishOpts) *publ
 	if o.Format == "" {
 		o.Format = "flv"
 	}
-	args = append(args, "-f", o.Format, url)
+	args = append(args, "-f", o.Format)
+	args = append(args, o.OutputArgs...)
+	args = append(args, url)
 	p := &publisher{stderr: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.CommandContext(ctx, "ffmpeg", args...)
 	p.cmd.Stderr = p.stderr

@@ -197,7 +197,7 @@ func TestSignedPlayback(t *testing.T) {
 		{"unknown kid", signRS256(t, rsaKey, "key_unknown", map[string]any{"sub": id, "exp": now + 600}), 401, "token_unknown_key", false},
 		{"ip rule excludes 127.0.0.1", mint(id, map[string]any{"access_rules": []any{
 			map[string]any{"type": "ip.src", "action": "block", "ip": []string{"127.0.0.0/8", "::1/128"}}}}), 403, "access_rule_blocked", false},
-		{"cloudflare allow-list rules", mint(id, map[string]any{"accessRules": []any{
+		{"allow-list rules", mint(id, map[string]any{"access_rules": []any{
 			map[string]any{"type": "ip.src", "action": "allow", "ip": []string{"192.0.2.0/24"}},
 			map[string]any{"type": "any", "action": "block"}}}), 403, "access_rule_blocked", false},
 		{"country rule without a database", mint(id, map[string]any{"access_rules": []any{

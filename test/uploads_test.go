@@ -170,7 +170,7 @@ func TestUploadsTusResumeAcrossSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	du := apiOK(t, d, admin, "POST", "/v1/videos/direct_upload", map[string]any{"max_duration_seconds": 60,
-		"max_size_bytes": len(file), "meta": map[string]any{"name": "e2e"}, "creator": "e2e"}, http.StatusCreated)
+		"max_size_bytes": len(file), "meta": map[string]any{"name": "e2e"}, "creator": "e2e"}, http.StatusOK)
 	id, uploadURL := du["id"].(string), du["upload_url"].(string)
 	if !strings.HasPrefix(uploadURL, "http://"+d.HTTP+"/uploads/"+id+".") {
 		t.Fatalf("upload_url %s", uploadURL)
@@ -242,7 +242,7 @@ func TestUploadsPlainAndCopy(t *testing.T) {
 	fw.Write(b)
 	mw.Close()
 	st, r := postFile(t, d, admin, mw.FormDataContentType(), body.Bytes())
-	if st != http.StatusCreated {
+	if st != http.StatusAccepted {
 		t.Fatalf("plain upload: HTTP %d %v", st, r)
 	}
 	plainID := data(r)["id"].(string)
@@ -253,7 +253,7 @@ func TestUploadsPlainAndCopy(t *testing.T) {
 	// copy from a local server
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, clip) }))
 	defer srv.Close()
-	cp := apiOK(t, d, admin, "POST", "/v1/videos/copy", map[string]any{"url": srv.URL + "/clip.mp4", "meta": map[string]any{"name": "copy"}}, http.StatusCreated)
+	cp := apiOK(t, d, admin, "POST", "/v1/videos/copy", map[string]any{"url": srv.URL + "/clip.mp4", "meta": map[string]any{"name": "copy"}}, http.StatusAccepted)
 	waitVideoReady(ctx, t, d, admin, plainID, 5)
 	waitVideoReady(ctx, t, d, admin, cp["id"].(string), 5)
 	// the webhooks of a copy, in order, the last with the video as the API shows it
@@ -320,7 +320,7 @@ func TestUploadsFigures(t *testing.T) {
 		}
 		f.Close()
 		size := mb << 20
-		du := apiOK(t, d, admin, "POST", "/v1/videos/direct_upload", map[string]any{}, http.StatusCreated)
+		du := apiOK(t, d, admin, "POST", "/v1/videos/direct_upload", map[string]any{}, http.StatusOK)
 		u := du["upload_url"].(string)
 		if res := tus(t, "POST", u, map[string]string{"Upload-Length": strconv.Itoa(size)}, nil); res.StatusCode != http.StatusCreated {
 			t.Fatalf("create: %d", res.StatusCode)
@@ -371,7 +371,7 @@ func TestUploadsFigures(t *testing.T) {
 			t.Fatalf("ffmpeg: %v %s", err, out)
 		}
 		file, _ := os.ReadFile(p)
-		du := apiOK(t, d, admin, "POST", "/v1/videos/direct_upload", map[string]any{}, http.StatusCreated)
+		du := apiOK(t, d, admin, "POST", "/v1/videos/direct_upload", map[string]any{}, http.StatusOK)
 		u := du["upload_url"].(string)
 		tus(t, "POST", u, map[string]string{"Upload-Length": strconv.Itoa(len(file))}, nil)
 		start := time.Now()
@@ -427,7 +427,7 @@ func TestUploadsToS3(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	du := apiOK(t, d, admin, "POST", "/v1/videos/direct_upload", map[string]any{}, http.StatusCreated)
+	du := apiOK(t, d, admin, "POST", "/v1/videos/direct_upload", map[string]any{}, http.StatusOK)
 	u := du["upload_url"].(string)
 	// creation-with-upload carries the whole file
 	if res := tus(t, "POST", u, map[string]string{"Upload-Length": strconv.Itoa(len(file))}, file); res.StatusCode != http.StatusCreated || res.Header.Get("Upload-Offset") != strconv.Itoa(len(file)) {
@@ -478,7 +478,7 @@ func TestUploadsBadInput(t *testing.T) {
 		{"truncated.mp4", clip[:len(clip)/4], "not_a_video"},
 	} {
 		st, r := plain(c.body)
-		if st != http.StatusCreated {
+		if st != http.StatusAccepted {
 			t.Fatalf("%s: HTTP %d %v", c.name, st, r)
 		}
 		id := data(r)["id"].(string)
@@ -498,7 +498,7 @@ func TestUploadsBadInput(t *testing.T) {
 	if st, r := plain(nil); st != http.StatusBadRequest {
 		t.Errorf("0-byte plain upload: HTTP %d %v", st, r)
 	}
-	du := apiOK(t, d, admin, "POST", "/v1/videos/direct_upload", map[string]any{"max_size_bytes": 1 << 30}, http.StatusCreated)
+	du := apiOK(t, d, admin, "POST", "/v1/videos/direct_upload", map[string]any{"max_size_bytes": 1 << 30}, http.StatusOK)
 	if res := tus(t, "POST", du["upload_url"].(string), map[string]string{"Upload-Length": strconv.FormatInt(10<<30, 10)}, nil); res.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Errorf("10 GB Upload-Length: HTTP %d", res.StatusCode)
 	}

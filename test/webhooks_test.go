@@ -267,7 +267,7 @@ func TestWebhooksEndToEnd(t *testing.T) {
 	}
 	for _, x := range r["data"].([]any) {
 		dl := x.(map[string]any)
-		if dl["state"] != "failed" || dl["attempts"] != float64(1) || dl["last_status_code"] != float64(410) {
+		if dl["status"] != "failed" || dl["attempts"] != float64(1) || dl["last_status_code"] != float64(410) {
 			t.Errorf("delivery of a 410 endpoint: %v", dl)
 		}
 	}

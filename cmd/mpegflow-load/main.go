@@ -58,7 +58,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		verbose   bool
 	)
 	fs.IntVar(&cfg.Publishers, "publishers", 1, "publishers (one live input each)")
-	fs.StringVar(&cfg.Protocol, "protocol", "rtmp", "publishers' protocol: rtmp, srt (ffmpeg, MPEG-TS) or whip (in-process pion, H.264 baseline + Opus)")
+	fs.StringVar(&cfg.Protocol, "protocol", "rtmp", "publishers' protocol: rtmp, srt (ffmpeg, MPEG-TS), rtsp (ffmpeg, TCP interleaved) or whip (in-process pion, H.264 baseline + Opus)")
 	fs.IntVar(&cfg.Readers, "readers", 10, "LL-HLS readers, spread round-robin over the publishers' streams")
 	fs.IntVar(&cfg.WHEPViewers, "whep", 0, "WebRTC (WHEP) viewers in process, round-robin over the publishers' streams; needs -protocol whip or -bframes 0")
 	fs.DurationVar(&cfg.Duration, "duration", 60*time.Second, "measured period")
@@ -108,9 +108,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch cfg.Protocol {
-	case "rtmp", "srt", "whip":
+	case "rtmp", "srt", "whip", "rtsp":
 	default:
-		fmt.Fprintf(stderr, "mpegflow-load: -protocol: want rtmp, srt or whip, got %q\n", cfg.Protocol)
+		fmt.Fprintf(stderr, "mpegflow-load: -protocol: want rtmp, srt, whip or rtsp, got %q\n", cfg.Protocol)
 		return 2
 	}
 	if cfg.Signed && (cfg.DaemonPath == "" || cfg.Protocol != "rtmp") {

@@ -12,7 +12,7 @@ func TestFlagErrors(t *testing.T) {
 		{"-keys", "nocolon"},
 		{"-daemon", "./mpegflow", "-http", "http://x"},
 		{"extra"},
-		{"-protocol", "rtsp"},
+		{"-protocol", "rtmfp"},
 		{"-daemon", "./mpegflow", "-srt", "127.0.0.1:8890"},
 		{"-signed"},
 		{"-signed", "-http", "http://x", "-keys", "a:b"},

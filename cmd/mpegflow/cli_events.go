@@ -72,8 +72,13 @@ func eventsCmd(f *clientFlags) *cobra.Command {
 					}
 					return fail(err)
 				}
-				if f.output == "json" {
+				switch f.output {
+				case "json":
 					fmt.Fprintf(f.stdout, "%s\n", b)
+					continue
+				case "yaml":
+					fmt.Fprintln(f.stdout, "---")
+					_ = printYAML(f.stdout, b)
 					continue
 				}
 				var ev struct {

@@ -69,24 +69,24 @@ func printLiveInput(w io.Writer, li liveInput) {
 }
 
 func (f *clientFlags) printOne(raw json.RawMessage) error {
-	if f.output == "json" {
-		return printJSON(f.stdout, raw)
-	}
-	var li liveInput
-	if err := json.Unmarshal(raw, &li); err != nil {
-		return err
-	}
-	printLiveInput(f.stdout, li)
-	return nil
+	return f.emit(raw, func(w io.Writer, raw json.RawMessage) error {
+		var li liveInput
+		if err := json.Unmarshal(raw, &li); err != nil {
+			return err
+		}
+		printLiveInput(w, li)
+		return nil
+	})
 }
 
 func liveInputsCmd(f *clientFlags) *cobra.Command {
-	c := &cobra.Command{Use: "live-inputs", Aliases: []string{"live-input", "li"}, Short: "manage live inputs"}
+	c := group("live-inputs", "manage live inputs", "live-input", "li")
 	f.register(c)
 
-	var name, meta, recording string
+	var name, meta, recording, srtPass string
 	var disabled bool
 	var window int
+	var st settings
 	create := &cobra.Command{
 		Use: "create", Short: "create a live input and print its OBS, SRT, WHIP and playback settings", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -98,8 +98,12 @@ func liveInputsCmd(f *clientFlags) *cobra.Command {
 			if err := setCommon(cmd, body, meta, recording, window); err != nil {
 				return err
 			}
+			st.apply(cmd, body)
 			if disabled {
 				body["enabled"] = false
+			}
+			if cmd.Flags().Changed("srt-passphrase") {
+				body["srt"] = map[string]any{"passphrase": srtPass}
 			}
 			raw, _, err := cl.do(cmd.Context(), http.MethodPost, "/v1/live_inputs", body, nil)
 			if err != nil {
@@ -110,7 +114,9 @@ func liveInputsCmd(f *clientFlags) *cobra.Command {
 	}
 	create.Flags().StringVar(&name, "name", "", "name")
 	create.Flags().BoolVar(&disabled, "disabled", false, "create disabled (publishers refused)")
+	create.Flags().StringVar(&srtPass, "srt-passphrase", "", `SRT passphrase, 10-79 characters ("" = unencrypted; default generated)`)
 	commonFlags(create, &meta, &recording, &window)
+	st.flags(create)
 
 	var status string
 	var limit int
@@ -132,11 +138,8 @@ func liveInputsCmd(f *clientFlags) *cobra.Command {
 			if err != nil {
 				return fail(err)
 			}
-			if f.output == "json" {
-				if items == nil {
-					items = []json.RawMessage{}
-				}
-				return fail(printJSON(f.stdout, items))
+			if f.output != "table" {
+				return fail(f.emitList(items, nil))
 			}
 			tw := tabwriter.NewWriter(f.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tNAME\tSTATUS\tLAST CONNECTED\tCREATED")
@@ -191,8 +194,9 @@ func liveInputsCmd(f *clientFlags) *cobra.Command {
 			if err := setCommon(cmd, body, meta, recording, window); err != nil {
 				return err
 			}
+			st.apply(cmd, body)
 			if len(body) == 0 {
-				return fmt.Errorf("nothing to change: pass --name, --enabled, --meta, --recording or --reconnect-window")
+				return usageError("nothing to change: pass --name, --enabled, --meta, --recording, --reconnect-window, --require-signed-urls, --transcode, --ladder or --allowed-origin")
 			}
 			raw, _, err := cl.do(cmd.Context(), http.MethodPatch, "/v1/live_inputs/"+url.PathEscape(args[0]), body, nil)
 			if err != nil {
@@ -204,6 +208,7 @@ func liveInputsCmd(f *clientFlags) *cobra.Command {
 	update.Flags().StringVar(&name, "name", "", "new name")
 	update.Flags().BoolVar(&enabled, "enabled", true, "--enabled=false disconnects and refuses the publisher")
 	commonFlags(update, &meta, &recording, &window)
+	st.flags(update)
 
 	del := &cobra.Command{
 		Use: "delete ID", Short: "delete a live input (ends its broadcast)", Args: cobra.ExactArgs(1),
@@ -215,11 +220,7 @@ func liveInputsCmd(f *clientFlags) *cobra.Command {
 			if _, _, err := cl.do(cmd.Context(), http.MethodDelete, "/v1/live_inputs/"+url.PathEscape(args[0]), nil, nil); err != nil {
 				return fail(err)
 			}
-			if f.output == "json" {
-				return fail(printJSON(f.stdout, map[string]any{"deleted": args[0]}))
-			}
-			fmt.Fprintln(f.stdout, "deleted", args[0])
-			return nil
+			return fail(f.emitDone("deleted", args[0]))
 		},
 	}
 
@@ -237,8 +238,58 @@ func liveInputsCmd(f *clientFlags) *cobra.Command {
 			return fail(f.printOne(raw))
 		},
 	}
-	c.AddCommand(create, list, get, update, del, rotate)
+	complete := f.apiCmd("complete ID", "end the current broadcast now", cobra.ExactArgs(1), func(cmd *cobra.Command, cl *apiClient, a []string) error {
+		return f.call(cmd, cl, http.MethodPost, "/v1/live_inputs/"+esc(a[0])+"/complete", map[string]any{}, f.printLiveInputTable)
+	})
+	c.AddCommand(create, list, get, update, del, rotate, complete)
 	return c
+}
+
+// printLiveInputTable is the table of one live input.
+func (f *clientFlags) printLiveInputTable(w io.Writer, raw json.RawMessage) error {
+	var li liveInput
+	if err := json.Unmarshal(raw, &li); err != nil {
+		return err
+	}
+	printLiveInput(w, li)
+	return nil
+}
+
+// settings are the flags of a live input's playback and transcode
+// settings, shared by create and update.
+type settings struct {
+	signed    bool
+	transcode string
+	ladder    []string
+	origins   []string
+}
+
+func (s *settings) flags(c *cobra.Command) {
+	c.Flags().BoolVar(&s.signed, "require-signed-urls", false, "play only with a playback token (see playback-tokens create)")
+	c.Flags().StringVar(&s.transcode, "transcode", "", "transcode mode: off or on (the ladder's rungs besides the source)")
+	c.Flags().StringSliceVar(&s.ladder, "ladder", nil, "transcode profiles, repeatable (default every configured profile)")
+	c.Flags().StringSliceVar(&s.origins, "allowed-origin", nil, `origin allowed to play (repeatable; "*" = any; --allowed-origin= clears)`)
+}
+
+// apply sets the flags given on body.
+func (s *settings) apply(cmd *cobra.Command, body map[string]any) {
+	fl := cmd.Flags()
+	if fl.Changed("require-signed-urls") {
+		body["require_signed_urls"] = s.signed
+	}
+	if fl.Changed("transcode") || fl.Changed("ladder") {
+		t := map[string]any{}
+		if fl.Changed("transcode") {
+			t["mode"] = s.transcode
+		}
+		if fl.Changed("ladder") {
+			t["ladder"] = nonNil(s.ladder)
+		}
+		body["transcode"] = t
+	}
+	if fl.Changed("allowed-origin") {
+		body["allowed_origins"] = nonNil(s.origins)
+	}
 }
 
 func commonFlags(c *cobra.Command, meta, recording *string, window *int) {

@@ -137,7 +137,7 @@ func TestCLILegacyCommands(t *testing.T) {
 		{nil, 2, ""},
 		{[]string{"version"}, 0, "mpegflow "},
 		{[]string{"--version"}, 0, "mpegflow "},
-		{[]string{"help"}, 0, "usage: mpegflow"},
+		{[]string{"help"}, 0, "Usage:"},
 		{[]string{"nope"}, 2, ""},
 		{[]string{"config", "default"}, 0, "live_inputs"},
 		{[]string{"config", "check"}, 0, "configuration ok"},
@@ -145,7 +145,7 @@ func TestCLILegacyCommands(t *testing.T) {
 		{[]string{"serve", "--bogus"}, 2, ""},
 		{[]string{"healthcheck", "--url", "http://127.0.0.1:1/readyz"}, 1, ""},
 		{[]string{"live-inputs", "get"}, 2, ""},
-		{[]string{"live-inputs", "list", "-o", "yaml", "--token", "x"}, 2, ""},
+		{[]string{"live-inputs", "list", "-o", "xml", "--token", "x"}, 2, ""},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

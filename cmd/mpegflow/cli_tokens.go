@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mpegflow/mpegflow/internal/api"
 )
 
 type apiToken struct {
@@ -24,7 +26,7 @@ type apiToken struct {
 }
 
 func tokensCmd(f *clientFlags) *cobra.Command {
-	c := &cobra.Command{Use: "tokens", Aliases: []string{"token"}, Short: "manage API tokens"}
+	c := group("tokens", "manage API tokens", "token")
 	f.register(c)
 
 	var name string
@@ -41,15 +43,15 @@ func tokensCmd(f *clientFlags) *cobra.Command {
 			if err != nil {
 				return fail(err)
 			}
-			if f.output == "json" {
-				return fail(printJSON(f.stdout, raw))
+			if f.output != "table" {
+				return fail(f.emit(raw, nil))
 			}
 			fmt.Fprintf(f.stdout, "ID:      %s\nName:    %s\nScopes:  %s\nToken:   %s\n\nThe token is shown this once; it is stored hashed.\n", t.ID, t.Name, strings.Join(t.Scopes, " "), t.Token)
 			return nil
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "name (required)")
-	create.Flags().StringSliceVar(&scopes, "scope", nil, "scope, repeatable or comma-separated: admin, live_inputs:read, live_inputs:write, tokens:read, tokens:write, events:read")
+	create.Flags().StringSliceVar(&scopes, "scope", nil, "scope, repeatable or comma-separated: "+strings.Join(api.Scopes(), ", "))
 
 	list := &cobra.Command{
 		Use: "list", Short: "list API tokens (prefix and metadata)", Args: cobra.NoArgs,
@@ -62,11 +64,8 @@ func tokensCmd(f *clientFlags) *cobra.Command {
 			if err != nil {
 				return fail(err)
 			}
-			if f.output == "json" {
-				if items == nil {
-					items = []json.RawMessage{}
-				}
-				return fail(printJSON(f.stdout, items))
+			if f.output != "table" {
+				return fail(f.emitList(items, nil))
 			}
 			tw := tabwriter.NewWriter(f.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tNAME\tPREFIX\tSCOPES\tLAST USED\tREVOKED")
@@ -98,13 +97,12 @@ func tokensCmd(f *clientFlags) *cobra.Command {
 			if _, _, err := cl.do(cmd.Context(), http.MethodDelete, "/v1/tokens/"+url.PathEscape(args[0]), nil, nil); err != nil {
 				return fail(err)
 			}
-			if f.output == "json" {
-				return fail(printJSON(f.stdout, map[string]any{"revoked": args[0]}))
-			}
-			fmt.Fprintln(f.stdout, "revoked", args[0])
-			return nil
+			return fail(f.emitDone("revoked", args[0]))
 		},
 	}
-	c.AddCommand(create, list, revoke)
+	get := f.apiCmd("get ID", "show an API token's metadata", cobra.ExactArgs(1), func(cmd *cobra.Command, cl *apiClient, a []string) error {
+		return f.call(cmd, cl, http.MethodGet, "/v1/tokens/"+esc(a[0]), nil, nil)
+	})
+	c.AddCommand(create, list, get, revoke)
 	return c
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
 )
 
 // defaultAPIURL is the API address when neither --url nor MPEGFLOW_URL is set.
@@ -32,14 +33,14 @@ func (f *clientFlags) register(c *cobra.Command) {
 	pf := c.PersistentFlags()
 	pf.StringVar(&f.url, "url", "", "API address (default $MPEGFLOW_URL, else "+defaultAPIURL+")")
 	pf.StringVar(&f.token, "token", "", "API token (default $MPEGFLOW_TOKEN)")
-	pf.StringVarP(&f.output, "output", "o", "table", "output format: table or json")
+	pf.StringVarP(&f.output, "output", "o", "table", "output format: table, json or yaml")
 	pf.DurationVar(&f.timeout, "timeout", 30*time.Second, "request timeout")
 }
 
 // client returns an API client from the flags and environment.
 func (f *clientFlags) client() (*apiClient, error) {
-	if f.output != "table" && f.output != "json" {
-		return nil, fmt.Errorf("--output must be table or json, not %q", f.output)
+	if f.output != "table" && f.output != "json" && f.output != "yaml" {
+		return nil, usageError("--output must be table, json or yaml, not %q", f.output)
 	}
 	base := f.url
 	if base == "" {
@@ -179,6 +180,21 @@ func (c *apiClient) listAll(ctx context.Context, path string, q url.Values, max 
 		}
 		cursor = next
 	}
+}
+
+// printYAML writes the JSON value raw as YAML (objects keep their keys,
+// sorted).
+func printYAML(w io.Writer, raw []byte) error {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return err
+	}
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
 }
 
 // printJSON writes v indented.

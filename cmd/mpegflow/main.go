@@ -1,24 +1,27 @@
 // Command mpegflow is the MpegFlow daemon and its command-line tools.
 //
-//	mpegflow serve [--config PATH]       run the daemon
-//	mpegflow quickstart [--config PATH]  print the OBS server URL, stream key and playback URLs
-//	mpegflow config default              print the default configuration file
-//	mpegflow config check [--config PATH] validate a configuration
-//	mpegflow healthcheck [--url URL]     exit 0 when /readyz answers 200
-//	mpegflow version                     print the version
-//	mpegflow live-inputs create|list|get|update|delete|rotate-key
-//	mpegflow tokens create|list|revoke
-//	mpegflow events                      tail the event stream
+//	mpegflow serve [--config PATH]        run the daemon
+//	mpegflow quickstart [--config PATH]   print the OBS server URL, stream key and playback URLs
+//	mpegflow config default|check         print the default configuration; validate one
+//	mpegflow healthcheck [--url URL]      exit 0 when /readyz answers 200
+//	mpegflow version                      print the version
+//	mpegflow live-inputs (li) ...         create|list|get|update|delete|rotate-key|complete
+//	mpegflow videos ...                   list|get|update|delete|clip|download
+//	mpegflow webhooks ...                 create|list|get|update|delete|rotate-secret|test|deliveries|delivery|retry
+//	mpegflow tokens (token) ...           create|list|get|revoke
+//	mpegflow signing-keys ...             create|list|get|revoke
+//	mpegflow playback-tokens create       sign a playback token for a live input or a video
+//	mpegflow sessions ...                 list|get|kick
+//	mpegflow events                       tail the event stream
 //
-// The API clients take --url (or MPEGFLOW_URL), --token (or MPEGFLOW_TOKEN)
-// and -o table|json; they exit 1 with the API's message on errors, 2 on
-// usage errors.
+// Help is cobra's for every command (--help, exit 0). The API clients take
+// --url (or MPEGFLOW_URL), --token (or MPEGFLOW_TOKEN) and -o
+// table|json|yaml. Exit status: 0 ok, 1 API or network error, 2 usage.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -31,6 +34,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/mpegflow/mpegflow/conf"
 	"github.com/mpegflow/mpegflow/internal/app"
 )
@@ -40,25 +45,6 @@ var version = "dev"
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
-}
-
-func usage(w io.Writer) {
-	fmt.Fprint(w, `usage: mpegflow <command> [flags]
-
-commands:
-  serve [--config PATH]        run the daemon (defaults: embedded mpegflow.yml)
-  quickstart [--config PATH]   print the OBS settings and playback URLs of the static live inputs
-  config default               print the default configuration file
-  config check [--config PATH] validate a configuration and exit
-  healthcheck [--url URL]      exit 0 when the daemon answers ready (for container HEALTHCHECK)
-  version                      print the version
-
-control API clients (--url or MPEGFLOW_URL, --token or MPEGFLOW_TOKEN, -o table|json):
-  live-inputs create|list|get|update|delete|rotate-key
-  tokens create|list|revoke
-  events                       print the event stream as it happens
-  (mpegflow <command> --help for the flags of each)
-`)
 }
 
 func buildVersion() string {
@@ -71,14 +57,10 @@ func buildVersion() string {
 	return version
 }
 
-func loadConfig(name string, args []string, stderr io.Writer) (*conf.Config, error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "", "configuration file (YAML); defaults are embedded")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	cfg, err := conf.Load(*path, os.Environ())
+// loadConfig loads the configuration: defaults, the file at path (if any),
+// then MPEGFLOW_* variables; errors are printed.
+func loadConfig(path string, stderr io.Writer) (*conf.Config, error) {
+	cfg, err := conf.Load(path, os.Environ())
 	if err != nil {
 		fmt.Fprintln(stderr, "mpegflow: config:", err)
 		return nil, err
@@ -96,10 +78,47 @@ func newLogger(cfg *conf.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func serve(args []string, stdout, stderr io.Writer) int {
-	cfg, err := loadConfig("serve", args, stderr)
+// configFlag adds --config to c.
+func configFlag(c *cobra.Command, path *string) {
+	c.Flags().StringVar(path, "config", "", "configuration file (YAML); defaults are embedded")
+}
+
+// statusCmd returns a command whose f returns the exit status.
+func statusCmd(use, short string, f func() int) *cobra.Command {
+	return &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if code := f(); code != 0 {
+				return exitStatus(code)
+			}
+			return nil
+		}}
+}
+
+func serveCmd(stdout, stderr io.Writer) *cobra.Command {
+	var path string
+	c := statusCmd("serve", "run the daemon (defaults: the embedded mpegflow.yml)", func() int { return serve(path, stdout, stderr) })
+	configFlag(c, &path)
+	return c
+}
+
+func quickstartCmd(stdout, stderr io.Writer) *cobra.Command {
+	var path string
+	c := statusCmd("quickstart", "print the OBS settings and playback URLs of the static live inputs", func() int { return quickstart(path, stdout, stderr) })
+	configFlag(c, &path)
+	return c
+}
+
+func healthcheckCmd(stderr io.Writer) *cobra.Command {
+	var url string
+	c := statusCmd("healthcheck", "exit 0 when the daemon answers ready (for a container HEALTHCHECK)", func() int { return healthcheck(url, stderr) })
+	c.Flags().StringVar(&url, "url", "http://127.0.0.1:8080/readyz", "readiness URL")
+	return c
+}
+
+func serve(path string, stdout, stderr io.Writer) int {
+	cfg, err := loadConfig(path, stderr)
 	if err != nil {
-		return 2
+		return 1
 	}
 	log := newLogger(cfg, stderr)
 	slog.SetDefault(log)
@@ -130,10 +149,10 @@ func hostPort(addr string) string {
 	return net.JoinHostPort(host, port)
 }
 
-func quickstart(args []string, stdout, stderr io.Writer) int {
-	cfg, err := loadConfig("quickstart", args, stderr)
+func quickstart(path string, stdout, stderr io.Writer) int {
+	cfg, err := loadConfig(path, stderr)
 	if err != nil {
-		return 2
+		return 1
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		fmt.Fprintln(stderr, "mpegflow: data_dir:", err)
@@ -161,6 +180,9 @@ func quickstart(args []string, stdout, stderr io.Writer) int {
 			}
 			fmt.Fprintf(&b, "  SRT:         %s\n", srtURL)
 		}
+		if cfg.RTSP.Address != "" {
+			fmt.Fprintf(&b, "  RTSP:        rtsp://%s/live/%s\n", hostPort(cfg.RTSP.Address), e.StreamKey)
+		}
 		if cfg.WebRTC.UDPAddress != "" {
 			fmt.Fprintf(&b, "  WHIP:        http://%s/whip/%s  (Bearer token = Stream Key; browser: http://%s/live/%s/publish)\n", httpHP, e.ID, httpHP, e.ID)
 		}
@@ -173,15 +195,9 @@ func quickstart(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func healthcheck(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	url := fs.String("url", "http://127.0.0.1:8080/readyz", "readiness URL")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
+func healthcheck(url string, stderr io.Writer) int {
 	c := &http.Client{Timeout: 3 * time.Second}
-	resp, err := c.Get(*url)
+	resp, err := c.Get(url)
 	if err != nil {
 		fmt.Fprintln(stderr, "unhealthy:", err)
 		return 1

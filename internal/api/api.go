@@ -89,6 +89,7 @@ type Bus interface {
 type Endpoints struct {
 	RTMP string // rtmp.address, e.g. ":1935"; "" = no RTMP
 	SRT  string // srt address; "" = no SRT
+	RTSP string // rtsp.address; "" = no RTSP publish
 	HTTP string // http.address (WHIP and playback); "" = the request's host
 }
 
@@ -116,9 +117,13 @@ type Config struct {
 	Videos   VideosDeps
 	Uploads  UploadsDeps // uploads.go
 	System   SystemDeps  // GET /v1/system (system.go)
+	Outputs  OutputsDeps // restream outputs (outputs.go)
 	// TranscodeProfiles are the names of transcode.profiles: the rungs a
 	// live input's transcode.ladder may name.
 	TranscodeProfiles []string
+	// Sources reports the pullers of live inputs with a source (RTSP
+	// cameras); nil reports none.
+	Sources SourceStatuser
 }
 
 // Server serves the control API.
@@ -138,12 +143,14 @@ type Server struct {
 	tokLim      *limiter
 	touch       sync.Map // token id -> time.Time of the last LastUsedAt write
 	idem        keyedMutex
-	videos      VideosDeps   // videos.go (issue 8)
-	uploads     UploadsDeps  // uploads.go
-	webhooks    WebhooksDeps // webhooks.go (issue 7)
-	sys         SystemDeps   // system.go (issue 9)
-	profiles    []string     // transcode.profiles names (issue 9)
-	mint        mintCache    // signing.go (issue 6)
+	videos      VideosDeps     // videos.go (issue 8)
+	uploads     UploadsDeps    // uploads.go
+	webhooks    WebhooksDeps   // webhooks.go (issue 7)
+	sys         SystemDeps     // system.go (issue 9)
+	profiles    []string       // transcode.profiles names (issue 9)
+	mint        mintCache      // signing.go (issue 6)
+	outputs     OutputsDeps    // outputs.go
+	sources     SourceStatuser // liveinputs_source.go
 
 	handler  http.Handler
 	patterns []string // every "METHOD /path" registered, for the OpenAPI check
@@ -162,7 +169,8 @@ func New(cfg Config) (*Server, error) {
 	if s.rt == nil {
 		s.rt = idleRuntime{}
 	}
-	s.sys, s.profiles = cfg.System, cfg.TranscodeProfiles
+	s.sys, s.profiles, s.sources = cfg.System, cfg.TranscodeProfiles, cfg.Sources
+	s.outputs = cfg.Outputs
 	s.uploads = cfg.Uploads
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -232,6 +240,7 @@ func (s *Server) routes() http.Handler {
 	handle("POST", "/v1/live_inputs/{id}/rotate_key", liw, s.rotateKey)
 	handle("POST", "/v1/live_inputs/{id}/complete", liw, s.completeLiveInput)
 	handle("GET", "/v1/live_inputs/{id}/sessions", li, s.listSessions)
+	handle("GET", "/v1/sessions/{id}", li, s.getSession)
 	handle("DELETE", "/v1/sessions/{id}", liw, s.kickSession)
 	handle("GET", "/v1/tokens", tr, s.listTokens)
 	handle("POST", "/v1/tokens", tw, s.createToken)
@@ -243,6 +252,7 @@ func (s *Server) routes() http.Handler {
 	s.videosRoutes(handle)
 	s.uploadsRoutes(handle)
 	s.systemRoutes(handle)
+	s.outputsRoutes(handle)
 	handle("GET", "/v1/whoami", "", s.whoami)
 	// Another method on a known path: 405 with Allow. One pattern per
 	// method, not one for the path: a method-less "/v1/videos/copy" would
@@ -300,5 +310,11 @@ func (idleRuntime) Status(string) string        { return StatusIdle }
 func (idleRuntime) Sessions(string) []Session   { return nil }
 func (idleRuntime) Kick(string) (string, error) { return "", ErrNoSession }
 func (idleRuntime) End(string) error            { return nil }
+func (idleRuntime) Session(string) (Session, bool) {
+	return Session{}, false
+}
 
-var _ Runtime = idleRuntime{}
+var (
+	_ Runtime       = idleRuntime{}
+	_ SessionLookup = idleRuntime{}
+)

@@ -37,6 +37,56 @@ const (
 	CodeNotSupported         = "not_supported"          // 501: the runtime cannot do it
 )
 
+// errorCode is one row of the table of error codes: the code, the one
+// HTTP status it is answered with, and its meaning for the documentation.
+type errorCode struct {
+	code    string
+	status  int
+	meaning string
+}
+
+// errorCodes is the table of every error code, in the order of the
+// constants above; the OpenAPI document and docs/api.md list it. Every
+// validation error is 400 (invalid_json, unknown_field, validation_failed,
+// invalid_parameter, invalid_cursor); 422 is only idempotency_key_reused
+// (draft-ietf-httpapi-idempotency-key-header §2.7).
+func errorCodes() []errorCode {
+	return []errorCode{
+		{CodeInvalidJSON, 400, "the body is not one JSON object: malformed, too deep, trailing data"},
+		{CodeUnknownField, 400, "the body has a field the resource does not have; details.field names it"},
+		{CodeValidation, 400, "a field has a value out of its range or of the wrong type; details.field names it"},
+		{CodeInvalidCursor, 400, "cursor is not a next_cursor this server issued for this list and these filters"},
+		{CodeInvalidParameter, 400, "a query parameter is out of its range; details.parameter names it"},
+		{CodeUnauthorized, 401, "no token, or an unknown or malformed one"},
+		{CodeTokenRevoked, 401, "the token was revoked"},
+		{CodeForbidden, 403, "the token lacks the scope; details.required_scope names it"},
+		{CodeNotFound, 404, "no such resource (or path)"},
+		{CodeMethodNotAllowed, 405, "the path exists, the method does not; the Allow header lists the methods"},
+		{CodeConflict, 409, "the change conflicts with the resource's state (e.g. a video still recording)"},
+		{CodeStaticLiveInput, 409, "the live input is declared in the configuration file: read-only over the API"},
+		{CodeNoPublisher, 409, "the live input has no publisher"},
+		{CodeIdempotencyInFlight, 409, "the first request with this Idempotency-Key still runs"},
+		{CodePreconditionFailed, 412, "If-Match does not match the ETag; details.etag is the current one"},
+		{CodeBodyTooLarge, 413, "the body is larger than 1 MiB"},
+		{CodeUnsupportedMediaType, 415, "the body is not application/json (or application/merge-patch+json)"},
+		{CodeIdempotencyMismatch, 422, "the Idempotency-Key was used with another body"},
+		{CodeRateLimited, 429, "too many failed authentications; Retry-After says when to try again"},
+		{CodeInternal, 500, "an internal error; logged on the server"},
+		{CodeNotSupported, 501, "this daemon cannot do it (a feature not running here)"},
+	}
+}
+
+// codesOf returns the error codes answered with status.
+func codesOf(status int) []string {
+	var out []string
+	for _, c := range errorCodes() {
+		if c.status == status {
+			out = append(out, c.code)
+		}
+	}
+	return out
+}
+
 // Error is an API error: the code, the HTTP status and a message meant for
 // people. Handlers return it; writeError renders the envelope.
 type Error struct {

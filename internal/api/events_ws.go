@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -29,7 +30,20 @@ const (
 // comma-separated) and ?live_input_id=. Messages from the client are
 // ignored.
 func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, p *principal) error {
-	q := r.URL.Query()
+	types, liID, err := eventFilterOf(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	// Subscribe before the upgrade so that nothing published after the
+	// handshake completes is missed.
+	sub := s.bus.Subscribe(events.SubscribeOptions{Match: events.Filter(types, liID), Queue: wsQueue})
+	defer sub.Close()
+	return s.serveEventsWS(w, r, p, sub)
+}
+
+// eventFilterOf reads the event filter of q: type (repeated or
+// comma-separated known types) and live_input_id.
+func eventFilterOf(q url.Values) ([]events.Type, string, error) {
 	var types []events.Type
 	for _, v := range q["type"] {
 		for _, t := range strings.Split(v, ",") {
@@ -38,19 +52,21 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, p *princip
 				continue
 			}
 			if !events.Known(events.Type(t)) {
-				return paramErr("type", "unknown event type "+quote(t))
+				return nil, "", paramErr("type", "unknown event type "+quote(t))
 			}
 			types = append(types, events.Type(t))
 		}
 	}
 	liID := q.Get("live_input_id")
 	if liID != "" && !validID(liID) {
-		return paramErr("live_input_id", "invalid live input id")
+		return nil, "", paramErr("live_input_id", "invalid live input id")
 	}
-	// Subscribe before the upgrade so that nothing published after the
-	// handshake completes is missed.
-	sub := s.bus.Subscribe(events.SubscribeOptions{Match: events.Filter(types, liID), Queue: wsQueue})
-	defer sub.Close()
+	return types, liID, nil
+}
+
+// serveEventsWS upgrades r and sends the events of sub until either side
+// ends.
+func (s *Server) serveEventsWS(w http.ResponseWriter, r *http.Request, p *principal, sub *events.Subscription) error {
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{wsProtocol}})
 	if err != nil {
 		return nil // Accept has answered the request

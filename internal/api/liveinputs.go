@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -26,8 +27,11 @@ const (
 
 const updateAttempts = 3
 
-func parseLimit(r *http.Request) (int, error) {
-	v := r.URL.Query().Get("limit")
+func parseLimit(r *http.Request) (int, error) { return limitOf(r.URL.Query()) }
+
+// limitOf reads ?limit= of q: DefaultLimit when absent.
+func limitOf(q url.Values) (int, error) {
+	v := q.Get("limit")
 	if v == "" {
 		return DefaultLimit, nil
 	}
@@ -51,7 +55,17 @@ func (s *Server) getInput(ctx context.Context, id string) (*store.LiveInput, err
 
 func (s *Server) writeInput(w http.ResponseWriter, r *http.Request, p *principal, status int, li *store.LiveInput) {
 	w.Header().Set("ETag", etag(li))
-	writeJSON(w, status, dataResponse{Data: s.toJSON(li, r, p.seesSecrets())})
+	writeJSON(w, status, dataResponse{Data: s.inputJSON(r, p, li)})
+}
+
+// inputJSON renders one live input for p: with secrets and signed playback
+// URLs when p may write live inputs.
+func (s *Server) inputJSON(r *http.Request, p *principal, li *store.LiveInput) liveInputJSON {
+	out := s.toJSON(li, r, p.seesSecrets())
+	if li.RequireSignedURLs && p.seesSecrets() {
+		s.signPlayback(r, li.ID, &out.Playback, out.WebRTCPlayback)
+	}
+	return out
 }
 
 func (s *Server) createLiveInput(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -59,9 +73,21 @@ func (s *Server) createLiveInput(w http.ResponseWriter, r *http.Request, p *prin
 	if err != nil {
 		return err
 	}
+	li, err := s.createLiveInputOp(r, p, body)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/live_inputs/"+li.ID)
+	s.writeInput(w, r, p, http.StatusCreated, li)
+	return nil
+}
+
+// createLiveInputOp creates a live input from a JSON body (the service
+// layer under REST and gRPC).
+func (s *Server) createLiveInputOp(r *http.Request, p *principal, body []byte) (*store.LiveInput, error) {
 	var req liveInputCreate
 	if err := decodeJSON(body, &req); err != nil {
-		return err
+		return nil, err
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	key := NewStreamKey()
@@ -72,21 +98,22 @@ func (s *Server) createLiveInput(w http.ResponseWriter, r *http.Request, p *prin
 		CreatedAt: now, UpdatedAt: now, Version: 1,
 	}
 	req.apply(li)
+	if !validSRTPassphrase(li.SRTPassphrase) {
+		return nil, fieldErr(CodeValidation, "srt.passphrase", "srt.passphrase must be 10-79 printable ASCII characters, or \"\" for no encryption")
+	}
 	if err := validateLiveInput(li); err != nil {
-		return err
+		return nil, err
 	}
 	if err := s.validateTranscode(li); err != nil {
-		return err
+		return nil, err
 	}
 	var ev events.Event
 	if err := s.st.LiveInputs().CreateEmitting(r.Context(), li, s.liveInputEvent(events.LiveInputCreated, &ev)); err != nil {
-		return storeErr(err, "live input")
+		return nil, storeErr(err, "live input")
 	}
 	s.log.Info("live input created", "live_input", li.ID, "token", p.tok.ID)
 	s.bus.Publish(ev)
-	w.Header().Set("Location", "/v1/live_inputs/"+li.ID)
-	s.writeInput(w, r, p, http.StatusCreated, li)
-	return nil
+	return li, nil
 }
 
 func (s *Server) getLiveInput(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -99,24 +126,35 @@ func (s *Server) getLiveInput(w http.ResponseWriter, r *http.Request, p *princip
 }
 
 func (s *Server) listLiveInputs(w http.ResponseWriter, r *http.Request, p *principal) error {
-	q := r.URL.Query()
-	limit, err := parseLimit(r)
+	resp, err := s.listLiveInputsOp(r, p, r.URL.Query())
 	if err != nil {
 		return err
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// listLiveInputsOp answers a page of live inputs for the query q (limit,
+// cursor, status, name).
+func (s *Server) listLiveInputsOp(r *http.Request, p *principal, q url.Values) (listResponse, error) {
+	var resp listResponse
+	limit, err := limitOf(q)
+	if err != nil {
+		return resp, err
 	}
 	status, name := q.Get("status"), q.Get("name")
 	switch status {
 	case "", StatusIdle, StatusConnected, StatusReconnecting, StatusDisabled:
 	default:
-		return paramErr("status", "status must be one of idle, connected, reconnecting, disabled")
+		return resp, paramErr("status", "status must be one of idle, connected, reconnecting, disabled")
 	}
 	if len(name) > maxNameLen {
-		return paramErr("name", "name is too long")
+		return resp, paramErr("name", "name is too long")
 	}
 	scope := "live_inputs\x00" + status + "\x00" + name
 	after, err := s.cursors.decode(scope, q.Get("cursor"))
 	if err != nil {
-		return err
+		return resp, err
 	}
 	opts := store.ListOptions{Limit: limit, Name: name}
 	if status != "" {
@@ -134,7 +172,7 @@ func (s *Server) listLiveInputs(w http.ResponseWriter, r *http.Request, p *princ
 		opts.After = after
 		rows, more, err := s.st.LiveInputs().List(r.Context(), opts)
 		if err != nil {
-			return storeErr(err, "live inputs")
+			return resp, storeErr(err, "live inputs")
 		}
 		full := false
 		for i, li := range rows {
@@ -160,12 +198,11 @@ func (s *Server) listLiveInputs(w http.ResponseWriter, r *http.Request, p *princ
 			break
 		}
 	}
-	resp := listResponse{Data: out}
+	resp = listResponse{Data: out}
 	if next != "" {
 		resp.NextCursor = s.cursors.encode(scope, next)
 	}
-	writeJSON(w, http.StatusOK, resp)
-	return nil
+	return resp, nil
 }
 
 // update reads live input id, lets change modify it, and stores it with a
@@ -205,11 +242,22 @@ func (s *Server) patchLiveInput(w http.ResponseWriter, r *http.Request, p *princ
 	if err != nil {
 		return err
 	}
-	if err := checkJSON(body); err != nil {
+	li, err := s.patchLiveInputOp(r, p, r.PathValue("id"), body)
+	if err != nil {
 		return err
 	}
+	s.writeInput(w, r, p, http.StatusOK, li)
+	return nil
+}
+
+// patchLiveInputOp applies a JSON merge patch to live input id under
+// r's If-Match.
+func (s *Server) patchLiveInputOp(r *http.Request, p *principal, id string, body []byte) (*store.LiveInput, error) {
+	if err := checkJSON(body); err != nil {
+		return nil, err
+	}
 	var ev events.Event
-	before, li, err := s.update(r, r.PathValue("id"), &ev, func(li *store.LiveInput) error {
+	before, li, err := s.update(r, id, &ev, func(li *store.LiveInput) error {
 		prev := li.Transcode
 		if err := applyMergePatch(li, body); err != nil {
 			return err
@@ -224,7 +272,7 @@ func (s *Server) patchLiveInput(w http.ResponseWriter, r *http.Request, p *princ
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s.log.Info("live input updated", "live_input", li.ID, "token", p.tok.ID)
 	if before.Enabled && !li.Enabled {
@@ -234,12 +282,21 @@ func (s *Server) patchLiveInput(w http.ResponseWriter, r *http.Request, p *princ
 		}
 	}
 	s.bus.Publish(ev)
-	s.writeInput(w, r, p, http.StatusOK, li)
-	return nil
+	return li, nil
 }
 
 func (s *Server) deleteLiveInput(w http.ResponseWriter, r *http.Request, p *principal) error {
-	li, err := s.getInput(r.Context(), r.PathValue("id"))
+	if err := s.deleteLiveInputOp(r, p, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// deleteLiveInputOp deletes live input id under r's If-Match and ends its
+// broadcast.
+func (s *Server) deleteLiveInputOp(r *http.Request, p *principal, id string) error {
+	li, err := s.getInput(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -259,7 +316,6 @@ func (s *Server) deleteLiveInput(w http.ResponseWriter, r *http.Request, p *prin
 		s.log.Warn("cannot end the broadcast of a deleted live input", "live_input", li.ID, "error", err)
 	}
 	s.log.Info("live input deleted", "live_input", li.ID, "token", p.tok.ID)
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
@@ -312,19 +368,6 @@ func (s *Server) completeLiveInput(w http.ResponseWriter, r *http.Request, p *pr
 	}
 	s.log.Info("live input broadcast completed", "live_input", li.ID, "token", p.tok.ID)
 	s.writeInput(w, r, p, http.StatusOK, li)
-	return nil
-}
-
-func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, _ *principal) error {
-	li, err := s.getInput(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	ss := s.rt.Sessions(li.ID)
-	if ss == nil {
-		ss = []Session{}
-	}
-	writeJSON(w, http.StatusOK, listResponse{Data: ss})
 	return nil
 }
 

@@ -8,9 +8,9 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
+	"github.com/mpegflow/mpegflow/internal/jsontime"
 	"github.com/mpegflow/mpegflow/internal/store"
 )
 
@@ -39,10 +39,10 @@ type liveInputJSON struct {
 	Enabled                bool           `json:"enabled"`
 	Static                 bool           `json:"static"`
 	Status                 string         `json:"status"`
-	CreatedAt              time.Time      `json:"created_at"`
-	UpdatedAt              time.Time      `json:"updated_at"`
-	LastConnectedAt        *time.Time     `json:"last_connected_at"`
-	KeysRotatedAt          *time.Time     `json:"keys_rotated_at"`
+	CreatedAt              jsontime.Time  `json:"created_at"`
+	UpdatedAt              jsontime.Time  `json:"updated_at"`
+	LastConnectedAt        *jsontime.Time `json:"last_connected_at"`
+	KeysRotatedAt          *jsontime.Time `json:"keys_rotated_at"`
 	ReconnectWindowSeconds int            `json:"reconnect_window_seconds"`
 	Recording              recordingJSON  `json:"recording"`
 	Transcode              transcodeJSON  `json:"transcode"`
@@ -52,8 +52,10 @@ type liveInputJSON struct {
 	RTMP                   *rtmpJSON      `json:"rtmp"`
 	SRT                    *srtJSON       `json:"srt"`
 	WHIP                   *whipJSON      `json:"whip"`
+	RTSP                   *rtspJSON      `json:"rtsp"`
 	Playback               playbackJSON   `json:"playback"`
 	WebRTCPlayback         *webrtcJSON    `json:"webrtc_playback"`
+	Source                 *sourceJSON    `json:"source"`
 }
 
 // transcodeJSON is a live input's transcode setting.
@@ -80,6 +82,12 @@ type srtJSON struct {
 	Passphrase string `json:"passphrase,omitempty"`
 }
 
+// rtspJSON: the RTSP publish URL (ANNOUNCE/RECORD); with the stream key
+// in its path for tokens with live_inputs:write.
+type rtspJSON struct {
+	URL string `json:"url"`
+}
+
 type whipJSON struct {
 	URL string `json:"url"` // bearer token: the stream key
 }
@@ -93,6 +101,9 @@ type webrtcJSON struct {
 type playbackJSON struct {
 	HLS    string `json:"hls"`
 	Player string `json:"player"`
+	// TokenExpiresAt is set when the URLs carry a playback token (a
+	// signed live input, read by a caller allowed to mint).
+	TokenExpiresAt *jsontime.Time `json:"token_expires_at,omitempty"`
 }
 
 // publicHost turns a listen address into the host:port clients dial: a
@@ -119,7 +130,8 @@ func publicHost(listen string, r *http.Request) string {
 func (s *Server) toJSON(li *store.LiveInput, r *http.Request, secrets bool) liveInputJSON {
 	out := liveInputJSON{
 		ID: li.ID, Name: li.Name, Meta: li.Meta, Enabled: li.Enabled, Static: li.Static,
-		CreatedAt: li.CreatedAt, UpdatedAt: li.UpdatedAt, LastConnectedAt: li.LastConnectedAt, KeysRotatedAt: li.KeysRotatedAt,
+		CreatedAt: jsontime.Of(li.CreatedAt), UpdatedAt: jsontime.Of(li.UpdatedAt),
+		LastConnectedAt: jsontime.Ptr(li.LastConnectedAt), KeysRotatedAt: jsontime.Ptr(li.KeysRotatedAt),
 		ReconnectWindowSeconds: li.ReconnectWindowSeconds,
 		Recording:              recordingJSON{Mode: li.Recording.Mode, DeleteAfterDays: li.Recording.DeleteAfterDays},
 		RequireSignedURLs:      li.RequireSignedURLs, AllowedOrigins: li.AllowedOrigins, Version: li.Version,
@@ -171,10 +183,17 @@ func (s *Server) toJSON(li *store.LiveInput, r *http.Request, secrets bool) live
 	if s.ep.HTTP != "" {
 		httpHost = publicHost(s.ep.HTTP, r)
 	}
+	if s.ep.RTSP != "" {
+		out.RTSP = &rtspJSON{URL: "rtsp://" + publicHost(s.ep.RTSP, r) + "/live"}
+		if secrets {
+			out.RTSP.URL += "/" + li.StreamKey
+		}
+	}
+	out.Source = s.sourceToJSON(li)
 	base := scheme + "://" + httpHost
 	esc := url.PathEscape(li.ID)
 	out.WHIP = &whipJSON{URL: base + "/whip/" + esc}
-	out.Playback = playbackJSON{HLS: base + "/live/" + esc + "/index.m3u8", Player: base + "/live/" + esc + "/"}
+	out.Playback = s.playbackURLs(r, "/live/", li.ID)
 	out.WebRTCPlayback = &webrtcJSON{URL: base + "/whep/" + esc}
 	return out
 }
@@ -183,20 +202,7 @@ func etag(li *store.LiveInput) string { return `"` + strconv.FormatInt(li.Versio
 
 // checkIfMatch enforces If-Match (RFC 9110 §13.1.1) against li's ETag.
 func checkIfMatch(r *http.Request, li *store.LiveInput) error {
-	h := r.Header.Get("If-Match")
-	if h == "" {
-		return nil
-	}
-	want := etag(li)
-	for _, t := range strings.Split(h, ",") {
-		t = strings.TrimSpace(t)
-		t = strings.TrimPrefix(t, "W/")
-		if t == "*" || t == want {
-			return nil
-		}
-	}
-	return &Error{Status: http.StatusPreconditionFailed, Code: CodePreconditionFailed,
-		Message: "If-Match does not match the live input's ETag " + want + "; GET it again", Details: map[string]any{"etag": want}}
+	return checkETag(r, etag(li), "live input")
 }
 
 // liveInputCreate is the body of POST /v1/live_inputs; every field is optional.
@@ -209,6 +215,32 @@ type liveInputCreate struct {
 	Transcode              *transcodePatch `json:"transcode"`
 	RequireSignedURLs      *bool           `json:"require_signed_urls"`
 	AllowedOrigins         []string        `json:"allowed_origins"`
+	SRT                    *srtCreate      `json:"srt"`
+	Source                 *sourcePatch    `json:"source"`
+}
+
+// srtCreate sets the SRT passphrase at creation (SRT encryption, 10-79
+// characters; "" = unencrypted); absent, one is generated. rotate_key
+// replaces it later.
+type srtCreate struct {
+	Passphrase *string `json:"passphrase"`
+}
+
+// validSRTPassphrase: "" or 10-79 printable ASCII characters (the SRT
+// library's SRTO_PASSPHRASE range).
+func validSRTPassphrase(p string) bool {
+	if p == "" {
+		return true
+	}
+	if len(p) < 10 || len(p) > 79 {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] < 0x21 || p[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 type transcodePatch struct {
@@ -252,6 +284,12 @@ func (c *liveInputCreate) apply(li *store.LiveInput) {
 	if c.AllowedOrigins != nil {
 		li.AllowedOrigins = c.AllowedOrigins
 	}
+	if c.SRT != nil && c.SRT.Passphrase != nil {
+		li.SRTPassphrase = *c.SRT.Passphrase
+	}
+	if c.Source != nil {
+		c.Source.apply(li)
+	}
 }
 
 func (p *recordingPatch) apply(r *store.Recording) {
@@ -291,7 +329,7 @@ func validateLiveInput(li *store.LiveInput) error {
 			return fieldErr(CodeValidation, fmt.Sprintf("allowed_origins[%d]", i), `each allowed origin must be "*" or scheme://host[:port], e.g. https://example.com`)
 		}
 	}
-	return nil
+	return validateSource(li)
 }
 
 // validateTranscode checks the transcode setting: mode off or on, and a
@@ -342,7 +380,7 @@ func validOrigin(o string) bool {
 func readOnlyField(k string) bool {
 	switch k {
 	case "id", "static", "status", "created_at", "updated_at", "last_connected_at", "keys_rotated_at",
-		"version", "rtmp", "srt", "whip", "playback", "webrtc_playback", "stream_key":
+		"version", "rtmp", "srt", "whip", "rtsp", "playback", "webrtc_playback", "stream_key":
 		return true
 	}
 	return false
@@ -408,6 +446,10 @@ func applyMergePatch(li *store.LiveInput, body []byte) error {
 				if err := dec(&li.AllowedOrigins); err != nil {
 					return err
 				}
+			}
+		case "source":
+			if err := applySourcePatch(li, raw); err != nil {
+				return err
 			}
 		case "transcode":
 			if null {

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-
-	"github.com/mpegflow/mpegflow/internal/events"
 )
 
 // The OpenAPI 3.1 document (https://spec.openapis.org/oas/v3.1.0) of the
@@ -45,8 +43,15 @@ func listOf(schema obj) obj {
 	return object(obj{"data": arrayOf(schema), "next_cursor": str("Opaque; pass as ?cursor= for the next page. Absent on the last page.")}, "data")
 }
 
-func errResp(desc string) obj {
-	return obj{"description": desc, "content": jsonContent(ref("Error"))}
+// errResp documents an error status: its error codes and their meaning.
+func errResp(status int) obj {
+	desc := http.StatusText(status) + ". Codes:"
+	for _, c := range errorCodes() {
+		if c.status == status {
+			desc += " `" + c.code + "` (" + c.meaning + ");"
+		}
+	}
+	return obj{"description": strings.TrimSuffix(desc, ";") + ".", "content": jsonContent(ref("Error"))}
 }
 
 // operation describes one operation: status → description or schema.
@@ -79,7 +84,9 @@ func (o operation) render() obj {
 	if len(o.params) > 0 {
 		out["parameters"] = o.params
 	}
+	errs := o.errs
 	if o.body != nil {
+		errs = append(errs, 400, 413, 415) // every body: invalid_json, body_too_large, unsupported_media_type
 		out["requestBody"] = obj{"required": true, "content": obj{
 			"application/json":             obj{"schema": o.body},
 			"application/merge-patch+json": obj{"schema": o.body},
@@ -90,18 +97,30 @@ func (o operation) render() obj {
 	if o.okSchema != nil {
 		okr["content"] = jsonContent(o.okSchema)
 	}
-	if o.extraHeaders != nil {
-		okr["headers"] = o.extraHeaders
+	hdrs := obj{}
+	for k, v := range o.extraHeaders {
+		hdrs[k] = v
+	}
+	if o.ok == http.StatusCreated {
+		hdrs["Location"] = obj{"description": "The path of the created resource.", "schema": obj{"type": "string"}}
+	}
+	for _, p := range o.params {
+		if p["name"] == "Idempotency-Key" {
+			errs = append(errs, 409, 422) // idempotency_in_flight, idempotency_key_reused
+		}
+	}
+	if len(hdrs) > 0 {
+		okr["headers"] = hdrs
 	}
 	resps[itoa(o.ok)] = okr
-	errs := o.errs
 	if o.scope != "" {
 		errs = append([]int{401, 403, 429}, errs...)
 	} else if o.anyToken {
 		errs = append([]int{401, 429}, errs...)
 	}
+	errs = append(errs, 500)
 	for _, c := range errs {
-		resps[itoa(c)] = errResp(http.StatusText(c))
+		resps[itoa(c)] = errResp(c)
 	}
 	out["responses"] = resps
 	return out
@@ -140,8 +159,10 @@ func openAPIOperations() map[string]operation {
 			params: []obj{idP, ifMatch, idem}, ok: 200, okSchema: dataOf(li), extraHeaders: etagH, errs: []int{404, 409, 412, 422}},
 		"POST /v1/live_inputs/{id}/complete": {id: "completeLiveInput", summary: "End the current broadcast now.", scope: ScopeLiveInputsWrite,
 			params: []obj{idP, idem}, ok: 200, okSchema: dataOf(li), errs: []int{404, 409, 422, 501}},
-		"GET /v1/live_inputs/{id}/sessions": {id: "listLiveInputSessions", summary: "The live publisher of a live input.", scope: ScopeLiveInputsRead,
-			params: []obj{idP}, ok: 200, okSchema: listOf(ref("Session")), errs: []int{404}},
+		"GET /v1/live_inputs/{id}/sessions": {id: "listLiveInputSessions", summary: "The live publisher sessions of a live input, by id.", scope: ScopeLiveInputsRead,
+			params: []obj{idP, limit, cursor}, ok: 200, okSchema: listOf(ref("Session")), errs: []int{400, 404}},
+		"GET /v1/sessions/{id}": {id: "getSession", summary: "Get a live publisher session.", scope: ScopeLiveInputsRead,
+			params: []obj{idP}, ok: 200, okSchema: dataOf(ref("Session")), errs: []int{404, 501}},
 		"DELETE /v1/sessions/{id}": {id: "kickSession", summary: "Disconnect a publisher (it may reconnect).", scope: ScopeLiveInputsWrite,
 			params: []obj{idP}, ok: 204, errs: []int{404, 501}},
 		"GET /v1/tokens": {id: "listTokens", summary: "List API tokens (metadata only).", scope: ScopeTokensRead,
@@ -171,13 +192,10 @@ func openAPISchemas() obj {
 		"mode":              obj{"type": []string{"string", "null"}, "enum": []any{"off", "automatic", nil}},
 		"delete_after_days": obj{"type": []string{"integer", "null"}, "minimum": 0, "maximum": maxDeleteAfter},
 	})
-	types := make([]string, 0, 8)
-	for _, t := range events.Types() {
-		types = append(types, string(t))
-	}
+	types := knownEventTypes()
 	return obj{
 		"Error": object(obj{"error": object(obj{
-			"code":    obj{"type": "string", "enum": []string{CodeInvalidJSON, CodeUnknownField, CodeValidation, CodeInvalidCursor, CodeInvalidParameter, CodeUnauthorized, CodeTokenRevoked, CodeForbidden, CodeNotFound, CodeMethodNotAllowed, CodeConflict, CodeStaticLiveInput, CodeNoPublisher, CodeIdempotencyInFlight, CodePreconditionFailed, CodeBodyTooLarge, CodeUnsupportedMediaType, CodeIdempotencyMismatch, CodeRateLimited, CodeInternal, CodeNotSupported}},
+			"code":    obj{"type": "string", "enum": errorCodeNames(), "description": errorCodesDoc()},
 			"message": str("For people; may change."),
 			"details": obj{"type": "object", "description": "e.g. field, parameter, required_scope, etag"},
 		}, "code", "message")}, "error"),
@@ -202,10 +220,13 @@ func openAPISchemas() obj {
 				"url": str("OBS Server."), "stream_key": str("OBS Stream Key; only for tokens with live_inputs:write.")}},
 			"srt": obj{"type": []string{"object", "null"}, "properties": obj{
 				"url": str("With streamid and passphrase for tokens with live_inputs:write."), "stream_id": str(""), "passphrase": str("")}},
-			"whip":     obj{"type": []string{"object", "null"}, "properties": obj{"url": str("WHIP endpoint (RFC 9725); bearer token: the stream key.")}},
-			"playback": object(obj{"hls": str("Multivariant playlist."), "player": str("Player page.")}),
+			"whip": obj{"type": []string{"object", "null"}, "properties": obj{"url": str("WHIP endpoint (RFC 9725); bearer token: the stream key.")}},
+			"playback": object(obj{"hls": str("Multivariant playlist. For a live input with require_signed_urls, read by a token with live_inputs:write: with a fresh playback token (1 h) in place of the id."),
+				"player": str("Player page (with the token likewise)."), "token_expires_at": dateTime("Set when the URLs carry a token.")}, "hls", "player"),
 			"webrtc_playback": obj{"type": []string{"object", "null"}, "properties": obj{"url": str(
-				"WHEP endpoint (draft-ietf-wish-whep): POST an SDP offer; a playback token in ?token= or as a bearer token.")}},
+				"WHEP endpoint (draft-ietf-wish-whep): POST an SDP offer; a playback token in ?token= or as a bearer token. For a signed live input read by a token with live_inputs:write: with a fresh token in ?token=.")}},
+			"rtsp":   obj{"type": []string{"object", "null"}, "properties": obj{"url": str("RTSP publish URL (ANNOUNCE/RECORD); ends with the stream key for tokens with live_inputs:write.")}},
+			"source": sourceSchema(),
 		}, "id", "name", "meta", "enabled", "static", "status", "created_at", "updated_at", "version"),
 		"LiveInputCreate": object(obj{
 			"name":                     nullable("string", "Up to 256 characters."),
@@ -216,6 +237,9 @@ func openAPISchemas() obj {
 			"transcode":                ref("TranscodeSetting"),
 			"require_signed_urls":      obj{"type": "boolean"},
 			"allowed_origins":          obj{"type": []string{"array", "null"}, "items": obj{"type": "string"}, "maxItems": maxAllowedOrigins},
+			"srt": obj{"type": []string{"object", "null"}, "additionalProperties": false, "description": "At creation only (rotate_key replaces it).",
+				"properties": obj{"passphrase": obj{"type": "string", "description": "SRT encryption passphrase, 10-79 characters; \"\" = unencrypted; absent = generated."}}},
+			"source": sourceInSchema(),
 		}),
 		"Token": object(obj{
 			"id": str(""), "name": str(""), "prefix": str("At most four characters of the secret (\"…\" and its last four), to tell tokens apart."),
@@ -230,7 +254,7 @@ func openAPISchemas() obj {
 			"scopes": arrayOf(obj{"type": "string", "enum": Scopes()}),
 		}, "name", "scopes"),
 		"Session": object(obj{
-			"id": str(""), "live_input_id": str(""), "protocol": obj{"type": "string", "enum": []string{"rtmp", "rtmps", "srt", "whip"}},
+			"id": str(""), "live_input_id": str(""), "protocol": obj{"type": "string", "enum": []string{"rtmp", "rtmps", "srt", "whip", "rtsp", "rtsps"}},
 			"remote": str(""), "started_at": dateTime(""), "bitrate_bps": integer(""),
 			"codecs": arrayOf(obj{"type": "string"}), "viewers": integer(""),
 		}),
@@ -245,7 +269,7 @@ func openAPISchemas() obj {
 func OpenAPI() ([]byte, error) {
 	paths := obj{}
 	ops := openAPIOperations()
-	for _, ext := range []map[string]operation{signingOperations(), webhooksOperations(), videosOperations(), uploadsOperations(), systemOperations(), whoamiOperations()} {
+	for _, ext := range []map[string]operation{signingOperations(), webhooksOperations(), videosOperations(), uploadsOperations(), systemOperations(), whoamiOperations(), outputsOperations()} {
 		for k, o := range ext {
 			ops[k] = o
 		}
@@ -262,11 +286,15 @@ func OpenAPI() ([]byte, error) {
 	doc := obj{
 		"openapi": "3.1.0",
 		"info": obj{"title": "MpegFlow control API", "version": "1",
-			"description": "Live inputs, API tokens, sessions and events. Success: {\"data\": ...}; lists add next_cursor; errors: {\"error\": {code, message, details}}."},
+			"description": apiRulesDoc()},
 		"servers": []obj{{"url": "/"}},
 		"paths":   paths,
 		"components": obj{
-			"schemas":         allSchemas(),
+			"schemas": allSchemas(),
+			"responses": obj{"MethodNotAllowed": obj{
+				"description": "405 on any path with a method it does not have (code method_not_allowed); the Allow header lists the methods it has.",
+				"headers":     obj{"Allow": obj{"description": "The methods of the path.", "schema": obj{"type": "string"}}},
+				"content":     jsonContent(ref("Error"))}},
 			"securitySchemes": obj{"bearer": obj{"type": "http", "scheme": "bearer", "description": "An API token (mf_...) or api.admin_token."}},
 		},
 	}
@@ -287,7 +315,7 @@ func (s *Server) serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
 // allSchemas merges the core schemas with the features'.
 func allSchemas() obj {
 	all := openAPISchemas()
-	for _, ext := range []obj{signingSchemas(), webhooksSchemas(), videosSchemas(), uploadsSchemas(), systemSchemas(), whoamiSchemas()} {
+	for _, ext := range []obj{signingSchemas(), webhooksSchemas(), videosSchemas(), uploadsSchemas(), systemSchemas(), whoamiSchemas(), outputsSchemas(), contractSchemas()} {
 		for k, v := range ext {
 			all[k] = v
 		}

@@ -8,10 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/mpegflow/mpegflow/internal/jsontime"
 	"github.com/mpegflow/mpegflow/internal/playback"
 	"github.com/mpegflow/mpegflow/internal/store"
 )
@@ -36,6 +38,7 @@ type SigningDeps struct{}
 func (s *Server) signingRoutes(handle routeFunc) {
 	handle("GET", "/v1/signing_keys", ScopeAdmin, s.listSigningKeys)
 	handle("POST", "/v1/signing_keys", ScopeAdmin, s.createSigningKey)
+	handle("GET", "/v1/signing_keys/{id}", ScopeAdmin, s.getSigningKey)
 	handle("DELETE", "/v1/signing_keys/{id}", ScopeAdmin, s.revokeSigningKey)
 	handle("POST", "/v1/live_inputs/{id}/token", ScopeLiveInputsWrite, s.mintToken)
 	handle("POST", "/v1/videos/{id}/token", ScopeVideosWrite, s.mintVideoToken)
@@ -45,20 +48,20 @@ func (s *Server) signingRoutes(handle routeFunc) {
 // signingKeyJSON is the API's signing key: the public half; pem and jwk
 // (the private key, base64) only in the response that generated it.
 type signingKeyJSON struct {
-	ID        string     `json:"id"`
-	Algorithm string     `json:"algorithm"`
-	Generated bool       `json:"generated"`
-	Managed   bool       `json:"managed"`
-	PublicKey string     `json:"public_key"` // PEM (PKIX)
-	CreatedAt time.Time  `json:"created_at"`
-	RevokedAt *time.Time `json:"revoked_at"`
-	PEM       string     `json:"pem,omitempty"`
-	JWK       string     `json:"jwk,omitempty"`
+	ID        string         `json:"id"`
+	Algorithm string         `json:"algorithm"`
+	Generated bool           `json:"generated"`
+	Managed   bool           `json:"managed"`
+	PublicKey string         `json:"public_key"` // PEM (PKIX)
+	CreatedAt jsontime.Time  `json:"created_at"`
+	RevokedAt *jsontime.Time `json:"revoked_at"`
+	PEM       string         `json:"pem,omitempty"`
+	JWK       string         `json:"jwk,omitempty"`
 }
 
 func signingKeyToJSON(k *store.SigningKey) signingKeyJSON {
 	return signingKeyJSON{ID: k.ID, Algorithm: k.Algorithm, Generated: k.Generated,
-		Managed: strings.HasPrefix(k.ID, playback.MintKeyPrefix), PublicKey: string(pemPublic(k.PublicKey)), CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt}
+		Managed: strings.HasPrefix(k.ID, playback.MintKeyPrefix), PublicKey: string(pemPublic(k.PublicKey)), CreatedAt: jsontime.Of(k.CreatedAt), RevokedAt: jsontime.Ptr(k.RevokedAt)}
 }
 
 func pemPublic(der []byte) []byte {
@@ -168,6 +171,19 @@ func (s *Server) listSigningKeys(w http.ResponseWriter, r *http.Request, _ *prin
 	return nil
 }
 
+func (s *Server) getSigningKey(w http.ResponseWriter, r *http.Request, _ *principal) error {
+	id := r.PathValue("id")
+	if !validID(id) {
+		return notFound("signing key")
+	}
+	k, err := s.st.SigningKeys().Get(r.Context(), id)
+	if err != nil {
+		return storeErr(err, "signing key")
+	}
+	writeJSON(w, http.StatusOK, dataResponse{Data: signingKeyToJSON(k)})
+	return nil
+}
+
 func (s *Server) revokeSigningKey(w http.ResponseWriter, r *http.Request, p *principal) error {
 	id := r.PathValue("id")
 	if !validID(id) {
@@ -181,12 +197,22 @@ func (s *Server) revokeSigningKey(w http.ResponseWriter, r *http.Request, p *pri
 	return nil
 }
 
-// tokenMint is the body of POST /v1/live_inputs/{id}/token.
+// tokenMint is the body of POST /v1/live_inputs/{id}/token. Its rules are
+// access_rules only: Cloudflare's camelCase accessRules, once accepted
+// here, is refused with a message naming the new field (tokens signed
+// elsewhere may still carry accessRules in their claims).
 type tokenMint struct {
-	TTLSeconds   *int64          `json:"ttl_seconds"` // default 3600, 1..86400
-	Nbf          *int64          `json:"nbf"`         // Unix seconds
-	AccessRules  json.RawMessage `json:"access_rules"`
-	AccessRules2 json.RawMessage `json:"accessRules"`
+	TTLSeconds  *int64          `json:"ttl_seconds"` // default 3600, 1..86400
+	Nbf         *int64          `json:"nbf"`         // Unix seconds
+	AccessRules json.RawMessage `json:"access_rules"`
+}
+
+// renamedMintField returns the new name of a former mint body field, or "".
+func renamedMintField(f string) string {
+	if f == "accessRules" {
+		return "access_rules"
+	}
+	return ""
 }
 
 func (s *Server) mintToken(w http.ResponseWriter, r *http.Request, _ *principal) error {
@@ -194,7 +220,7 @@ func (s *Server) mintToken(w http.ResponseWriter, r *http.Request, _ *principal)
 	if err != nil {
 		return err
 	}
-	return s.mintFor(w, r, li.ID)
+	return s.mintFor(w, r, li.ID, "/live/")
 }
 
 // mintVideoToken is POST /v1/videos/{id}/token: a token whose sub is the
@@ -204,17 +230,24 @@ func (s *Server) mintVideoToken(w http.ResponseWriter, r *http.Request, _ *princ
 	if err != nil {
 		return err
 	}
-	return s.mintFor(w, r, v.ID)
+	return s.mintFor(w, r, v.ID, "/videos/")
 }
 
-// mintFor answers a mint request (body tokenMint) with a token for sub.
-func (s *Server) mintFor(w http.ResponseWriter, r *http.Request, sub string) error {
+// mintFor answers a mint request (body tokenMint) with a token for sub and
+// the playback URLs under prefix ("/live/" or "/videos/") that carry it.
+func (s *Server) mintFor(w http.ResponseWriter, r *http.Request, sub, prefix string) error {
 	body, err := readBody(w, r, true)
 	if err != nil {
 		return err
 	}
 	var req tokenMint
 	if err := decodeJSON(body, &req); err != nil {
+		var ae *Error
+		if errors.As(err, &ae) && ae.Code == CodeUnknownField {
+			if f, _ := ae.Details["field"].(string); renamedMintField(f) != "" {
+				return fieldErr(CodeUnknownField, f, f+" was renamed "+renamedMintField(f)+"; send "+renamedMintField(f))
+			}
+		}
 		return err
 	}
 	ttl := DefaultTokenTTL
@@ -232,21 +265,46 @@ func (s *Server) mintFor(w http.ResponseWriter, r *http.Request, sub string) err
 		}
 		claims.Nbf = *req.Nbf
 	}
-	rules, field := req.AccessRules, "access_rules"
-	if len(rules) == 0 || string(rules) == "null" {
-		rules, field = req.AccessRules2, "accessRules"
-	}
-	if len(rules) > 0 && string(rules) != "null" {
+	if rules := req.AccessRules; len(rules) > 0 && string(rules) != "null" {
 		if claims.AccessRules, err = playback.ParseRules(rules); err != nil {
-			return fieldErr(CodeValidation, field, err.Error())
+			return fieldErr(CodeValidation, "access_rules", err.Error())
 		}
 	}
 	tok, err := s.signToken(r.Context(), claims)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, dataResponse{Data: mintedJSON{Token: tok, ExpiresAt: time.Unix(claims.Exp, 0).UTC()}})
+	out := mintedJSON{Token: tok, ExpiresAt: jsontime.Of(time.Unix(claims.Exp, 0)), Playback: s.playbackURLs(r, prefix, tok)}
+	if prefix == "/live/" {
+		out.WHEP = s.whepURL(r, sub, tok)
+	}
+	writeJSON(w, http.StatusOK, dataResponse{Data: out})
 	return nil
+}
+
+// signPlayback replaces pb with URLs that play live input id with a token
+// of DefaultTokenTTL: what a single-object answer about a signed live input
+// gives a caller allowed to mint. Lists and events keep the plain URLs. When
+// no token can be signed, pb is kept and the failure logged.
+func (s *Server) signPlayback(r *http.Request, id string, pb *playbackJSON, whep *webrtcJSON) {
+	now := s.now().UTC()
+	claims := playback.TokenClaims{Sub: id, Iat: now.Unix(), Exp: now.Add(DefaultTokenTTL).Unix()}
+	tok, err := s.signToken(r.Context(), claims)
+	if err != nil {
+		s.log.Warn("cannot sign the playback URLs of a live input", "live_input", id, "error", err)
+		return
+	}
+	*pb = s.playbackURLs(r, "/live/", tok)
+	exp := jsontime.Of(time.Unix(claims.Exp, 0))
+	pb.TokenExpiresAt = &exp
+	if whep != nil {
+		whep.URL = s.whepURL(r, id, tok)
+	}
+}
+
+// whepURL is the WHEP endpoint of live input id with playback token tok.
+func (s *Server) whepURL(r *http.Request, id, tok string) string {
+	return s.httpBase(r) + "/whep/" + url.PathEscape(id) + "?" + url.Values{"token": {tok}}.Encode()
 }
 
 // mintCache remembers the server's current minting key, so that a mint
@@ -288,9 +346,14 @@ func (s *Server) signToken(ctx context.Context, claims playback.TokenClaims) (st
 	return playback.Sign(key, kid, claims)
 }
 
+// mintedJSON is a minted playback token with the URLs that play with it
+// (the token in place of the id: relative URIs carry it).
 type mintedJSON struct {
-	Token     string    `json:"token"`
-	ExpiresAt time.Time `json:"expires_at"`
+	Token     string        `json:"token"`
+	ExpiresAt jsontime.Time `json:"expires_at"`
+	Playback  playbackJSON  `json:"playback"`
+	// WHEP is the WHEP endpoint with the token (live inputs only).
+	WHEP string `json:"whep,omitempty"`
 }
 
 func (s *Server) getAdmissionSecret(w http.ResponseWriter, r *http.Request, _ *principal) error {
@@ -316,6 +379,8 @@ func signingOperations() map[string]operation {
 			params: []obj{limit, cursor}, ok: 200, okSchema: listOf(ref("SigningKey")), errs: []int{400}},
 		"POST /v1/signing_keys": {id: "createSigningKey", summary: "Generate an RSA-2048 key pair (the private key is in this response only, as base64 PEM and JWK), or register a public key (PEM or JWK; RS256 or ES256).", scope: ScopeAdmin,
 			params: []obj{idem}, body: ref("SigningKeyCreate"), ok: 201, okSchema: dataOf(ref("SigningKey")), errs: []int{400, 413, 415, 422}},
+		"GET /v1/signing_keys/{id}": {id: "getSigningKey", summary: "Get a signing key (its public half).", scope: ScopeAdmin,
+			params: []obj{idP}, ok: 200, okSchema: dataOf(ref("SigningKey")), errs: []int{404}},
 		"DELETE /v1/signing_keys/{id}": {id: "revokeSigningKey", summary: "Revoke a signing key: every token it signed is refused within a second (idempotent).", scope: ScopeAdmin,
 			params: []obj{idP}, ok: 204, errs: []int{404}},
 		"POST /v1/live_inputs/{id}/token": {id: "mintPlaybackToken", summary: "Sign a playback token (RFC 7519 JWT) for a live input with the server's key. Use it in place of the id in /live/ID/... or as ?token=.", scope: ScopeLiveInputsWrite,
@@ -357,8 +422,10 @@ func signingSchemas() obj {
 			"ttl_seconds":  obj{"type": "integer", "minimum": 1, "maximum": 86400, "default": 3600},
 			"nbf":          integer("Not before, Unix seconds (RFC 7519 §4.1.5)."),
 			"access_rules": rules,
-			"accessRules":  rules,
 		}),
-		"MintedToken": object(obj{"token": str("The JWT."), "expires_at": dateTime("")}, "token", "expires_at"),
+		"MintedToken": object(obj{"token": str("The JWT."), "expires_at": dateTime(""),
+			"playback": object(obj{"hls": str("Multivariant playlist with the token in place of the id."), "player": str("Player page with the token.")}, "hls", "player"),
+			"whep":     str("WHEP endpoint (draft-ietf-wish-whep) with the token in ?token= (live inputs only)."),
+		}, "token", "expires_at", "playback"),
 	}
 }

@@ -91,7 +91,7 @@ func TestMintToken(t *testing.T) {
 		}{
 			{"default 1 h", nil, 200, time.Hour, 0},
 			{"ttl and rules", map[string]any{"ttl_seconds": 120, "access_rules": []any{map[string]any{"type": "ip.src", "action": "block", "ip": []string{"10.0.0.0/8"}}}}, 200, 2 * time.Minute, 1},
-			{"cloudflare accessRules", map[string]any{"accessRules": []any{map[string]any{"type": "any", "action": "allow"}}}, 200, time.Hour, 1},
+			{"camelCase accessRules refused", map[string]any{"accessRules": []any{map[string]any{"type": "any", "action": "allow"}}}, 400, 0, 0},
 			{"max 24 h", map[string]any{"ttl_seconds": 86401}, 400, 0, 0},
 			{"bad rule", map[string]any{"access_rules": []any{map[string]any{"type": "asn", "action": "allow"}}}, 400, 0, 0},
 			{"unknown field", map[string]any{"exp": 1}, 400, 0, 0},

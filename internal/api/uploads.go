@@ -14,6 +14,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/mpegflow/mpegflow/internal/jsontime"
 	"github.com/mpegflow/mpegflow/internal/store"
 )
 
@@ -153,7 +154,7 @@ type uploadJSON struct {
 	ReceivedBytes      int64           `json:"received_bytes"`
 	MaxSizeBytes       int64           `json:"max_size_bytes"`
 	MaxDurationSeconds int64           `json:"max_duration_seconds"`
-	Expiry             *time.Time      `json:"expiry"`
+	Expiry             *jsontime.Time  `json:"expiry"`
 	Creator            string          `json:"creator"`
 	Name               string          `json:"name"`
 	Attempts           int             `json:"attempts"`
@@ -162,10 +163,10 @@ type uploadJSON struct {
 
 // directUploadJSON is the response of POST /v1/videos/direct_upload.
 type directUploadJSON struct {
-	ID        string    `json:"id"`
-	UploadURL string    `json:"upload_url"`
-	Expiry    time.Time `json:"expiry"`
-	Video     videoJSON `json:"video"`
+	ID        string        `json:"id"`
+	UploadURL string        `json:"upload_url"`
+	Expiry    jsontime.Time `json:"expiry"`
+	Video     videoJSON     `json:"video"`
 }
 
 func (s *Server) uploadService() (UploadService, error) {
@@ -221,8 +222,8 @@ func (s *Server) createDirectUpload(w http.ResponseWriter, r *http.Request, p *p
 	}
 	s.log.Info("direct upload created", "video", v.ID, "token", p.tok.ID)
 	w.Header().Set("Location", "/v1/videos/"+v.ID)
-	writeJSON(w, http.StatusCreated, dataResponse{Data: directUploadJSON{ID: v.ID, UploadURL: s.httpBase(r) + path,
-		Expiry: v.CreatedAt.Add(o.Expiry), Video: s.videoToJSON(v, r)}})
+	writeJSON(w, http.StatusOK, dataResponse{Data: directUploadJSON{ID: v.ID, UploadURL: s.httpBase(r) + path,
+		Expiry: jsontime.Of(v.CreatedAt.Add(o.Expiry)), Video: s.videoToJSON(v, r)}})
 	return nil
 }
 
@@ -294,7 +295,7 @@ func (s *Server) createPlainUpload(w http.ResponseWriter, r *http.Request, p *pr
 	}
 	s.log.Info("plain upload received", "video", v.ID, "token", p.tok.ID)
 	w.Header().Set("Location", "/v1/videos/"+v.ID)
-	writeJSON(w, http.StatusCreated, dataResponse{Data: s.videoToJSON(v, r)})
+	writeJSON(w, http.StatusAccepted, dataResponse{Data: s.videoToJSON(v, r)})
 	return nil
 }
 
@@ -337,7 +338,7 @@ func (s *Server) createCopy(w http.ResponseWriter, r *http.Request, p *principal
 	}
 	s.log.Info("copy from a URL started", "video", v.ID, "token", p.tok.ID)
 	w.Header().Set("Location", "/v1/videos/"+v.ID)
-	writeJSON(w, http.StatusCreated, dataResponse{Data: s.videoToJSON(v, r)})
+	writeJSON(w, http.StatusAccepted, dataResponse{Data: s.videoToJSON(v, r)})
 	return nil
 }
 
@@ -352,7 +353,7 @@ func (s *Server) getUpload(w http.ResponseWriter, r *http.Request, _ *principal)
 	}
 	out := uploadJSON{VideoID: v.ID, Kind: u.Kind, Status: v.Status, PctComplete: u.PctComplete, SizeBytes: u.SizeBytes,
 		ReceivedBytes: u.ReceivedBytes, MaxSizeBytes: u.MaxSizeBytes, MaxDurationSeconds: u.MaxDurationSeconds,
-		Expiry: u.ExpiresAt, Creator: u.Creator, Name: u.Name, Attempts: u.Attempts}
+		Expiry: jsontime.Ptr(u.ExpiresAt), Creator: u.Creator, Name: u.Name, Attempts: u.Attempts}
 	if v.ErrorCode != "" {
 		out.Error = &videoErrorJSON{Code: v.ErrorCode, Message: v.ErrorMessage}
 	}
@@ -372,11 +373,12 @@ func uploadsOperations() map[string]operation {
 	v := ref("Video")
 	return map[string]operation{
 		"POST /v1/videos/direct_upload": {id: "createDirectUpload", summary: "Create a video waiting for its file and a one-time tus 1.0 upload URL (creation, creation-with-upload, termination, expiration) a browser uploads to without a token: POST to upload_url with Upload-Length (413 over max_size_bytes) and Upload-Metadata (filename, filetype), then PATCH the Location. Status pendingupload, uploading, queued, inprogress, then ready or errored.", scope: ScopeVideosWrite,
-			params: []obj{idem}, body: ref("DirectUploadCreate"), ok: 201, okSchema: dataOf(ref("DirectUpload")), errs: []int{400, 413, 415, 422, 429, 501}},
-		"POST /v1/videos/upload": {id: "uploadVideo", summary: "Upload a file in one request (for curl): multipart/form-data with the part file (and optional parts meta, a JSON object, max_duration_seconds and creator), or the raw bytes with any other Content-Type; up to the configured size (uploads.plain_max_size, default 200 MB), else 413. Without Idempotency-Key (a keyed POST body is limited to 1 MiB).", scope: ScopeVideosWrite,
-			ok: 201, okSchema: dataOf(v), errs: []int{400, 413, 501}},
+			params: []obj{idem}, body: ref("DirectUploadCreate"), ok: 200, okSchema: dataOf(ref("DirectUpload")), errs: []int{400, 413, 415, 422, 429, 501}},
+		"POST /v1/videos/upload": {id: "uploadVideo", summary: "Upload a file in one request (for curl): multipart/form-data with the part file (and optional parts meta, a JSON object, max_duration_seconds and creator), or the raw bytes with any other Content-Type; up to the configured size (uploads.plain_max_size, default 200 MB), else 413. 202: the video is queued for processing.", scope: ScopeVideosWrite,
+			params: []obj{param("Idempotency-Key", "header", "As on every POST, but a keyed body is limited to 1 MiB (413 past it): send large files without it.", obj{"type": "string", "maxLength": 255}, false)},
+			ok:     202, okSchema: dataOf(v), errs: []int{400, 413, 429, 501}},
 		"POST /v1/videos/copy": {id: "copyVideo", summary: "Create a video the server downloads from an http(s) URL (status downloading, then queued); URLs reaching loopback, private or link-local addresses are refused, at every redirect too.", scope: ScopeVideosWrite,
-			params: []obj{idem}, body: ref("VideoCopy"), ok: 201, okSchema: dataOf(v), errs: []int{400, 413, 415, 422, 429, 501}},
+			params: []obj{idem}, body: ref("VideoCopy"), ok: 202, okSchema: dataOf(v), errs: []int{400, 413, 415, 422, 429, 501}},
 		"GET /v1/videos/{id}/upload": {id: "getVideoUpload", summary: "How the file of a video arrives and is processed: kind, status, bytes received, pct_complete.", scope: ScopeVideosRead,
 			params: []obj{param("id", "path", "The resource id.", obj{"type": "string"}, true)}, ok: 200, okSchema: dataOf(ref("Upload")), errs: []int{404}},
 	}

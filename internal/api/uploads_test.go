@@ -105,7 +105,7 @@ func TestDirectUploadValidation(t *testing.T) {
 		}
 	}
 	e.do("POST", "/v1/videos/direct_upload", e.admin, `{"bogus": 1}`).want(t, 400, CodeUnknownField)
-	r := e.do("POST", "/v1/videos/direct_upload", e.admin, `{"max_duration_seconds": 60, "meta": {"k": "v"}, "creator": "c"}`).want(t, 201, "")
+	r := e.do("POST", "/v1/videos/direct_upload", e.admin, `{"max_duration_seconds": 60, "meta": {"k": "v"}, "creator": "c"}`).want(t, 200, "")
 	d := r.data()
 	if !strings.HasPrefix(d["upload_url"].(string), "http://127.0.0.1:8080/uploads/vid_") || d["id"] == "" {
 		t.Fatalf("response %v", d)
@@ -131,18 +131,18 @@ func TestPlainUploadAndCopyAPI(t *testing.T) {
 	fw, _ := mw.CreateFormFile("file", "a.mp4")
 	fw.Write([]byte("file bytes"))
 	mw.Close()
-	e.do("POST", "/v1/videos/upload", e.admin, b.Bytes(), "Content-Type", mw.FormDataContentType()).want(t, 201, "")
+	e.do("POST", "/v1/videos/upload", e.admin, b.Bytes(), "Content-Type", mw.FormDataContentType()).want(t, 202, "")
 	if string(ru.body) != "file bytes" || ru.last.Name != "a.mp4" || ru.last.Meta["name"] != "x" {
 		t.Fatalf("got %q %+v", ru.body, ru.last)
 	}
-	e.do("POST", "/v1/videos/upload", e.admin, []byte("raw bytes"), "Content-Type", "video/mp4").want(t, 201, "")
+	e.do("POST", "/v1/videos/upload", e.admin, []byte("raw bytes"), "Content-Type", "video/mp4").want(t, 202, "")
 	if string(ru.body) != "raw bytes" {
 		t.Fatalf("raw body %q", ru.body)
 	}
 	e.do("POST", "/v1/videos/upload", e.admin, bytes.Repeat([]byte{1}, 1001), "Content-Type", "video/mp4").want(t, 413, CodeBodyTooLarge)
 	e.do("POST", "/v1/videos/upload", e.admin, []byte("--x\r\nContent-Disposition: form-data; name=\"nope\"\r\n\r\nv\r\n--x--\r\n"),
 		"Content-Type", "multipart/form-data; boundary=x").want(t, 400, CodeUnknownField)
-	e.do("POST", "/v1/videos/copy", e.admin, `{"url": "https://example.com/a.mp4", "meta": {"k": 1}}`).want(t, 201, "")
+	e.do("POST", "/v1/videos/copy", e.admin, `{"url": "https://example.com/a.mp4", "meta": {"k": 1}}`).want(t, 202, "")
 	if ru.copyURL != "https://example.com/a.mp4" {
 		t.Fatalf("copy url %q", ru.copyURL)
 	}

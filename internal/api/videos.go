@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/mpegflow/mpegflow/internal/jsontime"
 	"github.com/mpegflow/mpegflow/internal/store"
 )
 
@@ -82,16 +83,17 @@ type videoJSON struct {
 	Status            string             `json:"status"`
 	Error             *videoErrorJSON    `json:"error"`
 	Recovered         bool               `json:"recovered"`
-	CreatedAt         time.Time          `json:"created_at"`
-	StartedAt         time.Time          `json:"started_at"`
-	EndedAt           *time.Time         `json:"ended_at"`
+	CreatedAt         jsontime.Time      `json:"created_at"`
+	UpdatedAt         jsontime.Time      `json:"updated_at"`
+	StartedAt         jsontime.Time      `json:"started_at"`
+	EndedAt           *jsontime.Time     `json:"ended_at"`
 	DurationSeconds   float64            `json:"duration_seconds"`
 	SizeBytes         int64              `json:"size_bytes"`
 	Tracks            []store.VideoTrack `json:"tracks"`
 	Playback          playbackJSON       `json:"playback"`
 	Thumbnail         string             `json:"thumbnail"`
 	Download          downloadJSON       `json:"download"`
-	ScheduledDeletion *time.Time         `json:"scheduled_deletion"`
+	ScheduledDeletion *jsontime.Time     `json:"scheduled_deletion"`
 	Meta              map[string]any     `json:"meta"`
 	RequireSignedURLs bool               `json:"require_signed_urls"`
 	AllowedOrigins    []string           `json:"allowed_origins"`
@@ -154,16 +156,29 @@ func (s *Server) httpBase(r *http.Request) string {
 	return scheme + "://" + host
 }
 
+// playbackURLs returns the HLS and player URLs of key (an id or a playback
+// token) under prefix ("/live/" or "/videos/").
+func (s *Server) playbackURLs(r *http.Request, prefix, key string) playbackJSON {
+	base := s.httpBase(r) + prefix + url.PathEscape(key) + "/"
+	return playbackJSON{HLS: base + "index.m3u8", Player: base}
+}
+
+// videoETag is the ETag of a video: a digest of what a client may edit and
+// of updated_at, which every other change of the stored row moves.
+func videoETag(v *store.Video) string {
+	return digestETag([]any{v.Status, v.UpdatedAt.UnixMicro(), v.Meta, jsontime.Ptr(v.ScheduledDeletion), v.RequireSignedURLs, v.AllowedOrigins, v.DownloadStatus})
+}
+
 func (s *Server) videoToJSON(v *store.Video, r *http.Request) videoJSON {
 	base := s.httpBase(r) + "/videos/" + url.PathEscape(v.ID) + "/"
 	out := videoJSON{
 		ID: v.ID, LiveInputID: v.LiveInputID, Status: v.Status, Recovered: v.Recovered,
-		CreatedAt: v.CreatedAt, StartedAt: v.StartedAt, EndedAt: v.EndedAt,
+		CreatedAt: jsontime.Of(v.CreatedAt), UpdatedAt: jsontime.Of(v.UpdatedAt), StartedAt: jsontime.Of(v.StartedAt), EndedAt: jsontime.Ptr(v.EndedAt),
 		DurationSeconds: v.Duration.Seconds(), SizeBytes: v.SizeBytes, Tracks: v.Tracks,
-		Playback:          playbackJSON{HLS: base + "index.m3u8", Player: base},
+		Playback:          s.playbackURLs(r, "/videos/", v.ID),
 		Thumbnail:         base + "thumbnail.jpg",
 		Download:          downloadJSON{URL: base + "download.mp4", Status: v.DownloadStatus},
-		ScheduledDeletion: v.ScheduledDeletion, Meta: v.Meta,
+		ScheduledDeletion: jsontime.Ptr(v.ScheduledDeletion), Meta: v.Meta,
 		RequireSignedURLs: v.RequireSignedURLs, AllowedOrigins: v.AllowedOrigins,
 	}
 	if v.ErrorCode != "" {
@@ -200,6 +215,7 @@ func (s *Server) getVideo(w http.ResponseWriter, r *http.Request, _ *principal) 
 	if err != nil {
 		return err
 	}
+	w.Header().Set("ETag", videoETag(v))
 	writeJSON(w, http.StatusOK, dataResponse{Data: s.videoToJSON(v, r)})
 	return nil
 }
@@ -276,6 +292,9 @@ func (s *Server) patchVideo(w http.ResponseWriter, r *http.Request, p *principal
 	if err != nil {
 		return err
 	}
+	if err := checkETag(r, videoETag(v), "video"); err != nil {
+		return err
+	}
 	body, err := readBody(w, r, false)
 	if err != nil {
 		return err
@@ -289,6 +308,7 @@ func (s *Server) patchVideo(w http.ResponseWriter, r *http.Request, p *principal
 		return storeErr(err, "video")
 	}
 	s.log.Info("video updated", "video", v.ID, "token", p.tok.ID)
+	w.Header().Set("ETag", videoETag(v))
 	writeJSON(w, http.StatusOK, dataResponse{Data: s.videoToJSON(v, r)})
 	return nil
 }
@@ -383,7 +403,11 @@ func videoErr(err error) error {
 
 func (s *Server) deleteVideo(w http.ResponseWriter, r *http.Request, p *principal) error {
 	id := r.PathValue("id")
-	if _, err := s.getVideoRow(r.Context(), id); err != nil {
+	v, err := s.getVideoRow(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if err := checkETag(r, videoETag(v), "video"); err != nil {
 		return err
 	}
 	if s.videos.Videos == nil {
@@ -472,11 +496,11 @@ func videosOperations() map[string]operation {
 				param("live_input_id", "query", "Keep the videos of this live input.", obj{"type": "string"}, false)},
 			ok: 200, okSchema: listOf(v), errs: []int{400}},
 		"GET /v1/videos/{id}": {id: "getVideo", summary: "Get a video.", scope: ScopeVideosRead,
-			params: []obj{idP}, ok: 200, okSchema: dataOf(v), errs: []int{404}},
+			params: []obj{idP}, ok: 200, okSchema: dataOf(v), extraHeaders: etagHeader(), errs: []int{404}},
 		"PATCH /v1/videos/{id}": {id: "updateVideo", summary: "Change meta, scheduled_deletion, require_signed_urls or allowed_origins (JSON merge patch, RFC 7396).", scope: ScopeVideosWrite,
-			params: []obj{idP}, body: ref("VideoUpdate"), ok: 200, okSchema: dataOf(v), errs: []int{400, 404, 413, 415}},
+			params: []obj{idP, ifMatchParam()}, body: ref("VideoUpdate"), ok: 200, okSchema: dataOf(v), extraHeaders: etagHeader(), errs: []int{400, 404, 412, 413, 415}},
 		"DELETE /v1/videos/{id}": {id: "deleteVideo", summary: "Delete a video and its files; 409 while it is recording.", scope: ScopeVideosWrite,
-			params: []obj{idP}, ok: 204, errs: []int{404, 409, 501}},
+			params: []obj{idP, ifMatchParam()}, ok: 204, errs: []int{404, 409, 412, 501}},
 		"POST /v1/videos/{id}/downloads": {id: "createVideoDownload", summary: "Build the progressive MP4 (faststart, no re-encoding) of a ready video; its status goes pending then ready (video.download.ready). GET /videos/ID/download.mp4 serves it.", scope: ScopeVideosWrite,
 			params: []obj{idP, idem}, ok: 202, okSchema: dataOf(ref("VideoDownload")), errs: []int{404, 409, 413, 415, 422, 501}},
 		"POST /v1/videos/{id}/clips": {id: "createVideoClip", summary: "Create a video of a range of a ready video, instantly: it shares the source's segments, so it is cut at the nearest part boundaries, starting on a key frame (segment boundaries for recordings without a part layout); the response's clip says where.", scope: ScopeVideosWrite,
@@ -498,6 +522,7 @@ func videosSchemas() obj {
 				"description": "Why the video errored; null otherwise."},
 			"recovered":        boolean("Finalized after a crash of the daemon, from the fragments already stored."),
 			"created_at":       dateTime(""),
+			"updated_at":       dateTime(""),
 			"started_at":       dateTime("The broadcast's start."),
 			"ended_at":         nullDateTime("The broadcast's end; null while recording."),
 			"duration_seconds": obj{"type": "number", "description": "Duration recorded so far."},

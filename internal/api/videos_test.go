@@ -202,7 +202,7 @@ func TestVideosGetPatchDelete(t *testing.T) {
 			e.do("PATCH", "/v1/videos/vid_0", e.admin, tc.body).want(t, tc.status, tc.code)
 		}
 		v = e.do("GET", "/v1/videos/vid_0", e.admin, nil).want(t, 200, "").data()
-		if v["meta"].(map[string]any)["title"] != "Keynote" || v["scheduled_deletion"] != "2030-01-02T03:04:05Z" || v["require_signed_urls"] != true {
+		if v["meta"].(map[string]any)["title"] != "Keynote" || v["scheduled_deletion"] != "2030-01-02T03:04:05.000Z" || v["require_signed_urls"] != true {
 			t.Fatalf("after PATCH: %v", v)
 		}
 		e.do("PATCH", "/v1/videos/vid_0", e.admin, map[string]any{"scheduled_deletion": nil}).want(t, 200, "")

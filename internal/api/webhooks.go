@@ -5,12 +5,15 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/mpegflow/mpegflow/internal/events"
+	"github.com/mpegflow/mpegflow/internal/jsontime"
 	"github.com/mpegflow/mpegflow/internal/store"
 	"github.com/mpegflow/mpegflow/internal/webhook"
 )
@@ -71,29 +74,35 @@ func webhookToJSON(e *store.WebhookEndpoint, withSecret bool) webhookJSON {
 	return j
 }
 
-// deliveryJSON is one entry of the delivery log.
+// deliveryJSON is one entry of the delivery log. Its names follow the
+// rest of the API: status (not state) and type (the event's, as in the
+// event envelope).
 type deliveryJSON struct {
-	ID                 string     `json:"id"`
-	EventID            string     `json:"event_id"`
-	EventType          string     `json:"event_type"`
-	LiveInputID        string     `json:"live_input_id,omitempty"`
-	State              string     `json:"state"`
-	Attempts           int        `json:"attempts"`
-	LastStatusCode     int        `json:"last_status_code"`
-	LastLatencyMS      float64    `json:"last_latency_ms"`
-	LastError          string     `json:"last_error,omitempty"`
-	ResponseBodyPrefix string     `json:"response_body_prefix"`
-	NextAttemptAt      *time.Time `json:"next_attempt_at"`
-	CreatedAt          time.Time  `json:"created_at"`
-	UpdatedAt          time.Time  `json:"updated_at"`
+	ID                 string         `json:"id"`
+	EventID            string         `json:"event_id"`
+	Type               string         `json:"type"`
+	LiveInputID        string         `json:"live_input_id,omitempty"`
+	Status             string         `json:"status"`
+	Attempts           int            `json:"attempts"`
+	LastStatusCode     int            `json:"last_status_code"`
+	LastLatencyMS      float64        `json:"last_latency_ms"`
+	LastError          string         `json:"last_error,omitempty"`
+	ResponseBodyPrefix string         `json:"response_body_prefix"`
+	NextAttemptAt      *jsontime.Time `json:"next_attempt_at"`
+	CreatedAt          jsontime.Time  `json:"created_at"`
+	UpdatedAt          jsontime.Time  `json:"updated_at"`
 }
 
 func deliveryToJSON(d *store.WebhookDelivery) deliveryJSON {
-	return deliveryJSON{ID: d.ID, EventID: d.EventID, EventType: d.EventType, LiveInputID: d.LiveInputID, State: d.State,
+	return deliveryJSON{ID: d.ID, EventID: d.EventID, Type: d.EventType, LiveInputID: d.LiveInputID, Status: d.State,
 		Attempts: d.Attempts, LastStatusCode: d.LastStatus, LastLatencyMS: float64(d.LastLatency.Microseconds()) / 1000,
-		LastError: d.LastError, ResponseBodyPrefix: d.ResponsePrefix, NextAttemptAt: d.NextAttemptAt,
-		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+		LastError: d.LastError, ResponseBodyPrefix: d.ResponsePrefix, NextAttemptAt: jsontime.Ptr(d.NextAttemptAt),
+		CreatedAt: jsontime.Of(d.CreatedAt), UpdatedAt: jsontime.Of(d.UpdatedAt)}
 }
+
+// webhookETag is the ETag of an endpoint: a digest of what GET shows of it
+// (updated_at included, so a secret rotation changes it too).
+func webhookETag(e *store.WebhookEndpoint) string { return digestETag(webhook.Endpoint(e)) }
 
 // webhookWrite is the body of POST and PATCH (JSON merge patch: absent
 // fields are kept; [] clears a filter).
@@ -148,45 +157,34 @@ func (s *Server) applyWebhook(ctx context.Context, w *webhookWrite, e *store.Web
 	return nil
 }
 
-// validEventTypes checks an event type filter. The list of types is open
-// (features add theirs): any "word.word" name is accepted.
+// knownEventTypes lists every event type the daemon sends: the events
+// package's and webhook.test and webhook.disabled.
+func knownEventTypes() []string {
+	ts := make([]string, 0, 16)
+	for _, t := range events.Types() {
+		ts = append(ts, string(t))
+	}
+	return append(ts, string(webhook.TypeTest), string(webhook.TypeDisabled))
+}
+
+// validEventTypes checks an event type filter: distinct known types.
 func validEventTypes(ts []string) error {
 	if len(ts) > maxWebhookEventTypes {
 		return fieldErr(CodeValidation, "event_types", "at most 64 event types")
 	}
+	known := knownEventTypes()
 	seen := map[string]bool{}
-	for _, t := range ts {
-		if !eventTypeName(t) || seen[t] {
-			return fieldErr(CodeValidation, "event_types", "invalid or duplicate event type "+quote(t)+
-				"; e.g. "+string(events.LiveInputConnected))
+	for i, t := range ts {
+		field := "event_types[" + strconv.Itoa(i) + "]"
+		if seen[t] {
+			return fieldErr(CodeValidation, field, "duplicate event type "+quote(t))
+		}
+		if !slices.Contains(known, t) {
+			return fieldErr(CodeValidation, field, "unknown event type "+quote(t)+"; known: "+strings.Join(known, ", "))
 		}
 		seen[t] = true
 	}
 	return nil
-}
-
-// eventTypeName reports whether t looks like an event type:
-// lowercase words of [a-z0-9_] joined by dots, at least two, 64 bytes.
-func eventTypeName(t string) bool {
-	if len(t) == 0 || len(t) > 64 {
-		return false
-	}
-	parts := strings.Split(t, ".")
-	if len(parts) < 2 {
-		return false
-	}
-	for _, p := range parts {
-		if p == "" || p[0] < 'a' || p[0] > 'z' {
-			return false
-		}
-		for i := 0; i < len(p); i++ {
-			c := p[i]
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // webhooksRoutes registers the webhooks (issue 7) routes.
@@ -200,6 +198,7 @@ func (s *Server) webhooksRoutes(handle routeFunc) {
 	handle("POST", "/v1/webhooks/{id}/rotate_secret", wr, s.rotateWebhookSecret)
 	handle("POST", "/v1/webhooks/{id}/test", wr, s.withWebhooks(s.testWebhook))
 	handle("GET", "/v1/webhooks/{id}/deliveries", rd, s.listDeliveries)
+	handle("GET", "/v1/webhooks/{id}/deliveries/{delivery_id}", rd, s.getDelivery)
 	handle("POST", "/v1/webhooks/{id}/deliveries/{delivery_id}/retry", wr, s.withWebhooks(s.retryDelivery))
 }
 
@@ -247,6 +246,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, p *princi
 	}
 	s.log.Info("webhook created", "webhook", e.ID, "token", p.tok.ID)
 	w.Header().Set("Location", "/v1/webhooks/"+e.ID)
+	w.Header().Set("ETag", webhookETag(e))
 	writeJSON(w, http.StatusCreated, dataResponse{Data: webhookToJSON(e, true)})
 	return nil
 }
@@ -282,6 +282,7 @@ func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request, _ *principal
 	if err != nil {
 		return err
 	}
+	w.Header().Set("ETag", webhookETag(e))
 	writeJSON(w, http.StatusOK, dataResponse{Data: webhookToJSON(e, false)})
 	return nil
 }
@@ -289,6 +290,9 @@ func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request, _ *principal
 func (s *Server) patchWebhook(w http.ResponseWriter, r *http.Request, p *principal) error {
 	e, err := s.getWebhookEndpoint(r.Context(), r.PathValue("id"))
 	if err != nil {
+		return err
+	}
+	if err := checkETag(r, webhookETag(e), "webhook"); err != nil {
 		return err
 	}
 	body, err := readBody(w, r, false)
@@ -308,15 +312,20 @@ func (s *Server) patchWebhook(w http.ResponseWriter, r *http.Request, p *princip
 	}
 	s.webhooks.Service.Changed()
 	s.log.Info("webhook changed", "webhook", e.ID, "token", p.tok.ID)
+	w.Header().Set("ETag", webhookETag(e))
 	writeJSON(w, http.StatusOK, dataResponse{Data: webhookToJSON(e, false)})
 	return nil
 }
 
 func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id := r.PathValue("id")
-	if !validID(id) {
-		return notFound("webhook")
+	e, err := s.getWebhookEndpoint(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
 	}
+	if err := checkETag(r, webhookETag(e), "webhook"); err != nil {
+		return err
+	}
+	id := e.ID
 	if err := s.st.Webhooks().DeleteEndpoint(r.Context(), id); err != nil {
 		return storeErr(err, "webhook")
 	}
@@ -338,17 +347,24 @@ func (s *Server) rotateWebhookSecret(w http.ResponseWriter, r *http.Request, p *
 		return storeErr(err, "webhook")
 	}
 	s.log.Info("webhook secret rotated", "webhook", e.ID, "token", p.tok.ID)
+	w.Header().Set("ETag", webhookETag(e))
 	writeJSON(w, http.StatusOK, dataResponse{Data: webhookToJSON(e, true)})
 	return nil
 }
 
 // webhookTestJSON is the response of POST /v1/webhooks/ID/test.
 type webhookTestJSON struct {
-	Success    bool    `json:"success"`     // a 2xx came back
-	StatusCode int     `json:"status_code"` // 0 = no response
-	LatencyMS  float64 `json:"latency_ms"`
-	Error      string  `json:"error,omitempty"` // why no response came
+	Success    bool       `json:"success"`     // a 2xx came back
+	StatusCode int        `json:"status_code"` // 0 = no response
+	LatencyMS  float64    `json:"latency_ms"`
+	Error      *errorBody `json:"error"` // why no response came; null when one came
 }
+
+// Codes of WebhookTest.error.
+const (
+	testErrTimeout    = "timeout"     // no response within webhooks.timeout
+	testErrNoResponse = "no_response" // refused, unreachable, TLS or forbidden target
+)
 
 func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request, _ *principal) error {
 	e, err := s.getWebhookEndpoint(r.Context(), r.PathValue("id"))
@@ -359,7 +375,12 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request, _ *principa
 	out := webhookTestJSON{Success: err == nil && status >= 200 && status < 300, StatusCode: status,
 		LatencyMS: float64(latency.Microseconds()) / 1000}
 	if err != nil {
-		out.Error = err.Error()
+		code := testErrNoResponse
+		var ne net.Error
+		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+			code = testErrTimeout
+		}
+		out.Error = &errorBody{Code: code, Message: err.Error()}
 	}
 	writeJSON(w, http.StatusOK, dataResponse{Data: out})
 	return nil
@@ -392,6 +413,23 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, _ *princ
 		resp.NextCursor = s.cursors.encode(scope, rows[len(rows)-1].ID)
 	}
 	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request, _ *principal) error {
+	e, err := s.getWebhookEndpoint(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	did := r.PathValue("delivery_id")
+	if !validID(did) {
+		return notFound("delivery")
+	}
+	d, err := s.st.Webhooks().GetDelivery(r.Context(), e.ID, did)
+	if err != nil {
+		return storeErr(err, "delivery")
+	}
+	writeJSON(w, http.StatusOK, dataResponse{Data: deliveryToJSON(d)})
 	return nil
 }
 
@@ -431,17 +469,19 @@ func webhooksOperations() map[string]operation {
 		"POST /v1/webhooks": {id: "createWebhook", summary: "Create a webhook endpoint; its signing secret (whsec_...) is in this response only. URLs resolving to private, loopback, link-local or multicast addresses are refused.", scope: wr,
 			params: []obj{idem}, body: ref("WebhookWrite"), ok: 201, okSchema: dataOf(wh), errs: []int{400, 413, 415, 422, 501}},
 		"GET /v1/webhooks/{id}": {id: "getWebhook", summary: "Get a webhook endpoint (without its secret).", scope: rd,
-			params: []obj{idP}, ok: 200, okSchema: dataOf(wh), errs: []int{404}},
+			params: []obj{idP}, ok: 200, okSchema: dataOf(wh), extraHeaders: etagHeader(), errs: []int{404}},
 		"PATCH /v1/webhooks/{id}": {id: "updateWebhook", summary: "Change a webhook endpoint (JSON merge patch; [] clears a filter). enabled=true re-enables an endpoint the daemon disabled.", scope: wr,
-			params: []obj{idP}, body: ref("WebhookWrite"), ok: 200, okSchema: dataOf(wh), errs: []int{400, 404, 413, 415, 501}},
+			params: []obj{idP, ifMatchParam()}, body: ref("WebhookWrite"), ok: 200, okSchema: dataOf(wh), extraHeaders: etagHeader(), errs: []int{400, 404, 412, 413, 415, 501}},
 		"DELETE /v1/webhooks/{id}": {id: "deleteWebhook", summary: "Delete a webhook endpoint and its delivery log.", scope: wr,
-			params: []obj{idP}, ok: 204, errs: []int{404}},
+			params: []obj{idP, ifMatchParam()}, ok: 204, errs: []int{404, 412}},
 		"POST /v1/webhooks/{id}/rotate_secret": {id: "rotateWebhookSecret", summary: "New signing secret (in this response only); the previous one keeps signing alongside it for 24 h (two signatures in webhook-signature).", scope: wr,
 			params: []obj{idP, idem}, ok: 200, okSchema: dataOf(wh), errs: []int{404, 422}},
 		"POST /v1/webhooks/{id}/test": {id: "testWebhook", summary: "Send a webhook.test event now; returns the receiver's status code and latency.", scope: wr,
 			params: []obj{idP, idem}, ok: 200, okSchema: dataOf(ref("WebhookTest")), errs: []int{404, 422, 501}},
 		"GET /v1/webhooks/{id}/deliveries": {id: "listWebhookDeliveries", summary: "The delivery log of an endpoint, newest first (kept webhooks.log_retention after the last attempt).", scope: rd,
 			params: []obj{idP, limit, cursor}, ok: 200, okSchema: listOf(ref("WebhookDelivery")), errs: []int{400, 404}},
+		"GET /v1/webhooks/{id}/deliveries/{delivery_id}": {id: "getWebhookDelivery", summary: "One delivery of the log.", scope: rd,
+			params: []obj{idP, didP}, ok: 200, okSchema: dataOf(ref("WebhookDelivery")), errs: []int{404}},
 		"POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry": {id: "retryWebhookDelivery", summary: "Send a delivery again now (after the earlier pending deliveries of its live input).", scope: wr,
 			params: []obj{idP, didP, idem}, ok: 202, okSchema: dataOf(ref("WebhookDelivery")), errs: []int{404, 422, 501}},
 	}
@@ -454,7 +494,7 @@ func webhooksSchemas() obj {
 		"Webhook": object(obj{
 			"id": str(""), "url": str("http or https."), "description": str(""),
 			"enabled":                    boolean("false: nothing is sent; deliveries wait."),
-			"event_types":                strs("Filter; empty = every type (live_input.*, session.kicked, webhook.disabled, and the types features add)."),
+			"event_types":                obj{"type": "array", "items": obj{"type": "string", "enum": knownEventTypes()}, "description": "Filter; empty = every type."},
 			"live_input_ids":             strs("Filter; empty = every live input."),
 			"created_at":                 dateTime(""),
 			"updated_at":                 dateTime(""),
@@ -467,22 +507,25 @@ func webhooksSchemas() obj {
 			"url":            str("Required at creation; http or https."),
 			"description":    obj{"type": "string", "maxLength": maxWebhookDescription},
 			"enabled":        obj{"type": "boolean", "default": true},
-			"event_types":    obj{"type": "array", "items": obj{"type": "string"}, "maxItems": maxWebhookEventTypes},
+			"event_types":    obj{"type": "array", "items": obj{"type": "string", "enum": knownEventTypes()}, "maxItems": maxWebhookEventTypes},
 			"live_input_ids": obj{"type": "array", "items": obj{"type": "string"}, "maxItems": maxWebhookLiveInputs},
 		}),
 		"WebhookTest": object(obj{
 			"success": boolean("A 2xx came back."), "status_code": integer("0 = no response."),
-			"latency_ms": obj{"type": "number"}, "error": str("Why no response came."),
-		}, "success", "status_code", "latency_ms"),
+			"latency_ms": obj{"type": "number"},
+			"error": obj{"type": []string{"object", "null"}, "description": "Why no response came (code timeout or no_response); null when one came.",
+				"properties": obj{"code": obj{"type": "string", "enum": []string{testErrTimeout, testErrNoResponse}}, "message": str("For people.")},
+				"required":   []string{"code", "message"}, "additionalProperties": false},
+		}, "success", "status_code", "latency_ms", "error"),
 		"WebhookDelivery": object(obj{
-			"id": str(""), "event_id": str("The webhook-id header; de-duplicate on it."), "event_type": str(""),
+			"id": str(""), "event_id": str("The webhook-id header; de-duplicate on it."), "type": obj{"type": "string", "enum": knownEventTypes(), "description": "The event's type."},
 			"live_input_id": str(""),
-			"state":         obj{"type": "string", "enum": []string{store.DeliveryPending, store.DeliverySucceeded, store.DeliveryFailed}},
+			"status":        obj{"type": "string", "enum": []string{store.DeliveryPending, store.DeliverySucceeded, store.DeliveryFailed}},
 			"attempts":      integer(""), "last_status_code": integer("0 = no response."),
 			"last_latency_ms": obj{"type": "number"}, "last_error": str(""),
 			"response_body_prefix": str("The first 256 bytes of the last response."),
 			"next_attempt_at":      nullDateTime("Set while pending."),
 			"created_at":           dateTime("The event's time."), "updated_at": dateTime(""),
-		}, "id", "event_id", "event_type", "state", "attempts", "created_at"),
+		}, "id", "event_id", "type", "status", "attempts", "created_at"),
 	}
 }

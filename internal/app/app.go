@@ -27,6 +27,7 @@ import (
 	"github.com/mpegflow/mpegflow/internal/ingest/whip"
 	"github.com/mpegflow/mpegflow/internal/metrics"
 	"github.com/mpegflow/mpegflow/internal/output/hlsout"
+	"github.com/mpegflow/mpegflow/internal/output/restream"
 	"github.com/mpegflow/mpegflow/internal/output/whep"
 	"github.com/mpegflow/mpegflow/internal/pipeline"
 	"github.com/mpegflow/mpegflow/internal/stream"
@@ -52,6 +53,8 @@ type App struct {
 	transcode *transcodeFeature
 	// ffm is the ffmpeg capacity account of every ffmpeg job (transcode.go)
 	ffm *ffmpeg.Account
+	// restream runs the outputs of live inputs (restream.go)
+	restream *restream.Manager
 
 	httpLn, metricsLn   net.Listener
 	httpSrv, metricsSrv *http.Server
@@ -60,6 +63,7 @@ type App struct {
 	ice                 *webrtcice.Mux // shared by WHIP and WHEP (whep.go)
 	whep                *whep.Server   // WebRTC playback (whep.go); nil with ice
 	srt                 *srt.Server    // nil when srt.address is ""
+	rtsp                *rtspIngest    // rtsp.go
 
 	ready atomic.Bool
 	rec   *recording    // recording.go (issue 8); nil when not built
@@ -142,6 +146,9 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 			return nil, fmt.Errorf("srt.address: %w", err)
 		}
 	}
+	if err = a.initRTSP(cfg, dir, throttle, log); err != nil {
+		return nil, err
+	}
 	if cfg.WebRTC.UDPAddress != "" {
 		if a.ice, err = a.openICE(); err != nil {
 			return nil, fmt.Errorf("webrtc.udp_address: %w", err)
@@ -171,6 +178,7 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 	}
 	a.httpSrv = &http.Server{
 		Handler:           a.routes(),
+		Protocols:         h2c(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
@@ -245,6 +253,7 @@ func (a *App) closeIngest() {
 	if a.srt != nil {
 		_ = a.srt.Close()
 	}
+	a.closeRTSP()
 }
 
 // HTTPAddr is the bound playback address.
@@ -295,6 +304,7 @@ func (a *App) streamStarted(s *stream.Stream) {
 	a.gmu.Lock()
 	a.graphs[s] = g
 	a.gmu.Unlock()
+	a.restreamStarted(s)
 	codecs := make([]string, 0, 2)
 	for _, t := range s.Tracks() {
 		codecs = append(codecs, t.Codec.Name())
@@ -310,6 +320,7 @@ func (a *App) streamEnded(s *stream.Stream) {
 	if g != nil {
 		g.Wait() // sinks drain what was queued before the end
 	}
+	a.restreamEnded(s)
 	a.hls.End(s.ID())
 	a.metrics.StreamEnded(s.ID())
 	a.control.StreamEnded(s.ID())
@@ -344,6 +355,7 @@ func (a *App) Run(ctx context.Context) error {
 		serve("srt", func() error { return a.srt.Run(ictx) })
 	}
 	a.startFeatures(ictx, &wg)
+	a.startRTSP(ictx, &wg)
 	a.ready.Store(true)
 	attrs := []any{"http", a.HTTPAddr().String(), "rtmp", a.RTMPAddr().String()}
 	if a.rtmps != nil {
@@ -373,6 +385,7 @@ func (a *App) Run(ctx context.Context) error {
 	a.hub.Close()      // ends every stream: ENDLIST, blocked requests released
 	a.drainRecording() // recordings finish before the store closes (recording.go)
 	a.closeUploads()   // upload jobs stop (requeued) before the store closes (uploads.go)
+	a.closeRestream()  // outputs stop, their events reach the outbox (restream.go)
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
 	_ = a.httpSrv.Shutdown(sctx)

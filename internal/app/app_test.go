@@ -25,6 +25,7 @@ rtmp: {address: "127.0.0.1:0"}
 metrics: {address: "127.0.0.1:0"}
 srt: {address: "127.0.0.1:0"}
 webrtc: {udp_address: "127.0.0.1:0"}
+rtsp: {address: "127.0.0.1:0", udp_rtp_address: "", udp_rtcp_address: ""}
 live_inputs:
   - {id: cam, name: Cam, stream_key: auto}
 ` + extra
@@ -188,6 +189,7 @@ func TestBusyPortFailsStartWithKey(t *testing.T) {
 	defer stop()
 	cfg, err := conf.Load("", []string{"MPEGFLOW_HTTP_ADDRESS=" + a.HTTPAddr().String(), "MPEGFLOW_DATA_DIR=" + t.TempDir(),
 		"MPEGFLOW_RTMP_ADDRESS=127.0.0.1:0", "MPEGFLOW_SRT_ADDRESS=127.0.0.1:0", "MPEGFLOW_WEBRTC_UDP_ADDRESS=127.0.0.1:0",
+		"MPEGFLOW_RTSP_ADDRESS=127.0.0.1:0", "MPEGFLOW_RTSP_UDP_RTP_ADDRESS=", "MPEGFLOW_RTSP_UDP_RTCP_ADDRESS=",
 		"MPEGFLOW_METRICS_ADDRESS="})
 	if err != nil {
 		t.Fatal(err)

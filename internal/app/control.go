@@ -118,13 +118,15 @@ func openControl(ctx context.Context, cfg *conf.Config, log *slog.Logger, stdout
 	c.api, err = api.New(api.Config{
 		ClientAddr: proxies,
 		Store:      st, Bus: c.bus, Runtime: c.rt, Logger: log.With("component", "api"),
-		Endpoints: api.Endpoints{RTMP: cfg.RTMP.Address, SRT: cfg.SRT.Address, HTTP: cfg.HTTP.Address},
+		Endpoints: api.Endpoints{RTMP: cfg.RTMP.Address, SRT: cfg.SRT.Address, RTSP: cfg.RTSP.Address, HTTP: cfg.HTTP.Address},
 		CursorKey: key,
 		Signing:   fd.Signing,
 		Webhooks:  fd.Webhooks,
 		Videos:    fd.Videos,
 		Uploads:   fd.Uploads,
 		System:    fd.System, TranscodeProfiles: transcodeProfileNames(cfg),
+		Outputs: fd.Outputs,
+		Sources: fd.Sources,
 	})
 	if err != nil {
 		return nil, err

@@ -18,6 +18,8 @@ type featureDeps struct {
 	Videos   api.VideosDeps
 	Uploads  api.UploadsDeps
 	System   api.SystemDeps
+	Outputs  api.OutputsDeps
+	Sources  api.SourceStatuser // rtsp.go
 }
 
 // featureDeps builds every feature from the opened store and event bus
@@ -39,6 +41,8 @@ func (a *App) featureDeps(st store.Store, bus *events.Bus) (featureDeps, error) 
 	if fd.Videos, err = a.initRecording(st, bus); err != nil {
 		return fd, err
 	}
+	fd.Outputs = a.initRestream(st, bus)
+	fd.Sources = a.initRTSPSources(st, bus)
 	if fd.Uploads, err = a.initUploads(st, bus); err != nil { // uploads.go
 		return fd, err
 	}
@@ -65,6 +69,7 @@ func (a *App) startFeatures(ctx context.Context, wg *sync.WaitGroup) {
 // partly built App.
 func (a *App) closeFeatures() {
 	a.closeUploads()
+	a.closeRestream()
 	a.closeTranscode()
 	a.closeRecording()
 	a.closeWebhooks()

@@ -69,6 +69,7 @@ func (a *App) routes() http.Handler {
 		mux.Handle("/whep/", a.whep.Handler())
 	}
 	mux.Handle("/v1/", a.metrics.API(a.control.Handler()))
+	a.rpcRoutes(mux)
 	mux.Handle("GET /console/", http.StripPrefix("/console", web.ConsoleHandler())) // the web console (web/console)
 	mux.Handle("OPTIONS /static/", a.cors(http.NotFoundHandler()))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {

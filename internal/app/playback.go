@@ -164,12 +164,8 @@ func (a *App) checkGate(w http.ResponseWriter, r *http.Request, gate *playback.G
 	res, err := gate.Check(r.Context(), r, idOrToken, playlist)
 	if err != nil {
 		reason := playback.ReasonOf(err)
-		status := http.StatusUnauthorized
-		switch reason {
-		case playback.ReasonWrongSubject, playback.ReasonRuleBlocked, playback.ReasonOrigin, playback.ReasonAdmission:
-			status = http.StatusForbidden
-		case playback.ReasonUnavailable:
-			status = http.StatusServiceUnavailable
+		status := reason.Status()
+		if reason == playback.ReasonUnavailable {
 			a.log.Warn("playback authorization unavailable", "error", err)
 		}
 		elem := idOrToken
@@ -177,7 +173,7 @@ func (a *App) checkGate(w http.ResponseWriter, r *http.Request, gate *playback.G
 			elem = "(token)" // a bearer credential: never logged
 		}
 		a.log.Debug("playback refused", "reason", string(reason), kind, elem, "resource", rest)
-		msg := refusalMessage(reason)
+		msg := reason.Message()
 		if m := playback.HookReason(err); m != "" {
 			msg = m
 		}
@@ -199,34 +195,6 @@ func (a *App) checkGate(w http.ResponseWriter, r *http.Request, gate *playback.G
 		w.Header().Add("Vary", "Origin")
 	}
 	return res.ID, true
-}
-
-// refusalMessage is the short text of a refusal: what went wrong, never a
-// detail that helps forge a token.
-func refusalMessage(r playback.Reason) string {
-	switch r {
-	case playback.ReasonMissing:
-		return "a playback token is required"
-	case playback.ReasonMalformed:
-		return "the playback token is malformed"
-	case playback.ReasonBadSignature:
-		return "the playback token's signature does not verify"
-	case playback.ReasonUnknownKey:
-		return "the playback token's key is unknown or revoked"
-	case playback.ReasonExpired:
-		return "the playback token has expired"
-	case playback.ReasonNotYetValid:
-		return "the playback token is not valid yet"
-	case playback.ReasonWrongSubject:
-		return "the playback token is for another resource"
-	case playback.ReasonRuleBlocked:
-		return "an access rule of the playback token refuses this client"
-	case playback.ReasonOrigin:
-		return "this origin may not play this resource"
-	case playback.ReasonAdmission:
-		return "refused by the admission hook"
-	}
-	return "playback authorization is unavailable, retry later"
 }
 
 func (a *App) closePlayback() {

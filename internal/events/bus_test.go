@@ -3,6 +3,7 @@ package events
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -133,5 +134,18 @@ func TestCloseBus(t *testing.T) {
 	b.Publish(New(LiveInputIdle, "x", nil)) // no panic, nothing delivered
 	if len(late.C()) != 0 {
 		t.Fatal("delivered after close")
+	}
+}
+
+func TestEventTimeFormat(t *testing.T) {
+	ev := New(LiveInputIdle, "li_1", nil)
+	ev.Time = time.Date(2025, 1, 2, 3, 4, 5, 6_000_000, time.FixedZone("X", 3600))
+	b, err := json.Marshal(ev)
+	if err != nil || !strings.Contains(string(b), `"time":"2025-01-02T02:04:05.006Z"`) {
+		t.Fatalf("%s %v", b, err)
+	}
+	env, _ := ev.Envelope()
+	if !strings.Contains(string(env), `"created_at":"2025-01-02T02:04:05.006Z"`) {
+		t.Fatalf("envelope %s", env)
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"time"
+
+	"github.com/mpegflow/mpegflow/internal/jsontime"
 )
 
 // Type names an event. The set is stable: clients and webhooks filter on it.
@@ -74,12 +76,26 @@ const (
 	VideoProcessing Type = "video.processing"
 )
 
+// Event types of restream outputs. LiveInputID is the output's live
+// input; Data is the output as GET /v1/live_inputs/ID/outputs/OID returns
+// it (stream key masked), with its status of the moment.
+const (
+	// OutputConnected: an output's target accepted the publish.
+	OutputConnected Type = "live_input.output.connected"
+	// OutputDisconnected: a broadcasting output lost its target (it
+	// retries while the input is live) or stopped.
+	OutputDisconnected Type = "live_input.output.disconnected"
+	// OutputErrored: an output gave up; status.last_error says why.
+	OutputErrored Type = "live_input.output.errored"
+)
+
 // Types lists every event type, in documentation order.
 func Types() []Type {
 	return []Type{LiveInputCreated, LiveInputUpdated, LiveInputDeleted, LiveInputConnected,
 		LiveInputDisconnected, LiveInputIdle, LiveInputErrored, SessionKicked,
 		RecordingStarted, VideoReady, VideoErrored, VideoDeleted, VideoDownloadReady,
-		VideoUploadCreated, VideoUploadCompleted, VideoProcessing}
+		VideoUploadCreated, VideoUploadCompleted, VideoProcessing,
+		OutputConnected, OutputDisconnected, OutputErrored}
 }
 
 // Known reports whether t is one of Types.
@@ -107,6 +123,16 @@ type Event struct {
 	Data any `json:"data,omitempty"`
 }
 
+// MarshalJSON renders e with its time in the API's one timestamp format
+// (jsontime: RFC 3339, UTC, milliseconds).
+func (e Event) MarshalJSON() ([]byte, error) {
+	type plain Event
+	return json.Marshal(struct {
+		plain
+		Time jsontime.Time `json:"time"`
+	}{plain(e), jsontime.Of(e.Time)})
+}
+
 // New returns an event of type t about live input id, stamped now with a
 // fresh id.
 func New(t Type, liveInputID string, data any) Event {
@@ -126,7 +152,7 @@ type ErrorData struct {
 type envelope struct {
 	ID          string          `json:"id"`
 	Type        Type            `json:"type"`
-	CreatedAt   time.Time       `json:"created_at"`
+	CreatedAt   jsontime.Time   `json:"created_at"`
 	LiveInputID string          `json:"live_input_id,omitempty"`
 	Data        json.RawMessage `json:"data"`
 }
@@ -146,5 +172,5 @@ func (e Event) Envelope() ([]byte, error) {
 			data = b
 		}
 	}
-	return json.Marshal(envelope{ID: e.ID, Type: e.Type, CreatedAt: e.Time.UTC(), LiveInputID: e.LiveInputID, Data: data})
+	return json.Marshal(envelope{ID: e.ID, Type: e.Type, CreatedAt: jsontime.Of(e.Time), LiveInputID: e.LiveInputID, Data: data})
 }

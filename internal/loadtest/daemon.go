@@ -49,6 +49,8 @@ type Daemon struct {
 	HTTPURL string // http://127.0.0.1:PORT
 	RTMPURL string // rtmp://127.0.0.1:PORT/live
 	SRTAddr string // 127.0.0.1:PORT (UDP)
+	// RTSPURL is the RTSP publish base, rtsp://127.0.0.1:PORT/live (TCP).
+	RTSPURL string
 	Inputs  []Input
 	// MetricsURL is the daemon's Prometheus endpoint.
 	MetricsURL string
@@ -70,7 +72,7 @@ func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 	if cfg.ReadyTimeout <= 0 {
 		cfg.ReadyTimeout = 20 * time.Second
 	}
-	ports, err := freePorts(3)
+	ports, err := freePorts(4)
 	if err != nil {
 		return nil, err
 	}
@@ -82,6 +84,7 @@ func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 		HTTPURL:    fmt.Sprintf("http://127.0.0.1:%d", ports[0]),
 		RTMPURL:    fmt.Sprintf("rtmp://127.0.0.1:%d/live", ports[1]),
 		SRTAddr:    fmt.Sprintf("127.0.0.1:%d", udp[0]),
+		RTSPURL:    fmt.Sprintf("rtsp://127.0.0.1:%d/live", ports[3]),
 		MetricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[2]),
 		exited:     make(chan struct{}),
 		logPath:    filepath.Join(cfg.Dir, "daemon.log"),
@@ -97,6 +100,7 @@ func StartDaemon(ctx context.Context, cfg DaemonConfig) (*Daemon, error) {
 	// daemon never collides with another one on this machine and the SRT
 	// publishers know where to call.
 	fmt.Fprintf(&y, "srt:\n  address: \"127.0.0.1:%d\"\nwebrtc:\n  udp_address: \"127.0.0.1:%d\"\n", udp[0], udp[1])
+	fmt.Fprintf(&y, "rtsp:\n  address: \"127.0.0.1:%d\"\n  udp_rtp_address: \"\"\n  udp_rtcp_address: \"\"\n", ports[3])
 	fmt.Fprintf(&y, "data_dir: %q\n", filepath.Join(cfg.Dir, "data"))
 	if cfg.SegmentDuration > 0 || cfg.PartDuration > 0 {
 		y.WriteString("hls:\n")

@@ -22,10 +22,13 @@ type Publisher struct {
 	FFmpeg string // default "ffmpeg"
 	File   string
 	URL    string
-	// Format is ffmpeg's output format: "flv" (default, RTMP) or "mpegts" (SRT).
+	// Format is ffmpeg's output format: "flv" (default, RTMP), "mpegts"
+	// (SRT) or "rtsp".
 	Format string
-	Stats  *Stats
-	Log    *slog.Logger
+	// OutputArgs go before the URL (e.g. -rtsp_transport tcp).
+	OutputArgs []string
+	Stats      *Stats
+	Log        *slog.Logger
 
 	pid atomic.Int64
 }
@@ -59,10 +62,10 @@ func (p *Publisher) runOnce(ctx context.Context) (string, error) {
 	if format == "" {
 		format = "flv"
 	}
-	cmd := exec.CommandContext(ctx, ff,
-		"-hide_banner", "-nostdin", "-loglevel", "error",
-		"-re", "-stream_loop", "-1", "-i", p.File,
-		"-c", "copy", "-f", format, p.URL)
+	args := []string{"-hide_banner", "-nostdin", "-loglevel", "error",
+		"-re", "-stream_loop", "-1", "-i", p.File, "-c", "copy", "-f", format}
+	args = append(append(args, p.OutputArgs...), p.URL)
+	cmd := exec.CommandContext(ctx, ff, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error {
 		// The whole group: ffmpeg spawns nothing today, but be sure.

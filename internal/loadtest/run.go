@@ -38,6 +38,7 @@ type Config struct {
 	HTTPURL    string // http://host:port
 	RTMPURL    string // rtmp://host:port/live
 	SRTAddr    string // host:port of the SRT listener (UDP)
+	RTSPURL    string // rtsp://host:port/live (publishers over TCP interleaved)
 	Inputs     []Input
 	// PID of a running daemon to sample CPU and RSS from (optional; set
 	// automatically with DaemonPath).
@@ -190,9 +191,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		cfg.SampleEvery = time.Minute
 	}
 	switch cfg.Protocol {
-	case "rtmp", "srt", "whip":
+	case "rtmp", "srt", "whip", "rtsp":
 	default:
-		return nil, fmt.Errorf("%w: protocol %q: want rtmp, srt or whip", ErrSetup, cfg.Protocol)
+		return nil, fmt.Errorf("%w: protocol %q: want rtmp, srt, whip or rtsp", ErrSetup, cfg.Protocol)
 	}
 
 	var media string
@@ -249,6 +250,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			}
 		}()
 		cfg.HTTPURL, cfg.RTMPURL, cfg.SRTAddr, cfg.Inputs, cfg.PID = daemon.HTTPURL, daemon.RTMPURL, daemon.SRTAddr, daemon.Inputs, daemon.PID()
+		cfg.RTSPURL = daemon.RTSPURL
 		if viaAPI {
 			if cfg.Signed && cfg.Protocol != "rtmp" {
 				return nil, fmt.Errorf("%w: signed: only rtmp publishers", ErrSetup)
@@ -279,7 +281,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.HTTPURL == "" {
 		return nil, fmt.Errorf("%w: need -daemon, or -http (and -rtmp or -srt with publishers)", ErrSetup)
 	}
-	if cfg.Publishers > 0 && ((cfg.Protocol == "rtmp" && cfg.RTMPURL == "") || (cfg.Protocol == "srt" && cfg.SRTAddr == "")) {
+	if cfg.Publishers > 0 && ((cfg.Protocol == "rtmp" && cfg.RTMPURL == "") || (cfg.Protocol == "srt" && cfg.SRTAddr == "") || (cfg.Protocol == "rtsp" && cfg.RTSPURL == "")) {
 		return nil, fmt.Errorf("%w: %s publishers need -daemon or -%s", ErrSetup, cfg.Protocol, cfg.Protocol)
 	}
 	if cfg.Protocol == "whip" {
@@ -338,6 +340,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		case "srt":
 			p = &Publisher{FFmpeg: cfg.Media.FFmpeg, File: media, Format: "mpegts",
 				URL: SRTURL(cfg.SRTAddr, streams[i].Key), Stats: stats, Log: plog}
+		case "rtsp":
+			p = &Publisher{FFmpeg: cfg.Media.FFmpeg, File: media, Format: "rtsp", OutputArgs: []string{"-rtsp_transport", "tcp"},
+				URL: strings.TrimSuffix(cfg.RTSPURL, "/") + "/" + streams[i].Key, Stats: stats, Log: plog}
 		case "whip":
 			p = &WHIPPublisher{Endpoint: base + "/whip/" + url.PathEscape(streams[i].ID), Key: streams[i].Key,
 				H264: whipMedia.H264, FPS: 30, Opus: whipMedia.Opus, Stats: stats, Log: plog}

@@ -42,7 +42,7 @@ func TestRunSetupErrors(t *testing.T) {
 		{Readers: 1, Duration: 0, HTTPURL: "http://127.0.0.1:1"},                          // no duration
 		{Publishers: 0, Readers: 1, Duration: time.Second, HTTPURL: "http://127.0.0.1:1"}, // no inputs
 		{Readers: 1, Duration: time.Second, DaemonPath: "/nonexistent/mpegflow"},
-		{Readers: 1, Duration: time.Second, HTTPURL: "http://127.0.0.1:1", Protocol: "rtsp", Inputs: []Input{{ID: "x", Key: "k"}}},
+		{Readers: 1, Duration: time.Second, HTTPURL: "http://127.0.0.1:1", Protocol: "rtmfp", Inputs: []Input{{ID: "x", Key: "k"}}},
 	} {
 		if _, err := Run(context.Background(), cfg); !errors.Is(err, ErrSetup) {
 			t.Errorf("%+v: err = %v, want ErrSetup", cfg, err)

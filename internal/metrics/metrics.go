@@ -37,8 +37,9 @@ type Metrics struct {
 	readerDrops         *prometheus.CounterVec
 	streamsActive       prometheus.Gauge
 
-	srt *SRTMetrics
-	ops *opsMetrics
+	srt  *SRTMetrics
+	rtsp *rtspMetrics
+	ops  *opsMetrics
 
 	mu     sync.Mutex
 	inputs map[string]*inputState
@@ -114,6 +115,7 @@ func New(version string, opts ...Option) *Metrics {
 		f(c)
 	}
 	m.srt = newSRT(r)
+	m.rtsp = newRTSP(r)
 	m.ops = newOps(r, o)
 	return m
 }

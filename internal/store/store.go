@@ -65,6 +65,16 @@ type LiveInput struct {
 	CreatedAt, UpdatedAt   time.Time        // UTC, microsecond precision
 	KeysRotatedAt          *time.Time       //
 	LastConnectedAt        *time.Time       //
+	Source                 *PullSource      // a camera the daemon pulls; nil = publishers push
+}
+
+// PullSource is an RTSP URL the daemon pulls into a live input while it is
+// enabled. URL may carry credentials (rtsp://user:pass@host/path): a
+// secret, never logged, masked on read over the API.
+type PullSource struct {
+	URL       string // rtsp:// or rtsps://
+	Transport string // auto | tcp | udp ("" = auto)
+	OnDemand  bool   // pull only while someone watches
 }
 
 // ListOptions page through a list ordered by id ascending.
@@ -162,10 +172,11 @@ type Store interface {
 	LiveInputs() LiveInputs
 	Tokens() Tokens
 	Idempotency() Idempotency
-	SigningKeys() SigningKeys // signing.go
-	Webhooks() Webhooks       // webhooks.go
-	Videos() Videos           // videos.go
-	Uploads() Uploads         // uploads.go
+	SigningKeys() SigningKeys  // signing.go
+	Webhooks() Webhooks        // webhooks.go
+	Videos() Videos            // videos.go
+	Outputs() LiveInputOutputs // outputs.go
+	Uploads() Uploads          // uploads.go
 	// SchemaVersion is the migration level of the database.
 	SchemaVersion(ctx context.Context) (int, error)
 	// Close releases the connections; idempotent.

@@ -521,9 +521,6 @@ func newInputMuxer(w io.Writer, tracks []stream.Track, codec string) (inputMuxer
 	return newTSMuxer(w, tracks, 0)
 }
 
-func (m *tsMuxer) videoTrack() int         { return m.vIdx }
-func (m *tsMuxer) setBase(b time.Duration) { m.base = b }
-
 func (m *mkvMuxer) videoTrack() int         { return m.vIdx }
 func (m *mkvMuxer) setBase(b time.Duration) { m.base = b }
 

@@ -62,7 +62,7 @@ func newReceiver(t testing.TB, respond func(int, Envelope) int) *receiver {
 		if st < 300 {
 			r.mu.Lock()
 			r.got = append(r.got, e)
-			r.lat = append(r.lat, time.Since(e.CreatedAt))
+			r.lat = append(r.lat, time.Since(e.CreatedAt.Std()))
 			r.sigs = append(r.sigs, req.Header.Get("webhook-signature"))
 			r.mu.Unlock()
 		}

@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/mpegflow/mpegflow/internal/events"
+	"github.com/mpegflow/mpegflow/internal/jsontime"
 	"github.com/mpegflow/mpegflow/internal/store"
 )
 
@@ -99,7 +100,7 @@ var (
 type Envelope struct {
 	ID          string          `json:"id"`                      // the event id; also webhook-id
 	Type        string          `json:"type"`                    // e.g. live_input.connected
-	CreatedAt   time.Time       `json:"created_at"`              // when the event happened (UTC)
+	CreatedAt   jsontime.Time   `json:"created_at"`              // when the event happened (UTC)
 	LiveInputID string          `json:"live_input_id,omitempty"` //
 	Data        json.RawMessage `json:"data"`                    // the event's object; {} when none
 }
@@ -120,27 +121,27 @@ func ToOutbox(evs ...events.Event) ([]*store.WebhookEvent, error) {
 // EndpointData is the data of webhook.disabled: the endpoint as GET
 // /v1/webhooks/ID returns it (never its secret).
 type EndpointData struct {
-	ID             string     `json:"id"`
-	URL            string     `json:"url"`
-	Description    string     `json:"description"`
-	Enabled        bool       `json:"enabled"`
-	EventTypes     []string   `json:"event_types"`
-	LiveInputIDs   []string   `json:"live_input_ids"`
-	CreatedAt      time.Time  `json:"created_at"`
-	UpdatedAt      time.Time  `json:"updated_at"`
-	FailingSince   *time.Time `json:"failing_since"`
-	DisabledReason string     `json:"disabled_reason,omitempty"`
+	ID             string         `json:"id"`
+	URL            string         `json:"url"`
+	Description    string         `json:"description"`
+	Enabled        bool           `json:"enabled"`
+	EventTypes     []string       `json:"event_types"`
+	LiveInputIDs   []string       `json:"live_input_ids"`
+	CreatedAt      jsontime.Time  `json:"created_at"`
+	UpdatedAt      jsontime.Time  `json:"updated_at"`
+	FailingSince   *jsontime.Time `json:"failing_since"`
+	DisabledReason string         `json:"disabled_reason,omitempty"`
 	// while the previous secret still signs alongside the new one
-	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
+	PreviousSecretExpiresAt *jsontime.Time `json:"previous_secret_expires_at,omitempty"`
 }
 
 // Endpoint renders e as the API returns it, without its secrets.
 func Endpoint(e *store.WebhookEndpoint) EndpointData {
 	d := EndpointData{ID: e.ID, URL: e.URL, Description: e.Description, Enabled: e.Enabled, EventTypes: e.EventTypes,
-		LiveInputIDs: e.LiveInputIDs, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, FailingSince: e.FailingSince,
-		DisabledReason: e.DisabledReason}
+		LiveInputIDs: e.LiveInputIDs, CreatedAt: jsontime.Of(e.CreatedAt), UpdatedAt: jsontime.Of(e.UpdatedAt),
+		FailingSince: jsontime.Ptr(e.FailingSince), DisabledReason: e.DisabledReason}
 	if e.PreviousSecret != "" {
-		d.PreviousSecretExpiresAt = e.PreviousSecretExpiresAt
+		d.PreviousSecretExpiresAt = jsontime.Ptr(e.PreviousSecretExpiresAt)
 	}
 	if d.EventTypes == nil {
 		d.EventTypes = []string{}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"testing"
 
+	"github.com/mpegflow/mpegflow/internal/amf0"
 	"github.com/mpegflow/mpegflow/internal/ingest/rtmp/rtmptest"
 )
 
@@ -75,7 +76,7 @@ func FuzzAudioTag(f *testing.F) {
 func FuzzScriptData(f *testing.F) {
 	f.Add(append(amfString("onMetaData"), amfECMA("videocodecid", amfNumber(7), "audiocodecid", amfNumber(10))...), true)
 	f.Add(amfECMA("videocodecid", amfNumber(fourCChvc1), "encoder", amfString("obs")), false)
-	f.Add(append(amfString("onMetaData"), []byte{amf0Object, 0, 1, 'a', amf0StrictArray, 0, 0, 0, 1, amf0Date, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, amf0ObjectEnd}...), true)
+	f.Add(append(amfString("onMetaData"), []byte{amf0.Object, 0, 1, 'a', amf0.StrictArray, 0, 0, 0, 1, amf0.Date, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, amf0.ObjectEnd}...), true)
 	f.Fuzz(func(t *testing.T, b []byte, withName bool) {
 		m, err := parseMetadata(b, withName)
 		if err == nil && (m.Video != (m.VideoCodec != videoNone) || m.Audio != (m.AudioCodec != audioNone)) {

@@ -6,37 +6,39 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/mpegflow/mpegflow/internal/amf0"
 )
 
 // amfString / amfNumber build AMF0 values.
 func amfString(s string) []byte {
-	return append([]byte{amf0String, byte(len(s) >> 8), byte(len(s))}, s...)
+	return append([]byte{amf0.String, byte(len(s) >> 8), byte(len(s))}, s...)
 }
 
 func amfNumber(v float64) []byte {
-	b := []byte{amf0Number, 0, 0, 0, 0, 0, 0, 0, 0}
+	b := []byte{amf0.Number, 0, 0, 0, 0, 0, 0, 0, 0}
 	binary.BigEndian.PutUint64(b[1:], math.Float64bits(v))
 	return b
 }
 
 // amfECMA builds an ECMA array of the given name/value pairs.
 func amfECMA(kv ...any) []byte {
-	b := []byte{amf0ECMAArray, 0, 0, 0, byte(len(kv) / 2)}
+	b := []byte{amf0.ECMAArray, 0, 0, 0, byte(len(kv) / 2)}
 	for i := 0; i < len(kv); i += 2 {
 		k := kv[i].(string)
 		b = append(b, byte(len(k)>>8), byte(len(k)))
 		b = append(b, k...)
 		b = append(b, kv[i+1].([]byte)...)
 	}
-	return append(b, 0, 0, amf0ObjectEnd)
+	return append(b, 0, 0, amf0.ObjectEnd)
 }
 
 func TestParseMetadata(t *testing.T) {
 	ffmpeg := append(amfString("onMetaData"), amfECMA(
 		"duration", amfNumber(0), "width", amfNumber(320), "videocodecid", amfNumber(7),
 		"audiocodecid", amfNumber(10), "encoder", amfString("Lavf59.27.100"),
-		"nested", []byte{amf0Object, 0, 1, 'a', amf0Null, 0, 0, amf0ObjectEnd},
-		"list", []byte{amf0StrictArray, 0, 0, 0, 1, amf0Boolean, 1},
+		"nested", []byte{amf0.Object, 0, 1, 'a', amf0.Null, 0, 0, amf0.ObjectEnd},
+		"list", []byte{amf0.StrictArray, 0, 0, 0, 1, amf0.Boolean, 1},
 	)...)
 	tests := []struct {
 		name     string

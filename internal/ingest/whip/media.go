@@ -7,6 +7,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/mpegflow/mpegflow/internal/ffmpeg"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
@@ -419,7 +420,7 @@ func (ss *session) onOpus(p *rtp.Packet, ssrc uint32, now time.Time) {
 // onAAC receives the transcode's AAC frame index; frame 0 is the encoder's
 // priming frame (1024 samples of delay) and is dropped, frame i ≥ 1 starts
 // (i-1)·1024 samples after the first Opus packet fed.
-func (ss *session) onAAC(index int64, f adtsFrame) {
+func (ss *session) onAAC(index int64, f ffmpeg.AACFrame) {
 	if index == 0 {
 		return
 	}

@@ -69,6 +69,9 @@ func vp8KeyFrame(frame []byte) (key bool, width, height int) {
 	return true, width, height
 }
 
+// vp8Depacketizer is kept rather than gortsplib's rtpvp8, which refuses
+// packets with a partition index other than 0 (RFC 7741 §4.2 allows them).
+//
 // vp8Depacketizer turns VP8 RTP payloads (RFC 7741) into frames: a frame
 // starts at a packet with S=1 and partition index 0 and ends at the marker
 // bit (RFC 7741 §4.1) or when the timestamp changes. A frame is given as

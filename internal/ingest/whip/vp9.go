@@ -170,6 +170,10 @@ func (r *bitReader) bits(n int) int {
 // holds at most 8 frames, VP9 specification Annex B).
 const maxVP9Layers = 8
 
+// vp9Depacketizer is kept rather than gortsplib's rtpvp9, which returns
+// each layer frame alone and does not assemble a picture's spatial layers
+// into a superframe.
+//
 // vp9Depacketizer turns VP9 RTP payloads (RFC 9628) into pictures: a layer
 // frame starts at a packet with B=1 and ends at one with E=1; a picture
 // ends at the marker bit (RFC 9628 §4.1, last packet of the picture) or

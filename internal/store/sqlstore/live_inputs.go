@@ -15,7 +15,7 @@ type liveInputs struct{ db *DB }
 const liveInputColumns = `id, name, meta, enabled, stream_key, stream_key_hash, srt_passphrase,
 	reconnect_window_seconds, recording_mode, recording_delete_after_days, require_signed_urls,
 	allowed_origins, static, version, created_at, updated_at, keys_rotated_at, last_connected_at,
-	transcode_mode, transcode_ladder`
+	transcode_mode, transcode_ladder, source_url, source_transport, source_on_demand`
 
 // scanLiveInput reads one row of liveInputColumns.
 func scanLiveInput(r rowScanner) (*store.LiveInput, error) {
@@ -23,11 +23,12 @@ func scanLiveInput(r rowScanner) (*store.LiveInput, error) {
 		li                    store.LiveInput
 		meta, origins, ladder []byte
 		hash                  []byte
+		src                   store.PullSource
 	)
 	if err := r.Scan(&li.ID, &li.Name, &meta, &li.Enabled, &li.StreamKey, &hash, &li.SRTPassphrase,
 		&li.ReconnectWindowSeconds, &li.Recording.Mode, &li.Recording.DeleteAfterDays, &li.RequireSignedURLs,
 		&origins, &li.Static, &li.Version, &li.CreatedAt, &li.UpdatedAt, &li.KeysRotatedAt, &li.LastConnectedAt,
-		&li.Transcode.Mode, &ladder); err != nil {
+		&li.Transcode.Mode, &ladder, &src.URL, &src.Transport, &src.OnDemand); err != nil {
 		return nil, err
 	}
 	var err error
@@ -45,6 +46,9 @@ func scanLiveInput(r rowScanner) (*store.LiveInput, error) {
 	}
 	if len(hash) > 0 {
 		li.StreamKeyHash = hash
+	}
+	if src.URL != "" {
+		li.Source = &src // no URL reads as no source
 	}
 	return &li, nil
 }
@@ -68,11 +72,15 @@ func liveInputArgs(li *store.LiveInput) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	var src store.PullSource
+	if li.Source != nil {
+		src = *li.Source
+	}
 	return []any{
 		li.Name, fold(li.Name), meta, li.Enabled, li.StreamKey, nullBytes(li.StreamKeyHash), li.SRTPassphrase,
 		li.ReconnectWindowSeconds, mode, li.Recording.DeleteAfterDays, li.RequireSignedURLs,
 		origins, li.Static, li.UpdatedAt, li.KeysRotatedAt, li.LastConnectedAt,
-		li.Transcode.Mode, ladder,
+		li.Transcode.Mode, ladder, src.URL, src.Transport, src.OnDemand,
 	}, nil
 }
 
@@ -81,16 +89,16 @@ const insertLiveInput = `INSERT INTO live_inputs (
 		name, name_fold, meta, enabled, stream_key, stream_key_hash, srt_passphrase,
 		reconnect_window_seconds, recording_mode, recording_delete_after_days, require_signed_urls,
 		allowed_origins, static, updated_at, keys_rotated_at, last_connected_at,
-		transcode_mode, transcode_ladder,
+		transcode_mode, transcode_ladder, source_url, source_transport, source_on_demand,
 		id, created_at, version
-	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`
+	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`
 
 // updateLiveInput takes liveInputArgs, the id and the expected version.
 const updateLiveInput = `UPDATE live_inputs SET
 		name = ?, name_fold = ?, meta = ?, enabled = ?, stream_key = ?, stream_key_hash = ?, srt_passphrase = ?,
 		reconnect_window_seconds = ?, recording_mode = ?, recording_delete_after_days = ?, require_signed_urls = ?,
 		allowed_origins = ?, static = ?, updated_at = ?, keys_rotated_at = ?, last_connected_at = ?,
-		transcode_mode = ?, transcode_ladder = ?,
+		transcode_mode = ?, transcode_ladder = ?, source_url = ?, source_transport = ?, source_on_demand = ?,
 		version = version + 1
 		WHERE id = ? AND version = ?`
 

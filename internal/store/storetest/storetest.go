@@ -41,8 +41,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Videos", videosCases()},
 		{"Uploads", uploadsCases()},
 		{"Transcode", transcodeCases()},
+		{"Source", sourceCases()},
 		{"Store", storeCases()},
 		{"Boundaries", boundaryCases()},
+		{"Outputs", outputCases()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

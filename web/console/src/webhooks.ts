@@ -132,19 +132,19 @@ export function WebhookDetail({ id }: { id: string }) {
         })} />
     </div>`}
     ${test && html`<p role="status" class=${test.success ? 'ok' : 'error'} data-test-result=${test.success ? 'ok' : 'failed'}>
-      Test: ${test.status_code ? 'HTTP ' + test.status_code : 'no response'} in ${Math.round(test.latency_ms)} ms ${test.error || ''}</p>`}
+      Test: ${test.status_code ? 'HTTP ' + test.status_code : 'no response'} in ${Math.round(test.latency_ms)} ms ${test.error ? test.error.code + ': ' + test.error.message : ''}</p>`}
     <div class="head"><h2>Delivery log</h2><button type="button" class="ghost" onClick=${loadDels}>Refresh</button></div>
     ${dels.length === 0 ? html`<p class="muted">No deliveries yet.</p>` : html`<ul class="deliveries" aria-label="Deliveries">
-      ${dels.map((d) => html`<li key=${d.id} data-id=${d.id} data-state=${d.state}>
+      ${dels.map((d) => html`<li key=${d.id} data-id=${d.id} data-state=${d.status}>
         <details>
           <summary>
-            <span class=${'badge badge-' + d.state}>${d.state}</span>
-            <span>${d.event_type}</span>
+            <span class=${'badge badge-' + d.status}>${d.status}</span>
+            <span>${d.type}</span>
             <span class="muted">${d.last_status_code ? 'HTTP ' + d.last_status_code : d.attempts ? 'no response' : 'not sent yet'}</span>
             <span class="muted small">${fmtTime(d.created_at)}</span>
           </summary>
           <dl>
-            <dt>Request</dt><dd>POST ${w.url}<br />webhook-id: ${d.event_id}<br />event: ${d.event_type}${d.live_input_id ? ' · live input ' + d.live_input_id : ''}</dd>
+            <dt>Request</dt><dd>POST ${w.url}<br />webhook-id: ${d.event_id}<br />event: ${d.type}${d.live_input_id ? ' · live input ' + d.live_input_id : ''}</dd>
             <dt>Response</dt><dd>${d.last_status_code ? 'HTTP ' + d.last_status_code : '–'} ${d.last_latency_ms ? '(' + Math.round(d.last_latency_ms) + ' ms)' : ''}
               ${d.response_body_prefix && html`<pre>${d.response_body_prefix}</pre>`}</dd>
             <dt>Attempts</dt><dd>${d.attempts}${d.next_attempt_at ? ' · next ' + fmtTime(d.next_attempt_at) : ''}</dd>

@@ -1,4 +1,4 @@
--- 0010: uploads: videos that come from a file instead of a broadcast (a
+-- 0012: uploads: videos that come from a file instead of a broadcast (a
 -- tus direct upload, a plain upload or a copy from a URL), and the durable
 -- queue of the jobs that process them. The video's status says where it
 -- is (pendingupload, uploading, downloading, queued, inprogress, then

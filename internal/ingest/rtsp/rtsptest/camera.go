@@ -1,0 +1,183 @@
+// Package rtsptest is an RTSP "camera" for tests: an in-process RTSP server
+// that takes one publisher (ffmpeg, ANNOUNCE/RECORD) and serves what it
+// publishes to readers (DESCRIBE/SETUP/PLAY), optionally behind
+// credentials, the way an IP camera or a restreaming NVR does.
+package rtsptest
+
+import (
+	"fmt"
+	"net"
+	"sync"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+	"github.com/pion/rtp"
+)
+
+// Camera is a running test camera. Readers must present User and Pass when
+// both are set.
+type Camera struct {
+	User, Pass string
+	// HugeSDP, when set, makes DESCRIBE answer with a session description
+	// padded to that many bytes.
+	HugeSDP int
+
+	srv  *gortsplib.Server
+	addr string
+
+	mu        sync.Mutex
+	stream    *gortsplib.ServerStream
+	publisher *gortsplib.ServerSession
+	readers   int
+}
+
+// Start starts a camera on addr ("127.0.0.1:0" for any port; a fixed one to
+// restart a camera where it was). TCP transport only.
+func Start(addr, user, pass string) (*Camera, error) {
+	c := &Camera{User: user, Pass: pass}
+	c.srv = &gortsplib.Server{
+		Handler:     c,
+		RTSPAddress: addr,
+		Listen: func(network, address string) (net.Listener, error) {
+			ln, err := net.Listen(network, address)
+			if err == nil {
+				c.addr = ln.Addr().String()
+			}
+			return ln, err
+		},
+	}
+	if err := c.srv.Start(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Addr is the camera's host:port.
+func (c *Camera) Addr() string { return c.addr }
+
+// PublishURL is where a test publisher ANNOUNCEs (no credentials needed).
+func (c *Camera) PublishURL() string { return "rtsp://" + c.addr + "/cam" }
+
+// URL is the camera URL for readers, with user:pass when given.
+func (c *Camera) URL(user, pass string) string {
+	if user == "" {
+		return "rtsp://" + c.addr + "/cam"
+	}
+	return fmt.Sprintf("rtsp://%s:%s@%s/cam", user, pass, c.addr)
+}
+
+// Readers is the number of sessions playing now.
+func (c *Camera) Readers() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.readers
+}
+
+// Close stops the camera and disconnects everyone.
+func (c *Camera) Close() { c.srv.Close() }
+
+func (c *Camera) auth(conn *gortsplib.ServerConn, req *base.Request) bool {
+	return c.User == "" || conn.VerifyCredentials(req, c.User, c.Pass)
+}
+
+// OnSessionClose implements gortsplib.ServerHandlerOnSessionClose.
+func (c *Camera) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stream != nil && ctx.Session == c.publisher {
+		c.stream.Close()
+		c.stream, c.publisher = nil, nil
+	}
+	if ctx.Session.State() == gortsplib.ServerSessionStatePlay {
+		c.readers--
+	}
+}
+
+// OnDescribe implements gortsplib.ServerHandlerOnDescribe.
+func (c *Camera) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	if !c.auth(ctx.Conn, ctx.Request) {
+		return &base.Response{StatusCode: base.StatusUnauthorized}, nil, liberrors.ErrServerAuth{}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stream == nil {
+		return &base.Response{StatusCode: base.StatusNotFound}, nil, nil
+	}
+	if c.HugeSDP > 0 {
+		return &base.Response{StatusCode: base.StatusOK, Header: base.Header{"Content-Type": base.HeaderValue{"application/sdp"}},
+			Body: hugeSDP(c.HugeSDP)}, nil, nil
+	}
+	return &base.Response{StatusCode: base.StatusOK}, c.stream, nil
+}
+
+func hugeSDP(n int) []byte {
+	b := []byte("v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=cam\r\nt=0 0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n")
+	for len(b) < n {
+		b = append(b, "a=x-pad:0123456789012345678901234567890123456789\r\n"...)
+	}
+	return b
+}
+
+// OnAnnounce implements gortsplib.ServerHandlerOnAnnounce.
+func (c *Camera) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Response, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stream != nil {
+		c.stream.Close()
+		c.publisher.Close()
+	}
+	c.stream = &gortsplib.ServerStream{Server: c.srv, Desc: ctx.Description}
+	if err := c.stream.Initialize(); err != nil {
+		c.stream = nil
+		return &base.Response{StatusCode: base.StatusBadRequest}, err
+	}
+	c.publisher = ctx.Session
+	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+// OnSetup implements gortsplib.ServerHandlerOnSetup.
+func (c *Camera) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	if ctx.Session.State() == gortsplib.ServerSessionStatePreRecord {
+		return &base.Response{StatusCode: base.StatusOK}, nil, nil
+	}
+	if !c.auth(ctx.Conn, ctx.Request) {
+		return &base.Response{StatusCode: base.StatusUnauthorized}, nil, liberrors.ErrServerAuth{}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stream == nil {
+		return &base.Response{StatusCode: base.StatusNotFound}, nil, nil
+	}
+	return &base.Response{StatusCode: base.StatusOK}, c.stream, nil
+}
+
+// OnPlay implements gortsplib.ServerHandlerOnPlay.
+func (c *Camera) OnPlay(*gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
+	c.mu.Lock()
+	c.readers++
+	c.mu.Unlock()
+	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+// OnRecord implements gortsplib.ServerHandlerOnRecord: what the publisher
+// sends goes to every reader.
+func (c *Camera) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Response, error) {
+	ctx.Session.OnPacketRTPAny(func(medi *description.Media, _ format.Format, pkt *rtp.Packet) {
+		c.mu.Lock()
+		st := c.stream
+		c.mu.Unlock()
+		if st != nil {
+			_ = st.WritePacketRTP(medi, pkt)
+		}
+	})
+	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+// OnPacketsLost implements gortsplib.ServerHandlerOnPacketsLost (quiet).
+func (c *Camera) OnPacketsLost(*gortsplib.ServerHandlerOnPacketsLostCtx) {}
+
+// OnDecodeError implements gortsplib.ServerHandlerOnDecodeError (quiet).
+func (c *Camera) OnDecodeError(*gortsplib.ServerHandlerOnDecodeErrorCtx) {}

@@ -1,0 +1,65 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/url"
+
+	"connectrpc.com/connect"
+
+	"github.com/mpegflow/mpegflow/internal/api"
+	"github.com/mpegflow/mpegflow/internal/events"
+	mpegflowv1 "github.com/mpegflow/mpegflow/proto/mpegflow/v1"
+	"github.com/mpegflow/mpegflow/proto/mpegflow/v1/mpegflowv1connect"
+)
+
+// eventsSvc is mpegflow.v1.EventService over the API's event bus.
+type eventsSvc struct{ s *Server }
+
+var _ mpegflowv1connect.EventServiceHandler = eventsSvc{}
+
+func (e eventsSvc) WatchEvents(ctx context.Context, req *connect.Request[mpegflowv1.WatchEventsRequest], stream *connect.ServerStream[mpegflowv1.WatchEventsResponse]) error {
+	_, c, err := e.s.call(ctx, api.ScopeEventsRead)
+	if err != nil {
+		return err
+	}
+	q := url.Values{"type": req.Msg.GetTypes()}
+	if id := req.Msg.GetLiveInputId(); id != "" {
+		q.Set("live_input_id", id)
+	}
+	sub, err := e.s.api.WatchEvents(c, q)
+	if err != nil {
+		return e.s.toConnect(err)
+	}
+	defer sub.Close()
+	// the headers go out now, so the client knows the stream is open
+	if err := stream.Send(nil); err != nil {
+		return err
+	}
+	for {
+		select {
+		case ev := <-sub.C():
+			b, err := json.Marshal(ev) // the WebSocket's rendering
+			if err != nil {
+				continue
+			}
+			m := &mpegflowv1.WatchEventsResponse{}
+			if err := fromJSON(b, m); err != nil {
+				continue
+			}
+			if err := stream.Send(m); err != nil {
+				return err
+			}
+		case <-sub.Done():
+			if errors.Is(sub.Err(), events.ErrSlow) {
+				return connect.NewError(connect.CodeResourceExhausted, errors.New("too slow: event queue full"))
+			}
+			return connect.NewError(connect.CodeUnavailable, errors.New("the event stream ended"))
+		case <-e.s.api.Done():
+			return connect.NewError(connect.CodeUnavailable, errors.New("the server is shutting down"))
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
