@@ -20,6 +20,8 @@
 // Output (one line): {"ok":bool,"engine":..,"firstFrameMs":..,"latencyMs":{"p50":..,"p95":..,"min":..,"max":..,"n":..},
 //   "stalls":n,"longestStallMs":..,"stallMsTotal":..,"currentTimeStart":..,"currentTimeEnd":..,
 //   "watchedMs":..,"errors":[..],"console":[..]}
+// It writes "playing" on stderr when the video first plays (callers may
+// act during the watch that follows).
 // Exit status: 0 when the JSON line was printed (judging is the caller's job), 2 on usage
 // or browser failures (an {"ok":false,"errors":[...]} line is still printed).
 
@@ -128,7 +130,7 @@ async function main() {
     // Wait for the first `playing`.
     while (Date.now() < deadline) {
       const first = await page.evaluate(() => (window.__e2e.events.find((e) => e.type === 'playing') || null));
-      if (first) { result.firstFrameMs = Math.round(first.t); break; }
+      if (first) { result.firstFrameMs = Math.round(first.t); process.stderr.write('playing\n'); break; }
       await page.waitForTimeout(100);
     }
     result.engine = await page.evaluate(() => (window.mpegflow && window.mpegflow.engine) || (window.Hls ? 'hls.js ' + window.Hls.version : ''));
