@@ -25,6 +25,7 @@ type playResult struct {
 		N                  int
 	} `json:"latencyMs"`
 	Stalls           int      `json:"stalls"`
+	StallStartsMs    []int    `json:"stallStartsMs"` // after the first frame
 	LongestStallMs   int      `json:"longestStallMs"`
 	StallMsTotal     int      `json:"stallMsTotal"`
 	FrozenMs         int      `json:"frozenMs"`

@@ -42,6 +42,7 @@ func TestRestreamEditsDoNotStallViewer(t *testing.T) {
 	const watch = 45
 	p := startPlay(ctx, t, sd.URL("/live/"+src.ID+"/"), "daemon", watch)
 	waitFor(ctx, t, 60*time.Second, "the viewer's first frame", func() bool { return p.playing() || p.exited() })
+	firstFrame := time.Now()
 	if p.exited() {
 		p.result(t) // fails with play.mjs's reasons
 		t.Fatal("play.mjs ended before the first frame")
@@ -60,13 +61,16 @@ func TestRestreamEditsDoNotStallViewer(t *testing.T) {
 	waitLive(ctx, t, tg, tgB.ID, 30*time.Second)
 	waitOutput(ctx, t, sd, admin, src.ID, out, "broadcasting", 30*time.Second)
 	apiOK(t, sd, admin, "DELETE", base+"/"+out, nil, 204)
-	edits := time.Since(editsStart)
+	editsEnd := time.Now()
+	edits := editsEnd.Sub(editsStart)
 	if p.exited() {
 		t.Errorf("the edits (%v) outlasted the %d s watch: part of them was not watched", edits.Round(time.Millisecond), watch)
 	}
 
 	r := p.result(t)
 	advanced := *r.CurrentTimeEnd - *r.CurrentTimeStart
+	t.Logf("edits from %v to %v after the first frame; stalls began at %v ms", editsStart.Sub(firstFrame).Round(time.Millisecond),
+		editsEnd.Sub(firstFrame).Round(time.Millisecond), r.StallStartsMs)
 	t.Logf("figure: %d stalls (%d ms, longest %d ms), frozen %d ms, currentTime advanced %.2f s in %d ms of watching; edits took %v; engine %s",
 		r.Stalls, r.StallMsTotal, r.LongestStallMs, r.FrozenMs, advanced, r.WatchedMs, edits.Round(time.Millisecond), r.Engine)
 	if r.Stalls != 0 {
