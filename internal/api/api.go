@@ -248,6 +248,7 @@ func (s *Server) routes() http.Handler {
 	s.videosRoutes(handle)
 	s.systemRoutes(handle)
 	s.outputsRoutes(handle)
+	s.pipelinesRoutes(handle)
 	handle("GET", "/v1/whoami", "", s.whoami)
 	// Another method on a known path: 405 with Allow.
 	for path, ms := range methods {

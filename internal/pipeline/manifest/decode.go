@@ -38,8 +38,8 @@ func Decode(data []byte) (m *Manifest, err error) {
 	}
 	m = &Manifest{}
 	d.object(doc, "", map[string]func(*yaml.Node, string){
-		"apiVersion": func(n *yaml.Node, p string) { m.APIVersion = d.str(n, p) },
-		"kind":       func(n *yaml.Node, p string) { m.Kind = d.str(n, p) },
+		"api_version": func(n *yaml.Node, p string) { m.APIVersion = d.str(n, p) },
+		"kind":        func(n *yaml.Node, p string) { m.Kind = d.str(n, p) },
 		"metadata": func(n *yaml.Node, p string) {
 			d.object(n, p, map[string]func(*yaml.Node, string){
 				"name":   func(n *yaml.Node, p string) { m.Metadata.Name = d.str(n, p) },

@@ -8,8 +8,8 @@ import (
 // FuzzDecode feeds arbitrary bytes to the decoder and the validator: they
 // never panic, and a manifest that decodes survives a JSON round trip.
 func FuzzDecode(f *testing.F) {
-	f.Add([]byte("apiVersion: mpegflow.io/v1\nkind: Pipeline\nmetadata: {name: a}\nspec: {nodes: [{id: c, type: source.live, config: {live_input: li_1}}]}\n"))
-	f.Add([]byte(`{"apiVersion":"mpegflow.io/v1","kind":"Pipeline","metadata":{"name":"a"},"spec":{"nodes":[{"id":"c","type":"source.live","inputs":["c"],"when":"source.video.height > 1"}]}}`))
+	f.Add([]byte("api_version: mpegflow.io/v1\nkind: Pipeline\nmetadata: {name: a}\nspec: {nodes: [{id: c, type: source.live, config: {live_input: li_1}}]}\n"))
+	f.Add([]byte(`{"api_version":"mpegflow.io/v1","kind":"Pipeline","metadata":{"name":"a"},"spec":{"nodes":[{"id":"c","type":"source.live","inputs":["c"],"when":"source.video.height > 1"}]}}`))
 	s := Default()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := Decode(data)

@@ -4,7 +4,7 @@
 // types, inputs that resolve, no cycle, edges whose media fit, each type's
 // config) and diffed into a Plan.
 //
-//	apiVersion: mpegflow.io/v1
+//	api_version: mpegflow.io/v1
 //	kind: Pipeline
 //	metadata: {name: sunday-service, labels: {team: av}}
 //	spec:
@@ -23,7 +23,7 @@ import (
 	"strings"
 )
 
-// APIVersion and KindPipeline are the only accepted values of apiVersion
+// APIVersion and KindPipeline are the only accepted values of api_version
 // and kind.
 const (
 	APIVersion   = "mpegflow.io/v1"
@@ -42,7 +42,7 @@ const (
 
 // Manifest is one pipeline as written by its author.
 type Manifest struct {
-	APIVersion string   `json:"apiVersion"`
+	APIVersion string   `json:"api_version"`
 	Kind       string   `json:"kind"`
 	Metadata   Metadata `json:"metadata"`
 	Spec       Spec     `json:"spec"`

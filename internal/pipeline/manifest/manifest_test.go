@@ -54,13 +54,13 @@ func mutate(t *testing.T, old, new string) []byte {
 
 func TestInvalid(t *testing.T) {
 	for _, tc := range []struct {
-		name, old, new string
+		name, old, new  string
 		path, node, msg string
 	}{
 		{"unknown top field", "kind: Pipeline", "kind: Pipeline\nstatus: {}", "/status", "", "unknown field"},
 		{"unknown node field", "id: cam,", "id: cam, colour: red,", "/spec/nodes/0/colour", "", "unknown field"},
 		{"unknown config field", "every: 10s", "every: 10s, fps: 2", "/spec/nodes/4/config/fps", "thumbs", "unknown field"},
-		{"wrong api version", "mpegflow.io/v1", "mpegflow.io/v2", "/apiVersion", "", "must be"},
+		{"wrong api version", "mpegflow.io/v1", "mpegflow.io/v2", "/api_version", "", "must be"},
 		{"bad name", "name: sunday-service", "name: Sunday_Service", "/metadata/name", "", "DNS label"},
 		{"duplicate id", "id: rec,", "id: hls,", "/spec/nodes/3/id", "hls", "duplicate id"},
 		{"unknown type", "type: thumbnail", "type: thumbnails", "/spec/nodes/4/type", "thumbs", "unknown node type"},
@@ -81,7 +81,7 @@ func TestInvalid(t *testing.T) {
 		{"webhook with inputs", "on: [rec.ready", "inputs: [cam], on: [rec.ready", "/spec/nodes/5/inputs", "hook", "takes no inputs"},
 		{"alias", "labels: {team: av}", "labels: &l {team: av}", "", "", "anchors"},
 		{"duplicate key", "type: source.live,", "type: source.live, type: thumbnail,", "", "", "already defined"},
-		{"two documents", "apiVersion", "---\n{}\n---\napiVersion", "", "", "more than one document"},
+		{"two documents", "api_version", "---\n{}\n---\napi_version", "", "", "more than one document"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Default().Parse(mutate(t, tc.old, tc.new))
@@ -103,7 +103,7 @@ func TestInvalid(t *testing.T) {
 }
 
 func TestEveryProblemListed(t *testing.T) {
-	_, err := Default().Parse([]byte(`{"apiVersion":"x","kind":"Pipeline","metadata":{"name":"a"},"spec":{"nodes":[
+	_, err := Default().Parse([]byte(`{"api_version":"x","kind":"Pipeline","metadata":{"name":"a"},"spec":{"nodes":[
 		{"id":"cam","type":"source.live","config":{"live_input":"li_1"}},
 		{"id":"a","type":"nope"},
 		{"id":"b","type":"thumbnail","inputs":["zz"]}]}}`))
@@ -115,7 +115,7 @@ func TestEveryProblemListed(t *testing.T) {
 
 func TestLimits(t *testing.T) {
 	var b strings.Builder
-	b.WriteString("apiVersion: mpegflow.io/v1\nkind: Pipeline\nmetadata: {name: big}\nspec:\n  nodes:\n")
+	b.WriteString("api_version: mpegflow.io/v1\nkind: Pipeline\nmetadata: {name: big}\nspec:\n  nodes:\n")
 	for i := 0; i <= MaxNodes; i++ {
 		b.WriteString("  - {id: n, type: thumbnail}\n")
 	}

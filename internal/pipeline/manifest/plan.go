@@ -153,12 +153,13 @@ func (p Plan) Count(a Action) int {
 // String renders the plan for people, one line per node, like
 // `terraform plan`:
 //
-//	+ rec (record.vod) will be created
-//	~ ladder (transcode.abr) will be updated: config.renditions
-//	- thumbs (thumbnail) will be deleted
-//	  hls (package.llhls) unchanged
+//   - rec (record.vod) will be created
+//     ~ ladder (transcode.abr) will be updated: config.renditions
 //
-//	Plan: 1 to create, 1 to update, 0 to replace, 1 to delete, 1 unchanged.
+//   - thumbs (thumbnail) will be deleted
+//     hls (package.llhls) unchanged
+//
+//     Plan: 1 to create, 1 to update, 0 to replace, 1 to delete, 1 unchanged.
 func (p Plan) String() string {
 	var b strings.Builder
 	for _, c := range p.Changes {

@@ -30,7 +30,7 @@ func (s *Schema) Parse(data []byte) (*Manifest, error) {
 	return m, nil
 }
 
-// Validate checks a decoded manifest, in this order: apiVersion, kind and
+// Validate checks a decoded manifest, in this order: api_version, kind and
 // metadata; unique node ids and known types; each type's config; inputs
 // that resolve to an output of a fitting kind; events that exist; `when`
 // expressions; no cycle. It returns every problem as Errors (nil if none).
@@ -66,7 +66,7 @@ func nodePath(i int) string { return pointer("/spec/nodes", i) }
 func (v *validator) run() {
 	m := v.m
 	if m.APIVersion != APIVersion {
-		v.fail("", "/apiVersion", "must be %q", APIVersion)
+		v.fail("", "/api_version", "must be %q", APIVersion)
 	}
 	if m.Kind != KindPipeline {
 		v.fail("", "/kind", "must be %q", KindPipeline)
