@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"mime"
@@ -121,6 +122,67 @@ func manifestErr(err error) error {
 		Details: map[string]any{"field": es[0].Path, "errors": []manifest.Error(es)}}
 }
 
+// checkReferences refuses a manifest whose source.live nodes name live
+// inputs that do not exist or whose notify.webhook nodes name webhooks
+// that do not exist (400, every problem listed), and one that binds a live
+// input another pipeline binds (409: a live input has at most one
+// pipeline).
+func (s *Server) checkReferences(ctx context.Context, m *manifest.Manifest) error {
+	var errs manifest.Errors
+	inputs := map[string]string{} // live input -> node
+	for i, n := range m.Spec.Nodes {
+		at := "/spec/nodes/" + strconv.Itoa(i) + "/config/"
+		switch n.Type {
+		case "source.live":
+			id, _ := n.Config["live_input"].(string)
+			if _, err := s.st.LiveInputs().Get(ctx, id); errors.Is(err, store.ErrNotFound) || !validID(id) {
+				errs = append(errs, m.ErrorAt(at+"live_input", n.ID, "no live input "+strconv.Quote(id)))
+			} else if err != nil {
+				return storeErr(err, "live input")
+			}
+			inputs[id] = n.ID
+		case "notify.webhook":
+			id, _ := n.Config["webhook"].(string)
+			if _, err := s.st.Webhooks().GetEndpoint(ctx, id); errors.Is(err, store.ErrNotFound) || !validID(id) {
+				errs = append(errs, m.ErrorAt(at+"webhook", n.ID, "no webhook "+strconv.Quote(id)))
+			} else if err != nil {
+				return storeErr(err, "webhook")
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return manifestErr(errs)
+	}
+	after := ""
+	for {
+		rows, more, err := s.st.Pipelines().List(ctx, store.ListOptions{Limit: MaxLimit, After: after})
+		if err != nil {
+			return storeErr(err, "pipelines")
+		}
+		for _, p := range rows {
+			after = p.Name
+			if p.Name == m.Metadata.Name {
+				continue
+			}
+			other, err := storedManifest(p.Manifest)
+			if err != nil {
+				return err
+			}
+			for _, n := range other.Spec.Nodes {
+				id, _ := n.Config["live_input"].(string)
+				if node, ok := inputs[id]; ok && n.Type == "source.live" {
+					return &Error{Status: http.StatusConflict, Code: CodeConflict,
+						Message: "live input " + id + " (node " + strconv.Quote(node) + ") is bound by pipeline " + p.Name + "; a live input has at most one pipeline",
+						Details: map[string]any{"pipeline": p.Name, "live_input": id}}
+				}
+			}
+		}
+		if !more {
+			return nil
+		}
+	}
+}
+
 // storedManifest decodes a stored manifest (valid when it was stored).
 func storedManifest(js string) (*manifest.Manifest, error) {
 	return manifest.Decode([]byte(js))
@@ -169,6 +231,9 @@ func (s *Server) listPipelines(w http.ResponseWriter, r *http.Request, _ *princi
 func (s *Server) createPipeline(w http.ResponseWriter, r *http.Request, p *principal) error {
 	m, canon, err := s.readManifest(w, r)
 	if err != nil {
+		return err
+	}
+	if err := s.checkReferences(r.Context(), m); err != nil {
 		return err
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
@@ -240,6 +305,9 @@ func (s *Server) applyPipeline(w http.ResponseWriter, r *http.Request, p *princi
 // pipeline) unless it equals the stored manifest or dry is set, and
 // answers the plan.
 func (s *Server) storeApply(w http.ResponseWriter, r *http.Request, p *principal, row *store.Pipeline, m, old *manifest.Manifest, canon string, dry bool) error {
+	if err := s.checkReferences(r.Context(), m); err != nil {
+		return err
+	}
 	plan := manifest.Diff(old, m)
 	changed := row == nil || row.Manifest != canon
 	now := s.now().UTC().Truncate(time.Microsecond)
@@ -399,12 +467,12 @@ func pipelinesOperations() map[string]operation {
 	return map[string]operation{
 		"GET /v1/pipelines": {id: "listPipelines", summary: "Pipelines by name.", scope: ScopeLiveInputsRead,
 			params: []obj{limit, cursor}, ok: 200, okSchema: listOf(pl), errs: []int{400}},
-		"POST /v1/pipelines": {id: "createPipeline", summary: "Create a pipeline from a manifest (YAML or JSON); 409 when its name exists. Every problem of an invalid manifest is listed in details.errors.", scope: ScopeLiveInputsWrite,
+		"POST /v1/pipelines": {id: "createPipeline", summary: "Create a pipeline from a manifest (YAML or JSON); 409 when its name exists or another pipeline binds one of its live inputs. Every problem of an invalid manifest is listed in details.errors.", scope: ScopeLiveInputsWrite,
 			params: []obj{idem}, body: ref("PipelineManifest"), bodyTypes: manifestTypes, ok: 201, okSchema: dataOf(pl), extraHeaders: etagHeader(), errs: []int{400, 409}},
 		"GET /v1/pipelines/{name}": {id: "getPipeline", summary: "Get a pipeline: its manifest and generation.", scope: ScopeLiveInputsRead,
 			params: []obj{nameP}, ok: 200, okSchema: dataOf(pl), extraHeaders: etagHeader(), errs: []int{404}},
 		"PUT /v1/pipelines/{name}": {id: "applyPipeline", summary: "Apply a whole manifest (created when absent): the generation grows only when the manifest changes; the answer carries the plan. ?dry_run=true plans only.", scope: ScopeLiveInputsWrite,
-			params: []obj{nameP, dry, ifMatchParam()}, body: ref("PipelineManifest"), bodyTypes: manifestTypes, ok: 200, okSchema: dataOf(ref("PipelineApply")), extraHeaders: etagHeader(), errs: []int{400, 404, 412}},
+			params: []obj{nameP, dry, ifMatchParam()}, body: ref("PipelineManifest"), bodyTypes: manifestTypes, ok: 200, okSchema: dataOf(ref("PipelineApply")), extraHeaders: etagHeader(), errs: []int{400, 404, 409, 412}},
 		"DELETE /v1/pipelines/{name}": {id: "deletePipeline", summary: "Delete a pipeline and its revisions.", scope: ScopeLiveInputsWrite,
 			params: []obj{nameP, ifMatchParam()}, ok: 204, errs: []int{404, 412}},
 		"GET /v1/pipelines/{name}/revisions": {id: "listPipelineRevisions", summary: "Every stored generation of a pipeline, newest first.", scope: ScopeLiveInputsRead,

@@ -11,7 +11,7 @@ kind: Pipeline
 metadata: {name: sunday, labels: {team: av}}
 spec:
   nodes:
-  - {id: cam, type: source.live, config: {live_input: li_1}}
+  - {id: cam, type: source.live, config: {live_input: LIVE_INPUT}}
   - id: ladder
     type: transcode.abr
     inputs: [cam]
@@ -22,8 +22,16 @@ spec:
 
 const yamlCT = "application/yaml"
 
+// pipelineDoc is pipelineYAML bound to a new live input.
+func (e *env) pipelineDoc() string {
+	e.t.Helper()
+	id := e.create(map[string]any{"name": "cam"})["id"].(string)
+	return strings.Replace(pipelineYAML, "LIVE_INPUT", id, 1)
+}
+
 func TestPipelinesLifecycle(t *testing.T) {
 	forEachStore(t, func(t *testing.T, e *env) {
+		pipelineYAML := e.pipelineDoc()
 		r := e.do("POST", "/v1/pipelines", e.admin, pipelineYAML, "Content-Type", yamlCT).want(t, 201, "")
 		if r.Header.Get("Location") != "/v1/pipelines/sunday" || r.Header.Get("ETag") != `"1"` {
 			t.Fatalf("headers %v", r.Header)
@@ -79,8 +87,15 @@ func TestPipelinesLifecycle(t *testing.T) {
 			t.Fatalf("rollback: %s", r.Body)
 		}
 
-		// A PUT of a new name creates it; the list pages by name.
-		e.do("PUT", "/v1/pipelines/monday", e.admin, strings.Replace(pipelineYAML, "name: sunday", "name: monday", 1), "Content-Type", yamlCT).want(t, 200, "")
+		// A PUT of a new name creates it; the list pages by name. One
+		// live input is bound by one pipeline at most.
+		monday := strings.Replace(pipelineYAML, "name: sunday", "name: monday", 1)
+		r = e.do("PUT", "/v1/pipelines/monday", e.admin, monday, "Content-Type", yamlCT).want(t, 409, CodeConflict)
+		if r.JSON["error"].(map[string]any)["details"].(map[string]any)["pipeline"] != "sunday" {
+			t.Fatalf("conflict: %s", r.Body)
+		}
+		monday = strings.Replace(e.pipelineDoc(), "name: sunday", "name: monday", 1)
+		e.do("PUT", "/v1/pipelines/monday", e.admin, monday, "Content-Type", yamlCT).want(t, 200, "")
 		e.do("PUT", "/v1/pipelines/tuesday", e.admin, pipelineYAML, "Content-Type", yamlCT).want(t, 400, CodeValidation)
 		r = e.do("GET", "/v1/pipelines?limit=1", e.admin, nil).want(t, 200, "")
 		if l := r.list(); len(l) != 1 || l[0].(map[string]any)["name"] != "monday" {
@@ -100,6 +115,7 @@ func TestPipelinesLifecycle(t *testing.T) {
 
 func TestPipelinesInvalid(t *testing.T) {
 	e := newEnv(t, openSQLite(t))
+	pipelineYAML := e.pipelineDoc()
 	for _, tc := range []struct {
 		name, body, ct string
 		status         int
@@ -110,6 +126,8 @@ func TestPipelinesInvalid(t *testing.T) {
 			400, CodeValidation, []string{"/spec/nodes/1/inputs/0", "/spec/nodes/2/type"}},
 		{"unknown field", strings.Replace(pipelineYAML, "kind: Pipeline", "kind: Pipeline\nstatus: x", 1), yamlCT, 400, CodeValidation, []string{"/status"}},
 		{"cycle", strings.Replace(pipelineYAML, "inputs: [cam]\n", "inputs: [ladder.720p]\n", 1), yamlCT, 400, CodeValidation, []string{"/spec/nodes/1/inputs"}},
+		{"missing live input and webhook", strings.Replace(pipelineYAML, "  - {id: hls", "  - {id: hook, type: notify.webhook, on: [cam.disconnected], config: {webhook: whk_nope}}\n  - {id: hls", 1) +
+			"  - {id: cam2, type: source.live, config: {live_input: li_nope}}\n", yamlCT, 400, CodeValidation, []string{"/spec/nodes/2/config/webhook", "/spec/nodes/4/config/live_input"}},
 		{"bad JSON", `{"api_version": `, "application/json", 400, CodeInvalidJSON, nil},
 		{"other media type", pipelineYAML, "text/plain", 415, CodeUnsupportedMediaType, nil},
 		{"too large", pipelineYAML + "#" + strings.Repeat("x", MaxBodyBytes), yamlCT, 413, CodeBodyTooLarge, nil},
@@ -144,6 +162,7 @@ func TestPipelinesInvalid(t *testing.T) {
 // An Idempotency-Key retry of a YAML creation replays the first answer.
 func TestPipelinesIdempotentYAML(t *testing.T) {
 	e := newEnv(t, openSQLite(t))
+	pipelineYAML := e.pipelineDoc()
 	a := e.do("POST", "/v1/pipelines", e.admin, pipelineYAML, "Content-Type", yamlCT, "Idempotency-Key", "k1").want(t, 201, "")
 	b := e.do("POST", "/v1/pipelines", e.admin, pipelineYAML, "Content-Type", yamlCT, "Idempotency-Key", "k1").want(t, 201, "")
 	if string(a.Body) != string(b.Body) || b.Header.Get("Idempotent-Replayed") != "true" {

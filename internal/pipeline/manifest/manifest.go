@@ -141,3 +141,18 @@ func pointer(base string, tok any) string {
 	s = strings.ReplaceAll(s, "/", "~1")
 	return base + "/" + s
 }
+
+// ErrorAt is an Error at path (a JSON pointer) about node, with the line
+// and column of path (or of its nearest written parent) when m was
+// decoded from text: for checks made outside this package, such as
+// references to stored resources.
+func (m *Manifest) ErrorAt(path, node, message string) Error {
+	e := Error{Path: path, Node: node, Message: message}
+	for p := path; p != ""; p = p[:strings.LastIndexByte(p, '/')] {
+		if at, ok := m.pos[p]; ok {
+			e.Line, e.Column = at.Line, at.Column
+			break
+		}
+	}
+	return e
+}

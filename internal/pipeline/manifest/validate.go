@@ -50,15 +50,7 @@ type validator struct {
 }
 
 func (v *validator) fail(node, path, format string, args ...any) {
-	e := Error{Path: path, Node: node, Message: fmt.Sprintf(format, args...)}
-	// A missing field is reported where its parent was written.
-	for p := path; p != ""; p = p[:strings.LastIndexByte(p, '/')] {
-		if at, ok := v.m.pos[p]; ok {
-			e.Line, e.Column = at.Line, at.Column
-			break
-		}
-	}
-	v.errs = append(v.errs, e)
+	v.errs = append(v.errs, v.m.ErrorAt(path, node, fmt.Sprintf(format, args...)))
 }
 
 func nodePath(i int) string { return pointer("/spec/nodes", i) }
