@@ -306,9 +306,10 @@ func (p *playlist) allParts() []partRef {
 	return out
 }
 
-// checkLLHLS returns the violations of the LL-HLS rules (issue 2, rules 1-5
-// and 9, and the timing rules of RFC 8216bis §4.4.3.1, §4.4.3.7, §4.4.3.8,
-// §4.4.4.9, §4.4.5.2) found in one media playlist.
+// checkLLHLS returns the violations of the LL-HLS rules found in one media
+// playlist: target duration, program date-times, part and segment timing
+// and the blocking-reload tags (RFC 8216bis §4.4.3.1, §4.4.3.7, §4.4.3.8,
+// §4.4.4.9, §4.4.5.2).
 func checkLLHLS(p *playlist, live bool) []string {
 	var v []string
 	bad := func(format string, args ...any) { v = append(v, fmt.Sprintf(format, args...)) }

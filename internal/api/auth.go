@@ -22,9 +22,9 @@ const (
 	ScopeTokensRead      = "tokens:read"
 	ScopeTokensWrite     = "tokens:write"
 	ScopeEventsRead      = "events:read"
-	ScopeVideosRead      = "videos:read"    // recordings (issue 8)
+	ScopeVideosRead      = "videos:read"    // recordings
 	ScopeVideosWrite     = "videos:write"   // change and delete recordings, build downloads
-	ScopeWebhooksRead    = "webhooks:read"  // webhook endpoints and their delivery log (issue 7)
+	ScopeWebhooksRead    = "webhooks:read"  // webhook endpoints and their delivery log
 	ScopeWebhooksWrite   = "webhooks:write" // create, change, test webhooks, retry deliveries
 )
 

@@ -1,10 +1,14 @@
 package api
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"net/http"
+
+	"github.com/mpegflow/mpegflow/internal/store"
 )
 
 // Cursors are opaque to clients: base64url (no padding) of
@@ -94,4 +98,20 @@ func validID(id string) bool {
 		}
 	}
 	return true
+}
+
+// CursorKey derives the list cursor key (Config.CursorKey) from the hash
+// of the oldest API token: secret, and the same on every node sharing the
+// database and across restarts (tokens are revoked, never deleted).
+func CursorKey(ctx context.Context, tokens store.Tokens) ([]byte, error) {
+	rows, _, err := tokens.List(ctx, store.ListOptions{Limit: 1})
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	h := sha256.New()
+	h.Write([]byte("mpegflow list cursor key v1\x00"))
+	if len(rows) > 0 {
+		h.Write(rows[0].Hash)
+	}
+	return h.Sum(nil), nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/mpegflow/mpegflow/internal/store"
@@ -164,15 +163,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		s.log.Debug("api request refused", "method", r.Method, "path", r.URL.Path, "status", ae.Status, "code", ae.Code)
 	}
-	h := w.Header()
-	if ae.RetryAfter > 0 {
-		secs := int64((ae.RetryAfter + time.Second - 1) / time.Second)
-		h.Set("Retry-After", strconv.FormatInt(secs, 10))
-	}
-	if ae.Allow != "" {
-		h.Set("Allow", ae.Allow)
-	}
-	writeJSON(w, ae.Status, envelope{Error: errorBody{Code: ae.Code, Message: ae.Message, Details: ae.Details}})
+	WriteError(w, ae)
 }
 
 // writeJSON writes v with status; v must marshal (API types always do).

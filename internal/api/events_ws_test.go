@@ -60,7 +60,7 @@ func TestEventsWebSocket(t *testing.T) {
 		if ev := readEvent(t, only); ev.Type != events.LiveInputUpdated {
 			t.Fatalf("filtered stream got %s first", ev.Type)
 		}
-		e.bus.Publish(events.New(events.LiveInputConnected, id, map[string]string{"protocol": "rtmp"}))
+		e.bus.Publish(events.New(events.LiveInputConnected, id, events.ErrorData{Code: "rtmp"}))
 		readEvent(t, all) // updated
 		if ev := readEvent(t, all); ev.Type != events.LiveInputConnected {
 			t.Fatalf("got %s", ev.Type)
@@ -101,7 +101,7 @@ func TestEventsWebSocketSlowClientCutOff(t *testing.T) {
 	big := strings.Repeat("x", 16<<10)
 	start := time.Now()
 	for i := 0; i < 20000; i++ {
-		e.bus.Publish(events.New(events.LiveInputUpdated, "y", big))
+		e.bus.Publish(events.New(events.LiveInputUpdated, "y", events.ErrorData{Message: big}))
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("publishing took %v: blocked by a slow client", d)

@@ -377,10 +377,10 @@ func (s *Server) kickSession(w http.ResponseWriter, r *http.Request, p *principa
 		return notFound("session")
 	}
 	// the data of session.kicked: the session as the API lists it
-	var obj any = map[string]string{"session_id": sid}
+	obj := SessionObject{SessionID: sid}
 	if sl, ok := s.rt.(SessionLookup); ok {
 		if ss, ok := sl.Session(sid); ok {
-			obj = ss
+			obj = SessionObject{Session: &ss}
 		}
 	}
 	liID, err := s.rt.Kick(sid)

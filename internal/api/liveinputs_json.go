@@ -25,7 +25,7 @@ const (
 	maxLadder         = 8        // transcode.ladder entries
 )
 
-// Transcode modes of a live input (issue 9).
+// Transcode modes of a live input.
 const (
 	TranscodeOff = "off" // the source is passed through alone (default)
 	TranscodeOn  = "on"  // the source plus the ladder's rungs
@@ -128,6 +128,19 @@ func publicHost(listen string, r *http.Request) string {
 }
 
 func (s *Server) toJSON(li *store.LiveInput, r *http.Request, secrets bool) liveInputJSON {
+	status := StatusDisabled
+	if li.Enabled {
+		status = s.rt.Status(li.ID)
+	}
+	out := liveInputObject(s.ep, li, r, secrets, status)
+	out.Source = s.sourceToJSON(li)
+	return out
+}
+
+// liveInputObject renders li as the API returns it, with status (the
+// runtime's, or StatusDisabled), its URLs built from ep and the request's
+// host; the stream key and SRT passphrase only when secrets is set.
+func liveInputObject(ep Endpoints, li *store.LiveInput, r *http.Request, secrets bool, status string) liveInputJSON {
 	out := liveInputJSON{
 		ID: li.ID, Name: li.Name, Meta: li.Meta, Enabled: li.Enabled, Static: li.Static,
 		CreatedAt: jsontime.Of(li.CreatedAt), UpdatedAt: jsontime.Of(li.UpdatedAt),
@@ -152,18 +165,15 @@ func (s *Server) toJSON(li *store.LiveInput, r *http.Request, secrets bool) live
 	if out.Transcode.Ladder == nil {
 		out.Transcode.Ladder = []string{}
 	}
-	out.Status = StatusDisabled
-	if li.Enabled {
-		out.Status = s.rt.Status(li.ID)
-	}
-	if s.ep.RTMP != "" {
-		out.RTMP = &rtmpJSON{URL: "rtmp://" + publicHost(s.ep.RTMP, r) + "/live"}
+	out.Status = status
+	if ep.RTMP != "" {
+		out.RTMP = &rtmpJSON{URL: "rtmp://" + publicHost(ep.RTMP, r) + "/live"}
 		if secrets {
 			out.RTMP.StreamKey = li.StreamKey
 		}
 	}
-	if s.ep.SRT != "" {
-		hp := publicHost(s.ep.SRT, r)
+	if ep.SRT != "" {
+		hp := publicHost(ep.SRT, r)
 		out.SRT = &srtJSON{URL: "srt://" + hp}
 		if secrets {
 			out.SRT.StreamID = "publish:" + li.StreamKey
@@ -180,20 +190,19 @@ func (s *Server) toJSON(li *store.LiveInput, r *http.Request, secrets bool) live
 		scheme = "https"
 	}
 	httpHost := r.Host
-	if s.ep.HTTP != "" {
-		httpHost = publicHost(s.ep.HTTP, r)
+	if ep.HTTP != "" {
+		httpHost = publicHost(ep.HTTP, r)
 	}
-	if s.ep.RTSP != "" {
-		out.RTSP = &rtspJSON{URL: "rtsp://" + publicHost(s.ep.RTSP, r) + "/live"}
+	if ep.RTSP != "" {
+		out.RTSP = &rtspJSON{URL: "rtsp://" + publicHost(ep.RTSP, r) + "/live"}
 		if secrets {
 			out.RTSP.URL += "/" + li.StreamKey
 		}
 	}
-	out.Source = s.sourceToJSON(li)
 	base := scheme + "://" + httpHost
 	esc := url.PathEscape(li.ID)
 	out.WHIP = &whipJSON{URL: base + "/whip/" + esc}
-	out.Playback = s.playbackURLs(r, "/live/", li.ID)
+	out.Playback = playbackURLs(ep, r, "/live/", li.ID)
 	out.WebRTCPlayback = &webrtcJSON{URL: base + "/whep/" + esc}
 	return out
 }

@@ -156,7 +156,7 @@ func TestRotateKeyAndSessions(t *testing.T) {
 		defer kicked.Close()
 		e.do("DELETE", "/v1/sessions/ses_ghi", e.admin, nil).want(t, 204, "")
 		// session.kicked carries the session as the API lists it
-		if ev := <-kicked.C(); ev.LiveInputID != id || ev.Data.(Session).ID != "ses_ghi" || ev.Data.(Session).Protocol != "rtmp" {
+		if ev := <-kicked.C(); ev.LiveInputID != id || ev.Data.(SessionObject).ID != "ses_ghi" || ev.Data.(SessionObject).Protocol != "rtmp" {
 			t.Fatalf("session.kicked %+v", ev)
 		}
 	})

@@ -275,7 +275,7 @@ func openAPISchemas() obj {
 func OpenAPI() ([]byte, error) {
 	paths := obj{}
 	ops := openAPIOperations()
-	for _, ext := range []map[string]operation{signingOperations(), webhooksOperations(), videosOperations(), systemOperations(), whoamiOperations(), outputsOperations(), pipelinesOperations()} {
+	for _, ext := range []map[string]operation{signingOperations(), webhooksOperations(), videosOperations(), uploadsOperations(), systemOperations(), whoamiOperations(), outputsOperations(), pipelinesOperations()} {
 		for k, o := range ext {
 			ops[k] = o
 		}
@@ -321,7 +321,7 @@ func (s *Server) serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
 // allSchemas merges the core schemas with the features'.
 func allSchemas() obj {
 	all := openAPISchemas()
-	for _, ext := range []obj{signingSchemas(), webhooksSchemas(), videosSchemas(), systemSchemas(), whoamiSchemas(), outputsSchemas(), pipelinesSchemas(), contractSchemas()} {
+	for _, ext := range []obj{signingSchemas(), webhooksSchemas(), videosSchemas(), uploadsSchemas(), systemSchemas(), whoamiSchemas(), outputsSchemas(), pipelinesSchemas(), contractSchemas()} {
 		for k, v := range ext {
 			all[k] = v
 		}

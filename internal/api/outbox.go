@@ -3,43 +3,29 @@ package api
 import (
 	"context"
 	"fmt"
-	"net/http"
 
 	"github.com/mpegflow/mpegflow/internal/events"
 	"github.com/mpegflow/mpegflow/internal/store"
 )
 
-// LiveInputData is the data of the live_input.* events: live input li as
-// GET /v1/live_inputs/ID returns it to a token without live_inputs:write
-// (no stream key, no SRT passphrase), with status (the runtime's when "").
-// An event has no request: its URLs use the configured listen addresses,
-// a wildcard host ("" or 0.0.0.0, e.g. ":1935") named "localhost".
-func (s *Server) LiveInputData(li *store.LiveInput, status string) any {
-	j := s.toJSON(li, &http.Request{Host: "localhost"}, false)
-	if status != "" && li.Enabled {
-		j.Status = status
+// LiveInputData is the data of the live_input.* events (Renderer.LiveInput)
+// with status, the runtime's when "".
+func (s *Server) LiveInputData(li *store.LiveInput, status string) LiveInputObject {
+	if status == "" && li.Enabled {
+		status = s.rt.Status(li.ID)
 	}
-	return j
+	return s.render.LiveInput(li, status)
 }
 
-// LiveInputErrorData is the data of live_input.errored: LiveInputData
-// (with the runtime's status) and "error": {code, message}.
-func (s *Server) LiveInputErrorData(li *store.LiveInput, code, message string) any {
-	return struct {
-		liveInputJSON
-		Error events.ErrorData `json:"error"`
-	}{s.toJSON(li, &http.Request{Host: "localhost"}, false), events.ErrorData{Code: code, Message: message}}
+// LiveInputErrorData is the data of live_input.errored
+// (Renderer.LiveInputError) with the runtime's status.
+func (s *Server) LiveInputErrorData(li *store.LiveInput, code, message string) LiveInputErrorObject {
+	return s.render.LiveInputError(li, s.rt.Status(li.ID), code, message)
 }
 
-// VideoData is the data of the recording.started and video.* events:
-// video v as GET /v1/videos/ID returns it, as the change that emits the
-// event stored it (video.ready of a recording recovered after a crash has
-// recovered: true; video.deleted carries the video as it was). Its URLs
-// are those of LiveInputData: the configured HTTP listen address, a
-// wildcard host named "localhost". A video holds no secret.
-func (s *Server) VideoData(v *store.Video) any {
-	return s.videoToJSON(v, &http.Request{Host: "localhost"})
-}
+// VideoData is the data of the recording.started and video.* events
+// (Renderer.Video).
+func (s *Server) VideoData(v *store.Video) VideoObject { return s.render.Video(v) }
 
 // outboxOf renders events as outbox rows (their webhook bodies).
 func outboxOf(evs ...events.Event) ([]*store.WebhookEvent, error) {

@@ -1,8 +1,10 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"github.com/mpegflow/mpegflow/internal/events"
 	"net/http"
 	"slices"
 	"strings"
@@ -36,10 +38,10 @@ const (
 type OutputsRuntime interface {
 	// OutputStatus returns the status of output id while it runs; false
 	// when it does not (the input is not live, or the output is disabled).
-	OutputStatus(liveInputID, id string) (restream.Status, bool)
+	Status(liveInputID, id string) (restream.Status, bool)
 	// OutputsChanged makes the running outputs of a live input follow the
 	// store after a change; it returns without waiting for connections.
-	OutputsChanged(liveInputID string)
+	Changed(liveInputID string)
 }
 
 // OutputsDeps are the dependencies of the outputs routes; without a
@@ -92,9 +94,32 @@ func renderOutputStatus(st restream.Status) outputStatusJSON {
 	return out
 }
 
-// OutputData renders output o with status st as the API returns it; the
-// events of outputs carry the same.
-func OutputData(o *store.LiveInputOutput, st restream.Status) any { return renderOutput(o, st) }
+// EventPayload implements events.Payload: the events of outputs carry
+// the output as the API returns it (stream key masked).
+func (outputJSON) EventPayload() {}
+
+// OutputNotifier is the restream.Notifier of the daemon: it turns the
+// events of outputs into live_input.output.* events, published through
+// Events (the webhook outbox, then the bus).
+type OutputNotifier struct {
+	Events interface{ Publish(events.Event) }
+}
+
+// OutputEvent implements restream.Notifier.
+func (n OutputNotifier) OutputEvent(_ context.Context, ev restream.Event, o *store.LiveInputOutput) {
+	var t events.Type
+	switch ev.Kind {
+	case restream.EventConnected:
+		t = events.OutputConnected
+	case restream.EventDisconnected:
+		t = events.OutputDisconnected
+	case restream.EventErrored:
+		t = events.OutputErrored
+	default:
+		return
+	}
+	n.Events.Publish(events.New(t, ev.LiveInputID, renderOutput(o, ev.Status)))
+}
 
 func renderOutput(o *store.LiveInputOutput, st restream.Status) outputJSON {
 	return outputJSON{ID: o.ID, LiveInputID: o.LiveInputID, Name: o.Name, URL: maskOutputURL(o),
@@ -121,7 +146,7 @@ func maskKey(k string) string {
 
 func (s *Server) outputStatus(o *store.LiveInputOutput) restream.Status {
 	if rt := s.outputs.Runtime; rt != nil && o.Enabled {
-		if st, ok := rt.OutputStatus(o.LiveInputID, o.ID); ok {
+		if st, ok := rt.Status(o.LiveInputID, o.ID); ok {
 			return st
 		}
 	}
@@ -133,7 +158,7 @@ func (s *Server) outputStatus(o *store.LiveInputOutput) restream.Status {
 
 func (s *Server) outputsChanged(liveInputID string) {
 	if rt := s.outputs.Runtime; rt != nil {
-		rt.OutputsChanged(liveInputID)
+		rt.Changed(liveInputID)
 	}
 }
 

@@ -18,7 +18,7 @@ type fakeOutputs struct {
 	changed []string
 }
 
-func (f *fakeOutputs) OutputStatus(_, id string) (restream.Status, bool) {
+func (f *fakeOutputs) Status(_, id string) (restream.Status, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if id == f.live {
@@ -27,7 +27,7 @@ func (f *fakeOutputs) OutputStatus(_, id string) (restream.Status, bool) {
 	return restream.Status{}, false
 }
 
-func (f *fakeOutputs) OutputsChanged(id string) {
+func (f *fakeOutputs) Changed(id string) {
 	f.mu.Lock()
 	f.changed = append(f.changed, id)
 	f.mu.Unlock()

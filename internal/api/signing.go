@@ -26,13 +26,13 @@ const (
 	MaxTokenTTL = 24 * time.Hour
 )
 
-// SigningDeps is what the signed playback (issue 6) API needs beyond the
+// SigningDeps is what the signed playback API needs beyond the
 // store: nothing today. Keys, the server's minting key and the admission
 // secret all live in store.SigningKeys, so every node shares them, and
 // verifiers re-read keys every second, so a revocation needs no signal.
 type SigningDeps struct{}
 
-// signingRoutes registers the signed playback (issue 6) routes. Signing
+// signingRoutes registers the signed playback routes. Signing
 // keys need the admin scope (a key signs tokens for every live input);
 // minting a token for one live input needs live_inputs:write.
 func (s *Server) signingRoutes(handle routeFunc) {
@@ -368,7 +368,7 @@ func (s *Server) getAdmissionSecret(w http.ResponseWriter, r *http.Request, _ *p
 	return nil
 }
 
-// signingOperations documents the signed playback (issue 6) routes in the OpenAPI document.
+// signingOperations documents the signed playback routes in the OpenAPI document.
 func signingOperations() map[string]operation {
 	idP := param("id", "path", "The resource id.", obj{"type": "string"}, true)
 	limit := param("limit", "query", "Page size, 1-1000; default 50.", obj{"type": "integer", "minimum": 1, "maximum": 1000, "default": 50}, false)
@@ -392,7 +392,7 @@ func signingOperations() map[string]operation {
 	}
 }
 
-// signingSchemas are the signed playback (issue 6) OpenAPI component schemas.
+// signingSchemas are the signed playback OpenAPI component schemas.
 func signingSchemas() obj {
 	rule := object(obj{
 		"type":    obj{"type": "string", "enum": []string{playback.RuleAny, playback.RuleIPSrc, playback.RuleCountry}},

@@ -17,7 +17,7 @@ type SystemDeps struct {
 }
 
 // TranscodeInfo is the transcoding part of GET /v1/system: the encoder
-// detection made at start-up (issue 9) and the capacity in use.
+// detection made at start-up and the capacity in use.
 type TranscodeInfo struct {
 	// Available is false when the daemon runs without transcoding; Reason
 	// says why.

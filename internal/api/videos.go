@@ -55,7 +55,7 @@ type VideoService interface {
 	Clip(ctx context.Context, id string, start, end time.Duration, name string) (*store.Video, ClipRange, error)
 }
 
-// VideosDeps is what the recording and videos (issue 8) API needs beyond
+// VideosDeps is what the recording and videos API needs beyond
 // the store. Without Videos the read routes work and DELETE and downloads
 // answer 501.
 type VideosDeps struct {
@@ -63,9 +63,9 @@ type VideosDeps struct {
 }
 
 // video list filters
-const videoStatusesDoc = "live_recording, processing, ready, errored"
+const videoStatusesDoc = "live_recording, processing, ready, errored, pendingupload, uploading, downloading, queued, inprogress"
 
-// videosRoutes registers the recording and videos (issue 8) routes.
+// videosRoutes registers the recording and videos routes.
 func (s *Server) videosRoutes(handle routeFunc) {
 	handle("GET", "/v1/videos", ScopeVideosRead, s.listVideos)
 	handle("GET", "/v1/videos/{id}", ScopeVideosRead, s.getVideo)
@@ -144,14 +144,18 @@ type downloadJSON struct {
 
 // httpBase is the scheme://host of the playback listener as the client
 // reaches it.
-func (s *Server) httpBase(r *http.Request) string {
+func (s *Server) httpBase(r *http.Request) string { return httpBase(s.ep, r) }
+
+// httpBase is the scheme and host of the playback URLs: ep.HTTP with a
+// wildcard host replaced by the request's.
+func httpBase(ep Endpoints, r *http.Request) string {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
 	host := r.Host
-	if s.ep.HTTP != "" {
-		host = publicHost(s.ep.HTTP, r)
+	if ep.HTTP != "" {
+		host = publicHost(ep.HTTP, r)
 	}
 	return scheme + "://" + host
 }
@@ -159,7 +163,13 @@ func (s *Server) httpBase(r *http.Request) string {
 // playbackURLs returns the HLS and player URLs of key (an id or a playback
 // token) under prefix ("/live/" or "/videos/").
 func (s *Server) playbackURLs(r *http.Request, prefix, key string) playbackJSON {
-	base := s.httpBase(r) + prefix + url.PathEscape(key) + "/"
+	return playbackURLs(s.ep, r, prefix, key)
+}
+
+// playbackURLs are the player page and playlist of key under prefix
+// ("/live/", "/videos/"), built from ep and the request's host.
+func playbackURLs(ep Endpoints, r *http.Request, prefix, key string) playbackJSON {
+	base := httpBase(ep, r) + prefix + url.PathEscape(key) + "/"
 	return playbackJSON{HLS: base + "index.m3u8", Player: base}
 }
 
@@ -170,12 +180,17 @@ func videoETag(v *store.Video) string {
 }
 
 func (s *Server) videoToJSON(v *store.Video, r *http.Request) videoJSON {
-	base := s.httpBase(r) + "/videos/" + url.PathEscape(v.ID) + "/"
+	return videoObject(s.ep, v, r)
+}
+
+// videoObject renders v as the API returns it, its URLs built from ep.
+func videoObject(ep Endpoints, v *store.Video, r *http.Request) videoJSON {
+	base := httpBase(ep, r) + "/videos/" + url.PathEscape(v.ID) + "/"
 	out := videoJSON{
 		ID: v.ID, LiveInputID: v.LiveInputID, Status: v.Status, Recovered: v.Recovered,
 		CreatedAt: jsontime.Of(v.CreatedAt), UpdatedAt: jsontime.Of(v.UpdatedAt), StartedAt: jsontime.Of(v.StartedAt), EndedAt: jsontime.Ptr(v.EndedAt),
 		DurationSeconds: v.Duration.Seconds(), SizeBytes: v.SizeBytes, Tracks: v.Tracks,
-		Playback:          s.playbackURLs(r, "/videos/", v.ID),
+		Playback:          playbackURLs(ep, r, "/videos/", v.ID),
 		Thumbnail:         base + "thumbnail.jpg",
 		Download:          downloadJSON{URL: base + "download.mp4", Status: v.DownloadStatus},
 		ScheduledDeletion: jsontime.Ptr(v.ScheduledDeletion), Meta: v.Meta,
@@ -247,7 +262,8 @@ func (s *Server) writeVideoList(w http.ResponseWriter, r *http.Request, liveInpu
 	}
 	opts := store.VideoListOptions{Limit: limit, LiveInputID: liveInput, Newest: newest}
 	switch st := q.Get("status"); st {
-	case "", store.VideoLiveRecording, store.VideoProcessing, store.VideoReady, store.VideoErrored:
+	case "", store.VideoLiveRecording, store.VideoProcessing, store.VideoReady, store.VideoErrored,
+		store.VideoPendingUpload, store.VideoUploading, store.VideoDownloading, store.VideoQueued, store.VideoInProgress:
 		opts.Status = st
 	default:
 		return paramErr("status", "status must be one of "+videoStatusesDoc)
@@ -479,13 +495,13 @@ func (s *Server) createClip(w http.ResponseWriter, r *http.Request, p *principal
 	return nil
 }
 
-// videosOperations documents the recording and videos (issue 8) routes in the OpenAPI document.
+// videosOperations documents the recording and videos routes in the OpenAPI document.
 func videosOperations() map[string]operation {
 	idP := param("id", "path", "The resource id.", obj{"type": "string"}, true)
 	limit := param("limit", "query", "Page size, 1-1000; default 50.", obj{"type": "integer", "minimum": 1, "maximum": 1000, "default": 50}, false)
 	cursor := param("cursor", "query", "The next_cursor of the previous page; opaque, bound to the same filters.", obj{"type": "string"}, false)
 	idem := param("Idempotency-Key", "header", "A retry with the same key and body returns the first response (kept 24 h); with another body, 422.", obj{"type": "string", "maxLength": 255}, false)
-	status := param("status", "query", "Keep videos with this status.", obj{"type": "string", "enum": []string{store.VideoLiveRecording, store.VideoProcessing, store.VideoReady, store.VideoErrored}}, false)
+	status := param("status", "query", "Keep videos with this status.", obj{"type": "string", "enum": append([]string{store.VideoLiveRecording, store.VideoProcessing, store.VideoReady, store.VideoErrored}, uploadStatuses()...)}, false)
 	before := param("created_before", "query", "Keep videos created before this time (RFC 3339).", obj{"type": "string", "format": "date-time"}, false)
 	after := param("created_after", "query", "Keep videos created after this time (RFC 3339).", obj{"type": "string", "format": "date-time"}, false)
 	v := ref("Video")
@@ -509,14 +525,14 @@ func videosOperations() map[string]operation {
 	}
 }
 
-// videosSchemas are the recording and videos (issue 8) OpenAPI component schemas.
+// videosSchemas are the recording and videos OpenAPI component schemas.
 func videosSchemas() obj {
 	origins := obj{"type": "array", "items": obj{"type": "string"}, "maxItems": maxAllowedOrigins}
 	return obj{
 		"Video": object(obj{
 			"id":            str("Public id, vid_..."),
 			"live_input_id": str("The live input whose broadcast this records."),
-			"status":        obj{"type": "string", "enum": []string{store.VideoLiveRecording, store.VideoProcessing, store.VideoReady, store.VideoErrored}},
+			"status":        obj{"type": "string", "enum": append([]string{store.VideoLiveRecording, store.VideoProcessing, store.VideoReady, store.VideoErrored}, uploadStatuses()...)},
 			"error": obj{"type": []string{"object", "null"}, "properties": obj{"code": str("e.g. no_media"), "message": str("")},
 				"description": "Why the video errored; null otherwise."},
 			"recovered":        boolean("Finalized after a crash of the daemon, from the fragments already stored."),

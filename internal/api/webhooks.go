@@ -34,7 +34,7 @@ type WebhookService interface {
 	Changed()
 }
 
-// WebhooksDeps is what the webhooks (issue 7) API needs beyond the store.
+// WebhooksDeps is what the webhooks API needs beyond the store.
 // With a nil Service the webhook routes answer 501.
 type WebhooksDeps struct {
 	Service WebhookService
@@ -187,7 +187,7 @@ func validEventTypes(ts []string) error {
 	return nil
 }
 
-// webhooksRoutes registers the webhooks (issue 7) routes.
+// webhooksRoutes registers the webhooks routes.
 func (s *Server) webhooksRoutes(handle routeFunc) {
 	const rd, wr = ScopeWebhooksRead, ScopeWebhooksWrite
 	handle("GET", "/v1/webhooks", rd, s.listWebhooks)
@@ -454,7 +454,7 @@ func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request, p *princi
 	return nil
 }
 
-// webhooksOperations documents the webhooks (issue 7) routes in the OpenAPI document.
+// webhooksOperations documents the webhooks routes in the OpenAPI document.
 func webhooksOperations() map[string]operation {
 	idP := param("id", "path", "The webhook id.", obj{"type": "string"}, true)
 	didP := param("delivery_id", "path", "The delivery id.", obj{"type": "string"}, true)
@@ -487,7 +487,7 @@ func webhooksOperations() map[string]operation {
 	}
 }
 
-// webhooksSchemas are the webhooks (issue 7) OpenAPI component schemas.
+// webhooksSchemas are the webhooks OpenAPI component schemas.
 func webhooksSchemas() obj {
 	strs := func(d string) obj { return obj{"type": "array", "items": obj{"type": "string"}, "description": d} }
 	return obj{

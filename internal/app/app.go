@@ -1,37 +1,43 @@
-// Package app is MpegFlow's composition root: it builds every component from
-// the configuration, runs them, and shuts them down in order.
+// Package app is MpegFlow's composition root: it builds every component
+// from the configuration, runs them in one run group, and stops them in
+// reverse order. It holds no HTTP handler, no SQL and no media parsing:
+// those belong to the packages it wires.
 package app
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/mpegflow/mpegflow/conf"
+	"github.com/mpegflow/mpegflow/internal/api"
 	"github.com/mpegflow/mpegflow/internal/auth"
-	"github.com/mpegflow/mpegflow/internal/ffmpeg"
-	"github.com/mpegflow/mpegflow/internal/ingest"
-	"github.com/mpegflow/mpegflow/internal/ingest/rtmp"
-	"github.com/mpegflow/mpegflow/internal/ingest/srt"
-	"github.com/mpegflow/mpegflow/internal/ingest/whip"
+	"github.com/mpegflow/mpegflow/internal/blob"
+	"github.com/mpegflow/mpegflow/internal/events"
+	"github.com/mpegflow/mpegflow/internal/httpserver"
+	"github.com/mpegflow/mpegflow/internal/ingest/listeners"
+	"github.com/mpegflow/mpegflow/internal/live"
 	"github.com/mpegflow/mpegflow/internal/metrics"
 	"github.com/mpegflow/mpegflow/internal/output/hlsout"
-	"github.com/mpegflow/mpegflow/internal/output/restream"
-	"github.com/mpegflow/mpegflow/internal/output/whep"
+	"github.com/mpegflow/mpegflow/internal/output/vodhttp"
 	"github.com/mpegflow/mpegflow/internal/pipeline"
-	"github.com/mpegflow/mpegflow/internal/stream"
-	"github.com/mpegflow/mpegflow/internal/webrtcice"
+	"github.com/mpegflow/mpegflow/internal/playback"
+	"github.com/mpegflow/mpegflow/internal/record"
+	"github.com/mpegflow/mpegflow/internal/rpc"
+	"github.com/mpegflow/mpegflow/internal/rungroup"
+	"github.com/mpegflow/mpegflow/internal/store"
+	"github.com/mpegflow/mpegflow/internal/transcode"
+	"github.com/mpegflow/mpegflow/internal/webhook"
+	"github.com/mpegflow/mpegflow/web"
 )
 
 // ShutdownTimeout bounds a graceful stop (SIGTERM): listeners close, every
@@ -44,387 +50,304 @@ type App struct {
 	version string
 	log     *slog.Logger
 	metrics *metrics.Metrics
-	dir     auth.Directory
-	control *control
-	pb      *playbackState // playback.go (issue 6)
-	hub     *stream.Hub
-	hls     *hlsout.Server
-	// transcode is ABR transcoding (transcode.go, issue 9)
-	transcode *transcodeFeature
-	// ffm is the ffmpeg capacity account of every ffmpeg job (transcode.go)
-	ffm *ffmpeg.Account
-	// restream runs the outputs of live inputs (restream.go)
-	restream *restream.Manager
 
-	httpLn, metricsLn   net.Listener
-	httpSrv, metricsSrv *http.Server
-	rtmp, rtmps         *rtmp.Server
-	whip                *whip.Server   // nil when webrtc.udp_address is ""
-	ice                 *webrtcice.Mux // shared by WHIP and WHEP (whep.go)
-	whep                *whep.Server   // WebRTC playback (whep.go); nil with ice
-	srt                 *srt.Server    // nil when srt.address is ""
-	rtsp                *rtspIngest    // rtsp.go
-
-	ready atomic.Bool
-	rec   *recording    // recording.go (issue 8); nil when not built
-	wh    *webhookState // webhooks.go (issue 7); nil when not built
-
-	gmu    sync.Mutex
-	graphs map[*stream.Stream]*pipeline.Graph
-	gctx   context.Context
-	gstop  context.CancelFunc
+	st       store.Store
+	bus      *events.Bus
+	api      *api.Server
+	pb       *playback.Service
+	webhooks *webhook.Service
+	tc       *transcode.Service
+	rec      *record.Service
+	hls      *hlsout.Server
+	rt       *live.Runtime
+	dir      auth.Directory
+	ingest   *listeners.Set
+	httpLn   net.Listener
+	httpSrv  *http.Server
+	metLn    net.Listener
+	metSrv   *http.Server
+	actors   []rungroup.Actor // the features'
+	ready    atomic.Bool
+	closers  []func() // release what New built, in reverse order
 }
 
 // New builds the daemon and binds every listener, so that the addresses are
 // known (and ports taken) when it returns.
 //
-// The control plane's store is opened here (SQLite in data_dir, or
-// PostgreSQL); a generated admin API token is printed once to stdout.
+// The store is opened here (SQLite in data_dir, or PostgreSQL); a
+// generated admin API token is printed once to stdout.
 func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (_ *App, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
-	a := &App{cfg: cfg, log: log, version: version, metrics: metrics.New(version, metrics.WithDataDir(cfg.DataDir)), graphs: map[*stream.Stream]*pipeline.Graph{}}
-	ctl, err := openControl(context.Background(), cfg, log, stdout, a.featureDeps)
-	if err != nil {
-		a.closeFeatures()
-		return nil, err
-	}
-	dir := a.wrapDirectory(ctl.Directory())
-	a.dir, a.control = dir, ctl
-	a.gctx, a.gstop = context.WithCancel(context.Background())
+	a := &App{cfg: cfg, log: log, version: version, metrics: metrics.New(version, metrics.WithDataDir(cfg.DataDir))}
 	defer func() {
 		if err != nil {
-			a.closeListeners()
-			a.closeFeatures()
-			_ = ctl.Close()
+			for i := len(a.actors) - 1; i >= 0; i-- {
+				a.actors[i].Interrupt(err) // the features' components never ran
+			}
+			a.release()
 		}
 	}()
+	ctx := context.Background()
+	if a.st, err = openStore(ctx, cfg, log, stdout); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func() { _ = a.st.Close() })
+	key, err := api.CursorKey(ctx, a.st.Tokens())
+	if err != nil {
+		return nil, err
+	}
+	a.bus = events.NewBus()
+	a.closers = append(a.closers, a.bus.Close)
+	ep := api.Endpoints{RTMP: cfg.RTMP.Address, SRT: cfg.SRT.Address, RTSP: cfg.RTSP.Address, HTTP: cfg.HTTP.Address}
+	render := api.NewRenderer(ep)
+	if a.pb, err = playback.Setup(ctx, playback.SetupConfig{Store: a.st, TokenCacheSize: cfg.Playback.TokenCacheSize,
+		GeoIPDatabase: cfg.GeoIP.Database, TrustedProxies: cfg.HTTP.TrustedProxies, PlayURL: cfg.Admission.PlayURL,
+		PublishURL: cfg.Admission.PublishURL, Timeout: cfg.Admission.Timeout.D(), FailOpen: cfg.Admission.OnError == "allow",
+		Registerer: a.metrics.Registry, Logger: log.With("component", "playback")}); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.pb.Close)
+	if a.webhooks, err = a.newWebhooks(a.st, a.bus); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.webhooks.Close)
+	// transcoding first: it builds the ffmpeg capacity account that WHIP
+	// audio, thumbnails and MP4 builds draw on too
+	if a.tc, err = transcode.Setup(ctx, cfg.Transcode, a.metrics.Registry, log); err != nil {
+		return nil, err
+	}
+	blobs, err := blob.Open(ctx, cfg.Storage.Kind, filepath.Join(cfg.DataDir, "blobs"), blob.S3Config{Endpoint: cfg.Storage.S3.Endpoint,
+		Bucket: cfg.Storage.S3.Bucket, Region: cfg.Storage.S3.Region, AccessKey: cfg.Storage.S3.AccessKey, SecretKey: cfg.Storage.S3.SecretKey,
+		UseTLS: cfg.Storage.S3.UseTLS})
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	if a.rec, err = a.newRecorder(a.st, blobs, render); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.rec.Close)
 	a.hls = hlsout.New(hlsout.Config{
 		SegmentDuration:    cfg.HLS.SegmentDuration.D(),
 		PartDuration:       cfg.HLS.PartDuration.D(),
 		MaxSegmentDuration: cfg.HLS.MaxSegmentDuration.D(),
 		// completed segments go to disk (page cache, not process memory);
 		// only the segment in progress stays in RAM
-		SpillDir:  filepath.Join(cfg.DataDir, "hls-spill"),
-		Metrics:   a.metrics,
-		OnSegment: a.onSegment,
-		Logger:    log,
+		SpillDir: filepath.Join(cfg.DataDir, "hls-spill"),
+		Metrics:  a.metrics,
+		Logger:   log,
 	})
-	a.hub = stream.NewHub(stream.HubConfig{
-		ReconnectWindow: cfg.RTMP.ReconnectWindow.D(),
-		OnStart:         a.streamStarted,
-		OnEnd:           a.streamEnded,
-		OnDrop:          a.metrics.Dropped,
-		OnConnect: func(s *stream.Stream, si stream.SessionInfo) {
-			a.log.Info("publisher connected", "live_input", s.ID(), "protocol", si.Protocol, "remote", si.Remote)
-			a.control.StreamStarted(s.ID(), si.Protocol, si.Remote)
-		},
-		OnDisconnect: func(s *stream.Stream, si stream.SessionInfo) {
-			a.log.Info("publisher disconnected", "live_input", s.ID(), "protocol", si.Protocol, "remote", si.Remote)
-			a.control.StreamDisconnected(s.ID())
-		},
-	})
-	ctl.SetPublisherControl(pubControl{a})
+	a.closers = append(a.closers, a.hls.Close)
 
-	// one bad-key throttle for every ingest protocol
-	throttle := ingest.NewThrottle(ingest.ThrottleConfig{})
-	if cfg.SRT.Address != "" {
-		a.srt, err = srt.New(srt.Config{
-			Throttle:  throttle,
-			Address:   cfg.SRT.Address,
-			Latency:   cfg.SRT.Latency.D(),
-			Directory: dir,
-			Hub:       a.hub,
-			Takeover:  cfg.RTMP.OnDuplicate == "replace",
-			Metrics:   a.metrics,
-			Stats:     srtStats{a.metrics},
-			Logger:    log,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("srt.address: %w", err)
-		}
+	// the default graph of a live input: LL-HLS, the transcode ladder
+	// (publishing its rungs back into the hub) when its setting asks, the
+	// recorder (reading the packager's segments); then the features' kinds
+	kinds := &pipeline.Registry{}
+	kinds.Register(a.hls.Kind())
+	if tc := a.tc.Transcoder; tc != nil {
+		kinds.Register(tc.Kind())
 	}
-	if err = a.initRTSP(cfg, dir, throttle, log); err != nil {
+	kinds.Register(a.rec.Recorder().Kind())
+	viewers := &viewerSum{a.hls}
+	if a.rt, err = live.New(live.Config{LiveInputs: a.st.LiveInputs(), Outbox: a.st.Webhooks(), Bus: a.bus, Render: render,
+		Kinds: kinds, ReconnectWindow: cfg.RTMP.ReconnectWindow.D(), Metrics: a.metrics, Viewers: viewers,
+		Registerer: a.metrics.Registry, Logger: log}); err != nil {
 		return nil, err
 	}
-	if cfg.WebRTC.UDPAddress != "" {
-		if a.ice, err = a.openICE(); err != nil {
-			return nil, fmt.Errorf("webrtc.udp_address: %w", err)
-		}
-		a.whip, err = whip.New(whip.Config{
-			ICE:              a.ice,
-			KeyframeInterval: cfg.HLS.SegmentDuration.D(),
-			Directory:        dir,
-			Hub:              a.hub,
-			Takeover:         cfg.RTMP.OnDuplicate == "replace",
-			CORSOrigin:       cfg.HTTP.CORSAllowOrigin,
-			AcceptVPX:        a.whipAcceptVPX,
-			Capacity:         a.ffm,
-			Metrics:          a.metrics,
-			Throttle:         throttle,
-			Logger:           log,
-		})
+	a.closers = append(a.closers, a.rt.Close)
+	profiles := make([]string, 0, len(cfg.Transcode.Profiles))
+	for _, p := range cfg.Transcode.Profiles {
+		profiles = append(profiles, p.Name)
+	}
+	proxies, err := playback.ParseProxies(cfg.HTTP.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("http.%w", err)
+	}
+	a.dir = a.pb.Directory(live.NewDirectory(a.st.LiveInputs()))
+	lc := listeners.Config{Conf: cfg, Hub: a.rt.Hub(), Directory: a.dir, Metrics: a.metrics, Capacity: a.tc.Account, Logger: log}
+	if tc := a.tc.Transcoder; tc != nil {
+		lc.AcceptVPX = func(ctx context.Context, id string) bool { return tc.AcceptVPX(ctx, a.st.LiveInputs(), id) }
+	}
+	if a.ingest, err = listeners.New(lc); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.ingest.Close)
+
+	b := &Builder{Config: cfg, Log: log, Metrics: a.metrics, Store: a.st, Bus: a.bus, FFmpeg: a.tc.Account,
+		Hub: a.rt.Hub(), Directory: a.dir, HLS: a.hls, Kinds: kinds, LiveGate: a.pb.Live, ICE: a.ingest.ICE,
+		WHIP: a.ingest.WHIP, Throttle: a.ingest.Throttle, Events: a.webhooks, Recorder: a.rec.Recorder(), Blobs: blobs, Render: render, viewers: viewers}
+	for _, f := range features {
+		err := f(b)
+		a.actors = b.actors
 		if err != nil {
-			return nil, fmt.Errorf("webrtc.udp_address: %w", err)
+			return nil, err
 		}
-		if a.whep, err = a.newWHEP(); err != nil {
-			return nil, fmt.Errorf("whep: %w", err)
-		}
+	}
+	if a.api, err = api.New(api.Config{Store: a.st, Bus: a.bus, Runtime: a.rt, Logger: log.With("component", "api"), ClientAddr: proxies,
+		Endpoints: ep, CursorKey: key, Webhooks: api.WebhooksDeps{Service: a.webhooks},
+		Videos: api.VideosDeps{Videos: api.RecorderVideos(a.rec.Recorder())},
+		System: api.SystemDeps{Transcode: api.TranscodeSystem(a.tc)}, TranscodeProfiles: profiles,
+		Outputs: b.Outputs, Sources: b.Sources, Uploads: b.Uploads}); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func() { _ = a.api.Close() })
+
+	for _, rt := range rpc.New(a.api, log.With("component", "rpc")).Routes() {
+		b.Handle(rt.Pattern, rt.Handler) // gRPC, gRPC-Web and Connect over the same service layer
 	}
 	if a.httpLn, err = net.Listen("tcp", cfg.HTTP.Address); err != nil {
 		return nil, fmt.Errorf("http.address: %w", err)
 	}
+	a.closers = append(a.closers, func() { _ = a.httpLn.Close() })
+	var whipHandler http.Handler
+	if a.ingest.WHIP != nil {
+		whipHandler = a.ingest.WHIP.Handler()
+	}
 	a.httpSrv = &http.Server{
-		Handler:           a.routes(),
-		Protocols:         h2c(),
+		Handler: httpserver.New(httpserver.Config{CORSAllowOrigin: cfg.HTTP.CORSAllowOrigin, HLSJSURL: cfg.HTTP.HLSJSURL,
+			Live: a.hls, Inputs: a.dir, LiveGate: a.pb.Live, WHIP: whipHandler, API: a.metrics.API(a.api.Handler()),
+			Videos: vodhttp.New(vodhttp.Config{Recorder: a.rec.Recorder(), Blobs: blobs, Gate: a.pb.Videos,
+				PlayerPage: web.PlayerPage(cfg.HTTP.HLSJSURL), Logger: log}),
+			Routes: b.routes, Ready: &a.ready, Logger: log}),
+		Protocols:         httpserver.H2C(), // gRPC clients speak HTTP/2 without TLS
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	if cfg.Metrics.Address != "" {
-		if a.metricsLn, err = net.Listen("tcp", cfg.Metrics.Address); err != nil {
+		if a.metLn, err = net.Listen("tcp", cfg.Metrics.Address); err != nil {
 			return nil, fmt.Errorf("metrics.address: %w", err)
 		}
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", a.metrics.Handler())
-		// profiles for operators, on the metrics listener (loopback by default)
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		a.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	}
-	rcfg := rtmp.Config{
-		Address:   cfg.RTMP.Address,
-		Directory: dir,
-		Hub:       a.hub,
-		Takeover:  cfg.RTMP.OnDuplicate == "replace",
-		Metrics:   a.metrics,
-		Throttle:  throttle,
-		Logger:    log,
-	}
-	if a.rtmp, err = rtmp.New(rcfg); err != nil {
-		return nil, fmt.Errorf("rtmp.address: %w", err)
-	}
-	if cfg.RTMPS.Enabled() {
-		cert, err := tls.LoadX509KeyPair(cfg.RTMPS.CertFile, cfg.RTMPS.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("rtmps.cert_file: %w", err)
-		}
-		rcfg.Address = cfg.RTMPS.Address
-		rcfg.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		if a.rtmps, err = rtmp.New(rcfg); err != nil {
-			return nil, fmt.Errorf("rtmps.address: %w", err)
-		}
+		a.closers = append(a.closers, func() { _ = a.metLn.Close() })
+		a.metSrv = &http.Server{Handler: a.metrics.DebugHandler(), ReadHeaderTimeout: 10 * time.Second}
 	}
 	return a, nil
 }
 
-func (a *App) closeListeners() {
-	if a.httpLn != nil {
-		_ = a.httpLn.Close()
+// newRecorder builds the recorder and the service that ends its
+// recordings on live_input.idle.
+func (a *App) newRecorder(st store.Store, blobs blob.Store, render *api.Renderer) (*record.Service, error) {
+	ff, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		a.log.Warn("ffmpeg not found: video thumbnails and MP4 downloads are off")
+		ff = ""
 	}
-	if a.metricsLn != nil {
-		_ = a.metricsLn.Close()
+	node, err := record.NodeID(a.cfg.Recording.NodeID, a.cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("recording.node_id: %w", err)
 	}
-	a.closeIngest()
+	rec, err := record.New(record.Config{
+		// the recorder writes its events to the webhook outbox in the
+		// transactions of its video changes, then publishes them on the bus
+		Videos: st.Videos(), LiveInputs: st.LiveInputs(), Blobs: blobs, Bus: a.bus, Render: render.VideoData,
+		Logger: a.log.With("component", "recorder"), ThumbnailTimePct: a.cfg.Recording.ThumbnailTimePct, FFmpeg: ff, Capacity: a.tc.Account,
+		NodeID: node, Lease: a.cfg.Recording.Lease.D(), Heartbeat: a.cfg.Recording.Heartbeat.D(),
+		// the live packager's EXT-X-TARGETDURATION, which no segment exceeds
+		TargetDuration: max(a.cfg.HLS.MaxSegmentDuration.D(), a.cfg.HLS.SegmentDuration.D()),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := rec.Register(a.metrics.Registry); err != nil {
+		a.log.Warn("cannot export a recording metric", "error", err)
+	}
+	return record.NewService(rec, a.bus, a.log), nil
 }
 
-// closeIngest stops every ingest listener and its sessions; each Close is
-// idempotent and nil-safe here.
-func (a *App) closeIngest() {
-	if a.rtmp != nil {
-		_ = a.rtmp.Close()
+// release releases what New built, in reverse order; used when New fails
+// and once Run has stopped the run group.
+func (a *App) release() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
 	}
-	if a.rtmps != nil {
-		_ = a.rtmps.Close()
-	}
-	if a.whip != nil {
-		_ = a.whip.Close()
-	}
-	if a.whep != nil {
-		_ = a.whep.Close()
-	}
-	if a.ice != nil {
-		_ = a.ice.Close()
-	}
-	if a.srt != nil {
-		_ = a.srt.Close()
-	}
-	a.closeRTSP()
+	a.closers = nil
 }
 
 // HTTPAddr is the bound playback address.
 func (a *App) HTTPAddr() net.Addr { return a.httpLn.Addr() }
 
 // RTMPAddr is the bound RTMP address.
-func (a *App) RTMPAddr() net.Addr { return a.rtmp.Addr() }
+func (a *App) RTMPAddr() net.Addr { return a.ingest.RTMP.Addr() }
 
 // MetricsAddr is the bound metrics address, or nil when metrics are off.
 func (a *App) MetricsAddr() net.Addr {
-	if a.metricsLn == nil {
+	if a.metLn == nil {
 		return nil
 	}
-	return a.metricsLn.Addr()
-}
-
-// SRTAddr is the bound SRT (UDP) address, or nil.
-func (a *App) SRTAddr() net.Addr {
-	if a.srt == nil {
-		return nil
-	}
-	return a.srt.Addr()
-}
-
-// WebRTCAddr is the bound UDP address of WHIP sessions, or nil.
-func (a *App) WebRTCAddr() net.Addr {
-	if a.whip == nil {
-		return nil
-	}
-	return a.whip.UDPAddr()
+	return a.metLn.Addr()
 }
 
 // Directory resolves live inputs.
 func (a *App) Directory() auth.Directory { return a.dir }
 
-func (a *App) streamStarted(s *stream.Stream) {
-	log := a.log.With("live_input", s.ID())
-	a.metrics.StreamStarted(s.ID())
-	sink, err := a.hls.Sink(s)
-	if err != nil {
-		log.Error("cannot package stream as HLS", "error", err)
-		return
-	}
-	// the default graph: source → HLS, plus the features' sinks
-	// (recording.go, transcode.go)
-	sinks := append([]pipeline.Sink{sink}, a.featureSinks(s)...)
-	g := pipeline.Start(a.gctx, s, a.log, sinks...)
-	a.gmu.Lock()
-	a.graphs[s] = g
-	a.gmu.Unlock()
-	a.restreamStarted(s)
-	codecs := make([]string, 0, 2)
-	for _, t := range s.Tracks() {
-		codecs = append(codecs, t.Codec.Name())
-	}
-	log.Info("stream started", "codecs", codecs)
-}
-
-func (a *App) streamEnded(s *stream.Stream) {
-	a.gmu.Lock()
-	g := a.graphs[s]
-	delete(a.graphs, s)
-	a.gmu.Unlock()
-	if g != nil {
-		g.Wait() // sinks drain what was queued before the end
-	}
-	a.restreamEnded(s)
-	a.hls.End(s.ID())
-	a.metrics.StreamEnded(s.ID())
-	a.control.StreamEnded(s.ID())
-	a.log.Info("stream ended", "live_input", s.ID())
-}
-
-// Run serves until ctx is done, then shuts down: ingest listeners close,
-// every stream ends (EXT-X-ENDLIST), HTTP drains for up to ShutdownTimeout.
+// Run serves until ctx is done, then stops the run group in reverse order:
+// ingest listeners close, every stream ends (EXT-X-ENDLIST) and its graph
+// drains, recordings finish, HTTP drains for up to ShutdownTimeout,
+// webhook delivery stops; then the store closes.
 func (a *App) Run(ctx context.Context) error {
-	errc := make(chan error, 4)
-	var wg sync.WaitGroup
-	serve := func(name string, f func() error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := f(); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, context.Canceled) {
-				errc <- fmt.Errorf("%s: %w", name, err)
-			}
-		}()
+	// recordings a crash interrupted are recovered before the daemon says
+	// it is ready, so that the API shows them finished
+	a.rec.Recorder().Run(ctx)
+	var g rungroup.Group
+	wctx, stopWebhooks := context.WithCancel(context.Background())
+	g.Add("webhooks", func() error { return ignoreCanceled(a.webhooks.Run(wctx)) }, func(error) { stopWebhooks() })
+	a.serveHTTP(&g, "http", a.httpSrv, a.httpLn)
+	if a.metSrv != nil {
+		a.serveHTTP(&g, "metrics", a.metSrv, a.metLn)
 	}
-	ictx, stopIngest := context.WithCancel(ctx)
-	defer stopIngest()
-	serve("http", func() error { return a.httpSrv.Serve(a.httpLn) })
-	if a.metricsSrv != nil {
-		serve("metrics", func() error { return a.metricsSrv.Serve(a.metricsLn) })
+	g.Add("recorder", func() error { return a.rec.Run(context.Background()) }, func(error) { a.rec.Close() })
+	hubDone := make(chan struct{})
+	g.Add("live", func() error { <-hubDone; return nil }, func(error) {
+		a.rt.Close() // ends every stream: ENDLIST, graphs drained, idle events out
+		close(hubDone)
+	})
+	a.ingest.Actors(&g)
+	for _, ac := range a.actors {
+		g.Add(ac.Name, ac.Execute, ac.Interrupt)
 	}
-	serve("rtmp", func() error { return a.rtmp.Run(ictx) })
-	if a.rtmps != nil {
-		serve("rtmps", func() error { return a.rtmps.Run(ictx) })
+	g.Add("signal", func() error {
+		a.ready.Store(true)
+		a.logReady()
+		<-ctx.Done()
+		a.log.Info("shutting down")
+		return nil
+	}, func(error) {})
+	err := g.Run()
+	a.ready.Store(false)
+	if err != nil {
+		a.log.Error("component failed, shut down", "error", err)
 	}
-	if a.srt != nil {
-		serve("srt", func() error { return a.srt.Run(ictx) })
+	a.release()
+	return err
+}
+
+// serveHTTP adds an HTTP server to g; its interrupt drains requests for
+// up to ShutdownTimeout.
+func (a *App) serveHTTP(g *rungroup.Group, name string, srv *http.Server, ln net.Listener) {
+	g.Add(name, func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}, func(error) {
+		sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	})
+}
+
+func ignoreCanceled(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return nil
 	}
-	a.startFeatures(ictx, &wg)
-	a.startRTSP(ictx, &wg)
-	a.ready.Store(true)
-	attrs := []any{"http", a.HTTPAddr().String(), "rtmp", a.RTMPAddr().String()}
-	if a.rtmps != nil {
-		attrs = append(attrs, "rtmps", a.rtmps.Addr().String())
-	}
-	if a.srt != nil {
-		attrs = append(attrs, "srt", a.srt.Addr().String())
-	}
-	if a.whip != nil {
-		attrs = append(attrs, "webrtc_udp", a.whip.UDPAddr().String())
-	}
+	return err
+}
+
+func (a *App) logReady() {
+	attrs := append([]any{"http", a.HTTPAddr().String()}, a.ingest.LogAttrs()...)
 	if m := a.MetricsAddr(); m != nil {
 		attrs = append(attrs, "metrics", m.String())
 	}
 	a.log.Info("mpegflow ready", attrs...)
-
-	var runErr error
-	select {
-	case <-ctx.Done():
-	case runErr = <-errc:
-		a.log.Error("component failed, shutting down", "error", runErr)
-	}
-	a.ready.Store(false)
-	a.log.Info("shutting down")
-	stopIngest()
-	a.closeIngest()
-	a.hub.Close()      // ends every stream: ENDLIST, blocked requests released
-	a.drainRecording() // recordings finish before the store closes (recording.go)
-	a.closeRestream()  // outputs stop, their events reach the outbox (restream.go)
-	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
-	defer cancel()
-	_ = a.httpSrv.Shutdown(sctx)
-	if a.metricsSrv != nil {
-		_ = a.metricsSrv.Shutdown(sctx)
-	}
-	a.closeWebhooks() // delivery stops and releases its leases before the store closes
-	if err := a.control.Close(); err != nil {
-		a.log.Warn("closing the store", "error", err)
-	}
-	a.gstop()
-	a.gmu.Lock()
-	graphs := make([]*pipeline.Graph, 0, len(a.graphs))
-	for _, g := range a.graphs {
-		graphs = append(graphs, g)
-	}
-	a.gmu.Unlock()
-	for _, g := range graphs {
-		g.Close()
-	}
-	a.hls.Close()
-	wg.Wait()
-	a.closeFeatures()
-	return runErr
-}
-
-// pubControl lets the control API act on live publishers through the hub.
-type pubControl struct{ a *App }
-
-func (p pubControl) Kick(id string) bool { return p.a.hub.Kick(id) }
-
-func (p pubControl) End(id string) bool { return p.a.hub.End(id) }
-
-func (p pubControl) Stats(id string) (int64, []string, int) {
-	s := p.a.hub.Get(id)
-	if s == nil {
-		return 0, nil, 0
-	}
-	codecs := make([]string, 0, 2)
-	for _, t := range s.Tracks() {
-		codecs = append(codecs, t.Codec.Name())
-	}
-	return int64(p.a.metrics.Bitrate(id)), codecs, p.a.hls.Viewers(id) + p.a.whepViewers(id)
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mpegflow/mpegflow/conf"
+	"github.com/mpegflow/mpegflow/internal/httpserver"
 )
 
 func newTestApp(t *testing.T, extra string) (*App, *bytes.Buffer, func()) {
@@ -145,8 +146,7 @@ func TestCORSConfigurable(t *testing.T) {
 	_ = a
 	cfg := *a.cfg
 	cfg.HTTP.CORSAllowOrigin = ""
-	b := &App{cfg: &cfg}
-	h := b.cors(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	h := httpserver.CORS(cfg.HTTP.CORSAllowOrigin)(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
 	rec := &headerRecorder{h: http.Header{}}
 	req, _ := http.NewRequest("GET", "/live/x/index.m3u8", nil)
 	h.ServeHTTP(rec, req)

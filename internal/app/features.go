@@ -1,71 +1,102 @@
 package app
 
 import (
-	"context"
-	"sync"
-
 	"github.com/mpegflow/mpegflow/internal/api"
+	"github.com/mpegflow/mpegflow/internal/blob"
+	"github.com/mpegflow/mpegflow/internal/ingest"
+	"github.com/mpegflow/mpegflow/internal/record"
+	"log/slog"
+	"net/http"
+
+	"github.com/mpegflow/mpegflow/conf"
+	"github.com/mpegflow/mpegflow/internal/auth"
 	"github.com/mpegflow/mpegflow/internal/events"
+	"github.com/mpegflow/mpegflow/internal/ffmpeg"
+	"github.com/mpegflow/mpegflow/internal/httpserver"
+	"github.com/mpegflow/mpegflow/internal/ingest/whip"
+	"github.com/mpegflow/mpegflow/internal/live"
+	"github.com/mpegflow/mpegflow/internal/metrics"
+	"github.com/mpegflow/mpegflow/internal/output/hlsout"
 	"github.com/mpegflow/mpegflow/internal/pipeline"
+	"github.com/mpegflow/mpegflow/internal/playback"
+	"github.com/mpegflow/mpegflow/internal/rungroup"
 	"github.com/mpegflow/mpegflow/internal/store"
 	"github.com/mpegflow/mpegflow/internal/stream"
+	"github.com/mpegflow/mpegflow/internal/webrtcice"
 )
 
-// featureDeps are the API dependencies the features build from the store.
-type featureDeps struct {
-	Signing  api.SigningDeps
-	Webhooks api.WebhooksDeps
-	Videos   api.VideosDeps
-	System   api.SystemDeps
-	Outputs  api.OutputsDeps
-	Sources  api.SourceStatuser // rtsp.go
+// features are the optional parts of the daemon, each wired in one file of
+// this package (internal/app/<feature>.go) by a function of this type.
+// Adding a feature is one line here.
+var features = []Feature{
+	wireWHEP,     // WebRTC playback (whep.go)
+	wireRestream, // restream outputs (restream.go)
+	wireRTSP,     // RTSP publish and pulled cameras (rtsp.go)
+	wireUploads,  // tus, plain and URL uploads (uploads.go)
 }
 
-// featureDeps builds every feature from the opened store and event bus
-// (called by openControl, before the API is built).
-func (a *App) featureDeps(st store.Store, bus *events.Bus) (featureDeps, error) {
-	var fd featureDeps
-	var err error
-	if fd.Signing, err = a.initPlayback(st, bus); err != nil {
-		return fd, err
-	}
-	if fd.Webhooks, err = a.initWebhooks(st, bus); err != nil {
-		return fd, err
-	}
-	// transcoding first: it builds the ffmpeg capacity account the
-	// recorder's thumbnails and MP4 builds draw on too
-	if fd.System, err = a.initTranscode(st, bus); err != nil {
-		return fd, err
-	}
-	if fd.Videos, err = a.initRecording(st, bus); err != nil {
-		return fd, err
-	}
-	fd.Outputs = a.initRestream(st, bus)
-	fd.Sources = a.initRTSPSources(st, bus)
-	return fd, nil
+// Feature wires one feature into the daemon: it registers node kinds of
+// the live graphs (Kinds.Register), HTTP routes of the playback listener
+// (Handle) and components to run (Actor), from the components already
+// built, and gives the control API what it reports (Outputs, Sources). It
+// runs once, from New, after the store, the hub and the ingest listeners
+// exist and before the API is built and any stream starts.
+type Feature func(b *Builder) error
+
+// Builder is what a Feature wires from and into.
+type Builder struct {
+	Config    *conf.Config
+	Log       *slog.Logger
+	Metrics   *metrics.Metrics
+	Store     store.Store
+	Bus       *events.Bus
+	FFmpeg    *ffmpeg.Account                    // the one ffmpeg capacity account
+	Hub       *stream.Hub                        // the live streams, renditions included
+	Directory auth.Directory                     // stream keys, with the publish admission hook
+	HLS       *hlsout.Server                     // the LL-HLS output (viewers, playlists)
+	Kinds     *pipeline.Registry                 // node kinds of every live input's default graph
+	LiveGate  *playback.Gate                     // the playback gate of /live/
+	ICE       *webrtcice.Mux                     // the WebRTC transport; nil without webrtc.udp_address
+	WHIP      *whip.Server                       // WHIP ingest (key-frame requests); nil with ICE
+	Throttle  *ingest.Throttle                   // the bad-key throttle of every ingest protocol
+	Events    interface{ Publish(events.Event) } // to the webhook outbox, then the bus
+	Recorder  *record.Recorder                   // recordings and VOD assets
+	Blobs     blob.Store                         // where VOD assets are stored
+	Render    *api.Renderer                      // the API's objects, for event data
+
+	// What features give the control API, read once every feature ran.
+	Outputs api.OutputsDeps
+	Sources api.SourceStatuser
+	Uploads api.UploadsDeps
+
+	routes  []httpserver.Route
+	actors  []rungroup.Actor
+	viewers *viewerSum
 }
 
-// featureSinks are the sinks the features add to a new stream's graph.
-func (a *App) featureSinks(s *stream.Stream) []pipeline.Sink {
-	var out []pipeline.Sink
-	out = append(out, a.recordingSinks(s)...)
-	out = append(out, a.transcodeSinks(s)...)
-	return out
+// CountViewers adds an output whose viewers count in the API's sessions.
+func (b *Builder) CountViewers(v live.Viewers) { *b.viewers = append(*b.viewers, v) }
+
+// viewerSum is the viewers of every output of a live input. Outputs are
+// added while the daemon is composed, before anything runs.
+type viewerSum []live.Viewers
+
+func (s *viewerSum) Viewers(id string) int {
+	n := 0
+	for _, v := range *s {
+		n += v.Viewers(id)
+	}
+	return n
 }
 
-// startFeatures starts the features' background loops; each adds itself to
-// wg and returns when ctx is done.
-func (a *App) startFeatures(ctx context.Context, wg *sync.WaitGroup) {
-	a.startWebhooks(ctx, wg)
-	a.startRecording(ctx, wg)
+// Handle adds a route to the playback listener (http.address).
+func (b *Builder) Handle(pattern string, h http.Handler) {
+	b.routes = append(b.routes, httpserver.Route{Pattern: pattern, Handler: h})
 }
 
-// closeFeatures releases what the features hold; idempotent, safe on a
-// partly built App.
-func (a *App) closeFeatures() {
-	a.closeRestream()
-	a.closeTranscode()
-	a.closeRecording()
-	a.closeWebhooks()
-	a.closePlayback()
+// Actor adds a component to the run group: execute runs it until
+// interrupt is called. Feature actors start after ingest and stop before
+// it (reverse order of addition).
+func (b *Builder) Actor(name string, execute func() error, interrupt func(error)) {
+	b.actors = append(b.actors, rungroup.Actor{Name: name, Execute: execute, Interrupt: interrupt})
 }

@@ -4,59 +4,54 @@ import (
 	"net/http"
 	"os/exec"
 
+	"github.com/mpegflow/mpegflow/internal/output/vodhttp"
 	"github.com/mpegflow/mpegflow/internal/output/whep"
-	"github.com/mpegflow/mpegflow/internal/webrtcice"
 )
 
-// openICE binds the ICE transport WHIP ingest and WHEP playback share
-// (webrtc.udp_address, webrtc.tcp_address, webrtc.nat_1to1_ips).
-func (a *App) openICE() (*webrtcice.Mux, error) {
-	return webrtcice.New(webrtcice.Config{
-		UDPAddress: a.cfg.WebRTC.UDPAddress,
-		TCPAddress: a.cfg.WebRTC.TCPAddress,
-		NAT1To1IPs: a.cfg.WebRTC.NAT1To1IPs,
-		Logger:     a.log,
-	})
-}
-
-// newWHEP builds WebRTC playback at /whep/ on the shared ICE transport:
-// the same playback gate as LL-HLS, key-frame requests to WHIP publishers,
-// metrics on the daemon's registry.
-func (a *App) newWHEP() (*whep.Server, error) {
-	cfg := whep.Config{
-		ICE:        a.ice,
-		Hub:        a.hub,
-		Inputs:     a.dir,
-		Gate:       whepGate{a},
-		CORSOrigin: a.cfg.HTTP.CORSAllowOrigin,
-		Registerer: a.metrics.Registry,
-		Logger:     a.log,
+// wireWHEP builds WebRTC playback at /whep/ on the ICE transport WHIP
+// ingest shares (none without webrtc.udp_address): the same playback gate
+// as LL-HLS, key-frame requests to WHIP publishers, metrics on the
+// daemon's registry; its viewers count in the API's sessions.
+func wireWHEP(b *Builder) error {
+	if b.ICE == nil {
+		return nil
 	}
-	if a.whip != nil {
-		cfg.Keyframes = a.whip
+	cfg := whep.Config{
+		ICE:        b.ICE,
+		Hub:        b.Hub,
+		Inputs:     b.Directory,
+		Gate:       whepGate{b},
+		CORSOrigin: b.Config.HTTP.CORSAllowOrigin,
+		Registerer: b.Metrics.Registry,
+		Logger:     b.Log,
+	}
+	if b.WHIP != nil {
+		cfg.Keyframes = b.WHIP
 	}
 	// AAC (RTMP, SRT) becomes Opus once per stream when ffmpeg is here
 	if ff, err := exec.LookPath("ffmpeg"); err == nil {
-		cfg.FFmpegPath, cfg.Capacity = ff, a.ffm
+		cfg.FFmpegPath, cfg.Capacity = ff, b.FFmpeg
 	} else {
-		a.log.Warn("ffmpeg not found: WHEP viewers of AAC streams get video only", "error", err)
+		b.Log.Warn("ffmpeg not found: WHEP viewers of AAC streams get video only", "error", err)
 	}
-	return whep.New(cfg)
+	srv, err := whep.New(cfg)
+	if err != nil {
+		return err
+	}
+	b.Handle("/whep/", srv.Handler())
+	b.CountViewers(srv)
+	stop := make(chan struct{})
+	b.Actor("whep", func() error { <-stop; return nil }, func(error) {
+		_ = srv.Close()
+		close(stop)
+	})
+	return nil
 }
 
 // whepGate runs a WHEP offer through the gate of /live/ (signed playback,
 // allowed_origins, access rules, the play admission hook).
-type whepGate struct{ a *App }
+type whepGate struct{ b *Builder }
 
 func (g whepGate) Authorize(w http.ResponseWriter, r *http.Request, idOrToken string) (string, bool) {
-	return g.a.checkPlayback(w, r, idOrToken)
-}
-
-// whepViewers is the number of WHEP sessions of a live input (0 without
-// WHEP), added to its HLS viewers in the API's sessions.
-func (a *App) whepViewers(id string) int {
-	if a.whep == nil {
-		return 0
-	}
-	return a.whep.Viewers(id)
+	return vodhttp.Authorize(w, r, g.b.LiveGate, idOrToken, "live_input", g.b.Log)
 }

@@ -1,7 +1,7 @@
 // Package blob is MpegFlow's object storage: recordings' init segments,
 // media segments, thumbnails and MP4 downloads. Two implementations satisfy
 // Store: a local directory (the default, under data_dir/blobs) and an
-// S3-compatible bucket (several nodes). Only internal/app chooses which.
+// S3-compatible bucket (several nodes). Only internal/app chooses which (Open).
 //
 // Keys are slash-separated relative paths of [A-Za-z0-9._-] elements, for
 // example "videos/vid_01.../seg12.m4s". Writes are atomic: a reader sees the
@@ -158,4 +158,19 @@ func checkPrefix(prefix string) error {
 		return nil
 	}
 	return CheckKey(strings.TrimSuffix(prefix, "/"))
+}
+
+// Open opens the blob store of kind: "local" (or "") in dir, or "s3", an
+// S3-compatible bucket (created when missing), reached within 15 s.
+func Open(ctx context.Context, kind, dir string, s3 S3Config) (Store, error) {
+	switch kind {
+	case "", "local":
+		return NewLocal(dir)
+	case "s3":
+		ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		s3.CreateBucket = true
+		return NewS3(ctx, s3)
+	}
+	return nil, fmt.Errorf("storage.kind: unknown kind %q (local or s3)", kind)
 }

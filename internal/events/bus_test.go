@@ -42,7 +42,7 @@ func TestBusDelivers(t *testing.T) {
 	s := b.Subscribe(SubscribeOptions{Match: Filter([]Type{LiveInputConnected}, "")})
 	defer s.Close()
 	b.Publish(New(LiveInputCreated, "x", nil))
-	b.Publish(New(LiveInputConnected, "x", map[string]string{"protocol": "rtmp"}))
+	b.Publish(New(LiveInputConnected, "x", protocolData{Protocol: "rtmp"}))
 	select {
 	case e := <-s.C():
 		if e.Type != LiveInputConnected || e.LiveInputID != "x" {
@@ -136,6 +136,13 @@ func TestCloseBus(t *testing.T) {
 		t.Fatal("delivered after close")
 	}
 }
+
+// protocolData is an event payload of the tests.
+type protocolData struct {
+	Protocol string `json:"protocol"`
+}
+
+func (protocolData) EventPayload() {}
 
 func TestEventTimeFormat(t *testing.T) {
 	ev := New(LiveInputIdle, "li_1", nil)

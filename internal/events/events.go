@@ -41,7 +41,7 @@ const (
 	SessionKicked Type = "session.kicked"
 )
 
-// Event types of recordings (issue 8). Data is the video as GET
+// Event types of recordings. Data is the video as GET
 // /v1/videos/ID returns it, as the change that caused the event stored it
 // (api.Server.VideoData), and LiveInputID its live input.
 const (
@@ -59,6 +59,21 @@ const (
 	VideoDeleted Type = "video.deleted"
 	// VideoDownloadReady: the MP4 download of a video was built.
 	VideoDownloadReady Type = "video.download.ready"
+)
+
+// Event types of uploads (internal/upload): videos made from a file. Data
+// is the video as GET /v1/videos/ID returns it; LiveInputID is "".
+const (
+	// VideoUploadCreated: a video waiting for its file was created (a
+	// direct upload URL, a plain upload or a copy from a URL).
+	VideoUploadCreated Type = "video.upload.created"
+	// VideoUploadCompleted: the video's whole file arrived; it is queued
+	// for processing.
+	VideoUploadCompleted Type = "video.upload.completed"
+	// VideoProcessing: a node started processing the video's file. On the
+	// event stream (not webhooks) it repeats while processing, with Data
+	// {"video_id", "status", "pct_complete"}.
+	VideoProcessing Type = "video.processing"
 )
 
 // Event types of restream outputs. LiveInputID is the output's live
@@ -79,6 +94,7 @@ func Types() []Type {
 	return []Type{LiveInputCreated, LiveInputUpdated, LiveInputDeleted, LiveInputConnected,
 		LiveInputDisconnected, LiveInputIdle, LiveInputErrored, SessionKicked,
 		RecordingStarted, VideoReady, VideoErrored, VideoDeleted, VideoDownloadReady,
+		VideoUploadCreated, VideoUploadCompleted, VideoProcessing,
 		OutputConnected, OutputDisconnected, OutputErrored}
 }
 
@@ -103,8 +119,17 @@ type Event struct {
 	// events the API's live input object as a token without
 	// live_inputs:write sees it (no stream key), with the status of the
 	// moment, and for errored its "error" (ErrorData) besides; for
-	// recording.started and video.* the API's video object.
-	Data any `json:"data,omitempty"`
+	// recording.started and video.* the API's video object. nil: none.
+	Data Payload `json:"data,omitempty"`
+}
+
+// Payload is the data of an event: a concrete struct that marshals as
+// JSON, rendered once by the package that owns the resource (the API's
+// objects through api.Renderer, shared by API responses, the WebSocket
+// event stream and webhook bodies). The marker method keeps arbitrary
+// values (maps, strings) out of events.
+type Payload interface {
+	EventPayload()
 }
 
 // MarshalJSON renders e with its time in the API's one timestamp format
@@ -119,7 +144,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 
 // New returns an event of type t about live input id, stamped now with a
 // fresh id.
-func New(t Type, liveInputID string, data any) Event {
+func New(t Type, liveInputID string, data Payload) Event {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return Event{ID: "evt_" + hex.EncodeToString(b[:]), Type: t, Time: time.Now().UTC(), LiveInputID: liveInputID, Data: data}
@@ -131,6 +156,9 @@ type ErrorData struct {
 	Code    string `json:"code"` // e.g. unsupported_codec, key_rotated, disabled
 	Message string `json:"message,omitempty"`
 }
+
+// EventPayload implements Payload.
+func (ErrorData) EventPayload() {}
 
 // envelope is the JSON of Envelope.
 type envelope struct {
@@ -157,4 +185,37 @@ func (e Event) Envelope() ([]byte, error) {
 		}
 	}
 	return json.Marshal(envelope{ID: e.ID, Type: e.Type, CreatedAt: jsontime.Of(e.Time), LiveInputID: e.LiveInputID, Data: data})
+}
+
+// RawData is the data of an event decoded from JSON (by a client of the
+// event stream): its bytes as they were sent.
+type RawData json.RawMessage
+
+// EventPayload implements Payload.
+func (RawData) EventPayload() {}
+
+// MarshalJSON returns the bytes as they were received.
+func (r RawData) MarshalJSON() ([]byte, error) {
+	if len(r) == 0 {
+		return []byte("null"), nil
+	}
+	return r, nil
+}
+
+// UnmarshalJSON decodes an event as Envelope or the event stream renders
+// it; its data becomes RawData (nil when absent or null).
+func (e *Event) UnmarshalJSON(b []byte) error {
+	type plain Event
+	var v struct {
+		plain
+		Data json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*e = Event(v.plain)
+	if len(v.Data) > 0 && string(v.Data) != "null" {
+		e.Data = RawData(v.Data)
+	}
+	return nil
 }

@@ -60,8 +60,8 @@ func TestRecorderEventsInOutbox(t *testing.T) {
 		Secret: "whsec_x", CreatedAt: now, UpdatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
-	render := func(v *store.Video) any {
-		return map[string]any{"id": v.ID, "status": v.Status, "recovered": v.Recovered, "segments": v.Segments, "meta": v.Meta}
+	render := func(v *store.Video) events.Payload {
+		return testVideo{ID: v.ID, Status: v.Status, Recovered: v.Recovered, Segments: v.Segments, Meta: v.Meta}
 	}
 	r, err := New(Config{Videos: f.st.Videos(), LiveInputs: f.st.LiveInputs(), Blobs: f.blobs, Bus: f.bus, Render: render})
 	if err != nil {
@@ -74,7 +74,7 @@ func TestRecorderEventsInOutbox(t *testing.T) {
 		r.Segment("li_1", seg(i, 0))
 	}
 	started := f.bus.wait(t, events.RecordingStarted)
-	vid := started.Data.(map[string]any)["id"].(string)
+	vid := started.Data.(testVideo).ID
 	v, err := f.st.Videos().Get(t.Context(), vid)
 	if err != nil {
 		t.Fatal(err)
@@ -115,3 +115,15 @@ func TestRecorderEventsInOutbox(t *testing.T) {
 		t.Errorf("video.deleted data %v: want the video as it was", d)
 	}
 }
+
+// testVideo is the data the test renders the recorder's events as; its
+// fields in key order, as the outbox's JSON (read back as a map) has them.
+type testVideo struct {
+	ID        string         `json:"id"`
+	Meta      map[string]any `json:"meta"`
+	Recovered bool           `json:"recovered"`
+	Segments  int64          `json:"segments"`
+	Status    string         `json:"status"`
+}
+
+func (testVideo) EventPayload() {}

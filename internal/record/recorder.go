@@ -125,7 +125,7 @@ type Config struct {
 	// injects the API's video object (GET /v1/videos/ID), whose recovered
 	// is true on the video.ready of a recording recovered after a crash.
 	// Default Summary.
-	Render func(v *store.Video) any
+	Render func(v *store.Video) events.Payload
 }
 
 // EventData is the Data of recording.started and video.* events when
@@ -231,7 +231,7 @@ func New(cfg Config) (*Recorder, error) {
 		cfg.Rendition = "source"
 	}
 	if cfg.Render == nil {
-		cfg.Render = func(v *store.Video) any { return Summary(v) }
+		cfg.Render = func(v *store.Video) events.Payload { return Summary(v) }
 	}
 	if cfg.NodeID == "" {
 		var b [6]byte
@@ -746,3 +746,6 @@ func NewVideoID(now time.Time) string {
 	_, _ = rand.Read(b[6:])
 	return "vid_" + base32.NewEncoding(crockford).WithPadding(base32.NoPadding).EncodeToString(b[:])
 }
+
+// EventPayload implements events.Payload.
+func (EventData) EventPayload() {}

@@ -25,6 +25,11 @@ type HubConfig struct {
 	OnStart func(s *Stream)
 	// OnEnd is called (without locks held) after a stream ended.
 	OnEnd func(s *Stream)
+	// OnRendition is called (without locks held) when a rendition of a
+	// live input's stream is published (Stream.PublishRendition), before
+	// its first unit is written. It attaches the rendition to the live
+	// input's graph.
+	OnRendition func(s *Stream)
 	// OnDrop is called when a reader drops a unit; must be cheap.
 	OnDrop func(streamID, reader string)
 	// OnConnect is called (without locks held) when a publisher attaches:
@@ -53,6 +58,7 @@ type Hub struct {
 
 	mu      sync.Mutex
 	entries map[string]*entry
+	rends   map[string]*Stream // published renditions by RenditionKey
 	closed  bool
 	wg      sync.WaitGroup // OnEnd callbacks in flight
 }
@@ -69,17 +75,18 @@ func NewHub(cfg HubConfig) *Hub {
 	if cfg.ReconnectWindow <= 0 {
 		cfg.ReconnectWindow = 10 * time.Second
 	}
-	return &Hub{cfg: cfg, entries: map[string]*entry{}}
+	return &Hub{cfg: cfg, entries: map[string]*entry{}, rends: map[string]*Stream{}}
 }
 
-// Get returns the live stream of id, or nil.
+// Get returns the live stream of id, or the rendition stream of
+// RenditionKey id, or nil.
 func (h *Hub) Get(id string) *Stream {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if e := h.entries[id]; e != nil {
 		return e.s
 	}
-	return nil
+	return h.rends[id]
 }
 
 // Streams returns the ids of the streams alive now.
@@ -134,6 +141,7 @@ func (h *Hub) PublishSession(id string, tracks []Track, takeover bool, info Sess
 	started := false
 	if e == nil {
 		e = &entry{s: newStream(id, tracks, h.cfg.OnDrop)}
+		e.s.hub = h
 		h.entries[id] = e
 		started = true
 	} else {
@@ -375,3 +383,9 @@ func (p *Publisher) Close() { p.once.Do(func() { p.hub.detach(p, false) }) }
 // End detaches the publisher and ends the stream at once, without a
 // reconnect window. Idempotent with Close.
 func (p *Publisher) End() { p.once.Do(func() { p.hub.detach(p, true) }) }
+
+// Rendition returns the stream of rendition name of the live input
+// liveInputID while it is published, or nil.
+func (h *Hub) Rendition(liveInputID, name string) *Stream {
+	return h.Get(RenditionKey(liveInputID, name))
+}

@@ -19,6 +19,13 @@ const DefaultQueueSize = 512
 // outlives a publisher's reconnect within the hub's reconnect window.
 type Stream struct {
 	id string
+	// hub is the hub the stream is in (nil for a stream made outside one,
+	// in tests); source and rendition are set on a rendition stream
+	// (PublishRendition): its live input's stream and its name.
+	hub       *Hub
+	source    *Stream
+	rendition string
+	withdrawn atomic.Bool
 
 	wmu     sync.Mutex // serialises writes (a kicked publisher may race its successor)
 	mu      sync.Mutex // guards tracks
@@ -38,8 +45,22 @@ func newStream(id string, tracks []Track, onDrop func(string, string)) *Stream {
 	return s
 }
 
-// ID is the live input id the stream belongs to.
+// ID is the stream's key in the hub: the live input id, or for a
+// rendition RenditionKey(live input id, rendition name).
 func (s *Stream) ID() string { return s.id }
+
+// Source is the live input's stream a rendition stream was made from; nil
+// for a live input's own stream.
+func (s *Stream) Source() *Stream { return s.source }
+
+// Rendition is the rendition name of a rendition stream ("" for a live
+// input's own stream).
+func (s *Stream) Rendition() string { return s.rendition }
+
+// Withdrawn reports whether a rendition stream ended because its producer
+// gave up while the live input went on (RenditionPublisher.Remove): its
+// consumers take it out of their outputs rather than end it.
+func (s *Stream) Withdrawn() bool { return s.withdrawn.Load() }
 
 // Tracks returns a copy of the current tracks with their latest codec
 // parameters.

@@ -7,6 +7,9 @@ package stream
 import (
 	"bytes"
 	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 )
 
 // Kind is the kind of media a track carries.
@@ -203,4 +206,27 @@ func (u *Unit) Size() int {
 		n += len(b)
 	}
 	return n
+}
+
+// VideoSize returns the picture size a video codec's parameters declare:
+// read from the H.264/H.265 SPS (ITU-T H.264 §7.3.2.1.1, H.265 §7.3.2.2),
+// the last key frame's for VP8/VP9; ok is false when it is unknown.
+func VideoSize(c Codec) (w, h int, ok bool) {
+	switch c := c.(type) {
+	case H264:
+		var sps h264.SPS
+		if sps.Unmarshal(c.SPS) == nil {
+			return sps.Width(), sps.Height(), true
+		}
+	case H265:
+		var sps h265.SPS
+		if sps.Unmarshal(c.SPS) == nil {
+			return sps.Width(), sps.Height(), true
+		}
+	case VP8:
+		return c.Width, c.Height, true
+	case VP9:
+		return c.Width, c.Height, true
+	}
+	return 0, 0, false
 }

@@ -43,7 +43,14 @@ type RenditionRemover interface {
 	Remove()
 }
 
-// Output is where renditions land: the HLS packager of the live input.
+// RenditionEnder is implemented by RenditionWriters that end with the
+// source's broadcast (a rendition stream in the hub).
+type RenditionEnder interface {
+	End()
+}
+
+// Output is where renditions land: in the daemon, the hub (the live
+// input's stream publishes each rung back into the hub, Node).
 type Output interface {
 	// AddRendition adds rendition name to the live input's packager with
 	// tracks (video first).
@@ -68,7 +75,8 @@ type Config struct {
 	// when Account is nil. 0 = AutoCapacity (30 units per core for x264,
 	// 8 x 1080p60 for hardware).
 	Capacity float64
-	// Output receives the renditions. Required.
+	// Output receives the renditions of the sinks made by Sink; nodes
+	// (Kind) publish theirs into the hub instead.
 	Output Output
 	// Metrics may be nil.
 	Metrics *Metrics
@@ -96,9 +104,6 @@ type Transcoder struct {
 
 // New returns a Transcoder.
 func New(cfg Config) (*Transcoder, error) {
-	if cfg.Output == nil {
-		return nil, errors.New("transcode: Output is required")
-	}
 	if cfg.FFmpeg == "" {
 		cfg.FFmpeg = "ffmpeg"
 	}
@@ -150,7 +155,7 @@ func (t *Transcoder) Active() int { return int(t.ladders.Load()) }
 // Sink returns the graph sink that transcodes s into the rungs named by
 // ladder. It satisfies pipeline.Sink.
 func (t *Transcoder) Sink(s *stream.Stream, ladder []string) *Sink {
-	return &Sink{t: t, s: s, ladder: append([]string(nil), ladder...), log: t.log.With("live_input", s.ID())}
+	return &Sink{t: t, s: s, ladder: append([]string(nil), ladder...), out: t.cfg.Output, log: t.log.With("live_input", s.ID())}
 }
 
 // Sink transcodes one stream (see Transcoder.Sink).
@@ -158,7 +163,13 @@ type Sink struct {
 	t      *Transcoder
 	s      *stream.Stream
 	ladder []string
-	log    *slog.Logger
+	out    Output
+	// errored, when set, is told about a stream given up on instead of
+	// Config.OnError.
+	errored interface {
+		Errored(liveInput, code, message string)
+	}
+	log *slog.Logger
 
 	mu  sync.Mutex
 	pid int // the running ffmpeg, 0 when none
@@ -279,9 +290,7 @@ func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
 		if m := k.t.cfg.Metrics; m != nil {
 			m.refused.Inc()
 		}
-		if f := k.t.cfg.OnError; f != nil {
-			f(k.s.ID(), CodeCapacityExceeded, msg)
-		}
+		k.report(CodeCapacityExceeded, msg)
 		return nil
 	}
 	k.t.ladders.Add(1)
@@ -309,6 +318,15 @@ func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
 	for i, rg := range job.Rungs {
 		st.rends[i] = &rungOut{name: rg.Name}
 	}
+	// renditions end with the source (after ffmpeg flushed); one removed
+	// below on giving up is ended already
+	defer func() {
+		for _, ro := range st.rends {
+			if e, ok := ro.w.(RenditionEnder); ok {
+				e.End()
+			}
+		}
+	}()
 	policy := ffmpeg.Restart{Backoff: k.t.cfg.Backoff, MaxBackoff: k.t.cfg.MaxBackoff, MaxFailures: k.t.cfg.MaxFailures}
 	err = policy.Run(ctx, k.log, func(ctx context.Context) error {
 		err := k.runOnce(ctx, r, st)
@@ -344,10 +362,18 @@ func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
 		}
 		ro.w = nil
 	}
-	if f := k.t.cfg.OnError; f != nil {
-		f(k.s.ID(), CodeFailed, fmt.Sprintf("ffmpeg failed %d times in a row: %v", k.t.cfg.MaxFailures, errors.Unwrap(err)))
-	}
+	k.report(CodeFailed, fmt.Sprintf("ffmpeg failed %d times in a row: %v", k.t.cfg.MaxFailures, errors.Unwrap(err)))
 	return nil
+}
+
+// report tells about a stream given up on.
+func (k *Sink) report(code, message string) {
+	switch {
+	case k.errored != nil:
+		k.errored.Errored(k.s.ID(), code, message)
+	case k.t.cfg.OnError != nil:
+		k.t.cfg.OnError(k.s.ID(), code, message)
+	}
 }
 
 // runState is what survives ffmpeg restarts: the timeline mapping and the
@@ -560,7 +586,7 @@ func (k *Sink) readRung(rd io.Reader, st *runState, ro *rungOut, measure bool) e
 			if st.job.AudioCodec != "" && ro.audio != nil {
 				tracks = append(tracks, stream.Track{Codec: *ro.audio})
 			}
-			w, err := k.t.cfg.Output.AddRendition(k.s.ID(), ro.name, tracks)
+			w, err := k.out.AddRendition(k.s.ID(), ro.name, tracks)
 			if err != nil {
 				return fmt.Errorf("add rendition %s: %w", ro.name, err)
 			}

@@ -169,7 +169,7 @@ func TestDeliversSignedInOrder(t *testing.T) {
 	addEndpoint(t, st, "whk_a", rc.srv.URL, nil)
 	svc, _ := start(t, st, bus, nil)
 	for _, tp := range lifecycle {
-		svc.Publish(events.New(tp, "li_1", map[string]string{"protocol": "rtmp"}))
+		svc.Publish(events.New(tp, "li_1", protocolData{Protocol: "rtmp"}))
 	}
 	got := rc.waitCount(t, 3, 5*time.Second)
 	if w := []string{"live_input.connected", "live_input.disconnected", "live_input.idle"}; !slices.Equal(types(got, "li_1"), w) {
@@ -376,3 +376,10 @@ func TestRetryDelay(t *testing.T) {
 		}
 	}
 }
+
+// protocolData is an event payload of the tests.
+type protocolData struct {
+	Protocol string `json:"protocol"`
+}
+
+func (protocolData) EventPayload() {}

@@ -34,6 +34,17 @@ type Rendition struct {
 // new rendition (BANDWIDTH, CODECS, RESOLUTION) once it has a segment.
 // ErrNotLive when the input has no muxer.
 func (s *Server) AddRendition(liveInput, name string, tracks []stream.Track) (*Rendition, error) {
+	s.mu.RLock()
+	e := s.entries[liveInput]
+	s.mu.RUnlock()
+	if e == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNotLive, liveInput)
+	}
+	return s.addRendition(e, name, tracks)
+}
+
+// addRendition adds rendition name to the muxer of e.
+func (s *Server) addRendition(e *entry, name string, tracks []stream.Track) (*Rendition, error) {
 	rc := hls.RenditionConfig{Name: name}
 	for _, t := range tracks {
 		c, err := toCodec(t.Codec)
@@ -46,17 +57,11 @@ func (s *Server) AddRendition(liveInput, name string, tracks []stream.Track) (*R
 			rc.Audio = c
 		}
 	}
-	s.mu.RLock()
-	e := s.entries[liveInput]
-	s.mu.RUnlock()
-	if e == nil {
-		return nil, fmt.Errorf("%w: %s", ErrNotLive, liveInput)
-	}
 	rend, err := e.mux.AddRendition(rc)
 	if err != nil {
 		return nil, fmt.Errorf("add rendition %s: %w", name, err)
 	}
-	return &Rendition{srv: s, id: liveInput, mux: e.mux, rend: rend, tracks: append([]stream.Track(nil), tracks...)}, nil
+	return &Rendition{srv: s, id: e.id, mux: e.mux, rend: rend, tracks: append([]stream.Track(nil), tracks...)}, nil
 }
 
 // Remove takes the rendition out of the live input's muxer while the

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/mpegflow/mpegflow/hls"
-	"github.com/mpegflow/mpegflow/internal/pipeline"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
@@ -39,10 +38,6 @@ type Config struct {
 	Linger  time.Duration
 	Metrics Metrics
 	Logger  *slog.Logger
-	// OnSegment, when set, receives every completed segment of every live
-	// stream with its bytes (the recorder); called from the muxer's write
-	// path, so it must not block.
-	OnSegment func(liveInput string, seg hls.SegmentInfo)
 	// SpillDir, when set (the daemon uses data_dir/hls-spill), is where
 	// completed segments of live streams are written (one directory per
 	// muxer, hls.DiskStorage), so that a stream's heap holds only the
@@ -145,12 +140,24 @@ func (s *Server) closeEntry(e *entry) {
 	}
 }
 
-// Sink creates the muxer of a stream that just started and returns the graph
-// sink that feeds it. A previous, ended muxer of the same live input is
+// Sink creates the muxer of a stream that just started and returns the
+// sink that feeds it from a reader of the stream (Node does this within a
+// live input's graph). A previous, ended muxer of the same live input is
 // replaced. A stream whose video HLS cannot carry (VP8, VP9) gets a muxer
 // without a source rendition: only the renditions added by AddRendition
 // (its transcoded rungs) are served, and its units are drained.
-func (s *Server) Sink(st *stream.Stream) (pipeline.Sink, error) {
+func (s *Server) Sink(st *stream.Stream) (*StreamSink, error) {
+	e, err := s.newEntry(st, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &StreamSink{srv: s, e: e}, nil
+}
+
+// newEntry creates and installs the muxer of st; onSegment, when set,
+// receives every segment the muxer completes (hls.Hooks.OnSegmentComplete,
+// called from the write path: it must not block).
+func (s *Server) newEntry(st *stream.Stream, onSegment func(hls.SegmentInfo)) (*entry, error) {
 	id := st.ID()
 	tracks := st.Tracks()
 	rc := hls.RenditionConfig{Name: "source"}
@@ -180,9 +187,7 @@ func (s *Server) Sink(st *stream.Stream) (pipeline.Sink, error) {
 		hooks.OnSegment = func(string, time.Duration, int) { m.HLSSegment(id) }
 		hooks.OnPartServed = m.HLSPartServed
 	}
-	if f := s.cfg.OnSegment; f != nil {
-		hooks.OnSegmentComplete = func(seg hls.SegmentInfo) { f(id, seg) }
-	}
+	hooks.OnSegmentComplete = onSegment
 	spill, storage, err := s.newSpill(id)
 	if err != nil {
 		return nil, err
@@ -221,15 +226,25 @@ func (s *Server) Sink(st *stream.Stream) (pipeline.Sink, error) {
 	if old != nil {
 		s.release(old)
 	}
-	return &sink{srv: s, e: e}, nil
+	return e, nil
 }
 
 // End marks the stream of id as over: its playlists get EXT-X-ENDLIST now
 // and the muxer is released after Linger.
 func (s *Server) End(id string) {
-	s.mu.Lock()
+	s.mu.RLock()
 	e := s.entries[id]
-	if e == nil || s.closed {
+	s.mu.RUnlock()
+	if e != nil {
+		s.end(e)
+	}
+}
+
+// end ends the muxer of e when it is still its live input's.
+func (s *Server) end(e *entry) {
+	id := e.id
+	s.mu.Lock()
+	if s.entries[id] != e || s.closed {
 		s.mu.Unlock()
 		return
 	}

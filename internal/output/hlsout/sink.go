@@ -9,13 +9,14 @@ import (
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
-// sink feeds one stream into one hls.Muxer rendition.
-type sink struct {
+// StreamSink feeds one stream into the source rendition of its muxer.
+type StreamSink struct {
 	srv *Server
 	e   *entry
 }
 
-func (s *sink) Name() string { return "hls" }
+// Name is the sink's reader name.
+func (s *StreamSink) Name() string { return "hls" }
 
 func toCodec(c stream.Codec) (hls.Codec, error) {
 	switch c := c.(type) {
@@ -36,8 +37,9 @@ func toCodec(c stream.Codec) (hls.Codec, error) {
 	}
 }
 
-// Run implements pipeline.Sink.
-func (s *sink) Run(ctx context.Context, r *stream.Reader) error {
+// Run writes the units of r into the muxer until the stream ends (nil) or
+// ctx is done.
+func (s *StreamSink) Run(ctx context.Context, r *stream.Reader) error {
 	tracks := s.e.tracks
 	disc := make([]bool, len(tracks)) // tracks that have seen the current discontinuity
 	pending := false

@@ -12,7 +12,7 @@ import (
 )
 
 // outboxCases is the conformance suite of the transactional outbox, the
-// delivery leases and endpoint health (issue 7).
+// delivery leases and endpoint health.
 func outboxCases() []testCase {
 	return []testCase{
 		{"emit_fans_out_to_wanting_endpoints", testEmitFanOut},

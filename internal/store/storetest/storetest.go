@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Webhooks", webhooksCases()},
 		{"Outbox", outboxCases()},
 		{"Videos", videosCases()},
+		{"Uploads", uploadsCases()},
 		{"Transcode", transcodeCases()},
 		{"Source", sourceCases()},
 		{"Store", storeCases()},

@@ -6,7 +6,7 @@ import (
 	"github.com/mpegflow/mpegflow/internal/store"
 )
 
-// transcodeCases cover a live input's transcode setting (issue 9).
+// transcodeCases cover a live input's transcode setting.
 func transcodeCases() []testCase {
 	return []testCase{
 		{"transcode_setting_round_trip", testTranscodeSetting},

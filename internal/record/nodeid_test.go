@@ -1,4 +1,4 @@
-package app
+package record
 
 import (
 	"os"
@@ -9,7 +9,7 @@ import (
 
 func TestNodeIDIsKeptInDataDir(t *testing.T) {
 	dir := t.TempDir()
-	if id, err := nodeID("edge-1", dir); err != nil || id != "edge-1" {
+	if id, err := NodeID("edge-1", dir); err != nil || id != "edge-1" {
 		t.Fatalf("configured: %q, %v", id, err)
 	}
 	// processes starting together on one data_dir agree on one id
@@ -19,7 +19,7 @@ func TestNodeIDIsKeptInDataDir(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			id, err := nodeID("", dir)
+			id, err := NodeID("", dir)
 			if err != nil {
 				t.Error(err)
 			}
@@ -32,18 +32,18 @@ func TestNodeIDIsKeptInDataDir(t *testing.T) {
 			t.Fatalf("ids %v", ids)
 		}
 	}
-	again, err := nodeID("", dir)
+	again, err := NodeID("", dir)
 	if err != nil || again != ids[0] {
 		t.Fatalf("after a restart: %q, %v; want %q", again, err, ids[0])
 	}
-	other, err := nodeID("", t.TempDir())
+	other, err := NodeID("", t.TempDir())
 	if err != nil || other == ids[0] {
 		t.Fatalf("another data_dir: %q, %v", other, err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, nodeIDFile), []byte("\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := nodeID("", dir); err == nil {
+	if _, err := NodeID("", dir); err == nil {
 		t.Fatal("an empty node_id file was accepted")
 	}
 	if leftovers, _ := filepath.Glob(filepath.Join(dir, ".node_id-*")); len(leftovers) != 0 {

@@ -1,4 +1,4 @@
--- 0012: pipeline manifests and every generation of each (revisions).
+-- 0013: pipeline manifests and every generation of each (revisions).
 
 CREATE TABLE pipelines (
 	name       text COLLATE "C" NOT NULL PRIMARY KEY,

@@ -1,4 +1,4 @@
-package app
+package vodhttp
 
 import (
 	"fmt"
@@ -11,10 +11,10 @@ import (
 	"github.com/mpegflow/mpegflow/internal/record"
 )
 
-// TestVideoErrorThumbnail: a thumbnail refused at ffmpeg capacity answers
-// 503 with Retry-After, a bad query 400.
-func TestVideoErrorThumbnail(t *testing.T) {
-	a := &App{log: slog.New(slog.DiscardHandler)}
+// TestErrorThumbnail: a thumbnail refused at ffmpeg capacity answers 503
+// with Retry-After, a bad query 400.
+func TestErrorThumbnail(t *testing.T) {
+	h := New(Config{Logger: slog.New(slog.DiscardHandler)})
 	for _, tt := range []struct {
 		err        error
 		status     int
@@ -23,9 +23,12 @@ func TestVideoErrorThumbnail(t *testing.T) {
 		{fmt.Errorf("%w: %w", record.ErrBusy, &ffmpeg.CapacityError{Class: ffmpeg.OnDemand, Need: 4, Used: 8, Limit: 10}), http.StatusServiceUnavailable, "5"},
 		{fmt.Errorf("%w: time must be a number", record.ErrBadQuery), http.StatusBadRequest, ""},
 		{record.ErrOutOfRange, http.StatusBadRequest, ""},
+		{record.ErrNotFound, http.StatusNotFound, ""},
+		{record.ErrRecording, http.StatusConflict, ""},
+		{record.ErrNoFFmpeg, http.StatusServiceUnavailable, ""},
 	} {
 		w := httptest.NewRecorder()
-		a.videoError(w, httptest.NewRequest("GET", "/videos/v/thumbnail.jpg?time=1", nil), tt.err)
+		h.error(w, httptest.NewRequest("GET", "/videos/v/thumbnail.jpg?time=1", nil), tt.err)
 		if w.Code != tt.status || w.Header().Get("Retry-After") != tt.retryAfter {
 			t.Errorf("%v: HTTP %d Retry-After %q, want %d %q", tt.err, w.Code, w.Header().Get("Retry-After"), tt.status, tt.retryAfter)
 		}

@@ -1,4 +1,4 @@
-package app
+package record
 
 import (
 	"crypto/rand"
@@ -14,12 +14,12 @@ import (
 // nodeIDFile is where data_dir keeps the node id.
 const nodeIDFile = "node_id"
 
-// nodeID returns recording.node_id, or the id kept in data_dir/node_id,
+// NodeID returns recording.node_id, or the id kept in data_dir/node_id,
 // made the first time from the host name and 32 random bits (so that two
 // containers cloned from one image with the same host name still differ).
 // Recordings carry it: a restarted node takes its own interrupted
 // recordings back at once, other nodes only once their lease runs out.
-func nodeID(configured, dataDir string) (string, error) {
+func NodeID(configured, dataDir string) (string, error) {
 	if configured != "" {
 		return configured, nil
 	}
@@ -69,7 +69,7 @@ func nodeID(configured, dataDir string) (string, error) {
 	}
 	if err := os.Link(tmp.Name(), p); err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return nodeID("", dataDir)
+			return NodeID("", dataDir)
 		}
 		return "", err
 	}

@@ -1,0 +1,149 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mpegflow/mpegflow/hls"
+	"github.com/mpegflow/mpegflow/internal/stream"
+)
+
+var testTracks = []stream.Track{{Codec: stream.AAC{Config: []byte{0x11, 0x90}}}}
+
+// producer publishes one rendition of the source with the units it reads.
+type producer struct {
+	env *Env
+	r   *stream.Reader
+}
+
+func (p *producer) ID() string          { return "producer" }
+func (p *producer) Kind() string        { return "producer" }
+func (p *producer) ProducesRenditions() {}
+func (p *producer) Run(ctx context.Context) error {
+	defer p.r.Close()
+	rp, err := p.env.Source.PublishRendition("low", testTracks)
+	if err != nil {
+		return err
+	}
+	defer rp.End()
+	for {
+		u, err := p.r.Next(ctx)
+		if err != nil {
+			return err
+		}
+		_ = rp.Write(u)
+	}
+}
+
+// subscriber counts the units of the renditions it is handed, then
+// publishes the count on the segments feed and closes it.
+type subscriber struct {
+	env *Env
+	wg  sync.WaitGroup
+	mu  sync.Mutex
+	n   int
+}
+
+func (s *subscriber) ID() string   { return "subscriber" }
+func (s *subscriber) Kind() string { return "subscriber" }
+func (s *subscriber) Rendition(rs *stream.Stream) {
+	r := rs.AddReader("sub", stream.ReaderOptions{})
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer r.Close()
+		for {
+			if _, err := r.Next(context.Background()); err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.n++
+			s.mu.Unlock()
+		}
+	}()
+}
+func (s *subscriber) Run(ctx context.Context) error {
+	<-s.env.RenditionsDone()
+	s.wg.Wait()
+	s.env.Segments.Publish(hls.SegmentInfo{MSN: uint64(s.n)})
+	s.env.Segments.Close()
+	return nil
+}
+
+type failing struct{}
+
+func (failing) ID() string                { return "failing" }
+func (failing) Kind() string              { return "failing" }
+func (failing) Run(context.Context) error { return errors.New("boom") }
+
+// TestGraphRenditionsThroughTheHub: a rendition one node publishes into
+// the hub reaches the subscribing node through the hub, the feed carries
+// what the subscriber publishes to a node built after it, and the graph
+// reports each node's state.
+func TestGraphRenditionsThroughTheHub(t *testing.T) {
+	var m *Manager
+	hub := stream.NewHub(stream.HubConfig{
+		OnStart:     func(s *stream.Stream) { m.Start(s) },
+		OnRendition: func(s *stream.Stream) { m.Rendition(s) },
+		OnEnd:       func(s *stream.Stream) { m.End(s) },
+	})
+	var sub *subscriber
+	got := make(chan uint64, 1)
+	reg := &Registry{}
+	reg.Register(Kind{Name: "subscriber", New: func(env *Env) (Node, error) { sub = &subscriber{env: env}; return sub, nil }})
+	reg.Register(Kind{Name: "producer", New: func(env *Env) (Node, error) {
+		return &producer{env: env, r: env.Source.AddReader("producer", stream.ReaderOptions{})}, nil
+	}})
+	reg.Register(Kind{Name: "off", New: func(*Env) (Node, error) { return nil, nil }})
+	reg.Register(Kind{Name: "failing", New: func(*Env) (Node, error) { return failing{}, nil }})
+	reg.Register(Kind{Name: "feed", New: func(env *Env) (Node, error) {
+		in := env.Segments.Subscribe(4)
+		return nodeFunc(func(context.Context) error {
+			for seg := range in {
+				got <- seg.MSN
+			}
+			return nil
+		}), nil
+	}})
+	var err error
+	if m, err = NewManager(ManagerConfig{Kinds: reg}); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	p, err := hub.Publish("li", testTracks, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hub.Get(stream.RenditionKey("li", "low")) == nil {
+		time.Sleep(50 * time.Millisecond) // the producer publishes when it runs
+	}
+	for i := range 10 {
+		p.Write(&stream.Unit{DTS: time.Duration(i) * 20 * time.Millisecond, Data: []byte{1}})
+	}
+	time.Sleep(100 * time.Millisecond)
+	sts := m.Status("li")
+	if len(sts) != 4 || sts[2].State != StateFailed || sts[2].LastError != "boom" {
+		t.Fatalf("status %+v", sts)
+	}
+	p.End()
+	select {
+	case n := <-got:
+		if n != 10 {
+			t.Fatalf("the subscriber read %d units of the rendition, want 10", n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the feed carried nothing")
+	}
+	if m.Status("li") != nil {
+		t.Fatal("graph still reported after the end")
+	}
+}
+
+type nodeFunc func(context.Context) error
+
+func (f nodeFunc) ID() string                    { return "feed" }
+func (f nodeFunc) Kind() string                  { return "feed" }
+func (f nodeFunc) Run(ctx context.Context) error { return f(ctx) }

@@ -1,0 +1,114 @@
+// Package pipeline is the runtime graph of a live input: nodes (sources,
+// processors, sinks) joined by streams of the hub. A live input's stream
+// starting in the hub builds its graph from the registered node kinds and
+// the live input's settings; every rendition a node publishes back into
+// the hub (Stream.PublishRendition) is handed to the nodes of the graph
+// that subscribe to renditions. No node is fed by a call of another node:
+// media moves through hub streams, finished segments through a typed Feed
+// the graph owns.
+package pipeline
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/mpegflow/mpegflow/hls"
+	"github.com/mpegflow/mpegflow/internal/store"
+	"github.com/mpegflow/mpegflow/internal/stream"
+)
+
+// Node is one processing step of a live input's graph. Run consumes the
+// node's inputs (readers it attached to hub streams when it was built)
+// until they end or ctx is done; it returns nil at the end of its inputs.
+// A node never blocks the publisher: its readers have bounded queues.
+type Node interface {
+	// ID names the node within its graph ("hls", "record", "transcode").
+	ID() string
+	// Kind is the registered kind the node was built from.
+	Kind() string
+	Run(ctx context.Context) error
+}
+
+// Counters are what a node counts; a node may implement Counted to report
+// them in its Status.
+type Counters struct {
+	In, Out, Dropped uint64
+	// Restarts counts restarts of the node's work (an ffmpeg process).
+	Restarts uint64
+}
+
+// Counted is implemented by nodes that report Counters.
+type Counted interface{ Counters() Counters }
+
+// RenditionSubscriber is implemented by nodes that consume the renditions
+// published under their live input (the LL-HLS packager). The graph calls
+// Rendition synchronously when one is published, before its first unit:
+// the node attaches a reader and reads it in a goroutine it owns and waits
+// for before Run returns. The node learns that no more renditions will
+// come from Env.RenditionsDone.
+type RenditionSubscriber interface {
+	Rendition(s *stream.Stream)
+}
+
+// RenditionProducer is implemented by nodes that publish renditions (the
+// transcoder): Env.RenditionsDone closes once every such node has returned.
+type RenditionProducer interface {
+	ProducesRenditions()
+}
+
+// Reporter receives the failures nodes report about their live input
+// (they become live_input.errored events).
+type Reporter interface {
+	Errored(liveInput, code, message string)
+}
+
+// TopRendition describes the rendition that stands for a source the
+// packager cannot carry (VP8/VP9 video, stream.TranscodedOnly): the top
+// rung of its ladder, which the recorder records instead of the source.
+type TopRendition struct {
+	Name          string
+	Codec         string // h264 | h265
+	Width, Height int
+}
+
+// Env is what the nodes of one graph are built with.
+type Env struct {
+	// Source is the live input's stream in the hub.
+	Source *stream.Stream
+	// Input is the live input's settings as stored when the stream
+	// started; nil when they could not be read (nodes use defaults).
+	Input *store.LiveInput
+	// Segments carries every segment the LL-HLS packager completes, of
+	// every rendition, to the nodes that subscribe (the recorder). The
+	// packager closes it after the broadcast's last segment.
+	Segments *Feed[hls.SegmentInfo]
+	// Top is set by a producer of renditions at build time when the
+	// source has no packaged rendition of its own (see TopRendition).
+	Top    *TopRendition
+	Report Reporter
+	Log    *slog.Logger
+
+	renditionsDone chan struct{}
+}
+
+// RenditionsDone is closed once every RenditionProducer of the graph has
+// returned: no rendition will be published any more.
+func (e *Env) RenditionsDone() <-chan struct{} { return e.renditionsDone }
+
+// Kind is a registered kind of node. New builds the node of a graph from
+// env, or returns nil, nil when the live input's settings do not ask for
+// one. Kinds are built in registration order, all before any runs, so a
+// node subscribing to a Feed in New sees everything published on it.
+type Kind struct {
+	Name string
+	New  func(env *Env) (Node, error)
+}
+
+// Registry is the set of node kinds the default graph is built from.
+type Registry struct{ kinds []Kind }
+
+// Register adds a kind; the order of registration is the order of build.
+func (r *Registry) Register(k Kind) { r.kinds = append(r.kinds, k) }
+
+// Kinds returns the registered kinds in order.
+func (r *Registry) Kinds() []Kind { return append([]Kind(nil), r.kinds...) }
