@@ -6,6 +6,7 @@ require (
 	connectrpc.com/connect v1.21.1
 	connectrpc.com/grpchealth v1.5.0
 	connectrpc.com/grpcreflect v1.3.1
+	github.com/bluenviron/gortsplib/v4 v4.16.0
 	github.com/bluenviron/mediacommon/v2 v2.4.0
 	github.com/coder/websocket v1.8.14
 	github.com/datarhei/gosrt v0.9.0
@@ -23,7 +24,9 @@ require (
 	github.com/prometheus/client_model v0.6.2
 	github.com/sirupsen/logrus v1.7.0
 	github.com/spf13/cobra v1.10.1
+	github.com/tus/tusd/v2 v2.9.1
 	github.com/yutopp/go-rtmp v0.0.7
+	golang.org/x/exp v0.0.0-20250106191152-7588d65b2ba8
 	google.golang.org/protobuf v1.36.11
 	gopkg.in/yaml.v3 v3.0.1
 	modernc.org/sqlite v1.62.0
@@ -32,7 +35,6 @@ require (
 require (
 	github.com/benburkert/openpgp v0.0.0-20160410205803-c2471f86866c // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
-	github.com/bluenviron/gortsplib/v4 v4.16.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.1.0 // indirect
 	github.com/go-ini/ini v1.67.0 // indirect

@@ -44,6 +44,7 @@ type Config struct {
 	Restream   Restream    `yaml:"restream"`
 	Storage    Storage     `yaml:"storage"`
 	Recording  Recording   `yaml:"recording"`
+	Uploads    Uploads     `yaml:"uploads"`
 	Transcode  Transcode   `yaml:"transcode"`
 	LiveInputs []LiveInput `yaml:"live_inputs"`
 }
@@ -197,6 +198,27 @@ type Recording struct {
 	// Heartbeat is how often leases are renewed and other nodes'
 	// expired recordings looked for; at most a third of the lease.
 	Heartbeat Duration `yaml:"heartbeat"` // default 5s
+}
+
+// Uploads configures videos made from files: tus direct uploads, plain
+// uploads and copies from a URL (internal/upload).
+type Uploads struct {
+	// MaxSize bounds a tus upload, and the max_size_bytes a direct upload
+	// may ask for.
+	MaxSize int64 `yaml:"max_size"` // default 32212254720 (30 GiB)
+	// PlainMaxSize bounds the body of POST /v1/videos/upload.
+	PlainMaxSize int64 `yaml:"plain_max_size"` // default 200000000
+	// CopyMaxSize and CopyTimeout bound a copy from a URL.
+	CopyMaxSize int64    `yaml:"copy_max_size"` // default 32212254720
+	CopyTimeout Duration `yaml:"copy_timeout"`  // default 1h
+	// AllowPrivateSources lets copies reach loopback, private and
+	// link-local addresses (tests, private networks).
+	AllowPrivateSources bool `yaml:"allow_private_sources"` // default false
+	// Workers is the number of files processed at once on this node.
+	Workers int `yaml:"workers"` // default 1
+	// MaxUnfinishedPerToken bounds the direct uploads and copies of one
+	// API token still waiting for their file (429 past it).
+	MaxUnfinishedPerToken int `yaml:"max_unfinished_per_token"` // default 100
 }
 
 // Transcode configures ABR transcoding.

@@ -210,6 +210,23 @@ func (c *Config) validateFeatures() error {
 	if id := c.Recording.NodeID; len(id) > 64 || strings.ContainsFunc(id, func(r rune) bool { return r <= ' ' || r > '~' }) {
 		return fmt.Errorf("recording.node_id: at most 64 printable ASCII characters without spaces, got %q", id)
 	}
+	for _, l := range []struct {
+		key string
+		v   int64
+	}{{"uploads.max_size", c.Uploads.MaxSize}, {"uploads.plain_max_size", c.Uploads.PlainMaxSize}, {"uploads.copy_max_size", c.Uploads.CopyMaxSize}} {
+		if l.v < 1<<20 || l.v > 1<<40 {
+			return fmt.Errorf("%s: must be between 1 MiB and 1 TiB in bytes, got %d", l.key, l.v)
+		}
+	}
+	if err := checkDuration("uploads.copy_timeout", c.Uploads.CopyTimeout.D(), time.Second, 24*time.Hour); err != nil {
+		return err
+	}
+	if w := c.Uploads.Workers; w < 1 || w > 64 {
+		return fmt.Errorf("uploads.workers: must be between 1 and 64, got %d", w)
+	}
+	if n := c.Uploads.MaxUnfinishedPerToken; n < 1 || n > 1_000_000 {
+		return fmt.Errorf("uploads.max_unfinished_per_token: must be between 1 and 1000000, got %d", n)
+	}
 	switch c.Transcode.Encoder {
 	case "auto", "nvenc", "qsv", "vaapi", "videotoolbox", "x264":
 	default:

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -114,6 +115,7 @@ type Config struct {
 	Signing  SigningDeps
 	Webhooks WebhooksDeps
 	Videos   VideosDeps
+	Uploads  UploadsDeps // uploads.go
 	System   SystemDeps  // GET /v1/system (system.go)
 	Outputs  OutputsDeps // restream outputs (outputs.go)
 	// TranscodeProfiles are the names of transcode.profiles: the rungs a
@@ -143,6 +145,7 @@ type Server struct {
 	touch       sync.Map // token id -> time.Time of the last LastUsedAt write
 	idem        keyedMutex
 	videos      VideosDeps     // videos.go
+	uploads     UploadsDeps    // uploads.go
 	webhooks    WebhooksDeps   // webhooks.go
 	sys         SystemDeps     // system.go
 	profiles    []string       // transcode.profiles names
@@ -169,6 +172,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.sys, s.profiles, s.sources = cfg.System, cfg.TranscodeProfiles, cfg.Sources
 	s.outputs = cfg.Outputs
+	s.uploads = cfg.Uploads
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -247,16 +251,25 @@ func (s *Server) routes() http.Handler {
 	s.signingRoutes(handle)
 	s.webhooksRoutes(handle)
 	s.videosRoutes(handle)
+	s.uploadsRoutes(handle)
 	s.systemRoutes(handle)
 	s.outputsRoutes(handle)
+	s.pipelinesRoutes(handle)
 	handle("GET", "/v1/whoami", "", s.whoami)
-	// Another method on a known path: 405 with Allow.
+	// Another method on a known path: 405 with Allow. One pattern per
+	// method, not one for the path: a method-less "/v1/videos/copy" would
+	// conflict with "GET /v1/videos/{id}" (neither is more specific).
 	for path, ms := range methods {
 		allow := strings.Join(ms, ", ")
-		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
-			s.writeError(w, r, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed,
-				Message: r.Method + " is not allowed here; use " + allow, Allow: allow})
-		})
+		for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} {
+			if slices.Contains(ms, m) || (m == "HEAD" && slices.Contains(ms, "GET")) {
+				continue
+			}
+			mux.HandleFunc(m+" "+path, func(w http.ResponseWriter, r *http.Request) {
+				s.writeError(w, r, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed,
+					Message: r.Method + " is not allowed here; use " + allow, Allow: allow})
+			})
+		}
 	}
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, notFound("resource "+r.URL.Path))

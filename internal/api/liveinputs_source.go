@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/mpegflow/mpegflow/internal/ingest/rtsp"
 	"github.com/mpegflow/mpegflow/internal/jsontime"
 	"net/url"
 	"strings"
@@ -210,4 +211,14 @@ func sourceInSchema() obj {
 			"transport": obj{"type": "string", "enum": []string{SourceTransportAuto, SourceTransportTCP, SourceTransportUDP}},
 			"on_demand": obj{"type": "boolean"},
 		}, "additionalProperties": false}
+}
+
+// SourcesOver reports the state of the RTSP pullers as the API shows it.
+func SourcesOver(ps *rtsp.Pullers) SourceStatuser { return pullerSources{ps} }
+
+type pullerSources struct{ ps *rtsp.Pullers }
+
+func (s pullerSources) SourceStatus(id string) (SourceState, bool) {
+	st, ok := s.ps.Status(id)
+	return SourceState{State: st.State, LastError: st.LastError, NextRetryAt: st.NextRetryAt, Since: st.Since, Warning: st.Warning}, ok
 }

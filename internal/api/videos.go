@@ -63,7 +63,7 @@ type VideosDeps struct {
 }
 
 // video list filters
-const videoStatusesDoc = "live_recording, processing, ready, errored"
+const videoStatusesDoc = "live_recording, processing, ready, errored, pendingupload, uploading, downloading, queued, inprogress"
 
 // videosRoutes registers the recording and videos routes.
 func (s *Server) videosRoutes(handle routeFunc) {
@@ -262,7 +262,8 @@ func (s *Server) writeVideoList(w http.ResponseWriter, r *http.Request, liveInpu
 	}
 	opts := store.VideoListOptions{Limit: limit, LiveInputID: liveInput, Newest: newest}
 	switch st := q.Get("status"); st {
-	case "", store.VideoLiveRecording, store.VideoProcessing, store.VideoReady, store.VideoErrored:
+	case "", store.VideoLiveRecording, store.VideoProcessing, store.VideoReady, store.VideoErrored,
+		store.VideoPendingUpload, store.VideoUploading, store.VideoDownloading, store.VideoQueued, store.VideoInProgress:
 		opts.Status = st
 	default:
 		return paramErr("status", "status must be one of "+videoStatusesDoc)
@@ -500,7 +501,7 @@ func videosOperations() map[string]operation {
 	limit := param("limit", "query", "Page size, 1-1000; default 50.", obj{"type": "integer", "minimum": 1, "maximum": 1000, "default": 50}, false)
 	cursor := param("cursor", "query", "The next_cursor of the previous page; opaque, bound to the same filters.", obj{"type": "string"}, false)
 	idem := param("Idempotency-Key", "header", "A retry with the same key and body returns the first response (kept 24 h); with another body, 422.", obj{"type": "string", "maxLength": 255}, false)
-	status := param("status", "query", "Keep videos with this status.", obj{"type": "string", "enum": []string{store.VideoLiveRecording, store.VideoProcessing, store.VideoReady, store.VideoErrored}}, false)
+	status := param("status", "query", "Keep videos with this status.", obj{"type": "string", "enum": append([]string{store.VideoLiveRecording, store.VideoProcessing, store.VideoReady, store.VideoErrored}, uploadStatuses()...)}, false)
 	before := param("created_before", "query", "Keep videos created before this time (RFC 3339).", obj{"type": "string", "format": "date-time"}, false)
 	after := param("created_after", "query", "Keep videos created after this time (RFC 3339).", obj{"type": "string", "format": "date-time"}, false)
 	v := ref("Video")
@@ -531,7 +532,7 @@ func videosSchemas() obj {
 		"Video": object(obj{
 			"id":            str("Public id, vid_..."),
 			"live_input_id": str("The live input whose broadcast this records."),
-			"status":        obj{"type": "string", "enum": []string{store.VideoLiveRecording, store.VideoProcessing, store.VideoReady, store.VideoErrored}},
+			"status":        obj{"type": "string", "enum": append([]string{store.VideoLiveRecording, store.VideoProcessing, store.VideoReady, store.VideoErrored}, uploadStatuses()...)},
 			"error": obj{"type": []string{"object", "null"}, "properties": obj{"code": str("e.g. no_media"), "message": str("")},
 				"description": "Why the video errored; null otherwise."},
 			"recovered":        boolean("Finalized after a crash of the daemon, from the fragments already stored."),

@@ -176,7 +176,7 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 
 	b := &Builder{Config: cfg, Log: log, Metrics: a.metrics, Store: a.st, Bus: a.bus, FFmpeg: a.tc.Account,
 		Hub: a.rt.Hub(), Directory: a.dir, HLS: a.hls, Kinds: kinds, LiveGate: a.pb.Live, ICE: a.ingest.ICE,
-		WHIP: a.ingest.WHIP, Throttle: a.ingest.Throttle, Events: a.webhooks, viewers: viewers}
+		WHIP: a.ingest.WHIP, Throttle: a.ingest.Throttle, Events: a.webhooks, Recorder: a.rec.Recorder(), Blobs: blobs, Render: render, viewers: viewers}
 	for _, f := range features {
 		err := f(b)
 		a.actors = b.actors
@@ -188,7 +188,7 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 		Endpoints: ep, CursorKey: key, Webhooks: api.WebhooksDeps{Service: a.webhooks},
 		Videos: api.VideosDeps{Videos: api.RecorderVideos(a.rec.Recorder())},
 		System: api.SystemDeps{Transcode: api.TranscodeSystem(a.tc)}, TranscodeProfiles: profiles,
-		Outputs: b.Outputs, Sources: b.Sources}); err != nil {
+		Outputs: b.Outputs, Sources: b.Sources, Uploads: b.Uploads}); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, func() { _ = a.api.Close() })
@@ -278,22 +278,6 @@ func (a *App) MetricsAddr() net.Addr {
 	return a.metLn.Addr()
 }
 
-// SRTAddr is the bound SRT (UDP) address, or nil.
-func (a *App) SRTAddr() net.Addr {
-	if a.ingest.SRT == nil {
-		return nil
-	}
-	return a.ingest.SRT.Addr()
-}
-
-// WebRTCAddr is the bound UDP address of WHIP sessions, or nil.
-func (a *App) WebRTCAddr() net.Addr {
-	if a.ingest.WHIP == nil {
-		return nil
-	}
-	return a.ingest.WHIP.UDPAddr()
-}
-
 // Directory resolves live inputs.
 func (a *App) Directory() auth.Directory { return a.dir }
 
@@ -361,16 +345,7 @@ func ignoreCanceled(err error) error {
 }
 
 func (a *App) logReady() {
-	attrs := []any{"http", a.HTTPAddr().String(), "rtmp", a.RTMPAddr().String()}
-	if a.ingest.RTMPS != nil {
-		attrs = append(attrs, "rtmps", a.ingest.RTMPS.Addr().String())
-	}
-	if s := a.SRTAddr(); s != nil {
-		attrs = append(attrs, "srt", s.String())
-	}
-	if w := a.WebRTCAddr(); w != nil {
-		attrs = append(attrs, "webrtc_udp", w.String())
-	}
+	attrs := append([]any{"http", a.HTTPAddr().String()}, a.ingest.LogAttrs()...)
 	if m := a.MetricsAddr(); m != nil {
 		attrs = append(attrs, "metrics", m.String())
 	}

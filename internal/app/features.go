@@ -2,7 +2,9 @@ package app
 
 import (
 	"github.com/mpegflow/mpegflow/internal/api"
+	"github.com/mpegflow/mpegflow/internal/blob"
 	"github.com/mpegflow/mpegflow/internal/ingest"
+	"github.com/mpegflow/mpegflow/internal/record"
 	"log/slog"
 	"net/http"
 
@@ -30,6 +32,7 @@ var features = []Feature{
 	wireWHEP,     // WebRTC playback (whep.go)
 	wireRestream, // restream outputs (restream.go)
 	wireRTSP,     // RTSP publish and pulled cameras (rtsp.go)
+	wireUploads,  // tus, plain and URL uploads (uploads.go)
 }
 
 // Feature wires one feature into the daemon: it registers node kinds of
@@ -57,10 +60,14 @@ type Builder struct {
 	WHIP      *whip.Server                       // WHIP ingest (key-frame requests); nil with ICE
 	Throttle  *ingest.Throttle                   // the bad-key throttle of every ingest protocol
 	Events    interface{ Publish(events.Event) } // to the webhook outbox, then the bus
+	Recorder  *record.Recorder                   // recordings and VOD assets
+	Blobs     blob.Store                         // where VOD assets are stored
+	Render    *api.Renderer                      // the API's objects, for event data
 
 	// What features give the control API, read once every feature ran.
 	Outputs api.OutputsDeps
 	Sources api.SourceStatuser
+	Uploads api.UploadsDeps
 
 	routes  []httpserver.Route
 	actors  []rungroup.Actor

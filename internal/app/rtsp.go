@@ -56,7 +56,7 @@ func wireRTSP(b *Builder) error {
 	if err != nil {
 		return err
 	}
-	b.Sources = rtspSources{pullers}
+	b.Sources = api.SourcesOver(pullers)
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Actor("rtsp pull", func() error {
 		rtsp.Follow(ctx, pullers, b.Store.LiveInputs(), b.Bus, b.Log)
@@ -66,12 +66,4 @@ func wireRTSP(b *Builder) error {
 		pullers.Close() // also when New fails before the group runs
 	})
 	return nil
-}
-
-// rtspSources reports the pullers' state as the API shows it.
-type rtspSources struct{ ps *rtsp.Pullers }
-
-func (s rtspSources) SourceStatus(id string) (api.SourceState, bool) {
-	st, ok := s.ps.Status(id)
-	return api.SourceState{State: st.State, LastError: st.LastError, NextRetryAt: st.NextRetryAt, Since: st.Since, Warning: st.Warning}, ok
 }

@@ -4,8 +4,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"os"
-	"strings"
-	"time"
 
 	"github.com/mpegflow/mpegflow/internal/events"
 	"github.com/mpegflow/mpegflow/internal/record"
@@ -49,12 +47,8 @@ func (a *App) newWebhooks(st store.Store, bus *events.Bus) (*webhook.Service, er
 		Logger:              a.log.With("component", "webhooks"),
 	}
 	if v := os.Getenv(envSchedule); v != "" {
-		for _, f := range strings.Split(v, ",") {
-			d, err := time.ParseDuration(strings.TrimSpace(f))
-			if err != nil || d <= 0 {
-				return nil, fmt.Errorf("%s: invalid duration %q", envSchedule, f)
-			}
-			cfg.Schedule = append(cfg.Schedule, d)
+		if cfg.Schedule, err = webhook.ParseSchedule(v); err != nil {
+			return nil, fmt.Errorf("%s: %w", envSchedule, err)
 		}
 	}
 	if cfg.AllowPrivateTargets {

@@ -61,6 +61,21 @@ const (
 	VideoDownloadReady Type = "video.download.ready"
 )
 
+// Event types of uploads (internal/upload): videos made from a file. Data
+// is the video as GET /v1/videos/ID returns it; LiveInputID is "".
+const (
+	// VideoUploadCreated: a video waiting for its file was created (a
+	// direct upload URL, a plain upload or a copy from a URL).
+	VideoUploadCreated Type = "video.upload.created"
+	// VideoUploadCompleted: the video's whole file arrived; it is queued
+	// for processing.
+	VideoUploadCompleted Type = "video.upload.completed"
+	// VideoProcessing: a node started processing the video's file. On the
+	// event stream (not webhooks) it repeats while processing, with Data
+	// {"video_id", "status", "pct_complete"}.
+	VideoProcessing Type = "video.processing"
+)
+
 // Event types of restream outputs. LiveInputID is the output's live
 // input; Data is the output as GET /v1/live_inputs/ID/outputs/OID returns
 // it (stream key masked), with its status of the moment.
@@ -79,6 +94,7 @@ func Types() []Type {
 	return []Type{LiveInputCreated, LiveInputUpdated, LiveInputDeleted, LiveInputConnected,
 		LiveInputDisconnected, LiveInputIdle, LiveInputErrored, SessionKicked,
 		RecordingStarted, VideoReady, VideoErrored, VideoDeleted, VideoDownloadReady,
+		VideoUploadCreated, VideoUploadCompleted, VideoProcessing,
 		OutputConnected, OutputDisconnected, OutputErrored}
 }
 

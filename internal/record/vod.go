@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"math"
 	"os"
-	"path"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -344,24 +343,7 @@ func (r *Recorder) ffmpeg(ctx context.Context, log *slog.Logger, args ...string)
 // fetch makes the blob key readable by ffmpeg as a local file: the file
 // itself for a local store, else a copy in dir.
 func (r *Recorder) fetch(ctx context.Context, key, dir string) (string, error) {
-	if lp, ok := r.cfg.Blobs.(blob.LocalPather); ok {
-		return lp.LocalPath(key)
-	}
-	o, err := r.cfg.Blobs.Open(ctx, key)
-	if err != nil {
-		return "", err
-	}
-	defer o.Close()
-	p := filepath.Join(dir, path.Base(key))
-	f, err := os.Create(p)
-	if err != nil {
-		return "", err
-	}
-	if _, err := io.Copy(f, o); err != nil {
-		_ = f.Close()
-		return "", err
-	}
-	return p, f.Close()
+	return blob.LocalFile(ctx, r.cfg.Blobs, key, dir)
 }
 
 // tempDir makes a work directory, on the store's file system when it can
@@ -379,19 +361,7 @@ func (r *Recorder) tempDir(pattern string) (string, error) {
 
 // putFile stores the file p under key (moving it when the store can).
 func (r *Recorder) putFile(ctx context.Context, key, p string) error {
-	if fp, ok := r.cfg.Blobs.(blob.FilePutter); ok {
-		return fp.PutFile(ctx, key, p)
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	return r.cfg.Blobs.Put(ctx, key, f, st.Size())
+	return blob.PutPath(ctx, r.cfg.Blobs, key, p)
 }
 
 // Thumbnail returns the blob key of a JPEG of video id taken at time at

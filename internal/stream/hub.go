@@ -386,4 +386,6 @@ func (p *Publisher) End() { p.once.Do(func() { p.hub.detach(p, true) }) }
 
 // Rendition returns the stream of rendition name of the live input
 // liveInputID while it is published, or nil.
-func (h *Hub) Rendition(liveInputID, name string) *Stream { return h.Get(RenditionKey(liveInputID, name)) }
+func (h *Hub) Rendition(liveInputID, name string) *Stream {
+	return h.Get(RenditionKey(liveInputID, name))
+}

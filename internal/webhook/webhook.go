@@ -37,6 +37,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/mpegflow/mpegflow/internal/events"
@@ -66,6 +67,19 @@ const (
 	// jitter is the ± fraction applied to every retry delay.
 	jitter = 0.2
 )
+
+// ParseSchedule parses a comma-separated retry schedule ("200ms,500ms").
+func ParseSchedule(v string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, f := range strings.Split(v, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(f))
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("invalid duration %q", f)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
 
 // DefaultSchedule is the delay before each retry (after attempt 1, 2, ...):
 // 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 3 h, 6 h, then every 12 h until

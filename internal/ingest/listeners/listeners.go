@@ -150,3 +150,18 @@ func ignoreCanceled(err error) error {
 	}
 	return err
 }
+
+// LogAttrs are the bound addresses of the listeners, as slog attributes.
+func (in *Set) LogAttrs() []any {
+	attrs := []any{"rtmp", in.RTMP.Addr().String()}
+	if in.RTMPS != nil {
+		attrs = append(attrs, "rtmps", in.RTMPS.Addr().String())
+	}
+	if in.SRT != nil {
+		attrs = append(attrs, "srt", in.SRT.Addr().String())
+	}
+	if in.WHIP != nil {
+		attrs = append(attrs, "webrtc_udp", in.WHIP.UDPAddr().String())
+	}
+	return attrs
+}

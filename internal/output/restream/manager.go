@@ -284,17 +284,15 @@ func (m *Manager) start(src *stream.Stream, row *store.LiveInputOutput) *running
 	o := New(c)
 	ctx, cancel := context.WithCancel(m.ctx)
 	r := &running{row: *row, o: o, cancel: cancel, done: make(chan struct{})}
-	s := src
-	if row.Rendition != "" && row.Rendition != RenditionSource {
-		s = nil
-		if m.cfg.Renditions != nil {
-			s = m.cfg.Renditions.Rendition(row.LiveInputID, row.Rendition)
-		}
-	}
+	rung := row.Rendition != "" && row.Rendition != RenditionSource
 	m.outs.Add(1)
 	go func() {
 		defer m.outs.Done()
 		defer close(r.done)
+		s := src
+		if rung {
+			s = m.awaitRendition(ctx, src, row.LiveInputID, row.Rendition)
+		}
 		if s == nil {
 			o.errored(CodeRenditionMissing, "rendition "+row.Rendition+" is not produced for this live input")
 			return
@@ -302,6 +300,38 @@ func (m *Manager) start(src *stream.Stream, row *store.LiveInputOutput) *running
 		_ = o.Run(ctx, s)
 	}()
 	return r
+}
+
+// renditionWait is how long an output of a ladder rung waits for the
+// transcoder to publish the rung after the stream starts.
+const renditionWait = 20 * time.Second
+
+// awaitRendition returns the stream of rendition name of liveInputID once
+// it is published in the hub (the transcoder starts its rungs a moment
+// after the source), or nil when it is not within renditionWait, the
+// source ends first, or ctx is done.
+func (m *Manager) awaitRendition(ctx context.Context, src *stream.Stream, liveInputID, name string) *stream.Stream {
+	if m.cfg.Renditions == nil {
+		return nil
+	}
+	deadline := time.NewTimer(renditionWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if s := m.cfg.Renditions.Rendition(liveInputID, name); s != nil {
+			return s
+		}
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			return nil
+		case <-src.Ended():
+			return nil
+		case <-ctx.Done():
+			return nil
+		}
+	}
 }
 
 // outputObserver queues an output's events for the Notifier, with the

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mpegflow/mpegflow/internal/store"
+	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
 // memOutputs is an OutputStore in memory.
@@ -108,4 +109,41 @@ func TestManagerLiveEdits(t *testing.T) {
 	if n.count(EventConnected) < 2 || n.count(EventDisconnected) < 2 || n.count(EventErrored) != 1 {
 		t.Fatalf("events: connected %d disconnected %d errored %d", n.count(EventConnected), n.count(EventDisconnected), n.count(EventErrored))
 	}
+}
+
+// lateRenditions publishes a rung some time after it is first asked for,
+// as the transcoder does a moment after the source starts.
+type lateRenditions struct {
+	mu    sync.Mutex
+	first time.Time
+	after time.Duration
+	rung  *stream.Stream
+}
+
+func (r *lateRenditions) Rendition(_, name string) *stream.Stream {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.first.IsZero() {
+		r.first = time.Now()
+	}
+	if name != "360p" || time.Since(r.first) < r.after {
+		return nil
+	}
+	return r.rung
+}
+
+// An output of a ladder rung waits for the transcoder to publish the rung
+// instead of failing at the start of the broadcast.
+func TestManagerWaitsForRendition(t *testing.T) {
+	tg := newTarget(t, "")
+	src, rung := newSource(t, 500), newSource(t, 500)
+	li := src.stream().ID()
+	st := &memOutputs{}
+	st.set(&store.LiveInputOutput{ID: "out_r", LiveInputID: li, URL: "rtmp://" + tg.rtmpAddr + "/live", StreamKey: targetKey, Rendition: "360p", Enabled: true})
+	m := NewManager(ManagerConfig{Store: st, Renditions: &lateRenditions{after: 600 * time.Millisecond, rung: rung.stream()},
+		Logger: testLog(), Output: Config{MinBackoff: 50 * time.Millisecond}})
+	defer m.Close()
+	m.Start(src.stream())
+	waitManaged(t, m, li, "out_r", StateBroadcasting)
+	m.End(src.stream())
 }

@@ -39,11 +39,13 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Webhooks", webhooksCases()},
 		{"Outbox", outboxCases()},
 		{"Videos", videosCases()},
+		{"Uploads", uploadsCases()},
 		{"Transcode", transcodeCases()},
 		{"Source", sourceCases()},
 		{"Store", storeCases()},
 		{"Boundaries", boundaryCases()},
 		{"Outputs", outputCases()},
+		{"Pipelines", pipelineCases()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
