@@ -254,6 +254,7 @@ func (s *Server) routes() http.Handler {
 	s.uploadsRoutes(handle)
 	s.systemRoutes(handle)
 	s.outputsRoutes(handle)
+	s.pipelinesRoutes(handle)
 	handle("GET", "/v1/whoami", "", s.whoami)
 	// Another method on a known path: 405 with Allow. One pattern per
 	// method, not one for the path: a method-less "/v1/videos/copy" would

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -23,12 +24,28 @@ const (
 // JSON (Content-Type application/json or application/merge-patch+json, or
 // none). An empty body reads as "{}" when emptyOK.
 func readBody(w http.ResponseWriter, r *http.Request, emptyOK bool) ([]byte, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && mt != "application/merge-patch+json") {
-			return nil, apiErr(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "the body must be application/json")
-		}
+	if err := checkMediaType(r, "the body must be application/json", "application/json", "application/merge-patch+json"); err != nil {
+		return nil, err
 	}
+	return readRaw(w, r, emptyOK)
+}
+
+// checkMediaType answers 415 with msg unless the Content-Type is absent or
+// one of types.
+func checkMediaType(r *http.Request, msg string, types ...string) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil && slices.Contains(types, mt) {
+		return nil
+	}
+	return apiErr(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, msg)
+}
+
+// readRaw reads the request body up to MaxBodyBytes, whatever its type.
+func readRaw(w http.ResponseWriter, r *http.Request, emptyOK bool) ([]byte, error) {
 	if r.ContentLength > MaxBodyBytes {
 		return nil, apiErr(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("the body is larger than %d bytes", MaxBodyBytes))
 	}

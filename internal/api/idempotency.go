@@ -33,7 +33,8 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, p *principal
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidParameter,
 			Message: "Idempotency-Key must be 1-255 printable ASCII characters", Details: map[string]any{"header": "Idempotency-Key"}}
 	}
-	body, err := readBody(w, r, true)
+	// the handler checks the media type of the body it reads back
+	body, err := readRaw(w, r, true)
 	if err != nil {
 		return err
 	}

@@ -63,7 +63,8 @@ type operation struct {
 	okSchema           obj // nil = no body
 	errs               []int
 	extraHeaders       obj
-	anyToken           bool // scope "" but authenticated: any valid token
+	anyToken           bool     // scope "" but authenticated: any valid token
+	bodyTypes          []string // media types of body; nil: JSON and merge-patch JSON
 }
 
 func param(name, in, desc string, schema obj, required bool) obj {
@@ -87,10 +88,15 @@ func (o operation) render() obj {
 	errs := o.errs
 	if o.body != nil {
 		errs = append(errs, 400, 413, 415) // every body: invalid_json, body_too_large, unsupported_media_type
-		out["requestBody"] = obj{"required": true, "content": obj{
-			"application/json":             obj{"schema": o.body},
-			"application/merge-patch+json": obj{"schema": o.body},
-		}}
+		types := o.bodyTypes
+		if types == nil {
+			types = []string{"application/json", "application/merge-patch+json"}
+		}
+		content := obj{}
+		for _, t := range types {
+			content[t] = obj{"schema": o.body}
+		}
+		out["requestBody"] = obj{"required": true, "content": content}
 	}
 	resps := obj{}
 	okr := obj{"description": http.StatusText(o.ok)}
@@ -269,7 +275,7 @@ func openAPISchemas() obj {
 func OpenAPI() ([]byte, error) {
 	paths := obj{}
 	ops := openAPIOperations()
-	for _, ext := range []map[string]operation{signingOperations(), webhooksOperations(), videosOperations(), uploadsOperations(), systemOperations(), whoamiOperations(), outputsOperations()} {
+	for _, ext := range []map[string]operation{signingOperations(), webhooksOperations(), videosOperations(), uploadsOperations(), systemOperations(), whoamiOperations(), outputsOperations(), pipelinesOperations()} {
 		for k, o := range ext {
 			ops[k] = o
 		}
@@ -315,7 +321,7 @@ func (s *Server) serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
 // allSchemas merges the core schemas with the features'.
 func allSchemas() obj {
 	all := openAPISchemas()
-	for _, ext := range []obj{signingSchemas(), webhooksSchemas(), videosSchemas(), uploadsSchemas(), systemSchemas(), whoamiSchemas(), outputsSchemas(), contractSchemas()} {
+	for _, ext := range []obj{signingSchemas(), webhooksSchemas(), videosSchemas(), uploadsSchemas(), systemSchemas(), whoamiSchemas(), outputsSchemas(), pipelinesSchemas(), contractSchemas()} {
 		for k, v := range ext {
 			all[k] = v
 		}

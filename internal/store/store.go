@@ -177,6 +177,7 @@ type Store interface {
 	Videos() Videos            // videos.go
 	Outputs() LiveInputOutputs // outputs.go
 	Uploads() Uploads          // uploads.go
+	Pipelines() Pipelines      // pipelines.go
 	// SchemaVersion is the migration level of the database.
 	SchemaVersion(ctx context.Context) (int, error)
 	// Close releases the connections; idempotent.

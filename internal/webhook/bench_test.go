@@ -2,8 +2,10 @@ package webhook
 
 import (
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,30 +16,61 @@ import (
 
 // A receiver slower than the timeout is retried, and the others are not
 // delayed meanwhile.
+//
+// Ordered by events rather than by the clock (the machine may be loaded):
+// the slow receiver holds its first request until the fast receiver has its
+// event and then until the service gives that request up (its timeout), so
+// that attempt fails; the fast receiver must get its event while the slow
+// request is still open, which fails when the slow attempt holds the others
+// up until its timeout.
 func TestTimeoutRetried(t *testing.T) {
+	const within = 30 * time.Second
 	st := openStore(t, filepath.Join(t.TempDir(), "db"))
 	bus := events.NewBus()
+	fastGot := make(chan struct{})
+	var fastOnce sync.Once
 	var n atomic.Int64
-	slow := newReceiver(t, func(int, Envelope) int {
+	var fastFirst atomic.Bool
+	slow := newRequestReceiver(t, func(req *http.Request, _ int, _ Envelope) int {
 		if n.Add(1) == 1 {
-			time.Sleep(600 * time.Millisecond) // longer than the timeout
+			select {
+			case <-fastGot:
+				fastFirst.Store(true)
+			case <-req.Context().Done(): // given up before the fast one got its event
+			case <-time.After(within):
+			}
+			select {
+			case <-req.Context().Done():
+			case <-time.After(within):
+				t.Errorf("the service did not give up the slow request within %v", within)
+			}
 		}
 		return 200
 	})
-	fast := newReceiver(t, nil)
+	fast := newReceiver(t, func(int, Envelope) int {
+		fastOnce.Do(func() { close(fastGot) })
+		return 200
+	})
 	addEndpoint(t, st, "whk_slow", slow.srv.URL, nil)
 	addEndpoint(t, st, "whk_fast", fast.srv.URL, nil)
-	svc, _ := start(t, st, bus, func(c *Config) { c.Timeout = 200 * time.Millisecond })
-	t0 := time.Now()
+	svc, _ := start(t, st, bus, func(c *Config) { c.Timeout = 3 * time.Second })
 	svc.Publish(events.New(events.LiveInputCreated, "li_1", nil))
-	fast.waitCount(t, 1, time.Second)
-	if d := time.Since(t0); d > 150*time.Millisecond {
-		t.Errorf("the fast endpoint waited %v", d)
+	fast.waitCount(t, 1, within)
+	var last *store.WebhookDelivery
+	for deadline := time.Now().Add(within); ; time.Sleep(10 * time.Millisecond) {
+		ds, _, err := st.Webhooks().ListDeliveries(t.Context(), "whk_slow", store.ListOptions{Limit: 10})
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("slow deliveries %v: %v", ds, err)
+		}
+		if last = ds[0]; last.State != store.DeliveryPending || time.Now().After(deadline) {
+			break
+		}
 	}
-	slow.waitCount(t, 1, 5*time.Second)
-	ds, _, _ := st.Webhooks().ListDeliveries(t.Context(), "whk_slow", store.ListOptions{Limit: 10})
-	if len(ds) != 1 || ds[0].Attempts < 2 || ds[0].State != store.DeliverySucceeded {
-		t.Fatalf("slow delivery %+v", ds[0])
+	if !fastFirst.Load() {
+		t.Error("the fast endpoint got its event only after the slow request timed out")
+	}
+	if last.Attempts < 2 || last.State != store.DeliverySucceeded || n.Load() < 2 {
+		t.Fatalf("slow delivery %+v after %d requests", last, n.Load())
 	}
 }
 

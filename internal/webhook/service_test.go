@@ -33,11 +33,19 @@ type receiver struct {
 	mu      sync.Mutex
 	got     []Envelope
 	sigs    []string
-	respond func(n int, e Envelope) int // n counts requests from 1
+	respond func(req *http.Request, n int, e Envelope) int // n counts requests from 1
 	n       atomic.Int64
 }
 
 func newReceiver(t testing.TB, respond func(int, Envelope) int) *receiver {
+	if respond == nil {
+		return newRequestReceiver(t, nil)
+	}
+	return newRequestReceiver(t, func(_ *http.Request, n int, e Envelope) int { return respond(n, e) })
+}
+
+// newRequestReceiver is newReceiver with respond given the request too.
+func newRequestReceiver(t testing.TB, respond func(*http.Request, int, Envelope) int) *receiver {
 	r := &receiver{t: t, respond: respond}
 	r.v, _ = verify.New(testSecret)
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -57,7 +65,7 @@ func newReceiver(t testing.TB, respond func(int, Envelope) int) *receiver {
 		n := int(r.n.Add(1))
 		st := 200
 		if r.respond != nil {
-			st = r.respond(n, e)
+			st = r.respond(req, n, e)
 		}
 		if st < 300 {
 			r.mu.Lock()

@@ -1,0 +1,158 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mpegflow/mpegflow/internal/store"
+)
+
+// pipelineCases covers store.Pipelines.
+func pipelineCases() []testCase {
+	return []testCase{
+		{"create_get_list", testPipelineCreateGetList},
+		{"apply_revisions", testPipelineApplyRevisions},
+		{"concurrent_apply", testPipelineConcurrentApply},
+		{"delete", testPipelineDelete},
+	}
+}
+
+func newPipeline(name string) *store.Pipeline {
+	return &store.Pipeline{Name: name, Generation: 1, Manifest: `{"metadata":{"name":"` + name + `"}}`,
+		CreatedAt: baseTime(), UpdatedAt: baseTime()}
+}
+
+func mustPipeline(t *testing.T, s store.Store, p *store.Pipeline) {
+	t.Helper()
+	if err := s.Pipelines().Create(t.Context(), p); err != nil {
+		t.Fatalf("Create %s: %v", p.Name, err)
+	}
+}
+
+func testPipelineCreateGetList(t *testing.T, s store.Store) {
+	for _, n := range []string{"b", "a", "c"} {
+		mustPipeline(t, s, newPipeline(n))
+	}
+	if err := s.Pipelines().Create(t.Context(), newPipeline("a")); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate name: %v", err)
+	}
+	got, err := s.Pipelines().Get(t.Context(), "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := newPipeline("b")
+	if got.Name != "b" || got.Generation != 1 || got.Manifest != want.Manifest ||
+		!got.CreatedAt.Equal(norm(want.CreatedAt)) || !got.UpdatedAt.Equal(norm(want.UpdatedAt)) {
+		t.Fatalf("got %+v", got)
+	}
+	if _, err := s.Pipelines().Get(t.Context(), "zz"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing: %v", err)
+	}
+	page, more, err := s.Pipelines().List(t.Context(), store.ListOptions{Limit: 2})
+	if err != nil || !more || len(page) != 2 || page[0].Name != "a" || page[1].Name != "b" {
+		t.Fatalf("page 1: %v %v %v", page, more, err)
+	}
+	page, more, err = s.Pipelines().List(t.Context(), store.ListOptions{Limit: 2, After: "b"})
+	if err != nil || more || len(page) != 1 || page[0].Name != "c" {
+		t.Fatalf("page 2: %v %v %v", page, more, err)
+	}
+}
+
+func testPipelineApplyRevisions(t *testing.T, s store.Store) {
+	p := newPipeline("p")
+	mustPipeline(t, s, p)
+	for i := 2; i <= 4; i++ {
+		p.Manifest = fmt.Sprintf(`{"v":%d}`, i)
+		p.UpdatedAt = baseTime().Add(time.Duration(i) * time.Second)
+		if err := s.Pipelines().Apply(t.Context(), p); err != nil {
+			t.Fatal(err)
+		}
+		if p.Generation != int64(i) {
+			t.Fatalf("generation %d, want %d", p.Generation, i)
+		}
+	}
+	stale := *p
+	stale.Generation = 2
+	if err := s.Pipelines().Apply(t.Context(), &stale); !errors.Is(err, store.ErrPrecondition) {
+		t.Fatalf("stale apply: %v", err)
+	}
+	missing := newPipeline("nope")
+	if err := s.Pipelines().Apply(t.Context(), missing); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("apply of a missing pipeline: %v", err)
+	}
+	got, _ := s.Pipelines().Get(t.Context(), "p")
+	if got.Generation != 4 || got.Manifest != `{"v":4}` || !got.UpdatedAt.Equal(norm(baseTime().Add(4*time.Second))) {
+		t.Fatalf("got %+v", got)
+	}
+	revs, more, err := s.Pipelines().Revisions(t.Context(), "p", 3, 0)
+	if err != nil || !more || len(revs) != 3 || revs[0].Generation != 4 || revs[2].Generation != 2 {
+		t.Fatalf("revisions: %v %v %v", revs, more, err)
+	}
+	revs, more, err = s.Pipelines().Revisions(t.Context(), "p", 3, 2)
+	if err != nil || more || len(revs) != 1 || revs[0].Generation != 1 || revs[0].Manifest != newPipeline("p").Manifest {
+		t.Fatalf("revisions page 2: %v %v %v", revs, more, err)
+	}
+	r, err := s.Pipelines().Revision(t.Context(), "p", 3)
+	if err != nil || r.Manifest != `{"v":3}` || !r.CreatedAt.Equal(norm(baseTime().Add(3*time.Second))) {
+		t.Fatalf("revision 3: %+v %v", r, err)
+	}
+	if _, err := s.Pipelines().Revision(t.Context(), "p", 9); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("revision 9: %v", err)
+	}
+	if _, _, err := s.Pipelines().Revisions(t.Context(), "nope", 3, 0); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("revisions of a missing pipeline: %v", err)
+	}
+}
+
+// testPipelineConcurrentApply: of several applies based on one
+// generation, exactly one wins.
+func testPipelineConcurrentApply(t *testing.T, s store.Store) {
+	mustPipeline(t, s, newPipeline("p"))
+	const n = 4
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := newPipeline("p")
+			p.Manifest = fmt.Sprintf(`{"w":%d}`, i)
+			errs[i] = s.Pipelines().Apply(t.Context(), p)
+		}()
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, store.ErrPrecondition):
+			t.Fatalf("apply: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d applies won, want 1", won)
+	}
+}
+
+func testPipelineDelete(t *testing.T, s store.Store) {
+	p := newPipeline("p")
+	mustPipeline(t, s, p)
+	if err := s.Pipelines().Apply(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Pipelines().Delete(t.Context(), "p"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Pipelines().Delete(t.Context(), "p"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second delete: %v", err)
+	}
+	if _, err := s.Pipelines().Revision(t.Context(), "p", 1); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("revision after delete: %v", err)
+	}
+	// The name is free again, from generation 1.
+	mustPipeline(t, s, newPipeline("p"))
+}
