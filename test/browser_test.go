@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ type playResult struct {
 		N                  int
 	} `json:"latencyMs"`
 	Stalls           int      `json:"stalls"`
+	StallStartsMs    []int    `json:"stallStartsMs"` // after the first frame
 	LongestStallMs   int      `json:"longestStallMs"`
 	StallMsTotal     int      `json:"stallMsTotal"`
 	FrozenMs         int      `json:"frozenMs"`
@@ -40,6 +42,69 @@ func chromiumPath() string {
 		return p
 	}
 	return "/usr/bin/chromium"
+}
+
+// player is test/browser/play.mjs running in the background.
+type player struct {
+	cmd    *exec.Cmd
+	out    bytes.Buffer
+	stderr syncBuffer
+	done   chan struct{}
+	err    error
+}
+
+// startPlay starts play.mjs on the player page pageURL (mode "daemon" or
+// "repo") to watch seconds of playback after the first frame.
+func startPlay(ctx context.Context, t *testing.T, pageURL, mode string, seconds int) *player {
+	t.Helper()
+	p := &player{done: make(chan struct{})}
+	p.cmd = exec.CommandContext(ctx, "node", filepath.Join(repoRoot, "test", "browser", "play.mjs"),
+		"--url", pageURL, "--seconds", strconv.Itoa(seconds), "--timeout", strconv.Itoa(seconds+40), "--page", mode, "--chromium", chromiumPath())
+	p.cmd.Dir = repoRoot
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.stderr
+	p.cmd.WaitDelay = 5 * time.Second
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start play.mjs: %v", err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() { _ = p.cmd.Process.Kill(); <-p.done })
+	return p
+}
+
+// playing reports whether the video has played its first frame.
+func (p *player) playing() bool { return strings.Contains(p.stderr.String(), "playing\n") }
+
+// exited reports whether play.mjs has ended (its watch is over).
+func (p *player) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// result waits for play.mjs and returns its measurements; a failed
+// playback fails the test.
+func (p *player) result(t *testing.T) playResult {
+	t.Helper()
+	<-p.done
+	line := strings.TrimSpace(p.out.String())
+	if i := strings.LastIndexByte(line, '\n'); i >= 0 {
+		line = line[i+1:]
+	}
+	t.Logf("play.mjs: %s", line)
+	if e := strings.TrimSpace(strings.TrimPrefix(p.stderr.String(), "playing\n")); e != "" {
+		t.Logf("play.mjs stderr:\n%s", e)
+	}
+	var r playResult
+	if jerr := json.Unmarshal([]byte(line), &r); jerr != nil {
+		t.Fatalf("play.mjs: %v; output %q: %v", p.err, p.out.String(), jerr)
+	}
+	if !r.OK {
+		t.Fatalf("playback failed: %v (console: %v)", r.Errors, r.Console)
+	}
+	return r
 }
 
 // TestBrowserPlayback plays the daemon's player page (hls.js) in headless
@@ -82,28 +147,7 @@ func TestBrowserPlayback(t *testing.T) {
 	}
 
 	const watch = 20
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(repoRoot, "test", "browser", "play.mjs"),
-		"--url", pageURL, "--seconds", "20", "--timeout", "60", "--page", mode, "--chromium", chromiumPath())
-	cmd.Dir = repoRoot
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	cmd.WaitDelay = 5 * time.Second
-	out, err := cmd.Output()
-	line := strings.TrimSpace(string(out))
-	if i := strings.LastIndexByte(line, '\n'); i >= 0 {
-		line = line[i+1:]
-	}
-	t.Logf("play.mjs: %s", line)
-	if stderr.Len() > 0 {
-		t.Logf("play.mjs stderr:\n%s", stderr.String())
-	}
-	var r playResult
-	if jerr := json.Unmarshal([]byte(line), &r); jerr != nil {
-		t.Fatalf("play.mjs: %v; output %q: %v", err, out, jerr)
-	}
-	if !r.OK {
-		t.Fatalf("playback failed: %v (console: %v)", r.Errors, r.Console)
-	}
+	r := startPlay(ctx, t, pageURL, mode, watch).result(t)
 	if pub.Exited() {
 		t.Errorf("the publisher ended during playback (%v): the test did not watch a live stream", pub.err)
 	}

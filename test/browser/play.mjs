@@ -18,8 +18,10 @@
 //   --chromium PATH   browser binary (default /usr/bin/chromium, or $CHROMIUM)
 //
 // Output (one line): {"ok":bool,"engine":..,"firstFrameMs":..,"latencyMs":{"p50":..,"p95":..,"min":..,"max":..,"n":..},
-//   "stalls":n,"longestStallMs":..,"stallMsTotal":..,"currentTimeStart":..,"currentTimeEnd":..,
+//   "stalls":n,"stallStartsMs":[ms after the first frame..],"longestStallMs":..,"stallMsTotal":..,"currentTimeStart":..,"currentTimeEnd":..,
 //   "watchedMs":..,"errors":[..],"console":[..]}
+// It writes "playing" on stderr when the video first plays (callers may
+// act during the watch that follows).
 // Exit status: 0 when the JSON line was printed (judging is the caller's job), 2 on usage
 // or browser failures (an {"ok":false,"errors":[...]} line is still printed).
 
@@ -50,7 +52,7 @@ function parseArgs(argv) {
 const result = {
   ok: false, engine: '', page: '', firstFrameMs: null,
   latencyMs: { p50: null, p95: null, min: null, max: null, n: 0 },
-  stalls: 0, longestStallMs: 0, stallMsTotal: 0, frozenMs: 0,
+  stalls: 0, stallStartsMs: [], longestStallMs: 0, stallMsTotal: 0, frozenMs: 0,
   currentTimeStart: null, currentTimeEnd: null, watchedMs: 0,
   errors: [], console: [],
 };
@@ -128,7 +130,7 @@ async function main() {
     // Wait for the first `playing`.
     while (Date.now() < deadline) {
       const first = await page.evaluate(() => (window.__e2e.events.find((e) => e.type === 'playing') || null));
-      if (first) { result.firstFrameMs = Math.round(first.t); break; }
+      if (first) { result.firstFrameMs = Math.round(first.t); process.stderr.write('playing\n'); break; }
       await page.waitForTimeout(100);
     }
     result.engine = await page.evaluate(() => (window.mpegflow && window.mpegflow.engine) || (window.Hls ? 'hls.js ' + window.Hls.version : ''));
@@ -165,7 +167,7 @@ async function main() {
     let waitingAt = null;
     for (const e of events) {
       if (e.t <= result.firstFrameMs) continue;
-      if (e.type === 'waiting' && waitingAt === null) waitingAt = e.t;
+      if (e.type === 'waiting' && waitingAt === null) { waitingAt = e.t; result.stallStartsMs.push(Math.round(e.t - result.firstFrameMs)); }
       if (e.type === 'playing' && waitingAt !== null) {
         const d = e.t - waitingAt;
         result.stalls++; result.stallMsTotal += d; result.longestStallMs = Math.max(result.longestStallMs, d);
