@@ -21,8 +21,6 @@ import (
 func TestRTSPToLLHLS(t *testing.T) {
 	e2eTest(t)
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel) // the subtests run after this function returns
 	tcpIn, udpIn := newInput("rtsp-tcp"), newInput("rtsp-udp")
 	d := startDaemon(t, daemonConfig{Inputs: []liveInput{tcpIn, udpIn}, SegmentDuration: "2s", PartDuration: "200ms", ReconnectWindow: "3s"})
 	for _, tc := range []struct {
@@ -31,6 +29,10 @@ func TestRTSPToLLHLS(t *testing.T) {
 	}{{"tcp", tcpIn}, {"udp", udpIn}} {
 		t.Run(tc.transport, func(t *testing.T) {
 			t.Parallel()
+			// the deadline starts when the subtest runs: parallel subtests
+			// wait for a free slot after this function returns
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
 			const published = 8.0
 			pub := publish(ctx, t, d.RTSPURL(tc.in.Key), publishOpts{Seconds: published, Format: "rtsp",
 				OutputArgs: []string{"-rtsp_transport", tc.transport}})
