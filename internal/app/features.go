@@ -38,7 +38,8 @@ var features = []Feature{
 // Feature wires one feature into the daemon: it registers node kinds of
 // the live graphs (Kinds.Register), HTTP routes of the playback listener
 // (Handle) and components to run (Actor), from the components already
-// built, and gives the control API what it reports (Outputs, Sources). It
+// built, and gives the control API what it serves (Outputs, Sources,
+// Uploads). It
 // runs once, from New, after the store, the hub and the ingest listeners
 // exist and before the API is built and any stream starts.
 type Feature func(b *Builder) error
@@ -57,7 +58,7 @@ type Builder struct {
 	Kinds     *pipeline.Registry                 // node kinds of every live input's default graph
 	LiveGate  *playback.Gate                     // the playback gate of /live/
 	ICE       *webrtcice.Mux                     // the WebRTC transport; nil without webrtc.udp_address
-	WHIP      *whip.Server                       // WHIP ingest (key-frame requests); nil with ICE
+	WHIP      *whip.Server                       // WHIP ingest (key-frame requests); nil without ICE
 	Throttle  *ingest.Throttle                   // the bad-key throttle of every ingest protocol
 	Events    interface{ Publish(events.Event) } // to the webhook outbox, then the bus
 	Recorder  *record.Recorder                   // recordings and VOD assets
