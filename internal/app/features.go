@@ -39,9 +39,8 @@ var features = []Feature{
 // the live graphs (Kinds.Register), HTTP routes of the playback listener
 // (Handle) and components to run (Actor), from the components already
 // built, and gives the control API what it serves (Outputs, Sources,
-// Uploads). It
-// runs once, from New, after the store, the hub and the ingest listeners
-// exist and before the API is built and any stream starts.
+// Uploads). It runs once, from New, after the store, the hub and the
+// ingest listeners exist and before the API is built and any stream starts.
 type Feature func(b *Builder) error
 
 // Builder is what a Feature wires from and into.
