@@ -37,7 +37,9 @@ func (e *StatusError) Error() string {
 // Options select what the offer contains.
 type Options struct {
 	// Video is the offered video codec: "h264" (default, packetization-mode
-	// 1, constrained baseline), "vp8", "vp9" (profile 0), or "" with NoVideo.
+	// 1, constrained baseline), "vp8", "vp9" (profile 0), "av1" (frames
+	// are temporal units in the low overhead format, as ReadIVF returns
+	// them), or "" with NoVideo.
 	Video   string
 	NoVideo bool
 	// NoAudio leaves Opus out of the offer.
@@ -87,6 +89,11 @@ func Dial(ctx context.Context, endpoint, bearer string, o Options) (*Session, er
 		case "vp9":
 			videoCap = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP9, ClockRate: 90000, SDPFmtpLine: "profile-id=0", RTCPFeedback: fb}
 			if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: videoCap, PayloadType: 98}, webrtc.RTPCodecTypeVideo); err != nil {
+				return nil, err
+			}
+		case "av1":
+			videoCap = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeAV1, ClockRate: 90000, RTCPFeedback: fb}
+			if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: videoCap, PayloadType: 45}, webrtc.RTPCodecTypeVideo); err != nil {
 				return nil, err
 			}
 		default:
