@@ -26,6 +26,7 @@ func TestRestreamAV1(t *testing.T) {
 	admin, adminY := adminYAML()
 	src := newInput("src_av1")
 	sd := startDaemon(t, daemonConfig{Inputs: []liveInput{src}, ExtraYAML: adminY + restreamPrivateYAML})
+	events := openEvents(ctx, t, sd, admin)
 
 	base := "/v1/live_inputs/" + src.ID + "/outputs"
 	outRTMP := apiOK(t, sd, admin, "POST", base, map[string]any{"name": "rtmp av1", "url": "rtmp://" + tg.RTMP + "/live", "stream_key": tgIn.Key}, 201)["id"].(string)
@@ -42,7 +43,7 @@ func TestRestreamAV1(t *testing.T) {
 	go func() { streamDone <- sess.StreamFrames(ctx, video, 30, opus) }()
 	defer func() { cancel(); <-streamDone }()
 
-	waitOutput(ctx, t, sd, admin, src.ID, outRTMP, "broadcasting", 60*time.Second)
+	live := waitOutput(ctx, t, sd, admin, src.ID, outRTMP, "broadcasting", 60*time.Second)
 	st := waitOutput(ctx, t, sd, admin, src.ID, outSRT, "errored", 60*time.Second)
 	le, _ := st["last_error"].(map[string]any)
 	if le["code"] != "unsupported_codec" || !strings.Contains(fmt.Sprint(le["message"]), "MPEG-TS") {
@@ -75,5 +76,34 @@ func TestRestreamAV1(t *testing.T) {
 		t.Fatalf("target segment does not decode: %v", err)
 	}
 	t.Logf("target HLS: video %+v, audio %+v", v, a)
+
+	// The publisher leaves: after the reconnect window the RTMP output
+	// is idle, and the events said connected (at the connected_at the
+	// status shows), errored (SRT) and disconnected, each naming no key.
+	if err := sess.Delete(ctx); err != nil {
+		t.Fatalf("WHIP DELETE: %v", err)
+	}
+	waitOutput(ctx, t, sd, admin, src.ID, outRTMP, "idle", 60*time.Second)
+	want := map[string]string{"live_input.output.connected": outRTMP, "live_input.output.errored": outSRT, "live_input.output.disconnected": outRTMP}
+	deadline := time.After(30 * time.Second)
+	for len(want) > 0 {
+		select {
+		case ev := <-events.ch:
+			typ, _ := ev["type"].(string)
+			d, _ := ev["data"].(map[string]any)
+			if id, ok := want[typ]; !ok || d["id"] != id {
+				continue
+			}
+			if b := fmt.Sprint(ev); strings.Contains(b, tgIn.Key) {
+				t.Fatalf("event %s carries the target's stream key: %s", typ, b)
+			}
+			if st, _ := d["status"].(map[string]any); typ == "live_input.output.connected" && st["connected_at"] != live["connected_at"] {
+				t.Fatalf("connected event at %v, status connected_at %v", st["connected_at"], live["connected_at"])
+			}
+			delete(want, typ)
+		case <-deadline:
+			t.Fatalf("output events not seen: %v", want)
+		}
+	}
 	sd.assertNoKeys(t, tgIn.Key)
 }
