@@ -54,20 +54,7 @@ func TestRestreamAV1(t *testing.T) {
 	if !strings.Contains(multi.Raw, "av01.") {
 		t.Errorf("target multivariant playlist names no av01:\n%s", multi.Raw)
 	}
-	p := getPlaylist(ctx, t, mediaURL)
-	seg := p.Segments[len(p.Segments)-1]
-	var data []byte
-	for _, u := range []string{seg.Map, seg.URI} {
-		if u == "" {
-			continue
-		}
-		f, err := get(ctx, resolve(mediaURL, u))
-		if err != nil || f.Status != 200 {
-			t.Fatalf("GET %s: %v %d", u, err, f.Status)
-		}
-		data = append(data, f.Body...)
-	}
-	file := writeFile(t, "target.mp4", data)
+	file, _, _ := latestSegmentFile(ctx, t, mediaURL, "target")
 	v, a := ffprobe(ctx, t, file, "v"), ffprobe(ctx, t, file, "a")
 	if v.Codec != "av1" || v.Width != 320 || v.Height != 240 || v.Packets == 0 || (a.Codec != "aac" && a.Codec != "opus") {
 		t.Fatalf("target segment: video %+v audio %+v", v, a)

@@ -106,6 +106,23 @@ func waitOutput(ctx context.Context, t *testing.T, d *daemon, admin, li, id, sta
 func checkTargetHLS(ctx context.Context, t *testing.T, d *daemon, id string) (time.Time, time.Time) {
 	t.Helper()
 	mediaURL, _ := waitLive(ctx, t, d, id, 60*time.Second)
+	file, pdt, read := latestSegmentFile(ctx, t, mediaURL, id)
+	v := ffprobe(ctx, t, file, "v")
+	a := ffprobe(ctx, t, file, "a")
+	if v.Codec != "h264" || v.Width != 640 || a.Codec != "aac" {
+		t.Fatalf("target %s: video %+v audio %+v", id, v, a)
+	}
+	if err := ffmpegDecodes(ctx, file); err != nil {
+		t.Fatalf("target %s does not decode: %v", id, err)
+	}
+	return pdt, read
+}
+
+// latestSegmentFile writes the newest segment of a media playlist, after
+// its initialization section, to a file; it returns the file, the
+// segment's PROGRAM-DATE-TIME and the time it was read.
+func latestSegmentFile(ctx context.Context, t *testing.T, mediaURL, name string) (string, time.Time, time.Time) {
+	t.Helper()
 	p := getPlaylist(ctx, t, mediaURL)
 	seg := p.Segments[len(p.Segments)-1]
 	read := time.Now()
@@ -120,16 +137,7 @@ func checkTargetHLS(ctx context.Context, t *testing.T, d *daemon, id string) (ti
 		}
 		data = append(data, f.Body...)
 	}
-	file := writeFile(t, id+".mp4", data)
-	v := ffprobe(ctx, t, file, "v")
-	a := ffprobe(ctx, t, file, "a")
-	if v.Codec != "h264" || v.Width != 640 || a.Codec != "aac" {
-		t.Fatalf("target %s: video %+v audio %+v", id, v, a)
-	}
-	if err := ffmpegDecodes(ctx, file); err != nil {
-		t.Fatalf("target %s does not decode: %v", id, err)
-	}
-	return seg.PDT, read
+	return writeFile(t, name+".mp4", data), seg.PDT, read
 }
 
 // latestPDT is the PROGRAM-DATE-TIME of the newest segment of a live input.

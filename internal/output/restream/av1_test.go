@@ -1,7 +1,6 @@
 package restream
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,47 +62,17 @@ func TestRTMPPushAV1(t *testing.T) {
 	tus, seq := av1Units(t, "4")
 	codec := stream.AV1{SequenceHeader: seq}
 	tg := newTarget(t, "")
-	hub := stream.NewHub(stream.HubConfig{})
-	defer hub.Close()
-	pub, err := hub.Publish("li_av1", []stream.Track{{Codec: codec}, {Codec: stream.Opus{ChannelCount: 2}}}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.End()
-	o := New(Config{ID: "out_av1", LiveInputID: "li_av1", Logger: testLog(), Target: Target{URL: "rtmp://" + tg.rtmpAddr + "/live", StreamKey: targetKey}})
-	runOutput(t, o, pub.Stream())
-	waitState(t, o, StateBroadcasting, 10*time.Second)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := 0; ctx.Err() == nil; i++ {
-			d := time.Duration(i) * time.Second / 30
-			pub.Write(&stream.Unit{Track: 0, DTS: d, PTS: d, Wall: time.Now(), Key: av1.IsRandomAccess2(tus[i%len(tus)]), NALUs: tus[i%len(tus)]})
-			pub.Write(&stream.Unit{Track: 1, DTS: d, PTS: d, Wall: time.Now(), Data: []byte{0xfc, 0xff, 0xfe}}) // a 20 ms CELT frame
-			time.Sleep(time.Second / 30)
-		}
-	}()
-	defer func() { cancel(); <-done }()
+	pushToTarget(t, tg, "li_av1", []stream.Track{{Codec: codec}, {Codec: stream.Opus{ChannelCount: 2}}}, func(pub *stream.Publisher, i int, d time.Duration) {
+		tu := tus[i%len(tus)]
+		pub.Write(&stream.Unit{Track: 0, DTS: d, PTS: d, Wall: time.Now(), Key: av1.IsRandomAccess2(tu), NALUs: tu})
+		pub.Write(&stream.Unit{Track: 1, DTS: d, PTS: d, Wall: time.Now(), Data: []byte{0xfc, 0xff, 0xfe}}) // a 20 ms CELT frame
+	})
 	units := tg.waitUnits(t, 60, 20*time.Second)
 	tracks := tg.hub.Get(targetID).Tracks()
 	if len(tracks) != 2 || !tracks[0].Codec.Equal(codec) || !tracks[1].Codec.Equal(stream.Opus{ChannelCount: 2}) {
 		t.Fatalf("target tracks %+v", tracks)
 	}
-	var video, audio int
-	for _, u := range units {
-		if u.Track == 0 {
-			if video == 0 && !u.Key {
-				t.Fatal("first video unit at the target is not a key frame")
-			}
-			video++
-		} else {
-			audio++
-		}
-	}
-	if video == 0 || audio == 0 {
-		t.Fatalf("target got %d video and %d audio units", video, audio)
-	}
+	checkMedia(t, units)
 }
 
 // TestSRTAV1Unsupported: MPEG-TS here carries no AV1; the SRT output says
