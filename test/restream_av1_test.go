@@ -54,7 +54,7 @@ func TestRestreamAV1(t *testing.T) {
 	if !strings.Contains(multi.Raw, "av01.") {
 		t.Errorf("target multivariant playlist names no av01:\n%s", multi.Raw)
 	}
-	file, _, _ := latestSegmentFile(ctx, t, mediaURL, "target")
+	file, _ := latestSegmentFile(ctx, t, mediaURL, "target")
 	v, a := ffprobe(ctx, t, file, "v"), ffprobe(ctx, t, file, "a")
 	if v.Codec != "av1" || v.Width != 320 || v.Height != 240 || v.Packets == 0 || (a.Codec != "aac" && a.Codec != "opus") {
 		t.Fatalf("target segment: video %+v audio %+v", v, a)
