@@ -350,6 +350,26 @@ func TestCapacity(t *testing.T) {
 	default:
 		t.Fatal("no capacity_exceeded report")
 	}
+	// the stand-in rung for WebRTC: the running ladder's top rung; why not
+	// for the others
+	if rung, err := tc.Standin(ctx, p1.Stream()); rung != "180p" || err != nil {
+		t.Errorf("Standin(a) = %q, %v; want 180p", rung, err)
+	}
+	if _, err := tc.Standin(ctx, p2.Stream()); !errors.Is(err, ErrAtCapacity) {
+		t.Errorf("Standin(b) = %v, want ErrAtCapacity", err)
+	}
+	p3, _ := hub.Publish("c", tracks, false)
+	if _, err := tc.Standin(ctx, p3.Stream()); !errors.Is(err, ErrNotTranscoded) {
+		t.Errorf("Standin(c) = %v, want ErrNotTranscoded", err)
+	}
+	// a ladder with no rung below the 320x240 source
+	if err := tc.Sink(p3.Stream(), []string{"360p"}).Run(ctx, p3.Stream().AddReader("t", stream.ReaderOptions{})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tc.Standin(ctx, p3.Stream()); !errors.Is(err, ErrNoRung) {
+		t.Errorf("Standin(c, no rung) = %v, want ErrNoRung", err)
+	}
+	p3.End()
 	p1.End()
 	p2.End()
 	if err := <-done1; err != nil {
@@ -575,6 +595,9 @@ func TestTranscodeGivesUp(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("the sink did not give up")
+	}
+	if _, err := tc.Standin(ctx, s); !errors.Is(err, ErrNoRung) {
+		t.Errorf("Standin after giving up = %v, want ErrNoRung", err)
 	}
 	pub.End()
 	if !killed {

@@ -76,8 +76,9 @@ func (s *Server) options(w http.ResponseWriter, methods string) {
 // type (415) and size (413) of the offer, the stream (409 not_live when
 // nothing is published; a stream waiting in its reconnect window is
 // accepted and the viewer gets the returning publisher's media), B-frames
-// in the source (409 source_has_bframes), the offer (400 malformed_sdp,
-// 406 no_usable_codec naming what the stream has).
+// in the source (served from the top transcoded rung, see standinFeed; 409
+// source_has_bframes saying why not and what to change), the offer (400
+// malformed_sdp, 406 no_usable_codec naming what the stream has).
 func (s *Server) post(w http.ResponseWriter, r *http.Request, idOrToken string) {
 	id := idOrToken
 	if s.cfg.Gate != nil {
@@ -125,15 +126,20 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, idOrToken string) 
 		refuse(http.StatusServiceUnavailable, "unavailable", err.Error())
 		return
 	}
-	for _, t := range st.Tracks() {
-		if b, known := spsBFrames(t.Codec); known && b {
-			f.bframes.Store(true) // the SPS says so: no viewer needs to find out
+	if f.hasBFrames() {
+		if f, err = s.standinFeed(r.Context(), st); err != nil {
+			var rf *refusal
+			if !errors.As(err, &rf) {
+				rf = &refusal{status: http.StatusServiceUnavailable, code: "unavailable", msg: err.Error()}
+			}
+			if rf.retry {
+				w.Header().Set("Retry-After", "2")
+			}
+			refuse(rf.status, rf.code, rf.msg)
+			return
 		}
-	}
-	if f.bframes.Load() {
-		refuse(http.StatusConflict, "source_has_bframes", "the source video has B-frames, which WebRTC cannot carry: "+
-			"publish without them (x264 bframes=0, ffmpeg -bf 0, OBS: profile baseline or bframes=0) or over WHIP")
-		return
+		st = f.s
+		log = log.With("rendition", st.Rendition())
 	}
 	tracks := st.Tracks()
 	plan, err := parseOffer(string(body), f.playable(tracks))
@@ -175,7 +181,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, idOrToken string) 
 	if plan.Audio != nil {
 		audio = plan.Audio.Mime
 	}
-	ss.log.Info("whep session created", "remote", r.RemoteAddr, "video", video, "audio", audio)
+	ss.log.Info("whep session created", "remote", r.RemoteAddr, "video", video, "audio", audio, "rendition", st.Rendition())
 	h := w.Header()
 	h.Set("Content-Type", "application/sdp")
 	h.Set("Location", "/whep/"+url.PathEscape(id)+"/"+ss.id)
