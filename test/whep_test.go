@@ -18,7 +18,8 @@ import (
 )
 
 // dialWHEP retries a WHEP offer while the input is not live yet (409
-// not_live) and returns the playing client.
+// not_live) or its transcoded rung is not ready (503) and returns the
+// playing client.
 func dialWHEP(ctx context.Context, t *testing.T, d *daemon, endpoint string, o wheptest.Options) *wheptest.Client {
 	t.Helper()
 	var c *wheptest.Client
@@ -29,7 +30,8 @@ func dialWHEP(ctx context.Context, t *testing.T, d *daemon, endpoint string, o w
 		var err error
 		c, err = wheptest.Dial(ctx, endpoint, o)
 		var se *wheptest.StatusError
-		if errors.As(err, &se) && se.Code == http.StatusConflict && strings.Contains(se.Body, "not_live") {
+		if errors.As(err, &se) && (se.Code == http.StatusConflict && strings.Contains(se.Body, "not_live") ||
+			se.Code == http.StatusServiceUnavailable && strings.Contains(se.Body, "not ready")) {
 			return false
 		}
 		if err != nil {
@@ -43,8 +45,9 @@ func dialWHEP(ctx context.Context, t *testing.T, d *daemon, endpoint string, o w
 
 // TestWHEPFromRTMP plays an RTMP publish (ffmpeg, H.264 without B-frames,
 // AAC) over WHEP with a pion player: it receives H.264 key frames at a
-// steady frame rate and Opus made from the AAC; DELETE ends the session. A second input published with B-frames is refused with 409
-// naming the fix.
+// steady frame rate and Opus made from the AAC; DELETE ends the session.
+// A second input, not transcoded, published with B-frames is refused with
+// 409 naming the fixes.
 func TestWHEPFromRTMP(t *testing.T) {
 	e2eTest(t)
 	requireTools(t, "ffmpeg")
@@ -78,7 +81,8 @@ func TestWHEPFromRTMP(t *testing.T) {
 	}
 
 	// B-frames: x264 says so in the SPS (max_num_reorder_frames), so even
-	// the first offer is refused
+	// the first offer is refused; the input is not transcoded, so there is
+	// no rung to play instead (TestWHEPBFramesRung)
 	waitFor(ctx, t, 30*time.Second, "409 source_has_bframes", func() bool {
 		c, err := wheptest.Dial(ctx, d.URL("/whep/"+bf.ID), wheptest.Options{SkipConnect: true})
 		if err == nil {
@@ -89,7 +93,8 @@ func TestWHEPFromRTMP(t *testing.T) {
 		if errors.As(err, &se) && se.Code == http.StatusConflict && strings.Contains(se.Body, "not_live") {
 			return false
 		}
-		if !errors.As(err, &se) || se.Code != http.StatusConflict || !strings.Contains(se.Body, "source_has_bframes") || !strings.Contains(se.Body, "-bf 0") {
+		if !errors.As(err, &se) || se.Code != http.StatusConflict || !strings.Contains(se.Body, "source_has_bframes") ||
+			!strings.Contains(se.Body, "-bf 0") || !strings.Contains(se.Body, "transcode.mode") {
 			t.Fatalf("offer for a B-frame source: %v", err)
 		}
 		return true

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mpegflow/mpegflow/internal/output/vodhttp"
 	"github.com/mpegflow/mpegflow/internal/output/whep"
+	"github.com/mpegflow/mpegflow/internal/pipeline"
 	"github.com/mpegflow/mpegflow/internal/stream"
 	"github.com/mpegflow/mpegflow/internal/transcode"
 )
@@ -34,7 +35,7 @@ func wireWHEP(b *Builder) error {
 		cfg.Keyframes = b.WHIP
 	}
 	// a source with B-frames plays from its top transcoded rung
-	cfg.Standins = whepStandins{b.Transcode}
+	cfg.Standins = whepStandins{b.Transcode, b.Store.LiveInputs()}
 	// AAC (RTMP, SRT) becomes Opus once per stream when ffmpeg is here
 	if ff, err := exec.LookPath("ffmpeg"); err == nil {
 		cfg.FFmpegPath, cfg.Capacity = ff, b.FFmpeg
@@ -57,7 +58,10 @@ func wireWHEP(b *Builder) error {
 
 // whepStandins names the transcoded rung that WHEP plays for a source
 // with B-frames, or says that this daemon does not transcode.
-type whepStandins struct{ tc *transcode.Service }
+type whepStandins struct {
+	tc       *transcode.Service
+	settings pipeline.Settings
+}
 
 func (s whepStandins) Standin(ctx context.Context, src *stream.Stream) (string, error) {
 	if s.tc == nil || s.tc.Transcoder == nil {
@@ -67,7 +71,7 @@ func (s whepStandins) Standin(ctx context.Context, src *stream.Stream) (string, 
 		}
 		return "", fmt.Errorf("transcoding is unavailable on this server (%s)", reason)
 	}
-	return s.tc.Transcoder.Standin(ctx, src)
+	return s.tc.Transcoder.Standin(ctx, s.settings, src)
 }
 
 // whepGate runs a WHEP offer through the gate of /live/ (signed playback,

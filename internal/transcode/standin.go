@@ -3,8 +3,10 @@ package transcode
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
+	"github.com/mpegflow/mpegflow/internal/pipeline"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
@@ -32,6 +34,7 @@ type standin struct {
 type standins struct {
 	mu    sync.Mutex
 	sinks map[*stream.Stream]*Sink
+	added chan struct{} // closed (and replaced) when a sink is added
 }
 
 func (s *standins) add(k *Sink) {
@@ -48,12 +51,33 @@ func (s *standins) add(k *Sink) {
 		}
 	}
 	s.sinks[k.s] = k
+	if s.added != nil {
+		close(s.added)
+		s.added = nil
+	}
 }
 
-func (s *standins) get(src *stream.Stream) *Sink {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.sinks[src]
+// wait returns the sink of src, waiting for it to be added.
+func (s *standins) wait(ctx context.Context, src *stream.Stream) (*Sink, error) {
+	for {
+		s.mu.Lock()
+		k := s.sinks[src]
+		if s.added == nil {
+			s.added = make(chan struct{})
+		}
+		added := s.added
+		s.mu.Unlock()
+		if k != nil {
+			return k, nil
+		}
+		select {
+		case <-added:
+		case <-src.Ended():
+			return nil, stream.ErrEnded
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
 
 // setStandin records the outcome of planning (the first call) or of
@@ -71,11 +95,20 @@ func (k *Sink) setStandin(rung string, err error) {
 // no B-frames. It waits until the transcoder planned the ladder (ctx
 // bounds the wait), not until the rendition is in the hub
 // (Hub.Rendition). Otherwise it returns an error wrapping
-// ErrNotTranscoded, ErrAtCapacity or ErrNoRung.
-func (t *Transcoder) Standin(ctx context.Context, src *stream.Stream) (string, error) {
-	k := t.standins.get(src)
-	if k == nil {
+// ErrNotTranscoded (the live input's setting in settings), ErrAtCapacity
+// or ErrNoRung. A stream just started may be in the hub before its graph
+// built the transcode node: with the setting on, Standin waits for it.
+func (t *Transcoder) Standin(ctx context.Context, settings pipeline.Settings, src *stream.Stream) (string, error) {
+	li, err := settings.Get(ctx, src.ID())
+	if err != nil {
+		return "", fmt.Errorf("reading the transcode setting: %w", err)
+	}
+	if li.Transcode.Mode != modeOn {
 		return "", ErrNotTranscoded
+	}
+	k, err := t.standins.wait(ctx, src)
+	if err != nil {
+		return "", err
 	}
 	select {
 	case <-k.planned:

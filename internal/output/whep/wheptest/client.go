@@ -19,6 +19,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -46,6 +47,10 @@ type Options struct {
 	// TCP gathers ICE-TCP candidates only (RFC 6544), as a client whose
 	// network blocks UDP.
 	TCP bool
+	// H264, when set, receives the H.264 video from its first key frame
+	// on as an Annex-B stream (ITU-T H.264 Annex B), for a decoder to
+	// check. Written from one goroutine; Close returns after the last write.
+	H264 io.Writer
 }
 
 // Client is one WHEP session.
@@ -55,6 +60,7 @@ type Client struct {
 
 	pc     *webrtc.PeerConnection
 	token  string
+	h264   io.Writer
 	start  time.Time
 	wg     sync.WaitGroup
 	once   sync.Once
@@ -101,7 +107,7 @@ func Dial(ctx context.Context, endpoint string, o Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{pc: pc, token: o.Token, start: time.Now(), first: make(chan struct{})}
+	c := &Client{pc: pc, token: o.Token, h264: o.H264, start: time.Now(), first: make(chan struct{})}
 	fail := func(err error) (*Client, error) {
 		_ = pc.Close()
 		c.wg.Wait()
@@ -166,9 +172,10 @@ func Dial(ctx context.Context, endpoint string, o Options) (*Client, error) {
 // key frame.
 func (c *Client) read(tr *webrtc.TrackRemote) {
 	video := tr.Kind() == webrtc.RTPCodecTypeVideo
-	key := false
+	key, writing := false, false
 	buf := make([]byte, 1600)
 	var p rtp.Packet
+	var depack codecs.H264Packet
 	for {
 		n, _, err := tr.Read(buf)
 		if err != nil {
@@ -181,7 +188,15 @@ func (c *Client) read(tr *webrtc.TrackRemote) {
 		if p.Unmarshal(buf[:n]) != nil {
 			continue
 		}
-		key = key || isKey(tr.Codec().MimeType, p.Payload)
+		k := isKey(tr.Codec().MimeType, p.Payload)
+		key = key || k
+		if c.h264 != nil && strings.EqualFold(tr.Codec().MimeType, webrtc.MimeTypeH264) {
+			if writing = writing || k; writing {
+				if nal, err := depack.Unmarshal(p.Payload); err == nil && len(nal) > 0 {
+					_, _ = c.h264.Write(nal)
+				}
+			}
+		}
 		if !p.Marker {
 			continue
 		}
