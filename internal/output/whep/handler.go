@@ -19,58 +19,6 @@ import (
 // answerTimeout bounds building the answer, ICE gathering included.
 const answerTimeout = 10 * time.Second
 
-// serveHTTP routes the WHEP resources (draft-ietf-wish-whep §4).
-func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	s.cors(w)
-	rest, ok := strings.CutPrefix(r.URL.Path, "/whep/")
-	parts := strings.Split(rest, "/")
-	switch {
-	case ok && len(parts) == 1 && parts[0] != "":
-		switch r.Method {
-		case http.MethodOptions:
-			s.options(w, "POST, OPTIONS")
-		case http.MethodPost:
-			s.post(w, r, parts[0])
-		default:
-			w.Header().Set("Allow", "POST, OPTIONS")
-			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST with an SDP offer")
-		}
-	case ok && len(parts) == 2 && parts[0] != "" && parts[1] != "":
-		switch r.Method {
-		case http.MethodOptions:
-			s.options(w, "DELETE, OPTIONS")
-		case http.MethodDelete:
-			s.delete(w, parts[0], parts[1])
-		case http.MethodPatch:
-			s.patch(w, parts[0], parts[1])
-		default:
-			w.Header().Set("Allow", "DELETE, OPTIONS")
-			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use DELETE to end the session")
-		}
-	default:
-		writeError(w, http.StatusNotFound, "not_found", "no such WHEP resource")
-	}
-}
-
-func (s *Server) cors(w http.ResponseWriter) {
-	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", s.cfg.CORSOrigin)
-	h.Set("Access-Control-Expose-Headers", "Location, ETag, Accept-Patch, Link")
-	if s.cfg.CORSOrigin != "*" {
-		h.Add("Vary", "Origin")
-	}
-}
-
-// options answers a CORS preflight (draft-ietf-wish-whep §4.1).
-func (s *Server) options(w http.ResponseWriter, methods string) {
-	h := w.Header()
-	h.Set("Allow", methods)
-	h.Set("Access-Control-Allow-Methods", methods)
-	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match")
-	h.Set("Access-Control-Max-Age", "600")
-	w.WriteHeader(http.StatusNoContent)
-}
-
 // post creates a session (draft-ietf-wish-whep §4.2). In order: the
 // playback gate (401/403 as for LL-HLS), the live input (404), the media
 // type (415) and size (413) of the offer, the stream (409 not_live when
@@ -212,7 +160,7 @@ func bearerAsQuery(r *http.Request) *http.Request {
 
 // delete ends a session (draft-ietf-wish-whep §4.3). The session URL, with
 // its 128-bit random id, is the capability.
-func (s *Server) delete(w http.ResponseWriter, id, sid string) {
+func (s *Server) delete(w http.ResponseWriter, _ *http.Request, id, sid string) {
 	ss := s.lookup(id, sid)
 	if ss == nil {
 		writeError(w, http.StatusNotFound, "not_found", "no such WHEP session")
@@ -227,7 +175,7 @@ func (s *Server) delete(w http.ResponseWriter, id, sid string) {
 // with 405: the answer carries every server candidate (host candidates on
 // the shared port), and the player's candidates are learned as peer
 // reflexive ones from its connectivity checks, so trickle is not needed.
-func (s *Server) patch(w http.ResponseWriter, id, sid string) {
+func (s *Server) patch(w http.ResponseWriter, _ *http.Request, id, sid string) {
 	if s.lookup(id, sid) == nil {
 		writeError(w, http.StatusNotFound, "not_found", "no such WHEP session")
 		return

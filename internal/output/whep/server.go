@@ -172,7 +172,10 @@ func New(cfg Config) (*Server, error) {
 // Handler serves the WHEP resources: POST /whep/{id} creates a session,
 // DELETE /whep/{id}/{session} ends it, PATCH is answered 405, OPTIONS
 // answers CORS preflights. Mount it at "/whep/" without stripping.
-func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+func (s *Server) Handler() http.Handler {
+	return &webrtcice.Resources{Prefix: "/whep/", Name: "WHEP", CORSOrigin: s.cfg.CORSOrigin, SessionMethods: "DELETE, OPTIONS",
+		Error: writeError, Post: s.post, Delete: s.delete, Patch: s.patch}
+}
 
 // Viewers is the number of connected WHEP sessions of a live input, on
 // its source and on its renditions.
