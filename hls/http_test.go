@@ -347,3 +347,21 @@ func TestPlaylistQuerySplice(t *testing.T) {
 		}
 	}
 }
+
+func TestVODMultivariant(t *testing.T) {
+	b, err := VODMultivariant([]VODVariant{
+		{URI: "720p/index.m3u8", Bandwidth: 3_400_000, AverageBandwidth: 2_900_000, Codecs: "avc1.64001f,mp4a.40.2", Width: 1280, Height: 720, FrameRate: 30},
+		{URI: "360p/index.m3u8", Bandwidth: 800_000},
+	})
+	want := "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n" +
+		"#EXT-X-STREAM-INF:BANDWIDTH=3400000,AVERAGE-BANDWIDTH=2900000,CODECS=\"avc1.64001f,mp4a.40.2\",RESOLUTION=1280x720,FRAME-RATE=30.000\n720p/index.m3u8\n" +
+		"#EXT-X-STREAM-INF:BANDWIDTH=800000\n360p/index.m3u8\n"
+	if err != nil || string(b) != want {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	for _, bad := range [][]VODVariant{nil, {{URI: ""}}, {{URI: "a\nb"}}, {{URI: "a", Codecs: `x"`}}} {
+		if _, err := VODMultivariant(bad); err == nil {
+			t.Errorf("accepted %+v", bad)
+		}
+	}
+}

@@ -78,3 +78,55 @@ func VODPlaylist(segs []VODSegment) ([]byte, error) {
 	b = append(b, "#EXT-X-ENDLIST\n"...)
 	return b, nil
 }
+
+// VODVariant is one variant stream of a VOD multivariant playlist.
+type VODVariant struct {
+	URI              string  // relative or absolute URI of its media playlist
+	Bandwidth        int64   // peak segment bit rate, bit/s (BANDWIDTH)
+	AverageBandwidth int64   // average bit rate, bit/s; 0 = not written
+	Codecs           string  // RFC 6381 codecs of every track ("avc1.64001f,mp4a.40.2"); "" = not written
+	Width, Height    int     // 0 = no RESOLUTION
+	FrameRate        float64 // 0 = no FRAME-RATE
+}
+
+// VODMultivariant writes a multivariant playlist (RFC 8216bis §4.4.6)
+// of VOD variant streams, in the order given (the first is the one a
+// client starts with, §4.4.6.2), each an EXT-X-STREAM-INF with BANDWIDTH
+// (required), AVERAGE-BANDWIDTH, CODECS, RESOLUTION and FRAME-RATE.
+func VODMultivariant(vs []VODVariant) ([]byte, error) {
+	if len(vs) == 0 {
+		return nil, errors.New("hls: multivariant playlist without variants")
+	}
+	b := make([]byte, 0, 64+128*len(vs))
+	b = append(b, "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n"...)
+	for _, v := range vs {
+		if v.URI == "" || strings.ContainsAny(v.URI+v.Codecs, "\"\r\n") {
+			return nil, errors.New("hls: variant needs a URI, and no quote or line break")
+		}
+		b = append(b, "#EXT-X-STREAM-INF:BANDWIDTH="...)
+		b = strconv.AppendInt(b, max(v.Bandwidth, 1), 10)
+		if v.AverageBandwidth > 0 {
+			b = append(b, ",AVERAGE-BANDWIDTH="...)
+			b = strconv.AppendInt(b, v.AverageBandwidth, 10)
+		}
+		if v.Codecs != "" {
+			b = append(b, `,CODECS="`...)
+			b = append(b, v.Codecs...)
+			b = append(b, '"')
+		}
+		if v.Width > 0 && v.Height > 0 {
+			b = append(b, ",RESOLUTION="...)
+			b = strconv.AppendInt(b, int64(v.Width), 10)
+			b = append(b, 'x')
+			b = strconv.AppendInt(b, int64(v.Height), 10)
+		}
+		if v.FrameRate > 0 {
+			b = append(b, ",FRAME-RATE="...)
+			b = strconv.AppendFloat(b, v.FrameRate, 'f', 3, 64)
+		}
+		b = append(b, '\n')
+		b = append(b, v.URI...)
+		b = append(b, '\n')
+	}
+	return b, nil
+}

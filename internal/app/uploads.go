@@ -22,7 +22,7 @@ func wireUploads(b *Builder) error {
 	svc, err := upload.New(upload.Config{
 		Videos: b.Store.Videos(), Uploads: b.Store.Uploads(), Blobs: b.Blobs, Bus: b.Bus,
 		Dir: filepath.Join(b.Config.DataDir, "uploads"), Logger: b.Log.With("component", "uploads"),
-		FFmpeg: ff, FFprobe: fp, Capacity: b.FFmpeg, NodeID: b.Recorder.NodeID(), Workers: c.Workers,
+		FFmpeg: ff, FFprobe: fp, Capacity: b.FFmpeg, Ladder: b.Transcode.Profiles, NodeID: b.Recorder.NodeID(), Workers: c.Workers,
 		MaxSize: c.MaxSize, MaxUnfinished: c.MaxUnfinishedPerToken, PlainMaxSize: c.PlainMaxSize, CopyMaxSize: c.CopyMaxSize, CopyTimeout: c.CopyTimeout.D(),
 		Guard:  netguard.New(netguard.Config{AllowPrivate: c.AllowPrivateSources, Timeout: 10 * time.Second}),
 		Render: b.Render.VideoData, Thumbnails: b.Recorder,

@@ -26,7 +26,27 @@ import (
 var ErrRecording = errors.New("record: video is still recording")
 
 // fileRe matches the names a video's directory serves.
-var fileRe = regexp.MustCompile(`^(init[0-9]{1,19}\.mp4|seg[0-9]{1,19}\.m4s|thumbnail\.jpg|download\.mp4)$`)
+// A video made with a ladder keeps each rendition's files in a directory
+// of its own (RenditionKey), its media playlist included.
+var fileRe = regexp.MustCompile(`^(init[0-9]{1,19}\.mp4|seg[0-9]{1,19}\.m4s|thumbnail\.jpg|download\.mp4|` +
+	`[A-Za-z0-9_-]{1,32}/(init[0-9]{1,19}\.mp4|seg[0-9]{1,19}\.m4s|index\.m3u8))$`)
+
+// PlaylistName is the name of a video's playlist, and of each rendition's
+// media playlist in the rendition's directory.
+const PlaylistName = "index.m3u8"
+
+// maxStoredPlaylist bounds a stored playlist read back (a week of 4 s
+// segments is about 6 MB).
+const maxStoredPlaylist = 16 << 20
+
+// RenditionKey is the blob key of file name (initN.mp4, segN.m4s,
+// PlaylistName) of rendition of a video made with a ladder: its files sit
+// in a directory named after the rendition, next to the video's files;
+// the video's own PlaylistName there is the multivariant playlist
+// listing rendition/PlaylistName (RFC 8216bis §4.4.6).
+func RenditionKey(videoID, rendition, name string) string {
+	return Prefix(videoID) + rendition + "/" + name
+}
 
 // Video returns the video id, or ErrNotFound.
 func (r *Recorder) Video(ctx context.Context, id string) (*store.Video, error) {
@@ -37,7 +57,9 @@ func (r *Recorder) Video(ctx context.Context, id string) (*store.Video, error) {
 	return v, err
 }
 
-// Playlist returns the media playlist of video id and whether it is final.
+// Playlist returns the playlist of video id and whether it is final: the
+// multivariant playlist of a video made from a file with a ladder (stored
+// when it was made), else the media playlist of its index.
 // A ready video gets a VOD playlist (RFC 8216bis §4.4.3.5
 // EXT-X-PLAYLIST-TYPE:VOD, §4.4.3.4 EXT-X-ENDLIST); a video still recording
 // an EVENT playlist without ENDLIST (§4.4.3.5: segments are only appended),
@@ -47,6 +69,15 @@ func (r *Recorder) Playlist(ctx context.Context, id string) ([]byte, bool, error
 	v, err := r.Video(ctx, id)
 	if err != nil {
 		return nil, false, err
+	}
+	if v.LiveInputID == "" && v.Status == store.VideoReady { // from a file: perhaps a ladder
+		b, err := r.storedPlaylist(ctx, Prefix(id)+PlaylistName)
+		if err == nil {
+			return b, true, nil
+		}
+		if !errors.Is(err, blob.ErrNotFound) {
+			return nil, false, err
+		}
 	}
 	segs, err := r.cfg.Videos.Segments(ctx, id, 0, 0)
 	if err != nil {
@@ -66,6 +97,41 @@ func (r *Recorder) Playlist(ctx context.Context, id string) ([]byte, bool, error
 		return b, false, nil
 	}
 	return b, true, nil
+}
+
+// RenditionPlaylist returns the media playlist of one rendition of a
+// video made with a ladder (rendition/PlaylistName); ErrNotFound when
+// there is none.
+func (r *Recorder) RenditionPlaylist(ctx context.Context, id, rendition string) ([]byte, error) {
+	name := rendition + "/" + PlaylistName
+	if !fileRe.MatchString(name) || blob.CheckKey(Prefix(id)+name) != nil {
+		return nil, fmt.Errorf("%w: %s/%s", ErrNotFound, id, name)
+	}
+	if _, err := r.Video(ctx, id); err != nil {
+		return nil, err
+	}
+	b, err := r.storedPlaylist(ctx, Prefix(id)+name)
+	if errors.Is(err, blob.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s/%s", ErrNotFound, id, name)
+	}
+	return b, err
+}
+
+// storedPlaylist reads the playlist stored under key.
+func (r *Recorder) storedPlaylist(ctx context.Context, key string) ([]byte, error) {
+	o, err := r.cfg.Blobs.Open(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer o.Close()
+	b, err := io.ReadAll(io.LimitReader(o, maxStoredPlaylist+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxStoredPlaylist {
+		return nil, fmt.Errorf("record: playlist %s larger than %d bytes", key, maxStoredPlaylist)
+	}
+	return b, nil
 }
 
 // targetDurationTag is the EXT-X-TARGETDURATION line hls.VODPlaylist writes.

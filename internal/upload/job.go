@@ -193,8 +193,9 @@ func (s *Service) runJob(ctx context.Context, log *slog.Logger, u *store.Upload)
 	if err != nil {
 		return nil, err
 	}
+	plan.PlanLadder(s.cfg.Ladder)
 	log.Info("processing an upload", "width", plan.Width, "height", plan.Height, "video_codec", plan.VideoCodec,
-		"audio_codec", plan.AudioCodec, "duration", plan.Duration, "copy_video", plan.CopyVideo, "out_height", plan.OutHeight)
+		"audio_codec", plan.AudioCodec, "duration", plan.Duration, "copy_video", plan.CopyVideo, "out_height", plan.OutHeight, "rungs", len(plan.Rungs))
 	units := min(plan.Units(), s.cfg.Capacity.Total()*ffmpeg.DefaultOnDemandShare)
 	lease, err := s.cfg.Capacity.Wait(ctx, ffmpeg.OnDemand, units)
 	if err != nil {
@@ -210,6 +211,9 @@ func (s *Service) runJob(ctx context.Context, log *slog.Logger, u *store.Upload)
 	if err != nil {
 		return nil, err
 	}
+	if len(plan.Rungs) > 0 {
+		return s.storeLadder(ctx, u.VideoID, plan, out, maxDur)
+	}
 	pl, err := os.ReadFile(filepath.Join(out, "index.m3u8"))
 	if err != nil {
 		return nil, err
@@ -218,17 +222,26 @@ func (s *Service) runJob(ctx context.Context, log *slog.Logger, u *store.Upload)
 	if err != nil {
 		return nil, err
 	}
-	var total time.Duration
-	for _, sg := range segs {
-		total += sg.Duration
-	}
-	if maxDur > 0 && total > maxDur+time.Second { // the container's duration may be missing or lie
-		return nil, &Refusal{CodeDurationExceeded, fmt.Sprintf("the video lasts %.1f s; at most %.0f s are allowed", total.Seconds(), maxDur.Seconds())}
+	if err := checkDuration(segs, maxDur); err != nil {
+		return nil, err
 	}
 	if err := s.storeSegments(ctx, u.VideoID, out, initFile, segs); err != nil {
 		return nil, err
 	}
 	return plan.Tracks(), nil
+}
+
+// checkDuration refuses segments lasting longer than maxDur (0 = no
+// limit): the container's duration ffprobe read may be missing or lie.
+func checkDuration(segs []outSegment, maxDur time.Duration) error {
+	var total time.Duration
+	for _, sg := range segs {
+		total += sg.Duration
+	}
+	if maxDur > 0 && total > maxDur+time.Second {
+		return &Refusal{CodeDurationExceeded, fmt.Sprintf("the video lasts %.1f s; at most %.0f s are allowed", total.Seconds(), maxDur.Seconds())}
+	}
+	return nil
 }
 
 // probe runs ffprobe on the file and plans its processing.

@@ -81,6 +81,9 @@ type Plan struct {
 	Rotation    float64       // degrees, from the display matrix
 	HDR         bool          // PQ or HLG transfer: re-encoded to SDR 8-bit
 	AudioTracks int           // the source's; only the first is kept
+	// Rungs are the renditions of an adaptive ladder (PlanLadder), the
+	// best first, OutWidth×OutHeight; nil = one rendition.
+	Rungs []Rung
 }
 
 // Refusal is a file processing refuses, with the video's reason code.
@@ -203,6 +206,12 @@ func parseRate(s string) float64 {
 // Tracks are the tracks of the video processing makes of p.
 func (p *Plan) Tracks() []store.VideoTrack {
 	out := []store.VideoTrack{{Kind: "video", Codec: "h264", Width: p.OutWidth, Height: p.OutHeight}}
+	if len(p.Rungs) > 0 { // a video track per rung
+		out = out[:0]
+		for _, r := range p.Rungs {
+			out = append(out, store.VideoTrack{Kind: "video", Codec: "h264", Width: r.Width, Height: r.Height})
+		}
+	}
 	if p.AudioCodec != "" {
 		out = append(out, store.VideoTrack{Kind: "audio", Codec: "aac"})
 	}
@@ -213,6 +222,9 @@ func (p *Plan) Tracks() []store.VideoTrack {
 // fraction of a core (like an MP4 build), an encode its output's
 // megapixels per second (as a transcode rung costs).
 func (p *Plan) Units() float64 {
+	if len(p.Rungs) > 0 {
+		return p.ladderUnits()
+	}
 	if p.CopyVideo {
 		return 2
 	}
@@ -223,7 +235,12 @@ func (p *Plan) Units() float64 {
 // of fragmented MP4 (RFC 8216bis §3.3, ISO/IEC 23000-19) in dir: init.mp4,
 // seg0.m4s, seg1.m4s... and index.m3u8. A re-encode makes key frames
 // every segment (aligned segments), 8-bit 4:2:0 H.264 High.
+//
+// With rungs, the ladder's arguments (ladderArgs) instead.
 func (p *Plan) FFmpegArgs(in, dir string) []string {
+	if len(p.Rungs) > 0 {
+		return p.ladderArgs(in, dir)
+	}
 	args := []string{"-i", in, "-map", "0:v:0"}
 	if p.AudioCodec != "" {
 		args = append(args, "-map", "0:a:0")

@@ -125,7 +125,7 @@ func FuzzParseOutput(f *testing.F) {
 
 // TestSeedCorpusPresent keeps the committed fuzz corpus in place.
 func TestSeedCorpusPresent(t *testing.T) {
-	for _, d := range []string{"testdata/fuzz/FuzzParseProbe", "testdata/fuzz/FuzzParseOutput"} {
+	for _, d := range []string{"testdata/fuzz/FuzzParseProbe", "testdata/fuzz/FuzzParseOutput", "testdata/fuzz/FuzzParseMasterCodecs"} {
 		if es, err := os.ReadDir(d); err != nil || len(es) == 0 {
 			t.Errorf("%s: %v", d, err)
 		}

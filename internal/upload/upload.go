@@ -34,6 +34,7 @@ import (
 	"github.com/mpegflow/mpegflow/internal/netguard"
 	"github.com/mpegflow/mpegflow/internal/record"
 	"github.com/mpegflow/mpegflow/internal/store"
+	"github.com/mpegflow/mpegflow/internal/transcode"
 	"github.com/mpegflow/mpegflow/internal/webhook"
 )
 
@@ -87,6 +88,11 @@ type Config struct {
 	// on it, so uploads never take what live ladders need. nil = an
 	// account of its own.
 	Capacity *ffmpeg.Account
+	// Ladder are the profiles a file is made into an adaptive ladder of
+	// (config transcode.profiles, as live ladders): every profile at or
+	// below the file's height, never upscaled (Plan.PlanLadder). nil = one
+	// rendition (remuxed when the file is H.264 already).
+	Ladder []transcode.Profile
 	// NodeID names this node in job leases. Default a random id.
 	NodeID string
 	// Lease is how long a job stays this node's without a renewal

@@ -34,7 +34,9 @@ type Config struct {
 // Handler serves:
 //
 //	GET /videos/{id}/                 the player page
-//	GET /videos/{id}/index.m3u8       HLS playlist: VOD when ready, EVENT while recording (DVR)
+//	GET /videos/{id}/index.m3u8       HLS playlist: VOD when ready, EVENT while recording (DVR);
+//	                                  multivariant for a video made from a file with a ladder
+//	GET /videos/{id}/{rung}/index.m3u8, initN.mp4, segN.m4s   one rendition of a ladder
 //	GET /videos/{id}/initN.mp4        init segments (ISO/IEC 14496-12 ftyp+moov)
 //	GET /videos/{id}/segN.m4s         media segments (moof+mdat)
 //	GET /videos/{id}/thumbnail.jpg    JPEG; ?time=SECONDS&width=PIXELS (cached)
@@ -111,17 +113,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		_, _ = w.Write(b)
 	case "thumbnail.jpg":
-		tq, err := record.ParseThumbnailQuery(r.URL.Query())
-		if err != nil {
-			h.error(w, r, err)
-			return
-		}
-		key, err := rec.Thumbnail(ctx, id, tq.At, tq.Width)
-		if err != nil {
-			h.error(w, r, err)
-			return
-		}
-		h.serveBlob(w, r, id, path.Base(key), "image/jpeg", "max-age=3600")
+		h.thumbnail(w, r, id)
 	case "download.mp4":
 		if _, err := rec.MP4(ctx, id); err != nil {
 			h.error(w, r, err)
@@ -130,6 +122,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hd.Set("Content-Disposition", `attachment; filename="`+id+`.mp4"`)
 		h.serveBlob(w, r, id, rest, "video/mp4", "max-age=3600")
 	default:
+		if rung, ok := strings.CutSuffix(rest, "/"+record.PlaylistName); ok {
+			b, err := rec.RenditionPlaylist(ctx, id, rung)
+			if err != nil {
+				h.error(w, r, err)
+				return
+			}
+			hd.Set("Content-Type", "application/vnd.apple.mpegurl")
+			hd.Set("Cache-Control", playback.CacheControl(hd, "max-age=60"))
+			_, _ = w.Write(hls.CarryQuery(b, r.URL.RawQuery))
+			return
+		}
 		ct := "video/mp4"
 		if path.Ext(rest) == ".m4s" {
 			ct = "video/iso.segment"
@@ -138,11 +141,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// thumbnail serves thumbnail.jpg of video id.
+func (h *Handler) thumbnail(w http.ResponseWriter, r *http.Request, id string) {
+	tq, err := record.ParseThumbnailQuery(r.URL.Query())
+	if err != nil {
+		h.error(w, r, err)
+		return
+	}
+	key, err := h.cfg.Recorder.Thumbnail(r.Context(), id, tq.At, tq.Width)
+	if err != nil {
+		h.error(w, r, err)
+		return
+	}
+	h.serveBlob(w, r, id, path.Base(key), "image/jpeg", "max-age=3600")
+}
+
 // serveBlob serves a file of a video with byte ranges (RFC 9110 §14).
 func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, id, name, contentType, cache string) {
 	var o blob.Object
 	var err error
-	if path.Base(name) != name || len(name) > 64 {
+	if len(name) > 64 || strings.Count(name, "/") > 1 { // a rendition's files are in a directory; Open checks the names
+
 		err = record.ErrNotFound
 	} else if o, err = h.cfg.Recorder.Open(r.Context(), id, name); err == nil {
 		defer o.Close()
