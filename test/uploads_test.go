@@ -135,6 +135,10 @@ func waitVideoReady(ctx context.Context, t *testing.T, d *daemon, admin, id stri
 	}
 	pl := d.URL("/videos/" + id + "/index.m3u8")
 	_, _, body := fetchBody(ctx, t, pl, nil)
+	if rungs := variantURIs(body); len(rungs) > 0 { // a ladder: its best rung
+		pl = d.URL("/videos/" + id + "/" + rungs[0])
+		_, _, body = fetchBody(ctx, t, pl, nil)
+	}
 	if !strings.Contains(string(body), "#EXT-X-ENDLIST") || !strings.Contains(string(body), "#EXT-X-MAP") {
 		t.Fatalf("not a VOD playlist of CMAF segments:\n%s", body)
 	}
@@ -150,6 +154,107 @@ func waitVideoReady(ctx context.Context, t *testing.T, d *daemon, admin, id stri
 		t.Fatalf("upload after ready: %v", up)
 	}
 	return v
+}
+
+// variantURIs are the URIs of the variant streams of a multivariant
+// playlist (none for a media playlist).
+func variantURIs(pl []byte) []string {
+	var out []string
+	lines := strings.Split(string(pl), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "#EXT-X-STREAM-INF:") && i+1 < len(lines) {
+			out = append(out, strings.TrimSpace(lines[i+1]))
+		}
+	}
+	return out
+}
+
+// keyFrameTimes are the presentation times of the key frames of the
+// first video track of file (a playlist URL), as ffprobe prints them.
+func keyFrameTimes(ctx context.Context, t *testing.T, file string) []string {
+	t.Helper()
+	out, err := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time,flags",
+		"-of", "csv=p=0", file).Output()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v", file, err)
+	}
+	var kf []string
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		ts, flags, _ := strings.Cut(l, ",")
+		if strings.Contains(flags, "K") {
+			kf = append(kf, ts)
+		}
+	}
+	return kf
+}
+
+// TestUploadsLadder: a 720p upload becomes an adaptive VOD with the
+// default profiles at or below its height (720p, 480p, 360p; no 1080p):
+// the video's playlist is multivariant, each rung's media playlist
+// decodes with ffmpeg at its size, and key frames fall on the same
+// instants in every rung.
+func TestUploadsLadder(t *testing.T) {
+	e2eTest(t)
+	requireTools(t, "ffmpeg", "ffprobe")
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	admin, yaml := adminYAML()
+	d := startDaemonAt(t, filepath.Join(t.TempDir(), "data"), daemonConfig{ExtraYAML: yaml})
+	b, err := os.ReadFile(uploadClip(t, 10, "1280x720"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, r := postFile(t, d, admin, "video/mp4", b)
+	if st != http.StatusAccepted {
+		t.Fatalf("plain upload: HTTP %d %v", st, r)
+	}
+	id := data(r)["id"].(string)
+	var v map[string]any
+	waitFor(ctx, t, 6*time.Minute, "video "+id+" ready", func() bool {
+		_, r := apiCall(t, d, admin, "GET", "/v1/videos/"+id, nil)
+		v = data(r)
+		if v["status"] == "errored" {
+			t.Fatalf("video %s errored: %v", id, v)
+		}
+		return v["status"] == "ready"
+	})
+	waitVideoReady(ctx, t, d, admin, id, 9)
+	_, _, mv := fetchBody(ctx, t, d.URL("/videos/"+id+"/index.m3u8"), nil)
+	rungs := variantURIs(mv)
+	if strings.Join(rungs, " ") != "720p/index.m3u8 480p/index.m3u8 360p/index.m3u8" || !strings.Contains(string(mv), "RESOLUTION=1280x720") {
+		t.Fatalf("multivariant playlist:\n%s", mv)
+	}
+	var first []string
+	for i, rung := range rungs {
+		u := d.URL("/videos/" + id + "/" + rung)
+		if err := ffmpegDecodes(ctx, u); err != nil {
+			t.Fatalf("%s does not decode: %v", rung, err)
+		}
+		p := ffprobe(ctx, t, u, "v")
+		if want := []int{720, 480, 360}[i]; p.Codec != "h264" || p.Height != want || p.Duration < 9 {
+			t.Fatalf("%s: %+v", rung, p)
+		}
+		if a := ffprobe(ctx, t, u, "a"); a.Codec != "aac" {
+			t.Fatalf("%s audio: %+v", rung, a)
+		}
+		kf := keyFrameTimes(ctx, t, u)
+		if i == 0 {
+			first = kf
+			if len(kf) < 3 {
+				t.Fatalf("key frames of %s: %v", rung, kf)
+			}
+		} else if strings.Join(kf, " ") != strings.Join(first, " ") {
+			t.Fatalf("key frames not aligned: %s %v, %s %v", rungs[0], first, rung, kf)
+		}
+	}
+	tracks, _ := v["tracks"].([]any)
+	if len(tracks) != 4 {
+		t.Fatalf("tracks %v", tracks)
+	}
+	// the MP4 download and the thumbnail come from the best rung
+	if st, _, _ := fetchBody(ctx, t, d.URL("/videos/"+id+"/thumbnail.jpg"), nil); st != http.StatusOK {
+		t.Fatalf("thumbnail: HTTP %d", st)
+	}
 }
 
 // TestUploadsTusResumeAcrossSIGKILL: a tus upload to a direct upload URL,
