@@ -7,6 +7,7 @@ LOADBIN  := bin/mpegflow-load
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 HLSJS    := web/static/hls.min.js
+TUSJS    := web/static/tus.min.js
 FUZZTIME ?= 10s
 
 .PHONY: all build console run s3 test test-go bench bench-hls bench-load bench-load-zerolatency fuzz lint deps clean docker
@@ -20,6 +21,14 @@ $(HLSJS): package.json package-lock.json
 		npm ci --no-audit --no-fund --loglevel=error; \
 	fi
 	cp node_modules/hls.js/dist/hls.min.js $(HLSJS)
+
+# tus-js-client (the upload page's resumable uploads) likewise.
+$(TUSJS): package.json package-lock.json
+	@if [ ! -f node_modules/tus-js-client/dist/tus.min.js ]; then \
+		command -v npm >/dev/null || { echo "npm is needed to fetch tus-js-client for the upload page: apt-get install npm"; exit 1; }; \
+		npm ci --no-audit --no-fund --loglevel=error; \
+	fi
+	cp node_modules/tus-js-client/dist/tus.min.js $(TUSJS)
 
 # The web console: TypeScript (web/console/src) bundled by esbuild into
 # web/console/dist, which go build embeds (gitignored; a placeholder README
@@ -37,7 +46,7 @@ $(CONSOLE): node_modules/.bin/esbuild $(CONSOLE_SRC)
 
 console: $(CONSOLE)
 
-build: $(HLSJS) $(CONSOLE)
+build: $(HLSJS) $(TUSJS) $(CONSOLE)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mpegflow
 	$(GO) build -trimpath -o $(LOADBIN) ./cmd/mpegflow-load
 
@@ -54,7 +63,7 @@ s3:
 
 # Every test: unit, fuzz seeds, conformance, and the black-box end-to-end
 # suite in test/ (real ffmpeg, real Chromium with hls.js).
-test: deps s3 $(HLSJS) $(CONSOLE) lint
+test: deps s3 $(HLSJS) $(TUSJS) $(CONSOLE) lint
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 test-go:
@@ -87,4 +96,4 @@ docker:
 	docker build -t mpegflow:$(VERSION) .
 
 clean:
-	rm -rf bin $(HLSJS) web/console/dist/app.js web/console/dist/app.css
+	rm -rf bin $(HLSJS) $(TUSJS) web/console/dist/app.js web/console/dist/app.css

@@ -12,7 +12,15 @@
 //	static/hls.min.js    hls.js from npm, copied in by the Makefile before
 //	                     go build (cp node_modules/hls.js/dist/hls.min.js
 //	                     web/static/hls.min.js); absent in a plain checkout.
+//	static/tus.min.js    tus-js-client from npm, copied in by the Makefile
+//	                     like hls.js (node_modules/tus-js-client/dist/tus.min.js).
 //	static/README.txt    placeholder that keeps the embed pattern valid.
+//	upload.html          the upload page, served at /upload/: a file picked
+//	                     or dropped goes with tus-js-client to a one-time
+//	                     upload URL (given in the page URL's fragment, or
+//	                     made with an API token), with a progress bar, pause
+//	                     and resume, then the video plays with hls.js at every
+//	                     rung of its ladder.
 //	console/index.html   the web console's page; console/dist/ holds its
 //	                     bundle (app.js, app.css) built by the Makefile with
 //	                     esbuild from console/src, absent in a plain
@@ -40,6 +48,7 @@ import (
 	"embed"
 	"html"
 	"io/fs"
+	"net/http"
 )
 
 // PlayerPath is the path of the player page inside [FS].
@@ -49,6 +58,14 @@ const PlayerPath = "player.html"
 // inside [FS], served at /live/{id}/publish.
 const PublishPath = "publish.html"
 
+// UploadPath is the path of the upload page inside [FS], served at
+// /upload/; it loads "../static/tus.min.js" and "../static/hls.min.js".
+const UploadPath = "upload.html"
+
+// TusJSPath is the path of tus-js-client inside [FS], present only when
+// the build copied it from node_modules.
+const TusJSPath = "static/tus.min.js"
+
 // HLSJSPath is the path of hls.js inside [FS], present only when the build
 // copied it from node_modules.
 const HLSJSPath = "static/hls.min.js"
@@ -57,7 +74,7 @@ const HLSJSPath = "static/hls.min.js"
 // page URL /live/{id}/.
 const DefaultHLSJSURL = "../../static/hls.min.js"
 
-//go:embed player.html publish.html static console/index.html console/dist
+//go:embed player.html publish.html upload.html static console/index.html console/dist
 var files embed.FS
 
 // FS returns the embedded assets: player.html and the static/ directory.
@@ -83,4 +100,24 @@ func PlayerPage(hlsJSURL string) []byte {
 	old := []byte(`<script src="` + DefaultHLSJSURL + `">`)
 	repl := []byte(`<script src="` + html.EscapeString(hlsJSURL) + `">`)
 	return bytes.Replace(page, old, repl, 1)
+}
+
+// UploadPageHandler serves the upload page ([UploadPath]); mount it on
+// "GET /upload/{$}". The page sends nothing to the server but to the
+// upload URL it is given, and keeps that URL (a credential) in the
+// fragment, out of logs and Referer headers.
+func UploadPageHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		page, err := files.ReadFile(UploadPath)
+		if err != nil {
+			http.Error(w, "upload page missing", http.StatusInternalServerError)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Cache-Control", "no-cache")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		_, _ = w.Write(page)
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/mpegflow/mpegflow/internal/api"
 	"github.com/mpegflow/mpegflow/internal/netguard"
 	"github.com/mpegflow/mpegflow/internal/upload"
+	"github.com/mpegflow/mpegflow/web"
 )
 
 // wireUploads builds videos made from files (tus direct uploads at
@@ -32,6 +33,7 @@ func wireUploads(b *Builder) error {
 	}
 	b.Uploads = api.UploadsOver(svc)
 	b.Handle("/uploads/", svc.TusHandler())
+	b.Handle("GET /upload/{$}", web.UploadPageHandler()) // the browser's tus-js-client page
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Actor("uploads", func() error { return ignoreCanceled(svc.Run(ctx)) }, func(error) {
 		cancel()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -108,7 +109,7 @@ func cors(w http.ResponseWriter, r *http.Request, allowed []string) bool {
 	h.Add("Vary", "Origin")
 	h.Set("Access-Control-Expose-Headers", "Upload-Offset, Location, Upload-Length, Tus-Version, Tus-Resumable, Tus-Max-Size, Tus-Extension, Upload-Metadata, Upload-Expires")
 	if r.Method == http.MethodOptions {
-		h.Set("Access-Control-Allow-Methods", "POST, HEAD, PATCH, OPTIONS, DELETE")
+		h.Set("Access-Control-Allow-Methods", "GET, POST, HEAD, PATCH, OPTIONS, DELETE")
 		h.Set("Access-Control-Allow-Headers", "Origin, X-Requested-With, X-Request-ID, X-HTTP-Method-Override, Content-Type, Upload-Length, Upload-Offset, Tus-Resumable, Upload-Metadata, Upload-Defer-Length, Upload-Concat")
 		h.Set("Access-Control-Max-Age", "86400")
 	}
@@ -150,6 +151,9 @@ func (t *tusServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch method {
 	case http.MethodOptions:
 		next = nil
+	case http.MethodGet:
+		serveStatus(w, v, u)
+		return
 	case http.MethodPost:
 		if v.Status != store.VideoPendingUpload {
 			tusError(w, http.StatusConflict, "this one-time upload URL was used already; resume with HEAD and PATCH")
@@ -196,7 +200,7 @@ func (t *tusServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		next = t.h.DelFile
 	default:
-		h.Set("Allow", "POST, HEAD, PATCH, DELETE, OPTIONS")
+		h.Set("Allow", "GET, POST, HEAD, PATCH, DELETE, OPTIONS")
 		tusError(w, http.StatusMethodNotAllowed, "method not allowed")
 		return
 	}
@@ -204,6 +208,31 @@ func (t *tusServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		next = func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }
 	}
 	t.h.Middleware(next).ServeHTTP(&tusWriter{ResponseWriter: w, location: requestURL(r)}, r2)
+}
+
+// UploadStatus is what GET on a direct upload's URL answers (not part of
+// tus): where the video it makes stands, for the uploading page to follow
+// its processing without an API token (the URL is the credential).
+type UploadStatus struct {
+	ID           string  `json:"id"`
+	Status       string  `json:"status"`
+	PctComplete  float64 `json:"pct_complete"`
+	ErrorCode    string  `json:"err_reason_code,omitempty"`
+	ErrorMessage string  `json:"err_reason_text,omitempty"`
+	// Player is the path of the video's player page once ready.
+	Player string `json:"player,omitempty"`
+}
+
+// serveStatus answers GET on a direct upload's URL with its UploadStatus.
+func serveStatus(w http.ResponseWriter, v *store.Video, u *store.Upload) {
+	st := UploadStatus{ID: v.ID, Status: v.Status, PctComplete: u.PctComplete, ErrorCode: v.ErrorCode, ErrorMessage: v.ErrorMessage}
+	if v.Status == store.VideoReady {
+		st.Player = "/videos/" + v.ID + "/"
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(st)
 }
 
 // patch is tusd's PATCH, recording the bytes received about every second.
