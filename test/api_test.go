@@ -37,7 +37,10 @@ func startDaemonAt(t *testing.T, dataDir string, cfg daemonConfig) *daemon {
 		}
 	}
 	dir := t.TempDir()
-	d := &daemon{t: t, cfg: cfg, HTTP: freePort(t), RTMP: freePort(t), Metric: freePort(t), SRT: freeUDPPort(t), WebRTC: freeUDPPort(t), out: &syncBuffer{}, done: make(chan struct{})}
+	d := &daemon{t: t, cfg: cfg, HTTP: cfg.HTTPAddress, RTMP: freePort(t), Metric: freePort(t), SRT: freeUDPPort(t), WebRTC: freeUDPPort(t), out: &syncBuffer{}, done: make(chan struct{})}
+	if d.HTTP == "" {
+		d.HTTP = freePort(t)
+	}
 	cfgPath := filepath.Join(dir, "mpegflow.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg.yaml(d.HTTP, d.RTMP, d.Metric, d.SRT, d.WebRTC, dataDir)), 0o600); err != nil {
 		t.Fatal(err)

@@ -190,6 +190,9 @@ type daemonConfig struct {
 	PartDuration    string // default "200ms"
 	ReconnectWindow string // default "3s"
 	OnDuplicate     string // default "reject"
+	// HTTPAddress is http.address (host:port) for startDaemonAt; "" = a
+	// free port. A daemon restarted on the same data keeps its URLs with it.
+	HTTPAddress string
 	// HTTPByEnv passes http.address as MPEGFLOW_HTTP_ADDRESS instead of in the file.
 	HTTPByEnv bool
 	// TrustedProxies is http.trusted_proxies (CIDRs whose X-Forwarded-For

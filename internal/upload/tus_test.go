@@ -3,6 +3,7 @@ package upload
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -110,6 +111,20 @@ func TestTusDirectUpload(t *testing.T) {
 		t.Fatalf("status %s %s %s", got.Status, got.ErrorCode, got.ErrorMessage)
 	}
 	f.checkPlays(t, got, 4*time.Second)
+	// GET on the URL: the video's status, for the uploading page
+	res, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var us UploadStatus
+	err = json.NewDecoder(res.Body).Decode(&us)
+	res.Body.Close()
+	if err != nil || us.ID != d.Video.ID || us.Status != store.VideoReady || us.PctComplete != 100 || us.Player != "/videos/"+d.Video.ID+"/" {
+		t.Fatalf("status: %+v %v", us, err)
+	}
+	if res, err := http.Get(srv.URL + TusPath(d.Video.ID, d.Secret+"x")); err != nil || res.StatusCode != 404 {
+		t.Fatalf("status with a wrong secret: %v %v", res, err)
+	}
 	if es, _ := os.ReadDir(f.svc.tus.files); len(es) != 0 {
 		t.Errorf("tus files left: %d", len(es))
 	}
