@@ -151,13 +151,35 @@ func withSourceRung(profiles []Profile, rungs []Rung, srcW, srcH int) []Rung {
 	if srcH <= 0 || len(profiles) == 0 || (len(rungs) > 0 && rungs[0].Height >= srcH) {
 		return rungs
 	}
+	ref := sourceReference(profiles, srcH)
+	top := Rung{Profile: Profile{Name: "source", Height: srcH &^ 1, Bitrate: SourceBitrate(profiles, srcH), Codec: ref.Codec},
+		Width: evenWidth(srcW, srcH, srcH&^1)}
+	return append([]Rung{top}, rungs...)
+}
+
+// SourceBitrate is the bitrate of a rung h pixels high that no profile
+// describes (the source's own size): the lowest profile at or above h
+// (the highest when all are lower) scaled by the pixel count, at least
+// 200 kb/s. profiles must not be empty.
+func SourceBitrate(profiles []Profile, h int) int64 {
+	ref := sourceReference(profiles, h)
+	b := ref.Bitrate
+	if ref.Height > 0 {
+		b = int64(float64(ref.Bitrate) * float64(h) * float64(h) / float64(ref.Height*ref.Height))
+	}
+	return max(b, 200_000)
+}
+
+// sourceReference is the profile a rung h pixels high is sized from: the
+// lowest at or above h, else the highest.
+func sourceReference(profiles []Profile, h int) *Profile {
 	var ref *Profile
-	for i, p := range profiles { // the lowest at or above the source
-		if p.Height >= srcH && (ref == nil || p.Height < ref.Height) {
+	for i, p := range profiles {
+		if p.Height >= h && (ref == nil || p.Height < ref.Height) {
 			ref = &profiles[i]
 		}
 	}
-	if ref == nil { // else the highest
+	if ref == nil {
 		ref = &profiles[0]
 		for i, p := range profiles {
 			if p.Height > ref.Height {
@@ -165,13 +187,7 @@ func withSourceRung(profiles []Profile, rungs []Rung, srcW, srcH int) []Rung {
 			}
 		}
 	}
-	bitrate := ref.Bitrate
-	if ref.Height > 0 {
-		bitrate = int64(float64(ref.Bitrate) * float64(srcH) * float64(srcH) / float64(ref.Height*ref.Height))
-	}
-	top := Rung{Profile: Profile{Name: "source", Height: srcH &^ 1, Bitrate: max(bitrate, 200_000), Codec: ref.Codec},
-		Width: evenWidth(srcW, srcH, srcH&^1)}
-	return append([]Rung{top}, rungs...)
+	return ref
 }
 
 func evenWidth(srcW, srcH, h int) int {

@@ -74,7 +74,7 @@ func (p *Plan) PlanLadder(profiles []transcode.Profile) {
 		rungs = append(rungs, Rung{Name: r.Name, Width: rw, Height: rh, Bitrate: r.Bitrate, FPS: r.FPS})
 	}
 	if len(rungs) == 0 || rungs[0].Width*rungs[0].Height < w*h {
-		rungs = append([]Rung{{Name: sourceRung, Width: w, Height: h, Bitrate: sourceBitrate(ok, short)}}, rungs...)
+		rungs = append([]Rung{{Name: sourceRung, Width: w, Height: h, Bitrate: transcode.SourceBitrate(ok, short)}}, rungs...)
 	}
 	if len(rungs) < 2 {
 		return
@@ -86,30 +86,6 @@ func (p *Plan) PlanLadder(profiles []transcode.Profile) {
 
 // sourceRung names the top rung made at the source's size.
 const sourceRung = "source"
-
-// sourceBitrate is the bitrate of a rung short pixels high: the lowest
-// profile at or above it (else the highest) scaled by the pixel count,
-// at least 200 kb/s (as live ladders size their source rung).
-func sourceBitrate(profiles []transcode.Profile, short int) int64 {
-	var ref *transcode.Profile
-	for i, p := range profiles {
-		if p.Height >= short && (ref == nil || p.Height < ref.Height) {
-			ref = &profiles[i]
-		}
-	}
-	if ref == nil {
-		for i, p := range profiles {
-			if ref == nil || p.Height > ref.Height {
-				ref = &profiles[i]
-			}
-		}
-	}
-	b := ref.Bitrate
-	if ref.Height > 0 {
-		b = int64(float64(ref.Bitrate) * float64(short) * float64(short) / float64(ref.Height*ref.Height))
-	}
-	return max(b, 200_000)
-}
 
 // ladderArgs are ffmpeg's arguments turning the file in into every rung
 // of p in one run: one decode split into a scaler per rung, libx264 at
@@ -129,7 +105,7 @@ func (p *Plan) ladderArgs(in, dir string) []string {
 		if r.FPS > 0 {
 			fmt.Fprintf(&fc, "fps=%d,", r.FPS)
 		}
-		fmt.Fprintf(&fc, "scale=%d:%d,format=yuv420p[v%d]", r.Width, r.Height, i)
+		fmt.Fprintf(&fc, "scale=%d:%d,setsar=1,format=yuv420p[v%d]", r.Width, r.Height, i) // square pixels: the rung shows at its size
 	}
 	args := []string{"-i", in, "-filter_complex", fc.String()}
 	var vsm []string

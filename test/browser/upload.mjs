@@ -98,8 +98,11 @@ async function main() {
     // every rung: switched to, shown at its height, playing on
     for (let i = 0; i < levels.length; i++) {
       await page.evaluate((l) => { window.mpegflowUpload.hls.currentLevel = l; }, i);
-      const from = await waitFor(page, (h) => { const v = document.querySelector('video'); return v.videoHeight === h && !v.paused ? v.currentTime : null; }, levels[i], 30000);
-      if (from === null) throw new Error(`rung ${i} (${levels[i]}p) is not shown`);
+      const from = await waitFor(page, (h) => { const v = document.querySelector('video'); return Math.abs(v.videoHeight - h) <= 1 ? v.currentTime : null; }, levels[i], 30000);
+      if (from === null) {
+        const at = await page.evaluate(() => { const v = document.querySelector('video'), h = window.mpegflowUpload.hls; return JSON.stringify({ videoHeight: v.videoHeight, paused: v.paused, currentTime: v.currentTime, readyState: v.readyState, currentLevel: h.currentLevel, loadLevel: h.loadLevel, nextLevel: h.nextLevel }); });
+        throw new Error(`rung ${i} (${levels[i]}p) is not shown: ${at}`);
+      }
       const to = await waitFor(page, (t) => { const v = document.querySelector('video'); return v.currentTime > t + 1 ? v.currentTime : null; }, from, 20000);
       if (to === null) throw new Error(`rung ${i} (${levels[i]}p) does not play on`);
       result.rungs.push({ level: i, height: levels[i], from, to });
