@@ -487,7 +487,7 @@ func pipelinesSchemas() obj {
 		"id":     str("Unique in the pipeline: 1 to 63 of a-z, 0-9, _ and -."),
 		"type":   obj{"type": "string", "enum": manifest.Default().Names(), "description": "The node type."},
 		"inputs": obj{"type": "array", "items": obj{"type": "string"}, "description": "Ports read: `node` or `node.rendition`."},
-		"when":   str("A condition on the source: comparisons of source.video.height, source.video.width, source.video.codec, source.audio.codec joined by &&, || and !."),
+		"when":   str("A CEL condition on the source, evaluated at go-live: `source.video.height >= 720`. Facts: source.video.{height,width,codec,fps}, source.audio.{codec,channels,sample_rate}, source.{protocol,live_input,has_video,has_audio}."),
 		"on":     obj{"type": "array", "items": obj{"type": "string"}, "description": "Events that trigger the node: `node.event`."},
 		"config": obj{"type": "object", "description": "Checked by the node type."},
 	}, "id", "type")

@@ -50,6 +50,9 @@ type Manifest struct {
 	// pos maps a JSON pointer of the document to where it was written,
 	// for errors; empty for manifests not decoded from text.
 	pos map[string]Pos
+	// whens are the `when` expressions compiled by Schema.Validate, by
+	// node id.
+	whens map[string]*When
 }
 
 // Metadata names a pipeline; Name is its key in the API (a DNS label).
@@ -66,7 +69,7 @@ type Spec struct {
 // Node is one step of the graph. Inputs are ports (`node` or
 // `node.rendition`) whose media the node reads; On are events
 // (`node.event`) that trigger it; When is a condition on the source
-// (see ParseWhen) under which the node runs; Config is checked by the
+// (a CEL expression, see ParseWhen and WhenVars) under which the node runs; Config is checked by the
 // node's Type.
 type Node struct {
 	ID     string         `json:"id"`

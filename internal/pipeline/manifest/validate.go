@@ -103,14 +103,19 @@ func (v *validator) run() {
 	}
 	v.sources(types)
 	edges := v.edges(index, types)
+	whens := map[string]*When{}
 	for i, n := range m.Spec.Nodes {
 		if n.When == "" {
 			continue
 		}
-		if _, err := ParseWhen(n.When); err != nil {
+		w, err := ParseWhen(n.When)
+		if err != nil {
 			v.fail(n.ID, nodePath(i)+"/when", "%v", err)
+			continue
 		}
+		whens[n.ID] = w
 	}
+	m.whens = whens
 	v.acyclic(edges)
 }
 
