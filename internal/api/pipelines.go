@@ -82,6 +82,7 @@ func (s *Server) pipelinesRoutes(handle routeFunc) {
 	handle("DELETE", "/v1/pipelines/{name}", wr, s.deletePipeline)
 	handle("GET", "/v1/pipelines/{name}/revisions", rd, s.listPipelineRevisions)
 	handle("POST", "/v1/pipelines/{name}/rollback", wr, s.rollbackPipeline)
+	s.pipelinesPlanRoutes(handle)
 }
 
 // readManifest reads, decodes and validates the manifest of the body.
@@ -505,7 +506,11 @@ func pipelinesSchemas() obj {
 		"type":   str("Its type (the new one when replaced)."),
 		"action": obj{"type": "string", "enum": []string{string(manifest.Create), string(manifest.Update), string(manifest.Replace), string(manifest.Delete), string(manifest.Unchanged)}},
 		"fields": obj{"type": "array", "items": obj{"type": "string"}, "description": "What an update changes (inputs, when, on, config.FIELD); never values."},
-	}, "node", "type", "action")
+		"impact": obj{"type": "string", "enum": []string{string(manifest.ImpactNone), string(manifest.ImpactHot), string(manifest.ImpactRestart)},
+			"description": "none: untouched; hot: changed in place, viewers and other nodes untouched; restart: the node restarts (an update with impact restart is a restart)."},
+		"restarts":     obj{"type": "array", "items": obj{"type": "string"}, "description": "Ports and nodes restarted with this node (a ladder's rungs and what reads them)."},
+		"restarted_by": obj{"type": "array", "items": obj{"type": "string"}, "description": "The changed nodes this one restarts with."},
+	}, "node", "type", "action", "impact")
 	return obj{
 		"PipelineManifest": man,
 		"Pipeline": object(obj{
