@@ -79,8 +79,8 @@ func TestInvalid(t *testing.T) {
 		{"when type mismatch", `== "h264"`, "== 264", "/spec/nodes/1/when", "ladder", "no matching overload"},
 		{"bad event", "rec.ready", "rec.done", "/spec/nodes/5/on/0", "hook", "emits"},
 		{"webhook with inputs", "on: [rec.ready", "inputs: [cam], on: [rec.ready", "/spec/nodes/5/inputs", "hook", "takes no inputs"},
-		{"alias", "labels: {team: av}", "labels: &l {team: av}", "", "", "anchors"},
-		{"duplicate key", "type: source.live,", "type: source.live, type: thumbnail,", "", "", "already defined"},
+		{"alias", "labels: {team: av}", "labels: &l {team: av}", "/metadata/labels", "", "anchors"},
+		{"duplicate key", "type: source.live,", "type: source.live, type: thumbnail,", "/spec/nodes/0", "", "already defined"},
 		{"two documents", "api_version", "---\n{}\n---\napi_version", "", "", "more than one document"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
