@@ -34,29 +34,13 @@ func eventsCmd(f *clientFlags) *cobra.Command {
 			if liveInput != "" {
 				q.Set("live_input_id", liveInput)
 			}
-			u := "ws" + strings.TrimPrefix(cl.base, "http") + "/v1/events"
-			if len(q) > 0 {
-				u += "?" + q.Encode()
-			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			dctx, cancel := context.WithTimeout(ctx, f.timeout)
-			conn, res, err := websocket.Dial(dctx, u, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + cl.token}}})
-			cancel()
+			conn, err := f.dialEvents(ctx, cl, q)
 			if err != nil {
-				if res != nil && res.StatusCode >= 400 {
-					var env struct {
-						Error apiError `json:"error"`
-					}
-					if res.Body != nil && json.NewDecoder(res.Body).Decode(&env) == nil && env.Error.Code != "" {
-						env.Error.Status = res.StatusCode
-						return fail(&env.Error)
-					}
-				}
 				return fail(err)
 			}
 			defer conn.CloseNow()
-			conn.SetReadLimit(1 << 20)
 			for {
 				_, b, err := conn.Read(ctx)
 				if err != nil {
@@ -109,4 +93,30 @@ func eventsCmd(f *clientFlags) *cobra.Command {
 	c.Flags().StringSliceVar(&types, "type", nil, "only these event types (repeatable or comma-separated)")
 	c.Flags().StringVar(&liveInput, "live-input", "", "only events of this live input")
 	return c
+}
+
+// dialEvents opens the event WebSocket (GET /v1/events) with the filter q;
+// an API refusal is returned as its *apiError.
+func (f *clientFlags) dialEvents(ctx context.Context, cl *apiClient, q url.Values) (*websocket.Conn, error) {
+	u := "ws" + strings.TrimPrefix(cl.base, "http") + "/v1/events"
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	dctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	conn, res, err := websocket.Dial(dctx, u, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + cl.token}}})
+	if err != nil {
+		if res != nil && res.StatusCode >= 400 {
+			var env struct {
+				Error apiError `json:"error"`
+			}
+			if res.Body != nil && json.NewDecoder(res.Body).Decode(&env) == nil && env.Error.Code != "" {
+				env.Error.Status = res.StatusCode
+				return nil, &env.Error
+			}
+		}
+		return nil, err
+	}
+	conn.SetReadLimit(1 << 20)
+	return conn, nil
 }
