@@ -15,6 +15,14 @@
 //	  - {id: hls, type: package.llhls, inputs: [cam, ladder]}
 //
 // A port (an entry of inputs) is `node` or `node.rendition`.
+//
+// A node's `when` is a CEL expression over the source's facts (WhenVars),
+// compiled and cost-bounded at validation; the runtime evaluates it at
+// go-live with (*Manifest).Condition(id) on Source.Facts(). The JSON
+// Schema of manifests (Schema.JSONSchema) is generated from the registered
+// node types, and Schema.Diff gives each change its Impact (hot, or a
+// restart of the node and what reads its media) from the types' Hot
+// fields.
 package manifest
 
 import (
