@@ -8,14 +8,11 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/signal"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 
-	"github.com/coder/websocket"
 	"github.com/spf13/cobra"
 
 	"github.com/mpegflow/mpegflow/internal/pipeline/manifest"
@@ -419,14 +416,7 @@ func printStatus(w io.Writer, raw json.RawMessage) error {
 // The event stream is opened first, so that no change between the first
 // print and the subscription is missed.
 func (f *clientFlags) watchStatus(cmd *cobra.Command, cl *apiClient, name string) error {
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	conn, err := f.dialEvents(ctx, cl, nil)
-	if err != nil {
-		return fail(err)
-	}
-	defer conn.CloseNow()
-	show := func() error {
+	show := func(ctx context.Context) error {
 		raw, _, err := cl.do(ctx, http.MethodGet, "/v1/pipelines/"+esc(name), nil, nil)
 		if err != nil {
 			return err
@@ -436,28 +426,12 @@ func (f *clientFlags) watchStatus(cmd *cobra.Command, cl *apiClient, name string
 		}
 		return f.emit(raw, printStatus)
 	}
-	if err := show(); err != nil {
-		return fail(err)
-	}
-	for {
-		_, b, err := conn.Read(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				_ = conn.Close(websocket.StatusNormalClosure, "")
-				return nil
-			}
-			return fail(fmt.Errorf("the event stream ended: %w", err))
-		}
+	return f.followEvents(cmd, cl, nil, show, func(ctx context.Context, b []byte) error {
 		if !pipelineEventOf(b, name) {
-			continue
+			return nil
 		}
-		if err := show(); err != nil {
-			if errors.Is(err, context.Canceled) {
-				return nil
-			}
-			return fail(err)
-		}
-	}
+		return show(ctx)
+	})
 }
 
 // pipelineEventOf reports whether an event is a pipeline event about

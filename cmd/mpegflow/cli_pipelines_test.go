@@ -126,7 +126,7 @@ func TestStatusRows(t *testing.T) {
 		t.Fatalf("map form: %+v", rows)
 	}
 	for ev, want := range map[string]bool{
-		`{"type":"pipeline.applied","data":{"pipeline":"p"}}`:           true,
+		`{"type":"pipeline.applied","data":{"pipeline":"p"}}`:            true,
 		`{"type":"pipeline.node.state_changed","data":{"pipeline":"q"}}`: false,
 		`{"type":"pipeline.applied","data":{}}`:                          true,
 		`{"type":"live_input.connected","data":{"pipeline":"p"}}`:        false,

@@ -270,30 +270,12 @@ func (s *Server) applyPipeline(w http.ResponseWriter, r *http.Request, p *princi
 	if err != nil {
 		return err
 	}
-	name := r.PathValue("name")
-	if !validPipelineName(name) {
-		return notFound("pipeline")
-	}
-	m, canon, err := s.readManifest(w, r)
+	m, canon, row, old, err := s.readApply(w, r)
 	if err != nil {
 		return err
 	}
-	if m.Metadata.Name != name {
-		return fieldErr(CodeValidation, "/metadata/name", "metadata.name is "+strconv.Quote(m.Metadata.Name)+", the path names "+strconv.Quote(name))
-	}
-	row, err := s.st.Pipelines().Get(r.Context(), name)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		row = nil
-	case err != nil:
-		return storeErr(err, "pipeline")
-	}
-	var old *manifest.Manifest
 	if row != nil {
 		if err := checkETag(r, pipelineETag(row), "pipeline"); err != nil {
-			return err
-		}
-		if old, err = storedManifest(row.Manifest); err != nil {
 			return err
 		}
 	} else if r.Header.Get("If-Match") != "" {

@@ -49,29 +49,9 @@ func (s *Server) getPipelineSchema(w http.ResponseWriter, r *http.Request, _ *pr
 // values are never echoed (a change names fields only). It needs only the
 // read scope: it changes nothing.
 func (s *Server) planPipeline(w http.ResponseWriter, r *http.Request, _ *principal) error {
-	name := r.PathValue("name")
-	if !validPipelineName(name) {
-		return notFound("pipeline")
-	}
-	m, canon, err := s.readManifest(w, r)
+	m, canon, row, old, err := s.readApply(w, r)
 	if err != nil {
 		return err
-	}
-	if m.Metadata.Name != name {
-		return fieldErr(CodeValidation, "/metadata/name", "metadata.name is "+strconv.Quote(m.Metadata.Name)+", the path names "+strconv.Quote(name))
-	}
-	row, err := s.st.Pipelines().Get(r.Context(), name)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		row = nil
-	case err != nil:
-		return storeErr(err, "pipeline")
-	}
-	var old *manifest.Manifest
-	if row != nil {
-		if old, err = storedManifest(row.Manifest); err != nil {
-			return err
-		}
 	}
 	if err := s.checkReferences(r.Context(), m); err != nil {
 		return err
@@ -84,6 +64,34 @@ func (s *Server) planPipeline(w http.ResponseWriter, r *http.Request, _ *princip
 	}
 	writeJSON(w, http.StatusOK, dataResponse{Data: resp})
 	return nil
+}
+
+// readApply reads a PUT or plan request: the manifest of the body
+// (validated, with its canonical JSON), which must name the path's
+// pipeline, and the stored pipeline of that name with its manifest (nil,
+// nil when there is none).
+func (s *Server) readApply(w http.ResponseWriter, r *http.Request) (m *manifest.Manifest, canon string, row *store.Pipeline, old *manifest.Manifest, err error) {
+	name := r.PathValue("name")
+	if !validPipelineName(name) {
+		return nil, "", nil, nil, notFound("pipeline")
+	}
+	if m, canon, err = s.readManifest(w, r); err != nil {
+		return nil, "", nil, nil, err
+	}
+	if m.Metadata.Name != name {
+		return nil, "", nil, nil, fieldErr(CodeValidation, "/metadata/name", "metadata.name is "+strconv.Quote(m.Metadata.Name)+", the path names "+strconv.Quote(name))
+	}
+	row, err = s.st.Pipelines().Get(r.Context(), name)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return m, canon, nil, nil, nil
+	case err != nil:
+		return nil, "", nil, nil, storeErr(err, "pipeline")
+	}
+	if old, err = storedManifest(row.Manifest); err != nil {
+		return nil, "", nil, nil, err
+	}
+	return m, canon, row, old, nil
 }
 
 func pipelinesPlanOperations() map[string]operation {
