@@ -48,22 +48,12 @@ func (s *Server) getPipelineSchema(w http.ResponseWriter, r *http.Request, _ *pr
 // a PUT, then one change per node with its impact. Nothing is stored;
 // values are never echoed (a change names fields only). It needs only the
 // read scope: it changes nothing.
-func (s *Server) planPipeline(w http.ResponseWriter, r *http.Request, _ *principal) error {
+func (s *Server) planPipeline(w http.ResponseWriter, r *http.Request, p *principal) error {
 	m, canon, row, old, err := s.readApply(w, r)
 	if err != nil {
 		return err
 	}
-	if err := s.checkReferences(r.Context(), m); err != nil {
-		return err
-	}
-	resp := applyJSON{Plan: renderPlan(manifest.Diff(old, m)), DryRun: true, Changed: row == nil || row.Manifest != canon}
-	if row != nil {
-		pj := renderPipeline(row)
-		resp.Pipeline = &pj
-		w.Header().Set("ETag", pipelineETag(row))
-	}
-	writeJSON(w, http.StatusOK, dataResponse{Data: resp})
-	return nil
+	return s.storeApply(w, r, p, row, m, old, canon, true)
 }
 
 // readApply reads a PUT or plan request: the manifest of the body
