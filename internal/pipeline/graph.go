@@ -74,7 +74,7 @@ func build(ctx context.Context, reg *Registry, env *Env, obs observer) *Graph {
 	}
 	env.renditionsDone = make(chan struct{})
 	g := &Graph{env: env, log: env.Log, obs: obs}
-	var producers []*nodeRun
+	var producers, segProducers []*nodeRun
 	for _, k := range reg.kinds {
 		n, err := k.New(env)
 		if err != nil {
@@ -95,33 +95,53 @@ func build(ctx context.Context, reg *Registry, env *Env, obs observer) *Graph {
 		if _, ok := n.(RenditionProducer); ok {
 			producers = append(producers, nr)
 		}
+		if _, ok := n.(SegmentProducer); ok {
+			segProducers = append(segProducers, nr)
+		}
 	}
 	ctx, g.cancel = context.WithCancel(ctx)
-	var pwg sync.WaitGroup
+	var pwg, swg sync.WaitGroup
 	for _, nr := range g.nodes {
 		g.wg.Add(1)
-		isProducer := false
-		for _, p := range producers {
-			isProducer = isProducer || p == nr
-		}
+		isProducer, isSegProducer := contains(producers, nr), contains(segProducers, nr)
 		if isProducer {
 			pwg.Add(1)
+		}
+		if isSegProducer {
+			swg.Add(1)
 		}
 		go func() {
 			defer g.wg.Done()
 			if isProducer {
 				defer pwg.Done()
 			}
+			if isSegProducer {
+				defer swg.Done()
+			}
 			g.run(ctx, nr)
 		}()
 	}
-	g.wg.Add(1)
+	g.wg.Add(2)
 	go func() {
 		defer g.wg.Done()
 		pwg.Wait()
 		close(env.renditionsDone)
 	}()
+	go func() {
+		defer g.wg.Done()
+		swg.Wait()
+		env.Segments.Close()
+	}()
 	return g
+}
+
+func contains(nrs []*nodeRun, nr *nodeRun) bool {
+	for _, x := range nrs {
+		if x == nr {
+			return true
+		}
+	}
+	return false
 }
 
 func (g *Graph) set(nr *nodeRun, st State, err error) {

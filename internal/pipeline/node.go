@@ -56,6 +56,15 @@ type RenditionProducer interface {
 	ProducesRenditions()
 }
 
+// SegmentProducer is implemented by nodes that publish on Env.Segments
+// (the LL-HLS packager). The graph closes the feed once every such node
+// has returned, and right away when none was built (a packager that
+// failed to build on a publisher's bad codec parameters): a subscriber
+// such as the recorder never waits for segments that cannot come.
+type SegmentProducer interface {
+	ProducesSegments()
+}
+
 // Reporter receives the failures nodes report about their live input
 // (they become live_input.errored events).
 type Reporter interface {
@@ -79,8 +88,8 @@ type Env struct {
 	// started; nil when they could not be read (nodes use defaults).
 	Input *store.LiveInput
 	// Segments carries every segment the LL-HLS packager completes, of
-	// every rendition, to the nodes that subscribe (the recorder). The
-	// packager closes it after the broadcast's last segment.
+	// every rendition, to the nodes that subscribe (the recorder). It is
+	// closed after the broadcast's last segment (see SegmentProducer).
 	Segments *Feed[hls.SegmentInfo]
 	// Top is set by a producer of renditions at build time when the
 	// source has no packaged rendition of its own (see TopRendition).
