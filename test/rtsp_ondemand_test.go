@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,6 +58,29 @@ func TestRTSPPullOnDemand(t *testing.T) {
 	mediaURL, _ := waitLive(ctx, t, d, id, 20*time.Second)
 	rec := newRecorder(ctx, t, mediaURL)
 	waitFor(ctx, t, 20*time.Second, "3 segments", func() bool { return len(rec.poll(false).Segments) >= 3 })
+	// the session shows its RTP statistics (sampled every 5 s)
+	var rtp map[string]any
+	waitFor(ctx, t, 15*time.Second, "the session's rtp statistics", func() bool {
+		rec.poll(false) // a viewer still
+		_, r := apiCall(t, d, admin, "GET", "/v1/live_inputs/"+id+"/sessions", nil)
+		ss, _ := r["data"].([]any)
+		if len(ss) != 1 {
+			return false
+		}
+		rtp, _ = ss[0].(map[string]any)["rtp"].(map[string]any)
+		n, _ := rtp["packets_received"].(float64)
+		b, _ := rtp["bitrate_bps"].(float64)
+		return n > 0 && b > 0
+	})
+	t.Logf("session rtp statistics: %v", rtp)
+	mf, err := get(ctx, "http://"+d.Metric+"/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if metrics := string(mf.Body); !strings.Contains(metrics, `mpegflow_rtsp_packets_received_total{live_input="`+id+`"}`) ||
+		!strings.Contains(metrics, `mpegflow_rtsp_jitter_seconds{kind="video",live_input="`+id+`"}`) {
+		t.Error("the rtsp session metrics are not exported")
+	}
 
 	// the viewer leaves: disconnected after the idle timeout
 	left := time.Now()

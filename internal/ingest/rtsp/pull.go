@@ -83,6 +83,9 @@ type PullConfig struct {
 	// StartTimeout ends a session without a video key frame this long
 	// after PLAY. Default 20 s.
 	StartTimeout time.Duration
+	// StatsInterval is how often a session's statistics reach Stats.
+	// Default 5 s.
+	StatsInterval time.Duration
 	// OnDemandStartTimeout bounds how long the first viewer of a source
 	// pulled on demand waits in Demand for the camera's stream. Default
 	// 10 s.
@@ -122,7 +125,7 @@ func NewPullers(cfg PullConfig) (*Pullers, error) {
 	for _, d := range []struct {
 		p *time.Duration
 		v time.Duration
-	}{{&cfg.MinBackoff, DefaultMinBackoff}, {&cfg.MaxBackoff, DefaultMaxBackoff}, {&cfg.ReadTimeout, DefaultReadTimeout}, {&cfg.StartTimeout, DefaultStartTimeout},
+	}{{&cfg.MinBackoff, DefaultMinBackoff}, {&cfg.MaxBackoff, DefaultMaxBackoff}, {&cfg.ReadTimeout, DefaultReadTimeout}, {&cfg.StartTimeout, DefaultStartTimeout}, {&cfg.StatsInterval, DefaultStatsInterval},
 		{&cfg.OnDemandStartTimeout, DefaultOnDemandStartTimeout}, {&cfg.OnDemandIdleTimeout, DefaultOnDemandIdleTimeout}} {
 		if *d.p <= 0 {
 			*d.p = d.v
@@ -448,7 +451,7 @@ func (pl *puller) session(ctx context.Context) (time.Duration, error) {
 	go func() { waitErr <- c.Wait() }()
 	startT := time.NewTimer(cfg.StartTimeout)
 	defer startT.Stop()
-	tick := time.NewTicker(statsEvery)
+	tick := time.NewTicker(cfg.StatsInterval)
 	defer tick.Stop()
 	idleC, stopIdle := pl.idleTicker()
 	defer stopIdle()
@@ -460,7 +463,7 @@ func (pl *puller) session(ctx context.Context) (time.Duration, error) {
 				err = errNoViewers
 			}
 		case <-tick.C:
-			stats.report(cfg.Stats, pl.live.ID)
+			stats.report(cfg.Stats, pl.live.ID, f.started())
 		case <-ctx.Done():
 			err = ctx.Err()
 		case e := <-waitErr:
@@ -482,7 +485,8 @@ func (pl *puller) session(ctx context.Context) (time.Duration, error) {
 	if waitErr != nil {
 		<-waitErr
 	}
-	stats.report(cfg.Stats, pl.live.ID)
+	stats.report(cfg.Stats, pl.live.ID, f.started())
+	stats.ended(cfg.Stats, pl.live.ID)
 	pubMu.Lock()
 	defer pubMu.Unlock()
 	if pub == nil {

@@ -24,6 +24,11 @@ type Camera struct {
 	// HugeSDP, when set, makes DESCRIBE answer with a session description
 	// padded to that many bytes.
 	HugeSDP int
+	// DropEvery, when > 0, leaves out every DropEvery-th RTP packet of
+	// what is served to readers (packet loss, as sequence number gaps).
+	// Set it before the publisher starts.
+	DropEvery int
+	forwarded int // packets seen by OnRecord's callback
 
 	srv  *gortsplib.Server
 	addr string
@@ -37,8 +42,43 @@ type Camera struct {
 // Start starts a camera on addr ("127.0.0.1:0" for any port; a fixed one to
 // restart a camera where it was). TCP transport only.
 func Start(addr, user, pass string) (*Camera, error) {
+	return start(addr, user, pass, "", "")
+}
+
+// StartUDP starts a camera on addr that also serves over UDP (RTP and
+// RTCP on two free consecutive loopback ports).
+func StartUDP(addr string) (*Camera, error) {
+	var err error
+	for range 20 {
+		var rtpAddr, rtcpAddr string
+		if rtpAddr, rtcpAddr, err = udpPair(); err != nil {
+			continue
+		}
+		var c *Camera
+		if c, err = start(addr, "", "", rtpAddr, rtcpAddr); err == nil {
+			return c, nil
+		}
+	}
+	return nil, err
+}
+
+// udpPair finds an even loopback UDP port whose next port is free too.
+func udpPair() (string, string, error) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		return "", "", err
+	}
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	pc.Close()
+	port &^= 1
+	return fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("127.0.0.1:%d", port+1), nil
+}
+
+func start(addr, user, pass, rtpAddr, rtcpAddr string) (*Camera, error) {
 	c := &Camera{User: user, Pass: pass}
 	c.srv = &gortsplib.Server{
+		UDPRTPAddress:  rtpAddr,
+		UDPRTCPAddress: rtcpAddr,
 		Handler:     c,
 		RTSPAddress: addr,
 		Listen: func(network, address string) (net.Listener, error) {
@@ -168,8 +208,10 @@ func (c *Camera) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Respon
 	ctx.Session.OnPacketRTPAny(func(medi *description.Media, _ format.Format, pkt *rtp.Packet) {
 		c.mu.Lock()
 		st := c.stream
+		c.forwarded++
+		drop := c.DropEvery > 0 && c.forwarded%c.DropEvery == 0
 		c.mu.Unlock()
-		if st != nil {
+		if st != nil && !drop {
 			_ = st.WritePacketRTP(medi, pkt)
 		}
 	})
