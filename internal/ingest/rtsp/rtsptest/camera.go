@@ -109,6 +109,13 @@ func (c *Camera) URL(user, pass string) string {
 	return fmt.Sprintf("rtsp://%s:%s@%s/cam", user, pass, c.addr)
 }
 
+// Publishing reports whether a publisher records to the camera now.
+func (c *Camera) Publishing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stream != nil
+}
+
 // Readers is the number of sessions playing now.
 func (c *Camera) Readers() int {
 	c.mu.Lock()
