@@ -38,7 +38,8 @@ func printTable(w io.Writer, r *loadtest.Report) {
 	}
 	fmt.Fprintf(tw, "load\t%d %s publishers (B-frames %d), %d readers%s, %.1f s measured\n", r.Publishers, r.Protocol, r.BFrames, r.Readers, signed, r.DurationS)
 	if r.CameraSessions != nil {
-		fmt.Fprintf(tw, "pulled cameras\t%d playing at the end of the measured period\n", *r.CameraSessions)
+		fmt.Fprintf(tw, "pulled cameras\t%d playing at the end of the measured period; %d packets the camera could not send\n",
+			*r.CameraSessions, *r.CameraDropped)
 	}
 	fmt.Fprintf(tw, "server CPU\t%s\n", opt(r.CPUPctOneCore, "% of one core"))
 	fmt.Fprintf(tw, "server peak RSS\t%s\n", opt(r.PeakRSSMB, "MB"))

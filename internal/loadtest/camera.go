@@ -46,6 +46,10 @@ func StartCamera(ctx context.Context, ffmpeg, file string, stats *Stats, log *sl
 // URL is where the daemon pulls the camera.
 func (c *Camera) URL() string { return c.cam.URL("", "") }
 
+// Dropped is the number of packets the camera could not send to a
+// puller (its write queue was full): a figure with drops is not valid.
+func (c *Camera) Dropped() int { return c.cam.Dropped() }
+
 // Readers is the number of sessions playing the camera now.
 func (c *Camera) Readers() int { return c.cam.Readers() }
 

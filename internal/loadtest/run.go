@@ -139,6 +139,9 @@ type Report struct {
 	// CameraSessions is, with rtsp-pull, how many sessions played the
 	// camera at the end of the measured period (one per pulled input).
 	CameraSessions *int `json:"camera_sessions,omitempty"`
+	// CameraDropped are the packets the camera could not send (a puller's
+	// write queue full) during the whole run.
+	CameraDropped *int `json:"camera_dropped_packets,omitempty"`
 	// Record says the inputs recorded (Config.Record).
 	Record bool `json:"record,omitempty"`
 	// Transcode is the ladder the inputs were transcoded to, and
@@ -465,8 +468,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	<-rdCtx.Done()
 	s1 := takeSample(cfg.PID, pubs)
 	if camera != nil {
-		n := camera.Readers()
-		rep.CameraSessions = &n
+		n, d := camera.Readers(), camera.Dropped()
+		rep.CameraSessions, rep.CameraDropped = &n, &d
 	}
 	treeWG.Wait()
 	if ser != nil {

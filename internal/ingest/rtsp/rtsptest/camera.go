@@ -37,6 +37,7 @@ type Camera struct {
 	stream    *gortsplib.ServerStream
 	publisher *gortsplib.ServerSession
 	readers   int
+	dropped   int // packets a reader's full write queue did not take
 }
 
 // Start starts a camera on addr ("127.0.0.1:0" for any port; a fixed one to
@@ -77,6 +78,8 @@ func udpPair() (string, string, error) {
 func start(addr, user, pass, rtpAddr, rtcpAddr string) (*Camera, error) {
 	c := &Camera{User: user, Pass: pass}
 	c.srv = &gortsplib.Server{
+		// room for bursts when many readers share a busy host
+		WriteQueueSize: 4096,
 		UDPRTPAddress:  rtpAddr,
 		UDPRTCPAddress: rtcpAddr,
 		Handler:     c,
@@ -227,6 +230,22 @@ func (c *Camera) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Respon
 
 // OnPacketsLost implements gortsplib.ServerHandlerOnPacketsLost (quiet).
 func (c *Camera) OnPacketsLost(*gortsplib.ServerHandlerOnPacketsLostCtx) {}
+
+// OnStreamWriteError implements gortsplib.ServerHandlerOnStreamWriteError:
+// a packet a reader could not take (its write queue is full) is counted.
+func (c *Camera) OnStreamWriteError(*gortsplib.ServerHandlerOnStreamWriteErrorCtx) {
+	c.mu.Lock()
+	c.dropped++
+	c.mu.Unlock()
+}
+
+// Dropped is the number of packets readers' full write queues did not
+// take (a reader too slow, or a starved host).
+func (c *Camera) Dropped() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dropped
+}
 
 // OnDecodeError implements gortsplib.ServerHandlerOnDecodeError (quiet).
 func (c *Camera) OnDecodeError(*gortsplib.ServerHandlerOnDecodeErrorCtx) {}
