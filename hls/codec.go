@@ -267,12 +267,9 @@ func hevcCodecString(p h265.SPS_ProfileTierLevel, ptl []byte) string {
 }
 
 func av1Info(c AV1) (*trackInfo, error) {
-	var sh av1.SequenceHeader
-	if err := sh.Unmarshal(c.SequenceHeader); err != nil {
-		return nil, fmt.Errorf("av1 sequence header: %w", err)
-	}
-	if len(sh.SeqLevelIdx) == 0 || len(sh.SeqTier) == 0 {
-		return nil, fmt.Errorf("av1: no operating point")
+	sh, err := parseAV1(c)
+	if err != nil {
+		return nil, err
 	}
 	depth := 8
 	if sh.ColorConfig.HighBitDepth {
@@ -293,6 +290,31 @@ func av1Info(c AV1) (*trackInfo, error) {
 		height:    sh.Height(),
 		timescale: videoTimescale,
 	}
+	cfg, err := av1Config(c, sh)
+	if err != nil {
+		return nil, err
+	}
+	ti.sampleEntry = visualSampleEntry("av01", ti.width, ti.height, box("av1C", cfg))
+	return ti, nil
+}
+
+// parseAV1 parses c's sequence header OBU and checks it has an operating
+// point.
+func parseAV1(c AV1) (*av1.SequenceHeader, error) {
+	var sh av1.SequenceHeader
+	if err := sh.Unmarshal(c.SequenceHeader); err != nil {
+		return nil, fmt.Errorf("av1 sequence header: %w", err)
+	}
+	if len(sh.SeqLevelIdx) == 0 || len(sh.SeqTier) == 0 {
+		return nil, fmt.Errorf("av1: no operating point")
+	}
+	return &sh, nil
+}
+
+// av1Config is the AV1CodecConfigurationRecord (AV1-ISOBMFF §2.3.3): the
+// fields of the sequence header, then the sequence header OBU with its
+// size field.
+func av1Config(c AV1, sh *av1.SequenceHeader) ([]byte, error) {
 	b2u := func(b bool) byte {
 		if b {
 			return 1
@@ -301,18 +323,17 @@ func av1Info(c AV1) (*trackInfo, error) {
 	}
 	cc := sh.ColorConfig
 	var cfg boxWriter
-	cfg.u8(0x81)
+	cfg.u8(0x81) // marker, version 1
 	cfg.u8(sh.SeqProfile<<5 | sh.SeqLevelIdx[0]&0x1F)
 	cfg.u8(b2u(sh.SeqTier[0])<<7 | b2u(cc.HighBitDepth)<<6 | b2u(cc.TwelveBit)<<5 | b2u(cc.MonoChrome)<<4 |
 		b2u(cc.SubsamplingX)<<3 | b2u(cc.SubsamplingY)<<2 | byte(cc.ChromaSamplePosition)&3)
-	cfg.u8(0)
+	cfg.u8(0) // no initial_presentation_delay
 	obu, err := av1.Bitstream([][]byte{c.SequenceHeader}).Marshal()
 	if err != nil {
 		return nil, err
 	}
 	cfg.bytes(obu)
-	ti.sampleEntry = visualSampleEntry("av01", ti.width, ti.height, box("av1C", cfg.b))
-	return ti, nil
+	return cfg.b, nil
 }
 
 func aacInfo(c AAC) (*trackInfo, error) {

@@ -183,7 +183,7 @@ func (r *Rendition) writeVideoLocked(u *VideoUnit) {
 		}
 		switch r.video.codec.(type) {
 		case AV1:
-			ft.data = appendOBU(ft.data, n)
+			ft.data = AppendOBU(ft.data, n)
 			continue
 		case H265:
 			if typ := (n[0] >> 1) & 0x3F; typ >= 32 && typ <= 34 {
@@ -196,9 +196,11 @@ func (r *Rendition) writeVideoLocked(u *VideoUnit) {
 	r.pv.size = len(ft.data) - r.pv.off
 }
 
-// appendOBU writes an AV1 OBU with obu_has_size_field set (AV1 §5.3.1),
-// dropping temporal delimiters (AV1-ISOBMFF §2.4).
-func appendOBU(b, obu []byte) []byte {
+// AppendOBU appends an AV1 OBU (as the hub carries it, with or without
+// its size field) with obu_has_size_field set (AV1 §5.3.1), the low
+// overhead bitstream format of MP4 samples and Enhanced RTMP frames;
+// temporal delimiters are dropped (AV1-ISOBMFF §2.4).
+func AppendOBU(b, obu []byte) []byte {
 	h := obu[0]
 	typ := (h >> 3) & 0x0F
 	if typ == 2 {

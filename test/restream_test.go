@@ -102,13 +102,33 @@ func waitOutput(ctx context.Context, t *testing.T, d *daemon, admin, li, id, sta
 
 // checkTargetHLS waits for the target input's HLS, decodes its latest
 // segment with ffprobe and ffmpeg, and returns the segment's
-// PROGRAM-DATE-TIME and the time it was read.
-func checkTargetHLS(ctx context.Context, t *testing.T, d *daemon, id string) (time.Time, time.Time) {
+// PROGRAM-DATE-TIME. src, when set, is called as soon as the segment is
+// read, before the decoding, which takes seconds on a loaded machine.
+func checkTargetHLS(ctx context.Context, t *testing.T, d *daemon, id string, src func()) time.Time {
 	t.Helper()
 	mediaURL, _ := waitLive(ctx, t, d, id, 60*time.Second)
+	file, pdt := latestSegmentFile(ctx, t, mediaURL, id)
+	if src != nil {
+		src()
+	}
+	v := ffprobe(ctx, t, file, "v")
+	a := ffprobe(ctx, t, file, "a")
+	if v.Codec != "h264" || v.Width != 640 || a.Codec != "aac" {
+		t.Fatalf("target %s: video %+v audio %+v", id, v, a)
+	}
+	if err := ffmpegDecodes(ctx, file); err != nil {
+		t.Fatalf("target %s does not decode: %v", id, err)
+	}
+	return pdt
+}
+
+// latestSegmentFile writes the newest segment of a media playlist, after
+// its initialization section, to a file; it returns the file and the
+// segment's PROGRAM-DATE-TIME.
+func latestSegmentFile(ctx context.Context, t *testing.T, mediaURL, name string) (string, time.Time) {
+	t.Helper()
 	p := getPlaylist(ctx, t, mediaURL)
 	seg := p.Segments[len(p.Segments)-1]
-	read := time.Now()
 	var data []byte
 	for _, u := range []string{seg.Map, seg.URI} {
 		if u == "" {
@@ -120,16 +140,7 @@ func checkTargetHLS(ctx context.Context, t *testing.T, d *daemon, id string) (ti
 		}
 		data = append(data, f.Body...)
 	}
-	file := writeFile(t, id+".mp4", data)
-	v := ffprobe(ctx, t, file, "v")
-	a := ffprobe(ctx, t, file, "a")
-	if v.Codec != "h264" || v.Width != 640 || a.Codec != "aac" {
-		t.Fatalf("target %s: video %+v audio %+v", id, v, a)
-	}
-	if err := ffmpegDecodes(ctx, file); err != nil {
-		t.Fatalf("target %s does not decode: %v", id, err)
-	}
-	return seg.PDT, read
+	return writeFile(t, name+".mp4", data), seg.PDT
 }
 
 // latestPDT is the PROGRAM-DATE-TIME of the newest segment of a live input.
@@ -201,8 +212,8 @@ func TestRestreamOutputs(t *testing.T) {
 	}
 
 	for _, in := range []liveInput{tgRTMP, tgSRT, tgTLS} {
-		pdt, _ := checkTargetHLS(ctx, t, tg, in.ID)
-		srcPDT := latestPDT(ctx, t, sd, src.ID)
+		var srcPDT time.Time
+		pdt := checkTargetHLS(ctx, t, tg, in.ID, func() { srcPDT = latestPDT(ctx, t, sd, src.ID) })
 		if d := pdt.Sub(srcPDT); math.Abs(d.Seconds()) > 4 {
 			t.Errorf("target %s PROGRAM-DATE-TIME %v is %v off the source's %v", in.ID, pdt, d, srcPDT)
 		}
@@ -247,7 +258,7 @@ func TestRestreamOutputs(t *testing.T) {
 	waitOutput(ctx, t, sd, admin, src.ID, outRTMP, "broadcasting", 60*time.Second)
 	t.Logf("figure: RTMP output broadcasting again %v after the target was ready", time.Since(back).Round(time.Millisecond))
 	waitOutput(ctx, t, sd, admin, src.ID, outSRT, "broadcasting", 60*time.Second)
-	checkTargetHLS(ctx, t, tg2, tgRTMP.ID)
+	checkTargetHLS(ctx, t, tg2, tgRTMP.ID, nil)
 
 	sd.assertNoKeys(t, tgRTMP.Key, tgSRT.Key, tgTLS.Key, tgSRT.SRTPassphrase)
 }

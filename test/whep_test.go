@@ -18,7 +18,8 @@ import (
 )
 
 // dialWHEP retries a WHEP offer while the input is not live yet (409
-// not_live) and returns the playing client.
+// not_live) or its transcoded rung is not ready (503) and returns the
+// playing client.
 func dialWHEP(ctx context.Context, t *testing.T, d *daemon, endpoint string, o wheptest.Options) *wheptest.Client {
 	t.Helper()
 	var c *wheptest.Client
@@ -29,7 +30,8 @@ func dialWHEP(ctx context.Context, t *testing.T, d *daemon, endpoint string, o w
 		var err error
 		c, err = wheptest.Dial(ctx, endpoint, o)
 		var se *wheptest.StatusError
-		if errors.As(err, &se) && se.Code == http.StatusConflict && strings.Contains(se.Body, "not_live") {
+		if errors.As(err, &se) && (se.Code == http.StatusConflict && strings.Contains(se.Body, "not_live") ||
+			se.Code == http.StatusServiceUnavailable && strings.Contains(se.Body, "not ready")) {
 			return false
 		}
 		if err != nil {
@@ -43,8 +45,9 @@ func dialWHEP(ctx context.Context, t *testing.T, d *daemon, endpoint string, o w
 
 // TestWHEPFromRTMP plays an RTMP publish (ffmpeg, H.264 without B-frames,
 // AAC) over WHEP with a pion player: it receives H.264 key frames at a
-// steady frame rate and Opus made from the AAC; DELETE ends the session. A second input published with B-frames is refused with 409
-// naming the fix.
+// steady frame rate and Opus made from the AAC; DELETE ends the session.
+// A second input, not transcoded, published with B-frames is refused with
+// 409 naming the fixes.
 func TestWHEPFromRTMP(t *testing.T) {
 	e2eTest(t)
 	requireTools(t, "ffmpeg")
@@ -78,7 +81,8 @@ func TestWHEPFromRTMP(t *testing.T) {
 	}
 
 	// B-frames: x264 says so in the SPS (max_num_reorder_frames), so even
-	// the first offer is refused
+	// the first offer is refused; the input is not transcoded, so there is
+	// no rung to play instead (TestWHEPBFramesRung)
 	waitFor(ctx, t, 30*time.Second, "409 source_has_bframes", func() bool {
 		c, err := wheptest.Dial(ctx, d.URL("/whep/"+bf.ID), wheptest.Options{SkipConnect: true})
 		if err == nil {
@@ -89,7 +93,8 @@ func TestWHEPFromRTMP(t *testing.T) {
 		if errors.As(err, &se) && se.Code == http.StatusConflict && strings.Contains(se.Body, "not_live") {
 			return false
 		}
-		if !errors.As(err, &se) || se.Code != http.StatusConflict || !strings.Contains(se.Body, "source_has_bframes") || !strings.Contains(se.Body, "-bf 0") {
+		if !errors.As(err, &se) || se.Code != http.StatusConflict || !strings.Contains(se.Body, "source_has_bframes") ||
+			!strings.Contains(se.Body, "-bf 0") || !strings.Contains(se.Body, "transcode.mode") {
 			t.Fatalf("offer for a B-frame source: %v", err)
 		}
 		return true
@@ -314,12 +319,36 @@ func TestBrowserGlassToGlassRTMP(t *testing.T) {
 	defer cancel()
 	in := newInput("g2g-rtmp")
 	d := startDaemon(t, daemonConfig{Inputs: []liveInput{in}, SegmentDuration: "1s", PartDuration: "200ms"})
+	w, h := g2gRTMP(ctx, t, d, in, secs, "-preset", "ultrafast", "-tune", "zerolatency", "-bf", "0")
+	logG2G(t, "RTMP (ffmpeg -tune zerolatency -bf 0)", w, h)
+}
+
+// TestBrowserGlassToGlassRTMPBFrames is the same measure for RTMP with
+// B-frames (libx264 veryfast as OBS and ffmpeg default to: B-frames and
+// lookahead), which WHEP plays from the input's 360p rung: the source's
+// encoder delay, the transcode and the rung's encode are all in it.
+func TestBrowserGlassToGlassRTMPBFrames(t *testing.T) {
+	e2eTest(t)
+	requireTools(t, "node", "ffmpeg")
+	secs := g2gSeconds()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(2*secs+180)*time.Second)
+	defer cancel()
+	d, in := transcodedInput(t, "360p")
+	w, h := g2gRTMP(ctx, t, d, in, secs, "-preset", "veryfast", "-bf", "2")
+	logG2G(t, "RTMP with B-frames (ffmpeg veryfast -bf 2) through the 360p rung", w, h)
+}
+
+// g2gRTMP publishes frames painted with the wall clock to in over RTMP
+// through ffmpeg (libx264 with x264Args, 30 fps, GOP 1 s) and runs
+// g2g.mjs on them.
+func g2gRTMP(ctx context.Context, t *testing.T, d *daemon, in liveInput, secs int, x264Args ...string) (webrtc, hls *g2gLatency) {
+	t.Helper()
 	pctx, stop := context.WithCancel(ctx)
 	defer stop()
-	ff := exec.CommandContext(pctx, "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "warning",
-		"-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", "640x360", "-r", "30", "-i", "pipe:0",
-		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-bf", "0", "-g", "30",
-		"-f", "flv", d.RTMPURL(in.Key))
+	args := []string{"-hide_banner", "-nostdin", "-loglevel", "warning",
+		"-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", "640x360", "-r", "30", "-i", "pipe:0", "-c:v", "libx264"}
+	args = append(append(args, x264Args...), "-g", "30", "-f", "flv", d.RTMPURL(in.Key))
+	ff := exec.CommandContext(pctx, "ffmpeg", args...)
 	stdin, err := ff.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -356,8 +385,10 @@ func TestBrowserGlassToGlassRTMP(t *testing.T) {
 			t.Logf("ffmpeg: %s", ffErr.String())
 		}
 	}()
-	w, h := runG2G(ctx, t, d, in, "none", secs)
-	logG2G(t, "RTMP (ffmpeg -tune zerolatency -bf 0)", w, h)
+	// the player falls back to LL-HLS on a refusal: offer only once WHEP
+	// answers (the stream is live and, with B-frames, its rung ready)
+	_ = dialWHEP(ctx, t, d, d.URL("/whep/"+in.ID), wheptest.Options{SkipConnect: true}).Close(ctx)
+	return runG2G(ctx, t, d, in, "none", secs)
 }
 
 // paintClock paints ms as g2g.mjs does: 24 bits of ms and 8 check bits

@@ -428,9 +428,9 @@ func TestBrowserWHIPPublishAndPlay(t *testing.T) {
 	d.assertNoKeys(t, in.Key)
 }
 
-// whipVPXMedia generates seconds of VP8 (libvpx realtime) or VP9
-// (libvpx-vp9 realtime, profile 0), 320x240 30 fps, key frame every second,
-// as IVF frames, and Opus (libopus 48 kHz stereo, 20 ms frames) with
+// whipVPXMedia generates seconds of VP8 (libvpx realtime), VP9
+// (libvpx-vp9 realtime, profile 0) or AV1 (SVT-AV1 preset 12), 320x240
+// 30 fps, key frame every second, as IVF frames, and Opus (libopus 48 kHz stereo, 20 ms frames) with
 // ffmpeg, as a browser that offers only VP8 or VP9 sends them.
 func whipVPXMedia(ctx context.Context, t *testing.T, codec string, seconds int) (video [][]byte, opus [][]byte) {
 	t.Helper()
@@ -443,9 +443,12 @@ func whipVPXMedia(ctx context.Context, t *testing.T, codec string, seconds int) 
 			t.Fatalf("ffmpeg %v: %v\n%s", args, err, out)
 		}
 	}
-	run("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-t", secs,
-		"-c:v", map[string]string{"vp8": "libvpx", "vp9": "libvpx-vp9"}[codec], "-deadline", "realtime", "-cpu-used", "8",
-		"-b:v", "400k", "-g", "30", "-f", "ivf", vid)
+	enc := []string{"-c:v", map[string]string{"vp8": "libvpx", "vp9": "libvpx-vp9"}[codec], "-deadline", "realtime", "-cpu-used", "8"}
+	if codec == "av1" {
+		enc = []string{"-c:v", "libsvtav1", "-preset", "12"}
+	}
+	run(append(append([]string{"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-t", secs}, enc...),
+		"-b:v", "400k", "-g", "30", "-f", "ivf", vid)...)
 	run("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", secs, "-ac", "2",
 		"-c:a", "libopus", "-b:a", "64k", "-frame_duration", "20", "-f", "ogg", aud)
 	b, err := os.ReadFile(vid)

@@ -23,6 +23,7 @@ import (
 	"github.com/mpegflow/mpegflow/internal/rungroup"
 	"github.com/mpegflow/mpegflow/internal/store"
 	"github.com/mpegflow/mpegflow/internal/stream"
+	"github.com/mpegflow/mpegflow/internal/transcode"
 	"github.com/mpegflow/mpegflow/internal/webrtcice"
 )
 
@@ -52,6 +53,7 @@ type Builder struct {
 	Store     store.Store
 	Bus       *events.Bus
 	FFmpeg    *ffmpeg.Account                    // the one ffmpeg capacity account
+	Transcode *transcode.Service                 // transcoding (Transcoder nil when unavailable, Reason says why)
 	Hub       *stream.Hub                        // the live streams, renditions included
 	Directory auth.Directory                     // stream keys, with the publish admission hook
 	HLS       *hlsout.Server                     // the LL-HLS output (viewers, playlists)

@@ -1,17 +1,23 @@
 package app
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"os/exec"
 
 	"github.com/mpegflow/mpegflow/internal/output/vodhttp"
 	"github.com/mpegflow/mpegflow/internal/output/whep"
+	"github.com/mpegflow/mpegflow/internal/pipeline"
+	"github.com/mpegflow/mpegflow/internal/stream"
+	"github.com/mpegflow/mpegflow/internal/transcode"
 )
 
 // wireWHEP builds WebRTC playback at /whep/ on the ICE transport WHIP
 // ingest shares (none without webrtc.udp_address): the same playback gate
-// as LL-HLS, key-frame requests to WHIP publishers, metrics on the
-// daemon's registry; its viewers count in the API's sessions.
+// as LL-HLS, key-frame requests to WHIP publishers, the top transcoded
+// rung for sources with B-frames, metrics on the daemon's registry; its
+// viewers count in the API's sessions.
 func wireWHEP(b *Builder) error {
 	if b.ICE == nil {
 		return nil
@@ -29,6 +35,8 @@ func wireWHEP(b *Builder) error {
 	if b.WHIP != nil {
 		cfg.Keyframes = b.WHIP
 	}
+	// a source with B-frames plays from its top transcoded rung
+	cfg.Standins = whepStandins{b.Transcode, b.Store.LiveInputs()}
 	// AAC (RTMP, SRT) becomes Opus once per stream when ffmpeg is here
 	if ff, err := exec.LookPath("ffmpeg"); err == nil {
 		cfg.FFmpegPath, cfg.Capacity = ff, b.FFmpeg
@@ -47,6 +55,24 @@ func wireWHEP(b *Builder) error {
 		close(stop)
 	})
 	return nil
+}
+
+// whepStandins names the transcoded rung that WHEP plays for a source
+// with B-frames, or says that this daemon does not transcode.
+type whepStandins struct {
+	tc       *transcode.Service
+	settings pipeline.Settings
+}
+
+func (s whepStandins) Standin(ctx context.Context, src *stream.Stream) (string, error) {
+	if s.tc == nil || s.tc.Transcoder == nil {
+		reason := "no working encoder"
+		if s.tc != nil && s.tc.Reason != "" {
+			reason = s.tc.Reason
+		}
+		return "", fmt.Errorf("transcoding is unavailable on this server (%s)", reason)
+	}
+	return s.tc.Transcoder.Standin(ctx, s.settings, src)
 }
 
 // whepGate runs a WHEP offer through the gate of /live/ (signed playback,

@@ -93,6 +93,11 @@ func TestArgsInvariants(t *testing.T) {
 					t.Errorf("%s/%s: no %q in %s", f, in, want, a)
 				}
 			}
+			// every rung without B-frames: WebRTC viewers of a source with
+			// B-frames play the top rung (LL-HLS needs none either)
+			if n := strings.Count(a, "-bf 0 "); n != len(rungs) {
+				t.Errorf("%s/%s: -bf 0 on %d of %d rungs", f, in, n, len(rungs))
+			}
 			if hw := strings.Contains(a, "-hwaccel "); hw != (in == "h264" && f != X264) {
 				t.Errorf("%s/%s: hardware decoding %v", f, in, hw)
 			}

@@ -97,9 +97,10 @@ type Config struct {
 
 // Transcoder runs the ladders of live streams; one per daemon.
 type Transcoder struct {
-	cfg     Config
-	log     *slog.Logger
-	ladders atomic.Int64
+	cfg      Config
+	log      *slog.Logger
+	ladders  atomic.Int64
+	standins standins
 }
 
 // New returns a Transcoder.
@@ -155,7 +156,10 @@ func (t *Transcoder) Active() int { return int(t.ladders.Load()) }
 // Sink returns the graph sink that transcodes s into the rungs named by
 // ladder. It satisfies pipeline.Sink.
 func (t *Transcoder) Sink(s *stream.Stream, ladder []string) *Sink {
-	return &Sink{t: t, s: s, ladder: append([]string(nil), ladder...), out: t.cfg.Output, log: t.log.With("live_input", s.ID())}
+	k := &Sink{t: t, s: s, ladder: append([]string(nil), ladder...), out: t.cfg.Output, log: t.log.With("live_input", s.ID()),
+		planned: make(chan struct{})}
+	t.standins.add(k)
+	return k
 }
 
 // Sink transcodes one stream (see Transcoder.Sink).
@@ -171,8 +175,12 @@ type Sink struct {
 	}
 	log *slog.Logger
 
-	mu  sync.Mutex
-	pid int // the running ffmpeg, 0 when none
+	mu      sync.Mutex
+	pid     int     // the running ffmpeg, 0 when none
+	standin standin // see Transcoder.Standin
+	// planned is closed once standin is first set
+	planned  chan struct{}
+	planOnce sync.Once
 }
 
 // Name implements pipeline.Sink.
@@ -261,12 +269,14 @@ func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
 			c, w, h, fps, err := videoInfo(tr.Codec)
 			if err != nil {
 				k.log.Warn("not transcoding", "error", err)
+				k.setStandin("", fmt.Errorf("%w: %w", ErrNoRung, err))
 				return nil
 			}
 			vcodec, srcFPS = c, fps
 			rungs, err := k.t.planRungs(k.ladder, tr.Codec, w, h, fps)
 			if err != nil {
 				k.log.Warn("not transcoding", "error", err)
+				k.setStandin("", fmt.Errorf("%w: %w", ErrNoRung, err))
 				return nil
 			}
 			job.Rungs = rungs
@@ -277,6 +287,7 @@ func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
 	}
 	if len(job.Rungs) == 0 {
 		k.log.Info("no ladder rung below the source; passthrough only")
+		k.setStandin("", fmt.Errorf("%w: the source is smaller than every rung of its ladder", ErrNoRung))
 		return nil
 	}
 	job.Family, job.VAAPIDevice, job.InputCodec, job.AudioCodec = k.t.cfg.Detection.Family, k.t.cfg.VAAPIDevice, vcodec, acodec
@@ -291,8 +302,11 @@ func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
 			m.refused.Inc()
 		}
 		k.report(CodeCapacityExceeded, msg)
+		k.setStandin("", fmt.Errorf("%w: %.1f of %.1f units used, the ladder needs %.1f; raise transcode.capacity or end another transcoded stream",
+			ErrAtCapacity, used, k.t.cfg.Account.Total(), units))
 		return nil
 	}
+	k.setStandin(job.Rungs[0].Name, nil)
 	k.t.ladders.Add(1)
 	if m := k.t.cfg.Metrics; m != nil {
 		m.active.Inc()
@@ -363,6 +377,7 @@ func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
 		ro.w = nil
 	}
 	k.report(CodeFailed, fmt.Sprintf("ffmpeg failed %d times in a row: %v", k.t.cfg.MaxFailures, errors.Unwrap(err)))
+	k.setStandin("", fmt.Errorf("%w: ffmpeg failed %d times in a row", ErrNoRung, k.t.cfg.MaxFailures))
 	return nil
 }
 

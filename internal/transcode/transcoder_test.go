@@ -20,6 +20,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/mpegflow/mpegflow/internal/ffmpeg"
+	"github.com/mpegflow/mpegflow/internal/store"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
@@ -350,6 +351,35 @@ func TestCapacity(t *testing.T) {
 	default:
 		t.Fatal("no capacity_exceeded report")
 	}
+	// the stand-in rung for WebRTC: the running ladder's top rung; why not
+	// for the others
+	if rung, err := tc.Standin(ctx, onSettings{}, p1.Stream()); rung != "180p" || err != nil {
+		t.Errorf("Standin(a) = %q, %v; want 180p", rung, err)
+	}
+	if _, err := tc.Standin(ctx, onSettings{}, p2.Stream()); !errors.Is(err, ErrAtCapacity) {
+		t.Errorf("Standin(b) = %v, want ErrAtCapacity", err)
+	}
+	p3, _ := hub.Publish("c", tracks, false)
+	if _, err := tc.Standin(ctx, onSettings{"c": "off"}, p3.Stream()); !errors.Is(err, ErrNotTranscoded) {
+		t.Errorf("Standin(c) = %v, want ErrNotTranscoded", err)
+	}
+	// on, but its sink not made yet (the graph is being built): it waits
+	early := make(chan error, 1)
+	go func() {
+		_, err := tc.Standin(ctx, onSettings{}, p3.Stream())
+		early <- err
+	}()
+	// a ladder with no rung below the 320x240 source
+	if err := tc.Sink(p3.Stream(), []string{"360p"}).Run(ctx, p3.Stream().AddReader("t", stream.ReaderOptions{})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tc.Standin(ctx, onSettings{}, p3.Stream()); !errors.Is(err, ErrNoRung) {
+		t.Errorf("Standin(c, no rung) = %v, want ErrNoRung", err)
+	}
+	if err := <-early; !errors.Is(err, ErrNoRung) {
+		t.Errorf("Standin(c) called before its sink = %v, want ErrNoRung", err)
+	}
+	p3.End()
 	p1.End()
 	p2.End()
 	if err := <-done1; err != nil {
@@ -361,6 +391,17 @@ func TestCapacity(t *testing.T) {
 	if got := metricValue(m.refused); got != 1 {
 		t.Errorf("capacity_exceeded_total = %v, want 1", got)
 	}
+}
+
+// onSettings are live inputs' transcode modes by id; "on" when absent.
+type onSettings map[string]string
+
+func (o onSettings) Get(_ context.Context, id string) (*store.LiveInput, error) {
+	mode, ok := o[id]
+	if !ok {
+		mode = modeOn
+	}
+	return &store.LiveInput{Transcode: store.TranscodeSetting{Mode: mode}}, nil
 }
 
 func waitUntil(t *testing.T, cond func() bool) {
@@ -575,6 +616,9 @@ func TestTranscodeGivesUp(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("the sink did not give up")
+	}
+	if _, err := tc.Standin(ctx, onSettings{}, s); !errors.Is(err, ErrNoRung) {
+		t.Errorf("Standin after giving up = %v, want ErrNoRung", err)
 	}
 	pub.End()
 	if !killed {

@@ -18,62 +18,6 @@ import (
 // answerTimeout bounds building the answer, ICE gathering included.
 const answerTimeout = 10 * time.Second
 
-// serveHTTP routes the WHIP resources (RFC 9725 §4).
-func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	s.cors(w)
-	rest, ok := strings.CutPrefix(r.URL.Path, "/whip/")
-	if !ok || rest == "" {
-		writeError(w, http.StatusNotFound, "not_found", "no such WHIP resource")
-		return
-	}
-	parts := strings.Split(rest, "/")
-	switch {
-	case len(parts) == 1 && parts[0] != "":
-		switch r.Method {
-		case http.MethodOptions:
-			s.options(w, "POST, OPTIONS")
-		case http.MethodPost:
-			s.post(w, r, parts[0])
-		default:
-			w.Header().Set("Allow", "POST, OPTIONS")
-			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST with an SDP offer")
-		}
-	case len(parts) == 2 && parts[0] != "" && parts[1] != "":
-		switch r.Method {
-		case http.MethodOptions:
-			s.options(w, "PATCH, DELETE, OPTIONS")
-		case http.MethodDelete:
-			s.delete(w, r, parts[0], parts[1])
-		case http.MethodPatch:
-			s.patch(w, r, parts[0], parts[1])
-		default:
-			w.Header().Set("Allow", "PATCH, DELETE, OPTIONS")
-			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use DELETE to end the session")
-		}
-	default:
-		writeError(w, http.StatusNotFound, "not_found", "no such WHIP resource")
-	}
-}
-
-func (s *Server) cors(w http.ResponseWriter) {
-	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", s.cfg.CORSOrigin)
-	h.Set("Access-Control-Expose-Headers", "Location, ETag, Accept-Patch, Link")
-	if s.cfg.CORSOrigin != "*" {
-		h.Add("Vary", "Origin")
-	}
-}
-
-// options answers a CORS preflight (RFC 9725 §4.1 leaves OPTIONS to CORS).
-func (s *Server) options(w http.ResponseWriter, methods string) {
-	h := w.Header()
-	h.Set("Allow", methods)
-	h.Set("Access-Control-Allow-Methods", methods)
-	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match")
-	h.Set("Access-Control-Max-Age", "600")
-	w.WriteHeader(http.StatusNoContent)
-}
-
 // post creates a session (RFC 9725 §4.2): authenticate, select codecs,
 // answer with gathering complete (no trickle from our side).
 func (s *Server) post(w http.ResponseWriter, r *http.Request, id string) {

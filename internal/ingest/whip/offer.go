@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/pion/sdp/v3"
+
+	"github.com/mpegflow/mpegflow/internal/webrtcice"
 )
 
 // Offer errors. The handler maps errMalformedOffer to 400 and
@@ -31,13 +33,7 @@ const (
 )
 
 // codecChoice is one payload type of the offer that the answer accepts.
-type codecChoice struct {
-	Mime        string
-	PayloadType uint8
-	ClockRate   uint32
-	Channels    uint16
-	Fmtp        string
-}
+type codecChoice = webrtcice.Codec
 
 // offerPlan is what an SDP offer allows: the video and audio codec chosen
 // (either may be nil, not both) and every codec name the offer listed.

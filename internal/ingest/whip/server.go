@@ -174,7 +174,10 @@ func (s *Server) UDPAddr() net.Addr { return s.ice.UDPAddr() }
 // Handler serves the WHIP resources (RFC 9725 §4): POST /whip/{id} creates a
 // session, PATCH and DELETE /whip/{id}/{session} act on it, OPTIONS answers
 // CORS preflights on both. Mount it at "/whip/" without stripping the prefix.
-func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+func (s *Server) Handler() http.Handler {
+	return &webrtcice.Resources{Prefix: "/whip/", Name: "WHIP", CORSOrigin: s.cfg.CORSOrigin, SessionMethods: "PATCH, DELETE, OPTIONS",
+		Error: writeError, Post: s.post, Delete: s.delete, Patch: s.patch}
+}
 
 // Close ends every session (their streams enter the hub's reconnect
 // window), closes the UDP port and waits for every goroutine. Idempotent.

@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
@@ -67,7 +66,10 @@ func randomID() string {
 // newSession negotiates the PeerConnection for offer and registers the
 // session. It returns the SDP answer with every local candidate.
 func (s *Server) newSession(ctx context.Context, li auth.LiveInput, remote string, plan offerPlan, offer string) (*session, string, error) {
-	api, err := s.newAPI(plan)
+	// pion's default interceptors: NACK generator, RTCP receiver reports,
+	// TWCC, stats
+	api, err := s.ice.NewAPI(webrtcice.APIConfig{Video: plan.Video, Audio: plan.Audio,
+		Timeouts: webrtcice.Timeouts{Disconnected: iceDisconnected, Failed: iceFailed, Keepalive: iceKeepalive}})
 	if err != nil {
 		return nil, "", err
 	}
@@ -146,44 +148,6 @@ func (s *Server) newSession(ctx context.Context, li auth.LiveInput, remote strin
 	ss.log.Info("whip session created", "video", video, "audio", audio, "aac", ss.tc != nil)
 	go ss.run()
 	return ss, local.SDP, nil
-}
-
-// newAPI builds a pion API for one session: only the codecs chosen from the
-// offer (with its payload types and fmtp lines, so the answer matches them
-// exactly), pion's default interceptors (NACK generator, RTCP receiver
-// reports, TWCC, stats) and the shared ICE transport.
-func (s *Server) newAPI(plan offerPlan) (*webrtc.API, error) {
-	m := &webrtc.MediaEngine{}
-	if c := plan.Video; c != nil {
-		err := m.RegisterCodec(webrtc.RTPCodecParameters{
-			RTPCodecCapability: webrtc.RTPCodecCapability{
-				MimeType: c.Mime, ClockRate: c.ClockRate, SDPFmtpLine: c.Fmtp,
-				RTCPFeedback: []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}},
-			},
-			PayloadType: webrtc.PayloadType(c.PayloadType),
-		}, webrtc.RTPCodecTypeVideo)
-		if err != nil {
-			return nil, fmt.Errorf("register %s: %w", c.Mime, err)
-		}
-	}
-	if c := plan.Audio; c != nil {
-		err := m.RegisterCodec(webrtc.RTPCodecParameters{
-			RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: c.Mime, ClockRate: c.ClockRate, Channels: c.Channels, SDPFmtpLine: c.Fmtp},
-			PayloadType:        webrtc.PayloadType(c.PayloadType),
-		}, webrtc.RTPCodecTypeAudio)
-		if err != nil {
-			return nil, fmt.Errorf("register %s: %w", c.Mime, err)
-		}
-	}
-	reg := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
-		return nil, fmt.Errorf("interceptors: %w", err)
-	}
-	se, err := s.ice.SettingEngine(webrtcice.Timeouts{Disconnected: iceDisconnected, Failed: iceFailed, Keepalive: iceKeepalive})
-	if err != nil {
-		return nil, err
-	}
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se)), nil
 }
 
 // stop ends the session; end also ends the stream at once (DELETE) instead

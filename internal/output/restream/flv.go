@@ -12,7 +12,7 @@ import (
 )
 
 // ErrUnsupportedCodec means a target's protocol cannot carry a track of the
-// stream (RTMP here: H.264 or H.265 video, AAC audio).
+// stream (RTMP here: H.264, H.265 or AV1 video, AAC or Opus audio).
 var ErrUnsupportedCodec = errors.New("codec not supported by the target protocol")
 
 // FLV tag header constants (FLV spec v10 §E.4.2, §E.4.3).
@@ -27,28 +27,33 @@ const (
 	flvCodecAVC    = 7
 	flvCodecAAC    = 10
 	nalTypeHEVCAUD = 35
-	// Enhanced RTMP (E-RTMP v1, ExVideoTagHeader): IsExHeader, the
-	// packet types used, and the FourCC of HEVC.
+	// Enhanced RTMP (E-RTMP v1 ExVideoTagHeader, v2 ExAudioTagHeader):
+	// IsExHeader, the packet types used, SoundFormat 9 (ExHeader) and the
+	// FourCCs of HEVC, AV1 and Opus.
 	exHeader       = 0x80
 	exFrameKey     = 1 << 4
 	exFrameInter   = 2 << 4
 	exSeqStart     = 0
 	exCodedFrames  = 1
+	exAudioHeader  = 9 << 4
 	fourCCHVC1     = 'h'<<24 | 'v'<<16 | 'c'<<8 | '1'
+	fourCCAV01     = 'a'<<24 | 'v'<<16 | '0'<<8 | '1'
+	fourCCOpus     = 'O'<<24 | 'p'<<16 | 'u'<<8 | 's'
+	opusPreSkip    = 312 // samples at 48 kHz, as the HLS muxer's dOps says
 	nalTypeAUD     = 9
 	maxRebaseDelta = 5 * time.Second
 )
 
 // flvMuxer turns a stream's units into FLV tag bodies (RTMP audio and video
 // messages carry FLV tag bodies without the tag header, RTMP spec §7.1.4,
-// §7.1.5): H.264 (AVC) as FLV, H.265 as Enhanced RTMP (FourCC hvc1), and
-// AAC, passed through. Timestamps are milliseconds from the session's
+// §7.1.5): H.264 (AVC) and AAC as FLV, H.265, AV1 and Opus as Enhanced
+// RTMP (FourCC hvc1, av01, Opus), passed through. Timestamps are milliseconds from the session's
 // first unit; a discontinuity (the publisher reconnected) is stitched so
 // the target sees a continuous timeline.
 type flvMuxer struct {
 	vIdx, aIdx int
-	video      stream.Codec // H264 or H265
-	aac        stream.AAC
+	video      stream.Codec // H264, H265 or AV1
+	audio      stream.Codec // AAC or Opus
 	clock      sessionClock
 	seqSent    [2]bool // video, audio sequence headers written
 }
@@ -78,10 +83,10 @@ func newFLVMuxer(tracks []stream.Track) (*flvMuxer, error) {
 	m := &flvMuxer{vIdx: -1, aIdx: -1}
 	for i, t := range tracks {
 		switch c := t.Codec.(type) {
-		case stream.H264, stream.H265:
+		case stream.H264, stream.H265, stream.AV1:
 			m.vIdx, m.video = i, c
-		case stream.AAC:
-			m.aIdx, m.aac = i, c
+		case stream.AAC, stream.Opus:
+			m.aIdx, m.audio = i, c
 		default:
 			return nil, fmt.Errorf("%w: %s over RTMP", ErrUnsupportedCodec, t.Codec.Name())
 		}
@@ -98,13 +103,19 @@ func (m *flvMuxer) metadata() []byte {
 	b := amf0.Append(nil, "@setDataFrame")
 	b = amf0.Append(b, "onMetaData")
 	var md amf0.ECMA
-	if _, ok := m.video.(stream.H265); ok {
-		md = append(md, kv("videocodecid", float64(fourCCHVC1)))
-	} else if m.vIdx >= 0 {
+	switch m.video.(type) {
+	case stream.H264:
 		md = append(md, kv("videocodecid", flvCodecAVC))
+	case stream.H265:
+		md = append(md, kv("videocodecid", float64(fourCCHVC1)))
+	case stream.AV1:
+		md = append(md, kv("videocodecid", float64(fourCCAV01)))
 	}
-	if m.aIdx >= 0 {
+	switch m.audio.(type) {
+	case stream.AAC:
 		md = append(md, kv("audiocodecid", flvCodecAAC))
+	case stream.Opus:
+		md = append(md, kv("audiocodecid", float64(fourCCOpus)))
 	}
 	md = append(md, kv("encoder", "MpegFlow"))
 	return amf0.Append(b, md)
@@ -141,26 +152,52 @@ func (m *flvMuxer) tags(dst []flvTag, u *stream.Unit) []flvTag {
 			m.seqSent[0] = true
 			dst = append(dst, flvTag{msgVideo, ms, hdr})
 		}
-		_, hevc := m.video.(stream.H265)
-		return append(dst, flvTag{msgVideo, ms, videoFrame(u, hevc)})
+		return append(dst, flvTag{msgVideo, ms, videoFrame(u, m.video)})
 	case m.aIdx:
-		if c, ok := u.Codec.(stream.AAC); ok && !c.Equal(m.aac) {
-			m.aac, m.seqSent[1] = c, false
+		if u.Codec != nil && !u.Codec.Equal(m.audio) {
+			m.audio, m.seqSent[1] = u.Codec, false
 		}
 		if !m.seqSent[1] {
 			m.seqSent[1] = true
-			dst = append(dst, flvTag{msgAudio, ms, append([]byte{flvAACHeader, flvAACSeqHdr}, m.aac.Config...)})
+			dst = append(dst, flvTag{msgAudio, ms, audioSequenceHeader(m.audio)})
 		}
-		b := make([]byte, 0, 2+len(u.Data))
-		b = append(b, flvAACHeader, flvAACRaw)
-		return append(dst, flvTag{msgAudio, ms, append(b, u.Data...)})
+		return append(dst, flvTag{msgAudio, ms, audioFrame(u, m.audio)})
 	}
 	return dst
 }
 
+// audioSequenceHeader is the AAC sequence header (FLV spec §E.4.2.1, the
+// AudioSpecificConfig) or the Enhanced RTMP v2 Opus SequenceStart (the
+// identification header OpusHead, RFC 7845 §5.1).
+func audioSequenceHeader(c stream.Codec) []byte {
+	if o, ok := c.(stream.Opus); ok {
+		b := []byte{exAudioHeader | exSeqStart, 'O', 'p', 'u', 's'}
+		b = append(b, "OpusHead"...)
+		b = append(b, 1, byte(o.ChannelCount))
+		b = binary.LittleEndian.AppendUint16(b, opusPreSkip)
+		b = binary.LittleEndian.AppendUint32(b, 48000)
+		return append(b, 0, 0, 0) // output gain 0, channel mapping family 0
+	}
+	aac, _ := c.(stream.AAC)
+	return append([]byte{flvAACHeader, flvAACSeqHdr}, aac.Config...)
+}
+
+// audioFrame is a raw AAC frame (FLV spec §E.4.2.1) or an Enhanced RTMP v2
+// Opus CodedFrames packet.
+func audioFrame(u *stream.Unit, c stream.Codec) []byte {
+	b := make([]byte, 0, 5+len(u.Data))
+	if _, ok := c.(stream.Opus); ok {
+		b = append(b, exAudioHeader|exCodedFrames, 'O', 'p', 'u', 's')
+	} else {
+		b = append(b, flvAACHeader, flvAACRaw)
+	}
+	return append(b, u.Data...)
+}
+
 // sequenceHeader is the video sequence header tag body: for H.264 the AVC
-// sequence header (FLV spec §E.4.3.1) and for H.265 an Enhanced RTMP
-// SequenceStart, each with the codec's decoder configuration record.
+// sequence header (FLV spec §E.4.3.1) and for H.265 and AV1 an Enhanced
+// RTMP SequenceStart, each with the codec's decoder configuration record
+// (avcC, hvcC, av1C).
 func sequenceHeader(c stream.Codec) ([]byte, error) {
 	var b []byte
 	var rec []byte
@@ -172,6 +209,9 @@ func sequenceHeader(c stream.Codec) ([]byte, error) {
 	case stream.H265:
 		b = []byte{exHeader | exFrameKey | exSeqStart, 'h', 'v', 'c', '1'}
 		rec, err = hls.DecoderConfig(hls.H265{VPS: c.VPS, SPS: c.SPS, PPS: c.PPS})
+	case stream.AV1:
+		b = []byte{exHeader | exFrameKey | exSeqStart, 'a', 'v', '0', '1'}
+		rec, err = hls.DecoderConfig(hls.AV1{SequenceHeader: c.SequenceHeader})
 	default:
 		return nil, fmt.Errorf("%w: %s over RTMP", ErrUnsupportedCodec, c.Name())
 	}
@@ -183,27 +223,40 @@ func sequenceHeader(c stream.Codec) ([]byte, error) {
 
 // videoFrame is a video tag body: an AVC NALU packet (FLV spec §E.4.3.1)
 // or an Enhanced RTMP hvc1 CodedFrames packet, with the composition time
-// offset and length-prefixed NAL units (access unit delimiters dropped).
-func videoFrame(u *stream.Unit, hevc bool) []byte {
+// offset and length-prefixed NAL units (access unit delimiters dropped);
+// or an Enhanced RTMP av01 CodedFrames packet, which has no composition
+// time (AV1 frames are not reordered) and carries the temporal unit's OBUs
+// in the low overhead bitstream format (temporal delimiters dropped).
+func videoFrame(u *stream.Unit, c stream.Codec) []byte {
 	n := 8
 	for _, nal := range u.NALUs {
-		n += 4 + len(nal)
+		n += 8 + len(nal)
 	}
 	b := make([]byte, 0, n)
-	cts := int32((u.PTS - u.DTS) / time.Millisecond)
-	if hevc {
-		ft := byte(exFrameInter)
-		if u.Key {
-			ft = exFrameKey
+	ft := byte(exFrameInter)
+	if u.Key {
+		ft = exFrameKey
+	}
+	_, hevc := c.(stream.H265)
+	switch c.(type) {
+	case stream.AV1:
+		b = append(b, exHeader|ft|exCodedFrames, 'a', 'v', '0', '1')
+		for _, obu := range u.NALUs {
+			if len(obu) > 0 {
+				b = hls.AppendOBU(b, obu)
+			}
 		}
+		return b
+	case stream.H265:
 		b = append(b, exHeader|ft|exCodedFrames, 'h', 'v', 'c', '1')
-	} else {
+	default:
 		ft := byte(flvAVCInter)
 		if u.Key {
 			ft = flvAVCKey
 		}
 		b = append(b, ft, flvAVCNALU)
 	}
+	cts := int32((u.PTS - u.DTS) / time.Millisecond)
 	b = append(b, byte(cts>>16), byte(cts>>8), byte(cts))
 	for _, nal := range u.NALUs {
 		if len(nal) == 0 || (!hevc && nal[0]&0x1F == nalTypeAUD) || (hevc && (nal[0]>>1)&0x3F == nalTypeHEVCAUD) {

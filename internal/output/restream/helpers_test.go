@@ -217,3 +217,30 @@ func (r *recObserver) count(k EventKind) int {
 	}
 	return n
 }
+
+// pushToTarget publishes tracks as live input id, runs an RTMP output of
+// it to tg until it broadcasts, then calls write with the i-th 30 fps tick
+// and its DTS until the test ends.
+func pushToTarget(t *testing.T, tg *target, id string, tracks []stream.Track, write func(pub *stream.Publisher, i int, dts time.Duration)) {
+	t.Helper()
+	hub := stream.NewHub(stream.HubConfig{})
+	t.Cleanup(hub.Close)
+	pub, err := hub.Publish(id, tracks, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pub.End)
+	o := New(Config{ID: "out_" + id, LiveInputID: id, Logger: testLog(), Target: Target{URL: "rtmp://" + tg.rtmpAddr + "/live", StreamKey: targetKey}})
+	runOutput(t, o, pub.Stream())
+	waitState(t, o, StateBroadcasting, 10*time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ctx.Err() == nil; i++ {
+			write(pub, i, time.Duration(i)*time.Second/30)
+			time.Sleep(time.Second / 30)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+}

@@ -1,7 +1,6 @@
 package restream
 
 import (
-	"context"
 	"os/exec"
 	"testing"
 	"time"
@@ -34,34 +33,16 @@ func TestRTMPPushHEVC(t *testing.T) {
 		}
 	}
 	tg := newTarget(t, "")
-	hub := stream.NewHub(stream.HubConfig{})
-	defer hub.Close()
-	pub, err := hub.Publish("li_hevc", []stream.Track{{Codec: codec}}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.End()
-	o := New(Config{ID: "out_hevc", LiveInputID: "li_hevc", Logger: testLog(), Target: Target{URL: "rtmp://" + tg.rtmpAddr + "/live", StreamKey: targetKey}})
-	runOutput(t, o, pub.Stream())
-	waitState(t, o, StateBroadcasting, 10*time.Second)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := 0; ctx.Err() == nil; i++ {
-			au := aus[i%len(aus)]
-			key := false
-			for _, n := range au {
-				if t := (n[0] >> 1) & 0x3F; t >= 16 && t <= 23 {
-					key = true
-				}
+	pushToTarget(t, tg, "li_hevc", []stream.Track{{Codec: codec}}, func(pub *stream.Publisher, i int, d time.Duration) {
+		au := aus[i%len(aus)]
+		key := false
+		for _, n := range au {
+			if t := (n[0] >> 1) & 0x3F; t >= 16 && t <= 23 {
+				key = true
 			}
-			d := time.Duration(i) * time.Second / 30
-			pub.Write(&stream.Unit{DTS: d, PTS: d, Wall: time.Now(), Key: key, NALUs: au})
-			time.Sleep(time.Second / 30)
 		}
-	}()
-	defer func() { cancel(); <-done }()
+		pub.Write(&stream.Unit{DTS: d, PTS: d, Wall: time.Now(), Key: key, NALUs: au})
+	})
 	units := tg.waitUnits(t, 45, 20*time.Second)
 	tracks := tg.hub.Get(targetID).Tracks()
 	if len(tracks) != 1 || !tracks[0].Codec.Equal(codec) {

@@ -24,6 +24,12 @@ const (
 	DefaultStallTimeout = 10 * time.Second
 	DefaultDialTimeout  = 10 * time.Second
 	DefaultMaxRefusals  = 3
+	// staleGrace: refusals this soon after a broadcast of ours ended do
+	// not count towards MaxRefusals. A target that has not yet noticed
+	// our dropped connection (a stall, a network cut) still holds its
+	// publish and refuses the name as taken (NetStream.Publish.BadName,
+	// REJX_CONFLICT) until its own timeout, which is no lasting refusal.
+	staleGrace = 30 * time.Second
 )
 
 // EventKind is what happened to an output.
@@ -168,6 +174,7 @@ func (o *Output) Run(ctx context.Context, s *stream.Stream) error {
 	}
 	backoff := o.cfg.MinBackoff
 	refusals := 0
+	var lastLive time.Time // when the last accepted session ended
 	for {
 		if o.over(ctx, s) {
 			o.setState(StateIdle)
@@ -182,6 +189,7 @@ func (o *Output) Run(ctx context.Context, s *stream.Stream) error {
 		if connected {
 			refusals, backoff = 0, o.cfg.MinBackoff
 			err = o.broadcast(ctx, s, sess)
+			lastLive = time.Now()
 			if err == nil {
 				o.setState(StateIdle)
 				return nil
@@ -194,7 +202,9 @@ func (o *Output) Run(ctx context.Context, s *stream.Stream) error {
 		code, msg := classify(err, connected)
 		permanent := code == CodeUnsupportedCodec || code == CodeForbiddenTarget
 		if code == CodeRefused {
-			refusals++
+			if lastLive.IsZero() || time.Since(lastLive) > staleGrace {
+				refusals++
+			}
 			permanent = refusals >= o.cfg.MaxRefusals
 		}
 		if permanent {

@@ -34,6 +34,13 @@ func checkUnits(t *testing.T, tg *target, units []*stream.Unit) {
 	if _, ok := tracks[1].Codec.(stream.AAC); !ok {
 		t.Fatalf("target audio %+v", tracks[1].Codec)
 	}
+	checkMedia(t, units)
+}
+
+// checkMedia checks that units have video, starting at a key frame, and
+// audio.
+func checkMedia(t *testing.T, units []*stream.Unit) {
+	t.Helper()
 	var video, audio int
 	for _, u := range units {
 		if u.Track == 0 {

@@ -186,7 +186,7 @@ func (s *rtmpSession) publish(t dialTarget, mux *flvMuxer) error {
 		return err
 	}
 	if _, err := s.await(1); err != nil {
-		return err
+		return fmt.Errorf("rtmp connect: %w", err)
 	}
 	if err := s.command(csidCommand, 0, "releaseStream", 2, nil, t.name); err != nil {
 		return err
@@ -202,7 +202,7 @@ func (s *rtmpSession) publish(t dialTarget, mux *flvMuxer) error {
 	}
 	res, err := s.await(4)
 	if err != nil {
-		return err
+		return fmt.Errorf("rtmp createStream: %w", err)
 	}
 	id, ok := res.(float64)
 	if !ok || id < 0 || id > 1<<31 {
@@ -215,8 +215,10 @@ func (s *rtmpSession) publish(t dialTarget, mux *flvMuxer) error {
 	if err := s.bw.Flush(); err != nil {
 		return err
 	}
+	// the target has accepted only with NetStream.Publish.Start: until
+	// then the output is connecting (and the dial timeout runs)
 	if _, err := s.await(0); err != nil {
-		return err
+		return fmt.Errorf("rtmp publish not accepted (no NetStream.Publish.Start): %w", err)
 	}
 	if err := s.cw.write(csidData, msgDataAMF0, s.streamID, 0, mux.metadata()); err != nil {
 		return err

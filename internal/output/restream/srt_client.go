@@ -46,7 +46,10 @@ func dialSRT(ctx context.Context, t dialTarget, tracks []stream.Track, timeout t
 	s := &srtSession{done: make(chan struct{})}
 	mux, err := mpegts.NewMuxer(&s.buf, tracks, 0)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnsupportedCodec, err)
+		// MPEG-TS carries H.264 or H.265 video here: AV1 in MPEG-TS is
+		// only a draft of AOMedia, and the ffmpeg this runs with does not
+		// demux it. An AV1 source goes out over RTMP (Enhanced RTMP, av01).
+		return nil, fmt.Errorf("%w: SRT carries MPEG-TS, which takes H.264 or H.265 video here (use an rtmp:// or rtmps:// target for AV1): %w", ErrUnsupportedCodec, err)
 	}
 	s.mux = mux
 	addr := t.addr

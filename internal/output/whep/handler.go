@@ -19,65 +19,14 @@ import (
 // answerTimeout bounds building the answer, ICE gathering included.
 const answerTimeout = 10 * time.Second
 
-// serveHTTP routes the WHEP resources (draft-ietf-wish-whep §4).
-func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	s.cors(w)
-	rest, ok := strings.CutPrefix(r.URL.Path, "/whep/")
-	parts := strings.Split(rest, "/")
-	switch {
-	case ok && len(parts) == 1 && parts[0] != "":
-		switch r.Method {
-		case http.MethodOptions:
-			s.options(w, "POST, OPTIONS")
-		case http.MethodPost:
-			s.post(w, r, parts[0])
-		default:
-			w.Header().Set("Allow", "POST, OPTIONS")
-			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST with an SDP offer")
-		}
-	case ok && len(parts) == 2 && parts[0] != "" && parts[1] != "":
-		switch r.Method {
-		case http.MethodOptions:
-			s.options(w, "DELETE, OPTIONS")
-		case http.MethodDelete:
-			s.delete(w, parts[0], parts[1])
-		case http.MethodPatch:
-			s.patch(w, parts[0], parts[1])
-		default:
-			w.Header().Set("Allow", "DELETE, OPTIONS")
-			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use DELETE to end the session")
-		}
-	default:
-		writeError(w, http.StatusNotFound, "not_found", "no such WHEP resource")
-	}
-}
-
-func (s *Server) cors(w http.ResponseWriter) {
-	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", s.cfg.CORSOrigin)
-	h.Set("Access-Control-Expose-Headers", "Location, ETag, Accept-Patch, Link")
-	if s.cfg.CORSOrigin != "*" {
-		h.Add("Vary", "Origin")
-	}
-}
-
-// options answers a CORS preflight (draft-ietf-wish-whep §4.1).
-func (s *Server) options(w http.ResponseWriter, methods string) {
-	h := w.Header()
-	h.Set("Allow", methods)
-	h.Set("Access-Control-Allow-Methods", methods)
-	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match")
-	h.Set("Access-Control-Max-Age", "600")
-	w.WriteHeader(http.StatusNoContent)
-}
-
 // post creates a session (draft-ietf-wish-whep §4.2). In order: the
 // playback gate (401/403 as for LL-HLS), the live input (404), the media
 // type (415) and size (413) of the offer, the stream (409 not_live when
 // nothing is published; a stream waiting in its reconnect window is
 // accepted and the viewer gets the returning publisher's media), B-frames
-// in the source (409 source_has_bframes), the offer (400 malformed_sdp,
-// 406 no_usable_codec naming what the stream has).
+// in the source (served from the top transcoded rung, see standinFeed; 409
+// source_has_bframes saying why not and what to change), the offer (400
+// malformed_sdp, 406 no_usable_codec naming what the stream has).
 func (s *Server) post(w http.ResponseWriter, r *http.Request, idOrToken string) {
 	id := idOrToken
 	if s.cfg.Gate != nil {
@@ -138,15 +87,20 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, idOrToken string) 
 		refuse(http.StatusServiceUnavailable, "unavailable", err.Error())
 		return
 	}
-	for _, t := range st.Tracks() {
-		if b, known := spsBFrames(t.Codec); known && b {
-			f.bframes.Store(true) // the SPS says so: no viewer needs to find out
+	if f.hasBFrames() {
+		if f, err = s.standinFeed(r.Context(), st); err != nil {
+			var rf *refusal
+			if !errors.As(err, &rf) {
+				rf = &refusal{status: http.StatusServiceUnavailable, code: "unavailable", msg: err.Error()}
+			}
+			if rf.retry {
+				w.Header().Set("Retry-After", "2")
+			}
+			refuse(rf.status, rf.code, rf.msg)
+			return
 		}
-	}
-	if f.bframes.Load() {
-		refuse(http.StatusConflict, "source_has_bframes", "the source video has B-frames, which WebRTC cannot carry: "+
-			"publish without them (x264 bframes=0, ffmpeg -bf 0, OBS: profile baseline or bframes=0) or over WHIP")
-		return
+		st = f.s
+		log = log.With("rendition", st.Rendition())
 	}
 	tracks := st.Tracks()
 	plan, err := parseOffer(string(body), f.playable(tracks))
@@ -189,7 +143,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, idOrToken string) 
 	if plan.Audio != nil {
 		audio = plan.Audio.Mime
 	}
-	ss.log.Info("whep session created", "remote", r.RemoteAddr, "video", video, "audio", audio)
+	ss.log.Info("whep session created", "remote", r.RemoteAddr, "video", video, "audio", audio, "rendition", st.Rendition())
 	h := w.Header()
 	h.Set("Content-Type", "application/sdp")
 	h.Set("Location", "/whep/"+url.PathEscape(id)+"/"+ss.id)
@@ -220,7 +174,7 @@ func bearerAsQuery(r *http.Request) *http.Request {
 
 // delete ends a session (draft-ietf-wish-whep §4.3). The session URL, with
 // its 128-bit random id, is the capability.
-func (s *Server) delete(w http.ResponseWriter, id, sid string) {
+func (s *Server) delete(w http.ResponseWriter, _ *http.Request, id, sid string) {
 	ss := s.lookup(id, sid)
 	if ss == nil {
 		writeError(w, http.StatusNotFound, "not_found", "no such WHEP session")
@@ -235,7 +189,7 @@ func (s *Server) delete(w http.ResponseWriter, id, sid string) {
 // with 405: the answer carries every server candidate (host candidates on
 // the shared port), and the player's candidates are learned as peer
 // reflexive ones from its connectivity checks, so trickle is not needed.
-func (s *Server) patch(w http.ResponseWriter, id, sid string) {
+func (s *Server) patch(w http.ResponseWriter, _ *http.Request, id, sid string) {
 	if s.lookup(id, sid) == nil {
 		writeError(w, http.StatusNotFound, "not_found", "no such WHEP session")
 		return

@@ -9,6 +9,7 @@ import (
 	"github.com/pion/sdp/v3"
 
 	"github.com/mpegflow/mpegflow/internal/stream"
+	"github.com/mpegflow/mpegflow/internal/webrtcice"
 )
 
 // Offer errors; the handler maps errMalformedOffer to 400 and
@@ -31,13 +32,7 @@ const (
 )
 
 // codecChoice is the payload type of the offer the answer uses for a track.
-type codecChoice struct {
-	Mime        string
-	PayloadType uint8
-	ClockRate   uint32
-	Channels    uint16
-	Fmtp        string
-}
+type codecChoice = webrtcice.Codec
 
 // offerPlan is what the answer sends: a codec for the stream's video and
 // audio tracks (nil when the track is not sent) and the index of the

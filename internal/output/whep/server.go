@@ -2,7 +2,9 @@
 // a player POSTs an SDP offer to /whep/{live input id} and receives the
 // live input's stream over WebRTC, whatever protocol it came in on, as
 // long as its codecs pass through (H.264 without B-frames, H.265, VP8,
-// Opus).
+// Opus). A source with B-frames, which WebRTC cannot carry, is served
+// from its top transcoded rung (no B-frames) when its live input is
+// transcoded.
 //
 // Fan-out is built for many viewers: one hub Reader and one RTP
 // packetization per track per stream (a feed), shared read-only by every
@@ -36,6 +38,7 @@ const (
 	DefaultQueueSize      = 128
 	DefaultMaxSessions    = 2000
 	DefaultCORSOrigin     = "*"
+	DefaultStandinWait    = 10 * time.Second
 )
 
 // Inputs resolves live input ids (auth.ErrNotFound when absent).
@@ -58,6 +61,16 @@ type KeyframeRequester interface {
 	RequestKeyframe(liveInput string) bool
 }
 
+// Standins finds the rendition that stands in for a live stream's video
+// when WebRTC cannot carry it as it is (H.264 with B-frames): the top rung
+// of its transcode ladder.
+type Standins interface {
+	// Standin returns the rendition name (Hub.Rendition) of src's top rung
+	// once the ladder is planned, or an error saying why there is none and
+	// what to change; its text is shown to the player.
+	Standin(ctx context.Context, src *stream.Stream) (string, error)
+}
+
 // Config configures a Server.
 type Config struct {
 	// ICE is the shared ICE transport. Required.
@@ -72,6 +85,12 @@ type Config struct {
 	// Keyframes, when set, receives the rate-limited key-frame requests
 	// of new viewers and of viewers' PLI/FIR.
 	Keyframes KeyframeRequester
+	// Standins, when set, serves viewers of a source with B-frames from a
+	// transcoded rung; nil refuses them (409 source_has_bframes).
+	Standins Standins
+	// StandinWait bounds how long an offer waits for the stand-in rung to
+	// be planned and published. Default 10 s.
+	StandinWait time.Duration
 	// FFmpegPath is the ffmpeg that turns a stream's AAC into Opus, once
 	// per stream for all its viewers; "" sends such streams video only.
 	FFmpegPath string
@@ -143,6 +162,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxSessions <= 0 {
 		cfg.MaxSessions = DefaultMaxSessions
 	}
+	if cfg.StandinWait <= 0 {
+		cfg.StandinWait = DefaultStandinWait
+	}
 	if cfg.CORSOrigin == "" {
 		cfg.CORSOrigin = DefaultCORSOrigin
 	}
@@ -167,21 +189,23 @@ func New(cfg Config) (*Server, error) {
 // Handler serves the WHEP resources: POST /whep/{id} creates a session,
 // DELETE /whep/{id}/{session} ends it, PATCH is answered 405, OPTIONS
 // answers CORS preflights. Mount it at "/whep/" without stripping.
-func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+func (s *Server) Handler() http.Handler {
+	return &webrtcice.Resources{Prefix: "/whep/", Name: "WHEP", CORSOrigin: s.cfg.CORSOrigin, SessionMethods: "DELETE, OPTIONS",
+		Error: writeError, Post: s.post, Delete: s.delete, Patch: s.patch}
+}
 
-// Viewers is the number of connected WHEP sessions of a live input.
+// Viewers is the number of connected WHEP sessions of a live input, on
+// its source and on its renditions.
 func (s *Server) Viewers(liveInput string) int {
-	st := s.cfg.Hub.Get(liveInput)
-	if st == nil {
-		return 0
-	}
 	s.mu.Lock()
-	f := s.feeds[st]
-	s.mu.Unlock()
-	if f == nil {
-		return 0
+	defer s.mu.Unlock()
+	n := 0
+	for st, f := range s.feeds {
+		if src := st.Source(); st.ID() == liveInput || src != nil && src.ID() == liveInput {
+			n += f.viewers()
+		}
 	}
-	return f.viewers()
+	return n
 }
 
 // Close ends every session and feed and waits for their goroutines;

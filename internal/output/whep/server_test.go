@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mpegflow/mpegflow/internal/output/whep/wheptest"
+	"github.com/mpegflow/mpegflow/internal/stream"
 	"github.com/mpegflow/mpegflow/internal/webrtcice"
 )
 
@@ -349,4 +350,118 @@ func TestKeyframeRequestsRateLimited(t *testing.T) {
 	if n := kf.n.Load(); n < 1 || n > limit {
 		t.Fatalf("%d key-frame requests upstream for 5 viewers joining within %v", n, last.Sub(first))
 	}
+}
+
+// fakeStandins names rendition "top" as the stand-in, or fails with err,
+// or (block) waits for ctx.
+type fakeStandins struct {
+	err   error
+	block bool
+}
+
+func (f fakeStandins) Standin(ctx context.Context, _ *stream.Stream) (string, error) {
+	if f.block {
+		<-ctx.Done()
+		return "", ctx.Err()
+	}
+	return "top", f.err
+}
+
+// transcodeWithoutBFrames stands for the transcoder: it republishes src as
+// its rendition "top" with PTS = DTS until src ends.
+func transcodeWithoutBFrames(t *testing.T, src *stream.Stream) {
+	t.Helper()
+	r := src.AddReader("fake-transcoder", stream.ReaderOptions{})
+	rp, err := src.PublishRendition("top", src.Tracks())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer rp.End()
+		defer r.Close()
+		for {
+			u, err := r.Next(context.Background())
+			if err != nil {
+				return
+			}
+			v := *u
+			v.PTS = v.DTS
+			_ = rp.Write(&v)
+		}
+	}()
+	t.Cleanup(func() { <-done })
+}
+
+// sourceWithBFrames publishes a source with B-frames and waits until the
+// server's feed of it has seen them.
+func sourceWithBFrames(t *testing.T, e *testEnv) (stop func()) {
+	t.Helper()
+	stop = publish(t, e.hub, testID, 15, true)
+	f, err := e.srv.feedOf(e.hub.Get(testID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; !f.bframes.Load(); i++ {
+		if i > 100 {
+			t.Fatal("the feed never saw the B-frames")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return stop
+}
+
+// TestBFramesStandin: viewers of a source with B-frames play the
+// rendition the Standins name; without one the offer is refused saying
+// why (409) or, while it is not ready, 503 with Retry-After.
+func TestBFramesStandin(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	t.Run("plays the rung", func(t *testing.T) {
+		e := newTestEnv(t, func(c *Config) { c.Standins = fakeStandins{} })
+		stop := sourceWithBFrames(t, e)
+		defer stop()
+		transcodeWithoutBFrames(t, e.hub.Get(testID))
+		c, err := wheptest.Dial(ctx, e.endpoint(testID), wheptest.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(ctx)
+		if _, err := c.WaitKeyFrame(ctx); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		if c.VideoFrames() < 10 || c.AudioPackets() < 10 {
+			t.Fatalf("received %d video frames, %d audio packets", c.VideoFrames(), c.AudioPackets())
+		}
+		e.srv.mu.Lock()
+		for _, ss := range e.srv.sessions {
+			if r := ss.f.s.Rendition(); r != "top" {
+				t.Errorf("session plays rendition %q, want top", r)
+			}
+		}
+		e.srv.mu.Unlock()
+		if n := e.srv.Viewers(testID); n != 1 {
+			t.Errorf("viewers = %d, want 1 (on the rung)", n)
+		}
+	})
+	t.Run("not transcoded", func(t *testing.T) {
+		e := newTestEnv(t, func(c *Config) { c.Standins = fakeStandins{err: errors.New("the live input is not transcoded")} })
+		defer sourceWithBFrames(t, e)()
+		_, err := wheptest.Dial(ctx, e.endpoint(testID), wheptest.Options{SkipConnect: true})
+		var se *wheptest.StatusError
+		if !errors.As(err, &se) || se.Code != http.StatusConflict || !strings.Contains(se.Body, "source_has_bframes") ||
+			!strings.Contains(se.Body, "not transcoded") || !strings.Contains(se.Body, "-bf 0") {
+			t.Fatalf("got %v, want 409 source_has_bframes saying why and what to change", err)
+		}
+	})
+	t.Run("rung not ready", func(t *testing.T) {
+		e := newTestEnv(t, func(c *Config) { c.Standins = fakeStandins{block: true}; c.StandinWait = 300 * time.Millisecond })
+		defer sourceWithBFrames(t, e)()
+		resp, body, err := wheptest.Do(ctx, http.MethodPost, e.endpoint(testID), "", "application/sdp", chromeLikeOffer)
+		if err != nil || resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "not ready") {
+			t.Fatalf("got %v %s %v, want 503 with Retry-After", resp, body, err)
+		}
+	})
 }

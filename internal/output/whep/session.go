@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -74,7 +72,8 @@ func randomID() string {
 // session; it returns the answer with every local candidate (the server
 // does not trickle).
 func (s *Server) newSession(ctx context.Context, f *feed, liveID string, plan offerPlan, offer string, hold func()) (*session, string, error) {
-	api, err := s.newAPI(plan)
+	// the NACK responder (RFC 4585 §6.2.1) and RTCP sender reports
+	api, err := s.cfg.ICE.NewAPI(webrtcice.APIConfig{Video: plan.Video, Audio: plan.Audio, NACKBuffer: nackBuffer, Timeouts: iceTimeouts})
 	if err != nil {
 		return nil, "", err
 	}
@@ -149,49 +148,6 @@ func (s *Server) newSession(ctx context.Context, f *feed, liveID string, plan of
 	}
 	go ss.run()
 	return ss, local.SDP, nil
-}
-
-// newAPI builds the pion API of one session: the chosen codecs with the
-// offer's payload types and fmtp lines, the NACK responder (RFC 4585
-// §6.2.1) and RTCP sender reports (RFC 3550 §6.4.1) as interceptors, and
-// the shared ICE transport.
-func (s *Server) newAPI(plan offerPlan) (*webrtc.API, error) {
-	m := &webrtc.MediaEngine{}
-	if c := plan.Video; c != nil {
-		err := m.RegisterCodec(webrtc.RTPCodecParameters{
-			RTPCodecCapability: webrtc.RTPCodecCapability{
-				MimeType: c.Mime, ClockRate: c.ClockRate, SDPFmtpLine: c.Fmtp,
-				RTCPFeedback: []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}},
-			},
-			PayloadType: webrtc.PayloadType(c.PayloadType),
-		}, webrtc.RTPCodecTypeVideo)
-		if err != nil {
-			return nil, fmt.Errorf("register %s: %w", c.Mime, err)
-		}
-	}
-	if c := plan.Audio; c != nil {
-		err := m.RegisterCodec(webrtc.RTPCodecParameters{
-			RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: c.Mime, ClockRate: c.ClockRate, Channels: c.Channels, SDPFmtpLine: c.Fmtp},
-			PayloadType:        webrtc.PayloadType(c.PayloadType),
-		}, webrtc.RTPCodecTypeAudio)
-		if err != nil {
-			return nil, fmt.Errorf("register %s: %w", c.Mime, err)
-		}
-	}
-	reg := &interceptor.Registry{}
-	resp, err := nack.NewResponderInterceptor(nack.ResponderSize(nackBuffer))
-	if err != nil {
-		return nil, fmt.Errorf("nack responder: %w", err)
-	}
-	reg.Add(resp)
-	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
-		return nil, fmt.Errorf("rtcp reports: %w", err)
-	}
-	se, err := s.cfg.ICE.SettingEngine(iceTimeouts)
-	if err != nil {
-		return nil, err
-	}
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se)), nil
 }
 
 // stop ends the session for cause; idempotent.

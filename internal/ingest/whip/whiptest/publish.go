@@ -9,35 +9,28 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/ice/v4"
-	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
+
+	"github.com/mpegflow/mpegflow/internal/webrtcice/webrtctest"
 )
 
 // StatusError is a WHIP request answered with an unexpected HTTP status.
-type StatusError struct {
-	Code int
-	Body string
-}
-
-func (e *StatusError) Error() string {
-	return fmt.Sprintf("whip: HTTP %d: %s", e.Code, strings.TrimSpace(e.Body))
-}
+type StatusError = webrtctest.StatusError
 
 // Options select what the offer contains.
 type Options struct {
 	// Video is the offered video codec: "h264" (default, packetization-mode
-	// 1, constrained baseline), "vp8", "vp9" (profile 0), or "" with NoVideo.
+	// 1, constrained baseline), "vp8", "vp9" (profile 0), "av1" (frames
+	// are temporal units in the low overhead format, as ReadIVF returns
+	// them), or "" with NoVideo.
 	Video   string
 	NoVideo bool
 	// NoAudio leaves Opus out of the offer.
@@ -68,47 +61,35 @@ func (s *Session) PLIs() int64 { return s.plis.Load() }
 // Dial negotiates a session with the WHIP endpoint (POST with the offer,
 // gathering complete: no trickle). A non-201 answer is a *StatusError.
 func Dial(ctx context.Context, endpoint, bearer string, o Options) (*Session, error) {
-	m := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}}
+	var codecs []webrtctest.Codec
 	var videoCap webrtc.RTPCodecCapability
 	if !o.NoVideo {
+		var pt webrtc.PayloadType
 		switch strings.ToLower(o.Video) {
 		case "", "h264":
 			videoCap = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
 				SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", RTCPFeedback: fb}
-			if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: videoCap, PayloadType: 102}, webrtc.RTPCodecTypeVideo); err != nil {
-				return nil, err
-			}
+			pt = 102
 		case "vp8":
 			videoCap = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: fb}
-			if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: videoCap, PayloadType: 96}, webrtc.RTPCodecTypeVideo); err != nil {
-				return nil, err
-			}
+			pt = 96
 		case "vp9":
 			videoCap = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP9, ClockRate: 90000, SDPFmtpLine: "profile-id=0", RTCPFeedback: fb}
-			if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: videoCap, PayloadType: 98}, webrtc.RTPCodecTypeVideo); err != nil {
-				return nil, err
-			}
+			pt = 98
+		case "av1":
+			videoCap = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeAV1, ClockRate: 90000, RTCPFeedback: fb}
+			pt = 45
 		default:
 			return nil, fmt.Errorf("whiptest: unknown video codec %q", o.Video)
 		}
+		codecs = append(codecs, webrtctest.Codec{Kind: webrtc.RTPCodecTypeVideo, Params: webrtc.RTPCodecParameters{RTPCodecCapability: videoCap, PayloadType: pt}})
 	}
 	audioCap := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}
 	if !o.NoAudio {
-		if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: audioCap, PayloadType: 111}, webrtc.RTPCodecTypeAudio); err != nil {
-			return nil, err
-		}
+		codecs = append(codecs, webrtctest.Codec{Kind: webrtc.RTPCodecTypeAudio, Params: webrtc.RTPCodecParameters{RTPCodecCapability: audioCap, PayloadType: 111}})
 	}
-	reg := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
-		return nil, err
-	}
-	se := webrtc.SettingEngine{}
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	pc, err := webrtctest.NewPeerConnection(codecs, false)
 	if err != nil {
 		return nil, err
 	}
@@ -158,34 +139,12 @@ func Dial(ctx context.Context, endpoint, bearer string, o Options) (*Session, er
 			return fail(err)
 		}
 	}
-	offer, err := pc.CreateOffer(nil)
+	a, err := webrtctest.Offer(ctx, pc, "whip", endpoint, bearer)
 	if err != nil {
 		return fail(err)
 	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		return fail(err)
-	}
-	select {
-	case <-gathered:
-	case <-ctx.Done():
-		return fail(ctx.Err())
-	}
-	resp, body, err := Post(ctx, endpoint, bearer, "application/sdp", pc.LocalDescription().SDP)
-	if err != nil {
-		return fail(err)
-	}
-	if resp.StatusCode != http.StatusCreated {
-		return fail(&StatusError{Code: resp.StatusCode, Body: body})
-	}
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil || resp.Header.Get("Location") == "" {
-		return fail(fmt.Errorf("whiptest: bad Location %q", resp.Header.Get("Location")))
-	}
-	base, _ := url.Parse(endpoint)
-	s.URL = base.ResolveReference(loc).String()
-	s.ETag = resp.Header.Get("ETag")
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: body}); err != nil {
+	s.URL, s.ETag = a.URL, a.ETag
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: a.SDP}); err != nil {
 		return fail(fmt.Errorf("whiptest: answer: %w", err))
 	}
 	return s, nil
@@ -198,23 +157,7 @@ func Post(ctx context.Context, endpoint, bearer, contentType, body string) (*htt
 }
 
 func do(ctx context.Context, method, u, bearer, contentType, body string) (*http.Response, string, error) {
-	req, err := http.NewRequestWithContext(ctx, method, u, strings.NewReader(body))
-	if err != nil {
-		return nil, "", err
-	}
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return resp, string(b), err
+	return webrtctest.Do(ctx, method, u, bearer, contentType, body)
 }
 
 // WaitConnected waits until ICE and DTLS are up.
@@ -301,7 +244,7 @@ func (s *Session) Delete(ctx context.Context) error {
 		return err
 	}
 	if resp.StatusCode/100 != 2 {
-		return &StatusError{Code: resp.StatusCode, Body: body}
+		return &StatusError{Protocol: "whip", Code: resp.StatusCode, Body: body}
 	}
 	return nil
 }

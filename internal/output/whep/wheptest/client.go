@@ -4,31 +4,25 @@
 package wheptest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/ice/v4"
-	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/mpegflow/mpegflow/internal/webrtcice/webrtctest"
 )
 
 // StatusError is a WHEP request answered with an unexpected HTTP status.
-type StatusError struct {
-	Code int
-	Body string
-}
-
-func (e *StatusError) Error() string { return fmt.Sprintf("whep: status %d: %s", e.Code, e.Body) }
+type StatusError = webrtctest.StatusError
 
 // Options configure Dial.
 type Options struct {
@@ -46,6 +40,10 @@ type Options struct {
 	// TCP gathers ICE-TCP candidates only (RFC 6544), as a client whose
 	// network blocks UDP.
 	TCP bool
+	// H264, when set, receives the H.264 video from its first key frame
+	// on as an Annex-B stream (ITU-T H.264 Annex B), for a decoder to
+	// check. Written from one goroutine; Close returns after the last write.
+	H264 io.Writer
 }
 
 // Client is one WHEP session.
@@ -55,6 +53,7 @@ type Client struct {
 
 	pc     *webrtc.PeerConnection
 	token  string
+	h264   io.Writer
 	start  time.Time
 	wg     sync.WaitGroup
 	once   sync.Once
@@ -68,40 +67,22 @@ type Client struct {
 // Dial offers to receive and negotiates a session (gathering complete: no
 // trickle). A non-201 answer is a *StatusError.
 func Dial(ctx context.Context, endpoint string, o Options) (*Client, error) {
-	m := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}}
 	vc := webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
 		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", RTCPFeedback: fb}, PayloadType: 102}
 	if o.VideoCodec == "vp8" {
 		vc = webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: fb}, PayloadType: 96}
 	}
-	if err := m.RegisterCodec(vc, webrtc.RTPCodecTypeVideo); err != nil {
-		return nil, err
-	}
+	codecs := []webrtctest.Codec{{Kind: webrtc.RTPCodecTypeVideo, Params: vc}}
 	if !o.NoAudio {
-		err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{
-			MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111}, webrtc.RTPCodecTypeAudio)
-		if err != nil {
-			return nil, err
-		}
+		codecs = append(codecs, webrtctest.Codec{Kind: webrtc.RTPCodecTypeAudio, Params: webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111}})
 	}
-	reg := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
-		return nil, err
-	}
-	se := webrtc.SettingEngine{}
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	if o.TCP {
-		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeTCP4})
-	}
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	pc, err := webrtctest.NewPeerConnection(codecs, o.TCP)
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{pc: pc, token: o.Token, start: time.Now(), first: make(chan struct{})}
+	c := &Client{pc: pc, token: o.Token, h264: o.H264, start: time.Now(), first: make(chan struct{})}
 	fail := func(err error) (*Client, error) {
 		_ = pc.Close()
 		c.wg.Wait()
@@ -123,39 +104,18 @@ func Dial(ctx context.Context, endpoint string, o Options) (*Client, error) {
 			return fail(err)
 		}
 	}
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		return fail(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		return fail(err)
-	}
-	select {
-	case <-gathered:
-	case <-ctx.Done():
-		return fail(ctx.Err())
-	}
-	if o.Offer != nil {
+	a, err := webrtctest.Offer(ctx, pc, "whep", endpoint, o.Token)
+	if o.Offer != nil && pc.LocalDescription() != nil {
 		*o.Offer = pc.LocalDescription().SDP
 	}
-	resp, body, err := Do(ctx, http.MethodPost, endpoint, o.Token, "application/sdp", pc.LocalDescription().SDP)
 	if err != nil {
 		return fail(err)
 	}
-	if resp.StatusCode != http.StatusCreated {
-		return fail(&StatusError{Code: resp.StatusCode, Body: body})
-	}
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil || resp.Header.Get("Location") == "" {
-		return fail(fmt.Errorf("wheptest: bad Location %q", resp.Header.Get("Location")))
-	}
-	base, _ := url.Parse(endpoint)
-	c.URL = base.ResolveReference(loc).String()
+	c.URL = a.URL
 	if o.SkipConnect {
 		return c, nil
 	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: body}); err != nil {
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: a.SDP}); err != nil {
 		return fail(fmt.Errorf("wheptest: answer: %w", err))
 	}
 	return c, nil
@@ -166,9 +126,10 @@ func Dial(ctx context.Context, endpoint string, o Options) (*Client, error) {
 // key frame.
 func (c *Client) read(tr *webrtc.TrackRemote) {
 	video := tr.Kind() == webrtc.RTPCodecTypeVideo
-	key := false
+	key, writing := false, false
 	buf := make([]byte, 1600)
 	var p rtp.Packet
+	var depack codecs.H264Packet
 	for {
 		n, _, err := tr.Read(buf)
 		if err != nil {
@@ -181,7 +142,15 @@ func (c *Client) read(tr *webrtc.TrackRemote) {
 		if p.Unmarshal(buf[:n]) != nil {
 			continue
 		}
-		key = key || isKey(tr.Codec().MimeType, p.Payload)
+		k := isKey(tr.Codec().MimeType, p.Payload)
+		key = key || k
+		if c.h264 != nil && strings.EqualFold(tr.Codec().MimeType, webrtc.MimeTypeH264) {
+			if writing = writing || k; writing {
+				if nal, err := depack.Unmarshal(p.Payload); err == nil && len(nal) > 0 {
+					_, _ = c.h264.Write(nal)
+				}
+			}
+		}
 		if !p.Marker {
 			continue
 		}
@@ -274,7 +243,7 @@ func (c *Client) Close(ctx context.Context) error {
 			var body string
 			resp, body, err = Do(ctx, http.MethodDelete, c.URL, c.token, "", "")
 			if err == nil && resp.StatusCode != http.StatusOK {
-				err = &StatusError{Code: resp.StatusCode, Body: body}
+				err = &StatusError{Protocol: "whep", Code: resp.StatusCode, Body: body}
 			}
 		}
 		err = errors.Join(err, c.pc.Close())
@@ -286,22 +255,5 @@ func (c *Client) Close(ctx context.Context) error {
 // Do sends one request with an optional bearer token and body; the
 // response body is read and closed.
 func Do(ctx context.Context, method, u, bearer, contentType, body string) (*http.Response, string, error) {
-	req, err := http.NewRequestWithContext(ctx, method, u, strings.NewReader(body))
-	if err != nil {
-		return nil, "", err
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, "", err
-	}
-	defer resp.Body.Close()
-	var b bytes.Buffer
-	_, err = io.Copy(&b, io.LimitReader(resp.Body, 1<<20))
-	return resp, b.String(), err
+	return webrtctest.Do(ctx, method, u, bearer, contentType, body)
 }
