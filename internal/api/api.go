@@ -227,7 +227,7 @@ func (s *Server) Patterns() []string {
 }
 
 // routeFunc registers one operation: method, path pattern, required scope
-// ("" = public) and handler.
+// ("" = any token; scopePublic = no token) and handler.
 type routeFunc func(method, path, scope string, h op)
 
 // op is one operation's handler: it returns nil after writing its
@@ -294,6 +294,13 @@ func (s *Server) routes() http.Handler {
 func (s *Server) wrap(scope string, post bool, h op) http.Handler {
 	if h == nil { // the OpenAPI document: public
 		return http.HandlerFunc(s.serveOpenAPI)
+	}
+	if scope == scopePublic { // a public document: no token
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := h(w, r, nil); err != nil {
+				s.writeError(w, r, err)
+			}
+		})
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {

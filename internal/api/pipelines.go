@@ -82,6 +82,7 @@ func (s *Server) pipelinesRoutes(handle routeFunc) {
 	handle("DELETE", "/v1/pipelines/{name}", wr, s.deletePipeline)
 	handle("GET", "/v1/pipelines/{name}/revisions", rd, s.listPipelineRevisions)
 	handle("POST", "/v1/pipelines/{name}/rollback", wr, s.rollbackPipeline)
+	s.pipelinesPlanRoutes(handle)
 }
 
 // readManifest reads, decodes and validates the manifest of the body.
@@ -269,30 +270,12 @@ func (s *Server) applyPipeline(w http.ResponseWriter, r *http.Request, p *princi
 	if err != nil {
 		return err
 	}
-	name := r.PathValue("name")
-	if !validPipelineName(name) {
-		return notFound("pipeline")
-	}
-	m, canon, err := s.readManifest(w, r)
+	m, canon, row, old, err := s.readApply(w, r)
 	if err != nil {
 		return err
 	}
-	if m.Metadata.Name != name {
-		return fieldErr(CodeValidation, "/metadata/name", "metadata.name is "+strconv.Quote(m.Metadata.Name)+", the path names "+strconv.Quote(name))
-	}
-	row, err := s.st.Pipelines().Get(r.Context(), name)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		row = nil
-	case err != nil:
-		return storeErr(err, "pipeline")
-	}
-	var old *manifest.Manifest
 	if row != nil {
 		if err := checkETag(r, pipelineETag(row), "pipeline"); err != nil {
-			return err
-		}
-		if old, err = storedManifest(row.Manifest); err != nil {
 			return err
 		}
 	} else if r.Header.Get("If-Match") != "" {
@@ -487,7 +470,7 @@ func pipelinesSchemas() obj {
 		"id":     str("Unique in the pipeline: 1 to 63 of a-z, 0-9, _ and -."),
 		"type":   obj{"type": "string", "enum": manifest.Default().Names(), "description": "The node type."},
 		"inputs": obj{"type": "array", "items": obj{"type": "string"}, "description": "Ports read: `node` or `node.rendition`."},
-		"when":   str("A condition on the source: comparisons of source.video.height, source.video.width, source.video.codec, source.audio.codec joined by &&, || and !."),
+		"when":   str("A CEL condition on the source, evaluated at go-live: `source.video.height >= 720`. Facts: source.video.{height,width,codec,fps}, source.audio.{codec,channels,sample_rate}, source.{protocol,live_input,has_video,has_audio}."),
 		"on":     obj{"type": "array", "items": obj{"type": "string"}, "description": "Events that trigger the node: `node.event`."},
 		"config": obj{"type": "object", "description": "Checked by the node type."},
 	}, "id", "type")
@@ -505,7 +488,11 @@ func pipelinesSchemas() obj {
 		"type":   str("Its type (the new one when replaced)."),
 		"action": obj{"type": "string", "enum": []string{string(manifest.Create), string(manifest.Update), string(manifest.Replace), string(manifest.Delete), string(manifest.Unchanged)}},
 		"fields": obj{"type": "array", "items": obj{"type": "string"}, "description": "What an update changes (inputs, when, on, config.FIELD); never values."},
-	}, "node", "type", "action")
+		"impact": obj{"type": "string", "enum": []string{string(manifest.ImpactNone), string(manifest.ImpactHot), string(manifest.ImpactRestart)},
+			"description": "none: untouched; hot: changed in place, viewers and other nodes untouched; restart: the node restarts (an update with impact restart is a restart)."},
+		"restarts":     obj{"type": "array", "items": obj{"type": "string"}, "description": "Ports and nodes restarted with this node (a ladder's rungs and what reads them)."},
+		"restarted_by": obj{"type": "array", "items": obj{"type": "string"}, "description": "The changed nodes this one restarts with."},
+	}, "node", "type", "action", "impact")
 	return obj{
 		"PipelineManifest": man,
 		"Pipeline": object(obj{
