@@ -49,6 +49,18 @@ type Session struct {
 	BitrateBPS  int64     `json:"bitrate_bps"`   // received, averaged over the last seconds; 0 = unknown
 	Codecs      []string  `json:"codecs"`        // e.g. ["h264", "aac"]
 	Viewers     int       `json:"viewers"`       // HLS/WHEP viewers of the live input now
+	RTP         *RTPStats `json:"rtp,omitempty"` // RTSP sessions: RTP receive statistics
+}
+
+// RTPStats are the receive statistics of an RTSP session so far: packets,
+// loss (sequence gaps), interarrival jitter of each track (RFC 3550
+// §6.4.1) and the RTP payload rate, as of the last sample (every 5 s).
+type RTPStats struct {
+	PacketsReceived uint64  `json:"packets_received"`
+	PacketsLost     uint64  `json:"packets_lost"`
+	VideoJitterMS   float64 `json:"video_jitter_ms"`
+	AudioJitterMS   float64 `json:"audio_jitter_ms"`
+	BitrateBPS      int64   `json:"bitrate_bps"`
 }
 
 // Runtime is what the API needs of the running daemon: the live state of a

@@ -263,6 +263,13 @@ func openAPISchemas() obj {
 			"id": str(""), "live_input_id": str(""), "protocol": obj{"type": "string", "enum": []string{"rtmp", "rtmps", "srt", "whip", "rtsp", "rtsps"}},
 			"remote": str(""), "started_at": dateTime(""), "bitrate_bps": integer(""),
 			"codecs": arrayOf(obj{"type": "string"}), "viewers": integer(""),
+			"rtp": object(obj{
+				"packets_received": integer("RTP packets received so far."),
+				"packets_lost":     integer("RTP packets missing (sequence number gaps)."),
+				"video_jitter_ms":  obj{"type": "number", "description": "Interarrival jitter of the video track (RFC 3550 §6.4.1), milliseconds."},
+				"audio_jitter_ms":  obj{"type": "number", "description": "Interarrival jitter of the audio track, milliseconds."},
+				"bitrate_bps":      integer("RTP payload rate over the last sample interval."),
+			}),
 		}),
 		"Event": object(obj{
 			"id": str(""), "type": obj{"type": "string", "enum": types}, "time": dateTime(""),
