@@ -153,34 +153,41 @@ func (s *Server) checkReferences(ctx context.Context, m *manifest.Manifest) erro
 	if len(errs) > 0 {
 		return manifestErr(errs)
 	}
-	after := ""
-	for {
-		rows, more, err := s.st.Pipelines().List(ctx, store.ListOptions{Limit: MaxLimit, After: after})
-		if err != nil {
-			return storeErr(err, "pipelines")
+	for id, node := range inputs {
+		other, err := s.st.Pipelines().Bound(ctx, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			continue
+		case err != nil:
+			return storeErr(err, "pipeline")
 		}
-		for _, p := range rows {
-			after = p.Name
-			if p.Name == m.Metadata.Name {
-				continue
-			}
-			other, err := storedManifest(p.Manifest)
-			if err != nil {
-				return err
-			}
-			for _, n := range other.Spec.Nodes {
-				id, _ := n.Config["live_input"].(string)
-				if node, ok := inputs[id]; ok && n.Type == "source.live" {
-					return &Error{Status: http.StatusConflict, Code: CodeConflict,
-						Message: "live input " + id + " (node " + strconv.Quote(node) + ") is bound by pipeline " + p.Name + "; a live input has at most one pipeline",
-						Details: map[string]any{"pipeline": p.Name, "live_input": id}}
-				}
-			}
-		}
-		if !more {
-			return nil
+		if other.Name != m.Metadata.Name {
+			return bindingConflict(&store.BindingError{LiveInput: id, Pipeline: other.Name}, node)
 		}
 	}
+	return nil
+}
+
+// bindingConflict is the 409 of a live input bound by another pipeline.
+func bindingConflict(be *store.BindingError, node string) error {
+	msg := "live input " + be.LiveInput
+	if node != "" {
+		msg += " (node " + strconv.Quote(node) + ")"
+	}
+	return &Error{Status: http.StatusConflict, Code: CodeConflict,
+		Message: msg + " is bound by pipeline " + be.Pipeline + "; a live input has at most one pipeline",
+		Details: map[string]any{"pipeline": be.Pipeline, "live_input": be.LiveInput}}
+}
+
+// boundInputs lists the live inputs of m's source.live nodes.
+func boundInputs(m *manifest.Manifest) []string {
+	var out []string
+	for _, n := range m.Spec.Nodes {
+		if id, _ := n.Config["live_input"].(string); n.Type == "source.live" && id != "" {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // storedManifest decodes a stored manifest (valid when it was stored).
@@ -237,8 +244,12 @@ func (s *Server) createPipeline(w http.ResponseWriter, r *http.Request, p *princ
 		return err
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
-	row := &store.Pipeline{Name: m.Metadata.Name, Generation: 1, Manifest: canon, CreatedAt: now, UpdatedAt: now}
+	row := &store.Pipeline{Name: m.Metadata.Name, Generation: 1, Manifest: canon, CreatedAt: now, UpdatedAt: now, LiveInputs: boundInputs(m)}
 	if err := s.st.Pipelines().Create(r.Context(), row); err != nil {
+		var be *store.BindingError
+		if errors.As(err, &be) {
+			return bindingConflict(be, "")
+		}
 		if errors.Is(err, store.ErrConflict) {
 			return apiErr(http.StatusConflict, CodeConflict, "pipeline "+row.Name+" exists; PUT /v1/pipelines/"+row.Name+" applies a change")
 		}
@@ -322,8 +333,12 @@ func (s *Server) storeApply(w http.ResponseWriter, r *http.Request, p *principal
 		return nil
 	}
 	if row == nil {
-		row = &store.Pipeline{Name: m.Metadata.Name, Generation: 1, Manifest: canon, CreatedAt: now, UpdatedAt: now}
+		row = &store.Pipeline{Name: m.Metadata.Name, Generation: 1, Manifest: canon, CreatedAt: now, UpdatedAt: now, LiveInputs: boundInputs(m)}
 		err := s.st.Pipelines().Create(r.Context(), row)
+		var be *store.BindingError
+		if errors.As(err, &be) {
+			return bindingConflict(be, "")
+		}
 		if errors.Is(err, store.ErrConflict) {
 			err = store.ErrPrecondition // created meanwhile: the plan was against nothing
 		}
@@ -331,8 +346,12 @@ func (s *Server) storeApply(w http.ResponseWriter, r *http.Request, p *principal
 			return storeErr(err, "pipeline")
 		}
 	} else {
-		row.Manifest, row.UpdatedAt = canon, now
+		row.Manifest, row.UpdatedAt, row.LiveInputs = canon, now, boundInputs(m)
 		if err := s.st.Pipelines().Apply(r.Context(), row); err != nil {
+			var be *store.BindingError
+			if errors.As(err, &be) {
+				return bindingConflict(be, "")
+			}
 			return storeErr(err, "pipeline")
 		}
 	}
