@@ -82,6 +82,7 @@ func (s *Server) pipelinesRoutes(handle routeFunc) {
 	handle("DELETE", "/v1/pipelines/{name}", wr, s.deletePipeline)
 	handle("GET", "/v1/pipelines/{name}/revisions", rd, s.listPipelineRevisions)
 	handle("POST", "/v1/pipelines/{name}/rollback", wr, s.rollbackPipeline)
+	handle("GET", "/v1/live_inputs/{id}/pipeline", rd, s.getLiveInputPipeline)
 }
 
 // readManifest reads, decodes and validates the manifest of the body.
@@ -255,6 +256,7 @@ func (s *Server) createPipeline(w http.ResponseWriter, r *http.Request, p *princ
 		}
 		return storeErr(err, "pipeline")
 	}
+	s.applied(r.Context(), row, m)
 	s.log.Info("pipeline created", "pipeline", row.Name, "nodes", len(m.Spec.Nodes), "token", p.tok.ID)
 	w.Header().Set("Location", "/v1/pipelines/"+row.Name)
 	w.Header().Set("ETag", pipelineETag(row))
@@ -267,8 +269,12 @@ func (s *Server) getPipeline(w http.ResponseWriter, r *http.Request, _ *principa
 	if err != nil {
 		return err
 	}
+	out, err := s.renderPipelineStatus(row)
+	if err != nil {
+		return err
+	}
 	w.Header().Set("ETag", pipelineETag(row))
-	writeJSON(w, http.StatusOK, dataResponse{Data: renderPipeline(row)})
+	writeJSON(w, http.StatusOK, dataResponse{Data: out})
 	return nil
 }
 
@@ -355,6 +361,7 @@ func (s *Server) storeApply(w http.ResponseWriter, r *http.Request, p *principal
 			return storeErr(err, "pipeline")
 		}
 	}
+	s.applied(r.Context(), row, m)
 	s.log.Info("pipeline applied", "pipeline", row.Name, "generation", row.Generation,
 		"create", plan.Count(manifest.Create), "update", plan.Count(manifest.Update), "replace", plan.Count(manifest.Replace),
 		"delete", plan.Count(manifest.Delete), "token", p.tok.ID)
@@ -424,6 +431,9 @@ func (s *Server) deletePipeline(w http.ResponseWriter, r *http.Request, p *princ
 	if err := s.st.Pipelines().Delete(r.Context(), row.Name); err != nil {
 		return storeErr(err, "pipeline")
 	}
+	if s.pipelines != nil {
+		s.pipelines.Deleted(row.Name)
+	}
 	s.log.Info("pipeline deleted", "pipeline", row.Name, "token", p.tok.ID)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -488,8 +498,10 @@ func pipelinesOperations() map[string]operation {
 			params: []obj{limit, cursor}, ok: 200, okSchema: listOf(pl), errs: []int{400}},
 		"POST /v1/pipelines": {id: "createPipeline", summary: "Create a pipeline from a manifest (YAML or JSON); 409 when its name exists or another pipeline binds one of its live inputs. Every problem of an invalid manifest is listed in details.errors.", scope: ScopeLiveInputsWrite,
 			params: []obj{idem}, body: ref("PipelineManifest"), bodyTypes: manifestTypes, ok: 201, okSchema: dataOf(pl), extraHeaders: etagHeader(), errs: []int{400, 409}},
-		"GET /v1/pipelines/{name}": {id: "getPipeline", summary: "Get a pipeline: its manifest and generation.", scope: ScopeLiveInputsRead,
-			params: []obj{nameP}, ok: 200, okSchema: dataOf(pl), extraHeaders: etagHeader(), errs: []int{404}},
+		"GET /v1/pipelines/{name}": {id: "getPipeline", summary: "Get a pipeline: its manifest, generation, observed_generation and every node's state as its live inputs' graphs run it.", scope: ScopeLiveInputsRead,
+			params: []obj{nameP}, ok: 200, okSchema: dataOf(ref("PipelineWithStatus")), extraHeaders: etagHeader(), errs: []int{404}},
+		"GET /v1/live_inputs/{id}/pipeline": {id: "getLiveInputPipeline", summary: "The graph a live input runs (or will run when it goes live) as a manifest: its pipeline's, or the default graph built from its settings; with every node's state.", scope: ScopeLiveInputsRead,
+			params: []obj{param("id", "path", "The live input id.", obj{"type": "string"}, true)}, ok: 200, okSchema: dataOf(ref("EffectivePipeline")), errs: []int{404, 501}},
 		"PUT /v1/pipelines/{name}": {id: "applyPipeline", summary: "Apply a whole manifest (created when absent): the generation grows only when the manifest changes; the answer carries the plan. ?dry_run=true plans only.", scope: ScopeLiveInputsWrite,
 			params: []obj{nameP, dry, ifMatchParam()}, body: ref("PipelineManifest"), bodyTypes: manifestTypes, ok: 200, okSchema: dataOf(ref("PipelineApply")), extraHeaders: etagHeader(), errs: []int{400, 404, 409, 412}},
 		"DELETE /v1/pipelines/{name}": {id: "deletePipeline", summary: "Delete a pipeline and its revisions.", scope: ScopeLiveInputsWrite,
