@@ -147,14 +147,14 @@ type Server struct {
 	tokLim      *limiter
 	touch       sync.Map // token id -> time.Time of the last LastUsedAt write
 	idem        keyedMutex
-	videos      VideosDeps     // videos.go
-	uploads     UploadsDeps    // uploads.go
-	webhooks    WebhooksDeps   // webhooks.go
-	sys         SystemDeps     // system.go
-	profiles    []string       // transcode.profiles names
-	mint        mintCache      // signing.go
-	outputs     OutputsDeps    // outputs.go
-	sources     SourceStatuser // liveinputs_source.go
+	videos      VideosDeps      // videos.go
+	uploads     UploadsDeps     // uploads.go
+	webhooks    WebhooksDeps    // webhooks.go
+	sys         SystemDeps      // system.go
+	profiles    []string        // transcode.profiles names
+	mint        mintCache       // signing.go
+	outputs     OutputsDeps     // outputs.go
+	sources     SourceStatuser  // liveinputs_source.go
 	pipelines   PipelineRuntime // pipelines_status.go
 
 	handler  http.Handler

@@ -22,6 +22,7 @@ import (
 	"github.com/mpegflow/mpegflow/internal/rungroup"
 	"github.com/mpegflow/mpegflow/internal/store"
 	"github.com/mpegflow/mpegflow/internal/stream"
+	"github.com/mpegflow/mpegflow/internal/transcode"
 	"github.com/mpegflow/mpegflow/internal/webrtcice"
 )
 
@@ -29,10 +30,11 @@ import (
 // this package (internal/app/<feature>.go) by a function of this type.
 // Adding a feature is one line here.
 var features = []Feature{
-	wireWHEP,     // WebRTC playback (whep.go)
-	wireRestream, // restream outputs (restream.go)
-	wireRTSP,     // RTSP publish and pulled cameras (rtsp.go)
-	wireUploads,  // tus, plain and URL uploads (uploads.go)
+	wireWHEP,      // WebRTC playback (whep.go)
+	wireRestream,  // restream outputs (restream.go)
+	wireRTSP,      // RTSP publish and pulled cameras (rtsp.go)
+	wireUploads,   // tus, plain and URL uploads (uploads.go)
+	wirePipelines, // pipelines run by the live graphs (pipelines.go); after the kinds it runs
 }
 
 // Feature wires one feature into the daemon: it registers node kinds of
@@ -45,29 +47,31 @@ type Feature func(b *Builder) error
 
 // Builder is what a Feature wires from and into.
 type Builder struct {
-	Config    *conf.Config
-	Log       *slog.Logger
-	Metrics   *metrics.Metrics
-	Store     store.Store
-	Bus       *events.Bus
-	FFmpeg    *ffmpeg.Account                    // the one ffmpeg capacity account
-	Hub       *stream.Hub                        // the live streams, renditions included
-	Directory auth.Directory                     // stream keys, with the publish admission hook
-	HLS       *hlsout.Server                     // the LL-HLS output (viewers, playlists)
-	Kinds     *pipeline.Registry                 // node kinds of every live input's default graph
-	LiveGate  *playback.Gate                     // the playback gate of /live/
-	ICE       *webrtcice.Mux                     // the WebRTC transport; nil without webrtc.udp_address
-	WHIP      *whip.Server                       // WHIP ingest (key-frame requests); nil without ICE
-	Throttle  *ingest.Throttle                   // the bad-key throttle of every ingest protocol
-	Events    interface{ Publish(events.Event) } // to the webhook outbox, then the bus
-	Recorder  *record.Recorder                   // recordings and VOD assets
-	Blobs     blob.Store                         // where VOD assets are stored
-	Render    *api.Renderer                      // the API's objects, for event data
+	Config     *conf.Config
+	Log        *slog.Logger
+	Metrics    *metrics.Metrics
+	Store      store.Store
+	Bus        *events.Bus
+	FFmpeg     *ffmpeg.Account                    // the one ffmpeg capacity account
+	Hub        *stream.Hub                        // the live streams, renditions included
+	Directory  auth.Directory                     // stream keys, with the publish admission hook
+	HLS        *hlsout.Server                     // the LL-HLS output (viewers, playlists)
+	Kinds      *pipeline.Registry                 // node kinds of every live input's default graph
+	LiveGate   *playback.Gate                     // the playback gate of /live/
+	ICE        *webrtcice.Mux                     // the WebRTC transport; nil without webrtc.udp_address
+	WHIP       *whip.Server                       // WHIP ingest (key-frame requests); nil without ICE
+	Throttle   *ingest.Throttle                   // the bad-key throttle of every ingest protocol
+	Events     interface{ Publish(events.Event) } // to the webhook outbox, then the bus
+	Recorder   *record.Recorder                   // recordings and VOD assets
+	Blobs      blob.Store                         // where VOD assets are stored
+	Render     *api.Renderer                      // the API's objects, for event data
+	Transcoder *transcode.Transcoder              // the ABR ladders; nil without ffmpeg
 
 	// What features give the control API, read once every feature ran.
-	Outputs api.OutputsDeps
-	Sources api.SourceStatuser
-	Uploads api.UploadsDeps
+	Outputs   api.OutputsDeps
+	Sources   api.SourceStatuser
+	Uploads   api.UploadsDeps
+	Pipelines api.PipelineRuntime
 
 	routes  []httpserver.Route
 	actors  []rungroup.Actor

@@ -149,6 +149,10 @@ func (t *Transcoder) Capacity() float64 { return t.cfg.Account.Total() }
 // else draws on the account.
 func (t *Transcoder) Used() float64 { return t.cfg.Account.Used() }
 
+// Profiles are the configured profiles (the rungs a live input's ladder
+// may name).
+func (t *Transcoder) Profiles() []Profile { return append([]Profile(nil), t.cfg.Profiles...) }
+
 // Active is the number of ladders running now.
 func (t *Transcoder) Active() int { return int(t.ladders.Load()) }
 
@@ -166,7 +170,7 @@ type Sink struct {
 	// profiles replace the configured ones when not nil (a pipeline's
 	// transcode.abr node names its rungs itself).
 	profiles []Profile
-	out    Output
+	out      Output
 	// errored, when set, is told about a stream given up on instead of
 	// Config.OnError.
 	errored interface {
