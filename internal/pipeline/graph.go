@@ -52,6 +52,7 @@ type nodeRun struct {
 	id, typ  string
 	n        Node
 	producer bool
+	ctx      context.Context
 	cancel   context.CancelFunc
 	done     chan struct{}
 
@@ -176,6 +177,7 @@ func (g *Graph) newNode(sp NodeSpec) *nodeRun {
 	}
 	nr := &nodeRun{id: id, typ: sp.Type, n: n, state: StateBuilt, done: make(chan struct{})}
 	_, nr.producer = n.(RenditionProducer)
+	nr.ctx, nr.cancel = context.WithCancel(g.ctx)
 	g.mu.Lock()
 	g.nodes = append(g.nodes, nr)
 	if s, ok := n.(RenditionSubscriber); ok {
@@ -190,8 +192,7 @@ func (g *Graph) newNode(sp NodeSpec) *nodeRun {
 }
 
 func (g *Graph) start(nr *nodeRun) {
-	ctx, cancel := context.WithCancel(g.ctx)
-	nr.cancel = cancel
+	ctx, cancel := nr.ctx, nr.cancel
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
@@ -274,10 +275,8 @@ func (g *Graph) Remove(id string) bool {
 	if nr == nil {
 		return false
 	}
-	if nr.cancel != nil {
-		nr.cancel()
-		<-nr.done
-	}
+	nr.cancel()
+	<-nr.done
 	return true
 }
 

@@ -197,15 +197,16 @@ func (r *Runtime) NodeState(liveInput string, st pipeline.Status, from pipeline.
 	lg := r.graphs[liveInput]
 	var name string
 	var gen int64
+	var m *manifest.Manifest
 	if lg != nil && lg.bound {
-		name, gen = lg.pipeline, lg.generation
+		name, gen, m = lg.pipeline, lg.generation, lg.m
 	}
 	r.mu.Unlock()
 	if name == "" {
 		return
 	}
 	ns := nodeStatus(st, liveInput)
-	if t := lg.m.Node(st.ID); t != nil {
+	if t := m.Node(st.ID); t != nil {
 		ns.Type = t.Type
 	}
 	prev := ""
