@@ -136,6 +136,9 @@ type Config struct {
 	// Sources reports the pullers of live inputs with a source (RTSP
 	// cameras); nil reports none.
 	Sources SourceStatuser
+	// Pipelines runs the pipelines (pipelines_status.go); nil: stored
+	// pipelines are not run.
+	Pipelines PipelineRuntime
 }
 
 // Server serves the control API.
@@ -156,14 +159,15 @@ type Server struct {
 	tokLim      *limiter
 	touch       sync.Map // token id -> time.Time of the last LastUsedAt write
 	idem        keyedMutex
-	videos      VideosDeps     // videos.go
-	uploads     UploadsDeps    // uploads.go
-	webhooks    WebhooksDeps   // webhooks.go
-	sys         SystemDeps     // system.go
-	profiles    []string       // transcode.profiles names
-	mint        mintCache      // signing.go
-	outputs     OutputsDeps    // outputs.go
-	sources     SourceStatuser // liveinputs_source.go
+	videos      VideosDeps      // videos.go
+	uploads     UploadsDeps     // uploads.go
+	webhooks    WebhooksDeps    // webhooks.go
+	sys         SystemDeps      // system.go
+	profiles    []string        // transcode.profiles names
+	mint        mintCache       // signing.go
+	outputs     OutputsDeps     // outputs.go
+	sources     SourceStatuser  // liveinputs_source.go
+	pipelines   PipelineRuntime // pipelines_status.go
 
 	handler  http.Handler
 	patterns []string // every "METHOD /path" registered, for the OpenAPI check
@@ -183,6 +187,7 @@ func New(cfg Config) (*Server, error) {
 		s.rt = idleRuntime{}
 	}
 	s.sys, s.profiles, s.sources = cfg.System, cfg.TranscodeProfiles, cfg.Sources
+	s.pipelines = cfg.Pipelines
 	s.outputs = cfg.Outputs
 	s.uploads = cfg.Uploads
 	if s.log == nil {

@@ -273,7 +273,7 @@ func openAPISchemas() obj {
 		}),
 		"Event": object(obj{
 			"id": str(""), "type": obj{"type": "string", "enum": types}, "time": dateTime(""),
-			"live_input_id": str(""), "data": obj{"description": "live_input.created/updated/deleted: the LiveInput without secrets; connected/disconnected/idle: the same LiveInput, with its status of the moment; errored: the same LiveInput plus error: {code, message}; session.kicked: the Session; recording.started, video.ready, video.errored, video.download.ready, video.deleted: the Video as the change stored it (recovered: true on the video.ready of a recording finalized after a crash; video.deleted: the Video as it was). Webhooks carry the same data."},
+			"live_input_id": str(""), "data": obj{"description": "live_input.created/updated/deleted: the LiveInput without secrets; pipeline.applied: the PipelineStatus; pipeline.node.state_changed: the PipelineNodeEvent; connected/disconnected/idle: the same LiveInput, with its status of the moment; errored: the same LiveInput plus error: {code, message}; session.kicked: the Session; recording.started, video.ready, video.errored, video.download.ready, video.deleted: the Video as the change stored it (recovered: true on the video.ready of a recording finalized after a crash; video.deleted: the Video as it was). Webhooks carry the same data."},
 		}),
 	}
 }
@@ -328,7 +328,7 @@ func (s *Server) serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
 // allSchemas merges the core schemas with the features'.
 func allSchemas() obj {
 	all := openAPISchemas()
-	for _, ext := range []obj{signingSchemas(), webhooksSchemas(), videosSchemas(), uploadsSchemas(), systemSchemas(), whoamiSchemas(), outputsSchemas(), pipelinesSchemas(), contractSchemas()} {
+	for _, ext := range []obj{signingSchemas(), webhooksSchemas(), videosSchemas(), uploadsSchemas(), systemSchemas(), whoamiSchemas(), outputsSchemas(), pipelinesSchemas(), pipelineStatusSchemas(), contractSchemas()} {
 		for k, v := range ext {
 			all[k] = v
 		}

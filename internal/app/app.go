@@ -190,7 +190,7 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 		Endpoints: ep, CursorKey: key, Webhooks: api.WebhooksDeps{Service: a.webhooks},
 		Videos: api.VideosDeps{Videos: api.RecorderVideos(a.rec.Recorder())},
 		System: api.SystemDeps{Transcode: api.TranscodeSystem(a.tc)}, TranscodeProfiles: profiles,
-		Outputs: b.Outputs, Sources: b.Sources, Uploads: b.Uploads}); err != nil {
+		Outputs: b.Outputs, Sources: b.Sources, Uploads: b.Uploads, Pipelines: b.Pipelines}); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, func() { _ = a.api.Close() })

@@ -31,10 +31,11 @@ import (
 // this package (internal/app/<feature>.go) by a function of this type.
 // Adding a feature is one line here.
 var features = []Feature{
-	wireWHEP,     // WebRTC playback (whep.go)
-	wireRestream, // restream outputs (restream.go)
-	wireRTSP,     // RTSP publish and pulled cameras (rtsp.go)
-	wireUploads,  // tus, plain and URL uploads (uploads.go)
+	wireWHEP,      // WebRTC playback (whep.go)
+	wireRestream,  // restream outputs (restream.go)
+	wireRTSP,      // RTSP publish and pulled cameras (rtsp.go)
+	wireUploads,   // tus, plain and URL uploads (uploads.go)
+	wirePipelines, // pipelines run by the live graphs (pipelines.go); after the kinds it runs
 }
 
 // Feature wires one feature into the daemon: it registers node kinds of
@@ -68,9 +69,10 @@ type Builder struct {
 	Render    *api.Renderer                      // the API's objects, for event data
 
 	// What features give the control API, read once every feature ran.
-	Outputs api.OutputsDeps
-	Sources api.SourceStatuser
-	Uploads api.UploadsDeps
+	Outputs   api.OutputsDeps
+	Sources   api.SourceStatuser
+	Uploads   api.UploadsDeps
+	Pipelines api.PipelineRuntime
 
 	routes  []httpserver.Route
 	actors  []rungroup.Actor

@@ -95,6 +95,8 @@ type Env struct {
 	// source has no packaged rendition of its own (see TopRendition).
 	Top    *TopRendition
 	Report Reporter
+	// States, when set, is told about every node's state changes.
+	States StateObserver
 	Log    *slog.Logger
 
 	renditionsDone chan struct{}
@@ -113,8 +115,31 @@ type Kind struct {
 	New  func(env *Env) (Node, error)
 }
 
-// Registry is the set of node kinds the default graph is built from.
-type Registry struct{ kinds []Kind }
+// Registry is the set of node kinds the default graph is built from,
+// and the Binder of live inputs that run a pipeline instead.
+type Registry struct {
+	kinds  []Kind
+	binder Binder
+}
+
+// Binder builds the graphs of live inputs bound to a pipeline (see
+// internal/pipelines): the manager asks it first for every stream that
+// starts.
+type Binder interface {
+	// Nodes returns the nodes of env.Source's graph when its live input
+	// is bound to a pipeline (it may set env.States); ok is false for
+	// the default graph, built from the registered kinds.
+	Nodes(ctx context.Context, env *Env) (nodes []NodeSpec, ok bool)
+	// Started is told about every graph once its nodes run (bound: built
+	// from Nodes), before the stream's first unit; Ended once the graph
+	// drained after its stream ended.
+	Started(g *Graph, bound bool)
+	Ended(g *Graph)
+}
+
+// Bind sets the Binder; like Register, it is called while the daemon is
+// composed, before any stream starts.
+func (r *Registry) Bind(b Binder) { r.binder = b }
 
 // Register adds a kind; the order of registration is the order of build.
 func (r *Registry) Register(k Kind) { r.kinds = append(r.kinds, k) }
