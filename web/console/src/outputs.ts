@@ -16,10 +16,13 @@ export function Outputs({ liveInputId, write }: { liveInputId: string; write: bo
   const [error, setError] = useState<any>(null);
   const [adding, setAdding] = useState(false);
   const load = () => list(base).then(setItems, setError);
-  const upsert = (o: any) => setItems((cur) => {
+  // upsert puts o in the list; onlyNew leaves a copy already there alone
+  // (a create's answer can arrive after the event of its first connection)
+  const upsert = (o: any, onlyNew = false) => setItems((cur) => {
     if (!cur) return cur;
     const i = cur.findIndex((x) => x.id === o.id);
     if (i < 0) return [...cur, o];
+    if (onlyNew) return cur;
     const next = cur.slice();
     next[i] = o;
     return next;
@@ -54,29 +57,37 @@ export function Outputs({ liveInputId, write }: { liveInputId: string; write: bo
     <${ErrorBox} error=${error} />
     ${adding && html`<${OutputForm} base=${base} onDone=${(o: any) => {
       setAdding(false);
-      if (o) upsert(o);
+      if (o) upsert(o, true);
     }} />`}
     ${items === null ? html`<p>Loading…</p>` : items.length === 0 ? html`<p class="muted">No outputs: the stream goes nowhere else.</p>` : html`
     <div class="table-wrap"><table class="outputs">
       <thead><tr><th scope="col">Output</th><th scope="col">State</th><th scope="col">Bitrate</th><th scope="col">Last error</th>${write && html`<th scope="col"><span class="sr-only">Actions</span></th>`}</tr></thead>
-      <tbody>${items.map((o) => html`<tr key=${o.id} data-id=${o.id} data-state=${o.status.state}>
+      <tbody>${items.map((o) => stateRow(o, o.enabled ? o.status.state : 'disabled'))}</tbody>
+    </table></div>`}
+  </div>`;
+
+  function stateRow(o: any, state: string) {
+    return html`<tr key=${o.id} data-id=${o.id} data-state=${state}>
         <td><strong>${o.name || o.id}</strong><br /><span class="muted small mono">${o.url}${o.stream_key ? ' · key ' + o.stream_key : ''}</span>
           ${o.rendition && o.rendition !== 'source' && html` <span class="tag">${o.rendition}</span>`}</td>
-        <td><span class=${'badge badge-' + o.status.state} data-status=${o.status.state}>${o.status.state}</span>
+        <td><span class=${'badge badge-' + state} data-status=${state}>${state}</span>
           ${o.status.next_retry_at && html`<br /><span class="muted small">retry ${fmtTime(o.status.next_retry_at)}</span>`}</td>
-        <td>${o.status.state === 'broadcasting' ? fmtBps(o.status.bitrate) : '–'}</td>
+        <td>${state === 'broadcasting' ? fmtBps(o.status.bitrate) : '–'}</td>
         <td class="small">${o.status.last_error ? html`<span class="error">${o.status.last_error.code}: ${o.status.last_error.message}</span><br /><span class="muted">${fmtTime(o.status.last_error.at)}</span>` : '–'}</td>
         ${write && html`<td><div class="row">
-          <button type="button" class="ghost" onClick=${() => act(async () => upsert(await api('PATCH', base + '/' + o.id, { enabled: !o.enabled })))}>${o.enabled ? 'Disable' : 'Enable'}</button>
+          <button type="button" class="ghost" onClick=${() => act(async () => {
+            // the answer may be older than the events it caused: the list is fetched again after it
+            upsert(await api('PATCH', base + '/' + o.id, { enabled: !o.enabled }));
+            load();
+          })}>${o.enabled ? 'Disable' : 'Enable'}</button>
           <${ConfirmButton} label="Delete" warning="Stop and delete this output?" confirmLabel="Delete output"
             onConfirm=${() => act(async () => {
               await api('DELETE', base + '/' + o.id);
               setItems((cur) => cur && cur.filter((x) => x.id !== o.id));
             })} />
         </div></td>`}
-      </tr>`)}</tbody>
-    </table></div>`}
-  </div>`;
+      </tr>`;
+  }
 }
 
 function OutputForm({ base, onDone }: { base: string; onDone: (o: any) => void }) {
