@@ -338,7 +338,7 @@ export function InputDetail({ id }: { id: string }) {
       </div>`)}
       ${samples.length > 0 && html`<${Graph} samples=${samples} windowMs=${WINDOW} label="Ingest bitrate" />`}
     </div>
-    <${Outputs} liveInputId=${id} write=${can('live_inputs:write')} />
+    <${Outputs} liveInputId=${id} write=${can('live_inputs:write')} live=${!!live} />
     ${videos && html`<div class="panel">
       <h2>Recordings</h2>
       ${videos.length === 0 ? html`<p class="muted">None yet.</p>` : html`<ul>${videos.map((v) => html`<li key=${v.id}><a href=${'#/videos/' + v.id}>${fmtTime(v.started_at)}</a> · ${v.status}</li>`)}</ul>`}

@@ -3,13 +3,14 @@
 // live_input.output.* events (the list is refetched when the event stream
 // (re)opens and when the input's status changes); add (the stream key is
 // write-only: typed into a password field, only its masked form is shown
-// back), enable/disable, delete.
+// back), enable/disable, delete. Bitrates have no events: while an output
+// broadcasts, the list is fetched again every 5 s for them.
 import { html } from 'htm/preact';
 import { useContext, useEffect, useState } from 'preact/hooks';
 import { api, list } from './api';
 import { AppCtx, ConfirmButton, ErrorBox, fmtBps, fmtTime } from './ui';
 
-export function Outputs({ liveInputId, write }: { liveInputId: string; write: boolean }) {
+export function Outputs({ liveInputId, write, live }: { liveInputId: string; write: boolean; live: boolean }) {
   const { events } = useContext(AppCtx);
   const base = '/v1/live_inputs/' + liveInputId + '/outputs';
   const [items, setItems] = useState<any[] | null>(null);
@@ -41,6 +42,12 @@ export function Outputs({ liveInputId, write }: { liveInputId: string; write: bo
       off2();
     };
   }, [liveInputId]);
+  const broadcasting = live && !!items?.some((o) => o.enabled && o.status.state === 'broadcasting');
+  useEffect(() => {
+    if (!broadcasting) return;
+    const t = setInterval(load, 5000);
+    return () => clearInterval(t);
+  }, [broadcasting, liveInputId]);
   const act = async (f: () => Promise<any>) => {
     setError(null);
     try {

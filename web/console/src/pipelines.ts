@@ -187,19 +187,28 @@ export function PipelineDetail({ name }: { name: string }) {
   };
   useEffect(() => {
     load();
+    // a node's event is drawn at once (replacing that node's entry for its
+    // live input, or the placeholder of a graph not running yet); the
+    // status is fetched again shortly after, for nodes that changed
+    // without an event of their own
+    let timer = 0;
     const off1 = events.on((ev) => {
       if (ev.type === 'pipeline.applied' && ev.data?.name === name) load();
       if (ev.type === 'pipeline.node.state_changed' && ev.data?.pipeline === name) {
         const n = ev.data.node;
         setP((cur: any) => {
           if (!cur) return cur;
-          const nodes = (cur.nodes || []).filter((x: any) => !(x.id === n.id && (x.live_input_id || '') === (n.live_input_id || '')));
+          const nodes = (cur.nodes || []).filter((x: any) => !(x.id === n.id &&
+            ((x.live_input_id || '') === (n.live_input_id || '') || !x.live_input_id || x.state === 'waiting_for_input')));
           return { ...cur, nodes: [...nodes, n] };
         });
+        clearTimeout(timer);
+        timer = window.setTimeout(() => api('GET', path).then(setP, () => {}), 400);
       }
     });
     const off2 = events.onState((s) => s === 'open' && load());
     return () => {
+      clearTimeout(timer);
       off1();
       off2();
     };
