@@ -253,10 +253,21 @@ async function main() {
     if (o.restream) {
       step('publish to the pipeline\'s live input; its nodes run');
       ffmpeg2 = publish(o.restream + '/' + o.restreamkey, 30);
-      await page.locator('svg.dag g[data-node=hls][data-state=running]').waitFor({ timeout: 20000 });
+      for (const n of ['cam', 'hls']) await page.locator(`svg.dag g[data-node=${n}][data-state=running]`).waitFor({ timeout: 20000 });
       await shot(page, 'pipeline');
       ffmpeg2.kill('SIGKILL');
     }
+    step('change the manifest (plan: an update), apply it, roll back to generation 1');
+    await page.getByRole('button', { name: 'Edit manifest' }).click();
+    await page.locator('#manifest').fill(['api_version: mpegflow.io/v1', 'kind: Pipeline', 'metadata: {name: console-e2e}', 'spec:', '  nodes:',
+      `  - {id: cam, type: source.live, config: {live_input: ${o.pipelineinput}}}`, '  - {id: hls, type: package.llhls, inputs: [cam], config: {part_duration: 500ms}}', ''].join('\n'));
+    await page.getByRole('button', { name: 'Plan', exact: true }).click();
+    await page.locator('.plan .changes li[data-action=update]').waitFor({ timeout: 10000 });
+    await page.getByRole('button', { name: 'Apply', exact: true }).click();
+    await page.locator('.head [data-generation="2"]').waitFor({ timeout: 10000 });
+    await page.locator('.revisions li[data-generation="1"]').getByRole('button', { name: 'Roll back' }).click();
+    await page.getByRole('button', { name: 'Roll back now' }).click();
+    await page.locator('.head [data-generation="3"]').waitFor({ timeout: 10000 });
     newViews += Date.now() - t0;
   }
 
