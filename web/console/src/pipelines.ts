@@ -244,7 +244,18 @@ export function PipelineDetail({ name }: { name: string }) {
     <div class="panel">
       <h2>Graph</h2>
       <${Dag} nodes=${nodes} status=${p.nodes || []} />
-      <p class="muted small">Solid: media; dashed: events. Hover a node for its counters and last error.</p>
+      <p class="muted small">Solid: media; dashed: events.</p>
+      ${(p.nodes || []).length > 0 && html`<div class="table-wrap"><table class="small" aria-label="Node states">
+        <thead><tr><th scope="col">Node</th><th scope="col">Live input</th><th scope="col">State</th><th scope="col">In / out / dropped</th><th scope="col">Restarts</th><th scope="col">Last error</th></tr></thead>
+        <tbody>${p.nodes.map((n: any) => html`<tr key=${n.id + '/' + (n.live_input_id || '')} data-node=${n.id} data-state=${n.state}>
+          <td>${n.id} <span class="muted">${n.type}</span></td>
+          <td>${n.live_input_id ? html`<a href=${'#/inputs/' + n.live_input_id}>${n.live_input_id}</a>` : '–'}</td>
+          <td>${n.state.replace(/_/g, ' ')}</td>
+          <td>${n.counters ? `${n.counters.in} / ${n.counters.out} / ${n.counters.dropped}` : '–'}</td>
+          <td>${n.restarts ?? 0}</td>
+          <td class=${n.state === 'errored' ? 'error' : ''}>${n.last_error || '–'}</td>
+        </tr>`)}</tbody>
+      </table></div>`}
     </div>
     <div class="panel" aria-labelledby="h-revisions">
       <h2 id="h-revisions">Revisions</h2>
