@@ -5,7 +5,7 @@
 #   chromium             Debian package chromium     (headless player in test/)
 #   initdb, pg_ctl       Debian package postgresql   (throwaway PostgreSQL clusters)
 #   node, npm            Debian packages nodejs npm  (only if absent; the machine image has Node 20)
-#   node_modules/        npm ci (hls.js, playwright-core) from package-lock.json
+#   node_modules/        npm ci (hls.js, tus-js-client, playwright-core) from package-lock.json
 #
 # Idempotent: with everything present it prints a single summary line.
 # When something is missing and cannot be installed (not root and no sudo, or
