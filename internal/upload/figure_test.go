@@ -41,7 +41,7 @@ func TestLadderFigure(t *testing.T) {
 		}
 		t.Logf("source: %d s 1080p30 made in %v", secs, time.Since(t0).Round(time.Second))
 	}
-	f := newFixture(t, func(c *Config) { c.Ladder = defaultProfiles })
+	f := newFixture(t, func(c *Config) { c.Ladder, c.PlainMaxSize = defaultProfiles, 1<<40 })
 	fh, err := os.Open(src)
 	if err != nil {
 		t.Fatal(err)
