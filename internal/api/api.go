@@ -154,7 +154,8 @@ type Server struct {
 	sources     SourceStatuser // liveinputs_source.go
 
 	handler  http.Handler
-	patterns []string // every "METHOD /path" registered, for the OpenAPI check
+	patterns []string           // every "METHOD /path" registered, for the OpenAPI check
+	ops      map[string]routeOp // by pattern, for Do (service_routes.go)
 
 	ctx    context.Context // ends WebSocket streams on Close
 	cancel context.CancelFunc
@@ -225,9 +226,11 @@ type op func(w http.ResponseWriter, r *http.Request, p *principal) error
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	methods := map[string][]string{}
+	s.ops = map[string]routeOp{}
 	var handle routeFunc = func(method, path, scope string, h op) {
 		pattern := method + " " + path
 		s.patterns = append(s.patterns, pattern)
+		s.ops[pattern] = routeOp{scope: scope, h: h}
 		methods[path] = append(methods[path], method)
 		mux.Handle(pattern, s.wrap(scope, method == http.MethodPost, h))
 	}
