@@ -74,9 +74,10 @@ bench-load-zerolatency: build
 	./$(LOADBIN) -daemon ./$(BIN) -publishers 1 -readers 1 -bframes 0 -duration 30s
 
 # Every fuzz target for FUZZTIME each (FUZZ=regexp narrows them); fails on
-# any finding, which go test keeps under testdata/fuzz as a regression seed.
+# any finding, which go test keeps under testdata/fuzz as a regression seed;
+# FUZZPARALLEL=N caps the workers per target.
 fuzz:
-	@scripts/fuzz.sh $(FUZZTIME) $(if $(FUZZ),$(FUZZ))
+	@FUZZPARALLEL=$(FUZZPARALLEL) scripts/fuzz.sh $(FUZZTIME) $(if $(FUZZ),$(FUZZ))
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*')); \

@@ -102,6 +102,12 @@ type RTSP struct {
 	Address        string `yaml:"address"`          // default ":8554"; "" disables
 	UDPRTPAddress  string `yaml:"udp_rtp_address"`  // default ":8000" (even port); "" = TCP only
 	UDPRTCPAddress string `yaml:"udp_rtcp_address"` // default ":8001" (the RTP port + 1)
+	// OnDemandStartTimeout bounds how long the first viewer of a camera
+	// pulled on demand (source.on_demand) waits for its stream; default
+	// 10s. OnDemandIdleTimeout is how long such a camera stays connected
+	// after its last viewer's request; default 10s.
+	OnDemandStartTimeout Duration `yaml:"on_demand_start_timeout"`
+	OnDemandIdleTimeout  Duration `yaml:"on_demand_idle_timeout"`
 }
 
 // RTSPS configures RTSP over TLS (TCP only); enabled when address is set,

@@ -263,6 +263,12 @@ func (c *Config) validateFeatures() error {
 // even; UDP needs the RTSP listener.
 func (c *Config) validateRTSP() error {
 	r := c.RTSP
+	if err := checkDuration("rtsp.on_demand_start_timeout", r.OnDemandStartTimeout.D(), 100*time.Millisecond, 2*time.Minute); err != nil {
+		return err
+	}
+	if err := checkDuration("rtsp.on_demand_idle_timeout", r.OnDemandIdleTimeout.D(), 100*time.Millisecond, time.Hour); err != nil {
+		return err
+	}
 	if err := checkAddr("rtsp.address", r.Address, true); err != nil {
 		return err
 	}

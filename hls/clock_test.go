@@ -251,3 +251,51 @@ func TestWallClockWindowMin(t *testing.T) {
 		t.Errorf("ring grew to %d", len(c.ring))
 	}
 }
+
+// TestProgramDateTimeSlew feeds a publisher whose media clock runs far off
+// the wall-clock (ffmpeg -re on a loaded host falls 3 % behind, then bursts
+// to catch up) and checks that, once the timeline is older than
+// clockWindow, consecutive segments' dates step by their durations within
+// dateSlew: players align playlists by date differences against EXTINF
+// distances, and a date that follows such a clock misplaces every part.
+func TestProgramDateTimeSlew(t *testing.T) {
+	for _, drift := range []float64{0.03, -0.03} {
+		m, err := NewMuxer(MuxerConfig{SegmentDuration: time.Second, DVRWindow: 10 * time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _ := m.AddRendition(RenditionConfig{Name: "v", Video: testH264(t)})
+		fd := time.Second / 30
+		for i := 0; i < 30*90; i++ {
+			ts := time.Duration(i) * fd
+			wall := testWall.Add(time.Duration(float64(ts) * (1 + drift)))
+			key := i%30 == 0
+			nalus := [][]byte{{0x41, 1, 2, 3}}
+			if key {
+				nalus = [][]byte{{0x65, 1, 2, 3}}
+			}
+			if err := r.WriteVideo(VideoUnit{DTS: ts, PTS: ts, Wall: wall, Key: key, NALUs: nalus}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m.mu.Lock()
+		var prev *segment
+		checked := 0
+		for _, s := range r.segments {
+			if prev != nil && prev.complete && s.start-r.offset >= clockWindow+time.Second {
+				step := s.pdt.Sub(prev.pdt) - prev.duration
+				limit := prev.duration/1000 + time.Millisecond // dateSlew of 1e-3, and rounding
+				if step < -limit || step > limit {
+					t.Errorf("drift %v: segment %d: date steps %v beyond the previous segment's duration (limit %v)", drift, s.msn, step, limit)
+				}
+				checked++
+			}
+			prev = s
+		}
+		m.mu.Unlock()
+		m.Close()
+		if checked < 60 {
+			t.Fatalf("drift %v: %d segments checked", drift, checked)
+		}
+	}
+}

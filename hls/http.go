@@ -16,6 +16,10 @@ const (
 	contentTypePlaylist = "application/vnd.apple.mpegurl"
 	cacheImmutable      = "public, max-age=31536000, immutable"
 	cachePlaylist       = "no-cache"
+	// the same for a response the caller marked private (RFC 9111
+	// §5.2.2.7): a browser may keep it, a shared cache may not
+	cacheImmutablePrivate = "private, max-age=31536000, immutable"
+	cachePlaylistPrivate  = "private, no-cache"
 	// statusClientGone is reported to Hooks.OnRequest when the client left
 	// while its request was blocked (nothing was written).
 	statusClientGone = 499
@@ -24,7 +28,10 @@ const (
 // ServeHTTP serves the muxer's tree (see the package documentation). The
 // caller strips its own prefix: r.URL.Path is relative, with or without a
 // leading slash. GET and HEAD are served; segments and parts answer byte
-// ranges; unknown names get 404.
+// ranges; unknown names get 404. A caller that set "Cache-Control: private"
+// on w before the call (a resource behind signed playback, fetched with one
+// viewer's token) gets the muxer's caching headers in their private form, so
+// that no CDN or proxy serves it to anyone without a token.
 func (m *Muxer) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	kind, status := m.serve(w, req)
 	if h := m.cfg.Hooks.OnRequest; h != nil {
@@ -140,20 +147,33 @@ func (wt *waiter) done() {
 type headerValues struct {
 	playlist, noCache, immutable, videoMP4, audioMP4, bytesRange []string
 	gzip, varyEncoding                                           []string
+	noCachePrivate, immutablePrivate                             []string
 }
 
 func newHeaderValues() headerValues {
 	v := func(s string) []string { return []string{s} }
 	return headerValues{
-		playlist:     v(contentTypePlaylist),
-		noCache:      v(cachePlaylist),
-		immutable:    v(cacheImmutable),
-		videoMP4:     v("video/mp4"),
-		audioMP4:     v("audio/mp4"),
-		bytesRange:   v("bytes"),
-		gzip:         v("gzip"),
-		varyEncoding: v("Accept-Encoding"),
+		playlist:         v(contentTypePlaylist),
+		noCache:          v(cachePlaylist),
+		immutable:        v(cacheImmutable),
+		noCachePrivate:   v(cachePlaylistPrivate),
+		immutablePrivate: v(cacheImmutablePrivate),
+		videoMP4:         v("video/mp4"),
+		audioMP4:         v("audio/mp4"),
+		bytesRange:       v("bytes"),
+		gzip:             v("gzip"),
+		varyEncoding:     v("Accept-Encoding"),
 	}
+}
+
+// setCache sets Cache-Control to public, or to private when the caller
+// already marked the response private (see ServeHTTP).
+func setCache(h http.Header, public, private []string) {
+	if c := h["Cache-Control"]; len(c) > 0 && strings.HasPrefix(c[0], "private") {
+		h["Cache-Control"] = private
+		return
+	}
+	h["Cache-Control"] = public
 }
 
 // writePlaylist answers with a playlist; length is its Content-Length as a
@@ -164,7 +184,7 @@ func (m *Muxer) writePlaylist(w http.ResponseWriter, req *http.Request, data []b
 	}
 	h := w.Header()
 	h["Content-Type"] = m.hdr.playlist
-	h["Cache-Control"] = m.hdr.noCache
+	setCache(h, m.hdr.noCache, m.hdr.noCachePrivate)
 	h["Content-Length"] = length
 	if v := h["Vary"]; len(v) == 0 {
 		h["Vary"] = m.hdr.varyEncoding
@@ -401,7 +421,7 @@ func (r *Rendition) contentType() []string {
 func (m *Muxer) serveChunks(w http.ResponseWriter, req *http.Request, ctype []string, chunks ...[]byte) int {
 	h := w.Header()
 	h["Content-Type"] = ctype
-	h["Cache-Control"] = m.hdr.immutable
+	setCache(h, m.hdr.immutable, m.hdr.immutablePrivate)
 	if conditional(req) {
 		return serveContent(w, req, newChunksReader(chunks))
 	}
@@ -502,7 +522,7 @@ func (r *Rendition) serveStored(w http.ResponseWriter, req *http.Request, ctype 
 	}
 	h := w.Header()
 	h["Content-Type"] = ctype
-	h["Cache-Control"] = m.hdr.immutable
+	setCache(h, m.hdr.immutable, m.hdr.immutablePrivate)
 	if conditional(req) {
 		return serveContent(w, req, rs)
 	}

@@ -143,6 +143,8 @@ type Muxer struct {
 	// the last timestamp reset: renditions share its offset (rebaseOffsetLocked)
 	rebaseSeq    uint64
 	rebaseOffset time.Duration
+	// dates is the slewed date mapping of each timeline (wallAtLocked)
+	dates map[uint64]*timelineDates
 	// storeQ are the Storage jobs not yet taken by the worker, in order
 	storeQ []storeJob
 }

@@ -1,6 +1,7 @@
 package hls
 
 import (
+	"math"
 	"time"
 )
 
@@ -105,6 +106,33 @@ func (c *wallClock) offsetNear(t time.Duration) (int64, bool) {
 	return c.ring[c.head].off, true
 }
 
+// dateSlew is the largest rate at which the dates of a timeline may move
+// away from its media time: a segment's PROGRAM-DATE-TIME steps from the
+// previous one by the media duration between them, plus or minus at most
+// dateSlew of it, as NTP slews a clock instead of stepping it.
+//
+// Players take the dates and the EXTINF durations of one playlist as one
+// timeline: hls.js aligns a refreshed playlist on an earlier one by the date
+// difference of two segments minus their EXTINF distance (its
+// alignMediaPlaylistByPDT, on the first refresh and on every level switch).
+// Dates that followed the wall-clock freely made that difference the drift
+// of half a playlist window: with a publisher running 3 % slow (ffmpeg -re on
+// a loaded host), 1 s over 32 segments, and hls.js placed every part a
+// segment away from its media, left holes and stopped loading. With the
+// slew bounded, the error is at most dateSlew of the window (32 ms over 32
+// s), while an encoder clock off by up to dateSlew (100 ppm is common) is
+// still followed, and one running further off drifts from the wall-clock
+// instead of breaking players.
+const dateSlew = 1e-3
+
+// timelineDates is the date mapping shared by the renditions of one
+// timeline (one timestamp rebase): the last date given and its media time.
+type timelineDates struct {
+	t     time.Duration
+	date  time.Time
+	first time.Duration // media time of the timeline's first date
+}
+
 // wallAtLocked returns the PROGRAM-DATE-TIME of output time t in rendition
 // r: the least offset of the clocks of the renditions on r's timeline (same
 // timestamp rebase) that are alive around t, or fallback if none is. Renditions
@@ -112,7 +140,54 @@ func (c *wallClock) offsetNear(t time.Duration) (int64, bool) {
 // than its source: taking the source's mapping gives every variant the same
 // date for the same media time, so a player switching variants sees no jump,
 // and it is still never later than r's own first frame's arrival.
+//
+// The result is slewed (dateSlew) against the timeline's previous date, once
+// the timeline is older than clockWindow (its first frames refine the
+// mapping freely).
 func (m *Muxer) wallAtLocked(r *Rendition, t time.Duration, fallback time.Time) time.Time {
+	ideal, ok := m.idealWallLocked(r, t)
+	if !ok {
+		return fallback
+	}
+	if m.dates == nil {
+		m.dates = make(map[uint64]*timelineDates)
+	}
+	d := m.dates[r.rebaseSeq]
+	if d == nil {
+		// a new timeline: forget those no rendition is on any more
+		for seq := range m.dates {
+			if !m.timelineInUseLocked(seq) {
+				delete(m.dates, seq)
+			}
+		}
+		m.dates[r.rebaseSeq] = &timelineDates{t: t, date: ideal, first: t}
+		return ideal
+	}
+	step := t - d.t
+	predicted := d.date.Add(step)
+	date := ideal
+	if t-d.first >= clockWindow {
+		limit := time.Duration(math.Abs(float64(step)) * dateSlew)
+		date = predicted.Add(min(max(ideal.Sub(predicted), -limit), limit))
+	}
+	if t > d.t {
+		d.t, d.date = t, date
+	}
+	return date
+}
+
+func (m *Muxer) timelineInUseLocked(seq uint64) bool {
+	for _, o := range m.renditions {
+		if o.rebaseSeq == seq {
+			return true
+		}
+	}
+	return false
+}
+
+// idealWallLocked is the wall-clock mapping of t before slewing: the least
+// offset of the live clocks on r's timeline, or r's own clock.
+func (m *Muxer) idealWallLocked(r *Rendition, t time.Duration) (time.Time, bool) {
 	off, ok := r.clock.offsetNear(t)
 	for _, o := range m.renditions {
 		if o == r || o.rebaseSeq != r.rebaseSeq {
@@ -123,7 +198,10 @@ func (m *Muxer) wallAtLocked(r *Rendition, t time.Duration, fallback time.Time) 
 		}
 	}
 	if !ok {
-		return r.clock.at(t, fallback)
+		if r.clock.n == 0 {
+			return time.Time{}, false
+		}
+		return r.clock.at(t, time.Time{}), true
 	}
-	return time.Unix(0, off+int64(t)).UTC()
+	return time.Unix(0, off+int64(t)).UTC(), true
 }

@@ -3,10 +3,16 @@
 # fails when any of them finds a failing input (go test writes it under the
 # package's testdata/fuzz/FuzzXxx/, where it becomes a regression seed).
 # usage: scripts/fuzz.sh [DURATION] [REGEXP]   (default 10s; REGEXP filters "dir FuzzName")
+# FUZZPARALLEL=N limits the fuzzing workers per target (default: GOMAXPROCS),
+# for long runs on a shared machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t="${1:-10s}"
 filter="${2:-.}"
+par=()
+if [ -n "${FUZZPARALLEL:-}" ]; then
+	par=(-parallel "$FUZZPARALLEL")
+fi
 failed=()
 n=0
 while IFS= read -r file; do
@@ -17,9 +23,11 @@ while IFS= read -r file; do
 		fi
 		n=$((n + 1))
 		echo "== $dir $fn ($t)"
-		if ! go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$t" "./$dir"; then
+		start=$SECONDS
+		if ! go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$t" "${par[@]}" "./$dir"; then
 			failed+=("$dir $fn")
 		fi
+		echo "== $dir $fn took $((SECONDS - start))s"
 	done
 done < <(grep -rl --include='*_test.go' -E '^func Fuzz' . | grep -v node_modules | sort)
 echo "== $n fuzz targets run for $t each"

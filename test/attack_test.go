@@ -142,7 +142,7 @@ func (p *teeProxy) url(key string) string { return "rtmp://" + p.ln.Addr().Strin
 // TestAttackRegression replays against the real binary what an attacker
 // tried: token revocation, the ingest throttle, the API limiter, secrets in
 // idempotency replays, SSRF address forms, and the small ones (token list,
-// Cache-Control of signed segments, the busy RTMP key, bidi names, the
+// Cache-Control of signed playlists, parts and segments, the busy RTMP key, bidi names, the
 // percent-encoded SRT stream id).
 func TestAttackRegression(t *testing.T) {
 	e2eTest(t)
@@ -286,13 +286,33 @@ func TestAttackRegression(t *testing.T) {
 		}
 	})
 
-	t.Run("signed recording: busy key, private segments", func(t *testing.T) {
+	t.Run("signed input: busy key, private playlists, parts and segments", func(t *testing.T) {
 		li := call(t, admin, "POST", "/v1/live_inputs", map[string]any{"name": "signed", "recording": map[string]any{"mode": "automatic"}, "require_signed_urls": true}, 201).JSON["data"].(map[string]any)
 		id, key := li["id"].(string), li["rtmp"].(map[string]any)["stream_key"].(string)
 		events := openEvents(ctx, t, d, admin)
-		pub := publish(ctx, t, d.RTMPURL(key), publishOpts{Seconds: 6})
+		pub := publish(ctx, t, d.RTMPURL(key), publishOpts{Seconds: 10})
 		events.waitEvent(t, "live_input.connected", id, 20*time.Second)
-		time.Sleep(2 * time.Second) // tracks known: the stream is in the hub
+
+		// the live LL-HLS tree of a signed input: playlists and parts
+		// are private too
+		liTok := call(t, admin, "POST", "/v1/live_inputs/"+id+"/token", nil, 200).JSON["data"].(map[string]any)["token"].(string)
+		mediaURL, _ := waitLive(ctx, t, d, liTok, 20*time.Second)
+		media := getPlaylist(ctx, t, mediaURL)
+		urls := []string{d.PlaylistURL(liTok), mediaURL}
+		if ps := media.allParts(); len(ps) > 0 {
+			urls = append(urls, resolve(mediaURL, ps[0].URI))
+		} else {
+			t.Errorf("no part listed:\n%s", media.Raw)
+		}
+		for _, u := range urls {
+			f, err := get(ctx, u)
+			if err != nil || f.Status != 200 {
+				t.Fatalf("GET %s: %v %v", u, f.Status, err)
+			}
+			if cc := f.Header.Get("Cache-Control"); !strings.HasPrefix(cc, "private") {
+				t.Errorf("%s of a signed live input: Cache-Control %q", u[strings.LastIndexByte(u, '/')+1:], cc)
+			}
+		}
 
 		tee.reset()
 		c, err := rtmptest.Dial(ctx, tee.url(key), nil)

@@ -205,6 +205,9 @@ type daemonConfig struct {
 	// rtmp, metrics, srt, webrtc, data_dir, hls, log, live_inputs, geoip
 	// or admission, which the fields above cover.
 	ExtraYAML string
+	// Env are more MPEGFLOW_* variables (keys of sections the harness
+	// writes, e.g. MPEGFLOW_RTSP_ON_DEMAND_IDLE_TIMEOUT=2s).
+	Env []string
 
 	rtsp, rtspUDP string // filled in by tryStartDaemon
 }
@@ -353,7 +356,7 @@ func tryStartDaemon(t *testing.T, bin string, cfg daemonConfig) (*daemon, error)
 	if cfg.HTTPByEnv {
 		env = append(env, "MPEGFLOW_HTTP_ADDRESS="+d.HTTP)
 	}
-	d.cmd.Env = env
+	d.cmd.Env = append(env, cfg.Env...)
 	if err := d.cmd.Start(); err != nil {
 		return nil, err
 	}

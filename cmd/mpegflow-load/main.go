@@ -7,6 +7,9 @@
 // (in-process pion WHEP players; time to first frame measured),
 // measuring part availability latency, errors and, when it starts the
 // daemon itself (or is given its -pid), the server's CPU and peak RSS.
+// -protocol rtsp-pull has the daemon pull N live inputs from one RTSP
+// camera in the load tool (ffmpeg feeding a 1080p30 4 Mb/s H.264 + AAC
+// loop into an in-process RTSP server), for the cost of pulled cameras.
 // -signed plays live inputs that require signed URLs: created over the
 // control API, each read with a minted ?token=. -record creates the live
 // inputs over the control API with recording.mode automatic, so every
@@ -19,6 +22,7 @@
 //	mpegflow-load -daemon ./mpegflow -signed -publishers 2 -readers 500 -duration 30s
 //	mpegflow-load -daemon ./mpegflow -record -publishers 20 -readers 0 -duration 10m
 //	mpegflow-load -daemon ./mpegflow -protocol whip -publishers 5 -readers 20 -duration 30s
+//	mpegflow-load -daemon ./mpegflow -protocol rtsp-pull -publishers 50 -readers 0 -duration 60s
 //	mpegflow-load -daemon ./mpegflow -bframes 0 -publishers 1 -readers 0 -whep 50 -duration 30s
 //	mpegflow-load -http http://127.0.0.1:8080 -rtmp rtmp://127.0.0.1:1935/live -keys demo:KEY -readers 20
 //	mpegflow-load -http http://127.0.0.1:8080 -protocol srt -srt 127.0.0.1:8890 -keys demo:KEY -publishers 1
@@ -58,7 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		verbose   bool
 	)
 	fs.IntVar(&cfg.Publishers, "publishers", 1, "publishers (one live input each)")
-	fs.StringVar(&cfg.Protocol, "protocol", "rtmp", "publishers' protocol: rtmp, srt (ffmpeg, MPEG-TS), rtsp (ffmpeg, TCP interleaved) or whip (in-process pion, H.264 baseline + Opus)")
+	fs.StringVar(&cfg.Protocol, "protocol", "rtmp", "publishers' protocol: rtmp, srt (ffmpeg, MPEG-TS), rtsp (ffmpeg, TCP interleaved), whip (in-process pion, H.264 baseline + Opus) or rtsp-pull (the daemon pulls -publishers inputs from one in-process RTSP camera, 1080p30 4 Mb/s; needs -daemon)")
 	fs.IntVar(&cfg.Readers, "readers", 10, "LL-HLS readers, spread round-robin over the publishers' streams")
 	fs.IntVar(&cfg.WHEPViewers, "whep", 0, "WebRTC (WHEP) viewers in process, round-robin over the publishers' streams; needs -protocol whip or -bframes 0")
 	fs.DurationVar(&cfg.Duration, "duration", 60*time.Second, "measured period")
@@ -108,9 +112,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch cfg.Protocol {
-	case "rtmp", "srt", "whip", "rtsp":
+	case "rtmp", "srt", "whip", "rtsp", "rtsp-pull":
 	default:
-		fmt.Fprintf(stderr, "mpegflow-load: -protocol: want rtmp, srt, whip or rtsp, got %q\n", cfg.Protocol)
+		fmt.Fprintf(stderr, "mpegflow-load: -protocol: want rtmp, srt, whip, rtsp or rtsp-pull, got %q\n", cfg.Protocol)
+		return 2
+	}
+	if cfg.Protocol == "rtsp-pull" && cfg.DaemonPath == "" {
+		fmt.Fprintln(stderr, "mpegflow-load: -protocol rtsp-pull needs -daemon")
 		return 2
 	}
 	if cfg.Signed && (cfg.DaemonPath == "" || cfg.Protocol != "rtmp") {

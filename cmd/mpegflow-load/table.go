@@ -37,6 +37,10 @@ func printTable(w io.Writer, r *loadtest.Report) {
 		signed += ", no gzip"
 	}
 	fmt.Fprintf(tw, "load\t%d %s publishers (B-frames %d), %d readers%s, %.1f s measured\n", r.Publishers, r.Protocol, r.BFrames, r.Readers, signed, r.DurationS)
+	if r.CameraSessions != nil {
+		fmt.Fprintf(tw, "pulled cameras\t%d playing at the end of the measured period; %d packets the camera could not send\n",
+			*r.CameraSessions, *r.CameraDropped)
+	}
 	fmt.Fprintf(tw, "server CPU\t%s\n", opt(r.CPUPctOneCore, "% of one core"))
 	fmt.Fprintf(tw, "server peak RSS\t%s\n", opt(r.PeakRSSMB, "MB"))
 	fmt.Fprintf(tw, "server RSS\t%s at the start, %s at the end of the measured period\n", opt(r.RSSStartMB, "MB"), opt(r.RSSEndMB, "MB"))

@@ -91,22 +91,34 @@ func (e *apiError) Error() string {
 // do sends a request and decodes {"data": ...} into out (when not nil); it
 // returns the raw body too.
 func (c *apiClient) do(ctx context.Context, method, path string, body any, out any) (json.RawMessage, string, error) {
+	if body == nil {
+		return c.send(ctx, method, path, "", nil, nil, out)
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, "", err
+	}
+	return c.send(ctx, method, path, "application/json", b, nil, out)
+}
+
+// send is do with a body already encoded in contentType ("" with no body)
+// and extra request headers.
+func (c *apiClient) send(ctx context.Context, method, path, contentType string, body []byte, hdr http.Header, out any) (json.RawMessage, string, error) {
 	var rd io.Reader
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, "", err
-		}
-		rd = bytes.NewReader(b)
+		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
 		return nil, "", err
 	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	if method == http.MethodPost {
 		// One key per invocation: a retry of this very request is safe.

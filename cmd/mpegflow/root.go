@@ -134,7 +134,7 @@ func newRootFlags(stdout, stderr io.Writer, getenv func(string) string) (*cobra.
 	)
 	cl := &clientFlags{getenv: getenv, stdout: stdout, stderr: stderr}
 	root.AddCommand(liveInputsCmd(cl), videosCmd(cl), webhooksCmd(cl), tokensCmd(cl), signingKeysCmd(cl),
-		playbackTokensCmd(cl), sessionsCmd(cl), eventsCmd(cl))
+		playbackTokensCmd(cl), sessionsCmd(cl), eventsCmd(cl), applyCmd(cl), diffCmd(cl), pipelinesCmd(cl))
 	root.CompletionOptions.HiddenDefaultCmd = true
 	return root, cl
 }

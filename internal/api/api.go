@@ -49,6 +49,18 @@ type Session struct {
 	BitrateBPS  int64     `json:"bitrate_bps"`   // received, averaged over the last seconds; 0 = unknown
 	Codecs      []string  `json:"codecs"`        // e.g. ["h264", "aac"]
 	Viewers     int       `json:"viewers"`       // HLS/WHEP viewers of the live input now
+	RTP         *RTPStats `json:"rtp,omitempty"` // RTSP sessions: RTP receive statistics
+}
+
+// RTPStats are the receive statistics of an RTSP session so far: packets,
+// loss (sequence gaps), interarrival jitter of each track (RFC 3550
+// §6.4.1) and the RTP payload rate, as of the last sample (every 5 s).
+type RTPStats struct {
+	PacketsReceived uint64  `json:"packets_received"`
+	PacketsLost     uint64  `json:"packets_lost"`
+	VideoJitterMS   float64 `json:"video_jitter_ms"`
+	AudioJitterMS   float64 `json:"audio_jitter_ms"`
+	BitrateBPS      int64   `json:"bitrate_bps"`
 }
 
 // Runtime is what the API needs of the running daemon: the live state of a
@@ -124,6 +136,9 @@ type Config struct {
 	// Sources reports the pullers of live inputs with a source (RTSP
 	// cameras); nil reports none.
 	Sources SourceStatuser
+	// Pipelines runs the pipelines (pipelines_status.go); nil: stored
+	// pipelines are not run.
+	Pipelines PipelineRuntime
 }
 
 // Server serves the control API.
@@ -144,14 +159,15 @@ type Server struct {
 	tokLim      *limiter
 	touch       sync.Map // token id -> time.Time of the last LastUsedAt write
 	idem        keyedMutex
-	videos      VideosDeps     // videos.go
-	uploads     UploadsDeps    // uploads.go
-	webhooks    WebhooksDeps   // webhooks.go
-	sys         SystemDeps     // system.go
-	profiles    []string       // transcode.profiles names
-	mint        mintCache      // signing.go
-	outputs     OutputsDeps    // outputs.go
-	sources     SourceStatuser // liveinputs_source.go
+	videos      VideosDeps      // videos.go
+	uploads     UploadsDeps     // uploads.go
+	webhooks    WebhooksDeps    // webhooks.go
+	sys         SystemDeps      // system.go
+	profiles    []string        // transcode.profiles names
+	mint        mintCache       // signing.go
+	outputs     OutputsDeps     // outputs.go
+	sources     SourceStatuser  // liveinputs_source.go
+	pipelines   PipelineRuntime // pipelines_status.go
 
 	handler  http.Handler
 	patterns []string           // every "METHOD /path" registered, for the OpenAPI check
@@ -172,6 +188,7 @@ func New(cfg Config) (*Server, error) {
 		s.rt = idleRuntime{}
 	}
 	s.sys, s.profiles, s.sources = cfg.System, cfg.TranscodeProfiles, cfg.Sources
+	s.pipelines = cfg.Pipelines
 	s.outputs = cfg.Outputs
 	s.uploads = cfg.Uploads
 	if s.log == nil {
@@ -216,7 +233,7 @@ func (s *Server) Patterns() []string {
 }
 
 // routeFunc registers one operation: method, path pattern, required scope
-// ("" = public) and handler.
+// ("" = any token; scopePublic = no token) and handler.
 type routeFunc func(method, path, scope string, h op)
 
 // op is one operation's handler: it returns nil after writing its
@@ -285,6 +302,13 @@ func (s *Server) routes() http.Handler {
 func (s *Server) wrap(scope string, post bool, h op) http.Handler {
 	if h == nil { // the OpenAPI document: public
 		return http.HandlerFunc(s.serveOpenAPI)
+	}
+	if scope == scopePublic { // a public document: no token
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := h(w, r, nil); err != nil {
+				s.writeError(w, r, err)
+			}
+		})
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {

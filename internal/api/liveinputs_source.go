@@ -50,7 +50,7 @@ type sourceJSON struct {
 }
 
 type sourceStatusJSON struct {
-	State       string         `json:"state"` // connecting | connected | retrying | stopped
+	State       string         `json:"state"` // idle (on demand, no viewer) | connecting | connected | retrying | stopped
 	LastError   string         `json:"last_error,omitempty"`
 	NextRetryAt *jsontime.Time `json:"next_retry_at,omitempty"`
 	Since       *jsontime.Time `json:"since,omitempty"`
@@ -193,9 +193,9 @@ func sourceSchema() obj {
 		"properties": obj{
 			"url":       str("rtsp:// or rtsps:// URL; the password of its userinfo reads as ***."),
 			"transport": obj{"type": "string", "enum": []string{SourceTransportAuto, SourceTransportTCP, SourceTransportUDP}},
-			"on_demand": boolean("Pull only while someone watches (stored; the daemon pulls always today)."),
+			"on_demand": boolean("Pull only while someone watches: the camera is connected at the first LL-HLS or WHEP request (which waits up to rtsp.on_demand_start_timeout, else 503 with Retry-After) and disconnected rtsp.on_demand_idle_timeout after the last one. Restream outputs and recordings do not keep it connected."),
 			"status": obj{"type": "object", "properties": obj{
-				"state":         obj{"type": "string", "enum": []string{"connecting", "connected", "retrying", "stopped"}},
+				"state":         obj{"type": "string", "enum": []string{"idle", "connecting", "connected", "retrying", "stopped"}, "description": "idle: pulled on demand and waiting for a viewer."},
 				"last_error":    str("Why the last attempt failed; never carries credentials."),
 				"next_retry_at": dateTime("When the puller tries again (retrying)."),
 				"since":         dateTime("When the state was entered."),

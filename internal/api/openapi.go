@@ -263,10 +263,17 @@ func openAPISchemas() obj {
 			"id": str(""), "live_input_id": str(""), "protocol": obj{"type": "string", "enum": []string{"rtmp", "rtmps", "srt", "whip", "rtsp", "rtsps"}},
 			"remote": str(""), "started_at": dateTime(""), "bitrate_bps": integer(""),
 			"codecs": arrayOf(obj{"type": "string"}), "viewers": integer(""),
+			"rtp": object(obj{
+				"packets_received": integer("RTP packets received so far."),
+				"packets_lost":     integer("RTP packets missing (sequence number gaps)."),
+				"video_jitter_ms":  obj{"type": "number", "description": "Interarrival jitter of the video track (RFC 3550 §6.4.1), milliseconds."},
+				"audio_jitter_ms":  obj{"type": "number", "description": "Interarrival jitter of the audio track, milliseconds."},
+				"bitrate_bps":      integer("RTP payload rate over the last sample interval."),
+			}),
 		}),
 		"Event": object(obj{
 			"id": str(""), "type": obj{"type": "string", "enum": types}, "time": dateTime(""),
-			"live_input_id": str(""), "data": obj{"description": "live_input.created/updated/deleted: the LiveInput without secrets; connected/disconnected/idle: the same LiveInput, with its status of the moment; errored: the same LiveInput plus error: {code, message}; session.kicked: the Session; recording.started, video.ready, video.errored, video.download.ready, video.deleted: the Video as the change stored it (recovered: true on the video.ready of a recording finalized after a crash; video.deleted: the Video as it was). Webhooks carry the same data."},
+			"live_input_id": str(""), "data": obj{"description": "live_input.created/updated/deleted: the LiveInput without secrets; pipeline.applied: the PipelineStatus; pipeline.node.state_changed: the PipelineNodeEvent; connected/disconnected/idle: the same LiveInput, with its status of the moment; errored: the same LiveInput plus error: {code, message}; session.kicked: the Session; recording.started, video.ready, video.errored, video.download.ready, video.deleted: the Video as the change stored it (recovered: true on the video.ready of a recording finalized after a crash; video.deleted: the Video as it was). Webhooks carry the same data."},
 		}),
 	}
 }
@@ -275,7 +282,7 @@ func openAPISchemas() obj {
 func OpenAPI() ([]byte, error) {
 	paths := obj{}
 	ops := openAPIOperations()
-	for _, ext := range []map[string]operation{signingOperations(), webhooksOperations(), videosOperations(), uploadsOperations(), systemOperations(), whoamiOperations(), outputsOperations(), pipelinesOperations()} {
+	for _, ext := range []map[string]operation{signingOperations(), webhooksOperations(), videosOperations(), uploadsOperations(), systemOperations(), whoamiOperations(), outputsOperations(), pipelinesOperations(), pipelinesPlanOperations()} {
 		for k, o := range ext {
 			ops[k] = o
 		}
@@ -321,7 +328,7 @@ func (s *Server) serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
 // allSchemas merges the core schemas with the features'.
 func allSchemas() obj {
 	all := openAPISchemas()
-	for _, ext := range []obj{signingSchemas(), webhooksSchemas(), videosSchemas(), uploadsSchemas(), systemSchemas(), whoamiSchemas(), outputsSchemas(), pipelinesSchemas(), contractSchemas()} {
+	for _, ext := range []obj{signingSchemas(), webhooksSchemas(), videosSchemas(), uploadsSchemas(), systemSchemas(), whoamiSchemas(), outputsSchemas(), pipelinesSchemas(), pipelineStatusSchemas(), contractSchemas()} {
 		for k, v := range ext {
 			all[k] = v
 		}

@@ -82,6 +82,8 @@ func (s *Server) pipelinesRoutes(handle routeFunc) {
 	handle("DELETE", "/v1/pipelines/{name}", wr, s.deletePipeline)
 	handle("GET", "/v1/pipelines/{name}/revisions", rd, s.listPipelineRevisions)
 	handle("POST", "/v1/pipelines/{name}/rollback", wr, s.rollbackPipeline)
+	s.pipelinesPlanRoutes(handle)
+	handle("GET", "/v1/live_inputs/{id}/pipeline", rd, s.getLiveInputPipeline)
 }
 
 // readManifest reads, decodes and validates the manifest of the body.
@@ -153,34 +155,41 @@ func (s *Server) checkReferences(ctx context.Context, m *manifest.Manifest) erro
 	if len(errs) > 0 {
 		return manifestErr(errs)
 	}
-	after := ""
-	for {
-		rows, more, err := s.st.Pipelines().List(ctx, store.ListOptions{Limit: MaxLimit, After: after})
-		if err != nil {
-			return storeErr(err, "pipelines")
+	for id, node := range inputs {
+		other, err := s.st.Pipelines().Bound(ctx, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			continue
+		case err != nil:
+			return storeErr(err, "pipeline")
 		}
-		for _, p := range rows {
-			after = p.Name
-			if p.Name == m.Metadata.Name {
-				continue
-			}
-			other, err := storedManifest(p.Manifest)
-			if err != nil {
-				return err
-			}
-			for _, n := range other.Spec.Nodes {
-				id, _ := n.Config["live_input"].(string)
-				if node, ok := inputs[id]; ok && n.Type == "source.live" {
-					return &Error{Status: http.StatusConflict, Code: CodeConflict,
-						Message: "live input " + id + " (node " + strconv.Quote(node) + ") is bound by pipeline " + p.Name + "; a live input has at most one pipeline",
-						Details: map[string]any{"pipeline": p.Name, "live_input": id}}
-				}
-			}
-		}
-		if !more {
-			return nil
+		if other.Name != m.Metadata.Name {
+			return bindingConflict(&store.BindingError{LiveInput: id, Pipeline: other.Name}, node)
 		}
 	}
+	return nil
+}
+
+// bindingConflict is the 409 of a live input bound by another pipeline.
+func bindingConflict(be *store.BindingError, node string) error {
+	msg := "live input " + be.LiveInput
+	if node != "" {
+		msg += " (node " + strconv.Quote(node) + ")"
+	}
+	return &Error{Status: http.StatusConflict, Code: CodeConflict,
+		Message: msg + " is bound by pipeline " + be.Pipeline + "; a live input has at most one pipeline",
+		Details: map[string]any{"pipeline": be.Pipeline, "live_input": be.LiveInput}}
+}
+
+// boundInputs lists the live inputs of m's source.live nodes.
+func boundInputs(m *manifest.Manifest) []string {
+	var out []string
+	for _, n := range m.Spec.Nodes {
+		if id, _ := n.Config["live_input"].(string); n.Type == "source.live" && id != "" {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // storedManifest decodes a stored manifest (valid when it was stored).
@@ -237,13 +246,18 @@ func (s *Server) createPipeline(w http.ResponseWriter, r *http.Request, p *princ
 		return err
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
-	row := &store.Pipeline{Name: m.Metadata.Name, Generation: 1, Manifest: canon, CreatedAt: now, UpdatedAt: now}
+	row := &store.Pipeline{Name: m.Metadata.Name, Generation: 1, Manifest: canon, CreatedAt: now, UpdatedAt: now, LiveInputs: boundInputs(m)}
 	if err := s.st.Pipelines().Create(r.Context(), row); err != nil {
+		var be *store.BindingError
+		if errors.As(err, &be) {
+			return bindingConflict(be, "")
+		}
 		if errors.Is(err, store.ErrConflict) {
 			return apiErr(http.StatusConflict, CodeConflict, "pipeline "+row.Name+" exists; PUT /v1/pipelines/"+row.Name+" applies a change")
 		}
 		return storeErr(err, "pipeline")
 	}
+	s.applied(r.Context(), row, m)
 	s.log.Info("pipeline created", "pipeline", row.Name, "nodes", len(m.Spec.Nodes), "token", p.tok.ID)
 	w.Header().Set("Location", "/v1/pipelines/"+row.Name)
 	w.Header().Set("ETag", pipelineETag(row))
@@ -256,8 +270,12 @@ func (s *Server) getPipeline(w http.ResponseWriter, r *http.Request, _ *principa
 	if err != nil {
 		return err
 	}
+	out, err := s.renderPipelineStatus(row)
+	if err != nil {
+		return err
+	}
 	w.Header().Set("ETag", pipelineETag(row))
-	writeJSON(w, http.StatusOK, dataResponse{Data: renderPipeline(row)})
+	writeJSON(w, http.StatusOK, dataResponse{Data: out})
 	return nil
 }
 
@@ -269,30 +287,12 @@ func (s *Server) applyPipeline(w http.ResponseWriter, r *http.Request, p *princi
 	if err != nil {
 		return err
 	}
-	name := r.PathValue("name")
-	if !validPipelineName(name) {
-		return notFound("pipeline")
-	}
-	m, canon, err := s.readManifest(w, r)
+	m, canon, row, old, err := s.readApply(w, r)
 	if err != nil {
 		return err
 	}
-	if m.Metadata.Name != name {
-		return fieldErr(CodeValidation, "/metadata/name", "metadata.name is "+strconv.Quote(m.Metadata.Name)+", the path names "+strconv.Quote(name))
-	}
-	row, err := s.st.Pipelines().Get(r.Context(), name)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		row = nil
-	case err != nil:
-		return storeErr(err, "pipeline")
-	}
-	var old *manifest.Manifest
 	if row != nil {
 		if err := checkETag(r, pipelineETag(row), "pipeline"); err != nil {
-			return err
-		}
-		if old, err = storedManifest(row.Manifest); err != nil {
 			return err
 		}
 	} else if r.Header.Get("If-Match") != "" {
@@ -322,8 +322,12 @@ func (s *Server) storeApply(w http.ResponseWriter, r *http.Request, p *principal
 		return nil
 	}
 	if row == nil {
-		row = &store.Pipeline{Name: m.Metadata.Name, Generation: 1, Manifest: canon, CreatedAt: now, UpdatedAt: now}
+		row = &store.Pipeline{Name: m.Metadata.Name, Generation: 1, Manifest: canon, CreatedAt: now, UpdatedAt: now, LiveInputs: boundInputs(m)}
 		err := s.st.Pipelines().Create(r.Context(), row)
+		var be *store.BindingError
+		if errors.As(err, &be) {
+			return bindingConflict(be, "")
+		}
 		if errors.Is(err, store.ErrConflict) {
 			err = store.ErrPrecondition // created meanwhile: the plan was against nothing
 		}
@@ -331,11 +335,16 @@ func (s *Server) storeApply(w http.ResponseWriter, r *http.Request, p *principal
 			return storeErr(err, "pipeline")
 		}
 	} else {
-		row.Manifest, row.UpdatedAt = canon, now
+		row.Manifest, row.UpdatedAt, row.LiveInputs = canon, now, boundInputs(m)
 		if err := s.st.Pipelines().Apply(r.Context(), row); err != nil {
+			var be *store.BindingError
+			if errors.As(err, &be) {
+				return bindingConflict(be, "")
+			}
 			return storeErr(err, "pipeline")
 		}
 	}
+	s.applied(r.Context(), row, m)
 	s.log.Info("pipeline applied", "pipeline", row.Name, "generation", row.Generation,
 		"create", plan.Count(manifest.Create), "update", plan.Count(manifest.Update), "replace", plan.Count(manifest.Replace),
 		"delete", plan.Count(manifest.Delete), "token", p.tok.ID)
@@ -405,6 +414,9 @@ func (s *Server) deletePipeline(w http.ResponseWriter, r *http.Request, p *princ
 	if err := s.st.Pipelines().Delete(r.Context(), row.Name); err != nil {
 		return storeErr(err, "pipeline")
 	}
+	if s.pipelines != nil {
+		s.pipelines.Deleted(row.Name)
+	}
 	s.log.Info("pipeline deleted", "pipeline", row.Name, "token", p.tok.ID)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -469,8 +481,10 @@ func pipelinesOperations() map[string]operation {
 			params: []obj{limit, cursor}, ok: 200, okSchema: listOf(pl), errs: []int{400}},
 		"POST /v1/pipelines": {id: "createPipeline", summary: "Create a pipeline from a manifest (YAML or JSON); 409 when its name exists or another pipeline binds one of its live inputs. Every problem of an invalid manifest is listed in details.errors.", scope: ScopeLiveInputsWrite,
 			params: []obj{idem}, body: ref("PipelineManifest"), bodyTypes: manifestTypes, ok: 201, okSchema: dataOf(pl), extraHeaders: etagHeader(), errs: []int{400, 409}},
-		"GET /v1/pipelines/{name}": {id: "getPipeline", summary: "Get a pipeline: its manifest and generation.", scope: ScopeLiveInputsRead,
-			params: []obj{nameP}, ok: 200, okSchema: dataOf(pl), extraHeaders: etagHeader(), errs: []int{404}},
+		"GET /v1/pipelines/{name}": {id: "getPipeline", summary: "Get a pipeline: its manifest, generation, observed_generation and every node's state as its live inputs' graphs run it.", scope: ScopeLiveInputsRead,
+			params: []obj{nameP}, ok: 200, okSchema: dataOf(ref("PipelineWithStatus")), extraHeaders: etagHeader(), errs: []int{404}},
+		"GET /v1/live_inputs/{id}/pipeline": {id: "getLiveInputPipeline", summary: "The graph a live input runs (or will run when it goes live) as a manifest: its pipeline's, or the default graph built from its settings; with every node's state.", scope: ScopeLiveInputsRead,
+			params: []obj{param("id", "path", "The live input id.", obj{"type": "string"}, true)}, ok: 200, okSchema: dataOf(ref("EffectivePipeline")), errs: []int{404, 501}},
 		"PUT /v1/pipelines/{name}": {id: "applyPipeline", summary: "Apply a whole manifest (created when absent): the generation grows only when the manifest changes; the answer carries the plan. ?dry_run=true plans only.", scope: ScopeLiveInputsWrite,
 			params: []obj{nameP, dry, ifMatchParam()}, body: ref("PipelineManifest"), bodyTypes: manifestTypes, ok: 200, okSchema: dataOf(ref("PipelineApply")), extraHeaders: etagHeader(), errs: []int{400, 404, 409, 412}},
 		"DELETE /v1/pipelines/{name}": {id: "deletePipeline", summary: "Delete a pipeline and its revisions.", scope: ScopeLiveInputsWrite,
@@ -487,7 +501,7 @@ func pipelinesSchemas() obj {
 		"id":     str("Unique in the pipeline: 1 to 63 of a-z, 0-9, _ and -."),
 		"type":   obj{"type": "string", "enum": manifest.Default().Names(), "description": "The node type."},
 		"inputs": obj{"type": "array", "items": obj{"type": "string"}, "description": "Ports read: `node` or `node.rendition`."},
-		"when":   str("A condition on the source: comparisons of source.video.height, source.video.width, source.video.codec, source.audio.codec joined by &&, || and !."),
+		"when":   str("A CEL condition on the source, evaluated at go-live: `source.video.height >= 720`. Facts: source.video.{height,width,codec,fps}, source.audio.{codec,channels,sample_rate}, source.{protocol,live_input,has_video,has_audio}."),
 		"on":     obj{"type": "array", "items": obj{"type": "string"}, "description": "Events that trigger the node: `node.event`."},
 		"config": obj{"type": "object", "description": "Checked by the node type."},
 	}, "id", "type")
@@ -505,7 +519,11 @@ func pipelinesSchemas() obj {
 		"type":   str("Its type (the new one when replaced)."),
 		"action": obj{"type": "string", "enum": []string{string(manifest.Create), string(manifest.Update), string(manifest.Replace), string(manifest.Delete), string(manifest.Unchanged)}},
 		"fields": obj{"type": "array", "items": obj{"type": "string"}, "description": "What an update changes (inputs, when, on, config.FIELD); never values."},
-	}, "node", "type", "action")
+		"impact": obj{"type": "string", "enum": []string{string(manifest.ImpactNone), string(manifest.ImpactHot), string(manifest.ImpactRestart)},
+			"description": "none: untouched; hot: changed in place, viewers and other nodes untouched; restart: the node restarts (an update with impact restart is a restart)."},
+		"restarts":     obj{"type": "array", "items": obj{"type": "string"}, "description": "Ports and nodes restarted with this node (a ladder's rungs and what reads them)."},
+		"restarted_by": obj{"type": "array", "items": obj{"type": "string"}, "description": "The changed nodes this one restarts with."},
+	}, "node", "type", "action", "impact")
 	return obj{
 		"PipelineManifest": man,
 		"Pipeline": object(obj{

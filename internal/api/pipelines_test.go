@@ -52,7 +52,7 @@ func TestPipelinesLifecycle(t *testing.T) {
 		changed := strings.Replace(pipelineYAML, "3000k", "2500k", 1) + "  - {id: rec, type: record.vod, inputs: [cam]}\n"
 		r = e.do("PUT", "/v1/pipelines/sunday?dry_run=true", e.admin, changed, "Content-Type", yamlCT).want(t, 200, "")
 		text := r.data()["plan"].(map[string]any)["text"].(string)
-		for _, want := range []string{"~ ladder (transcode.abr) will be updated: config.renditions", "+ rec (record.vod) will be created", "Plan: 1 to create, 1 to update"} {
+		for _, want := range []string{"~ ladder (transcode.abr) will be restarted: config.renditions", "+ rec (record.vod) will be created", "Plan: 1 to create, 1 to update"} {
 			if !strings.Contains(text, want) {
 				t.Fatalf("plan lacks %q:\n%s", want, text)
 			}

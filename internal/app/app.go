@@ -128,6 +128,7 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 		return nil, err
 	}
 	a.closers = append(a.closers, a.rec.Close)
+	demand := &demandSum{}
 	a.hls = hlsout.New(hlsout.Config{
 		SegmentDuration:    cfg.HLS.SegmentDuration.D(),
 		PartDuration:       cfg.HLS.PartDuration.D(),
@@ -137,6 +138,7 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 		SpillDir: filepath.Join(cfg.DataDir, "hls-spill"),
 		Metrics:  a.metrics,
 		Logger:   log,
+		Demand:   demand, // on-demand sources, added by features
 	})
 	a.closers = append(a.closers, a.hls.Close)
 
@@ -176,7 +178,7 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 
 	b := &Builder{Config: cfg, Log: log, Metrics: a.metrics, Store: a.st, Bus: a.bus, FFmpeg: a.tc.Account, Transcode: a.tc,
 		Hub: a.rt.Hub(), Directory: a.dir, HLS: a.hls, Kinds: kinds, LiveGate: a.pb.Live, ICE: a.ingest.ICE,
-		WHIP: a.ingest.WHIP, Throttle: a.ingest.Throttle, Events: a.webhooks, Recorder: a.rec.Recorder(), Blobs: blobs, Render: render, viewers: viewers}
+		WHIP: a.ingest.WHIP, Throttle: a.ingest.Throttle, Events: a.webhooks, Recorder: a.rec.Recorder(), Blobs: blobs, Render: render, viewers: viewers, demand: demand}
 	for _, f := range features {
 		err := f(b)
 		a.actors = b.actors
@@ -188,7 +190,7 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 		Endpoints: ep, CursorKey: key, Webhooks: api.WebhooksDeps{Service: a.webhooks},
 		Videos: api.VideosDeps{Videos: api.RecorderVideos(a.rec.Recorder())},
 		System: api.SystemDeps{Transcode: api.TranscodeSystem(a.tc)}, TranscodeProfiles: profiles,
-		Outputs: b.Outputs, Sources: b.Sources, Uploads: b.Uploads}); err != nil {
+		Outputs: b.Outputs, Sources: b.Sources, Uploads: b.Uploads, Pipelines: b.Pipelines}); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, func() { _ = a.api.Close() })

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"github.com/mpegflow/mpegflow/internal/api"
 	"github.com/mpegflow/mpegflow/internal/blob"
 	"github.com/mpegflow/mpegflow/internal/ingest"
@@ -30,10 +31,11 @@ import (
 // this package (internal/app/<feature>.go) by a function of this type.
 // Adding a feature is one line here.
 var features = []Feature{
-	wireWHEP,     // WebRTC playback (whep.go)
-	wireRestream, // restream outputs (restream.go)
-	wireRTSP,     // RTSP publish and pulled cameras (rtsp.go)
-	wireUploads,  // tus, plain and URL uploads (uploads.go)
+	wireWHEP,      // WebRTC playback (whep.go)
+	wireRestream,  // restream outputs (restream.go)
+	wireRTSP,      // RTSP publish and pulled cameras (rtsp.go)
+	wireUploads,   // tus, plain and URL uploads (uploads.go)
+	wirePipelines, // pipelines run by the live graphs (pipelines.go); after the kinds it runs
 }
 
 // Feature wires one feature into the daemon: it registers node kinds of
@@ -67,17 +69,57 @@ type Builder struct {
 	Render    *api.Renderer                      // the API's objects, for event data
 
 	// What features give the control API, read once every feature ran.
-	Outputs api.OutputsDeps
-	Sources api.SourceStatuser
-	Uploads api.UploadsDeps
+	Outputs   api.OutputsDeps
+	Sources   api.SourceStatuser
+	Uploads   api.UploadsDeps
+	Pipelines api.PipelineRuntime
 
 	routes  []httpserver.Route
 	actors  []rungroup.Actor
 	viewers *viewerSum
+	demand  *demandSum
 }
 
 // CountViewers adds an output whose viewers count in the API's sessions.
 func (b *Builder) CountViewers(v live.Viewers) { *b.viewers = append(*b.viewers, v) }
+
+// AddDemandSource adds a source that runs only while watched: viewers'
+// requests (LL-HLS, WHEP) reach it through Demand.
+func (b *Builder) AddDemandSource(d hlsout.Demand) { *b.demand = append(*b.demand, d) }
+
+// Demand is what outputs tell of their viewers' requests, so that sources
+// that run only while watched start and keep running.
+func (b *Builder) Demand() hlsout.Demand { return b.demand }
+
+// demandSum tells every on-demand source of a viewer's request. Sources are
+// added while the daemon is composed, before anything runs.
+type demandSum []hlsout.Demand
+
+// Demand implements hlsout.Demand: the releases of every source that
+// holds the stream, in one (nil when none does).
+func (s *demandSum) Demand(ctx context.Context, id string) (func(), error) {
+	var rels []func()
+	for _, d := range *s {
+		rel, err := d.Demand(ctx, id)
+		if err != nil {
+			for _, r := range rels {
+				r()
+			}
+			return nil, err
+		}
+		if rel != nil {
+			rels = append(rels, rel)
+		}
+	}
+	if len(rels) == 0 {
+		return nil, nil
+	}
+	return func() {
+		for _, r := range rels {
+			r()
+		}
+	}, nil
+}
 
 // viewerSum is the viewers of every output of a live input. Outputs are
 // added while the daemon is composed, before anything runs.

@@ -13,7 +13,8 @@ import (
 // wireRTSP binds rtsp.address (and rtsps.address) with the same directory
 // (admission hook included), hub and bad-key throttle as the other ingest
 // protocols, and pulls the live inputs that have a source (IP cameras),
-// following the store's live input events. G.711 audio becomes AAC
+// following the store's live input events (those on demand only while
+// viewed: LL-HLS and WHEP requests). G.711 audio becomes AAC
 // through the daemon's ffmpeg capacity account.
 func wireRTSP(b *Builder) error {
 	cfg := b.Config
@@ -52,11 +53,13 @@ func wireRTSP(b *Builder) error {
 		}
 	}
 	pullers, err := rtsp.NewPullers(rtsp.PullConfig{Hub: b.Hub, Takeover: base.Takeover, Metrics: b.Metrics,
-		Stats: base.Stats, Audio: audio, Logger: b.Log})
+		Stats: base.Stats, Audio: audio, Logger: b.Log,
+		OnDemandStartTimeout: cfg.RTSP.OnDemandStartTimeout.D(), OnDemandIdleTimeout: cfg.RTSP.OnDemandIdleTimeout.D()})
 	if err != nil {
 		return err
 	}
 	b.Sources = api.SourcesOver(pullers)
+	b.AddDemandSource(pullers) // cameras pulled on demand start at a viewer's request
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Actor("rtsp pull", func() error {
 		rtsp.Follow(ctx, pullers, b.Store.LiveInputs(), b.Bus, b.Log)

@@ -30,6 +30,7 @@ func wireWHEP(b *Builder) error {
 		CORSOrigin: b.Config.HTTP.CORSAllowOrigin,
 		Registerer: b.Metrics.Registry,
 		Logger:     b.Log,
+		Demand:     b.Demand(),
 	}
 	if b.WHIP != nil {
 		cfg.Keyframes = b.WHIP

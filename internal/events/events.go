@@ -89,13 +89,27 @@ const (
 	OutputErrored Type = "live_input.output.errored"
 )
 
+// Pipeline events: Data is the API's pipeline status (api.PipelineStatus)
+// for applied, the node's status (api.PipelineNodeEvent) for
+// node.state_changed, whose LiveInputID is the live input whose graph
+// runs the node.
+const (
+	// PipelineApplied: a generation of a pipeline was stored and taken in
+	// by the runtime (the graphs of its live inputs that are live run it).
+	PipelineApplied Type = "pipeline.applied"
+	// PipelineNodeStateChanged: a node of a pipeline's graph changed state
+	// (pending, running, retrying, errored, stopped).
+	PipelineNodeStateChanged Type = "pipeline.node.state_changed"
+)
+
 // Types lists every event type, in documentation order.
 func Types() []Type {
 	return []Type{LiveInputCreated, LiveInputUpdated, LiveInputDeleted, LiveInputConnected,
 		LiveInputDisconnected, LiveInputIdle, LiveInputErrored, SessionKicked,
 		RecordingStarted, VideoReady, VideoErrored, VideoDeleted, VideoDownloadReady,
 		VideoUploadCreated, VideoUploadCompleted, VideoProcessing,
-		OutputConnected, OutputDisconnected, OutputErrored}
+		OutputConnected, OutputDisconnected, OutputErrored,
+		PipelineApplied, PipelineNodeStateChanged}
 }
 
 // Known reports whether t is one of Types.

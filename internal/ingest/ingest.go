@@ -2,7 +2,11 @@
 // the metrics they report and the one throttle of failed publish attempts.
 package ingest
 
-import "github.com/mpegflow/mpegflow/internal/stream"
+import (
+	"time"
+
+	"github.com/mpegflow/mpegflow/internal/stream"
+)
 
 // Metrics receives what ingest sessions report. Implementations must be safe
 // for concurrent use and cheap; label values are protocol names, live input
@@ -19,6 +23,19 @@ type Metrics interface {
 	Received(protocol, liveInput string, kind stream.Kind, bytes int, key bool)
 	// WireBytes counts bytes read from the network for a live input.
 	WireBytes(protocol, liveInput string, n int)
+}
+
+// RTPStats are the receive statistics of an RTP session (an RTSP
+// publisher or pulled camera) so far.
+type RTPStats struct {
+	PacketsReceived uint64 // RTP packets received
+	PacketsLost     uint64 // RTP packets missing (sequence number gaps, RFC 3550 §A.3)
+	// VideoJitter and AudioJitter are the interarrival jitter of the
+	// video and audio track (RFC 3550 §6.4.1, computed as in §A.8); 0
+	// without such a track.
+	VideoJitter, AudioJitter time.Duration
+	// BitsPerSecond is the RTP payload rate over the last report interval.
+	BitsPerSecond float64
 }
 
 // NopMetrics discards everything.

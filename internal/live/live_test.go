@@ -14,6 +14,7 @@ import (
 	"github.com/mpegflow/mpegflow/internal/api"
 	"github.com/mpegflow/mpegflow/internal/auth"
 	"github.com/mpegflow/mpegflow/internal/events"
+	"github.com/mpegflow/mpegflow/internal/ingest"
 	"github.com/mpegflow/mpegflow/internal/pipeline"
 	"github.com/mpegflow/mpegflow/internal/store"
 	"github.com/mpegflow/mpegflow/internal/store/sqlite"
@@ -41,7 +42,9 @@ func (fakeMetrics) StreamStarted(string)   {}
 func (fakeMetrics) StreamEnded(string)     {}
 func (fakeMetrics) Dropped(string, string) {}
 func (fakeMetrics) Bitrate(string) float64 { return 2_500_000 }
-func (fakeMetrics) Viewers(id string) int  { return 3 }
+
+func (fakeMetrics) RTPStats(string) (ingest.RTPStats, bool) { return ingest.RTPStats{}, false }
+func (fakeMetrics) Viewers(id string) int                   { return 3 }
 
 func newTestRuntime(t *testing.T, st store.Store) (*Runtime, *events.Bus) {
 	t.Helper()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mpegflow/mpegflow/internal/api"
 	"github.com/mpegflow/mpegflow/internal/events"
+	"github.com/mpegflow/mpegflow/internal/ingest"
 	"github.com/mpegflow/mpegflow/internal/pipeline"
 	"github.com/mpegflow/mpegflow/internal/store"
 	"github.com/mpegflow/mpegflow/internal/stream"
@@ -24,6 +25,9 @@ type Metrics interface {
 	Dropped(liveInput, reader string)
 	// Bitrate is the publisher's received bitrate, bits/s.
 	Bitrate(liveInput string) float64
+	// RTPStats is the last sample of an RTSP publisher's or pulled
+	// camera's receive statistics; false for other sessions.
+	RTPStats(liveInput string) (ingest.RTPStats, bool)
 }
 
 // Viewers counts the viewers of a live input now (the LL-HLS output).

@@ -167,6 +167,11 @@ func (r *Runtime) Sessions(id string) []api.Session {
 		if r.cfg.Viewers != nil {
 			s.Viewers = r.cfg.Viewers.Viewers(id)
 		}
+		if st, ok := r.cfg.Metrics.RTPStats(id); ok {
+			s.RTP = &api.RTPStats{PacketsReceived: st.PacketsReceived, PacketsLost: st.PacketsLost,
+				VideoJitterMS: float64(st.VideoJitter.Microseconds()) / 1000, AudioJitterMS: float64(st.AudioJitter.Microseconds()) / 1000,
+				BitrateBPS: int64(st.BitsPerSecond)}
+		}
 	}
 	return []api.Session{s}
 }

@@ -22,14 +22,18 @@ type MediaSpec struct {
 	// BFrames is x264's -bf; 0 also sets -tune zerolatency. Default 2 is set
 	// by the caller (0 is meaningful).
 	BFrames int
+	// Height and BitrateK are EnsureMedia's video lines (16:9) and CBR
+	// rate; default 720 and 2500 kb/s.
+	Height, BitrateK int
 }
 
 // mediaVersion changes when the encoding recipe does, invalidating caches.
 const mediaVersion = 1
 
 // EnsureMedia returns the path of a 30 s 720p30 H.264 High (2.5 Mb/s CBR,
-// 2 s GOP, spec.BFrames B-frames) + AAC-LC 48 kHz stereo 128 kb/s FLV file
-// made from lavfi testsrc2 and sine, generating it once into the cache.
+// 2 s GOP, spec.BFrames B-frames; spec.Height and spec.BitrateK change the
+// size and rate) + AAC-LC 48 kHz stereo 128 kb/s FLV file made from lavfi
+// testsrc2 and sine, generating it once into the cache.
 func EnsureMedia(ctx context.Context, spec MediaSpec, log *slog.Logger) (string, error) {
 	if spec.FFmpeg == "" {
 		spec.FFmpeg = "ffmpeg"
@@ -45,7 +49,15 @@ func EnsureMedia(ctx context.Context, spec MediaSpec, log *slog.Logger) (string,
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("media cache: %w", err)
 	}
-	name := fmt.Sprintf("testsrc2-720p30-h264high-2500k-gop60-bf%d-aac-30s-v%d.flv", spec.BFrames, mediaVersion)
+	h, rate := spec.Height, spec.BitrateK
+	if h <= 0 {
+		h = 720
+	}
+	if rate <= 0 {
+		rate = 2500
+	}
+	w := (h*16/9 + 1) &^ 1
+	name := fmt.Sprintf("testsrc2-%dp30-h264high-%dk-gop60-bf%d-aac-30s-v%d.flv", h, rate, spec.BFrames, mediaVersion)
 	path := filepath.Join(dir, name)
 	if st, err := os.Stat(path); err == nil && st.Size() > 0 {
 		return path, nil
@@ -59,11 +71,12 @@ func EnsureMedia(ctx context.Context, spec MediaSpec, log *slog.Logger) (string,
 
 	args := []string{
 		"-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-		"-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30",
+		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%dx%d:rate=30", w, h),
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
 		"-t", "30", "-map", "0:v", "-map", "1:a",
 		"-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt", "yuv420p",
-		"-b:v", "2500k", "-minrate", "2500k", "-maxrate", "2500k", "-bufsize", "2500k",
+		"-b:v", fmt.Sprintf("%dk", rate), "-minrate", fmt.Sprintf("%dk", rate), "-maxrate", fmt.Sprintf("%dk", rate),
+		"-bufsize", fmt.Sprintf("%dk", rate),
 		"-x264-params", "nal-hrd=cbr",
 		"-g", "60", "-keyint_min", "60", "-sc_threshold", "0",
 		"-bf", strconv.Itoa(spec.BFrames),

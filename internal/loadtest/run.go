@@ -22,8 +22,11 @@ import (
 type Config struct {
 	Publishers int // publishers, one per live input
 	// Protocol the publishers use: "rtmp" (default; ffmpeg, FLV), "srt"
-	// (ffmpeg, MPEG-TS, streamid=publish:KEY) or "whip" (in-process pion
-	// sessions sending H.264 baseline + Opus).
+	// (ffmpeg, MPEG-TS, streamid=publish:KEY), "rtsp" (ffmpeg, TCP
+	// interleaved), "whip" (in-process pion sessions sending H.264
+	// baseline + Opus) or "rtsp-pull": no publishers, Publishers live
+	// inputs whose source is one in-process RTSP camera (Camera) serving a
+	// 1080p30 4 Mb/s H.264 + AAC loop (DaemonPath only).
 	Protocol string
 	Readers  int // LL-HLS readers, round-robin over the published streams
 	// WHEPViewers are in-process pion WHEP players, round-robin over the
@@ -133,6 +136,12 @@ type Report struct {
 	DaemonShutdownS   *float64 `json:"daemon_shutdown_s,omitempty"`
 	DaemonExitedEarly bool     `json:"daemon_exited_early,omitempty"`
 
+	// CameraSessions is, with rtsp-pull, how many sessions played the
+	// camera at the end of the measured period (one per pulled input).
+	CameraSessions *int `json:"camera_sessions,omitempty"`
+	// CameraDropped are the packets the camera could not send (a puller's
+	// write queue full) during the whole run.
+	CameraDropped *int `json:"camera_dropped_packets,omitempty"`
 	// Record says the inputs recorded (Config.Record).
 	Record bool `json:"record,omitempty"`
 	// Transcode is the ladder the inputs were transcoded to, and
@@ -186,14 +195,27 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if len(cfg.Transcode) > 0 && cfg.DaemonPath == "" {
 		return nil, fmt.Errorf("%w: transcode needs a daemon started by the load tool (-daemon)", ErrSetup)
 	}
+	pull := cfg.Protocol == "rtsp-pull"
+	if pull && cfg.DaemonPath == "" {
+		return nil, fmt.Errorf("%w: rtsp-pull needs a daemon started by the load tool (-daemon)", ErrSetup)
+	}
+	if pull {
+		if cfg.Media.Height <= 0 {
+			cfg.Media.Height = 1080
+		}
+		if cfg.Media.BitrateK <= 0 {
+			cfg.Media.BitrateK = 4000
+		}
+	}
+	// rtsp-pull creates its inputs once the camera runs (below)
 	viaAPI := cfg.Signed || cfg.Record || len(cfg.Transcode) > 0
 	if cfg.SampleEvery <= 0 {
 		cfg.SampleEvery = time.Minute
 	}
 	switch cfg.Protocol {
-	case "rtmp", "srt", "whip", "rtsp":
+	case "rtmp", "srt", "whip", "rtsp", "rtsp-pull":
 	default:
-		return nil, fmt.Errorf("%w: protocol %q: want rtmp, srt, whip or rtsp", ErrSetup, cfg.Protocol)
+		return nil, fmt.Errorf("%w: protocol %q: want rtmp, srt, whip, rtsp or rtsp-pull", ErrSetup, cfg.Protocol)
 	}
 
 	var media string
@@ -221,6 +243,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	var daemon *Daemon
 	daemonDir := ""
 	var readerTokens []string // by reader, with TokenPerReader
+	pullAdmin := ""           // the admin token of a daemon with rtsp-pull inputs
 	if cfg.DaemonPath != "" {
 		dir, err := os.MkdirTemp("", "mpegflow-load-")
 		if err != nil {
@@ -234,6 +257,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		daemonDir = dir
 		admin := ""
 		if viaAPI {
+			admin = "adm_" + randomKey()
+		}
+		if pull {
 			admin = "adm_" + randomKey()
 		}
 		daemon, err = StartDaemon(ctx, DaemonConfig{
@@ -251,6 +277,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}()
 		cfg.HTTPURL, cfg.RTMPURL, cfg.SRTAddr, cfg.Inputs, cfg.PID = daemon.HTTPURL, daemon.RTMPURL, daemon.SRTAddr, daemon.Inputs, daemon.PID()
 		cfg.RTSPURL = daemon.RTSPURL
+		pullAdmin = admin
 		if viaAPI {
 			if cfg.Signed && cfg.Protocol != "rtmp" {
 				return nil, fmt.Errorf("%w: signed: only rtmp publishers", ErrSetup)
@@ -313,6 +340,20 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	mStart := t0.Add(cfg.Warmup)
 	mEnd := mStart.Add(cfg.Duration)
 	stats := NewStats(mStart, mEnd)
+	var camera *Camera
+	if pull && cfg.Publishers > 0 {
+		var err error
+		if camera, err = StartCamera(ctx, cfg.Media.FFmpeg, media, stats, log); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrSetup, err)
+		}
+		defer camera.Close()
+		ins, err := CreateInputs(ctx, &http.Client{}, cfg.HTTPURL, pullAdmin, cfg.Publishers, InputOptions{SourceURL: camera.URL()})
+		if err != nil {
+			return nil, fmt.Errorf("%w: live inputs: %w", ErrSetup, err)
+		}
+		cfg.Inputs, streams = ins, ins
+		log.Info("live inputs pulling the rtsp camera", "inputs", len(ins), "camera", camera.URL())
+	}
 	if cfg.TracePath != "" {
 		f, err := os.Create(cfg.TracePath)
 		if err != nil {
@@ -332,8 +373,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	defer pubCancel()
 	var pubWG sync.WaitGroup
 	pubs := make([]publisher, cfg.Publishers)
+	if camera != nil {
+		pubs = []publisher{camera.Feed()} // the daemon pulls; one ffmpeg feeds the camera
+	}
 	base := strings.TrimSuffix(cfg.HTTPURL, "/")
 	for i := range pubs {
+		if camera != nil {
+			break
+		}
 		plog := log.With("publisher", streams[i].ID, "protocol", cfg.Protocol)
 		var p publisher
 		switch cfg.Protocol {
@@ -420,6 +467,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	<-rdCtx.Done()
 	s1 := takeSample(cfg.PID, pubs)
+	if camera != nil {
+		n, d := camera.Readers(), camera.Dropped()
+		rep.CameraSessions, rep.CameraDropped = &n, &d
+	}
 	treeWG.Wait()
 	if ser != nil {
 		pts, first, last := ser.Wait()

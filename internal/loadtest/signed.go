@@ -31,6 +31,8 @@ type InputOptions struct {
 	Record bool
 	// Transcode: transcode {mode: on, ladder: Transcode} (profile names).
 	Transcode []string
+	// SourceURL: a source the daemon pulls (an RTSP camera, over TCP).
+	SourceURL string
 }
 
 // CreateInputs creates n live inputs over the control API of the daemon at
@@ -70,6 +72,9 @@ func CreateInputs(ctx context.Context, client *http.Client, httpURL, adminToken 
 		}
 		if len(opts.Transcode) > 0 {
 			body["transcode"] = map[string]any{"mode": "on", "ladder": opts.Transcode}
+		}
+		if opts.SourceURL != "" {
+			body["source"] = map[string]any{"url": opts.SourceURL, "transport": "tcp"}
 		}
 		if err := apiJSON(ctx, client, base, adminToken, http.MethodPost, "/v1/live_inputs", body, http.StatusCreated, &li); err != nil {
 			return nil, err

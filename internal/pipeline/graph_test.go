@@ -47,8 +47,9 @@ type subscriber struct {
 	n   int
 }
 
-func (s *subscriber) ID() string   { return "subscriber" }
-func (s *subscriber) Kind() string { return "subscriber" }
+func (s *subscriber) ID() string        { return "subscriber" }
+func (s *subscriber) Kind() string      { return "subscriber" }
+func (s *subscriber) ProducesSegments() {}
 func (s *subscriber) Rendition(rs *stream.Stream) {
 	r := rs.AddReader("sub", stream.ReaderOptions{})
 	s.wg.Add(1)
@@ -147,3 +148,51 @@ type nodeFunc func(context.Context) error
 func (f nodeFunc) ID() string                    { return "feed" }
 func (f nodeFunc) Kind() string                  { return "feed" }
 func (f nodeFunc) Run(ctx context.Context) error { return f(ctx) }
+
+// TestGraphFeedClosedWithoutPackager: when the node that publishes
+// segments failed to build (a publisher's bad codec parameters), the
+// feed's subscribers still see it closed, so the graph drains when the
+// stream ends instead of waiting forever.
+func TestGraphFeedClosedWithoutPackager(t *testing.T) {
+	var m *Manager
+	hub := stream.NewHub(stream.HubConfig{
+		OnStart: func(s *stream.Stream) { m.Start(s) },
+		OnEnd:   func(s *stream.Stream) { m.End(s) },
+	})
+	reg := &Registry{}
+	reg.Register(Kind{Name: "packager", New: func(*Env) (Node, error) { return nil, errors.New("invalid codec parameters") }})
+	reg.Register(Kind{Name: "feed", New: func(env *Env) (Node, error) {
+		in := env.Segments.Subscribe(4)
+		return nodeFunc(func(ctx context.Context) error {
+			for {
+				select {
+				case _, ok := <-in:
+					if !ok {
+						return nil
+					}
+				case <-ctx.Done():
+					return nil
+				}
+			}
+		}), nil
+	}})
+	var err error
+	if m, err = NewManager(ManagerConfig{Kinds: reg}); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	p, err := hub.Publish("li", testTracks, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan struct{})
+	go func() { p.End(); hub.Close(); close(closed) }() // End waits for the graph to drain
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the graph did not drain: its feed subscriber still waits")
+	}
+	if m.Status("li") != nil {
+		t.Fatal("graph still reported after the end")
+	}
+}

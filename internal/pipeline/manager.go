@@ -93,10 +93,23 @@ func (m *Manager) Start(s *stream.Stream) {
 			env.Input = li
 		}
 	}
-	g := build(m.ctx, m.cfg.Kinds, env, m)
+	specs, bound := kindSpecs(m.cfg.Kinds), false
+	b := m.cfg.Kinds.binder
+	if b != nil {
+		ctx, cancel := context.WithTimeout(m.ctx, m.cfg.SettingsTimeout)
+		if nodes, ok := b.Nodes(ctx, env); ok {
+			specs, bound = nodes, true
+		}
+		cancel()
+	}
+	g := prepare(m.ctx, specs, env, m)
 	m.mu.Lock()
 	m.graphs[s] = g
 	m.mu.Unlock()
+	g.launch()
+	if b != nil {
+		b.Started(g, bound)
+	}
 }
 
 // Rendition attaches a rendition published into the hub to the graph of
@@ -119,6 +132,9 @@ func (m *Manager) End(s *stream.Stream) {
 	m.mu.Unlock()
 	if g != nil {
 		g.Wait()
+		if b := m.cfg.Kinds.binder; b != nil {
+			b.Ended(g)
+		}
 	}
 }
 

@@ -56,6 +56,15 @@ type RenditionProducer interface {
 	ProducesRenditions()
 }
 
+// SegmentProducer is implemented by nodes that publish on Env.Segments
+// (the LL-HLS packager). The graph closes the feed once every such node
+// has returned, and right away when none was built (a packager that
+// failed to build on a publisher's bad codec parameters): a subscriber
+// such as the recorder never waits for segments that cannot come.
+type SegmentProducer interface {
+	ProducesSegments()
+}
+
 // Reporter receives the failures nodes report about their live input
 // (they become live_input.errored events).
 type Reporter interface {
@@ -79,13 +88,15 @@ type Env struct {
 	// started; nil when they could not be read (nodes use defaults).
 	Input *store.LiveInput
 	// Segments carries every segment the LL-HLS packager completes, of
-	// every rendition, to the nodes that subscribe (the recorder). The
-	// packager closes it after the broadcast's last segment.
+	// every rendition, to the nodes that subscribe (the recorder). It is
+	// closed after the broadcast's last segment (see SegmentProducer).
 	Segments *Feed[hls.SegmentInfo]
 	// Top is set by a producer of renditions at build time when the
 	// source has no packaged rendition of its own (see TopRendition).
 	Top    *TopRendition
 	Report Reporter
+	// States, when set, is told about every node's state changes.
+	States StateObserver
 	Log    *slog.Logger
 
 	renditionsDone chan struct{}
@@ -104,8 +115,31 @@ type Kind struct {
 	New  func(env *Env) (Node, error)
 }
 
-// Registry is the set of node kinds the default graph is built from.
-type Registry struct{ kinds []Kind }
+// Registry is the set of node kinds the default graph is built from,
+// and the Binder of live inputs that run a pipeline instead.
+type Registry struct {
+	kinds  []Kind
+	binder Binder
+}
+
+// Binder builds the graphs of live inputs bound to a pipeline (see
+// internal/pipelines): the manager asks it first for every stream that
+// starts.
+type Binder interface {
+	// Nodes returns the nodes of env.Source's graph when its live input
+	// is bound to a pipeline (it may set env.States); ok is false for
+	// the default graph, built from the registered kinds.
+	Nodes(ctx context.Context, env *Env) (nodes []NodeSpec, ok bool)
+	// Started is told about every graph once its nodes run (bound: built
+	// from Nodes), before the stream's first unit; Ended once the graph
+	// drained after its stream ended.
+	Started(g *Graph, bound bool)
+	Ended(g *Graph)
+}
+
+// Bind sets the Binder; like Register, it is called while the daemon is
+// composed, before any stream starts.
+func (r *Registry) Bind(b Binder) { r.binder = b }
 
 // Register adds a kind; the order of registration is the order of build.
 func (r *Registry) Register(k Kind) { r.kinds = append(r.kinds, k) }

@@ -31,7 +31,16 @@ func (r *Recorder) Kind() pipeline.Kind {
 	}}
 }
 
-func (r *Recorder) newNode(env *pipeline.Env) *node {
+// VODNode is the node of a pipeline's record.vod: it records the
+// broadcast whatever the live input's recording setting says, its videos
+// deleted after deleteAfterDays (0: kept).
+func (r *Recorder) VODNode(env *pipeline.Env, deleteAfterDays int) pipeline.Node {
+	return r.nodeWith(env, &store.Recording{Mode: store.RecordingAutomatic, DeleteAfterDays: deleteAfterDays})
+}
+
+func (r *Recorder) newNode(env *pipeline.Env) *node { return r.nodeWith(env, nil) }
+
+func (r *Recorder) nodeWith(env *pipeline.Env, setting *store.Recording) *node {
 	id := env.Source.ID()
 	tracks := Tracks(env.Source.Tracks())
 	if top := env.Top; top != nil {
@@ -42,9 +51,9 @@ func (r *Recorder) newNode(env *pipeline.Env) *node {
 				tracks[i].Codec = "aac" // the rungs' audio: AAC copied or from Opus
 			}
 		}
-		r.StartRendition(id, tracks, top.Name)
+		r.startWith(id, tracks, top.Name, setting)
 	} else {
-		r.Start(id, tracks)
+		r.startWith(id, tracks, "", setting)
 	}
 	return &node{r: r, id: id, in: env.Segments.Subscribe(segmentQueue)}
 }

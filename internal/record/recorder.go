@@ -163,6 +163,9 @@ type op struct {
 	tracks    []store.VideoTrack
 	seg       hls.SegmentInfo
 	at        time.Time
+	// setting, when set, replaces the live input's recording setting
+	// (a pipeline's record.vod node).
+	setting *store.Recording
 }
 
 // active is the recording of one live input in progress; owned by its
@@ -288,12 +291,16 @@ func (r *Recorder) Start(liveInput string, tracks []store.VideoTrack) {
 // whose video HLS cannot carry has no source rendition, and its top
 // transcoded rung stands for it. tracks then describe that rendition.
 func (r *Recorder) StartRendition(liveInput string, tracks []store.VideoTrack, rendition string) {
+	r.startWith(liveInput, tracks, rendition, nil)
+}
+
+func (r *Recorder) startWith(liveInput string, tracks []store.VideoTrack, rendition string, setting *store.Recording) {
 	if rendition == "" || rendition == r.cfg.Rendition {
 		r.rendition.Delete(liveInput)
 	} else {
 		r.rendition.Store(liveInput, rendition)
 	}
-	r.send(op{kind: opStart, liveInput: liveInput, tracks: tracks, at: r.cfg.Now()})
+	r.send(op{kind: opStart, liveInput: liveInput, tracks: tracks, at: r.cfg.Now(), setting: setting})
 }
 
 // End tells the recorder that the broadcast of liveInput ended (after the
@@ -464,7 +471,11 @@ func (r *Recorder) begin(ctx context.Context, o op) *active {
 		}
 		return nil
 	}
-	if li.Recording.Mode != store.RecordingAutomatic {
+	setting := li.Recording
+	if o.setting != nil {
+		setting = *o.setting
+	}
+	if setting.Mode != store.RecordingAutomatic {
 		return nil
 	}
 	now := o.at.UTC().Truncate(time.Microsecond)
@@ -479,8 +490,8 @@ func (r *Recorder) begin(ctx context.Context, o op) *active {
 		DownloadStatus: store.DownloadNone,
 		NodeID:         r.cfg.NodeID, LeaseExpires: now.Add(r.cfg.Lease), TargetDuration: r.cfg.TargetDuration,
 	}
-	if li.Recording.DeleteAfterDays > 0 {
-		d := now.Add(time.Duration(li.Recording.DeleteAfterDays) * 24 * time.Hour)
+	if setting.DeleteAfterDays > 0 {
+		d := now.Add(time.Duration(setting.DeleteAfterDays) * 24 * time.Hour)
 		v.ScheduledDeletion = &d
 	}
 	var ev events.Event

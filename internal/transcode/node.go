@@ -46,13 +46,28 @@ func (t *Transcoder) newNode(env *pipeline.Env) (pipeline.Node, error) {
 	if !ok {
 		return nil, nil
 	}
+	return t.ladderNode(env, nil, ladder), nil
+}
+
+// LadderNode is the node of a pipeline's transcode.abr: the ladder of
+// profiles (their own names, heights and bitrates rather than the
+// configured profiles), published into the hub like the default graph's.
+func (t *Transcoder) LadderNode(env *pipeline.Env, profiles []Profile) pipeline.Node {
+	names := make([]string, len(profiles))
+	for i, p := range profiles {
+		names[i] = p.Name
+	}
+	return t.ladderNode(env, append([]Profile{}, profiles...), names)
+}
+
+func (t *Transcoder) ladderNode(env *pipeline.Env, profiles []Profile, ladder []string) pipeline.Node {
 	src := env.Source
 	for _, tr := range src.Tracks() {
 		if tr.Kind() != stream.KindVideo {
 			continue
 		}
 		if stream.TranscodedOnly(tr.Codec) {
-			if r, ok := t.TopRung(tr.Codec, ladder); ok {
+			if r, ok := t.topRung(profiles, tr.Codec, ladder); ok {
 				codec := r.Codec
 				if codec == "hevc" {
 					codec = "h265"
@@ -63,8 +78,8 @@ func (t *Transcoder) newNode(env *pipeline.Env) (pipeline.Node, error) {
 		break
 	}
 	k := t.Sink(src, ladder)
-	k.out, k.errored = hubOutput{src}, env.Report
-	return &node{k: k, r: src.AddReader(KindName, stream.ReaderOptions{})}, nil
+	k.out, k.errored, k.profiles = hubOutput{src}, env.Report, profiles
+	return &node{k: k, r: src.AddReader(KindName, stream.ReaderOptions{})}
 }
 
 // node runs one live input's ladder.

@@ -150,6 +150,10 @@ func (t *Transcoder) Capacity() float64 { return t.cfg.Account.Total() }
 // else draws on the account.
 func (t *Transcoder) Used() float64 { return t.cfg.Account.Used() }
 
+// Profiles are the configured profiles (the rungs a live input's ladder
+// may name).
+func (t *Transcoder) Profiles() []Profile { return append([]Profile(nil), t.cfg.Profiles...) }
+
 // Active is the number of ladders running now.
 func (t *Transcoder) Active() int { return int(t.ladders.Load()) }
 
@@ -167,7 +171,10 @@ type Sink struct {
 	t      *Transcoder
 	s      *stream.Stream
 	ladder []string
-	out    Output
+	// profiles replace the configured ones when not nil (a pipeline's
+	// transcode.abr node names its rungs itself).
+	profiles []Profile
+	out      Output
 	// errored, when set, is told about a stream given up on instead of
 	// Config.OnError.
 	errored interface {
@@ -228,13 +235,18 @@ func videoInfo(c stream.Codec) (codec string, w, h int, fps float64, err error) 
 // planRungs is PlanLadder for a source in codec c of w x h at fps; a source
 // HLS cannot carry (stream.TranscodedOnly) gets a rung at its height on top
 // when none is there, since the rungs are all there is.
-func (t *Transcoder) planRungs(ladder []string, c stream.Codec, w, h int, fps float64) ([]Rung, error) {
-	rungs, err := PlanLadder(t.cfg.Profiles, ladder, w, h, fps)
+// Profiles, when not nil, replace the configured ones (a pipeline's
+// ladder).
+func (t *Transcoder) planRungs(profiles []Profile, ladder []string, c stream.Codec, w, h int, fps float64) ([]Rung, error) {
+	if profiles == nil {
+		profiles = t.cfg.Profiles
+	}
+	rungs, err := PlanLadder(profiles, ladder, w, h, fps)
 	if err != nil {
 		return nil, err
 	}
 	if stream.TranscodedOnly(c) {
-		rungs = withSourceRung(t.cfg.Profiles, rungs, w, h)
+		rungs = withSourceRung(profiles, rungs, w, h)
 	}
 	return rungs, nil
 }
@@ -244,11 +256,15 @@ func (t *Transcoder) planRungs(ladder []string, c stream.Codec, w, h int, fps fl
 // the source when the stream has none (VP8, VP9), e.g. for recording. ok
 // is false when c is not transcoded or the ladder plans no rung.
 func (t *Transcoder) TopRung(c stream.Codec, ladder []string) (r Rung, ok bool) {
+	return t.topRung(nil, c, ladder)
+}
+
+func (t *Transcoder) topRung(profiles []Profile, c stream.Codec, ladder []string) (r Rung, ok bool) {
 	_, w, h, fps, err := videoInfo(c)
 	if err != nil {
 		return r, false
 	}
-	rungs, err := t.planRungs(ladder, c, w, h, fps)
+	rungs, err := t.planRungs(profiles, ladder, c, w, h, fps)
 	if err != nil || len(rungs) == 0 {
 		return r, false
 	}
@@ -273,7 +289,7 @@ func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
 				return nil
 			}
 			vcodec, srcFPS = c, fps
-			rungs, err := k.t.planRungs(k.ladder, tr.Codec, w, h, fps)
+			rungs, err := k.t.planRungs(k.profiles, k.ladder, tr.Codec, w, h, fps)
 			if err != nil {
 				k.log.Warn("not transcoding", "error", err)
 				k.setStandin("", fmt.Errorf("%w: %w", ErrNoRung, err))
@@ -333,10 +349,21 @@ func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
 		st.rends[i] = &rungOut{name: rg.Name}
 	}
 	// renditions end with the source (after ffmpeg flushed); one removed
-	// below on giving up is ended already
+	// below on giving up is ended already. A ladder stopped while the
+	// source goes on (a pipeline's ladder changed or deleted) withdraws
+	// them: out of the multivariant playlist, so that players move to
+	// the source or the new ladder's rungs.
 	defer func() {
+		withdraw := false
+		select {
+		case <-k.s.Ended():
+		default:
+			withdraw = ctx.Err() != nil
+		}
 		for _, ro := range st.rends {
-			if e, ok := ro.w.(RenditionEnder); ok {
+			if rm, ok := ro.w.(RenditionRemover); ok && withdraw {
+				rm.Remove()
+			} else if e, ok := ro.w.(RenditionEnder); ok {
 				e.End()
 			}
 		}

@@ -52,9 +52,10 @@ type Config struct {
 func New(c Config) (in *Set, err error) {
 	cfg, hub := c.Conf, c.Hub
 	in = &Set{}
+	set := in // the returns below set in to nil
 	defer func() {
 		if err != nil {
-			in.Close()
+			set.Close()
 		}
 	}()
 	takeover := cfg.RTMP.OnDuplicate == "replace"
@@ -127,6 +128,9 @@ func (in *Set) Actors(g *rungroup.Group) {
 
 // Close stops every listener and its sessions; idempotent.
 func (in *Set) Close() {
+	if in == nil {
+		return
+	}
 	if in.RTMP != nil {
 		_ = in.RTMP.Close()
 	}

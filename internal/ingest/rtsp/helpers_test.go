@@ -209,15 +209,23 @@ const mjpegSDP = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=cam\r\nc=IN IP4 127.0.0.1
 // random bytes and closes it.
 func listenGarbage(t *testing.T) string {
 	t.Helper()
+	addr, stop := serveGarbage(t)
+	t.Cleanup(stop)
+	return addr
+}
+
+// serveGarbage is listenGarbage with the stop left to the caller.
+func serveGarbage(t *testing.T) (addr string, stop func()) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
-	t.Cleanup(func() {
+	stop = func() {
 		ln.Close()
 		wg.Wait()
-	})
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -230,5 +238,5 @@ func listenGarbage(t *testing.T) string {
 			c.Close()
 		}
 	}()
-	return ln.Addr().String()
+	return ln.Addr().String(), stop
 }

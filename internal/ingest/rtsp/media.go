@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +32,10 @@ type ntpSource interface {
 // counters are a feeder's statistics, read by the session while it runs.
 type counters struct {
 	reportedLost, reportedDropped uint64 // what report has passed on
+	reportedBytes                 uint64 // payload bytes at the last report
+	reportedAt                    time.Time
+	bitrate                       float64 // over the last report interval
+	live                          bool    // RTPSession was reported
 
 	packets      atomic.Uint64 // RTP packets received
 	bytes        atomic.Uint64 // RTP payload bytes
@@ -38,11 +43,26 @@ type counters struct {
 	unitsDropped atomic.Uint64 // video units dropped waiting for a key frame
 	decodeErrors atomic.Uint64 // malformed payloads
 	units        atomic.Uint64 // units written to the hub
+	// interarrival jitter in seconds (math.Float64bits), RFC 3550 §A.8
+	jitterVideo, jitterAudio atomic.Uint64
 }
 
-// report passes the loss counted since the last report on to sink; called
-// by one goroutine at a time (the session's watch, then its end).
-func (c *counters) report(sink StatsSink, liveInput string) {
+// report passes the loss counted since the last report on to sink, and,
+// once the session's stream is live, its statistics; called by one
+// goroutine at a time (the session's watch, then its end).
+func (c *counters) report(sink StatsSink, liveInput string, live bool) {
+	now := time.Now()
+	bytes := c.bytes.Load()
+	if !c.reportedAt.IsZero() {
+		if el := now.Sub(c.reportedAt).Seconds(); el > 0.1 {
+			c.bitrate = float64(bytes-c.reportedBytes) * 8 / el
+		}
+	}
+	c.reportedAt, c.reportedBytes = now, bytes
+	if live {
+		c.live = true
+		sink.RTPSession(liveInput, c.snapshot())
+	}
 	if n := c.lost.Load(); n > c.reportedLost {
 		sink.PacketsLost(liveInput, int(n-c.reportedLost))
 		c.reportedLost = n
@@ -53,8 +73,43 @@ func (c *counters) report(sink StatsSink, liveInput string) {
 	}
 }
 
-// statsEvery is how often a live session's loss reaches the metrics.
-const statsEvery = 5 * time.Second
+// ended reports the end of the session to sink (after a last report).
+func (c *counters) ended(sink StatsSink, liveInput string) {
+	if c.live {
+		sink.RTPSessionEnded(liveInput)
+	}
+}
+
+// snapshot returns the statistics so far.
+func (c *counters) snapshot() ingest.RTPStats {
+	sec := func(a *atomic.Uint64) time.Duration {
+		return time.Duration(math.Float64frombits(a.Load()) * float64(time.Second))
+	}
+	return ingest.RTPStats{PacketsReceived: c.packets.Load(), PacketsLost: c.lost.Load(),
+		VideoJitter: sec(&c.jitterVideo), AudioJitter: sec(&c.jitterAudio), BitsPerSecond: c.bitrate}
+}
+
+// jitter is the interarrival jitter estimate of one track (RFC 3550
+// §6.4.1): J += (|D(i-1,i)| - J) / 16, where D is the difference of the
+// arrival times minus the difference of the RTP timestamps, in seconds.
+type jitter struct {
+	init    bool
+	ssrc    uint32
+	ts      uint32
+	arrival time.Time
+	j       float64
+}
+
+func (x *jitter) update(pkt *rtp.Packet, rate int, now time.Time, out *atomic.Uint64) {
+	if !x.init || pkt.SSRC != x.ssrc || rate <= 0 {
+		x.init, x.ssrc, x.ts, x.arrival = true, pkt.SSRC, pkt.Timestamp, now
+		return
+	}
+	d := now.Sub(x.arrival).Seconds() - float64(int32(pkt.Timestamp-x.ts))/float64(rate)
+	x.ts, x.arrival = pkt.Timestamp, now
+	x.j += (math.Abs(d) - x.j) / 16
+	out.Store(math.Float64bits(x.j))
+}
 
 // publishFunc attaches a publisher with tracks to the hub.
 type publishFunc func(tracks []stream.Track) (*stream.Publisher, error)
@@ -95,11 +150,12 @@ type feeder struct {
 	baseWall time.Time
 	// shift is added to every timestamp so that the first video DTS
 	// (before the key frame's PTS when the encoder reorders frames) is >= 0.
-	shift    time.Duration
-	ntpVideo time.Time // sender time of the last video packet with one
-	ptsVideo time.Duration
-	hasNTPV  bool
-	warned   map[string]bool
+	shift      time.Duration
+	jitV, jitA jitter
+	ntpVideo   time.Time // sender time of the last video packet with one
+	ptsVideo   time.Duration
+	hasNTPV    bool
+	warned     map[string]bool
 
 	// enc transcodes G.711 audio to AAC (nil: G.711 is dropped).
 	enc        *ffmpeg.AACEncoder
@@ -305,8 +361,10 @@ func (f *feeder) packet(src ntpSource, medi *description.Media, pkt *rtp.Packet,
 	defer f.mu.Unlock()
 	switch {
 	case f.plan.video != nil && medi == f.plan.video.media && pkt.PayloadType == f.plan.video.format.PayloadType():
+		f.jitV.update(pkt, f.plan.video.format.ClockRate(), now, &f.stats.jitterVideo)
 		return f.videoPacket(src, medi, pkt, now)
 	case f.plan.audio != nil && medi == f.plan.audio.media && pkt.PayloadType == f.plan.audio.format.PayloadType():
+		f.jitA.update(pkt, f.plan.audio.format.ClockRate(), now, &f.stats.jitterAudio)
 		return f.audioPacket(src, medi, pkt, now)
 	}
 	return nil

@@ -1,15 +1,23 @@
 package rtsp
 
 import (
+	"math"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/pion/rtp"
+
+	"github.com/mpegflow/mpegflow/internal/ingest"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
 type lossSink struct {
 	mu            sync.Mutex
 	lost, dropped int
+	last          ingest.RTPStats
+	ended         int
 }
 
 func (l *lossSink) UnitsDropped(_ string, _ stream.Kind, n int) {
@@ -19,6 +27,10 @@ func (l *lossSink) UnitsDropped(_ string, _ stream.Kind, n int) {
 }
 func (l *lossSink) PacketsLost(_ string, n int) { l.mu.Lock(); l.lost += n; l.mu.Unlock() }
 
+func (l *lossSink) RTPSession(_ string, st ingest.RTPStats) { l.mu.Lock(); l.last = st; l.mu.Unlock() }
+
+func (l *lossSink) RTPSessionEnded(string) { l.mu.Lock(); l.ended++; l.mu.Unlock() }
+
 // TestCountersReportDeltas: loss reaches the metrics while a session is
 // live, each packet once.
 func TestCountersReportDeltas(t *testing.T) {
@@ -26,12 +38,20 @@ func TestCountersReportDeltas(t *testing.T) {
 	sink := &lossSink{}
 	c.lost.Add(3)
 	c.unitsDropped.Add(2)
-	c.report(sink, "x")
-	c.report(sink, "x")
+	c.report(sink, "x", false)
+	c.report(sink, "x", false)
 	c.lost.Add(4)
-	c.report(sink, "x")
+	c.packets.Add(100)
+	c.report(sink, "x", true)
 	if sink.lost != 7 || sink.dropped != 2 {
 		t.Fatalf("reported lost %d dropped %d, want 7 and 2", sink.lost, sink.dropped)
+	}
+	if sink.last.PacketsReceived != 100 || sink.last.PacketsLost != 7 {
+		t.Fatalf("session stats %+v", sink.last)
+	}
+	c.ended(sink, "x")
+	if sink.ended != 1 {
+		t.Fatal("the end of a live session was not reported")
 	}
 }
 
@@ -44,5 +64,25 @@ func TestSeqState(t *testing.T) {
 		if got := s.next(tc.seq); got != tc.want {
 			t.Errorf("next(%d) = %d, want %d", tc.seq, got, tc.want)
 		}
+	}
+}
+
+// TestJitter: packets arriving exactly on their RTP clock have no jitter;
+// a packet 10 ms late moves the estimate by 10ms/16 (RFC 3550 §A.8).
+func TestJitter(t *testing.T) {
+	var (
+		x   jitter
+		out atomic.Uint64
+	)
+	t0 := time.Now()
+	for i := range 10 {
+		x.update(&rtp.Packet{Header: rtp.Header{SSRC: 1, Timestamp: uint32(i * 3000)}}, 90000, t0.Add(time.Duration(i)*time.Second/30), &out)
+	}
+	if j := math.Float64frombits(out.Load()); j > 1e-6 {
+		t.Fatalf("jitter %v for packets on time", j)
+	}
+	x.update(&rtp.Packet{Header: rtp.Header{SSRC: 1, Timestamp: 10 * 3000}}, 90000, t0.Add(10*time.Second/30+10*time.Millisecond), &out)
+	if j := math.Float64frombits(out.Load()); math.Abs(j-0.010/16) > 1e-6 {
+		t.Fatalf("jitter %v after a 10 ms late packet, want %v", j, 0.010/16)
 	}
 }

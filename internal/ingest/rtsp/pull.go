@@ -83,6 +83,16 @@ type PullConfig struct {
 	// StartTimeout ends a session without a video key frame this long
 	// after PLAY. Default 20 s.
 	StartTimeout time.Duration
+	// StatsInterval is how often a session's statistics reach Stats.
+	// Default 5 s.
+	StatsInterval time.Duration
+	// OnDemandStartTimeout bounds how long the first viewer of a source
+	// pulled on demand waits in Demand for the camera's stream. Default
+	// 10 s.
+	OnDemandStartTimeout time.Duration
+	// OnDemandIdleTimeout is how long a source pulled on demand stays
+	// connected after its last viewer's request. Default 10 s.
+	OnDemandIdleTimeout time.Duration
 }
 
 // Pullers runs one puller per live input with a source: connect, DESCRIBE,
@@ -115,7 +125,8 @@ func NewPullers(cfg PullConfig) (*Pullers, error) {
 	for _, d := range []struct {
 		p *time.Duration
 		v time.Duration
-	}{{&cfg.MinBackoff, DefaultMinBackoff}, {&cfg.MaxBackoff, DefaultMaxBackoff}, {&cfg.ReadTimeout, DefaultReadTimeout}, {&cfg.StartTimeout, DefaultStartTimeout}} {
+	}{{&cfg.MinBackoff, DefaultMinBackoff}, {&cfg.MaxBackoff, DefaultMaxBackoff}, {&cfg.ReadTimeout, DefaultReadTimeout}, {&cfg.StartTimeout, DefaultStartTimeout}, {&cfg.StatsInterval, DefaultStatsInterval},
+		{&cfg.OnDemandStartTimeout, DefaultOnDemandStartTimeout}, {&cfg.OnDemandIdleTimeout, DefaultOnDemandIdleTimeout}} {
 		if *d.p <= 0 {
 			*d.p = d.v
 		}
@@ -180,8 +191,12 @@ func (ps *Pullers) Set(li auth.LiveInput, src Source) error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	pl := &puller{ps: ps, live: li, src: src, cancel: cancel, done: make(chan struct{}),
+		wake: make(chan struct{}, 1), ready: make(chan struct{}),
 		log: ps.log.With("live_input", li.ID, "camera", RedactURL(src.URL))}
 	pl.status = PullStatus{State: StateConnecting, Since: time.Now()}
+	if src.OnDemand {
+		pl.status.State = StateIdle
+	}
 	ps.m[li.ID] = pl
 	ps.wg.Add(1)
 	ps.mu.Unlock()
@@ -253,9 +268,13 @@ type puller struct {
 	log    *slog.Logger
 	cancel context.CancelFunc
 	done   chan struct{}
+	wake   chan struct{} // a viewer arrived (Demand); capacity 1
 
-	mu     sync.Mutex
-	status PullStatus
+	mu         sync.Mutex
+	status     PullStatus
+	holds      int           // viewers holding the stream now (Demand)
+	lastDemand time.Time     // the last Demand or release
+	ready      chan struct{} // closed while the session's stream is in the hub
 }
 
 func (pl *puller) stop() {
@@ -275,16 +294,25 @@ func (pl *puller) setStatus(st PullStatus) {
 
 // run connects until ctx ends, waiting between attempts: MinBackoff
 // doubling to MaxBackoff, ±20 % jitter, back to MinBackoff after a
-// session that delivered media for longer than MaxBackoff.
+// session that delivered media for longer than MaxBackoff. A source
+// pulled on demand connects only while someone watches (Demand).
 func (pl *puller) run(ctx context.Context) {
 	cfg := &pl.ps.cfg
 	backoff := cfg.MinBackoff
 	for {
+		if !pl.waitViewer(ctx) {
+			pl.log.Info("rtsp pull stopped")
+			return
+		}
 		pl.setStatus(PullStatus{State: StateConnecting})
 		played, err := pl.session(ctx)
 		if ctx.Err() != nil {
 			pl.log.Info("rtsp pull stopped")
 			return
+		}
+		if errors.Is(err, errNoViewers) {
+			backoff = cfg.MinBackoff
+			continue
 		}
 		if played > cfg.MaxBackoff {
 			backoff = cfg.MinBackoff
@@ -390,6 +418,7 @@ func (pl *puller) session(ctx context.Context) (time.Duration, error) {
 		pub, started = np, time.Now()
 		pubMu.Unlock()
 		pubCh <- np
+		pl.published()
 		cfg.Metrics.SessionOpened(ProtocolRTSP, pl.live.ID)
 		pl.log.Info("rtsp pull stream started", "tracks", p.names())
 		return np, nil
@@ -422,13 +451,19 @@ func (pl *puller) session(ctx context.Context) (time.Duration, error) {
 	go func() { waitErr <- c.Wait() }()
 	startT := time.NewTimer(cfg.StartTimeout)
 	defer startT.Stop()
-	tick := time.NewTicker(statsEvery)
+	tick := time.NewTicker(cfg.StatsInterval)
 	defer tick.Stop()
+	idleC, stopIdle := pl.idleTicker()
+	defer stopIdle()
 	var kicked <-chan struct{}
 	for err == nil {
 		select {
+		case <-idleC:
+			if pl.idleNow() {
+				err = errNoViewers
+			}
 		case <-tick.C:
-			stats.report(cfg.Stats, pl.live.ID)
+			stats.report(cfg.Stats, pl.live.ID, f.started())
 		case <-ctx.Done():
 			err = ctx.Err()
 		case e := <-waitErr:
@@ -450,14 +485,19 @@ func (pl *puller) session(ctx context.Context) (time.Duration, error) {
 	if waitErr != nil {
 		<-waitErr
 	}
-	stats.report(cfg.Stats, pl.live.ID)
+	stats.report(cfg.Stats, pl.live.ID, f.started())
+	stats.ended(cfg.Stats, pl.live.ID)
 	pubMu.Lock()
 	defer pubMu.Unlock()
 	if pub == nil {
 		return 0, err
 	}
+	pl.unpublished()
 	pub.Close()
 	cfg.Metrics.SessionClosed(ProtocolRTSP, pl.live.ID)
+	if errors.Is(err, errNoViewers) {
+		pl.log.Info("rtsp pull disconnected: no viewers", "idle_after", cfg.OnDemandIdleTimeout)
+	}
 	pl.log.Info("rtsp pull session ended", "units", stats.units.Load(), "lost", stats.lost.Load(), "error", pl.redact(err))
 	return time.Since(started), err
 }

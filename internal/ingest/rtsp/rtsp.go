@@ -33,6 +33,9 @@ const (
 	DefaultLookupTimeout = 5 * time.Second
 	DefaultStartTimeout  = 20 * time.Second
 	DefaultReadTimeout   = 10 * time.Second
+	// DefaultStatsInterval is how often a live session's statistics
+	// reach the StatsSink.
+	DefaultStatsInterval = 5 * time.Second
 )
 
 // Rejection reasons reported to ingest.Metrics.Rejected.
@@ -63,6 +66,12 @@ type StatsSink interface {
 	// PacketsLost counts RTP packets missing from a live input's session
 	// (sequence number gaps, RFC 3550 §A.1).
 	PacketsLost(liveInput string, n int)
+	// RTPSession reports the statistics so far of the live session of
+	// liveInput (once its stream is in the hub): every stats interval and
+	// at its end.
+	RTPSession(liveInput string, st ingest.RTPStats)
+	// RTPSessionEnded tells that the live session of liveInput ended.
+	RTPSessionEnded(liveInput string)
 }
 
 // NopStats discards statistics.
@@ -75,6 +84,12 @@ func (NopStats) UnitsDropped(string, stream.Kind, int) {}
 
 // PacketsLost implements StatsSink.
 func (NopStats) PacketsLost(string, int) {}
+
+// RTPSession implements StatsSink.
+func (NopStats) RTPSession(string, ingest.RTPStats) {}
+
+// RTPSessionEnded implements StatsSink.
+func (NopStats) RTPSessionEnded(string) {}
 
 // Config configures a publish Server. Zero durations take the defaults
 // above.
@@ -101,8 +116,12 @@ type Config struct {
 	Throttle *ingest.Throttle
 	// Metrics receives ingest metrics; nil means ingest.NopMetrics{}.
 	Metrics ingest.Metrics
-	// Stats receives loss counts; nil means NopStats{}.
+	// Stats receives loss counts and session statistics; nil means
+	// NopStats{}.
 	Stats StatsSink
+	// StatsInterval is how often a live session's statistics reach Stats.
+	// Default 5 s.
+	StatsInterval time.Duration
 	// Audio, when set, transcodes G.711 audio to AAC; nil drops it.
 	Audio *AudioTranscode
 	// Logger receives the server's logs; nil discards them.
@@ -141,4 +160,5 @@ func (c *Config) setDefaults() {
 	def(&c.StartTimeout, DefaultStartTimeout)
 	def(&c.ReadTimeout, DefaultReadTimeout)
 	def(&c.IdleTimeout, DefaultIdleTimeout)
+	def(&c.StatsInterval, DefaultStatsInterval)
 }

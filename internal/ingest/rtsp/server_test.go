@@ -103,7 +103,7 @@ func TestHugeSDPRefused(t *testing.T) {
 // TestGarbageClosesConnection: random bytes close that connection only, at
 // once or (bytes that could start a request line) after ReadTimeout.
 func TestGarbageClosesConnection(t *testing.T) {
-	base0 := runtime.NumGoroutine()
+	base0, fds0 := runtime.NumGoroutine(), openFDs(t)
 	ts := startServer(t, func(c *Config) { c.IdleTimeout = 500 * time.Millisecond })
 	for i := 0; i < 5; i++ {
 		c := dialRaw(t, ts.addr)
@@ -133,13 +133,14 @@ func TestGarbageClosesConnection(t *testing.T) {
 	c.c.Close()
 	ts.stop()
 	goroutinesSettle(t, base0)
+	fdsSettle(t, fds0)
 }
 
 // TestWrongInterleavedChannel: a publisher that sends interleaved frames
 // on channels it never set up, and then garbage RTP on its own, leaves the
 // server serving and the session cleaned up.
 func TestWrongInterleavedChannel(t *testing.T) {
-	base0 := runtime.NumGoroutine()
+	base0, fds0 := runtime.NumGoroutine(), openFDs(t)
 	ts := startServer(t, nil)
 	c := dialRaw(t, ts.addr)
 	u := "rtsp://" + ts.addr + "/live/" + testKey
@@ -189,11 +190,13 @@ func TestWrongInterleavedChannel(t *testing.T) {
 	assertNoKey(t, ts.logs.String())
 	ts.stop()
 	goroutinesSettle(t, base0)
+	fdsSettle(t, fds0)
 }
 
-// TestStartTimeout: an announced publisher that never sends a key frame is
-// closed after StartTimeout.
+// TestStartTimeout: an announced publisher that never sends media is
+// closed after StartTimeout, leaving no goroutine or socket behind.
 func TestStartTimeout(t *testing.T) {
+	base0, fds0 := runtime.NumGoroutine(), openFDs(t)
 	ts := startServer(t, func(c *Config) { c.StartTimeout = 300 * time.Millisecond })
 	c := dialRaw(t, ts.addr)
 	u := "rtsp://" + ts.addr + "/live/" + testKey
@@ -207,6 +210,10 @@ func TestStartTimeout(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	c.c.Close()
+	ts.stop()
+	goroutinesSettle(t, base0)
+	fdsSettle(t, fds0)
 }
 
 // TestG711TranscodedToAAC: ffmpeg publishes H.264 with PCMA audio; the

@@ -113,14 +113,14 @@ func (se *session) record(rs *gortsplib.ServerSession) {
 func (se *session) watch(ctx context.Context) {
 	start := time.NewTimer(se.srv.cfg.StartTimeout)
 	defer start.Stop()
-	tick := time.NewTicker(statsEvery)
+	tick := time.NewTicker(se.srv.cfg.StatsInterval)
 	defer tick.Stop()
 	var kicked <-chan struct{}
 	for {
 		select {
 		case <-tick.C:
 			se.statsMu.Lock()
-			se.stats.report(se.srv.cfg.Stats, se.live.ID)
+			se.stats.report(se.srv.cfg.Stats, se.live.ID, se.feeder.started())
 			se.statsMu.Unlock()
 		case <-se.done:
 			return
@@ -163,7 +163,8 @@ func (se *session) finish(cause error) {
 	}
 	st := &se.stats
 	se.statsMu.Lock()
-	st.report(se.srv.cfg.Stats, se.live.ID)
+	st.report(se.srv.cfg.Stats, se.live.ID, se.feeder.started())
+	st.ended(se.srv.cfg.Stats, se.live.ID)
 	se.statsMu.Unlock()
 	attrs := []any{"duration", time.Since(se.started).Round(time.Millisecond), "units", st.units.Load(),
 		"packets", st.packets.Load(), "lost", st.lost.Load(), "dropped_units", st.unitsDropped.Load()}

@@ -41,6 +41,7 @@ type Node struct {
 var (
 	_ pipeline.Node                = (*Node)(nil)
 	_ pipeline.RenditionSubscriber = (*Node)(nil)
+	_ pipeline.SegmentProducer     = (*Node)(nil)
 	_ pipeline.Counted             = (*Node)(nil)
 )
 
@@ -59,6 +60,9 @@ func (n *Node) ID() string { return KindName }
 
 // Kind implements pipeline.Node.
 func (n *Node) Kind() string { return KindName }
+
+// ProducesSegments implements pipeline.SegmentProducer.
+func (n *Node) ProducesSegments() {}
 
 // Counters implements pipeline.Counted: units dropped by the readers.
 func (n *Node) Counters() pipeline.Counters {

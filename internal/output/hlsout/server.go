@@ -3,6 +3,7 @@
 package hlsout
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -47,7 +48,31 @@ type Config struct {
 	// (leftovers of a crash); a muxer's directory is removed when the muxer
 	// is released. Default "": segments stay in memory.
 	SpillDir string
+	// Demand, when set, is told of every request for a live input's
+	// stream, before the stream is looked up: a source that runs only
+	// while watched (an RTSP camera pulled on demand) starts then, and
+	// the request waits for its stream.
+	Demand Demand
 }
+
+// Demand starts and keeps running the sources that run only while
+// watched.
+type Demand interface {
+	// Demand marks live input id as watched now and, when its source is
+	// starting, waits until its stream is live (the source bounds the
+	// wait) or ctx ends; an error means the stream did not start. The
+	// source keeps running until release is called and some idle time
+	// after. Inputs without such a source return at once, release nil.
+	Demand(ctx context.Context, liveInputID string) (release func(), err error)
+}
+
+// demandRetryAfter is the Retry-After of a 503 for a source that did not
+// start in time (RFC 9110 §10.2.3).
+const demandRetryAfter = "5"
+
+// entryWait bounds how long a request waits, once its on-demand source
+// started, for the stream's muxer to be installed by the live graph.
+const entryWait = 2 * time.Second
 
 // Server routes HLS requests to the muxer of each live stream.
 type Server struct {
@@ -56,6 +81,7 @@ type Server struct {
 
 	mu      sync.RWMutex
 	entries map[string]*entry
+	added   chan struct{} // closed and replaced when an entry is installed
 	closed  bool
 	wg      sync.WaitGroup
 }
@@ -84,7 +110,7 @@ func New(cfg Config) *Server {
 	if cfg.SpillDir != "" {
 		cleanSpill(cfg.SpillDir, cfg.Logger)
 	}
-	return &Server{cfg: cfg, log: cfg.Logger, entries: map[string]*entry{}}
+	return &Server{cfg: cfg, log: cfg.Logger, entries: map[string]*entry{}, added: make(chan struct{})}
 }
 
 // cleanSpill removes what a previous run left in the spill directory.
@@ -222,6 +248,8 @@ func (s *Server) newEntry(st *stream.Stream, onSegment func(hls.SegmentInfo)) (*
 	s.mu.Lock()
 	old := s.entries[id]
 	s.entries[id] = e
+	close(s.added)
+	s.added = make(chan struct{})
 	s.mu.Unlock()
 	if old != nil {
 		s.release(old)
@@ -298,11 +326,36 @@ func (s *Server) Live(id string) bool {
 }
 
 // ServeStream serves rest (the path under /live/ID/) from the muxer of id;
-// 404 when the input is not live.
+// 404 when the input is not live. With Config.Demand, every request
+// holds the stream of an on-demand source while it is served; one whose
+// source does not start in time is answered 503 with Retry-After.
 func (s *Server) ServeStream(w http.ResponseWriter, r *http.Request, id, rest string) {
-	s.mu.RLock()
-	e := s.entries[id]
-	s.mu.RUnlock()
+	var release func()
+	if d := s.cfg.Demand; d != nil {
+		var err error
+		release, err = d.Demand(r.Context(), id)
+		if err != nil {
+			if r.Context().Err() != nil {
+				return // the viewer left
+			}
+			s.log.Info("hls request for a source that did not start", "live_input", id, "error", err)
+			w.Header().Set("Retry-After", demandRetryAfter)
+			http.Error(w, "the live input's source has not started yet; retry", http.StatusServiceUnavailable)
+			if s.cfg.Metrics != nil {
+				s.cfg.Metrics.HLSRequest(kindOf(rest), http.StatusServiceUnavailable)
+			}
+			return
+		}
+	}
+	var e *entry
+	if release != nil { // an on-demand source that runs now
+		defer release()
+		e = s.waitEntry(r.Context(), id)
+	} else {
+		s.mu.RLock()
+		e = s.entries[id]
+		s.mu.RUnlock()
+	}
 	if e == nil {
 		http.Error(w, "stream not live", http.StatusNotFound)
 		if s.cfg.Metrics != nil {
@@ -321,6 +374,31 @@ func (s *Server) ServeStream(w http.ResponseWriter, r *http.Request, id, rest st
 	u.Path, u.RawPath = rest, ""
 	r2.URL = &u
 	e.mux.ServeHTTP(w, r2)
+}
+
+// waitEntry returns the muxer of id, waiting up to entryWait for a
+// stream that just started to get one; nil when it does not.
+func (s *Server) waitEntry(ctx context.Context, id string) *entry {
+	var t *time.Timer
+	for {
+		s.mu.RLock()
+		e, added := s.entries[id], s.added
+		s.mu.RUnlock()
+		if e != nil {
+			return e
+		}
+		if t == nil {
+			t = time.NewTimer(entryWait)
+			defer t.Stop()
+		}
+		select {
+		case <-added:
+		case <-t.C:
+			return nil
+		case <-ctx.Done():
+			return nil
+		}
+	}
 }
 
 func kindOf(name string) string {

@@ -64,6 +64,19 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, idOrToken string) 
 		refuse(http.StatusRequestEntityTooLarge, "offer_too_large", "the SDP offer is larger than 64 KiB")
 		return
 	}
+	var hold func() // the viewer's demand on an on-demand source, handed to the session
+	if s.cfg.Demand != nil {
+		if hold, err = s.cfg.Demand.Demand(r.Context(), id); err != nil {
+			w.Header().Set("Retry-After", demandRetryAfter)
+			refuse(http.StatusServiceUnavailable, "source_not_started", "the live input's source has not started yet; retry")
+			return
+		}
+		defer func() {
+			if hold != nil {
+				hold()
+			}
+		}()
+	}
 	st := s.cfg.Hub.Get(id)
 	if st == nil {
 		refuse(http.StatusConflict, "not_live", "the live input is not live: nothing is being published to it")
@@ -108,7 +121,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, idOrToken string) 
 	}
 	actx, cancel := context.WithTimeout(r.Context(), answerTimeout)
 	defer cancel()
-	ss, answer, err := s.newSession(actx, f, id, plan, string(body))
+	ss, answer, err := s.newSession(actx, f, id, plan, string(body), hold)
 	if err != nil {
 		switch {
 		case errors.Is(err, errMalformedOffer):
@@ -121,6 +134,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, idOrToken string) 
 		}
 		return
 	}
+	hold = nil // the session releases it when it ends
 	s.met.sessions.WithLabelValues("created").Inc()
 	video, audio := "none", "none"
 	if plan.Video != nil {

@@ -111,7 +111,24 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
+	// Demand, when set, is told of every offer before the stream is
+	// looked up, so that a source that runs only while watched starts (the
+	// offer waits for it) and runs while the session lasts.
+	Demand Demand
 }
+
+// Demand starts and keeps running the sources that run only while
+// watched (hlsout.Demand has the same shape).
+type Demand interface {
+	// Demand marks live input id as watched and waits for a starting
+	// source's stream; release (nil for inputs without such a source)
+	// ends the hold.
+	Demand(ctx context.Context, liveInputID string) (release func(), err error)
+}
+
+// demandRetryAfter is the Retry-After of a 503 for a source that did not
+// start in time (RFC 9110 §10.2.3).
+const demandRetryAfter = "5"
 
 // Server is the WHEP endpoint: Handler on the HTTP side, sessions on the
 // shared ICE transport.

@@ -48,6 +48,10 @@ type session struct {
 	mu      sync.Mutex     // guards closing
 	closing bool
 
+	// hold releases the viewer's demand for an on-demand source (nil:
+	// none), at the end of run
+	hold func()
+
 	// only touched by the feed goroutine (offer)
 	started, needKey bool
 	dropped          atomic.Uint64
@@ -67,7 +71,7 @@ func randomID() string {
 // newSession negotiates the PeerConnection for the offer and registers the
 // session; it returns the answer with every local candidate (the server
 // does not trickle).
-func (s *Server) newSession(ctx context.Context, f *feed, liveID string, plan offerPlan, offer string) (*session, string, error) {
+func (s *Server) newSession(ctx context.Context, f *feed, liveID string, plan offerPlan, offer string, hold func()) (*session, string, error) {
 	// the NACK responder (RFC 4585 §6.2.1) and RTCP sender reports
 	api, err := s.cfg.ICE.NewAPI(webrtcice.APIConfig{Video: plan.Video, Audio: plan.Audio, NACKBuffer: nackBuffer, Timeouts: iceTimeouts})
 	if err != nil {
@@ -81,7 +85,7 @@ func (s *Server) newSession(ctx context.Context, f *feed, liveID string, plan of
 	ss := &session{
 		srv: s, f: f, id: randomID(), liveID: liveID, pc: pc, plan: plan,
 		q:   make(chan item, s.cfg.QueueSize),
-		ctx: sctx, cancel: cancel, conn: make(chan struct{}), done: make(chan struct{}),
+		ctx: sctx, cancel: cancel, conn: make(chan struct{}), done: make(chan struct{}), hold: hold,
 	}
 	ss.log = s.log.With("live_input", liveID, "session", ss.id)
 	fail := func(err error) (*session, string, error) {
@@ -183,6 +187,9 @@ func (ss *session) run() {
 	_ = ss.pc.Close()
 	ss.wg.Wait()
 	ss.srv.remove(ss)
+	if ss.hold != nil {
+		ss.hold()
+	}
 	ss.log.Info("whep session ended", "cause", context.Cause(ss.ctx).Error(), "dropped_frames", ss.dropped.Load())
 }
 

@@ -116,8 +116,17 @@ func (d *decoder) plain(n *yaml.Node, path string, count *int) bool {
 			seen[k.Value] = true
 		}
 	}
-	for _, c := range n.Content {
-		if !d.plain(c, path, count) {
+	for i, c := range n.Content {
+		p := path
+		switch n.Kind {
+		case yaml.MappingNode:
+			if i%2 == 1 {
+				p = pointer(path, n.Content[i-1].Value)
+			}
+		case yaml.SequenceNode:
+			p = pointer(path, i)
+		}
+		if !d.plain(c, p, count) {
 			return false
 		}
 	}

@@ -15,6 +15,14 @@
 //	  - {id: hls, type: package.llhls, inputs: [cam, ladder]}
 //
 // A port (an entry of inputs) is `node` or `node.rendition`.
+//
+// A node's `when` is a CEL expression over the source's facts (WhenVars),
+// compiled and cost-bounded at validation; the runtime evaluates it at
+// go-live with (*Manifest).Condition(id) on Source.Facts(). The JSON
+// Schema of manifests (Schema.JSONSchema) is generated from the registered
+// node types, and Schema.Diff gives each change its Impact (hot, or a
+// restart of the node and what reads its media) from the types' Hot
+// fields.
 package manifest
 
 import (
@@ -50,6 +58,9 @@ type Manifest struct {
 	// pos maps a JSON pointer of the document to where it was written,
 	// for errors; empty for manifests not decoded from text.
 	pos map[string]Pos
+	// whens are the `when` expressions compiled by Schema.Validate, by
+	// node id.
+	whens map[string]*When
 }
 
 // Metadata names a pipeline; Name is its key in the API (a DNS label).
@@ -66,7 +77,7 @@ type Spec struct {
 // Node is one step of the graph. Inputs are ports (`node` or
 // `node.rendition`) whose media the node reads; On are events
 // (`node.event`) that trigger it; When is a condition on the source
-// (see ParseWhen) under which the node runs; Config is checked by the
+// (a CEL expression, see ParseWhen and WhenVars) under which the node runs; Config is checked by the
 // node's Type.
 type Node struct {
 	ID     string         `json:"id"`

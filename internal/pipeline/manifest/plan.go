@@ -23,12 +23,39 @@ const (
 // Change is the Action on one node; Fields names what differs for an
 // update ("inputs", "when", "on", "config.renditions"). Values are never
 // shown: a config may reference secrets.
+//
+// Impact is what the change does to the running graph: an update whose
+// fields are all among its type's Hot fields is made in place (ImpactHot);
+// any other update and a replace restart the node (ImpactRestart), and
+// with it what reads its media: Restarts lists the ports and nodes
+// restarted with it (a ladder's rungs `ladder.720p`, a thumbnail reading
+// a rung), and each of those nodes' Change names the cause in
+// RestartedBy. A node reading a whole ladder (`inputs: [ladder]`) is not
+// restarted: only the variants of the ladder's rungs are. Creating and
+// deleting nodes is hot for the other nodes.
 type Change struct {
-	Node   string   `json:"node"`
-	Type   string   `json:"type"`
-	Action Action   `json:"action"`
-	Fields []string `json:"fields,omitempty"`
+	Node        string   `json:"node"`
+	Type        string   `json:"type"`
+	Action      Action   `json:"action"`
+	Fields      []string `json:"fields,omitempty"`
+	Impact      Impact   `json:"impact"`
+	Restarts    []string `json:"restarts,omitempty"`
+	RestartedBy []string `json:"restarted_by,omitempty"`
 }
+
+// Impact is what a Change does to the running node.
+type Impact string
+
+// Impacts of a Change.
+const (
+	// ImpactNone: the node runs on untouched.
+	ImpactNone Impact = "none"
+	// ImpactHot: viewers and the other nodes are untouched (a node is
+	// added or removed, or changed in place).
+	ImpactHot Impact = "hot"
+	// ImpactRestart: the node restarts, and with it what reads its media.
+	ImpactRestart Impact = "restart"
+)
 
 // Plan is the difference between two manifests, node by node: the nodes
 // of the new manifest in its order, then the deleted ones in the old
@@ -39,9 +66,14 @@ type Plan struct {
 	Metadata bool `json:"metadata_changed,omitempty"`
 }
 
-// Diff plans going from old (nil: nothing yet) to new. It is pure: the
-// manifests are only read.
-func Diff(old, new *Manifest) Plan {
+// Diff plans going from old (nil: nothing yet) to new with the node
+// types of Default.
+func Diff(old, new *Manifest) Plan { return Default().Diff(old, new) }
+
+// Diff plans going from old (nil: nothing yet) to new, with the impact of
+// each change from the node types of s. It is pure: the manifests are
+// only read.
+func (s *Schema) Diff(old, new *Manifest) Plan {
 	var p Plan
 	before := map[string]*Node{}
 	if old != nil {
@@ -57,14 +89,14 @@ func Diff(old, new *Manifest) Plan {
 		kept[n.ID] = true
 		switch {
 		case !ok:
-			c.Action = Create
+			c.Action, c.Impact = Create, ImpactHot
 		case o.Type != n.Type:
-			c.Action = Replace
+			c.Action, c.Impact = Replace, ImpactRestart
 		default:
 			c.Fields = nodeDiff(o, &n)
-			c.Action = Unchanged
+			c.Action, c.Impact = Unchanged, ImpactNone
 			if len(c.Fields) > 0 {
-				c.Action = Update
+				c.Action, c.Impact = Update, s.updateImpact(n.Type, c.Fields)
 			}
 		}
 		p.Changes = append(p.Changes, c)
@@ -72,11 +104,96 @@ func Diff(old, new *Manifest) Plan {
 	if old != nil {
 		for _, n := range old.Spec.Nodes {
 			if !kept[n.ID] {
-				p.Changes = append(p.Changes, Change{Node: n.ID, Type: n.Type, Action: Delete})
+				p.Changes = append(p.Changes, Change{Node: n.ID, Type: n.Type, Action: Delete, Impact: ImpactHot})
 			}
 		}
 	}
+	s.propagate(&p, new)
 	return p
+}
+
+// updateImpact is hot when every changed field is one of the type's Hot
+// fields.
+func (s *Schema) updateImpact(typ string, fields []string) Impact {
+	t, ok := s.Type(typ)
+	if !ok {
+		return ImpactRestart
+	}
+	for _, f := range fields {
+		if !contains(t.Hot, f) {
+			return ImpactRestart
+		}
+	}
+	return ImpactHot
+}
+
+// propagate restarts, with each restarted node of new, the nodes that read
+// its media (transitively), and lists them in the cause's Restarts.
+func (s *Schema) propagate(p *Plan, new *Manifest) {
+	// readers[port] are the nodes reading port (`node` or `node.rung`).
+	readers := map[string][]string{}
+	nodes := map[string]*Node{}
+	for i := range new.Spec.Nodes {
+		n := &new.Spec.Nodes[i]
+		nodes[n.ID] = n
+		for _, in := range n.Inputs {
+			readers[in] = append(readers[in], n.ID)
+		}
+	}
+	idx := map[string]int{}
+	for i, c := range p.Changes {
+		idx[c.Node] = i
+	}
+	// The causes are the nodes restarted by their own change, not those
+	// restarted with another.
+	var causes []int
+	for i, c := range p.Changes {
+		if c.Impact == ImpactRestart && (c.Action == Update || c.Action == Replace) {
+			causes = append(causes, i)
+		}
+	}
+	for _, i := range causes {
+		c := &p.Changes[i]
+		seen := map[string]bool{c.Node: true}
+		var walk func(id string)
+		walk = func(id string) {
+			n := nodes[id]
+			if n == nil {
+				return
+			}
+			var ports []string
+			t, _ := s.Type(n.Type)
+			if t.Renditions {
+				for _, r := range renditionNames(n.Config) {
+					ports = append(ports, id+"."+r)
+				}
+			} else {
+				ports = append(ports, id)
+			}
+			for _, port := range ports {
+				if port != id && !seen[port] {
+					seen[port] = true
+					c.Restarts = append(c.Restarts, port)
+				}
+				for _, r := range readers[port] {
+					if seen[r] {
+						continue
+					}
+					seen[r] = true
+					c.Restarts = append(c.Restarts, r)
+					if j, ok := idx[r]; ok && j != i {
+						d := &p.Changes[j]
+						d.RestartedBy = append(d.RestartedBy, c.Node)
+						if d.Impact != ImpactRestart {
+							d.Impact = ImpactRestart
+						}
+					}
+					walk(r)
+				}
+			}
+		}
+		walk(c.Node)
+	}
 }
 
 func nonNil(m map[string]string) map[string]string {
@@ -153,35 +270,63 @@ func (p Plan) Count(a Action) int {
 // String renders the plan for people, one line per node, like
 // `terraform plan`:
 //
-//   - rec (record.vod) will be created
-//     ~ ladder (transcode.abr) will be updated: config.renditions
+//   - rec (record.vod) will be created (hot)
+//     ~ ladder (transcode.abr) will be restarted: config.renditions; restarts ladder.720p, thumbs
+//     ~ rec (record.vod) will be updated in place: config.delete_after_days
 //
-//   - thumbs (thumbnail) will be deleted
+//   - thumbs (thumbnail) will be deleted (hot)
 //     hls (package.llhls) unchanged
+//     thumbs (thumbnail) restarts with ladder
 //
-//     Plan: 1 to create, 1 to update, 0 to replace, 1 to delete, 1 unchanged.
+//     Plan: 1 to create, 1 to update, 0 to replace, 1 to delete, 1 unchanged; 2 restart.
 func (p Plan) String() string {
 	var b strings.Builder
+	restarts := ""
 	for _, c := range p.Changes {
+		if len(c.Restarts) > 0 {
+			restarts = "; restarts " + strings.Join(c.Restarts, ", ")
+		} else {
+			restarts = ""
+		}
 		switch c.Action {
 		case Create:
-			fmt.Fprintf(&b, "+ %s (%s) will be created\n", c.Node, c.Type)
+			fmt.Fprintf(&b, "+ %s (%s) will be created (hot)\n", c.Node, c.Type)
 		case Update:
-			fmt.Fprintf(&b, "~ %s (%s) will be updated: %s\n", c.Node, c.Type, strings.Join(c.Fields, ", "))
+			verb := "updated in place"
+			if c.Impact == ImpactRestart {
+				verb = "restarted"
+			}
+			fmt.Fprintf(&b, "~ %s (%s) will be %s: %s%s\n", c.Node, c.Type, verb, strings.Join(c.Fields, ", "), restarts)
 		case Replace:
-			fmt.Fprintf(&b, "-/+ %s (now %s) will be replaced\n", c.Node, c.Type)
+			fmt.Fprintf(&b, "-/+ %s (now %s) will be replaced%s\n", c.Node, c.Type, restarts)
 		case Delete:
-			fmt.Fprintf(&b, "- %s (%s) will be deleted\n", c.Node, c.Type)
+			fmt.Fprintf(&b, "- %s (%s) will be deleted (hot)\n", c.Node, c.Type)
 		default:
-			fmt.Fprintf(&b, "  %s (%s) unchanged\n", c.Node, c.Type)
+			if len(c.RestartedBy) > 0 {
+				fmt.Fprintf(&b, "  %s (%s) restarts with %s\n", c.Node, c.Type, strings.Join(c.RestartedBy, ", "))
+			} else {
+				fmt.Fprintf(&b, "  %s (%s) unchanged\n", c.Node, c.Type)
+			}
 		}
 	}
 	if p.Metadata {
-		b.WriteString("~ metadata.labels will be updated\n")
+		b.WriteString("~ metadata.labels will be updated (hot)\n")
 	}
-	fmt.Fprintf(&b, "\nPlan: %d to create, %d to update, %d to replace, %d to delete, %d unchanged.\n",
-		p.Count(Create), p.Count(Update), p.Count(Replace), p.Count(Delete), p.Count(Unchanged))
+	fmt.Fprintf(&b, "\nPlan: %d to create, %d to update, %d to replace, %d to delete, %d unchanged; %d restart.\n",
+		p.Count(Create), p.Count(Update), p.Count(Replace), p.Count(Delete), p.Count(Unchanged), p.Restarting())
 	return b.String()
+}
+
+// Restarting counts the nodes that restart (changed or restarted with
+// another).
+func (p Plan) Restarting() int {
+	n := 0
+	for _, c := range p.Changes {
+		if c.Impact == ImpactRestart {
+			n++
+		}
+	}
+	return n
 }
 
 // SpecEqual reports whether two manifests describe the same graph (the

@@ -21,6 +21,8 @@ const (
 // Type registered in the Schema.
 type Type struct {
 	Name string
+	// Doc describes the type in the JSON Schema (for editors).
+	Doc string
 	// Config lists the fields of the node's config; any other is refused.
 	Config map[string]Field
 	// Accepts is what the node reads; 0 means it takes no inputs.
@@ -37,6 +39,10 @@ type Type struct {
 	// Triggered nodes run on events (`on`, at least one) and take no
 	// inputs.
 	Triggered bool
+	// Hot lists the fields of a Change (config.NAME, inputs, on, when)
+	// that the running node takes in place; a change of any other field
+	// restarts it.
+	Hot []string
 	// Check is an extra check of a config that Config's fields passed,
 	// returning problems relative to the config (path "" is the config).
 	Check func(cfg map[string]any) []Error
@@ -57,7 +63,9 @@ const (
 
 // Field is one config field.
 type Field struct {
-	Kind     FieldKind
+	Kind FieldKind
+	// Doc describes the field in the JSON Schema.
+	Doc      string
 	Required bool
 	Min, Max int64
 	// Enum, when set, lists the accepted strings.
@@ -105,53 +113,59 @@ func Default() *Schema {
 	sec := int64(time.Second)
 	return NewSchema(
 		Type{Name: "source.live", Output: PortMedia,
+			Hot:    []string{"config.reconnect_window"},
+			Doc:    "The media of a live input, whatever brings it (RTMP, SRT, WHIP, or an RTSP camera the live input pulls). Ports: the node itself.",
 			Events: []string{"connected", "disconnected", "errored"},
 			Config: map[string]Field{
-				"live_input":       {Kind: KindString, Required: true},
-				"reconnect_window": {Kind: KindDuration, Min: 0, Max: 3600 * sec},
+				"live_input":       {Kind: KindString, Required: true, Doc: "The id of the live input (li_...); one live input has at most one pipeline."},
+				"reconnect_window": {Kind: KindDuration, Min: 0, Max: 3600 * sec, Doc: "How long a broadcast waits for its publisher to come back before it ends."},
 			}},
 		Type{Name: "transcode.abr", Accepts: PortMedia, MinInputs: 1, MaxInputs: 1,
 			Output: PortLadder, Renditions: true, Events: []string{"errored"},
+			Doc: "An ABR ladder transcoded by ffmpeg from one stream. Ports: `id` (every rung) and `id.NAME` (one rung).",
 			Config: map[string]Field{
 				"renditions": {Kind: KindObjects, Required: true, Min: 1, Fields: map[string]Field{
-					"name":          {Kind: KindString, Required: true},
-					"height":        {Kind: KindInt, Required: true, Min: 16, Max: 4320},
-					"width":         {Kind: KindInt, Min: 16, Max: 7680},
-					"video_bitrate": {Kind: KindBitrate, Required: true, Min: 50_000, Max: 100_000_000},
-					"audio_bitrate": {Kind: KindBitrate, Min: 16_000, Max: 512_000},
-					"codec":         {Kind: KindString, Enum: []string{"h264", "h265"}},
+					"name":          {Kind: KindString, Required: true, Doc: "The rung's name: its port is `ladder.NAME`."},
+					"height":        {Kind: KindInt, Required: true, Min: 16, Max: 4320, Doc: "Output height in pixels."},
+					"width":         {Kind: KindInt, Min: 16, Max: 7680, Doc: "Output width in pixels; default: keep the aspect ratio."},
+					"video_bitrate": {Kind: KindBitrate, Required: true, Min: 50_000, Max: 100_000_000, Doc: "Video bits per second: 3000k, 2.5M or 700000."},
+					"audio_bitrate": {Kind: KindBitrate, Min: 16_000, Max: 512_000, Doc: "Audio bits per second."},
+					"codec":         {Kind: KindString, Enum: []string{"h264", "h265"}, Doc: "Video codec; default h264."},
 				}},
 			},
 			Check: uniqueRenditions},
 		Type{Name: "package.llhls", Accepts: PortMedia | PortLadder, MinInputs: 1,
-			Events: []string{"errored"},
+			Events: []string{"errored"}, Doc: "Low-Latency HLS (RFC 8216bis) of its inputs: one variant per stream or rung.",
 			Config: map[string]Field{
-				"part_duration":    {Kind: KindDuration, Min: 100 * ms, Max: 2 * sec},
-				"segment_duration": {Kind: KindDuration, Min: sec, Max: 30 * sec},
+				"part_duration":    {Kind: KindDuration, Min: 100 * ms, Max: 2 * sec, Doc: "Partial segment target (EXT-X-PART-INF PART-TARGET)."},
+				"segment_duration": {Kind: KindDuration, Min: sec, Max: 30 * sec, Doc: "Segment target (EXT-X-TARGETDURATION)."},
 			}},
 		Type{Name: "record.vod", Accepts: PortMedia | PortLadder, MinInputs: 1,
-			Events: []string{"started", "ready", "errored"},
+			Events: []string{"started", "ready", "errored"}, Hot: []string{"config.delete_after_days"}, Doc: "Records its inputs to a VOD asset.",
 			Config: map[string]Field{
-				"delete_after_days": {Kind: KindInt, Min: 0, Max: 36500},
+				"delete_after_days": {Kind: KindInt, Min: 0, Max: 36500, Doc: "Delete the recording after this many days; 0 keeps it."},
 			}},
 		Type{Name: "thumbnail", Accepts: PortMedia, MinInputs: 1, MaxInputs: 1,
-			Events: []string{"ready", "errored"},
+			Events: []string{"ready", "errored"}, Hot: []string{"config.every", "config.width"}, Doc: "Still images of one stream at a fixed interval.",
 			Config: map[string]Field{
-				"every": {Kind: KindDuration, Min: sec, Max: 3600 * sec},
-				"width": {Kind: KindInt, Min: 16, Max: 3840},
+				"every": {Kind: KindDuration, Min: sec, Max: 3600 * sec, Doc: "Interval between images."},
+				"width": {Kind: KindInt, Min: 16, Max: 3840, Doc: "Image width in pixels."},
 			}},
 		Type{Name: "package.whep", Accepts: PortMedia, MinInputs: 1, MaxInputs: 1,
-			Events: []string{"errored"}, Config: map[string]Field{}},
+			Events: []string{"errored"}, Config: map[string]Field{},
+			Doc: "WebRTC playback (WHEP, RFC 9725 §4) of one stream."},
 		Type{Name: "output.restream", Accepts: PortMedia, MinInputs: 1, MaxInputs: 1,
 			Events: []string{"connected", "disconnected", "errored"},
+			Doc:    "Pushes one stream to a stored restream output (RTMP(S) or SRT).",
 			Config: map[string]Field{
 				// A reference to a stored restream output: its URL holds a
 				// stream key, which a manifest never inlines.
-				"output": {Kind: KindString, Required: true},
+				"output": {Kind: KindString, Required: true, Doc: "The id of a restream output of the live input; its URL and key stay there."},
 			}},
-		Type{Name: "notify.webhook", Triggered: true,
+		Type{Name: "notify.webhook", Triggered: true, Hot: []string{"config.webhook", "on"},
+			Doc: "Delivers the events named in `on` to a stored webhook endpoint.",
 			Config: map[string]Field{
-				"webhook": {Kind: KindString, Required: true},
+				"webhook": {Kind: KindString, Required: true, Doc: "The id of a webhook endpoint (whk_...); its secret stays there."},
 			}},
 	)
 }

@@ -103,14 +103,30 @@ func (v *validator) run() {
 	}
 	v.sources(types)
 	edges := v.edges(index, types)
+	// Nodes often share a condition: each distinct one compiles once (a
+	// compiled When is safe for concurrent use).
+	whens := map[string]*When{}
+	compiled := map[string]*When{}
+	failed := map[string]error{}
 	for i, n := range m.Spec.Nodes {
 		if n.When == "" {
 			continue
 		}
-		if _, err := ParseWhen(n.When); err != nil {
-			v.fail(n.ID, nodePath(i)+"/when", "%v", err)
+		w, err := compiled[n.When], failed[n.When]
+		if w == nil && err == nil {
+			if w, err = ParseWhen(n.When); err != nil {
+				failed[n.When] = err
+			} else {
+				compiled[n.When] = w
+			}
 		}
+		if err != nil {
+			v.fail(n.ID, nodePath(i)+"/when", "%v", err)
+			continue
+		}
+		whens[n.ID] = w
 	}
+	m.whens = whens
 	v.acyclic(edges)
 }
 

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 
 	"github.com/mpegflow/mpegflow/internal/store"
@@ -35,14 +36,86 @@ func (s pipelines) Create(ctx context.Context, p *store.Pipeline) error {
 			p.Name, p.Generation, p.Manifest, p.CreatedAt, p.UpdatedAt); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO pipeline_revisions (name, generation, manifest, created_at) VALUES (?, ?, ?, ?)`,
-			p.Name, p.Generation, p.Manifest, p.UpdatedAt)
-		return err
+		if _, err := tx.ExecContext(ctx, `INSERT INTO pipeline_revisions (name, generation, manifest, created_at) VALUES (?, ?, ?, ?)`,
+			p.Name, p.Generation, p.Manifest, p.UpdatedAt); err != nil {
+			return err
+		}
+		return s.bind(ctx, tx, p)
 	})
 	if err != nil {
-		return s.db.errorf("create pipeline %s: %w", p.Name, mapErr(s.db.d, err))
+		return s.db.errorf("create pipeline %s: %w", p.Name, s.bindingErr(ctx, p, err))
 	}
 	return nil
+}
+
+// bind replaces the bindings of p with p.LiveInputs inside tx. A live
+// input bound by another pipeline is found first, for a precise error;
+// the primary key of pipeline_bindings is what makes it atomic (two
+// transactions binding one input: one fails with a unique violation).
+func (s pipelines) bind(ctx context.Context, tx runner, p *store.Pipeline) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM pipeline_bindings WHERE pipeline = ?`, p.Name); err != nil {
+		return err
+	}
+	for _, id := range p.LiveInputs {
+		var other string
+		err := tx.QueryRowContext(ctx, `SELECT pipeline FROM pipeline_bindings WHERE live_input_id = ?`, id).Scan(&other)
+		switch {
+		case err == nil:
+			return &store.BindingError{LiveInput: id, Pipeline: other}
+		case !errors.Is(err, sql.ErrNoRows) && !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO pipeline_bindings (live_input_id, pipeline) VALUES (?, ?)`, id, p.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bindingErr maps err of a transaction that bound p: a unique violation
+// on a binding (a concurrent bind won) becomes a *BindingError naming the
+// winner when it can be read.
+func (s pipelines) bindingErr(ctx context.Context, p *store.Pipeline, err error) error {
+	var be *store.BindingError
+	if errors.As(err, &be) || !s.db.d.isUniqueViolation(err) {
+		return mapErr(s.db.d, err)
+	}
+	for _, id := range p.LiveInputs {
+		var other string
+		if s.db.r.QueryRowContext(ctx, `SELECT pipeline FROM pipeline_bindings WHERE live_input_id = ?`, id).Scan(&other) == nil && other != p.Name {
+			return &store.BindingError{LiveInput: id, Pipeline: other}
+		}
+	}
+	return mapErr(s.db.d, err)
+}
+
+// Bound returns the pipeline that binds a live input, with its bindings.
+func (s pipelines) Bound(ctx context.Context, liveInput string) (*store.Pipeline, error) {
+	p, err := scanPipeline(s.db.r.QueryRowContext(ctx, `SELECT `+pipelineColumnsOf("p")+` FROM pipelines p
+		JOIN pipeline_bindings b ON b.pipeline = p.name WHERE b.live_input_id = ?`, liveInput))
+	if err != nil {
+		return nil, s.db.errorf("pipeline of live input %s: %w", liveInput, err)
+	}
+	rows, err := s.db.r.QueryContext(ctx, `SELECT live_input_id FROM pipeline_bindings WHERE pipeline = ? ORDER BY live_input_id`, p.Name)
+	if err != nil {
+		return nil, s.db.errorf("pipeline of live input %s: %w", liveInput, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, s.db.errorf("pipeline of live input %s: %w", liveInput, err)
+		}
+		p.LiveInputs = append(p.LiveInputs, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.db.errorf("pipeline of live input %s: %w", liveInput, err)
+	}
+	return p, nil
+}
+
+func pipelineColumnsOf(alias string) string {
+	return alias + ".name, " + alias + ".generation, " + alias + ".manifest, " + alias + ".created_at, " + alias + ".updated_at"
 }
 
 // Get returns pipeline name or ErrNotFound.
@@ -104,12 +177,14 @@ func (s pipelines) Apply(ctx context.Context, p *store.Pipeline) error {
 			}
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO pipeline_revisions (name, generation, manifest, created_at) VALUES (?, ?, ?, ?)`,
-			p.Name, next, p.Manifest, p.UpdatedAt)
-		return err
+		if _, err = tx.ExecContext(ctx, `INSERT INTO pipeline_revisions (name, generation, manifest, created_at) VALUES (?, ?, ?, ?)`,
+			p.Name, next, p.Manifest, p.UpdatedAt); err != nil {
+			return err
+		}
+		return s.bind(ctx, tx, p)
 	})
 	if err != nil {
-		return s.db.errorf("apply pipeline %s: %w", p.Name, mapErr(s.db.d, err))
+		return s.db.errorf("apply pipeline %s: %w", p.Name, s.bindingErr(ctx, p, err))
 	}
 	p.Generation = next
 	return nil
@@ -167,6 +242,9 @@ func (s pipelines) Revision(ctx context.Context, name string, generation int64) 
 func (s pipelines) Delete(ctx context.Context, name string) error {
 	err := s.db.inTx(ctx, func(tx runner) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM pipeline_revisions WHERE name = ?`, name); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM pipeline_bindings WHERE pipeline = ?`, name); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM pipelines WHERE name = ?`, name)

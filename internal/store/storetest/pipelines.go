@@ -17,6 +17,8 @@ func pipelineCases() []testCase {
 		{"apply_revisions", testPipelineApplyRevisions},
 		{"concurrent_apply", testPipelineConcurrentApply},
 		{"delete", testPipelineDelete},
+		{"bindings", testPipelineBindings},
+		{"concurrent_binding", testPipelineConcurrentBinding},
 	}
 }
 
@@ -155,4 +157,95 @@ func testPipelineDelete(t *testing.T, s store.Store) {
 	}
 	// The name is free again, from generation 1.
 	mustPipeline(t, s, newPipeline("p"))
+}
+
+// testPipelineBindings: a live input is bound by at most one pipeline;
+// Apply replaces a pipeline's bindings, Delete frees them.
+func testPipelineBindings(t *testing.T, s store.Store) {
+	a := newPipeline("a")
+	a.LiveInputs = []string{"li_1", "li_2"}
+	mustPipeline(t, s, a)
+	b := newPipeline("b")
+	b.LiveInputs = []string{"li_3", "li_2"}
+	err := s.Pipelines().Create(t.Context(), b)
+	var be *store.BindingError
+	if !errors.As(err, &be) || be.LiveInput != "li_2" || be.Pipeline != "a" || !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("create binding a bound input: %v", err)
+	}
+	if _, err := s.Pipelines().Get(t.Context(), "b"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the refused pipeline was stored: %v", err)
+	}
+	if _, err := s.Pipelines().Bound(t.Context(), "li_3"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("li_3 bound by a refused create: %v", err)
+	}
+	got, err := s.Pipelines().Bound(t.Context(), "li_2")
+	if err != nil || got.Name != "a" || got.Generation != 1 || fmt.Sprint(got.LiveInputs) != "[li_1 li_2]" {
+		t.Fatalf("bound li_2: %+v %v", got, err)
+	}
+	b.LiveInputs = []string{"li_3"}
+	mustPipeline(t, s, b)
+	// a refused apply stores nothing: neither the generation nor bindings
+	a.LiveInputs = []string{"li_1", "li_3"}
+	a.Manifest = `{"v":2}`
+	if err := s.Pipelines().Apply(t.Context(), a); !errors.As(err, &be) || be.Pipeline != "b" {
+		t.Fatalf("apply binding b's input: %v", err)
+	}
+	if got, _ := s.Pipelines().Get(t.Context(), "a"); got.Generation != 1 {
+		t.Fatalf("refused apply moved the generation to %d", got.Generation)
+	}
+	if got, err := s.Pipelines().Bound(t.Context(), "li_2"); err != nil || got.Name != "a" {
+		t.Fatalf("refused apply changed bindings: %v %v", got, err)
+	}
+	// an apply unbinding li_2 frees it
+	a.LiveInputs = []string{"li_1"}
+	if err := s.Pipelines().Apply(t.Context(), a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Pipelines().Bound(t.Context(), "li_2"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("li_2 after unbinding: %v", err)
+	}
+	if err := s.Pipelines().Delete(t.Context(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Pipelines().Bound(t.Context(), "li_1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("li_1 after delete: %v", err)
+	}
+	c := newPipeline("c")
+	c.LiveInputs = []string{"li_1", "li_2"}
+	mustPipeline(t, s, c)
+}
+
+// testPipelineConcurrentBinding: of several pipelines created at once
+// binding one live input, exactly one wins; the others get a
+// *BindingError.
+func testPipelineConcurrentBinding(t *testing.T, s store.Store) {
+	const n = 4
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := newPipeline(fmt.Sprintf("p%d", i))
+			p.LiveInputs = []string{"li_x"}
+			errs[i] = s.Pipelines().Create(t.Context(), p)
+		}()
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, store.ErrConflict):
+			t.Fatalf("create: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d pipelines bound li_x, want 1", won)
+	}
+	rows, _, err := s.Pipelines().List(t.Context(), store.ListOptions{Limit: 10})
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("stored %d pipelines, want 1 (%v)", len(rows), err)
+	}
 }

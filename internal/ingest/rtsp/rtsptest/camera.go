@@ -24,6 +24,11 @@ type Camera struct {
 	// HugeSDP, when set, makes DESCRIBE answer with a session description
 	// padded to that many bytes.
 	HugeSDP int
+	// DropEvery, when > 0, leaves out every DropEvery-th RTP packet of
+	// what is served to readers (packet loss, as sequence number gaps).
+	// Set it before the publisher starts.
+	DropEvery int
+	forwarded int // packets seen by OnRecord's callback
 
 	srv  *gortsplib.Server
 	addr string
@@ -32,13 +37,51 @@ type Camera struct {
 	stream    *gortsplib.ServerStream
 	publisher *gortsplib.ServerSession
 	readers   int
+	dropped   int // packets a reader's full write queue did not take
 }
 
 // Start starts a camera on addr ("127.0.0.1:0" for any port; a fixed one to
 // restart a camera where it was). TCP transport only.
 func Start(addr, user, pass string) (*Camera, error) {
+	return start(addr, user, pass, "", "")
+}
+
+// StartUDP starts a camera on addr that also serves over UDP (RTP and
+// RTCP on two free consecutive loopback ports).
+func StartUDP(addr string) (*Camera, error) {
+	var err error
+	for range 20 {
+		var rtpAddr, rtcpAddr string
+		if rtpAddr, rtcpAddr, err = udpPair(); err != nil {
+			continue
+		}
+		var c *Camera
+		if c, err = start(addr, "", "", rtpAddr, rtcpAddr); err == nil {
+			return c, nil
+		}
+	}
+	return nil, err
+}
+
+// udpPair finds an even loopback UDP port whose next port is free too.
+func udpPair() (string, string, error) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		return "", "", err
+	}
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	pc.Close()
+	port &^= 1
+	return fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("127.0.0.1:%d", port+1), nil
+}
+
+func start(addr, user, pass, rtpAddr, rtcpAddr string) (*Camera, error) {
 	c := &Camera{User: user, Pass: pass}
 	c.srv = &gortsplib.Server{
+		// room for bursts when many readers share a busy host
+		WriteQueueSize: 4096,
+		UDPRTPAddress:  rtpAddr,
+		UDPRTCPAddress: rtcpAddr,
 		Handler:     c,
 		RTSPAddress: addr,
 		Listen: func(network, address string) (net.Listener, error) {
@@ -67,6 +110,13 @@ func (c *Camera) URL(user, pass string) string {
 		return "rtsp://" + c.addr + "/cam"
 	}
 	return fmt.Sprintf("rtsp://%s:%s@%s/cam", user, pass, c.addr)
+}
+
+// Publishing reports whether a publisher records to the camera now.
+func (c *Camera) Publishing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stream != nil
 }
 
 // Readers is the number of sessions playing now.
@@ -168,8 +218,10 @@ func (c *Camera) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Respon
 	ctx.Session.OnPacketRTPAny(func(medi *description.Media, _ format.Format, pkt *rtp.Packet) {
 		c.mu.Lock()
 		st := c.stream
+		c.forwarded++
+		drop := c.DropEvery > 0 && c.forwarded%c.DropEvery == 0
 		c.mu.Unlock()
-		if st != nil {
+		if st != nil && !drop {
 			_ = st.WritePacketRTP(medi, pkt)
 		}
 	})
@@ -178,6 +230,22 @@ func (c *Camera) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Respon
 
 // OnPacketsLost implements gortsplib.ServerHandlerOnPacketsLost (quiet).
 func (c *Camera) OnPacketsLost(*gortsplib.ServerHandlerOnPacketsLostCtx) {}
+
+// OnStreamWriteError implements gortsplib.ServerHandlerOnStreamWriteError:
+// a packet a reader could not take (its write queue is full) is counted.
+func (c *Camera) OnStreamWriteError(*gortsplib.ServerHandlerOnStreamWriteErrorCtx) {
+	c.mu.Lock()
+	c.dropped++
+	c.mu.Unlock()
+}
+
+// Dropped is the number of packets readers' full write queues did not
+// take (a reader too slow, or a starved host).
+func (c *Camera) Dropped() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dropped
+}
 
 // OnDecodeError implements gortsplib.ServerHandlerOnDecodeError (quiet).
 func (c *Camera) OnDecodeError(*gortsplib.ServerHandlerOnDecodeErrorCtx) {}

@@ -1,0 +1,46 @@
+package app
+
+import (
+	"github.com/mpegflow/mpegflow/internal/output/hlsout"
+	"github.com/mpegflow/mpegflow/internal/output/restream"
+	"github.com/mpegflow/mpegflow/internal/pipeline"
+	"github.com/mpegflow/mpegflow/internal/pipeline/bind"
+)
+
+// wirePipelines runs stored pipelines: a live input bound by a
+// pipeline's source.live node gets its graph built from the pipeline's
+// nodes when it goes live (the others keep their default graph), and a
+// generation applied while it is live is planned onto the running graph.
+// Its node types run on the kinds registered before it (the packager,
+// the ladder, the recorder, restream outputs).
+func wirePipelines(b *Builder) error {
+	c := bind.Components{Recorder: b.Recorder, WHEP: b.ICE != nil, Bus: b.Bus}
+	for _, k := range b.Kinds.Kinds() {
+		switch k.Name {
+		case hlsout.KindName:
+			c.Packager = &k
+		case restream.KindName:
+			c.Restream = &k
+		}
+	}
+	cfg := bind.Config{Pipelines: b.Store.Pipelines(), LiveInputs: b.Store.LiveInputs(), Outputs: b.Store.Outputs(),
+		Events: b.Events, Logger: b.Log.With("component", "pipelines")}
+	if tc := b.Transcode.Transcoder; tc != nil {
+		c.Ladders, cfg.Profiles, cfg.Transcoding = tc, tc.Profiles(), true
+	}
+	cfg.Types = bind.Types(c)
+	rt, err := bind.New(cfg)
+	if err != nil {
+		return err
+	}
+	b.Kinds.Bind(rt)
+	b.Pipelines = rt
+	stop := make(chan struct{})
+	b.Actor("pipelines", func() error { <-stop; return nil }, func(error) {
+		rt.Close()
+		close(stop)
+	})
+	return nil
+}
+
+var _ pipeline.Binder = (*bind.Runtime)(nil)
