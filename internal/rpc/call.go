@@ -183,7 +183,6 @@ func int64Numbers(md protoreflect.MessageDescriptor, v map[string]any) {
 	}
 }
 
-
 // patchOf is the merge patch of an Update method; unset = {}.
 func patchOf(p *structpb.Struct) *structpb.Struct {
 	if p == nil {

@@ -51,4 +51,11 @@ func TestIdempotencyKeyOverGRPC(t *testing.T) {
 	}
 	_, err = create("other")
 	wantCode(t, err, connect.CodeInvalidArgument, api.CodeIdempotencyMismatch)
+	// a refusal is kept and replayed as the same error
+	for range 2 {
+		req := connect.NewRequest(&v1.CreateTokenRequest{Name: "bad", Scopes: []string{"everything"}})
+		req.Header().Set("Idempotency-Key", "refused")
+		_, err = c.CreateToken(t.Context(), req)
+		wantCode(t, err, connect.CodeInvalidArgument, api.CodeValidation)
+	}
 }
