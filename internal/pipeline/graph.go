@@ -54,9 +54,9 @@ type nodeRun struct {
 	producer bool
 	// segProducer: the node writes the Segments feed (the packager)
 	segProducer bool
-	ctx      context.Context
-	cancel   context.CancelFunc
-	done     chan struct{}
+	ctx         context.Context
+	cancel      context.CancelFunc
+	done        chan struct{}
 
 	mu      sync.Mutex
 	state   State
@@ -78,7 +78,7 @@ type Graph struct {
 	mu        sync.Mutex
 	nodes     []*nodeRun
 	subs      []RenditionSubscriber
-	producers int  // producers running
+	producers int // producers running
 	// segProducers are the nodes writing the Segments feed that still run:
 	// once none does and the source ended, the graph closes the feed, so
 	// its readers (the recorder) return even when the packager never

@@ -11,11 +11,17 @@
 // move; rotate the key and see the publisher cut; edit, disable and enable
 // it; see a webhook delivery;
 // play the recording, seek and make a clip; then sign in with a read-only
-// token and find no write controls.
+// token and find no write controls. With --restream: switch the preview to
+// WebRTC (WHEP) and back; add a restream output to that URL and see it
+// broadcasting, disable and delete it. With --pipelineinput: paste a
+// pipeline manifest on that live input, see its plan, apply it, see its
+// DAG, publish to it (--restream, --restreamkey) and see its nodes run.
+// With --upload FILE: upload it and see the video turn ready.
 //
 // Options: --url BASE, --token ADMIN, --readonly TOKEN, --webhook URL,
 //   --chromium PATH, --ffmpeg PATH, --screenshots DIR (writes *.png there when
-//   set), --timeout SECONDS (default 150).
+//   set), --timeout SECONDS (default 150), --restream RTMP_URL, --restreamkey
+//   KEY, --pipelineinput LIVE_INPUT_ID, --upload FILE.
 // Output: {"ok":bool,"steps":[...],"figures":{...},"errors":[...],"console":[...]}
 
 import { chromium } from 'playwright-core';
@@ -24,7 +30,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 function parseArgs(argv) {
-  const o = { url: '', token: '', readonly: '', webhook: '', chromium: process.env.CHROMIUM || '/usr/bin/chromium', ffmpeg: 'ffmpeg', screenshots: '', timeout: 150 };
+  const o = { url: '', token: '', readonly: '', webhook: '', chromium: process.env.CHROMIUM || '/usr/bin/chromium', ffmpeg: 'ffmpeg', screenshots: '', timeout: 150,
+    restream: '', restreamkey: '', pipelineinput: '', upload: '' };
   for (let i = 2; i < argv.length; i++) {
     const k = argv[i].replace(/^--/, '');
     const v = argv[++i];
@@ -51,9 +58,11 @@ const deadline = setTimeout(() => {
 
 let browser;
 let ffmpeg;
+let ffmpeg2;
 async function finish(code) {
   clearTimeout(deadline);
   try { ffmpeg?.kill('SIGKILL'); } catch {}
+  try { ffmpeg2?.kill('SIGKILL'); } catch {}
   try { await browser?.close(); } catch {}
   process.stdout.write(JSON.stringify(result) + '\n');
   process.exit(code);
@@ -81,9 +90,9 @@ async function signIn(page, token) {
   return { tti, signIn: Date.now() - t1 };
 }
 
-function publish(url) {
+function publish(url, secs = 60) {
   const args = ['-hide_banner', '-nostdin', '-loglevel', 'warning', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30',
-    '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '60',
+    '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', String(secs),
     '-c:v', 'libx264', '-preset', 'veryfast', '-bf', '0', '-g', '30', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '96k', '-f', 'flv', url];
   const p = spawn(o.ffmpeg, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   p.exited = new Promise((r) => p.on('exit', (c, s) => r({ code: c, signal: s, at: Date.now() })));
@@ -170,6 +179,40 @@ async function main() {
   await page.setViewportSize({ width: 390, height: 844 });
   await shot(page, 'live-input-phone');
   await page.setViewportSize({ width: 1280, height: 900 });
+  let newViews = 0;
+
+  if (o.restream) {
+    const t0 = Date.now();
+    step('switch the preview to WebRTC (WHEP) and back');
+    await page.getByRole('button', { name: 'WebRTC', exact: true }).click();
+    await page.waitForFunction(() => (document.querySelector('.player[data-engine=webrtc] video')?.currentTime ?? 0) > 0.5, null, { timeout: 20000 }).catch(async (e) => {
+      const err = await page.locator('.player .error').allInnerTexts();
+      throw new Error('the WebRTC preview did not play: ' + err.join('; ') + ': ' + e.message);
+    });
+    await page.getByRole('button', { name: 'LL-HLS', exact: true }).click();
+    await page.locator('.player video').first().waitFor();
+
+    step('add a restream output; it broadcasts, then is disabled and deleted');
+    const panel = page.locator('.panel', { has: page.locator('#h-outputs') });
+    await panel.getByRole('button', { name: 'Add output' }).click();
+    await page.locator('#out-url').fill(o.restream);
+    await page.locator('#out-key').fill(o.restreamkey);
+    await page.locator('#out-name').fill('console restream');
+    const t1 = Date.now();
+    await panel.getByRole('button', { name: 'Add', exact: true }).click();
+    const row = panel.locator('tbody tr').first();
+    await row.waitFor();
+    await panel.locator('tbody tr[data-state=broadcasting]').waitFor({ timeout: 20000 });
+    result.figures.outputBroadcastMs = Date.now() - t1;
+    if ((await panel.innerText()).includes(o.restreamkey)) throw new Error('the output stream key is shown');
+    await shot(page, 'outputs');
+    await row.getByRole('button', { name: 'Disable' }).click();
+    await panel.locator('tbody tr[data-state=disabled]').waitFor({ timeout: 10000 });
+    await row.getByRole('button', { name: 'Delete' }).click();
+    await panel.getByRole('button', { name: 'Delete output' }).click();
+    await panel.locator('tbody tr').waitFor({ state: 'detached', timeout: 10000 });
+    newViews += Date.now() - t0;
+  }
 
   step('rotate the key; the publisher is cut');
   await page.getByRole('button', { name: 'Rotate key' }).click();
@@ -191,6 +234,42 @@ async function main() {
   await page.locator('.head [data-status=disabled]').waitFor({ timeout: 10000 });
   await page.getByRole('button', { name: 'Enable' }).click();
   await page.locator('.head [data-status=idle]').waitFor({ timeout: 10000 });
+
+  if (o.pipelineinput) {
+    const t0 = Date.now();
+    step('paste a pipeline manifest, see its plan, apply it and see its DAG');
+    await page.getByRole('link', { name: 'Pipelines', exact: true }).click();
+    await page.getByRole('button', { name: 'New pipeline' }).click();
+    await page.locator('#manifest').fill(['api_version: mpegflow.io/v1', 'kind: Pipeline', 'metadata:', '  name: console-e2e', 'spec:', '  nodes:',
+      `  - {id: cam, type: source.live, config: {live_input: ${o.pipelineinput}}}`, '  - {id: hls, type: package.llhls, inputs: [cam]}', ''].join('\n'));
+    await page.getByRole('button', { name: 'Plan', exact: true }).click();
+    await page.locator('.plan .changes li[data-action=create]').nth(1).waitFor({ timeout: 10000 });
+    await page.getByRole('button', { name: 'Apply', exact: true }).click();
+    await page.waitForURL(/#\/pipelines\/console-e2e$/);
+    for (const n of ['cam', 'hls']) await page.locator(`svg.dag g[data-node=${n}][data-state]`).waitFor({ timeout: 10000 });
+    if (await page.locator('svg.dag path.edge').count() !== 1) throw new Error('the DAG does not have its one edge');
+    await page.locator('.revisions li[data-generation="1"]').waitFor();
+    result.figures.pipelineApplyMs = Date.now() - t0;
+    if (o.restream) {
+      step('publish to the pipeline\'s live input; its nodes run');
+      ffmpeg2 = publish(o.restream + '/' + o.restreamkey, 30);
+      for (const n of ['cam', 'hls']) await page.locator(`svg.dag g[data-node=${n}][data-state=running]`).waitFor({ timeout: 20000 });
+      await shot(page, 'pipeline');
+      ffmpeg2.kill('SIGKILL');
+    }
+    step('change the manifest (plan: an update), apply it, roll back to generation 1');
+    await page.getByRole('button', { name: 'Edit manifest' }).click();
+    await page.locator('#manifest').fill(['api_version: mpegflow.io/v1', 'kind: Pipeline', 'metadata: {name: console-e2e}', 'spec:', '  nodes:',
+      `  - {id: cam, type: source.live, config: {live_input: ${o.pipelineinput}}}`, '  - {id: hls, type: package.llhls, inputs: [cam], config: {part_duration: 500ms}}', ''].join('\n'));
+    await page.getByRole('button', { name: 'Plan', exact: true }).click();
+    await page.locator('.plan .changes li[data-action=update]').waitFor({ timeout: 10000 });
+    await page.getByRole('button', { name: 'Apply', exact: true }).click();
+    await page.locator('.head [data-generation="2"]').waitFor({ timeout: 10000 });
+    await page.locator('.revisions li[data-generation="1"]').getByRole('button', { name: 'Roll back' }).click();
+    await page.getByRole('button', { name: 'Roll back now' }).click();
+    await page.locator('.head [data-generation="3"]').waitFor({ timeout: 10000 });
+    newViews += Date.now() - t0;
+  }
 
   if (o.webhook) {
     step('see a webhook delivery');
@@ -220,6 +299,22 @@ async function main() {
   await page.getByRole('link', { name: 'Download MP4' }).waitFor({ timeout: 30000 });
   await shot(page, 'video');
 
+  if (o.upload) {
+    const t0 = Date.now();
+    step('upload a generated clip; the video appears and turns ready');
+    await page.getByRole('link', { name: 'Videos', exact: true }).click();
+    await page.locator('#upload-file').setInputFiles(o.upload);
+    await page.getByRole('button', { name: 'Upload', exact: true }).click();
+    const id = await (await page.locator('[data-uploaded]').elementHandle({ timeout: 30000 })).getAttribute('data-uploaded');
+    await page.locator(`tbody tr[data-id=${id}]`).waitFor({ timeout: 10000 });
+    await page.locator(`tbody tr[data-id=${id}] [data-status=ready]`).waitFor({ timeout: 60000 });
+    await page.locator('.upload-progress[data-phase=ready]').waitFor({ timeout: 10000 });
+    result.figures.uploadReadyMs = Date.now() - t0;
+    newViews += Date.now() - t0;
+    await shot(page, 'upload');
+  }
+  result.figures.newViewsMs = newViews;
+
   step('system view');
   await page.getByRole('link', { name: 'System', exact: true }).click();
   await page.locator('[data-field=version]').waitFor();
@@ -247,7 +342,7 @@ async function main() {
     await rp.locator('.cards li a').first().click();
     await rp.locator('#h-input').waitFor();
     await rp.getByRole('heading', { name: 'Current session' }).waitFor();
-    const write = /^(New live input|Edit|Disable|Enable|Delete|Rotate key|Kick|New endpoint|Send test|Rotate secret|Create clip|Prepare MP4|Retry|Generate key|Create token|Revoke)$/;
+    const write = /^(New live input|Edit|Disable|Enable|Delete|Rotate key|Kick|New endpoint|Send test|Rotate secret|Create clip|Prepare MP4|Retry|Generate key|Create token|Revoke|Add output|New pipeline|Edit manifest|Apply|Roll back|Upload)$/;
     const found = [];
     const scan = async (where) => {
       for (const b of await rp.getByRole('button').all()) {
@@ -260,7 +355,9 @@ async function main() {
     await rp.getByRole('link', { name: 'Live inputs', exact: true }).click();
     await rp.locator('#h-inputs').waitFor();
     await scan('live inputs');
-    for (const [link, sel] of [['Videos', '#h-videos'], ['Webhooks', '#h-webhooks']]) {
+    const sections = [['Videos', '#h-videos'], ['Webhooks', '#h-webhooks']];
+    if (o.pipelineinput) sections.push(['Pipelines', '#h-pipelines']);
+    for (const [link, sel] of sections) {
       await rp.getByRole('link', { name: link, exact: true }).click();
       await rp.locator(sel).waitFor();
       await rp.locator('tbody a, .cards a').first().click();

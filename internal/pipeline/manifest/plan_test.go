@@ -40,7 +40,7 @@ func TestPlanGolden(t *testing.T) {
 		{"delete-ladder", base, []byte(strings.NewReplacer(
 			"  - {id: l2, type: transcode.abr, inputs: [ladder.360p], config: {renditions: [{name: a, height: 240, video_bitrate: 300k}]}}\n", "",
 			"inputs: [cam, ladder]", "inputs: [cam]", "inputs: [ladder.360p], config: {every", "inputs: [cam], config: {every").Replace(
-			string(base[:strings.Index(string(base), "  - id: ladder")])+string(base[strings.Index(string(base), "  - {id: hls"):])))},
+			string(base[:strings.Index(string(base), "  - id: ladder")]) + string(base[strings.Index(string(base), "  - {id: hls"):])))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var old *Manifest

@@ -7,10 +7,12 @@ const KEY = 'mpegflow.token';
 export class ApiError extends Error {
   status: number;
   code: string;
-  constructor(status: number, code: string, message: string) {
+  details: any;
+  constructor(status: number, code: string, message: string, details?: any) {
     super(message);
     this.status = status;
     this.code = code;
+    this.details = details;
   }
 }
 
@@ -29,17 +31,18 @@ export function handleUnauthorized(f: () => void): void {
 }
 
 // api calls the control API and returns the response's data member (or the
-// whole body when there is none; null for 204).
-export async function api<T = any>(method: string, path: string, body?: unknown): Promise<T> {
+// whole body when there is none; null for 204). A body is sent as JSON,
+// or as it is when its media type is given (a YAML manifest).
+export async function api<T = any>(method: string, path: string, body?: unknown, type?: string): Promise<T> {
   const headers: Record<string, string> = { Authorization: 'Bearer ' + token() };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (body !== undefined) headers['Content-Type'] = type || 'application/json';
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : type ? (body as string) : JSON.stringify(body) });
   if (res.status === 204) return null as T;
   const j = await res.json().catch(() => null);
   if (!res.ok) {
     const e = (j && j.error) || {};
     if (res.status === 401) onUnauthorized();
-    throw new ApiError(res.status, e.code || 'http_' + res.status, e.message || res.statusText);
+    throw new ApiError(res.status, e.code || 'http_' + res.status, e.message || res.statusText, e.details);
   }
   return (j && 'data' in j ? j.data : j) as T;
 }

@@ -5,6 +5,8 @@ import { html } from 'htm/preact';
 import { useContext, useEffect, useState } from 'preact/hooks';
 import { api, list, MFEvent } from './api';
 import { AppCtx, Badge, ConfirmButton, CopyField, ErrorBox, Graph, Player, fmtBps, fmtTime } from './ui';
+import { Outputs } from './outputs';
+import { WhepPlayer } from './whep';
 
 // merge keeps the secrets of the fetched copy when an event's copy (which
 // never carries them) replaces it.
@@ -184,6 +186,8 @@ export function InputDetail({ id }: { id: string }) {
   const [sessions, setSessions] = useState<any[]>([]);
   const [samples, setSamples] = useState<[number, number][]>([]);
   const [playURL, setPlayURL] = useState('');
+  const [playTok, setPlayTok] = useState('');
+  const [engine, setEngine] = useState('hls');
   const [videos, setVideos] = useState<any[] | null>(null);
   const load = () => api('GET', '/v1/live_inputs/' + id).then((x) => setLi((old: any) => (old ? merge(old, x) : x)), setError);
   useEffect(() => {
@@ -301,7 +305,13 @@ export function InputDetail({ id }: { id: string }) {
       </div>
       <div class="panel">
         <h2>Preview</h2>
-        ${live && playURL ? html`<${Player} src=${playURL} live label="Live preview" />` : html`<p class="muted">${live ? 'Preparing playback…' : 'Nothing is being broadcast.'}</p>`}
+        ${li.webrtc_playback && html`<div class="row toggle" role="group" aria-label="Preview protocol">
+          <button type="button" class="ghost" aria-pressed=${engine === 'hls'} onClick=${() => setEngine('hls')}>LL-HLS</button>
+          <button type="button" class="ghost" aria-pressed=${engine === 'webrtc'} onClick=${() => setEngine('webrtc')}>WebRTC</button>
+        </div>`}
+        ${!(live && playURL) ? html`<p class="muted">${live ? 'Preparing playback…' : 'Nothing is being broadcast.'}</p>` :
+          engine === 'webrtc' && li.webrtc_playback ? html`<${WhepPlayer} key="whep" url=${li.webrtc_playback.url + (playTok ? '?token=' + encodeURIComponent(playTok) : '')} label="Live preview (WebRTC)" />` :
+          html`<${Player} key="hls" src=${playURL} live label="Live preview" />`}
         <${CopyField} label="HLS playback URL" name="hls-url" value=${li.playback.hls} />
         <p><a href=${li.playback.player} target="_blank" rel="noopener">Open the player page</a>${!li.require_signed_urls ? '' : ' (needs a signed token)'}</p>
       </div>
@@ -328,6 +338,7 @@ export function InputDetail({ id }: { id: string }) {
       </div>`)}
       ${samples.length > 0 && html`<${Graph} samples=${samples} windowMs=${WINDOW} label="Ingest bitrate" />`}
     </div>
+    <${Outputs} liveInputId=${id} write=${can('live_inputs:write')} live=${!!live} />
     ${videos && html`<div class="panel">
       <h2>Recordings</h2>
       ${videos.length === 0 ? html`<p class="muted">None yet.</p>` : html`<ul>${videos.map((v) => html`<li key=${v.id}><a href=${'#/videos/' + v.id}>${fmtTime(v.started_at)}</a> · ${v.status}</li>`)}</ul>`}

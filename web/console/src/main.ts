@@ -8,6 +8,7 @@ import { AppCtx, ErrorBox } from './ui';
 import { InputDetail, InputsList } from './inputs';
 import { VideoDetail, VideosList } from './videos';
 import { WebhookDetail, WebhooksList } from './webhooks';
+import { PipelineDetail, PipelinesList } from './pipelines';
 import { SystemView } from './system';
 
 (window as any).mpegflowConsole = { ready: false };
@@ -73,6 +74,7 @@ function Shell({ who, onSignOut }: { who: Whoami; onSignOut: () => void }) {
     can('live_inputs:read') && ['inputs', 'Live inputs'],
     can('videos:read') && ['videos', 'Videos'],
     can('webhooks:read') && ['webhooks', 'Webhooks'],
+    can('live_inputs:read') && ['pipelines', 'Pipelines'],
     ['system', 'System'],
   ].filter(Boolean) as [string, string][];
   let view;
@@ -85,6 +87,9 @@ function Shell({ who, onSignOut }: { who: Whoami; onSignOut: () => void }) {
       break;
     case 'webhooks':
       view = can('webhooks:read') ? (id ? html`<${WebhookDetail} id=${id} key=${id} />` : html`<${WebhooksList} />`) : null;
+      break;
+    case 'pipelines':
+      view = can('live_inputs:read') ? (id ? html`<${PipelineDetail} name=${decodeURIComponent(id)} key=${id} />` : html`<${PipelinesList} />`) : null;
       break;
     case 'system':
       view = html`<${SystemView} />`;

@@ -4,6 +4,7 @@ import { html } from 'htm/preact';
 import { useContext, useEffect, useState } from 'preact/hooks';
 import { api, list } from './api';
 import { AppCtx, ErrorBox, Player, fmtBytes, fmtDuration, fmtTime } from './ui';
+import { Upload } from './upload';
 
 function useVideoEvents(f: (ev: any) => void, deps: any[]) {
   const { events } = useContext(AppCtx);
@@ -19,16 +20,21 @@ export function VideosList() {
   useEffect(() => {
     load();
   }, []);
-  useVideoEvents(() => load(), []);
+  const { can } = useContext(AppCtx);
+  // video.processing repeats while a file is processed: it moves the row's
+  // progress in place; the other events refetch the list
+  useVideoEvents((ev) => ev.type === 'video.processing' ? setItems((cur) => cur && cur.map((v) =>
+    v.id === ev.data?.video_id ? { ...v, status: ev.data.status || v.status, pct_complete: ev.data.pct_complete } : v)) : load(), []);
   return html`<section aria-labelledby="h-videos">
     <h1 id="h-videos">Videos</h1>
     <${ErrorBox} error=${error} />
-    ${items === null ? html`<p>Loading…</p>` : items.length === 0 ? html`<p>No recordings yet. Turn recording on for a live input.</p>` : html`
+    ${can('videos:write') && html`<${Upload} />`}
+    ${items === null ? html`<p>Loading…</p>` : items.length === 0 ? html`<p>No videos yet. Turn recording on for a live input, or upload a file.</p>` : html`
     <div class="table-wrap"><table>
       <thead><tr><th scope="col">Video</th><th scope="col">State</th><th scope="col">Duration</th><th scope="col">Started</th><th scope="col">Size</th></tr></thead>
       <tbody>${items.map((v) => html`<tr key=${v.id} data-id=${v.id}>
         <td><a href=${'#/videos/' + v.id}>${(v.meta && v.meta.name) || v.id}</a></td>
-        <td><span class=${'badge badge-' + v.status} data-status=${v.status}>${v.status.replace('_', ' ')}</span></td>
+        <td><span class=${'badge badge-' + v.status} data-status=${v.status}>${v.status.replace('_', ' ')}</span>${v.status !== 'ready' && typeof v.pct_complete === 'number' ? ' ' + Math.round(v.pct_complete) + '%' : ''}</td>
         <td>${fmtDuration(v.duration_seconds)}</td>
         <td>${fmtTime(v.started_at)}</td>
         <td>${fmtBytes(v.size_bytes)}</td>
@@ -87,7 +93,7 @@ export function VideoDetail({ id }: { id: string }) {
       <h1 id="h-video">${(v.meta && v.meta.name) || v.id}</h1>
       <span class=${'badge badge-' + v.status} data-status=${v.status}>${v.status.replace('_', ' ')}</span>
     </div>
-    <p class="muted small">${v.id} · live input <a href=${'#/inputs/' + v.live_input_id}>${v.live_input_id}</a> · ${fmtDuration(dur)} · ${fmtBytes(v.size_bytes)}${v.recovered ? ' · recovered after a crash' : ''}</p>
+    <p class="muted small">${v.id} · ${v.live_input_id ? html`live input <a href=${'#/inputs/' + v.live_input_id}>${v.live_input_id}</a>` : 'uploaded'} · ${fmtDuration(dur)} · ${fmtBytes(v.size_bytes)}${v.recovered ? ' · recovered after a crash' : ''}</p>
     <${ErrorBox} error=${error} />
     ${v.error && html`<p class="error">${v.error.code}: ${v.error.message}</p>`}
     <div class="grid">

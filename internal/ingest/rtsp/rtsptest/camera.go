@@ -82,8 +82,8 @@ func start(addr, user, pass, rtpAddr, rtcpAddr string) (*Camera, error) {
 		WriteQueueSize: 4096,
 		UDPRTPAddress:  rtpAddr,
 		UDPRTCPAddress: rtcpAddr,
-		Handler:     c,
-		RTSPAddress: addr,
+		Handler:        c,
+		RTSPAddress:    addr,
 		Listen: func(network, address string) (net.Listener, error) {
 			ln, err := net.Listen(network, address)
 			if err == nil {

@@ -1,0 +1,129 @@
+// Restream outputs of a live input: the list with each output's state,
+// last error, next retry and bitrate, kept current by the
+// live_input.output.* events (the list is refetched when the event stream
+// (re)opens and when the input's status changes); add (the stream key is
+// write-only: typed into a password field, only its masked form is shown
+// back), enable/disable, delete. Bitrates have no events: while an output
+// broadcasts, the list is fetched again every 5 s for them.
+import { html } from 'htm/preact';
+import { useContext, useEffect, useState } from 'preact/hooks';
+import { api, list } from './api';
+import { AppCtx, ConfirmButton, ErrorBox, fmtBps, fmtTime } from './ui';
+
+export function Outputs({ liveInputId, write, live }: { liveInputId: string; write: boolean; live: boolean }) {
+  const { events } = useContext(AppCtx);
+  const base = '/v1/live_inputs/' + liveInputId + '/outputs';
+  const [items, setItems] = useState<any[] | null>(null);
+  const [error, setError] = useState<any>(null);
+  const [adding, setAdding] = useState(false);
+  const load = () => list(base).then(setItems, setError);
+  // upsert puts o in the list; onlyNew leaves a copy already there alone
+  // (a create's answer can arrive after the event of its first connection)
+  const upsert = (o: any, onlyNew = false) => setItems((cur) => {
+    if (!cur) return cur;
+    const i = cur.findIndex((x) => x.id === o.id);
+    if (i < 0) return [...cur, o];
+    if (onlyNew) return cur;
+    const next = cur.slice();
+    next[i] = o;
+    return next;
+  });
+  useEffect(() => {
+    load();
+    const off1 = events.on((ev) => {
+      if (ev.live_input_id !== liveInputId) return;
+      if (ev.type.startsWith('live_input.output.') && ev.data?.id) upsert(ev.data);
+      // a broadcast starting or ending moves every output (idle <-> connecting)
+      else if (ev.type === 'live_input.connected' || ev.type === 'live_input.disconnected' || ev.type === 'live_input.idle') load();
+    });
+    const off2 = events.onState((s) => s === 'open' && load());
+    return () => {
+      off1();
+      off2();
+    };
+  }, [liveInputId]);
+  const broadcasting = live && !!items?.some((o) => o.enabled && o.status.state === 'broadcasting');
+  useEffect(() => {
+    if (!broadcasting) return;
+    const t = setInterval(load, 5000);
+    return () => clearInterval(t);
+  }, [broadcasting, liveInputId]);
+  const act = async (f: () => Promise<any>) => {
+    setError(null);
+    try {
+      await f();
+    } catch (e) {
+      setError(e);
+    }
+  };
+  return html`<div class="panel" aria-labelledby="h-outputs">
+    <div class="head">
+      <h2 id="h-outputs">Restream outputs</h2>
+      ${write && !adding && html`<button type="button" class="ghost" onClick=${() => setAdding(true)}>Add output</button>`}
+    </div>
+    <${ErrorBox} error=${error} />
+    ${adding && html`<${OutputForm} base=${base} onDone=${(o: any) => {
+      setAdding(false);
+      if (o) upsert(o, true);
+    }} />`}
+    ${items === null ? html`<p>Loading…</p>` : items.length === 0 ? html`<p class="muted">No outputs: the stream goes nowhere else.</p>` : html`
+    <div class="table-wrap"><table class="outputs">
+      <thead><tr><th scope="col">Output</th><th scope="col">State</th><th scope="col">Bitrate</th><th scope="col">Last error</th>${write && html`<th scope="col"><span class="sr-only">Actions</span></th>`}</tr></thead>
+      <tbody>${items.map((o) => stateRow(o, o.enabled ? o.status.state : 'disabled'))}</tbody>
+    </table></div>`}
+  </div>`;
+
+  function stateRow(o: any, state: string) {
+    return html`<tr key=${o.id} data-id=${o.id} data-state=${state}>
+        <td><strong>${o.name || o.id}</strong><br /><span class="muted small mono">${o.url}${o.stream_key ? ' · key ' + o.stream_key : ''}</span>
+          ${o.rendition && o.rendition !== 'source' && html` <span class="tag">${o.rendition}</span>`}</td>
+        <td><span class=${'badge badge-' + state} data-status=${state}>${state}</span>
+          ${o.status.next_retry_at && html`<br /><span class="muted small">retry ${fmtTime(o.status.next_retry_at)}</span>`}</td>
+        <td>${state === 'broadcasting' ? fmtBps(o.status.bitrate) : '–'}</td>
+        <td class="small">${o.status.last_error ? html`<span class="error">${o.status.last_error.code}: ${o.status.last_error.message}</span><br /><span class="muted">${fmtTime(o.status.last_error.at)}</span>` : '–'}</td>
+        ${write && html`<td><div class="row">
+          <button type="button" class="ghost" onClick=${() => act(async () => {
+            // the answer may be older than the events it caused: the list is fetched again after it
+            upsert(await api('PATCH', base + '/' + o.id, { enabled: !o.enabled }));
+            load();
+          })}>${o.enabled ? 'Disable' : 'Enable'}</button>
+          <${ConfirmButton} label="Delete" warning="Stop and delete this output?" confirmLabel="Delete output"
+            onConfirm=${() => act(async () => {
+              await api('DELETE', base + '/' + o.id);
+              setItems((cur) => cur && cur.filter((x) => x.id !== o.id));
+            })} />
+        </div></td>`}
+      </tr>`;
+  }
+}
+
+function OutputForm({ base, onDone }: { base: string; onDone: (o: any) => void }) {
+  const [f, setF] = useState({ name: '', url: '', stream_key: '' });
+  const [error, setError] = useState<any>(null);
+  const set = (k: string) => (e: any) => setF({ ...f, [k]: e.target.value });
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      const body: any = { url: f.url.trim() };
+      if (f.name.trim()) body.name = f.name.trim();
+      if (f.stream_key) body.stream_key = f.stream_key;
+      onDone(await api('POST', base, body));
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return html`<form class="panel" onSubmit=${submit} aria-label="Add output">
+    <label for="out-url">Target URL (rtmp://, rtmps://, srt://)</label>
+    <input id="out-url" required value=${f.url} onInput=${set('url')} placeholder="rtmp://a.rtmp.youtube.com/live2" autocomplete="off" />
+    <label for="out-key">Stream key (write-only: never shown again)</label>
+    <input id="out-key" type="password" value=${f.stream_key} onInput=${set('stream_key')} autocomplete="off" />
+    <label for="out-name">Name</label>
+    <input id="out-name" value=${f.name} onInput=${set('name')} autocomplete="off" />
+    <${ErrorBox} error=${error} />
+    <div class="actions">
+      <button type="submit">Add</button>
+      <button type="button" class="ghost" onClick=${() => onDone(null)}>Cancel</button>
+    </div>
+  </form>`;
+}
