@@ -24,7 +24,7 @@ func wirePipelines(b *Builder) error {
 		}
 	}
 	cfg := bind.Config{Pipelines: b.Store.Pipelines(), LiveInputs: b.Store.LiveInputs(), Outputs: b.Store.Outputs(),
-		Events: b.Events, Logger: b.Log.With("component", "pipelines")}
+		Events: b.Events, Bus: b.Bus, Notify: b.Webhooks, Logger: b.Log.With("component", "pipelines")}
 	if tc := b.Transcode.Transcoder; tc != nil {
 		c.Ladders, cfg.Profiles, cfg.Transcoding = tc, tc.Profiles(), true
 	}

@@ -3,7 +3,6 @@ package bind
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -201,8 +200,8 @@ func (t *thumbnail) Run(ctx context.Context) error {
 }
 
 // webhookNode counts the events its `on` names (`node.event`, mapped
-// onto the live input's events): the webhook deliveries themselves go
-// through the outbox to the endpoints subscribed to those types.
+// onto the live input's events) while its graph runs; the Runtime's
+// notifier sends them, through the outbox, to the endpoint it names.
 type webhookNode struct {
 	bus   *events.Bus
 	types map[events.Type]bool
@@ -211,26 +210,8 @@ type webhookNode struct {
 	in    atomic.Uint64
 }
 
-// onEvents maps the events of `on` onto event types: a source's
-// connected, disconnected and errored are the live input's; a recorder's
-// started and ready are recording.started and video.ready; errored of
-// another node is live_input.errored.
-var onEvents = map[string]events.Type{
-	"connected":    events.LiveInputConnected,
-	"disconnected": events.LiveInputDisconnected,
-	"errored":      events.LiveInputErrored,
-	"started":      events.RecordingStarted,
-	"ready":        events.VideoReady,
-}
-
 func webhookType(bus *events.Bus, n manifest.Node) (func(*pipeline.Env) (pipeline.Node, error), error) {
-	types := map[events.Type]bool{}
-	for _, on := range n.On {
-		_, ev, _ := strings.Cut(on, ".")
-		if t, ok := onEvents[ev]; ok {
-			types[t] = true
-		}
-	}
+	types := onTypes(n)
 	return func(env *pipeline.Env) (pipeline.Node, error) {
 		return &webhookNode{bus: bus, types: types, li: env.Source.ID(), src: env.Source}, nil
 	}, nil
@@ -243,7 +224,7 @@ func (w *webhookNode) Kind() string { return "notify.webhook" }
 func (w *webhookNode) Counters() pipeline.Counters { return pipeline.Counters{In: w.in.Load()} }
 
 // Run counts triggers until the stream ends (events that follow the
-// end, such as video.ready, are delivered by the outbox but not counted
+// end, such as video.ready, are sent by the notifier but not counted
 // here) or ctx is done.
 func (w *webhookNode) Run(ctx context.Context) error {
 	if w.bus == nil {
