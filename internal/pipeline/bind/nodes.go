@@ -23,13 +23,19 @@ type Recorders interface {
 	VODNode(env *pipeline.Env, deleteAfterDays int) pipeline.Node
 }
 
+// Restreams builds the node of an output.restream (restream.Manager):
+// it runs the live input's stored outputs ids alone.
+type Restreams interface {
+	OutputNode(env *pipeline.Env, ids []string) pipeline.Node
+}
+
 // Components are the parts of the daemon the node types run on; a nil
 // or zero one makes its type unavailable.
 type Components struct {
 	Packager *pipeline.Kind // the LL-HLS packager's kind
 	Ladders  Ladders        // nil without ffmpeg
 	Recorder Recorders
-	Restream *pipeline.Kind // the restream outputs' kind
+	Restream Restreams // the restream outputs
 	// WHEP is true when WebRTC playback runs: it serves the hub's streams
 	// to viewers that come and go, so its node only follows the source.
 	WHEP bool
@@ -48,8 +54,14 @@ func Types(c Components) map[string]NodeType {
 	if k := c.Packager; k != nil {
 		t["package.llhls"] = kindType(*k)
 	}
-	if k := c.Restream; k != nil {
-		t["output.restream"] = kindType(*k)
+	if rs := c.Restream; rs != nil {
+		t["output.restream"] = func(n manifest.Node) (func(*pipeline.Env) (pipeline.Node, error), error) {
+			id, _ := n.Config["output"].(string)
+			if id == "" {
+				return nil, fmt.Errorf("config.output: the id of a restream output is required")
+			}
+			return func(env *pipeline.Env) (pipeline.Node, error) { return rs.OutputNode(env, []string{id}), nil }, nil
+		}
 	}
 	if c.WHEP {
 		t["package.whep"] = func(manifest.Node) (func(*pipeline.Env) (pipeline.Node, error), error) {

@@ -9,9 +9,11 @@ import (
 	"testing"
 
 	"github.com/mpegflow/mpegflow/internal/events"
+	"github.com/mpegflow/mpegflow/internal/pipeline"
 	"github.com/mpegflow/mpegflow/internal/pipeline/manifest"
 	"github.com/mpegflow/mpegflow/internal/store"
 	"github.com/mpegflow/mpegflow/internal/store/sqlite"
+	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
 // outbox records what EmitTo was asked to queue.
@@ -87,5 +89,35 @@ func TestNotifyWebhook(t *testing.T) {
 	waitFor(t, "cam.disconnected sent", func() bool { return len(ob.get()) == 2 })
 	if got := ob.get(); got[1] != "whk_1 p/hook live_input.disconnected li_a" {
 		t.Fatalf("sent %v", got)
+	}
+}
+
+// restreams records the outputs its nodes were built for.
+type restreams struct{ ids [][]string }
+
+func (r *restreams) OutputNode(env *pipeline.Env, ids []string) pipeline.Node {
+	r.ids = append(r.ids, ids)
+	return &follow{kind: "output.restream", src: env.Source}
+}
+
+// An output.restream node runs only the output it names.
+func TestRestreamNamedOutput(t *testing.T) {
+	rs := &restreams{}
+	newNode, err := Types(Components{Restream: rs})["output.restream"](manifest.Node{ID: "yt", Type: "output.restream",
+		Inputs: []string{"cam"}, Config: map[string]any{"output": "out_1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := stream.NewHub(stream.HubConfig{})
+	pub, err := hub.Publish("li_a", aacTracks, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.End()
+	if _, err := newNode(&pipeline.Env{Source: pub.Stream()}); err != nil {
+		t.Fatal(err)
+	}
+	if len(rs.ids) != 1 || !slices.Equal(rs.ids[0], []string{"out_1"}) {
+		t.Fatalf("outputs %v", rs.ids)
 	}
 }
