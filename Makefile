@@ -84,9 +84,10 @@ bench-load-zerolatency: build
 
 # Every fuzz target for FUZZTIME each (FUZZ=regexp narrows them); fails on
 # any finding, which go test keeps under testdata/fuzz as a regression seed;
-# FUZZPARALLEL=N caps the workers per target.
+# FUZZPARALLEL=N caps the workers per target; FUZZMINIMIZETIME (default 5s)
+# bounds how long each new input is shrunk.
 fuzz:
-	@FUZZPARALLEL=$(FUZZPARALLEL) scripts/fuzz.sh $(FUZZTIME) $(if $(FUZZ),$(FUZZ))
+	@FUZZPARALLEL=$(FUZZPARALLEL) FUZZMINIMIZETIME=$(FUZZMINIMIZETIME) scripts/fuzz.sh $(FUZZTIME) $(if $(FUZZ),$(FUZZ))
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*')); \

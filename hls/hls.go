@@ -82,14 +82,18 @@
 // In a rendition with video and audio (one fMP4 with two tracks) the video
 // cuts parts and segments; each audio frame is placed, back to back from the
 // first frame's PTS, into the part in progress when the video closes a part
-// it starts before, so every frame is in exactly one part and the audio of
+// it starts before (before the part's video presentation end, when B-frames
+// put that later), so every frame is in exactly one part and the audio of
 // consecutive parts and segments is gapless and never overlaps. Audio that
 // arrives ahead of its video waits for it, also for the first keyframe of a
-// stream. Audio that arrives behind it (an ingest that transcodes audio
-// delivers it 100-300 ms late) after the part it belongs to was published
-// opens the next part: at a cut, a segment's audio then ends, and the next
-// segment's begins, up to that delay before the video boundary (within one
-// audio frame of it when audio is on time or ahead). Only audio from before
+// stream. The keyframe that cuts a segment waits, at most a part duration,
+// for the audio up to the segment's video presentation end (which RTMP
+// delivers after it), since a player's muxed SourceBuffer buffers only where
+// both tracks have media. Audio that arrives later than that (an ingest that
+// transcodes audio delivers it 100-300 ms late) opens the next part: at a
+// cut, a segment's audio then ends, and the next segment's begins, before
+// the video boundary (within one audio frame after it when audio is on time
+// or ahead). Only audio from before
 // the first keyframe of a timeline (the stream's start, a discontinuity)
 // has no segment.
 //

@@ -14,6 +14,7 @@ type trafRun struct {
 	track     uint32
 	baseTime  uint64
 	durations []uint32
+	ctos      []int32 // composition offsets, when the trun has them
 }
 
 // parseTrafs returns every track fragment of b (moof+mdat...), in order.
@@ -60,6 +61,9 @@ func parseTrafs(t *testing.T, b []byte) []trafRun {
 					}
 					for i := 0; i < n; i++ {
 						tr.durations = append(tr.durations, binary.BigEndian.Uint32(body[p+i*entry:]))
+						if flags&0x800 != 0 {
+							tr.ctos = append(tr.ctos, int32(binary.BigEndian.Uint32(body[p+i*entry+entry-4:])))
+						}
 					}
 				}
 			})

@@ -206,7 +206,8 @@ func (m *Muxer) PartTarget() time.Duration {
 }
 
 // runTicker is the one timer of the muxer: while requests are blocked it wakes
-// them periodically so they can time out (§6.2.5.2) without a timer each.
+// them periodically so they can time out (§6.2.5.2) without a timer each,
+// and it releases video held for audio that did not come (muxer_audiowait.go).
 func (m *Muxer) runTicker() {
 	defer m.wg.Done()
 	t := time.NewTicker(250 * time.Millisecond)
@@ -215,12 +216,24 @@ func (m *Muxer) runTicker() {
 		select {
 		case <-m.done:
 			return
-		case <-t.C:
+		case now := <-t.C:
 			m.mu.Lock()
+			var evs []pendingEvents
+			for _, r := range m.renditions {
+				if len(r.vHeld) > 0 && !m.ended && !m.closed {
+					r.expireHeldLocked(now)
+					if r.events.any() {
+						evs = append(evs, r.takeEventsLocked())
+					}
+				}
+			}
 			if m.waiters > 0 {
 				m.broadcastLocked(false)
 			}
 			m.mu.Unlock()
+			for _, e := range evs {
+				m.deliver(e)
+			}
 		}
 	}
 }
@@ -338,7 +351,7 @@ func (m *Muxer) RemoveRendition(name string) bool {
 	delete(m.byName, name)
 	m.renditions = slices.DeleteFunc(m.renditions, func(o *Rendition) bool { return o == r })
 	r.removed = true
-	r.segments, r.cur = nil, nil
+	r.segments, r.cur, r.vHeld = nil, nil, nil
 	m.hasVideoRen = slices.ContainsFunc(m.renditions, func(o *Rendition) bool { return o.video != nil })
 	m.broadcastLocked(true)
 	m.mu.Unlock()
@@ -354,7 +367,9 @@ func (m *Muxer) End() {
 		m.mu.Unlock()
 		return
 	}
+	now := time.Now()
 	for _, r := range m.renditions {
+		r.releaseVideoLocked(true, now)
 		r.flushLocked()
 	}
 	m.ended = true
@@ -385,6 +400,7 @@ func (m *Muxer) Close() {
 	for _, r := range m.renditions {
 		r.segments = nil
 		r.cur = nil
+		r.vHeld = nil
 	}
 	m.storeQ = nil
 	m.mu.Unlock()

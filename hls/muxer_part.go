@@ -146,7 +146,10 @@ func (r *Rendition) closePartLocked(end time.Duration) {
 				aticks += int64(s.duration)
 			}
 		} else {
-			for ak < len(a.samples) && fromTicks(aticks, r.audio.timescale) < end {
+			// the audio reaches the video's presentation end (see
+			// muxer_audiowait.go), or what of it has arrived
+			aEnd := max(end, r.presEnd)
+			for ak < len(a.samples) && fromTicks(aticks, r.audio.timescale) < aEnd {
 				aticks += int64(a.samples[ak].duration)
 				an += int(a.samples[ak].size)
 				ak++

@@ -280,6 +280,7 @@ func (r *Rendition) appendPendingVideoLocked(dur time.Duration) {
 		sync:     r.pv.key,
 	})
 	r.vPartBytes += r.pv.size
+	r.presEnd = max(r.presEnd, r.pv.pts+dur)
 	r.pv.valid = false
 	if r.cur != nil {
 		r.cur.frames++
@@ -311,6 +312,7 @@ func (r *Rendition) writeAudioLocked(u *AudioUnit) {
 	}
 	if r.vIdx >= 0 {
 		r.queueMuxedAudioLocked(u, dur)
+		r.audioInLocked(time.Now())
 		return
 	}
 
@@ -370,7 +372,8 @@ const maxQueuedAudio = 4096
 // rendition. Frames are placed back to back from the first one's PTS (aNext)
 // and wait in frag[aIdx] until the video closes the part they start in
 // (closePartLocked takes every queued frame that starts before the part's
-// end), so each frame lands in exactly one part.
+// end, or before the presentation end of its video when that is later:
+// B-frames), so each frame lands in exactly one part.
 //
 // Audio arrives ahead of or behind the video it goes with (an ingest that
 // transcodes audio delivers it late; one that interleaves by PTS early):
@@ -380,10 +383,13 @@ const maxQueuedAudio = 4096
 //     before the segment's start are dropped (startSegmentLocked);
 //   - behind: a frame that arrives after its part was closed, its PTS before
 //     the part's end, cannot go back into a part already published: it opens
-//     the next part, and at a cut the next segment. The audio timeline stays
-//     gapless and without overlap; the closed segment's audio ends, and the
-//     next one's starts, up to the audio's delay before the video boundary
-//     (at most one audio frame when audio is on time or ahead).
+//     the next part. At a cut the keyframe waits for it, boundedly (see
+//     muxer_audiowait.go), so that the segment's audio reaches its video's
+//     presentation end; audio later than the bound opens the next segment.
+//     The audio timeline stays gapless and without overlap; the closed
+//     segment's audio ends, and the next one's starts, within one audio
+//     frame after the video's presentation boundary when audio is on time or
+//     ahead, up to the audio's delay past the bound before it otherwise.
 //
 // Only at the start of a timeline (the first segment, or after a
 // discontinuity) is audio from before the segment's first keyframe dropped.
@@ -568,6 +574,7 @@ func (r *Rendition) flushLocked() {
 		r.closePartLocked(fromTicks(r.aNext, r.audio.timescale))
 	}
 	r.closeSegmentLocked()
+	r.presEnd = 0
 	if r.aIdx >= 0 && r.vIdx >= 0 {
 		ft := &r.frag[r.aIdx]
 		ft.samples = ft.samples[:0]

@@ -71,9 +71,13 @@ type Rendition struct {
 	aLive        bool  // muxed: queued audio continues the audio of the segments (queueMuxedAudioLocked)
 	aBase        int64 // ticks of the first queued audio sample
 	aWaited      time.Duration
-	aHeld        []heldAudio // audio-only: frames held until PART-TARGET is known
-	rebaseSeq    uint64      // the muxer rebase this rendition's offset comes from
-	clock        wallClock   // output time to ingest wall-clock, for PROGRAM-DATE-TIME
+	aHeld        []heldAudio   // audio-only: frames held until PART-TARGET is known
+	rebaseSeq    uint64        // the muxer rebase this rendition's offset comes from
+	clock        wallClock     // output time to ingest wall-clock, for PROGRAM-DATE-TIME
+	presEnd      time.Duration // muxed: presentation end of the video so far (muxer_audiowait.go)
+	vHeld        []VideoUnit   // muxed: video held while a segment's end waits for its audio
+	vHeldNeed    time.Duration // the audio end the held video waits for
+	vHeldSince   time.Time     // when the video was held
 
 	// removed by Muxer.RemoveRendition: writes fail, nothing is listed
 	removed bool
@@ -157,7 +161,7 @@ func (r *Rendition) WriteVideo(u VideoUnit) error {
 		m.mu.Unlock()
 		return ErrNoTrack
 	}
-	r.writeVideoLocked(&u)
+	r.videoInLocked(&u, time.Now())
 	var ev pendingEvents
 	if r.events.any() {
 		ev = r.takeEventsLocked()
@@ -230,6 +234,7 @@ func (r *Rendition) setCodec(c Codec, video bool) error {
 		m.mu.Unlock()
 		return nil
 	}
+	r.releaseVideoLocked(true, time.Now())
 	r.flushLocked()
 	if video {
 		r.video = ti
@@ -260,6 +265,7 @@ func (r *Rendition) Discontinuity() {
 		m.mu.Unlock()
 		return
 	}
+	r.releaseVideoLocked(true, time.Now())
 	r.flushLocked()
 	r.rebase = true
 	r.nextDisc = true

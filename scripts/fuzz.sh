@@ -4,7 +4,10 @@
 # package's testdata/fuzz/FuzzXxx/, where it becomes a regression seed).
 # usage: scripts/fuzz.sh [DURATION] [REGEXP]   (default 10s; REGEXP filters "dir FuzzName")
 # FUZZPARALLEL=N limits the fuzzing workers per target (default: GOMAXPROCS),
-# for long runs on a shared machine.
+# for long runs on a shared machine. FUZZMINIMIZETIME (default 5s) bounds how
+# long go test shrinks each new interesting input: with Go's default of 60s,
+# targets whose inputs are slow to run (a TS demux, an SDP offer) spent a
+# 60 s run shrinking and ran a dozen inputs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t="${1:-10s}"
@@ -13,6 +16,7 @@ par=()
 if [ -n "${FUZZPARALLEL:-}" ]; then
 	par=(-parallel "$FUZZPARALLEL")
 fi
+mini="${FUZZMINIMIZETIME:-5s}"
 failed=()
 n=0
 while IFS= read -r file; do
@@ -24,7 +28,7 @@ while IFS= read -r file; do
 		n=$((n + 1))
 		echo "== $dir $fn ($t)"
 		start=$SECONDS
-		if ! go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$t" "${par[@]}" "./$dir"; then
+		if ! go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$t" -fuzzminimizetime "$mini" "${par[@]}" "./$dir"; then
 			failed+=("$dir $fn")
 		fi
 		echo "== $dir $fn took $((SECONDS - start))s"

@@ -170,7 +170,8 @@ type Server struct {
 	pipelines   PipelineRuntime // pipelines_status.go
 
 	handler  http.Handler
-	patterns []string // every "METHOD /path" registered, for the OpenAPI check
+	patterns []string           // every "METHOD /path" registered, for the OpenAPI check
+	ops      map[string]routeOp // by pattern, for Do (service_routes.go)
 
 	ctx    context.Context // ends WebSocket streams on Close
 	cancel context.CancelFunc
@@ -242,9 +243,11 @@ type op func(w http.ResponseWriter, r *http.Request, p *principal) error
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	methods := map[string][]string{}
+	s.ops = map[string]routeOp{}
 	var handle routeFunc = func(method, path, scope string, h op) {
 		pattern := method + " " + path
 		s.patterns = append(s.patterns, pattern)
+		s.ops[pattern] = routeOp{scope: scope, h: h}
 		methods[path] = append(methods[path], method)
 		mux.Handle(pattern, s.wrap(scope, method == http.MethodPost, h))
 	}

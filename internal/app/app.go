@@ -178,7 +178,7 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 
 	b := &Builder{Config: cfg, Log: log, Metrics: a.metrics, Store: a.st, Bus: a.bus, FFmpeg: a.tc.Account, Transcode: a.tc,
 		Hub: a.rt.Hub(), Directory: a.dir, HLS: a.hls, Kinds: kinds, LiveGate: a.pb.Live, ICE: a.ingest.ICE,
-		WHIP: a.ingest.WHIP, Throttle: a.ingest.Throttle, Events: a.webhooks, Recorder: a.rec.Recorder(), Blobs: blobs, Render: render, viewers: viewers, demand: demand}
+		WHIP: a.ingest.WHIP, Throttle: a.ingest.Throttle, Events: a.webhooks, Webhooks: a.webhooks, Recorder: a.rec.Recorder(), Blobs: blobs, Render: render, viewers: viewers, demand: demand}
 	for _, f := range features {
 		err := f(b)
 		a.actors = b.actors

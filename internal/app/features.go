@@ -24,6 +24,7 @@ import (
 	"github.com/mpegflow/mpegflow/internal/store"
 	"github.com/mpegflow/mpegflow/internal/stream"
 	"github.com/mpegflow/mpegflow/internal/transcode"
+	"github.com/mpegflow/mpegflow/internal/webhook"
 	"github.com/mpegflow/mpegflow/internal/webrtcice"
 )
 
@@ -64,6 +65,7 @@ type Builder struct {
 	WHIP      *whip.Server                       // WHIP ingest (key-frame requests); nil without ICE
 	Throttle  *ingest.Throttle                   // the bad-key throttle of every ingest protocol
 	Events    interface{ Publish(events.Event) } // to the webhook outbox, then the bus
+	Webhooks  *webhook.Service                   // the webhook outbox (EmitTo: one endpoint)
 	Recorder  *record.Recorder                   // recordings and VOD assets
 	Blobs     blob.Store                         // where VOD assets are stored
 	Render    *api.Renderer                      // the API's objects, for event data

@@ -2,7 +2,6 @@ package app
 
 import (
 	"github.com/mpegflow/mpegflow/internal/output/hlsout"
-	"github.com/mpegflow/mpegflow/internal/output/restream"
 	"github.com/mpegflow/mpegflow/internal/pipeline"
 	"github.com/mpegflow/mpegflow/internal/pipeline/bind"
 )
@@ -16,15 +15,15 @@ import (
 func wirePipelines(b *Builder) error {
 	c := bind.Components{Recorder: b.Recorder, WHEP: b.ICE != nil, Bus: b.Bus}
 	for _, k := range b.Kinds.Kinds() {
-		switch k.Name {
-		case hlsout.KindName:
+		if k.Name == hlsout.KindName {
 			c.Packager = &k
-		case restream.KindName:
-			c.Restream = &k
 		}
 	}
+	if rs, ok := b.Outputs.Runtime.(bind.Restreams); ok {
+		c.Restream = rs // the restream manager (wireRestream)
+	}
 	cfg := bind.Config{Pipelines: b.Store.Pipelines(), LiveInputs: b.Store.LiveInputs(), Outputs: b.Store.Outputs(),
-		Events: b.Events, Logger: b.Log.With("component", "pipelines")}
+		Events: b.Events, Bus: b.Bus, Notify: b.Webhooks, Logger: b.Log.With("component", "pipelines")}
 	if tc := b.Transcode.Transcoder; tc != nil {
 		c.Ladders, cfg.Profiles, cfg.Transcoding = tc, tc.Profiles(), true
 	}

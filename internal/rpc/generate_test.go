@@ -12,7 +12,8 @@ import (
 // TestGeneratedCodeCurrent runs buf generate (with the local plugins of
 // proto/buf.gen.yaml) into a temporary directory and fails when the
 // committed code of proto/ differs: change a .proto, run
-// `cd proto && buf generate`, commit both.
+// `cd proto && buf generate`, commit both. The .proto files must also pass
+// buf lint.
 func TestGeneratedCodeCurrent(t *testing.T) {
 	// the tools: on PATH, or where go install puts them
 	path := os.Getenv("PATH")
@@ -42,6 +43,12 @@ func TestGeneratedCodeCurrent(t *testing.T) {
 	cmd.Env = append(os.Environ(), "PATH="+path)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("buf generate: %v\n%s", err, b)
+	}
+	// the naming rules of the services (buf's STANDARD lint, proto/buf.yaml)
+	lint := exec.Command(bins["buf"], "lint")
+	lint.Dir = src
+	if b, err := lint.CombinedOutput(); err != nil {
+		t.Errorf("buf lint: %v\n%s", err, b)
 	}
 	n := 0
 	err := filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {

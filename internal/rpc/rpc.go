@@ -53,7 +53,15 @@ func (s *Server) Routes() []Route {
 	add := func(p string, h http.Handler) { out = append(out, Route{p, withRequest(h)}) }
 	add(mpegflowv1connect.NewLiveInputServiceHandler(liveInputs{s}))
 	add(mpegflowv1connect.NewEventServiceHandler(eventsSvc{s}))
-	names := []string{mpegflowv1connect.LiveInputServiceName, mpegflowv1connect.EventServiceName}
+	add(mpegflowv1connect.NewVideoServiceHandler(videos{s}))
+	add(mpegflowv1connect.NewWebhookServiceHandler(webhooks{s}))
+	add(mpegflowv1connect.NewTokenServiceHandler(tokens{s}))
+	add(mpegflowv1connect.NewSigningKeyServiceHandler(signingKeys{s}))
+	add(mpegflowv1connect.NewSessionServiceHandler(sessions{s}))
+	add(mpegflowv1connect.NewOutputServiceHandler(outputs{s}))
+	names := []string{mpegflowv1connect.LiveInputServiceName, mpegflowv1connect.EventServiceName,
+		mpegflowv1connect.VideoServiceName, mpegflowv1connect.WebhookServiceName, mpegflowv1connect.TokenServiceName,
+		mpegflowv1connect.SigningKeyServiceName, mpegflowv1connect.SessionServiceName, mpegflowv1connect.OutputServiceName}
 	checker := grpchealth.NewStaticChecker(names...)
 	add(grpchealth.NewHandler(checker))
 	reflector := grpcreflect.NewStaticReflector(names...)

@@ -192,15 +192,19 @@ func TestWatchEvents(t *testing.T) {
 
 func TestHealthAndReflection(t *testing.T) {
 	e := newEnv(t)
-	// grpc.health.v1 over the Connect protocol (JSON)
-	res, err := e.hc.Post(e.url+"/grpc.health.v1.Health/Check", "application/json", strings.NewReader(`{"service":"mpegflow.v1.LiveInputService"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	if res.StatusCode != 200 || !strings.Contains(string(b), "SERVING") {
-		t.Fatalf("health: %d %s", res.StatusCode, b)
+	// grpc.health.v1 over the Connect protocol (JSON), for every service
+	for _, svc := range []string{mpegflowv1connect.LiveInputServiceName, mpegflowv1connect.EventServiceName,
+		mpegflowv1connect.VideoServiceName, mpegflowv1connect.WebhookServiceName, mpegflowv1connect.TokenServiceName,
+		mpegflowv1connect.SigningKeyServiceName, mpegflowv1connect.SessionServiceName, mpegflowv1connect.OutputServiceName} {
+		res, err := e.hc.Post(e.url+"/grpc.health.v1.Health/Check", "application/json", strings.NewReader(`{"service":"`+svc+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || !strings.Contains(string(b), "SERVING") {
+			t.Fatalf("health of %s: %d %s", svc, res.StatusCode, b)
+		}
 	}
 	var patterns []string
 	for _, rt := range New(nil, nil).Routes() {

@@ -75,6 +75,10 @@ type Manager struct {
 type liveRun struct {
 	s    *stream.Stream
 	outs map[string]*running
+	// only, when not nil, names the outputs that run (the nodes of a
+	// pipeline that name each their output, counted); nil: every enabled
+	// output of the live input (the default graph)
+	only map[string]int
 }
 
 type running struct {
@@ -119,6 +123,63 @@ func (m *Manager) Start(s *stream.Stream) {
 	m.inputs[s.ID()] = &liveRun{s: s, outs: map[string]*running{}}
 	m.mu.Unlock()
 	m.Changed(s.ID())
+}
+
+// StartOutputs begins, of the live input whose stream s started, only
+// the outputs ids (those of a pipeline's output.restream node), next to
+// the ones other nodes started: each node's outputs start and stop with
+// it alone. An output stored later under one of these ids starts then.
+func (m *Manager) StartOutputs(s *stream.Stream, ids ...string) {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
+	lr := m.inputs[s.ID()]
+	if lr == nil || lr.s != s || lr.only == nil {
+		if lr != nil {
+			m.stopAll(lr)
+		}
+		lr = &liveRun{s: s, outs: map[string]*running{}, only: map[string]int{}}
+		m.inputs[s.ID()] = lr
+	}
+	for _, id := range ids {
+		lr.only[id]++
+	}
+	m.mu.Unlock()
+	m.Changed(s.ID())
+}
+
+// EndOutputs stops the outputs ids that StartOutputs started for s, when
+// no other node runs them, and waits for them; the last ones end the
+// live input's run as End does.
+func (m *Manager) EndOutputs(s *stream.Stream, ids ...string) {
+	m.mu.Lock()
+	lr := m.inputs[s.ID()]
+	if lr == nil || lr.s != s || lr.only == nil {
+		m.mu.Unlock()
+		return
+	}
+	var dones []chan struct{}
+	for _, id := range ids {
+		if lr.only[id]--; lr.only[id] > 0 {
+			continue
+		}
+		delete(lr.only, id)
+		if r := lr.outs[id]; r != nil {
+			r.cancel()
+			dones = append(dones, r.done)
+			delete(lr.outs, id)
+		}
+	}
+	if len(lr.only) == 0 {
+		delete(m.inputs, s.ID())
+		dones = append(dones, m.stopAll(lr)...)
+	}
+	m.mu.Unlock()
+	for _, d := range dones {
+		<-d
+	}
 }
 
 // End stops the outputs of the live input whose stream s ended and waits
@@ -242,17 +303,17 @@ func (m *Manager) reconcile(liveInputID string) {
 		m.log.Error("cannot read the outputs of a live input", "live_input", liveInputID, "error", err)
 		return
 	}
-	want := map[string]*store.LiveInputOutput{}
-	for _, r := range rows {
-		if r.Enabled {
-			want[r.ID] = r
-		}
-	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	lr := m.inputs[liveInputID]
 	if lr == nil || m.closed {
 		return
+	}
+	want := map[string]*store.LiveInputOutput{}
+	for _, r := range rows {
+		if r.Enabled && (lr.only == nil || lr.only[r.ID] > 0) {
+			want[r.ID] = r
+		}
 	}
 	for id, r := range lr.outs {
 		w := want[id]

@@ -20,20 +20,36 @@ func (m *Manager) Kind() pipeline.Kind {
 	}}
 }
 
+// OutputNode is the node of a pipeline's output.restream: it runs only
+// the outputs ids of env's live input, from its start to the stream's
+// end or its removal from the graph, without touching the others.
+func (m *Manager) OutputNode(env *pipeline.Env, ids []string) pipeline.Node {
+	return node{m: m, src: env.Source, ids: ids}
+}
+
 type node struct {
 	m   *Manager
 	src *stream.Stream
+	ids []string // nil: every enabled output (the default graph)
 }
 
 func (node) ID() string   { return "restream" }
 func (node) Kind() string { return KindName }
 
 func (n node) Run(ctx context.Context) error {
-	n.m.Start(n.src)
+	if n.ids == nil {
+		n.m.Start(n.src)
+	} else {
+		n.m.StartOutputs(n.src, n.ids...)
+	}
 	select {
 	case <-n.src.Ended():
 	case <-ctx.Done():
 	}
-	n.m.End(n.src)
+	if n.ids == nil {
+		n.m.End(n.src)
+	} else {
+		n.m.EndOutputs(n.src, n.ids...)
+	}
 	return nil
 }

@@ -49,7 +49,11 @@ type Config struct {
 	Profiles    []transcode.Profile
 	Transcoding bool
 	Events      Publisher // nil: no events
-	Logger      *slog.Logger
+	// Bus and Notify send the events notify.webhook nodes name to their
+	// endpoints, through the webhook outbox; either nil: none is sent.
+	Bus    Subscriber
+	Notify Notifier
+	Logger *slog.Logger
 }
 
 // Runtime is the pipeline.Binder of the live graphs and the API's
@@ -63,10 +67,11 @@ type Runtime struct {
 	mu     sync.Mutex
 	graphs map[string]*liveGraph // by live input
 
-	evq    chan events.Event
-	stop   chan struct{}
-	done   chan struct{}
-	closed sync.Once
+	evq        chan events.Event
+	stop       chan struct{}
+	done       chan struct{}
+	notifyDone chan struct{}
+	closed     sync.Once
 }
 
 var (
@@ -103,8 +108,14 @@ func New(cfg Config) (*Runtime, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	r := &Runtime{cfg: cfg, log: cfg.Logger, graphs: map[string]*liveGraph{},
-		evq: make(chan events.Event, eventQueue), stop: make(chan struct{}), done: make(chan struct{})}
+		evq: make(chan events.Event, eventQueue), stop: make(chan struct{}), done: make(chan struct{}),
+		notifyDone: make(chan struct{})}
 	go r.publish()
+	if cfg.Bus != nil && cfg.Notify != nil {
+		go r.notify(r.subscribe())
+	} else {
+		close(r.notifyDone)
+	}
 	return r, nil
 }
 
@@ -135,10 +146,12 @@ func (r *Runtime) emit(ev events.Event) {
 	}
 }
 
-// Close stops publishing events and waits; idempotent.
+// Close stops publishing events and sending webhooks, and waits;
+// idempotent.
 func (r *Runtime) Close() {
 	r.closed.Do(func() { close(r.stop) })
 	<-r.done
+	<-r.notifyDone
 }
 
 // Nodes implements pipeline.Binder: the nodes of the pipeline bound to

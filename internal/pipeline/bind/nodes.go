@@ -3,7 +3,6 @@ package bind
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -24,13 +23,19 @@ type Recorders interface {
 	VODNode(env *pipeline.Env, deleteAfterDays int) pipeline.Node
 }
 
+// Restreams builds the node of an output.restream (restream.Manager):
+// it runs the live input's stored outputs ids alone.
+type Restreams interface {
+	OutputNode(env *pipeline.Env, ids []string) pipeline.Node
+}
+
 // Components are the parts of the daemon the node types run on; a nil
 // or zero one makes its type unavailable.
 type Components struct {
 	Packager *pipeline.Kind // the LL-HLS packager's kind
 	Ladders  Ladders        // nil without ffmpeg
 	Recorder Recorders
-	Restream *pipeline.Kind // the restream outputs' kind
+	Restream Restreams // the restream outputs
 	// WHEP is true when WebRTC playback runs: it serves the hub's streams
 	// to viewers that come and go, so its node only follows the source.
 	WHEP bool
@@ -49,8 +54,14 @@ func Types(c Components) map[string]NodeType {
 	if k := c.Packager; k != nil {
 		t["package.llhls"] = kindType(*k)
 	}
-	if k := c.Restream; k != nil {
-		t["output.restream"] = kindType(*k)
+	if rs := c.Restream; rs != nil {
+		t["output.restream"] = func(n manifest.Node) (func(*pipeline.Env) (pipeline.Node, error), error) {
+			id, _ := n.Config["output"].(string)
+			if id == "" {
+				return nil, fmt.Errorf("config.output: the id of a restream output is required")
+			}
+			return func(env *pipeline.Env) (pipeline.Node, error) { return rs.OutputNode(env, []string{id}), nil }, nil
+		}
 	}
 	if c.WHEP {
 		t["package.whep"] = func(manifest.Node) (func(*pipeline.Env) (pipeline.Node, error), error) {
@@ -201,8 +212,8 @@ func (t *thumbnail) Run(ctx context.Context) error {
 }
 
 // webhookNode counts the events its `on` names (`node.event`, mapped
-// onto the live input's events): the webhook deliveries themselves go
-// through the outbox to the endpoints subscribed to those types.
+// onto the live input's events) while its graph runs; the Runtime's
+// notifier sends them, through the outbox, to the endpoint it names.
 type webhookNode struct {
 	bus   *events.Bus
 	types map[events.Type]bool
@@ -211,26 +222,8 @@ type webhookNode struct {
 	in    atomic.Uint64
 }
 
-// onEvents maps the events of `on` onto event types: a source's
-// connected, disconnected and errored are the live input's; a recorder's
-// started and ready are recording.started and video.ready; errored of
-// another node is live_input.errored.
-var onEvents = map[string]events.Type{
-	"connected":    events.LiveInputConnected,
-	"disconnected": events.LiveInputDisconnected,
-	"errored":      events.LiveInputErrored,
-	"started":      events.RecordingStarted,
-	"ready":        events.VideoReady,
-}
-
 func webhookType(bus *events.Bus, n manifest.Node) (func(*pipeline.Env) (pipeline.Node, error), error) {
-	types := map[events.Type]bool{}
-	for _, on := range n.On {
-		_, ev, _ := strings.Cut(on, ".")
-		if t, ok := onEvents[ev]; ok {
-			types[t] = true
-		}
-	}
+	types := onTypes(n)
 	return func(env *pipeline.Env) (pipeline.Node, error) {
 		return &webhookNode{bus: bus, types: types, li: env.Source.ID(), src: env.Source}, nil
 	}, nil
@@ -243,7 +236,7 @@ func (w *webhookNode) Kind() string { return "notify.webhook" }
 func (w *webhookNode) Counters() pipeline.Counters { return pipeline.Counters{In: w.in.Load()} }
 
 // Run counts triggers until the stream ends (events that follow the
-// end, such as video.ready, are delivered by the outbox but not counted
+// end, such as video.ready, are sent by the notifier but not counted
 // here) or ctx is done.
 func (w *webhookNode) Run(ctx context.Context) error {
 	if w.bus == nil {

@@ -1252,6 +1252,319 @@ func (*DeleteLiveInputResponse) Descriptor() ([]byte, []int) {
 	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{18}
 }
 
+// RotateLiveInputKeyRequest names a live input.
+type RotateLiveInputKeyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// If-Match; "" = unconditional.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateLiveInputKeyRequest) Reset() {
+	*x = RotateLiveInputKeyRequest{}
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateLiveInputKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateLiveInputKeyRequest) ProtoMessage() {}
+
+func (x *RotateLiveInputKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateLiveInputKeyRequest.ProtoReflect.Descriptor instead.
+func (*RotateLiveInputKeyRequest) Descriptor() ([]byte, []int) {
+	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *RotateLiveInputKeyRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RotateLiveInputKeyRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// RotateLiveInputKeyResponse is the live input with its new keys.
+type RotateLiveInputKeyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	LiveInput     *LiveInput             `protobuf:"bytes,1,opt,name=live_input,json=liveInput,proto3" json:"live_input,omitempty"`
+	Etag          string                 `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateLiveInputKeyResponse) Reset() {
+	*x = RotateLiveInputKeyResponse{}
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateLiveInputKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateLiveInputKeyResponse) ProtoMessage() {}
+
+func (x *RotateLiveInputKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateLiveInputKeyResponse.ProtoReflect.Descriptor instead.
+func (*RotateLiveInputKeyResponse) Descriptor() ([]byte, []int) {
+	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *RotateLiveInputKeyResponse) GetLiveInput() *LiveInput {
+	if x != nil {
+		return x.LiveInput
+	}
+	return nil
+}
+
+func (x *RotateLiveInputKeyResponse) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// CompleteLiveInputRequest names a live input.
+type CompleteLiveInputRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteLiveInputRequest) Reset() {
+	*x = CompleteLiveInputRequest{}
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteLiveInputRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteLiveInputRequest) ProtoMessage() {}
+
+func (x *CompleteLiveInputRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteLiveInputRequest.ProtoReflect.Descriptor instead.
+func (*CompleteLiveInputRequest) Descriptor() ([]byte, []int) {
+	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *CompleteLiveInputRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// CompleteLiveInputResponse is the live input, idle.
+type CompleteLiveInputResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	LiveInput     *LiveInput             `protobuf:"bytes,1,opt,name=live_input,json=liveInput,proto3" json:"live_input,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteLiveInputResponse) Reset() {
+	*x = CompleteLiveInputResponse{}
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteLiveInputResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteLiveInputResponse) ProtoMessage() {}
+
+func (x *CompleteLiveInputResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteLiveInputResponse.ProtoReflect.Descriptor instead.
+func (*CompleteLiveInputResponse) Descriptor() ([]byte, []int) {
+	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *CompleteLiveInputResponse) GetLiveInput() *LiveInput {
+	if x != nil {
+		return x.LiveInput
+	}
+	return nil
+}
+
+// MintLiveInputTokenRequest is the body of POST /v1/live_inputs/{id}/token.
+type MintLiveInputTokenRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// 1-86400; 0 = 3600.
+	TtlSeconds int32 `protobuf:"varint,2,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`
+	// Not before, Unix seconds (RFC 7519 §4.1.5); 0 = now.
+	Nbf           int64         `protobuf:"varint,3,opt,name=nbf,proto3" json:"nbf,omitempty"`
+	AccessRules   []*AccessRule `protobuf:"bytes,4,rep,name=access_rules,json=accessRules,proto3" json:"access_rules,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MintLiveInputTokenRequest) Reset() {
+	*x = MintLiveInputTokenRequest{}
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MintLiveInputTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MintLiveInputTokenRequest) ProtoMessage() {}
+
+func (x *MintLiveInputTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MintLiveInputTokenRequest.ProtoReflect.Descriptor instead.
+func (*MintLiveInputTokenRequest) Descriptor() ([]byte, []int) {
+	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *MintLiveInputTokenRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *MintLiveInputTokenRequest) GetTtlSeconds() int32 {
+	if x != nil {
+		return x.TtlSeconds
+	}
+	return 0
+}
+
+func (x *MintLiveInputTokenRequest) GetNbf() int64 {
+	if x != nil {
+		return x.Nbf
+	}
+	return 0
+}
+
+func (x *MintLiveInputTokenRequest) GetAccessRules() []*AccessRule {
+	if x != nil {
+		return x.AccessRules
+	}
+	return nil
+}
+
+// MintLiveInputTokenResponse is the signed token and its playback URLs.
+type MintLiveInputTokenResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         *MintedToken           `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MintLiveInputTokenResponse) Reset() {
+	*x = MintLiveInputTokenResponse{}
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MintLiveInputTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MintLiveInputTokenResponse) ProtoMessage() {}
+
+func (x *MintLiveInputTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MintLiveInputTokenResponse.ProtoReflect.Descriptor instead.
+func (*MintLiveInputTokenResponse) Descriptor() ([]byte, []int) {
+	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *MintLiveInputTokenResponse) GetToken() *MintedToken {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
 // ErrorDetail is attached to every error: the REST error envelope.
 type ErrorDetail struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1268,7 +1581,7 @@ type ErrorDetail struct {
 
 func (x *ErrorDetail) Reset() {
 	*x = ErrorDetail{}
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[19]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1280,7 +1593,7 @@ func (x *ErrorDetail) String() string {
 func (*ErrorDetail) ProtoMessage() {}
 
 func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[19]
+	mi := &file_mpegflow_v1_live_inputs_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1293,7 +1606,7 @@ func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
 func (*ErrorDetail) Descriptor() ([]byte, []int) {
-	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{19}
+	return file_mpegflow_v1_live_inputs_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ErrorDetail) GetCode() string {
@@ -1328,7 +1641,7 @@ var File_mpegflow_v1_live_inputs_proto protoreflect.FileDescriptor
 
 const file_mpegflow_v1_live_inputs_proto_rawDesc = "" +
 	"\n" +
-	"\x1dmpegflow/v1/live_inputs.proto\x12\vmpegflow.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xac\a\n" +
+	"\x1dmpegflow/v1/live_inputs.proto\x12\vmpegflow.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18mpegflow/v1/common.proto\"\xac\a\n" +
 	"\tLiveInput\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12+\n" +
@@ -1429,19 +1742,42 @@ const file_mpegflow_v1_live_inputs_proto_rawDesc = "" +
 	"\x16DeleteLiveInputRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\"\x19\n" +
-	"\x17DeleteLiveInputResponse\"\x8f\x01\n" +
+	"\x17DeleteLiveInputResponse\"?\n" +
+	"\x19RotateLiveInputKeyRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"g\n" +
+	"\x1aRotateLiveInputKeyResponse\x125\n" +
+	"\n" +
+	"live_input\x18\x01 \x01(\v2\x16.mpegflow.v1.LiveInputR\tliveInput\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"*\n" +
+	"\x18CompleteLiveInputRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"R\n" +
+	"\x19CompleteLiveInputResponse\x125\n" +
+	"\n" +
+	"live_input\x18\x01 \x01(\v2\x16.mpegflow.v1.LiveInputR\tliveInput\"\x9a\x01\n" +
+	"\x19MintLiveInputTokenRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
+	"\vttl_seconds\x18\x02 \x01(\x05R\n" +
+	"ttlSeconds\x12\x10\n" +
+	"\x03nbf\x18\x03 \x01(\x03R\x03nbf\x12:\n" +
+	"\faccess_rules\x18\x04 \x03(\v2\x17.mpegflow.v1.AccessRuleR\vaccessRules\"L\n" +
+	"\x1aMintLiveInputTokenResponse\x12.\n" +
+	"\x05token\x18\x01 \x01(\v2\x18.mpegflow.v1.MintedTokenR\x05token\"\x8f\x01\n" +
 	"\vErrorDetail\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x121\n" +
 	"\adetails\x18\x03 \x01(\v2\x17.google.protobuf.StructR\adetails\x12\x1f\n" +
 	"\vhttp_status\x18\x04 \x01(\x05R\n" +
-	"httpStatus2\xdc\x03\n" +
+	"httpStatus2\x8e\x06\n" +
 	"\x10LiveInputService\x12\\\n" +
 	"\x0fCreateLiveInput\x12#.mpegflow.v1.CreateLiveInputRequest\x1a$.mpegflow.v1.CreateLiveInputResponse\x12S\n" +
 	"\fGetLiveInput\x12 .mpegflow.v1.GetLiveInputRequest\x1a!.mpegflow.v1.GetLiveInputResponse\x12Y\n" +
 	"\x0eListLiveInputs\x12\".mpegflow.v1.ListLiveInputsRequest\x1a#.mpegflow.v1.ListLiveInputsResponse\x12\\\n" +
 	"\x0fUpdateLiveInput\x12#.mpegflow.v1.UpdateLiveInputRequest\x1a$.mpegflow.v1.UpdateLiveInputResponse\x12\\\n" +
-	"\x0fDeleteLiveInput\x12#.mpegflow.v1.DeleteLiveInputRequest\x1a$.mpegflow.v1.DeleteLiveInputResponseB;Z9github.com/mpegflow/mpegflow/proto/mpegflow/v1;mpegflowv1b\x06proto3"
+	"\x0fDeleteLiveInput\x12#.mpegflow.v1.DeleteLiveInputRequest\x1a$.mpegflow.v1.DeleteLiveInputResponse\x12e\n" +
+	"\x12RotateLiveInputKey\x12&.mpegflow.v1.RotateLiveInputKeyRequest\x1a'.mpegflow.v1.RotateLiveInputKeyResponse\x12b\n" +
+	"\x11CompleteLiveInput\x12%.mpegflow.v1.CompleteLiveInputRequest\x1a&.mpegflow.v1.CompleteLiveInputResponse\x12e\n" +
+	"\x12MintLiveInputToken\x12&.mpegflow.v1.MintLiveInputTokenRequest\x1a'.mpegflow.v1.MintLiveInputTokenResponseB;Z9github.com/mpegflow/mpegflow/proto/mpegflow/v1;mpegflowv1b\x06proto3"
 
 var (
 	file_mpegflow_v1_live_inputs_proto_rawDescOnce sync.Once
@@ -1455,37 +1791,45 @@ func file_mpegflow_v1_live_inputs_proto_rawDescGZIP() []byte {
 	return file_mpegflow_v1_live_inputs_proto_rawDescData
 }
 
-var file_mpegflow_v1_live_inputs_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_mpegflow_v1_live_inputs_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_mpegflow_v1_live_inputs_proto_goTypes = []any{
-	(*LiveInput)(nil),               // 0: mpegflow.v1.LiveInput
-	(*WebRTCPlayback)(nil),          // 1: mpegflow.v1.WebRTCPlayback
-	(*Recording)(nil),               // 2: mpegflow.v1.Recording
-	(*Transcode)(nil),               // 3: mpegflow.v1.Transcode
-	(*RTMP)(nil),                    // 4: mpegflow.v1.RTMP
-	(*SRT)(nil),                     // 5: mpegflow.v1.SRT
-	(*WHIP)(nil),                    // 6: mpegflow.v1.WHIP
-	(*Playback)(nil),                // 7: mpegflow.v1.Playback
-	(*CreateLiveInputRequest)(nil),  // 8: mpegflow.v1.CreateLiveInputRequest
-	(*SRTSetting)(nil),              // 9: mpegflow.v1.SRTSetting
-	(*CreateLiveInputResponse)(nil), // 10: mpegflow.v1.CreateLiveInputResponse
-	(*GetLiveInputRequest)(nil),     // 11: mpegflow.v1.GetLiveInputRequest
-	(*GetLiveInputResponse)(nil),    // 12: mpegflow.v1.GetLiveInputResponse
-	(*ListLiveInputsRequest)(nil),   // 13: mpegflow.v1.ListLiveInputsRequest
-	(*ListLiveInputsResponse)(nil),  // 14: mpegflow.v1.ListLiveInputsResponse
-	(*UpdateLiveInputRequest)(nil),  // 15: mpegflow.v1.UpdateLiveInputRequest
-	(*UpdateLiveInputResponse)(nil), // 16: mpegflow.v1.UpdateLiveInputResponse
-	(*DeleteLiveInputRequest)(nil),  // 17: mpegflow.v1.DeleteLiveInputRequest
-	(*DeleteLiveInputResponse)(nil), // 18: mpegflow.v1.DeleteLiveInputResponse
-	(*ErrorDetail)(nil),             // 19: mpegflow.v1.ErrorDetail
-	(*structpb.Struct)(nil),         // 20: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),   // 21: google.protobuf.Timestamp
+	(*LiveInput)(nil),                  // 0: mpegflow.v1.LiveInput
+	(*WebRTCPlayback)(nil),             // 1: mpegflow.v1.WebRTCPlayback
+	(*Recording)(nil),                  // 2: mpegflow.v1.Recording
+	(*Transcode)(nil),                  // 3: mpegflow.v1.Transcode
+	(*RTMP)(nil),                       // 4: mpegflow.v1.RTMP
+	(*SRT)(nil),                        // 5: mpegflow.v1.SRT
+	(*WHIP)(nil),                       // 6: mpegflow.v1.WHIP
+	(*Playback)(nil),                   // 7: mpegflow.v1.Playback
+	(*CreateLiveInputRequest)(nil),     // 8: mpegflow.v1.CreateLiveInputRequest
+	(*SRTSetting)(nil),                 // 9: mpegflow.v1.SRTSetting
+	(*CreateLiveInputResponse)(nil),    // 10: mpegflow.v1.CreateLiveInputResponse
+	(*GetLiveInputRequest)(nil),        // 11: mpegflow.v1.GetLiveInputRequest
+	(*GetLiveInputResponse)(nil),       // 12: mpegflow.v1.GetLiveInputResponse
+	(*ListLiveInputsRequest)(nil),      // 13: mpegflow.v1.ListLiveInputsRequest
+	(*ListLiveInputsResponse)(nil),     // 14: mpegflow.v1.ListLiveInputsResponse
+	(*UpdateLiveInputRequest)(nil),     // 15: mpegflow.v1.UpdateLiveInputRequest
+	(*UpdateLiveInputResponse)(nil),    // 16: mpegflow.v1.UpdateLiveInputResponse
+	(*DeleteLiveInputRequest)(nil),     // 17: mpegflow.v1.DeleteLiveInputRequest
+	(*DeleteLiveInputResponse)(nil),    // 18: mpegflow.v1.DeleteLiveInputResponse
+	(*RotateLiveInputKeyRequest)(nil),  // 19: mpegflow.v1.RotateLiveInputKeyRequest
+	(*RotateLiveInputKeyResponse)(nil), // 20: mpegflow.v1.RotateLiveInputKeyResponse
+	(*CompleteLiveInputRequest)(nil),   // 21: mpegflow.v1.CompleteLiveInputRequest
+	(*CompleteLiveInputResponse)(nil),  // 22: mpegflow.v1.CompleteLiveInputResponse
+	(*MintLiveInputTokenRequest)(nil),  // 23: mpegflow.v1.MintLiveInputTokenRequest
+	(*MintLiveInputTokenResponse)(nil), // 24: mpegflow.v1.MintLiveInputTokenResponse
+	(*ErrorDetail)(nil),                // 25: mpegflow.v1.ErrorDetail
+	(*structpb.Struct)(nil),            // 26: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),      // 27: google.protobuf.Timestamp
+	(*AccessRule)(nil),                 // 28: mpegflow.v1.AccessRule
+	(*MintedToken)(nil),                // 29: mpegflow.v1.MintedToken
 }
 var file_mpegflow_v1_live_inputs_proto_depIdxs = []int32{
-	20, // 0: mpegflow.v1.LiveInput.meta:type_name -> google.protobuf.Struct
-	21, // 1: mpegflow.v1.LiveInput.created_at:type_name -> google.protobuf.Timestamp
-	21, // 2: mpegflow.v1.LiveInput.updated_at:type_name -> google.protobuf.Timestamp
-	21, // 3: mpegflow.v1.LiveInput.last_connected_at:type_name -> google.protobuf.Timestamp
-	21, // 4: mpegflow.v1.LiveInput.keys_rotated_at:type_name -> google.protobuf.Timestamp
+	26, // 0: mpegflow.v1.LiveInput.meta:type_name -> google.protobuf.Struct
+	27, // 1: mpegflow.v1.LiveInput.created_at:type_name -> google.protobuf.Timestamp
+	27, // 2: mpegflow.v1.LiveInput.updated_at:type_name -> google.protobuf.Timestamp
+	27, // 3: mpegflow.v1.LiveInput.last_connected_at:type_name -> google.protobuf.Timestamp
+	27, // 4: mpegflow.v1.LiveInput.keys_rotated_at:type_name -> google.protobuf.Timestamp
 	2,  // 5: mpegflow.v1.LiveInput.recording:type_name -> mpegflow.v1.Recording
 	3,  // 6: mpegflow.v1.LiveInput.transcode:type_name -> mpegflow.v1.Transcode
 	4,  // 7: mpegflow.v1.LiveInput.rtmp:type_name -> mpegflow.v1.RTMP
@@ -1493,32 +1837,42 @@ var file_mpegflow_v1_live_inputs_proto_depIdxs = []int32{
 	6,  // 9: mpegflow.v1.LiveInput.whip:type_name -> mpegflow.v1.WHIP
 	7,  // 10: mpegflow.v1.LiveInput.playback:type_name -> mpegflow.v1.Playback
 	1,  // 11: mpegflow.v1.LiveInput.webrtc_playback:type_name -> mpegflow.v1.WebRTCPlayback
-	21, // 12: mpegflow.v1.Playback.token_expires_at:type_name -> google.protobuf.Timestamp
-	20, // 13: mpegflow.v1.CreateLiveInputRequest.meta:type_name -> google.protobuf.Struct
+	27, // 12: mpegflow.v1.Playback.token_expires_at:type_name -> google.protobuf.Timestamp
+	26, // 13: mpegflow.v1.CreateLiveInputRequest.meta:type_name -> google.protobuf.Struct
 	2,  // 14: mpegflow.v1.CreateLiveInputRequest.recording:type_name -> mpegflow.v1.Recording
 	3,  // 15: mpegflow.v1.CreateLiveInputRequest.transcode:type_name -> mpegflow.v1.Transcode
 	9,  // 16: mpegflow.v1.CreateLiveInputRequest.srt:type_name -> mpegflow.v1.SRTSetting
 	0,  // 17: mpegflow.v1.CreateLiveInputResponse.live_input:type_name -> mpegflow.v1.LiveInput
 	0,  // 18: mpegflow.v1.GetLiveInputResponse.live_input:type_name -> mpegflow.v1.LiveInput
 	0,  // 19: mpegflow.v1.ListLiveInputsResponse.data:type_name -> mpegflow.v1.LiveInput
-	20, // 20: mpegflow.v1.UpdateLiveInputRequest.patch:type_name -> google.protobuf.Struct
+	26, // 20: mpegflow.v1.UpdateLiveInputRequest.patch:type_name -> google.protobuf.Struct
 	0,  // 21: mpegflow.v1.UpdateLiveInputResponse.live_input:type_name -> mpegflow.v1.LiveInput
-	20, // 22: mpegflow.v1.ErrorDetail.details:type_name -> google.protobuf.Struct
-	8,  // 23: mpegflow.v1.LiveInputService.CreateLiveInput:input_type -> mpegflow.v1.CreateLiveInputRequest
-	11, // 24: mpegflow.v1.LiveInputService.GetLiveInput:input_type -> mpegflow.v1.GetLiveInputRequest
-	13, // 25: mpegflow.v1.LiveInputService.ListLiveInputs:input_type -> mpegflow.v1.ListLiveInputsRequest
-	15, // 26: mpegflow.v1.LiveInputService.UpdateLiveInput:input_type -> mpegflow.v1.UpdateLiveInputRequest
-	17, // 27: mpegflow.v1.LiveInputService.DeleteLiveInput:input_type -> mpegflow.v1.DeleteLiveInputRequest
-	10, // 28: mpegflow.v1.LiveInputService.CreateLiveInput:output_type -> mpegflow.v1.CreateLiveInputResponse
-	12, // 29: mpegflow.v1.LiveInputService.GetLiveInput:output_type -> mpegflow.v1.GetLiveInputResponse
-	14, // 30: mpegflow.v1.LiveInputService.ListLiveInputs:output_type -> mpegflow.v1.ListLiveInputsResponse
-	16, // 31: mpegflow.v1.LiveInputService.UpdateLiveInput:output_type -> mpegflow.v1.UpdateLiveInputResponse
-	18, // 32: mpegflow.v1.LiveInputService.DeleteLiveInput:output_type -> mpegflow.v1.DeleteLiveInputResponse
-	28, // [28:33] is the sub-list for method output_type
-	23, // [23:28] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	0,  // 22: mpegflow.v1.RotateLiveInputKeyResponse.live_input:type_name -> mpegflow.v1.LiveInput
+	0,  // 23: mpegflow.v1.CompleteLiveInputResponse.live_input:type_name -> mpegflow.v1.LiveInput
+	28, // 24: mpegflow.v1.MintLiveInputTokenRequest.access_rules:type_name -> mpegflow.v1.AccessRule
+	29, // 25: mpegflow.v1.MintLiveInputTokenResponse.token:type_name -> mpegflow.v1.MintedToken
+	26, // 26: mpegflow.v1.ErrorDetail.details:type_name -> google.protobuf.Struct
+	8,  // 27: mpegflow.v1.LiveInputService.CreateLiveInput:input_type -> mpegflow.v1.CreateLiveInputRequest
+	11, // 28: mpegflow.v1.LiveInputService.GetLiveInput:input_type -> mpegflow.v1.GetLiveInputRequest
+	13, // 29: mpegflow.v1.LiveInputService.ListLiveInputs:input_type -> mpegflow.v1.ListLiveInputsRequest
+	15, // 30: mpegflow.v1.LiveInputService.UpdateLiveInput:input_type -> mpegflow.v1.UpdateLiveInputRequest
+	17, // 31: mpegflow.v1.LiveInputService.DeleteLiveInput:input_type -> mpegflow.v1.DeleteLiveInputRequest
+	19, // 32: mpegflow.v1.LiveInputService.RotateLiveInputKey:input_type -> mpegflow.v1.RotateLiveInputKeyRequest
+	21, // 33: mpegflow.v1.LiveInputService.CompleteLiveInput:input_type -> mpegflow.v1.CompleteLiveInputRequest
+	23, // 34: mpegflow.v1.LiveInputService.MintLiveInputToken:input_type -> mpegflow.v1.MintLiveInputTokenRequest
+	10, // 35: mpegflow.v1.LiveInputService.CreateLiveInput:output_type -> mpegflow.v1.CreateLiveInputResponse
+	12, // 36: mpegflow.v1.LiveInputService.GetLiveInput:output_type -> mpegflow.v1.GetLiveInputResponse
+	14, // 37: mpegflow.v1.LiveInputService.ListLiveInputs:output_type -> mpegflow.v1.ListLiveInputsResponse
+	16, // 38: mpegflow.v1.LiveInputService.UpdateLiveInput:output_type -> mpegflow.v1.UpdateLiveInputResponse
+	18, // 39: mpegflow.v1.LiveInputService.DeleteLiveInput:output_type -> mpegflow.v1.DeleteLiveInputResponse
+	20, // 40: mpegflow.v1.LiveInputService.RotateLiveInputKey:output_type -> mpegflow.v1.RotateLiveInputKeyResponse
+	22, // 41: mpegflow.v1.LiveInputService.CompleteLiveInput:output_type -> mpegflow.v1.CompleteLiveInputResponse
+	24, // 42: mpegflow.v1.LiveInputService.MintLiveInputToken:output_type -> mpegflow.v1.MintLiveInputTokenResponse
+	35, // [35:43] is the sub-list for method output_type
+	27, // [27:35] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_mpegflow_v1_live_inputs_proto_init() }
@@ -1526,6 +1880,7 @@ func file_mpegflow_v1_live_inputs_proto_init() {
 	if File_mpegflow_v1_live_inputs_proto != nil {
 		return
 	}
+	file_mpegflow_v1_common_proto_init()
 	file_mpegflow_v1_live_inputs_proto_msgTypes[8].OneofWrappers = []any{}
 	file_mpegflow_v1_live_inputs_proto_msgTypes[9].OneofWrappers = []any{}
 	type x struct{}
@@ -1534,7 +1889,7 @@ func file_mpegflow_v1_live_inputs_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mpegflow_v1_live_inputs_proto_rawDesc), len(file_mpegflow_v1_live_inputs_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

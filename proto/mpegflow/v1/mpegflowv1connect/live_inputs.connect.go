@@ -54,6 +54,15 @@ const (
 	// LiveInputServiceDeleteLiveInputProcedure is the fully-qualified name of the LiveInputService's
 	// DeleteLiveInput RPC.
 	LiveInputServiceDeleteLiveInputProcedure = "/mpegflow.v1.LiveInputService/DeleteLiveInput"
+	// LiveInputServiceRotateLiveInputKeyProcedure is the fully-qualified name of the LiveInputService's
+	// RotateLiveInputKey RPC.
+	LiveInputServiceRotateLiveInputKeyProcedure = "/mpegflow.v1.LiveInputService/RotateLiveInputKey"
+	// LiveInputServiceCompleteLiveInputProcedure is the fully-qualified name of the LiveInputService's
+	// CompleteLiveInput RPC.
+	LiveInputServiceCompleteLiveInputProcedure = "/mpegflow.v1.LiveInputService/CompleteLiveInput"
+	// LiveInputServiceMintLiveInputTokenProcedure is the fully-qualified name of the LiveInputService's
+	// MintLiveInputToken RPC.
+	LiveInputServiceMintLiveInputTokenProcedure = "/mpegflow.v1.LiveInputService/MintLiveInputToken"
 )
 
 // LiveInputServiceClient is a client for the mpegflow.v1.LiveInputService service.
@@ -68,6 +77,15 @@ type LiveInputServiceClient interface {
 	UpdateLiveInput(context.Context, *connect.Request[v1.UpdateLiveInputRequest]) (*connect.Response[v1.UpdateLiveInputResponse], error)
 	// DeleteLiveInput is DELETE /v1/live_inputs/{id} (scope live_inputs:write).
 	DeleteLiveInput(context.Context, *connect.Request[v1.DeleteLiveInputRequest]) (*connect.Response[v1.DeleteLiveInputResponse], error)
+	// RotateLiveInputKey is POST /v1/live_inputs/{id}/rotate_key (scope
+	// live_inputs:write): new stream key and SRT secrets.
+	RotateLiveInputKey(context.Context, *connect.Request[v1.RotateLiveInputKeyRequest]) (*connect.Response[v1.RotateLiveInputKeyResponse], error)
+	// CompleteLiveInput is POST /v1/live_inputs/{id}/complete (scope
+	// live_inputs:write): end the broadcast now.
+	CompleteLiveInput(context.Context, *connect.Request[v1.CompleteLiveInputRequest]) (*connect.Response[v1.CompleteLiveInputResponse], error)
+	// MintLiveInputToken is POST /v1/live_inputs/{id}/token (scope
+	// live_inputs:write): a signed playback token and its URLs.
+	MintLiveInputToken(context.Context, *connect.Request[v1.MintLiveInputTokenRequest]) (*connect.Response[v1.MintLiveInputTokenResponse], error)
 }
 
 // NewLiveInputServiceClient constructs a client for the mpegflow.v1.LiveInputService service. By
@@ -111,16 +129,37 @@ func NewLiveInputServiceClient(httpClient connect.HTTPClient, baseURL string, op
 			connect.WithSchema(liveInputServiceMethods.ByName("DeleteLiveInput")),
 			connect.WithClientOptions(opts...),
 		),
+		rotateLiveInputKey: connect.NewClient[v1.RotateLiveInputKeyRequest, v1.RotateLiveInputKeyResponse](
+			httpClient,
+			baseURL+LiveInputServiceRotateLiveInputKeyProcedure,
+			connect.WithSchema(liveInputServiceMethods.ByName("RotateLiveInputKey")),
+			connect.WithClientOptions(opts...),
+		),
+		completeLiveInput: connect.NewClient[v1.CompleteLiveInputRequest, v1.CompleteLiveInputResponse](
+			httpClient,
+			baseURL+LiveInputServiceCompleteLiveInputProcedure,
+			connect.WithSchema(liveInputServiceMethods.ByName("CompleteLiveInput")),
+			connect.WithClientOptions(opts...),
+		),
+		mintLiveInputToken: connect.NewClient[v1.MintLiveInputTokenRequest, v1.MintLiveInputTokenResponse](
+			httpClient,
+			baseURL+LiveInputServiceMintLiveInputTokenProcedure,
+			connect.WithSchema(liveInputServiceMethods.ByName("MintLiveInputToken")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // liveInputServiceClient implements LiveInputServiceClient.
 type liveInputServiceClient struct {
-	createLiveInput *connect.Client[v1.CreateLiveInputRequest, v1.CreateLiveInputResponse]
-	getLiveInput    *connect.Client[v1.GetLiveInputRequest, v1.GetLiveInputResponse]
-	listLiveInputs  *connect.Client[v1.ListLiveInputsRequest, v1.ListLiveInputsResponse]
-	updateLiveInput *connect.Client[v1.UpdateLiveInputRequest, v1.UpdateLiveInputResponse]
-	deleteLiveInput *connect.Client[v1.DeleteLiveInputRequest, v1.DeleteLiveInputResponse]
+	createLiveInput    *connect.Client[v1.CreateLiveInputRequest, v1.CreateLiveInputResponse]
+	getLiveInput       *connect.Client[v1.GetLiveInputRequest, v1.GetLiveInputResponse]
+	listLiveInputs     *connect.Client[v1.ListLiveInputsRequest, v1.ListLiveInputsResponse]
+	updateLiveInput    *connect.Client[v1.UpdateLiveInputRequest, v1.UpdateLiveInputResponse]
+	deleteLiveInput    *connect.Client[v1.DeleteLiveInputRequest, v1.DeleteLiveInputResponse]
+	rotateLiveInputKey *connect.Client[v1.RotateLiveInputKeyRequest, v1.RotateLiveInputKeyResponse]
+	completeLiveInput  *connect.Client[v1.CompleteLiveInputRequest, v1.CompleteLiveInputResponse]
+	mintLiveInputToken *connect.Client[v1.MintLiveInputTokenRequest, v1.MintLiveInputTokenResponse]
 }
 
 // CreateLiveInput calls mpegflow.v1.LiveInputService.CreateLiveInput.
@@ -148,6 +187,21 @@ func (c *liveInputServiceClient) DeleteLiveInput(ctx context.Context, req *conne
 	return c.deleteLiveInput.CallUnary(ctx, req)
 }
 
+// RotateLiveInputKey calls mpegflow.v1.LiveInputService.RotateLiveInputKey.
+func (c *liveInputServiceClient) RotateLiveInputKey(ctx context.Context, req *connect.Request[v1.RotateLiveInputKeyRequest]) (*connect.Response[v1.RotateLiveInputKeyResponse], error) {
+	return c.rotateLiveInputKey.CallUnary(ctx, req)
+}
+
+// CompleteLiveInput calls mpegflow.v1.LiveInputService.CompleteLiveInput.
+func (c *liveInputServiceClient) CompleteLiveInput(ctx context.Context, req *connect.Request[v1.CompleteLiveInputRequest]) (*connect.Response[v1.CompleteLiveInputResponse], error) {
+	return c.completeLiveInput.CallUnary(ctx, req)
+}
+
+// MintLiveInputToken calls mpegflow.v1.LiveInputService.MintLiveInputToken.
+func (c *liveInputServiceClient) MintLiveInputToken(ctx context.Context, req *connect.Request[v1.MintLiveInputTokenRequest]) (*connect.Response[v1.MintLiveInputTokenResponse], error) {
+	return c.mintLiveInputToken.CallUnary(ctx, req)
+}
+
 // LiveInputServiceHandler is an implementation of the mpegflow.v1.LiveInputService service.
 type LiveInputServiceHandler interface {
 	// CreateLiveInput is POST /v1/live_inputs (scope live_inputs:write).
@@ -160,6 +214,15 @@ type LiveInputServiceHandler interface {
 	UpdateLiveInput(context.Context, *connect.Request[v1.UpdateLiveInputRequest]) (*connect.Response[v1.UpdateLiveInputResponse], error)
 	// DeleteLiveInput is DELETE /v1/live_inputs/{id} (scope live_inputs:write).
 	DeleteLiveInput(context.Context, *connect.Request[v1.DeleteLiveInputRequest]) (*connect.Response[v1.DeleteLiveInputResponse], error)
+	// RotateLiveInputKey is POST /v1/live_inputs/{id}/rotate_key (scope
+	// live_inputs:write): new stream key and SRT secrets.
+	RotateLiveInputKey(context.Context, *connect.Request[v1.RotateLiveInputKeyRequest]) (*connect.Response[v1.RotateLiveInputKeyResponse], error)
+	// CompleteLiveInput is POST /v1/live_inputs/{id}/complete (scope
+	// live_inputs:write): end the broadcast now.
+	CompleteLiveInput(context.Context, *connect.Request[v1.CompleteLiveInputRequest]) (*connect.Response[v1.CompleteLiveInputResponse], error)
+	// MintLiveInputToken is POST /v1/live_inputs/{id}/token (scope
+	// live_inputs:write): a signed playback token and its URLs.
+	MintLiveInputToken(context.Context, *connect.Request[v1.MintLiveInputTokenRequest]) (*connect.Response[v1.MintLiveInputTokenResponse], error)
 }
 
 // NewLiveInputServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -199,6 +262,24 @@ func NewLiveInputServiceHandler(svc LiveInputServiceHandler, opts ...connect.Han
 		connect.WithSchema(liveInputServiceMethods.ByName("DeleteLiveInput")),
 		connect.WithHandlerOptions(opts...),
 	)
+	liveInputServiceRotateLiveInputKeyHandler := connect.NewUnaryHandler(
+		LiveInputServiceRotateLiveInputKeyProcedure,
+		svc.RotateLiveInputKey,
+		connect.WithSchema(liveInputServiceMethods.ByName("RotateLiveInputKey")),
+		connect.WithHandlerOptions(opts...),
+	)
+	liveInputServiceCompleteLiveInputHandler := connect.NewUnaryHandler(
+		LiveInputServiceCompleteLiveInputProcedure,
+		svc.CompleteLiveInput,
+		connect.WithSchema(liveInputServiceMethods.ByName("CompleteLiveInput")),
+		connect.WithHandlerOptions(opts...),
+	)
+	liveInputServiceMintLiveInputTokenHandler := connect.NewUnaryHandler(
+		LiveInputServiceMintLiveInputTokenProcedure,
+		svc.MintLiveInputToken,
+		connect.WithSchema(liveInputServiceMethods.ByName("MintLiveInputToken")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/mpegflow.v1.LiveInputService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case LiveInputServiceCreateLiveInputProcedure:
@@ -211,6 +292,12 @@ func NewLiveInputServiceHandler(svc LiveInputServiceHandler, opts ...connect.Han
 			liveInputServiceUpdateLiveInputHandler.ServeHTTP(w, r)
 		case LiveInputServiceDeleteLiveInputProcedure:
 			liveInputServiceDeleteLiveInputHandler.ServeHTTP(w, r)
+		case LiveInputServiceRotateLiveInputKeyProcedure:
+			liveInputServiceRotateLiveInputKeyHandler.ServeHTTP(w, r)
+		case LiveInputServiceCompleteLiveInputProcedure:
+			liveInputServiceCompleteLiveInputHandler.ServeHTTP(w, r)
+		case LiveInputServiceMintLiveInputTokenProcedure:
+			liveInputServiceMintLiveInputTokenHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -238,4 +325,16 @@ func (UnimplementedLiveInputServiceHandler) UpdateLiveInput(context.Context, *co
 
 func (UnimplementedLiveInputServiceHandler) DeleteLiveInput(context.Context, *connect.Request[v1.DeleteLiveInputRequest]) (*connect.Response[v1.DeleteLiveInputResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("mpegflow.v1.LiveInputService.DeleteLiveInput is not implemented"))
+}
+
+func (UnimplementedLiveInputServiceHandler) RotateLiveInputKey(context.Context, *connect.Request[v1.RotateLiveInputKeyRequest]) (*connect.Response[v1.RotateLiveInputKeyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("mpegflow.v1.LiveInputService.RotateLiveInputKey is not implemented"))
+}
+
+func (UnimplementedLiveInputServiceHandler) CompleteLiveInput(context.Context, *connect.Request[v1.CompleteLiveInputRequest]) (*connect.Response[v1.CompleteLiveInputResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("mpegflow.v1.LiveInputService.CompleteLiveInput is not implemented"))
+}
+
+func (UnimplementedLiveInputServiceHandler) MintLiveInputToken(context.Context, *connect.Request[v1.MintLiveInputTokenRequest]) (*connect.Response[v1.MintLiveInputTokenResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("mpegflow.v1.LiveInputService.MintLiveInputToken is not implemented"))
 }
