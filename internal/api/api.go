@@ -176,6 +176,9 @@ type Server struct {
 	ctx    context.Context // ends WebSocket streams on Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// streamsMu orders trackStream's wg.Add before Close's wg.Wait
+	streamsMu sync.Mutex
+	closing   bool
 }
 
 // New returns a Server.
@@ -220,6 +223,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // Close ends the WebSocket event streams and waits for them; idempotent.
 func (s *Server) Close() error {
+	s.streamsMu.Lock()
+	s.closing = true
+	s.streamsMu.Unlock()
 	s.cancel()
 	s.wg.Wait()
 	return nil

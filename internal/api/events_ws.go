@@ -71,7 +71,10 @@ func (s *Server) serveEventsWS(w http.ResponseWriter, r *http.Request, p *princi
 	if err != nil {
 		return nil // Accept has answered the request
 	}
-	s.wg.Add(1)
+	if !s.trackStream() {
+		_ = c.Close(websocket.StatusGoingAway, "server closing")
+		return nil
+	}
 	defer s.wg.Done()
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
@@ -120,4 +123,16 @@ func (s *Server) serveEventsWS(w http.ResponseWriter, r *http.Request, p *princi
 			return nil
 		}
 	}
+}
+
+// trackStream counts one more WebSocket stream for Close to wait for, or
+// reports false once Close began: a WaitGroup's Add must not race its Wait.
+func (s *Server) trackStream() bool {
+	s.streamsMu.Lock()
+	defer s.streamsMu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.wg.Add(1)
+	return true
 }
