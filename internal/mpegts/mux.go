@@ -289,11 +289,12 @@ func (m *Muxer) pes(pid uint16, streamID byte, pts, dts int64, data []byte, key 
 		hdr[9] = hdr[9]&0x0F | 0x30
 		hdr = append(hdr, muxTimestamp(0x1, dts)...)
 	}
-	if pid != muxPIDVideo {
-		l := len(hdr) - 6 + len(data)
-		if l <= 0xFFFF {
-			binary.BigEndian.PutUint16(hdr[4:6], uint16(l))
-		}
+	// PES_packet_length (§2.4.3.7) whenever it fits, video included (0,
+	// unbounded, is allowed for video only, and makes a demuxer such as
+	// ffmpeg's hold the frame until the next one starts): a reader can
+	// hand the frame on as soon as its last byte is in.
+	if l := len(hdr) - 6 + len(data); l <= 0xFFFF {
+		binary.BigEndian.PutUint16(hdr[4:6], uint16(l))
 	}
 	payload := append(hdr, data...)
 	cc := &m.cc[1]

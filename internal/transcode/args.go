@@ -54,7 +54,9 @@ func hwDecodes(f Family, codec string) bool {
 // the family decodes the input codec, in software otherwise), split, scaled
 // (scale_cuda, vpp_qsv, scale_vaapi or scale), encoded without B-frames
 // with zero-latency settings and keyframes on the source's, each rung
-// written as MPEG-TS to pipe:3, pipe:4, ...
+// written as MPEG-TS to pipe:3, pipe:4, ... Nothing on the way holds a
+// frame back that it need not: the rungs also stand in for WebRTC
+// viewers' video (Transcoder.Standin), where every frame of delay shows.
 func Args(j Job) []string {
 	gop := j.GOP
 	if gop <= 0 {
@@ -87,7 +89,12 @@ func Args(j Job) []string {
 			a = append(a, "-hwaccel", "videotoolbox")
 		}
 	}
-	a = append(a, "-probesize", "500000", "-analyzeduration", "1000000", "-copyts", "-f", InputFormat(j.InputCodec), "-i", "pipe:0")
+	// -flags low_delay: the decoder uses slice threads, not frame threads,
+	// which hold (threads - 1) frames back (two at 30 fps on a 2-core
+	// host: 67 ms on every rung, and on the WHEP viewer of a source with
+	// B-frames); a source's own reordering delay stays (it is in its SPS)
+	// and the pictures are the same.
+	a = append(a, "-flags", "low_delay", "-probesize", "500000", "-analyzeduration", "1000000", "-copyts", "-f", InputFormat(j.InputCodec), "-i", "pipe:0")
 
 	// one decode, split into every rung
 	var fc strings.Builder
@@ -124,8 +131,11 @@ func Args(j Job) []string {
 		}
 		// MPEG-TS carries H.264 and HEVC alike (ffmpeg 5.1's FLV has no
 		// HEVC); no mux delay, so timestamps stay the input's (-copyts),
-		// and one audio frame per PES, so audio is not held back.
-		a = append(a, "-flush_packets", "1", "-muxdelay", "0", "-muxpreload", "0", "-pes_payload_size", "0", "-f", "mpegts", "pipe:"+strconv.Itoa(3+i))
+		// and one audio frame per PES, so audio is not held back. Video PES
+		// packets carry their length (ffmpeg omits it by default), so the
+		// rung reader hands a frame on as soon as it is in instead of when
+		// the next one starts (one frame interval sooner).
+		a = append(a, "-flush_packets", "1", "-muxdelay", "0", "-muxpreload", "0", "-pes_payload_size", "0", "-omit_video_pes_length", "0", "-f", "mpegts", "pipe:"+strconv.Itoa(3+i))
 	}
 	return a
 }

@@ -88,7 +88,8 @@ func TestArgsInvariants(t *testing.T) {
 	for _, f := range append(Families(), X264) {
 		for _, in := range []string{"h264", "av1"} {
 			a := strings.Join(Args(Job{Family: f, InputCodec: in, AudioCodec: "opus", Rungs: rungs}), " ")
-			for _, want := range []string{"-copyts -f mpegts -i pipe:0", "-bf 0", "-force_key_frames source", "pipe:3", "pipe:4", "pipe:5", "-c:a aac -b:a 128k -ac 2", "-c:v " + f.Encoder("h264")} {
+			for _, want := range []string{"-copyts -f mpegts -i pipe:0", "-bf 0", "-force_key_frames source", "pipe:3", "pipe:4", "pipe:5", "-c:a aac -b:a 128k -ac 2", "-c:v " + f.Encoder("h264"),
+				"-flags low_delay"} {
 				if !strings.Contains(a, want) {
 					t.Errorf("%s/%s: no %q in %s", f, in, want, a)
 				}
@@ -97,6 +98,10 @@ func TestArgsInvariants(t *testing.T) {
 			// B-frames play the top rung (LL-HLS needs none either)
 			if n := strings.Count(a, "-bf 0 "); n != len(rungs) {
 				t.Errorf("%s/%s: -bf 0 on %d of %d rungs", f, in, n, len(rungs))
+			}
+			// no frame waits in the rung's MPEG-TS for the next one
+			if n := strings.Count(a, "-omit_video_pes_length 0 -f mpegts pipe:"); n != len(rungs) {
+				t.Errorf("%s/%s: video PES length on %d of %d rungs", f, in, n, len(rungs))
 			}
 			if hw := strings.Contains(a, "-hwaccel "); hw != (in == "h264" && f != X264) {
 				t.Errorf("%s/%s: hardware decoding %v", f, in, hw)
