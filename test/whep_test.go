@@ -233,6 +233,9 @@ type g2gLatency struct {
 	Engine, Fallback   string
 	P50, P95, Min, Max *int
 	N, Bad             int
+	// Chromium's WebRTC jitter buffer and decoder, average per frame
+	JitterBufferMs, DecodeMs *int
+	FramesDropped            int
 }
 
 // runG2G runs test/browser/g2g.mjs against input in of d for secs per
@@ -250,6 +253,9 @@ func runG2G(ctx context.Context, t *testing.T, d *daemon, in liveInput, publish 
 	}
 	cmd := exec.CommandContext(ctx, "node", filepath.Join(repoRoot, "test", "browser", "g2g.mjs"),
 		"--base", d.URL(""), "--id", in.ID, "--key", in.Key, "--seconds", fmt.Sprint(secs), "--publish", publish, "--chromium", chromiumPath())
+	if m := os.Getenv("E2E_G2G_MODES"); m != "" {
+		cmd.Args = append(cmd.Args, "--modes", m) // e.g. webrtc: WHEP only
+	}
 	cmd.Dir = repoRoot
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -284,6 +290,9 @@ func g2gSeconds() int {
 
 func logG2G(t *testing.T, source string, w, h *g2gLatency) {
 	t.Logf("glass to glass, %s → WHEP: p50 %d ms, p95 %d ms (n=%d, %d unreadable frames)", source, *w.P50, *w.P95, w.N, w.Bad)
+	if w.JitterBufferMs != nil && w.DecodeMs != nil {
+		t.Logf("of which in Chromium: jitter buffer %d ms, decode %d ms per frame, %d frames dropped", *w.JitterBufferMs, *w.DecodeMs, w.FramesDropped)
+	}
 	if h != nil && h.P50 != nil {
 		t.Logf("glass to glass, %s → LL-HLS (hls.js): p50 %d ms, p95 %d ms (n=%d)", source, *h.P50, *h.P95, h.N)
 	}
@@ -294,7 +303,8 @@ func logG2G(t *testing.T, source string, w, h *g2gLatency) {
 // from the frames the player page shows over WHEP and over LL-HLS
 // (test/browser/g2g.mjs). It logs p50/p95 of both and asserts only that
 // WebRTC played and was measured (timing on a shared machine is reported,
-// not judged). E2E_G2G_SECONDS sets the time per player (default 20).
+// not judged). E2E_G2G_SECONDS sets the time per player (default 20),
+// E2E_G2G_MODES the players (default webrtc,hls).
 func TestBrowserGlassToGlass(t *testing.T) {
 	e2eTest(t)
 	requireTools(t, "node")
@@ -388,7 +398,16 @@ func g2gRTMP(ctx context.Context, t *testing.T, d *daemon, in liveInput, secs in
 	// the player falls back to LL-HLS on a refusal: offer only once WHEP
 	// answers (the stream is live and, with B-frames, its rung ready)
 	_ = dialWHEP(ctx, t, d, d.URL("/whep/"+in.ID), wheptest.Options{SkipConnect: true}).Close(ctx)
-	return runG2G(ctx, t, d, in, "none", secs)
+	webrtc, hls = runG2G(ctx, t, d, in, "none", secs)
+	// what a rung adds, when one stood in (the publisher still runs)
+	if f, err := get(ctx, "http://"+d.Metric+"/metrics"); err == nil {
+		for _, l := range strings.Split(string(f.Body), "\n") {
+			if strings.HasPrefix(l, "mpegflow_transcode_delay_seconds{") {
+				t.Logf("metric %s", l)
+			}
+		}
+	}
+	return webrtc, hls
 }
 
 // paintClock paints ms as g2g.mjs does: 24 bits of ms and 8 check bits

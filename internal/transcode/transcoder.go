@@ -335,6 +335,7 @@ func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
 			m.speed.DeleteLabelValues(k.s.ID())
 			for _, rg := range job.Rungs {
 				m.fps.DeleteLabelValues(k.s.ID(), rg.Name)
+				m.delay.DeleteLabelValues(k.s.ID(), rg.Name)
 			}
 		}
 	}()
@@ -655,6 +656,7 @@ func (k *Sink) readRung(rd io.Reader, st *runState, ro *rungOut, measure bool) e
 			}
 			if el := time.Since(lastTick); el >= 2*time.Second {
 				m.fps.WithLabelValues(k.s.ID(), ro.name).Set(float64(tickFrames) / el.Seconds())
+				m.delay.WithLabelValues(k.s.ID(), ro.name).Set(time.Since(u.Wall).Seconds())
 				if measure {
 					m.speed.WithLabelValues(k.s.ID()).Set((u.DTS - tickMedia).Seconds() / el.Seconds())
 				}

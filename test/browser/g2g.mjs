@@ -14,7 +14,8 @@
 // --publish whip|none (none: the caller publishes frames painted with the
 // same code, e.g. ffmpeg over RTMP; --key is then not needed).
 //
-// Output (one line): {"ok":bool,"webrtc":{"p50":..,"p95":..,"min":..,"max":..,"n":..,"bad":..},
+// Output (one line): {"ok":bool,"webrtc":{"p50":..,"p95":..,"min":..,"max":..,"n":..,"bad":..,
+//   "jitterBufferMs":..,"decodeMs":..,"framesDropped":..},
 //   "hls":{...},"errors":[..],"console":[..]}; exit 0 when printed with ok.
 
 import { chromium } from 'playwright-core';
@@ -100,6 +101,19 @@ async function measure(browser, o, mode) {
   await page.goto(`${o.base}/live/${encodeURIComponent(o.id)}/${q}`);
   await page.addScriptTag({ content: codec });
   await page.waitForFunction(() => { const v = document.querySelector('video'); return v && v.readyState >= 2 && v.currentTime > 0; }, null, { timeout: 30000 });
+  // Chromium's own share (WebRTC): the jitter buffer's and the decoder's
+  // average delay per frame over the measured window, from getStats
+  const rtcStats = () => page.evaluate(async () => {
+    const pc = window.mpegflow && window.mpegflow.pc;
+    if (!pc) return null;
+    for (const s of (await pc.getStats()).values()) {
+      if (s.type === 'inbound-rtp' && s.kind === 'video') {
+        return { jb: s.jitterBufferDelay || 0, jbn: s.jitterBufferEmittedCount || 0, dec: s.totalDecodeTime || 0, decn: s.framesDecoded || 0, dropped: s.framesDropped || 0 };
+      }
+    }
+    return null;
+  });
+  const st0 = mode === 'webrtc' ? await rtcStats() : null;
   const r = await page.evaluate(async (ms) => {
     const g = window.__g2g, v = document.querySelector('video');
     const c = document.createElement('canvas'); c.width = g.W; c.height = g.H;
@@ -125,9 +139,16 @@ async function measure(browser, o, mode) {
     });
     return { lat, bad, engine: window.mpegflow && window.mpegflow.engine, fallback: window.mpegflow && window.mpegflow.fallback };
   }, o.seconds * 1000);
+  const st1 = st0 ? await rtcStats() : null;
   await page.close();
   const lat = r.lat.sort((a, b) => a - b);
-  return { engine: r.engine, fallback: r.fallback, p50: quantile(lat, 0.5), p95: quantile(lat, 0.95), min: lat[0] ?? null, max: lat[lat.length - 1] ?? null, n: lat.length, bad: r.bad };
+  const out = { engine: r.engine, fallback: r.fallback, p50: quantile(lat, 0.5), p95: quantile(lat, 0.95), min: lat[0] ?? null, max: lat[lat.length - 1] ?? null, n: lat.length, bad: r.bad };
+  if (st0 && st1 && st1.jbn > st0.jbn) {
+    out.jitterBufferMs = Math.round(1000 * (st1.jb - st0.jb) / (st1.jbn - st0.jbn));
+    out.decodeMs = st1.decn > st0.decn ? Math.round(1000 * (st1.dec - st0.dec) / (st1.decn - st0.decn)) : null;
+    out.framesDropped = st1.dropped - st0.dropped;
+  }
+  return out;
 }
 
 async function main() {
