@@ -31,7 +31,12 @@ type feed struct {
 	r   *stream.Reader
 
 	subs atomic.Pointer[[]*session] // copy-on-write snapshot for the data path
-	smu  sync.Mutex                 // serialises subs updates
+	smu  sync.Mutex                 // serialises subs updates; guards pending
+	// pending are viewers the feed goroutine admits at its next unit
+	// (join), hasPending says there are some
+	pending    []*session
+	hasPending atomic.Bool
+	gop        gopCache // only touched by the feed goroutine
 
 	// bframes is set once a video unit had PTS != DTS: WebRTC has no
 	// decode timestamps, so such video cannot be passed through
@@ -39,7 +44,8 @@ type feed struct {
 	ended   chan struct{}
 
 	kmu     sync.Mutex
-	lastKey time.Time // last key-frame request sent upstream
+	lastKey time.Time  // last key-frame request sent upstream
+	lastOut keyOutcome // what came of it
 
 	omu      sync.Mutex
 	opus     atomic.Pointer[opusTranscoder] // AAC→Opus, started by the first viewer wanting audio
@@ -91,8 +97,12 @@ func (f *feed) run(ctx context.Context) {
 			f.log.Warn("whep: the source has B-frames, which WebRTC cannot carry; ending its viewers")
 			f.endViewers(errBFrames)
 		}
-		subs := *f.subs.Load()
-		if len(subs) == 0 || (video && f.bframes.Load()) {
+		if video && f.bframes.Load() {
+			continue
+		}
+		// with no viewer, packetize only to keep the frames since the
+		// last key frame for the next one to join (join.go)
+		if len(*f.subs.Load()) == 0 && !f.hasPending.Load() && f.srv.cfg.JoinMaxAge <= 0 {
 			continue
 		}
 		p := pk[u.Track]
@@ -107,7 +117,13 @@ func (f *feed) run(ctx context.Context) {
 			continue
 		}
 		fr := &frame{video: video, key: u.Key, pkts: pkts}
-		for _, ss := range subs {
+		if f.hasPending.Load() {
+			f.admit(video && u.Key)
+		}
+		if f.srv.cfg.JoinMaxAge > 0 {
+			f.gop.add(item{fr, u.Track})
+		}
+		for _, ss := range *f.subs.Load() {
 			ss.offer(fr, u.Track)
 		}
 	}
@@ -196,36 +212,59 @@ func (f *feed) remove(ss *session) {
 		}
 	}
 	f.subs.Store(&next)
+	for i, x := range f.pending {
+		if x == ss {
+			f.pending = append(f.pending[:i], f.pending[i+1:]...)
+			break
+		}
+	}
 }
 
-// viewers is the number of sessions receiving from the feed.
-func (f *feed) viewers() int { return len(*f.subs.Load()) }
+// viewers is the number of sessions receiving from the feed, or about to.
+func (f *feed) viewers() int {
+	f.smu.Lock()
+	defer f.smu.Unlock()
+	return len(*f.subs.Load()) + len(f.pending)
+}
 
 func (f *feed) endViewers(cause error) {
-	for _, ss := range *f.subs.Load() {
+	f.smu.Lock()
+	pending := append([]*session(nil), f.pending...)
+	f.smu.Unlock()
+	for _, ss := range append(pending, *f.subs.Load()...) {
 		ss.stop(cause)
 	}
 }
 
 // requestKeyframe turns viewers' PLI/FIR (RFC 4585 §6.3.1, RFC 5104
 // §4.3.1) and new viewers into at most one key-frame request upstream per
-// keyframeRequestGap: to the WHIP publisher, or nothing for RTMP/SRT
-// (their next key frame comes at the encoder's interval).
-func (f *feed) requestKeyframe() {
-	if f.srv.cfg.Keyframes == nil {
-		return
+// keyframeRequestGap: to the WHIP publisher, or nothing for RTMP/SRT and
+// for a transcoded rung (their next key frame comes at the source's
+// interval; see join.go).
+func (f *feed) requestKeyframe() keyOutcome {
+	if f.srv.cfg.Keyframes == nil || f.s.Source() != nil {
+		return keyNext
 	}
 	f.kmu.Lock()
 	now := time.Now()
 	if now.Sub(f.lastKey) < keyframeRequestGap {
+		o := f.lastOut
 		f.kmu.Unlock()
-		return
+		if o == keyForwarded {
+			return keyRateLimited
+		}
+		return o
 	}
-	f.lastKey = now
+	f.lastKey, f.lastOut = now, keyNext
 	f.kmu.Unlock()
-	if f.srv.cfg.Keyframes.RequestKeyframe(f.s.ID()) {
-		f.srv.met.keyRequests.Inc()
+	if !f.srv.cfg.Keyframes.RequestKeyframe(f.s.ID()) {
+		return keyNext
 	}
+	f.srv.met.keyRequests.Inc()
+	f.kmu.Lock()
+	f.lastOut = keyForwarded
+	f.kmu.Unlock()
+	return keyForwarded
 }
 
 // keyframeRequestGap rate-limits key-frame requests upstream per stream.

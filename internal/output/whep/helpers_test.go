@@ -95,11 +95,21 @@ func publish(t *testing.T, hub *stream.Hub, id string, gop int, bframes bool) (s
 
 func publishFor(t *testing.T, hub *stream.Hub, id string, gop int, bframes bool) (end, leave func()) {
 	t.Helper()
+	return publishThen(t, hub, id, gop, bframes, nil)
+}
+
+// publishThen is publishFor calling before (when not nil) with the stream
+// before the first unit is written.
+func publishThen(t *testing.T, hub *stream.Hub, id string, gop int, bframes bool, before func(*stream.Stream)) (end, leave func()) {
+	t.Helper()
 	sps := []byte{0x67, 0x42, 0xc0, 0x1f, 0xda, 0x01, 0x40, 0x16, 0xe8}
 	pps := []byte{0x68, 0xce, 0x3c, 0x80}
 	pub, err := hub.Publish(id, []stream.Track{{Codec: stream.H264{SPS: sps, PPS: pps}}, {Codec: stream.Opus{ChannelCount: 2}}}, false)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if before != nil {
+		before(pub.Stream())
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

@@ -102,6 +102,12 @@ type Config struct {
 	ConnectTimeout time.Duration
 	// QueueSize is each viewer's queue, in frames. Default 128.
 	QueueSize int
+	// JoinMaxAge is how old the last key frame of a stream that cannot be
+	// asked for one (RTMP, SRT, a transcoded rung) may be for a new viewer
+	// to start at it, sent the frames since then at once, rather than wait
+	// for the next (see join.go). Default DefaultJoinMaxAge (500 ms); a
+	// negative value turns it off.
+	JoinMaxAge time.Duration
 	// MaxSessions bounds the sessions of the server (503 past it).
 	// Default 2000.
 	MaxSessions int
@@ -164,6 +170,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.StandinWait <= 0 {
 		cfg.StandinWait = DefaultStandinWait
+	}
+	if cfg.JoinMaxAge == 0 {
+		cfg.JoinMaxAge = DefaultJoinMaxAge
 	}
 	if cfg.CORSOrigin == "" {
 		cfg.CORSOrigin = DefaultCORSOrigin
@@ -296,6 +305,8 @@ type serverMetrics struct {
 	dropped     prometheus.Counter
 	keyRequests prometheus.Counter
 	reaped      prometheus.Counter
+	pli         *prometheus.CounterVec
+	joinReplays prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*serverMetrics, error) {
@@ -315,8 +326,14 @@ func newMetrics(reg prometheus.Registerer) (*serverMetrics, error) {
 		reaped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "mpegflow_whep_reaped_total", Help: "WHEP sessions ended because ICE/DTLS never connected.",
 		}),
+		pli: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mpegflow_whep_pli_total", Help: "PLI/FIR from WHEP viewers, by outcome: forwarded upstream, rate_limited (one went shortly before), next_key_frame (the source cannot be asked: RTMP, SRT, a transcoded rung).",
+		}, []string{"outcome"}),
+		joinReplays: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mpegflow_whep_join_replays_total", Help: "WHEP viewers started at the stream's last key frame, kept by the server, rather than waiting for the next.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.viewers, m.sessions, m.dropped, m.keyRequests, m.reaped} {
+	for _, c := range []prometheus.Collector{m.viewers, m.sessions, m.dropped, m.keyRequests, m.reaped, m.pli, m.joinReplays} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

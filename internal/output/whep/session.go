@@ -170,10 +170,11 @@ func (ss *session) run() {
 		ss.stop(errNeverUp)
 	}
 	timer.Stop()
-	if connected && ss.f.add(ss) {
+	// a viewer for whom no key frame can be asked upstream starts at the
+	// feed's last one when it is recent (join.go)
+	if connected && ss.f.join(ss, ss.f.requestKeyframe() == keyNext) {
 		ss.srv.met.viewers.Inc()
 		ss.log.Info("whep viewer connected")
-		ss.f.requestKeyframe()
 		ss.spawn(ss.write)
 		<-ss.ctx.Done()
 		ss.f.remove(ss)
@@ -239,7 +240,7 @@ func (ss *session) offer(fr *frame, track int) {
 		ss.srv.met.dropped.Inc()
 		if fr.video {
 			ss.needKey = true
-			ss.f.requestKeyframe()
+			_ = ss.f.requestKeyframe()
 		}
 	}
 }
@@ -284,7 +285,7 @@ func (ss *session) readRTCP(snd *webrtc.RTPSender) {
 		for _, p := range pkts {
 			switch p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				ss.f.requestKeyframe()
+				ss.f.pli()
 			}
 		}
 	}

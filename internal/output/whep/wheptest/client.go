@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
@@ -62,6 +63,7 @@ type Client struct {
 
 	videoFrames, keyFrames, audioPackets atomic.Int64
 	firstAt                              atomic.Int64 // ns after Dial's start
+	videoSSRC                            atomic.Uint32
 }
 
 // Dial offers to receive and negotiates a session (gathering complete: no
@@ -126,6 +128,9 @@ func Dial(ctx context.Context, endpoint string, o Options) (*Client, error) {
 // key frame.
 func (c *Client) read(tr *webrtc.TrackRemote) {
 	video := tr.Kind() == webrtc.RTPCodecTypeVideo
+	if video {
+		c.videoSSRC.Store(uint32(tr.SSRC()))
+	}
 	key, writing := false, false
 	buf := make([]byte, 1600)
 	var p rtp.Packet
@@ -229,6 +234,16 @@ func (c *Client) WaitKeyFrame(ctx context.Context) (time.Duration, error) {
 func (c *Client) VideoFrames() int64  { return c.videoFrames.Load() }
 func (c *Client) KeyFrames() int64    { return c.keyFrames.Load() }
 func (c *Client) AudioPackets() int64 { return c.audioPackets.Load() }
+
+// SendPLI sends a Picture Loss Indication (RFC 4585 §6.3.1) for the video
+// track, as a player whose decoder lost its reference pictures does.
+func (c *Client) SendPLI() error {
+	ssrc := c.videoSSRC.Load()
+	if ssrc == 0 {
+		return errors.New("wheptest: no video track yet")
+	}
+	return c.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+}
 
 // ConnectionState is the PeerConnection's state.
 func (c *Client) ConnectionState() webrtc.PeerConnectionState { return c.pc.ConnectionState() }

@@ -1,0 +1,179 @@
+package whep
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/mpegflow/mpegflow/internal/output/whep/wheptest"
+	"github.com/mpegflow/mpegflow/internal/stream"
+)
+
+func TestGOPCache(t *testing.T) {
+	key := item{fr: &frame{video: true, key: true}}
+	delta := item{fr: &frame{video: true}}
+	audio := item{fr: &frame{}, track: 1}
+	var c gopCache
+	c.add(delta) // before any key frame: nothing to start from
+	c.add(audio)
+	if got := c.replayable(time.Hour, 1024); got != nil {
+		t.Fatalf("replayable before a key frame: %d items", len(got))
+	}
+	c.add(key)
+	c.add(audio)
+	c.add(delta)
+	if got := c.replayable(time.Hour, 1024); len(got) != 3 || got[0] != key {
+		t.Fatalf("replayable = %v, want the key frame and the 2 after it", got)
+	}
+	if got := c.replayable(time.Hour, 4); got != nil {
+		t.Errorf("3 items replayed into a queue of 4 (more than half)")
+	}
+	if got := c.replayable(-1, 1024); got != nil {
+		t.Errorf("replayed with the cache turned off")
+	}
+	c.keyAt = time.Now().Add(-time.Second)
+	if got := c.replayable(500*time.Millisecond, 1024); got != nil {
+		t.Errorf("replayed a key frame older than the limit")
+	}
+	for range maxGOPItems {
+		c.add(delta)
+	}
+	if got := c.replayable(time.Hour, 1<<20); got != nil {
+		t.Errorf("a GOP past %d items replayed", maxGOPItems)
+	}
+	c.add(key)
+	if got := c.replayable(time.Hour, 1024); len(got) != 1 {
+		t.Errorf("after the next key frame: %d items, want 1", len(got))
+	}
+}
+
+// joinEnv runs a 10 s GOP source nobody can ask for key frames (no
+// Keyframes: an RTMP/SRT publisher) whose feed exists before its first key
+// frame, with joinMaxAge.
+func joinEnv(t *testing.T, joinMaxAge time.Duration) *testEnv {
+	e := newTestEnv(t, func(c *Config) { c.JoinMaxAge, c.QueueSize = joinMaxAge, 1024 })
+	end, _ := publishThen(t, e.hub, testID, 300, false, func(s *stream.Stream) {
+		if _, err := e.srv.feedOf(s); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Cleanup(end)
+	time.Sleep(300 * time.Millisecond) // the key frame at 0 s is past
+	return e
+}
+
+// TestJoinAtLastKeyFrame: a viewer of a source that cannot be asked for a
+// key frame starts at the last one the feed holds, at once, rather than at
+// the next one 10 s later; with the cache off it waits.
+func TestJoinAtLastKeyFrame(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	t.Run("replayed", func(t *testing.T) {
+		e := joinEnv(t, time.Minute)
+		c, err := wheptest.Dial(ctx, e.endpoint(testID), wheptest.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(ctx)
+		wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
+		defer wcancel()
+		ttff, err := c.WaitKeyFrame(wctx)
+		if err != nil {
+			t.Fatalf("no key frame within 5 s of a 10 s GOP: %v", err)
+		}
+		t.Logf("first key frame %v after the offer", ttff)
+		if n := value(e.srv.met.joinReplays); n != 1 {
+			t.Errorf("join replays = %v, want 1", n)
+		}
+	})
+	t.Run("off", func(t *testing.T) {
+		e := joinEnv(t, -1)
+		c, err := wheptest.Dial(ctx, e.endpoint(testID), wheptest.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(ctx)
+		wctx, wcancel := context.WithTimeout(ctx, 2*time.Second)
+		defer wcancel()
+		if _, err := c.WaitKeyFrame(wctx); err == nil {
+			t.Fatal("a key frame came with the cache off, mid-GOP")
+		}
+		if n := value(e.srv.met.joinReplays); n != 0 {
+			t.Errorf("join replays = %v, want 0", n)
+		}
+	})
+}
+
+// TestPLIOnRung: viewers' PLIs on a transcoded rung, which is shared by
+// every viewer and LL-HLS, never go upstream (not even to a publisher
+// that could take them) and are counted as waiting for the next key frame;
+// on a source that takes them they are forwarded at most once per
+// keyframeRequestGap and the rest counted as rate-limited.
+func TestPLIOnRung(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	plis := func(t *testing.T, e *testEnv, n int) {
+		t.Helper()
+		c, err := wheptest.Dial(ctx, e.endpoint(testID), wheptest.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(ctx)
+		if _, err := c.WaitKeyFrame(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for range n {
+			if err := c.SendPLI(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for total(e) < float64(n) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	t.Run("rung", func(t *testing.T) {
+		kf := &countingKeyframes{}
+		e := newTestEnv(t, func(c *Config) { c.Standins, c.Keyframes = fakeStandins{}, kf })
+		defer sourceWithBFrames(t, e)()
+		transcodeWithoutBFrames(t, e.hub.Get(testID))
+		plis(t, e, 5)
+		if got := value(e.srv.met.pli.WithLabelValues("next_key_frame")); got != 5 {
+			t.Errorf("PLIs counted next_key_frame = %v, want 5", got)
+		}
+		if n := kf.n.Load(); n != 0 {
+			t.Errorf("%d key-frame requests upstream for a rung", n)
+		}
+	})
+	t.Run("publisher", func(t *testing.T) {
+		kf := &countingKeyframes{}
+		e := newTestEnv(t, func(c *Config) { c.Keyframes = kf })
+		defer publish(t, e.hub, testID, 15, false)()
+		plis(t, e, 5)
+		fw := value(e.srv.met.pli.WithLabelValues("forwarded"))
+		rl := value(e.srv.met.pli.WithLabelValues("rate_limited"))
+		if fw+rl != 5 || fw > 2 {
+			t.Errorf("PLIs forwarded %v, rate_limited %v; want 5 in all, at most 2 forwarded (a burst within the gap)", fw, rl)
+		}
+	})
+}
+
+func total(e *testEnv) float64 {
+	var n float64
+	for _, o := range []keyOutcome{keyForwarded, keyRateLimited, keyNext} {
+		n += value(e.srv.met.pli.WithLabelValues(o.String()))
+	}
+	return n
+}
+
+// value is the value of counter m.
+func value(m prometheus.Metric) float64 {
+	var d dto.Metric
+	if err := m.Write(&d); err != nil || d.Counter == nil {
+		return -1
+	}
+	return d.Counter.GetValue()
+}
