@@ -399,10 +399,11 @@ func g2gRTMP(ctx context.Context, t *testing.T, d *daemon, in liveInput, secs in
 	// answers (the stream is live and, with B-frames, its rung ready)
 	_ = dialWHEP(ctx, t, d, d.URL("/whep/"+in.ID), wheptest.Options{SkipConnect: true}).Close(ctx)
 	webrtc, hls = runG2G(ctx, t, d, in, "none", secs)
-	// what a rung adds, when one stood in (the publisher still runs)
+	// what a rung adds, when one stood in (the publisher still runs), and
+	// how the viewer joined
 	if f, err := get(ctx, "http://"+d.Metric+"/metrics"); err == nil {
 		for _, l := range strings.Split(string(f.Body), "\n") {
-			if strings.HasPrefix(l, "mpegflow_transcode_delay_seconds{") {
+			if strings.HasPrefix(l, "mpegflow_transcode_delay_seconds{") || strings.HasPrefix(l, "mpegflow_whep_join_replays_total") || strings.HasPrefix(l, "mpegflow_whep_pli_total") {
 				t.Logf("metric %s", l)
 			}
 		}

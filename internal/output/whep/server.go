@@ -105,7 +105,7 @@ type Config struct {
 	// JoinMaxAge is how old the last key frame of a stream that cannot be
 	// asked for one (RTMP, SRT, a transcoded rung) may be for a new viewer
 	// to start at it, sent the frames since then at once, rather than wait
-	// for the next (see join.go). Default DefaultJoinMaxAge (500 ms); a
+	// for the next (see join.go). Default DefaultJoinMaxAge (1 s); a
 	// negative value turns it off.
 	JoinMaxAge time.Duration
 	// MaxSessions bounds the sessions of the server (503 past it).
