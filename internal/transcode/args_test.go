@@ -103,6 +103,10 @@ func TestArgsInvariants(t *testing.T) {
 			if n := strings.Count(a, "-omit_video_pes_length 0 -f mpegts pipe:"); n != len(rungs) {
 				t.Errorf("%s/%s: video PES length on %d of %d rungs", f, in, n, len(rungs))
 			}
+			ft := strings.Join(Args(Job{Family: f, InputCodec: in, AudioCodec: "opus", Rungs: rungs, FrameThreads: true}), " ")
+			if strings.Contains(ft, "-flags low_delay") || strings.Replace(a, "-flags low_delay ", "", 1) != ft {
+				t.Errorf("%s/%s: FrameThreads should drop only -flags low_delay:\n%s\n%s", f, in, a, ft)
+			}
 			if hw := strings.Contains(a, "-hwaccel "); hw != (in == "h264" && f != X264) {
 				t.Errorf("%s/%s: hardware decoding %v", f, in, hw)
 			}

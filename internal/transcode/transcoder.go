@@ -297,6 +297,7 @@ func (k *Sink) Run(ctx context.Context, r *stream.Reader) error {
 			}
 			job.Rungs = rungs
 			job.GOP = 10 * max(30, int(fps+0.5))
+			job.FrameThreads = w*h > frameThreadsAbove
 		} else if tr.Kind() == stream.KindAudio && acodec == "" {
 			acodec = tr.Codec.Name()
 		}
