@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -29,6 +30,7 @@ type consoleResult struct {
 		Viewers             int     `json:"viewers"`
 		Clip                string  `json:"clip"`
 		OutputBroadcastMs   int     `json:"outputBroadcastMs"`
+		OutputEditMs        int     `json:"outputEditMs"`
 		PipelineApplyMs     int     `json:"pipelineApplyMs"`
 		UploadReadyMs       int     `json:"uploadReadyMs"`
 		NewViewsMs          int     `json:"newViewsMs"`
@@ -38,11 +40,13 @@ type consoleResult struct {
 // TestConsoleBrowser drives the web console in headless Chromium through a
 // streamer's and an operator's tasks (see test/browser/console.mjs), then
 // signs in with a read-only token and finds no write controls. It also
-// adds a restream output (to a second live input of the same daemon),
-// applies a pipeline through the paste-plan-apply flow and uploads a
-// generated clip. With
-// MPEGFLOW_CONSOLE_SCREENSHOTS=DIR it writes screenshots of the main views
-// there (docs/console for the closing note).
+// adds a restream output (to a second live input of the same daemon) and
+// edits it, applies a pipeline through the paste-plan-apply flow and
+// uploads a generated clip with tus, paused and resumed. It logs the
+// figures: bundle size, time to interactive, live badge latency. With
+// MPEGFLOW_CONSOLE_SCREENSHOTS=DIR (relative to the repository) it writes
+// screenshots of the main views there (docs/console); without it nothing
+// is written.
 func TestConsoleBrowser(t *testing.T) {
 	e2eTest(t)
 	requireTools(t, "node", "ffmpeg")
@@ -67,8 +71,14 @@ func TestConsoleBrowser(t *testing.T) {
 	}))
 	defer hook.Close()
 	d, admin := recordingDaemonWith(t.Context(), t, t.TempDir(), daemonConfig{ExtraYAML: "webhooks:\n  allow_private_targets: true\n" + restreamPrivateYAML})
-	if f, err := get(t.Context(), d.URL("/console/app.js")); err != nil || f.Status != http.StatusOK {
-		t.Fatalf("GET /console/app.js: %v %v: the binary was built without the console bundle", f.Status, err)
+	// the bundle as served (JS and CSS, hls.js is loaded apart), gzipped
+	bundle := 0
+	for _, p := range []string{"/console/app.js", "/console/app.css"} {
+		f, err := get(t.Context(), d.URL(p))
+		if err != nil || f.Status != http.StatusOK {
+			t.Fatalf("GET %s: %v %v: the binary was built without the console bundle", p, f.Status, err)
+		}
+		bundle += gzipLen(t, f.Body)
 	}
 	st, r := apiCall(t, d, admin, "POST", "/v1/tokens", map[string]any{"name": "read only",
 		"scopes": []string{"live_inputs:read", "videos:read", "webhooks:read"}})
@@ -123,8 +133,28 @@ func TestConsoleBrowser(t *testing.T) {
 		f.TimeToInteractiveMs, f.DOMContentLoadedMs, f.SignInMs, f.ConnectToBadgeMs, f.SpawnToBadgeMs, f.Clip)
 	t.Logf("console: restream output broadcasting %d ms after Add; pipeline applied and drawn %d ms after Plan; upload ready %d ms after Upload; the outputs, pipeline and upload steps took %d ms",
 		f.OutputBroadcastMs, f.PipelineApplyMs, f.UploadReadyMs, f.NewViewsMs)
+	t.Logf("console: bundle %.1f KB gzipped (JS + CSS, without hls.js); output edited and broadcasting again %d ms after Save",
+		float64(bundle)/1024, f.OutputEditMs)
+	if bundle > 150<<10 {
+		t.Errorf("the console bundle is %d bytes gzipped; at most 150 KB", bundle)
+	}
 	if f.ConnectToBadgeMs > 2000 {
 		t.Errorf("the live badge came %.0f ms after the publisher connected", f.ConnectToBadgeMs)
 	}
 	d.assertNoKeys(t, readOnly) // the admin token is printed once at first start, by design
+}
+
+// gzipLen is the length of b gzipped at the default level (as a server or
+// CDN would send it).
+func gzipLen(t *testing.T, b []byte) int {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Len()
 }
