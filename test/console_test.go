@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +20,7 @@ import (
 type consoleResult struct {
 	OK      bool     `json:"ok"`
 	Steps   []string `json:"steps"`
+	StepMs  []int    `json:"stepMs"`
 	Errors  []string `json:"errors"`
 	Console []string `json:"console"`
 	Figures struct {
@@ -86,18 +88,24 @@ func TestConsoleBrowser(t *testing.T) {
 		t.Fatalf("create token: HTTP %d %v", st, r)
 	}
 	readOnly := data(r)["token"].(string)
-	// a second live input of the same daemon: the target of the restream
+	// two more live inputs of the same daemon: the target of the restream
 	// output the console adds, and the input of the pipeline it applies
-	st, r = apiCall(t, d, admin, "POST", "/v1/live_inputs", map[string]any{"name": "restream target"})
-	if st != http.StatusCreated {
-		t.Fatalf("create live input: HTTP %d %v", st, r)
+	// (apart, so that the pipeline's publisher does not come within the
+	// reconnect window of the restream output's broadcast)
+	newInput := func(name string) (id, key string) {
+		st, r := apiCall(t, d, admin, "POST", "/v1/live_inputs", map[string]any{"name": name})
+		if st != http.StatusCreated {
+			t.Fatalf("create live input: HTTP %d %v", st, r)
+		}
+		li := data(r)
+		return li["id"].(string), li["rtmp"].(map[string]any)["stream_key"].(string)
 	}
-	target := data(r)
-	targetKey := target["rtmp"].(map[string]any)["stream_key"].(string)
+	_, targetKey := newInput("restream target")
+	pipelineInput, pipelineKey := newInput("pipeline input")
 
 	args := []string{filepath.Join(repoRoot, "test", "browser", "console.mjs"), "--url", "http://" + d.HTTP,
 		"--token", admin, "--readonly", readOnly, "--webhook", hook.URL + "/hook", "--chromium", chromiumPath(), "--timeout", "300",
-		"--restream", "rtmp://" + d.RTMP + "/live", "--restreamkey", targetKey, "--pipelineinput", target["id"].(string),
+		"--restream", "rtmp://" + d.RTMP + "/live", "--restreamkey", targetKey, "--pipelineinput", pipelineInput, "--pipelinekey", pipelineKey,
 		"--upload", uploadClip(t, 3, "320x240")}
 	if dir := os.Getenv("MPEGFLOW_CONSOLE_SCREENSHOTS"); dir != "" {
 		if !filepath.IsAbs(dir) {
@@ -128,6 +136,13 @@ func TestConsoleBrowser(t *testing.T) {
 	if hits.Load() == 0 {
 		t.Error("the webhook receiver got nothing")
 	}
+	var took strings.Builder
+	for i, ms := range res.StepMs {
+		if i < len(res.Steps) {
+			fmt.Fprintf(&took, "%s: %d ms; ", res.Steps[i], ms)
+		}
+	}
+	t.Logf("console: steps: %s", took.String())
 	f := res.Figures
 	t.Logf("console: interactive %d ms after navigation (DOMContentLoaded %d ms), signed in %d ms after the click; live badge %.0f ms after the connected event (%d ms after ffmpeg was started); clip %s",
 		f.TimeToInteractiveMs, f.DOMContentLoadedMs, f.SignInMs, f.ConnectToBadgeMs, f.SpawnToBadgeMs, f.Clip)

@@ -13,16 +13,16 @@
 // play the recording, seek and make a clip; then sign in with a read-only
 // token and find no write controls. With --restream: switch the preview to
 // WebRTC (WHEP) and back; add a restream output to that URL and see it
-// broadcasting, disable and delete it. With --pipelineinput: paste a
+// broadcasting, edit it, disable and delete it. With --pipelineinput: paste a
 // pipeline manifest on that live input, see its plan, apply it, see its
-// DAG, publish to it (--restream, --restreamkey) and see its nodes run.
+// DAG, publish to it (--restream, --pipelinekey) and see its nodes run.
 // With --upload FILE: upload it and see the video turn ready.
 //
 // Options: --url BASE, --token ADMIN, --readonly TOKEN, --webhook URL,
 //   --chromium PATH, --ffmpeg PATH, --screenshots DIR (writes *.png there when
 //   set), --timeout SECONDS (default 150), --restream RTMP_URL, --restreamkey
-//   KEY, --pipelineinput LIVE_INPUT_ID, --upload FILE.
-// Output: {"ok":bool,"steps":[...],"figures":{...},"errors":[...],"console":[...]}
+//   KEY, --pipelineinput LIVE_INPUT_ID, --pipelinekey KEY, --upload FILE.
+// Output: {"ok":bool,"steps":[...],"stepMs":[...],"figures":{...},"errors":[...],"console":[...]}
 
 import { chromium } from 'playwright-core';
 import { spawn } from 'node:child_process';
@@ -31,7 +31,7 @@ import { join } from 'node:path';
 
 function parseArgs(argv) {
   const o = { url: '', token: '', readonly: '', webhook: '', chromium: process.env.CHROMIUM || '/usr/bin/chromium', ffmpeg: 'ffmpeg', screenshots: '', timeout: 150,
-    restream: '', restreamkey: '', pipelineinput: '', upload: '' };
+    restream: '', restreamkey: '', pipelineinput: '', pipelinekey: '', upload: '' };
   for (let i = 2; i < argv.length; i++) {
     const k = argv[i].replace(/^--/, '');
     const v = argv[++i];
@@ -45,10 +45,16 @@ function parseArgs(argv) {
 const o = parseArgs(process.argv);
 // a URL of this run's own, so that a daemon used before has no endpoint of the same name
 if (o.webhook) o.webhook += (o.webhook.includes('?') ? '&' : '?') + 'run=' + Date.now();
-const result = { ok: false, steps: [], figures: {}, errors: [], console: [] };
+const result = { ok: false, steps: [], stepMs: [], figures: {}, errors: [], console: [] };
+const started = Date.now();
+let stepAt = started;
+// step starts a named step; stepMs holds how long each step took
 const step = (name) => {
+  const now = Date.now();
+  if (result.steps.length) result.stepMs.push(now - stepAt);
+  stepAt = now;
   result.steps.push(name);
-  process.stderr.write(`console.mjs: ${name}\n`);
+  process.stderr.write(`console.mjs: +${now - started} ms ${name}\n`);
 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // within resolves as p does, or fails with msg after ms
@@ -66,6 +72,7 @@ let ffmpeg;
 let ffmpeg2;
 async function finish(code) {
   clearTimeout(deadline);
+  if (result.steps.length) result.stepMs.push(Date.now() - stepAt);
   try { ffmpeg?.kill('SIGKILL'); } catch {}
   try { ffmpeg2?.kill('SIGKILL'); } catch {}
   try { await browser?.close(); } catch {}
@@ -222,6 +229,7 @@ async function main() {
 
     step('edit the output (name, stream key typed again); it reconnects, the key is never shown');
     const t2 = Date.now();
+    const connectedAt = await row.getAttribute('data-connected-at');
     await row.getByRole('button', { name: 'Edit output console restream' }).click();
     const form = panel.locator('form[data-editing]');
     if (await form.locator('#edit-out-key').inputValue() !== '') throw new Error('the edit form shows the stream key');
@@ -229,7 +237,8 @@ async function main() {
     await form.locator('#edit-out-key').fill(o.restreamkey);
     await form.getByRole('button', { name: 'Save output' }).click();
     await form.waitFor({ state: 'detached', timeout: 10000 });
-    await panel.locator('tbody tr[data-state=broadcasting]', { hasText: 'console restream edited' }).waitFor({ timeout: 20000 });
+    // broadcasting again on a new connection (the answer to the PATCH may still show the old one)
+    await panel.locator(`tbody tr[data-state=broadcasting][data-connected-at]:not([data-connected-at="${connectedAt}"])`, { hasText: 'console restream edited' }).waitFor({ timeout: 20000 });
     result.figures.outputEditMs = Date.now() - t2;
     if ((await panel.innerText()).includes(o.restreamkey)) throw new Error('the output stream key is shown after the edit');
     if ((await page.content()).includes(o.restreamkey)) throw new Error('the output stream key is in the page');
@@ -280,7 +289,7 @@ async function main() {
     result.figures.pipelineApplyMs = Date.now() - t0;
     if (o.restream) {
       step('publish to the pipeline\'s live input; its nodes run');
-      ffmpeg2 = publish(o.restream + '/' + o.restreamkey, 30);
+      ffmpeg2 = publish(o.restream + '/' + (o.pipelinekey || o.restreamkey), 30);
       for (const n of ['cam', 'hls']) await page.locator(`svg.dag g[data-node=${n}][data-state=running]`).waitFor({ timeout: 20000 });
       await shot(page, 'pipeline');
       ffmpeg2.kill('SIGKILL');

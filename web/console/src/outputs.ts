@@ -82,7 +82,7 @@ export function Outputs({ liveInputId, write, live }: { liveInputId: string; wri
   </div>`;
 
   function stateRow(o: any, state: string) {
-    return html`<tr key=${o.id} data-id=${o.id} data-state=${state}>
+    return html`<tr key=${o.id} data-id=${o.id} data-state=${state} data-connected-at=${o.status.connected_at || undefined}>
         <td><strong>${o.name || o.id}</strong><br /><span class="muted small mono">${o.url}${o.stream_key ? ' · key ' + o.stream_key : ''}</span>
           ${o.rendition && o.rendition !== 'source' && html` <span class="tag">${o.rendition}</span>`}</td>
         <td><span class=${'badge badge-' + state} data-status=${state}>${state}</span>
