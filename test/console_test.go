@@ -139,7 +139,7 @@ func TestConsoleBrowser(t *testing.T) {
 	var took strings.Builder
 	for i, ms := range res.StepMs {
 		if i < len(res.Steps) {
-			fmt.Fprintf(&took, "%s: %d ms; ", res.Steps[i], ms)
+			fmt.Fprintf(&took, "[%s] %d ms ", res.Steps[i], ms)
 		}
 	}
 	t.Logf("console: steps: %s", took.String())

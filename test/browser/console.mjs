@@ -227,14 +227,15 @@ async function main() {
     result.figures.outputBroadcastMs = Date.now() - t1;
     if ((await panel.innerText()).includes(o.restreamkey)) throw new Error('the output stream key is shown');
 
-    step('edit the output (name, stream key typed again); it reconnects, the key is never shown');
+    step('edit the output (name; the key moved into the URL); it reconnects, the key is never shown');
     const t2 = Date.now();
     const connectedAt = await row.getAttribute('data-connected-at');
     await row.getByRole('button', { name: 'Edit output console restream' }).click();
     const form = panel.locator('form[data-editing]');
     if (await form.locator('#edit-out-key').inputValue() !== '') throw new Error('the edit form shows the stream key');
     await form.locator('#edit-out-name').fill('console restream edited');
-    await form.locator('#edit-out-key').fill(o.restreamkey);
+    await form.locator('#edit-out-url').fill(o.restream + '/' + o.restreamkey);
+    await form.getByLabel(/Remove the stream key/).check();
     await form.getByRole('button', { name: 'Save output' }).click();
     await form.waitFor({ state: 'detached', timeout: 10000 });
     // broadcasting again on a new connection (the answer to the PATCH may still show the old one)
