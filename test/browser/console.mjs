@@ -233,6 +233,10 @@ async function main() {
     await row.getByRole('button', { name: 'Edit output console restream' }).click();
     const form = panel.locator('form[data-editing]');
     if (await form.locator('#edit-out-key').inputValue() !== '') throw new Error('the edit form shows the stream key');
+    if (o.screenshots) {
+      await form.scrollIntoViewIfNeeded();
+      await shot(page, 'outputs');
+    }
     await form.locator('#edit-out-name').fill('console restream edited');
     await form.locator('#edit-out-url').fill(o.restream + '/' + o.restreamkey);
     await form.getByLabel(/Remove the stream key/).check();
@@ -243,7 +247,6 @@ async function main() {
     result.figures.outputEditMs = Date.now() - t2;
     if ((await panel.innerText()).includes(o.restreamkey)) throw new Error('the output stream key is shown after the edit');
     if ((await page.content()).includes(o.restreamkey)) throw new Error('the output stream key is in the page');
-    await shot(page, 'outputs');
     await row.getByRole('button', { name: 'Disable' }).click();
     await panel.locator('tbody tr[data-state=disabled]').waitFor({ timeout: 10000 });
     await row.getByRole('button', { name: 'Delete' }).click();
