@@ -16,7 +16,8 @@
 // broadcasting, edit it, disable and delete it. With --pipelineinput: paste a
 // pipeline manifest on that live input, see its plan, apply it, see its
 // DAG, publish to it (--restream, --pipelinekey) and see its nodes run.
-// With --upload FILE: upload it and see the video turn ready.
+// With --upload FILE: upload it with tus, paused and resumed, and see the
+// video turn ready; make a one-time upload link and open the upload page.
 //
 // Options: --url BASE, --token ADMIN, --readonly TOKEN, --webhook URL,
 //   --chromium PATH, --ffmpeg PATH, --screenshots DIR (writes *.png there when
@@ -374,8 +375,18 @@ async function main() {
     await page.unroute('**/uploads/**');
     if (patches < 2 || heads < 1) throw new Error(`the upload was not resumed (${patches} PATCH, ${heads} HEAD)`);
     result.figures.uploadReadyMs = Date.now() - t0;
-    newViews += Date.now() - t0;
     await shot(page, 'videos');
+    step('make a one-time upload link; the upload page opens with its URL');
+    await page.getByText('Let someone else upload').click();
+    await page.getByRole('button', { name: 'Make an upload link' }).click();
+    const link = await page.locator('input[data-field=upload-link]').inputValue();
+    if (!link.startsWith(o.url + '/upload/#')) throw new Error('upload link ' + link);
+    const up = await ctx.newPage();
+    await up.goto(link);
+    const upURL = await up.locator('#url').inputValue();
+    await up.close();
+    if (!/\/uploads\/vid_/.test(upURL) || upURL !== decodeURIComponent(link.split('#')[1])) throw new Error('the upload page has the URL ' + upURL);
+    newViews += Date.now() - t0;
   }
   result.figures.newViewsMs = newViews;
 
