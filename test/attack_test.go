@@ -158,6 +158,7 @@ func (p *teeProxy) url(key string) string { return "rtmp://" + p.ln.Addr().Strin
 // percent-encoded SRT stream id).
 func TestAttackRegression(t *testing.T) {
 	e2eTest(t)
+	t.Parallel()
 	requireTools(t, "ffmpeg")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
