@@ -4,7 +4,8 @@
 // (re)opens and when the input's status changes); add (the stream key is
 // write-only: typed into a password field, only its masked form is shown
 // back), edit (url, stream key, name and rendition with PATCH; while live
-// only that output reconnects), enable/disable, delete. Bitrates have no events: while an output
+// only that output reconnects, and only when its target changed),
+// enable/disable, delete. Bitrates have no events: while an output
 // broadcasts, the list is fetched again every 5 s for them.
 import { html } from 'htm/preact';
 import { useContext, useEffect, useState } from 'preact/hooks';
@@ -75,9 +76,10 @@ export function Outputs({ liveInputId, write, live }: { liveInputId: string; wri
     </table></div>`}
     ${editing && items?.some((o) => o.id === editing) && html`<${OutputForm} key=${editing} base=${base} output=${items.find((o) => o.id === editing)} onDone=${(o: any) => {
       setEditing('');
-      if (o) upsert(o);
-      // the answer may be older than the events it caused
-      if (o) load();
+      if (!o) return;
+      // the answer may be older than the events it caused: the list is fetched again after it
+      upsert(o);
+      load();
     }} />`}
   </div>`;
 
