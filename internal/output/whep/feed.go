@@ -116,16 +116,7 @@ func (f *feed) run(ctx context.Context) {
 		if len(pkts) == 0 {
 			continue
 		}
-		fr := &frame{video: video, key: u.Key, pkts: pkts}
-		if f.hasPending.Load() {
-			f.admit(video && u.Key)
-		}
-		if f.srv.cfg.JoinMaxAge > 0 {
-			f.gop.add(item{fr, u.Track})
-		}
-		for _, ss := range *f.subs.Load() {
-			ss.offer(fr, u.Track)
-		}
+		f.deliver(&frame{video: video, key: u.Key, pkts: pkts}, u.Track)
 	}
 	f.omu.Lock()
 	f.opusDone = true

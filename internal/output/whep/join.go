@@ -127,11 +127,11 @@ func (f *feed) admit(atKey bool) {
 		replay = f.gop.replayable(f.srv.cfg.JoinMaxAge, f.srv.cfg.QueueSize)
 	}
 	for _, ss := range p {
-		for _, it := range replay {
-			ss.offer(it.fr, it.track)
-		}
 		if len(replay) > 0 {
 			f.srv.met.joinReplays.Inc()
+		}
+		for _, it := range replay {
+			ss.offer(it.fr, it.track)
 		}
 	}
 	f.smu.Lock()
@@ -147,6 +147,21 @@ func (f *feed) admit(atKey bool) {
 		}
 	}
 	f.subs.Store(&next)
+}
+
+// deliver hands a packetized frame of hub track track to the viewers,
+// admitting the pending ones first and keeping it for later joiners.
+// Called only by the feed goroutine.
+func (f *feed) deliver(fr *frame, track int) {
+	if f.hasPending.Load() {
+		f.admit(fr.video && fr.key)
+	}
+	if f.srv.cfg.JoinMaxAge > 0 {
+		f.gop.add(item{fr, track})
+	}
+	for _, ss := range *f.subs.Load() {
+		ss.offer(fr, track)
+	}
 }
 
 // pli handles a viewer's PLI or FIR and counts what came of it.

@@ -2,8 +2,11 @@ package whep
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/pion/rtp"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -47,6 +50,68 @@ func TestGOPCache(t *testing.T) {
 	c.add(key)
 	if got := c.replayable(time.Hour, 1024); len(got) != 1 {
 		t.Errorf("after the next key frame: %d items, want 1", len(got))
+	}
+}
+
+// TestJoinOrder: a viewer joining mid-GOP gets the frames since the last
+// key frame, then the live ones, none twice or missing; one joining at a
+// key frame starts with it; one that ended while pending is not added.
+func TestJoinOrder(t *testing.T) {
+	e := newTestEnv(t, nil)
+	f := &feed{srv: e.srv, ended: make(chan struct{})}
+	f.subs.Store(&[]*session{})
+	newViewer := func() *session {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		t.Cleanup(func() { cancel(nil) })
+		return &session{srv: e.srv, f: f, q: make(chan item, 64), plan: offerPlan{VideoTrack: 0, AudioTrack: 1}, ctx: ctx, cancel: cancel}
+	}
+	got := func(ss *session) (names []string) {
+		for len(ss.q) > 0 {
+			it := <-ss.q
+			names = append(names, string(it.fr.pkts[0].Payload))
+		}
+		return names
+	}
+	fr := func(name string, video, key bool) *frame {
+		return &frame{video: video, key: key, pkts: []*rtp.Packet{{Payload: []byte(name)}}}
+	}
+	early := newViewer()
+	if !f.join(early, false) {
+		t.Fatal("join refused")
+	}
+	f.deliver(fr("d0", true, false), 0) // before any key frame: skipped
+	f.deliver(fr("K1", true, true), 0)
+	f.deliver(fr("a1", false, true), 1)
+	f.deliver(fr("d1", true, false), 0)
+	mid, gone := newViewer(), newViewer()
+	f.join(mid, true)
+	f.join(gone, true)
+	gone.cancel(errPeerGone)
+	f.remove(gone)
+	f.deliver(fr("d2", true, false), 0)
+	atKey := newViewer()
+	f.join(atKey, true)
+	f.deliver(fr("K2", true, true), 0)
+	f.deliver(fr("d3", true, false), 0)
+	for _, tt := range []struct {
+		name string
+		ss   *session
+		want string
+	}{
+		{"early", early, "K1 a1 d1 d2 K2 d3"},
+		{"mid-GOP", mid, "K1 a1 d1 d2 K2 d3"},
+		{"at a key frame", atKey, "K2 d3"},
+		{"ended while pending", gone, ""},
+	} {
+		if g := strings.Join(got(tt.ss), " "); g != tt.want {
+			t.Errorf("%s viewer got %q, want %q", tt.name, g, tt.want)
+		}
+	}
+	if n := len(*f.subs.Load()); n != 3 {
+		t.Errorf("%d subscribers, want 3", n)
+	}
+	if n := value(e.srv.met.joinReplays); n != 1 {
+		t.Errorf("join replays = %v, want 1", n)
 	}
 }
 
