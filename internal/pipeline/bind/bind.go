@@ -66,6 +66,9 @@ type Runtime struct {
 
 	mu     sync.Mutex
 	graphs map[string]*liveGraph // by live input
+	// parsed holds the last validated manifest of each pipeline, so that
+	// a go-live reuses its compiled `when` expressions
+	parsed map[string]parsedManifest
 
 	evq        chan events.Event
 	stop       chan struct{}
@@ -95,6 +98,44 @@ type liveGraph struct {
 	plan       nodePlan
 }
 
+// parsedManifest is a stored generation, validated.
+type parsedManifest struct {
+	generation int64
+	m          *manifest.Manifest
+}
+
+// manifest returns the validated manifest of stored pipeline p: the one
+// Applied was given for its generation, or the stored text validated
+// now (and kept) against the node types (manifest.Default), which
+// compiles its `when` expressions once.
+func (r *Runtime) manifest(p *store.Pipeline) (*manifest.Manifest, error) {
+	r.mu.Lock()
+	c, ok := r.parsed[p.Name]
+	r.mu.Unlock()
+	if ok && c.generation == p.Generation {
+		return c.m, nil
+	}
+	m, err := manifest.Decode([]byte(p.Manifest))
+	if err != nil {
+		return nil, err
+	}
+	if err := manifest.Default().Validate(m); err != nil {
+		// It was valid when stored; the node types may have changed
+		// since. What no longer fits is reported by its node at build.
+		r.log.Warn("stored pipeline no longer validates", "pipeline", p.Name, "generation", p.Generation, "error", err)
+	}
+	r.remember(p, m)
+	return m, nil
+}
+
+func (r *Runtime) remember(p *store.Pipeline, m *manifest.Manifest) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c, ok := r.parsed[p.Name]; !ok || c.generation <= p.Generation {
+		r.parsed[p.Name] = parsedManifest{generation: p.Generation, m: m}
+	}
+}
+
 // eventQueue bounds the events waiting to be published; past it they are
 // dropped (and logged): node state changes come from the data plane.
 const eventQueue = 256
@@ -107,7 +148,7 @@ func New(cfg Config) (*Runtime, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Runtime{cfg: cfg, log: cfg.Logger, graphs: map[string]*liveGraph{},
+	r := &Runtime{cfg: cfg, log: cfg.Logger, graphs: map[string]*liveGraph{}, parsed: map[string]parsedManifest{},
 		evq: make(chan events.Event, eventQueue), stop: make(chan struct{}), done: make(chan struct{}),
 		notifyDone: make(chan struct{})}
 	go r.publish()
@@ -165,7 +206,7 @@ func (r *Runtime) Nodes(ctx context.Context, env *pipeline.Env) ([]pipeline.Node
 		}
 		return nil, false
 	}
-	m, err := manifest.Decode([]byte(p.Manifest))
+	m, err := r.manifest(p)
 	if err != nil {
 		r.log.Error("stored pipeline unreadable; running the default graph", "live_input", id, "pipeline", p.Name, "error", err)
 		return nil, false
@@ -239,6 +280,7 @@ func (r *Runtime) NodeState(liveInput string, st pipeline.Status, from pipeline.
 func (r *Runtime) Applied(ctx context.Context, p *store.Pipeline, m *manifest.Manifest) {
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
+	r.remember(p, m)
 	r.mu.Lock()
 	var live []*liveGraph
 	for _, lg := range r.graphs {
@@ -257,6 +299,9 @@ func (r *Runtime) Applied(ctx context.Context, p *store.Pipeline, m *manifest.Ma
 // Deleted implements api.PipelineRuntime: graphs running the pipeline go
 // on until their stream ends (the next broadcast runs the default graph).
 func (r *Runtime) Deleted(name string) {
+	r.mu.Lock()
+	delete(r.parsed, name)
+	r.mu.Unlock()
 	r.log.Info("pipeline deleted; its live graphs run until their broadcast ends", "pipeline", name)
 }
 
@@ -316,24 +361,34 @@ func (r *Runtime) applyHot(lg *liveGraph, p *store.Pipeline, m *manifest.Manifes
 		"replace", plan.Count(manifest.Replace), "delete", plan.Count(manifest.Delete))
 }
 
-// Facts are the media facts of a stream that `when` tests: the video's
-// size and codec, the audio's codec.
-func Facts(s *stream.Stream) manifest.Facts {
-	f := manifest.Facts{}
+// Facts are the media facts of a stream that `when` and the media
+// checks test (manifest.Source): whether it has video and audio, the
+// video's codec and size, the audio's codec and channels.
+func Facts(s *stream.Stream) manifest.Facts { return SourceOf(s).Facts() }
+
+// SourceOf describes the media of stream s: its first video and first
+// audio track.
+func SourceOf(s *stream.Stream) manifest.Source {
+	src := manifest.Source{LiveInput: s.ID()}
 	for _, t := range s.Tracks() {
 		if t.Kind() == stream.KindVideo {
-			if _, ok := f["source.video.codec"]; ok {
+			if src.Video != nil {
 				continue
 			}
-			f["source.video.codec"] = codecName(t.Codec.Name())
+			v := &manifest.VideoFacts{Codec: codecName(t.Codec.Name())}
 			if w, h, ok := stream.VideoSize(t.Codec); ok {
-				f["source.video.width"], f["source.video.height"] = int64(w), int64(h)
+				v.Width, v.Height = w, h
 			}
-		} else if _, ok := f["source.audio.codec"]; !ok {
-			f["source.audio.codec"] = codecName(t.Codec.Name())
+			src.Video = v
+		} else if src.Audio == nil {
+			a := &manifest.AudioFacts{Codec: codecName(t.Codec.Name())}
+			if o, ok := t.Codec.(stream.Opus); ok {
+				a.Channels = o.ChannelCount
+			}
+			src.Audio = a
 		}
 	}
-	return f
+	return src
 }
 
 func codecName(s string) string {

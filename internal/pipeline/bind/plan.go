@@ -88,7 +88,7 @@ func (r *Runtime) planNodes(m *manifest.Manifest, li string, facts manifest.Fact
 	sort.SliceStable(nodes, func(i, j int) bool { return buildRank[nodes[i].Type] < buildRank[nodes[j].Type] })
 	runs := map[string]bool{p.source: true}
 	for _, n := range nodes {
-		if why := r.skip(n, runs, facts); why != "" {
+		if why := skip(m, n, runs, facts); why != "" {
 			p.skipped[n.ID] = why
 			continue
 		}
@@ -109,15 +109,20 @@ func (r *Runtime) planNodes(m *manifest.Manifest, li string, facts manifest.Fact
 	return p
 }
 
-// skip says why node n does not run: its `when` is false for the source,
-// or no node it reads runs.
-func (r *Runtime) skip(n manifest.Node, runs map[string]bool, facts manifest.Facts) string {
+// skip says why node n does not run: its `when` is false for the source
+// (or cannot be evaluated), or no node it reads runs. The condition was
+// compiled when m was validated (Manifest.Condition).
+func skip(m *manifest.Manifest, n manifest.Node, runs map[string]bool, facts manifest.Facts) string {
 	if n.When != "" {
-		w, err := manifest.ParseWhen(n.When)
+		cond, err := m.Condition(n.ID)
 		if err != nil {
 			return "when does not compile: " + err.Error()
 		}
-		if !w.Eval(facts) {
+		ok, err := cond(facts)
+		if err != nil {
+			return "when could not be evaluated: " + err.Error()
+		}
+		if !ok {
 			return "when is false for this source: " + n.When
 		}
 	}
