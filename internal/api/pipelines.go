@@ -126,7 +126,8 @@ func manifestErr(err error) error {
 
 // checkReferences refuses a manifest whose source.live nodes name live
 // inputs that do not exist or whose notify.webhook nodes name webhooks
-// that do not exist (400, every problem listed), and one that binds a live
+// that do not exist, or whose nodes the media of a live input that is
+// live does not fit (400, every problem listed), and one that binds a live
 // input another pipeline binds (409: a live input has at most one
 // pipeline).
 func (s *Server) checkReferences(ctx context.Context, m *manifest.Manifest) error {
@@ -155,6 +156,11 @@ func (s *Server) checkReferences(ctx context.Context, m *manifest.Manifest) erro
 	if len(errs) > 0 {
 		return manifestErr(errs)
 	}
+	if mc, ok := s.pipelines.(mediaChecker); ok {
+		if err := mc.CheckMedia(m); err != nil {
+			return manifestErr(err)
+		}
+	}
 	for id, node := range inputs {
 		other, err := s.st.Pipelines().Bound(ctx, id)
 		switch {
@@ -168,6 +174,14 @@ func (s *Server) checkReferences(ctx context.Context, m *manifest.Manifest) erro
 		}
 	}
 	return nil
+}
+
+// mediaChecker is implemented by a PipelineRuntime that checks a
+// manifest against the media of its live inputs that are live (an
+// audio-only source into a ladder, VP8 into HLS without a transcode): it
+// returns manifest.Errors, answered 400 like the other validation errors.
+type mediaChecker interface {
+	CheckMedia(m *manifest.Manifest) error
 }
 
 // bindingConflict is the 409 of a live input bound by another pipeline.

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 
 	"github.com/mpegflow/mpegflow/internal/api"
@@ -94,7 +95,7 @@ type liveGraph struct {
 	pipeline   string
 	generation int64
 	m          *manifest.Manifest
-	facts      manifest.Facts
+	src        manifest.Source // the source's media at go-live
 	plan       nodePlan
 }
 
@@ -211,8 +212,8 @@ func (r *Runtime) Nodes(ctx context.Context, env *pipeline.Env) ([]pipeline.Node
 		r.log.Error("stored pipeline unreadable; running the default graph", "live_input", id, "pipeline", p.Name, "error", err)
 		return nil, false
 	}
-	lg := &liveGraph{li: id, env: env, bound: true, pipeline: p.Name, generation: p.Generation, m: m, facts: Facts(env.Source)}
-	lg.plan = r.planNodes(m, id, lg.facts)
+	lg := &liveGraph{li: id, env: env, bound: true, pipeline: p.Name, generation: p.Generation, m: m, src: SourceOf(env.Source)}
+	lg.plan = r.planNodes(m, id, lg.src)
 	env.States = r
 	r.mu.Lock()
 	r.graphs[id] = lg
@@ -226,12 +227,53 @@ func (r *Runtime) Nodes(ctx context.Context, env *pipeline.Env) ([]pipeline.Node
 func (r *Runtime) Started(g *pipeline.Graph, bound bool) {
 	id := g.Source().ID()
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if lg := r.graphs[id]; bound && lg != nil && lg.g == nil {
-		lg.g = g
+	lg := r.graphs[id]
+	if !bound || lg == nil || lg.g != nil {
+		r.graphs[id] = &liveGraph{li: id, g: g}
+		r.mu.Unlock()
 		return
 	}
-	r.graphs[id] = &liveGraph{li: id, g: g}
+	lg.g = g
+	name, gen, m, failed := lg.pipeline, lg.generation, lg.m, lg.plan.failed
+	r.mu.Unlock()
+	// the nodes left out as errored at build (a type not available here,
+	// a config not usable, media that does not fit) are reported like
+	// the nodes that fail while running
+	for _, n := range m.Spec.Nodes {
+		why := failed[n.ID]
+		if why == "" {
+			continue
+		}
+		r.log.Warn("pipeline node not built", "live_input", id, "pipeline", name, "node", n.ID, "reason", why)
+		r.emit(events.New(events.PipelineNodeStateChanged, id, api.PipelineNodeEvent{Pipeline: name, Generation: gen,
+			Node:          api.PipelineNodeStatus{ID: n.ID, Type: n.Type, LiveInputID: id, State: api.NodeErrored, LastError: why},
+			PreviousState: api.NodePending}))
+	}
+}
+
+// CheckMedia checks m against the media of its live inputs that are live
+// (Manifest.CheckMedia): the API refuses, before anything is stored, a
+// manifest whose nodes the running sources do not fit. It returns
+// manifest.Errors, or nil.
+func (r *Runtime) CheckMedia(m *manifest.Manifest) error {
+	var errs manifest.Errors
+	for node, li := range m.Sources() {
+		r.mu.Lock()
+		lg := r.graphs[li]
+		var src *stream.Stream
+		if lg != nil && lg.g != nil {
+			src = lg.g.Source()
+		}
+		r.mu.Unlock()
+		if src != nil {
+			errs = append(errs, m.CheckMedia(node, SourceOf(src))...)
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Path < errs[j].Path })
+	return errs
 }
 
 // Ended implements pipeline.Binder.
@@ -312,7 +354,7 @@ func (r *Runtime) Deleted(name string) {
 func (r *Runtime) applyHot(lg *liveGraph, p *store.Pipeline, m *manifest.Manifest) {
 	log := r.log.With("live_input", lg.li, "pipeline", p.Name, "generation", p.Generation)
 	plan := manifest.Diff(lg.m, m)
-	next := r.planNodes(m, lg.li, lg.facts)
+	next := r.planNodes(m, lg.li, lg.src)
 	specs := map[string]pipeline.NodeSpec{}
 	for _, sp := range next.specs {
 		specs[sp.ID] = sp

@@ -45,9 +45,11 @@ func port(in string) string {
 
 // planNodes picks the nodes of m that run in the graph of live input li
 // (the nodes downstream of its source.live node, and the triggered nodes
-// that listen to them), evaluates their `when` against facts and builds
-// their specs.
-func (r *Runtime) planNodes(m *manifest.Manifest, li string, facts manifest.Facts) nodePlan {
+// that listen to them), evaluates their `when` against the source's
+// facts, leaves out (errored) the nodes its media does not fit
+// (Manifest.CheckMedia) and builds the specs of the others.
+func (r *Runtime) planNodes(m *manifest.Manifest, li string, src manifest.Source) nodePlan {
+	facts := src.Facts()
 	p := nodePlan{index: map[string]struct{}{}, skipped: map[string]string{}, failed: map[string]string{}, deferred: map[string]string{}}
 	for _, n := range m.Spec.Nodes {
 		if id, _ := n.Config["live_input"].(string); n.Type == "source.live" && id == li {
@@ -86,10 +88,20 @@ func (r *Runtime) planNodes(m *manifest.Manifest, li string, facts manifest.Fact
 		}
 	}
 	sort.SliceStable(nodes, func(i, j int) bool { return buildRank[nodes[i].Type] < buildRank[nodes[j].Type] })
+	misfit := map[string]string{}
+	for _, e := range m.CheckMedia(p.source, src) {
+		if misfit[e.Node] == "" {
+			misfit[e.Node] = manifest.CodeMediaIncompatible + ": " + e.Message
+		}
+	}
 	runs := map[string]bool{p.source: true}
 	for _, n := range nodes {
 		if why := skip(m, n, runs, facts); why != "" {
 			p.skipped[n.ID] = why
+			continue
+		}
+		if why := misfit[n.ID]; why != "" {
+			p.failed[n.ID] = why
 			continue
 		}
 		t, ok := r.cfg.Types[n.Type]
