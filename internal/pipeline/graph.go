@@ -353,6 +353,9 @@ func (g *Graph) status(nr *nodeRun) Status {
 	nr.mu.Lock()
 	st := Status{ID: nr.id, Kind: nr.n.Kind(), State: nr.state, LastError: nr.lastErr}
 	nr.mu.Unlock()
+	if r, ok := nr.n.(Reporting); ok && st.LastError == "" {
+		st.LastError = r.LastError()
+	}
 	if c, ok := nr.n.(Counted); ok {
 		st.Counters = c.Counters()
 	}

@@ -54,7 +54,10 @@ type Config struct {
 	// endpoints, through the webhook outbox; either nil: none is sent.
 	Bus    Subscriber
 	Notify Notifier
-	Logger *slog.Logger
+	// Thumbnails holds the images of thumbnail nodes (LiveThumbnail);
+	// nil: none.
+	Thumbnails *Thumbnails
+	Logger     *slog.Logger
 }
 
 // Runtime is the pipeline.Binder of the live graphs and the API's
