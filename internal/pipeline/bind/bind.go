@@ -320,22 +320,31 @@ func (r *Runtime) NodeState(liveInput string, st pipeline.Status, from pipeline.
 }
 
 // Applied implements api.PipelineRuntime: the graphs of p's live inputs
-// that are live and run p take generation p.Generation in, hot; then
-// pipeline.applied goes out.
+// that are live and run p take generation p.Generation in, hot; a live
+// input p binds now that is live running its default graph takes p's
+// graph in the same way (bindLive); then pipeline.applied goes out.
 func (r *Runtime) Applied(ctx context.Context, p *store.Pipeline, m *manifest.Manifest) {
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
 	r.remember(p, m)
 	r.mu.Lock()
-	var live []*liveGraph
+	var live, unbound []*liveGraph
 	for _, lg := range r.graphs {
 		if lg.bound && lg.pipeline == p.Name && lg.g != nil {
 			live = append(live, lg)
 		}
 	}
+	for _, li := range m.Sources() {
+		if lg := r.graphs[li]; lg != nil && !lg.bound && lg.g != nil {
+			unbound = append(unbound, lg)
+		}
+	}
 	r.mu.Unlock()
 	for _, lg := range live {
 		r.applyHot(lg, p, m)
+	}
+	for _, lg := range unbound {
+		r.bindLive(ctx, lg, p, m)
 	}
 	st := r.Status(p, m)
 	r.emit(events.New(events.PipelineApplied, "", st))

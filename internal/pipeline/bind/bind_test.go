@@ -299,3 +299,86 @@ func TestMediaMisfit(t *testing.T) {
 		t.Fatalf("with a ladder: %v", err)
 	}
 }
+
+// TestBindWhileLive: a pipeline bound to a live input that is live
+// running its default graph takes effect on the running broadcast: the
+// default packager is taken over under the pipeline's id without a
+// restart, the default recorder the pipeline lacks is removed, and the
+// pipeline's new node starts.
+func TestBindWhileLive(t *testing.T) {
+	ctx := t.Context()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	li := &store.LiveInput{ID: "li_a", Name: "a", StreamKeyHash: []byte("a"), Enabled: true,
+		Recording: store.Recording{Mode: store.RecordingAutomatic}}
+	if err := db.LiveInputs().Create(ctx, li); err != nil {
+		t.Fatal(err)
+	}
+	st := &starts{n: map[string]int{}}
+	probeType := func(n manifest.Node) (func(*pipeline.Env) (pipeline.Node, error), error) {
+		return func(env *pipeline.Env) (pipeline.Node, error) {
+			return &probe{id: n.ID, starts: st, src: env.Source}, nil
+		}, nil
+	}
+	evs := &recordEvents{}
+	rt, err := New(Config{Pipelines: db.Pipelines(), LiveInputs: db.LiveInputs(), Events: evs,
+		Types: map[string]NodeType{"package.llhls": probeType, "thumbnail": probeType, "record.vod": probeType}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	reg := &pipeline.Registry{}
+	for _, id := range []string{"hls", "record"} {
+		reg.Register(pipeline.Kind{Name: id, New: func(env *pipeline.Env) (pipeline.Node, error) {
+			return &probe{id: id, starts: st, src: env.Source}, nil
+		}})
+	}
+	reg.Bind(rt)
+	mgr, err := pipeline.NewManager(pipeline.ManagerConfig{Kinds: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mgr.Close()
+	hub := stream.NewHub(stream.HubConfig{OnStart: mgr.Start, OnRendition: mgr.Rendition, OnEnd: mgr.End})
+	pub, err := hub.Publish("li_a", avTracks, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.End()
+	waitFor(t, "the default graph running", func() bool { return st.get("hls") == 1 && st.get("record") == 1 })
+
+	cam := manifest.Node{ID: "cam", Type: "source.live", Config: map[string]any{"live_input": "li_a"}}
+	pkg := manifest.Node{ID: "packager", Type: "package.llhls", Inputs: []string{"cam"}}
+	thumbs := manifest.Node{ID: "thumbs", Type: "thumbnail", Inputs: []string{"cam"}}
+	m := doc(cam, pkg, thumbs)
+	js, _ := json.Marshal(m)
+	p := &store.Pipeline{Name: "p", Generation: 1, Manifest: string(js), LiveInputs: []string{"li_a"}}
+	if err := db.Pipelines().Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	rt.Applied(ctx, p, m)
+	waitFor(t, "the thumbnail running", func() bool { return st.get("thumbs") == 1 })
+	if st.get("packager") != 0 || st.get("hls") != 1 {
+		t.Fatalf("the packager restarted: %v", st.n)
+	}
+	ids := map[string]pipeline.State{}
+	for _, s := range mgr.Status("li_a") {
+		ids[s.ID] = s.State
+	}
+	if ids["packager"] != pipeline.StateRunning || ids["thumbs"] != pipeline.StateRunning || len(ids) != 2 {
+		t.Fatalf("graph after binding: %v", ids)
+	}
+	status := rt.Status(p, m)
+	if status.ObservedGeneration != 1 {
+		t.Fatalf("observed generation %d", status.ObservedGeneration)
+	}
+	for _, ns := range status.Nodes {
+		if ns.State != api.NodeRunning {
+			t.Fatalf("node %s: %+v", ns.ID, ns)
+		}
+	}
+	waitFor(t, "pipeline.applied", func() bool { return evs.count(events.PipelineApplied) == 1 })
+}
