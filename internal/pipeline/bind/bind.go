@@ -9,7 +9,10 @@
 // pipeline.node.state_changed.
 //
 // A node's `when` is evaluated once, against the source's media at
-// go-live (and again for a node a new generation changes).
+// go-live (and again for a node a new generation changes); a node the
+// media does not fit (manifest.CheckMedia) is not built and reported
+// errored. A pipeline that binds a live input while it is live on its
+// default graph takes that graph over (bindLive).
 package bind
 
 import (
