@@ -6,6 +6,9 @@ import (
 	"image/jpeg"
 	"io"
 	"net/http"
+	"os/exec"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -75,5 +78,59 @@ func TestPipelineThumbnailBoundLive(t *testing.T) {
 	}
 	if exited, err := pub.Wait(30 * time.Second); !exited || err != nil {
 		t.Fatalf("publisher: exited %v, %v", exited, err)
+	}
+}
+
+// TestPipelineMediaMisfitLive: while a live input is live with audio
+// only, a manifest that feeds it into a ladder is refused (400, the node
+// and the input's JSON pointer), by plan and by PUT, and nothing is
+// stored. About 15 s of publishing at most.
+func TestPipelineMediaMisfitLive(t *testing.T) {
+	e2eTest(t)
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+	admin, adminY := adminYAML()
+	src := newInput("audioonly")
+	d := startDaemon(t, daemonConfig{Inputs: []liveInput{src}, ExtraYAML: adminY})
+	// an audio-only publisher (the harness's publishes video too)
+	cmd := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "warning",
+		"-re", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "15",
+		"-c:a", "aac", "-b:a", "96k", "-f", "flv", d.RTMPURL(src.Key))
+	cmd.WaitDelay = 2 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		_ = cmd.Wait()
+	})
+	m := map[string]any{"api_version": "mpegflow.io/v1", "kind": "Pipeline", "metadata": map[string]any{"name": "misfit"},
+		"spec": map[string]any{"nodes": []any{
+			map[string]any{"id": "cam", "type": "source.live", "config": map[string]any{"live_input": src.ID}},
+			map[string]any{"id": "ladder", "type": "transcode.abr", "inputs": []string{"cam"},
+				"config": map[string]any{"renditions": []any{map[string]any{"name": "r240", "height": 240, "video_bitrate": "400k"}}}},
+			map[string]any{"id": "hls", "type": "package.llhls", "inputs": []string{"cam", "ladder"}},
+		}}}
+	var body map[string]any
+	waitFor(ctx, t, 30*time.Second, "the plan refused once the input is live", func() bool {
+		st, r := apiCall(t, d, admin, "POST", "/v1/pipelines/misfit/plan", m)
+		if st != http.StatusOK && st != http.StatusBadRequest {
+			t.Fatalf("plan: HTTP %d %v", st, r)
+		}
+		body = r
+		return st == http.StatusBadRequest
+	})
+	e, _ := body["error"].(map[string]any)
+	details, _ := e["details"].(map[string]any)
+	msg, _ := e["message"].(string)
+	if details["field"] != "/spec/nodes/1/inputs/0" || !strings.Contains(msg, `node "ladder"`) || !strings.Contains(msg, "audio only") {
+		t.Fatalf("plan refusal: %v", body)
+	}
+	if st, r := apiCall(t, d, admin, "PUT", "/v1/pipelines/misfit", m); st != http.StatusBadRequest {
+		t.Fatalf("PUT: HTTP %d %v", st, r)
+	}
+	if st, _ := apiCall(t, d, admin, "GET", "/v1/pipelines/misfit", nil); st != http.StatusNotFound {
+		t.Fatalf("a refused manifest was stored: GET HTTP %d", st)
 	}
 }
