@@ -72,6 +72,13 @@ func NewThumbnails(cfg ThumbnailsConfig) (*Thumbnails, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	// the work files of jobs a previous run left (a crash)
+	for _, pat := range []string{"*.in", "*.tmp"} {
+		left, _ := filepath.Glob(filepath.Join(cfg.Dir, "*", "*", pat))
+		for _, f := range left {
+			_ = os.Remove(f)
+		}
+	}
 	return &Thumbnails{cfg: cfg, log: cfg.Logger}, nil
 }
 
@@ -244,13 +251,13 @@ func schedule(u *stream.Unit, video int, next, every time.Duration, first bool) 
 
 func (th *thumbnail) Run(ctx context.Context) error {
 	defer th.r.Close()
-	jobs := make(chan []byte, 1)
+	jobs := make(chan picture, 1)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		for frame := range jobs {
-			th.make(ctx, frame)
+		for p := range jobs {
+			th.make(ctx, p)
 		}
 	}()
 	defer wg.Wait()
@@ -277,15 +284,25 @@ func (th *thumbnail) Run(ctx context.Context) error {
 			continue
 		}
 		select {
-		case jobs <- frame:
+		case jobs <- picture{frame: frame, format: demuxer(th.codec)}:
 			first, next = false, after
 		default: // the last picture is still being made: the next key frame
 		}
 	}
 }
 
-// make decodes frame into the node's next image and prunes the old ones.
-func (th *thumbnail) make(ctx context.Context, frame []byte) {
+// picture is one key frame to decode: an elementary stream and its
+// ffmpeg input format.
+type picture struct {
+	frame  []byte
+	format string
+}
+
+// make decodes p into the node's next image and prunes the old ones.
+func (th *thumbnail) make(ctx context.Context, p picture) {
+	if ctx.Err() != nil {
+		return // stopped: the frames still queued are not made
+	}
 	if c := th.t.cfg.Capacity; c != nil {
 		lease, err := c.Take(ffmpeg.OnDemand, ffmpeg.ThumbnailUnits)
 		if err != nil {
@@ -302,11 +319,11 @@ func (th *thumbnail) make(ctx context.Context, frame []byte) {
 	tmp := filepath.Join(th.dir, stamp+".tmp")
 	defer os.Remove(in)
 	defer os.Remove(tmp)
-	if err := os.WriteFile(in, frame, 0o640); err != nil {
+	if err := os.WriteFile(in, p.frame, 0o640); err != nil {
 		th.fail(err)
 		return
 	}
-	args := []string{"-hide_banner", "-nostdin", "-v", "error", "-y", "-f", demuxer(th.codec), "-i", in, "-frames:v", "1", "-q:v", "3"}
+	args := []string{"-hide_banner", "-nostdin", "-v", "error", "-y", "-f", p.format, "-i", in, "-frames:v", "1", "-q:v", "3"}
 	if th.width > 0 {
 		args = append(args, "-vf", "scale="+strconv.Itoa(th.width)+":-2")
 	}
@@ -326,9 +343,10 @@ func (th *thumbnail) make(ctx context.Context, frame []byte) {
 		err = os.Rename(tmp, filepath.Join(th.dir, stamp+".jpg"))
 	}
 	if err != nil {
-		if ctx.Err() == nil {
-			th.log.Warn("thumbnail not made", "error", err)
+		if ctx.Err() != nil {
+			return // stopped while making it
 		}
+		th.log.Warn("thumbnail not made", "error", err)
 		th.fail(fmt.Errorf("thumbnail: %w", err))
 		return
 	}

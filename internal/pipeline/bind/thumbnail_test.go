@@ -149,7 +149,7 @@ func TestThumbnailMake(t *testing.T) {
 			t.Fatal(err)
 		}
 		for range 3 {
-			node.make(context.Background(), frame)
+			node.make(context.Background(), picture{frame: frame, format: demuxer(tc.codec)})
 		}
 		if node.made.Load() != 3 || node.LastError() != "" {
 			t.Fatalf("%s: made %d, last error %q", tc.name, node.made.Load(), node.LastError())
