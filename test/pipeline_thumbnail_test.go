@@ -40,6 +40,7 @@ func TestPipelineThumbnailBoundLive(t *testing.T) {
 			map[string]any{"id": "hls", "type": "package.llhls", "inputs": []string{"cam"}},
 			map[string]any{"id": "thumbs", "type": "thumbnail", "inputs": []string{"cam"}, "config": map[string]any{"every": "2s", "width": 320}},
 		}}}
+	putAt := time.Now()
 	apiOK(t, d, admin, "PUT", "/v1/pipelines/thumbs", m, 200)
 
 	var img []byte
@@ -61,6 +62,7 @@ func TestPipelineThumbnailBoundLive(t *testing.T) {
 		img = b
 		return true
 	})
+	t.Logf("figure: pipeline bound while live: PUT to its first thumbnail served %v", time.Since(putAt).Round(time.Millisecond))
 	pic, err := jpeg.Decode(bytes.NewReader(img))
 	if err != nil || pic.Bounds().Dx() != 320 {
 		t.Fatalf("not a 320 px wide JPEG (%d bytes): %v", len(img), err)

@@ -240,10 +240,14 @@ func (th *thumbnail) fail(err error) {
 }
 
 // schedule decides whether the unit is the next picture: a key frame of
-// the video track at or after next (stream time); it returns the
-// following due time.
+// the video track at or after next (stream time), or one from before the
+// last picture (the timeline started again: a publisher that came back);
+// it returns the following due time.
 func schedule(u *stream.Unit, video int, next, every time.Duration, first bool) (bool, time.Duration) {
-	if u.Track != video || !u.Key || (!first && u.DTS < next) {
+	if u.Track != video || !u.Key {
+		return false, next
+	}
+	if !first && u.DTS < next && u.DTS >= next-every {
 		return false, next
 	}
 	return true, u.DTS + every

@@ -35,6 +35,10 @@ func TestThumbnailSchedule(t *testing.T) {
 		{0, true, 9 * time.Second},         // taken (a gap: the next one is due 2 s later)
 		{0, true, 10 * time.Second},
 		{0, true, 11 * time.Second}, // taken
+		{0, true, 12 * time.Second},
+		{0, true, 500 * time.Millisecond}, // the timeline started again: taken
+		{0, true, time.Second},
+		{0, true, 2500 * time.Millisecond}, // taken
 	}
 	var got []time.Duration
 	var next time.Duration
@@ -46,7 +50,8 @@ func TestThumbnailSchedule(t *testing.T) {
 			first, next = false, after
 		}
 	}
-	want := []time.Duration{500 * time.Millisecond, 2500 * time.Millisecond, 9 * time.Second, 11 * time.Second}
+	want := []time.Duration{500 * time.Millisecond, 2500 * time.Millisecond, 9 * time.Second, 11 * time.Second,
+		500 * time.Millisecond, 2500 * time.Millisecond}
 	if len(got) != len(want) {
 		t.Fatalf("taken at %v, want %v", got, want)
 	}
