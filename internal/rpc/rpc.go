@@ -9,6 +9,7 @@ package rpc
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -59,9 +60,11 @@ func (s *Server) Routes() []Route {
 	add(mpegflowv1connect.NewSigningKeyServiceHandler(signingKeys{s}))
 	add(mpegflowv1connect.NewSessionServiceHandler(sessions{s}))
 	add(mpegflowv1connect.NewOutputServiceHandler(outputs{s}))
+	add(mpegflowv1connect.NewPipelineServiceHandler(pipelines{s}))
 	names := []string{mpegflowv1connect.LiveInputServiceName, mpegflowv1connect.EventServiceName,
 		mpegflowv1connect.VideoServiceName, mpegflowv1connect.WebhookServiceName, mpegflowv1connect.TokenServiceName,
-		mpegflowv1connect.SigningKeyServiceName, mpegflowv1connect.SessionServiceName, mpegflowv1connect.OutputServiceName}
+		mpegflowv1connect.SigningKeyServiceName, mpegflowv1connect.SessionServiceName, mpegflowv1connect.OutputServiceName,
+		mpegflowv1connect.PipelineServiceName}
 	checker := grpchealth.NewStaticChecker(names...)
 	add(grpchealth.NewHandler(checker))
 	reflector := grpcreflect.NewStaticReflector(names...)
@@ -129,7 +132,14 @@ func (s *Server) toConnect(err error) error {
 	ce := connect.NewError(codeOf(ae.Status), errors.New(ae.Message))
 	d := &mpegflowv1.ErrorDetail{Code: ae.Code, Message: ae.Message, HttpStatus: int32(ae.Status)}
 	if len(ae.Details) > 0 {
-		d.Details, _ = structpb.NewStruct(ae.Details)
+		// through JSON, as REST renders them: details hold typed values
+		// (a manifest's []manifest.Error) that structpb.NewStruct refuses
+		if b, err := json.Marshal(ae.Details); err == nil {
+			st := &structpb.Struct{}
+			if st.UnmarshalJSON(b) == nil {
+				d.Details = st
+			}
+		}
 	}
 	if det, err := connect.NewErrorDetail(d); err == nil {
 		ce.AddDetail(det)
