@@ -43,6 +43,11 @@ func (s *StreamSink) Run(ctx context.Context, r *stream.Reader) error {
 	tracks := s.e.tracks
 	disc := make([]bool, len(tracks)) // tracks that have seen the current discontinuity
 	pending := false
+	hasVideo := false
+	for _, t := range tracks {
+		hasVideo = hasVideo || t.Kind() == stream.KindVideo
+	}
+	shift := newPresentShift(hasVideo)
 	for {
 		u, err := r.Next(ctx)
 		if err != nil {
@@ -59,6 +64,7 @@ func (s *StreamSink) Run(ctx context.Context, r *stream.Reader) error {
 			// Each track of a reconnect carries the flag on its first unit;
 			// one muxer discontinuity covers them all.
 			if !pending || disc[u.Track] {
+				s.writeAudio(shift.reset())
 				s.e.rend.Discontinuity()
 				for i := range disc {
 					disc[i] = false
@@ -85,16 +91,28 @@ func (s *StreamSink) Run(ctx context.Context, r *stream.Reader) error {
 			}
 		}
 		if kind == stream.KindVideo {
-			err = s.e.rend.WriteVideo(hls.VideoUnit{DTS: u.DTS, PTS: u.PTS, Wall: u.Wall, Key: u.Key, NALUs: u.NALUs})
+			v := hls.VideoUnit{DTS: u.DTS, PTS: u.PTS, Wall: u.Wall, Key: u.Key, NALUs: u.NALUs}
+			s.writeAudio(shift.video(&v))
+			s.logErr(kind, s.e.rend.WriteVideo(v))
 		} else {
-			err = s.e.rend.WriteAudio(hls.AudioUnit{PTS: u.PTS, Wall: u.Wall, Frame: u.Data})
+			s.writeAudio(shift.audio(hls.AudioUnit{PTS: u.PTS, Wall: u.Wall, Frame: u.Data}))
 		}
-		if err != nil {
-			s.e.writeErrs++
-			if s.e.writeErrs == 1 || s.e.writeErrs%1000 == 0 {
-				s.srv.log.Warn("hls write failed", "live_input", s.e.id, "kind", kind.String(), "error", err, "count", s.e.writeErrs)
-			}
-		}
+	}
+}
+
+func (s *StreamSink) writeAudio(us []hls.AudioUnit) {
+	for _, a := range us {
+		s.logErr(stream.KindAudio, s.e.rend.WriteAudio(a))
+	}
+}
+
+func (s *StreamSink) logErr(kind stream.Kind, err error) {
+	if err == nil {
+		return
+	}
+	s.e.writeErrs++
+	if s.e.writeErrs == 1 || s.e.writeErrs%1000 == 0 {
+		s.srv.log.Warn("hls write failed", "live_input", s.e.id, "kind", kind.String(), "error", err, "count", s.e.writeErrs)
 	}
 }
 
