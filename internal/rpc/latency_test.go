@@ -24,12 +24,15 @@ import (
 // latencyClients is the number of concurrent clients of TestLatency.
 const latencyClients = 50
 
-// TestLatency measures REST (HTTP/1.1, keep-alive) against gRPC (h2c) on
-// one server, 50 concurrent clients each: the same three calls (GET one
-// live input, a page of 50 live inputs, create then revoke an API token),
+// TestLatency measures REST (HTTP/1.1, keep-alive, a connection per
+// client) against gRPC (h2c: the 50 clients multiplexed on one connection,
+// as one gRPC client process would, and with a connection each) on one
+// server, 50 concurrent clients each: the same three calls (GET one live
+// input, a page of 50 live inputs, create then revoke an API token),
 // p50/p99 per call; then the delivery of events to 50 subscribers, over
 // gRPC WatchEvents and over the WebSocket /v1/events, timed from the start
-// of the create call whose live_input.created event it is to its arrival.
+// of the create call whose live_input.created event it is to its arrival
+// (the creating client has a connection of its own).
 // Set MPEGFLOW_API_LOAD_SECONDS (e.g. 30) to run it; each phase lasts that
 // long:
 //
@@ -83,20 +86,34 @@ func TestLatency(t *testing.T) {
 		return v, err
 	}
 	tokenBody := `{"name":"bench","scopes":["live_inputs:read"]}`
+	type grpcClients struct {
+		lic mpegflowv1connect.LiveInputServiceClient
+		tc  mpegflowv1connect.TokenServiceClient
+	}
+	// own is a client of its own h2c connection.
+	own := func() (grpcClients, func()) {
+		tr := &http.Transport{Protocols: new(http.Protocols)}
+		tr.Protocols.SetUnencryptedHTTP2(true)
+		hc := &http.Client{Transport: tr}
+		return grpcClients{mpegflowv1connect.NewLiveInputServiceClient(hc, e.url, connect.WithGRPC(), bearer(e.admin)),
+			mpegflowv1connect.NewTokenServiceClient(hc, e.url, connect.WithGRPC(), bearer(e.admin))}, tr.CloseIdleConnections
+	}
+	shared := grpcClients{lic, tc}
 	for _, c := range []struct {
-		name       string
-		rest, grpc func() error
+		name string
+		rest func() error
+		grpc func(grpcClients) error
 	}{
 		{"get live input",
 			func() error { _, err := rest("GET", "/v1/live_inputs/"+id, "", 200); return err },
-			func() error {
-				_, err := lic.GetLiveInput(ctx, connect.NewRequest(&v1.GetLiveInputRequest{Id: id}))
+			func(g grpcClients) error {
+				_, err := g.lic.GetLiveInput(ctx, connect.NewRequest(&v1.GetLiveInputRequest{Id: id}))
 				return err
 			}},
 		{"list live inputs (limit 50)",
 			func() error { _, err := rest("GET", "/v1/live_inputs?limit=50", "", 200); return err },
-			func() error {
-				_, err := lic.ListLiveInputs(ctx, connect.NewRequest(&v1.ListLiveInputsRequest{Limit: 50}))
+			func(g grpcClients) error {
+				_, err := g.lic.ListLiveInputs(ctx, connect.NewRequest(&v1.ListLiveInputsRequest{Limit: 50}))
 				return err
 			}},
 		{"create + revoke API token",
@@ -109,29 +126,36 @@ func TestLatency(t *testing.T) {
 				_, err = rest("DELETE", "/v1/tokens/"+tid, "", 204)
 				return err
 			},
-			func() error {
-				cr, err := tc.CreateToken(ctx, connect.NewRequest(&v1.CreateTokenRequest{Name: "bench", Scopes: []string{"live_inputs:read"}}))
+			func(g grpcClients) error {
+				cr, err := g.tc.CreateToken(ctx, connect.NewRequest(&v1.CreateTokenRequest{Name: "bench", Scopes: []string{"live_inputs:read"}}))
 				if err != nil {
 					return err
 				}
-				_, err = tc.RevokeToken(ctx, connect.NewRequest(&v1.RevokeTokenRequest{Id: cr.Msg.GetToken().GetId()}))
+				_, err = g.tc.RevokeToken(ctx, connect.NewRequest(&v1.RevokeTokenRequest{Id: cr.Msg.GetToken().GetId()}))
 				return err
 			}},
 	} {
 		if err := c.rest(); err != nil {
 			t.Fatalf("REST %s: %v", c.name, err)
 		}
-		if err := c.grpc(); err != nil {
+		if err := c.grpc(shared); err != nil {
 			t.Fatalf("gRPC %s: %v", c.name, err)
 		}
-		lat, errs := hammer(dur, c.rest)
+		lat, errs := hammer(dur, func() (func() error, func()) { return c.rest, func() {} })
 		reportLatency(t, "REST "+c.name, dur, lat, errs)
-		lat, errs = hammer(dur, c.grpc)
-		reportLatency(t, "gRPC "+c.name, dur, lat, errs)
+		lat, errs = hammer(dur, func() (func() error, func()) { return func() error { return c.grpc(shared) }, func() {} })
+		reportLatency(t, "gRPC, one connection, "+c.name, dur, lat, errs)
+		lat, errs = hammer(dur, func() (func() error, func()) {
+			g, done := own()
+			return func() error { return c.grpc(g) }, done
+		})
+		reportLatency(t, "gRPC, a connection per client, "+c.name, dur, lat, errs)
 	}
+	producer, done := own()
+	defer done()
 
 	ev := mpegflowv1connect.NewEventServiceClient(e.hc, e.url, connect.WithGRPC())
-	lat, errs := eventLatency(ctx, t, dur, lic, func(ctx context.Context, ready func(), got func(string)) error {
+	lat, errs := eventLatency(ctx, t, dur, producer.lic, func(ctx context.Context, ready func(), got func(string)) error {
 		req := connect.NewRequest(&v1.WatchEventsRequest{Types: []string{"live_input.created"}})
 		req.Header().Set("Authorization", "Bearer "+e.admin)
 		s, err := ev.WatchEvents(ctx, req)
@@ -150,7 +174,7 @@ func TestLatency(t *testing.T) {
 	})
 	reportLatency(t, "gRPC WatchEvents (create call start to event on the stream)", dur, lat, errs)
 	ws := "ws" + strings.TrimPrefix(e.url, "http") + "/v1/events?types=live_input.created"
-	lat, errs = eventLatency(ctx, t, dur, lic, func(ctx context.Context, ready func(), got func(string)) error {
+	lat, errs = eventLatency(ctx, t, dur, producer.lic, func(ctx context.Context, ready func(), got func(string)) error {
 		c, _, err := websocket.Dial(ctx, ws, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + e.admin}}})
 		if err != nil {
 			return err
@@ -173,9 +197,10 @@ func TestLatency(t *testing.T) {
 	reportLatency(t, "WebSocket /v1/events (create call start to event on the socket)", dur, lat, errs)
 }
 
-// hammer runs call from latencyClients goroutines for d and returns every
-// call's duration and the number that failed.
-func hammer(d time.Duration, call func() error) ([]time.Duration, int) {
+// hammer runs latencyClients clients for d, each making the call mk
+// returns (and closing it with the func returned beside) in a loop, and
+// returns every call's duration and the number that failed.
+func hammer(d time.Duration, mk func() (call func() error, done func())) ([]time.Duration, int) {
 	var mu sync.Mutex
 	var lat []time.Duration
 	errs := 0
@@ -183,6 +208,8 @@ func hammer(d time.Duration, call func() error) ([]time.Duration, int) {
 	var wg sync.WaitGroup
 	for range latencyClients {
 		wg.Go(func() {
+			call, done := mk()
+			defer done()
 			var mine []time.Duration
 			bad := 0
 			for time.Now().Before(stop) {

@@ -52,15 +52,19 @@ type Route struct {
 func (s *Server) Routes() []Route {
 	var out []Route
 	add := func(p string, h http.Handler) { out = append(out, Route{p, withRequest(h)}) }
-	add(mpegflowv1connect.NewLiveInputServiceHandler(liveInputs{s}))
-	add(mpegflowv1connect.NewEventServiceHandler(eventsSvc{s}))
-	add(mpegflowv1connect.NewVideoServiceHandler(videos{s}))
-	add(mpegflowv1connect.NewWebhookServiceHandler(webhooks{s}))
-	add(mpegflowv1connect.NewTokenServiceHandler(tokens{s}))
-	add(mpegflowv1connect.NewSigningKeyServiceHandler(signingKeys{s}))
-	add(mpegflowv1connect.NewSessionServiceHandler(sessions{s}))
-	add(mpegflowv1connect.NewOutputServiceHandler(outputs{s}))
-	add(mpegflowv1connect.NewPipelineServiceHandler(pipelines{s}))
+	// Answers under 4 KiB go uncompressed even to clients that accept
+	// gzip (connect's default compresses every answer): compressing a live
+	// input costs more CPU than the call itself and saves little.
+	opts := []connect.HandlerOption{connect.WithCompressMinBytes(4 << 10)}
+	add(mpegflowv1connect.NewLiveInputServiceHandler(liveInputs{s}, opts...))
+	add(mpegflowv1connect.NewEventServiceHandler(eventsSvc{s}, opts...))
+	add(mpegflowv1connect.NewVideoServiceHandler(videos{s}, opts...))
+	add(mpegflowv1connect.NewWebhookServiceHandler(webhooks{s}, opts...))
+	add(mpegflowv1connect.NewTokenServiceHandler(tokens{s}, opts...))
+	add(mpegflowv1connect.NewSigningKeyServiceHandler(signingKeys{s}, opts...))
+	add(mpegflowv1connect.NewSessionServiceHandler(sessions{s}, opts...))
+	add(mpegflowv1connect.NewOutputServiceHandler(outputs{s}, opts...))
+	add(mpegflowv1connect.NewPipelineServiceHandler(pipelines{s}, opts...))
 	names := []string{mpegflowv1connect.LiveInputServiceName, mpegflowv1connect.EventServiceName,
 		mpegflowv1connect.VideoServiceName, mpegflowv1connect.WebhookServiceName, mpegflowv1connect.TokenServiceName,
 		mpegflowv1connect.SigningKeyServiceName, mpegflowv1connect.SessionServiceName, mpegflowv1connect.OutputServiceName,
