@@ -28,8 +28,9 @@ import (
 
 // Server is the gRPC front end of an api.Server.
 type Server struct {
-	api *api.Server
-	log *slog.Logger
+	api    *api.Server
+	log    *slog.Logger
+	events *eventMessages
 }
 
 // New returns the gRPC front end of a.
@@ -37,7 +38,7 @@ func New(a *api.Server, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{api: a, log: log}
+	return &Server{api: a, log: log, events: newEventMessages()}
 }
 
 // Route is one path prefix and its handler.
