@@ -287,6 +287,42 @@ func TestGRPCServices(t *testing.T) {
 		wantRPCError(t, "deleted", err, connect.CodeNotFound, "not_found")
 	})
 
+	t.Run("pipelines", func(t *testing.T) {
+		bound := try(li.CreateLiveInput(ctx, connect.NewRequest(&v1.CreateLiveInputRequest{Name: ptr("piped")}))).ok(t, "create live input").Msg.GetLiveInput().GetId()
+		c := mpegflowv1connect.NewPipelineServiceClient(e.hc, e.d.URL(""), e.opts...)
+		doc := "api_version: mpegflow.io/v1\nkind: Pipeline\nmetadata: {name: grpc-piped}\nspec:\n  nodes:\n" +
+			"  - {id: cam, type: source.live, config: {live_input: " + bound + "}}\n  - {id: hls, type: package.llhls, inputs: [cam]}\n"
+		src := func(y string) *v1.ManifestSource { return &v1.ManifestSource{Source: &v1.ManifestSource_Yaml{Yaml: y}} }
+		a := try(c.ApplyPipeline(ctx, connect.NewRequest(&v1.ApplyPipelineRequest{Name: "grpc-piped", Manifest: src(doc)}))).ok(t, "apply").Msg
+		if !a.GetChanged() || a.GetPipeline().GetGeneration() != 1 || a.GetEtag() != `"1"` {
+			t.Fatalf("apply: %v", a)
+		}
+		// the daemon runs pipelines: the status and the live input's graph
+		g := try(c.GetPipeline(ctx, connect.NewRequest(&v1.GetPipelineRequest{Name: "grpc-piped"}))).ok(t, "get").Msg
+		if len(g.GetPipeline().GetNodes()) == 0 || g.GetPipeline().GetManifest().GetFields()["kind"].GetStringValue() != "Pipeline" {
+			t.Fatalf("get: %v", g)
+		}
+		eff := try(c.GetLiveInputPipeline(ctx, connect.NewRequest(&v1.GetLiveInputPipelineRequest{LiveInputId: bound}))).ok(t, "live input pipeline").Msg
+		if eff.GetPipeline() != "grpc-piped" || eff.GetGeneration() != 1 {
+			t.Fatalf("live input pipeline: %v", eff)
+		}
+		more := doc + "  - {id: rec, type: record.vod, inputs: [cam]}\n"
+		p := try(c.PlanPipeline(ctx, connect.NewRequest(&v1.PlanPipelineRequest{Name: "grpc-piped", Manifest: src(more)}))).ok(t, "plan").Msg
+		if !strings.Contains(p.GetPlan().GetText(), "+ rec (record.vod) will be created") {
+			t.Fatalf("plan: %v", p.GetPlan())
+		}
+		try(c.ApplyPipeline(ctx, connect.NewRequest(&v1.ApplyPipelineRequest{Name: "grpc-piped", Manifest: src(more), Etag: `"1"`}))).ok(t, "apply 2")
+		rb := try(c.RollbackPipeline(ctx, connect.NewRequest(&v1.RollbackPipelineRequest{Name: "grpc-piped", Generation: 1}))).ok(t, "rollback").Msg
+		if rb.GetPipeline().GetGeneration() != 3 || !strings.Contains(rb.GetPlan().GetText(), "rec (record.vod) will be deleted") {
+			t.Fatalf("rollback: %v", rb)
+		}
+		_, err := c.ApplyPipeline(ctx, connect.NewRequest(&v1.ApplyPipelineRequest{Name: "other", Manifest: src(doc)}))
+		wantRPCError(t, "name mismatch", err, connect.CodeInvalidArgument, "validation_failed")
+		try(c.DeletePipeline(ctx, connect.NewRequest(&v1.DeletePipelineRequest{Name: "grpc-piped"}))).ok(t, "delete")
+		_, err = c.GetPipeline(ctx, connect.NewRequest(&v1.GetPipelineRequest{Name: "grpc-piped"}))
+		wantRPCError(t, "deleted", err, connect.CodeNotFound, "not_found")
+	})
+
 	t.Run("videos", func(t *testing.T) {
 		c := mpegflowv1connect.NewVideoServiceClient(e.hc, e.d.URL(""), e.opts...)
 		meta, _ := structpb.NewStruct(map[string]any{"title": "from gRPC"})

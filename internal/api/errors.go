@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/mpegflow/mpegflow/internal/httperr"
 	"github.com/mpegflow/mpegflow/internal/store"
 )
 
@@ -141,15 +142,10 @@ func storeErr(err error, what string) *Error {
 	return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error", err: err}
 }
 
-type envelope struct {
-	Error errorBody `json:"error"`
-}
+// envelope is the error body of every HTTP surface (internal/httperr).
+type envelope = httperr.Envelope
 
-type errorBody struct {
-	Code    string         `json:"code"`
-	Message string         `json:"message"`
-	Details map[string]any `json:"details,omitempty"`
-}
+type errorBody = httperr.Body
 
 // writeError renders err as the error envelope. Errors that are not *Error
 // are internal: logged, and answered with a message that reveals nothing.

@@ -4,8 +4,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
-	"encoding/binary"
 	"time"
+
+	"github.com/mpegflow/mpegflow/internal/ids"
 )
 
 // crockford is Crockford's base32 alphabet in lower case: sortable, no
@@ -13,16 +14,6 @@ import (
 const crockford = "0123456789abcdefghjkmnpqrstvwxyz"
 
 var b32 = base32.NewEncoding(crockford).WithPadding(base32.NoPadding)
-
-// newID returns prefix + 26 characters: 48 bits of milliseconds since the
-// Unix epoch then 80 random bits (the ULID layout), so ids sort by creation
-// time and lists ordered by id page in creation order.
-func newID(prefix string, now time.Time) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
-	_, _ = rand.Read(b[6:])
-	return prefix + b32.EncodeToString(b[:])
-}
 
 // newSecret returns prefix + the base32 of n random bytes.
 func newSecret(prefix string, n int) string {
@@ -47,4 +38,23 @@ func HashSecret(s string) []byte {
 }
 
 // NewSessionID returns a publisher session id, "ses_" + 26 characters.
-func NewSessionID(now time.Time) string { return newID("ses_", now) }
+func NewSessionID(now time.Time) string { return ids.New("ses", now) }
+
+// idPrefixes are the id prefixes of the API's resources by OpenAPI schema:
+// every id the server generates is prefix + "_" + 26 characters (package
+// ids). A schema with an "id" that is not a generated id is listed in
+// notGeneratedIDs (ids_test.go) instead.
+func idPrefixes() map[string]string {
+	return map[string]string{
+		"LiveInput": "li", "Output": "out", "Session": "ses", "Token": "tok", "SigningKey": "key",
+		"Video": "vid", "DirectUpload": "vid", "Webhook": "whk", "WebhookDelivery": "whd", "Event": "evt",
+	}
+}
+
+// idRule describes the ids of prefix in the OpenAPI document.
+func idRule(prefix string) string {
+	return "`" + prefix + "_` + 26 characters of lower-case Crockford base32 (milliseconds then random bits: ids sort by creation time); see Ids in docs/api.md."
+}
+
+// idStr is the OpenAPI schema of an id of prefix.
+func idStr(prefix string) obj { return str(idRule(prefix)) }

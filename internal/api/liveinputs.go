@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mpegflow/mpegflow/internal/events"
+	"github.com/mpegflow/mpegflow/internal/ids"
 	"github.com/mpegflow/mpegflow/internal/store"
 )
 
@@ -92,7 +93,7 @@ func (s *Server) createLiveInputOp(r *http.Request, p *principal, body []byte) (
 	now := s.now().UTC().Truncate(time.Microsecond)
 	key := NewStreamKey()
 	li := &store.LiveInput{
-		ID: newID("li_", now), Meta: map[string]any{}, Enabled: true,
+		ID: ids.New("li", now), Meta: map[string]any{}, Enabled: true,
 		StreamKey: key, StreamKeyHash: HashSecret(key), SRTPassphrase: NewSRTPassphrase(),
 		Recording: store.Recording{Mode: store.RecordingOff}, AllowedOrigins: []string{},
 		CreatedAt: now, UpdatedAt: now, Version: 1,

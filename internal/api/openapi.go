@@ -206,7 +206,7 @@ func openAPISchemas() obj {
 			"details": obj{"type": "object", "description": "e.g. field, parameter, required_scope, etag"},
 		}, "code", "message")}, "error"),
 		"LiveInput": object(obj{
-			"id":                       str("Public id."),
+			"id":                       idStr("li"),
 			"name":                     str(""),
 			"meta":                     obj{"type": "object", "description": "Free JSON object (16 KiB)."},
 			"enabled":                  boolean("false refuses publishers."),
@@ -248,7 +248,7 @@ func openAPISchemas() obj {
 			"source": sourceInSchema(),
 		}),
 		"Token": object(obj{
-			"id": str(""), "name": str(""), "prefix": str("At most four characters of the secret (\"…\" and its last four), to tell tokens apart."),
+			"id": idStr("tok"), "name": str(""), "prefix": str("At most four characters of the secret (\"…\" and its last four), to tell tokens apart."),
 			"scopes":       arrayOf(obj{"type": "string", "enum": Scopes()}),
 			"created_at":   dateTime(""),
 			"last_used_at": nullDateTime("Updated at most once a minute."),
@@ -260,7 +260,7 @@ func openAPISchemas() obj {
 			"scopes": arrayOf(obj{"type": "string", "enum": Scopes()}),
 		}, "name", "scopes"),
 		"Session": object(obj{
-			"id": str(""), "live_input_id": str(""), "protocol": obj{"type": "string", "enum": []string{"rtmp", "rtmps", "srt", "whip", "rtsp", "rtsps"}},
+			"id": idStr("ses"), "live_input_id": str(""), "protocol": obj{"type": "string", "enum": []string{"rtmp", "rtmps", "srt", "whip", "rtsp", "rtsps"}},
 			"remote": str(""), "started_at": dateTime(""), "bitrate_bps": integer(""),
 			"codecs": arrayOf(obj{"type": "string"}), "viewers": integer(""),
 			"rtp": object(obj{
@@ -272,7 +272,7 @@ func openAPISchemas() obj {
 			}),
 		}),
 		"Event": object(obj{
-			"id": str(""), "type": obj{"type": "string", "enum": types}, "time": dateTime(""),
+			"id": idStr("evt"), "type": obj{"type": "string", "enum": types}, "time": dateTime(""),
 			"live_input_id": str(""), "data": obj{"description": "live_input.created/updated/deleted: the LiveInput without secrets; pipeline.applied: the PipelineStatus; pipeline.node.state_changed: the PipelineNodeEvent; connected/disconnected/idle: the same LiveInput, with its status of the moment; errored: the same LiveInput plus error: {code, message}; session.kicked: the Session; recording.started, video.ready, video.errored, video.download.ready, video.deleted: the Video as the change stored it (recovered: true on the video.ready of a recording finalized after a crash; video.deleted: the Video as it was). Webhooks carry the same data."},
 		}),
 	}

@@ -12,6 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/mpegflow/mpegflow/internal/ids"
 	"github.com/mpegflow/mpegflow/internal/jsontime"
 	"github.com/mpegflow/mpegflow/internal/output/restream"
 	"github.com/mpegflow/mpegflow/internal/store"
@@ -288,7 +289,7 @@ func (s *Server) createOutput(w http.ResponseWriter, r *http.Request, p *princip
 		return err
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
-	o := &store.LiveInputOutput{ID: newID("out_", now), LiveInputID: li.ID, Rendition: RenditionSource, Enabled: true, CreatedAt: now, UpdatedAt: now}
+	o := &store.LiveInputOutput{ID: ids.New("out", now), LiveInputID: li.ID, Rendition: RenditionSource, Enabled: true, CreatedAt: now, UpdatedAt: now}
 	req.apply(o)
 	if err := s.validateOutput(o); err != nil {
 		return err
@@ -406,7 +407,7 @@ func outputsSchemas() obj {
 			"message": str("For people; names no secret."), "at": dateTime("When.")}}
 	return obj{
 		"Output": object(obj{
-			"id":              str("out_..."),
+			"id":              idStr("out"),
 			"live_input_id":   str("The live input pushed."),
 			"name":            str("Free text."),
 			"url":             str("rtmp://, rtmps:// or srt:// (caller; streamid and passphrase as query parameters); secrets masked."),

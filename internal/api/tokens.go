@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mpegflow/mpegflow/internal/ids"
 	"github.com/mpegflow/mpegflow/internal/store"
 )
 
@@ -91,7 +92,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p *principa
 	}
 	secret := NewToken()
 	now := s.now().UTC().Truncate(time.Microsecond)
-	t := &store.APIToken{ID: newID("tok_", now), Name: req.Name, Prefix: displayPrefix(secret), Hash: HashSecret(secret), Scopes: req.Scopes, CreatedAt: now}
+	t := &store.APIToken{ID: ids.New("tok", now), Name: req.Name, Prefix: displayPrefix(secret), Hash: HashSecret(secret), Scopes: req.Scopes, CreatedAt: now}
 	if err := s.st.Tokens().Create(r.Context(), t); err != nil {
 		return storeErr(err, "token")
 	}
@@ -233,7 +234,7 @@ func BootstrapAdmin(ctx context.Context, tokens store.Tokens, configured string,
 		case err == nil:
 			b.ConfiguredRevoked = t.RevokedAt != nil
 		case errors.Is(err, store.ErrNotFound):
-			t = &store.APIToken{ID: newID("tok_", now), Name: ConfigAdminTokenName, Prefix: displayPrefix(configured), Hash: h, Scopes: []string{ScopeAdmin}, CreatedAt: now}
+			t = &store.APIToken{ID: ids.New("tok", now), Name: ConfigAdminTokenName, Prefix: displayPrefix(configured), Hash: h, Scopes: []string{ScopeAdmin}, CreatedAt: now}
 			if err := tokens.Create(ctx, t); err != nil {
 				return b, fmt.Errorf("store api.admin_token: %w", err)
 			}
@@ -256,7 +257,7 @@ func BootstrapAdmin(ctx context.Context, tokens store.Tokens, configured string,
 		}
 	}
 	secret := NewToken()
-	t := &store.APIToken{ID: newID("tok_", now), Name: GeneratedAdminTokenName, Prefix: displayPrefix(secret), Hash: HashSecret(secret), Scopes: []string{ScopeAdmin}, CreatedAt: now}
+	t := &store.APIToken{ID: ids.New("tok", now), Name: GeneratedAdminTokenName, Prefix: displayPrefix(secret), Hash: HashSecret(secret), Scopes: []string{ScopeAdmin}, CreatedAt: now}
 	if err := tokens.Create(ctx, t); err != nil {
 		return b, fmt.Errorf("store the generated admin token: %w", err)
 	}

@@ -406,7 +406,7 @@ func uploadsSchemas() obj {
 	}
 	return obj{
 		"DirectUploadCreate": object(with(obj{"expiry": obj{"type": "string", "format": "date-time", "description": "When the upload URL stops working: 2 minutes to 6 hours from now; default 30 minutes."}})),
-		"DirectUpload": object(obj{"id": str("The video's id."), "upload_url": str("The one-time tus endpoint; its secret is the credential."),
+		"DirectUpload": object(obj{"id": idStr("vid"), "upload_url": str("The one-time tus endpoint; its secret is the credential."),
 			"expiry": dateTime(""), "video": ref("Video")}, "id", "upload_url"),
 		"VideoCopy": object(with(obj{"url": str("http or https."), "name": str("The file's name.")}), "url"),
 		"Upload": object(obj{

@@ -530,7 +530,7 @@ func videosSchemas() obj {
 	origins := obj{"type": "array", "items": obj{"type": "string"}, "maxItems": maxAllowedOrigins}
 	return obj{
 		"Video": object(obj{
-			"id":            str("Public id, vid_..."),
+			"id":            idStr("vid"),
 			"live_input_id": str("The live input whose broadcast this records."),
 			"status":        obj{"type": "string", "enum": append([]string{store.VideoLiveRecording, store.VideoProcessing, store.VideoReady, store.VideoErrored}, uploadStatuses()...)},
 			"error": obj{"type": []string{"object", "null"}, "properties": obj{"code": str("e.g. no_media"), "message": str("")},

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mpegflow/mpegflow/internal/events"
+	"github.com/mpegflow/mpegflow/internal/ids"
 	"github.com/mpegflow/mpegflow/internal/jsontime"
 	"github.com/mpegflow/mpegflow/internal/store"
 	"github.com/mpegflow/mpegflow/internal/webhook"
@@ -236,7 +237,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, p *princi
 		return fieldErr(CodeValidation, "url", "url is required")
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
-	e := &store.WebhookEndpoint{ID: newID("whk_", now), Enabled: true, Secret: NewWebhookSecret(),
+	e := &store.WebhookEndpoint{ID: ids.New("whk", now), Enabled: true, Secret: NewWebhookSecret(),
 		EventTypes: []string{}, LiveInputIDs: []string{}, CreatedAt: now, UpdatedAt: now}
 	if err := s.applyWebhook(r.Context(), &req, e); err != nil {
 		return err
@@ -492,7 +493,7 @@ func webhooksSchemas() obj {
 	strs := func(d string) obj { return obj{"type": "array", "items": obj{"type": "string"}, "description": d} }
 	return obj{
 		"Webhook": object(obj{
-			"id": str(""), "url": str("http or https."), "description": str(""),
+			"id": idStr("whk"), "url": str("http or https."), "description": str(""),
 			"enabled":                    boolean("false: nothing is sent; deliveries wait."),
 			"event_types":                obj{"type": "array", "items": obj{"type": "string", "enum": knownEventTypes()}, "description": "Filter; empty = every type."},
 			"live_input_ids":             strs("Filter; empty = every live input."),
@@ -518,7 +519,7 @@ func webhooksSchemas() obj {
 				"required":   []string{"code", "message"}, "additionalProperties": false},
 		}, "success", "status_code", "latency_ms", "error"),
 		"WebhookDelivery": object(obj{
-			"id": str(""), "event_id": str("The webhook-id header; de-duplicate on it."), "type": obj{"type": "string", "enum": knownEventTypes(), "description": "The event's type."},
+			"id": idStr("whd"), "event_id": str("The webhook-id header; de-duplicate on it."), "type": obj{"type": "string", "enum": knownEventTypes(), "description": "The event's type."},
 			"live_input_id": str(""),
 			"status":        obj{"type": "string", "enum": []string{store.DeliveryPending, store.DeliverySucceeded, store.DeliveryFailed}},
 			"attempts":      integer(""), "last_status_code": integer("0 = no response."),

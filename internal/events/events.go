@@ -8,11 +8,10 @@
 package events
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"time"
 
+	"github.com/mpegflow/mpegflow/internal/ids"
 	"github.com/mpegflow/mpegflow/internal/jsontime"
 )
 
@@ -125,7 +124,7 @@ func Known(t Type) bool {
 // Event is one thing that happened. It is immutable once published: Data is
 // shared by every subscriber and must not be modified.
 type Event struct {
-	ID          string    `json:"id"`            // "evt_" + 32 hex digits; unique
+	ID          string    `json:"id"`            // "evt_" + 26 characters (package ids); unique
 	Type        Type      `json:"type"`          //
 	Time        time.Time `json:"time"`          // UTC
 	LiveInputID string    `json:"live_input_id"` // "" when the event is about no live input
@@ -159,9 +158,8 @@ func (e Event) MarshalJSON() ([]byte, error) {
 // New returns an event of type t about live input id, stamped now with a
 // fresh id.
 func New(t Type, liveInputID string, data Payload) Event {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return Event{ID: "evt_" + hex.EncodeToString(b[:]), Type: t, Time: time.Now().UTC(), LiveInputID: liveInputID, Data: data}
+	now := time.Now().UTC()
+	return Event{ID: ids.New("evt", now), Type: t, Time: now, LiveInputID: liveInputID, Data: data}
 }
 
 // ErrorData is the "error" of live_input.errored's data (alone when the

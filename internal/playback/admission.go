@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -19,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mpegflow/mpegflow/internal/ids"
 	"github.com/mpegflow/mpegflow/internal/netguard"
 )
 
@@ -297,12 +297,9 @@ func cleanReason(s string) string {
 	return s
 }
 
-// NewMessageID returns a webhook-id: "msg_" + 128 random bits.
-func NewMessageID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return "msg_" + base64.RawURLEncoding.EncodeToString(b)
-}
+// NewMessageID returns a webhook-id: "msg_" + 26 characters (the rule of
+// package ids).
+func NewMessageID() string { return ids.New("msg", time.Now()) }
 
 // SignPayload returns the webhook-signature value of the Standard Webhooks
 // scheme: "v1," + base64(HMAC-SHA256(secret, id.timestamp.body)).

@@ -27,7 +27,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -44,6 +43,7 @@ import (
 	"github.com/mpegflow/mpegflow/internal/blob"
 	"github.com/mpegflow/mpegflow/internal/events"
 	"github.com/mpegflow/mpegflow/internal/ffmpeg"
+	"github.com/mpegflow/mpegflow/internal/ids"
 	"github.com/mpegflow/mpegflow/internal/store"
 	"github.com/mpegflow/mpegflow/internal/webhook"
 )
@@ -749,14 +749,9 @@ func (r *Recorder) background(f func(ctx context.Context)) {
 // crockford is Crockford's base32 alphabet in lower case.
 const crockford = "0123456789abcdefghjkmnpqrstvwxyz"
 
-// NewVideoID returns "vid_" + 26 characters: 48 bits of milliseconds then
-// 80 random bits (the ULID layout), so ids sort by creation time.
-func NewVideoID(now time.Time) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
-	_, _ = rand.Read(b[6:])
-	return "vid_" + base32.NewEncoding(crockford).WithPadding(base32.NoPadding).EncodeToString(b[:])
-}
+// NewVideoID returns "vid_" + 26 characters (the rule of package ids:
+// milliseconds then random bits, so ids sort by creation time).
+func NewVideoID(now time.Time) string { return ids.New("vid", now) }
 
 // EventPayload implements events.Payload.
 func (EventData) EventPayload() {}

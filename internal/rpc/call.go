@@ -31,6 +31,10 @@ type call struct {
 	skip []string
 	// patch is sent as the body instead (a JSON merge patch).
 	patch *structpb.Struct
+	// raw is sent as the body as it is, of media type contentType (a
+	// manifest in YAML or JSON).
+	raw         []byte
+	contentType string
 }
 
 // run runs c for the request of ctx.
@@ -39,9 +43,11 @@ func (s *Server) run(ctx context.Context, c call) (api.Result, error) {
 	if !ok {
 		return api.Result{}, connect.NewError(connect.CodeInternal, errors.New("no HTTP request"))
 	}
-	ac := api.Call{Route: c.route, Path: c.path, Query: c.query, IfMatch: c.ifMatch}
+	ac := api.Call{Route: c.route, Path: c.path, Query: c.query, IfMatch: c.ifMatch, ContentType: c.contentType}
 	var err error
 	switch {
+	case c.raw != nil:
+		ac.Body = c.raw
 	case c.patch != nil:
 		ac.Body, err = c.patch.MarshalJSON()
 	case c.body != nil:

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"sync"
 
 	"connectrpc.com/connect"
 
@@ -40,12 +41,8 @@ func (e eventsSvc) WatchEvents(ctx context.Context, req *connect.Request[mpegflo
 	for {
 		select {
 		case ev := <-sub.C():
-			b, err := json.Marshal(ev) // the WebSocket's rendering
+			m, err := e.s.events.message(ev)
 			if err != nil {
-				continue
-			}
-			m := &mpegflowv1.WatchEventsResponse{}
-			if err := fromJSON(b, m); err != nil {
 				continue
 			}
 			if err := stream.Send(m); err != nil {
@@ -62,4 +59,48 @@ func (e eventsSvc) WatchEvents(ctx context.Context, req *connect.Request[mpegflo
 			return nil
 		}
 	}
+}
+
+// eventMessages converts each event into its message once for every
+// stream that sends it (an event reaches every subscriber; converting it
+// per stream cost more than sending it). It remembers the last
+// len(ring) events.
+type eventMessages struct {
+	mu   sync.Mutex
+	byID map[string]*mpegflowv1.WatchEventsResponse
+	ring [256]string
+	next int
+}
+
+func newEventMessages() *eventMessages {
+	return &eventMessages{byID: map[string]*mpegflowv1.WatchEventsResponse{}}
+}
+
+// message returns the message of ev: the WebSocket's JSON rendering read
+// into WatchEventsResponse. Messages are shared between streams and never
+// modified (sending only reads them).
+func (c *eventMessages) message(ev events.Event) (*mpegflowv1.WatchEventsResponse, error) {
+	c.mu.Lock()
+	m, ok := c.byID[ev.ID]
+	c.mu.Unlock()
+	if ok {
+		return m, nil
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return nil, err
+	}
+	m = &mpegflowv1.WatchEventsResponse{}
+	if err := fromJSON(b, m); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if have, ok := c.byID[ev.ID]; ok { // converted meanwhile by another stream
+		return have, nil
+	}
+	delete(c.byID, c.ring[c.next])
+	c.ring[c.next], c.next = ev.ID, (c.next+1)%len(c.ring)
+	c.byID[ev.ID] = m
+	return m, nil
 }

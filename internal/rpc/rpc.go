@@ -9,6 +9,7 @@ package rpc
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -27,8 +28,9 @@ import (
 
 // Server is the gRPC front end of an api.Server.
 type Server struct {
-	api *api.Server
-	log *slog.Logger
+	api    *api.Server
+	log    *slog.Logger
+	events *eventMessages
 }
 
 // New returns the gRPC front end of a.
@@ -36,7 +38,7 @@ func New(a *api.Server, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{api: a, log: log}
+	return &Server{api: a, log: log, events: newEventMessages()}
 }
 
 // Route is one path prefix and its handler.
@@ -51,17 +53,23 @@ type Route struct {
 func (s *Server) Routes() []Route {
 	var out []Route
 	add := func(p string, h http.Handler) { out = append(out, Route{p, withRequest(h)}) }
-	add(mpegflowv1connect.NewLiveInputServiceHandler(liveInputs{s}))
-	add(mpegflowv1connect.NewEventServiceHandler(eventsSvc{s}))
-	add(mpegflowv1connect.NewVideoServiceHandler(videos{s}))
-	add(mpegflowv1connect.NewWebhookServiceHandler(webhooks{s}))
-	add(mpegflowv1connect.NewTokenServiceHandler(tokens{s}))
-	add(mpegflowv1connect.NewSigningKeyServiceHandler(signingKeys{s}))
-	add(mpegflowv1connect.NewSessionServiceHandler(sessions{s}))
-	add(mpegflowv1connect.NewOutputServiceHandler(outputs{s}))
+	// Answers under 4 KiB go uncompressed even to clients that accept
+	// gzip (connect's default compresses every answer): compressing a live
+	// input costs more CPU than the call itself and saves little.
+	opts := []connect.HandlerOption{connect.WithCompressMinBytes(4 << 10)}
+	add(mpegflowv1connect.NewLiveInputServiceHandler(liveInputs{s}, opts...))
+	add(mpegflowv1connect.NewEventServiceHandler(eventsSvc{s}, opts...))
+	add(mpegflowv1connect.NewVideoServiceHandler(videos{s}, opts...))
+	add(mpegflowv1connect.NewWebhookServiceHandler(webhooks{s}, opts...))
+	add(mpegflowv1connect.NewTokenServiceHandler(tokens{s}, opts...))
+	add(mpegflowv1connect.NewSigningKeyServiceHandler(signingKeys{s}, opts...))
+	add(mpegflowv1connect.NewSessionServiceHandler(sessions{s}, opts...))
+	add(mpegflowv1connect.NewOutputServiceHandler(outputs{s}, opts...))
+	add(mpegflowv1connect.NewPipelineServiceHandler(pipelines{s}, opts...))
 	names := []string{mpegflowv1connect.LiveInputServiceName, mpegflowv1connect.EventServiceName,
 		mpegflowv1connect.VideoServiceName, mpegflowv1connect.WebhookServiceName, mpegflowv1connect.TokenServiceName,
-		mpegflowv1connect.SigningKeyServiceName, mpegflowv1connect.SessionServiceName, mpegflowv1connect.OutputServiceName}
+		mpegflowv1connect.SigningKeyServiceName, mpegflowv1connect.SessionServiceName, mpegflowv1connect.OutputServiceName,
+		mpegflowv1connect.PipelineServiceName}
 	checker := grpchealth.NewStaticChecker(names...)
 	add(grpchealth.NewHandler(checker))
 	reflector := grpcreflect.NewStaticReflector(names...)
@@ -129,7 +137,14 @@ func (s *Server) toConnect(err error) error {
 	ce := connect.NewError(codeOf(ae.Status), errors.New(ae.Message))
 	d := &mpegflowv1.ErrorDetail{Code: ae.Code, Message: ae.Message, HttpStatus: int32(ae.Status)}
 	if len(ae.Details) > 0 {
-		d.Details, _ = structpb.NewStruct(ae.Details)
+		// through JSON, as REST renders them: details hold typed values
+		// (a manifest's []manifest.Error) that structpb.NewStruct refuses
+		if b, err := json.Marshal(ae.Details); err == nil {
+			st := &structpb.Struct{}
+			if st.UnmarshalJSON(b) == nil {
+				d.Details = st
+			}
+		}
 	}
 	if det, err := connect.NewErrorDetail(d); err == nil {
 		ce.AddDetail(det)

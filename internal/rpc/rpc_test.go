@@ -195,7 +195,7 @@ func TestHealthAndReflection(t *testing.T) {
 	// grpc.health.v1 over the Connect protocol (JSON), for every service
 	for _, svc := range []string{mpegflowv1connect.LiveInputServiceName, mpegflowv1connect.EventServiceName,
 		mpegflowv1connect.VideoServiceName, mpegflowv1connect.WebhookServiceName, mpegflowv1connect.TokenServiceName,
-		mpegflowv1connect.SigningKeyServiceName, mpegflowv1connect.SessionServiceName, mpegflowv1connect.OutputServiceName} {
+		mpegflowv1connect.SigningKeyServiceName, mpegflowv1connect.SessionServiceName, mpegflowv1connect.OutputServiceName, mpegflowv1connect.PipelineServiceName} {
 		res, err := e.hc.Post(e.url+"/grpc.health.v1.Health/Check", "application/json", strings.NewReader(`{"service":"`+svc+`"}`))
 		if err != nil {
 			t.Fatal(err)

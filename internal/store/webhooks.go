@@ -2,11 +2,10 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
-	"encoding/binary"
 	"slices"
 	"time"
+
+	"github.com/mpegflow/mpegflow/internal/ids"
 )
 
 // WebhookEndpoint is a URL that receives signed webhook deliveries
@@ -175,16 +174,9 @@ func (e *WebhookEndpoint) Wants(t, liveInputID string) bool {
 		(len(e.LiveInputIDs) == 0 || slices.Contains(e.LiveInputIDs, liveInputID))
 }
 
-// NewDeliveryID returns "whd_" + 26 base32 characters: 48 bits of
-// milliseconds then 80 random bits, so ids sort by creation time.
-func NewDeliveryID(now time.Time) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
-	_, _ = rand.Read(b[6:])
-	return "whd_" + idEncoding.EncodeToString(b[:])
-}
-
-var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+// NewDeliveryID returns "whd_" + 26 characters (the rule of package ids:
+// milliseconds then random bits, so ids sort by creation time).
+func NewDeliveryID(now time.Time) string { return ids.New("whd", now) }
 
 // FanOut returns the pending deliveries of ev to the endpoints of eps that
 // want it, due at the event's time (the store's Emit uses it).

@@ -2,13 +2,12 @@ package webhook
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/mpegflow/mpegflow/internal/events"
+	"github.com/mpegflow/mpegflow/internal/ids"
 	"github.com/mpegflow/mpegflow/internal/store"
 )
 
@@ -95,8 +94,5 @@ func (s *Service) EmitTo(ctx context.Context, endpointID string, e events.Event,
 }
 
 // derivedID is the id of the copy of event id sent to endpoint by key:
-// "evt_" and 32 hex digits, as events.New's.
-func derivedID(id, endpoint, key string) string {
-	h := sha256.Sum256([]byte(id + "\x00" + endpoint + "\x00" + key))
-	return "evt_" + hex.EncodeToString(h[:16])
-}
+// "evt_" and 26 characters of the SHA-256 of the three (ids.Derived).
+func derivedID(id, endpoint, key string) string { return ids.Derived("evt", id, endpoint, key) }

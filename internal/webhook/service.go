@@ -2,9 +2,6 @@ package webhook
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mpegflow/mpegflow/internal/events"
+	"github.com/mpegflow/mpegflow/internal/ids"
 	"github.com/mpegflow/mpegflow/internal/netguard"
 	"github.com/mpegflow/mpegflow/internal/store"
 )
@@ -132,7 +130,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.UserAgent = "MpegFlow-Webhooks/dev"
 	}
 	if cfg.NodeID == "" {
-		cfg.NodeID = newID("node_", time.Now())
+		cfg.NodeID = ids.New("node", time.Now())
 	}
 	if cfg.Lease <= 0 {
 		cfg.Lease = 2*cfg.Timeout + 30*time.Second
@@ -241,13 +239,4 @@ func (s *Service) Test(ctx context.Context, e *store.WebhookEndpoint) (status in
 	r := s.send(ctx, e, ev.ID, body)
 	s.m.attempts.WithLabelValues(e.ID).Inc()
 	return r.status, r.latency, r.err
-}
-
-// newID returns prefix + 26 base32 characters: 48 bits of milliseconds
-// then 80 random bits (the layout of the API's ids), so ids sort by time.
-func newID(prefix string, now time.Time) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
-	_, _ = rand.Read(b[6:])
-	return prefix + base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding).EncodeToString(b[:])
 }

@@ -3,7 +3,6 @@ package whip
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"io"
 	"mime"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mpegflow/mpegflow/internal/auth"
+	"github.com/mpegflow/mpegflow/internal/httperr"
 )
 
 // answerTimeout bounds building the answer, ICE gathering included.
@@ -169,13 +169,6 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, id, sid string) {
 	writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "trickle ICE and ICE restarts are not supported; start a new session")
 }
 
-// writeError writes a JSON error body {"error": word, "message": msg}.
-func writeError(w http.ResponseWriter, code int, word, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(struct {
-		Error   string `json:"error"`
-		Message string `json:"message"`
-	}{word, msg})
-}
+// writeError writes the error body of the API (internal/httperr):
+// {"error": {"code": word, "message": msg}}.
+func writeError(w http.ResponseWriter, code int, word, msg string) { httperr.Write(w, code, word, msg) }

@@ -2,11 +2,13 @@ package whip
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os/exec"
 	"testing"
 	"time"
 
+	"github.com/mpegflow/mpegflow/internal/httperr"
 	"github.com/mpegflow/mpegflow/internal/ingest/whip/whiptest"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
@@ -170,6 +172,10 @@ func TestRejects(t *testing.T) {
 			}
 			if !containsFold(body, tt.contains) {
 				t.Errorf("body %q does not mention %q", body, tt.contains)
+			}
+			var env httperr.Envelope // the API's error body
+			if err := json.Unmarshal([]byte(body), &env); err != nil || env.Error.Code == "" || env.Error.Message == "" {
+				t.Errorf("body %q is not {\"error\": {\"code\", \"message\"}}", body)
 			}
 		})
 	}

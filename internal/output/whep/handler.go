@@ -2,7 +2,6 @@ package whep
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mpegflow/mpegflow/internal/auth"
+	"github.com/mpegflow/mpegflow/internal/httperr"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
@@ -198,13 +198,6 @@ func (s *Server) patch(w http.ResponseWriter, _ *http.Request, id, sid string) {
 	writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "trickle ICE and ICE restarts are not supported; start a new session")
 }
 
-// writeError writes the JSON error body of playback refusals:
-// {"error": {"code": word, "message": msg}}.
-func writeError(w http.ResponseWriter, code int, word, msg string) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": word, "message": msg}})
-}
+// writeError writes the error body of the API and of playback refusals
+// (internal/httperr): {"error": {"code": word, "message": msg}}.
+func writeError(w http.ResponseWriter, code int, word, msg string) { httperr.Write(w, code, word, msg) }
