@@ -80,6 +80,17 @@ type TopRendition struct {
 	Width, Height int
 }
 
+// AudioRendition describes the rendition that stands for the source's
+// audio track in the LL-HLS packager: the source's Opus (WebRTC's codec,
+// which Safari's HLS does not play) transcoded to AAC-LC and published back
+// into the hub as a rendition holding only that track. The packager muxes
+// the rendition's audio with the source's video, in place of the source's
+// own audio track; its units are on the source's timeline.
+type AudioRendition struct {
+	Name  string
+	Codec stream.Codec
+}
+
 // Env is what the nodes of one graph are built with.
 type Env struct {
 	// Source is the live input's stream in the hub.
@@ -93,7 +104,11 @@ type Env struct {
 	Segments *Feed[hls.SegmentInfo]
 	// Top is set by a producer of renditions at build time when the
 	// source has no packaged rendition of its own (see TopRendition).
-	Top    *TopRendition
+	Top *TopRendition
+	// Audio is set by a producer of renditions at build time when the
+	// source's audio is to be packaged from a rendition of its own (see
+	// AudioRendition).
+	Audio  *AudioRendition
 	Report Reporter
 	// States, when set, is told about every node's state changes.
 	States StateObserver

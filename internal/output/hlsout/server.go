@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mpegflow/mpegflow/hls"
+	"github.com/mpegflow/mpegflow/internal/pipeline"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
@@ -92,7 +93,10 @@ type entry struct {
 	mux    *hls.Muxer
 	rend   *hls.Rendition
 	tracks []stream.Track
-	timer  *time.Timer
+	// audioFrom names the rendition that carries the source rendition's
+	// audio ("": the source's own audio track)
+	audioFrom string
+	timer     *time.Timer
 	// viewers counts distinct recent playlist clients
 	viewers viewers
 	// touched only by the sink goroutine
@@ -173,7 +177,7 @@ func (s *Server) closeEntry(e *entry) {
 // without a source rendition: only the renditions added by AddRendition
 // (its transcoded rungs) are served, and its units are drained.
 func (s *Server) Sink(st *stream.Stream) (*StreamSink, error) {
-	e, err := s.newEntry(st, nil)
+	e, err := s.newEntry(st, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -182,8 +186,10 @@ func (s *Server) Sink(st *stream.Stream) (*StreamSink, error) {
 
 // newEntry creates and installs the muxer of st; onSegment, when set,
 // receives every segment the muxer completes (hls.Hooks.OnSegmentComplete,
-// called from the write path: it must not block).
-func (s *Server) newEntry(st *stream.Stream, onSegment func(hls.SegmentInfo)) (*entry, error) {
+// called from the write path: it must not block). audio, when set, is the
+// rendition whose track the source rendition carries in place of the
+// source's own audio (pipeline.AudioRendition).
+func (s *Server) newEntry(st *stream.Stream, onSegment func(hls.SegmentInfo), audio *pipeline.AudioRendition) (*entry, error) {
 	id := st.ID()
 	tracks := st.Tracks()
 	rc := hls.RenditionConfig{Name: "source"}
@@ -204,6 +210,14 @@ func (s *Server) newEntry(st *stream.Stream, onSegment func(hls.SegmentInfo)) (*
 		} else {
 			rc.Audio = c
 		}
+	}
+	audioFrom := ""
+	if audio != nil && rc.Audio != nil {
+		c, err := toCodec(audio.Codec)
+		if err != nil {
+			return nil, err
+		}
+		rc.Audio, audioFrom = c, audio.Name
 	}
 	m := s.cfg.Metrics
 	hooks := hls.Hooks{}
@@ -236,7 +250,7 @@ func (s *Server) newEntry(st *stream.Stream, onSegment func(hls.SegmentInfo)) (*
 		}
 		return nil, fmt.Errorf("new muxer: %w", err)
 	}
-	e := &entry{id: id, spill: spill, mux: mux, tracks: tracks}
+	e := &entry{id: id, spill: spill, mux: mux, tracks: tracks, audioFrom: audioFrom}
 	if !noSource {
 		rend, err := mux.AddRendition(rc)
 		if err != nil {

@@ -55,6 +55,9 @@ func (s *StreamSink) Run(ctx context.Context, r *stream.Reader) error {
 			continue // no source rendition (VP8, VP9): transcoded renditions only
 		}
 		kind := tracks[u.Track].Kind()
+		if kind == stream.KindAudio && s.e.audioFrom != "" {
+			continue // the rendition audioFrom carries the audio (runAudio)
+		}
 		if u.Discontinuity {
 			// Each track of a reconnect carries the flag on its first unit;
 			// one muxer discontinuity covers them all.
@@ -93,6 +96,40 @@ func (s *StreamSink) Run(ctx context.Context, r *stream.Reader) error {
 			s.e.writeErrs++
 			if s.e.writeErrs == 1 || s.e.writeErrs%1000 == 0 {
 				s.srv.log.Warn("hls write failed", "live_input", s.e.id, "kind", kind.String(), "error", err, "count", s.e.writeErrs)
+			}
+		}
+	}
+}
+
+// runAudio writes the audio units of r, the rendition that stands for the
+// source's audio (entry.audioFrom), into the source rendition until the
+// rendition ends (nil) or ctx is done.
+func (s *StreamSink) runAudio(ctx context.Context, r *stream.Reader) error {
+	errs := 0
+	for {
+		u, err := r.Next(ctx)
+		if err != nil {
+			if errors.Is(err, stream.ErrEnded) {
+				return nil
+			}
+			return err
+		}
+		if s.e.rend == nil {
+			continue
+		}
+		if u.Codec != nil {
+			c, err := toCodec(u.Codec)
+			if err != nil {
+				return err
+			}
+			if err := s.e.rend.SetAudioCodec(c); err != nil {
+				s.srv.log.Warn("codec change refused", "live_input", s.e.id, "error", err)
+			}
+		}
+		if err := s.e.rend.WriteAudio(hls.AudioUnit{PTS: u.PTS, Wall: u.Wall, Frame: u.Data}); err != nil {
+			errs++
+			if errs == 1 || errs%1000 == 0 {
+				s.srv.log.Warn("hls write failed", "live_input", s.e.id, "kind", "audio", "rendition", s.e.audioFrom, "error", err, "count", errs)
 			}
 		}
 	}
