@@ -11,6 +11,7 @@ package pipeline
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/mpegflow/mpegflow/hls"
 	"github.com/mpegflow/mpegflow/internal/store"
@@ -89,6 +90,10 @@ type TopRendition struct {
 type AudioRendition struct {
 	Name  string
 	Codec stream.Codec
+	// Lag is how far behind the source's video, in wall-clock time, its
+	// units may arrive (a transcode's delay): the packager waits up to
+	// that long at a segment cut for the segment's audio.
+	Lag time.Duration
 }
 
 // Env is what the nodes of one graph are built with.

@@ -217,7 +217,9 @@ func (s *Server) newEntry(st *stream.Stream, onSegment func(hls.SegmentInfo), au
 		if err != nil {
 			return nil, err
 		}
-		rc.Audio, audioFrom = c, audio.Name
+		// its audio comes late in wall-clock time (a transcode): cuts
+		// wait for it, so that segments are not short of their audio
+		rc.Audio, rc.AudioLag, audioFrom = c, audio.Lag, audio.Name
 	}
 	m := s.cfg.Metrics
 	hooks := hls.Hooks{}

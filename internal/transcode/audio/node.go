@@ -42,6 +42,13 @@ var aacConfig = [2]byte{0x11, 0x90}
 // restartEach bounds how often a failed encoder is started again.
 const restartEach = time.Second
 
+// maxLag is the transcode's delay the packager allows for at a segment
+// cut (pipeline.AudioRendition.Lag). An AAC frame is out about 60 ms
+// after the Opus that completes it (priming, a frame's fill, the pipes)
+// on a quiet host, p95 about 350 ms on a host with load 11; past the bound
+// a segment is cut short of its audio rather than the picture held.
+const maxLag = 600 * time.Millisecond
+
 // Config configures a Transcoder.
 type Config struct {
 	// FFmpegPath is the ffmpeg program; "" looks up "ffmpeg" on PATH.
@@ -120,7 +127,7 @@ func (t *Transcoder) newNode(env *pipeline.Env) (pipeline.Node, error) {
 		return nil, nil
 	}
 	n.g = g
-	env.Audio = &pipeline.AudioRendition{Name: RenditionName, Codec: stream.AAC{Config: aacConfig[:]}}
+	env.Audio = &pipeline.AudioRendition{Name: RenditionName, Codec: stream.AAC{Config: aacConfig[:]}, Lag: maxLag}
 	n.r = env.Source.AddReader(KindName, stream.ReaderOptions{})
 	return n, nil
 }
