@@ -208,6 +208,9 @@ func TestNodeOpusToAAC(t *testing.T) {
 		}
 		delays = append(delays, a.at.Sub(written[k-1]))
 	}
+	if len(delays) > 10 {
+		t.Logf("first frames' delays: %v", delays[:5])
+	}
 	slices.Sort(delays)
 	if len(delays) > 10 {
 		p := func(q float64) time.Duration { return delays[int(q*float64(len(delays)-1))].Round(time.Millisecond) }
