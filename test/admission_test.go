@@ -81,6 +81,7 @@ func refusal(f fetched) (reason, message string) {
 // in X-Forwarded-For (US, DE) are allowed or blocked as the rules say.
 func TestGeoCountryRule(t *testing.T) {
 	e2eTest(t)
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	admin, extra := adminYAML()
@@ -234,6 +235,7 @@ func verifyHookSignature(t *testing.T, secret string, c hookCall) {
 // describe the viewer; an allowed decision is cached for its ttl_seconds.
 func TestAdmissionPlayHook(t *testing.T) {
 	e2eTest(t)
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const denyReason = "e2e: viewer not admitted"
@@ -318,6 +320,7 @@ func TestAdmissionPlayHook(t *testing.T) {
 // signed and carry no stream key.
 func TestAdmissionPublishHook(t *testing.T) {
 	e2eTest(t)
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	deny, allow := newInput("e2e-pub-deny"), newInput("e2e-pub-allow")

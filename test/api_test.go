@@ -53,6 +53,7 @@ func startDaemonAt(t *testing.T, dataDir string, cfg daemonConfig) *daemon {
 			d.cmd.Env = append(d.cmd.Env, kv)
 		}
 	}
+	d.cmd.Env = append(d.cmd.Env, cfg.Env...)
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,8 @@ type teeProxy struct {
 	target string
 	mu     sync.Mutex
 	got    bytes.Buffer
-	closed chan struct{} // a server side closed (one value per connection)
+	gen    int           // bumped by reset: closes of older connections are not reported
+	closed chan struct{} // a server side closed (one value per connection since the last reset)
 }
 
 func newTeeProxy(t *testing.T, target string) *teeProxy {
@@ -92,6 +93,9 @@ func newTeeProxy(t *testing.T, target string) *teeProxy {
 				c.Close()
 				continue
 			}
+			p.mu.Lock()
+			gen := p.gen
+			p.mu.Unlock()
 			wg.Add(2)
 			go func() { defer wg.Done(); _, _ = io.Copy(s, c); s.Close() }()
 			go func() {
@@ -101,7 +105,9 @@ func newTeeProxy(t *testing.T, target string) *teeProxy {
 					n, err := s.Read(buf)
 					if n > 0 {
 						p.mu.Lock()
-						p.got.Write(buf[:n])
+						if gen == p.gen {
+							p.got.Write(buf[:n])
+						}
 						p.mu.Unlock()
 						_, _ = c.Write(buf[:n])
 					}
@@ -110,7 +116,12 @@ func newTeeProxy(t *testing.T, target string) *teeProxy {
 					}
 				}
 				c.Close()
-				p.closed <- struct{}{}
+				p.mu.Lock()
+				current := gen == p.gen
+				p.mu.Unlock()
+				if current {
+					p.closed <- struct{}{}
+				}
 			}()
 		}
 	}()
@@ -121,6 +132,7 @@ func newTeeProxy(t *testing.T, target string) *teeProxy {
 func (p *teeProxy) reset() {
 	p.mu.Lock()
 	p.got.Reset()
+	p.gen++
 	p.mu.Unlock()
 	for {
 		select {
@@ -146,6 +158,7 @@ func (p *teeProxy) url(key string) string { return "rtmp://" + p.ln.Addr().Strin
 // percent-encoded SRT stream id).
 func TestAttackRegression(t *testing.T) {
 	e2eTest(t)
+	t.Parallel()
 	requireTools(t, "ffmpeg")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()

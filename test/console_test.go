@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +20,7 @@ import (
 type consoleResult struct {
 	OK      bool     `json:"ok"`
 	Steps   []string `json:"steps"`
+	StepMs  []int    `json:"stepMs"`
 	Errors  []string `json:"errors"`
 	Console []string `json:"console"`
 	Figures struct {
@@ -29,6 +32,7 @@ type consoleResult struct {
 		Viewers             int     `json:"viewers"`
 		Clip                string  `json:"clip"`
 		OutputBroadcastMs   int     `json:"outputBroadcastMs"`
+		OutputEditMs        int     `json:"outputEditMs"`
 		PipelineApplyMs     int     `json:"pipelineApplyMs"`
 		UploadReadyMs       int     `json:"uploadReadyMs"`
 		NewViewsMs          int     `json:"newViewsMs"`
@@ -38,11 +42,13 @@ type consoleResult struct {
 // TestConsoleBrowser drives the web console in headless Chromium through a
 // streamer's and an operator's tasks (see test/browser/console.mjs), then
 // signs in with a read-only token and finds no write controls. It also
-// adds a restream output (to a second live input of the same daemon),
-// applies a pipeline through the paste-plan-apply flow and uploads a
-// generated clip. With
-// MPEGFLOW_CONSOLE_SCREENSHOTS=DIR it writes screenshots of the main views
-// there (docs/console for the closing note).
+// adds a restream output (to a second live input of the same daemon) and
+// edits it, applies a pipeline through the paste-plan-apply flow and
+// uploads a generated clip with tus, paused and resumed. It logs the
+// figures: bundle size, time to interactive, live badge latency. With
+// MPEGFLOW_CONSOLE_SCREENSHOTS=DIR (relative to the repository) it writes
+// screenshots of the main views there (docs/console); without it nothing
+// is written.
 func TestConsoleBrowser(t *testing.T) {
 	e2eTest(t)
 	requireTools(t, "node", "ffmpeg")
@@ -67,8 +73,14 @@ func TestConsoleBrowser(t *testing.T) {
 	}))
 	defer hook.Close()
 	d, admin := recordingDaemonWith(t.Context(), t, t.TempDir(), daemonConfig{ExtraYAML: "webhooks:\n  allow_private_targets: true\n" + restreamPrivateYAML})
-	if f, err := get(t.Context(), d.URL("/console/app.js")); err != nil || f.Status != http.StatusOK {
-		t.Fatalf("GET /console/app.js: %v %v: the binary was built without the console bundle", f.Status, err)
+	// the bundle as served (JS and CSS, hls.js is loaded apart), gzipped
+	bundle := 0
+	for _, p := range []string{"/console/app.js", "/console/app.css"} {
+		f, err := get(t.Context(), d.URL(p))
+		if err != nil || f.Status != http.StatusOK {
+			t.Fatalf("GET %s: %v %v: the binary was built without the console bundle", p, f.Status, err)
+		}
+		bundle += gzipLen(t, f.Body)
 	}
 	st, r := apiCall(t, d, admin, "POST", "/v1/tokens", map[string]any{"name": "read only",
 		"scopes": []string{"live_inputs:read", "videos:read", "webhooks:read"}})
@@ -76,18 +88,24 @@ func TestConsoleBrowser(t *testing.T) {
 		t.Fatalf("create token: HTTP %d %v", st, r)
 	}
 	readOnly := data(r)["token"].(string)
-	// a second live input of the same daemon: the target of the restream
+	// two more live inputs of the same daemon: the target of the restream
 	// output the console adds, and the input of the pipeline it applies
-	st, r = apiCall(t, d, admin, "POST", "/v1/live_inputs", map[string]any{"name": "restream target"})
-	if st != http.StatusCreated {
-		t.Fatalf("create live input: HTTP %d %v", st, r)
+	// (apart, so that the pipeline's publisher does not come within the
+	// reconnect window of the restream output's broadcast)
+	newInput := func(name string) (id, key string) {
+		st, r := apiCall(t, d, admin, "POST", "/v1/live_inputs", map[string]any{"name": name})
+		if st != http.StatusCreated {
+			t.Fatalf("create live input: HTTP %d %v", st, r)
+		}
+		li := data(r)
+		return li["id"].(string), li["rtmp"].(map[string]any)["stream_key"].(string)
 	}
-	target := data(r)
-	targetKey := target["rtmp"].(map[string]any)["stream_key"].(string)
+	_, targetKey := newInput("restream target")
+	pipelineInput, pipelineKey := newInput("pipeline input")
 
 	args := []string{filepath.Join(repoRoot, "test", "browser", "console.mjs"), "--url", "http://" + d.HTTP,
 		"--token", admin, "--readonly", readOnly, "--webhook", hook.URL + "/hook", "--chromium", chromiumPath(), "--timeout", "300",
-		"--restream", "rtmp://" + d.RTMP + "/live", "--restreamkey", targetKey, "--pipelineinput", target["id"].(string),
+		"--restream", "rtmp://" + d.RTMP + "/live", "--restreamkey", targetKey, "--pipelineinput", pipelineInput, "--pipelinekey", pipelineKey,
 		"--upload", uploadClip(t, 3, "320x240")}
 	if dir := os.Getenv("MPEGFLOW_CONSOLE_SCREENSHOTS"); dir != "" {
 		if !filepath.IsAbs(dir) {
@@ -118,13 +136,40 @@ func TestConsoleBrowser(t *testing.T) {
 	if hits.Load() == 0 {
 		t.Error("the webhook receiver got nothing")
 	}
+	var took strings.Builder
+	for i, ms := range res.StepMs {
+		if i < len(res.Steps) {
+			fmt.Fprintf(&took, "[%s] %d ms ", res.Steps[i], ms)
+		}
+	}
+	t.Logf("console: steps: %s", took.String())
 	f := res.Figures
 	t.Logf("console: interactive %d ms after navigation (DOMContentLoaded %d ms), signed in %d ms after the click; live badge %.0f ms after the connected event (%d ms after ffmpeg was started); clip %s",
 		f.TimeToInteractiveMs, f.DOMContentLoadedMs, f.SignInMs, f.ConnectToBadgeMs, f.SpawnToBadgeMs, f.Clip)
 	t.Logf("console: restream output broadcasting %d ms after Add; pipeline applied and drawn %d ms after Plan; upload ready %d ms after Upload; the outputs, pipeline and upload steps took %d ms",
 		f.OutputBroadcastMs, f.PipelineApplyMs, f.UploadReadyMs, f.NewViewsMs)
+	t.Logf("console: bundle %.1f KB gzipped (JS + CSS, without hls.js); output edited and broadcasting again %d ms after Save",
+		float64(bundle)/1024, f.OutputEditMs)
+	if bundle > 150<<10 {
+		t.Errorf("the console bundle is %d bytes gzipped; at most 150 KB", bundle)
+	}
 	if f.ConnectToBadgeMs > 2000 {
 		t.Errorf("the live badge came %.0f ms after the publisher connected", f.ConnectToBadgeMs)
 	}
 	d.assertNoKeys(t, readOnly) // the admin token is printed once at first start, by design
+}
+
+// gzipLen is the length of b gzipped at the default level (as a server or
+// CDN would send it).
+func gzipLen(t *testing.T, b []byte) int {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Len()
 }

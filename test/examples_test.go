@@ -46,10 +46,12 @@ var jwtRe = regexp.MustCompile(`^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$
 // skipped, saying which.
 func TestExamples(t *testing.T) {
 	e2eTest(t)
-	t.Setenv("MPEGFLOWTEST_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "1")
-	t.Setenv("MPEGFLOWTEST_WEBHOOKS_RETRY_SCHEDULE", "1s,2s,4s,8s")
+	t.Parallel()
 	admin, yaml := adminYAML()
-	d := startDaemon(t, daemonConfig{ExtraYAML: yaml})
+	d := startDaemon(t, daemonConfig{ExtraYAML: yaml, Env: []string{
+		"MPEGFLOWTEST_WEBHOOKS_ALLOW_PRIVATE_TARGETS=1",
+		"MPEGFLOWTEST_WEBHOOKS_RETRY_SCHEDULE=1s,2s,4s,8s",
+	}})
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
 

@@ -83,8 +83,8 @@ func (r result[T]) ok(t *testing.T, what string) T {
 // and error codes.
 func TestGRPCServices(t *testing.T) {
 	e2eTest(t)
-	t.Setenv("MPEGFLOWTEST_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "1")
-	e := newGRPCEnv(t, daemonConfig{ExtraYAML: "restream:\n  allow_private_targets: true\n"})
+	t.Parallel()
+	e := newGRPCEnv(t, daemonConfig{ExtraYAML: "restream:\n  allow_private_targets: true\n", Env: []string{"MPEGFLOWTEST_WEBHOOKS_ALLOW_PRIVATE_TARGETS=1"}})
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 

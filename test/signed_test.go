@@ -65,6 +65,7 @@ func getWith(ctx context.Context, u string, hdr ...string) (fetched, error) {
 // tokens of a revoked key are refused; allowed_origins is enforced.
 func TestSignedPlayback(t *testing.T) {
 	e2eTest(t)
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	d := startDaemonAt(t, filepath.Join(t.TempDir(), "data"), daemonConfig{})

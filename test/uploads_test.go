@@ -263,6 +263,7 @@ func TestUploadsLadder(t *testing.T) {
 // over the size limit is refused with 413 before any byte is sent.
 func TestUploadsTusResumeAcrossSIGKILL(t *testing.T) {
 	e2eTest(t)
+	t.Parallel()
 	requireTools(t, "ffmpeg", "ffprobe")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -327,6 +328,7 @@ func TestUploadsTusResumeAcrossSIGKILL(t *testing.T) {
 // refused.
 func TestUploadsPlainAndCopy(t *testing.T) {
 	e2eTest(t)
+	t.Parallel()
 	requireTools(t, "ffmpeg", "ffprobe")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -563,6 +565,7 @@ func TestUploadsToS3(t *testing.T) {
 // stays up and no temporary file is left behind.
 func TestUploadsBadInput(t *testing.T) {
 	e2eTest(t)
+	t.Parallel()
 	requireTools(t, "ffmpeg", "ffprobe")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -183,9 +183,10 @@ func (d *daemon) kill() {
 // receivers, with a short retry schedule.
 func webhookDaemon(t *testing.T, dataDir string) *daemon {
 	t.Helper()
-	t.Setenv("MPEGFLOWTEST_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "1")
-	t.Setenv("MPEGFLOWTEST_WEBHOOKS_RETRY_SCHEDULE", "200ms,400ms,800ms")
-	d := startDaemonAt(t, dataDir, daemonConfig{})
+	d := startDaemonAt(t, dataDir, daemonConfig{Env: []string{
+		"MPEGFLOWTEST_WEBHOOKS_ALLOW_PRIVATE_TARGETS=1",
+		"MPEGFLOWTEST_WEBHOOKS_RETRY_SCHEDULE=200ms,400ms,800ms",
+	}})
 	if f, err := get(t.Context(), d.URL("/v1/openapi.json")); err != nil || f.Status != http.StatusOK {
 		t.Fatalf("GET /v1/openapi.json: %v %v", f, err)
 	}
@@ -215,6 +216,7 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 // 4xx endpoint is not retried; rotate_secret signs with both secrets.
 func TestWebhooksEndToEnd(t *testing.T) {
 	e2eTest(t)
+	t.Parallel()
 	requireTools(t, "ffmpeg")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -303,6 +305,7 @@ func TestWebhooksEndToEnd(t *testing.T) {
 // arrives, in order per live input, and none twice after de-duplication.
 func TestWebhooksNeverLost(t *testing.T) {
 	e2eTest(t)
+	t.Parallel()
 	requireTools(t, "ffmpeg")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -188,13 +188,15 @@ async function main() {
       result.switches.push(sw);
       sw.t = await page.evaluate(() => performance.now());
       const start = Date.now();
-      await page.evaluate((l) => { window.mpegflow.hls.currentLevel = l; }, level);
-      // The level shows once hls.js says it switched and the video element
-      // decodes frames of its height.
+      // hls.js sends no LEVEL_SWITCHED when the level asked for is the one
+      // playing already (a player that started on the lowest level).
+      const already = await page.evaluate((l) => { const h = window.mpegflow.hls; const was = h.currentLevel === l; h.currentLevel = l; return was; }, level);
+      // The level shows once hls.js says it switched (or was on it) and the
+      // video element decodes frames of its height.
       let s;
       while (Date.now() - start < opts['switch-timeout'] * 1000 && Date.now() < deadline) {
         s = await sample();
-        const switched = await page.evaluate((l) => window.__e2e.switched.some((e) => e.level === l), level);
+        const switched = already || await page.evaluate((l) => window.__e2e.switched.some((e) => e.level === l), level);
         if (switched && s.vh === want) { sw.shownMs = Date.now() - start; break; }
         await page.waitForTimeout(100);
       }

@@ -13,16 +13,17 @@
 // play the recording, seek and make a clip; then sign in with a read-only
 // token and find no write controls. With --restream: switch the preview to
 // WebRTC (WHEP) and back; add a restream output to that URL and see it
-// broadcasting, disable and delete it. With --pipelineinput: paste a
+// broadcasting, edit it, disable and delete it. With --pipelineinput: paste a
 // pipeline manifest on that live input, see its plan, apply it, see its
-// DAG, publish to it (--restream, --restreamkey) and see its nodes run.
-// With --upload FILE: upload it and see the video turn ready.
+// DAG, publish to it (--restream, --pipelinekey) and see its nodes run.
+// With --upload FILE: upload it with tus, paused and resumed, and see the
+// video turn ready; make a one-time upload link and open the upload page.
 //
 // Options: --url BASE, --token ADMIN, --readonly TOKEN, --webhook URL,
 //   --chromium PATH, --ffmpeg PATH, --screenshots DIR (writes *.png there when
 //   set), --timeout SECONDS (default 150), --restream RTMP_URL, --restreamkey
-//   KEY, --pipelineinput LIVE_INPUT_ID, --upload FILE.
-// Output: {"ok":bool,"steps":[...],"figures":{...},"errors":[...],"console":[...]}
+//   KEY, --pipelineinput LIVE_INPUT_ID, --pipelinekey KEY, --upload FILE.
+// Output: {"ok":bool,"steps":[...],"stepMs":[...],"figures":{...},"errors":[...],"console":[...]}
 
 import { chromium } from 'playwright-core';
 import { spawn } from 'node:child_process';
@@ -31,7 +32,7 @@ import { join } from 'node:path';
 
 function parseArgs(argv) {
   const o = { url: '', token: '', readonly: '', webhook: '', chromium: process.env.CHROMIUM || '/usr/bin/chromium', ffmpeg: 'ffmpeg', screenshots: '', timeout: 150,
-    restream: '', restreamkey: '', pipelineinput: '', upload: '' };
+    restream: '', restreamkey: '', pipelineinput: '', pipelinekey: '', upload: '' };
   for (let i = 2; i < argv.length; i++) {
     const k = argv[i].replace(/^--/, '');
     const v = argv[++i];
@@ -45,12 +46,23 @@ function parseArgs(argv) {
 const o = parseArgs(process.argv);
 // a URL of this run's own, so that a daemon used before has no endpoint of the same name
 if (o.webhook) o.webhook += (o.webhook.includes('?') ? '&' : '?') + 'run=' + Date.now();
-const result = { ok: false, steps: [], figures: {}, errors: [], console: [] };
+const result = { ok: false, steps: [], stepMs: [], figures: {}, errors: [], console: [] };
+const started = Date.now();
+let stepAt = started;
+// step starts a named step; stepMs holds how long each step took
 const step = (name) => {
+  const now = Date.now();
+  if (result.steps.length) result.stepMs.push(now - stepAt);
+  stepAt = now;
   result.steps.push(name);
-  process.stderr.write(`console.mjs: ${name}\n`);
+  process.stderr.write(`console.mjs: +${now - started} ms ${name}\n`);
 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// within resolves as p does, or fails with msg after ms
+const within = (p, ms, msg) => {
+  let t;
+  return Promise.race([p, new Promise((_, rej) => { t = setTimeout(() => rej(new Error(msg)), ms); })]).finally(() => clearTimeout(t));
+};
 const deadline = setTimeout(() => {
   result.errors.push(`timed out after ${o.timeout} s at step ${result.steps.at(-1)}`);
   finish(2);
@@ -61,6 +73,7 @@ let ffmpeg;
 let ffmpeg2;
 async function finish(code) {
   clearTimeout(deadline);
+  if (result.steps.length) result.stepMs.push(Date.now() - stepAt);
   try { ffmpeg?.kill('SIGKILL'); } catch {}
   try { ffmpeg2?.kill('SIGKILL'); } catch {}
   try { await browser?.close(); } catch {}
@@ -68,10 +81,12 @@ async function finish(code) {
   process.exit(code);
 }
 
+// shot writes a screenshot of the viewport (1280x800) when --screenshots
+// is set; without it nothing is written.
 async function shot(page, name) {
   if (!o.screenshots) return;
   mkdirSync(o.screenshots, { recursive: true });
-  await page.screenshot({ path: join(o.screenshots, name + '.png'), fullPage: true });
+  await page.screenshot({ path: join(o.screenshots, name + '.png') });
 }
 
 // signIn loads the console and signs in; it returns the time to the
@@ -83,6 +98,7 @@ async function signIn(page, token) {
   const field = page.getByLabel('API token');
   await field.waitFor();
   const tti = Date.now() - t0;
+  if (token === o.token) await shot(page, 'sign-in');
   await field.fill(token);
   const t1 = Date.now();
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -106,7 +122,7 @@ const videoTime = (page) => page.evaluate(() => document.querySelector('video')?
 async function main() {
   browser = await chromium.launch({ executablePath: o.chromium, headless: true,
     args: ['--autoplay-policy=no-user-gesture-required', '--no-sandbox'] });
-  const ctx = await browser.newContext({ permissions: ['clipboard-read', 'clipboard-write'], viewport: { width: 1280, height: 900 } });
+  const ctx = await browser.newContext({ permissions: ['clipboard-read', 'clipboard-write'], viewport: { width: 1280, height: 800 } });
   const page = await ctx.newPage();
   page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') result.console.push(m.type() + ': ' + m.text()); });
   page.on('pageerror', (e) => result.errors.push('page error: ' + e.message));
@@ -120,7 +136,6 @@ async function main() {
   if (url.includes(o.token)) throw new Error('the token appears in the URL');
   if (!(await page.evaluate(() => sessionStorage.length === 1))) throw new Error('token not in sessionStorage');
   await page.getByRole('heading', { name: 'Live inputs' }).waitFor();
-  await shot(page, 'signed-in');
 
   if (o.webhook) {
     step('create a webhook endpoint');
@@ -176,9 +191,16 @@ async function main() {
   if (protocol !== 'rtmp') throw new Error('session protocol ' + protocol);
   result.figures.viewers = Number(viewers);
   await shot(page, 'live-input');
-  await page.setViewportSize({ width: 390, height: 844 });
-  await shot(page, 'live-input-phone');
-  await page.setViewportSize({ width: 1280, height: 900 });
+  if (o.screenshots) {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shot(page, 'live-input-phone');
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.getByRole('link', { name: 'Live inputs', exact: true }).click();
+    await page.locator('.cards li [data-status=connected]').first().waitFor({ timeout: 10000 });
+    await shot(page, 'live-inputs');
+    await page.goBack();
+    await page.locator('.head [data-status=connected]').waitFor({ timeout: 10000 });
+  }
   let newViews = 0;
 
   if (o.restream) {
@@ -205,7 +227,27 @@ async function main() {
     await panel.locator('tbody tr[data-state=broadcasting]').waitFor({ timeout: 20000 });
     result.figures.outputBroadcastMs = Date.now() - t1;
     if ((await panel.innerText()).includes(o.restreamkey)) throw new Error('the output stream key is shown');
-    await shot(page, 'outputs');
+
+    step('edit the output (name; the key moved into the URL); it reconnects, the key is never shown');
+    const t2 = Date.now();
+    const connectedAt = await row.getAttribute('data-connected-at');
+    await row.getByRole('button', { name: 'Edit output console restream' }).click();
+    const form = panel.locator('form[data-editing]');
+    if (await form.locator('#edit-out-key').inputValue() !== '') throw new Error('the edit form shows the stream key');
+    if (o.screenshots) {
+      await form.scrollIntoViewIfNeeded();
+      await shot(page, 'outputs');
+    }
+    await form.locator('#edit-out-name').fill('console restream edited');
+    await form.locator('#edit-out-url').fill(o.restream + '/' + o.restreamkey);
+    await form.getByLabel(/Remove the stream key/).check();
+    await form.getByRole('button', { name: 'Save output' }).click();
+    await form.waitFor({ state: 'detached', timeout: 10000 });
+    // broadcasting again on a new connection (the answer to the PATCH may still show the old one)
+    await panel.locator(`tbody tr[data-state=broadcasting][data-connected-at]:not([data-connected-at="${connectedAt}"])`, { hasText: 'console restream edited' }).waitFor({ timeout: 20000 });
+    result.figures.outputEditMs = Date.now() - t2;
+    if ((await panel.innerText()).includes(o.restreamkey)) throw new Error('the output stream key is shown after the edit');
+    if ((await page.content()).includes(o.restreamkey)) throw new Error('the output stream key is in the page');
     await row.getByRole('button', { name: 'Disable' }).click();
     await panel.locator('tbody tr[data-state=disabled]').waitFor({ timeout: 10000 });
     await row.getByRole('button', { name: 'Delete' }).click();
@@ -252,7 +294,7 @@ async function main() {
     result.figures.pipelineApplyMs = Date.now() - t0;
     if (o.restream) {
       step('publish to the pipeline\'s live input; its nodes run');
-      ffmpeg2 = publish(o.restream + '/' + o.restreamkey, 30);
+      ffmpeg2 = publish(o.restream + '/' + (o.pipelinekey || o.restreamkey), 30);
       for (const n of ['cam', 'hls']) await page.locator(`svg.dag g[data-node=${n}][data-state=running]`).waitFor({ timeout: 20000 });
       await shot(page, 'pipeline');
       ffmpeg2.kill('SIGKILL');
@@ -301,17 +343,50 @@ async function main() {
 
   if (o.upload) {
     const t0 = Date.now();
-    step('upload a generated clip; the video appears and turns ready');
+    step('upload a generated clip with tus, paused and resumed; the video appears and turns ready');
     await page.getByRole('link', { name: 'Videos', exact: true }).click();
     await page.locator('#upload-file').setInputFiles(o.upload);
+    // the first PATCH of the file is held until the upload is paused (it
+    // is aborted then), so that the pause comes mid-upload on any machine;
+    // the resume asks the server for its offset (HEAD) and sends again
+    let release, holding;
+    const held = new Promise((r) => { release = r; });
+    const firstPatch = new Promise((r) => { holding = r; });
+    let patches = 0, heads = 0;
+    await page.route('**/uploads/**', async (route) => {
+      const m = route.request().method();
+      if (m === 'HEAD') heads++;
+      if (m === 'PATCH' && patches++ === 0) {
+        holding();
+        await held;
+      }
+      await route.continue().catch(() => {});
+    });
     await page.getByRole('button', { name: 'Upload', exact: true }).click();
     const id = await (await page.locator('[data-uploaded]').elementHandle({ timeout: 30000 })).getAttribute('data-uploaded');
+    await within(firstPatch, 30000, 'no PATCH within 30 s of Upload');
+    await page.getByRole('button', { name: 'Pause', exact: true }).click();
+    await page.locator('.upload-progress[data-phase=paused]').waitFor({ timeout: 10000 });
+    release();
+    await page.getByRole('button', { name: 'Resume', exact: true }).click();
     await page.locator(`tbody tr[data-id=${id}]`).waitFor({ timeout: 10000 });
     await page.locator(`tbody tr[data-id=${id}] [data-status=ready]`).waitFor({ timeout: 60000 });
     await page.locator('.upload-progress[data-phase=ready]').waitFor({ timeout: 10000 });
+    await page.unroute('**/uploads/**');
+    if (patches < 2 || heads < 1) throw new Error(`the upload was not resumed (${patches} PATCH, ${heads} HEAD)`);
     result.figures.uploadReadyMs = Date.now() - t0;
+    await shot(page, 'videos');
+    step('make a one-time upload link; the upload page opens with its URL');
+    await page.getByText('Let someone else upload').click();
+    await page.getByRole('button', { name: 'Make an upload link' }).click();
+    const link = await page.locator('input[data-field=upload-link]').inputValue();
+    if (!link.startsWith(o.url + '/upload/#')) throw new Error('upload link ' + link);
+    const up = await ctx.newPage();
+    await up.goto(link);
+    const upURL = await up.locator('#url').inputValue();
+    await up.close();
+    if (!/\/uploads\/vid_/.test(upURL) || upURL !== decodeURIComponent(link.split('#')[1])) throw new Error('the upload page has the URL ' + upURL);
     newViews += Date.now() - t0;
-    await shot(page, 'upload');
   }
   result.figures.newViewsMs = newViews;
 
@@ -355,14 +430,13 @@ async function main() {
     await rp.getByRole('link', { name: 'Live inputs', exact: true }).click();
     await rp.locator('#h-inputs').waitFor();
     await scan('live inputs');
-    const sections = [['Videos', '#h-videos'], ['Webhooks', '#h-webhooks']];
-    if (o.pipelineinput) sections.push(['Pipelines', '#h-pipelines']);
-    for (const [link, sel] of sections) {
+    // each detail view is scanned once what carries write controls has loaded
+    const sections = [['Videos', '#h-videos', '#h-video'], ['Webhooks', '#h-webhooks', '.deliveries li'], ...(o.pipelineinput ? [['Pipelines', '#h-pipelines', '.revisions li']] : [])];
+    for (const [link, sel, loaded] of sections) {
       await rp.getByRole('link', { name: link, exact: true }).click();
       await rp.locator(sel).waitFor();
       await rp.locator('tbody a, .cards a').first().click();
-      await rp.locator('h1').first().waitFor();
-      await sleep(500);
+      await rp.locator(loaded).first().waitFor({ timeout: 10000 });
       await scan(link);
     }
     await shot(rp, 'read-only');

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mpegflow/mpegflow/hls"
@@ -96,7 +97,10 @@ type entry struct {
 	// audioFrom names the rendition that carries the source rendition's
 	// audio ("": the source's own audio track)
 	audioFrom string
-	timer     *time.Timer
+	// audioShift is the source's presentation shift (presentShift.shift,
+	// nanoseconds), set by the sink, applied to audioFrom's units
+	audioShift atomic.Int64
+	timer      *time.Timer
 	// viewers counts distinct recent playlist clients
 	viewers viewers
 	// touched only by the sink goroutine

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/mpegflow/mpegflow/hls"
 	"github.com/mpegflow/mpegflow/internal/stream"
@@ -43,6 +44,11 @@ func (s *StreamSink) Run(ctx context.Context, r *stream.Reader) error {
 	tracks := s.e.tracks
 	disc := make([]bool, len(tracks)) // tracks that have seen the current discontinuity
 	pending := false
+	hasVideo := false
+	for _, t := range tracks {
+		hasVideo = hasVideo || t.Kind() == stream.KindVideo
+	}
+	shift := newPresentShift(hasVideo)
 	for {
 		u, err := r.Next(ctx)
 		if err != nil {
@@ -62,6 +68,7 @@ func (s *StreamSink) Run(ctx context.Context, r *stream.Reader) error {
 			// Each track of a reconnect carries the flag on its first unit;
 			// one muxer discontinuity covers them all.
 			if !pending || disc[u.Track] {
+				s.writeAudio(shift.reset())
 				s.e.rend.Discontinuity()
 				for i := range disc {
 					disc[i] = false
@@ -88,22 +95,36 @@ func (s *StreamSink) Run(ctx context.Context, r *stream.Reader) error {
 			}
 		}
 		if kind == stream.KindVideo {
-			err = s.e.rend.WriteVideo(hls.VideoUnit{DTS: u.DTS, PTS: u.PTS, Wall: u.Wall, Key: u.Key, NALUs: u.NALUs})
+			v := hls.VideoUnit{DTS: u.DTS, PTS: u.PTS, Wall: u.Wall, Key: u.Key, NALUs: u.NALUs}
+			s.writeAudio(shift.video(&v))
+			s.e.audioShift.Store(int64(shift.shift)) // for runAudio
+			s.logErr(kind, s.e.rend.WriteVideo(v))
 		} else {
-			err = s.e.rend.WriteAudio(hls.AudioUnit{PTS: u.PTS, Wall: u.Wall, Frame: u.Data})
+			s.writeAudio(shift.audio(hls.AudioUnit{PTS: u.PTS, Wall: u.Wall, Frame: u.Data}))
 		}
-		if err != nil {
-			s.e.writeErrs++
-			if s.e.writeErrs == 1 || s.e.writeErrs%1000 == 0 {
-				s.srv.log.Warn("hls write failed", "live_input", s.e.id, "kind", kind.String(), "error", err, "count", s.e.writeErrs)
-			}
-		}
+	}
+}
+
+func (s *StreamSink) writeAudio(us []hls.AudioUnit) {
+	for _, a := range us {
+		s.logErr(stream.KindAudio, s.e.rend.WriteAudio(a))
+	}
+}
+
+func (s *StreamSink) logErr(kind stream.Kind, err error) {
+	if err == nil {
+		return
+	}
+	s.e.writeErrs++
+	if s.e.writeErrs == 1 || s.e.writeErrs%1000 == 0 {
+		s.srv.log.Warn("hls write failed", "live_input", s.e.id, "kind", kind.String(), "error", err, "count", s.e.writeErrs)
 	}
 }
 
 // runAudio writes the audio units of r, the rendition that stands for the
 // source's audio (entry.audioFrom), into the source rendition until the
-// rendition ends (nil) or ctx is done.
+// rendition ends (nil) or ctx is done. They move with the source's
+// presentation (presentShift) to keep their sync with its video.
 func (s *StreamSink) runAudio(ctx context.Context, r *stream.Reader) error {
 	errs := 0
 	for {
@@ -126,7 +147,8 @@ func (s *StreamSink) runAudio(ctx context.Context, r *stream.Reader) error {
 				s.srv.log.Warn("codec change refused", "live_input", s.e.id, "error", err)
 			}
 		}
-		if err := s.e.rend.WriteAudio(hls.AudioUnit{PTS: u.PTS, Wall: u.Wall, Frame: u.Data}); err != nil {
+		pts := u.PTS - time.Duration(s.e.audioShift.Load())
+		if err := s.e.rend.WriteAudio(hls.AudioUnit{PTS: pts, Wall: u.Wall, Frame: u.Data}); err != nil {
 			errs++
 			if errs == 1 || errs%1000 == 0 {
 				s.srv.log.Warn("hls write failed", "live_input", s.e.id, "kind", "audio", "rendition", s.e.audioFrom, "error", err, "count", errs)

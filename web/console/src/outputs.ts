@@ -3,7 +3,9 @@
 // live_input.output.* events (the list is refetched when the event stream
 // (re)opens and when the input's status changes); add (the stream key is
 // write-only: typed into a password field, only its masked form is shown
-// back), enable/disable, delete. Bitrates have no events: while an output
+// back), edit (url, stream key, name and rendition with PATCH; while live
+// only that output reconnects, and only when its target changed),
+// enable/disable, delete. Bitrates have no events: while an output
 // broadcasts, the list is fetched again every 5 s for them.
 import { html } from 'htm/preact';
 import { useContext, useEffect, useState } from 'preact/hooks';
@@ -16,6 +18,7 @@ export function Outputs({ liveInputId, write, live }: { liveInputId: string; wri
   const [items, setItems] = useState<any[] | null>(null);
   const [error, setError] = useState<any>(null);
   const [adding, setAdding] = useState(false);
+  const [editing, setEditing] = useState('');
   const load = () => list(base).then(setItems, setError);
   // upsert puts o in the list; onlyNew leaves a copy already there alone
   // (a create's answer can arrive after the event of its first connection)
@@ -71,10 +74,17 @@ export function Outputs({ liveInputId, write, live }: { liveInputId: string; wri
       <thead><tr><th scope="col">Output</th><th scope="col">State</th><th scope="col">Bitrate</th><th scope="col">Last error</th>${write && html`<th scope="col"><span class="sr-only">Actions</span></th>`}</tr></thead>
       <tbody>${items.map((o) => stateRow(o, o.enabled ? o.status.state : 'disabled'))}</tbody>
     </table></div>`}
+    ${editing && items?.some((o) => o.id === editing) && html`<${OutputForm} key=${editing} base=${base} output=${items.find((o) => o.id === editing)} onDone=${(o: any) => {
+      setEditing('');
+      if (!o) return;
+      // the answer may be older than the events it caused: the list is fetched again after it
+      upsert(o);
+      load();
+    }} />`}
   </div>`;
 
   function stateRow(o: any, state: string) {
-    return html`<tr key=${o.id} data-id=${o.id} data-state=${state}>
+    return html`<tr key=${o.id} data-id=${o.id} data-state=${state} data-connected-at=${o.status.connected_at || undefined}>
         <td><strong>${o.name || o.id}</strong><br /><span class="muted small mono">${o.url}${o.stream_key ? ' · key ' + o.stream_key : ''}</span>
           ${o.rendition && o.rendition !== 'source' && html` <span class="tag">${o.rendition}</span>`}</td>
         <td><span class=${'badge badge-' + state} data-status=${state}>${state}</span>
@@ -82,6 +92,7 @@ export function Outputs({ liveInputId, write, live }: { liveInputId: string; wri
         <td>${state === 'broadcasting' ? fmtBps(o.status.bitrate) : '–'}</td>
         <td class="small">${o.status.last_error ? html`<span class="error">${o.status.last_error.code}: ${o.status.last_error.message}</span><br /><span class="muted">${fmtTime(o.status.last_error.at)}</span>` : '–'}</td>
         ${write && html`<td><div class="row">
+          <button type="button" class="ghost" aria-label=${'Edit output ' + (o.name || o.id)} aria-expanded=${editing === o.id} onClick=${() => setEditing(editing === o.id ? '' : o.id)}>Edit</button>
           <button type="button" class="ghost" onClick=${() => act(async () => {
             // the answer may be older than the events it caused: the list is fetched again after it
             upsert(await api('PATCH', base + '/' + o.id, { enabled: !o.enabled }));
@@ -97,32 +108,61 @@ export function Outputs({ liveInputId, write, live }: { liveInputId: string; wri
   }
 }
 
-function OutputForm({ base, onDone }: { base: string; onDone: (o: any) => void }) {
-  const [f, setF] = useState({ name: '', url: '', stream_key: '' });
+// OutputForm adds an output (no output) or edits one. What the API shows
+// of an output is masked: the stream key is never shown (a new one is typed,
+// or it stays as it is), and a URL with masked secrets (****) must be typed
+// whole to be changed; a field left as it was is not sent.
+function OutputForm({ base, output, onDone }: { base: string; output?: any; onDone: (o: any) => void }) {
+  const [f, setF] = useState({ name: output?.name || '', url: output?.url || '', stream_key: '', clear_key: false, rendition: output?.rendition || 'source' });
+  const [profiles, setProfiles] = useState<string[]>([]);
   const [error, setError] = useState<any>(null);
-  const set = (k: string) => (e: any) => setF({ ...f, [k]: e.target.value });
+  useEffect(() => {
+    api('GET', '/v1/system').then((s) => setProfiles((s.transcode?.profiles || []).map((p: any) => p.name)), () => {});
+  }, []);
+  const set = (k: string) => (e: any) => setF({ ...f, [k]: e.target.type === 'checkbox' ? e.target.checked : e.target.value });
+  const p = output ? 'edit-out-' : 'out-';
   const submit = async (e: Event) => {
     e.preventDefault();
     setError(null);
+    const body: any = {};
+    const url = f.url.trim();
+    if (!output || url !== output.url) {
+      if (url.includes('****')) {
+        setError(new Error('Type the whole URL: its secrets (****) are not shown, so they cannot be kept in a changed URL.'));
+        return;
+      }
+      body.url = url;
+    }
+    if (!output ? f.name.trim() : f.name.trim() !== (output.name || '')) body.name = f.name.trim();
+    if (f.stream_key) body.stream_key = f.stream_key;
+    else if (output && f.clear_key) body.stream_key = '';
+    if (!output ? f.rendition !== 'source' : f.rendition !== (output.rendition || 'source')) body.rendition = f.rendition;
     try {
-      const body: any = { url: f.url.trim() };
-      if (f.name.trim()) body.name = f.name.trim();
-      if (f.stream_key) body.stream_key = f.stream_key;
-      onDone(await api('POST', base, body));
+      if (!output) onDone(await api('POST', base, body));
+      else onDone(Object.keys(body).length ? await api('PATCH', base + '/' + output.id, body) : null);
     } catch (err) {
       setError(err);
     }
   };
-  return html`<form class="panel" onSubmit=${submit} aria-label="Add output">
-    <label for="out-url">Target URL (rtmp://, rtmps://, srt://)</label>
-    <input id="out-url" required value=${f.url} onInput=${set('url')} placeholder="rtmp://a.rtmp.youtube.com/live2" autocomplete="off" />
-    <label for="out-key">Stream key (write-only: never shown again)</label>
-    <input id="out-key" type="password" value=${f.stream_key} onInput=${set('stream_key')} autocomplete="off" />
-    <label for="out-name">Name</label>
-    <input id="out-name" value=${f.name} onInput=${set('name')} autocomplete="off" />
+  const renditions = ['source', ...profiles.filter((n) => n !== 'source')];
+  if (!renditions.includes(f.rendition)) renditions.push(f.rendition);
+  return html`<form class="panel" onSubmit=${submit} aria-label=${output ? 'Edit output ' + (output.name || output.id) : 'Add output'} data-editing=${output?.id}>
+    <label for=${p + 'url'}>Target URL (rtmp://, rtmps://, srt://)</label>
+    <input id=${p + 'url'} required value=${f.url} onInput=${set('url')} placeholder="rtmp://a.rtmp.youtube.com/live2" autocomplete="off" />
+    ${output && output.url.includes('****') && html`<p class="small muted">Its secrets are masked: to change the URL, type it whole.</p>`}
+    <label for=${p + 'key'}>${output ? 'New stream key (write-only; empty keeps the current one)' : 'Stream key (write-only: never shown again)'}</label>
+    <input id=${p + 'key'} type="password" value=${f.stream_key} onInput=${set('stream_key')} autocomplete="new-password"
+      placeholder=${output?.stream_key ? 'set (' + output.stream_key + ')' : ''} />
+    ${output?.stream_key && html`<label class="check"><input type="checkbox" checked=${f.clear_key} disabled=${!!f.stream_key} onChange=${set('clear_key')} /> Remove the stream key (the URL names the stream)</label>`}
+    <label for=${p + 'name'}>Name</label>
+    <input id=${p + 'name'} value=${f.name} onInput=${set('name')} autocomplete="off" />
+    <label for=${p + 'rendition'}>Rendition</label>
+    <select id=${p + 'rendition'} value=${f.rendition} onChange=${set('rendition')}>
+      ${renditions.map((n) => html`<option value=${n}>${n === 'source' ? 'source (as published)' : n}</option>`)}
+    </select>
     <${ErrorBox} error=${error} />
     <div class="actions">
-      <button type="submit">Add</button>
+      <button type="submit">${output ? 'Save output' : 'Add'}</button>
       <button type="button" class="ghost" onClick=${() => onDone(null)}>Cancel</button>
     </div>
   </form>`;
