@@ -100,7 +100,11 @@ type entry struct {
 	// audioShift is the source's presentation shift (presentShift.shift,
 	// nanoseconds), set by the sink, applied to audioFrom's units
 	audioShift atomic.Int64
-	timer      *time.Timer
+	// audioLag is audioFrom's AudioRendition.Lag; audioIn is set once
+	// its first unit was written (startHold)
+	audioLag time.Duration
+	audioIn  atomic.Bool
+	timer    *time.Timer
 	// viewers counts distinct recent playlist clients
 	viewers viewers
 	// touched only by the sink goroutine
@@ -215,7 +219,7 @@ func (s *Server) newEntry(st *stream.Stream, onSegment func(hls.SegmentInfo), au
 			rc.Audio = c
 		}
 	}
-	audioFrom := ""
+	audioFrom, audioLag := "", time.Duration(0)
 	if audio != nil && rc.Audio != nil {
 		c, err := toCodec(audio.Codec)
 		if err != nil {
@@ -223,7 +227,7 @@ func (s *Server) newEntry(st *stream.Stream, onSegment func(hls.SegmentInfo), au
 		}
 		// its audio comes late in wall-clock time (a transcode): cuts
 		// wait for it, so that segments are not short of their audio
-		rc.Audio, rc.AudioLag, audioFrom = c, audio.Lag, audio.Name
+		rc.Audio, rc.AudioLag, audioFrom, audioLag = c, audio.Lag, audio.Name, audio.Lag
 	}
 	m := s.cfg.Metrics
 	hooks := hls.Hooks{}
@@ -256,7 +260,7 @@ func (s *Server) newEntry(st *stream.Stream, onSegment func(hls.SegmentInfo), au
 		}
 		return nil, fmt.Errorf("new muxer: %w", err)
 	}
-	e := &entry{id: id, spill: spill, mux: mux, tracks: tracks, audioFrom: audioFrom}
+	e := &entry{id: id, spill: spill, mux: mux, tracks: tracks, audioFrom: audioFrom, audioLag: audioLag}
 	if !noSource {
 		rend, err := mux.AddRendition(rc)
 		if err != nil {

@@ -49,9 +49,26 @@ func (s *StreamSink) Run(ctx context.Context, r *stream.Reader) error {
 		hasVideo = hasVideo || t.Kind() == stream.KindVideo
 	}
 	shift := newPresentShift(hasVideo)
+	start := newStartHold(s.e, hasVideo)
+	writeVideo := func(u *stream.Unit) {
+		if u.Codec != nil {
+			if c, err := toCodec(u.Codec); err != nil {
+				s.srv.log.Warn("codec change refused", "live_input", s.e.id, "error", err)
+			} else if err := s.e.rend.SetVideoCodec(c); err != nil {
+				s.srv.log.Warn("codec change refused", "live_input", s.e.id, "error", err)
+			}
+		}
+		v := hls.VideoUnit{DTS: u.DTS, PTS: u.PTS, Wall: u.Wall, Key: u.Key, NALUs: u.NALUs}
+		s.writeAudio(shift.video(&v))
+		s.e.audioShift.Store(int64(shift.shift)) // for runAudio
+		s.logErr(stream.KindVideo, s.e.rend.WriteVideo(v))
+	}
 	for {
 		u, err := r.Next(ctx)
 		if err != nil {
+			for _, h := range start.release(false, true, time.Now()) {
+				writeVideo(h)
+			}
 			if errors.Is(err, stream.ErrEnded) {
 				return nil
 			}
@@ -59,6 +76,9 @@ func (s *StreamSink) Run(ctx context.Context, r *stream.Reader) error {
 		}
 		if u.Track >= len(tracks) || s.e.rend == nil {
 			continue // no source rendition (VP8, VP9): transcoded renditions only
+		}
+		for _, h := range start.release(s.e.audioIn.Load(), u.Discontinuity, time.Now()) {
+			writeVideo(h)
 		}
 		kind := tracks[u.Track].Kind()
 		if kind == stream.KindAudio && s.e.audioFrom != "" {
@@ -80,26 +100,25 @@ func (s *StreamSink) Run(ctx context.Context, r *stream.Reader) error {
 				pending = false
 			}
 		}
-		if u.Codec != nil {
-			c, err := toCodec(u.Codec)
-			if err != nil {
-				return err
-			}
-			if kind == stream.KindVideo {
-				err = s.e.rend.SetVideoCodec(c)
-			} else {
-				err = s.e.rend.SetAudioCodec(c)
-			}
-			if err != nil {
-				s.srv.log.Warn("codec change refused", "live_input", s.e.id, "error", err)
-			}
-		}
 		if kind == stream.KindVideo {
-			v := hls.VideoUnit{DTS: u.DTS, PTS: u.PTS, Wall: u.Wall, Key: u.Key, NALUs: u.NALUs}
-			s.writeAudio(shift.video(&v))
-			s.e.audioShift.Store(int64(shift.shift)) // for runAudio
-			s.logErr(kind, s.e.rend.WriteVideo(v))
+			if u.Codec != nil {
+				if _, err := toCodec(u.Codec); err != nil {
+					return err
+				}
+			}
+			if !start.hold(u, time.Now()) {
+				writeVideo(u)
+			}
 		} else {
+			if u.Codec != nil {
+				c, err := toCodec(u.Codec)
+				if err != nil {
+					return err
+				}
+				if err := s.e.rend.SetAudioCodec(c); err != nil {
+					s.srv.log.Warn("codec change refused", "live_input", s.e.id, "error", err)
+				}
+			}
 			s.writeAudio(shift.audio(hls.AudioUnit{PTS: u.PTS, Wall: u.Wall, Frame: u.Data}))
 		}
 	}
@@ -148,7 +167,9 @@ func (s *StreamSink) runAudio(ctx context.Context, r *stream.Reader) error {
 			}
 		}
 		pts := u.PTS - time.Duration(s.e.audioShift.Load())
-		if err := s.e.rend.WriteAudio(hls.AudioUnit{PTS: pts, Wall: u.Wall, Frame: u.Data}); err != nil {
+		err = s.e.rend.WriteAudio(hls.AudioUnit{PTS: pts, Wall: u.Wall, Frame: u.Data})
+		s.e.audioIn.Store(true) // the source's first video may go (startHold)
+		if err != nil {
 			errs++
 			if errs == 1 || errs%1000 == 0 {
 				s.srv.log.Warn("hls write failed", "live_input", s.e.id, "kind", "audio", "rendition", s.e.audioFrom, "error", err, "count", errs)
