@@ -84,6 +84,7 @@ func (s *Server) pipelinesRoutes(handle routeFunc) {
 	handle("POST", "/v1/pipelines/{name}/rollback", wr, s.rollbackPipeline)
 	s.pipelinesPlanRoutes(handle)
 	handle("GET", "/v1/live_inputs/{id}/pipeline", rd, s.getLiveInputPipeline)
+	handle("GET", "/v1/live_inputs/{id}/thumbnail.jpg", rd, s.getLiveThumbnail)
 }
 
 // readManifest reads, decodes and validates the manifest of the body.
@@ -126,7 +127,8 @@ func manifestErr(err error) error {
 
 // checkReferences refuses a manifest whose source.live nodes name live
 // inputs that do not exist or whose notify.webhook nodes name webhooks
-// that do not exist (400, every problem listed), and one that binds a live
+// that do not exist, or whose nodes the media of a live input that is
+// live does not fit (400, every problem listed), and one that binds a live
 // input another pipeline binds (409: a live input has at most one
 // pipeline).
 func (s *Server) checkReferences(ctx context.Context, m *manifest.Manifest) error {
@@ -155,6 +157,11 @@ func (s *Server) checkReferences(ctx context.Context, m *manifest.Manifest) erro
 	if len(errs) > 0 {
 		return manifestErr(errs)
 	}
+	if mc, ok := s.pipelines.(mediaChecker); ok {
+		if err := mc.CheckMedia(m); err != nil {
+			return manifestErr(err)
+		}
+	}
 	for id, node := range inputs {
 		other, err := s.st.Pipelines().Bound(ctx, id)
 		switch {
@@ -168,6 +175,14 @@ func (s *Server) checkReferences(ctx context.Context, m *manifest.Manifest) erro
 		}
 	}
 	return nil
+}
+
+// mediaChecker is implemented by a PipelineRuntime that checks a
+// manifest against the media of its live inputs that are live (an
+// audio-only source into a ladder, VP8 into HLS without a transcode): it
+// returns manifest.Errors, answered 400 like the other validation errors.
+type mediaChecker interface {
+	CheckMedia(m *manifest.Manifest) error
 }
 
 // bindingConflict is the 409 of a live input bound by another pipeline.
@@ -485,6 +500,8 @@ func pipelinesOperations() map[string]operation {
 			params: []obj{nameP}, ok: 200, okSchema: dataOf(ref("PipelineWithStatus")), extraHeaders: etagHeader(), errs: []int{404}},
 		"GET /v1/live_inputs/{id}/pipeline": {id: "getLiveInputPipeline", summary: "The graph a live input runs (or will run when it goes live) as a manifest: its pipeline's, or the default graph built from its settings; with every node's state.", scope: ScopeLiveInputsRead,
 			params: []obj{param("id", "path", "The live input id.", obj{"type": "string"}, true)}, ok: 200, okSchema: dataOf(ref("EffectivePipeline")), errs: []int{404, 501}},
+		"GET /v1/live_inputs/{id}/thumbnail.jpg": {id: "getLiveThumbnail", summary: "The newest JPEG (image/jpeg) made by the thumbnail nodes of the live input's pipeline; it stays after the broadcast ends. 404 when none was made.", scope: ScopeLiveInputsRead,
+			params: []obj{param("id", "path", "The live input id.", obj{"type": "string"}, true)}, ok: 200, errs: []int{404}},
 		"PUT /v1/pipelines/{name}": {id: "applyPipeline", summary: "Apply a whole manifest (created when absent): the generation grows only when the manifest changes; the answer carries the plan. ?dry_run=true plans only.", scope: ScopeLiveInputsWrite,
 			params: []obj{nameP, dry, ifMatchParam()}, body: ref("PipelineManifest"), bodyTypes: manifestTypes, ok: 200, okSchema: dataOf(ref("PipelineApply")), extraHeaders: etagHeader(), errs: []int{400, 404, 409, 412}},
 		"DELETE /v1/pipelines/{name}": {id: "deletePipeline", summary: "Delete a pipeline and its revisions.", scope: ScopeLiveInputsWrite,

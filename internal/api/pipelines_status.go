@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
+	"time"
 
 	"github.com/mpegflow/mpegflow/internal/pipeline/manifest"
 	"github.com/mpegflow/mpegflow/internal/store"
@@ -151,6 +153,44 @@ func (s *Server) getLiveInputPipeline(w http.ResponseWriter, r *http.Request, _ 
 		out.Nodes = []PipelineNodeStatus{}
 	}
 	writeJSON(w, http.StatusOK, dataResponse{Data: out})
+	return nil
+}
+
+// liveThumbnailer is implemented by a PipelineRuntime whose thumbnail
+// nodes make images: the newest one of live input id, ok false when none.
+type liveThumbnailer interface {
+	LiveThumbnail(id string) (path string, made time.Time, ok bool)
+}
+
+// getLiveThumbnail serves the newest image of a live input's thumbnail
+// nodes (conditional requests answered by http.ServeContent).
+func (s *Server) getLiveThumbnail(w http.ResponseWriter, r *http.Request, _ *principal) error {
+	id := r.PathValue("id")
+	if !validID(id) {
+		return notFound("live input")
+	}
+	if _, err := s.st.LiveInputs().Get(r.Context(), id); err != nil {
+		return storeErr(err, "live input")
+	}
+	lt, ok := s.pipelines.(liveThumbnailer)
+	if !ok {
+		return apiErr(http.StatusNotFound, CodeNotFound, "no thumbnail: this server makes none")
+	}
+	path, made, ok := lt.LiveThumbnail(id)
+	var f *os.File
+	if ok {
+		var err error
+		if f, err = os.Open(path); err != nil { // pruned meanwhile
+			ok = false
+		}
+	}
+	if !ok {
+		return apiErr(http.StatusNotFound, CodeNotFound, "no thumbnail of live input "+id+" yet: a thumbnail node of its pipeline makes one while it is live")
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "image/jpeg")
+	w.Header().Set("Cache-Control", "private, no-cache")
+	http.ServeContent(w, r, "thumbnail.jpg", made, f)
 	return nil
 }
 

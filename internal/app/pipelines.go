@@ -1,6 +1,9 @@
 package app
 
 import (
+	"os/exec"
+	"path/filepath"
+
 	"github.com/mpegflow/mpegflow/internal/output/hlsout"
 	"github.com/mpegflow/mpegflow/internal/pipeline"
 	"github.com/mpegflow/mpegflow/internal/pipeline/bind"
@@ -26,6 +29,15 @@ func wirePipelines(b *Builder) error {
 		Events: b.Events, Bus: b.Bus, Notify: b.Webhooks, Logger: b.Log.With("component", "pipelines")}
 	if tc := b.Transcode.Transcoder; tc != nil {
 		c.Ladders, cfg.Profiles, cfg.Transcoding = tc, tc.Profiles(), true
+	}
+	if ff, err := exec.LookPath("ffmpeg"); err == nil {
+		// thumbnail nodes' images: a few per node, in the data directory
+		th, err := bind.NewThumbnails(bind.ThumbnailsConfig{Dir: filepath.Join(b.Config.DataDir, "live-thumbnails"), FFmpeg: ff,
+			Capacity: b.FFmpeg, Logger: b.Log.With("component", "thumbnails")})
+		if err != nil {
+			return err
+		}
+		c.Thumbnails, cfg.Thumbnails = th, th
 	}
 	cfg.Types = bind.Types(c)
 	rt, err := bind.New(cfg)

@@ -299,11 +299,54 @@ func (g *Graph) Remove(id string) bool {
 	return true
 }
 
+// Rename gives node from the id to, while it runs (the nodes of a
+// default graph a pipeline bound while live takes over under its own
+// ids). It reports false, changing nothing, when from is not in the
+// graph or to already is.
+func (g *Graph) Rename(from, to string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var nr *nodeRun
+	for _, x := range g.nodes {
+		switch x.id {
+		case to:
+			return false
+		case from:
+			nr = x
+		}
+	}
+	if nr == nil || to == "" {
+		return false
+	}
+	nr.mu.Lock()
+	nr.id = to
+	nr.mu.Unlock()
+	return true
+}
+
+// Observe sets the StateObserver told about the nodes' state changes
+// from now on (Env.States when the graph was built).
+func (g *Graph) Observe(o StateObserver) {
+	g.mu.Lock()
+	g.env.States = o
+	g.mu.Unlock()
+}
+
+// name is the node's id; nr.id changes under both g.mu and nr.mu (Rename).
+func (nr *nodeRun) name() string {
+	nr.mu.Lock()
+	defer nr.mu.Unlock()
+	return nr.id
+}
+
 func (g *Graph) notify(nr *nodeRun, from, to State) {
 	if g.obs != nil {
 		g.obs.changed(nr.n.Kind(), from, to)
 	}
-	if o := g.env.States; o != nil {
+	g.mu.Lock()
+	o := g.env.States
+	g.mu.Unlock()
+	if o != nil {
 		o.NodeState(g.env.Source.ID(), g.status(nr), from)
 	}
 }
@@ -325,11 +368,11 @@ func (g *Graph) run(ctx context.Context, nr *nodeRun) {
 	var err error
 	defer func() {
 		if p := recover(); p != nil {
-			g.log.Error("node panicked", "node", nr.id, "panic", p, "stack", string(debug.Stack()))
+			g.log.Error("node panicked", "node", nr.name(), "panic", p, "stack", string(debug.Stack()))
 			err = fmt.Errorf("panic: %v", p)
 		}
 		if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, stream.ErrEnded) {
-			g.log.Error("node failed", "node", nr.id, "error", err)
+			g.log.Error("node failed", "node", nr.name(), "error", err)
 			g.set(nr, StateFailed, err)
 			return
 		}
@@ -353,6 +396,9 @@ func (g *Graph) status(nr *nodeRun) Status {
 	nr.mu.Lock()
 	st := Status{ID: nr.id, Kind: nr.n.Kind(), State: nr.state, LastError: nr.lastErr}
 	nr.mu.Unlock()
+	if r, ok := nr.n.(Reporting); ok && st.LastError == "" {
+		st.LastError = r.LastError()
+	}
 	if c, ok := nr.n.(Counted); ok {
 		st.Counters = c.Counters()
 	}

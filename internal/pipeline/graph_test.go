@@ -196,3 +196,49 @@ func TestGraphFeedClosedWithoutPackager(t *testing.T) {
 		t.Fatal("graph still reported after the end")
 	}
 }
+
+// reporting runs until its source ends and reports a last error.
+type reporting struct{ src *stream.Stream }
+
+func (reporting) ID() string        { return "reporting" }
+func (reporting) Kind() string      { return "reporting" }
+func (reporting) LastError() string { return "busy, picture skipped" }
+func (r reporting) Run(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+	case <-r.src.Ended():
+	}
+	return nil
+}
+
+// TestGraphRenameAndReporting: a running node takes a new id (not one
+// already in the graph), and a Reporting node's last error is its
+// status's while it runs.
+func TestGraphRenameAndReporting(t *testing.T) {
+	hub := stream.NewHub(stream.HubConfig{})
+	pub, err := hub.Publish("li", testTracks, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.End()
+	src := hub.Get("li")
+	newNode := func(env *Env) (Node, error) { return reporting{src: env.Source}, nil }
+	g := BuildNodes(t.Context(), []NodeSpec{{ID: "a", Type: "r", New: newNode}, {ID: "b", Type: "r", New: newNode}}, &Env{Source: src})
+	defer g.Close()
+	if g.Rename("a", "b") || g.Rename("x", "y") || g.Rename("a", "") {
+		t.Fatal("a rename onto an existing id, of a missing node or to nothing was done")
+	}
+	if !g.Rename("a", "c") {
+		t.Fatal("rename refused")
+	}
+	ids := map[string]string{}
+	for _, st := range g.Status() {
+		ids[st.ID] = st.LastError
+	}
+	if _, ok := ids["c"]; !ok || len(ids) != 2 || ids["c"] != "busy, picture skipped" {
+		t.Fatalf("status after the rename: %v", ids)
+	}
+	if !g.Remove("c") {
+		t.Fatal("the renamed node is not removable by its new id")
+	}
+}

@@ -41,6 +41,12 @@ type Counters struct {
 // Counted is implemented by nodes that report Counters.
 type Counted interface{ Counters() Counters }
 
+// Reporting is implemented by nodes whose work fails now and then while
+// they run on (a thumbnail not made): LastError says why the last attempt
+// failed, "" once one succeeds. It is the Status's LastError while the
+// node has not failed.
+type Reporting interface{ LastError() string }
+
 // RenditionSubscriber is implemented by nodes that consume the renditions
 // published under their live input (the LL-HLS packager). The graph calls
 // Rendition synchronously when one is published, before its first unit:

@@ -30,6 +30,8 @@ var restOnly = map[string]string{
 	"GET /v1/live_inputs/{id}":    "LiveInputService.GetLiveInput",
 	"PATCH /v1/live_inputs/{id}":  "LiveInputService.UpdateLiveInput",
 	"DELETE /v1/live_inputs/{id}": "LiveInputService.DeleteLiveInput",
+
+	"GET /v1/live_inputs/{id}/thumbnail.jpg": "a JPEG, not a message",
 }
 
 // TestEveryRouteHasAMethod fails when a REST route has no gRPC method (a

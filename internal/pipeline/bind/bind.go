@@ -9,7 +9,10 @@
 // pipeline.node.state_changed.
 //
 // A node's `when` is evaluated once, against the source's media at
-// go-live (and again for a node a new generation changes).
+// go-live (and again for a node a new generation changes); a node the
+// media does not fit (manifest.CheckMedia) is not built and reported
+// errored. A pipeline that binds a live input while it is live on its
+// default graph takes that graph over (bindLive).
 package bind
 
 import (
@@ -17,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 
 	"github.com/mpegflow/mpegflow/internal/api"
@@ -53,7 +57,10 @@ type Config struct {
 	// endpoints, through the webhook outbox; either nil: none is sent.
 	Bus    Subscriber
 	Notify Notifier
-	Logger *slog.Logger
+	// Thumbnails holds the images of thumbnail nodes (LiveThumbnail);
+	// nil: none.
+	Thumbnails *Thumbnails
+	Logger     *slog.Logger
 }
 
 // Runtime is the pipeline.Binder of the live graphs and the API's
@@ -66,6 +73,9 @@ type Runtime struct {
 
 	mu     sync.Mutex
 	graphs map[string]*liveGraph // by live input
+	// parsed holds the last validated manifest of each pipeline, so that
+	// a go-live reuses its compiled `when` expressions
+	parsed map[string]parsedManifest
 
 	evq        chan events.Event
 	stop       chan struct{}
@@ -91,8 +101,46 @@ type liveGraph struct {
 	pipeline   string
 	generation int64
 	m          *manifest.Manifest
-	facts      manifest.Facts
+	src        manifest.Source // the source's media at go-live
 	plan       nodePlan
+}
+
+// parsedManifest is a stored generation, validated.
+type parsedManifest struct {
+	generation int64
+	m          *manifest.Manifest
+}
+
+// manifest returns the validated manifest of stored pipeline p: the one
+// Applied was given for its generation, or the stored text validated
+// now (and kept) against the node types (manifest.Default), which
+// compiles its `when` expressions once.
+func (r *Runtime) manifest(p *store.Pipeline) (*manifest.Manifest, error) {
+	r.mu.Lock()
+	c, ok := r.parsed[p.Name]
+	r.mu.Unlock()
+	if ok && c.generation == p.Generation {
+		return c.m, nil
+	}
+	m, err := manifest.Decode([]byte(p.Manifest))
+	if err != nil {
+		return nil, err
+	}
+	if err := manifest.Default().Validate(m); err != nil {
+		// It was valid when stored; the node types may have changed
+		// since. What no longer fits is reported by its node at build.
+		r.log.Warn("stored pipeline no longer validates", "pipeline", p.Name, "generation", p.Generation, "error", err)
+	}
+	r.remember(p, m)
+	return m, nil
+}
+
+func (r *Runtime) remember(p *store.Pipeline, m *manifest.Manifest) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c, ok := r.parsed[p.Name]; !ok || c.generation <= p.Generation {
+		r.parsed[p.Name] = parsedManifest{generation: p.Generation, m: m}
+	}
 }
 
 // eventQueue bounds the events waiting to be published; past it they are
@@ -107,7 +155,7 @@ func New(cfg Config) (*Runtime, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Runtime{cfg: cfg, log: cfg.Logger, graphs: map[string]*liveGraph{},
+	r := &Runtime{cfg: cfg, log: cfg.Logger, graphs: map[string]*liveGraph{}, parsed: map[string]parsedManifest{},
 		evq: make(chan events.Event, eventQueue), stop: make(chan struct{}), done: make(chan struct{}),
 		notifyDone: make(chan struct{})}
 	go r.publish()
@@ -165,13 +213,13 @@ func (r *Runtime) Nodes(ctx context.Context, env *pipeline.Env) ([]pipeline.Node
 		}
 		return nil, false
 	}
-	m, err := manifest.Decode([]byte(p.Manifest))
+	m, err := r.manifest(p)
 	if err != nil {
 		r.log.Error("stored pipeline unreadable; running the default graph", "live_input", id, "pipeline", p.Name, "error", err)
 		return nil, false
 	}
-	lg := &liveGraph{li: id, env: env, bound: true, pipeline: p.Name, generation: p.Generation, m: m, facts: Facts(env.Source)}
-	lg.plan = r.planNodes(m, id, lg.facts)
+	lg := &liveGraph{li: id, env: env, bound: true, pipeline: p.Name, generation: p.Generation, m: m, src: SourceOf(env.Source)}
+	lg.plan = r.planNodes(m, id, lg.src)
 	env.States = r
 	r.mu.Lock()
 	r.graphs[id] = lg
@@ -185,12 +233,53 @@ func (r *Runtime) Nodes(ctx context.Context, env *pipeline.Env) ([]pipeline.Node
 func (r *Runtime) Started(g *pipeline.Graph, bound bool) {
 	id := g.Source().ID()
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if lg := r.graphs[id]; bound && lg != nil && lg.g == nil {
-		lg.g = g
+	lg := r.graphs[id]
+	if !bound || lg == nil || lg.g != nil {
+		r.graphs[id] = &liveGraph{li: id, g: g}
+		r.mu.Unlock()
 		return
 	}
-	r.graphs[id] = &liveGraph{li: id, g: g}
+	lg.g = g
+	name, gen, m, failed := lg.pipeline, lg.generation, lg.m, lg.plan.failed
+	r.mu.Unlock()
+	// the nodes left out as errored at build (a type not available here,
+	// a config not usable, media that does not fit) are reported like
+	// the nodes that fail while running
+	for _, n := range m.Spec.Nodes {
+		why := failed[n.ID]
+		if why == "" {
+			continue
+		}
+		r.log.Warn("pipeline node not built", "live_input", id, "pipeline", name, "node", n.ID, "reason", why)
+		r.emit(events.New(events.PipelineNodeStateChanged, id, api.PipelineNodeEvent{Pipeline: name, Generation: gen,
+			Node:          api.PipelineNodeStatus{ID: n.ID, Type: n.Type, LiveInputID: id, State: api.NodeErrored, LastError: why},
+			PreviousState: api.NodePending}))
+	}
+}
+
+// CheckMedia checks m against the media of its live inputs that are live
+// (Manifest.CheckMedia): the API refuses, before anything is stored, a
+// manifest whose nodes the running sources do not fit. It returns
+// manifest.Errors, or nil.
+func (r *Runtime) CheckMedia(m *manifest.Manifest) error {
+	var errs manifest.Errors
+	for node, li := range m.Sources() {
+		r.mu.Lock()
+		lg := r.graphs[li]
+		var src *stream.Stream
+		if lg != nil && lg.g != nil {
+			src = lg.g.Source()
+		}
+		r.mu.Unlock()
+		if src != nil {
+			errs = append(errs, m.CheckMedia(node, SourceOf(src))...)
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Path < errs[j].Path })
+	return errs
 }
 
 // Ended implements pipeline.Binder.
@@ -234,21 +323,31 @@ func (r *Runtime) NodeState(liveInput string, st pipeline.Status, from pipeline.
 }
 
 // Applied implements api.PipelineRuntime: the graphs of p's live inputs
-// that are live and run p take generation p.Generation in, hot; then
-// pipeline.applied goes out.
+// that are live and run p take generation p.Generation in, hot; a live
+// input p binds now that is live running its default graph takes p's
+// graph in the same way (bindLive); then pipeline.applied goes out.
 func (r *Runtime) Applied(ctx context.Context, p *store.Pipeline, m *manifest.Manifest) {
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
+	r.remember(p, m)
 	r.mu.Lock()
-	var live []*liveGraph
+	var live, unbound []*liveGraph
 	for _, lg := range r.graphs {
 		if lg.bound && lg.pipeline == p.Name && lg.g != nil {
 			live = append(live, lg)
 		}
 	}
+	for _, li := range m.Sources() {
+		if lg := r.graphs[li]; lg != nil && !lg.bound && lg.g != nil {
+			unbound = append(unbound, lg)
+		}
+	}
 	r.mu.Unlock()
 	for _, lg := range live {
 		r.applyHot(lg, p, m)
+	}
+	for _, lg := range unbound {
+		r.bindLive(ctx, lg, p, m)
 	}
 	st := r.Status(p, m)
 	r.emit(events.New(events.PipelineApplied, "", st))
@@ -257,6 +356,9 @@ func (r *Runtime) Applied(ctx context.Context, p *store.Pipeline, m *manifest.Ma
 // Deleted implements api.PipelineRuntime: graphs running the pipeline go
 // on until their stream ends (the next broadcast runs the default graph).
 func (r *Runtime) Deleted(name string) {
+	r.mu.Lock()
+	delete(r.parsed, name)
+	r.mu.Unlock()
 	r.log.Info("pipeline deleted; its live graphs run until their broadcast ends", "pipeline", name)
 }
 
@@ -267,7 +369,7 @@ func (r *Runtime) Deleted(name string) {
 func (r *Runtime) applyHot(lg *liveGraph, p *store.Pipeline, m *manifest.Manifest) {
 	log := r.log.With("live_input", lg.li, "pipeline", p.Name, "generation", p.Generation)
 	plan := manifest.Diff(lg.m, m)
-	next := r.planNodes(m, lg.li, lg.facts)
+	next := r.planNodes(m, lg.li, lg.src)
 	specs := map[string]pipeline.NodeSpec{}
 	for _, sp := range next.specs {
 		specs[sp.ID] = sp
@@ -316,24 +418,34 @@ func (r *Runtime) applyHot(lg *liveGraph, p *store.Pipeline, m *manifest.Manifes
 		"replace", plan.Count(manifest.Replace), "delete", plan.Count(manifest.Delete))
 }
 
-// Facts are the media facts of a stream that `when` tests: the video's
-// size and codec, the audio's codec.
-func Facts(s *stream.Stream) manifest.Facts {
-	f := manifest.Facts{}
+// Facts are the media facts of a stream that `when` and the media
+// checks test (manifest.Source): whether it has video and audio, the
+// video's codec and size, the audio's codec and channels.
+func Facts(s *stream.Stream) manifest.Facts { return SourceOf(s).Facts() }
+
+// SourceOf describes the media of stream s: its first video and first
+// audio track.
+func SourceOf(s *stream.Stream) manifest.Source {
+	src := manifest.Source{LiveInput: s.ID()}
 	for _, t := range s.Tracks() {
 		if t.Kind() == stream.KindVideo {
-			if _, ok := f["source.video.codec"]; ok {
+			if src.Video != nil {
 				continue
 			}
-			f["source.video.codec"] = codecName(t.Codec.Name())
+			v := &manifest.VideoFacts{Codec: codecName(t.Codec.Name())}
 			if w, h, ok := stream.VideoSize(t.Codec); ok {
-				f["source.video.width"], f["source.video.height"] = int64(w), int64(h)
+				v.Width, v.Height = w, h
 			}
-		} else if _, ok := f["source.audio.codec"]; !ok {
-			f["source.audio.codec"] = codecName(t.Codec.Name())
+			src.Video = v
+		} else if src.Audio == nil {
+			a := &manifest.AudioFacts{Codec: codecName(t.Codec.Name())}
+			if o, ok := t.Codec.(stream.Opus); ok {
+				a.Channels = o.ChannelCount
+			}
+			src.Audio = a
 		}
 	}
-	return f
+	return src
 }
 
 func codecName(s string) string {

@@ -3,7 +3,9 @@ package bind
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,7 +19,11 @@ import (
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
-var aacTracks = []stream.Track{{Codec: stream.AAC{Config: []byte{0x11, 0x90}}}}
+var (
+	aacTracks = []stream.Track{{Codec: stream.AAC{Config: []byte{0x11, 0x90}}}}
+	// avTracks are video (H.264, its size unknown) and AAC audio
+	avTracks = []stream.Track{{Codec: stream.H264{}}, aacTracks[0]}
+)
 
 // probe is a node that counts how often each node id was started.
 type probe struct {
@@ -129,7 +135,7 @@ func TestHotApply(t *testing.T) {
 	if err := db.Pipelines().Create(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	pa, err := hub.Publish("li_a", aacTracks, false)
+	pa, err := hub.Publish("li_a", avTracks, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,4 +219,166 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestMediaMisfit: a bound live input whose media does not fit a node
+// (VP8 into HLS without a ladder) goes live with that node errored
+// (media_incompatible) and the others running; while it is live,
+// CheckMedia refuses such a manifest, naming the node and its input.
+func TestMediaMisfit(t *testing.T) {
+	ctx := t.Context()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.LiveInputs().Create(ctx, &store.LiveInput{ID: "li_a", Name: "a", StreamKeyHash: []byte("a"), Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	st := &starts{n: map[string]int{}}
+	probeType := func(n manifest.Node) (func(*pipeline.Env) (pipeline.Node, error), error) {
+		return func(env *pipeline.Env) (pipeline.Node, error) {
+			return &probe{id: n.ID, starts: st, src: env.Source}, nil
+		}, nil
+	}
+	evs := &recordEvents{}
+	rt, err := New(Config{Pipelines: db.Pipelines(), LiveInputs: db.LiveInputs(), Events: evs,
+		Types: map[string]NodeType{"package.llhls": probeType, "thumbnail": probeType}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	reg := &pipeline.Registry{}
+	reg.Bind(rt)
+	mgr, err := pipeline.NewManager(pipeline.ManagerConfig{Kinds: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mgr.Close()
+	hub := stream.NewHub(stream.HubConfig{OnStart: mgr.Start, OnRendition: mgr.Rendition, OnEnd: mgr.End})
+
+	cam := manifest.Node{ID: "cam", Type: "source.live", Config: map[string]any{"live_input": "li_a"}}
+	hls := manifest.Node{ID: "hls", Type: "package.llhls", Inputs: []string{"cam"}}
+	thumbs := manifest.Node{ID: "thumbs", Type: "thumbnail", Inputs: []string{"cam"}}
+	m := doc(cam, hls, thumbs)
+	js, _ := json.Marshal(m)
+	p := &store.Pipeline{Name: "p", Generation: 1, Manifest: string(js), LiveInputs: []string{"li_a"}}
+	if err := db.Pipelines().Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := hub.Publish("li_a", []stream.Track{{Codec: stream.VP8{Width: 640, Height: 480}}, aacTracks[0]}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.End()
+	waitFor(t, "thumbnail running", func() bool { return st.get("thumbs") == 1 })
+	if st.get("hls") != 0 {
+		t.Fatal("a packager ran on VP8 without a ladder")
+	}
+	var hlsState api.PipelineNodeStatus
+	for _, ns := range rt.Status(p, m).Nodes {
+		if ns.ID == "hls" {
+			hlsState = ns
+		}
+	}
+	if hlsState.State != api.NodeErrored || !strings.HasPrefix(hlsState.LastError, manifest.CodeMediaIncompatible+": ") ||
+		!strings.Contains(hlsState.LastError, "vp8") {
+		t.Fatalf("hls: %+v", hlsState)
+	}
+	waitFor(t, "errored event", func() bool { return evs.count(events.PipelineNodeStateChanged) >= 1 })
+
+	err = rt.CheckMedia(m)
+	var es manifest.Errors
+	if !errors.As(err, &es) || len(es) != 1 || es[0].Node != "hls" || es[0].Path != "/spec/nodes/1/inputs/0" {
+		t.Fatalf("CheckMedia while live: %v", err)
+	}
+	ladder := manifest.Node{ID: "ladder", Type: "transcode.abr", Inputs: []string{"cam"},
+		Config: map[string]any{"renditions": []any{map[string]any{"name": "r", "height": int64(360), "video_bitrate": "700k"}}}}
+	hls.Inputs = []string{"cam", "ladder"}
+	if err := rt.CheckMedia(doc(cam, ladder, hls, thumbs)); err != nil {
+		t.Fatalf("with a ladder: %v", err)
+	}
+}
+
+// TestBindWhileLive: a pipeline bound to a live input that is live
+// running its default graph takes effect on the running broadcast: the
+// default packager is taken over under the pipeline's id without a
+// restart, the default recorder the pipeline lacks is removed, and the
+// pipeline's new node starts.
+func TestBindWhileLive(t *testing.T) {
+	ctx := t.Context()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	li := &store.LiveInput{ID: "li_a", Name: "a", StreamKeyHash: []byte("a"), Enabled: true,
+		Recording: store.Recording{Mode: store.RecordingAutomatic}}
+	if err := db.LiveInputs().Create(ctx, li); err != nil {
+		t.Fatal(err)
+	}
+	st := &starts{n: map[string]int{}}
+	probeType := func(n manifest.Node) (func(*pipeline.Env) (pipeline.Node, error), error) {
+		return func(env *pipeline.Env) (pipeline.Node, error) {
+			return &probe{id: n.ID, starts: st, src: env.Source}, nil
+		}, nil
+	}
+	evs := &recordEvents{}
+	rt, err := New(Config{Pipelines: db.Pipelines(), LiveInputs: db.LiveInputs(), Events: evs,
+		Types: map[string]NodeType{"package.llhls": probeType, "thumbnail": probeType, "record.vod": probeType}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	reg := &pipeline.Registry{}
+	for _, id := range []string{"hls", "record"} {
+		reg.Register(pipeline.Kind{Name: id, New: func(env *pipeline.Env) (pipeline.Node, error) {
+			return &probe{id: id, starts: st, src: env.Source}, nil
+		}})
+	}
+	reg.Bind(rt)
+	mgr, err := pipeline.NewManager(pipeline.ManagerConfig{Kinds: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mgr.Close()
+	hub := stream.NewHub(stream.HubConfig{OnStart: mgr.Start, OnRendition: mgr.Rendition, OnEnd: mgr.End})
+	pub, err := hub.Publish("li_a", avTracks, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.End()
+	waitFor(t, "the default graph running", func() bool { return st.get("hls") == 1 && st.get("record") == 1 })
+
+	cam := manifest.Node{ID: "cam", Type: "source.live", Config: map[string]any{"live_input": "li_a"}}
+	pkg := manifest.Node{ID: "packager", Type: "package.llhls", Inputs: []string{"cam"}}
+	thumbs := manifest.Node{ID: "thumbs", Type: "thumbnail", Inputs: []string{"cam"}}
+	m := doc(cam, pkg, thumbs)
+	js, _ := json.Marshal(m)
+	p := &store.Pipeline{Name: "p", Generation: 1, Manifest: string(js), LiveInputs: []string{"li_a"}}
+	if err := db.Pipelines().Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	rt.Applied(ctx, p, m)
+	waitFor(t, "the thumbnail running", func() bool { return st.get("thumbs") == 1 })
+	if st.get("packager") != 0 || st.get("hls") != 1 {
+		t.Fatalf("the packager restarted: %v", st.n)
+	}
+	ids := map[string]pipeline.State{}
+	for _, s := range mgr.Status("li_a") {
+		ids[s.ID] = s.State
+	}
+	if ids["packager"] != pipeline.StateRunning || ids["thumbs"] != pipeline.StateRunning || len(ids) != 2 {
+		t.Fatalf("graph after binding: %v", ids)
+	}
+	status := rt.Status(p, m)
+	if status.ObservedGeneration != 1 {
+		t.Fatalf("observed generation %d", status.ObservedGeneration)
+	}
+	for _, ns := range status.Nodes {
+		if ns.State != api.NodeRunning {
+			t.Fatalf("node %s: %+v", ns.ID, ns)
+		}
+	}
+	waitFor(t, "pipeline.applied", func() bool { return evs.count(events.PipelineApplied) == 1 })
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
-	"time"
 
 	"github.com/mpegflow/mpegflow/internal/events"
 	"github.com/mpegflow/mpegflow/internal/pipeline"
@@ -41,15 +40,20 @@ type Components struct {
 	WHEP bool
 	// Bus carries the events notify.webhook nodes count.
 	Bus *events.Bus
+	// Thumbnails makes the images of thumbnail nodes; nil (no ffmpeg):
+	// the type is not available.
+	Thumbnails *Thumbnails
 }
 
 // Types returns the manifest node types c runs.
 func Types(c Components) map[string]NodeType {
 	t := map[string]NodeType{
-		"thumbnail": thumbnailType,
 		"notify.webhook": func(n manifest.Node) (func(*pipeline.Env) (pipeline.Node, error), error) {
 			return webhookType(c.Bus, n)
 		},
+	}
+	if c.Thumbnails != nil {
+		t["thumbnail"] = thumbnailType(c.Thumbnails)
 	}
 	if k := c.Packager; k != nil {
 		t["package.llhls"] = kindType(*k)
@@ -145,70 +149,6 @@ func (f *follow) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	return nil
-}
-
-// thumbnail samples the source's video: one key frame per period
-// (config every, default 10 s) is taken as the live input's current
-// picture. It reads through its own bounded reader, so it never holds
-// back the source or the other nodes.
-type thumbnail struct {
-	r     *stream.Reader
-	every time.Duration
-	video int // the video track, -1 when none
-
-	in, out atomic.Uint64
-	last    atomic.Pointer[stream.Unit]
-}
-
-func thumbnailType(n manifest.Node) (func(*pipeline.Env) (pipeline.Node, error), error) {
-	every := 10 * time.Second
-	if s, ok := n.Config["every"].(string); ok {
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			return nil, fmt.Errorf("every: %w", err)
-		}
-		every = d
-	}
-	return func(env *pipeline.Env) (pipeline.Node, error) {
-		t := &thumbnail{every: every, video: -1}
-		for i, tr := range env.Source.Tracks() {
-			if tr.Kind() == stream.KindVideo {
-				t.video = i
-				break
-			}
-		}
-		if t.video < 0 {
-			return nil, nil // audio only: no picture
-		}
-		t.r = env.Source.AddReader("thumbnail", stream.ReaderOptions{})
-		return t, nil
-	}, nil
-}
-
-func (t *thumbnail) ID() string   { return "thumbnail" }
-func (t *thumbnail) Kind() string { return "thumbnail" }
-
-// Counters implements pipeline.Counted: units read, pictures taken.
-func (t *thumbnail) Counters() pipeline.Counters {
-	return pipeline.Counters{In: t.in.Load(), Out: t.out.Load(), Dropped: t.r.Dropped()}
-}
-
-func (t *thumbnail) Run(ctx context.Context) error {
-	defer t.r.Close()
-	var next time.Duration = -1
-	for {
-		u, err := t.r.Next(ctx)
-		if err != nil {
-			return err
-		}
-		t.in.Add(1)
-		if u.Track != t.video || !u.Key || u.DTS < next {
-			continue
-		}
-		t.last.Store(u)
-		t.out.Add(1)
-		next = u.DTS + t.every
-	}
 }
 
 // webhookNode counts the events its `on` names (`node.event`, mapped

@@ -82,7 +82,7 @@ func TestNotifyWebhook(t *testing.T) {
 	// while live: the nodes its graph runs (off's `when` is false)
 	rt.mu.Lock()
 	rt.graphs["li_a"] = &liveGraph{li: "li_a", bound: true, pipeline: "p", generation: 1, m: m,
-		plan: rt.planNodes(m, "li_a", manifest.Facts{"source.audio.codec": "aac"})}
+		plan: rt.planNodes(m, "li_a", manifest.Source{LiveInput: "li_a", Audio: &manifest.AudioFacts{Codec: "aac"}})}
 	rt.mu.Unlock()
 	bus.Publish(events.New(events.LiveInputConnected, "li_a", nil))
 	bus.Publish(events.New(events.LiveInputDisconnected, "li_a", nil))

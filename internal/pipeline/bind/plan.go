@@ -45,9 +45,11 @@ func port(in string) string {
 
 // planNodes picks the nodes of m that run in the graph of live input li
 // (the nodes downstream of its source.live node, and the triggered nodes
-// that listen to them), evaluates their `when` against facts and builds
-// their specs.
-func (r *Runtime) planNodes(m *manifest.Manifest, li string, facts manifest.Facts) nodePlan {
+// that listen to them), evaluates their `when` against the source's
+// facts, leaves out (errored) the nodes its media does not fit
+// (Manifest.CheckMedia) and builds the specs of the others.
+func (r *Runtime) planNodes(m *manifest.Manifest, li string, src manifest.Source) nodePlan {
+	facts := src.Facts()
 	p := nodePlan{index: map[string]struct{}{}, skipped: map[string]string{}, failed: map[string]string{}, deferred: map[string]string{}}
 	for _, n := range m.Spec.Nodes {
 		if id, _ := n.Config["live_input"].(string); n.Type == "source.live" && id == li {
@@ -86,10 +88,20 @@ func (r *Runtime) planNodes(m *manifest.Manifest, li string, facts manifest.Fact
 		}
 	}
 	sort.SliceStable(nodes, func(i, j int) bool { return buildRank[nodes[i].Type] < buildRank[nodes[j].Type] })
+	misfit := map[string]string{}
+	for _, e := range m.CheckMedia(p.source, src) {
+		if misfit[e.Node] == "" {
+			misfit[e.Node] = manifest.CodeMediaIncompatible + ": " + e.Message
+		}
+	}
 	runs := map[string]bool{p.source: true}
 	for _, n := range nodes {
-		if why := r.skip(n, runs, facts); why != "" {
+		if why := skip(m, n, runs, facts); why != "" {
 			p.skipped[n.ID] = why
+			continue
+		}
+		if why := misfit[n.ID]; why != "" {
+			p.failed[n.ID] = why
 			continue
 		}
 		t, ok := r.cfg.Types[n.Type]
@@ -109,15 +121,20 @@ func (r *Runtime) planNodes(m *manifest.Manifest, li string, facts manifest.Fact
 	return p
 }
 
-// skip says why node n does not run: its `when` is false for the source,
-// or no node it reads runs.
-func (r *Runtime) skip(n manifest.Node, runs map[string]bool, facts manifest.Facts) string {
+// skip says why node n does not run: its `when` is false for the source
+// (or cannot be evaluated), or no node it reads runs. The condition was
+// compiled when m was validated (Manifest.Condition).
+func skip(m *manifest.Manifest, n manifest.Node, runs map[string]bool, facts manifest.Facts) string {
 	if n.When != "" {
-		w, err := manifest.ParseWhen(n.When)
+		cond, err := m.Condition(n.ID)
 		if err != nil {
 			return "when does not compile: " + err.Error()
 		}
-		if !w.Eval(facts) {
+		ok, err := cond(facts)
+		if err != nil {
+			return "when could not be evaluated: " + err.Error()
+		}
+		if !ok {
 			return "when is false for this source: " + n.When
 		}
 	}

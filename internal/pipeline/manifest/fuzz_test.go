@@ -18,10 +18,13 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			return
 		}
-		_ = s.Validate(m)
-		for _, n := range m.Spec.Nodes {
-			if w, err := ParseWhen(n.When); err == nil {
-				w.Eval(Facts{"source.video.height": 720})
+		if s.Validate(m) == nil {
+			for _, n := range m.Spec.Nodes {
+				cond, err := m.Condition(n.ID)
+				if err != nil {
+					t.Fatalf("node %q of a valid manifest: %v", n.ID, err)
+				}
+				_, _ = cond(Facts{"source.video.height": 720})
 			}
 		}
 		j, err := json.Marshal(m)

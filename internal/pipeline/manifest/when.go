@@ -151,13 +151,6 @@ func (m *Manifest) Condition(id string) (func(Facts) (bool, error), error) {
 	return w.Match, nil
 }
 
-// Eval reports whether the expression holds for f; an evaluation error
-// (such as the cost limit) is false.
-func (w *When) Eval(f Facts) bool {
-	ok, err := w.Match(f)
-	return err == nil && ok
-}
-
 // activation gives every WhenVar a value of its declared type.
 func activation(f Facts) map[string]any {
 	a := make(map[string]any, len(whenEnvironment().vars))
