@@ -287,6 +287,15 @@ type RenditionConfig struct {
 	// video renditions form the EXT-X-MEDIA TYPE=AUDIO group "audio"
 	// (RFC 8216bis §4.4.6.1) that video variants reference.
 	Audio Codec
+	// AudioLag bounds how long, in media time and in wall-clock, the
+	// keyframe that cuts a segment of a muxed rendition waits for the
+	// audio of the segment's end (muxer_audiowait.go), when that is longer
+	// than the part target. Set it for audio stamped on the video's
+	// timeline that arrives late in wall-clock time (transcoded from the
+	// source's, a few hundred milliseconds behind its video), so that
+	// segments are not cut short of their audio. Default 0: the part
+	// target.
+	AudioLag time.Duration
 }
 
 // AddRendition adds a rendition. It may be called before or after writing starts.
@@ -297,7 +306,7 @@ func (m *Muxer) AddRendition(cfg RenditionConfig) (*Rendition, error) {
 	if cfg.Video == nil && cfg.Audio == nil {
 		return nil, fmt.Errorf("%w: rendition %q has no track", ErrNoTrack, cfg.Name)
 	}
-	r := &Rendition{m: m, name: cfg.Name}
+	r := &Rendition{m: m, name: cfg.Name, audioLag: cfg.AudioLag}
 	if cfg.Video != nil {
 		ti, err := newTrackInfo(cfg.Video, true)
 		if err != nil {

@@ -18,8 +18,9 @@ import "time"
 //
 // The wait is bounded, so that audio that stops or comes late never stalls
 // the packager: the held units are written when the audio arrives, when a
-// part's worth of video has been held (heldBound), or when heldBound of
-// wall-clock has passed (checked on every write and by the muxer's ticker).
+// part's worth of video (or RenditionConfig.AudioLag's, for audio known to
+// come late) has been held (heldBound), or when heldBound of wall-clock has
+// passed (checked on every write and by the muxer's ticker).
 // What audio has arrived by then is what the segment carries; the audio
 // timeline stays gapless either way, as every queued frame still lands in
 // exactly one part, in order (queueMuxedAudioLocked).
@@ -28,9 +29,9 @@ import "time"
 // cuts a segment waits for the audio of the segment's end.
 func (r *Rendition) heldBound() time.Duration {
 	if t := r.m.partTarget; t > 0 {
-		return t
+		return max(t, r.audioLag)
 	}
-	return r.m.cfg.PartDuration
+	return max(r.m.cfg.PartDuration, r.audioLag)
 }
 
 // audioWaitLocked reports whether writing video unit u now would close a

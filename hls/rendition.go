@@ -33,8 +33,9 @@ type AudioUnit struct {
 
 // Rendition is one rendition (one media playlist) of a Muxer.
 type Rendition struct {
-	m    *Muxer
-	name string
+	m        *Muxer
+	name     string
+	audioLag time.Duration // RenditionConfig.AudioLag
 
 	// everything below is guarded by m.mu
 	video, audio *trackInfo

@@ -12,8 +12,8 @@ import (
 
 // TestRestreamAV1: an AV1 + Opus source (WHIP) on one daemon goes out to
 // a second daemon over RTMP as Enhanced RTMP (av01); the target's HLS
-// decodes as AV1 (and the audio as AAC: the WHIP ingest turns Opus into
-// AAC for HLS; Opus over Enhanced RTMP is covered by TestRTMPPushAV1). An SRT output of the same source is
+// decodes as AV1 (the audio goes out as Opus over Enhanced RTMP; the
+// target's HLS carries AAC made from it). An SRT output of the same source is
 // errored as unsupported_codec with a message naming MPEG-TS.
 func TestRestreamAV1(t *testing.T) {
 	e2eTest(t)

@@ -36,6 +36,7 @@ import (
 	"github.com/mpegflow/mpegflow/internal/rungroup"
 	"github.com/mpegflow/mpegflow/internal/store"
 	"github.com/mpegflow/mpegflow/internal/transcode"
+	"github.com/mpegflow/mpegflow/internal/transcode/audio"
 	"github.com/mpegflow/mpegflow/internal/webhook"
 	"github.com/mpegflow/mpegflow/web"
 )
@@ -142,10 +143,13 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 	})
 	a.closers = append(a.closers, a.hls.Close)
 
-	// the default graph of a live input: LL-HLS, the transcode ladder
-	// (publishing its rungs back into the hub) when its setting asks, the
-	// recorder (reading the packager's segments); then the features' kinds
+	// the default graph of a live input: AAC from Opus (before the
+	// packager, which muxes it in place of the Opus), LL-HLS, the transcode
+	// ladder (publishing its rungs back into the hub) when its setting
+	// asks, the recorder (reading the packager's segments); then the
+	// features' kinds
 	kinds := &pipeline.Registry{}
+	kinds.Register(audio.New(audio.Config{Account: a.tc.Account, Logger: log}).Kind())
 	kinds.Register(a.hls.Kind())
 	if tc := a.tc.Transcoder; tc != nil {
 		kinds.Register(tc.Kind())
@@ -167,7 +171,7 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 		return nil, fmt.Errorf("http.%w", err)
 	}
 	a.dir = a.pb.Directory(live.NewDirectory(a.st.LiveInputs()))
-	lc := listeners.Config{Conf: cfg, Hub: a.rt.Hub(), Directory: a.dir, Metrics: a.metrics, Capacity: a.tc.Account, Logger: log}
+	lc := listeners.Config{Conf: cfg, Hub: a.rt.Hub(), Directory: a.dir, Metrics: a.metrics, Logger: log}
 	if tc := a.tc.Transcoder; tc != nil {
 		lc.AcceptVPX = func(ctx context.Context, id string) bool { return tc.AcceptVPX(ctx, a.st.LiveInputs(), id) }
 	}

@@ -127,6 +127,13 @@ func (e *AACEncoder) Write(b []byte) {
 	}
 }
 
+// Done is closed once the process exited (stopped, stalled or failed) and
+// its output was read: a live job that outlives it starts a new encoder.
+func (e *AACEncoder) Done() <-chan struct{} { return e.exited }
+
+// Dropped counts the writes dropped on a full queue.
+func (e *AACEncoder) Dropped() uint64 { return e.dropped.Load() }
+
 // Close ends the input, lets ffmpeg flush for a moment and waits for the
 // process. Idempotent; Write must not be called concurrently or after.
 func (e *AACEncoder) Close() {

@@ -11,6 +11,7 @@ package pipeline
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/mpegflow/mpegflow/hls"
 	"github.com/mpegflow/mpegflow/internal/store"
@@ -86,6 +87,21 @@ type TopRendition struct {
 	Width, Height int
 }
 
+// AudioRendition describes the rendition that stands for the source's
+// audio track in the LL-HLS packager: the source's Opus (WebRTC's codec,
+// which Safari's HLS does not play) transcoded to AAC-LC and published back
+// into the hub as a rendition holding only that track. The packager muxes
+// the rendition's audio with the source's video, in place of the source's
+// own audio track; its units are on the source's timeline.
+type AudioRendition struct {
+	Name  string
+	Codec stream.Codec
+	// Lag is how far behind the source's video, in wall-clock time, its
+	// units may arrive (a transcode's delay): the packager waits up to
+	// that long at a segment cut for the segment's audio.
+	Lag time.Duration
+}
+
 // Env is what the nodes of one graph are built with.
 type Env struct {
 	// Source is the live input's stream in the hub.
@@ -99,7 +115,11 @@ type Env struct {
 	Segments *Feed[hls.SegmentInfo]
 	// Top is set by a producer of renditions at build time when the
 	// source has no packaged rendition of its own (see TopRendition).
-	Top    *TopRendition
+	Top *TopRendition
+	// Audio is set by a producer of renditions at build time when the
+	// source's audio is to be packaged from a rendition of its own (see
+	// AudioRendition).
+	Audio  *AudioRendition
 	Report Reporter
 	// States, when set, is told about every node's state changes.
 	States StateObserver

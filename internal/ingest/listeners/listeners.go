@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"github.com/mpegflow/mpegflow/conf"
 	"github.com/mpegflow/mpegflow/internal/auth"
-	"github.com/mpegflow/mpegflow/internal/ffmpeg"
 	"github.com/mpegflow/mpegflow/internal/stream"
 	"log/slog"
 
@@ -43,7 +42,6 @@ type Config struct {
 	// AcceptVPX tells WHIP whether a live input takes VP8/VP9 (which only
 	// the transcoder can package); nil refuses them.
 	AcceptVPX func(ctx context.Context, liveInputID string) bool
-	Capacity  *ffmpeg.Account // WHIP's Opus-to-AAC audio draws on it
 	Logger    *slog.Logger
 }
 
@@ -79,7 +77,7 @@ func New(c Config) (in *Set, err error) {
 		}
 		if in.WHIP, err = whip.New(whip.Config{ICE: in.ICE, KeyframeInterval: cfg.HLS.SegmentDuration.D(),
 			Directory: c.Directory, Hub: hub, Takeover: takeover, CORSOrigin: cfg.HTTP.CORSAllowOrigin, Throttle: throttle,
-			AcceptVPX: acceptVPX, Capacity: c.Capacity, Metrics: c.Metrics, Logger: c.Logger}); err != nil {
+			AcceptVPX: acceptVPX, Metrics: c.Metrics, Logger: c.Logger}); err != nil {
 			return nil, fmt.Errorf("webrtc.udp_address: %w", err)
 		}
 	}

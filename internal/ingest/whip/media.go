@@ -7,7 +7,6 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/mpegflow/mpegflow/internal/ffmpeg"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
@@ -54,13 +53,7 @@ type senderReport struct {
 // times (good to the network jitter). Anchors are never moved afterwards,
 // so timestamps never jump; later sender reports are not used to re-sync.
 type mediaState struct {
-	plan offerPlan
-	aac  bool // audio goes through the transcoder
-	// held are video units waiting for the transcoded audio to catch up
-	// (see writeUnit); lastAudio is the PTS of the last audio unit written.
-	held       []*stream.Unit
-	lastAudio  time.Duration
-	audioSeen  bool
+	plan       offerPlan
 	pub        *stream.Publisher
 	videoIndex int
 	audioIndex int
@@ -77,10 +70,6 @@ type mediaState struct {
 	baseNTP  time.Duration
 	hasNTP   bool
 	srs      map[uint32]senderReport
-
-	granuleBase int64 // first transcoded packet's extended RTP time
-	fed         bool
-	aacConfig   []byte
 }
 
 func newMediaState(plan offerPlan) mediaState {
@@ -91,7 +80,6 @@ func newMediaState(plan offerPlan) mediaState {
 		vclock:     rtpClock{rate: 90000},
 		aclock:     rtpClock{rate: 48000},
 		srs:        map[uint32]senderReport{},
-		aacConfig:  aacConfig[:],
 	}
 }
 
@@ -308,12 +296,10 @@ func (ss *session) publish() bool {
 		tracks = append(tracks, stream.Track{Codec: m.video})
 	}
 	if m.plan.Audio != nil {
+		// Opus as it came: the live graph's transcode.audio node makes the
+		// AAC that HLS players need from it
 		m.audioIndex = len(tracks)
-		var c stream.Codec = stream.Opus{ChannelCount: 2}
-		if m.aac {
-			c = stream.AAC{Config: m.aacConfig}
-		}
-		tracks = append(tracks, stream.Track{Codec: c})
+		tracks = append(tracks, stream.Track{Codec: stream.Opus{ChannelCount: 2}})
 	}
 	pub, err := ss.srv.cfg.Hub.PublishSession(ss.live.ID, tracks, ss.srv.cfg.Takeover,
 		stream.SessionInfo{Protocol: Protocol, Remote: ss.remote, StartedAt: time.Now(), ReconnectWindow: ss.live.ReconnectWindow})
@@ -403,40 +389,6 @@ func (ss *session) onOpus(p *rtp.Packet, ssrc uint32, now time.Time) {
 	if pts < 0 {
 		return // captured before the first video frame
 	}
-	if ss.tc != nil {
-		if !m.fed {
-			m.fed, m.granuleBase = true, ext
-		}
-		n := opusSamples(p.Payload)
-		if g := ext - m.granuleBase + int64(n); n > 0 && g > 0 {
-			ss.tc.write(p.Payload, uint64(g))
-		}
-		return
-	}
 	u := &stream.Unit{Track: m.audioIndex, DTS: pts, PTS: pts, Wall: now, Key: true, Data: append([]byte(nil), p.Payload...)}
-	ss.writeUnit(u, stream.KindAudio)
-}
-
-// onAAC receives the transcode's AAC frame index; frame 0 is the encoder's
-// priming frame (1024 samples of delay) and is dropped, frame i ≥ 1 starts
-// (i-1)·1024 samples after the first Opus packet fed.
-func (ss *session) onAAC(index int64, f ffmpeg.AACFrame) {
-	if index == 0 {
-		return
-	}
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	m := &ss.media
-	if m.pub == nil || m.audioIndex < 0 || !m.fed {
-		return
-	}
-	base := m.aclock.anchorPTS + time.Duration(m.granuleBase-m.aclock.anchorExt)*time.Second/48000
-	pts := base + time.Duration((index-1)*aacFrameSamples)*time.Second/aacSampleRate
-	u := &stream.Unit{Track: m.audioIndex, DTS: pts, PTS: pts, Wall: m.baseWall.Add(pts), Key: true, Data: f.Data}
-	if string(f.Config) != string(m.aacConfig) {
-		m.aacConfig = f.Config
-		u.Codec = stream.AAC{Config: f.Config}
-		ss.log.Warn("whip aac transcode config differs from the expected one", "config", f.Config)
-	}
 	ss.writeUnit(u, stream.KindAudio)
 }

@@ -6,8 +6,10 @@
 //
 // WebRTC is github.com/pion/webrtc/v4: one UDP port for every session (ICE
 // UDP mux), NACK, RTCP reports and PLI through pion's interceptors. The RTP
-// depacketizers (RFC 6184, RFC 7798), the reorder buffer, the A/V timeline
-// and the Opus→AAC transcode (ffmpeg) are this package's own.
+// depacketizers (RFC 6184, RFC 7798), the reorder buffer and the A/V
+// timeline are this package's own. Opus goes into the hub as it came; the
+// AAC that HLS players need is made from it by the live graph's
+// transcode.audio node (internal/transcode/audio).
 package whip
 
 import (
@@ -17,12 +19,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os/exec"
 	"sync"
 	"time"
 
 	"github.com/mpegflow/mpegflow/internal/auth"
-	"github.com/mpegflow/mpegflow/internal/ffmpeg"
 	"github.com/mpegflow/mpegflow/internal/ingest"
 	"github.com/mpegflow/mpegflow/internal/stream"
 	"github.com/mpegflow/mpegflow/internal/webrtcice"
@@ -63,14 +63,6 @@ type Config struct {
 	// Takeover is the duplicate publisher policy: false refuses a second
 	// WHIP session of a live input with 409, true ends the older session.
 	Takeover bool
-	// FFmpegPath is the ffmpeg used for the Opus→AAC audio transcode; ""
-	// looks up "ffmpeg" on PATH. Without ffmpeg Opus goes to the hub as is
-	// and a warning is logged.
-	FFmpegPath string
-	// Capacity is the daemon's ffmpeg account: an audio transcode is a
-	// live job of ffmpeg.AudioUnits, and a session that finds no room
-	// publishes Opus as it came. nil: not counted.
-	Capacity *ffmpeg.Account
 	// AcceptVPX, when set, is asked for each offer whether VP8 or VP9
 	// video may be accepted for the live input: only when it is transcoded
 	// (HLS cannot carry them; its H.264 rungs are what players get). nil:
@@ -95,8 +87,7 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	ice    *webrtcice.Mux
-	ownICE bool   // ice was bound by New and is closed by Close
-	ffmpeg string // "" when absent
+	ownICE bool // ice was bound by New and is closed by Close
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -135,16 +126,6 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	log := cfg.Logger.With("protocol", Protocol)
-	ffmpeg := cfg.FFmpegPath
-	if ffmpeg == "" {
-		ffmpeg = "ffmpeg"
-	}
-	if p, err := exec.LookPath(ffmpeg); err == nil {
-		ffmpeg = p
-	} else {
-		log.Warn("ffmpeg not found: WHIP audio goes to HLS as Opus (no AAC for Safari)", "ffmpeg", ffmpeg, "error", err)
-		ffmpeg = ""
-	}
 	mux, own := cfg.ICE, false
 	if mux == nil {
 		var err error
@@ -159,12 +140,11 @@ func New(cfg Config) (*Server, error) {
 		log:      log,
 		ice:      mux,
 		ownICE:   own,
-		ffmpeg:   ffmpeg,
 		ctx:      ctx,
 		cancel:   cancel,
 		sessions: map[string]*session{},
 	}
-	log.Info("whip ingest listening", "udp_address", mux.UDPAddr().String(), "audio_transcode", ffmpeg != "")
+	log.Info("whip ingest listening", "udp_address", mux.UDPAddr().String())
 	return s, nil
 }
 

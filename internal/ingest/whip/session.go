@@ -49,8 +49,6 @@ type session struct {
 	connO  sync.Once
 	wg     sync.WaitGroup // track and RTCP readers, kick watcher
 
-	tc *transcoder // nil: Opus goes to the hub as is
-
 	mu      sync.Mutex // guards closing, tracks and media
 	closing bool
 	tracks  int
@@ -128,15 +126,6 @@ func (s *Server) newSession(ctx context.Context, li auth.LiveInput, remote strin
 		old.log.Info("whip session taken over by a new publisher")
 		old.stop(false)
 	}
-	if plan.Audio != nil && s.ffmpeg != "" {
-		tc, err := startTranscoder(sctx, s.ffmpeg, s.cfg.Capacity, ss.log, ss.onAAC)
-		if err != nil {
-			ss.log.Warn("audio transcode unavailable, publishing opus", "error", err)
-		} else {
-			ss.tc = tc
-			ss.media.aac = true
-		}
-	}
 	s.cfg.Metrics.SessionOpened(Protocol, li.ID)
 	video, audio := "none", "none"
 	if plan.Video != nil {
@@ -145,7 +134,7 @@ func (s *Server) newSession(ctx context.Context, li auth.LiveInput, remote strin
 	if plan.Audio != nil {
 		audio = plan.Audio.Mime
 	}
-	ss.log.Info("whip session created", "video", video, "audio", audio, "aac", ss.tc != nil)
+	ss.log.Info("whip session created", "video", video, "audio", audio)
 	go ss.run()
 	return ss, local.SDP, nil
 }
@@ -160,8 +149,7 @@ func (ss *session) stop(end bool) {
 }
 
 // run owns the session's lifetime: it waits for the end, then closes the
-// PeerConnection, waits for the readers, flushes the transcode and detaches
-// the publisher.
+// PeerConnection, waits for the readers and detaches the publisher.
 func (ss *session) run() {
 	defer ss.srv.wg.Done()
 	timer := time.NewTimer(connectTimeout)
@@ -179,14 +167,8 @@ func (ss *session) run() {
 	ss.mu.Unlock()
 	_ = ss.pc.Close()
 	ss.wg.Wait()
-	if ss.tc != nil {
-		ss.tc.close()
-	}
 	ss.mu.Lock()
 	pub := ss.media.pub
-	if pub != nil {
-		ss.flushHeld(time.Now(), true)
-	}
 	ss.mu.Unlock()
 	if pub != nil {
 		if ss.endNow.Load() {
@@ -275,57 +257,10 @@ func (ss *session) requestKeyframe(ssrc uint32) {
 	}
 }
 
-// maxInterleaveHold bounds how long a video unit waits for the transcoded
-// audio (ffmpeg's Opus→AAC path adds 100-300 ms); past it video goes out
-// alone, so a stalled transcoder never stalls the picture.
-const maxInterleaveHold = 600 * time.Millisecond
-
 // writeUnit writes u to the hub and counts it; called with ss.mu held
-// (Publisher.Write never blocks).
-//
-// With the AAC transcode the audio of a moment arrives after its video.
-// The HLS packager cuts segments on video key frames, so audio that comes
-// after the cut would be missing from the closed segment and leave a hole
-// players stall on. Video is therefore held until audio has reached its
-// presentation time (or maxInterleaveHold passed), so the hub sees the two
-// interleaved as RTMP and SRT deliver them.
+// (Publisher.Write never blocks). Video and audio go out as they arrive:
+// nothing waits for a transcode.
 func (ss *session) writeUnit(u *stream.Unit, kind stream.Kind) {
-	m := &ss.media
-	if !m.aac || m.audioIndex < 0 {
-		ss.emit(u, kind)
-		return
-	}
-	if kind == stream.KindAudio {
-		ss.emit(u, kind)
-		m.lastAudio, m.audioSeen = u.PTS, true
-	} else {
-		m.held = append(m.held, u)
-	}
-	ss.flushHeld(time.Now(), false)
-}
-
-// flushHeld writes the held video units whose audio has arrived, or that
-// waited maxInterleaveHold; all of them when all is set. Called with ss.mu
-// held.
-func (ss *session) flushHeld(now time.Time, all bool) {
-	m := &ss.media
-	n := 0
-	for _, v := range m.held {
-		ready := all || (m.audioSeen && v.PTS <= m.lastAudio) || now.Sub(v.Wall) >= maxInterleaveHold
-		if !ready {
-			break
-		}
-		ss.emit(v, stream.KindVideo)
-		n++
-	}
-	if n > 0 {
-		rest := copy(m.held, m.held[n:])
-		clear(m.held[rest:])
-		m.held = m.held[:rest]
-	}
-}
-
-func (ss *session) emit(u *stream.Unit, kind stream.Kind) {
 	ss.media.pub.Write(u)
 	ss.srv.cfg.Metrics.Received(Protocol, ss.live.ID, kind, u.Size(), u.Key)
 }

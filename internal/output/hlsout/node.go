@@ -46,7 +46,7 @@ var (
 )
 
 func (s *Server) newNode(env *pipeline.Env) (*Node, error) {
-	e, err := s.newEntry(env.Source, env.Segments.Publish)
+	e, err := s.newEntry(env.Source, env.Segments.Publish, env.Audio)
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +111,10 @@ func (n *Node) Rendition(rs *stream.Stream) {
 	if n.closed {
 		return
 	}
+	if n.e.audioFrom != "" && rs.Rendition() == n.e.audioFrom {
+		n.sourceAudio(rs)
+		return
+	}
 	rend, err := n.srv.addRendition(n.e, rs.Rendition(), rs.Tracks())
 	if err != nil {
 		n.env.Log.Warn("rendition not packaged", "rendition", rs.Rendition(), "error", err)
@@ -132,5 +136,22 @@ func (n *Node) Rendition(rs *stream.Stream) {
 			}
 			_ = rend.Write(u) // counted and logged by Write
 		}
+	}()
+}
+
+// sourceAudio reads the rendition that carries the source rendition's
+// audio (pipeline.AudioRendition: AAC transcoded from the source's Opus,
+// on the source's timeline) into the source rendition, next to the
+// source's video; called with n.mu held. The source's video decides the
+// timeline: the rendition's discontinuities follow the source's, which
+// the source's own units announce.
+func (n *Node) sourceAudio(rs *stream.Stream) {
+	r := rs.AddReader(KindName, stream.ReaderOptions{})
+	n.rends = append(n.rends, r)
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		defer r.Close()
+		_ = n.sink.runAudio(n.ctx, r)
 	}()
 }

@@ -11,9 +11,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mpegflow/mpegflow/hls"
+	"github.com/mpegflow/mpegflow/internal/pipeline"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
@@ -92,7 +94,17 @@ type entry struct {
 	mux    *hls.Muxer
 	rend   *hls.Rendition
 	tracks []stream.Track
-	timer  *time.Timer
+	// audioFrom names the rendition that carries the source rendition's
+	// audio ("": the source's own audio track)
+	audioFrom string
+	// audioShift is the source's presentation shift (presentShift.shift,
+	// nanoseconds), set by the sink, applied to audioFrom's units
+	audioShift atomic.Int64
+	// audioLag is audioFrom's AudioRendition.Lag; audioIn is set once
+	// its first unit was written (startHold)
+	audioLag time.Duration
+	audioIn  atomic.Bool
+	timer    *time.Timer
 	// viewers counts distinct recent playlist clients
 	viewers viewers
 	// touched only by the sink goroutine
@@ -173,7 +185,7 @@ func (s *Server) closeEntry(e *entry) {
 // without a source rendition: only the renditions added by AddRendition
 // (its transcoded rungs) are served, and its units are drained.
 func (s *Server) Sink(st *stream.Stream) (*StreamSink, error) {
-	e, err := s.newEntry(st, nil)
+	e, err := s.newEntry(st, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -182,8 +194,10 @@ func (s *Server) Sink(st *stream.Stream) (*StreamSink, error) {
 
 // newEntry creates and installs the muxer of st; onSegment, when set,
 // receives every segment the muxer completes (hls.Hooks.OnSegmentComplete,
-// called from the write path: it must not block).
-func (s *Server) newEntry(st *stream.Stream, onSegment func(hls.SegmentInfo)) (*entry, error) {
+// called from the write path: it must not block). audio, when set, is the
+// rendition whose track the source rendition carries in place of the
+// source's own audio (pipeline.AudioRendition).
+func (s *Server) newEntry(st *stream.Stream, onSegment func(hls.SegmentInfo), audio *pipeline.AudioRendition) (*entry, error) {
 	id := st.ID()
 	tracks := st.Tracks()
 	rc := hls.RenditionConfig{Name: "source"}
@@ -204,6 +218,16 @@ func (s *Server) newEntry(st *stream.Stream, onSegment func(hls.SegmentInfo)) (*
 		} else {
 			rc.Audio = c
 		}
+	}
+	audioFrom, audioLag := "", time.Duration(0)
+	if audio != nil && rc.Audio != nil {
+		c, err := toCodec(audio.Codec)
+		if err != nil {
+			return nil, err
+		}
+		// its audio comes late in wall-clock time (a transcode): cuts
+		// wait for it, so that segments are not short of their audio
+		rc.Audio, rc.AudioLag, audioFrom, audioLag = c, audio.Lag, audio.Name, audio.Lag
 	}
 	m := s.cfg.Metrics
 	hooks := hls.Hooks{}
@@ -236,7 +260,7 @@ func (s *Server) newEntry(st *stream.Stream, onSegment func(hls.SegmentInfo)) (*
 		}
 		return nil, fmt.Errorf("new muxer: %w", err)
 	}
-	e := &entry{id: id, spill: spill, mux: mux, tracks: tracks}
+	e := &entry{id: id, spill: spill, mux: mux, tracks: tracks, audioFrom: audioFrom, audioLag: audioLag}
 	if !noSource {
 		rend, err := mux.AddRendition(rc)
 		if err != nil {

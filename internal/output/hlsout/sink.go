@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/mpegflow/mpegflow/hls"
 	"github.com/mpegflow/mpegflow/internal/stream"
@@ -48,9 +49,26 @@ func (s *StreamSink) Run(ctx context.Context, r *stream.Reader) error {
 		hasVideo = hasVideo || t.Kind() == stream.KindVideo
 	}
 	shift := newPresentShift(hasVideo)
+	start := newStartHold(s.e, hasVideo)
+	writeVideo := func(u *stream.Unit) {
+		if u.Codec != nil {
+			if c, err := toCodec(u.Codec); err != nil {
+				s.srv.log.Warn("codec change refused", "live_input", s.e.id, "error", err)
+			} else if err := s.e.rend.SetVideoCodec(c); err != nil {
+				s.srv.log.Warn("codec change refused", "live_input", s.e.id, "error", err)
+			}
+		}
+		v := hls.VideoUnit{DTS: u.DTS, PTS: u.PTS, Wall: u.Wall, Key: u.Key, NALUs: u.NALUs}
+		s.writeAudio(shift.video(&v))
+		s.e.audioShift.Store(int64(shift.shift)) // for runAudio
+		s.logErr(stream.KindVideo, s.e.rend.WriteVideo(v))
+	}
 	for {
 		u, err := r.Next(ctx)
 		if err != nil {
+			for _, h := range start.release(false, true, time.Now()) {
+				writeVideo(h)
+			}
 			if errors.Is(err, stream.ErrEnded) {
 				return nil
 			}
@@ -59,7 +77,13 @@ func (s *StreamSink) Run(ctx context.Context, r *stream.Reader) error {
 		if u.Track >= len(tracks) || s.e.rend == nil {
 			continue // no source rendition (VP8, VP9): transcoded renditions only
 		}
+		for _, h := range start.release(s.e.audioIn.Load(), u.Discontinuity, time.Now()) {
+			writeVideo(h)
+		}
 		kind := tracks[u.Track].Kind()
+		if kind == stream.KindAudio && s.e.audioFrom != "" {
+			continue // the rendition audioFrom carries the audio (runAudio)
+		}
 		if u.Discontinuity {
 			// Each track of a reconnect carries the flag on its first unit;
 			// one muxer discontinuity covers them all.
@@ -76,25 +100,25 @@ func (s *StreamSink) Run(ctx context.Context, r *stream.Reader) error {
 				pending = false
 			}
 		}
-		if u.Codec != nil {
-			c, err := toCodec(u.Codec)
-			if err != nil {
-				return err
-			}
-			if kind == stream.KindVideo {
-				err = s.e.rend.SetVideoCodec(c)
-			} else {
-				err = s.e.rend.SetAudioCodec(c)
-			}
-			if err != nil {
-				s.srv.log.Warn("codec change refused", "live_input", s.e.id, "error", err)
-			}
-		}
 		if kind == stream.KindVideo {
-			v := hls.VideoUnit{DTS: u.DTS, PTS: u.PTS, Wall: u.Wall, Key: u.Key, NALUs: u.NALUs}
-			s.writeAudio(shift.video(&v))
-			s.logErr(kind, s.e.rend.WriteVideo(v))
+			if u.Codec != nil {
+				if _, err := toCodec(u.Codec); err != nil {
+					return err
+				}
+			}
+			if !start.hold(u, time.Now()) {
+				writeVideo(u)
+			}
 		} else {
+			if u.Codec != nil {
+				c, err := toCodec(u.Codec)
+				if err != nil {
+					return err
+				}
+				if err := s.e.rend.SetAudioCodec(c); err != nil {
+					s.srv.log.Warn("codec change refused", "live_input", s.e.id, "error", err)
+				}
+			}
 			s.writeAudio(shift.audio(hls.AudioUnit{PTS: u.PTS, Wall: u.Wall, Frame: u.Data}))
 		}
 	}
@@ -113,6 +137,44 @@ func (s *StreamSink) logErr(kind stream.Kind, err error) {
 	s.e.writeErrs++
 	if s.e.writeErrs == 1 || s.e.writeErrs%1000 == 0 {
 		s.srv.log.Warn("hls write failed", "live_input", s.e.id, "kind", kind.String(), "error", err, "count", s.e.writeErrs)
+	}
+}
+
+// runAudio writes the audio units of r, the rendition that stands for the
+// source's audio (entry.audioFrom), into the source rendition until the
+// rendition ends (nil) or ctx is done. They move with the source's
+// presentation (presentShift) to keep their sync with its video.
+func (s *StreamSink) runAudio(ctx context.Context, r *stream.Reader) error {
+	errs := 0
+	for {
+		u, err := r.Next(ctx)
+		if err != nil {
+			if errors.Is(err, stream.ErrEnded) {
+				return nil
+			}
+			return err
+		}
+		if s.e.rend == nil {
+			continue
+		}
+		if u.Codec != nil {
+			c, err := toCodec(u.Codec)
+			if err != nil {
+				return err
+			}
+			if err := s.e.rend.SetAudioCodec(c); err != nil {
+				s.srv.log.Warn("codec change refused", "live_input", s.e.id, "error", err)
+			}
+		}
+		pts := u.PTS - time.Duration(s.e.audioShift.Load())
+		err = s.e.rend.WriteAudio(hls.AudioUnit{PTS: pts, Wall: u.Wall, Frame: u.Data})
+		s.e.audioIn.Store(true) // the source's first video may go (startHold)
+		if err != nil {
+			errs++
+			if errs == 1 || errs%1000 == 0 {
+				s.srv.log.Warn("hls write failed", "live_input", s.e.id, "kind", "audio", "rendition", s.e.audioFrom, "error", err, "count", errs)
+			}
+		}
 	}
 }
 

@@ -1,4 +1,4 @@
-package whip
+package audio
 
 import (
 	"encoding/binary"
