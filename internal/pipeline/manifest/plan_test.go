@@ -31,7 +31,7 @@ func TestPlanGolden(t *testing.T) {
 		{"ladder", base, mutate(t, "video_bitrate: 3000k", "video_bitrate: 3500k")},
 		// Adding a thumbnail and a webhook is hot.
 		{"hot-add", base, mutate(t, "  - {id: hook,", "  - {id: snap, type: thumbnail, inputs: [cam], config: {every: 5s}}\n"+
-			"  - {id: hook2, type: notify.webhook, on: [snap.ready], config: {webhook: whk_2}}\n  - {id: hook,")},
+			"  - {id: hook2, type: notify.webhook, on: [snap.errored], config: {webhook: whk_2}}\n  - {id: hook,")},
 		// Fields the running node takes in place.
 		{"hot-config", base, []byte(strings.NewReplacer("delete_after_days: 30", "delete_after_days: 7", "every: 10s", "every: 30s",
 			"on: [rec.ready, cam.disconnected]", "on: [rec.ready]").Replace(string(base)))},

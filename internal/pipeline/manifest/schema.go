@@ -146,7 +146,7 @@ func Default() *Schema {
 				"delete_after_days": {Kind: KindInt, Min: 0, Max: 36500, Doc: "Delete the recording after this many days; 0 keeps it."},
 			}},
 		Type{Name: "thumbnail", Accepts: PortMedia, MinInputs: 1, MaxInputs: 1,
-			Events: []string{"ready", "errored"}, Hot: []string{"config.every", "config.width", "config.keep"},
+			Events: []string{"errored"}, Hot: []string{"config.every", "config.width", "config.keep"},
 			Doc: "JPEG images of one stream's video, one per interval, decoded from a key frame; the newest is served at /v1/live_inputs/ID/thumbnail.jpg.",
 			Config: map[string]Field{
 				"every": {Kind: KindDuration, Min: sec, Max: 3600 * sec, Doc: "Interval between images (stream time); default 10s."},
