@@ -146,7 +146,7 @@ func (p *teeProxy) reset() {
 func (p *teeProxy) has(s string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return bytes.Contains(p.got.Bytes(), []byte(s))
+	return rtmptest.ServerSent(p.got.Bytes(), s)
 }
 
 func (p *teeProxy) url(key string) string { return "rtmp://" + p.ln.Addr().String() + "/live/" + key }
