@@ -95,6 +95,9 @@ func TestRTSPPullOnDemand(t *testing.T) {
 	// a camera that never comes up: 503 with Retry-After
 	dead := apiOK(t, d, admin, "POST", "/v1/live_inputs", map[string]any{"name": "dead camera",
 		"source": map[string]any{"url": "rtsp://" + freePort(t) + "/cam", "transport": "tcp", "on_demand": true}}, 201)
+	// the pullers follow the store's events: a viewer right after the
+	// create may come before the camera's puller exists (a plain 404)
+	waitFor(ctx, t, 10*time.Second, "the dead camera's source idle", func() bool { return sourceState(dead["id"].(string)) == "idle" })
 	f, err = get(ctx, d.PlaylistURL(dead["id"].(string)))
 	if err != nil || f.Status != http.StatusServiceUnavailable || f.Header.Get("Retry-After") == "" {
 		t.Fatalf("a camera that does not start: %v, HTTP %d, Retry-After %q", err, f.Status, f.Header.Get("Retry-After"))
