@@ -140,6 +140,10 @@ type Service struct {
 	ctx    context.Context // ends at Close: copies, jobs
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// bgMu orders goBackground's wg.Add before Close's wg.Wait (an Add
+	// racing a Wait on a zero counter is a misuse of WaitGroup)
+	bgMu   sync.Mutex
+	closed bool
 	run    sync.Once
 	close  sync.Once
 }
@@ -246,6 +250,9 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	s.goBackground(s.expirer)
 	<-s.ctx.Done()
+	s.bgMu.Lock()
+	s.closed = true // no Add after this Wait starts
+	s.bgMu.Unlock()
 	s.wg.Wait()
 	return nil
 }
@@ -254,13 +261,18 @@ func (s *Service) Run(ctx context.Context) error {
 // progress requeued) and waits for them; idempotent.
 func (s *Service) Close() {
 	s.close.Do(func() { s.cancel() })
+	s.bgMu.Lock()
+	s.closed = true
+	s.bgMu.Unlock()
 	s.run.Do(func() {}) // a service never run starts nothing later
 	s.wg.Wait()
 }
 
 // goBackground runs f in a goroutine the service owns, unless closed.
 func (s *Service) goBackground(f func(ctx context.Context)) {
-	if s.ctx.Err() != nil {
+	s.bgMu.Lock()
+	defer s.bgMu.Unlock()
+	if s.closed || s.ctx.Err() != nil {
 		return
 	}
 	s.wg.Add(1)

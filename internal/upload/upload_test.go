@@ -466,3 +466,20 @@ func TestPlainUploadIncompleteBody(t *testing.T) {
 		t.Errorf("videos %d, %v", len(vs), err)
 	}
 }
+
+// Close while Run starts its workers: Run's WaitGroup.Add must never race
+// Close's Wait (the race detector caught it in the daemon's shutdown).
+func TestCloseWhileRunStarts(t *testing.T) {
+	f := newFixture(t, nil)
+	for i := range 40 {
+		s, err := New(f.svc.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { defer close(done); _ = s.Run(context.Background()) }()
+		time.Sleep(time.Duration(i%8) * 250 * time.Microsecond) // somewhere in Run's start
+		s.Close()
+		<-done
+	}
+}
