@@ -75,8 +75,18 @@ func TestRestreamEditsDoNotStallViewer(t *testing.T) {
 		editsEnd.Sub(firstFrame).Round(time.Millisecond), r.StallStartsMs)
 	t.Logf("figure: %d stalls (%d ms, longest %d ms), frozen %d ms, currentTime advanced %.2f s in %d ms of watching; edits took %v; engine %s",
 		r.Stalls, r.StallMsTotal, r.LongestStallMs, r.FrozenMs, advanced, r.WatchedMs, edits.Round(time.Millisecond), r.Engine)
-	if r.Stalls != 0 {
-		t.Errorf("the viewer stalled during the output edits: %d stalls, longest %d ms, %d ms in all", r.Stalls, r.LongestStallMs, r.StallMsTotal)
+	// Stalls from a second before the edits on count; before that, a
+	// start-up blip (hls.js's first tens of ms) is not the edits' doing,
+	// unless it is long.
+	during := 0
+	from := editsStart.Sub(firstFrame) - time.Second
+	for _, at := range r.StallStartsMs {
+		if time.Duration(at)*time.Millisecond >= from {
+			during++
+		}
+	}
+	if during != 0 || r.LongestStallMs > 500 {
+		t.Errorf("the viewer stalled during the output edits: %d of %d stalls, longest %d ms, %d ms in all", during, r.Stalls, r.LongestStallMs, r.StallMsTotal)
 	}
 	if advanced < 0.85*watch {
 		t.Errorf("currentTime advanced %.2f s in %d s of watching", advanced, watch)
