@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -131,8 +132,9 @@ func TestTusDirectUpload(t *testing.T) {
 }
 
 func TestTusTerminateAndExpire(t *testing.T) {
+	var nowMu sync.Mutex // the service's workers read the clock
 	now := time.Now()
-	clock := func() time.Time { return now }
+	clock := func() time.Time { nowMu.Lock(); defer nowMu.Unlock(); return now }
 	f := newFixture(t, func(c *Config) { c.Now = func() time.Time { return clock() } })
 	srv := httptest.NewServer(f.svc.TusHandler())
 	defer srv.Close()
@@ -158,7 +160,9 @@ func TestTusTerminateAndExpire(t *testing.T) {
 		t.Fatalf("create again: %d", r.StatusCode)
 	}
 	// expired: 410, then the expirer errors the video
+	nowMu.Lock()
 	now = now.Add(3 * time.Minute)
+	nowMu.Unlock()
 	if r := tusReq(t, "PATCH", u, map[string]string{"Upload-Offset": "10"}, []byte("x")); r.StatusCode != 410 {
 		t.Fatalf("expired: %d", r.StatusCode)
 	}
