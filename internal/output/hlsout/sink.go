@@ -110,18 +110,29 @@ func (s *StreamSink) Run(ctx context.Context, r *stream.Reader) error {
 				writeVideo(u)
 			}
 		} else {
-			if u.Codec != nil {
-				c, err := toCodec(u.Codec)
-				if err != nil {
-					return err
-				}
-				if err := s.e.rend.SetAudioCodec(c); err != nil {
-					s.srv.log.Warn("codec change refused", "live_input", s.e.id, "error", err)
-				}
+			if err := s.setAudioCodec(u.Codec); err != nil {
+				return err
 			}
 			s.writeAudio(shift.audio(hls.AudioUnit{PTS: u.PTS, Wall: u.Wall, Frame: u.Data}))
 		}
 	}
+}
+
+// setAudioCodec sets the source rendition's audio codec from a unit that
+// carries one (nil: none); a codec HLS cannot carry is an error, a change
+// the muxer refuses is logged.
+func (s *StreamSink) setAudioCodec(sc stream.Codec) error {
+	if sc == nil {
+		return nil
+	}
+	c, err := toCodec(sc)
+	if err != nil {
+		return err
+	}
+	if err := s.e.rend.SetAudioCodec(c); err != nil {
+		s.srv.log.Warn("codec change refused", "live_input", s.e.id, "error", err)
+	}
+	return nil
 }
 
 func (s *StreamSink) writeAudio(us []hls.AudioUnit) {
@@ -157,14 +168,8 @@ func (s *StreamSink) runAudio(ctx context.Context, r *stream.Reader) error {
 		if s.e.rend == nil {
 			continue
 		}
-		if u.Codec != nil {
-			c, err := toCodec(u.Codec)
-			if err != nil {
-				return err
-			}
-			if err := s.e.rend.SetAudioCodec(c); err != nil {
-				s.srv.log.Warn("codec change refused", "live_input", s.e.id, "error", err)
-			}
+		if err := s.setAudioCodec(u.Codec); err != nil {
+			return err
 		}
 		pts := u.PTS - time.Duration(s.e.audioShift.Load())
 		err = s.e.rend.WriteAudio(hls.AudioUnit{PTS: pts, Wall: u.Wall, Frame: u.Data})
