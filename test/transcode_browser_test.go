@@ -110,10 +110,15 @@ const smallLadderYAML = `transcode:
 
 // TestTranscodeBrowserABR: hls.js in Chromium plays a transcoded ladder
 // (640x360 source passed through + 240p + 160p from libx264), is forced
-// onto every level in turn with hls.currentLevel (lowest, up to the
-// source, back to the lowest), shows each level's frames and keeps playing
-// without a stall, also after a transcoder restart left a discontinuity in
-// the rungs (and not in the source). Not parallel: the encoders and the browser share the
+// onto every level in turn with hls.loadLevel (lowest, up to the source,
+// back to the lowest), shows each level's frames and keeps playing without
+// a stall, also after a transcoder restart left a discontinuity in the
+// rungs (and not in the source). loadLevel is a smooth switch, the kind
+// hls.js's ABR makes: the buffer plays out and the next fragments come from
+// the new level, so a rendition whose frames do not line up with the
+// others leaves a hole in the buffer and stalls. (hls.currentLevel flushes
+// the whole buffer and reloads it from the new level: a stall by design,
+// longer the busier the machine, which says nothing about the server.) Not parallel: the encoders and the browser share the
 // machine's cores.
 func TestTranscodeBrowserABR(t *testing.T) {
 	e2eTest(t)

@@ -1,6 +1,6 @@
 // abr.mjs — plays a live ABR ladder in headless Chromium with hls.js
 // (Debian's /usr/bin/chromium, driven by playwright-core), forces level
-// switches with hls.currentLevel and prints one JSON line of what happened.
+// switches (smooth by default, see --switch) and prints one JSON line of what happened.
 // Used by test/transcode_browser_test.go; runnable by hand:
 //
 //   node test/browser/abr.mjs --url http://127.0.0.1:8080/live/demo/ --dwell 5
@@ -18,6 +18,13 @@
 //                     whatever happens (the level may go away: a rung
 //                     that gave up), recording the video heights shown
 //   --watch N         seconds to watch in --hold mode (default 30)
+//   --switch MODE     how a level is forced: "load" (default; hls.loadLevel,
+//                     a smooth switch: the buffer plays out and the next
+//                     fragments come from the level, as hls.js's own ABR
+//                     switches), "next" (hls.nextLevel: the buffer after the
+//                     playing fragment is flushed) or "immediate"
+//                     (hls.currentLevel: the whole buffer is flushed and
+//                     reloaded from the level, a stall by design)
 //
 // The order of the forced levels: lowest, every level up to the highest,
 // then the lowest again (for 3 levels: 0, 1, 2, 0 sorted by height).
@@ -46,7 +53,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 function parseArgs(argv) {
-  const o = { url: '', dwell: 5, 'switch-timeout': 15, timeout: 120, hold: 0, watch: 30, chromium: process.env.CHROMIUM || '/usr/bin/chromium' };
+  const o = { url: '', dwell: 5, 'switch-timeout': 15, timeout: 120, hold: 0, watch: 30, switch: 'load', chromium: process.env.CHROMIUM || '/usr/bin/chromium' };
   for (let i = 2; i < argv.length; i++) {
     const k = argv[i].replace(/^--/, '');
     const v = argv[++i];
@@ -55,6 +62,7 @@ function parseArgs(argv) {
     o[k] = typeof o[k] === 'number' ? Number(v) : v;
   }
   if (!o.url) throw new Error('--url is required');
+  if (!['load', 'next', 'immediate'].includes(o.switch)) throw new Error(`--switch ${o.switch}: want load, next or immediate`);
   return o;
 }
 
@@ -190,7 +198,11 @@ async function main() {
       const start = Date.now();
       // hls.js sends no LEVEL_SWITCHED when the level asked for is the one
       // playing already (a player that started on the lowest level).
-      const already = await page.evaluate((l) => { const h = window.mpegflow.hls; const was = h.currentLevel === l; h.currentLevel = l; return was; }, level);
+      const already = await page.evaluate(([l, mode]) => {
+        const h = window.mpegflow.hls; const was = h.currentLevel === l;
+        if (mode === 'immediate') h.currentLevel = l; else if (mode === 'next') h.nextLevel = l; else h.loadLevel = l;
+        return was;
+      }, [level, opts.hold ? 'immediate' : opts.switch]);
       // The level shows once hls.js says it switched (or was on it) and the
       // video element decodes frames of its height.
       let s;
