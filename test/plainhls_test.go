@@ -1,0 +1,78 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestBrowserPlainHLSLatency plays the daemon's player page with hls.js in
+// its plain-HLS mode (lowLatencyMode off: whole segments, HOLD-BACK behind
+// the live edge, as ffplay, VLC and smart-TV players play) while ffmpeg
+// publishes with a 2 s GOP: the target duration is fitted to the GOP (2 s,
+// HOLD-BACK 6 s), and the player stays at most 7 s behind ingest
+// (Date.now() - hls.playingDate). Not parallel: like TestBrowserPlayback it
+// measures latency, which the other tests' encoders would skew.
+func TestBrowserPlainHLSLatency(t *testing.T) {
+	e2eTest(t)
+	requireTools(t, "node")
+	for _, need := range []struct{ path, hint string }{
+		{chromiumPath(), "chromium (apt-get install chromium)"},
+		{filepath.Join(repoRoot, "node_modules", "playwright-core", "package.json"), "node_modules (npm ci)"},
+	} {
+		if _, err := os.Stat(need.path); err != nil {
+			if inCI() {
+				t.Fatalf("missing %s", need.hint)
+			}
+			t.Skipf("missing %s (run scripts/deps.sh)", need.hint)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+
+	in := newInput("plain")
+	d := startDaemon(t, daemonConfig{Inputs: []liveInput{in}, SegmentDuration: "2s", PartDuration: "200ms"})
+	pub := publish(ctx, t, d.RTMPURL(in.Key), publishOpts{Seconds: 45, GOP: 60})
+	mediaURL, _ := waitLive(ctx, t, d, in.ID, 15*time.Second)
+
+	f, err := get(ctx, mediaURL)
+	if err != nil || f.Status != http.StatusOK {
+		t.Fatalf("GET %s: %v HTTP %d", mediaURL, err, f.Status)
+	}
+	p, err := parsePlaylist(string(f.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hb, _ := p.Server.float("HOLD-BACK")
+	if p.Target != 2 || hb != 6 {
+		t.Errorf("2 s GOP: TARGETDURATION %d, HOLD-BACK %v; want 2 and 6", p.Target, hb)
+	}
+
+	pageURL := d.URL("/live/" + in.ID + "/")
+	if f, err := get(ctx, pageURL); err != nil || f.Status != http.StatusOK || !bytes.Contains(f.Body, []byte("<video")) {
+		t.Fatalf("GET %s: no player page (err %v)", pageURL, err)
+	}
+	const watch = 15
+	r := startPlay(ctx, t, pageURL, "daemon", watch, "--hls-config", `{"lowLatencyMode":false}`).result(t)
+	if pub.Exited() {
+		t.Errorf("the publisher ended during playback (%v)", pub.err)
+	}
+	if len(r.Errors) > 0 {
+		t.Errorf("page errors: %v", r.Errors)
+	}
+	if r.LatencyMs.N == 0 || r.LatencyMs.P50 == nil {
+		t.Fatal("no latency samples: hls.playingDate never set")
+	}
+	t.Logf("plain HLS (hls.js lowLatencyMode off), 2 s GOP: first frame %d ms after page load; behind ingest p50 %d ms, p95 %d ms (min %d, max %d, %d samples); %d stalls (%d ms); engine %s",
+		*r.FirstFrameMs, *r.LatencyMs.P50, *r.LatencyMs.P95, *r.LatencyMs.Min, *r.LatencyMs.Max, r.LatencyMs.N, r.Stalls, r.StallMsTotal, r.Engine)
+	if *r.LatencyMs.P50 > 7000 {
+		t.Errorf("plain HLS plays %d ms behind ingest (p50), want at most 7000", *r.LatencyMs.P50)
+	}
+	if advanced := *r.CurrentTimeEnd - *r.CurrentTimeStart; advanced < 0.85*watch {
+		t.Errorf("currentTime advanced %.2f s in %d s of watching", advanced, watch)
+	}
+}
