@@ -144,7 +144,18 @@ async function main() {
     // Wait for the first `playing`.
     while (Date.now() < deadline) {
       const first = await page.evaluate(() => (window.__e2e.events.find((e) => e.type === 'playing') || null));
-      if (first) { result.firstFrameMs = Math.round(first.t); process.stderr.write('playing\n'); break; }
+      if (first) {
+        result.firstFrameMs = Math.round(first.t);
+        process.stderr.write('playing\n');
+        // hls.js's own view at the first frame: how far behind its
+        // estimate of the live edge it plays, and where it aimed
+        Object.assign(result, await page.evaluate(() => {
+          const h = window.mpegflow && window.mpegflow.hls;
+          const r = (v) => (Number.isFinite(v) ? Math.round(v * 1000) : null);
+          return h ? { hlsLatencyStartMs: r(h.latency), hlsTargetLatencyMs: r(h.targetLatency) } : {};
+        }));
+        break;
+      }
       await page.waitForTimeout(100);
     }
     result.engine = await page.evaluate(() => (window.mpegflow && window.mpegflow.engine) || (window.Hls ? 'hls.js ' + window.Hls.version : ''));
