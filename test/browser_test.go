@@ -32,8 +32,12 @@ type playResult struct {
 	CurrentTimeStart *float64 `json:"currentTimeStart"`
 	CurrentTimeEnd   *float64 `json:"currentTimeEnd"`
 	WatchedMs        int      `json:"watchedMs"`
-	Errors           []string `json:"errors"`
-	Console          []string `json:"console"`
+	// hls.js's latency (behind its live edge estimate) and target
+	// latency at the first frame
+	HLSLatencyStartMs  *int     `json:"hlsLatencyStartMs"`
+	HLSTargetLatencyMs *int     `json:"hlsTargetLatencyMs"`
+	Errors             []string `json:"errors"`
+	Console            []string `json:"console"`
 }
 
 // chromiumPath is Debian's Chromium, or $CHROMIUM.
