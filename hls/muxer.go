@@ -21,7 +21,9 @@ type MuxerConfig struct {
 	MaxSegmentDuration time.Duration
 	// TargetDuration, when set, fixes EXT-X-TARGETDURATION at
 	// ceil(TargetDuration) seconds (at least ceil(SegmentDuration)) from the
-	// start instead of fitting it to the first GOPs. Default 0: fitted.
+	// start instead of fitting it to the first GOPs; segments then close at
+	// the first key frame at or after SegmentDuration (or inside a GOP at
+	// the target duration + 499 ms). Default 0: fitted.
 	TargetDuration time.Duration
 	// PartDuration is the wanted part duration. PART-TARGET (RFC 8216bis
 	// §4.4.3.7) is derived from it once the frame duration of the first track
@@ -137,6 +139,7 @@ type Muxer struct {
 	// targetDuration is EXT-X-TARGETDURATION in whole seconds, 0 until
 	// fitted (muxer_target.go); once set it never changes (§4.4.3.1)
 	targetDuration time.Duration
+	fitGOP         time.Duration // the longest GOP the target duration was fitted to
 	window         time.Duration
 	partTarget     time.Duration // 0 until decided
 	frameDur       time.Duration // frame duration PART-TARGET was fitted to
@@ -197,7 +200,9 @@ func NewMuxer(cfg MuxerConfig) (*Muxer, error) {
 	// longest target it may get
 	m.window = m.windowFor(m.maxTarget)
 	if cfg.TargetDuration > 0 {
-		m.setTargetLocked(max(ceilSeconds(cfg.TargetDuration), m.minTarget))
+		// no GOP known: segments close at the first key frame at or
+		// after SegmentDuration, as long as they fit
+		m.setTargetLocked(max(ceilSeconds(cfg.TargetDuration), m.minTarget), 0)
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	if cfg.Storage != nil {

@@ -30,9 +30,11 @@ import (
 //     it (a blocking request waits as for a segment that is not there yet);
 //   - afterwards a segment is closed at a key frame once it lasts
 //     SegmentDuration, or earlier when waiting for the next key frame could
-//     make it too long: when its duration plus the longest GOP seen exceeds
-//     the longest a segment may last (a scene-cut key frame 1.5 s into a
-//     segment of a 2 s-GOP stream closes it there);
+//     make it too long: when its duration plus the GOP the target was
+//     fitted to exceeds the longest a segment may last (a scene-cut key
+//     frame 1.5 s into a segment of a 2 s-GOP stream closes it there). The
+//     rule depends on nothing a rendition saw before, so renditions whose
+//     key frames are the source's (a transcoded ladder) cut alike;
 //   - a segment lasts at most the target duration plus 499 ms, which still
 //     rounds to the target duration (§4.4.3.1). A GOP that runs past that
 //     (the first GOPs understated it: an x264 scene cut early in a stream
@@ -59,13 +61,14 @@ func (m *Muxer) windowFor(td time.Duration) time.Duration {
 	return max(m.cfg.PlaylistWindow, 6*td+4*m.cfg.SegmentDuration, m.cfg.DVRWindow)
 }
 
-// setTargetLocked fixes the target duration td (whole seconds) for the life
-// of the muxer.
-func (m *Muxer) setTargetLocked(td time.Duration) {
+// setTargetLocked fixes the target duration td (whole seconds), fitted to
+// GOPs up to gop long, for the life of the muxer.
+func (m *Muxer) setTargetLocked(td, gop time.Duration) {
 	if m.targetDuration != 0 {
 		return
 	}
 	m.targetDuration = td
+	m.fitGOP = gop
 	m.window = m.windowFor(td)
 	m.broadcastLocked(true)
 }
@@ -96,7 +99,7 @@ func (r *Rendition) cutsAtKeyLocked(dts time.Duration) bool {
 	if d+r.lastFrameDur/2 >= m.cfg.SegmentDuration {
 		return true
 	}
-	return d > 0 && d+r.maxGOP > m.segCapLocked()
+	return d > 0 && d+m.fitGOP > m.segCapLocked()
 }
 
 // noteKeyLocked records the GOP a key frame at dts ends.
@@ -144,5 +147,5 @@ func (r *Rendition) fitTargetLocked(force bool) {
 		return
 	}
 	td := time.Duration(math.Round(longest.Seconds())) * time.Second
-	m.setTargetLocked(min(max(td, m.minTarget), m.maxTarget))
+	m.setTargetLocked(min(max(td, m.minTarget), m.maxTarget), longest)
 }
