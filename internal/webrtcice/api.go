@@ -25,8 +25,11 @@ type APIConfig struct {
 	// RFC 5104 §7.1).
 	Video, Audio *Codec
 	// NACKBuffer, when > 0, makes a sending session: a NACK responder
-	// that keeps this many packets per track (a power of two) and RTCP
-	// sender reports (RFC 3550 §6.4.1), as WHEP playback needs. When 0 the
+	// that keeps this many packets per track (a power of two), within a
+	// retransmission budget (nackbudget.go), and RTCP sender reports
+	// (RFC 3550 §6.4.1), as WHEP playback needs. The responder keeps the
+	// header and payload written, not copies: the writer must not modify
+	// them after the write. When 0 the
 	// session receives, with pion's default interceptors (NACK generator,
 	// RTCP receiver reports, TWCC, stats), as WHIP ingest needs.
 	NACKBuffer uint16
@@ -62,7 +65,9 @@ func (m *Mux) NewAPI(c APIConfig) (*webrtc.API, error) {
 	}
 	reg := &interceptor.Registry{}
 	if c.NACKBuffer > 0 {
-		resp, err := nack.NewResponderInterceptor(nack.ResponderSize(c.NACKBuffer))
+		// the budget first: it trims the NACKs the responder then reads
+		reg.Add(nackBudgetFactory{rate: nackRate, burst: nackBurst})
+		resp, err := nack.NewResponderInterceptor(nack.ResponderSize(c.NACKBuffer), nack.DisableCopy())
 		if err != nil {
 			return nil, fmt.Errorf("nack responder: %w", err)
 		}

@@ -247,10 +247,12 @@ func (ss *session) offer(fr *frame, track int) {
 
 // write sends the queued frames. Sequence numbers are the session's own
 // (RFC 3550 §5.1: consecutive per SSRC), so frames dropped for this viewer
-// leave no gap its NACK generator would chase.
+// leave no gap its NACK generator would chase. Each frame's packets get
+// headers of their own, never reused: the NACK responder keeps the
+// headers written, without copying them (webrtcice.APIConfig.NACKBuffer);
+// payloads are the frame's, shared and never modified.
 func (ss *session) write() {
 	var seqV, seqA uint16
-	var scratch rtp.Packet
 	for {
 		select {
 		case <-ss.ctx.Done():
@@ -260,11 +262,12 @@ func (ss *session) write() {
 			if it.track == ss.plan.VideoTrack {
 				tr, seq = ss.video, &seqV
 			}
-			for _, p := range it.fr.pkts {
-				scratch = *p
-				scratch.SequenceNumber = *seq
+			out := make([]rtp.Packet, len(it.fr.pkts))
+			for i, p := range it.fr.pkts {
+				out[i] = *p
+				out[i].SequenceNumber = *seq
 				*seq++
-				if err := tr.WriteRTP(&scratch); err != nil {
+				if err := tr.WriteRTP(&out[i]); err != nil {
 					ss.stop(errPeerGone)
 					return
 				}
