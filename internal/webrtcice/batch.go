@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/ipv4"
@@ -15,8 +14,10 @@ import (
 // Limits of one batch of writes.
 const (
 	// maxPending is the most bytes queued for the sender goroutine; a
-	// write beyond it is dropped, as a full socket buffer would drop it
-	// (UDP promises no delivery; the NACK responder may resend it).
+	// write beyond it waits, as a write to a full socket buffer does, so
+	// that a daemon short of CPU slows its sessions' writers (whose own
+	// bounded queues then drop whole frames, to a key frame) rather than
+	// losing packets at random.
 	maxPending = 4 << 20
 	// maxMessages is the most messages per sendmmsg(2).
 	maxMessages = 256
@@ -48,6 +49,7 @@ type batchConn struct {
 	log  *slog.Logger
 
 	mu     sync.Mutex
+	space  *sync.Cond  // on mu: signalled when the sender took the queue, or at Close
 	cur    *writeBatch // being filled by writers
 	spare  *writeBatch // the other one, nil while the sender has it
 	closed bool
@@ -56,9 +58,8 @@ type batchConn struct {
 	done   chan struct{}
 	once   sync.Once
 
-	dropped atomic.Uint64
-
 	// owned by the sender goroutine
+	sent   sendCounts
 	gso    bool
 	groups map[netip.AddrPort][]int
 	order  []netip.AddrPort
@@ -66,6 +67,11 @@ type batchConn struct {
 	msgs   []ipv4.Message
 	bufs   [][]byte
 	oob    []byte
+}
+
+// sendCounts are what the sender did, logged when it stops.
+type sendCounts struct {
+	packets, messages, syscalls uint64
 }
 
 // writeBatch is packets queued in one buffer.
@@ -94,23 +100,23 @@ func newBatchConnGSO(conn *net.UDPConn, log *slog.Logger, gso bool) *batchConn {
 		groups: map[netip.AddrPort][]int{},
 		addrs:  map[netip.AddrPort]*net.UDPAddr{},
 	}
+	c.space = sync.NewCond(&c.mu)
 	go c.send()
 	return c
 }
 
-// WriteToAddrPort queues b for addr; it never blocks.
+// WriteToAddrPort queues b for addr; it waits only while maxPending
+// bytes are queued.
 func (c *batchConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
 	c.mu.Lock()
+	for !c.closed && len(c.cur.buf) > 0 && len(c.cur.buf)+len(b) > maxPending {
+		c.space.Wait()
+	}
 	if c.closed {
 		c.mu.Unlock()
 		return 0, net.ErrClosed
 	}
 	cur := c.cur
-	if len(cur.buf)+len(b) > maxPending {
-		c.mu.Unlock()
-		c.dropped.Add(1)
-		return len(b), nil
-	}
 	cur.pkts = append(cur.pkts, queued{addr: addr, off: len(cur.buf), n: len(b)})
 	cur.buf = append(cur.buf, b...)
 	first := len(cur.pkts) == 1
@@ -141,27 +147,28 @@ func (c *batchConn) ReadFrom(b []byte) (int, net.Addr, error) { return c.conn.Re
 func (c *batchConn) LocalAddr() net.Addr                      { return c.conn.LocalAddr() }
 func (c *batchConn) SetReadDeadline(t time.Time) error        { return c.conn.SetReadDeadline(t) }
 
-// SetDeadline sets the read deadline: writes never block.
+// SetDeadline sets the read deadline: a write waits only for the sender.
 func (c *batchConn) SetDeadline(t time.Time) error { return c.conn.SetReadDeadline(t) }
 
-// SetWriteDeadline does nothing: writes never block, and a deadline on
-// the socket would fail the sender's writes for every session.
+// SetWriteDeadline does nothing: a write waits only for the sender, and
+// a deadline on the socket would fail the sender's writes for every
+// session.
 func (c *batchConn) SetWriteDeadline(time.Time) error { return nil }
 
 // Close closes the socket and waits for the sender; idempotent. Packets
-// still queued are dropped.
+// still queued are dropped, and writes fail with net.ErrClosed.
 func (c *batchConn) Close() error {
 	var err error
 	c.once.Do(func() {
 		c.mu.Lock()
 		c.closed = true
+		c.space.Broadcast()
 		c.mu.Unlock()
 		close(c.stop)
 		err = c.conn.Close()
 		<-c.done
-		if n := c.dropped.Load(); n > 0 {
-			c.log.Warn("webrtc udp writes dropped: the sender fell behind", "packets", n)
-		}
+		c.log.Info("webrtc udp sender stopped", "gso", c.gso, "packets", c.sent.packets,
+			"messages", c.sent.messages, "syscalls", c.sent.syscalls)
 	})
 	return err
 }
@@ -178,6 +185,7 @@ func (c *batchConn) send() {
 		c.mu.Lock()
 		b := c.cur
 		c.cur, c.spare = c.spare, nil
+		c.space.Broadcast()
 		c.mu.Unlock()
 		c.write(b)
 		b.buf, b.pkts = b.buf[:0], b.pkts[:0]
@@ -196,6 +204,7 @@ func (c *batchConn) write(b *writeBatch) {
 	if len(b.pkts) == 0 {
 		return
 	}
+	c.sent.packets += uint64(len(b.pkts))
 	clear(c.groups)
 	c.order = c.order[:0]
 	for i, p := range b.pkts {
@@ -263,7 +272,9 @@ func (c *batchConn) write(b *writeBatch) {
 // skipped (UDP: lost, as on the wire); a GSO message refused turns GSO
 // off for good and is sent again one packet per message.
 func (c *batchConn) sendMsgs(ms []ipv4.Message) {
+	c.sent.messages += uint64(len(ms))
 	for len(ms) > 0 {
+		c.sent.syscalls++
 		n, err := c.pc.WriteBatch(ms[:min(len(ms), maxMessages)], 0)
 		if n > 0 {
 			ms = ms[n:]
