@@ -44,9 +44,10 @@ const (
 // pion's UDP mux reads and writes through it without allocating
 // addresses. Reads go straight to the socket.
 type batchConn struct {
-	conn *net.UDPConn
-	pc   *ipv4.PacketConn
-	log  *slog.Logger
+	conn    *net.UDPConn
+	pc      *ipv4.PacketConn
+	log     *slog.Logger
+	pending int // maxPending but in tests
 
 	mu     sync.Mutex
 	space  *sync.Cond  // on mu: signalled when the sender took the queue, or at Close
@@ -87,13 +88,17 @@ type queued struct {
 
 // newBatchConn wraps conn and starts its sender goroutine; Close stops it.
 func newBatchConn(conn *net.UDPConn, log *slog.Logger) *batchConn {
-	return newBatchConnGSO(conn, log, gsoSupported(conn))
+	c := newBatchConnIdle(conn, log, gsoSupported(conn), maxPending)
+	go c.send()
+	return c
 }
 
-// newBatchConnGSO is newBatchConn with segmentation offload on or off.
-func newBatchConnGSO(conn *net.UDPConn, log *slog.Logger, gso bool) *batchConn {
+// newBatchConnIdle is a batchConn whose sender is not started: the
+// caller runs go c.send(). gso says whether to use segmentation offload,
+// pending is the queue's limit in bytes.
+func newBatchConnIdle(conn *net.UDPConn, log *slog.Logger, gso bool, pending int) *batchConn {
 	c := &batchConn{
-		conn: conn, pc: ipv4.NewPacketConn(conn), log: log,
+		conn: conn, pc: ipv4.NewPacketConn(conn), log: log, pending: pending,
 		cur: &writeBatch{}, spare: &writeBatch{},
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 		gso:    gso,
@@ -101,15 +106,14 @@ func newBatchConnGSO(conn *net.UDPConn, log *slog.Logger, gso bool) *batchConn {
 		addrs:  map[netip.AddrPort]*net.UDPAddr{},
 	}
 	c.space = sync.NewCond(&c.mu)
-	go c.send()
 	return c
 }
 
-// WriteToAddrPort queues b for addr; it waits only while maxPending
-// bytes are queued.
+// WriteToAddrPort queues b for addr; it waits only while the queue is
+// full (maxPending bytes).
 func (c *batchConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
 	c.mu.Lock()
-	for !c.closed && len(c.cur.buf) > 0 && len(c.cur.buf)+len(b) > maxPending {
+	for !c.closed && len(c.cur.buf) > 0 && len(c.cur.buf)+len(b) > c.pending {
 		c.space.Wait()
 	}
 	if c.closed {
@@ -189,7 +193,7 @@ func (c *batchConn) send() {
 		c.mu.Unlock()
 		c.write(b)
 		b.buf, b.pkts = b.buf[:0], b.pkts[:0]
-		if cap(b.buf) > 2*maxPending {
+		if cap(b.buf) > 2*c.pending {
 			b.buf = nil
 		}
 		c.mu.Lock()

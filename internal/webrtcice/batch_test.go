@@ -33,7 +33,8 @@ func TestBatchConnDelivers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c := newBatchConnGSO(conn, slog.New(slog.DiscardHandler), gso)
+			c := newBatchConnIdle(conn, slog.New(slog.DiscardHandler), gso, maxPending)
+			go c.send()
 			defer c.Close()
 			var rx [2]*net.UDPConn
 			var to [2]netip.AddrPort
@@ -90,5 +91,117 @@ func TestBatchConnClose(t *testing.T) {
 	_ = c.Close()
 	if _, err := c.WriteToAddrPort([]byte{1}, conn.LocalAddr().(*net.UDPAddr).AddrPort()); err == nil {
 		t.Fatal("write after close succeeded")
+	}
+}
+
+// TestBatchConnFull has a write wait while the queue is full, until the
+// sender takes it, and a write waiting when the conn closes fail.
+func TestBatchConnFull(t *testing.T) {
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	to := sink.LocalAddr().(*net.UDPAddr).AddrPort()
+	c := newBatchConnIdle(conn, slog.New(slog.DiscardHandler), false, 3000)
+	pkt := make([]byte, 1000)
+	for range 3 {
+		if _, err := c.WriteToAddrPort(pkt, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := c.WriteToAddrPort(pkt, to)
+		wrote <- err
+	}()
+	select {
+	case err := <-wrote:
+		t.Fatalf("a write to a full queue returned (%v)", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	go c.send()
+	select {
+	case err := <-wrote:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the write still waits after the sender started")
+	}
+	// fill again faster than nothing drains it: Close releases the writer
+	c2conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2 := newBatchConnIdle(c2conn, slog.New(slog.DiscardHandler), false, 1000)
+	close(c2.done) // no sender: Close must not wait for one
+	if _, err := c2.WriteToAddrPort(pkt, to); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		_, err := c2.WriteToAddrPort(pkt, to)
+		wrote <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	_ = c2.Close()
+	select {
+	case err := <-wrote:
+		if err == nil {
+			t.Fatal("a write waiting at Close succeeded")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close left a writer waiting")
+	}
+	_ = c.Close()
+}
+
+// BenchmarkBatchConn writes video frames (8 full packets and a short
+// one) to 50 destinations, as WHEP fan-out does, with and without
+// segmentation offload; -benchmem and ns/op are per frame and viewer.
+func BenchmarkBatchConn(b *testing.B) {
+	for _, gso := range []bool{false, true} {
+		b.Run(fmt.Sprintf("gso=%v", gso), func(b *testing.B) {
+			conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if gso && !gsoSupported(conn) {
+				b.Skip("no UDP_SEGMENT here")
+			}
+			c := newBatchConnIdle(conn, slog.New(slog.DiscardHandler), gso, maxPending)
+			go c.send()
+			defer c.Close()
+			var to []netip.AddrPort
+			for range 50 {
+				rx, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer rx.Close()
+				to = append(to, rx.LocalAddr().(*net.UDPAddr).AddrPort())
+				go func() { // drain, as a viewer does
+					buf := make([]byte, 65536)
+					for {
+						if _, _, err := rx.ReadFromUDPAddrPort(buf); err != nil {
+							return
+						}
+					}
+				}()
+			}
+			full, last := make([]byte, 1228), make([]byte, 500)
+			b.ResetTimer()
+			for i := range b.N {
+				dst := to[i%len(to)]
+				for range 8 {
+					_, _ = c.WriteToAddrPort(full, dst)
+				}
+				_, _ = c.WriteToAddrPort(last, dst)
+			}
+		})
 	}
 }
