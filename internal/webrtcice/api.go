@@ -28,8 +28,9 @@ type APIConfig struct {
 	// that keeps this many packets per track (a power of two), within a
 	// retransmission budget (nackbudget.go), and RTCP sender reports
 	// (RFC 3550 §6.4.1), as WHEP playback needs. The responder keeps the
-	// header and payload written, not copies: the writer must not modify
-	// them after the write. When 0 the
+	// video packets written (video is the kind with NACK feedback), not
+	// copies: the writer must not modify their headers and payloads after
+	// the write. When 0 the
 	// session receives, with pion's default interceptors (NACK generator,
 	// RTCP receiver reports, TWCC, stats), as WHIP ingest needs.
 	NACKBuffer uint16

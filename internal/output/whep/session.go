@@ -253,16 +253,25 @@ func (ss *session) offer(fr *frame, track int) {
 // payloads are the frame's, shared and never modified.
 func (ss *session) write() {
 	var seqV, seqA uint16
+	// audio headers are reused: audio has no NACK feedback, so the
+	// responder keeps none of its packets
+	var audio []rtp.Packet
 	for {
 		select {
 		case <-ss.ctx.Done():
 			return
 		case it := <-ss.q:
+			var out []rtp.Packet
 			tr, seq := ss.audio, &seqA
 			if it.track == ss.plan.VideoTrack {
 				tr, seq = ss.video, &seqV
+				out = make([]rtp.Packet, len(it.fr.pkts))
+			} else {
+				if cap(audio) < len(it.fr.pkts) {
+					audio = make([]rtp.Packet, len(it.fr.pkts))
+				}
+				out = audio[:len(it.fr.pkts)]
 			}
-			out := make([]rtp.Packet, len(it.fr.pkts))
 			for i, p := range it.fr.pkts {
 				out[i] = *p
 				out[i].SequenceNumber = *seq
