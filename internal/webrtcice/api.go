@@ -66,15 +66,8 @@ func (m *Mux) NewAPI(c APIConfig) (*webrtc.API, error) {
 	}
 	reg := &interceptor.Registry{}
 	if c.NACKBuffer > 0 {
-		// the budget first: it trims the NACKs the responder then reads
-		reg.Add(nackBudgetFactory{rate: nackRate, burst: nackBurst})
-		resp, err := nack.NewResponderInterceptor(nack.ResponderSize(c.NACKBuffer), nack.DisableCopy())
-		if err != nil {
-			return nil, fmt.Errorf("nack responder: %w", err)
-		}
-		reg.Add(resp)
-		if err := webrtc.ConfigureRTCPReports(reg); err != nil {
-			return nil, fmt.Errorf("rtcp reports: %w", err)
+		if err := addSenderInterceptors(reg, c.NACKBuffer); err != nil {
+			return nil, err
 		}
 	} else if err := webrtc.RegisterDefaultInterceptors(me, reg); err != nil {
 		return nil, fmt.Errorf("interceptors: %w", err)
@@ -84,4 +77,21 @@ func (m *Mux) NewAPI(c APIConfig) (*webrtc.API, error) {
 		return nil, err
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se)), nil
+}
+
+// addSenderInterceptors adds a sending session's interceptors: the
+// retransmission budget, then the NACK responder keeping nackBuffer
+// packets per stream (the budget first: it trims the NACKs the responder
+// then reads), and RTCP sender reports.
+func addSenderInterceptors(reg *interceptor.Registry, nackBuffer uint16) error {
+	reg.Add(nackBudgetFactory{rate: nackRate, burst: nackBurst})
+	resp, err := nack.NewResponderInterceptor(nack.ResponderSize(nackBuffer), nack.DisableCopy())
+	if err != nil {
+		return fmt.Errorf("nack responder: %w", err)
+	}
+	reg.Add(resp)
+	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
+		return fmt.Errorf("rtcp reports: %w", err)
+	}
+	return nil
 }
