@@ -205,3 +205,56 @@ func BenchmarkBatchConn(b *testing.B) {
 		})
 	}
 }
+
+// TestBatchConnDualStack sends from a socket on the unspecified address
+// (the default webrtc.udp_address, ":8189", is dual-stack) to an IPv4
+// receiver, addressed plainly and v4-mapped as a dual-stack socket reads
+// peers, and to an IPv6 one when the host has IPv6.
+func TestBatchConnDualStack(t *testing.T) {
+	pc, err := net.ListenPacket("udp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := pc.(*net.UDPConn)
+	c := newBatchConn(conn, slog.New(slog.DiscardHandler))
+	defer c.Close()
+	rx4, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rx4.Close()
+	a4 := rx4.LocalAddr().(*net.UDPAddr).AddrPort()
+	targets := []struct {
+		rx *net.UDPConn
+		to netip.AddrPort
+	}{
+		{rx4, a4},
+		{rx4, netip.AddrPortFrom(netip.AddrFrom16(a4.Addr().As16()), a4.Port())},
+	}
+	if rx6, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback}); err == nil {
+		defer rx6.Close()
+		targets = append(targets, struct {
+			rx *net.UDPConn
+			to netip.AddrPort
+		}{rx6, rx6.LocalAddr().(*net.UDPAddr).AddrPort()})
+	}
+	buf := make([]byte, 65536)
+	for _, tg := range targets {
+		frame := [][]byte{bytes.Repeat([]byte{1}, 1200), bytes.Repeat([]byte{2}, 1200), bytes.Repeat([]byte{3}, 100)}
+		for _, p := range frame {
+			if _, err := c.WriteToAddrPort(p, tg.to); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_ = tg.rx.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for i, want := range frame {
+			n, _, err := tg.rx.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				t.Fatalf("to %v, packet %d: %v", tg.to, i, err)
+			}
+			if !bytes.Equal(buf[:n], want) {
+				t.Fatalf("to %v, packet %d: got %d bytes, want %d", tg.to, i, n, len(want))
+			}
+		}
+	}
+}
