@@ -129,7 +129,7 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 		return nil, err
 	}
 	a.closers = append(a.closers, a.rec.Close)
-	demand := &demandSum{}
+	demand := &hlsout.Demands{}
 	a.hls = hlsout.New(hlsout.Config{
 		SegmentDuration:    cfg.HLS.SegmentDuration.D(),
 		PartDuration:       cfg.HLS.PartDuration.D(),
@@ -155,7 +155,7 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 		kinds.Register(tc.Kind())
 	}
 	kinds.Register(a.rec.Recorder().Kind())
-	viewers := &viewerSum{a.hls}
+	viewers := &live.ViewerSum{a.hls}
 	if a.rt, err = live.New(live.Config{LiveInputs: a.st.LiveInputs(), Outbox: a.st.Webhooks(), Bus: a.bus, Render: render,
 		Kinds: kinds, ReconnectWindow: cfg.RTMP.ReconnectWindow.D(), Metrics: a.metrics, Viewers: viewers,
 		Registerer: a.metrics.Registry, Logger: log}); err != nil {
