@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync/atomic"
 	"time"
@@ -110,7 +109,12 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 		return nil, err
 	}
 	a.closers = append(a.closers, a.pb.Close)
-	if a.webhooks, err = a.newWebhooks(a.st, a.bus); err != nil {
+	node, err := record.NodeID(cfg.Recording.NodeID, cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("recording.node_id: %w", err)
+	}
+	if a.webhooks, err = webhook.Setup(webhook.SetupConfig{Conf: cfg.Webhooks, Store: a.st.Webhooks(), Bus: a.bus, NodeID: node,
+		Version: version, Registerer: a.metrics.Registry, Logger: log.With("component", "webhooks")}); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, a.webhooks.Close)
@@ -125,7 +129,9 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
-	if a.rec, err = a.newRecorder(a.st, blobs, render); err != nil {
+	if a.rec, err = record.Setup(record.SetupConfig{Conf: cfg.Recording, NodeID: node, Videos: a.st.Videos(), LiveInputs: a.st.LiveInputs(),
+		Blobs: blobs, Bus: a.bus, Render: render.VideoData, Capacity: a.tc.Account, Registerer: a.metrics.Registry, Logger: log,
+		TargetDuration: max(cfg.HLS.MaxSegmentDuration.D(), cfg.HLS.SegmentDuration.D())}); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, a.rec.Close)
@@ -229,36 +235,6 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 		a.metSrv = &http.Server{Handler: a.metrics.DebugHandler(), ReadHeaderTimeout: 10 * time.Second}
 	}
 	return a, nil
-}
-
-// newRecorder builds the recorder and the service that ends its
-// recordings on live_input.idle.
-func (a *App) newRecorder(st store.Store, blobs blob.Store, render *api.Renderer) (*record.Service, error) {
-	ff, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		a.log.Warn("ffmpeg not found: video thumbnails and MP4 downloads are off")
-		ff = ""
-	}
-	node, err := record.NodeID(a.cfg.Recording.NodeID, a.cfg.DataDir)
-	if err != nil {
-		return nil, fmt.Errorf("recording.node_id: %w", err)
-	}
-	rec, err := record.New(record.Config{
-		// the recorder writes its events to the webhook outbox in the
-		// transactions of its video changes, then publishes them on the bus
-		Videos: st.Videos(), LiveInputs: st.LiveInputs(), Blobs: blobs, Bus: a.bus, Render: render.VideoData,
-		Logger: a.log.With("component", "recorder"), ThumbnailTimePct: a.cfg.Recording.ThumbnailTimePct, FFmpeg: ff, Capacity: a.tc.Account,
-		NodeID: node, Lease: a.cfg.Recording.Lease.D(), Heartbeat: a.cfg.Recording.Heartbeat.D(),
-		// the live packager's EXT-X-TARGETDURATION, which no segment exceeds
-		TargetDuration: max(a.cfg.HLS.MaxSegmentDuration.D(), a.cfg.HLS.SegmentDuration.D()),
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := rec.Register(a.metrics.Registry); err != nil {
-		a.log.Warn("cannot export a recording metric", "error", err)
-	}
-	return record.NewService(rec, a.bus, a.log), nil
 }
 
 // release releases what New built, in reverse order; used when New fails
