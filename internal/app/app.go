@@ -62,11 +62,9 @@ type App struct {
 	rt       *live.Runtime
 	dir      auth.Directory
 	ingest   *listeners.Set
-	httpLn   net.Listener
-	httpSrv  *http.Server
-	metLn    net.Listener
-	metSrv   *http.Server
-	actors   []rungroup.Actor // the features'
+	http     *httpserver.Server
+	met      *httpserver.Server // nil without metrics.address
+	actors   []rungroup.Actor   // the features'
 	ready    atomic.Bool
 	closers  []func() // release what New built, in reverse order
 }
@@ -208,31 +206,27 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 	for _, rt := range rpc.New(a.api, log.With("component", "rpc")).Routes() {
 		b.Handle(rt.Pattern, rt.Handler) // gRPC, gRPC-Web and Connect over the same service layer
 	}
-	if a.httpLn, err = net.Listen("tcp", cfg.HTTP.Address); err != nil {
-		return nil, fmt.Errorf("http.address: %w", err)
-	}
-	a.closers = append(a.closers, func() { _ = a.httpLn.Close() })
 	var whipHandler http.Handler
 	if a.ingest.WHIP != nil {
 		whipHandler = a.ingest.WHIP.Handler()
 	}
-	a.httpSrv = &http.Server{
+	if a.http, err = httpserver.Listen(httpserver.ServerConfig{Address: cfg.HTTP.Address, Setting: "http.address",
 		Handler: httpserver.New(httpserver.Config{CORSAllowOrigin: cfg.HTTP.CORSAllowOrigin, HLSJSURL: cfg.HTTP.HLSJSURL,
 			Live: a.hls, Inputs: a.dir, LiveGate: a.pb.Live, WHIP: whipHandler, API: a.metrics.API(a.api.Handler()),
 			Videos: vodhttp.New(vodhttp.Config{Recorder: a.rec.Recorder(), Blobs: blobs, Gate: a.pb.Videos,
 				PlayerPage: web.PlayerPage(cfg.HTTP.HLSJSURL), Logger: log}),
 			Routes: b.routes, Ready: &a.ready, Logger: log}),
-		Protocols:         httpserver.H2C(), // gRPC clients speak HTTP/2 without TLS
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		Protocols: httpserver.H2C(), // gRPC clients speak HTTP/2 without TLS
+		Logger:    log}); err != nil {
+		return nil, err
 	}
+	a.closers = append(a.closers, a.http.Close)
 	if cfg.Metrics.Address != "" {
-		if a.metLn, err = net.Listen("tcp", cfg.Metrics.Address); err != nil {
-			return nil, fmt.Errorf("metrics.address: %w", err)
+		if a.met, err = httpserver.Listen(httpserver.ServerConfig{Address: cfg.Metrics.Address, Setting: "metrics.address",
+			Handler: a.metrics.DebugHandler(), Logger: log}); err != nil {
+			return nil, err
 		}
-		a.closers = append(a.closers, func() { _ = a.metLn.Close() })
-		a.metSrv = &http.Server{Handler: a.metrics.DebugHandler(), ReadHeaderTimeout: 10 * time.Second}
+		a.closers = append(a.closers, a.met.Close)
 	}
 	return a, nil
 }
@@ -247,17 +241,17 @@ func (a *App) release() {
 }
 
 // HTTPAddr is the bound playback address.
-func (a *App) HTTPAddr() net.Addr { return a.httpLn.Addr() }
+func (a *App) HTTPAddr() net.Addr { return a.http.Addr() }
 
 // RTMPAddr is the bound RTMP address.
 func (a *App) RTMPAddr() net.Addr { return a.ingest.RTMP.Addr() }
 
 // MetricsAddr is the bound metrics address, or nil when metrics are off.
 func (a *App) MetricsAddr() net.Addr {
-	if a.metLn == nil {
+	if a.met == nil {
 		return nil
 	}
-	return a.metLn.Addr()
+	return a.met.Addr()
 }
 
 // Directory resolves live inputs.
@@ -274,9 +268,10 @@ func (a *App) Run(ctx context.Context) error {
 	var g rungroup.Group
 	wctx, stopWebhooks := context.WithCancel(context.Background())
 	g.Add("webhooks", func() error { return ignoreCanceled(a.webhooks.Run(wctx)) }, func(error) { stopWebhooks() })
-	a.serveHTTP(&g, "http", a.httpSrv, a.httpLn)
-	if a.metSrv != nil {
-		a.serveHTTP(&g, "metrics", a.metSrv, a.metLn)
+	shutdown := func(s *httpserver.Server) func(error) { return func(error) { s.Shutdown(ShutdownTimeout) } }
+	g.Add("http", a.http.Run, shutdown(a.http))
+	if a.met != nil {
+		g.Add("metrics", a.met.Run, shutdown(a.met))
 	}
 	g.Add("recorder", func() error { return a.rec.Run(context.Background()) }, func(error) { a.rec.Close() })
 	hubDone := make(chan struct{})
@@ -302,21 +297,6 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.release()
 	return err
-}
-
-// serveHTTP adds an HTTP server to g; its interrupt drains requests for
-// up to ShutdownTimeout.
-func (a *App) serveHTTP(g *rungroup.Group, name string, srv *http.Server, ln net.Listener) {
-	g.Add(name, func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	}, func(error) {
-		sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	})
 }
 
 func ignoreCanceled(err error) error {
