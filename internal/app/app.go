@@ -166,10 +166,6 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 		return nil, err
 	}
 	a.closers = append(a.closers, a.rt.Close)
-	profiles := make([]string, 0, len(cfg.Transcode.Profiles))
-	for _, p := range cfg.Transcode.Profiles {
-		profiles = append(profiles, p.Name)
-	}
 	proxies, err := playback.ParseProxies(cfg.HTTP.TrustedProxies)
 	if err != nil {
 		return nil, fmt.Errorf("http.%w", err)
@@ -197,7 +193,7 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 	if a.api, err = api.New(api.Config{Store: a.st, Bus: a.bus, Runtime: a.rt, Logger: log.With("component", "api"), ClientAddr: proxies,
 		Endpoints: ep, CursorKey: key, Webhooks: api.WebhooksDeps{Service: a.webhooks},
 		Videos: api.VideosDeps{Videos: api.RecorderVideos(a.rec.Recorder())},
-		System: api.SystemDeps{Transcode: api.TranscodeSystem(a.tc)}, TranscodeProfiles: profiles,
+		System: api.SystemDeps{Transcode: api.TranscodeSystem(a.tc)}, TranscodeProfiles: a.tc.ProfileNames(),
 		Outputs: b.Outputs, Sources: b.Sources, Uploads: b.Uploads, Pipelines: b.Pipelines}); err != nil {
 		return nil, err
 	}

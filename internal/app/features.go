@@ -1,24 +1,24 @@
 package app
 
 import (
-	"github.com/mpegflow/mpegflow/internal/api"
-	"github.com/mpegflow/mpegflow/internal/blob"
-	"github.com/mpegflow/mpegflow/internal/ingest"
-	"github.com/mpegflow/mpegflow/internal/record"
 	"log/slog"
 	"net/http"
 
 	"github.com/mpegflow/mpegflow/conf"
+	"github.com/mpegflow/mpegflow/internal/api"
 	"github.com/mpegflow/mpegflow/internal/auth"
+	"github.com/mpegflow/mpegflow/internal/blob"
 	"github.com/mpegflow/mpegflow/internal/events"
 	"github.com/mpegflow/mpegflow/internal/ffmpeg"
 	"github.com/mpegflow/mpegflow/internal/httpserver"
+	"github.com/mpegflow/mpegflow/internal/ingest"
 	"github.com/mpegflow/mpegflow/internal/ingest/whip"
 	"github.com/mpegflow/mpegflow/internal/live"
 	"github.com/mpegflow/mpegflow/internal/metrics"
 	"github.com/mpegflow/mpegflow/internal/output/hlsout"
 	"github.com/mpegflow/mpegflow/internal/pipeline"
 	"github.com/mpegflow/mpegflow/internal/playback"
+	"github.com/mpegflow/mpegflow/internal/record"
 	"github.com/mpegflow/mpegflow/internal/rungroup"
 	"github.com/mpegflow/mpegflow/internal/store"
 	"github.com/mpegflow/mpegflow/internal/stream"

@@ -90,6 +90,15 @@ func Setup(ctx context.Context, cfg conf.Transcode, reg prometheus.Registerer, l
 	return s, nil
 }
 
+// ProfileNames are the names of the configured profiles, in order.
+func (s *Service) ProfileNames() []string {
+	names := make([]string, 0, len(s.Profiles))
+	for _, p := range s.Profiles {
+		names = append(names, p.Name)
+	}
+	return names
+}
+
 // Standins is the Service as the finder of the rendition that stands in
 // for a live stream's video where a player cannot take the source (WHEP:
 // WebRTC carries no B-frames), reading the live inputs' settings.

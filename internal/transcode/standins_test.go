@@ -23,3 +23,13 @@ func TestStandinsWithoutTranscoder(t *testing.T) {
 		}
 	}
 }
+
+func TestProfileNames(t *testing.T) {
+	s := &Service{Profiles: []Profile{{Name: "720p"}, {Name: "480p"}}}
+	if got := s.ProfileNames(); len(got) != 2 || got[0] != "720p" || got[1] != "480p" {
+		t.Fatalf("%v", got)
+	}
+	if got := (&Service{}).ProfileNames(); got == nil || len(got) != 0 {
+		t.Fatalf("no profiles: %#v", got)
+	}
+}
