@@ -47,7 +47,6 @@ const ShutdownTimeout = 8 * time.Second
 // App is one running daemon. Several can live in one process (tests).
 type App struct {
 	cfg     *conf.Config
-	version string
 	log     *slog.Logger
 	metrics *metrics.Metrics
 
@@ -78,7 +77,7 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
-	a := &App{cfg: cfg, log: log, version: version, metrics: metrics.New(version, metrics.WithDataDir(cfg.DataDir))}
+	a := &App{cfg: cfg, log: log, metrics: metrics.New(version, metrics.WithDataDir(cfg.DataDir))}
 	defer func() {
 		if err != nil {
 			for i := len(a.actors) - 1; i >= 0; i-- {
