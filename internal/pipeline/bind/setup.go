@@ -1,6 +1,7 @@
 package bind
 
 import (
+	"log/slog"
 	"os/exec"
 	"path/filepath"
 
@@ -29,6 +30,9 @@ type SetupConfig struct {
 // restream outputs, WHEP, thumbnails when ffmpeg is on PATH).
 func Setup(c SetupConfig) (*Runtime, error) {
 	cfg, comp := c.Config, c.Components
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	if tc := c.Transcoder; tc != nil {
 		comp.Ladders, cfg.Profiles, cfg.Transcoding = tc, tc.Profiles(), true
 	}
