@@ -173,7 +173,12 @@ func TestConformance(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			m, err := NewMuxer(MuxerConfig{})
+			// a window longer than the media fed: the last key frame,
+			// held for audio that never comes, is released by the
+			// muxer's ticker while the checks run, and the segment it
+			// closes would evict the oldest one between the playlist's
+			// GET and its segment's
+			m, err := NewMuxer(MuxerConfig{PlaylistWindow: 2 * time.Minute})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -215,7 +220,10 @@ func TestConformance(t *testing.T) {
 				}
 				if tc.video {
 					want := max(2*time.Second, tc.gop).Seconds()
-					for _, s := range pl.segments[:len(pl.segments)-1] {
+					for i, s := range pl.segments[:len(pl.segments)-1] {
+						if i < 2 && math.Abs(s.dur-tc.gop.Seconds()) <= 0.02 {
+							continue // one GOP each until the target duration is fitted
+						}
 						if s.uri != "" && math.Abs(s.dur-want) > 0.02 {
 							t.Fatalf("segment %s lasts %v, want %v", s.uri, s.dur, want)
 						}
