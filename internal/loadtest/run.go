@@ -82,6 +82,9 @@ type Config struct {
 	// sampled over the measured period (Report.Series). Default 1 min.
 	SampleEvery time.Duration
 
+	// PprofPath (DaemonPath only), when set, receives the daemon's CPU
+	// profile over the measured period.
+	PprofPath string
 	// TracePath, when set, receives one CSV line per part measured.
 	TracePath string
 
@@ -451,6 +454,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	var treePeakKB int64
 	var treeWG sync.WaitGroup
+	if daemon != nil && cfg.PprofPath != "" {
+		treeWG.Go(func() {
+			if err := daemon.CPUProfile(ctx, cfg.Duration, cfg.PprofPath); err != nil {
+				log.Warn("daemon cpu profile", "err", err)
+			}
+		})
+	}
 	if cfg.PID > 0 {
 		treeWG.Go(func() {
 			for {

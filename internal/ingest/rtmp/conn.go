@@ -16,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 	gortmp "github.com/yutopp/go-rtmp"
 
+	"github.com/mpegflow/mpegflow/internal/ingest"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
@@ -47,10 +48,11 @@ type conn struct {
 	handshakeDeadline time.Time
 	admitted          bool // publish command accepted: idle timeout applies
 	liveID            string
-	unreported        int    // bytes read before the live input was known
-	rbuf              []byte // raw bytes read, before the guard's filter
-	pend              []byte // filtered bytes not yet returned by Read
-	pendErr           error  // the read error to return after pend
+	im                ingest.InputMetrics // the live input's counters, once liveID is known
+	unreported        int                 // bytes read before the live input was known
+	rbuf              []byte              // raw bytes read, before the guard's filter
+	pend              []byte              // filtered bytes not yet returned by Read
+	pendErr           error               // the read error to return after pend
 	sess              *session
 	rejected          bool // a rejection was logged and counted already
 
@@ -195,12 +197,19 @@ func (c *conn) Read(p []byte) (int, error) {
 	}
 }
 
+// setLiveInput records the live input the connection publishes to and
+// resolves its counters once.
+func (c *conn) setLiveInput(id string) {
+	c.liveID = id
+	c.im = c.s.cfg.Metrics.Input(c.s.protocol, id)
+}
+
 func (c *conn) countWire(n int) {
-	if c.liveID == "" {
+	if c.im == nil {
 		c.unreported += n
 		return
 	}
-	c.s.cfg.Metrics.WireBytes(c.s.protocol, c.liveID, n+c.unreported)
+	c.im.WireBytes(n + c.unreported)
 	c.unreported = 0
 }
 
