@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -54,7 +55,10 @@ type conn struct {
 	pend              []byte              // filtered bytes not yet returned by Read
 	pendErr           error               // the read error to return after pend
 	sess              *session
-	rejected          bool // a rejection was logged and counted already
+	rejected          bool            // a rejection was logged and counted already
+	sock              syscall.RawConn // the TCP socket, for SO_RCVLOWAT; nil when not a socket
+	lowat             int             // the socket's SO_RCVLOWAT as last set (1: the kernel's default)
+	deadlineAt        time.Time       // when the idle read deadline was last moved
 
 	mu        sync.Mutex
 	closeErr  error
@@ -81,6 +85,11 @@ func (s *Server) newConn(ctx context.Context, nc net.Conn) *conn {
 		pubCh:  make(chan *stream.Publisher, 1),
 	}
 	c.handshakeDeadline = c.start.Add(s.cfg.HandshakeTimeout)
+	if sc, ok := nc.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			c.sock, c.lowat = rc, 1
+		}
+	}
 	if s.cfg.TLSConfig != nil {
 		c.rw = tls.Server(nc, s.cfg.TLSConfig)
 	}
@@ -160,11 +169,7 @@ func (c *conn) Read(p []byte) (int, error) {
 		c.rbuf = make([]byte, max(want, 4096))
 	}
 	for {
-		dl := c.handshakeDeadline
-		if c.admitted {
-			dl = time.Now().Add(c.s.cfg.IdleTimeout)
-		}
-		_ = c.raw.SetReadDeadline(dl)
+		c.readDeadline()
 		n, err := c.rw.Read(c.rbuf[:min(len(p), len(c.rbuf))])
 		out := p[:0:len(p)]
 		if n > 0 {
@@ -174,6 +179,7 @@ func (c *conn) Read(p []byte) (int, error) {
 				return 0, gerr
 			}
 			c.countWire(n)
+			c.tuneLowat()
 		}
 		if len(out) > len(p) { // the guard released held header bytes too
 			c.pend = append(c.pend[:0], out[len(p):]...)
@@ -202,6 +208,65 @@ func (c *conn) Read(p []byte) (int, error) {
 func (c *conn) setLiveInput(id string) {
 	c.liveID = id
 	c.im = c.s.cfg.Metrics.Input(c.s.protocol, id)
+}
+
+// readDeadline sets the read deadline: the handshake's until the publish
+// is admitted, then the idle timeout from now. Moving a deadline costs a
+// timer update, so while reads keep coming the idle deadline is moved at
+// most every idleDeadlineSlack: an idle publisher times out between
+// IdleTimeout and IdleTimeout+idleDeadlineSlack after its last byte.
+func (c *conn) readDeadline() {
+	if !c.admitted {
+		_ = c.raw.SetReadDeadline(c.handshakeDeadline)
+		return
+	}
+	now := time.Now()
+	if now.Sub(c.deadlineAt) < idleDeadlineSlack {
+		return
+	}
+	c.deadlineAt = now
+	_ = c.raw.SetReadDeadline(now.Add(c.s.cfg.IdleTimeout + idleDeadlineSlack))
+}
+
+// idleDeadlineSlack is how often the idle read deadline moves at most.
+const idleDeadlineSlack = 100 * time.Millisecond
+
+// Socket receive low-water marks (SO_RCVLOWAT, socket(7)) while a message
+// is in progress: encoders write a message as many small chunks (FFmpeg
+// 128-byte ones, each a write of its own), and each arriving segment would
+// wake the reader for one read syscall. Once a message is known to need at
+// least lowatMin more bytes, the socket is told not to signal readability
+// before that many have arrived (at most lowatMax), so the rest of a video
+// frame is read in one wakeup. The mark is a lower bound of what the
+// message itself still needs (chunkGuard.pendingWire), so no byte is held
+// past the end of the message, and the read deadline still applies.
+// A nonblocking read still returns what is there; only the wakeups wait.
+const (
+	lowatMin = 512
+	lowatMax = 256 << 10
+)
+
+// tuneLowat sets the socket's SO_RCVLOWAT for the message in progress, or
+// back to 1 between messages (a handful of setsockopt calls a message,
+// against a read syscall and a goroutine wakeup for every chunk).
+func (c *conn) tuneLowat() {
+	if c.sock == nil || !c.admitted {
+		return
+	}
+	want := 1
+	if n := c.guard.pendingWire(); n >= lowatMin {
+		want = min(n, lowatMax)
+	}
+	if want == c.lowat {
+		return
+	}
+	c.lowat = want
+	var serr error
+	if err := c.sock.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVLOWAT, want)
+	}); err != nil || serr != nil {
+		c.sock = nil // not supported here: read as before
+	}
 }
 
 func (c *conn) countWire(n int) {
