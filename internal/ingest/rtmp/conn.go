@@ -85,10 +85,8 @@ func (s *Server) newConn(ctx context.Context, nc net.Conn) *conn {
 		pubCh:  make(chan *stream.Publisher, 1),
 	}
 	c.handshakeDeadline = c.start.Add(s.cfg.HandshakeTimeout)
-	if sc, ok := nc.(syscall.Conn); ok {
-		if rc, err := sc.SyscallConn(); err == nil {
-			c.sock, c.lowat = rc, 1
-		}
+	if c.sock = socketOf(nc); c.sock != nil {
+		c.lowat = 1
 	}
 	if s.cfg.TLSConfig != nil {
 		c.rw = tls.Server(nc, s.cfg.TLSConfig)
@@ -245,6 +243,16 @@ const (
 	lowatMin = 512
 	lowatMax = 256 << 10
 )
+
+// socketOf returns the socket under nc, nil when nc is not one.
+func socketOf(nc net.Conn) syscall.RawConn {
+	if sc, ok := nc.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			return rc
+		}
+	}
+	return nil
+}
 
 // tuneLowat sets the socket's SO_RCVLOWAT for the message in progress, or
 // back to 1 between messages (a handful of setsockopt calls a message,

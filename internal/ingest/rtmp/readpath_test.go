@@ -1,0 +1,252 @@
+package rtmp
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mpegflow/mpegflow/internal/ingest"
+)
+
+// chunked returns the chunk stream of one message on chunk stream 6 as an
+// encoder sends it: a type-0 (first) or type-1 header, then the payload in
+// chunks of chunkSize, each after the first behind a one-byte type-3
+// header (RTMP spec §5.3.1). It returns the writes, one per element, as
+// FFmpeg issues them.
+func chunked(first bool, typ byte, payload []byte, chunkSize int) [][]byte {
+	n := len(payload)
+	var hdr []byte
+	if first {
+		hdr = []byte{0x06, 0, 0, 0, byte(n >> 16), byte(n >> 8), byte(n), typ, 1, 0, 0, 0}
+	} else {
+		hdr = []byte{0x46, 0, 0, 33, byte(n >> 16), byte(n >> 8), byte(n), typ}
+	}
+	writes := [][]byte{hdr}
+	for off := 0; off < n; off += chunkSize {
+		if off > 0 {
+			writes = append(writes, []byte{0xc6})
+		}
+		writes = append(writes, payload[off:min(off+chunkSize, n)])
+	}
+	return writes
+}
+
+func TestPendingWire(t *testing.T) {
+	g := newChunkGuard(1<<20, 8)
+	g.handshakeLeft = 0
+	if got := g.pendingWire(); got != 0 {
+		t.Fatalf("before any chunk: %d", got)
+	}
+	payload := make([]byte, 1000)
+	ws := chunked(true, 9, payload, defaultChunkSize)
+	var stream []byte
+	for _, w := range ws {
+		stream = append(stream, w...)
+	}
+	// after each prefix, the bound must not exceed what the message still
+	// needs on the wire, and must be 0 between messages
+	for i := 0; i <= len(stream); i++ {
+		g := newChunkGuard(1<<20, 8)
+		g.handshakeLeft = 0
+		if _, err := g.filter(nil, stream[:i]); err != nil {
+			t.Fatal(err)
+		}
+		left := len(stream) - i
+		got := g.pendingWire()
+		if got > left {
+			t.Fatalf("after %d bytes: bound %d exceeds the %d bytes left", i, got, left)
+		}
+		if i >= 12 && i < len(stream) && got == 0 {
+			t.Fatalf("after %d bytes: no bound inside the message", i)
+		}
+		if i == len(stream) && got != 0 {
+			t.Fatalf("after the message: bound %d", got)
+		}
+	}
+	if g := (&chunkGuard{handshakeLeft: 5}); g.pendingWire() != 0 {
+		t.Fatal("bound during the handshake")
+	}
+}
+
+// countingRW counts the reads conn makes of the socket.
+type countingRW struct {
+	net.Conn
+	reads atomic.Int64
+}
+
+func (c *countingRW) Read(p []byte) (int, error) {
+	c.reads.Add(1)
+	return c.Conn.Read(p)
+}
+
+// testReadConn returns a publishing conn over the server side of a loopback
+// TCP connection and the client side, without go-rtmp: the test reads
+// conn itself. lowat false reads without SO_RCVLOWAT, as before.
+func testReadConn(tb testing.TB, lowat bool) (*conn, *countingRW, *net.TCPConn) {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	cl, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sv, err := ln.Accept()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { cl.Close(); sv.Close() })
+	_ = cl.(*net.TCPConn).SetNoDelay(true) // every write a segment, as on a real network
+	s := &Server{cfg: Config{Metrics: ingest.NopMetrics{}}, protocol: ProtocolRTMP, log: slog.New(slog.DiscardHandler)}
+	s.cfg.setDefaults()
+	s.cfg.IdleTimeout = 5 * time.Second
+	crw := &countingRW{Conn: sv}
+	c := &conn{s: s, ctx: context.Background(), raw: sv, rw: crw, guard: newChunkGuard(s.cfg.MaxMessageSize, defaultMaxChunkStreams),
+		log: s.log, admitted: true, handshakeDeadline: time.Now().Add(time.Minute)}
+	if lowat {
+		c.sock, c.lowat = socketOf(sv), 1
+		if c.sock == nil {
+			tb.Fatal("no raw socket")
+		}
+	}
+	return c, crw, cl.(*net.TCPConn)
+}
+
+// readN reads n filtered bytes from c.
+func readN(c *conn, buf []byte, n int) ([]byte, error) {
+	var out []byte
+	for len(out) < n {
+		k, err := c.Read(buf[:min(len(buf), n-len(out))])
+		out = append(out, buf[:k]...)
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// TestLowatSplitMessage sends a video message in two parts with a pause
+// between them and then a small audio message: with SO_RCVLOWAT set for
+// the rest of the video message, both must still arrive whole and at once,
+// never held until the read deadline.
+func TestLowatSplitMessage(t *testing.T) {
+	c, _, cl := testReadConn(t, true)
+	video := bytes.Repeat([]byte{0xab}, 5000)
+	audio := bytes.Repeat([]byte{0xcd}, 40)
+	var first, rest []byte
+	for i, w := range chunked(true, 9, video, defaultChunkSize) {
+		if i < 10 {
+			first = append(first, w...)
+		} else {
+			rest = append(rest, w...)
+		}
+	}
+	var tail []byte
+	for _, w := range chunked(false, 8, audio, defaultChunkSize) {
+		tail = append(tail, w...)
+	}
+	sent := make(chan time.Time, 2)
+	go func() {
+		_, _ = cl.Write(handshakeBytes())
+		_, _ = cl.Write(first)
+		time.Sleep(150 * time.Millisecond)
+		sent <- time.Now()
+		_, _ = cl.Write(rest)
+		time.Sleep(150 * time.Millisecond)
+		sent <- time.Now()
+		_, _ = cl.Write(tail)
+	}()
+	buf := make([]byte, 64<<10)
+	if _, err := readN(c, buf, handshakeSize+len(first)); err != nil {
+		t.Fatal(err)
+	}
+	if c.lowat <= 1 {
+		t.Fatalf("SO_RCVLOWAT %d inside a 5000-byte message", c.lowat)
+	}
+	if _, err := readN(c, buf, len(rest)); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(<-sent); d > time.Second {
+		t.Fatalf("rest of the message read %v after it was sent", d)
+	}
+	if c.lowat != 1 {
+		t.Fatalf("SO_RCVLOWAT %d after the message, want 1", c.lowat)
+	}
+	got, err := readN(c, buf, len(tail))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(<-sent); d > time.Second {
+		t.Fatalf("small message read %v after it was sent", d)
+	}
+	if !bytes.Equal(got, tail) {
+		t.Fatal("small message altered")
+	}
+}
+
+// BenchmarkConnRead is the RTMP read path per MB of video: 10 KB messages
+// (a 2.5 Mb/s 30 fps frame) sent as FFmpeg sends them, 128-byte chunks each
+// a write of its own, one message at a time. reads/MB is the socket reads.
+func BenchmarkConnRead(b *testing.B) {
+	for _, lowat := range []bool{false, true} {
+		name := "plain"
+		if lowat {
+			name = "rcvlowat"
+		}
+		b.Run(name, func(b *testing.B) {
+			c, crw, cl := testReadConn(b, lowat)
+			frame := bytes.Repeat([]byte{0x17}, 10<<10)
+			writes := chunked(false, 9, frame, defaultChunkSize)
+			wire := 0
+			for _, w := range writes {
+				wire += len(w)
+			}
+			const perOp = 100 // messages per op: about 1 MB
+			buf := make([]byte, 64<<10)
+			next := make(chan struct{})
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				w := func(p []byte) bool { _, err := cl.Write(p); return err == nil }
+				if !w(handshakeBytes()) || !w(chunked(true, 9, frame[:1], defaultChunkSize)[0]) || !w(frame[:1]) {
+					return
+				}
+				for range next {
+					for _, p := range writes {
+						if !w(p) {
+							return
+						}
+					}
+				}
+			}()
+			if _, err := readN(c, buf, handshakeSize+12+1); err != nil {
+				b.Fatal(err)
+			}
+			crw.reads.Store(0)
+			b.SetBytes(perOp * int64(wire))
+			b.ResetTimer()
+			for b.Loop() {
+				for range perOp {
+					next <- struct{}{}
+					if _, err := readN(c, buf, wire); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.StopTimer()
+			close(next)
+			cl.Close()
+			<-done
+			b.ReportMetric(float64(crw.reads.Load())/float64(b.N), "reads/MB")
+		})
+	}
+}
+
+var _ io.Reader = (*conn)(nil)
