@@ -58,6 +58,8 @@ type conn struct {
 	rejected          bool            // a rejection was logged and counted already
 	sock              syscall.RawConn // the TCP socket, for SO_RCVLOWAT; nil when not a socket
 	lowat             int             // the socket's SO_RCVLOWAT as last set (1: the kernel's default)
+	lowatOff          bool            // setting SO_RCVLOWAT failed: not tried again
+	rawReads          int             // read(2) calls made by readRaw, EAGAIN included
 	deadlineAt        time.Time       // when the idle read deadline was last moved
 
 	mu        sync.Mutex
@@ -90,6 +92,7 @@ func (s *Server) newConn(ctx context.Context, nc net.Conn) *conn {
 	}
 	if s.cfg.TLSConfig != nil {
 		c.rw = tls.Server(nc, s.cfg.TLSConfig)
+		c.sock = nil // TLS reads the socket itself: no low-water marks
 	}
 	s.conns.Add(2) // go-rtmp's connection goroutine (released in Close) and watch
 	go c.watch()
@@ -168,7 +171,7 @@ func (c *conn) Read(p []byte) (int, error) {
 	}
 	for {
 		c.readDeadline()
-		n, err := c.rw.Read(c.rbuf[:min(len(p), len(c.rbuf))])
+		n, err := c.readRaw(c.rbuf[:min(len(p), len(c.rbuf))])
 		out := p[:0:len(p)]
 		if n > 0 {
 			var gerr error
@@ -177,7 +180,6 @@ func (c *conn) Read(p []byte) (int, error) {
 				return 0, gerr
 			}
 			c.countWire(n)
-			c.tuneLowat()
 		}
 		if len(out) > len(p) { // the guard released held header bytes too
 			c.pend = append(c.pend[:0], out[len(p):]...)
@@ -232,13 +234,15 @@ const idleDeadlineSlack = 100 * time.Millisecond
 // Socket receive low-water marks (SO_RCVLOWAT, socket(7)) while a message
 // is in progress: encoders write a message as many small chunks (FFmpeg
 // 128-byte ones, each a write of its own), and each arriving segment would
-// wake the reader for one read syscall. Once a message is known to need at
-// least lowatMin more bytes, the socket is told not to signal readability
-// before that many have arrived (at most lowatMax), so the rest of a video
-// frame is read in one wakeup. The mark is a lower bound of what the
-// message itself still needs (chunkGuard.pendingWire), so no byte is held
-// past the end of the message, and the read deadline still applies.
-// A nonblocking read still returns what is there; only the wakeups wait.
+// wake the reader for one read syscall. When a read finds the socket empty
+// and the message in progress still needs at least lowatMin bytes, the
+// socket is told not to signal readability before that many have arrived
+// (at most lowatMax), so the rest of a video frame is read in one wakeup.
+// The mark is a lower bound of what the message itself still needs
+// (chunkGuard.pendingWire), so no byte is held past the end of the
+// message, and the read deadline still applies. It is set only when the
+// reader is about to wait, so a busy daemon that finds whole messages
+// queued makes no setsockopt calls at all.
 const (
 	lowatMin = 512
 	lowatMax = 256 << 10
@@ -254,11 +258,45 @@ func socketOf(nc net.Conn) syscall.RawConn {
 	return nil
 }
 
+// readRaw reads the peer's bytes: through the TLS connection, or with
+// read(2) on the socket itself, so that the low-water mark can be tuned
+// just before the goroutine waits (on EAGAIN).
+func (c *conn) readRaw(b []byte) (int, error) {
+	if c.sock == nil {
+		return c.rw.Read(b)
+	}
+	var n int
+	var rerr error
+	err := c.sock.Read(func(fd uintptr) bool {
+		for {
+			c.rawReads++
+			n, rerr = syscall.Read(int(fd), b)
+			if rerr != syscall.EINTR {
+				break
+			}
+		}
+		if rerr == syscall.EAGAIN {
+			c.tuneLowat(fd)
+			return false // wait until readable, then read again
+		}
+		return true
+	})
+	switch {
+	case err != nil: // closed, or the read deadline passed
+		return 0, err
+	case rerr != nil:
+		return 0, fmt.Errorf("read: %w", rerr)
+	case n == 0 && len(b) > 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
 // tuneLowat sets the socket's SO_RCVLOWAT for the message in progress, or
-// back to 1 between messages (a handful of setsockopt calls a message,
-// against a read syscall and a goroutine wakeup for every chunk).
-func (c *conn) tuneLowat() {
-	if c.sock == nil || !c.admitted {
+// back to 1 between messages: at most two setsockopt calls a message,
+// against a read syscall and a goroutine wakeup for every chunk.
+func (c *conn) tuneLowat(fd uintptr) {
+	if !c.admitted || c.lowatOff {
 		return
 	}
 	want := 1
@@ -269,11 +307,8 @@ func (c *conn) tuneLowat() {
 		return
 	}
 	c.lowat = want
-	var serr error
-	if err := c.sock.Control(func(fd uintptr) {
-		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVLOWAT, want)
-	}); err != nil || serr != nil {
-		c.sock = nil // not supported here: read as before
+	if err := syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVLOWAT, want); err != nil {
+		c.lowatOff = true // not supported here: the wakeups stay as they were
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -73,21 +72,10 @@ func TestPendingWire(t *testing.T) {
 	}
 }
 
-// countingRW counts the reads conn makes of the socket.
-type countingRW struct {
-	net.Conn
-	reads atomic.Int64
-}
-
-func (c *countingRW) Read(p []byte) (int, error) {
-	c.reads.Add(1)
-	return c.Conn.Read(p)
-}
-
 // testReadConn returns a publishing conn over the server side of a loopback
 // TCP connection and the client side, without go-rtmp: the test reads
 // conn itself. lowat false reads without SO_RCVLOWAT, as before.
-func testReadConn(tb testing.TB, lowat bool) (*conn, *countingRW, *net.TCPConn) {
+func testReadConn(tb testing.TB, lowat bool) (*conn, *net.TCPConn) {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -107,16 +95,13 @@ func testReadConn(tb testing.TB, lowat bool) (*conn, *countingRW, *net.TCPConn) 
 	s := &Server{cfg: Config{Metrics: ingest.NopMetrics{}}, protocol: ProtocolRTMP, log: slog.New(slog.DiscardHandler)}
 	s.cfg.setDefaults()
 	s.cfg.IdleTimeout = 5 * time.Second
-	crw := &countingRW{Conn: sv}
-	c := &conn{s: s, ctx: context.Background(), raw: sv, rw: crw, guard: newChunkGuard(s.cfg.MaxMessageSize, defaultMaxChunkStreams),
+	c := &conn{s: s, ctx: context.Background(), raw: sv, rw: sv, guard: newChunkGuard(s.cfg.MaxMessageSize, defaultMaxChunkStreams),
 		log: s.log, admitted: true, handshakeDeadline: time.Now().Add(time.Minute)}
-	if lowat {
-		c.sock, c.lowat = socketOf(sv), 1
-		if c.sock == nil {
-			tb.Fatal("no raw socket")
-		}
+	c.sock, c.lowat, c.lowatOff = socketOf(sv), 1, !lowat
+	if c.sock == nil {
+		tb.Fatal("no raw socket")
 	}
-	return c, crw, cl.(*net.TCPConn)
+	return c, cl.(*net.TCPConn)
 }
 
 // readN reads n filtered bytes from c.
@@ -137,7 +122,7 @@ func readN(c *conn, buf []byte, n int) ([]byte, error) {
 // the rest of the video message, both must still arrive whole and at once,
 // never held until the read deadline.
 func TestLowatSplitMessage(t *testing.T) {
-	c, _, cl := testReadConn(t, true)
+	c, cl := testReadConn(t, true)
 	video := bytes.Repeat([]byte{0xab}, 5000)
 	audio := bytes.Repeat([]byte{0xcd}, 40)
 	var first, rest []byte
@@ -167,17 +152,14 @@ func TestLowatSplitMessage(t *testing.T) {
 	if _, err := readN(c, buf, handshakeSize+len(first)); err != nil {
 		t.Fatal(err)
 	}
-	if c.lowat <= 1 {
-		t.Fatalf("SO_RCVLOWAT %d inside a 5000-byte message", c.lowat)
-	}
 	if _, err := readN(c, buf, len(rest)); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(<-sent); d > time.Second {
 		t.Fatalf("rest of the message read %v after it was sent", d)
 	}
-	if c.lowat != 1 {
-		t.Fatalf("SO_RCVLOWAT %d after the message, want 1", c.lowat)
+	if c.lowat <= 1 {
+		t.Fatalf("SO_RCVLOWAT %d: never set inside a 5000-byte message sent in two parts", c.lowat)
 	}
 	got, err := readN(c, buf, len(tail))
 	if err != nil {
@@ -188,6 +170,9 @@ func TestLowatSplitMessage(t *testing.T) {
 	}
 	if !bytes.Equal(got, tail) {
 		t.Fatal("small message altered")
+	}
+	if c.lowat != 1 {
+		t.Fatalf("SO_RCVLOWAT %d after the messages, want 1", c.lowat)
 	}
 }
 
@@ -201,7 +186,7 @@ func BenchmarkConnRead(b *testing.B) {
 			name = "rcvlowat"
 		}
 		b.Run(name, func(b *testing.B) {
-			c, crw, cl := testReadConn(b, lowat)
+			c, cl := testReadConn(b, lowat)
 			frame := bytes.Repeat([]byte{0x17}, 10<<10)
 			writes := chunked(false, 9, frame, defaultChunkSize)
 			wire := 0
@@ -229,7 +214,7 @@ func BenchmarkConnRead(b *testing.B) {
 			if _, err := readN(c, buf, handshakeSize+12+1); err != nil {
 				b.Fatal(err)
 			}
-			crw.reads.Store(0)
+			c.rawReads = 0
 			b.SetBytes(perOp * int64(wire))
 			b.ResetTimer()
 			for b.Loop() {
@@ -244,7 +229,7 @@ func BenchmarkConnRead(b *testing.B) {
 			close(next)
 			cl.Close()
 			<-done
-			b.ReportMetric(float64(crw.reads.Load())/float64(b.N), "reads/MB")
+			b.ReportMetric(float64(c.rawReads)/float64(b.N), "reads/MB")
 		})
 	}
 }
