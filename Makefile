@@ -65,11 +65,15 @@ s3:
 # suite in test/ (real ffmpeg, real Chromium with hls.js). The end-to-end
 # suite runs beside the unit packages, with up to E2EPARALLEL of its
 # parallel tests at once: most of them wait on real-time publishers, not on
-# the CPU (the browser and transcoding tests are not parallel).
+# the CPU (the browser and transcoding tests are not parallel). The unit
+# packages run at a lower CPU priority (nice UNITNICE): the end-to-end
+# tests play real-time media in real players, the unit tests only wait
+# longer.
 E2EPARALLEL ?= 4
+UNITNICE ?= 5
 test: deps s3 $(HLSJS) $(TUSJS) $(CONSOLE) lint
 	@$(GO) test -race -count=1 -timeout 30m -parallel $(E2EPARALLEL) ./test/ & e2e=$$!; \
-	$(GO) test -race -count=1 -timeout 30m $$($(GO) list ./... | grep -v '/test$$'); unit=$$?; \
+	nice -n $(UNITNICE) $(GO) test -race -count=1 -timeout 30m $$($(GO) list ./... | grep -v '/test$$'); unit=$$?; \
 	wait $$e2e; e2e=$$?; \
 	if [ $$unit -ne 0 ] || [ $$e2e -ne 0 ]; then echo "make test: unit packages exit $$unit, end-to-end exit $$e2e"; exit 1; fi
 

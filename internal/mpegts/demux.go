@@ -86,7 +86,24 @@ type esTrack struct {
 	hdr   pesHeader
 	pes   []byte
 	last  int // size of the previous PES, a capacity hint
+
+	// A video PES packet of unbounded length (PES_packet_length 0, what
+	// muxers write for video) ends at the next packet that starts one,
+	// which comes a frame later. Muxers (ffmpeg, GStreamer, most
+	// encoders) fill every packet of a PES but its last, whose adaptation
+	// field they stuff: so a stuffed packet marks the end of the access
+	// unit, a frame earlier. stuffEnds counts the stuffed packets that
+	// were followed by the start of a PES (stuffWatch: the last packet
+	// was stuffed); once it reaches stuffEndsTrusted, a stuffed packet
+	// finishes the PES at once. A stuffed packet followed by more of its
+	// PES turns it off for the track (stuffEnds -1).
+	stuffEnds  int
+	stuffWatch bool
 }
+
+// stuffEndsTrusted is how many stuffed packets must have ended their PES
+// before a stuffed packet is taken as a PES's end.
+const stuffEndsTrusted = 8
 
 // ccState tracks one PID's continuity_counter (§2.4.3.3).
 type ccState struct {
@@ -247,6 +264,7 @@ func (d *Demuxer) lost(pid uint16, t *esTrack) {
 	switch {
 	case t != nil:
 		d.dropPES(t)
+		t.stuffWatch = false // what follows a loss says nothing of the muxer
 	case pid == pidPAT:
 		d.pat.reset()
 	default:
@@ -394,6 +412,23 @@ func streamTypeName(es *esInfo) string {
 // packet ends at the next payload_unit_start_indicator of its PID or, when
 // its PES_packet_length is set, as soon as that many bytes are in.
 func (d *Demuxer) esPacket(t *esTrack, p *tsPacket, now time.Time) {
+	if t.stuffWatch {
+		t.stuffWatch = false
+		switch {
+		case p.pusi && t.stuffEnds >= 0:
+			t.stuffEnds++
+		case !p.pusi && t.stuffEnds >= 0:
+			// a muxer that stuffs inside a PES: wait for the next start
+			if t.stuffEnds >= stuffEndsTrusted {
+				d.warnOnce("pes_stuffing", "mpeg-ts video pes stuffed before its end: access units now end at the next pes start")
+			}
+			t.stuffEnds = -1
+			if !t.inPES {
+				d.dropPES(t) // the unit handed out was cut short
+				return
+			}
+		}
+	}
 	if p.pusi {
 		if t.inPES {
 			d.finishPES(t, now)
@@ -422,6 +457,13 @@ func (d *Demuxer) esPacket(t *esTrack, p *tsPacket, now time.Time) {
 	if t.hdr.length != 0 {
 		if want := t.hdr.length + 6 - t.hdr.dataPos; len(t.pes) >= want {
 			t.pes = t.pes[:want]
+			d.finishPES(t, now)
+		}
+		return
+	}
+	if p.stuffed && t.kind == stream.KindVideo && t.stuffEnds >= 0 {
+		t.stuffWatch = true
+		if t.stuffEnds >= stuffEndsTrusted {
 			d.finishPES(t, now)
 		}
 	}

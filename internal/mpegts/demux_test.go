@@ -432,3 +432,60 @@ func TestDemuxFlush(t *testing.T) {
 		t.Fatalf("%d video units after a second Flush", n)
 	}
 }
+
+// TestDemuxStuffedPacketEndsVideoPES: ffmpeg's video PES packets have no
+// length and end in a stuffed packet; once that has held for a few
+// frames, an access unit is handed out with its last packet instead of
+// at the start of the next PES, a frame later: every frame of the file is
+// out once the file is in, the last one too.
+func TestDemuxStuffedPacketEndsVideoPES(t *testing.T) {
+	b, err := os.ReadFile(ffmpegTS(t, 2, "libx264"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := demux(t, b, 1316)
+	if n := len(sink.of(stream.KindVideo)); n != 60 {
+		t.Fatalf("%d video units out of 60 frames", n)
+	}
+	if len(sink.tsErrors) != 0 {
+		t.Fatalf("errors %v", sink.tsErrors)
+	}
+}
+
+// TestDemuxStuffingInsidePES: a muxer that stuffs a packet inside a video
+// PES (not only its last) must not have its access units cut: the
+// demuxer sees the PES go on after the stuffed packet and ends units at
+// the next PES start, as before.
+func TestDemuxStuffingInsidePES(t *testing.T) {
+	m := mpegtstest.NewMuxer(streamTypeH264, 0)
+	m.Tables()
+	var want [][]byte
+	for i := range 20 {
+		frame := mpegtstest.H264Frame(i%10 == 0, mpegtstest.SPS, 600)
+		pts := int64(900000 + i*3000)
+		hdr := append([]byte{0, 0, 1, 0xE0, 0, 0, 0x80, 0x80, 5}, mpegtstest.Timestamp(0x2, pts)...)
+		payload := append(hdr, frame...)
+		// a short first packet (stuffed), then full ones, then the rest
+		n := m.Packet(m.VideoPID, true, nil, payload[:100])
+		payload = payload[n:]
+		for len(payload) > 0 {
+			payload = payload[m.Packet(m.VideoPID, false, nil, payload):]
+		}
+		want = append(want, frame)
+	}
+	m.Packet(m.VideoPID, true, nil, append([]byte{0, 0, 1, 0xE0, 0, 0, 0x80, 0, 0}, make([]byte, tsPacketSize-4-9)...))
+	sink := demux(t, m.Out, 188)
+	got := sink.of(stream.KindVideo)
+	if len(got) != len(want) || len(sink.tsErrors) != 0 {
+		t.Fatalf("%d video units of %d, errors %v", len(got), len(want), sink.tsErrors)
+	}
+	for i, u := range got {
+		n := 0
+		for _, b := range u.u.NALUs {
+			n += len(b)
+		}
+		if n < 600 {
+			t.Fatalf("unit %d: %d bytes of NAL units, want the whole frame (>= 600)", i, n)
+		}
+	}
+}

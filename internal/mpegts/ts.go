@@ -38,7 +38,11 @@ type tsPacket struct {
 	randomAccess  bool // random_access_indicator
 	hasPCR        bool
 	pcr           int64 // PCR base, 90 kHz, 33 bits
-	payload       []byte
+	// stuffed: the adaptation field carries stuffing bytes before a
+	// payload, which a muxer does when a PES packet's last bytes do not
+	// fill the packet (see esTrack.stuffEnds)
+	stuffed bool
+	payload []byte
 }
 
 // parseTSPacket parses one 188-byte packet that starts with the sync byte.
@@ -70,11 +74,46 @@ func parseTSPacket(b []byte) (p tsPacket, ok bool) {
 				p.pcr = int64(b[6])<<25 | int64(b[7])<<17 | int64(b[8])<<9 | int64(b[9])<<1 | int64(b[10])>>7
 			}
 		}
+		p.stuffed = afc == 3 && afLen > adaptationFieldUsed(b[4:5+afLen])
 	}
 	if p.hasPayload {
 		p.payload = b[pos:]
 	}
 	return p, true
+}
+
+// adaptationFieldUsed returns how many bytes of adaptation field af (its
+// length byte first) its flagged fields take (§2.4.3.4); the rest is
+// stuffing. A field that claims more than af holds counts as all of it.
+func adaptationFieldUsed(af []byte) int {
+	n := len(af) - 1
+	if n == 0 {
+		return 0 // adaptation_field_length 0: one byte of stuffing
+	}
+	flags := af[1]
+	used := 1
+	if flags&0x10 != 0 { // PCR
+		used += 6
+	}
+	if flags&0x08 != 0 { // OPCR
+		used += 6
+	}
+	if flags&0x04 != 0 { // splice_countdown
+		used++
+	}
+	if flags&0x02 != 0 { // transport_private_data
+		if used+1 > n {
+			return n
+		}
+		used += 1 + int(af[1+used])
+	}
+	if flags&0x01 != 0 { // adaptation_field_extension
+		if used+1 > n {
+			return n
+		}
+		used += 1 + int(af[1+used])
+	}
+	return min(used, n)
 }
 
 // esInfo is one elementary stream of a PMT (§2.4.4.9).

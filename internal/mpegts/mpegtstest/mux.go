@@ -269,6 +269,7 @@ func AVClip(m *Muxer, frames, gop int, start int64, mod func(i int, m *Muxer) (p
 			m.Tables()
 		}
 	}
-	// a last packet so that the final video PES completes
-	m.Packet(m.VideoPID, true, nil, []byte{0, 0, 1, 0xE0, 0, 0, 0x80, 0, 0})
+	// a last packet so that the final video PES completes: the start of a
+	// PES that fills its packet (a stuffed one would end at once)
+	m.Packet(m.VideoPID, true, nil, append([]byte{0, 0, 1, 0xE0, 0, 0, 0x80, 0, 0}, make([]byte, tsPacketSize-4-9)...))
 }

@@ -55,6 +55,7 @@ type Config struct {
 	Events      Publisher // nil: no events
 	// Bus and Notify send the events notify.webhook nodes name to their
 	// endpoints, through the webhook outbox; either nil: none is sent.
+	// Bus also says when a live input is deleted: its thumbnails go.
 	Bus    Subscriber
 	Notify Notifier
 	// Thumbnails holds the images of thumbnail nodes (LiveThumbnail);
@@ -159,7 +160,7 @@ func New(cfg Config) (*Runtime, error) {
 		evq: make(chan events.Event, eventQueue), stop: make(chan struct{}), done: make(chan struct{}),
 		notifyDone: make(chan struct{})}
 	go r.publish()
-	if cfg.Bus != nil && cfg.Notify != nil {
+	if cfg.Bus != nil && (cfg.Notify != nil || cfg.Thumbnails != nil) {
 		go r.notify(r.subscribe())
 	} else {
 		close(r.notifyDone)

@@ -61,6 +61,9 @@ func notifyMatch(e events.Event) bool {
 	if e.LiveInputID == "" {
 		return false
 	}
+	if e.Type == events.LiveInputDeleted {
+		return true // its thumbnails go (forget)
+	}
 	for _, t := range onEvents {
 		if e.Type == t {
 			return true
@@ -80,8 +83,24 @@ func (r *Runtime) subscribe() *events.Subscription {
 // that input whose `on` names it. It runs here rather than in the node
 // because some of those events (a recording's video.ready, the source's
 // disconnected) follow the end of the broadcast and its graph.
+//
+// It also removes the thumbnails of deleted live inputs: those deleted
+// while it runs as their event comes, those deleted before once at its
+// start.
 func (r *Runtime) notify(sub *events.Subscription) {
 	defer close(r.notifyDone)
+	if t := r.cfg.Thumbnails; t != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			select {
+			case <-r.stop:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		t.Sweep(ctx, r.liveInputExists)
+		cancel()
+	}
 	for {
 		cut := r.drain(sub)
 		sub.Close()
@@ -111,6 +130,17 @@ func (r *Runtime) drain(sub *events.Subscription) bool {
 // deliver writes e to the outbox for the endpoint of each notify.webhook
 // node that wants it.
 func (r *Runtime) deliver(e events.Event) {
+	if e.Type == events.LiveInputDeleted {
+		if t := r.cfg.Thumbnails; t != nil {
+			if err := t.Forget(e.LiveInputID); err != nil {
+				r.log.Warn("thumbnails of a deleted live input not removed", "live_input", e.LiveInputID, "error", err)
+			}
+		}
+		return
+	}
+	if r.cfg.Notify == nil {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
 	defer cancel()
 	name, hooks := r.hooks(ctx, e.LiveInputID)
@@ -164,4 +194,13 @@ func (r *Runtime) hooks(ctx context.Context, li string) (string, []manifest.Node
 		out = append(out, n)
 	}
 	return name, out
+}
+
+// liveInputExists reports whether live input id is stored.
+func (r *Runtime) liveInputExists(ctx context.Context, id string) (bool, error) {
+	_, err := r.cfg.LiveInputs.Get(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }

@@ -125,6 +125,36 @@ func (r *Runtime) LiveThumbnail(id string) (path string, made time.Time, ok bool
 	return path, made, err == nil
 }
 
+// Forget removes the images of live input li (it was deleted).
+func (t *Thumbnails) Forget(li string) error {
+	if !safeName.MatchString(li) {
+		return nil
+	}
+	return os.RemoveAll(filepath.Join(t.cfg.Dir, li))
+}
+
+// Sweep removes the images of every live input that exists no longer
+// (deleted while this daemon was down, or by another node): exists
+// reports whether one does. It stops at ctx's end.
+func (t *Thumbnails) Sweep(ctx context.Context, exists func(ctx context.Context, li string) (bool, error)) {
+	ents, _ := os.ReadDir(t.cfg.Dir)
+	for _, e := range ents {
+		if ctx.Err() != nil {
+			return
+		}
+		if !e.IsDir() {
+			continue
+		}
+		ok, err := exists(ctx, e.Name())
+		if err != nil || ok {
+			continue
+		}
+		if err := t.Forget(e.Name()); err != nil {
+			t.log.Warn("thumbnails of a deleted live input not removed", "live_input", e.Name(), "error", err)
+		}
+	}
+}
+
 // images lists the images of a node's directory, oldest first (their
 // names are the nanoseconds they were made at, zero-padded).
 func images(dir string) []string {

@@ -11,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mpegflow/mpegflow/internal/events"
 	"github.com/mpegflow/mpegflow/internal/ffmpeg"
+	"github.com/mpegflow/mpegflow/internal/store"
+	"github.com/mpegflow/mpegflow/internal/store/sqlite"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
@@ -206,5 +209,71 @@ func TestElementaryRefuses(t *testing.T) {
 	}
 	if _, err := elementary(stream.H264{}, &stream.Unit{Key: true}); err == nil {
 		t.Fatal("an empty frame accepted")
+	}
+}
+
+// TestThumbnailsOfDeletedInputs: the images of a live input go with it:
+// those of one deleted before the runtime starts at its start, those of
+// one deleted while it runs on its live_input.deleted event; the images
+// of a live input that exists stay.
+func TestThumbnailsOfDeletedInputs(t *testing.T) {
+	ctx := t.Context()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	dir := t.TempDir()
+	img := func(li string) string { return filepath.Join(dir, li, "thumbs", "0001.jpg") }
+	for _, li := range []string{"li_kept", "li_gone", "li_later"} {
+		if li != "li_gone" {
+			if err := db.LiveInputs().Create(ctx, &store.LiveInput{ID: li, Name: li, StreamKeyHash: []byte(li), Enabled: true}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.MkdirAll(filepath.Dir(img(li)), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(img(li), []byte("jpeg"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	th, err := NewThumbnails(ThumbnailsConfig{Dir: dir, FFmpeg: "ffmpeg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus := events.NewBus()
+	defer bus.Close()
+	rt, err := New(Config{Pipelines: db.Pipelines(), LiveInputs: db.LiveInputs(), Bus: bus, Thumbnails: th})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	gone := func(li string) bool {
+		_, err := os.Stat(filepath.Join(dir, li))
+		return os.IsNotExist(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !gone("li_gone") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !gone("li_gone") {
+		t.Fatal("the images of a live input deleted before the start are still there")
+	}
+	if err := db.LiveInputs().Delete(ctx, "li_later"); err != nil {
+		t.Fatal(err)
+	}
+	bus.Publish(events.New(events.LiveInputDeleted, "li_later", nil))
+	for !gone("li_later") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !gone("li_later") {
+		t.Fatal("the images of a live input deleted while running are still there")
+	}
+	if _, _, ok := th.Latest("li_kept"); ok != nil {
+		t.Fatalf("the images of a live input that exists went: %v", ok)
+	}
+	if err := th.Forget("../x"); err != nil {
+		t.Fatal(err)
 	}
 }
