@@ -3,8 +3,10 @@ package rtmp
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"testing"
 	"time"
@@ -235,3 +237,87 @@ func BenchmarkConnRead(b *testing.B) {
 }
 
 var _ io.Reader = (*conn)(nil)
+
+// TestLowatNeverHoldsAMessage sends messages of random sizes (some on a
+// second chunk stream, after a Set Chunk Size), each in writes split at
+// random points with short pauses, and waits for the reader to have each
+// message whole before sending the next: a low-water mark above what a
+// message still needs would hold it until the read deadline.
+func TestLowatNeverHoldsAMessage(t *testing.T) {
+	t.Parallel()
+	c, cl := testReadConn(t, true)
+	rng := rand.New(rand.NewPCG(1, 2))
+	type msg struct{ wire []byte }
+	var msgs []msg
+	setChunk := []byte{0x02, 0, 0, 0, 0, 0, 4, msgSetChunkSize, 0, 0, 0, 0, 0, 0, 4, 0} // 1024
+	chunkSize := defaultChunkSize
+	for i := range 120 {
+		if i == 60 {
+			msgs = append(msgs, msg{setChunk})
+			chunkSize = 1024
+			continue
+		}
+		n := 1 + rng.IntN(20000)
+		if i%3 == 0 {
+			n = 1 + rng.IntN(600)
+		}
+		var w []byte
+		for _, p := range chunked(i == 0, 9, bytes.Repeat([]byte{byte(i)}, n), chunkSize) {
+			w = append(w, p...)
+		}
+		msgs = append(msgs, msg{w})
+	}
+	got := make(chan int, 1) // bytes read so far, after each read
+	go func() {
+		buf := make([]byte, 64<<10)
+		total := 0
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				close(got)
+				return
+			}
+			total += n
+			select {
+			case <-got:
+			default:
+			}
+			got <- total
+		}
+	}()
+	if _, err := cl.Write(handshakeBytes()); err != nil {
+		t.Fatal(err)
+	}
+	want := handshakeSize
+	waitFor := func(n int, what string) {
+		deadline := time.After(2 * time.Second)
+		for {
+			select {
+			case total, ok := <-got:
+				if !ok {
+					t.Fatalf("%s: read failed", what)
+				}
+				if total >= n {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("%s: held (SO_RCVLOWAT %d)", what, c.lowat)
+			}
+		}
+	}
+	waitFor(want, "handshake")
+	for i, m := range msgs {
+		for w := m.wire; len(w) > 0; {
+			k := min(len(w), 1+rng.IntN(3000))
+			if _, err := cl.Write(w[:k]); err != nil {
+				t.Fatal(err)
+			}
+			w = w[k:]
+			if rng.IntN(4) == 0 {
+				time.Sleep(time.Duration(rng.IntN(2000)) * time.Microsecond)
+			}
+		}
+		want += len(m.wire)
+		waitFor(want, fmt.Sprintf("message %d (%d bytes)", i, len(m.wire)))
+	}
+}
