@@ -269,17 +269,19 @@ func (g *chunkGuard) complete(st *guardStream) error {
 // read, plus one basic header byte (RTMP spec §5.3.1.1) for each further
 // chunk it needs. The bound holds whatever the peer sends in between, so a
 // reader may wait for that many bytes without waiting past the message.
-func (g *chunkGuard) pendingWire() int {
+// more reports whether the message needs a further chunk after the current
+// one (encoders that write chunk by chunk then write again).
+func (g *chunkGuard) pendingWire() (n int, more bool) {
 	st := g.cur
 	// a message is in progress from its first chunk header on: complete
 	// resets got to 0 once the last payload byte is in
 	if g.handshakeLeft > 0 || st == nil || (g.payloadLeft == 0 && st.got == 0) || st.got >= st.length {
-		return 0
+		return 0, false
 	}
 	rest := st.length - st.got
-	n := rest
+	w := rest
 	if rest > g.payloadLeft {
-		n += (rest - g.payloadLeft) / g.chunkSize
+		w += (rest - g.payloadLeft) / g.chunkSize
 	}
-	return int(n)
+	return int(w), rest > g.payloadLeft
 }

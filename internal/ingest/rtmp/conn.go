@@ -235,7 +235,8 @@ const idleDeadlineSlack = 100 * time.Millisecond
 // is in progress: encoders write a message as many small chunks (FFmpeg
 // 128-byte ones, each a write of its own), and each arriving segment would
 // wake the reader for one read syscall. When a read finds the socket empty
-// and the message in progress still needs at least lowatMin bytes, the
+// and the message in progress still needs at least lowatMin bytes (or
+// lowatMinChunked when they span a further chunk), the
 // socket is told not to signal readability before that many have arrived
 // (at most lowatMax), so the rest of a video frame is read in one wakeup.
 // The mark is a lower bound of what the message itself still needs
@@ -245,7 +246,11 @@ const idleDeadlineSlack = 100 * time.Millisecond
 // queued makes no setsockopt calls at all.
 const (
 	lowatMin = 512
-	lowatMax = 256 << 10
+	// lowatMinChunked is the floor when the message still spans a further
+	// chunk: FFmpeg sends a 350-byte AAC frame as three 128-byte chunks,
+	// each its own write and wakeup.
+	lowatMinChunked = 64
+	lowatMax        = 256 << 10
 )
 
 // socketOf returns the socket under nc, nil when nc is not one.
@@ -300,7 +305,7 @@ func (c *conn) tuneLowat(fd uintptr) {
 		return
 	}
 	want := 1
-	if n := c.guard.pendingWire(); n >= lowatMin {
+	if n, more := c.guard.pendingWire(); n >= lowatMin || (more && n >= lowatMinChunked) {
 		want = min(n, lowatMax)
 	}
 	if want == c.lowat {

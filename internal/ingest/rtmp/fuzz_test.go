@@ -134,7 +134,7 @@ func FuzzChunkGuard(f *testing.F) {
 		if g.buffered < 0 || g.buffered > g.maxBuffered {
 			t.Fatalf("buffered %d", g.buffered)
 		}
-		if p := g.pendingWire(); err == nil && (p < 0 || p > 2*int(g.maxMessage)) {
+		if p, _ := g.pendingWire(); err == nil && (p < 0 || p > 2*int(g.maxMessage)) {
 			t.Fatalf("pending wire bytes %d", p)
 		}
 	})

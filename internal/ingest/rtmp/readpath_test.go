@@ -40,7 +40,7 @@ func chunked(first bool, typ byte, payload []byte, chunkSize int) [][]byte {
 func TestPendingWire(t *testing.T) {
 	g := newChunkGuard(1<<20, 8)
 	g.handshakeLeft = 0
-	if got := g.pendingWire(); got != 0 {
+	if got, _ := g.pendingWire(); got != 0 {
 		t.Fatalf("before any chunk: %d", got)
 	}
 	payload := make([]byte, 1000)
@@ -58,7 +58,7 @@ func TestPendingWire(t *testing.T) {
 			t.Fatal(err)
 		}
 		left := len(stream) - i
-		got := g.pendingWire()
+		got, _ := g.pendingWire()
 		if got > left {
 			t.Fatalf("after %d bytes: bound %d exceeds the %d bytes left", i, got, left)
 		}
@@ -69,7 +69,7 @@ func TestPendingWire(t *testing.T) {
 			t.Fatalf("after the message: bound %d", got)
 		}
 	}
-	if g := (&chunkGuard{handshakeLeft: 5}); g.pendingWire() != 0 {
+	if n, _ := (&chunkGuard{handshakeLeft: 5}).pendingWire(); n != 0 {
 		t.Fatal("bound during the handshake")
 	}
 }
