@@ -58,7 +58,10 @@ type conn struct {
 	rejected          bool            // a rejection was logged and counted already
 	sock              syscall.RawConn // the TCP socket, for SO_RCVLOWAT; nil when not a socket
 	lowat             int             // the socket's SO_RCVLOWAT as last set (1: the kernel's default)
-	lowatOff          bool            // setting SO_RCVLOWAT failed: not tried again
+	lowatOff          bool            // no low-water marks: setting one failed, or the sender waits for ACKs
+	lowatWaitAt       time.Time       // when a wait behind a low-water mark began; zero when none
+	lowatWaits        int             // waits behind a low-water mark
+	lowatSlow         int             // of them, those slower than lowatSlowWait
 	rawReads          int             // read(2) calls made by readRaw, EAGAIN included
 	deadlineAt        time.Time       // when the idle read deadline was last moved
 
@@ -282,7 +285,14 @@ func (c *conn) readRaw(b []byte) (int, error) {
 		}
 		if rerr == syscall.EAGAIN {
 			c.tuneLowat(fd)
+			if c.lowat > 1 && c.lowatWaitAt.IsZero() {
+				c.lowatWaitAt = time.Now()
+			}
 			return false // wait until readable, then read again
+		}
+		if n > 0 && !c.lowatWaitAt.IsZero() {
+			c.lowatWaited(fd, time.Since(c.lowatWaitAt))
+			c.lowatWaitAt = time.Time{}
 		}
 		return true
 	})
@@ -295,6 +305,35 @@ func (c *conn) readRaw(b []byte) (int, error) {
 		return 0, io.EOF
 	}
 	return n, nil
+}
+
+// A sender with Nagle's algorithm on (FFmpeg's default; OBS sets
+// TCP_NODELAY) holds each small write until its previous one is
+// acknowledged, and Linux acknowledges data the application has not read
+// only on its delayed-ACK timer (tens of ms): behind a low-water mark the
+// rest of a message would wait for that timer. Such waits are seen as
+// slow (lowatSlowWait; a message is written in one burst) and once at
+// least lowatSlowMin of them are a quarter of all, the connection reads as
+// before, each segment as it comes.
+const (
+	lowatSlowWait = 15 * time.Millisecond
+	lowatSlowMin  = 4
+)
+
+// lowatWaited accounts for one wait behind a low-water mark that took d.
+func (c *conn) lowatWaited(fd uintptr, d time.Duration) {
+	c.lowatWaits++
+	if d > lowatSlowWait {
+		c.lowatSlow++
+	}
+	if c.lowatSlow >= lowatSlowMin && 4*c.lowatSlow >= c.lowatWaits {
+		c.lowatOff = true
+		if c.lowat != 1 {
+			c.lowat = 1
+			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVLOWAT, 1)
+		}
+		c.log.Debug("rtmp reads without a low-water mark: the sender waits for acknowledgements", "waits", c.lowatWaits, "slow", c.lowatSlow)
+	}
 }
 
 // tuneLowat sets the socket's SO_RCVLOWAT for the message in progress, or

@@ -321,3 +321,44 @@ func TestLowatNeverHoldsAMessage(t *testing.T) {
 		waitFor(want, fmt.Sprintf("message %d (%d bytes)", i, len(m.wire)))
 	}
 }
+
+// TestLowatOffForNagleSender: a sender with Nagle's algorithm on (FFmpeg's
+// default) holds each chunk until the previous one is acknowledged, which
+// Linux does late for bytes nobody reads: the connection must notice and
+// read without low-water marks, and each message must still arrive.
+func TestLowatOffForNagleSender(t *testing.T) {
+	t.Parallel()
+	c, cl := testReadConn(t, true)
+	if err := cl.SetNoDelay(false); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64<<10)
+	if _, err := cl.Write(handshakeBytes()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readN(c, buf, handshakeSize); err != nil {
+		t.Fatal(err)
+	}
+	frame := bytes.Repeat([]byte{0x17}, 5000)
+	for i := 0; i < 40 && !c.lowatOff; i++ {
+		writes := chunked(i == 0, 9, frame, defaultChunkSize)
+		wire := 0
+		go func() {
+			for _, p := range writes {
+				if _, err := cl.Write(p); err != nil {
+					return
+				}
+			}
+		}()
+		for _, p := range writes {
+			wire += len(p)
+		}
+		if _, err := readN(c, buf, wire); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !c.lowatOff {
+		t.Fatalf("low-water marks still on after %d waits, %d slow", c.lowatWaits, c.lowatSlow)
+	}
+	t.Logf("off after %d waits, %d slow", c.lowatWaits, c.lowatSlow)
+}
