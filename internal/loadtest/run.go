@@ -82,6 +82,9 @@ type Config struct {
 	// sampled over the measured period (Report.Series). Default 1 min.
 	SampleEvery time.Duration
 
+	// RTMPNoDelay has the RTMP publishers turn Nagle's algorithm off
+	// (ffmpeg -tcp_nodelay 1), as OBS does; ffmpeg's default keeps it on.
+	RTMPNoDelay bool
 	// PprofPath (DaemonPath only), when set, receives the daemon's CPU
 	// profile over the measured period.
 	PprofPath string
@@ -397,8 +400,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			p = &WHIPPublisher{Endpoint: base + "/whip/" + url.PathEscape(streams[i].ID), Key: streams[i].Key,
 				H264: whipMedia.H264, FPS: 30, Opus: whipMedia.Opus, Stats: stats, Log: plog}
 		default:
-			p = &Publisher{FFmpeg: cfg.Media.FFmpeg, File: media,
+			rp := &Publisher{FFmpeg: cfg.Media.FFmpeg, File: media,
 				URL: strings.TrimSuffix(cfg.RTMPURL, "/") + "/" + streams[i].Key, Stats: stats, Log: plog}
+			if cfg.RTMPNoDelay {
+				rp.OutputArgs = []string{"-tcp_nodelay", "1"}
+			}
+			p = rp
 		}
 		pubs[i] = p
 		// Spread keyframes over the 2 s GOP, as independent encoders would.
