@@ -312,12 +312,14 @@ func (c *conn) readRaw(b []byte) (int, error) {
 // acknowledged, and Linux acknowledges data the application has not read
 // only on its delayed-ACK timer (tens of ms): behind a low-water mark the
 // rest of a message would wait for that timer. Such waits are seen as
-// slow (lowatSlowWait; a message is written in one burst) and once at
-// least lowatSlowMin of them are a quarter of all, the connection reads as
-// before, each segment as it comes.
+// slow (lowatSlowWait, below Linux's 40 ms minimum delayed-ACK time; a
+// message is written in one burst) and once at least lowatSlowMin of them
+// are half of all, the connection reads as before, each segment as it
+// comes. Key frames on a slow uplink and a starved host make some waits
+// slow too, but not most of them.
 const (
-	lowatSlowWait = 15 * time.Millisecond
-	lowatSlowMin  = 4
+	lowatSlowWait = 30 * time.Millisecond
+	lowatSlowMin  = 6
 )
 
 // lowatWaited accounts for one wait behind a low-water mark that took d.
@@ -326,7 +328,7 @@ func (c *conn) lowatWaited(fd uintptr, d time.Duration) {
 	if d > lowatSlowWait {
 		c.lowatSlow++
 	}
-	if c.lowatSlow >= lowatSlowMin && 4*c.lowatSlow >= c.lowatWaits {
+	if c.lowatSlow >= lowatSlowMin && 2*c.lowatSlow >= c.lowatWaits {
 		c.lowatOff = true
 		if c.lowat != 1 {
 			c.lowat = 1

@@ -344,9 +344,12 @@ func TestLowatOffForNagleSender(t *testing.T) {
 		writes := chunked(i == 0, 9, frame, defaultChunkSize)
 		wire := 0
 		go func() {
-			for _, p := range writes {
+			for j, p := range writes {
 				if _, err := cl.Write(p); err != nil {
 					return
+				}
+				if j == 0 { // the reader takes the header alone, then waits for the rest
+					time.Sleep(2 * time.Millisecond)
 				}
 			}
 		}()
