@@ -52,10 +52,9 @@ type Gate struct {
 }
 
 type policyEntry struct {
-	p          Policy
-	err        error
-	fetched    time.Time
-	refreshing bool // a request is reading it again
+	p       Policy
+	err     error
+	fetched time.Time
 }
 
 // NewGate returns a Gate.
@@ -267,33 +266,17 @@ func (g *Gate) refused(err error) error {
 	return e
 }
 
-// policy returns the policy of id, read at most every PolicyTTL. When an
-// entry expires, one request reads it again while the requests that come
-// meanwhile (the readers of a stream all reload at once, when a part is
-// ready) keep the expired entry, for at most another PolicyTTL, rather than
-// each running the same query.
+// policy returns the policy of id, read at most every PolicyTTL.
 func (g *Gate) policy(ctx context.Context, id string) (Policy, error) {
 	now := g.cfg.Now()
 	g.mu.Lock()
 	e, ok := g.policies[id]
-	age := now.Sub(e.fetched)
-	if ok && (age < g.cfg.PolicyTTL || (e.refreshing && age < 2*g.cfg.PolicyTTL)) {
-		g.mu.Unlock()
+	g.mu.Unlock()
+	if ok && now.Sub(e.fetched) < g.cfg.PolicyTTL {
 		return e.p, e.err
 	}
-	if ok {
-		e.refreshing = true
-		g.policies[id] = e
-	}
-	g.mu.Unlock()
 	p, err := g.cfg.Policies(ctx, id)
 	if err != nil && !errors.Is(err, ErrNoInput) {
-		g.mu.Lock()
-		if cur, ok := g.policies[id]; ok && cur.refreshing {
-			cur.refreshing = false
-			g.policies[id] = cur
-		}
-		g.mu.Unlock()
 		return Policy{}, err // not cached: retried by the next request
 	}
 	g.mu.Lock()
