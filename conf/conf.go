@@ -137,7 +137,7 @@ type Metrics struct {
 // HLS configures the Low-Latency HLS packager.
 type HLS struct {
 	SegmentDuration    Duration `yaml:"segment_duration"`     // default 2s
-	MaxSegmentDuration Duration `yaml:"max_segment_duration"` // default 10s; sets EXT-X-TARGETDURATION
+	MaxSegmentDuration Duration `yaml:"max_segment_duration"` // default 10s; bounds EXT-X-TARGETDURATION
 	PartDuration       Duration `yaml:"part_duration"`        // default 200ms
 }
 

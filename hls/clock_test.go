@@ -167,7 +167,7 @@ func TestProgramDateTimeReset(t *testing.T) {
 // same media time, which are still not later than its own arrivals.
 func TestProgramDateTimeLadder(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	m, _ := NewMuxer(MuxerConfig{})
+	m, _ := NewMuxer(MuxerConfig{TargetDuration: 10 * time.Second}) // every segment lists its parts
 	defer m.Close()
 	src, _ := m.AddRendition(RenditionConfig{Name: "src", Video: testH264(t)})
 	rung, _ := m.AddRendition(RenditionConfig{Name: "rung", Video: testH264(t)})

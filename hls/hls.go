@@ -23,24 +23,22 @@
 //
 // # Target duration and long GOPs
 //
-// EXT-X-TARGETDURATION is fixed for the life of a Muxer at
-// ceil(MuxerConfig.MaxSegmentDuration) seconds (default 10 s, which covers
-// encoders that put a keyframe every 250 frames). A segment is closed at the
-// first keyframe at or after MuxerConfig.SegmentDuration, so a GOP longer than
-// the target makes a longer segment, up to the target duration. Segments always
-// start on a keyframe, so a segment is never cut in the middle of a GOP: if a
-// GOP runs past the target duration, the segment is closed at the target, the
-// frames up to the next keyframe are dropped and the next segment starts at
-// that keyframe behind EXT-X-DISCONTINUITY. No segment's EXTINF ever exceeds
+// EXT-X-TARGETDURATION never changes during a muxer's life (§4.4.3.1), and
+// players that do not use the low-latency features stay HOLD-BACK = 3 x
+// target duration behind the live edge, so the target duration is fitted
+// once to the publisher's GOP before any media playlist is served: 2 s for a
+// 2 s GOP (HOLD-BACK 6 s), 8 s for OBS's automatic 8.3 s GOP, at least
+// ceil(MuxerConfig.SegmentDuration) and at most
+// ceil(MuxerConfig.MaxSegmentDuration) (default 10 s), or fixed by
+// MuxerConfig.TargetDuration. muxer_target.go describes the rule. A segment
+// is closed at the first keyframe at or after SegmentDuration, or at an
+// earlier keyframe when waiting for the next could make it too long. A GOP
+// that runs past the target duration plus 499 ms (still rounded to the
+// target) is cut there without a key frame: the next segment continues the
+// GOP without a discontinuity, no frame is dropped, and its first part does
+// not carry INDEPENDENT=YES; this is why live playlists do not declare
+// EXT-X-INDEPENDENT-SEGMENTS. No segment's EXTINF rounds above
 // EXT-X-TARGETDURATION.
-//
-// The target duration is not fitted to the GOP measured at the start of a
-// stream, although a 2 s GOP would then give a 2 s target and a window a
-// fifth as long: x264 (OBS's default) puts scene-cut keyframes well before
-// its keyframe interval, so the first GOPs understate the longest, and a
-// later, longer GOP would have its frames dropped behind a discontinuity,
-// since the target may never change (§4.4.3.1). Memory does not depend on it
-// when segments are spilled (below).
 //
 // # Holes
 //
@@ -101,7 +99,7 @@
 //
 // A media playlist lists PlaylistWindow of segments: at least 6 target
 // durations, so that delta updates (CAN-SKIP-UNTIL = 6 x target duration,
-// §4.4.3.8) skip something, plus 4 segments; 68 s by default, about 21 MB of
+// §4.4.3.8) skip something, plus 4 segments; 68 s with a 10 s target duration, about 21 MB of
 // a 2.5 Mb/s stream when every listed segment is held in memory (24.7 MB of
 // heap measured by BenchmarkStreamMemory). With MuxerConfig.Storage (a
 // DiskStorage in a spill directory), a segment is written out as soon as it

@@ -109,7 +109,7 @@ func (wt *waiter) wait(req *http.Request) (ok, gone bool) {
 	m := wt.m
 	now := time.Now()
 	if wt.deadline.IsZero() {
-		wt.deadline = now.Add(3 * m.targetDuration)
+		wt.deadline = now.Add(3 * m.targetOrMaxLocked())
 	} else if !now.Before(wt.deadline) {
 		return false, false
 	}
@@ -213,7 +213,7 @@ func (m *Muxer) serveMultivariant(w http.ResponseWriter, req *http.Request) int 
 		}
 		ready, all := 0, len(m.renditions) > 0
 		for _, r := range m.renditions {
-			if r.stats.ready {
+			if r.listedLocked() {
 				ready++
 			} else {
 				all = false
@@ -312,7 +312,7 @@ func (r *Rendition) serveMedia(w http.ResponseWriter, req *http.Request) (Reques
 		}
 		if m.ended {
 			// blocking directives are ignored once the stream is over
-			if !r.stats.ready {
+			if !r.listedLocked() {
 				m.mu.Unlock()
 				return kind, httpError(w, http.StatusNotFound)
 			}
@@ -322,7 +322,7 @@ func (r *Rendition) serveMedia(w http.ResponseWriter, req *http.Request) (Reques
 			m.mu.Unlock()
 			return kind, httpError(w, http.StatusBadRequest)
 		}
-		if r.stats.ready && (d.msn < 0 || r.satisfiedLocked(d)) {
+		if r.listedLocked() && (d.msn < 0 || r.satisfiedLocked(d)) {
 			break
 		}
 		if ok, gone := wt.wait(req); !ok {

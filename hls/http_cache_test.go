@@ -12,7 +12,7 @@ import (
 // caching headers by default and gets their private form when the caller
 // marked the response private before serving (signed playback).
 func TestCacheControlPrivate(t *testing.T) {
-	m, err := NewMuxer(MuxerConfig{})
+	m, err := NewMuxer(MuxerConfig{TargetDuration: 10 * time.Second}) // every segment lists its parts
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ func newFedMuxer(t *testing.T, cfg MuxerConfig, d time.Duration) (*Muxer, *Rendi
 }
 
 func TestHTTPRules(t *testing.T) {
-	m, _ := newFedMuxer(t, MuxerConfig{}, 10*time.Second)
+	m, _ := newFedMuxer(t, MuxerConfig{TargetDuration: 10 * time.Second}, 10*time.Second) // every segment lists its parts
 	for _, tc := range []struct {
 		path   string
 		status int
@@ -276,7 +276,8 @@ func TestCodecChangeAndReset(t *testing.T) {
 }
 
 func TestLongGOP(t *testing.T) {
-	// GOP 8 s with a 4 s target duration: segments never exceed the target
+	// GOP 8 s with a 4 s target duration at most: segments never exceed the
+	// target (rounded), the GOP is cut in two without a key frame
 	m, _ := NewMuxer(MuxerConfig{MaxSegmentDuration: 4 * time.Second})
 	defer m.Close()
 	r, _ := m.AddRendition(RenditionConfig{Name: "v", Video: testH264(t)})

@@ -171,7 +171,7 @@ func TestMuxedAudioContinuity(t *testing.T) {
 		} {
 			start := c.start
 			t.Run(fmt.Sprintf("%s start %v phase %v", tt.name, start, c.phase), func(t *testing.T) {
-				m, err := NewMuxer(MuxerConfig{})
+				m, err := NewMuxer(MuxerConfig{TargetDuration: 10 * time.Second}) // every segment lists its parts
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -125,7 +125,7 @@ func TestMuxedAudioCoversBFramePresentation(t *testing.T) {
 		{"interleaved gop 2s", 0, 0, 2 * time.Second},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			m, err := NewMuxer(MuxerConfig{SegmentDuration: time.Second, PartDuration: 200 * time.Millisecond})
+			m, err := NewMuxer(MuxerConfig{SegmentDuration: time.Second, PartDuration: 200 * time.Millisecond, TargetDuration: 10 * time.Second}) // every segment lists its parts
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -177,7 +177,7 @@ func TestMuxedAudioCoversBFramePresentation(t *testing.T) {
 // A segment's end waits for its audio only so long: with audio that stops,
 // video goes on being packaged, a part duration behind at most.
 func TestMuxedAudioWaitBounded(t *testing.T) {
-	m, err := NewMuxer(MuxerConfig{SegmentDuration: time.Second, PartDuration: 200 * time.Millisecond})
+	m, err := NewMuxer(MuxerConfig{SegmentDuration: time.Second, PartDuration: 200 * time.Millisecond, TargetDuration: 10 * time.Second}) // every segment lists its parts
 	if err != nil {
 		t.Fatal(err)
 	}

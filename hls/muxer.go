@@ -14,11 +14,17 @@ type MuxerConfig struct {
 	// SegmentDuration is the target segment duration: a segment is closed at the
 	// first keyframe at or after it. Default 2 s.
 	SegmentDuration time.Duration
-	// MaxSegmentDuration caps segment duration and fixes
-	// EXT-X-TARGETDURATION = ceil(MaxSegmentDuration) seconds for the muxer's
-	// life (RFC 8216bis §4.4.3.1). A GOP running past it is handled as described
-	// in the package documentation. Default 10 s; never below SegmentDuration.
+	// MaxSegmentDuration bounds EXT-X-TARGETDURATION: the target duration
+	// fitted to the publisher's GOP is at most ceil(MaxSegmentDuration)
+	// seconds (RFC 8216bis §4.4.3.1; see "Target duration" in the package
+	// documentation). Default 10 s; never below SegmentDuration.
 	MaxSegmentDuration time.Duration
+	// TargetDuration, when set, fixes EXT-X-TARGETDURATION at
+	// ceil(TargetDuration) seconds (at least ceil(SegmentDuration)) from the
+	// start instead of fitting it to the first GOPs; segments then close at
+	// the first key frame at or after SegmentDuration (or inside a GOP at
+	// the target duration + 499 ms). Default 0: fitted.
+	TargetDuration time.Duration
 	// PartDuration is the wanted part duration. PART-TARGET (RFC 8216bis
 	// §4.4.3.7) is derived from it once the frame duration of the first track
 	// is measured: a whole number of frames, plus 2 % for timestamp jitter,
@@ -27,7 +33,7 @@ type MuxerConfig struct {
 	// PlaylistWindow is the minimum duration of segments listed in a media
 	// playlist. Default 6 x target duration + 4 x SegmentDuration, so that delta
 	// updates (CAN-SKIP-UNTIL = 6 x target duration, §4.4.3.8) skip something:
-	// 68 s with the defaults. Without a Storage all of it is held in memory
+	// 20 s for a 2 s GOP, 68 s for a 10 s target duration. Without a Storage all of it is held in memory
 	// (see "Memory" in the package documentation).
 	PlaylistWindow time.Duration
 	// DVRWindow, when longer than PlaylistWindow, keeps that much of the stream
@@ -111,10 +117,10 @@ type PartInfo struct {
 // Muxer packages renditions of one stream as Low-Latency HLS and serves them
 // (RFC 8216bis). All methods are safe for concurrent use.
 type Muxer struct {
-	cfg            MuxerConfig
-	hdr            headerValues
-	targetDuration time.Duration // whole seconds
-	window         time.Duration
+	cfg       MuxerConfig
+	hdr       headerValues
+	maxTarget time.Duration // ceil(MaxSegmentDuration), whole seconds
+	minTarget time.Duration // ceil(SegmentDuration), whole seconds
 
 	wg     sync.WaitGroup
 	done   chan struct{}
@@ -127,19 +133,24 @@ type Muxer struct {
 	codesOnce sync.Once
 	codes     *fixedCodes // DEFLATE tables of gzipCarry
 
-	mu          sync.Mutex
-	renditions  []*Rendition
-	byName      map[string]*Rendition
-	partTarget  time.Duration // 0 until decided
-	frameDur    time.Duration // frame duration PART-TARGET was fitted to
-	notify      chan struct{} // closed and replaced on every change
-	version     uint64
-	waiters     int
-	ended       bool
-	closed      bool
-	hasVideoRen bool
-	haveBase    bool
-	base        time.Duration // offset from input to output timestamps
+	mu         sync.Mutex
+	renditions []*Rendition
+	byName     map[string]*Rendition
+	// targetDuration is EXT-X-TARGETDURATION in whole seconds, 0 until
+	// fitted (muxer_target.go); once set it never changes (§4.4.3.1)
+	targetDuration time.Duration
+	fitGOP         time.Duration // the longest GOP the target duration was fitted to
+	window         time.Duration
+	partTarget     time.Duration // 0 until decided
+	frameDur       time.Duration // frame duration PART-TARGET was fitted to
+	notify         chan struct{} // closed and replaced on every change
+	version        uint64
+	waiters        int
+	ended          bool
+	closed         bool
+	hasVideoRen    bool
+	haveBase       bool
+	base           time.Duration // offset from input to output timestamps
 	// the last timestamp reset: renditions share its offset (rebaseOffsetLocked)
 	rebaseSeq    uint64
 	rebaseOffset time.Duration
@@ -167,21 +178,31 @@ func NewMuxer(cfg MuxerConfig) (*Muxer, error) {
 	if cfg.MaxSegmentDuration < cfg.SegmentDuration {
 		cfg.MaxSegmentDuration = cfg.SegmentDuration
 	}
+	if cfg.TargetDuration < 0 {
+		return nil, fmt.Errorf("hls: negative duration in config")
+	}
 	if cfg.PartDuration > cfg.SegmentDuration {
 		return nil, fmt.Errorf("hls: part duration %v longer than segment duration %v", cfg.PartDuration, cfg.SegmentDuration)
 	}
 	if cfg.MaxTimestampJump == 0 {
 		cfg.MaxTimestampJump = 2 * time.Second
 	}
-	td := time.Duration(math.Ceil(cfg.MaxSegmentDuration.Seconds())) * time.Second
 	m := &Muxer{
-		cfg:            cfg,
-		hdr:            newHeaderValues(),
-		targetDuration: td,
-		window:         max(cfg.PlaylistWindow, 6*td+4*cfg.SegmentDuration, cfg.DVRWindow),
-		done:           make(chan struct{}),
-		byName:         make(map[string]*Rendition),
-		notify:         make(chan struct{}),
+		cfg:       cfg,
+		hdr:       newHeaderValues(),
+		minTarget: ceilSeconds(cfg.SegmentDuration),
+		maxTarget: ceilSeconds(cfg.MaxSegmentDuration),
+		done:      make(chan struct{}),
+		byName:    make(map[string]*Rendition),
+		notify:    make(chan struct{}),
+	}
+	// until the target duration is fitted, the window is that of the
+	// longest target it may get
+	m.window = m.windowFor(m.maxTarget)
+	if cfg.TargetDuration > 0 {
+		// no GOP known: segments close at the first key frame at or
+		// after SegmentDuration, as long as they fit
+		m.setTargetLocked(max(ceilSeconds(cfg.TargetDuration), m.minTarget), 0)
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	if cfg.Storage != nil {
@@ -194,8 +215,14 @@ func NewMuxer(cfg MuxerConfig) (*Muxer, error) {
 	return m, nil
 }
 
-// TargetDuration returns EXT-X-TARGETDURATION (RFC 8216bis §4.4.3.1).
-func (m *Muxer) TargetDuration() time.Duration { return m.targetDuration }
+// TargetDuration returns EXT-X-TARGETDURATION (RFC 8216bis §4.4.3.1), or
+// 0 while it is not yet fitted to the stream's GOP (see "Target duration"
+// in the package documentation): media playlists are served from then on.
+func (m *Muxer) TargetDuration() time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.targetDuration
+}
 
 // PartTarget returns EXT-X-PART-INF:PART-TARGET (RFC 8216bis §4.4.3.7), or 0
 // while the frame duration it is fitted to is not yet known.
@@ -256,7 +283,7 @@ func (m *Muxer) decidePartTargetLocked(f time.Duration) {
 	k := max(1, int64(math.Round(float64(p)/float64(f))))
 	t := time.Duration(float64(time.Duration(k)*f) * 1.02)
 	t = (t + time.Millisecond - 1) / time.Millisecond * time.Millisecond
-	t = min(t, m.targetDuration)
+	t = min(t, m.minTarget) // the target duration is never below it
 	m.partTarget = t
 	m.frameDur = f
 }
@@ -380,6 +407,9 @@ func (m *Muxer) End() {
 	for _, r := range m.renditions {
 		r.releaseVideoLocked(true, now)
 		r.flushLocked()
+	}
+	if len(m.renditions) > 0 {
+		m.renditions[0].fitTargetLocked(true) // if no rendition did
 	}
 	m.ended = true
 	m.broadcastLocked(true)

@@ -50,7 +50,7 @@ func (r *Rendition) audioWaitLocked(u *VideoUnit) (time.Duration, bool) {
 		// it is, the audio after it starts the next timeline
 		return 0, false
 	}
-	if r.segDurAt(dts)+r.lastFrameDur/2 < m.cfg.SegmentDuration {
+	if !r.cutsAtKeyLocked(dts) {
 		return 0, false // the keyframe does not cut the segment
 	}
 	need := max(r.presEnd, r.pv.pts+d)

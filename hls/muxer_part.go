@@ -218,6 +218,7 @@ func (r *Rendition) closeSegmentLocked() {
 		st.videoDur += s.duration
 	}
 	st.ready = true
+	r.fitTargetLocked(false)
 	h := m.cfg.Hooks
 	if h.OnSegment != nil || h.OnSegmentComplete != nil {
 		r.events.segs = append(r.events.segs, r.segmentInfo(s))

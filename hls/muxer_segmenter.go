@@ -108,13 +108,23 @@ func (r *Rendition) writeVideoLocked(u *VideoUnit) {
 			hole = true
 			appendDur = nom
 		}
-		overCap := r.cur != nil && r.segDurAt(r.pv.dts)+appendDur > m.targetDuration
+		overCap := r.cur != nil && r.segDurAt(r.pv.dts)+appendDur > m.segCapLocked()
+		if overCap && !hole && r.segDurAt(r.pv.dts) > 0 {
+			// the GOP runs past the longest a segment may last: cut
+			// the segment before the pending frame, which opens the
+			// next one, not independent (muxer_target.go)
+			r.closePartLocked(r.pv.dts)
+			r.closeSegmentLocked()
+			r.fitTargetLocked(true)
+			r.startSegmentLocked(r.pv.dts, r.clock.at(r.pv.dts, r.pv.wall))
+			overCap = false
+		}
 		if hole && !overCap && r.partOpen && r.pv.dts+appendDur-r.partStart > t {
 			r.closePartLocked(r.pv.dts)
 		}
 		if overCap || hole {
 			if overCap {
-				// the GOP runs past the target duration: close the
+				// a hole after a segment at its longest: close the
 				// segment here, drop frames until the next keyframe
 				r.closePartLocked(r.pv.dts)
 				r.frag[r.vIdx].data = r.frag[r.vIdx].data[:r.vPartBytes]
@@ -156,8 +166,12 @@ func (r *Rendition) writeVideoLocked(u *VideoUnit) {
 		}
 	}
 
-	// half a frame of tolerance: a 2 s GOP of 1/30 s frames sums to 1.99999998 s
-	if u.Key && (r.cur == nil || r.waitKey || r.segDurAt(dts)+r.lastFrameDur/2 >= m.cfg.SegmentDuration) {
+	cut := u.Key && (r.cur == nil || r.waitKey || r.cutsAtKeyLocked(dts))
+	if u.Key {
+		// a GOP is measured between key frames of one timeline
+		r.noteKeyLocked(dts, r.cur != nil && !r.waitKey)
+	}
+	if cut {
 		start := dts
 		if r.leadValid && r.leadFrom < dts {
 			start = r.leadFrom // the segment starts with the rest of a hole

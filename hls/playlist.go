@@ -269,7 +269,9 @@ func (r *Rendition) appendMediaPlaylist(b []byte, skip skipMode, cuts *[]int32) 
 	b = appendSeconds(b, 3*pt, 3)
 	b = append(b, "\n#EXT-X-PART-INF:PART-TARGET="...)
 	b = appendSeconds(b, pt, 3)
-	b = append(b, "\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MEDIA-SEQUENCE:"...)
+	// no EXT-X-INDEPENDENT-SEGMENTS: a GOP longer than the target duration
+	// allows is cut without a key frame (muxer_target.go)
+	b = append(b, "\n#EXT-X-MEDIA-SEQUENCE:"...)
 	first := r.nextMSN
 	if len(segs) > 0 {
 		first = segs[0].msn
@@ -376,7 +378,7 @@ func (st *renditionStats) average() int64 {
 func (m *Muxer) appendMultivariant(b []byte, q string) []byte {
 	var videos, audios []*Rendition
 	for _, r := range m.renditions {
-		if !r.stats.ready {
+		if !r.listedLocked() {
 			continue
 		}
 		if r.video != nil {
@@ -385,7 +387,7 @@ func (m *Muxer) appendMultivariant(b []byte, q string) []byte {
 			audios = append(audios, r)
 		}
 	}
-	b = append(b, "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-INDEPENDENT-SEGMENTS\n"...)
+	b = append(b, "#EXTM3U\n#EXT-X-VERSION:9\n"...)
 	group := len(videos) > 0 && len(audios) > 0
 	var audioPeak, audioAvg int64
 	audioCodecs := ""

@@ -67,6 +67,9 @@ type Rendition struct {
 	vPartBytes   int  // bytes of frag[vIdx].data in the current part
 	lastFrameDur time.Duration
 	longFrameDur time.Duration // the last frame's duration when longer than lastFrameDur
+	lastKey      time.Duration // output time of the last key frame (with lastKeyValid)
+	lastKeyValid bool
+	maxGOP       time.Duration // the longest GOP seen, to fit the target duration (muxer_target.go)
 	aNext        int64         // next audio sample time, audio ticks
 	aSynced      bool
 	aLive        bool  // muxed: queued audio continues the audio of the segments (queueMuxedAudioLocked)

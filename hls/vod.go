@@ -15,6 +15,11 @@ type VODSegment struct {
 	InitURI         string        // URI of the init segment it needs (EXT-X-MAP)
 	Discontinuity   bool          // follows a discontinuity (EXT-X-DISCONTINUITY)
 	ProgramDateTime time.Time     // zero: no EXT-X-PROGRAM-DATE-TIME
+	// Dependent: the segment does not start with a key frame (a live
+	// segment cut inside a GOP longer than the target duration allowed);
+	// the playlist then does not declare EXT-X-INDEPENDENT-SEGMENTS
+	// (RFC 8216bis §4.4.2.1).
+	Dependent bool
 	// ByteRangeLength > 0: the segment is that many bytes of URI from
 	// ByteRangeOffset (EXT-X-BYTERANGE, RFC 8216bis §4.4.4.2).
 	ByteRangeLength int64
@@ -27,14 +32,17 @@ var ErrEmptyVOD = errors.New("hls: vod playlist without segments")
 // VODPlaylist writes a VOD media playlist (RFC 8216bis §4.4.3.5
 // EXT-X-PLAYLIST-TYPE:VOD, §4.4.3.4 EXT-X-ENDLIST) for stored segments.
 // EXT-X-TARGETDURATION is the longest segment duration rounded up
-// (§4.4.3.1). A new EXT-X-MAP is written whenever InitURI changes, and an
+// (§4.4.3.1). EXT-X-INDEPENDENT-SEGMENTS is declared unless a segment is
+// Dependent. A new EXT-X-MAP is written whenever InitURI changes, and an
 // EXT-X-BYTERANGE (§4.4.4.2) for a segment that is a range of its URI.
 func VODPlaylist(segs []VODSegment) ([]byte, error) {
 	if len(segs) == 0 {
 		return nil, ErrEmptyVOD
 	}
 	var longest time.Duration
+	independent := true
 	for _, s := range segs {
+		independent = independent && !s.Dependent
 		if s.URI == "" || s.InitURI == "" || s.Duration <= 0 || s.ByteRangeLength < 0 || s.ByteRangeOffset < 0 ||
 			strings.ContainsAny(s.URI+s.InitURI, "\"\r\n") {
 			return nil, errors.New("hls: vod segment needs a URI, an init URI and a positive duration")
@@ -43,7 +51,11 @@ func VODPlaylist(segs []VODSegment) ([]byte, error) {
 	}
 	td := int64(math.Ceil(longest.Seconds()))
 	b := make([]byte, 0, 128+80*len(segs))
-	b = append(b, "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-TARGETDURATION:"...)
+	b = append(b, "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-PLAYLIST-TYPE:VOD\n"...)
+	if independent {
+		b = append(b, "#EXT-X-INDEPENDENT-SEGMENTS\n"...)
+	}
+	b = append(b, "#EXT-X-TARGETDURATION:"...)
 	b = strconv.AppendInt(b, td, 10)
 	b = append(b, "\n#EXT-X-MEDIA-SEQUENCE:0\n"...)
 	prevInit := ""

@@ -32,8 +32,12 @@ type playResult struct {
 	CurrentTimeStart *float64 `json:"currentTimeStart"`
 	CurrentTimeEnd   *float64 `json:"currentTimeEnd"`
 	WatchedMs        int      `json:"watchedMs"`
-	Errors           []string `json:"errors"`
-	Console          []string `json:"console"`
+	// hls.js's latency (behind its live edge estimate) and target
+	// latency at the first frame
+	HLSLatencyStartMs  *int     `json:"hlsLatencyStartMs"`
+	HLSTargetLatencyMs *int     `json:"hlsTargetLatencyMs"`
+	Errors             []string `json:"errors"`
+	Console            []string `json:"console"`
 }
 
 // chromiumPath is Debian's Chromium, or $CHROMIUM.
@@ -54,12 +58,13 @@ type player struct {
 }
 
 // startPlay starts play.mjs on the player page pageURL (mode "daemon" or
-// "repo") to watch seconds of playback after the first frame.
-func startPlay(ctx context.Context, t *testing.T, pageURL, mode string, seconds int) *player {
+// "repo") to watch seconds of playback after the first frame; extra are
+// more play.mjs options.
+func startPlay(ctx context.Context, t *testing.T, pageURL, mode string, seconds int, extra ...string) *player {
 	t.Helper()
 	p := &player{done: make(chan struct{})}
-	p.cmd = exec.CommandContext(ctx, "node", filepath.Join(repoRoot, "test", "browser", "play.mjs"),
-		"--url", pageURL, "--seconds", strconv.Itoa(seconds), "--timeout", strconv.Itoa(seconds+40), "--page", mode, "--chromium", chromiumPath())
+	p.cmd = exec.CommandContext(ctx, "node", append([]string{filepath.Join(repoRoot, "test", "browser", "play.mjs"),
+		"--url", pageURL, "--seconds", strconv.Itoa(seconds), "--timeout", strconv.Itoa(seconds + 40), "--page", mode, "--chromium", chromiumPath()}, extra...)...)
 	p.cmd.Dir = repoRoot
 	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.stderr
 	p.cmd.WaitDelay = 5 * time.Second

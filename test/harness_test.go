@@ -603,6 +603,8 @@ type publishOpts struct {
 	NoBFrames bool
 	// OutputArgs go right before the URL (e.g. -rtsp_transport tcp).
 	OutputArgs []string
+	// GOP is the key frame interval in frames (-g); default 30 (1 s).
+	GOP int
 }
 
 // publish starts ffmpeg publishing a 640x360 30 fps test pattern with a 440 Hz
@@ -622,8 +624,12 @@ func publish(ctx context.Context, t *testing.T, url string, o publishOpts) *publ
 	if !o.NoAudio {
 		args = append(args, "-re", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000")
 	}
+	gop := "30"
+	if o.GOP > 0 {
+		gop = strconv.Itoa(o.GOP)
+	}
 	args = append(args, "-t", secs,
-		"-c:v", "libx264", "-preset", "veryfast", "-bf", bframes, "-g", "30", "-pix_fmt", "yuv420p")
+		"-c:v", "libx264", "-preset", "veryfast", "-bf", bframes, "-g", gop, "-pix_fmt", "yuv420p")
 	if !o.NoAudio {
 		args = append(args, "-c:a", "aac", "-b:a", "96k")
 	}

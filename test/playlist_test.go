@@ -362,7 +362,10 @@ func checkLLHLS(p *playlist, live bool) []string {
 		if !r.Last && !r.Independent && !r.Gap && r.Duration < 0.85*p.PartTarget-eps {
 			bad("part %d.%d: DURATION %.5f < 85%% of PART-TARGET %.5f", r.MSN, r.Index, r.Duration, p.PartTarget)
 		}
-		if r.Index == 0 && !r.Independent {
+		// a segment starts on a key frame, unless the packager cut a GOP
+		// longer than the target duration allows: then the playlist does
+		// not declare EXT-X-INDEPENDENT-SEGMENTS
+		if r.Index == 0 && !r.Independent && p.Independent {
 			bad("part %d.0 starts a segment (a keyframe) but lacks INDEPENDENT=YES", r.MSN)
 		}
 	}

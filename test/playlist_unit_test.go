@@ -118,6 +118,11 @@ func TestCheckLLHLSFindsViolations(t *testing.T) {
 			if body == sampleLive {
 				t.Fatalf("replacement %q not found", tc.from)
 			}
+			if tc.name == "not independent" {
+				// only a playlist declaring every segment independent
+				// must start each on an INDEPENDENT=YES part
+				body = strings.Replace(body, "#EXTM3U\n", "#EXTM3U\n#EXT-X-INDEPENDENT-SEGMENTS\n", 1)
+			}
 			p, err := parsePlaylist(body)
 			if err != nil {
 				t.Fatal(err)

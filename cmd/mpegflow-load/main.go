@@ -91,6 +91,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&cfg.RTMPNoDelay, "rtmp-nodelay", false, "RTMP publishers turn Nagle's algorithm off (ffmpeg -tcp_nodelay 1), as OBS does")
 	fs.StringVar(&cfg.PprofPath, "pprof", "", "with -daemon: save the daemon's CPU profile over the measured period to this file")
 	fs.StringVar(&cfg.TracePath, "trace", "", "write one CSV line per measured part to this file")
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "with -daemon: write the daemon's CPU profile (pprof) over the measured period to this file")
 	fs.BoolVar(&verbose, "v", false, "debug logging")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -129,6 +130,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if cfg.WHEPViewers > 0 && cfg.Protocol != "whip" && cfg.Media.BFrames != 0 {
 		fmt.Fprintln(stderr, "mpegflow-load: -whep needs a source without B-frames: -protocol whip or -bframes 0")
+		return 2
+	}
+	if cfg.CPUProfile != "" && cfg.DaemonPath == "" {
+		fmt.Fprintln(stderr, "mpegflow-load: -cpuprofile needs -daemon")
 		return 2
 	}
 	if cfg.Record && cfg.DaemonPath == "" {

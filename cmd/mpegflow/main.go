@@ -38,6 +38,7 @@ import (
 
 	"github.com/mpegflow/mpegflow/conf"
 	"github.com/mpegflow/mpegflow/internal/app"
+	"github.com/mpegflow/mpegflow/internal/live"
 )
 
 // version is set with -ldflags "-X main.version=..." by the Makefile.
@@ -158,7 +159,7 @@ func quickstart(path string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mpegflow: data_dir:", err)
 		return 1
 	}
-	entries, err := app.ResolveKeys(cfg)
+	entries, err := live.ResolveKeys(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "mpegflow:", err)
 		return 1

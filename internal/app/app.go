@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync/atomic"
 	"time"
@@ -48,7 +47,6 @@ const ShutdownTimeout = 8 * time.Second
 // App is one running daemon. Several can live in one process (tests).
 type App struct {
 	cfg     *conf.Config
-	version string
 	log     *slog.Logger
 	metrics *metrics.Metrics
 
@@ -63,11 +61,9 @@ type App struct {
 	rt       *live.Runtime
 	dir      auth.Directory
 	ingest   *listeners.Set
-	httpLn   net.Listener
-	httpSrv  *http.Server
-	metLn    net.Listener
-	metSrv   *http.Server
-	actors   []rungroup.Actor // the features'
+	http     *httpserver.Server
+	met      *httpserver.Server // nil without metrics.address
+	actors   []rungroup.Actor   // the features'
 	ready    atomic.Bool
 	closers  []func() // release what New built, in reverse order
 }
@@ -81,7 +77,7 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
-	a := &App{cfg: cfg, log: log, version: version, metrics: metrics.New(version, metrics.WithDataDir(cfg.DataDir))}
+	a := &App{cfg: cfg, log: log, metrics: metrics.New(version, metrics.WithDataDir(cfg.DataDir))}
 	defer func() {
 		if err != nil {
 			for i := len(a.actors) - 1; i >= 0; i-- {
@@ -110,7 +106,12 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 		return nil, err
 	}
 	a.closers = append(a.closers, a.pb.Close)
-	if a.webhooks, err = a.newWebhooks(a.st, a.bus); err != nil {
+	node, err := record.NodeID(cfg.Recording.NodeID, cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("recording.node_id: %w", err)
+	}
+	if a.webhooks, err = webhook.Setup(webhook.SetupConfig{Conf: cfg.Webhooks, Store: a.st.Webhooks(), Bus: a.bus, NodeID: node,
+		Version: version, Registerer: a.metrics.Registry, Logger: log.With("component", "webhooks")}); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, a.webhooks.Close)
@@ -125,11 +126,13 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
-	if a.rec, err = a.newRecorder(a.st, blobs, render); err != nil {
+	if a.rec, err = record.Setup(record.SetupConfig{Conf: cfg.Recording, NodeID: node, Videos: a.st.Videos(), LiveInputs: a.st.LiveInputs(),
+		Blobs: blobs, Bus: a.bus, Render: render.VideoData, Capacity: a.tc.Account, Registerer: a.metrics.Registry, Logger: log,
+		TargetDuration: max(cfg.HLS.MaxSegmentDuration.D(), cfg.HLS.SegmentDuration.D())}); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, a.rec.Close)
-	demand := &demandSum{}
+	demand := &hlsout.Demands{}
 	a.hls = hlsout.New(hlsout.Config{
 		SegmentDuration:    cfg.HLS.SegmentDuration.D(),
 		PartDuration:       cfg.HLS.PartDuration.D(),
@@ -155,17 +158,13 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 		kinds.Register(tc.Kind())
 	}
 	kinds.Register(a.rec.Recorder().Kind())
-	viewers := &viewerSum{a.hls}
+	viewers := &live.ViewerSum{a.hls}
 	if a.rt, err = live.New(live.Config{LiveInputs: a.st.LiveInputs(), Outbox: a.st.Webhooks(), Bus: a.bus, Render: render,
 		Kinds: kinds, ReconnectWindow: cfg.RTMP.ReconnectWindow.D(), Metrics: a.metrics, Viewers: viewers,
 		Registerer: a.metrics.Registry, Logger: log}); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, a.rt.Close)
-	profiles := make([]string, 0, len(cfg.Transcode.Profiles))
-	for _, p := range cfg.Transcode.Profiles {
-		profiles = append(profiles, p.Name)
-	}
 	proxies, err := playback.ParseProxies(cfg.HTTP.TrustedProxies)
 	if err != nil {
 		return nil, fmt.Errorf("http.%w", err)
@@ -193,7 +192,7 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 	if a.api, err = api.New(api.Config{Store: a.st, Bus: a.bus, Runtime: a.rt, Logger: log.With("component", "api"), ClientAddr: proxies,
 		Endpoints: ep, CursorKey: key, Webhooks: api.WebhooksDeps{Service: a.webhooks},
 		Videos: api.VideosDeps{Videos: api.RecorderVideos(a.rec.Recorder())},
-		System: api.SystemDeps{Transcode: api.TranscodeSystem(a.tc)}, TranscodeProfiles: profiles,
+		System: api.SystemDeps{Transcode: api.TranscodeSystem(a.tc)}, TranscodeProfiles: a.tc.ProfileNames(),
 		Outputs: b.Outputs, Sources: b.Sources, Uploads: b.Uploads, Pipelines: b.Pipelines}); err != nil {
 		return nil, err
 	}
@@ -202,63 +201,29 @@ func New(cfg *conf.Config, log *slog.Logger, version string, stdout io.Writer) (
 	for _, rt := range rpc.New(a.api, log.With("component", "rpc")).Routes() {
 		b.Handle(rt.Pattern, rt.Handler) // gRPC, gRPC-Web and Connect over the same service layer
 	}
-	if a.httpLn, err = net.Listen("tcp", cfg.HTTP.Address); err != nil {
-		return nil, fmt.Errorf("http.address: %w", err)
-	}
-	a.closers = append(a.closers, func() { _ = a.httpLn.Close() })
 	var whipHandler http.Handler
 	if a.ingest.WHIP != nil {
 		whipHandler = a.ingest.WHIP.Handler()
 	}
-	a.httpSrv = &http.Server{
+	if a.http, err = httpserver.Listen(httpserver.ServerConfig{Address: cfg.HTTP.Address, Setting: "http.address",
 		Handler: httpserver.New(httpserver.Config{CORSAllowOrigin: cfg.HTTP.CORSAllowOrigin, HLSJSURL: cfg.HTTP.HLSJSURL,
 			Live: a.hls, Inputs: a.dir, LiveGate: a.pb.Live, WHIP: whipHandler, API: a.metrics.API(a.api.Handler()),
 			Videos: vodhttp.New(vodhttp.Config{Recorder: a.rec.Recorder(), Blobs: blobs, Gate: a.pb.Videos,
 				PlayerPage: web.PlayerPage(cfg.HTTP.HLSJSURL), Logger: log}),
 			Routes: b.routes, Ready: &a.ready, Logger: log}),
-		Protocols:         httpserver.H2C(), // gRPC clients speak HTTP/2 without TLS
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
-	if cfg.Metrics.Address != "" {
-		if a.metLn, err = net.Listen("tcp", cfg.Metrics.Address); err != nil {
-			return nil, fmt.Errorf("metrics.address: %w", err)
-		}
-		a.closers = append(a.closers, func() { _ = a.metLn.Close() })
-		a.metSrv = &http.Server{Handler: a.metrics.DebugHandler(), ReadHeaderTimeout: 10 * time.Second}
-	}
-	return a, nil
-}
-
-// newRecorder builds the recorder and the service that ends its
-// recordings on live_input.idle.
-func (a *App) newRecorder(st store.Store, blobs blob.Store, render *api.Renderer) (*record.Service, error) {
-	ff, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		a.log.Warn("ffmpeg not found: video thumbnails and MP4 downloads are off")
-		ff = ""
-	}
-	node, err := record.NodeID(a.cfg.Recording.NodeID, a.cfg.DataDir)
-	if err != nil {
-		return nil, fmt.Errorf("recording.node_id: %w", err)
-	}
-	rec, err := record.New(record.Config{
-		// the recorder writes its events to the webhook outbox in the
-		// transactions of its video changes, then publishes them on the bus
-		Videos: st.Videos(), LiveInputs: st.LiveInputs(), Blobs: blobs, Bus: a.bus, Render: render.VideoData,
-		Logger: a.log.With("component", "recorder"), ThumbnailTimePct: a.cfg.Recording.ThumbnailTimePct, FFmpeg: ff, Capacity: a.tc.Account,
-		NodeID: node, Lease: a.cfg.Recording.Lease.D(), Heartbeat: a.cfg.Recording.Heartbeat.D(),
-		// the live packager's EXT-X-TARGETDURATION, which no segment exceeds
-		TargetDuration: max(a.cfg.HLS.MaxSegmentDuration.D(), a.cfg.HLS.SegmentDuration.D()),
-	})
-	if err != nil {
+		Protocols: httpserver.H2C(), // gRPC clients speak HTTP/2 without TLS
+		Logger:    log}); err != nil {
 		return nil, err
 	}
-	if err := rec.Register(a.metrics.Registry); err != nil {
-		a.log.Warn("cannot export a recording metric", "error", err)
+	a.closers = append(a.closers, a.http.Close)
+	if cfg.Metrics.Address != "" {
+		if a.met, err = httpserver.Listen(httpserver.ServerConfig{Address: cfg.Metrics.Address, Setting: "metrics.address",
+			Handler: a.metrics.DebugHandler(), Logger: log}); err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, a.met.Close)
 	}
-	return record.NewService(rec, a.bus, a.log), nil
+	return a, nil
 }
 
 // release releases what New built, in reverse order; used when New fails
@@ -271,17 +236,17 @@ func (a *App) release() {
 }
 
 // HTTPAddr is the bound playback address.
-func (a *App) HTTPAddr() net.Addr { return a.httpLn.Addr() }
+func (a *App) HTTPAddr() net.Addr { return a.http.Addr() }
 
 // RTMPAddr is the bound RTMP address.
 func (a *App) RTMPAddr() net.Addr { return a.ingest.RTMP.Addr() }
 
 // MetricsAddr is the bound metrics address, or nil when metrics are off.
 func (a *App) MetricsAddr() net.Addr {
-	if a.metLn == nil {
+	if a.met == nil {
 		return nil
 	}
-	return a.metLn.Addr()
+	return a.met.Addr()
 }
 
 // Directory resolves live inputs.
@@ -298,9 +263,10 @@ func (a *App) Run(ctx context.Context) error {
 	var g rungroup.Group
 	wctx, stopWebhooks := context.WithCancel(context.Background())
 	g.Add("webhooks", func() error { return ignoreCanceled(a.webhooks.Run(wctx)) }, func(error) { stopWebhooks() })
-	a.serveHTTP(&g, "http", a.httpSrv, a.httpLn)
-	if a.metSrv != nil {
-		a.serveHTTP(&g, "metrics", a.metSrv, a.metLn)
+	shutdown := func(s *httpserver.Server) func(error) { return func(error) { s.Shutdown(ShutdownTimeout) } }
+	g.Add("http", a.http.Run, shutdown(a.http))
+	if a.met != nil {
+		g.Add("metrics", a.met.Run, shutdown(a.met))
 	}
 	g.Add("recorder", func() error { return a.rec.Run(context.Background()) }, func(error) { a.rec.Close() })
 	hubDone := make(chan struct{})
@@ -326,21 +292,6 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.release()
 	return err
-}
-
-// serveHTTP adds an HTTP server to g; its interrupt drains requests for
-// up to ShutdownTimeout.
-func (a *App) serveHTTP(g *rungroup.Group, name string, srv *http.Server, ln net.Listener) {
-	g.Add(name, func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	}, func(error) {
-		sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	})
 }
 
 func ignoreCanceled(err error) error {

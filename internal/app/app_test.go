@@ -14,6 +14,7 @@ import (
 
 	"github.com/mpegflow/mpegflow/conf"
 	"github.com/mpegflow/mpegflow/internal/httpserver"
+	"github.com/mpegflow/mpegflow/internal/live"
 )
 
 func newTestApp(t *testing.T, extra string) (*App, *bytes.Buffer, func()) {
@@ -167,18 +168,18 @@ func (r *headerRecorder) WriteHeader(c int)           { r.code = c }
 func TestStreamKeyGeneratedAndKept(t *testing.T) {
 	dir := t.TempDir()
 	cfg := &conf.Config{DataDir: dir, LiveInputs: []conf.LiveInput{{ID: "cam", StreamKey: conf.AutoKey}}}
-	e1, err := ResolveKeys(cfg)
+	e1, err := live.ResolveKeys(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e2, err := ResolveKeys(cfg)
+	e2, err := live.ResolveKeys(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if e1[0].StreamKey != e2[0].StreamKey || len(e1[0].StreamKey) < 20 {
 		t.Fatalf("keys %q %q", e1[0].StreamKey, e2[0].StreamKey)
 	}
-	st, err := os.Stat(KeyFile(dir, "cam"))
+	st, err := os.Stat(live.KeyFile(dir, "cam"))
 	if err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("key file: %v %v", err, st)
 	}

@@ -75,7 +75,7 @@ func TestControlBootstrapAndRestart(t *testing.T) {
 		t.Fatalf("no admin token printed: %q", out)
 	}
 	ctx := context.Background()
-	key, err := live.LoadOrCreateKey(KeyFile(dir, "main"))
+	key, err := live.LoadOrCreateKey(live.KeyFile(dir, "main"))
 	if err != nil {
 		t.Fatal(err)
 	}

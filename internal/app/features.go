@@ -1,25 +1,24 @@
 package app
 
 import (
-	"context"
-	"github.com/mpegflow/mpegflow/internal/api"
-	"github.com/mpegflow/mpegflow/internal/blob"
-	"github.com/mpegflow/mpegflow/internal/ingest"
-	"github.com/mpegflow/mpegflow/internal/record"
 	"log/slog"
 	"net/http"
 
 	"github.com/mpegflow/mpegflow/conf"
+	"github.com/mpegflow/mpegflow/internal/api"
 	"github.com/mpegflow/mpegflow/internal/auth"
+	"github.com/mpegflow/mpegflow/internal/blob"
 	"github.com/mpegflow/mpegflow/internal/events"
 	"github.com/mpegflow/mpegflow/internal/ffmpeg"
 	"github.com/mpegflow/mpegflow/internal/httpserver"
+	"github.com/mpegflow/mpegflow/internal/ingest"
 	"github.com/mpegflow/mpegflow/internal/ingest/whip"
 	"github.com/mpegflow/mpegflow/internal/live"
 	"github.com/mpegflow/mpegflow/internal/metrics"
 	"github.com/mpegflow/mpegflow/internal/output/hlsout"
 	"github.com/mpegflow/mpegflow/internal/pipeline"
 	"github.com/mpegflow/mpegflow/internal/playback"
+	"github.com/mpegflow/mpegflow/internal/record"
 	"github.com/mpegflow/mpegflow/internal/rungroup"
 	"github.com/mpegflow/mpegflow/internal/store"
 	"github.com/mpegflow/mpegflow/internal/stream"
@@ -78,62 +77,20 @@ type Builder struct {
 
 	routes  []httpserver.Route
 	actors  []rungroup.Actor
-	viewers *viewerSum
-	demand  *demandSum
+	viewers *live.ViewerSum
+	demand  *hlsout.Demands
 }
 
 // CountViewers adds an output whose viewers count in the API's sessions.
-func (b *Builder) CountViewers(v live.Viewers) { *b.viewers = append(*b.viewers, v) }
+func (b *Builder) CountViewers(v live.Viewers) { b.viewers.Add(v) }
 
 // AddDemandSource adds a source that runs only while watched: viewers'
 // requests (LL-HLS, WHEP) reach it through Demand.
-func (b *Builder) AddDemandSource(d hlsout.Demand) { *b.demand = append(*b.demand, d) }
+func (b *Builder) AddDemandSource(d hlsout.Demand) { b.demand.Add(d) }
 
 // Demand is what outputs tell of their viewers' requests, so that sources
 // that run only while watched start and keep running.
 func (b *Builder) Demand() hlsout.Demand { return b.demand }
-
-// demandSum tells every on-demand source of a viewer's request. Sources are
-// added while the daemon is composed, before anything runs.
-type demandSum []hlsout.Demand
-
-// Demand implements hlsout.Demand: the releases of every source that
-// holds the stream, in one (nil when none does).
-func (s *demandSum) Demand(ctx context.Context, id string) (func(), error) {
-	var rels []func()
-	for _, d := range *s {
-		rel, err := d.Demand(ctx, id)
-		if err != nil {
-			for _, r := range rels {
-				r()
-			}
-			return nil, err
-		}
-		if rel != nil {
-			rels = append(rels, rel)
-		}
-	}
-	if len(rels) == 0 {
-		return nil, nil
-	}
-	return func() {
-		for _, r := range rels {
-			r()
-		}
-	}, nil
-}
-
-// viewerSum is the viewers of every output of a live input. Outputs are
-// added while the daemon is composed, before anything runs.
-type viewerSum []live.Viewers
-
-func (s *viewerSum) Viewers(id string) int {
-	n := 0
-	for _, v := range *s {
-		n += v.Viewers(id)
-	}
-	return n
-}
 
 // Handle adds a route to the playback listener (http.address).
 func (b *Builder) Handle(pattern string, h http.Handler) {

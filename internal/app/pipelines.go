@@ -1,9 +1,6 @@
 package app
 
 import (
-	"os/exec"
-	"path/filepath"
-
 	"github.com/mpegflow/mpegflow/internal/output/hlsout"
 	"github.com/mpegflow/mpegflow/internal/pipeline"
 	"github.com/mpegflow/mpegflow/internal/pipeline/bind"
@@ -16,31 +13,16 @@ import (
 // Its node types run on the kinds registered before it (the packager,
 // the ladder, the recorder, restream outputs).
 func wirePipelines(b *Builder) error {
-	c := bind.Components{Recorder: b.Recorder, WHEP: b.ICE != nil, Bus: b.Bus}
-	for _, k := range b.Kinds.Kinds() {
-		if k.Name == hlsout.KindName {
-			c.Packager = &k
-		}
+	c := bind.SetupConfig{
+		Config: bind.Config{Pipelines: b.Store.Pipelines(), LiveInputs: b.Store.LiveInputs(), Outputs: b.Store.Outputs(),
+			Events: b.Events, Bus: b.Bus, Notify: b.Webhooks, Logger: b.Log.With("component", "pipelines")},
+		Components: bind.Components{Packager: b.Kinds.Lookup(hlsout.KindName), Recorder: b.Recorder, WHEP: b.ICE != nil, Bus: b.Bus},
+		Transcoder: b.Transcode.Transcoder, DataDir: b.Config.DataDir, Capacity: b.FFmpeg,
 	}
 	if rs, ok := b.Outputs.Runtime.(bind.Restreams); ok {
 		c.Restream = rs // the restream manager (wireRestream)
 	}
-	cfg := bind.Config{Pipelines: b.Store.Pipelines(), LiveInputs: b.Store.LiveInputs(), Outputs: b.Store.Outputs(),
-		Events: b.Events, Bus: b.Bus, Notify: b.Webhooks, Logger: b.Log.With("component", "pipelines")}
-	if tc := b.Transcode.Transcoder; tc != nil {
-		c.Ladders, cfg.Profiles, cfg.Transcoding = tc, tc.Profiles(), true
-	}
-	if ff, err := exec.LookPath("ffmpeg"); err == nil {
-		// thumbnail nodes' images: a few per node, in the data directory
-		th, err := bind.NewThumbnails(bind.ThumbnailsConfig{Dir: filepath.Join(b.Config.DataDir, "live-thumbnails"), FFmpeg: ff,
-			Capacity: b.FFmpeg, Logger: b.Log.With("component", "thumbnails")})
-		if err != nil {
-			return err
-		}
-		c.Thumbnails, cfg.Thumbnails = th, th
-	}
-	cfg.Types = bind.Types(c)
-	rt, err := bind.New(cfg)
+	rt, err := bind.Setup(c)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 
 	"github.com/mpegflow/mpegflow/internal/api"
@@ -21,36 +20,20 @@ func wireRTSP(b *Builder) error {
 	audio := &rtsp.AudioTranscode{Account: b.FFmpeg}
 	base := rtsp.Config{Directory: b.Directory, Hub: b.Hub, Takeover: cfg.RTMP.OnDuplicate == "replace", Throttle: b.Throttle,
 		Metrics: b.Metrics, Stats: metrics.RTSPStats{M: b.Metrics}, Audio: audio, Logger: b.Log}
-	serve := func(name string, c rtsp.Config) error {
-		s, err := rtsp.New(c)
+	ls, err := rtsp.Listeners(cfg.RTSP, cfg.RTSPS, base)
+	if err != nil {
+		return err
+	}
+	for _, l := range ls {
+		s, err := rtsp.New(l.Config)
 		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			return fmt.Errorf("%s: %w", l.Setting, err)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		b.Actor(name, func() error { return ignoreCanceled(s.Run(ctx)) }, func(error) {
+		b.Actor(l.Setting, func() error { return ignoreCanceled(s.Run(ctx)) }, func(error) {
 			cancel()
 			_ = s.Close()
 		})
-		return nil
-	}
-	if cfg.RTSP.Address != "" {
-		c := base
-		c.Address, c.UDPRTPAddress, c.UDPRTCPAddress = cfg.RTSP.Address, cfg.RTSP.UDPRTPAddress, cfg.RTSP.UDPRTCPAddress
-		if err := serve("rtsp.address", c); err != nil {
-			return err
-		}
-	}
-	if cfg.RTSPS.Enabled() {
-		cert, err := tls.LoadX509KeyPair(cfg.RTSPS.CertFile, cfg.RTSPS.KeyFile)
-		if err != nil {
-			return fmt.Errorf("rtsps.cert_file: %w", err)
-		}
-		c := base
-		c.Address = cfg.RTSPS.Address
-		c.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		if err := serve("rtsps.address", c); err != nil {
-			return err
-		}
 	}
 	pullers, err := rtsp.NewPullers(rtsp.PullConfig{Hub: b.Hub, Takeover: base.Takeover, Metrics: b.Metrics,
 		Stats: base.Stats, Audio: audio, Logger: b.Log,

@@ -38,7 +38,7 @@ func openStore(ctx context.Context, cfg *conf.Config, log *slog.Logger, stdout i
 			_ = st.Close()
 		}
 	}()
-	entries, err := ResolveKeys(cfg)
+	entries, err := live.ResolveKeys(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -49,15 +49,6 @@ func openStore(ctx context.Context, cfg *conf.Config, log *slog.Logger, stdout i
 	if err != nil {
 		return nil, fmt.Errorf("api.admin_token: %w", err)
 	}
-	switch {
-	case b.Generated != "":
-		// The console, not the log: the secret must not reach log storage.
-		fmt.Fprintf(stdout, "\nMpegFlow admin API token (shown once, stored hashed; set api.admin_token to choose your own):\n\n    %s\n\n", b.Generated)
-		log.Info("generated the admin API token and printed it to the console once")
-	case b.ConfiguredRevoked:
-		log.Warn("api.admin_token was revoked over the API and is refused; configure another one")
-	case b.Replaced > 0:
-		log.Info("api.admin_token changed; the previous one is revoked", "revoked", b.Replaced)
-	}
+	b.Announce(stdout, log)
 	return st, nil
 }

@@ -2,12 +2,8 @@ package app
 
 import (
 	"context"
-	"os/exec"
-	"path/filepath"
-	"time"
 
 	"github.com/mpegflow/mpegflow/internal/api"
-	"github.com/mpegflow/mpegflow/internal/netguard"
 	"github.com/mpegflow/mpegflow/internal/upload"
 	"github.com/mpegflow/mpegflow/web"
 )
@@ -17,17 +13,11 @@ import (
 // processed by a leased job queue into the same VOD assets as recordings,
 // in the recorder's blob store, on the one ffmpeg capacity account.
 func wireUploads(b *Builder) error {
-	ff, _ := exec.LookPath("ffmpeg")
-	fp, _ := exec.LookPath("ffprobe")
-	c := b.Config.Uploads
-	svc, err := upload.New(upload.Config{
-		Videos: b.Store.Videos(), Uploads: b.Store.Uploads(), Blobs: b.Blobs, Bus: b.Bus,
-		Dir: filepath.Join(b.Config.DataDir, "uploads"), Logger: b.Log.With("component", "uploads"),
-		FFmpeg: ff, FFprobe: fp, Capacity: b.FFmpeg, Ladder: b.Transcode.Profiles, NodeID: b.Recorder.NodeID(), Workers: c.Workers,
-		MaxSize: c.MaxSize, MaxUnfinished: c.MaxUnfinishedPerToken, PlainMaxSize: c.PlainMaxSize, CopyMaxSize: c.CopyMaxSize, CopyTimeout: c.CopyTimeout.D(),
-		Guard:  netguard.New(netguard.Config{AllowPrivate: c.AllowPrivateSources, Timeout: 10 * time.Second}),
-		Render: b.Render.VideoData, Thumbnails: b.Recorder,
-	})
+	c := upload.ConfigFrom(b.Config.Uploads, b.Config.DataDir)
+	c.Videos, c.Uploads, c.Blobs, c.Bus = b.Store.Videos(), b.Store.Uploads(), b.Blobs, b.Bus
+	c.Capacity, c.Ladder, c.NodeID = b.FFmpeg, b.Transcode.Profiles, b.Recorder.NodeID()
+	c.Render, c.Thumbnails, c.Logger = b.Render.VideoData, b.Recorder, b.Log.With("component", "uploads")
+	svc, err := upload.New(c)
 	if err != nil {
 		return err
 	}

@@ -1,15 +1,10 @@
 package app
 
 import (
-	"context"
-	"fmt"
-	"net/http"
 	"os/exec"
 
 	"github.com/mpegflow/mpegflow/internal/output/vodhttp"
 	"github.com/mpegflow/mpegflow/internal/output/whep"
-	"github.com/mpegflow/mpegflow/internal/pipeline"
-	"github.com/mpegflow/mpegflow/internal/stream"
 	"github.com/mpegflow/mpegflow/internal/transcode"
 )
 
@@ -26,7 +21,7 @@ func wireWHEP(b *Builder) error {
 		ICE:        b.ICE,
 		Hub:        b.Hub,
 		Inputs:     b.Directory,
-		Gate:       whepGate{b},
+		Gate:       vodhttp.Authorizer{Gate: b.LiveGate, Kind: "live_input", Logger: b.Log},
 		CORSOrigin: b.Config.HTTP.CORSAllowOrigin,
 		Registerer: b.Metrics.Registry,
 		Logger:     b.Log,
@@ -36,7 +31,7 @@ func wireWHEP(b *Builder) error {
 		cfg.Keyframes = b.WHIP
 	}
 	// a source with B-frames plays from its top transcoded rung
-	cfg.Standins = whepStandins{b.Transcode, b.Store.LiveInputs()}
+	cfg.Standins = transcode.Standins{Service: b.Transcode, Settings: b.Store.LiveInputs()}
 	// AAC (RTMP, SRT) becomes Opus once per stream when ffmpeg is here
 	if ff, err := exec.LookPath("ffmpeg"); err == nil {
 		cfg.FFmpegPath, cfg.Capacity = ff, b.FFmpeg
@@ -55,30 +50,4 @@ func wireWHEP(b *Builder) error {
 		close(stop)
 	})
 	return nil
-}
-
-// whepStandins names the transcoded rung that WHEP plays for a source
-// with B-frames, or says that this daemon does not transcode.
-type whepStandins struct {
-	tc       *transcode.Service
-	settings pipeline.Settings
-}
-
-func (s whepStandins) Standin(ctx context.Context, src *stream.Stream) (string, error) {
-	if s.tc == nil || s.tc.Transcoder == nil {
-		reason := "no working encoder"
-		if s.tc != nil && s.tc.Reason != "" {
-			reason = s.tc.Reason
-		}
-		return "", fmt.Errorf("transcoding is unavailable on this server (%s)", reason)
-	}
-	return s.tc.Transcoder.Standin(ctx, s.settings, src)
-}
-
-// whepGate runs a WHEP offer through the gate of /live/ (signed playback,
-// allowed_origins, access rules, the play admission hook).
-type whepGate struct{ b *Builder }
-
-func (g whepGate) Authorize(w http.ResponseWriter, r *http.Request, idOrToken string) (string, bool) {
-	return vodhttp.Authorize(w, r, g.b.LiveGate, idOrToken, "live_input", g.b.Log)
 }

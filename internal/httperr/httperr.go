@@ -29,7 +29,19 @@ type Body struct {
 // Write answers status with the envelope of code and message, not cached
 // and not sniffed.
 func Write(w http.ResponseWriter, status int, code, message string) {
-	b, _ := json.Marshal(Envelope{Error: Body{Code: code, Message: message}}) // strings always marshal
+	WriteJSON(w, status, Envelope{Error: Body{Code: code, Message: message}})
+}
+
+// WriteJSON answers status with v as JSON (one line), not cached and not
+// sniffed: the one writer of every JSON body of the HTTP surfaces, errors
+// and the REST API's objects alike. A v that does not marshal is answered
+// 500 with the internal error's envelope.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":{"code":"internal","message":"internal error"}}`)
+	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")

@@ -90,6 +90,9 @@ type Config struct {
 	PprofPath string
 	// TracePath, when set, receives one CSV line per part measured.
 	TracePath string
+	// CPUProfile (DaemonPath only), when set, receives the daemon's CPU
+	// profile (pprof) over the measured period.
+	CPUProfile string
 
 	Media          MediaSpec
 	RequestTimeout time.Duration // per HTTP request, blocking ones included
@@ -455,6 +458,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	sleepCtx(rdCtx, time.Until(mStart))
 	s0 := takeSample(cfg.PID, pubs)
+	var profWG sync.WaitGroup
+	if cfg.CPUProfile != "" && daemon != nil && rdCtx.Err() == nil {
+		profWG.Go(func() {
+			if err := fetchCPUProfile(ctx, daemon.MetricsURL, cfg.Duration, cfg.CPUProfile); err != nil {
+				log.Warn("no cpu profile", "error", err)
+			}
+		})
+	}
 	var ser *series
 	if cfg.PID > 0 {
 		ser = sampleSeries(rdCtx, cfg.PID, mStart, cfg.SampleEvery)
@@ -484,6 +495,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	<-rdCtx.Done()
 	s1 := takeSample(cfg.PID, pubs)
+	profWG.Wait()
 	if camera != nil {
 		n, d := camera.Readers(), camera.Dropped()
 		rep.CameraSessions, rep.CameraDropped = &n, &d

@@ -242,3 +242,15 @@ func TestGraphRenameAndReporting(t *testing.T) {
 		t.Fatal("the renamed node is not removable by its new id")
 	}
 }
+
+func TestRegistryLookup(t *testing.T) {
+	var r Registry
+	r.Register(Kind{Name: "hls"})
+	r.Register(Kind{Name: "record"})
+	if k := r.Lookup("record"); k == nil || k.Name != "record" {
+		t.Fatalf("record: %+v", k)
+	}
+	if k := r.Lookup("restream"); k != nil {
+		t.Fatalf("restream: %+v", k)
+	}
+}

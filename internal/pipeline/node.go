@@ -170,5 +170,16 @@ func (r *Registry) Bind(b Binder) { r.binder = b }
 // Register adds a kind; the order of registration is the order of build.
 func (r *Registry) Register(k Kind) { r.kinds = append(r.kinds, k) }
 
+// Lookup returns the registered kind called name, or nil.
+func (r *Registry) Lookup(name string) *Kind {
+	for i := range r.kinds {
+		if r.kinds[i].Name == name {
+			k := r.kinds[i]
+			return &k
+		}
+	}
+	return nil
+}
+
 // Kinds returns the registered kinds in order.
 func (r *Registry) Kinds() []Kind { return append([]Kind(nil), r.kinds...) }

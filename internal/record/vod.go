@@ -175,13 +175,20 @@ func playlistSegments(segs []*store.VideoSegment) []hls.VODSegment {
 			initURI, prevInit = "init"+strconv.FormatInt(s.Seq, 10)+".mp4", s.InitKey
 		}
 		vs := hls.VODSegment{URI: "seg" + strconv.FormatInt(s.Seq, 10) + ".m4s", InitURI: initURI, Duration: s.Duration,
-			Discontinuity: s.Discontinuity, ProgramDateTime: s.ProgramDateTime}
+			Discontinuity: s.Discontinuity, ProgramDateTime: s.ProgramDateTime, Dependent: dependent(s)}
 		if s.Ranged { // a clip cut inside the segment: a byte range of its source's file
 			vs.ByteRangeLength, vs.ByteRangeOffset = s.Size, s.Offset
 		}
 		out = append(out, vs)
 	}
 	return out
+}
+
+// dependent reports whether a recorded segment does not start with a key
+// frame: the live packager cuts a GOP longer than its target duration
+// allows without one (its part layout says so).
+func dependent(s *store.VideoSegment) bool {
+	return len(s.Parts) > 0 && !s.Parts[0].Independent
 }
 
 // copySegment writes the bytes of segment s to w: its blob, or the byte
@@ -674,7 +681,7 @@ func (r *Recorder) buildMP4(ctx context.Context, id, key string) error {
 			return err
 		}
 		vs = append(vs, hls.VODSegment{URI: segPath, InitURI: initPath, Duration: s.Duration,
-			Discontinuity: s.Discontinuity, ProgramDateTime: s.ProgramDateTime})
+			Discontinuity: s.Discontinuity, ProgramDateTime: s.ProgramDateTime, Dependent: dependent(s)})
 	}
 	pl, err := hls.VODPlaylist(vs)
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/mpegflow/mpegflow/conf"
 	"github.com/mpegflow/mpegflow/internal/ffmpeg"
+	"github.com/mpegflow/mpegflow/internal/pipeline"
+	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
 // Service is transcoding as the daemon runs it: the encoder detected at
@@ -86,4 +88,34 @@ func Setup(ctx context.Context, cfg conf.Transcode, reg prometheus.Registerer, l
 		return nil, err
 	}
 	return s, nil
+}
+
+// ProfileNames are the names of the configured profiles, in order.
+func (s *Service) ProfileNames() []string {
+	names := make([]string, 0, len(s.Profiles))
+	for _, p := range s.Profiles {
+		names = append(names, p.Name)
+	}
+	return names
+}
+
+// Standins is the Service as the finder of the rendition that stands in
+// for a live stream's video where a player cannot take the source (WHEP:
+// WebRTC carries no B-frames), reading the live inputs' settings.
+type Standins struct {
+	Service  *Service // nil: this daemon does not transcode
+	Settings pipeline.Settings
+}
+
+// Standin is Transcoder.Standin; without a transcoder it says that this
+// server does not transcode, and why (Service.Reason).
+func (s Standins) Standin(ctx context.Context, src *stream.Stream) (string, error) {
+	if s.Service == nil || s.Service.Transcoder == nil {
+		reason := "no working encoder"
+		if s.Service != nil && s.Service.Reason != "" {
+			reason = s.Service.Reason
+		}
+		return "", fmt.Errorf("transcoding is unavailable on this server (%s)", reason)
+	}
+	return s.Service.Transcoder.Standin(ctx, s.Settings, src)
 }

@@ -25,8 +25,12 @@ type APIConfig struct {
 	// RFC 5104 §7.1).
 	Video, Audio *Codec
 	// NACKBuffer, when > 0, makes a sending session: a NACK responder
-	// that keeps this many packets per track (a power of two) and RTCP
-	// sender reports (RFC 3550 §6.4.1), as WHEP playback needs. When 0 the
+	// that keeps this many packets per track (a power of two), within a
+	// retransmission budget (nackbudget.go), and RTCP sender reports
+	// (RFC 3550 §6.4.1), as WHEP playback needs. The responder keeps the
+	// video packets written (video is the kind with NACK feedback), not
+	// copies: the writer must not modify their headers and payloads after
+	// the write. When 0 the
 	// session receives, with pion's default interceptors (NACK generator,
 	// RTCP receiver reports, TWCC, stats), as WHIP ingest needs.
 	NACKBuffer uint16
@@ -62,13 +66,8 @@ func (m *Mux) NewAPI(c APIConfig) (*webrtc.API, error) {
 	}
 	reg := &interceptor.Registry{}
 	if c.NACKBuffer > 0 {
-		resp, err := nack.NewResponderInterceptor(nack.ResponderSize(c.NACKBuffer))
-		if err != nil {
-			return nil, fmt.Errorf("nack responder: %w", err)
-		}
-		reg.Add(resp)
-		if err := webrtc.ConfigureRTCPReports(reg); err != nil {
-			return nil, fmt.Errorf("rtcp reports: %w", err)
+		if err := addSenderInterceptors(reg, c.NACKBuffer); err != nil {
+			return nil, err
 		}
 	} else if err := webrtc.RegisterDefaultInterceptors(me, reg); err != nil {
 		return nil, fmt.Errorf("interceptors: %w", err)
@@ -78,4 +77,21 @@ func (m *Mux) NewAPI(c APIConfig) (*webrtc.API, error) {
 		return nil, err
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se)), nil
+}
+
+// addSenderInterceptors adds a sending session's interceptors: the
+// retransmission budget, then the NACK responder keeping nackBuffer
+// packets per stream (the budget first: it trims the NACKs the responder
+// then reads), and RTCP sender reports.
+func addSenderInterceptors(reg *interceptor.Registry, nackBuffer uint16) error {
+	reg.Add(nackBudgetFactory{rate: nackRate, burst: nackBurst})
+	resp, err := nack.NewResponderInterceptor(nack.ResponderSize(nackBuffer), nack.DisableCopy())
+	if err != nil {
+		return fmt.Errorf("nack responder: %w", err)
+	}
+	reg.Add(resp)
+	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
+		return fmt.Errorf("rtcp reports: %w", err)
+	}
+	return nil
 }

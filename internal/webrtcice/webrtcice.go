@@ -75,6 +75,10 @@ func New(cfg Config) (*Mux, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webrtcice: listen udp %s: %w", cfg.UDPAddress, err)
 	}
+	// every session's writes go out in batches (batch.go)
+	if uc, ok := udp.(*net.UDPConn); ok {
+		udp = newBatchConn(uc, cfg.Logger)
+	}
 	m := &Mux{cfg: cfg, udp: udp, udpMux: webrtc.NewICEUDPMux(nil, udp)}
 	if cfg.TCPAddress != "" {
 		ln, err := net.Listen("tcp", cfg.TCPAddress)

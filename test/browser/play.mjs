@@ -16,6 +16,9 @@
 //                             interception, same origin), for when the daemon
 //                             does not serve a player page yet.
 //   --chromium PATH   browser binary (default /usr/bin/chromium, or $CHROMIUM)
+//   --hls-config JSON hls.js settings merged over the page's (every new Hls
+//                     of the page), e.g. '{"lowLatencyMode":false}' to play
+//                     as a player without the low-latency features does
 //
 // Output (one line): {"ok":bool,"engine":..,"firstFrameMs":..,"latencyMs":{"p50":..,"p95":..,"min":..,"max":..,"n":..},
 //   "stalls":n,"stallStartsMs":[ms after the first frame..],"longestStallMs":..,"stallMsTotal":..,"currentTimeStart":..,"currentTimeEnd":..,
@@ -35,7 +38,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 
 function parseArgs(argv) {
-  const o = { url: '', seconds: 20, timeout: 0, page: 'daemon', chromium: process.env.CHROMIUM || '/usr/bin/chromium' };
+  const o = { url: '', seconds: 20, timeout: 0, page: 'daemon', chromium: process.env.CHROMIUM || '/usr/bin/chromium', 'hls-config': '' };
   for (let i = 2; i < argv.length; i++) {
     const k = argv[i].replace(/^--/, '');
     const v = argv[++i];
@@ -66,8 +69,19 @@ function quantile(sorted, q) {
 // Installed before any page script: records media events of every <video>
 // (capture phase on document, since media events do not bubble) with
 // performance.now(), i.e. ms since the navigation started.
-const initScript = () => {
+const initScript = (hlsConfig) => {
   const ev = (window.__e2e = { events: [] });
+  if (hlsConfig) {
+    // hls.js (UMD) assigns globalThis.Hls: hand the page a subclass whose
+    // constructor merges the settings over the page's
+    const over = JSON.parse(hlsConfig);
+    let H;
+    Object.defineProperty(window, 'Hls', {
+      configurable: true,
+      get() { return H; },
+      set(v) { H = typeof v === 'function' ? class extends v { constructor(c) { super(Object.assign({}, c, over)); } } : v; },
+    });
+  }
   for (const type of ['loadstart', 'loadedmetadata', 'loadeddata', 'canplay', 'playing', 'waiting', 'stalled', 'pause', 'ended', 'error']) {
     document.addEventListener(type, (e) => {
       if (!(e.target instanceof HTMLMediaElement)) return;
@@ -114,7 +128,7 @@ async function main() {
       // Aborted blocking-reload requests are normal when hls.js moves on.
       if (f && !/ERR_ABORTED/.test(f.errorText) && result.console.length < 50) result.console.push(`requestfailed: ${r.url()} ${f.errorText}`);
     });
-    await page.addInitScript(initScript);
+    await page.addInitScript(initScript, opts['hls-config']);
 
     if (opts.page === 'repo') {
       const html = readFileSync(join(root, 'web', 'player.html'));
@@ -130,7 +144,18 @@ async function main() {
     // Wait for the first `playing`.
     while (Date.now() < deadline) {
       const first = await page.evaluate(() => (window.__e2e.events.find((e) => e.type === 'playing') || null));
-      if (first) { result.firstFrameMs = Math.round(first.t); process.stderr.write('playing\n'); break; }
+      if (first) {
+        result.firstFrameMs = Math.round(first.t);
+        process.stderr.write('playing\n');
+        // hls.js's own view at the first frame: how far behind its
+        // estimate of the live edge it plays, and where it aimed
+        Object.assign(result, await page.evaluate(() => {
+          const h = window.mpegflow && window.mpegflow.hls;
+          const r = (v) => (Number.isFinite(v) ? Math.round(v * 1000) : null);
+          return h ? { hlsLatencyStartMs: r(h.latency), hlsTargetLatencyMs: r(h.targetLatency) } : {};
+        }));
+        break;
+      }
       await page.waitForTimeout(100);
     }
     result.engine = await page.evaluate(() => (window.mpegflow && window.mpegflow.engine) || (window.Hls ? 'hls.js ' + window.Hls.version : ''));

@@ -49,3 +49,28 @@ func TestServeStreamDemand(t *testing.T) {
 		t.Fatalf("held but no muxer: %d after %v, released %d", w.Code, time.Since(t0), d.released)
 	}
 }
+
+// TestDemands: every source is asked; a failure releases those that held
+// the stream; no holder means a nil release.
+func TestDemands(t *testing.T) {
+	a, b := &fakeDemand{held: true}, &fakeDemand{}
+	var ds Demands
+	ds.Add(a)
+	ds.Add(b)
+	rel, err := ds.Demand(context.Background(), "x")
+	if err != nil || rel == nil {
+		t.Fatalf("held: %v %v", rel == nil, err)
+	}
+	rel()
+	if a.released != 1 {
+		t.Fatalf("released %d", a.released)
+	}
+	b.err = errors.New("down")
+	if rel, err := ds.Demand(context.Background(), "x"); err == nil || rel != nil || a.released != 2 {
+		t.Fatalf("failed: %v %v released %d", rel == nil, err, a.released)
+	}
+	a.held, b.err = false, nil
+	if rel, err := ds.Demand(context.Background(), "x"); err != nil || rel != nil {
+		t.Fatalf("none held: %v %v", rel == nil, err)
+	}
+}

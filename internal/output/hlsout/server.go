@@ -33,8 +33,8 @@ type Config struct {
 	// SegmentDuration and PartDuration are the packager targets (defaults
 	// 2 s and 200 ms).
 	SegmentDuration, PartDuration time.Duration
-	// MaxSegmentDuration caps segments and fixes EXT-X-TARGETDURATION
-	// (default 10 s).
+	// MaxSegmentDuration bounds EXT-X-TARGETDURATION, which each muxer
+	// fits once to its publisher's GOP (hls.MuxerConfig; default 10 s).
 	MaxSegmentDuration time.Duration
 	// Linger is how long an ended stream's playlists (with EXT-X-ENDLIST)
 	// stay served before the muxer's memory is released. Default 30 s.

@@ -247,24 +247,36 @@ func (ss *session) offer(fr *frame, track int) {
 
 // write sends the queued frames. Sequence numbers are the session's own
 // (RFC 3550 §5.1: consecutive per SSRC), so frames dropped for this viewer
-// leave no gap its NACK generator would chase.
+// leave no gap its NACK generator would chase. Each frame's packets get
+// headers of their own, never reused: the NACK responder keeps the
+// headers written, without copying them (webrtcice.APIConfig.NACKBuffer);
+// payloads are the frame's, shared and never modified.
 func (ss *session) write() {
 	var seqV, seqA uint16
-	var scratch rtp.Packet
+	// audio headers are reused: audio has no NACK feedback, so the
+	// responder keeps none of its packets
+	var audio []rtp.Packet
 	for {
 		select {
 		case <-ss.ctx.Done():
 			return
 		case it := <-ss.q:
+			var out []rtp.Packet
 			tr, seq := ss.audio, &seqA
 			if it.track == ss.plan.VideoTrack {
 				tr, seq = ss.video, &seqV
+				out = make([]rtp.Packet, len(it.fr.pkts))
+			} else {
+				if cap(audio) < len(it.fr.pkts) {
+					audio = make([]rtp.Packet, len(it.fr.pkts))
+				}
+				out = audio[:len(it.fr.pkts)]
 			}
-			for _, p := range it.fr.pkts {
-				scratch = *p
-				scratch.SequenceNumber = *seq
+			for i, p := range it.fr.pkts {
+				out[i] = *p
+				out[i].SequenceNumber = *seq
 				*seq++
-				if err := tr.WriteRTP(&scratch); err != nil {
+				if err := tr.WriteRTP(&out[i]); err != nil {
 					ss.stop(errPeerGone)
 					return
 				}
