@@ -10,7 +10,7 @@ HLSJS    := web/static/hls.min.js
 TUSJS    := web/static/tus.min.js
 FUZZTIME ?= 10s
 
-.PHONY: all build console run s3 test test-go bench bench-hls bench-load bench-load-zerolatency fuzz lint deps clean docker
+.PHONY: all build console run s3 test test-go bench bench-hls bench-ingest bench-load bench-load-zerolatency fuzz lint deps clean docker
 
 all: build
 
@@ -80,10 +80,16 @@ test: deps s3 $(HLSJS) $(TUSJS) $(CONSOLE) lint
 test-go:
 	$(GO) test -race -count=1 ./...
 
-bench: bench-hls bench-load
+bench: bench-hls bench-ingest bench-load
 
 bench-hls:
 	$(GO) test -run '^$$' -bench . -benchmem ./hls/... ./internal/stream/...
+
+# The ingest read path: RTMP socket reads per MB of video (FFmpeg-style
+# 128-byte chunks, with and without SO_RCVLOWAT) and the per-read metric cost.
+bench-ingest:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20x ./internal/ingest/rtmp/
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/metrics/
 
 bench-load: build
 	./$(LOADBIN) -daemon ./$(BIN) -publishers 20 -readers 200 -duration 60s

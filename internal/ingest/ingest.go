@@ -19,10 +19,21 @@ type Metrics interface {
 	// Rejected counts a refused connection; reason is a fixed word such as
 	// "unknown_key", "bad_passphrase", "busy", "protocol_error".
 	Rejected(protocol, reason string)
-	// Received counts one access unit (its payload bytes) of a live input.
-	Received(protocol, liveInput string, kind stream.Kind, bytes int, key bool)
-	// WireBytes counts bytes read from the network for a live input.
-	WireBytes(protocol, liveInput string, n int)
+	// Input returns the counters of one publishing session of liveInput,
+	// resolved once: a session calls it when it knows its live input and
+	// keeps the result, so that the per-read and per-access-unit paths do
+	// no label lookups.
+	Input(protocol, liveInput string) InputMetrics
+}
+
+// InputMetrics counts the traffic of one publishing session. It must be
+// safe for concurrent use (a session may read media on more than one
+// goroutine) and cheap: it is called on every network read and access unit.
+type InputMetrics interface {
+	// Received counts one access unit (its payload bytes).
+	Received(kind stream.Kind, bytes int, key bool)
+	// WireBytes counts bytes read from the network.
+	WireBytes(n int)
 }
 
 // RTPStats are the receive statistics of an RTP session (an RTSP
@@ -41,7 +52,10 @@ type RTPStats struct {
 // NopMetrics discards everything.
 type NopMetrics struct{}
 
-var _ Metrics = NopMetrics{}
+var (
+	_ Metrics      = NopMetrics{}
+	_ InputMetrics = NopMetrics{}
+)
 
 // SessionOpened implements Metrics.
 func (NopMetrics) SessionOpened(string, string) {}
@@ -52,8 +66,11 @@ func (NopMetrics) SessionClosed(string, string) {}
 // Rejected implements Metrics.
 func (NopMetrics) Rejected(string, string) {}
 
-// Received implements Metrics.
-func (NopMetrics) Received(string, string, stream.Kind, int, bool) {}
+// Input implements Metrics.
+func (NopMetrics) Input(string, string) InputMetrics { return NopMetrics{} }
 
-// WireBytes implements Metrics.
-func (NopMetrics) WireBytes(string, string, int) {}
+// Received implements InputMetrics.
+func (NopMetrics) Received(stream.Kind, int, bool) {}
+
+// WireBytes implements InputMetrics.
+func (NopMetrics) WireBytes(int) {}

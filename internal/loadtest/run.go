@@ -82,6 +82,12 @@ type Config struct {
 	// sampled over the measured period (Report.Series). Default 1 min.
 	SampleEvery time.Duration
 
+	// RTMPNoDelay has the RTMP publishers turn Nagle's algorithm off
+	// (ffmpeg -tcp_nodelay 1), as OBS does; ffmpeg's default keeps it on.
+	RTMPNoDelay bool
+	// PprofPath (DaemonPath only), when set, receives the daemon's CPU
+	// profile over the measured period.
+	PprofPath string
 	// TracePath, when set, receives one CSV line per part measured.
 	TracePath string
 	// CPUProfile (DaemonPath only), when set, receives the daemon's CPU
@@ -397,8 +403,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			p = &WHIPPublisher{Endpoint: base + "/whip/" + url.PathEscape(streams[i].ID), Key: streams[i].Key,
 				H264: whipMedia.H264, FPS: 30, Opus: whipMedia.Opus, Stats: stats, Log: plog}
 		default:
-			p = &Publisher{FFmpeg: cfg.Media.FFmpeg, File: media,
+			rp := &Publisher{FFmpeg: cfg.Media.FFmpeg, File: media,
 				URL: strings.TrimSuffix(cfg.RTMPURL, "/") + "/" + streams[i].Key, Stats: stats, Log: plog}
+			if cfg.RTMPNoDelay {
+				rp.OutputArgs = []string{"-tcp_nodelay", "1"}
+			}
+			p = rp
 		}
 		pubs[i] = p
 		// Spread keyframes over the 2 s GOP, as independent encoders would.
@@ -462,6 +472,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	var treePeakKB int64
 	var treeWG sync.WaitGroup
+	if daemon != nil && cfg.PprofPath != "" {
+		treeWG.Go(func() {
+			if err := daemon.CPUProfile(ctx, cfg.Duration, cfg.PprofPath); err != nil {
+				log.Warn("daemon cpu profile", "err", err)
+			}
+		})
+	}
 	if cfg.PID > 0 {
 		treeWG.Go(func() {
 			for {

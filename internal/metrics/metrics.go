@@ -43,6 +43,9 @@ type Metrics struct {
 
 	mu     sync.Mutex
 	inputs map[string]*inputState
+
+	hlsMu       sync.RWMutex
+	hlsCounters map[hlsRequestKey]prometheus.Counter // resolved mpegflow_hls_requests_total series
 }
 
 type inputState struct {
@@ -62,7 +65,7 @@ func New(version string, opts ...Option) *Metrics {
 		f(&o)
 	}
 	r := prometheus.NewRegistry()
-	m := &Metrics{Registry: r, inputs: map[string]*inputState{}}
+	m := &Metrics{Registry: r, inputs: map[string]*inputState{}, hlsCounters: map[hlsRequestKey]prometheus.Counter{}}
 	f := func(c prometheus.Collector) { r.MustRegister(c) }
 	f(collectors.NewGoCollector())
 	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -142,14 +145,41 @@ func (m *Metrics) Rejected(protocol, reason string) {
 	m.ingestRejected.WithLabelValues(protocol, reason).Inc()
 }
 
-// WireBytes implements ingest.Metrics.
-func (m *Metrics) WireBytes(_ string, liveInput string, n int) {
-	m.ingestBytes.WithLabelValues(liveInput).Add(float64(n))
+// Input implements ingest.Metrics: the session's byte and access-unit
+// counters are looked up once here.
+func (m *Metrics) Input(_ string, liveInput string) ingest.InputMetrics {
+	return &inputMetrics{
+		m:         m,
+		liveInput: liveInput,
+		wire:      m.ingestBytes.WithLabelValues(liveInput),
+		video:     m.ingestFrames.WithLabelValues(liveInput, stream.KindVideo.String()),
+		audio:     m.ingestFrames.WithLabelValues(liveInput, stream.KindAudio.String()),
+	}
 }
 
-// Received implements ingest.Metrics.
-func (m *Metrics) Received(_ string, liveInput string, kind stream.Kind, n int, key bool) {
-	m.ingestFrames.WithLabelValues(liveInput, kind.String()).Inc()
+// inputMetrics is one session's resolved counters. The bitrate and
+// key-frame interval gauges are still set by label: StreamEnded deletes
+// them, and they change at most once a second and once a key frame.
+type inputMetrics struct {
+	m            *Metrics
+	liveInput    string
+	wire         prometheus.Counter
+	video, audio prometheus.Counter
+}
+
+var _ ingest.InputMetrics = (*inputMetrics)(nil)
+
+// WireBytes implements ingest.InputMetrics.
+func (im *inputMetrics) WireBytes(n int) { im.wire.Add(float64(n)) }
+
+// Received implements ingest.InputMetrics.
+func (im *inputMetrics) Received(kind stream.Kind, n int, key bool) {
+	if kind == stream.KindVideo {
+		im.video.Inc()
+	} else {
+		im.audio.Inc()
+	}
+	m, liveInput := im.m, im.liveInput
 	now := time.Now()
 	m.mu.Lock()
 	st := m.inputs[liveInput]
@@ -207,9 +237,26 @@ func (m *Metrics) Dropped(liveInput, reader string) {
 	m.readerDrops.WithLabelValues(liveInput, reader).Inc()
 }
 
-// HLSRequest counts one HLS response.
+// HLSRequest counts one HLS response. The counter of each (kind, status)
+// pair is looked up once and kept: kinds and statuses are a handful of
+// fixed values, and this runs on every playlist, part and segment served.
 func (m *Metrics) HLSRequest(kind string, status int) {
-	m.hlsRequests.WithLabelValues(kind, strconv.Itoa(status)).Inc()
+	k := hlsRequestKey{kind, status}
+	m.hlsMu.RLock()
+	c := m.hlsCounters[k]
+	m.hlsMu.RUnlock()
+	if c == nil {
+		c = m.hlsRequests.WithLabelValues(kind, strconv.Itoa(status))
+		m.hlsMu.Lock()
+		m.hlsCounters[k] = c
+		m.hlsMu.Unlock()
+	}
+	c.Inc()
+}
+
+type hlsRequestKey struct {
+	kind   string
+	status int
 }
 
 // HLSBlocked moves the blocked-requests gauge.

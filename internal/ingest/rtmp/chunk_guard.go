@@ -263,3 +263,25 @@ func (g *chunkGuard) complete(st *guardStream) error {
 	g.chunkSize = min(v, maxChunkSizeValue)
 	return nil
 }
+
+// pendingWire is a lower bound of the bytes the peer still has to send to
+// complete the message in progress (0 when none is): its payload not yet
+// read, plus one basic header byte (RTMP spec §5.3.1.1) for each further
+// chunk it needs. The bound holds whatever the peer sends in between, so a
+// reader may wait for that many bytes without waiting past the message.
+// more reports whether the message needs a further chunk after the current
+// one (encoders that write chunk by chunk then write again).
+func (g *chunkGuard) pendingWire() (n int, more bool) {
+	st := g.cur
+	// a message is in progress from its first chunk header on: complete
+	// resets got to 0 once the last payload byte is in
+	if g.handshakeLeft > 0 || st == nil || (g.payloadLeft == 0 && st.got == 0) || st.got >= st.length {
+		return 0, false
+	}
+	rest := st.length - st.got
+	w := rest
+	if rest > g.payloadLeft {
+		w += (rest - g.payloadLeft) / g.chunkSize
+	}
+	return int(w), rest > g.payloadLeft
+}

@@ -11,11 +11,13 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
 	gortmp "github.com/yutopp/go-rtmp"
 
+	"github.com/mpegflow/mpegflow/internal/ingest"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
@@ -47,12 +49,21 @@ type conn struct {
 	handshakeDeadline time.Time
 	admitted          bool // publish command accepted: idle timeout applies
 	liveID            string
-	unreported        int    // bytes read before the live input was known
-	rbuf              []byte // raw bytes read, before the guard's filter
-	pend              []byte // filtered bytes not yet returned by Read
-	pendErr           error  // the read error to return after pend
+	im                ingest.InputMetrics // the live input's counters, once liveID is known
+	unreported        int                 // bytes read before the live input was known
+	rbuf              []byte              // raw bytes read, before the guard's filter
+	pend              []byte              // filtered bytes not yet returned by Read
+	pendErr           error               // the read error to return after pend
 	sess              *session
-	rejected          bool // a rejection was logged and counted already
+	rejected          bool            // a rejection was logged and counted already
+	sock              syscall.RawConn // the TCP socket, for SO_RCVLOWAT; nil when not a socket
+	lowat             int             // the socket's SO_RCVLOWAT as last set (1: the kernel's default)
+	lowatOff          bool            // no low-water marks: setting one failed, or the sender waits for ACKs
+	lowatWaitAt       time.Time       // when a wait behind a low-water mark began; zero when none
+	lowatWaits        int             // waits behind a low-water mark
+	lowatSlow         int             // of them, those slower than lowatSlowWait
+	rawReads          int             // read(2) calls made by readRaw, EAGAIN included
+	deadlineAt        time.Time       // when the idle read deadline was last moved
 
 	mu        sync.Mutex
 	closeErr  error
@@ -79,8 +90,12 @@ func (s *Server) newConn(ctx context.Context, nc net.Conn) *conn {
 		pubCh:  make(chan *stream.Publisher, 1),
 	}
 	c.handshakeDeadline = c.start.Add(s.cfg.HandshakeTimeout)
+	if c.sock = socketOf(nc); c.sock != nil {
+		c.lowat = 1
+	}
 	if s.cfg.TLSConfig != nil {
 		c.rw = tls.Server(nc, s.cfg.TLSConfig)
+		c.sock = nil // TLS reads the socket itself: no low-water marks
 	}
 	s.conns.Add(2) // go-rtmp's connection goroutine (released in Close) and watch
 	go c.watch()
@@ -158,12 +173,8 @@ func (c *conn) Read(p []byte) (int, error) {
 		c.rbuf = make([]byte, max(want, 4096))
 	}
 	for {
-		dl := c.handshakeDeadline
-		if c.admitted {
-			dl = time.Now().Add(c.s.cfg.IdleTimeout)
-		}
-		_ = c.raw.SetReadDeadline(dl)
-		n, err := c.rw.Read(c.rbuf[:min(len(p), len(c.rbuf))])
+		c.readDeadline()
+		n, err := c.readRaw(c.rbuf[:min(len(p), len(c.rbuf))])
 		out := p[:0:len(p)]
 		if n > 0 {
 			var gerr error
@@ -195,12 +206,164 @@ func (c *conn) Read(p []byte) (int, error) {
 	}
 }
 
+// setLiveInput records the live input the connection publishes to and
+// resolves its counters once.
+func (c *conn) setLiveInput(id string) {
+	c.liveID = id
+	c.im = c.s.cfg.Metrics.Input(c.s.protocol, id)
+}
+
+// readDeadline sets the read deadline: the handshake's until the publish
+// is admitted, then the idle timeout from now. Moving a deadline costs a
+// timer update, so while reads keep coming the idle deadline is moved at
+// most every idleDeadlineSlack: an idle publisher times out between
+// IdleTimeout and IdleTimeout+idleDeadlineSlack after its last byte.
+func (c *conn) readDeadline() {
+	if !c.admitted {
+		_ = c.raw.SetReadDeadline(c.handshakeDeadline)
+		return
+	}
+	now := time.Now()
+	if now.Sub(c.deadlineAt) < idleDeadlineSlack {
+		return
+	}
+	c.deadlineAt = now
+	_ = c.raw.SetReadDeadline(now.Add(c.s.cfg.IdleTimeout + idleDeadlineSlack))
+}
+
+// idleDeadlineSlack is how often the idle read deadline moves at most.
+const idleDeadlineSlack = 100 * time.Millisecond
+
+// Socket receive low-water marks (SO_RCVLOWAT, socket(7)) while a message
+// is in progress: encoders write a message as many small chunks (FFmpeg
+// 128-byte ones, each a write of its own), and each arriving segment would
+// wake the reader for one read syscall. When a read finds the socket empty
+// and the message in progress still needs at least lowatMin bytes (or
+// lowatMinChunked when they span a further chunk), the
+// socket is told not to signal readability before that many have arrived
+// (at most lowatMax), so the rest of a video frame is read in one wakeup.
+// The mark is a lower bound of what the message itself still needs
+// (chunkGuard.pendingWire), so no byte is held past the end of the
+// message, and the read deadline still applies. It is set only when the
+// reader is about to wait, so a busy daemon that finds whole messages
+// queued makes no setsockopt calls at all.
+const (
+	lowatMin = 512
+	// lowatMinChunked is the floor when the message still spans a further
+	// chunk: FFmpeg sends a 350-byte AAC frame as three 128-byte chunks,
+	// each its own write and wakeup.
+	lowatMinChunked = 64
+	lowatMax        = 256 << 10
+)
+
+// socketOf returns the socket under nc, nil when nc is not one.
+func socketOf(nc net.Conn) syscall.RawConn {
+	if sc, ok := nc.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			return rc
+		}
+	}
+	return nil
+}
+
+// readRaw reads the peer's bytes: through the TLS connection, or with
+// read(2) on the socket itself, so that the low-water mark can be tuned
+// just before the goroutine waits (on EAGAIN).
+func (c *conn) readRaw(b []byte) (int, error) {
+	if c.sock == nil {
+		return c.rw.Read(b)
+	}
+	var n int
+	var rerr error
+	err := c.sock.Read(func(fd uintptr) bool {
+		for {
+			c.rawReads++
+			n, rerr = syscall.Read(int(fd), b)
+			if rerr != syscall.EINTR {
+				break
+			}
+		}
+		if rerr == syscall.EAGAIN {
+			c.tuneLowat(fd)
+			if c.lowat > 1 && c.lowatWaitAt.IsZero() {
+				c.lowatWaitAt = time.Now()
+			}
+			return false // wait until readable, then read again
+		}
+		if n > 0 && !c.lowatWaitAt.IsZero() {
+			c.lowatWaited(fd, time.Since(c.lowatWaitAt))
+			c.lowatWaitAt = time.Time{}
+		}
+		return true
+	})
+	switch {
+	case err != nil: // closed, or the read deadline passed
+		return 0, err
+	case rerr != nil:
+		return 0, fmt.Errorf("read: %w", rerr)
+	case n == 0 && len(b) > 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// A sender with Nagle's algorithm on (FFmpeg's default; OBS sets
+// TCP_NODELAY) holds each small write until its previous one is
+// acknowledged, and Linux acknowledges data the application has not read
+// only on its delayed-ACK timer (tens of ms): behind a low-water mark the
+// rest of a message would wait for that timer. Such waits are seen as
+// slow (lowatSlowWait, below Linux's 40 ms minimum delayed-ACK time; a
+// message is written in one burst) and once at least lowatSlowMin of them
+// are half of all, the connection reads as before, each segment as it
+// comes. Key frames on a slow uplink and a starved host make some waits
+// slow too, but not most of them.
+const (
+	lowatSlowWait = 30 * time.Millisecond
+	lowatSlowMin  = 6
+)
+
+// lowatWaited accounts for one wait behind a low-water mark that took d.
+func (c *conn) lowatWaited(fd uintptr, d time.Duration) {
+	c.lowatWaits++
+	if d > lowatSlowWait {
+		c.lowatSlow++
+	}
+	if c.lowatSlow >= lowatSlowMin && 2*c.lowatSlow >= c.lowatWaits {
+		c.lowatOff = true
+		if c.lowat != 1 {
+			c.lowat = 1
+			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVLOWAT, 1)
+		}
+		c.log.Debug("rtmp reads without a low-water mark: the sender waits for acknowledgements", "waits", c.lowatWaits, "slow", c.lowatSlow)
+	}
+}
+
+// tuneLowat sets the socket's SO_RCVLOWAT for the message in progress, or
+// back to 1 between messages: at most two setsockopt calls a message,
+// against a read syscall and a goroutine wakeup for every chunk.
+func (c *conn) tuneLowat(fd uintptr) {
+	if !c.admitted || c.lowatOff {
+		return
+	}
+	want := 1
+	if n, more := c.guard.pendingWire(); n >= lowatMin || (more && n >= lowatMinChunked) {
+		want = min(n, lowatMax)
+	}
+	if want == c.lowat {
+		return
+	}
+	c.lowat = want
+	if err := syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVLOWAT, want); err != nil {
+		c.lowatOff = true // not supported here: the wakeups stay as they were
+	}
+}
+
 func (c *conn) countWire(n int) {
-	if c.liveID == "" {
+	if c.im == nil {
 		c.unreported += n
 		return
 	}
-	c.s.cfg.Metrics.WireBytes(c.s.protocol, c.liveID, n+c.unreported)
+	c.im.WireBytes(n + c.unreported)
 	c.unreported = 0
 }
 

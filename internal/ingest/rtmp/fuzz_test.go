@@ -88,8 +88,9 @@ func FuzzScriptData(f *testing.F) {
 // FuzzChunkGuard feeds the guard a chunk stream (after a valid handshake,
 // unless handshake is set and b itself starts with C0) whole and in pieces of
 // step bytes: both must agree, on the error and on the filtered output, the
-// output must not be longer than the input, and the buffered byte count must
-// stay bounded.
+// output must not be longer than the input, and the buffered byte count and
+// the bound of the bytes the message in progress still needs must stay
+// within the message size limit.
 func FuzzChunkGuard(f *testing.F) {
 	f.Add(chunk(2, 1, 4, []byte{0, 0, 16, 0}), 7, false)
 	f.Add(append(chunk(6, 9, 300, make([]byte, 128)), 0xc6, 1, 2), 1, false)
@@ -132,6 +133,9 @@ func FuzzChunkGuard(f *testing.F) {
 		}
 		if g.buffered < 0 || g.buffered > g.maxBuffered {
 			t.Fatalf("buffered %d", g.buffered)
+		}
+		if p, _ := g.pendingWire(); err == nil && (p < 0 || p > 2*int(g.maxMessage)) {
+			t.Fatalf("pending wire bytes %d", p)
 		}
 	})
 }

@@ -128,13 +128,13 @@ func (h *handler) OnPublish(sctx *gortmp.StreamContext, _ uint32, cmd *message.N
 		// refused before NetStream.Publish.Start (RTMP spec §7.2.2.6): the
 		// encoder learns at once that the name is taken
 		h.streamID = sctx.StreamID
-		c.liveID = li.ID
+		c.setLiveInput(li.ID)
 		h.sendStatus(message.NetStreamOnStatusCodePublishBadName, "Publish failed: live input already has a publisher")
 		return h.reject(reasonBusy, errors.New("live input already has a publisher"))
 	}
 	h.streamID = sctx.StreamID
 	c.admitted = true
-	c.liveID = li.ID
+	c.setLiveInput(li.ID)
 	c.sess = newSession(c, h, li)
 	c.log.Info("rtmp publish accepted", "live_input", li.ID)
 	return nil

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mpegflow/mpegflow/internal/auth"
+	"github.com/mpegflow/mpegflow/internal/ingest"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
 
@@ -59,12 +60,13 @@ func (m *testMetrics) Rejected(_ string, reason string) {
 	m.rejected[reason]++
 	m.mu.Unlock()
 }
-func (m *testMetrics) Received(_, _ string, k stream.Kind, _ int, _ bool) {
+func (m *testMetrics) Input(string, string) ingest.InputMetrics { return m }
+func (m *testMetrics) Received(k stream.Kind, _ int, _ bool) {
 	m.mu.Lock()
 	m.units[k]++
 	m.mu.Unlock()
 }
-func (m *testMetrics) WireBytes(_, _ string, n int) { m.mu.Lock(); m.wire += n; m.mu.Unlock() }
+func (m *testMetrics) WireBytes(n int) { m.mu.Lock(); m.wire += n; m.mu.Unlock() }
 
 func (m *testMetrics) rejections(reason string) int {
 	m.mu.Lock()

@@ -288,7 +288,7 @@ func (s *session) write(t *trackState, u *stream.Unit) {
 	u.Track = t.index
 	s.pub.Write(u)
 	s.units++
-	s.c.s.cfg.Metrics.Received(s.c.s.protocol, s.live.ID, t.kind, u.Size(), u.Key)
+	s.c.im.Received(t.kind, u.Size(), u.Key)
 }
 
 // maybePublish publishes the stream once its tracks are known: the codecs

@@ -54,7 +54,9 @@ func (m *countMetrics) Rejected(_, reason string) {
 	m.rejected[reason]++
 }
 
-func (m *countMetrics) Received(string, string, stream.Kind, int, bool) {
+func (m *countMetrics) Input(string, string) ingest.InputMetrics { return m }
+
+func (m *countMetrics) Received(stream.Kind, int, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.units++

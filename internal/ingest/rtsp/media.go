@@ -137,9 +137,7 @@ type feeder struct {
 	plan    plan
 	publish publishFunc
 	stats   *counters
-	metrics ingest.Metrics
-	proto   string
-	liveID  string
+	im      ingest.InputMetrics // the live input's counters, resolved once
 
 	mu       sync.Mutex
 	pub      *stream.Publisher
@@ -260,7 +258,7 @@ type audioState struct {
 }
 
 func newFeeder(p plan, publish publishFunc, stats *counters, m ingest.Metrics, proto, liveID string, log *slog.Logger) (*feeder, error) {
-	f := &feeder{log: log, plan: p, publish: publish, stats: stats, metrics: m, proto: proto, liveID: liveID,
+	f := &feeder{log: log, plan: p, publish: publish, stats: stats, im: m.Input(proto, liveID),
 		vIdx: -1, aIdx: -1, warned: map[string]bool{}}
 	if p.video != nil {
 		f.video.clock.rate = int64(p.video.format.ClockRate())
@@ -356,7 +354,7 @@ func (f *feeder) started() bool {
 func (f *feeder) packet(src ntpSource, medi *description.Media, pkt *rtp.Packet, now time.Time) error {
 	f.stats.packets.Add(1)
 	f.stats.bytes.Add(uint64(len(pkt.Payload)))
-	f.metrics.WireBytes(f.proto, f.liveID, 12+len(pkt.Payload))
+	f.im.WireBytes(12 + len(pkt.Payload))
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch {
@@ -663,5 +661,5 @@ func (f *feeder) writeAudio(pts time.Duration, now time.Time, data []byte) {
 func (f *feeder) write(u *stream.Unit, kind stream.Kind) {
 	f.pub.Write(u)
 	f.stats.units.Add(1)
-	f.metrics.Received(f.proto, f.liveID, kind, u.Size(), u.Key)
+	f.im.Received(kind, u.Size(), u.Key)
 }

@@ -43,12 +43,13 @@ func (m *recMetrics) Rejected(_, reason string) {
 	m.rejected[reason]++
 	m.mu.Unlock()
 }
-func (m *recMetrics) Received(_, _ string, k stream.Kind, _ int, _ bool) {
+func (m *recMetrics) Input(string, string) ingest.InputMetrics { return m }
+func (m *recMetrics) Received(k stream.Kind, _ int, _ bool) {
 	m.mu.Lock()
 	m.units[k]++
 	m.mu.Unlock()
 }
-func (m *recMetrics) WireBytes(_, _ string, n int) { m.mu.Lock(); m.wire += n; m.mu.Unlock() }
+func (m *recMetrics) WireBytes(n int) { m.mu.Lock(); m.wire += n; m.mu.Unlock() }
 
 func (m *recMetrics) rejects(reason string) int {
 	m.mu.Lock()

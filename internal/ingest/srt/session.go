@@ -14,6 +14,7 @@ import (
 	gosrt "github.com/datarhei/gosrt"
 
 	"github.com/mpegflow/mpegflow/internal/auth"
+	"github.com/mpegflow/mpegflow/internal/ingest"
 	"github.com/mpegflow/mpegflow/internal/mpegts"
 	"github.com/mpegflow/mpegflow/internal/stream"
 )
@@ -32,6 +33,7 @@ type session struct {
 	remote  string
 	log     *slog.Logger
 	started time.Time
+	im      ingest.InputMetrics // the live input's counters
 
 	// touched only by the run goroutine
 	demux     *mpegts.Demuxer
@@ -78,6 +80,7 @@ func newSession(srv *Server, li auth.LiveInput, remote string, log *slog.Logger)
 		audio:   trackState{kind: stream.KindAudio, index: -1},
 		warned:  map[string]bool{},
 		pubCh:   make(chan *stream.Publisher, 1),
+		im:      srv.cfg.Metrics.Input(ProtocolSRT, li.ID),
 	}
 	se.demux = mpegts.NewDemuxer(se, log, srv.cfg.MaxJump)
 	se.stats.prevAt = now
@@ -128,14 +131,13 @@ func (se *session) readLoop() (err error) {
 			se.log.Error("srt session panic recovered", "error", err, "stack", string(debug.Stack()))
 		}
 	}()
-	cfg := &se.srv.cfg
 	buf := make([]byte, readBufferSize)
 	for {
 		n, rerr := se.conn.Read(buf)
 		if n > 0 {
 			now := time.Now()
 			se.lastRead.Store(now.UnixNano())
-			cfg.Metrics.WireBytes(ProtocolSRT, se.live.ID, n)
+			se.im.WireBytes(n)
 			se.demux.Feed(buf[:n], now)
 			if se.fatal != nil {
 				return se.fatal
@@ -290,7 +292,7 @@ func (se *session) write(t *trackState, u *stream.Unit) {
 	u.Track = t.index
 	se.pub.Write(u)
 	se.units++
-	se.srv.cfg.Metrics.Received(ProtocolSRT, se.live.ID, t.kind, u.Size(), u.Key)
+	se.im.Received(t.kind, u.Size(), u.Key)
 }
 
 // maybePublish publishes the stream once its tracks are known: every track

@@ -137,7 +137,7 @@ func (ss *session) readVideo(tr *webrtc.TrackRemote) {
 			return
 		}
 		now := time.Now()
-		ss.srv.cfg.Metrics.WireBytes(Protocol, ss.live.ID, pkt.MarshalSize())
+		ss.im.WireBytes(pkt.MarshalSize())
 		for _, o := range reorder.push(pkt, now) {
 			if o.Lost {
 				dep.reset()
@@ -343,7 +343,7 @@ func (ss *session) readAudio(tr *webrtc.TrackRemote) {
 			return
 		}
 		now := time.Now()
-		ss.srv.cfg.Metrics.WireBytes(Protocol, ss.live.ID, pkt.MarshalSize())
+		ss.im.WireBytes(pkt.MarshalSize())
 		for _, o := range reorder.push(pkt, now) {
 			ss.onOpus(o.P, ssrc, now)
 		}

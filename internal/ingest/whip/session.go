@@ -15,6 +15,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/mpegflow/mpegflow/internal/auth"
+	"github.com/mpegflow/mpegflow/internal/ingest"
 	"github.com/mpegflow/mpegflow/internal/stream"
 	"github.com/mpegflow/mpegflow/internal/webrtcice"
 )
@@ -40,6 +41,7 @@ type session struct {
 	log    *slog.Logger
 	plan   offerPlan
 	pc     *webrtc.PeerConnection
+	im     ingest.InputMetrics // the live input's counters
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -89,6 +91,7 @@ func (s *Server) newSession(ctx context.Context, li auth.LiveInput, remote strin
 		done:   make(chan struct{}),
 		conn:   make(chan struct{}),
 		media:  newMediaState(plan),
+		im:     s.cfg.Metrics.Input(Protocol, li.ID),
 	}
 	ss.log = s.log.With("live_input", li.ID, "session", ss.id)
 	fail := func(err error) (*session, string, error) {
@@ -262,5 +265,5 @@ func (ss *session) requestKeyframe(ssrc uint32) {
 // nothing waits for a transcode.
 func (ss *session) writeUnit(u *stream.Unit, kind stream.Kind) {
 	ss.media.pub.Write(u)
-	ss.srv.cfg.Metrics.Received(Protocol, ss.live.ID, kind, u.Size(), u.Key)
+	ss.im.Received(kind, u.Size(), u.Key)
 }
