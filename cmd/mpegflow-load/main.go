@@ -89,7 +89,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&cfg.NoGzip, "no-gzip", false, "readers send no Accept-Encoding (by default they accept gzip playlists, as browsers and AVPlayer do)")
 	fs.BoolVar(&cfg.KeepDir, "keep", false, "keep the -daemon temp dir (config, log, data)")
 	fs.BoolVar(&cfg.RTMPNoDelay, "rtmp-nodelay", false, "RTMP publishers turn Nagle's algorithm off (ffmpeg -tcp_nodelay 1), as OBS does")
-	fs.StringVar(&cfg.PprofPath, "pprof", "", "with -daemon: save the daemon's CPU profile over the measured period to this file")
 	fs.StringVar(&cfg.TracePath, "trace", "", "write one CSV line per measured part to this file")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "with -daemon: write the daemon's CPU profile (pprof) over the measured period to this file")
 	fs.BoolVar(&verbose, "v", false, "debug logging")

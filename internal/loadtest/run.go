@@ -85,9 +85,6 @@ type Config struct {
 	// RTMPNoDelay has the RTMP publishers turn Nagle's algorithm off
 	// (ffmpeg -tcp_nodelay 1), as OBS does; ffmpeg's default keeps it on.
 	RTMPNoDelay bool
-	// PprofPath (DaemonPath only), when set, receives the daemon's CPU
-	// profile over the measured period.
-	PprofPath string
 	// TracePath, when set, receives one CSV line per part measured.
 	TracePath string
 	// CPUProfile (DaemonPath only), when set, receives the daemon's CPU
@@ -472,13 +469,6 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	var treePeakKB int64
 	var treeWG sync.WaitGroup
-	if daemon != nil && cfg.PprofPath != "" {
-		treeWG.Go(func() {
-			if err := daemon.CPUProfile(ctx, cfg.Duration, cfg.PprofPath); err != nil {
-				log.Warn("daemon cpu profile", "err", err)
-			}
-		})
-	}
 	if cfg.PID > 0 {
 		treeWG.Go(func() {
 			for {
