@@ -6,7 +6,10 @@
 // back), edit (url, stream key, name and rendition with PATCH; while live
 // only that output reconnects, and only when its target changed),
 // enable/disable, delete. Bitrates have no events: while an output
-// broadcasts, the list is fetched again every 5 s for them.
+// broadcasts, the list is fetched again every 5 s for them, and every 2 s
+// while one is connecting or retrying (a fetch answered before an event
+// and applied after it would otherwise show a stale state until the next
+// event, which may never come).
 import { html } from 'htm/preact';
 import { useContext, useEffect, useState } from 'preact/hooks';
 import { api, list } from './api';
@@ -45,12 +48,13 @@ export function Outputs({ liveInputId, write, live }: { liveInputId: string; wri
       off2();
     };
   }, [liveInputId]);
-  const broadcasting = live && !!items?.some((o) => o.enabled && o.status.state === 'broadcasting');
+  const inState = (...states: string[]) => !!items?.some((o) => o.enabled && states.includes(o.status.state));
+  const every = !live ? 0 : inState('connecting', 'retrying') ? 2000 : inState('broadcasting') ? 5000 : 0;
   useEffect(() => {
-    if (!broadcasting) return;
-    const t = setInterval(load, 5000);
+    if (!every) return;
+    const t = setInterval(load, every);
     return () => clearInterval(t);
-  }, [broadcasting, liveInputId]);
+  }, [every, liveInputId]);
   const act = async (f: () => Promise<any>) => {
     setError(null);
     try {
